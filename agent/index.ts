@@ -1,0 +1,1 @@
+// Public interface of the agent component (filled in by its issue).

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * The one executable. Each subcommand lives in its component and exports
+ * `main(argv: string[]): Promise<number | void>`; this file only dispatches (the table is data).
+ */
+const commands: Record<string, { module: string; help: string }> = {
+  up: { module: './up.js', help: 'start a local cluster (master + agents + example app) in the foreground' },
+  master: { module: '../master/cli.js', help: 'run a master (Mesos API :5050, Marathon :8080, control plane :5060)' },
+  agent: { module: '../agent/cli.js', help: 'run an agent (task runner :5051 and node network services)' },
+  'mesos-dns': { module: '../dns/mesos-cli.js', help: 'run Mesos-DNS, drop-in for mesosphere/mesos-dns (-config FILE)' },
+  dispatcher: { module: '../dns/dispatcher-cli.js', help: 'run the node DNS dispatcher (--config FILE)' },
+  control: { module: '../control/cli.js', help: 'control plane: `control status` shows convergence per agent' },
+  vip: { module: '../l4lb/cli.js', help: 'VIPs: `vip ls`' },
+  network: { module: '../overlay/cli.js', help: 'virtual networks: create|ls|rm|isolate|allow' },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(11)} ${c.help}`);
+  return `usage: sextant <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`sextant: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  let mod: { main(argv: string[]): Promise<number | void> };
+  try {
+    mod = await import(cmd.module);
+  } catch (e) {
+    process.stderr.write(`sextant: command '${name}' is not available in this build: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const code = await mod.main(rest);
+  return typeof code === 'number' ? code : 0;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`sextant: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

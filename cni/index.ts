@@ -1,0 +1,1 @@
+// Public interface of the cni component (filled in by its issue).

@@ -1,0 +1,233 @@
+/**
+ * A small JSON HTTP router on node:http. Handlers get typed params and a parsed body; errors
+ * thrown as ValidationError/NotFoundError/ConflictError map to 422/404/409, anything else to 500
+ * without crashing the daemon. Bodies are capped (default 1 MiB).
+ */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import type { Registry } from './metrics.js';
+
+export interface Request {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+  /** Parsed JSON body (undefined when empty). Bad JSON answers 400 before the handler runs. */
+  body: unknown;
+  raw: http.IncomingMessage;
+}
+
+export type Reply =
+  | { status?: number; json: unknown; headers?: Record<string, string> }
+  | { status?: number; text: string; contentType?: string; headers?: Record<string, string> }
+  /** The handler took over the raw response (SSE, streaming, proxying). */
+  | { hijacked: true };
+
+export type Handler = (req: Request, res: http.ServerResponse) => Promise<Reply> | Reply;
+
+interface Route {
+  method: string;
+  parts: string[];
+  handler: Handler;
+}
+
+export class Router {
+  private routes: Route[] = [];
+
+  on(method: string, pattern: string, handler: Handler): this {
+    this.routes.push({ method: method.toUpperCase(), parts: split(pattern), handler });
+    return this;
+  }
+  get(p: string, h: Handler): this {
+    return this.on('GET', p, h);
+  }
+  post(p: string, h: Handler): this {
+    return this.on('POST', p, h);
+  }
+  put(p: string, h: Handler): this {
+    return this.on('PUT', p, h);
+  }
+  delete(p: string, h: Handler): this {
+    return this.on('DELETE', p, h);
+  }
+
+  /** Serve GET /metrics from a registry. */
+  metrics(registry: Registry): this {
+    return this.get('/metrics', async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
+  }
+
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method' | undefined {
+    const segs = split(path);
+    let methodMismatch = false;
+    for (const r of this.routes) {
+      const params = matchParts(r.parts, segs);
+      if (!params) continue;
+      if (r.method !== method && !(r.method === 'GET' && method === 'HEAD')) {
+        methodMismatch = true;
+        continue;
+      }
+      return { handler: r.handler, params };
+    }
+    return methodMismatch ? 'method' : undefined;
+  }
+}
+
+function split(p: string): string[] {
+  return p.split('/').filter(Boolean);
+}
+
+/** `:name` matches one segment, `*name` the rest of the path (possibly several segments). */
+function matchParts(pattern: string[], segs: string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    if (p.startsWith('*')) {
+      if (i >= segs.length) return undefined;
+      params[p.slice(1)] = segs.slice(i).map(decodeURIComponent).join('/');
+      return params;
+    }
+    const s = segs[i];
+    if (s === undefined) return undefined;
+    if (p.startsWith(':')) params[p.slice(1)] = decodeURIComponent(s);
+    else if (p !== s) return undefined;
+  }
+  return segs.length === pattern.length ? params : undefined;
+}
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  maxBody?: number;
+  onError?: (err: unknown, req: http.IncomingMessage) => void;
+}
+
+export function send(res: http.ServerResponse, reply: Reply): void {
+  if ('hijacked' in reply) return;
+  const status = reply.status ?? 200;
+  if ('json' in reply) {
+    const body = JSON.stringify(reply.json);
+    res.writeHead(status, { 'content-type': 'application/json', ...reply.headers });
+    res.end(body);
+  } else {
+    res.writeHead(status, { 'content-type': reply.contentType ?? 'text/plain; charset=utf-8', ...reply.headers });
+    res.end(reply.text);
+  }
+}
+
+function errorReply(err: unknown): Reply {
+  if (err instanceof ValidationError) return { status: 422, json: { message: 'Object is not valid', details: err.details } };
+  if (err instanceof NotFoundError) return { status: 404, json: { message: err.message } };
+  if (err instanceof ConflictError) return { status: 409, json: { message: err.message } };
+  return { status: 500, json: { message: err instanceof Error ? err.message : String(err) } };
+}
+
+async function readBody(req: http.IncomingMessage, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > max) throw new BodyError(413, `request body over ${max} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+class BodyError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function handle(router: Router, req: http.IncomingMessage, res: http.ServerResponse, maxBody = 1 << 20): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const m = router.match(req.method ?? 'GET', url.pathname);
+  if (m === undefined) return send(res, { status: 404, json: { message: `no route for ${url.pathname}` } });
+  if (m === 'method') return send(res, { status: 405, json: { message: `method ${req.method} not allowed on ${url.pathname}` } });
+  let body: unknown;
+  try {
+    const text = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req, maxBody);
+    if (text.trim()) {
+      try {
+        body = JSON.parse(text);
+      } catch (e) {
+        throw new BodyError(400, `malformed JSON body: ${(e as Error).message}`);
+      }
+    }
+  } catch (e) {
+    const status = e instanceof BodyError ? e.status : 400;
+    return send(res, { status, json: { message: (e as Error).message } });
+  }
+  const request: Request = { method: req.method ?? 'GET', path: url.pathname, params: m.params, query: url.searchParams, headers: req.headers, body, raw: req };
+  let reply: Reply;
+  try {
+    reply = await m.handler(request, res);
+  } catch (e) {
+    reply = errorReply(e);
+  }
+  if (!res.headersSent) send(res, reply);
+}
+
+export interface HttpServer {
+  server: http.Server;
+  address(): { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/** Listen; resolves once bound (port 0 picks a free port, see address()). */
+export async function serve(router: Router, opts: ServeOptions): Promise<HttpServer> {
+  const server = http.createServer((req, res) => {
+    handle(router, req, res, opts.maxBody).catch((err) => {
+      opts.onError?.(err, req);
+      if (!res.headersSent) send(res, { status: 500, json: { message: 'internal error' } });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    address: () => {
+      const a = server.address() as AddressInfo;
+      return { host: a.address, port: a.port };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A JSON HTTP call with a timeout; throws on network errors, returns status and parsed body. */
+export async function requestJson(
+  url: string,
+  opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<{ status: number; body: unknown }> {
+  const signals = [AbortSignal.timeout(opts.timeoutMs ?? 5000)];
+  if (opts.signal) signals.push(opts.signal);
+  const res = await fetch(url, {
+    method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
+    headers: opts.body === undefined ? {} : { 'content-type': 'application/json' },
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    signal: AbortSignal.any(signals),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON: keep text */
+  }
+  return { status: res.status, body };
+}

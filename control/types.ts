@@ -1,0 +1,143 @@
+/**
+ * The control-plane snapshot: the cluster's network state as every agent needs it. Built on the
+ * master from backbone state, pushed to agents as versioned snapshots and deltas, applied by the
+ * agent's components (dispatcher zones, l4lb, overlay), which subscribe to the parts they need.
+ * Every part is a list of entries with a stable `key`, so a delta is upserts + removed keys.
+ */
+
+export type Protocol = 'tcp' | 'udp';
+
+export interface VipBackend {
+  /** agentIP for host ports, taskIP on virtual networks. */
+  ip: string;
+  port: number;
+  /** 1 = running and healthy (or no check); 0 = draining (unhealthy, not yet healthy, killing). */
+  weight: number;
+  task_id: string;
+  agent_id: string;
+}
+
+export interface Vip {
+  /** `${protocol}/${ip}:${port}` -- unique per VIP. */
+  key: string;
+  /** Named VIP: `/web` (label form) with framework; an IP VIP has no name. */
+  name?: string;
+  framework?: string;
+  /** For named VIPs: `<label>.<framework>.l4lb.thisdcos.directory`. */
+  dns_name?: string;
+  ip: string;
+  port: number;
+  protocol: Protocol;
+  backends: VipBackend[];
+}
+
+export type ZoneRecordType = 'A' | 'AAAA' | 'SRV' | 'CNAME' | 'TXT';
+
+/** A record in a `thisdcos.directory` zone, served by every dispatcher. */
+export interface ZoneRecord {
+  /** `${name}/${type}/${data}` */
+  key: string;
+  /** Fully qualified, lowercase, no trailing dot, e.g. `web.marathon.l4lb.thisdcos.directory`. */
+  name: string;
+  type: ZoneRecordType;
+  /** A/AAAA: the address; SRV: `priority weight port target`; CNAME: target; TXT: text. */
+  data: string;
+}
+
+export interface OverlayNetwork {
+  key: string; // the name
+  name: string;
+  subnet: string; // e.g. 9.0.0.0/8
+  prefix: number; // per-agent prefix, e.g. 24
+  subnet6?: string;
+  prefix6?: number;
+  mtu: number;
+}
+
+export interface OverlayAgent {
+  key: string; // the agent id
+  agent_id: string;
+  /** Underlay address (the agent's IP). */
+  ip: string;
+  vtep_ip: string; // e.g. 44.128.0.1/20
+  vtep_mac: string; // e.g. 70:b3:d5:80:00:01
+  /** Per network: the agent's slice, and the half of it used by the `m-<net>` bridge for tasks. */
+  subnets: Record<string, { subnet: string; bridge: string; subnet6?: string; bridge6?: string }>;
+}
+
+export interface OverlayConfig {
+  vtep_subnet: string;
+  vtep_mac_oui: string;
+  vni: number;
+  vtep_name: string;
+  vxlan_port: number;
+}
+
+export interface IsolationRule {
+  key: string;
+  /** `network` or `network/cidr` */
+  from: string;
+  to: string;
+  ports?: (number | string)[];
+  protocol?: Protocol;
+  action: 'allow';
+}
+
+export interface NetworkPolicy {
+  key: string; // network name
+  network: string;
+  /** Towards other networks. Traffic inside one network is allowed. */
+  default: 'allow' | 'deny';
+}
+
+export interface MasterEntry {
+  key: string;
+  id: string;
+  ip: string;
+  /** Mesos API, control plane and Mesos-DNS ports. */
+  port: number;
+  control_port: number;
+  dns_port: number;
+  leader: boolean;
+}
+
+/** The parts an agent can subscribe to, each a keyed list. */
+export interface SnapshotParts {
+  vips: Vip[];
+  zones: ZoneRecord[];
+  networks: OverlayNetwork[];
+  overlay_agents: OverlayAgent[];
+  isolation_rules: IsolationRule[];
+  network_policies: NetworkPolicy[];
+  masters: MasterEntry[];
+}
+
+export type PartName = keyof SnapshotParts;
+export const PART_NAMES: PartName[] = ['vips', 'zones', 'networks', 'overlay_agents', 'isolation_rules', 'network_policies', 'masters'];
+
+export interface Snapshot {
+  /** Identifies the master's history: versions are only comparable within one history. */
+  history: string;
+  version: number;
+  overlay: OverlayConfig;
+  parts: SnapshotParts;
+}
+
+export interface Delta {
+  history: string;
+  from_version: number;
+  version: number;
+  upserts: Partial<SnapshotParts>;
+  removes: Partial<Record<PartName, string[]>>;
+}
+
+/**
+ * What an agent-side component implements to receive state. `apply` gets the whole current view
+ * of the parts it subscribed to (components diff against the kernel themselves); throwing NACKs
+ * the version with the error message.
+ */
+export interface SnapshotConsumer {
+  readonly name: string;
+  readonly parts: PartName[];
+  apply(view: Snapshot, signal?: AbortSignal): Promise<void>;
+}

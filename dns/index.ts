@@ -1,0 +1,1 @@
+// Public interface of the dns component (filled in by its issue).

@@ -1,0 +1,1 @@
+// Public interface of the l4lb component (filled in by its issue).

@@ -1,0 +1,153 @@
+/**
+ * The master <-> agent protocol: JSON over HTTP. Agents call the master on its Mesos port
+ * (default :5050); the master calls agents on theirs (default :5051). Field names are
+ * snake_case like the Mesos JSON the master serves.
+ *
+ *   agent -> master  POST /api/v1/agents/register   RegisterRequest  -> RegisterResponse
+ *   agent -> master  POST /api/v1/agents/heartbeat  HeartbeatRequest -> 200 {} | 404 (re-register)
+ *   agent -> master  POST /api/v1/agents/status     StatusUpdate     -> 200 {} (idempotent by uuid)
+ *   master -> agent  POST /api/v1/launch            LaunchRequest    -> 200 {} | 409 duplicate
+ *   master -> agent  POST /api/v1/kill              KillRequest      -> 200 {} (unknown task: 200)
+ *
+ * An agent that restarts re-registers with the same agent_id (kept in its work dir) and the tasks it
+ * still runs; the master reconciles (tasks it does not know are killed, tasks it expected but the
+ * agent does not report become TASK_LOST).
+ */
+
+export type TaskState =
+  | 'TASK_STAGING'
+  | 'TASK_STARTING'
+  | 'TASK_RUNNING'
+  | 'TASK_KILLING'
+  | 'TASK_FINISHED'
+  | 'TASK_FAILED'
+  | 'TASK_KILLED'
+  | 'TASK_LOST'
+  | 'TASK_ERROR'
+  | 'TASK_UNREACHABLE'
+  | 'TASK_GONE';
+
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_GONE']);
+
+/** Inclusive port range [begin, end]. */
+export type PortRange = [number, number];
+
+export interface Resources {
+  cpus: number;
+  mem: number;
+  disk: number;
+  ports: PortRange[];
+}
+
+export interface AgentRegistration {
+  /** Set when re-registering; absent on first registration (the master assigns one). */
+  agent_id?: string;
+  hostname: string;
+  /** The agent's IP: what tasks bind to, what Mesos `slave(1)@IP:PORT` shows. */
+  ip: string;
+  port: number;
+  resources: Resources;
+  attributes: Record<string, string>;
+}
+
+export interface RegisterRequest extends AgentRegistration {
+  /** Tasks the agent is running right now (on re-registration after a restart). */
+  tasks: TaskReport[];
+}
+
+export interface RegisterResponse {
+  agent_id: string;
+  master_id: string;
+  heartbeat_interval_ms: number;
+}
+
+export interface HeartbeatRequest {
+  agent_id: string;
+}
+
+export interface NetworkInfo {
+  name?: string;
+  ip_addresses: { protocol?: 'IPv4' | 'IPv6'; ip_address: string }[];
+}
+
+export interface ContainerStatus {
+  network_infos: NetworkInfo[];
+  executor_pid?: number;
+}
+
+export interface TaskReport {
+  task_id: string;
+  framework_id: string;
+  state: TaskState;
+  /** Seconds since the epoch, fractional (Mesos style). */
+  timestamp: number;
+  container_status?: ContainerStatus;
+  healthy?: boolean;
+}
+
+export interface StatusUpdate extends TaskReport {
+  agent_id: string;
+  /** Unique per update, so a retried POST is applied once. */
+  uuid: string;
+  message?: string;
+  reason?: string;
+}
+
+export interface HealthCheckSpec {
+  protocol: 'HTTP' | 'TCP' | 'COMMAND';
+  path?: string;
+  /** Index into the task's ports. */
+  port_index?: number;
+  command?: string;
+  interval_seconds: number;
+  timeout_seconds: number;
+  grace_period_seconds: number;
+  max_consecutive_failures: number;
+}
+
+export interface DiscoveryPort {
+  number: number;
+  name?: string;
+  protocol: string;
+  labels?: { labels: { key: string; value: string }[] };
+}
+
+export interface TaskInfo {
+  task_id: string;
+  /** Marathon style: app `/group/app` -> `app.group`. */
+  name: string;
+  framework_id: string;
+  agent_id: string;
+  command: { value: string; shell: boolean; arguments?: string[] };
+  /** Complete task environment additions (PORT0.., PORTS, HOST, MESOS_TASK_ID, MARATHON_APP_ID, app env). */
+  env: Record<string, string>;
+  resources: Resources;
+  /** Host ports given to the task, in order (PORT0, PORT1, ...). */
+  ports: number[];
+  labels: { key: string; value: string }[];
+  discovery?: { visibility: string; name: string; ports: { ports: DiscoveryPort[] } };
+  health_check?: HealthCheckSpec;
+  /** Virtual network to join through CNI (absent: host networking). */
+  network?: { name: string; port_mappings?: { host_port: number; container_port: number; protocol: string }[] };
+  /** SIGTERM -> SIGKILL grace. */
+  kill_grace_period_ms: number;
+}
+
+export interface LaunchRequest {
+  task: TaskInfo;
+}
+
+export interface KillRequest {
+  task_id: string;
+  grace_period_ms?: number;
+}
+
+export const API = {
+  register: '/api/v1/agents/register',
+  heartbeat: '/api/v1/agents/heartbeat',
+  status: '/api/v1/agents/status',
+  launch: '/api/v1/launch',
+  kill: '/api/v1/kill',
+} as const;
+
+export const DEFAULT_PORTS = { master: 5050, marathon: 8080, control: 5060, agent: 5051, mesosDnsDns: 61053, mesosDnsHttp: 8123 } as const;

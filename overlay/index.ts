@@ -1,0 +1,1 @@
+// Public interface of the overlay component (filled in by its issue).

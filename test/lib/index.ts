@@ -1,0 +1,9 @@
+/**
+ * Shared test helpers. Every kernel object and process a test makes is named with the per-run
+ * prefix and torn down in t.teardown, even when the test fails.
+ */
+export * from './require.js';
+export * from './names.js';
+export * from './netns.js';
+export * from './proc.js';
+export * from './net.js';
