@@ -1,1 +1,3 @@
-// Public interface of the dns component (filled in by its issue).
+// Public interface of dns/: Mesos-DNS (dns/mesos) and the node dispatcher (dns/dispatcher).
+// Each subfolder has its own index.ts; re-export them here once they exist.
+export {};

@@ -1,0 +1,39 @@
+/**
+ * The contract every L4LB data plane implements (ipvs, nftables, userspace). A driver owns its
+ * kernel objects and nothing else. `apply` makes the kernel match `desired` with a minimal change
+ * and returns what it changed; `dump` reads back what is programmed (sorted), `reconcile` is a full
+ * apply that also repairs changes made by others.
+ */
+import type { Protocol } from '../control/types.js';
+
+export interface Backend {
+  ip: string;
+  port: number;
+  weight: number;
+}
+
+export interface Service {
+  /** `${protocol}/${vip}:${port}` */
+  key: string;
+  vip: string;
+  port: number;
+  protocol: Protocol;
+  backends: Backend[];
+}
+
+export interface ApplyResult {
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+export interface L4lbDriver {
+  readonly name: 'ipvs' | 'nftables' | 'userspace';
+  /** Probe: can this driver work here? Resolves with a reason when it cannot. */
+  available(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  start(): Promise<void>;
+  apply(desired: Service[]): Promise<ApplyResult>;
+  dump(): Promise<Service[]>;
+  reconcile(desired: Service[]): Promise<ApplyResult>;
+  stop(): Promise<void>;
+}
