@@ -141,3 +141,15 @@ export interface SnapshotConsumer {
   readonly parts: PartName[];
   apply(view: Snapshot, signal?: AbortSignal): Promise<void>;
 }
+
+/**
+ * Master side: where a snapshot part comes from. The control plane registers one source per part
+ * (vips from l4lb's VIP model, networks/overlay_agents/isolation_rules/network_policies from the
+ * overlay allocator, zones and masters from the control plane itself), calls `entries()` after
+ * `onChange` fires (coalesced), diffs by `key`, and pushes a new version.
+ */
+export interface PartSource<P extends PartName = PartName> {
+  readonly part: P;
+  entries(): SnapshotParts[P] | Promise<SnapshotParts[P]>;
+  onChange(fn: () => void): () => void;
+}
