@@ -1,1 +1,12 @@
-// Public interface of the agent component (filled in by its issue).
+// Public interface of the agent component.
+export { Agent, type AgentOptions } from './agent.js';
+export { TaskRunner, type RunnerOptions } from './runner.js';
+export { HealthChecker, type HealthEvents } from './health.js';
+export { realProbe, type Probe, type ProbeTarget } from './probes.js';
+export { StatusSender } from './status.js';
+export { Registration } from './registration.js';
+export { WorkDir, type TaskRecord, type TaskStatusEntry } from './workdir.js';
+export { killCheckpointedTasks } from './cleanup.js';
+export { parseResources, parseAttributes, parsePortRanges, formatPortRanges, DEFAULT_RESOURCES } from './resources.js';
+export { NoNetworkAttacherError, WorkDirError } from './errors.js';
+export type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from './network.js';

@@ -21,14 +21,18 @@ export interface Service {
   backends: Backend[];
 }
 
+/** Services added/removed/changed; `rules` counts kernel objects written (elements, rules). */
 export interface ApplyResult {
   added: number;
   removed: number;
   changed: number;
+  rules?: number;
 }
 
+export type DriverName = 'ipvs' | 'nftables' | 'userspace';
+
 export interface L4lbDriver {
-  readonly name: 'ipvs' | 'nftables' | 'userspace';
+  readonly name: DriverName;
   /** Probe: can this driver work here? Resolves with a reason when it cannot. */
   available(): Promise<{ ok: true } | { ok: false; reason: string }>;
   start(): Promise<void>;

@@ -1,1 +1,11 @@
-// Public interface of the overlay component (filled in by its issue).
+// Public interface of the overlay component: virtual networks over VXLAN, allocator, isolation.
+export { DEFAULT_OVERLAY, DEFAULT_NETWORKS, DEFAULT_MTU, RESERVED_NAMES, MAX_NAME, parseOverlayConfig, parseNetwork, parseRule, parsePolicy, vtepMac, ruleKey } from './config.js';
+export { Allocator, type AllocatorOptions } from './allocator.js';
+export { OverlayMaster, type OverlayMasterOptions } from './master.js';
+export { OverlayAgentComponent, type OverlayAgentOptions, type SyncReport } from './agent.js';
+export { IprouteDriver, type KernelDriver, type KernelState } from './kernel.js';
+export { desiredState, bridgeName, OVERLAY_TABLE, type DesiredState } from './desired.js';
+export { planChanges, type Plan } from './diff.js';
+export { buildRuleset, NFT_TABLE, type RuleCounter } from './nft.js';
+export { OverlayExhaustedError, KernelError } from './errors.js';
+export { overlayMasterPlugin, overlayAgentPlugin } from './plugins.js';

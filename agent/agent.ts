@@ -1,0 +1,254 @@
+/**
+ * The Agent: task runner + registration with the master + status updates + the :5051 HTTP API
+ * (`/state`, `/health`, `/metrics`, launch and kill from master/protocol.ts). Construction does no
+ * I/O; start() recovers checkpointed tasks, listens, and registers. stop() leaves tasks running so
+ * the next agent on the same work dir adopts them (Mesos checkpointing); killAllTasks() ends them.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { systemClock, type Clock } from '../common/clock.js';
+import type { Component } from '../common/daemon.js';
+import { Router, requestJson, serve, type HttpServer } from '../common/http.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { createRegistry, type Registry } from '../common/metrics.js';
+import { API, TERMINAL_STATES, type RegisterRequest, type Resources, type StatusUpdate, type TaskReport } from '../master/protocol.js';
+import { parseKill, parseLaunch } from './launch.js';
+import { AgentMetrics } from './metrics.js';
+import type { NetworkAttacher } from './network.js';
+import type { Probe } from './probes.js';
+import { Registration, type CallMaster } from './registration.js';
+import { DEFAULT_RESOURCES } from './resources.js';
+import { TaskRunner } from './runner.js';
+import { agentState } from './state.js';
+import { StatusSender } from './status.js';
+import { WorkDir, type TaskRecord, type TaskStatusEntry } from './workdir.js';
+
+export interface AgentOptions {
+  /** `host:port` of the masters' Mesos API. */
+  masters: string[];
+  ip: string;
+  /** 0 picks a free port. Default 5051. */
+  port?: number;
+  hostname?: string;
+  workDir: string;
+  resources?: Resources;
+  attributes?: Record<string, string>;
+  clock?: Clock;
+  log?: Logger;
+  registry?: Registry;
+  attacher?: NetworkAttacher;
+  nameservers?: string[];
+  probe?: Probe;
+  callMaster?: CallMaster;
+  version?: string;
+}
+
+export class Agent implements Component {
+  readonly name = 'agent';
+  readonly router = new Router();
+  readonly registry: Registry;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly wd: WorkDir;
+  private readonly runner: TaskRunner;
+  private readonly sender: StatusSender;
+  private readonly metrics: AgentMetrics;
+  private registration?: Registration;
+  private server?: HttpServer;
+  private agentId: string | undefined;
+  private boundPort = 0;
+  private readonly startTime: number;
+  private readonly registeredWaiters: ((id: string) => void)[] = [];
+
+  constructor(private readonly opts: AgentOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? createLogger('agent', { ip: opts.ip });
+    this.registry = opts.registry ?? createRegistry({ component: 'agent' });
+    this.wd = new WorkDir(opts.workDir);
+    this.startTime = this.clock.now();
+    this.runner = new TaskRunner({
+      workDir: this.wd,
+      agentIp: opts.ip,
+      clock: this.clock,
+      log: this.log,
+      attacher: opts.attacher,
+      nameservers: opts.nameservers,
+      probe: opts.probe,
+      onHealthResult: (ok) => this.metrics.healthChecks.inc({ result: ok ? 'healthy' : 'unhealthy' }),
+    });
+    this.sender = new StatusSender({ clock: this.clock, deliver: (u) => this.deliver(u), onAcked: (u) => this.acked(u) });
+    this.metrics = new AgentMetrics(this.registry, () => this.countByState(), () => this.sender.pending());
+    this.runner.onStatus = (rec, entry) => this.statusChanged(rec, entry);
+    this.mountRoutes();
+  }
+
+  get id(): string | undefined {
+    return this.agentId;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get workDir(): string {
+    return this.opts.workDir;
+  }
+
+  tasks(): TaskRecord[] {
+    return this.runner.list();
+  }
+
+  /** Mount extra routes (plugins) on the agent API. */
+  routes(register: (router: Router) => void): void {
+    register(this.router);
+  }
+
+  async start(): Promise<void> {
+    this.wd.ensure();
+    this.agentId = this.wd.readAgentId();
+    const counts = this.runner.recover();
+    if (counts.adopted + counts.ended + counts.terminal) this.log.info('tasks_recovered', counts);
+    this.server = await serve(this.router, { host: this.opts.ip, port: this.opts.port ?? 5051, onError: (e) => this.log.error('http_error', { err: e }) });
+    this.boundPort = this.server.address().port;
+    this.registration = new Registration({
+      masters: this.opts.masters,
+      clock: this.clock,
+      log: this.log,
+      call: this.opts.callMaster,
+      request: () => this.registerRequest(),
+      onRegistered: (resp, again) => {
+        if (this.agentId !== resp.agent_id) this.wd.writeAgentId(resp.agent_id);
+        this.agentId = resp.agent_id;
+        this.metrics.registrations.inc({ kind: again ? 'reregister' : 'register' });
+        this.sender.setPaused(false);
+        for (const w of this.registeredWaiters.splice(0)) w(resp.agent_id);
+      },
+      onUnregistered: () => this.sender.setPaused(true),
+      onHeartbeat: (ok) => this.metrics.heartbeats.inc({ result: ok ? 'ok' : 'failed' }),
+    });
+    this.registration.start();
+  }
+
+  /** Resolves with the agent id once registered with a master. */
+  registered(): Promise<string> {
+    if (this.registration?.isRegistered() && this.agentId) return Promise.resolve(this.agentId);
+    return new Promise((resolve) => this.registeredWaiters.push(resolve));
+  }
+
+  get master(): string | undefined {
+    return this.registration?.master;
+  }
+
+  async stop(): Promise<void> {
+    this.registration?.stop();
+    this.sender.stop();
+    this.runner.stop();
+    await this.server?.close();
+    this.server = undefined;
+  }
+
+  /** Kill every task (used by `sextant up` on exit and by tests). */
+  killAllTasks(graceMs?: number, timeoutMs?: number): Promise<boolean> {
+    return this.runner.killAll(graceMs, timeoutMs);
+  }
+
+  private registerRequest(): RegisterRequest {
+    return {
+      ...(this.agentId ? { agent_id: this.agentId } : {}),
+      hostname: this.opts.hostname ?? osHostname(),
+      ip: this.opts.ip,
+      port: this.boundPort,
+      resources: this.opts.resources ?? DEFAULT_RESOURCES,
+      attributes: this.opts.attributes ?? {},
+      tasks: this.runner.list().filter((r) => !r.terminalAcked).map((r) => this.report(r)),
+    };
+  }
+
+  private report(rec: TaskRecord): TaskReport {
+    const last = rec.statuses[rec.statuses.length - 1];
+    return {
+      task_id: rec.info.task_id,
+      framework_id: rec.info.framework_id,
+      state: rec.state,
+      timestamp: last?.timestamp ?? this.clock.now() / 1000,
+      ...(last?.container_status ? { container_status: last.container_status } : {}),
+      ...(rec.healthy !== undefined ? { healthy: rec.healthy } : {}),
+    };
+  }
+
+  private statusChanged(rec: TaskRecord, entry: TaskStatusEntry): void {
+    const u: StatusUpdate = {
+      ...this.report(rec),
+      state: entry.state,
+      timestamp: entry.timestamp,
+      agent_id: this.agentId ?? '',
+      uuid: randomUUID(),
+      ...(entry.healthy !== undefined ? { healthy: entry.healthy } : {}),
+      ...(entry.message ? { message: entry.message } : {}),
+      ...(entry.reason ? { reason: entry.reason } : {}),
+    };
+    this.sender.enqueue(u);
+  }
+
+  private async deliver(u: StatusUpdate): Promise<boolean> {
+    if (!this.registration?.isRegistered() || !this.agentId) return false;
+    const url = `http://${this.registration.master}${API.status}`;
+    const body = { ...u, agent_id: this.agentId };
+    const res = await (this.opts.callMaster ? this.opts.callMaster(url, body) : requestJson(url, { method: 'POST', body }));
+    return res.status === 200;
+  }
+
+  private acked(u: StatusUpdate): void {
+    this.metrics.statusUpdates.inc({ state: u.state });
+    if (!TERMINAL_STATES.has(u.state)) return;
+    const rec = this.runner.get(u.task_id);
+    if (!rec || rec.state !== u.state) return;
+    rec.terminalAcked = true;
+    // Keep a few ended tasks for /state (completed_tasks); their records leave the work dir.
+    this.wd.removeTask(u.task_id);
+    this.clock.setTimeout(() => this.runner.forget(u.task_id), 60_000);
+  }
+
+  private countByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.runner.list()) out[r.state] = (out[r.state] ?? 0) + 1;
+    return out;
+  }
+
+  private stateJson(): Record<string, unknown> {
+    return agentState(
+      {
+        id: this.agentId ?? '',
+        ip: this.opts.ip,
+        port: this.boundPort,
+        hostname: this.opts.hostname ?? osHostname(),
+        resources: this.opts.resources ?? DEFAULT_RESOURCES,
+        attributes: this.opts.attributes ?? {},
+        master: this.registration?.master,
+        startTime: this.startTime,
+        workDir: this.opts.workDir,
+        version: this.opts.version ?? '1.11.0',
+      },
+      this.runner.list(),
+      (id) => this.wd.sandbox(id),
+    );
+  }
+
+  private mountRoutes(): void {
+    const state = () => ({ json: this.stateJson() });
+    for (const p of ['/state', '/state.json', '/slave(1)/state', '/slave(1)/state.json']) this.router.get(p, state);
+    this.router.get('/health', () => ({ json: { healthy: true, registered: this.registration?.isRegistered() ?? false, agent_id: this.agentId ?? null } }));
+    this.router.metrics(this.registry);
+    this.router.post(API.launch, (req) => {
+      const info = parseLaunch(req.body);
+      this.runner.launch(info);
+      this.metrics.launches.inc();
+      return { json: {} };
+    });
+    this.router.post(API.kill, (req) => {
+      const k = parseKill(req.body);
+      const known = this.runner.kill(k.task_id, k.grace_period_ms);
+      return { json: { killing: known } };
+    });
+  }
+}

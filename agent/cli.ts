@@ -1,0 +1,101 @@
+/**
+ * `sextant agent --master HOST:PORT --ip IP [--port 5051] [--work-dir DIR] [--resources R]
+ *  [--attributes A] [--hostname H] [--kill-tasks-on-exit]`
+ *
+ * Prints `sextant agent <id> registered with master <host:port>` once registered, then runs the
+ * agent plugins (cli/plugins.ts). On SIGINT/SIGTERM the agent stops but leaves its tasks running,
+ * so a restart on the same work dir adopts them (Mesos checkpointing); `--kill-tasks-on-exit`
+ * (what `sextant up` uses) kills them first.
+ */
+import { parseArgs } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentPlugins, type AgentHandle } from '../cli/plugins.js';
+import type { Component } from '../common/daemon.js';
+import { untilSignal } from '../common/daemon.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
+import { collectProcessMetrics } from '../common/metrics.js';
+import { Agent } from './agent.js';
+import { DEFAULT_RESOURCES, parseAttributes, parseResources } from './resources.js';
+
+const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...] --ip IP [--port 5051] [--work-dir DIR]
+       [--resources 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'] [--attributes 'rack:a;zone:1']
+       [--hostname H] [--kill-tasks-on-exit]\n`;
+
+export interface AgentCliOptions {
+  masters: string[];
+  ip: string;
+  port: number;
+  workDir: string;
+  resources: ReturnType<typeof parseResources>;
+  attributes: Record<string, string>;
+  hostname?: string;
+  killTasksOnExit: boolean;
+}
+
+export function parseAgentArgs(argv: string[]): AgentCliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      master: { type: 'string' },
+      ip: { type: 'string' },
+      port: { type: 'string' },
+      'work-dir': { type: 'string' },
+      resources: { type: 'string' },
+      attributes: { type: 'string' },
+      hostname: { type: 'string' },
+      'kill-tasks-on-exit': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (!values.master) throw new ConfigError('--master', 'is required (HOST:PORT of the master)');
+  const masters = values.master.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of masters) if (!/^[^:\s]+:\d+$/.test(m)) throw new ConfigError('--master', `'${m}' is not HOST:PORT`);
+  const ip = values.ip ?? '127.0.0.1';
+  const port = values.port === undefined ? 5051 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('--port', `'${values.port}' is not a port`);
+  return {
+    masters,
+    ip,
+    port,
+    workDir: values['work-dir'] ?? join(tmpdir(), 'sextant', `agent-${ip}-${port}`),
+    resources: values.resources ? parseResources(values.resources, DEFAULT_RESOURCES) : DEFAULT_RESOURCES,
+    attributes: values.attributes ? parseAttributes(values.attributes) : {},
+    hostname: values.hostname,
+    killTasksOnExit: values['kill-tasks-on-exit'] ?? false,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let o: AgentCliOptions;
+  try {
+    o = parseAgentArgs(argv);
+  } catch (e) {
+    process.stderr.write(`sextant agent: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const log = createLogger('agent', { ip: o.ip });
+  const agent = new Agent({ masters: o.masters, ip: o.ip, port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log });
+  collectProcessMetrics(agent.registry);
+  await agent.start();
+  const stopping = untilSignal();
+  const id = await Promise.race([agent.registered(), stopping.then(() => undefined)]);
+  const plugins: Component[] = [];
+  if (id) {
+    process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api http://${o.ip}:${agent.port})\n`);
+    const handle: AgentHandle = { agentId: id, ip: o.ip, workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
+    for (const plugin of agentPlugins) {
+      const c = await plugin(handle);
+      if (!c) continue;
+      await c.start();
+      plugins.push(c);
+    }
+    await stopping;
+  }
+  log.info('agent_stopping', { kill_tasks: o.killTasksOnExit });
+  for (const c of plugins.reverse()) await c.stop().catch((e) => log.warn('plugin_stop_failed', { name: c.name, err: e }));
+  if (o.killTasksOnExit) await agent.killAllTasks(undefined, 10000);
+  await agent.stop();
+  return 0;
+}

@@ -1,0 +1,143 @@
+/**
+ * Registration with the master and heartbeats. The agent registers (with its running tasks), then
+ * heartbeats every heartbeat_interval_ms the master asked for. It registers again when the master
+ * answers 404 (it forgot us) or after heartbeats failed and the master is back (it may have
+ * restarted). With several masters it moves to the next one when one fails.
+ */
+import type { Clock } from '../common/clock.js';
+import { requestJson } from '../common/http.js';
+import type { Logger } from '../common/log.js';
+import { API, type RegisterRequest, type RegisterResponse } from '../master/protocol.js';
+
+export type CallMaster = (url: string, body: unknown) => Promise<{ status: number; body: unknown }>;
+
+export interface RegistrationOptions {
+  masters: string[];
+  clock: Clock;
+  log: Logger;
+  /** What to send on (re-)registration: built fresh each time (current tasks). */
+  request(): RegisterRequest;
+  onRegistered(resp: RegisterResponse, reregistered: boolean): void;
+  /** Registration is no longer valid (404): hold status updates until onRegistered. */
+  onUnregistered?(): void;
+  onHeartbeat?(ok: boolean): void;
+  call?: CallMaster;
+  retryMs?: number;
+  timeoutMs?: number;
+}
+
+export class Registration {
+  private idx = 0;
+  private timer: unknown;
+  private stopped = true;
+  private registered = false;
+  private everRegistered = false;
+  private heartbeatMs = 1000;
+  private suspect = false;
+  private retry: number;
+  agentId: string | undefined;
+  masterId: string | undefined;
+
+  constructor(private readonly opts: RegistrationOptions) {
+    this.retry = opts.retryMs ?? 250;
+  }
+
+  get master(): string {
+    return this.opts.masters[this.idx % this.opts.masters.length]!;
+  }
+
+  isRegistered(): boolean {
+    return this.registered;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(() => this.register(), 0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.opts.clock.clearTimeout(this.timer);
+  }
+
+  private call(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const url = `http://${this.master}${path}`;
+    if (this.opts.call) return this.opts.call(url, body);
+    return requestJson(url, { method: 'POST', body, timeoutMs: this.opts.timeoutMs ?? 5000 });
+  }
+
+  private schedule(fn: () => Promise<void>, ms: number): void {
+    if (this.stopped) return;
+    this.opts.clock.clearTimeout(this.timer);
+    this.timer = this.opts.clock.setTimeout(() => void fn(), ms);
+  }
+
+  private async register(): Promise<void> {
+    if (this.stopped) return;
+    const req = this.opts.request();
+    let res: { status: number; body: unknown };
+    try {
+      res = await this.call(API.register, req);
+    } catch (e) {
+      return this.registerFailed(`${(e as Error).message}`);
+    }
+    if (this.stopped) return;
+    const body = res.body as Partial<RegisterResponse> | undefined;
+    if (res.status !== 200 || typeof body?.agent_id !== 'string' || !body.agent_id) {
+      return this.registerFailed(`HTTP ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}`);
+    }
+    const resp: RegisterResponse = {
+      agent_id: body.agent_id,
+      master_id: String(body.master_id ?? ''),
+      heartbeat_interval_ms: typeof body.heartbeat_interval_ms === 'number' && body.heartbeat_interval_ms > 0 ? body.heartbeat_interval_ms : 1000,
+    };
+    const again = this.everRegistered;
+    this.agentId = resp.agent_id;
+    this.masterId = resp.master_id;
+    this.heartbeatMs = resp.heartbeat_interval_ms;
+    this.registered = true;
+    this.everRegistered = true;
+    this.suspect = false;
+    this.retry = this.opts.retryMs ?? 250;
+    this.opts.log.info(again ? 'agent_reregistered' : 'agent_registered', { agent_id: resp.agent_id, master: this.master, master_id: resp.master_id, tasks: req.tasks.length });
+    this.opts.onRegistered(resp, again);
+    this.schedule(() => this.heartbeat(), this.heartbeatMs);
+  }
+
+  private registerFailed(why: string): void {
+    this.opts.log.warn('agent_register_failed', { master: this.master, why });
+    this.idx++;
+    const wait = this.retry;
+    this.retry = Math.min(this.retry * 2, 5000);
+    this.schedule(() => this.register(), wait);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped) return;
+    let status = 0;
+    try {
+      status = (await this.call(API.heartbeat, { agent_id: this.agentId })).status;
+    } catch (e) {
+      this.opts.log.debug('heartbeat_failed', { master: this.master, err: e });
+    }
+    if (this.stopped) return;
+    this.opts.onHeartbeat?.(status === 200);
+    if (status === 404) return this.reregister('master does not know this agent');
+    if (status === 200) {
+      if (this.suspect) return this.reregister('master is back after failed heartbeats');
+      return this.schedule(() => this.heartbeat(), this.heartbeatMs);
+    }
+    if (!this.suspect) this.opts.log.warn('heartbeat_failing', { master: this.master, status });
+    this.suspect = true;
+    if (this.opts.masters.length > 1) return this.reregister('trying another master', true);
+    this.schedule(() => this.heartbeat(), this.heartbeatMs);
+  }
+
+  private reregister(why: string, rotate = false): void {
+    this.opts.log.info('agent_reregistering', { why, master: this.master });
+    if (rotate) this.idx++;
+    this.registered = false;
+    this.opts.onUnregistered?.();
+    this.schedule(() => this.register(), 0);
+  }
+}

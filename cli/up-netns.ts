@@ -1,0 +1,125 @@
+/**
+ * The `sextant up --netns` layout (root): a hub namespace holding bridge `br0` and the master,
+ * and one namespace per agent, joined to the bridge by a veth pair (`eth0` inside the agent,
+ * `v<i>` on the bridge). Addresses 10.<a>.<b>.0/24: .1 the master, .2 onwards the agents.
+ * Every name starts with a per-run prefix (`sxup<hex>`), and destroy() removes exactly those
+ * namespaces (which takes their links with them). The host namespace is never touched.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes, randomInt } from 'node:crypto';
+import { promisify } from 'node:util';
+import { MissingRequirementError } from '../common/errors.js';
+
+const pexec = promisify(execFile);
+
+export class NetnsLayout {
+  readonly prefix = `sxup${randomBytes(2).toString('hex')}`;
+  readonly hubName = `${this.prefix}hub`;
+  private readonly net = `10.${randomInt(100, 200)}.${randomInt(1, 250)}`;
+  private readonly created: string[] = [];
+  private proxy?: ChildProcess;
+  private readonly servers: net.Server[] = [];
+
+  constructor(readonly agents: number) {}
+
+  get masterIp(): string {
+    return `${this.net}.1`;
+  }
+
+  agentIp(i: number): string {
+    return `${this.net}.${i + 2}`;
+  }
+
+  agentNs(i: number): string {
+    return `${this.prefix}a${i + 1}`;
+  }
+
+  describe(): string {
+    return `namespaces ${this.prefix}a1..a${this.agents} on bridge br0 in ${this.hubName} (${this.net}.0/24)`;
+  }
+
+  async create(): Promise<void> {
+    if (process.getuid?.() !== 0) throw new MissingRequirementError('root', '--netns creates network namespaces; run as root or drop --netns');
+    await this.ns(this.hubName);
+    await ip('-n', this.hubName, 'link', 'add', 'br0', 'type', 'bridge');
+    await ip('-n', this.hubName, 'addr', 'add', `${this.masterIp}/24`, 'dev', 'br0');
+    await ip('-n', this.hubName, 'link', 'set', 'br0', 'up');
+    for (let i = 0; i < this.agents; i++) {
+      const ns = this.agentNs(i);
+      await this.ns(ns);
+      await ip('-n', this.hubName, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      await ip('-n', this.hubName, 'link', 'set', `v${i}`, 'master', 'br0');
+      await ip('-n', this.hubName, 'link', 'set', `v${i}`, 'up');
+      await ip('-n', ns, 'addr', 'add', `${this.agentIp(i)}/24`, 'dev', 'eth0');
+      await ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    }
+  }
+
+  private async ns(name: string): Promise<void> {
+    await ip('netns', 'add', name);
+    this.created.push(name);
+    await ip('-n', name, 'link', 'set', 'lo', 'up');
+  }
+
+  wrapMaster(): (cmd: string, args: string[]) => [string, string[]] {
+    return (cmd, args) => ['ip', ['netns', 'exec', this.hubName, cmd, ...args]];
+  }
+
+  wrapAgent(i: number): (cmd: string, args: string[]) => [string, string[]] {
+    return (cmd, args) => ['ip', ['netns', 'exec', this.agentNs(i), cmd, ...args]];
+  }
+
+  /**
+   * Make `masterIp:port` reachable from the host as `127.0.0.1:port` for each port: listen here
+   * (host namespace) and hand the sockets to a forwarder running in the hub namespace.
+   */
+  async expose(ports: number[]): Promise<void> {
+    const here = fileURLToPath(import.meta.url);
+    const script = here.endsWith('.ts') ? join(here, '..', '..', 'dist', 'cli', 'up-proxy.js') : join(here, '..', 'up-proxy.js');
+    const p = spawn('ip', ['netns', 'exec', this.hubName, process.execPath, script, this.masterIp], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.proxy = p;
+    for (const port of ports) {
+      const s = net.createServer({ pauseOnConnect: true });
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, '127.0.0.1', () => resolve());
+      });
+      this.servers.push(s);
+      const ready = new Promise<void>((resolve, reject) => {
+        const onMsg = (m: { ready?: number }) => m?.ready === port && (p.off('message', onMsg), resolve());
+        p.on('message', onMsg);
+        p.once('exit', () => reject(new Error('the netns port forwarder exited')));
+      });
+      p.send({ port }, s);
+      await ready;
+    }
+  }
+
+  /** Kill what still runs in our namespaces (by pid) and delete them. */
+  async destroy(): Promise<void> {
+    this.proxy?.kill('SIGKILL');
+    for (const s of this.servers.splice(0)) s.close();
+    for (const name of this.created.splice(0).reverse()) {
+      const pids = await pexec('ip', ['netns', 'pids', name]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => [] as string[]);
+      for (const p of pids) {
+        try {
+          process.kill(Number(p), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      await ip('netns', 'del', name).catch(() => undefined);
+    }
+  }
+}
+
+async function ip(...args: string[]): Promise<void> {
+  try {
+    await pexec('ip', args);
+  } catch (e) {
+    throw new Error(`ip ${args.join(' ')}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
+  }
+}

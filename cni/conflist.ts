@@ -1,0 +1,50 @@
+/**
+ * The conflist the agent writes per network. The first plugin's config is valid for both our
+ * plugin and the standard `bridge` + `host-local`; switching `plugins` to `standard` swaps the
+ * type and chains our plugin after it for port mappings (it takes the address from prevResult).
+ */
+import { parseCidr, formatIp4 } from './ipam/cidr.js';
+import { CniError, CODES } from './errors.js';
+import { PLUGIN_TYPE } from './wrapper.js';
+import type { Conflist } from './runtime.js';
+
+export interface NetworkSpec {
+  name: string;
+  /** The agent's bridge slice of the network, e.g. 9.0.1.0/25; the gateway is its first address. */
+  subnet: string;
+  mtu: number;
+  dataDir: string;
+  /** Our plugin (default) or the standard bridge + host-local from /usr/lib/cni. */
+  plugins?: 'sextant' | 'standard';
+  /** Destinations port mappings must never capture (VIP ranges). */
+  portMapExclude?: string[];
+}
+
+export const CONFLIST_VERSION = '1.0.0';
+
+export function bridgeName(network: string): string {
+  return `m-${network}`;
+}
+
+export function buildConflist(s: NetworkSpec): Conflist {
+  const c = parseCidr(s.subnet);
+  if (!c) throw new CniError(CODES.invalidConfig, `network ${s.name}: subnet "${s.subnet}" is not an IPv4 CIDR`);
+  if (bridgeName(s.name).length > 15) throw new CniError(CODES.invalidConfig, `network ${s.name}: name longer than 13 characters`);
+  const main = {
+    type: s.plugins === 'standard' ? 'bridge' : PLUGIN_TYPE,
+    bridge: bridgeName(s.name),
+    isGateway: true,
+    ipMasq: false,
+    hairpinMode: true,
+    mtu: s.mtu,
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: `${formatIp4(c.base)}/${c.prefix}`, gateway: formatIp4(c.base + 1) }]],
+      routes: [{ dst: '0.0.0.0/0' }],
+      dataDir: s.dataDir,
+    },
+  };
+  const portmap = { portMapExclude: s.portMapExclude ?? [], capabilities: { portMappings: true } };
+  const plugins = s.plugins === 'standard' ? [main, { type: PLUGIN_TYPE, ...portmap }] : [{ ...main, ...portmap }];
+  return { cniVersion: CONFLIST_VERSION, name: s.name, plugins };
+}

@@ -1,0 +1,105 @@
+/**
+ * Allocates addresses from one range, under the store's lock: round-robin after the last
+ * reserved address (like host-local), never the gateway, idempotent per (container, ifname).
+ */
+import { join } from 'node:path';
+import { CniError, CODES } from '../errors.js';
+import { formatCidr, formatIp4, hostRange, parseIp4, contains } from './cidr.js';
+import { withLock, type LockOptions } from './lock.js';
+import { Store, type Allocation } from './store.js';
+import type { IpamRange } from '../config.js';
+
+export class Allocator {
+  readonly store: Store;
+  constructor(
+    dataDir: string,
+    readonly network: string,
+    readonly range: IpamRange,
+    private readonly lockOpts: LockOptions = {},
+  ) {
+    this.store = new Store(join(dataDir, network));
+  }
+
+  private bounds(): { first: number; last: number } {
+    const h = hostRange(this.range.subnet);
+    return { first: this.range.rangeStart ?? h.first, last: this.range.rangeEnd ?? h.last };
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.store.init().then(() => withLock(this.store.lockPath, fn, this.lockOpts));
+  }
+
+  /** The address of (containerId, ifname): the existing one, the requested one, or the next free one. */
+  allocate(containerId: string, ifname: string, requested?: string): Promise<string> {
+    return this.locked(async () => {
+      const current = await this.store.list();
+      const mine = current.find((a) => a.containerId === containerId && a.ifname === ifname);
+      if (mine) return mine.ip;
+      if (requested !== undefined) return this.claimRequested(requested, containerId, ifname);
+      const taken = new Set(current.map((a) => a.ip));
+      const { first, last } = this.bounds();
+      const size = last - first + 1;
+      const prev = await this.store.lastReserved();
+      const start = prev !== undefined && prev >= first && prev < last ? prev + 1 : first;
+      for (let i = 0; i < size; i++) {
+        const n = first + ((start - first + i) % size);
+        const ip = formatIp4(n);
+        if (n === this.range.gateway || taken.has(ip)) continue;
+        if (await this.store.claim(ip, containerId, ifname)) {
+          await this.store.setLastReserved(ip);
+          return ip;
+        }
+      }
+      throw new CniError(CODES.noFreeAddress, `no free address in ${this.describe()} for network ${this.network}`);
+    });
+  }
+
+  private async claimRequested(ip: string, containerId: string, ifname: string): Promise<string> {
+    const n = parseIp4(ip);
+    const { first, last } = this.bounds();
+    if (n === undefined || !contains(this.range.subnet, n) || n < first || n > last || n === this.range.gateway) {
+      throw new CniError(CODES.invalidEnv, `CNI_ARGS IP=${ip} is not a usable address in ${this.describe()}`);
+    }
+    if (!(await this.store.claim(ip, containerId, ifname))) {
+      throw new CniError(CODES.invalidEnv, `CNI_ARGS IP=${ip} is already allocated in ${this.describe()}`);
+    }
+    return ip;
+  }
+
+  describe(): string {
+    const { first, last } = this.bounds();
+    const h = hostRange(this.range.subnet);
+    const sub = formatCidr(this.range.subnet);
+    return first === h.first && last === h.last ? sub : `${sub} (${formatIp4(first)}-${formatIp4(last)})`;
+  }
+
+  /** Release every address of (containerId, ifname); returns them. Succeeds when none. */
+  release(containerId: string, ifname: string): Promise<string[]> {
+    return this.locked(async () => {
+      const gone = (await this.store.list()).filter((a) => a.containerId === containerId && (a.ifname === ifname || a.ifname === ''));
+      for (const a of gone) await this.store.remove(a.ip);
+      return gone.map((a) => a.ip);
+    });
+  }
+
+  /** Remove allocations whose (containerId, ifname) is not in `valid`; returns the removed ones. */
+  gc(valid: { containerID: string; ifname: string }[]): Promise<Allocation[]> {
+    const keep = new Set(valid.map((v) => `${v.containerID}\n${v.ifname}`));
+    return this.locked(async () => {
+      const stale = (await this.store.list()).filter((a) => !keep.has(`${a.containerId}\n${a.ifname}`));
+      for (const a of stale) await this.store.remove(a.ip);
+      return stale;
+    });
+  }
+
+  list(): Promise<Allocation[]> {
+    return this.store.list();
+  }
+
+  /** Free addresses left in the range. */
+  async free(): Promise<number> {
+    const { first, last } = this.bounds();
+    const gw = this.range.gateway >= first && this.range.gateway <= last ? 1 : 0;
+    return last - first + 1 - gw - (await this.store.list()).length;
+  }
+}

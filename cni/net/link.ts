@@ -1,0 +1,139 @@
+/**
+ * Ensure-style link operations with `ip`: the bridge `m-<network>` on the host side, the veth
+ * pair into the task namespace, the task's address and routes. Re-running any step is safe.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostCmd, hostIp, isExists, isMissing, lastJson, nsIp, run, type Host } from './run.js';
+
+interface IpLink {
+  ifname: string;
+  address?: string;
+  mtu?: number;
+  master?: string;
+  flags?: string[];
+  operstate?: string;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/** Host-side veth name: derived from the attachment so DEL needs no state. */
+export function hostVethName(containerId: string, ifname: string): string {
+  return 'sxv' + createHash('sha1').update(`${containerId}/${ifname}`).digest('hex').slice(0, 11);
+}
+
+export async function ensureBridge(host: Host, name: string, mtu: number, gatewayCidr: string | undefined): Promise<IpLink> {
+  const current = await run(hostIp(host, ['-j', 'addr', 'show', 'dev', name])).then(
+    (out) => lastJson<IpLink[]>(out)[0],
+    (e) => {
+      if (isMissing(e)) return undefined;
+      throw e;
+    },
+  );
+  const hasAddr = !gatewayCidr || current?.addr_info?.some((a) => `${a.local}/${a.prefixlen}` === gatewayCidr);
+  if (current && hasAddr && current.flags?.includes('UP')) return current;
+  if (!current) {
+    await run(hostIp(host, ['link', 'add', name, 'mtu', String(mtu), 'type', 'bridge'])).catch((e) => {
+      if (!isExists(e)) throw e;
+    });
+  }
+  const batch = [`link set dev ${name} up`];
+  if (gatewayCidr) batch.unshift(`addr replace ${gatewayCidr} dev ${name}`);
+  await run(hostIp(host, ['-batch', '-']), batch.join('\n') + '\n');
+  return lastJson<IpLink[]>(await run(hostIp(host, ['-j', 'link', 'show', 'dev', name])))[0]!;
+}
+
+export interface VethSpec {
+  hostVeth: string;
+  bridge: string;
+  netns: string;
+  ifname: string;
+  mtu: number;
+  hairpin: boolean;
+}
+
+/** Create the pair with the task end directly in the task namespace; returns the host end. */
+export async function addVeth(host: Host, s: VethSpec): Promise<IpLink> {
+  const batch = [
+    `link add ${s.hostVeth} mtu ${s.mtu} type veth peer name ${s.ifname} mtu ${s.mtu} netns ${s.netns}`,
+    `link set dev ${s.hostVeth} master ${s.bridge}`,
+    s.hairpin ? `link set dev ${s.hostVeth} type bridge_slave hairpin on` : '',
+    `link set dev ${s.hostVeth} up`,
+    `link show dev ${s.hostVeth}`,
+  ].filter(Boolean);
+  const go = () => run(hostIp(host, ['-j', '-batch', '-']), batch.join('\n') + '\n');
+  try {
+    return lastJson<IpLink[]>(await go())[0]!;
+  } catch (e) {
+    if (!isExists(e)) throw e;
+    // Left over from an earlier ADD of the same attachment: start again from scratch.
+    await delVeth(host, s.hostVeth, s.netns, s.ifname);
+    return lastJson<IpLink[]>(await go())[0]!;
+  }
+}
+
+export interface AddrSpec {
+  netns: string;
+  ifname: string;
+  cidr: string;
+  routes: { dst: string; gw: string }[];
+}
+
+/** Address, link up and routes inside the task namespace; returns the task end. */
+export async function configureTask(s: AddrSpec): Promise<IpLink> {
+  const batch = [
+    `addr replace ${s.cidr} dev ${s.ifname}`,
+    `link set dev ${s.ifname} up`,
+    ...s.routes.map((r) => `route replace ${r.dst === '0.0.0.0/0' ? 'default' : r.dst} via ${r.gw} dev ${s.ifname}`),
+    `link show dev ${s.ifname}`,
+  ];
+  return lastJson<IpLink[]>(await run(nsIp(s.netns, ['-j', '-batch', '-']), batch.join('\n') + '\n'))[0]!;
+}
+
+/** Remove the pair from either end; succeeds when it is already gone. */
+export async function delVeth(host: Host, hostVeth: string, netns: string, ifname: string): Promise<void> {
+  const gone = await run(hostIp(host, ['link', 'del', hostVeth])).then(
+    () => true,
+    (e) => {
+      if (isMissing(e)) return false;
+      throw e;
+    },
+  );
+  if (gone || !netns) return;
+  await run(nsIp(netns, ['link', 'del', ifname])).catch((e) => {
+    if (!isMissing(e)) throw e;
+  });
+}
+
+export async function enableForwarding(host: Host): Promise<void> {
+  if (host.netns) {
+    await run(hostCmd(host, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']));
+    return;
+  }
+  const path = '/proc/sys/net/ipv4/ip_forward';
+  if ((await readFile(path, 'utf8')).trim() !== '1') await writeFile(path, '1');
+}
+
+/** What CHECK compares: the task end's addresses and default route, the host end's master. */
+export async function readTask(netns: string, ifname: string): Promise<{ link?: IpLink; routes: { dst: string; gateway?: string; dev?: string }[] }> {
+  const link = await run(nsIp(netns, ['-j', 'addr', 'show', 'dev', ifname])).then(
+    (o) => lastJson<IpLink[]>(o)[0],
+    () => undefined,
+  );
+  const routes = link ? lastJson<{ dst: string; gateway?: string; dev?: string }[]>(await run(nsIp(netns, ['-j', 'route', 'show', 'dev', ifname]))) : [];
+  return { link, routes };
+}
+
+export async function readHostLink(host: Host, name: string): Promise<IpLink | undefined> {
+  return run(hostIp(host, ['-j', 'link', 'show', 'dev', name])).then(
+    (o) => lastJson<IpLink[]>(o)[0],
+    () => undefined,
+  );
+}
+
+/** Our host-side veths on a bridge (for GC). */
+export async function bridgePorts(host: Host, bridge: string): Promise<string[]> {
+  return run(hostIp(host, ['-j', 'link', 'show', 'master', bridge])).then(
+    (o) => lastJson<IpLink[]>(o).map((l) => l.ifname).filter((n) => n.startsWith('sxv')),
+    () => [],
+  );
+}

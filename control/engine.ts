@@ -1,0 +1,291 @@
+/**
+ * The snapshot engine: registered PartSources -> coalesced rebuild (at most one per interval) ->
+ * new version with its changes kept in a bounded log -> encoded updates per (from version, parts),
+ * computed once and shared by every agent stream that needs the same one.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Clock, systemClock } from '../common/clock.js';
+import { ConflictError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { type Changes, diffPart, mergeChanges, type PartChanges, type PartState, splitChanges, canonicalJson } from './delta.js';
+import { loadControlProto, type WirePartUpdate } from './proto.js';
+import { PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from './types.js';
+
+export const DEFAULT_OVERLAY: OverlayConfig = {
+  vtep_subnet: '44.128.0.0/20',
+  vtep_mac_oui: '70:B3:D5:00:00:00',
+  vni: 1024,
+  vtep_name: 'vtep1024',
+  vxlan_port: 64000,
+};
+
+/** What the engine persists so a restarted master continues the same history. */
+export interface PersistedSnapshot {
+  history: string;
+  version: number;
+  overlay: OverlayConfig;
+  parts: Partial<SnapshotParts>;
+}
+
+export interface SnapshotStore {
+  load(): Promise<PersistedSnapshot | undefined>;
+  save(s: PersistedSnapshot): Promise<void>;
+}
+
+export interface EngineOptions {
+  clock?: Clock;
+  /** At most one new version per this many ms (default 50). */
+  coalesceMs?: number;
+  /** Versions of changes kept for deltas (default 1000); older agents get a full snapshot. */
+  retain?: number;
+  /** History id when nothing is persisted (default: random). */
+  history?: string;
+  store?: SnapshotStore;
+  overlay?: OverlayConfig;
+  log?: Logger;
+}
+
+interface LogEntry {
+  version: number;
+  at: number;
+  changes: Changes;
+  overlay: boolean;
+}
+
+export interface EncodedUpdate {
+  buf: Buffer;
+  version: number;
+  full: boolean;
+}
+
+export class SnapshotEngine {
+  private readonly clock: Clock;
+  private readonly coalesceMs: number;
+  private readonly retain: number;
+  private readonly log: Logger;
+  private readonly sources = new Map<PartName, PartSource>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly parts = new Map<PartName, PartState>(PART_NAMES.map((p) => [p, new Map()]));
+  private readonly changeLog: LogEntry[] = [];
+  private readonly listeners = new Set<(version: number) => void>();
+  private readonly cache = new Map<string, EncodedUpdate>();
+  private overlayConfig: OverlayConfig;
+  private hist: string;
+  private ver = 0;
+  private timer: unknown;
+  private building: Promise<void> | undefined;
+  private dirty = false;
+  private lastBuild = -Infinity;
+  private running = false;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: EngineOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.coalesceMs = opts.coalesceMs ?? 50;
+    this.retain = opts.retain ?? 1000;
+    this.log = opts.log ?? createLogger('control');
+    this.hist = opts.history ?? randomBytes(8).toString('hex');
+    this.overlayConfig = opts.overlay ?? DEFAULT_OVERLAY;
+  }
+
+  get history(): string {
+    return this.hist;
+  }
+  get version(): number {
+    return this.ver;
+  }
+  get overlay(): OverlayConfig {
+    return this.overlayConfig;
+  }
+
+  /** One source per part; a second source for the same part is a ConflictError. */
+  addSource(source: PartSource): void {
+    if (this.sources.has(source.part)) throw new ConflictError(`a source for part '${source.part}' is already registered`);
+    this.sources.set(source.part, source);
+    if (this.running) {
+      this.unsubscribe.push(source.onChange(() => this.changed()));
+      this.changed();
+    }
+  }
+
+  onVersion(fn: (version: number) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Creation time (clock ms) of a version still in the log. */
+  versionTime(version: number): number | undefined {
+    const first = this.changeLog[0];
+    if (!first) return undefined;
+    return this.changeLog[version - first.version]?.at;
+  }
+
+  async start(): Promise<void> {
+    const saved = await this.opts.store?.load();
+    if (saved) this.restore(saved);
+    this.running = true;
+    for (const s of this.sources.values()) this.unsubscribe.push(s.onChange(() => this.changed()));
+    this.changed();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const u of this.unsubscribe.splice(0)) u();
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.building;
+    await this.saving;
+  }
+
+  setOverlay(cfg: OverlayConfig): void {
+    if (canonicalJson(cfg) === canonicalJson(this.overlayConfig)) return;
+    this.overlayConfig = cfg;
+    this.commit({}, true, this.clock.now());
+  }
+
+  /** Resolves when no rebuild is scheduled or running (tests). */
+  async idle(): Promise<void> {
+    while (this.building) await this.building;
+  }
+
+  /** A source said something changed: rebuild now, or when the interval since the last one ends. */
+  changed(): void {
+    if (!this.running) return;
+    if (this.building || this.timer !== undefined) {
+      this.dirty = true;
+      return;
+    }
+    const wait = Math.max(0, this.lastBuild + this.coalesceMs - this.clock.now());
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.building = this.rebuild().finally(() => {
+        this.building = undefined;
+        if (this.dirty) {
+          this.dirty = false;
+          this.changed();
+        }
+      });
+    }, wait);
+  }
+
+  private async rebuild(): Promise<void> {
+    this.lastBuild = this.clock.now();
+    this.dirty = false;
+    const changes: Changes = {};
+    for (const [part, source] of this.sources) {
+      let entries: readonly unknown[];
+      try {
+        entries = await source.entries();
+        if (!Array.isArray(entries)) throw new Error('entries() did not return a list');
+      } catch (e) {
+        this.log.error('source_failed', { part, err: e });
+        continue; // keep the part as it was
+      }
+      const d = diffPart(this.parts.get(part)!, entries);
+      if (d.invalid.length) this.log.warn('source_entries_without_key', { part, count: d.invalid.length });
+      if (d.duplicates.length) this.log.warn('source_duplicate_keys', { part, keys: d.duplicates.slice(0, 5) });
+      if (d.changes.size) {
+        this.parts.set(part, d.next);
+        changes[part] = d.changes;
+      }
+    }
+    if (Object.keys(changes).length) this.commit(changes, false, this.lastBuild);
+  }
+
+  /** `at`: when the change was seen (build start), for convergence latency. */
+  private commit(changes: Changes, overlay: boolean, at: number): void {
+    this.ver++;
+    this.changeLog.push({ version: this.ver, at, changes, overlay });
+    if (this.changeLog.length > this.retain) this.changeLog.splice(0, this.changeLog.length - this.retain);
+    this.cache.clear();
+    this.persist();
+    this.log.debug('version', { history: this.hist, version: this.ver, parts: Object.keys(changes) });
+    for (const fn of this.listeners) fn(this.ver);
+  }
+
+  /** Save after pushing (a crash in between costs a full resync, never a wrong view); latest wins. */
+  private persist(): void {
+    const store = this.opts.store;
+    if (!store) return;
+    this.saving = this.saving.then(async () => {
+      try {
+        await store.save(this.snapshotData());
+      } catch (e) {
+        this.log.error('persist_failed', { err: e });
+      }
+    });
+  }
+
+  snapshotData(): PersistedSnapshot {
+    const parts: Partial<SnapshotParts> = {};
+    for (const [p, m] of this.parts) (parts as Record<string, unknown[]>)[p] = [...m.values()].map((j) => JSON.parse(j));
+    return { history: this.hist, version: this.ver, overlay: this.overlayConfig, parts };
+  }
+
+  private restore(s: PersistedSnapshot): void {
+    this.hist = s.history;
+    this.ver = s.version;
+    if (s.overlay) this.overlayConfig = s.overlay;
+    for (const p of PART_NAMES) {
+      const d = diffPart(new Map(), (s.parts[p] as unknown[] | undefined) ?? []);
+      this.parts.set(p, d.next);
+    }
+    this.log.info('restored', { history: s.history, version: s.version });
+  }
+
+  /** Can an agent holding (history, version) be brought current with a delta? */
+  canDelta(history: string, version: number): boolean {
+    if (history !== this.hist || version > this.ver) return false;
+    if (version === this.ver) return true;
+    const first = this.changeLog[0];
+    return !!first && version >= first.version - 1;
+  }
+
+  /** The encoded update bringing (history, version) to the current version for these parts. */
+  updateFor(history: string, version: number, parts: readonly PartName[]): EncodedUpdate {
+    const full = !this.canDelta(history, version);
+    const cacheKey = `${full ? 'full' : version}|${parts.join(',')}`;
+    const hit = this.cache.get(cacheKey);
+    if (hit) return hit;
+    const wire = full ? this.fullParts(parts) : this.deltaParts(version, parts);
+    const overlayChanged = full || this.changeLog.some((e) => e.version > version && e.overlay);
+    const buf = loadControlProto().encodeUpdate({
+      history: this.hist,
+      version: this.ver,
+      full,
+      from_version: full ? 0 : version,
+      parts: wire,
+      overlay: overlayChanged ? JSON.stringify(this.overlayConfig) : '',
+    });
+    const enc = { buf, version: this.ver, full };
+    if (this.cache.size > 256) this.cache.clear();
+    this.cache.set(cacheKey, enc);
+    return enc;
+  }
+
+  private fullParts(parts: readonly PartName[]): WirePartUpdate[] {
+    return parts.map((part) => ({ part, upserts: [...this.parts.get(part)!.values()], removes: [] }));
+  }
+
+  private deltaParts(version: number, parts: readonly PartName[]): WirePartUpdate[] {
+    const merged = new Map<PartName, PartChanges>();
+    const first = this.changeLog[0];
+    if (first && version < this.ver) {
+      for (let i = version + 1 - first.version; i < this.changeLog.length; i++) {
+        const e = this.changeLog[i]!;
+        for (const p of parts) {
+          const c = e.changes[p];
+          if (!c) continue;
+          if (!merged.has(p)) merged.set(p, new Map());
+          mergeChanges(merged.get(p)!, c);
+        }
+      }
+    }
+    return [...merged].map(([part, c]) => ({ part, ...splitChanges(c) }));
+  }
+
+  /** The current entries of a part (parsed), for status pages and tests. */
+  entries<P extends PartName>(part: P): SnapshotParts[P] {
+    return [...this.parts.get(part)!.values()].map((j) => JSON.parse(j)) as SnapshotParts[P];
+  }
+}

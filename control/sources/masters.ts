@@ -1,0 +1,43 @@
+/**
+ * The `masters` part: the master list agents need (dispatchers forward `*.mesos` to every
+ * master's Mesos-DNS; control clients may hash over them). This master, the leader named in the
+ * Mesos state, and any configured peers.
+ */
+import type { MasterHandle } from '../../master/protocol.js';
+import { DEFAULT_PORTS } from '../../master/protocol.js';
+import type { MasterEntry, PartSource } from '../types.js';
+import { leaderIp } from './state.js';
+
+export interface MastersSourceOptions {
+  controlPort?: number;
+  dnsPort?: number;
+  /** Other masters (HA), as `ip` or `ip:port` of their Mesos API. */
+  peers?: string[];
+}
+
+export function masterEntries(handle: Pick<MasterHandle, 'masterId' | 'ip' | 'port' | 'state'>, opts: MastersSourceOptions = {}): MasterEntry[] {
+  const leader = leaderIp(handle.state());
+  const control_port = opts.controlPort ?? DEFAULT_PORTS.control;
+  const dns_port = opts.dnsPort ?? DEFAULT_PORTS.mesosDnsDns;
+  const byIp = new Map<string, MasterEntry>();
+  const add = (id: string, ip: string, port: number) => {
+    if (!byIp.has(ip)) byIp.set(ip, { key: ip, id, ip, port, control_port, dns_port, leader: ip === leader });
+  };
+  add(handle.masterId, handle.ip, handle.port);
+  if (leader) add(`leader@${leader}`, leader, DEFAULT_PORTS.master);
+  for (const p of opts.peers ?? []) {
+    const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(p);
+    if (m?.[1]) add(`master@${m[1]}`, m[1], m[2] ? Number(m[2]) : DEFAULT_PORTS.master);
+  }
+  // A single master without a leader field is the leader.
+  if (!leader && byIp.size === 1) for (const e of byIp.values()) e.leader = true;
+  return [...byIp.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+export function mastersSource(handle: Pick<MasterHandle, 'masterId' | 'ip' | 'port' | 'state' | 'onChange'>, opts: MastersSourceOptions = {}): PartSource<'masters'> {
+  return {
+    part: 'masters',
+    entries: () => masterEntries(handle, opts),
+    onChange: (fn) => handle.onChange(fn),
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Credentials: mutual TLS with a cluster CA (both sides present a certificate signed by it), or
+ * plaintext for local development, which logs a warning every time it is chosen.
+ */
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { ConfigError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+
+/** PEM file paths, or the PEM contents as Buffers. */
+export interface TlsOptions {
+  ca: string | Buffer;
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+function pem(field: string, v: string | Buffer): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  try {
+    return readFileSync(v);
+  } catch (e) {
+    throw new ConfigError(field, `cannot read ${v}: ${(e as Error).message}`);
+  }
+}
+
+export function serverCredentials(tls: TlsOptions | undefined, log: Logger): grpc.ServerCredentials {
+  if (!tls) {
+    log.warn('plaintext', { side: 'server', hint: 'gRPC without TLS: for local development only; set tls {ca, cert, key} for mutual TLS' });
+    return grpc.ServerCredentials.createInsecure();
+  }
+  return grpc.ServerCredentials.createSsl(pem('tls.ca', tls.ca), [{ cert_chain: pem('tls.cert', tls.cert), private_key: pem('tls.key', tls.key) }], true);
+}
+
+export function clientCredentials(tls: TlsOptions | undefined, log: Logger): grpc.ChannelCredentials {
+  if (!tls) {
+    log.warn('plaintext', { side: 'client', hint: 'gRPC without TLS: for local development only; set tls {ca, cert, key} for mutual TLS' });
+    return grpc.credentials.createInsecure();
+  }
+  return grpc.credentials.createSsl(pem('tls.ca', tls.ca), pem('tls.key', tls.key), pem('tls.cert', tls.cert));
+}

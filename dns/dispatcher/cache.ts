@@ -1,0 +1,106 @@
+/**
+ * A cache of upstream answers (positive and negative, RFC 2308), keyed by question and by what
+ * shapes the answer (transport, EDNS0, DO, CD). TTLs come from the answer, are capped, and count
+ * down with the injected clock; a hit is the stored message with the client's ID and question
+ * bytes patched in and its TTLs lowered by the time spent in the cache. LRU beyond the cap.
+ */
+import type { Clock } from '../../common/clock.js';
+import { Flag, Rcode, RRType, skipName, type Query } from './wire.js';
+
+interface Entry {
+  msg: Buffer;
+  storedAt: number;
+  expires: number;
+  /** Offsets of the TTL field of every record except OPT. */
+  ttlOffsets: number[];
+}
+
+export class AnswerCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxEntries: number,
+    private readonly maxTtl: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  static key(q: Query, transport: string): string {
+    return `${q.qname}|${q.qtype}|${q.qclass}|${transport}|${q.edns ? 1 : 0}${q.ednsDo ? 1 : 0}${q.flags & Flag.CD ? 1 : 0}`;
+  }
+
+  /** The cached answer for this query, ready to send, or undefined. */
+  get(key: string, query: Buffer, q: Query, sizeLimit: number): Buffer | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    const now = this.clock.now();
+    if (now >= e.expires) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    if (e.msg.length > sizeLimit) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, e); // most recently used goes last
+    const out = Buffer.from(e.msg);
+    query.copy(out, 0, 0, 2);
+    query.copy(out, 12, 12, q.questionEnd);
+    const aged = Math.floor((now - e.storedAt) / 1000);
+    if (aged > 0) for (const off of e.ttlOffsets) out.writeUInt32BE(Math.max(0, out.readUInt32BE(off) - aged), off);
+    return out;
+  }
+
+  /** Store an answer if it is cacheable (NOERROR with answers or NXDOMAIN/NODATA with SOA, not TC). */
+  put(key: string, msg: Buffer): void {
+    const info = inspect(msg);
+    if (!info || info.ttl <= 0) return;
+    const now = this.clock.now();
+    const life = Math.min(info.ttl, this.maxTtl);
+    const copy = Buffer.from(msg);
+    // No record may outlive the entry (capped TTLs, RFC 2308 negative TTL = min(SOA TTL, MINIMUM)).
+    for (const off of info.ttlOffsets) if (copy.readUInt32BE(off) > life) copy.writeUInt32BE(life, off);
+    this.entries.delete(key);
+    this.entries.set(key, { msg: copy, storedAt: now, expires: now + life * 1000, ttlOffsets: info.ttlOffsets });
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/** TTL to cache for, and where the TTLs are; undefined when the message must not be cached. */
+export function inspect(msg: Buffer): { ttl: number; ttlOffsets: number[] } | undefined {
+  try {
+    if (msg.length < 12 || msg[2]! & (Flag.TC >> 8)) return undefined;
+    const rcode = msg[3]! & 0xf;
+    if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) return undefined;
+    const qd = msg.readUInt16BE(4);
+    const an = msg.readUInt16BE(6);
+    const ns = msg.readUInt16BE(8);
+    const ar = msg.readUInt16BE(10);
+    let off = 12;
+    for (let i = 0; i < qd; i++) off = skipName(msg, off) + 4;
+    let answerTtl = Infinity;
+    let negativeTtl = Infinity;
+    const ttlOffsets: number[] = [];
+    for (let i = 0; i < an + ns + ar; i++) {
+      off = skipName(msg, off);
+      if (off + 10 > msg.length) return undefined;
+      const type = msg.readUInt16BE(off);
+      const ttl = msg.readUInt32BE(off + 4);
+      const rdlen = msg.readUInt16BE(off + 8);
+      if (off + 10 + rdlen > msg.length) return undefined;
+      if (type !== RRType.OPT) ttlOffsets.push(off + 4);
+      if (i < an) answerTtl = Math.min(answerTtl, ttl);
+      else if (i < an + ns && type === RRType.SOA && rdlen >= 20) negativeTtl = Math.min(ttl, msg.readUInt32BE(off + 10 + rdlen - 4));
+      off += 10 + rdlen;
+    }
+    const ttl = rcode === Rcode.NOERROR && an > 0 ? answerTtl : negativeTtl;
+    return Number.isFinite(ttl) ? { ttl, ttlOffsets } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The dispatcher component: parses each query once, refuses what is over handler_limit, routes the
+ * name (longest suffix) and runs the handler chain. Construction does no I/O; start()/stop() do.
+ */
+import type { Component } from '../../common/daemon.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import { createRegistry, type Registry } from '../../common/metrics.js';
+import type { Snapshot, SnapshotConsumer, ZoneRecord } from '../../control/types.js';
+import { AnswerCache } from './cache.js';
+import { cacheHandler, compose, forwardHandler, localHandler, CHAIN_ORDER, type DnsHandler, type HandlerName, type Next, type QueryContext } from './chain.js';
+import type { DispatcherConfig } from './config.js';
+import { endpoint, type Endpoint } from './endpoint.js';
+import { Forwarder, type Transport } from './forwarder.js';
+import { UpstreamHealth } from './health.js';
+import { ensureDummyInterface, type IpRunner } from './iface.js';
+import { dispatcherMetrics, type DispatcherMetrics } from './metrics.js';
+import { errorReply, formErr } from './replies.js';
+import { ResolvConfManager } from './resolv.js';
+import { RouteTable } from './routes.js';
+import { DnsServer, type BoundAddress } from './server.js';
+import { UdpUpstreamClient } from './udp-client.js';
+import { Rcode, TCP_LIMIT, UDP_LIMIT, parseQuery, type Query } from './wire.js';
+import { loadZoneFile } from './zone-file.js';
+import { LocalZones } from './zones.js';
+
+export interface DispatcherOptions {
+  registry?: Registry;
+  clock?: Clock;
+  log?: Logger;
+  /** Runs `ip` for the spartan interface (tests: inside their namespace). */
+  ipRunner?: IpRunner;
+}
+
+type ZoneInput = Pick<ZoneRecord, 'name' | 'type' | 'data'>;
+
+export class Dispatcher implements Component {
+  readonly name = 'dispatcher';
+  readonly registry: Registry;
+  readonly metrics: DispatcherMetrics;
+  readonly zones: LocalZones;
+  readonly routes: RouteTable;
+  readonly cache?: AnswerCache;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly udp: UdpUpstreamClient;
+  private readonly chain: Next;
+  private server?: DnsServer;
+  private resolv?: ResolvConfManager;
+  private bindIps: string[];
+  private zoneRecords: ZoneInput[] = [];
+  private inflight = 0;
+
+  constructor(
+    readonly config: DispatcherConfig,
+    private readonly opts: DispatcherOptions = {},
+  ) {
+    this.registry = opts.registry ?? createRegistry();
+    this.metrics = dispatcherMetrics(this.registry);
+    this.log = opts.log ?? createLogger('dispatcher');
+    this.clock = opts.clock ?? systemClock;
+    this.bindIps = config.bindIps;
+    this.zones = new LocalZones(config.bindIps);
+    this.routes = new RouteTable({ upstream: config.upstreamResolvers, mesos: config.mesosResolvers, forwardZones: config.forwardZones });
+    if (config.cache.enabled) this.cache = new AnswerCache(this.clock, config.cache.maxEntries, config.cache.maxTtl);
+    this.udp = new UdpUpstreamClient({ clock: this.clock, log: this.log, onDropped: (reason) => this.metrics.dropped.inc({ reason }) });
+    const forwarder = new Forwarder({ udp: this.udp, health: new UpstreamHealth(this.clock), clock: this.clock, timeoutMs: config.timeoutMs, metrics: this.metrics, log: this.log });
+    const handlers: Record<HandlerName, DnsHandler> = {
+      local: localHandler(this.zones),
+      cache: cacheHandler(this.cache, this.metrics, (ctx) => AnswerCache.key(ctx.q, ctx.transport)),
+      forward: forwardHandler(forwarder),
+    };
+    this.chain = compose(
+      CHAIN_ORDER.map((n) => handlers[n]),
+      (ctx) => errorReply(ctx.raw, ctx.q, Rcode.SERVFAIL),
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.config.createInterface) await this.ensureInterface();
+    if (this.config.zoneFile) this.setZoneRecords(loadZoneFile(this.config.zoneFile));
+    this.server = new DnsServer({
+      bindIps: this.bindIps,
+      udpPort: this.config.udpPort,
+      tcpPort: this.config.tcpPort,
+      tcpIdleTimeoutMs: this.config.tcpIdleTimeoutMs,
+      handle: (msg, transport) => this.handle(msg, transport),
+      log: this.log,
+    });
+    await this.server.start();
+    this.log.info('dispatcher_listening', { addresses: this.addresses().map((a) => `${a.transport}:${a.host}:${a.port}`) });
+    if (this.config.resolvConf) {
+      this.resolv = new ResolvConfManager({
+        ...this.config.resolvConf,
+        bindIps: this.bindIps,
+        port: this.config.udpPort,
+        fallback: this.config.upstreamResolvers.map((e) => e.host),
+        clock: this.clock,
+        log: this.log,
+      });
+      this.resolv.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.resolv?.stop();
+    await this.server?.stop();
+    this.udp.close();
+  }
+
+  addresses(): BoundAddress[] {
+    return this.server?.addresses() ?? [];
+  }
+
+  /** Replace the local zone records (snapshot or zone file). Throws on a bad record, changing nothing. */
+  setZoneRecords(records: ZoneInput[]): void {
+    this.zones.set(records);
+    this.zoneRecords = records;
+    this.metrics.zoneRecords.reset();
+    for (const [zone, n] of this.zones.recordCounts()) this.metrics.zoneRecords.set({ zone }, n);
+  }
+
+  setMesosResolvers(resolvers: Endpoint[]): void {
+    this.routes.setMesosResolvers(resolvers);
+  }
+
+  /** A SnapshotConsumer for the control plane: `zones` feeds the local zones, `masters` the Mesos-DNS resolvers. */
+  snapshotConsumer(): SnapshotConsumer {
+    return {
+      name: 'dispatcher',
+      parts: ['zones', 'masters'],
+      apply: async (view: Snapshot) => {
+        this.setZoneRecords(view.parts.zones ?? []);
+        const masters = view.parts.masters ?? [];
+        if (masters.length) this.setMesosResolvers(masters.map((m) => endpoint(m.ip, m.dns_port)));
+      },
+    };
+  }
+
+  /** One client message in, the answer out (undefined: drop). Never throws on bad input. */
+  handle(msg: Buffer, transport: Transport): Buffer | Promise<Buffer> | undefined {
+    this.metrics.requests.inc({ transport });
+    let q: Query;
+    try {
+      q = parseQuery(msg);
+    } catch {
+      this.metrics.malformed.inc({ transport });
+      return formErr(msg);
+    }
+    if (q.opcode !== 0) return errorReply(msg, q, Rcode.NOTIMP);
+    const route = this.routes.route(q.qname);
+    const limit = transport === 'tcp' ? TCP_LIMIT : q.edns ? Math.max(UDP_LIMIT, q.ednsSize) : UDP_LIMIT;
+    const ctx: QueryContext = { raw: msg, q, transport, route, limit };
+    const started = process.hrtime.bigint();
+    if (route.kind === 'local') {
+      const out = this.chain(ctx);
+      this.observe(route.zone, started);
+      return out;
+    }
+    if (this.inflight >= this.config.handlerLimit) {
+      this.metrics.refused.inc();
+      return errorReply(msg, q, Rcode.REFUSED);
+    }
+    this.inflight++;
+    this.metrics.inflight.set(this.inflight);
+    return Promise.resolve(this.chain(ctx)).finally(() => {
+      this.inflight--;
+      this.metrics.inflight.set(this.inflight);
+      this.observe(route.zone, started);
+    });
+  }
+
+  private observe(zone: string, started: bigint): void {
+    this.metrics.requestDuration.observe({ zone }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private async ensureInterface(): Promise<void> {
+    try {
+      await ensureDummyInterface(this.config.bindInterface, this.config.bindIps, this.opts.ipRunner);
+    } catch (err) {
+      this.bindIps = ['127.0.0.1'];
+      this.zones.setBindIps(this.bindIps, this.zoneRecords);
+      this.log.warn('spartan_interface_unavailable', {
+        interface: this.config.bindInterface,
+        missing: 'CAP_NET_ADMIN (root) to create a dummy interface',
+        fallback: 'listening on 127.0.0.1 instead; set bind_ips to choose',
+        err,
+      });
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Failure-ranked choice of upstreams. Fewer than 3 -> ask all; otherwise 2, those with the fewest
+ * failures in the recent window, ties broken at random so load spreads.
+ */
+import type { Clock } from '../../common/clock.js';
+import type { Endpoint } from './endpoint.js';
+
+export class UpstreamHealth {
+  /** label -> failure times (ms), oldest first, bounded. */
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly windowMs = 60_000,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  recordFailure(e: Endpoint): void {
+    let list = this.failures.get(e.label);
+    if (!list) this.failures.set(e.label, (list = []));
+    list.push(this.clock.now());
+    if (list.length > 100) list.shift();
+  }
+
+  recentFailures(e: Endpoint): number {
+    const list = this.failures.get(e.label);
+    if (!list) return 0;
+    const since = this.clock.now() - this.windowMs;
+    while (list.length && list[0]! < since) list.shift();
+    if (!list.length) this.failures.delete(e.label);
+    return list.length;
+  }
+
+  pick(resolvers: Endpoint[]): Endpoint[] {
+    if (resolvers.length < 3) return resolvers;
+    const ranked = resolvers.map((e) => ({ e, f: this.recentFailures(e), r: this.random() }));
+    ranked.sort((a, b) => a.f - b.f || a.r - b.r);
+    return [ranked[0]!.e, ranked[1]!.e];
+  }
+}

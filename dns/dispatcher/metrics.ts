@@ -1,0 +1,61 @@
+/** The dispatcher's Prometheus metrics (like dcos-dns's), on a registry passed in. */
+import { prom, type Registry } from '../../common/metrics.js';
+
+const buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
+
+export function dispatcherMetrics(r: Registry) {
+  const registers = [r];
+  return {
+    requests: new prom.Counter({ name: 'sextant_dispatcher_requests_total', help: 'DNS queries received, by transport', labelNames: ['transport'], registers }),
+    requestDuration: new prom.Histogram({
+      name: 'sextant_dispatcher_request_duration_seconds',
+      help: 'Time to answer a query, by routing zone',
+      labelNames: ['zone'],
+      buckets,
+      registers,
+    }),
+    forwarderFailures: new prom.Counter({
+      name: 'sextant_dispatcher_forwarder_failures_total',
+      help: 'Queries answered SERVFAIL because every upstream failed, by routing zone',
+      labelNames: ['zone'],
+      registers,
+    }),
+    workerFailures: new prom.Counter({
+      name: 'sextant_dispatcher_worker_failures_total',
+      help: 'Failed upstream queries, by upstream and reason',
+      labelNames: ['upstream', 'reason'],
+      registers,
+    }),
+    workerDuration: new prom.Histogram({
+      name: 'sextant_dispatcher_worker_duration_seconds',
+      help: 'Upstream answer time, by upstream',
+      labelNames: ['upstream'],
+      buckets,
+      registers,
+    }),
+    zoneRecords: new prom.Gauge({ name: 'sextant_dispatcher_zone_records', help: 'Records in the local zones, by zone', labelNames: ['zone'], registers }),
+    cacheHits: new prom.Counter({ name: 'sextant_dispatcher_cache_hits_total', help: 'Upstream answers served from the cache', registers }),
+    cacheMisses: new prom.Counter({ name: 'sextant_dispatcher_cache_misses_total', help: 'Cacheable queries not in the cache', registers }),
+    cacheEntries: new prom.Gauge({ name: 'sextant_dispatcher_cache_entries', help: 'Answers held in the cache', registers }),
+    dropped: new prom.Counter({
+      name: 'sextant_dispatcher_dropped_replies_total',
+      help: 'Upstream UDP replies dropped as spoofed or stray (wrong source, ID or question)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    refused: new prom.Counter({
+      name: 'sextant_dispatcher_refused_total',
+      help: 'Queries refused because handler_limit queries were in flight',
+      registers,
+    }),
+    malformed: new prom.Counter({
+      name: 'sextant_dispatcher_malformed_total',
+      help: 'Malformed client messages (answered FORMERR or dropped), by transport',
+      labelNames: ['transport'],
+      registers,
+    }),
+    inflight: new prom.Gauge({ name: 'sextant_dispatcher_inflight', help: 'Queries being handled', registers }),
+  };
+}
+
+export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;

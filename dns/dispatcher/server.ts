@@ -1,0 +1,148 @@
+/**
+ * UDP and TCP listeners on every bind address. Each message goes to `handle`; TCP connections
+ * take pipelined queries (answers go back as they are ready, in any order, matched by ID), close
+ * after an idle time, and are dropped on a frame over the size cap.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Logger } from '../../common/log.js';
+import type { Transport } from './forwarder.js';
+
+export type MessageHandler = (msg: Buffer, transport: Transport) => Buffer | Promise<Buffer | undefined> | undefined;
+
+export interface ServerOptions {
+  bindIps: string[];
+  udpPort: number;
+  tcpPort: number;
+  tcpIdleTimeoutMs: number;
+  /** Largest TCP query frame accepted; a bigger one closes the connection. */
+  maxTcpQuery?: number;
+  handle: MessageHandler;
+  log: Logger;
+}
+
+export interface BoundAddress {
+  transport: Transport;
+  host: string;
+  port: number;
+}
+
+export class DnsServer {
+  private udp: dgram.Socket[] = [];
+  private tcp: net.Server[] = [];
+  private conns = new Set<net.Socket>();
+
+  constructor(private readonly opts: ServerOptions) {}
+
+  async start(): Promise<void> {
+    try {
+      for (const ip of this.opts.bindIps) {
+        this.udp.push(await this.bindUdp(ip));
+        this.tcp.push(await this.listenTcp(ip));
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+    await Promise.all(this.udp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(this.tcp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  addresses(): BoundAddress[] {
+    return [
+      ...this.udp.map((s) => ({ transport: 'udp' as const, host: s.address().address, port: s.address().port })),
+      ...this.tcp.map((s) => {
+        const a = s.address() as net.AddressInfo;
+        return { transport: 'tcp' as const, host: a.address, port: a.port };
+      }),
+    ];
+  }
+
+  private bindUdp(ip: string): Promise<dgram.Socket> {
+    const s = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4' });
+    s.on('message', (msg, rinfo) => {
+      const out = this.safeHandle(msg, 'udp');
+      if (out instanceof Promise) out.then((b) => b && s.send(b, rinfo.port, rinfo.address));
+      else if (out) s.send(out, rinfo.port, rinfo.address);
+    });
+    return new Promise((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(this.opts.udpPort, ip, () => {
+        s.off('error', reject);
+        s.on('error', (err) => this.opts.log.warn('udp_socket_error', { ip, err }));
+        resolve(s);
+      });
+    });
+  }
+
+  private listenTcp(ip: string): Promise<net.Server> {
+    const server = net.createServer((sock) => this.onConnection(sock));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.tcpPort, ip, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.opts.log.warn('tcp_server_error', { ip, err }));
+        resolve(server);
+      });
+    });
+  }
+
+  private onConnection(sock: net.Socket): void {
+    const max = this.opts.maxTcpQuery ?? 16384;
+    this.conns.add(sock);
+    let buf = Buffer.alloc(0);
+    let inflight = 0;
+    sock.setNoDelay(true);
+    sock.setTimeout(this.opts.tcpIdleTimeoutMs, () => {
+      if (inflight === 0) sock.destroy();
+    });
+    sock.on('close', () => this.conns.delete(sock));
+    sock.on('error', () => sock.destroy());
+    const reply = (b: Buffer | undefined) => {
+      inflight--;
+      if (!b || sock.destroyed) return;
+      const framed = Buffer.allocUnsafe(b.length + 2);
+      framed.writeUInt16BE(b.length, 0);
+      b.copy(framed, 2);
+      sock.write(framed);
+    };
+    sock.on('data', (d) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (len > max || len === 0) {
+          this.opts.log.debug('tcp_frame_refused', { len, max, remote: sock.remoteAddress });
+          sock.destroy();
+          return;
+        }
+        if (buf.length < 2 + len) return;
+        const msg = Buffer.from(buf.subarray(2, 2 + len));
+        buf = buf.subarray(2 + len);
+        inflight++;
+        const out = this.safeHandle(msg, 'tcp');
+        if (out instanceof Promise) out.then(reply);
+        else reply(out);
+      }
+    });
+  }
+
+  /** The handler must never throw into the socket loop: log and drop instead. */
+  private safeHandle(msg: Buffer, transport: Transport): Buffer | Promise<Buffer | undefined> | undefined {
+    try {
+      const out = this.opts.handle(msg, transport);
+      return out instanceof Promise ? out.catch((err) => this.dropped(err, transport)) : out;
+    } catch (err) {
+      return this.dropped(err, transport);
+    }
+  }
+
+  private dropped(err: unknown, transport: Transport): undefined {
+    this.opts.log.error('query_handler_failed', { transport, err });
+    return undefined;
+  }
+}

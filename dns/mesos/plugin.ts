@@ -1,0 +1,104 @@
+/**
+ * Mesos-DNS inside a Sextant master: records come from the master's own state on every change
+ * (at most one regeneration per `coalesceMs`), not from polling, so a task resolves well under a
+ * second after TASK_RUNNING. Serves DNS on :61053 and HTTP on :8123 by default.
+ */
+import type { MasterPlugin } from '../../cli/plugins.js';
+import type { Component } from '../../common/daemon.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import type { MasterHandle } from '../../master/index.js';
+import { parseConfig, type MesosDnsConfig } from './config.js';
+import { MesosDns } from './mesosdns.js';
+
+export interface MesosDnsPluginOptions {
+  /** mesos-dns config keys to override (any case); Masters defaults to this master. */
+  config?: Record<string, unknown>;
+  coalesceMs?: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export const PLUGIN_DEFAULTS = { Port: 61053, HttpPort: 8123, ExternalOn: false, RefreshSeconds: 60 } as const;
+
+export function pluginConfig(m: Pick<MasterHandle, 'ip' | 'port'>, overrides: Record<string, unknown> = {}): MesosDnsConfig {
+  const masterAddr = m.ip.includes(':') ? `[${m.ip}]:${m.port}` : `${m.ip}:${m.port}`;
+  return parseConfig({ ...PLUGIN_DEFAULTS, Masters: [masterAddr], Listener: m.ip, HTTPListener: m.ip, ...overrides }).config;
+}
+
+/** Regenerate on change, at most once per `ms` (leading edge, plus one trailing run). */
+export function coalesce(fn: () => Promise<unknown>, ms: number, clock: Clock): { trigger(): void; cancel(): void; idle(): Promise<void> } {
+  let last = -Infinity;
+  let timer: unknown;
+  let running: Promise<unknown> = Promise.resolve();
+  let dirty = false;
+  const run = () => {
+    timer = undefined;
+    last = clock.now();
+    dirty = false;
+    running = running.then(fn, fn);
+  };
+  return {
+    trigger() {
+      dirty = true;
+      if (timer !== undefined) return;
+      const wait = last + ms - clock.now();
+      if (wait <= 0) run();
+      else timer = clock.setTimeout(run, wait);
+    },
+    cancel() {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+      dirty = false;
+    },
+    async idle() {
+      await running;
+      if (dirty && timer === undefined) await running;
+    },
+  };
+}
+
+class MesosDnsInMaster implements Component {
+  readonly name = 'mesos-dns';
+  private unsubscribe?: () => void;
+  private readonly c: ReturnType<typeof coalesce>;
+  constructor(
+    readonly dns: MesosDns,
+    private readonly m: MasterHandle,
+    coalesceMs: number,
+    clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.c = coalesce(() => this.regenerate(), coalesceMs, clock);
+  }
+
+  private async regenerate(): Promise<void> {
+    try {
+      await this.dns.setState(this.m.state());
+    } catch (e) {
+      this.log.error('regenerate_failed', { err: e });
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.dns.setState(this.m.state());
+    await this.dns.start();
+    this.unsubscribe = this.m.onChange(() => this.c.trigger());
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.c.cancel();
+    await this.dns.stop();
+  }
+}
+
+/** The master plugin factory (wired in cli/plugins.ts). */
+export function mesosDnsMasterPlugin(opts: MesosDnsPluginOptions = {}): MasterPlugin {
+  return async (m) => {
+    const log = opts.log ?? createLogger('mesos-dns', { master: m.masterId });
+    const config = pluginConfig(m, opts.config);
+    const dns = new MesosDns({ config, registry: m.registry, log });
+    return new MesosDnsInMaster(dns, m, opts.coalesceMs ?? 50, opts.clock ?? systemClock, log);
+  };
+}

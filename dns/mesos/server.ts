@@ -1,0 +1,178 @@
+/**
+ * The DNS listener (UDP and TCP) in front of the current Answers. Order of handlers: parse ->
+ * in-domain answers -> forwarder (externalon) -> REFUSED. Nothing a client sends can throw out of
+ * a handler: malformed packets get FORMERR (or are dropped when not even a query header), other
+ * failures SERVFAIL; a TCP stream with a bad or cut frame closes that connection only.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { MalformedPacketError, Rcode, UDP_LIMIT, errorReply, newQuery, parseQuery, readTcpFrames, truncateMessage, type Query } from '../wire/index.js';
+import type { Logger } from '../../common/log.js';
+import type { Answers } from './answers.js';
+import type { Forwarder } from './forward.js';
+import type { DnsMetrics } from './metrics.js';
+
+export interface DnsServerOptions {
+  host: string;
+  port: number;
+  domain: string;
+  externalOn: boolean;
+  setTruncateBit: boolean;
+  answers: () => Answers | undefined;
+  forwarder?: Forwarder;
+  metrics: DnsMetrics;
+  log: Logger;
+  tcpIdleMs?: number;
+}
+
+type Send = (msg: Buffer) => void;
+
+export class DnsServer {
+  private udp?: dgram.Socket;
+  private tcp?: net.Server;
+  private readonly conns = new Set<net.Socket>();
+  private readonly q: Query = newQuery();
+  private readonly dotDomain: string;
+  private boundPort = 0;
+
+  constructor(private readonly o: DnsServerOptions) {
+    this.dotDomain = '.' + o.domain;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const family = net.isIPv6(this.o.host) ? 'udp6' : 'udp4';
+    const udp = dgram.createSocket({ type: family, reuseAddr: false });
+    udp.on('message', (msg, rinfo) => this.handle(msg, true, (out) => udp.send(out, rinfo.port, rinfo.address)));
+    udp.on('error', (err) => this.o.log.error('dns_udp_error', { err }));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.o.port, this.o.host, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    }).catch((e: Error) => {
+      udp.close();
+      throw new Error(`cannot listen for DNS on udp ${this.o.host}:${this.o.port}: ${e.message}`);
+    });
+    this.udp = udp;
+    this.boundPort = udp.address().port;
+    const tcp = net.createServer((s) => this.onConnection(s));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.boundPort, this.o.host, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    }).catch(async (e: Error) => {
+      await this.stop();
+      throw new Error(`cannot listen for DNS on tcp ${this.o.host}:${this.boundPort}: ${e.message}`);
+    });
+    tcp.on('error', (err) => this.o.log.error('dns_tcp_error', { err }));
+    this.tcp = tcp;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+    const u = this.udp;
+    this.udp = undefined;
+    if (u) await new Promise<void>((r) => u.close(() => r()));
+    const t = this.tcp;
+    this.tcp = undefined;
+    if (t) await new Promise<void>((r) => t.close(() => r()));
+  }
+
+  private onConnection(sock: net.Socket): void {
+    this.conns.add(sock);
+    sock.setTimeout(this.o.tcpIdleMs ?? 10_000, () => sock.destroy());
+    sock.on('close', () => this.conns.delete(sock));
+    sock.on('error', () => sock.destroy());
+    const send: Send = (msg) => {
+      if (sock.destroyed) return;
+      const len = Buffer.allocUnsafe(2);
+      len.writeUInt16BE(msg.length);
+      sock.cork();
+      sock.write(len);
+      sock.write(msg);
+      sock.uncork();
+    };
+    const reader = readTcpFrames((frame) => this.handle(frame, false, send));
+    sock.on('data', (d) => {
+      try {
+        reader.push(d);
+      } catch {
+        sock.destroy();
+      }
+    });
+    // A stream that ends inside a frame: close only this connection.
+    sock.on('end', () => sock.destroy());
+  }
+
+  /** One query from either transport. Never throws. */
+  handle(buf: Buffer, udp: boolean, send: Send): void {
+    const q = this.q;
+    try {
+      parseQuery(buf, q);
+    } catch (e) {
+      this.o.metrics.malformed.inc({ transport: udp ? 'udp' : 'tcp' });
+      if (e instanceof MalformedPacketError && e.id >= 0 && buf.length >= 12 && (buf[2]! & 0x80) === 0) {
+        send(errorReply(buf, undefined, Rcode.FORMERR));
+      }
+      return;
+    }
+    try {
+      if (q.opcode !== 0) return this.reply(send, errorReply(buf, q, Rcode.NOTIMP), q.qtype, Rcode.NOTIMP);
+      const name = q.qname;
+      if (name === this.o.domain || name.endsWith(this.dotDomain)) {
+        const a = this.o.answers();
+        if (!a) return this.reply(send, errorReply(buf, q, Rcode.SERVFAIL), q.qtype, Rcode.SERVFAIL);
+        const r = a.respond(buf, q, udp);
+        return this.reply(send, r.msg, q.qtype, r.rcode);
+      }
+      if (!this.o.externalOn || !this.o.forwarder) return this.reply(send, errorReply(buf, q, Rcode.REFUSED), q.qtype, Rcode.REFUSED);
+      this.forward(Buffer.from(buf), q.qname, q.qtype, q.edns ? Math.max(UDP_LIMIT, q.ednsSize) : UDP_LIMIT, udp, send);
+    } catch (e) {
+      this.o.log.error('dns_handler_failed', { err: e, qname: q.qname, qtype: q.qtype });
+      this.reply(send, errorReply(buf, q, Rcode.SERVFAIL), q.qtype, Rcode.SERVFAIL);
+    }
+  }
+
+  private reply(send: Send, msg: Buffer, qtype: number, rcode: number): void {
+    this.o.metrics.query(qtype, rcode);
+    send(msg);
+  }
+
+  private forward(query: Buffer, qname: string, qtype: number, limit: number, udp: boolean, send: Send): void {
+    this.o.forwarder!.forward(query, qname, !udp).then(
+      (resp) => {
+        if (!resp) {
+          this.o.metrics.forwarded.inc({ result: 'failed' });
+          return this.reply(send, errorReply(query, safeParse(query), Rcode.SERVFAIL), qtype, Rcode.SERVFAIL);
+        }
+        this.o.metrics.forwarded.inc({ result: 'ok' });
+        let out = resp;
+        if (udp && resp.length > limit) {
+          try {
+            out = truncateMessage(resp, limit, this.o.setTruncateBit);
+          } catch {
+            out = errorReply(query, safeParse(query), Rcode.SERVFAIL);
+          }
+        }
+        this.reply(send, out, qtype, out.length >= 4 ? out[3]! & 0xf : Rcode.SERVFAIL);
+      },
+      (err) => this.o.log.error('dns_forward_failed', { err, qname }),
+    );
+  }
+}
+
+function safeParse(buf: Buffer): Query | undefined {
+  try {
+    return parseQuery(buf);
+  } catch {
+    return undefined;
+  }
+}

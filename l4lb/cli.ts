@@ -1,0 +1,69 @@
+/** `sextant vip ls [--agent http://IP:5051/v1/vips] [--json]`: the VIPs an agent has programmed. */
+import { requestJson } from '../common/http.js';
+
+const USAGE = 'usage: sextant vip ls [--agent http://IP:5051/v1/vips] [--json]\n';
+
+interface ApiVip {
+  vip: string;
+  protocol: string;
+  name?: string;
+  dns_name?: string;
+  backend: { ip: string; port: number; weight: number }[];
+}
+
+export function agentUrl(v: string | undefined): string {
+  const base = v ?? 'http://127.0.0.1:5051';
+  const u = new URL(/^https?:\/\//.test(base) ? base : `http://${base}`);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/vips';
+  return u.toString();
+}
+
+export function formatVips(vips: ApiVip[]): string {
+  const rows = [['VIP', 'PROTO', 'NAME', 'BACKENDS']];
+  for (const v of vips) {
+    const backends = v.backend.map((b) => `${b.ip.includes(':') ? `[${b.ip}]` : b.ip}:${b.port}${b.weight === 0 ? '(drain)' : ''}`).join(',');
+    rows.push([v.vip, v.protocol, v.dns_name ?? v.name ?? '-', backends || '-']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd !== 'ls') {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  let agent: string | undefined;
+  let json = false;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--json') json = true;
+    else if (a === '--agent') agent = rest[++i];
+    else if (a.startsWith('--agent=')) agent = a.slice(8);
+    else {
+      process.stderr.write(`sextant vip: unknown option ${a}\n${USAGE}`);
+      return 2;
+    }
+  }
+  let url: string;
+  try {
+    url = agentUrl(agent);
+  } catch {
+    process.stderr.write(`sextant vip: --agent ${agent} is not a URL\n`);
+    return 2;
+  }
+  let res: { status: number; body: unknown };
+  try {
+    res = await requestJson(url);
+  } catch (e) {
+    process.stderr.write(`sextant vip: cannot reach ${url}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (res.status !== 200 || !Array.isArray(res.body)) {
+    process.stderr.write(`sextant vip: ${url} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}\n`);
+    return 1;
+  }
+  process.stdout.write(json ? JSON.stringify(res.body, null, 2) + '\n' : formatVips(res.body as ApiVip[]));
+  return 0;
+}

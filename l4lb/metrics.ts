@@ -1,0 +1,37 @@
+/** Prometheus metrics of the l4lb component, on the registry the daemon passes in. */
+import { prom, type Registry } from '../common/metrics.js';
+
+export interface L4lbMetrics {
+  vips: prom.Gauge;
+  backends: prom.Gauge<'state'>;
+  syncSeconds: prom.Histogram<'kind'>;
+  reconciledRules: prom.Counter;
+  syncErrors: prom.Counter<'kind'>;
+  driver: prom.Gauge<'driver'>;
+  unreachable: prom.Counter<'backend'>;
+}
+
+const cache = new WeakMap<Registry, L4lbMetrics>();
+
+export function l4lbMetrics(registry: Registry): L4lbMetrics {
+  const have = cache.get(registry);
+  if (have) return have;
+  const registers = [registry];
+  const m: L4lbMetrics = {
+    vips: new prom.Gauge({ name: 'sextant_l4lb_vips', help: 'VIPs (VIP:port:protocol) programmed on this node', registers }),
+    backends: new prom.Gauge({ name: 'sextant_l4lb_backends', help: 'Backends programmed, by state (active = weight > 0, draining = weight 0)', labelNames: ['state'], registers }),
+    syncSeconds: new prom.Histogram({
+      name: 'sextant_l4lb_sync_duration_seconds',
+      help: 'Time to apply desired VIPs to the data plane (kind: apply on change, reconcile periodic)',
+      labelNames: ['kind'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    reconciledRules: new prom.Counter({ name: 'sextant_l4lb_reconciled_rules_total', help: 'Kernel objects rewritten by periodic reconciles (drift repaired)', registers }),
+    syncErrors: new prom.Counter({ name: 'sextant_l4lb_sync_errors_total', help: 'Failed applies and reconciles', labelNames: ['kind'], registers }),
+    driver: new prom.Gauge({ name: 'sextant_l4lb_driver', help: 'The data-plane driver in use (1 for the chosen one)', labelNames: ['driver'], registers }),
+    unreachable: new prom.Counter({ name: 'sextant_l4lb_unreachable_backends_total', help: 'Connections a backend refused or timed out (userspace driver)', labelNames: ['backend'], registers }),
+  };
+  cache.set(registry, m);
+  return m;
+}

@@ -1,0 +1,216 @@
+/**
+ * The nftables L4LB driver: one table owned by Sextant (`sextant_l4lb`), every change one atomic
+ * `nft -f` transaction touching only the elements that differ. `apply` diffs against what it last
+ * wrote (cheap); `reconcile` diffs against a kernel dump and rebuilds the table if its skeleton
+ * was changed by someone else. A failed apply falls back to a full reconcile.
+ */
+import { createLogger, type Logger } from '../../common/log.js';
+import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
+import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
+import { nftRunner, type NftExecOptions, type NftRunner } from './exec.js';
+import { FAMILIES, backendMap, svcMap, tableName } from './names.js';
+import { parseTable, sameSkeleton, type KernelTable } from './parse.js';
+import { ElementDelta, diffScript, fullScript, hairpinElements, renderElements, renderSkeleton, serviceElements, skeleton, type Element, type Elements } from './ruleset.js';
+import type { Protocol } from '../../control/types.js';
+
+export interface NftablesDriverOptions extends NftExecOptions {
+  /** Table name (default `sextant_l4lb`). */
+  table?: string;
+  /** Most slots (backends x weight) per service (default 64). */
+  maxSlots?: number;
+  log?: Logger;
+  /** Injected runner (tests). */
+  run?: NftRunner;
+}
+
+export class NftablesDriver implements L4lbDriver {
+  readonly name = 'nftables' as const;
+  readonly table: string;
+  private readonly maxSlots: number;
+  private readonly run: NftRunner;
+  private readonly log: Logger;
+  /** What this driver last wrote: services by key, and hairpin entries with their use counts. */
+  private current?: { services: Map<string, Service>; hairpin: Map<string, number> };
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: NftablesDriverOptions = {}) {
+    this.table = opts.table ?? tableName();
+    this.maxSlots = opts.maxSlots ?? 64;
+    this.run = opts.run ?? nftRunner(opts);
+    this.log = opts.log ?? createLogger('l4lb', { driver: 'nftables', table: this.table });
+  }
+
+  async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    try {
+      // Check mode sends the transaction to the kernel without committing it.
+      await this.run(['-c', '-f', '-'], renderSkeleton(`${this.table}_probe`, 1));
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message };
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.serial(() => this.reconcileNow([]));
+  }
+
+  apply(desired: Service[]): Promise<ApplyResult> {
+    return this.serial(async () => {
+      if (!this.current) return this.reconcileNow(normalize(desired));
+      const { delta, result, services } = this.plan(this.current.services, desired);
+      const adjust = new Map<string, number>();
+      for (const [k, s] of this.current.services) if (services.get(k) !== s) countHairpin(adjust, s, -1);
+      for (const [k, s] of services) if (this.current.services.get(k) !== s) countHairpin(adjust, s, +1);
+      planHairpin(this.current.hairpin, adjust, delta);
+      const script = delta.script(this.table);
+      if (script) {
+        try {
+          await this.run(['-f', '-'], script);
+        } catch (e) {
+          this.log.warn('nft_apply_failed_full_resync', { err: e });
+          this.current = undefined;
+          return this.reconcileNow(normalize(desired));
+        }
+      }
+      commitHairpin(this.current.hairpin, adjust);
+      this.current = { services, hairpin: this.current.hairpin };
+      return { ...result, rules: delta.ops };
+    });
+  }
+
+  /** Service-level diff first; only services that changed are rendered and diffed element by element. */
+  private plan(have: Map<string, Service>, desired: Service[]): { delta: ElementDelta; result: ApplyResult; services: Map<string, Service> } {
+    const delta = new ElementDelta();
+    const result: ApplyResult = { added: 0, removed: 0, changed: 0 };
+    const services = new Map<string, Service>();
+    for (const raw of desired) {
+      // Fast path: the caller passes canonical, sorted services (the reconciler does), unchanged.
+      const fast = have.get(`${raw.protocol}/${raw.vip}:${raw.port}`);
+      if (fast && !services.has(fast.key) && sameBackends(fast.backends, raw.backends)) {
+        services.set(fast.key, fast);
+        continue;
+      }
+      const s = normalizeOne(raw);
+      if (services.has(s.key)) continue; // duplicate key: the first one wins
+      const old = have.get(s.key);
+      if (old && sameBackends(old.backends, s.backends)) {
+        services.set(s.key, old);
+        continue;
+      }
+      services.set(s.key, s);
+      if (old) result.changed++;
+      else result.added++;
+      diffElements(delta, old ? serviceElements(old, this.maxSlots) : [], serviceElements(s, this.maxSlots));
+    }
+    for (const [k, old] of have) {
+      if (services.has(k)) continue;
+      result.removed++;
+      diffElements(delta, serviceElements(old, this.maxSlots), []);
+    }
+    return { delta, result, services };
+  }
+
+  reconcile(desired: Service[]): Promise<ApplyResult> {
+    return this.serial(() => this.reconcileNow(normalize(desired)));
+  }
+
+  async dump(): Promise<Service[]> {
+    const k = await this.readKernel();
+    return k ? servicesFrom(k.elements) : [];
+  }
+
+  async stop(): Promise<void> {
+    await this.queue;
+  }
+
+  /** Remove the table (the agent does this only when asked to clean up). */
+  async destroy(): Promise<void> {
+    await this.serial(async () => {
+      await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n`);
+      this.current = undefined;
+    });
+  }
+
+  private async reconcileNow(want: Service[]): Promise<ApplyResult> {
+    const kernel = await this.readKernel();
+    const elements = renderElements(want, this.maxSlots);
+    const intact = kernel !== undefined && sameSkeleton(kernel.skeleton, skeleton(this.maxSlots));
+    const { script, ops } = intact ? diffScript(this.table, kernel.elements, elements) : fullScript(this.table, this.maxSlots, elements);
+    if (!intact) this.log.info(kernel ? 'nft_table_rebuilt' : 'nft_table_created', { reason: kernel ? 'skeleton differs from expected' : 'table missing' });
+    if (script) await this.run(['-f', '-'], script);
+    const res = diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
+    const hairpin = new Map<string, number>();
+    for (const s of want) countHairpin(hairpin, s, +1);
+    this.current = { services: new Map(want.map((s) => [s.key, s])), hairpin };
+    return { ...res, rules: ops };
+  }
+
+  private async readKernel(): Promise<KernelTable | undefined> {
+    let out: string;
+    try {
+      out = await this.run(['-j', 'list', 'table', 'inet', this.table]);
+    } catch (e) {
+      if (/No such file or directory/.test((e as Error).message)) return undefined;
+      throw e;
+    }
+    return parseTable(out);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Element-level diff of one service's old and new elements into `delta`. */
+function diffElements(delta: ElementDelta, before: Element[], after: Element[]): void {
+  const next = new Map(after.map(([set, k, v]) => [`${set}|${k}`, v]));
+  const prev = new Map(before.map(([set, k, v]) => [`${set}|${k}`, v]));
+  for (const [set, k, v] of before) if (next.get(`${set}|${k}`) !== v) delta.remove(set, k);
+  for (const [set, k, v] of after) if (prev.get(`${set}|${k}`) !== v) delta.insert(set, k, v);
+}
+
+/** Hairpin entries are shared by services with the same backend IP: count their uses. */
+function countHairpin(counts: Map<string, number>, s: Service, by: 1 | -1): void {
+  for (const [set, k] of hairpinElements(s)) {
+    const id = `${set}|${k}`;
+    counts.set(id, (counts.get(id) ?? 0) + by);
+  }
+}
+
+/** An entry is added on its first use and removed after its last. */
+function planHairpin(counts: Map<string, number>, adjust: Map<string, number>, delta: ElementDelta): void {
+  for (const [id, by] of adjust) {
+    const before = counts.get(id) ?? 0;
+    const after = before + by;
+    const [set, k] = id.split('|') as [string, string];
+    if (before <= 0 && after > 0) delta.insert(set, k, '');
+    if (before > 0 && after <= 0) delta.remove(set, k);
+  }
+}
+
+function commitHairpin(counts: Map<string, number>, adjust: Map<string, number>): void {
+  for (const [id, by] of adjust) {
+    const after = (counts.get(id) ?? 0) + by;
+    if (after <= 0) counts.delete(id);
+    else counts.set(id, after);
+  }
+}
+
+/** Services as the kernel has them: the verdict map names the services, the backend map their backends. */
+export function servicesFrom(el: Elements): Service[] {
+  const out = new Map<string, Service>();
+  for (const f of FAMILIES) {
+    for (const k of el.get(svcMap(f))?.keys() ?? []) {
+      const [vip, protocol, port] = k.split(' . ');
+      const key = serviceKey(protocol as Protocol, vip!, Number(port));
+      out.set(`${vip} . ${protocol} . ${port}`, { key, vip: vip!, port: Number(port), protocol: protocol as Protocol, backends: [] });
+    }
+    for (const [k, w] of el.get(backendMap(f)) ?? []) {
+      const [vip, protocol, port, ip, bport] = k.split(' . ');
+      out.get(`${vip} . ${protocol} . ${port}`)?.backends.push({ ip: ip!, port: Number(bport), weight: Number(w) });
+    }
+  }
+  return normalize([...out.values()]);
+}

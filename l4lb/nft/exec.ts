@@ -1,0 +1,43 @@
+/** Runs `nft` (optionally inside a named network namespace or behind a command prefix). */
+import { spawn } from 'node:child_process';
+import { DriverError } from '../errors.js';
+
+export interface NftRunner {
+  /** Run `nft args...` with `input` on stdin; resolves stdout, rejects with stderr. */
+  (args: string[], input?: string): Promise<string>;
+}
+
+export interface NftExecOptions {
+  /** Run inside this network namespace (`ip netns exec NAME nft ...`). */
+  netns?: string;
+  /** Or: an explicit argv prefix, e.g. ['nsenter', '-t', '123', '-n']. */
+  prefix?: string[];
+  nft?: string;
+  timeoutMs?: number;
+}
+
+export function nftRunner(opts: NftExecOptions = {}): NftRunner {
+  const prefix = opts.prefix ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+  const nft = opts.nft ?? 'nft';
+  return (args, input) =>
+    new Promise((resolve, reject) => {
+      const argv = [...prefix, nft, ...args];
+      const p = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      let err = '';
+      const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+      p.stdout.on('data', (d: Buffer) => out.push(d));
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new DriverError('nftables', `cannot run ${argv.join(' ')}: ${e.message}`, { cause: e }));
+      });
+      p.on('close', (code, sig) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+        else reject(new DriverError('nftables', `${argv.join(' ')} failed (${sig ?? `exit ${code}`}): ${err.trim().slice(0, 2000)}`));
+      });
+      p.stdin.on('error', () => undefined);
+      p.stdin.end(input ?? '');
+    });
+}

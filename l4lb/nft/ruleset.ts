@@ -1,0 +1,186 @@
+/**
+ * The nftables ruleset, built from data. Design for scale: no chain per service. One verdict map
+ * keyed by `VIP . proto . port` sends a new connection to `pick<n>` (n = slot count of that
+ * service), whose single rule DNATs through one slot map keyed by `VIP . proto . port . numgen`.
+ * A change touches only that service's elements, so its cost does not grow with the table.
+ * DNAT runs at `dstnat - 10`, before CNI port-mapping rules, so they can never capture VIP traffic.
+ */
+import type { Service } from '../driver.js';
+import { FAMILIES, REJECT_CHAIN, SERVICES_CHAIN, backendMap, hairpinSet, modChain, slotMap, svcMap, type Family } from './names.js';
+
+/** Per map/set name: element key -> value ('' for sets). */
+export type Elements = Map<string, Map<string, string>>;
+
+export const familyOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
+const ipKw = (f: Family) => (f === 4 ? 'ip' : 'ip6');
+
+/** Expected chains (name + hook info) and rule comments: what reconcile checks the kernel against. */
+export interface Skeleton {
+  chains: string[];
+  rules: string[];
+  sets: string[];
+}
+
+export function skeleton(maxSlots: number): Skeleton {
+  const chains = [REJECT_CHAIN, SERVICES_CHAIN, 'prerouting/nat/prerouting/-110', 'output/nat/output/-110', 'postrouting/nat/postrouting/90'];
+  const rules = [`${REJECT_CHAIN}/reject`, ...FAMILIES.map((f) => `${SERVICES_CHAIN}/vmap${f}`), 'prerouting/services', 'output/services', ...FAMILIES.map((f) => `postrouting/hairpin${f}`)];
+  for (let n = 1; n <= maxSlots; n++) {
+    chains.push(modChain(n));
+    for (const f of FAMILIES) rules.push(`${modChain(n)}/dnat${f}`);
+  }
+  const sets = FAMILIES.flatMap((f) => [svcMap(f), slotMap(f), backendMap(f), hairpinSet(f)]);
+  return { chains: chains.sort(), rules: rules.sort(), sets: sets.sort() };
+}
+
+/** The table with its chains, maps and sets, and no elements. */
+export function renderSkeleton(table: string, maxSlots: number): string {
+  const L: string[] = [`table inet ${table} {`];
+  for (const f of FAMILIES) {
+    const a = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
+    L.push(`  map ${svcMap(f)} { type ${a} . inet_proto . inet_service : verdict; }`);
+    L.push(`  map ${slotMap(f)} { typeof ${ipKw(f)} daddr . meta l4proto . th dport . numgen random mod 1 : ${ipKw(f)} daddr . th dport; }`);
+    L.push(`  map ${backendMap(f)} { type ${a} . inet_proto . inet_service . ${a} . inet_service : mark; }`);
+    L.push(`  set ${hairpinSet(f)} { type ${a} . ${a}; }`);
+  }
+  L.push(`  chain ${REJECT_CHAIN} {`, `    reject comment "reject"`, '  }');
+  for (let n = 1; n <= maxSlots; n++) {
+    L.push(`  chain ${modChain(n)} {`);
+    for (const f of FAMILIES) {
+      const k = ipKw(f);
+      L.push(`    meta nfproto ipv${f} dnat ${k} to ${k} daddr . meta l4proto . th dport . numgen random mod ${n} map @${slotMap(f)} comment "dnat${f}"`);
+    }
+    L.push('  }');
+  }
+  L.push(`  chain ${SERVICES_CHAIN} {`);
+  for (const f of FAMILIES) L.push(`    ${ipKw(f)} daddr . meta l4proto . th dport vmap @${svcMap(f)} comment "vmap${f}"`);
+  L.push('  }');
+  L.push('  chain prerouting {', '    type nat hook prerouting priority dstnat - 10; policy accept;', `    jump ${SERVICES_CHAIN} comment "services"`, '  }');
+  L.push('  chain output {', '    type nat hook output priority -110; policy accept;', `    jump ${SERVICES_CHAIN} comment "services"`, '  }');
+  L.push('  chain postrouting {', '    type nat hook postrouting priority srcnat - 10; policy accept;');
+  for (const f of FAMILIES) L.push(`    ct status dnat ${ipKw(f)} saddr . ${ipKw(f)} daddr @${hairpinSet(f)} masquerade comment "hairpin${f}"`);
+  L.push('  }', '}');
+  return L.join('\n') + '\n';
+}
+
+export function emptyElements(): Elements {
+  const e: Elements = new Map();
+  for (const f of FAMILIES) for (const n of [svcMap(f), slotMap(f), backendMap(f), hairpinSet(f)]) e.set(n, new Map());
+  return e;
+}
+
+/**
+ * Slot counts per backend: weight w -> w slots; scaled down when the sum exceeds maxSlots (every
+ * backend with weight > 0 keeps at least one slot while there is room).
+ */
+export function slotsFor(weights: number[], maxSlots: number): number[] {
+  const sum = weights.reduce((a, b) => a + Math.max(0, b), 0);
+  if (sum <= maxSlots) return weights.map((w) => Math.max(0, w));
+  let left = maxSlots;
+  return weights.map((w) => {
+    if (w <= 0 || left <= 0) return 0;
+    const n = Math.min(left, Math.max(1, Math.floor((w * maxSlots) / sum)));
+    left -= n;
+    return n;
+  });
+}
+
+/** One element of a map or set: [set name, key, value ('' for sets)]. */
+export type Element = [string, string, string];
+
+/** The elements one service owns (hairpin entries, shared between services, come separately). */
+export function serviceElements(s: Service, maxSlots: number): Element[] {
+  const f = familyOf(s.vip);
+  const svcKey = `${s.vip} . ${s.protocol} . ${s.port}`;
+  const counts = slotsFor(
+    s.backends.map((b) => (familyOf(b.ip) === f ? b.weight : 0)),
+    maxSlots,
+  );
+  const out: Element[] = [];
+  let slot = 0;
+  s.backends.forEach((b, i) => {
+    if (familyOf(b.ip) !== f) return;
+    out.push([backendMap(f), `${svcKey} . ${b.ip} . ${b.port}`, String(b.weight)]);
+    for (let k = 0; k < counts[i]!; k++) out.push([slotMap(f), `${svcKey} . ${slot++}`, `${b.ip} . ${b.port}`]);
+  });
+  out.push([svcMap(f), svcKey, slot > 0 ? `goto ${modChain(slot)}` : `goto ${REJECT_CHAIN}`]);
+  return out;
+}
+
+/** Hairpin entries of a service: each backend talking to itself. */
+export function hairpinElements(s: Service): Element[] {
+  const f = familyOf(s.vip);
+  return s.backends.filter((b) => familyOf(b.ip) === f).map((b) => [hairpinSet(f), `${b.ip} . ${b.ip}`, '']);
+}
+
+/** The elements that program `services` (already normalized). */
+export function renderElements(services: Iterable<Service>, maxSlots: number): Elements {
+  const e = emptyElements();
+  for (const s of services) for (const [set, k, v] of [...serviceElements(s, maxSlots), ...hairpinElements(s)]) e.get(set)!.set(k, v);
+  return e;
+}
+
+/** Element changes collected for one transaction (deletes run before adds). */
+export class ElementDelta {
+  private readonly del = new Map<string, string[]>();
+  private readonly add = new Map<string, string[]>();
+  ops = 0;
+  remove(set: string, key: string): void {
+    push(this.del, set, key);
+    this.ops++;
+  }
+  insert(set: string, key: string, value: string): void {
+    push(this.add, set, value === '' ? key : `${key} : ${value}`);
+    this.ops++;
+  }
+  script(table: string): string {
+    const lines: string[] = [];
+    for (const [set, items] of this.del) lines.push(...elementLines('delete', table, set, items));
+    for (const [set, items] of this.add) lines.push(...elementLines('add', table, set, items));
+    return lines.length ? lines.join('\n') + '\n' : '';
+  }
+}
+
+function push(m: Map<string, string[]>, k: string, v: string): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+const CHUNK = 4000;
+
+function elementLines(verb: 'add' | 'delete', table: string, set: string, items: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(`${verb} element inet ${table} ${set} { ${items.slice(i, i + CHUNK).join(', ')} }`);
+  return out;
+}
+
+/** A transaction turning `have` into `want`; `ops` counts the elements touched. */
+export function diffScript(table: string, have: Elements, want: Elements): { script: string; ops: number } {
+  const del: string[] = [];
+  const add: string[] = [];
+  let ops = 0;
+  for (const [set, wantEls] of want) {
+    const haveEls = have.get(set) ?? new Map<string, string>();
+    const d: string[] = [];
+    const a: string[] = [];
+    for (const [k, v] of haveEls) {
+      const w = wantEls.get(k);
+      if (w === undefined || w !== v) d.push(k);
+    }
+    for (const [k, v] of wantEls) {
+      const h = haveEls.get(k);
+      if (h === undefined || h !== v) a.push(v === '' ? k : `${k} : ${v}`);
+    }
+    ops += d.length + a.length;
+    del.push(...elementLines('delete', table, set, d));
+    add.push(...elementLines('add', table, set, a));
+  }
+  // Deletes first: a changed map value is a delete and an add of the same key in one transaction.
+  return { script: [...del, ...add].join('\n') + (del.length + add.length ? '\n' : ''), ops };
+}
+
+/** Replace the whole table atomically: create-if-missing, delete, recreate, fill. */
+export function fullScript(table: string, maxSlots: number, want: Elements): { script: string; ops: number } {
+  const { script, ops } = diffScript(table, emptyElements(), want);
+  return { script: `table inet ${table}\ndelete table inet ${table}\n${renderSkeleton(table, maxSlots)}${script}`, ops: ops + skeleton(maxSlots).rules.length };
+}

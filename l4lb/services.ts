@@ -1,0 +1,59 @@
+/** Helpers shared by every driver: canonical service keys, sorting and service-level diffs. */
+import ipaddr from 'ipaddr.js';
+import type { Protocol, Vip } from '../control/types.js';
+import type { ApplyResult, Backend, Service } from './driver.js';
+
+export function serviceKey(protocol: Protocol, vip: string, port: number): string {
+  return `${protocol}/${vip}:${port}`;
+}
+
+const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Canonical address text (RFC 5952 for IPv6), so kernel dumps and desired state compare equal. */
+export function canonicalIp(ip: string): string {
+  if (V4.test(ip)) return ip;
+  return ipaddr.parse(ip).toString();
+}
+
+const byBackend = (a: Backend, b: Backend) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1);
+
+/** Canonical form: keys rebuilt, addresses canonical, backends and services sorted. */
+export function normalize(services: Service[]): Service[] {
+  return services.map(normalizeOne).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+export function normalizeOne(s: Service): Service {
+  const vip = canonicalIp(s.vip);
+  const backends = s.backends.map((b) => ({ ip: canonicalIp(b.ip), port: b.port, weight: b.weight })).sort(byBackend);
+  return { key: serviceKey(s.protocol, vip, s.port), vip, port: s.port, protocol: s.protocol, backends };
+}
+
+/** Equal backend lists; both must be normalized (sorted). */
+export function sameBackends(a: Backend[], b: Backend[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((v, i) => v.ip === b[i]!.ip && v.port === b[i]!.port && v.weight === b[i]!.weight);
+}
+
+/** Counts of services added, removed and changed going from `before` to `after`. */
+export function diffServices(before: Service[] | Map<string, Service>, after: Service[]): ApplyResult {
+  const old = before instanceof Map ? before : new Map(before.map((s) => [s.key, s]));
+  const res: ApplyResult = { added: 0, removed: 0, changed: 0 };
+  const seen = new Set<string>();
+  for (const s of after) {
+    seen.add(s.key);
+    const o = old.get(s.key);
+    if (!o) res.added++;
+    else if (!sameBackends(o.backends, s.backends)) res.changed++;
+  }
+  for (const k of old.keys()) if (!seen.has(k)) res.removed++;
+  return res;
+}
+
+/** Snapshot VIPs -> driver services (VIPs without backends are not programmed). */
+export function servicesFromVips(vips: Vip[]): Service[] {
+  return normalize(
+    vips
+      .filter((v) => v.backends.length > 0)
+      .map((v) => ({ key: v.key, vip: v.ip, port: v.port, protocol: v.protocol, backends: v.backends.map((b) => ({ ip: b.ip, port: b.port, weight: b.weight })) })),
+  );
+}

@@ -1,0 +1,109 @@
+/**
+ * The userspace L4LB driver: a TCP/UDP proxy in Node for machines without IPVS or nftables (no
+ * root, containers). It is the slow path (every byte crosses the event loop) and says so.
+ */
+import { createLogger, type Logger } from '../../common/log.js';
+import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
+import { DriverError } from '../errors.js';
+import { diffServices, normalize, sameBackends } from '../services.js';
+import type { Balance } from './balancer.js';
+import { ServiceProxy, type ListenAddress } from './service.js';
+
+export interface UserspaceDriverOptions {
+  /** Where to listen for a service; default the VIP and port themselves (the VIP must be local). */
+  listenAddress?: (s: Service) => ListenAddress;
+  balance?: Balance;
+  connectTimeoutMs?: number;
+  udpIdleMs?: number;
+  log?: Logger;
+  /** Called when a backend refused or timed out a connection. */
+  onUnreachable?: (backend: string) => void;
+}
+
+export class UserspaceDriver implements L4lbDriver {
+  readonly name = 'userspace' as const;
+  private readonly proxies = new Map<string, ServiceProxy>();
+  private readonly log: Logger;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: UserspaceDriverOptions = {}) {
+    this.log = opts.log ?? createLogger('l4lb', { driver: 'userspace' });
+  }
+
+  async available(): Promise<{ ok: true }> {
+    return { ok: true };
+  }
+
+  async start(): Promise<void> {
+    this.log.warn('userspace_slow_path', { message: 'l4lb runs the userspace proxy: the slow path, every byte crosses Node; use ipvs or nftables where possible' });
+  }
+
+  apply(desired: Service[]): Promise<ApplyResult> {
+    return this.serial(() => this.sync(normalize(desired)));
+  }
+
+  reconcile(desired: Service[]): Promise<ApplyResult> {
+    return this.serial(() => this.sync(normalize(desired)));
+  }
+
+  async dump(): Promise<Service[]> {
+    return normalize([...this.proxies.values()].filter((p) => p.listening).map((p) => p.service));
+  }
+
+  async stop(): Promise<void> {
+    await this.serial(async () => {
+      for (const p of this.proxies.values()) await p.stop();
+      this.proxies.clear();
+    });
+  }
+
+  /** Open connections per backend (`ip:port`) for one service key. */
+  openConnections(key: string): Map<string, number> {
+    return new Map(this.proxies.get(key)?.balancer.open ?? []);
+  }
+
+  /** Tests: close one service's listener behind the driver's back. */
+  breakListener(key: string): void {
+    this.proxies.get(key)?.breakListener();
+  }
+
+  private async sync(want: Service[]): Promise<ApplyResult> {
+    const before = normalize([...this.proxies.values()].filter((p) => p.listening).map((p) => p.service));
+    const errors: string[] = [];
+    const keep = new Set(want.map((s) => s.key));
+    for (const [key, p] of this.proxies) {
+      if (keep.has(key)) continue;
+      await p.stop(true);
+      this.proxies.delete(key);
+    }
+    for (const s of want) {
+      let p = this.proxies.get(s.key);
+      if (p && !sameBackends(p.service.backends, s.backends)) p.update(s);
+      if (!p) {
+        const listen = this.opts.listenAddress?.(s) ?? { host: s.vip, port: s.port };
+        p = new ServiceProxy(s, listen, {
+          balance: this.opts.balance ?? 'hash',
+          log: this.log,
+          connectTimeoutMs: this.opts.connectTimeoutMs ?? 3000,
+          udpIdleMs: this.opts.udpIdleMs ?? 30_000,
+          onUnreachable: (b) => this.opts.onUnreachable?.(b),
+        });
+        this.proxies.set(s.key, p);
+      }
+      try {
+        await p.start();
+      } catch (e) {
+        errors.push(`${s.key} on ${p.listen.host}:${p.listen.port}: ${(e as Error).message}`);
+      }
+    }
+    const res = diffServices(before, await this.dump());
+    if (errors.length) throw new DriverError('userspace', `cannot listen for ${errors.join('; ')}`);
+    return res;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

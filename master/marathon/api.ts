@@ -1,0 +1,106 @@
+/**
+ * The Marathon REST API (served on the marathon port): /v2/apps, /v2/apps/{id}/tasks, /v2/tasks,
+ * /v2/deployments, /v2/info, /v2/leader, /v2/events (SSE), /ping. App ids may be nested, so app
+ * routes take the rest of the path (`*id`).
+ */
+import { NotFoundError, ValidationError, type Reply, type Request, type Router } from '../../common/index.js';
+import type { TaskRecord } from '../model.js';
+import { normalizeId, parseApp } from './app.js';
+import type { EventBus } from './events.js';
+import { appJson, taskJson } from './json.js';
+import type { MarathonScheduler } from './scheduler.js';
+
+export interface MarathonApiContext {
+  scheduler: MarathonScheduler;
+  events: EventBus;
+  liveTasks(): Iterable<TaskRecord>;
+  /** `ip:port` of this Marathon and of the Mesos master. */
+  self(): string;
+  master(): string;
+  frameworkId(): string;
+}
+
+export const MARATHON_VERSION = '1.11.0';
+
+export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
+  const s = ctx.scheduler;
+  const tasksOf = (appId: string) => [...ctx.liveTasks()].filter((t) => t.app_id === appId);
+  const idOf = (raw: string) => normalizeId(raw) ?? raw;
+  const force = (r: Request) => r.query.get('force') === 'true';
+  const show = (appId: string, embed: boolean) => {
+    const st = s.apps.get(appId);
+    if (!st) throw new NotFoundError(`App '${appId}' does not exist`);
+    return appJson(st, tasksOf(appId), s.deployments.get(appId), embed);
+  };
+  const bodyObject = (r: Request): Record<string, unknown> => {
+    if (typeof r.body !== 'object' || r.body === null || Array.isArray(r.body)) throw new ValidationError([{ path: '/', errors: ['expected an app definition object'] }]);
+    return r.body as Record<string, unknown>;
+  };
+
+  router.get('/ping', () => ({ text: 'pong' }));
+  router.post('/v2/apps', async (r) => {
+    const app = parseApp(r.body);
+    const { state, deployment } = await s.createApp(app);
+    ctx.events.emit('api_post_event', { clientIp: r.raw.socket.remoteAddress ?? '', uri: `/v2/apps${app.id}`, appDefinition: show(app.id, false) });
+    return { status: 201, json: { ...show(state.app.id, false), deployments: [{ id: deployment.id }], tasks: [] }, headers: { location: `/v2/apps${app.id}` } };
+  });
+  router.get('/v2/apps', (r) => {
+    const embed = r.query.getAll('embed').some((e) => e === 'apps.tasks' || e === 'app.tasks');
+    const filter = r.query.get('id');
+    const apps = [...s.apps.keys()].filter((id) => !filter || id.includes(filter)).sort();
+    return { json: { apps: apps.map((id) => show(id, embed)) } };
+  });
+  router.get('/v2/apps/*id', (r) => {
+    const raw = r.params.id!;
+    if (raw.endsWith('/tasks') && s.apps.has(idOf(raw.slice(0, -6)))) {
+      const appId = idOf(raw.slice(0, -6));
+      return { json: { tasks: tasksOf(appId).map((t) => taskJson(t, s.apps.get(appId))) } };
+    }
+    return { json: { app: show(idOf(raw), true) } };
+  });
+  router.put('/v2/apps/*id', async (r) => {
+    const id = idOf(r.params.id!);
+    if (!normalizeId(r.params.id!)) throw new ValidationError([{ path: '/id', errors: [`'${r.params.id}' is not a valid path`] }]);
+    const { state, deployment, created } = await s.updateApp(id, bodyObject(r), force(r));
+    ctx.events.emit('api_post_event', { clientIp: r.raw.socket.remoteAddress ?? '', uri: `/v2/apps${id}`, appDefinition: show(id, false) });
+    if (created) return { status: 201, json: { ...show(id, false), deployments: [{ id: deployment.id }] }, headers: { location: `/v2/apps${id}` } };
+    return { json: { version: state.version, deploymentId: deployment.id } };
+  });
+  router.post('/v2/apps/*id', async (r): Promise<Reply> => {
+    const raw = r.params.id!;
+    if (!raw.endsWith('/restart')) throw new NotFoundError(`no route for ${r.path}`);
+    const { state, deployment } = await s.restartApp(idOf(raw.slice(0, -8)), force(r));
+    return { json: { version: state.version, deploymentId: deployment.id } };
+  });
+  router.delete('/v2/apps/*id', async (r) => {
+    const { version, deployment } = await s.deleteApp(idOf(r.params.id!));
+    return { json: { version, deploymentId: deployment.id } };
+  });
+  router.get('/v2/tasks', (r) => {
+    const want = r.query.getAll('status').map((x) => `TASK_${x.toUpperCase()}`);
+    const tasks = [...ctx.liveTasks()].filter((t) => t.app_id && (!want.length || want.includes(t.state)));
+    return { json: { tasks: tasks.map((t) => taskJson(t, s.apps.get(t.app_id!))) } };
+  });
+  router.get('/v2/deployments', () => ({ json: [...s.deployments.values()] }));
+  router.get('/v2/leader', () => ({ json: { leader: ctx.self() } }));
+  router.get('/v2/info', () => ({ json: info(ctx) }));
+  router.get('/v2/events', (r, res) => {
+    ctx.events.attach(r.raw, res, r.query.getAll('event_type'), r.raw.socket.remoteAddress ?? '');
+    return { hijacked: true };
+  });
+}
+
+function info(ctx: MarathonApiContext): Record<string, unknown> {
+  return {
+    name: 'marathon',
+    version: MARATHON_VERSION,
+    buildref: 'sextant',
+    elected: true,
+    leader: ctx.self(),
+    frameworkId: ctx.frameworkId(),
+    marathon_config: { master: ctx.master(), framework_name: 'marathon', hostname: ctx.self().split(':')[0], mesos_role: '*', task_launch_timeout: 300000 },
+    zookeeper_config: {},
+    http_config: { http_port: Number(ctx.self().split(':').at(-1)) },
+    event_subscriber: { type: 'sse' },
+  };
+}

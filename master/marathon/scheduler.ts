@@ -1,0 +1,304 @@
+/**
+ * Marathon, the built-in framework: keeps each app at its instance count on its current config
+ * version. It launches from offers (one task per offer, honouring resources, ports and
+ * constraints), relaunches failed or lost tasks with backoff, replaces tasks on config change
+ * (rolling, keeping minimumHealthCapacity ready), kills what is no longer wanted, and tracks
+ * deployments until they converge.
+ */
+import type { Clock, Logger } from '../../common/index.js';
+import { ConflictError, NotFoundError } from '../../common/index.js';
+import type { KvStore, TaskState } from '../protocol.js';
+import { KEYS, isTerminal, type AgentRecord, type TaskRecord } from '../model.js';
+import type { FrameworkScheduler, Offer, OfferReply } from '../allocator.js';
+import { appToJson, parseApp, type App } from './app.js';
+import { satisfiesAll } from './constraints.js';
+import { deploymentAction, newDeployment, planJson, type Deployment, type DeploymentAction } from './deployments.js';
+import type { EventBus } from './events.js';
+import { taskId as newTaskId } from './naming.js';
+import { buildTaskInfo, fitsScalars, pickHostPorts } from './task-info.js';
+import { statusEvent } from './json.js';
+
+export interface SchedulerDriver {
+  readonly frameworkId: string;
+  liveTasks(): Iterable<TaskRecord>;
+  agents(): Map<string, AgentRecord>;
+  kill(task: TaskRecord): Promise<void>;
+  revive(): void;
+}
+
+export interface AppState {
+  app: App;
+  /** Changes on every change (scale included). */
+  version: string;
+  /** Changes when the definition changes in a way that needs new tasks. */
+  configVersion: string;
+}
+
+interface Backoff {
+  delayMs: number;
+  until: number;
+}
+
+export class MarathonScheduler implements FrameworkScheduler {
+  readonly name = 'marathon';
+  readonly apps = new Map<string, AppState>();
+  readonly deployments = new Map<string, Deployment>();
+  private readonly backoff = new Map<string, Backoff>();
+  private readonly pending = new Map<string, { appId: string; agentId: string }>();
+  private rr = 0;
+  private lastVersionMs = 0;
+  private reconcileQueued = false;
+  private stopped = false;
+  private readonly timers = new Set<unknown>();
+  driver!: SchedulerDriver;
+
+  constructor(
+    private readonly store: KvStore,
+    private readonly clock: Clock,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+  ) {}
+
+  async load(): Promise<void> {
+    for (const [, s] of await this.store.list<AppState>(KEYS.apps)) this.apps.set(s.app.id, s);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) this.clock.clearTimeout(t);
+    this.timers.clear();
+  }
+
+  // ---- app changes (from the API) ----
+
+  async createApp(app: App): Promise<{ state: AppState; deployment: Deployment }> {
+    if (this.apps.has(app.id)) throw new ConflictError(`An app with id [${app.id}] already exists.`);
+    const v = this.newVersion();
+    const state: AppState = { app, version: v, configVersion: v };
+    await this.store.put(KEYS.app(app.id), state);
+    this.apps.set(app.id, state);
+    this.log.info('app_created', { app_id: app.id, instances: app.instances });
+    return { state, deployment: this.deploy(app.id, 'StartApplication', v) };
+  }
+
+  /** PUT: merge the body into the definition; scale-only changes keep the running tasks. */
+  async updateApp(id: string, body: Record<string, unknown>, force: boolean): Promise<{ state: AppState; deployment: Deployment; created: boolean }> {
+    const cur = this.apps.get(id);
+    if (!cur) {
+      const r = await this.createApp(parseApp({ ...body, id }));
+      return { ...r, created: true };
+    }
+    const next = parseApp({ ...appToJson(cur.app), ...body, id });
+    const busy = this.deployments.get(id);
+    if (busy && !force) throw new ConflictError(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment: ${busy.id}`);
+    const scaleOnly = JSON.stringify({ ...next, instances: 0 }) === JSON.stringify({ ...cur.app, instances: 0 });
+    const v = this.newVersion();
+    const state: AppState = { app: next, version: v, configVersion: scaleOnly ? cur.configVersion : v };
+    await this.store.put(KEYS.app(id), state);
+    this.apps.set(id, state);
+    this.backoff.delete(id);
+    this.log.info('app_updated', { app_id: id, scale_only: scaleOnly, instances: next.instances });
+    return { state, deployment: this.deploy(id, scaleOnly ? 'ScaleApplication' : 'RestartApplication', v), created: false };
+  }
+
+  async restartApp(id: string, force: boolean): Promise<{ state: AppState; deployment: Deployment }> {
+    const cur = this.apps.get(id);
+    if (!cur) throw new NotFoundError(`App '${id}' does not exist`);
+    const busy = this.deployments.get(id);
+    if (busy && !force) throw new ConflictError(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment: ${busy.id}`);
+    const v = this.newVersion();
+    const state: AppState = { ...cur, version: v, configVersion: v };
+    await this.store.put(KEYS.app(id), state);
+    this.apps.set(id, state);
+    return { state, deployment: this.deploy(id, 'RestartApplication', v) };
+  }
+
+  async deleteApp(id: string): Promise<{ version: string; deployment: Deployment }> {
+    if (!this.apps.has(id)) throw new NotFoundError(`App '${id}' does not exist`);
+    await this.store.delete(KEYS.app(id));
+    this.apps.delete(id);
+    this.backoff.delete(id);
+    const v = this.newVersion();
+    this.events.emit('app_terminated_event', { appId: id });
+    this.log.info('app_deleted', { app_id: id });
+    return { version: v, deployment: this.deploy(id, 'StopApplication', v) };
+  }
+
+  private deploy(appId: string, action: DeploymentAction, version: string): Deployment {
+    const old = this.deployments.get(appId);
+    if (old) this.events.emit('deployment_failed', { id: old.id, plan: planJson(old), reason: 'superseded' });
+    const d = newDeployment(appId, action, version);
+    this.deployments.set(appId, d);
+    this.events.emit('deployment_info', { plan: planJson(d), currentStep: d.steps[0] });
+    this.requestReconcile();
+    return d;
+  }
+
+  /** Versions are timestamps, strictly increasing even when the clock is not. */
+  private newVersion(): string {
+    this.lastVersionMs = Math.max(this.clock.now(), this.lastVersionMs + 1);
+    return new Date(this.lastVersionMs).toISOString();
+  }
+
+  // ---- offers ----
+
+  wantsOffers(): boolean {
+    if (this.stopped) return false;
+    const live = this.liveByApp();
+    for (const s of this.apps.values()) if (this.needs(s, live) > 0 && !this.backingOff(s.app.id)) return true;
+    return false;
+  }
+
+  resourceOffer(offer: Offer): OfferReply {
+    const ids = [...this.apps.keys()];
+    const live = this.liveByApp();
+    for (let k = 0; k < ids.length; k++) {
+      const i = (this.rr + k) % ids.length;
+      const s = this.apps.get(ids[i]!)!;
+      if (this.needs(s, live) <= 0 || this.backingOff(s.app.id)) continue;
+      const info = this.tryPlace(s, offer, live.get(s.app.id) ?? []);
+      if (!info) continue;
+      this.rr = (i + 1) % ids.length;
+      return { launch: [info] };
+    }
+    return { decline: { refuseSeconds: 5 } };
+  }
+
+  private tryPlace(s: AppState, offer: Offer, tasks: TaskRecord[]) {
+    const app = s.app;
+    if (!fitsScalars(app, offer.resources)) return undefined;
+    const placed = [...tasks.map((t) => ({ agent_id: t.info.agent_id })), ...[...this.pending.values()].filter((p) => p.appId === app.id).map((p) => ({ agent_id: p.agentId }))];
+    if (!satisfiesAll(app.constraints, offer.agent, placed, this.driver.agents())) return undefined;
+    const hostPorts = pickHostPorts(app, offer.resources.ports);
+    if (!hostPorts) return undefined;
+    const id = newTaskId(app.id);
+    this.pending.set(id, { appId: app.id, agentId: offer.agent.agent_id });
+    return buildTaskInfo({ app, appVersion: s.configVersion, frameworkId: this.driver.frameworkId, agent: offer.agent, taskId: id, hostPorts });
+  }
+
+  /** Live tasks by app (kill-requested ones excluded: they are on their way out). */
+  private liveByApp(): Map<string, TaskRecord[]> {
+    const m = new Map<string, TaskRecord[]>();
+    for (const t of this.driver.liveTasks()) {
+      if (!t.app_id || t.kill_requested) continue;
+      const l = m.get(t.app_id);
+      if (l) l.push(t);
+      else m.set(t.app_id, [t]);
+    }
+    return m;
+  }
+
+  private needs(s: AppState, live: Map<string, TaskRecord[]>): number {
+    const cur = (live.get(s.app.id) ?? []).filter((t) => t.app_version === s.configVersion).length;
+    let pending = 0;
+    for (const p of this.pending.values()) if (p.appId === s.app.id) pending++;
+    return s.app.instances - cur - pending;
+  }
+
+  private backingOff(appId: string): boolean {
+    const b = this.backoff.get(appId);
+    return b !== undefined && b.until > this.clock.now();
+  }
+
+  /** When the app's tasks fail, the next launch waits: backoffSeconds, times factor, capped. */
+  private bumpBackoff(s: AppState): void {
+    const now = this.clock.now();
+    const b = this.backoff.get(s.app.id) ?? { delayMs: 0, until: 0 };
+    if (b.until > now) return;
+    b.delayMs = b.delayMs ? Math.min(b.delayMs * s.app.backoffFactor, s.app.maxLaunchDelaySeconds * 1000) : s.app.backoffSeconds * 1000;
+    b.until = now + b.delayMs;
+    this.backoff.set(s.app.id, b);
+    this.log.info('app_backoff', { app_id: s.app.id, delay_ms: b.delayMs });
+    const timer = this.clock.setTimeout(() => {
+      this.timers.delete(timer);
+      this.requestReconcile();
+      this.driver.revive();
+    }, b.delayMs);
+    this.timers.add(timer);
+  }
+
+  backoffOf(appId: string): Backoff | undefined {
+    return this.backoff.get(appId);
+  }
+
+  // ---- task updates ----
+
+  onTask(t: TaskRecord, prev: TaskState): void {
+    if (t.info.framework_id !== this.driver.frameworkId) return;
+    this.pending.delete(t.info.task_id);
+    if (t.state !== prev || t.state === 'TASK_STAGING') this.events.emit('status_update_event', statusEvent(t));
+    const last = t.statuses.at(-1);
+    if (t.state === prev && last?.healthy !== undefined && t.state !== 'TASK_STAGING')
+      this.events.emit('health_status_changed_event', { appId: t.app_id, taskId: t.info.task_id, instanceId: t.info.task_id, version: t.app_version, alive: last.healthy });
+    if (isTerminal(t.state) && !t.kill_requested && t.app_id) {
+      const s = this.apps.get(t.app_id);
+      if (s) this.bumpBackoff(s);
+    }
+    this.requestReconcile();
+  }
+
+  requestReconcile(): void {
+    if (this.reconcileQueued || this.stopped) return;
+    this.reconcileQueued = true;
+    setImmediate(() => {
+      this.reconcileQueued = false;
+      this.reconcile().catch((e) => this.log.error('reconcile_failed', { err: e }));
+    });
+  }
+
+  /** Kill what is not wanted, finish converged deployments, ask for offers when work is left. */
+  async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    const live = this.liveByApp();
+    const kills: TaskRecord[] = [];
+    for (const [appId, tasks] of live) {
+      const s = this.apps.get(appId);
+      if (!s) kills.push(...tasks);
+      else kills.push(...this.unwanted(s, tasks));
+    }
+    for (const t of kills) await this.driver.kill(t);
+    this.finishDeployments(this.liveByApp());
+    if (this.wantsOffers()) this.driver.revive();
+  }
+
+  /** Excess current-version tasks, and old-version tasks once enough new ones are ready. */
+  private unwanted(s: AppState, tasks: TaskRecord[]): TaskRecord[] {
+    const app = s.app;
+    const ready = (t: TaskRecord) => t.state === 'TASK_RUNNING' && (app.healthChecks.length === 0 || t.healthy === true);
+    const order = (a: TaskRecord, b: TaskRecord) => Number(ready(a)) - Number(ready(b)) || b.staged_at - a.staged_at;
+    const cur = tasks.filter((t) => t.app_version === s.configVersion).sort(order);
+    const old = tasks.filter((t) => t.app_version !== s.configVersion).sort(order);
+    const out = cur.slice(0, Math.max(0, cur.length - app.instances));
+    const keptCur = cur.slice(out.length);
+    const minReady = Math.ceil(app.instances * app.upgradeStrategy.minimumHealthCapacity);
+    let readyTotal = keptCur.filter(ready).length + old.filter(ready).length;
+    const readyCur = keptCur.filter(ready).length;
+    for (const t of old) {
+      if (readyCur >= app.instances || !ready(t)) out.push(t);
+      else if (readyTotal - 1 >= minReady) {
+        out.push(t);
+        readyTotal--;
+      }
+    }
+    return out;
+  }
+
+  private finishDeployments(live: Map<string, TaskRecord[]>): void {
+    for (const [appId, d] of [...this.deployments]) {
+      const tasks = live.get(appId) ?? [];
+      const killing = [...this.driver.liveTasks()].some((t) => t.app_id === appId && t.kill_requested);
+      const s = this.apps.get(appId);
+      let done: boolean;
+      if (deploymentAction(d) === 'StopApplication' || !s) done = tasks.length === 0 && !killing;
+      else {
+        const ok = (t: TaskRecord) => t.app_version === s.configVersion && t.state === 'TASK_RUNNING' && (s.app.healthChecks.length === 0 || t.healthy === true);
+        done = tasks.length === s.app.instances && tasks.every(ok) && !killing;
+      }
+      if (!done) continue;
+      this.deployments.delete(appId);
+      this.log.info('deployment_finished', { app_id: appId, deployment_id: d.id });
+      this.events.emit('deployment_step_success', { plan: planJson(d), currentStep: d.steps[0] });
+      this.events.emit('deployment_success', { id: d.id, plan: planJson(d) });
+    }
+  }
+}

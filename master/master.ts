@@ -1,0 +1,221 @@
+/**
+ * The master: Mesos-compatible API (agents, offers, `/master/state`) and the built-in Marathon,
+ * over one durable store. Construction does no I/O; start() loads the store, recovers agents and
+ * tasks, and listens; stop() closes everything. Implements MasterHandle for in-process components.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import {
+  createLogger, createRegistry, Router, serve, systemClock,
+  type Clock, type HttpServer, type Logger, type Registry,
+} from '../common/index.js';
+import { DEFAULT_PORTS, type KvStore, type MasterHandle } from './protocol.js';
+import { HttpAgentClient, type AgentClient } from './agent-client.js';
+import { AgentService } from './agents.js';
+import { Cluster } from './cluster.js';
+import { EventBus } from './marathon/events.js';
+import { marathonRoutes } from './marathon/api.js';
+import { MarathonScheduler } from './marathon/scheduler.js';
+import { createMasterMetrics, type MasterMetrics } from './metrics.js';
+import { mesosRoutes } from './mesos-routes.js';
+import type { TaskRecord } from './model.js';
+import { OfferLoop } from './offers.js';
+import { buildState } from './state-json.js';
+import { FileKvStore } from './store/file.js';
+
+export interface MasterOptions {
+  ip: string;
+  port?: number;
+  marathonPort?: number;
+  workDir: string;
+  agentTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  hostname?: string;
+  clock?: Clock;
+  registry?: Registry;
+  logger?: Logger;
+  /** Defaults to the file store under workDir. */
+  store?: KvStore;
+  agentClient?: AgentClient;
+}
+
+export class Master implements MasterHandle {
+  readonly name = 'master';
+  readonly ip: string;
+  readonly registry: Registry;
+  readonly store: KvStore;
+  readonly cluster: Cluster;
+  readonly agents: AgentService;
+  readonly offers: OfferLoop;
+  readonly marathon: MarathonScheduler;
+  readonly events: EventBus;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly opts: Required<Pick<MasterOptions, 'port' | 'marathonPort' | 'agentTimeoutMs' | 'heartbeatIntervalMs' | 'hostname' | 'workDir'>>;
+  private readonly mesosRouter = new Router();
+  private readonly marathonRouter = new Router();
+  private servers: HttpServer[] = [];
+  private tickTimer: unknown;
+  private startTime = 0;
+  private cache: { version: number; obj: Record<string, unknown>; text?: string } | undefined;
+  private metrics!: MasterMetrics;
+  frameworkId = '';
+
+  constructor(o: MasterOptions) {
+    this.ip = o.ip;
+    this.clock = o.clock ?? systemClock;
+    this.registry = o.registry ?? createRegistry();
+    this.log = o.logger ?? createLogger('master');
+    this.opts = {
+      port: o.port ?? DEFAULT_PORTS.master,
+      marathonPort: o.marathonPort ?? DEFAULT_PORTS.marathon,
+      agentTimeoutMs: o.agentTimeoutMs ?? 15000,
+      heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1000,
+      hostname: o.hostname ?? o.ip ?? osHostname(),
+      workDir: o.workDir,
+    };
+    this.store = o.store ?? new FileKvStore(o.workDir);
+    this.cluster = new Cluster(this.store, this.clock);
+    const client = o.agentClient ?? new HttpAgentClient();
+    this.agents = new AgentService(this.cluster, client, this.clock, this.log, this.opts);
+    this.events = new EventBus(() => this.clock.now());
+    this.marathon = new MarathonScheduler(this.store, this.clock, this.events, this.log.child({ framework: 'marathon' }));
+    this.offers = new OfferLoop(this.cluster, client, this.clock, this.log, {
+      onRound: (r) => {
+        this.metrics?.offers.inc(r.offers);
+        this.metrics?.declines.inc(r.declines);
+        this.metrics?.launches.inc(r.launched.length);
+      },
+    });
+  }
+
+  get masterId(): string {
+    return this.cluster.masterId;
+  }
+  get port(): number {
+    return this.servers[0]?.address().port ?? this.opts.port;
+  }
+  get marathonPort(): number {
+    return this.servers[1]?.address().port ?? this.opts.marathonPort;
+  }
+
+  async start(): Promise<void> {
+    if (this.store instanceof FileKvStore) await this.store.open();
+    this.startTime = this.clock.now() / 1000;
+    await this.cluster.load(() => `${randomUUID()}`);
+    await this.agents.recover();
+    await this.marathon.load();
+    this.metrics = createMasterMetrics(this.registry, this.cluster, this.marathon);
+    if (this.store instanceof FileKvStore) this.store.onWrite = (s) => (this.metrics.storeWrites.inc(), this.metrics.storeWriteSeconds.observe(s));
+    this.wire();
+    this.servers.push(await serve(this.mesosRouter, { host: this.ip, port: this.opts.port, onError: (e) => this.log.error('http_error', { err: e }) }));
+    this.servers.push(await serve(this.marathonRouter, { host: this.ip, port: this.opts.marathonPort, onError: (e) => this.log.error('http_error', { err: e }) }));
+    await this.registerMarathon();
+    this.tick();
+    this.marathon.requestReconcile();
+    this.offers.trigger();
+    this.log.info('master_started', { master_id: this.masterId, ip: this.ip, port: this.port, marathon_port: this.marathonPort, agents: this.cluster.agents.size, tasks: this.cluster.tasks.size, apps: this.marathon.apps.size });
+  }
+
+  async stop(): Promise<void> {
+    this.clock.clearTimeout(this.tickTimer);
+    this.offers.stop();
+    this.marathon.stop();
+    this.events.close();
+    await Promise.all(this.servers.splice(0).map((s) => s.close()));
+    await this.offers.idle;
+    if (this.store instanceof FileKvStore) await this.store.flush();
+    this.log.info('master_stopped', { master_id: this.masterId });
+  }
+
+  // ---- MasterHandle ----
+
+  state(): Record<string, unknown> {
+    if (this.cache?.version !== this.cluster.version) {
+      const obj = buildState({ cluster: this.cluster, ip: this.ip, port: this.port, hostname: this.opts.hostname, startTime: this.startTime, workDir: this.opts.workDir });
+      this.cache = { version: this.cluster.version, obj };
+    }
+    return this.cache.obj;
+  }
+
+  /** The state JSON text, serialised once per change. */
+  stateText(): string {
+    const obj = this.state();
+    if (this.cache!.text === undefined) this.cache!.text = JSON.stringify(obj);
+    return this.cache!.text;
+  }
+
+  onChange(fn: () => void): () => void {
+    return this.cluster.onChange(fn);
+  }
+
+  routes(register: (router: Router) => void): void {
+    register(this.mesosRouter);
+  }
+
+  // ---- wiring ----
+
+  private wire(): void {
+    this.agents.onResources = () => this.offers.trigger();
+    this.cluster.onTask((t, prev) => {
+      if (t.state !== prev) this.metrics.statusUpdates.inc({ state: t.state });
+      this.marathon.onTask(t, prev);
+    });
+    const self = this;
+    this.marathon.driver = {
+      get frameworkId() {
+        return self.frameworkId;
+      },
+      liveTasks: () => this.cluster.tasks.values(),
+      agents: () => this.cluster.agents,
+      kill: (t) => this.killTask(t),
+      revive: () => this.offers.revive(this.frameworkId),
+    };
+    mesosRoutes(this.mesosRouter, { agents: this.agents, state: () => this.state(), stateText: () => this.stateText(), leader: () => `${this.ip}:${this.port}` });
+    this.mesosRouter.metrics(this.registry);
+    marathonRoutes(this.marathonRouter, {
+      scheduler: this.marathon,
+      events: this.events,
+      liveTasks: () => this.cluster.tasks.values(),
+      self: () => `${this.ip}:${this.marathonPort}`,
+      master: () => `${this.ip}:${this.port}`,
+      frameworkId: () => this.frameworkId,
+    });
+    this.marathonRouter.metrics(this.registry);
+  }
+
+  private async registerMarathon(): Promise<void> {
+    const existing = [...this.cluster.frameworks.values()].find((f) => f.name === 'marathon');
+    this.frameworkId = existing?.id ?? `${this.masterId}-0000`;
+    await this.cluster.putFramework({
+      id: this.frameworkId,
+      name: 'marathon',
+      registered_time: existing?.registered_time ?? this.clock.now() / 1000,
+      hostname: this.opts.hostname,
+      pid: `scheduler-${this.frameworkId.slice(0, 8)}@${this.ip}:${this.marathonPort}`,
+    });
+    this.offers.addFramework(this.frameworkId, this.marathon);
+  }
+
+  private async killTask(t: TaskRecord): Promise<void> {
+    if (t.kill_requested) return;
+    t.kill_requested = true;
+    await this.cluster.saveTask(t);
+    this.log.info('task_kill', { task_id: t.info.task_id, agent_id: t.info.agent_id });
+    this.agents.kill(t);
+  }
+
+  /** Periodic work: agent timeouts, and offers whose filters or backoffs have expired. */
+  private tick(): void {
+    this.tickTimer = this.clock.setTimeout(() => {
+      if (!this.servers.length) return;
+      this.tick();
+      this.agents
+        .checkTimeouts()
+        .catch((e) => this.log.error('timeout_check_failed', { err: e }))
+        .finally(() => {
+          if (this.marathon.wantsOffers()) this.offers.trigger();
+        });
+    }, this.opts.heartbeatIntervalMs);
+  }
+}

@@ -1,0 +1,35 @@
+/** The Mesos-compatible HTTP API on the master port: state, version, health, redirect, agents. */
+import type { Router } from '../common/index.js';
+import { API } from './protocol.js';
+import type { AgentService } from './agents.js';
+import { parseHeartbeat, parseRegister, parseStatus } from './agent-parse.js';
+import { MESOS_VERSION } from './state-json.js';
+
+export interface MesosRouteContext {
+  agents: AgentService;
+  stateText(): string;
+  state(): Record<string, unknown>;
+  leader(): string;
+}
+
+export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
+  const state = () => ({ text: ctx.stateText(), contentType: 'application/json' });
+  for (const p of ['/master/state', '/state', '/master/state.json', '/state.json']) router.get(p, state);
+  router.get('/master/slaves', () => ({ json: { slaves: ctx.state().slaves } }));
+  router.get('/master/frameworks', () => ({ json: { frameworks: ctx.state().frameworks } }));
+  router.get('/version', () => ({ json: { version: MESOS_VERSION, build_user: 'sextant', build_date: '', build_time: 0, git_tag: MESOS_VERSION } }));
+  router.get('/health', () => ({ text: '' }));
+  router.get('/master/health', () => ({ text: '' }));
+  // Mesos answers 307 with a scheme-relative Location pointing at the leading master.
+  router.get('/master/redirect', () => ({ status: 307, text: '', headers: { location: `//${ctx.leader()}` } }));
+  router.get('/redirect', () => ({ status: 307, text: '', headers: { location: `//${ctx.leader()}` } }));
+  router.post(API.register, async (r) => ({ json: await ctx.agents.register(parseRegister(r.body)) }));
+  router.post(API.heartbeat, (r) => {
+    ctx.agents.heartbeat(parseHeartbeat(r.body).agent_id);
+    return { json: {} };
+  });
+  router.post(API.status, async (r) => {
+    await ctx.agents.status(parseStatus(r.body));
+    return { json: {} };
+  });
+}

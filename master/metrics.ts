@@ -1,0 +1,64 @@
+/** The master's Prometheus metrics (`sextant_master_*`), on the registry passed in. */
+import { prom, type Registry } from '../common/index.js';
+import type { Cluster } from './cluster.js';
+import type { MarathonScheduler } from './marathon/scheduler.js';
+
+export interface MasterMetrics {
+  offers: prom.Counter;
+  declines: prom.Counter;
+  launches: prom.Counter;
+  statusUpdates: prom.Counter<'state'>;
+  storeWrites: prom.Counter;
+  storeWriteSeconds: prom.Histogram;
+}
+
+export function createMasterMetrics(r: Registry, cluster: Cluster, marathon: MarathonScheduler): MasterMetrics {
+  new prom.Gauge({
+    name: 'sextant_master_agents',
+    help: 'Registered agents by state',
+    labelNames: ['state'],
+    registers: [r],
+    collect() {
+      let active = 0;
+      for (const a of cluster.agents.values()) if (a.active) active++;
+      this.set({ state: 'active' }, active);
+      this.set({ state: 'unreachable' }, cluster.agents.size - active);
+    },
+  });
+  new prom.Gauge({
+    name: 'sextant_master_tasks',
+    help: 'Live tasks by state',
+    labelNames: ['state'],
+    registers: [r],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const t of cluster.tasks.values()) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+      for (const [s, n] of counts) this.set({ state: s }, n);
+    },
+  });
+  new prom.Gauge({
+    name: 'sextant_master_apps',
+    help: 'Marathon apps',
+    registers: [r],
+    collect() {
+      this.set(marathon.apps.size);
+    },
+  });
+  new prom.Gauge({
+    name: 'sextant_master_deployments',
+    help: 'Marathon deployments in progress',
+    registers: [r],
+    collect() {
+      this.set(marathon.deployments.size);
+    },
+  });
+  return {
+    offers: new prom.Counter({ name: 'sextant_master_offers_total', help: 'Resource offers made to frameworks', registers: [r] }),
+    declines: new prom.Counter({ name: 'sextant_master_offers_declined_total', help: 'Offers declined by frameworks', registers: [r] }),
+    launches: new prom.Counter({ name: 'sextant_master_task_launches_total', help: 'Tasks launched from accepted offers', registers: [r] }),
+    statusUpdates: new prom.Counter({ name: 'sextant_master_status_updates_total', help: 'Task status updates applied, by new state', labelNames: ['state'], registers: [r] }),
+    storeWrites: new prom.Counter({ name: 'sextant_master_store_writes_total', help: 'Durable store writes', registers: [r] }),
+    storeWriteSeconds: new prom.Histogram({ name: 'sextant_master_store_write_seconds', help: 'Time for one durable store write (write+fsync+rename)', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [r] }),
+  };
+}

@@ -1,0 +1,2 @@
+export { FileKvStore, type StoreStats } from './file.js';
+export { MemoryKvStore } from './memory.js';

@@ -1,0 +1,190 @@
+/**
+ * The overlay on an agent: a SnapshotConsumer for `networks`, `overlay_agents`,
+ * `isolation_rules` and `network_policies`. Each view replaces the desired state; one sync at a
+ * time dumps the kernel, diffs, applies the minimal batch, then the nftables table. A periodic
+ * full reconcile (injected clock) repairs drift; after a failure the next sync runs anyway.
+ */
+import { createLogger, prom, systemClock, type Clock, type Component, type Logger, type Registry, type Router } from '../common/index.js';
+import type { PartName, Snapshot, SnapshotConsumer } from '../control/index.js';
+import { desiredState, NotAllocatedError, type DesiredState } from './desired.js';
+import { planChanges, type Plan } from './diff.js';
+import { IprouteDriver, type KernelDriver } from './kernel.js';
+import { buildRuleset, commentsOf, NFT_TABLE, parseCounters, replaceTableScript, type RuleCounter } from './nft.js';
+
+export interface OverlayAgentOptions {
+  agentId: string;
+  registry: Registry;
+  /** Network namespace to program (undefined: the current one). */
+  netns?: string;
+  driver?: KernelDriver;
+  clock?: Clock;
+  /** Full reconcile period. Default 30 s. */
+  reconcileMs?: number;
+  /** Skip nftables (masquerade + isolation). Default false. */
+  noNft?: boolean;
+}
+
+export interface SyncReport {
+  plan: Plan;
+  nft: boolean;
+  ms: number;
+}
+
+export class OverlayAgentComponent implements Component, SnapshotConsumer {
+  readonly name = 'overlay';
+  readonly parts: PartName[] = ['networks', 'overlay_agents', 'isolation_rules', 'network_policies'];
+  readonly driver: KernelDriver;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private view?: Snapshot;
+  private want?: DesiredState;
+  private appliedNft?: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: unknown;
+  private running = false;
+  private readonly m;
+  lastError?: string;
+  lastReport?: SyncReport;
+
+  constructor(private readonly opts: OverlayAgentOptions) {
+    this.driver = opts.driver ?? new IprouteDriver(opts.netns);
+    this.clock = opts.clock ?? systemClock;
+    this.log = createLogger('overlay', { role: 'agent', agent_id: opts.agentId });
+    const r = [opts.registry];
+    const self = this;
+    this.m = {
+      failures: new prom.Counter({ name: 'sextant_overlay_configuration_failures_total', help: 'Overlay syncs that failed', registers: r }),
+      netlinkErrors: new prom.Counter({ name: 'sextant_overlay_netlink_errors_total', help: 'Kernel (rtnetlink/nft) commands that failed', labelNames: ['op'], registers: r }),
+      duration: new prom.Histogram({ name: 'sextant_overlay_update_duration_seconds', help: 'Time to bring the kernel to the desired overlay state', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: r }),
+      changes: new prom.Counter({ name: 'sextant_overlay_kernel_changes_total', help: 'ip/bridge batch lines applied', registers: r }),
+    };
+    new prom.Gauge({ name: 'sextant_overlay_networks_configured', help: 'Virtual networks programmed on this agent', registers: r, collect() { this.set(self.want?.bridges.length ?? 0); } });
+    new prom.Gauge({
+      name: 'sextant_overlay_isolation_rule_hits',
+      help: 'Packets matched per isolation rule (nftables counters)',
+      labelNames: ['rule'],
+      registers: r,
+      async collect() {
+        this.reset();
+        for (const c of await self.counters().catch(() => [])) this.set({ rule: c.key }, c.packets);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.driver.sysctl('net.ipv4.ip_forward', '1').catch((e) => this.log.warn('overlay_ip_forward_failed', { err: e }));
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.queue.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.sync().catch(() => undefined).finally(() => this.schedule());
+    }, this.opts.reconcileMs ?? 30_000);
+  }
+
+  /** A new view of the parts: becomes the desired state; resolves once the kernel matches. */
+  async apply(view: Snapshot): Promise<void> {
+    this.view = view;
+    try {
+      this.want = desiredState(view, this.opts.agentId);
+    } catch (e) {
+      if (e instanceof NotAllocatedError) {
+        this.want = undefined; // nothing to program until the master gives us a share
+        this.lastError = e.message;
+        return;
+      }
+      throw e;
+    }
+    await this.sync();
+  }
+
+  /** Full reconcile: dump, diff, apply (one at a time). */
+  sync(): Promise<SyncReport | undefined> {
+    const run = this.queue.then(() => this.syncOnce());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async syncOnce(): Promise<SyncReport | undefined> {
+    const want = this.want;
+    const view = this.view;
+    if (!want || !view) return undefined;
+    const end = this.m.duration.startTimer();
+    const t0 = performance.now();
+    try {
+      const have = await this.step('dump', () => this.driver.dump(want.vtep.name));
+      const plan = planChanges(want, have);
+      await this.step('apply', () => this.driver.apply(plan.ip, plan.bridge));
+      this.m.changes.inc(plan.ip.length + plan.bridge.length);
+      const nft = this.opts.noNft ? false : await this.step('nft', () => this.syncNft(view, want));
+      const report = { plan, nft, ms: performance.now() - t0 };
+      this.lastReport = report;
+      this.lastError = undefined;
+      if (plan.ip.length + plan.bridge.length) this.log.info('overlay_synced', { ip: plan.ip.length, bridge: plan.bridge.length, nft, ms: Math.round(report.ms) });
+      return report;
+    } catch (e) {
+      this.m.failures.inc();
+      this.lastError = (e as Error).message;
+      this.appliedNft = undefined; // force a full table rewrite next time
+      this.log.error('overlay_sync_failed', { err: e });
+      throw e;
+    } finally {
+      end();
+    }
+  }
+
+  private async step<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      this.m.netlinkErrors.inc({ op });
+      throw e;
+    }
+  }
+
+  /** Rewrite the table when its text changed or the kernel's copy drifted (counters survive otherwise). */
+  private async syncNft(view: Snapshot, want: DesiredState): Promise<boolean> {
+    const text = buildRuleset({
+      vtep: want.vtep.name,
+      vtepSubnet: view.overlay.vtep_subnet,
+      networks: view.parts.networks,
+      rules: view.parts.isolation_rules,
+      policies: view.parts.network_policies,
+    });
+    if (text === this.appliedNft && (await this.nftIntact(text))) return false;
+    await this.driver.nft(replaceTableScript(text));
+    this.appliedNft = text;
+    return true;
+  }
+
+  private async nftIntact(text: string): Promise<boolean> {
+    try {
+      const have = parseCounters(await this.driver.nftJson(['list', 'table', 'ip', NFT_TABLE])).map((c) => c.key).sort();
+      return JSON.stringify(have) === JSON.stringify(commentsOf(text));
+    } catch {
+      return false;
+    }
+  }
+
+  async counters(): Promise<RuleCounter[]> {
+    if (this.opts.noNft || this.appliedNft === undefined) return [];
+    return parseCounters(await this.driver.nftJson(['list', 'table', 'ip', NFT_TABLE]));
+  }
+
+  /** Agent API: `GET /v1/overlay` (state) and `GET /v1/overlay/isolation` (counters per rule). */
+  mount(router: Router): void {
+    router.get('/v1/overlay', () => ({ json: { agent_id: this.opts.agentId, desired: this.want ?? null, last_error: this.lastError ?? null } }));
+    router.get('/v1/overlay/isolation', async () => ({ json: { agent_id: this.opts.agentId, counters: await this.counters() } }));
+  }
+}

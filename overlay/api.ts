@@ -1,0 +1,124 @@
+/**
+ * The admin API, mounted on the master's Mesos port:
+ *   GET/POST /v1/networks, GET/DELETE /v1/networks/{name} (?force=true when in use)
+ *   GET/POST/DELETE /v1/networks/isolation   (policies {network, default}, rules {from, to, ports?, protocol?})
+ *   DELETE /v1/agents/{id}/overlay            (free an agent's share)
+ *   GET /v1/overlay/agents                    (allocations and exhaustion errors)
+ * Bad input answers 422 naming the field and stores nothing.
+ */
+import { ConfigError, ConflictError, NotFoundError, requestJson, ValidationError, type Request, type Router } from '../common/index.js';
+import type { IsolationRule, OverlayAgent } from '../control/index.js';
+import type { Allocator } from './allocator.js';
+import { parseNetwork, parsePolicy, parseRule } from './config.js';
+
+export interface ApiDeps {
+  allocator: Allocator;
+  vtepSubnet: string;
+  /** Non-terminal tasks attached to a network (a network in use needs force to be removed). */
+  tasksOn(network: string): string[];
+  /** Where an agent serves `GET /v1/overlay/isolation` (counters); undefined = not reachable. */
+  agentUrl(agent: OverlayAgent): string | undefined;
+}
+
+/** Turn a parser's ConfigError into the 422 the router answers. */
+function parsed<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ValidationError([{ path: e.field, errors: [e.reason] }]);
+    throw e;
+  }
+}
+
+export function mountApi(router: Router, d: ApiDeps): void {
+  const a = d.allocator;
+  router.get('/v1/networks/isolation', async () => ({ json: await isolationView(d) }));
+  router.post('/v1/networks/isolation', async (req) => postIsolation(d, req));
+  router.delete('/v1/networks/isolation', async (req) => deleteIsolation(d, req));
+  router.get('/v1/networks', () => ({ json: { networks: [...a.networks.values()].map((n) => networkView(a, n.name)) } }));
+  router.get('/v1/networks/:name', (req) => {
+    if (!a.networks.has(req.params.name!)) throw new NotFoundError(`no network "${req.params.name}"`);
+    return { json: networkView(a, req.params.name!) };
+  });
+  router.post('/v1/networks', async (req) => {
+    const n = parsed(() => parseNetwork(req.body, [...a.networks.values()], d.vtepSubnet));
+    await a.addNetwork(n);
+    return { status: 201, json: networkView(a, n.name) };
+  });
+  router.delete('/v1/networks/:name', async (req) => {
+    const name = req.params.name!;
+    if (!a.networks.has(name)) throw new NotFoundError(`no network "${name}"`);
+    const tasks = d.tasksOn(name);
+    if (tasks.length && req.query.get('force') !== 'true') throw new ConflictError(`network "${name}" is in use by ${tasks.length} task(s) (${tasks.slice(0, 3).join(', ')}); use ?force=true`);
+    await a.removeNetwork(name);
+    return { json: { removed: name } };
+  });
+  router.delete('/v1/agents/:id/overlay', async (req) => {
+    if (!(await a.releaseAgent(req.params.id!))) throw new NotFoundError(`agent ${req.params.id} has no overlay allocation`);
+    return { json: { released: req.params.id } };
+  });
+  router.get('/v1/overlay/agents', () => ({
+    json: { agents: [...a.agents.values()], errors: Object.fromEntries(a.errors) },
+  }));
+}
+
+function networkView(a: Allocator, name: string): Record<string, unknown> {
+  const agents = [...a.agents.values()].filter((x) => x.subnets[name]).map((x) => ({ agent_id: x.agent_id, ...x.subnets[name] }));
+  return { ...a.networks.get(name), agents };
+}
+
+async function postIsolation(d: ApiDeps, req: Request) {
+  const nets = [...d.allocator.networks.values()];
+  const body = req.body as Record<string, unknown> | undefined;
+  if (body && typeof body === 'object' && 'default' in body) {
+    const p = parsed(() => parsePolicy(body, nets));
+    await d.allocator.putPolicy(p);
+    return { status: 201, json: p };
+  }
+  const r = parsed(() => parseRule(body, nets));
+  await d.allocator.putRule(r);
+  return { status: 201, json: r };
+}
+
+async function deleteIsolation(d: ApiDeps, req: Request) {
+  const a = d.allocator;
+  const network = req.query.get('network');
+  if (network !== null) {
+    if (!(await a.removePolicy(network))) throw new NotFoundError(`network "${network}" has no isolation default`);
+    return { json: { removed: network } };
+  }
+  let key = req.query.get('rule');
+  if (key === null) key = parsed(() => parseRule(req.body, [...a.networks.values()])).key;
+  if (!(await a.removeRule(key))) throw new NotFoundError(`no isolation rule "${key}"`);
+  return { json: { removed: key } };
+}
+
+/** Policies and rules, with packet counters summed over the agents that answered. */
+async function isolationView(d: ApiDeps) {
+  const a = d.allocator;
+  const counters = new Map<string, { packets: number; bytes: number }>();
+  const answered: string[] = [];
+  await Promise.all(
+    [...a.agents.values()].map(async (ag) => {
+      const url = d.agentUrl(ag);
+      if (!url) return;
+      try {
+        const r = await requestJson(url, { timeoutMs: 1000 });
+        if (r.status !== 200) return;
+        answered.push(ag.agent_id);
+        for (const c of (r.body as { counters?: { key: string; packets: number; bytes: number }[] }).counters ?? []) {
+          const cur = counters.get(c.key) ?? { packets: 0, bytes: 0 };
+          counters.set(c.key, { packets: cur.packets + c.packets, bytes: cur.bytes + c.bytes });
+        }
+      } catch {
+        /* agent unreachable: its counters are missing from the sum */
+      }
+    }),
+  );
+  const withCounters = (key: string) => counters.get(key) ?? { packets: 0, bytes: 0 };
+  return {
+    policies: [...a.networks.keys()].map((n) => ({ network: n, default: a.policies.get(n)?.default ?? 'allow', ...withCounters(`default:${n}`) })),
+    rules: [...a.rules.values()].map((r: IsolationRule) => ({ ...r, ...withCounters(r.key) })),
+    counters_from: answered.sort(),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * What one agent's kernel should hold, computed from the snapshot view (pure). Names of kernel
+ * objects come from here: the vxlan device (`vtep1024`), bridges `m-<net>`, routing table 42.
+ */
+import type { OverlayAgent, Snapshot } from '../control/index.js';
+import { hostAddr, parseCidr } from './cidr.js';
+
+export const OVERLAY_TABLE = 42;
+/** Priority of the `from <network> lookup 42` rules (before main at 32766). */
+export const RULE_PREF = 32000;
+/** Underlay MTU minus the VXLAN overhead (50 bytes). */
+export const VTEP_MTU = 1450;
+
+export interface DesiredLink {
+  name: string;
+  vni: number;
+  port: number;
+  mac: string;
+  mtu: number;
+  addr: string;
+}
+export interface DesiredBridge {
+  name: string;
+  network: string;
+  mtu: number;
+  addr: string;
+}
+export interface Neigh {
+  ip: string;
+  mac: string;
+}
+export interface Fdb {
+  mac: string;
+  dst: string;
+}
+export interface Route {
+  dst: string;
+  via: string;
+}
+
+export interface DesiredState {
+  vtep: DesiredLink;
+  bridges: DesiredBridge[];
+  neighs: Neigh[];
+  fdbs: Fdb[];
+  /** Main table, dev vtep onlink. */
+  routes: Route[];
+  /** `from <subnet> lookup 42`. */
+  rules: string[];
+  /** Table 42: `<agentIP>/32 via <vtepIP>`. */
+  table42: Route[];
+  /** Overlay subnets by network (for nftables). */
+  networks: { name: string; subnet: string; bridge: string }[];
+}
+
+export const bridgeName = (network: string): string => `m-${network}`;
+const ipOf = (cidr: string): string => cidr.split('/')[0]!;
+
+export class NotAllocatedError extends Error {
+  override name = 'NotAllocatedError';
+}
+
+export function desiredState(view: Snapshot, agentId: string): DesiredState {
+  const me = view.parts.overlay_agents.find((a) => a.agent_id === agentId);
+  if (!me) throw new NotAllocatedError(`agent ${agentId} has no overlay allocation yet`);
+  const nets = [...view.parts.networks].sort((a, b) => a.name.localeCompare(b.name));
+  const remotes: OverlayAgent[] = view.parts.overlay_agents.filter((a) => a.agent_id !== agentId).sort((a, b) => a.vtep_ip.localeCompare(b.vtep_ip));
+  const s: DesiredState = {
+    vtep: { name: view.overlay.vtep_name, vni: view.overlay.vni, port: view.overlay.vxlan_port, mac: me.vtep_mac.toLowerCase(), mtu: VTEP_MTU, addr: me.vtep_ip },
+    bridges: [],
+    neighs: [],
+    fdbs: [],
+    routes: [],
+    rules: nets.map((n) => n.subnet),
+    table42: [],
+    networks: [],
+  };
+  for (const n of nets) {
+    const mine = me.subnets[n.name];
+    if (!mine) continue;
+    s.bridges.push({ name: bridgeName(n.name), network: n.name, mtu: n.mtu, addr: hostAddr(parseCidr(mine.bridge)!, 1n) });
+    s.networks.push({ name: n.name, subnet: n.subnet, bridge: mine.bridge });
+  }
+  for (const r of remotes) {
+    const vtep = ipOf(r.vtep_ip);
+    s.neighs.push({ ip: vtep, mac: r.vtep_mac.toLowerCase() });
+    s.fdbs.push({ mac: r.vtep_mac.toLowerCase(), dst: r.ip });
+    for (const n of nets) {
+      const sl = r.subnets[n.name];
+      if (sl) s.routes.push({ dst: sl.subnet, via: vtep });
+    }
+    s.table42.push({ dst: `${r.ip}/32`, via: vtep });
+  }
+  return s;
+}

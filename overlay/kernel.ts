@@ -1,0 +1,144 @@
+/**
+ * Kernel access for the agent side, behind one small interface. The real driver speaks rtnetlink
+ * through iproute2 (`ip`/`bridge` in batch mode, JSON dumps) and nftables through `nft -f`, inside
+ * a target network namespace (or the current one). See README "Kernel access" for why iproute2.
+ */
+import { spawn } from 'node:child_process';
+import { KernelError } from './errors.js';
+import type { Fdb, Neigh, Route } from './desired.js';
+import { OVERLAY_TABLE } from './desired.js';
+
+export interface KernelLink {
+  name: string;
+  kind?: string;
+  vni?: number;
+  port?: number;
+  learning?: boolean;
+  mac: string;
+  mtu: number;
+  up: boolean;
+  addrs: string[];
+}
+
+export interface KernelState {
+  links: Map<string, KernelLink>;
+  neighs: Neigh[];
+  fdbs: Fdb[];
+  routes: Route[];
+  rules: { src: string; pref: number }[];
+  table42: Route[];
+}
+
+export interface KernelDriver {
+  dump(vtepName: string): Promise<KernelState>;
+  /** Apply `ip` then `bridge` batch lines; resolves only when all succeeded. */
+  apply(ipLines: string[], bridgeLines: string[]): Promise<void>;
+  /** Run `nft -f -` with the given text; `nft -j list table` for reading. */
+  nft(text: string): Promise<void>;
+  nftJson(args: string[]): Promise<unknown>;
+  sysctl(key: string, value: string): Promise<void>;
+}
+
+interface RunResult {
+  stdout: string;
+}
+
+function run(cmd: string, args: string[], input?: string, timeoutMs = 30000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new KernelError(`${cmd} ${args.slice(0, 4).join(' ')}`, e.message));
+    });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout: out });
+      else reject(new KernelError(`${cmd} ${args.slice(0, 4).join(' ')}`, (err || `exit ${code}`).trim().slice(0, 2000)));
+    });
+    p.stdin.on('error', () => undefined);
+    p.stdin.end(input ?? '');
+  });
+}
+
+const json = (s: string): unknown[] => (s.trim() ? (JSON.parse(s) as unknown[]) : []);
+type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const withLen = (dst: string, fam = 4): string => (dst.includes('/') ? dst : `${dst}/${fam === 4 ? 32 : 128}`);
+
+/** The iproute2 + nft driver; `netns` undefined means the current namespace. */
+export class IprouteDriver implements KernelDriver {
+  constructor(readonly netns?: string) {}
+
+  private ns(): string[] {
+    return this.netns ? ['-n', this.netns] : [];
+  }
+  private exec(cmd: string, args: string[]): [string, string[]] {
+    return this.netns ? ['ip', ['netns', 'exec', this.netns, cmd, ...args]] : [cmd, args];
+  }
+  private ipj(...args: string[]): Promise<J[]> {
+    return run('ip', [...this.ns(), '-j', ...args]).then((r) => json(r.stdout) as J[]);
+  }
+
+  async dump(vtep: string): Promise<KernelState> {
+    const [links, addrs, neighs, fdbs, routes, t42, rules] = await Promise.all([
+      this.ipj('-d', 'link', 'show'),
+      this.ipj('addr', 'show'),
+      this.ipj('neigh', 'show', 'dev', vtep).catch(() => []),
+      run('bridge', [...this.ns(), '-j', 'fdb', 'show', 'dev', vtep]).then((r) => json(r.stdout) as J[]).catch(() => []),
+      this.ipj('route', 'show', 'dev', vtep).catch(() => []),
+      this.ipj('route', 'show', 'table', String(OVERLAY_TABLE)).catch(() => []),
+      this.ipj('rule', 'show'),
+    ]);
+    const state: KernelState = { links: new Map(), neighs: [], fdbs: [], routes: [], rules: [], table42: [] };
+    for (const l of links) {
+      const info = l.linkinfo as J | undefined;
+      const d = info?.info_data as J | undefined;
+      state.links.set(l.ifname, {
+        name: l.ifname,
+        kind: info?.info_kind,
+        vni: d?.id,
+        port: d?.port,
+        learning: d?.learning,
+        mac: String(l.address ?? '').toLowerCase(),
+        mtu: l.mtu,
+        up: (l.flags as string[]).includes('UP'),
+        addrs: [],
+      });
+    }
+    for (const a of addrs) {
+      const link = state.links.get(a.ifname);
+      if (link) for (const ai of (a.addr_info as J[]) ?? []) if (ai.scope !== 'link') link.addrs.push(`${ai.local}/${ai.prefixlen}`);
+    }
+    for (const n of neighs) if ((n.state as string[] | undefined)?.includes('PERMANENT') && n.lladdr) state.neighs.push({ ip: n.dst, mac: String(n.lladdr).toLowerCase() });
+    for (const f of fdbs) if (f.dst) state.fdbs.push({ mac: String(f.mac).toLowerCase(), dst: f.dst });
+    for (const r of routes) if (r.gateway && r.dst !== 'default') state.routes.push({ dst: withLen(r.dst), via: r.gateway });
+    for (const r of t42) if (r.gateway) state.table42.push({ dst: withLen(r.dst), via: r.gateway });
+    for (const r of rules) if (String(r.table) === String(OVERLAY_TABLE) && r.src) state.rules.push({ src: `${r.src}/${r.srclen ?? 32}`, pref: r.priority });
+    return state;
+  }
+
+  async apply(ipLines: string[], bridgeLines: string[]): Promise<void> {
+    if (ipLines.length) await run('ip', [...this.ns(), '-force', '-batch', '-'], ipLines.join('\n') + '\n');
+    if (bridgeLines.length) await run('bridge', [...this.ns(), '-force', '-batch', '-'], bridgeLines.join('\n') + '\n');
+  }
+
+  async nft(text: string): Promise<void> {
+    const [c, a] = this.exec('nft', ['-f', '-']);
+    await run(c, a, text);
+  }
+
+  async nftJson(args: string[]): Promise<unknown> {
+    const [c, a] = this.exec('nft', ['-j', ...args]);
+    return JSON.parse((await run(c, a)).stdout);
+  }
+
+  async sysctl(key: string, value: string): Promise<void> {
+    const [c, a] = this.exec('sysctl', ['-qw', `${key}=${value}`]);
+    await run(c, a);
+  }
+}

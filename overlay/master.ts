@@ -1,0 +1,142 @@
+/**
+ * The overlay inside the master process: loads the allocator, follows the master's agents (new
+ * agents get a share; agents gone longer than `releaseAfterMs` lose it), mounts the admin API and
+ * exposes the snapshot parts as PartSources.
+ */
+import { createLogger, prom, systemClock, type Clock, type Component, type Logger } from '../common/index.js';
+import type { MasterHandle } from '../master/index.js';
+import type { OverlayAgent, OverlayConfig, OverlayNetwork, PartName, PartSource, SnapshotParts } from '../control/index.js';
+import { Allocator } from './allocator.js';
+import { mountApi } from './api.js';
+import { DEFAULT_OVERLAY } from './config.js';
+
+export interface OverlayMasterOptions {
+  config?: OverlayConfig;
+  initialNetworks?: OverlayNetwork[];
+  /** An agent missing from master state (or inactive) this long loses its share. Default 24 h. */
+  releaseAfterMs?: number;
+  clock?: Clock;
+  /** Agent API base for counters; default `http://<agent ip>:5051`. */
+  agentPort?: number;
+  /** Override where an agent's `GET /v1/overlay/isolation` is (tests, proxies). */
+  agentUrl?: (a: OverlayAgent) => string | undefined;
+}
+
+interface Slave {
+  id: string;
+  ip: string;
+  active: boolean;
+}
+
+export function slavesOf(state: Record<string, unknown>): Slave[] {
+  const out: Slave[] = [];
+  for (const s of (state.slaves as Record<string, unknown>[] | undefined) ?? []) {
+    const m = /@([^:]+):/.exec(String(s.pid ?? ''));
+    if (typeof s.id === 'string' && m) out.push({ id: s.id, ip: m[1]!, active: s.active !== false });
+  }
+  return out;
+}
+
+export function tasksOnNetwork(state: Record<string, unknown>, network: string): string[] {
+  const out: string[] = [];
+  const terminal = new Set(['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_GONE']);
+  for (const fw of (state.frameworks as { tasks?: Record<string, unknown>[] }[] | undefined) ?? []) {
+    for (const t of fw.tasks ?? []) {
+      if (terminal.has(String(t.state))) continue;
+      const statuses = (t.statuses as { container_status?: { network_infos?: { name?: string }[] } }[] | undefined) ?? [];
+      const names = statuses.flatMap((s) => s.container_status?.network_infos ?? []).map((n) => n.name);
+      if (names.includes(network)) out.push(String(t.id));
+    }
+  }
+  return out;
+}
+
+export class OverlayMaster implements Component {
+  readonly name = 'overlay-master';
+  readonly allocator: Allocator;
+  readonly config: OverlayConfig;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly missingSince = new Map<string, number>();
+  private timer: unknown;
+  private unsub?: () => void;
+  private syncing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly m: MasterHandle,
+    private readonly opts: OverlayMasterOptions = {},
+  ) {
+    this.config = opts.config ?? DEFAULT_OVERLAY;
+    this.clock = opts.clock ?? systemClock;
+    this.log = createLogger('overlay', { role: 'master' });
+    const failures = new prom.Counter({ name: 'sextant_overlay_allocation_failures_total', help: 'Allocations that failed (exhaustion)', labelNames: ['agent'], registers: [m.registry] });
+    this.allocator = new Allocator({ store: m.store, config: this.config, initialNetworks: opts.initialNetworks, log: this.log, onExhausted: (e) => failures.inc({ agent: e.agentId }) });
+    const a = this.allocator;
+    new prom.Gauge({ name: 'sextant_overlay_networks', help: 'Virtual networks defined', registers: [m.registry], collect() { this.set(a.networks.size); } });
+    new prom.Gauge({ name: 'sextant_overlay_agents_allocated', help: 'Agents holding an overlay share', registers: [m.registry], collect() { this.set(a.agents.size); } });
+  }
+
+  async start(): Promise<void> {
+    await this.allocator.load();
+    this.m.routes((r) =>
+      mountApi(r, {
+        allocator: this.allocator,
+        vtepSubnet: this.config.vtep_subnet,
+        tasksOn: (n) => tasksOnNetwork(this.m.state(), n),
+        agentUrl: this.opts.agentUrl ?? ((ag) => `http://${ag.ip}:${this.opts.agentPort ?? 5051}/v1/overlay/isolation`),
+      }),
+    );
+    this.unsub = this.m.onChange(() => void this.sync());
+    await this.sync();
+  }
+
+  async stop(): Promise<void> {
+    this.unsub?.();
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.syncing;
+  }
+
+  /** Follow the master's agents (coalesced: one sync at a time). */
+  sync(): Promise<void> {
+    this.syncing = this.syncing.then(() => this.syncOnce()).catch((e) => this.log.error('overlay_sync_failed', { err: e }));
+    return this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const now = this.clock.now();
+    const slaves = slavesOf(this.m.state());
+    const live = new Set<string>();
+    for (const s of slaves) {
+      if (!s.active) continue;
+      live.add(s.id);
+      this.missingSince.delete(s.id);
+      await this.allocator.ensureAgent(s.id, s.ip).catch(() => undefined); // exhaustion is recorded and logged
+    }
+    const releaseAfter = this.opts.releaseAfterMs ?? 24 * 3600_000;
+    let nextCheck = Infinity;
+    for (const id of this.allocator.agents.keys()) {
+      if (live.has(id)) continue;
+      const since = this.missingSince.get(id) ?? now;
+      this.missingSince.set(id, since);
+      if (now - since >= releaseAfter) {
+        this.missingSince.delete(id);
+        await this.allocator.releaseAgent(id);
+      } else nextCheck = Math.min(nextCheck, since + releaseAfter - now);
+    }
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = Number.isFinite(nextCheck) ? this.clock.setTimeout(() => void this.sync(), nextCheck) : undefined;
+  }
+
+  /** The snapshot parts this component owns. */
+  sources(): PartSource[] {
+    const a = this.allocator;
+    const src = <P extends PartName>(part: P, entries: () => SnapshotParts[P]): PartSource<P> => ({ part, entries, onChange: (fn) => a.onChange(fn) });
+    return [
+      src('networks', () => [...a.networks.values()]),
+      src('overlay_agents', () => [...a.agents.values()] as OverlayAgent[]),
+      src('isolation_rules', () => [...a.rules.values()]),
+      src('network_policies', () => [...a.policies.values()]),
+    ] as PartSource[];
+  }
+}

@@ -1,0 +1,43 @@
+import t from 'tap';
+import { serve } from '../../common/index.js';
+import { OverlayMaster } from '../index.js';
+import { main } from '../cli.js';
+import { FakeMaster } from './harness.js';
+
+t.test('sextant network create|ls|rm|isolate|allow|rules', async (t) => {
+  const m = new FakeMaster();
+  const master = new OverlayMaster(m);
+  await master.start();
+  const srv = await serve(m.router, { host: '127.0.0.1', port: 0 });
+  t.teardown(async () => {
+    await srv.close();
+    await master.stop();
+  });
+  const url = `http://127.0.0.1:${srv.address().port}`;
+  const run = async (...argv: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await main([...argv, '--master', url], { out: (s) => (out += s), err: (s) => (err += s) });
+    return { code, out, err };
+  };
+  const rows: [string[], number, RegExp][] = [
+    [['create', 'hr', '--subnet', '10.10.0.0/16'], 0, /created hr 10\.10\.0\.0\/16 \/24/],
+    [['create', 'it', '--subnet', '10.20.0.0/16', '--prefix', '26'], 0, /created it/],
+    [['create', 'bad', '--subnet', '10.10.5.0/24', '--prefix', '26'], 1, /subnet: .*overlaps network "hr"/],
+    [['create', 'toolongnetname', '--subnet', '10.30.0.0/16'], 1, /name: must be at most 13/],
+    [['ls'], 0, /hr\s+10\.10\.0\.0\/16\s+\/24/],
+    [['isolate', 'hr', 'deny'], 0, /hr: default deny/],
+    [['allow', 'hr', 'it', '--ports', '80,8000-8100', '--protocol', 'tcp'], 0, /added rule hr>it:tcp:80,8000-8100/],
+    [['allow', 'hr', 'nope'], 1, /to: unknown network "nope"/],
+    [['rules'], 0, /allow hr>it:tcp:80,8000-8100\s+0/],
+    [['allow', 'hr', 'it', '--ports', '80,8000-8100', '--protocol', 'tcp', '--delete'], 0, /removed rule/],
+    [['rm', 'it'], 0, /removed it/],
+    [['rm', 'it'], 1, /404/],
+    [['frobnicate'], 2, /unknown network command/],
+  ];
+  for (const [argv, code, re] of rows) {
+    const r = await run(...argv);
+    t.equal(r.code, code, argv.join(' '));
+    t.match(r.out + r.err, re, argv.join(' '));
+  }
+});

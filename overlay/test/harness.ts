@@ -1,0 +1,60 @@
+/**
+ * Test doubles for the master side: an in-memory KvStore and a MasterHandle whose agents the test
+ * sets by hand, plus a snapshot built from the overlay's PartSources (what the control plane does).
+ */
+import { createRegistry, Router } from '../../common/index.js';
+import type { KvStore, MasterHandle } from '../../master/index.js';
+import type { OverlayConfig, PartSource, Snapshot, SnapshotParts } from '../../control/index.js';
+
+export class MemStore implements KvStore {
+  readonly data = new Map<string, string>();
+  async get<T>(key: string): Promise<T | undefined> {
+    const v = this.data.get(key);
+    return v === undefined ? undefined : (JSON.parse(v) as T);
+  }
+  async put(key: string, value: unknown): Promise<void> {
+    this.data.set(key, JSON.stringify(value));
+  }
+  async delete(key: string): Promise<void> {
+    this.data.delete(key);
+  }
+  async list<T>(prefix: string): Promise<[string, T][]> {
+    return [...this.data.entries()].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, JSON.parse(v) as T]);
+  }
+}
+
+export class FakeMaster implements MasterHandle {
+  readonly masterId = 'test-master';
+  readonly ip = '127.0.0.1';
+  readonly port = 5050;
+  readonly router = new Router();
+  readonly registry = createRegistry();
+  slaves: { id: string; pid: string; active: boolean }[] = [];
+  tasks: Record<string, unknown>[] = [];
+  private fns = new Set<() => void>();
+  constructor(readonly store: KvStore = new MemStore()) {}
+  state(): Record<string, unknown> {
+    return { slaves: this.slaves, frameworks: [{ id: 'marathon', tasks: this.tasks }] };
+  }
+  onChange(fn: () => void): () => void {
+    this.fns.add(fn);
+    return () => this.fns.delete(fn);
+  }
+  changed(): void {
+    for (const f of this.fns) f();
+  }
+  routes(register: (router: Router) => void): void {
+    register(this.router);
+  }
+  setAgents(agents: { id: string; ip: string }[]): void {
+    this.slaves = agents.map((a) => ({ id: a.id, pid: `slave(1)@${a.ip}:5051`, active: true }));
+    this.changed();
+  }
+}
+
+let version = 0;
+export async function snapshotOf(sources: PartSource[], overlay: OverlayConfig): Promise<Snapshot> {
+  const parts: SnapshotParts = { vips: [], zones: [], networks: [], overlay_agents: [], isolation_rules: [], network_policies: [], masters: [] };
+  for (const s of sources) (parts as unknown as Record<string, unknown>)[s.part] = await s.entries();
+  return { history: 'test', version: ++version, overlay, parts };
+}

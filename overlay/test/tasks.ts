@@ -1,0 +1,66 @@
+/**
+ * Task namespaces for kernel tests: a netns with a veth on an agent's `m-<net>` bridge (what the
+ * CNI plugin does in production), and small TCP server/client helpers run inside namespaces.
+ */
+import { createNetns, spawnTracked, type Netns } from '../../test/lib/index.js';
+
+interface T {
+  teardown(fn: () => unknown): void;
+}
+
+let n = 0;
+/** A task netns on `agent`'s bridge `m-<net>` with address `ip` (/len of the bridge) and a default route via gw. */
+export async function createTask(t: T, agent: Netns, network: string, ip: string, len: number, gw: string): Promise<Netns> {
+  const task = await createNetns(t, 'tk');
+  const host = `vt${process.pid % 1000}x${++n}`;
+  await agent.ip('link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', task.name);
+  await agent.ip('link', 'set', host, 'master', `m-${network}`, 'up');
+  await task.ip('addr', 'add', `${ip}/${len}`, 'dev', 'eth0');
+  await task.ip('link', 'set', 'eth0', 'mtu', '1420', 'up');
+  await task.ip('route', 'add', 'default', 'via', gw);
+  return task;
+}
+
+const serverJs = `const net=require('net');for(const p of process.argv.slice(1)){net.createServer(s=>s.end('hi')).listen(+p,'0.0.0.0',()=>console.log('listening',p))}`;
+const clientJs = `const net=require('net');const s=net.connect({host:process.argv[1],port:+process.argv[2]});const t=setTimeout(()=>{console.log('timeout');process.exit(0)},3000);s.on('data',d=>{console.log('ok',String(d));clearTimeout(t);process.exit(0)});s.on('error',e=>{console.log('err',e.code);clearTimeout(t);process.exit(0)})`;
+
+export async function tcpServer(t: T, ns: Netns, ports: number[]): Promise<void> {
+  const p = spawnTracked(t, 'ip', ['netns', 'exec', ns.name, process.execPath, '-e', serverJs, ...ports.map(String)]);
+  await p.waitFor(new RegExp(`listening ${ports[ports.length - 1]}`), 10000);
+}
+
+/** `ok hi`, `err EHOSTUNREACH`, `err ECONNREFUSED` or `timeout`. */
+export async function tcpConnect(ns: Netns, ip: string, port: number): Promise<string> {
+  return (await ns.exec(process.execPath, ['-e', clientJs, ip, String(port)])).trim();
+}
+
+/** One ICMP echo (raw socket, python3: this machine has no `ping`); true when answered within 2 s. */
+const pingPy = `
+import socket,struct,sys,time
+dst=sys.argv[1]
+s=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_ICMP)
+s.settimeout(2)
+def cs(b):
+    if len(b)%2: b+=b'\\0'
+    t=sum(struct.unpack('!%dH'%(len(b)//2),b)); t=(t>>16)+(t&0xffff); t+=t>>16
+    return (~t)&0xffff
+ident=int(time.time()*1000)&0xffff
+h=struct.pack('!BBHHH',8,0,0,ident,1)+b'sextant'
+h=h[:2]+struct.pack('!H',cs(h))+h[4:]
+s.sendto(h,(dst,0))
+end=time.time()+2
+while time.time()<end:
+    try: d,a=s.recvfrom(2048)
+    except socket.timeout: break
+    ihl=(d[0]&15)*4
+    if a[0]==dst and d[ihl]==0 and struct.unpack('!H',d[ihl+4:ihl+6])[0]==ident: print('reply'); sys.exit(0)
+print('noreply'); sys.exit(1)
+`;
+
+export async function ping(ns: Netns, ip: string): Promise<boolean> {
+  try {
+    return (await ns.exec('python3', ['-c', pingPy, ip])).includes('reply');
+  } catch {
+    return false;
+  }
+}
