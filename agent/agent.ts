@@ -98,6 +98,11 @@ export class Agent implements Component {
     return this.runner.list();
   }
 
+  /** Install the virtual-network attacher after construction (a plugin that sets up CNI). */
+  setNetworkAttacher(a: NetworkAttacher | undefined): void {
+    this.runner.setAttacher(a);
+  }
+
   /** Mount extra routes (plugins) on the agent API. */
   routes(register: (router: Router) => void): void {
     register(this.router);

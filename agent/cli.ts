@@ -17,6 +17,7 @@ import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { Agent } from './agent.js';
+import type { NetworkAttacher } from './network.js';
 import { DEFAULT_RESOURCES, parseAttributes, parseResources } from './resources.js';
 
 const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...] --ip IP [--port 5051] [--work-dir DIR]
@@ -84,7 +85,9 @@ export async function main(argv: string[]): Promise<number> {
   const plugins: Component[] = [];
   if (id) {
     process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api http://${o.ip}:${agent.port})\n`);
-    const handle: AgentHandle = { agentId: id, ip: o.ip, workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
+    const base: AgentHandle = { agentId: id, ip: o.ip, workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
+    // setNetworkAttacher: lets a plugin (CNI) give the agent its NetworkAttacher (see README).
+    const handle = Object.assign(base, { setNetworkAttacher: (a: NetworkAttacher | undefined) => agent.setNetworkAttacher(a) });
     for (const plugin of agentPlugins) {
       const c = await plugin(handle);
       if (!c) continue;

@@ -76,6 +76,11 @@ export class TaskRunner {
     this.log = opts.log ?? createLogger('agent');
   }
 
+  /** Install (or replace) the virtual-network attacher, e.g. once the CNI plugin is set up. */
+  setAttacher(a: NetworkAttacher | undefined): void {
+    this.opts.attacher = a;
+  }
+
   list(): TaskRecord[] {
     return [...this.tasks.values()].map((l) => l.rec);
   }

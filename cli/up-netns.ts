@@ -21,7 +21,6 @@ export class NetnsLayout {
   private readonly net = `10.${randomInt(100, 200)}.${randomInt(1, 250)}`;
   private readonly created: string[] = [];
   private proxy?: ChildProcess;
-  private readonly servers: net.Server[] = [];
 
   constructor(readonly agents: number) {}
 
@@ -87,7 +86,6 @@ export class NetnsLayout {
         s.once('error', reject);
         s.listen(port, '127.0.0.1', () => resolve());
       });
-      this.servers.push(s);
       const ready = new Promise<void>((resolve, reject) => {
         const onMsg = (m: { ready?: number }) => m?.ready === port && (p.off('message', onMsg), resolve());
         p.on('message', onMsg);
@@ -95,13 +93,16 @@ export class NetnsLayout {
       });
       p.send({ port }, s);
       await ready;
+      // The forwarder owns the socket now: stop accepting here, or connections could land in
+      // this process and never be served.
+      s.close();
     }
   }
 
   /** Kill what still runs in our namespaces (by pid) and delete them. */
   async destroy(): Promise<void> {
     this.proxy?.kill('SIGKILL');
-    for (const s of this.servers.splice(0)) s.close();
+
     for (const name of this.created.splice(0).reverse()) {
       const pids = await pexec('ip', ['netns', 'pids', name]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => [] as string[]);
       for (const p of pids) {

@@ -213,7 +213,7 @@ export async function startCluster(o: UpOptions): Promise<UpCluster> {
     await stopCluster(master, agents, agentDirs, o.example ? `http://${layout ? '127.0.0.1' : masterIp}:${o.marathonPort}` : undefined, layout);
   };
   try {
-    if (layout) await step(`creating ${o.agents} network namespaces and a bridge`, () => layout.create());
+    if (layout) await step(`creating ${o.agents} network namespaces (${layout.prefix}*) and a bridge`, () => layout.create());
     master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
       const c = startChild('master', ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs)], logDir, layout?.wrapMaster());
       await waitLine(c, /sextant master listening/, 30_000);

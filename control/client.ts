@@ -47,6 +47,8 @@ export interface ClientState {
   /** Updates received since start, and how many of them were full snapshots. */
   updates: number;
   full_updates: number;
+  /** Streams that broke (connection refused, TLS failure, server gone) since start. */
+  broken: number;
 }
 
 /** Consumers apply in this order (backends before routes before DNS); others after, as added. */
@@ -82,6 +84,7 @@ export class ControlClient implements Component {
   private failed: { version: number; error: string } | null = null;
   private updates = 0;
   private resubscribe = false;
+  private brokenCount = 0;
   private fullUpdates = 0;
   private abort = new AbortController();
   private readonly listeners = new Set<(s: ClientState) => void>();
@@ -103,7 +106,7 @@ export class ControlClient implements Component {
     if (this.running && this.call) this.restartStream('subscriptions changed');
   }
 
-  /** Called after every ACK or NACK (tests, status pages). */
+  /** Called after every ACK or NACK and every broken stream (tests, status pages). */
   onState(fn: (s: ClientState) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -120,6 +123,7 @@ export class ControlClient implements Component {
       error: this.failed?.error ?? null,
       updates: this.updates,
       full_updates: this.fullUpdates,
+      broken: this.brokenCount,
     };
   }
 
@@ -218,6 +222,8 @@ export class ControlClient implements Component {
       this.retryTimer = undefined;
       this.connect();
     }, delay);
+    this.brokenCount++;
+    this.notify();
   }
 
   private backoffDelay(): number {
@@ -274,6 +280,10 @@ export class ControlClient implements Component {
       this.metrics.applied.set(version);
     }
     if (call === this.call) call.write({ msg: 'ack', ack: { version, error: error ?? '' } });
+    this.notify();
+  }
+
+  private notify(): void {
     const s = this.state();
     for (const fn of this.listeners) fn(s);
   }

@@ -9,7 +9,7 @@ export { zonesSource, zoneRecords, DCOS_ZONE } from './sources/zones.js';
 export { mastersSource, masterEntries, type MastersSourceOptions } from './sources/masters.js';
 export { sanitizeLabel, runningTasks } from './sources/state.js';
 export type { TlsOptions } from './tls.js';
-export { ProtocolError, UnknownAgentError, ApplyError } from './errors.js';
+export { ApplyError } from './errors.js';
 export {
   controlMasterPlugin,
   controlAgentPlugin,

@@ -2,3 +2,4 @@
 // Each subfolder has its own index.ts; re-export them here once they exist.
 export {};
 export * from './mesos/index.js';
+export * from './dispatcher/index.js';

@@ -20,6 +20,8 @@ export class Cluster {
   readonly frameworks = new Map<string, FrameworkRecord>();
   /** Bumped on every change (state JSON cache key). */
   version = 0;
+  /** Per-task revision, bumped on every change of that task (per-task JSON cache key). */
+  private readonly revs = new WeakMap<TaskRecord, number>();
   private readonly changeListeners = new Set<() => void>();
   private readonly taskListeners = new Set<TaskListener>();
 
@@ -56,6 +58,14 @@ export class Cluster {
     return () => this.taskListeners.delete(fn);
   }
 
+  revOf(t: TaskRecord): number {
+    return this.revs.get(t) ?? 0;
+  }
+
+  private touch(t: TaskRecord): void {
+    this.revs.set(t, this.revOf(t) + 1);
+  }
+
   changed(): void {
     this.version++;
     for (const fn of this.changeListeners) {
@@ -89,6 +99,7 @@ export class Cluster {
 
   /** Persist a change to a live task that is not a status (e.g. a kill request). */
   async saveTask(t: TaskRecord): Promise<void> {
+    this.touch(t);
     if (this.tasks.has(t.info.task_id)) await this.store.put(KEYS.task(t.info.task_id), t);
     this.changed();
   }
@@ -100,6 +111,7 @@ export class Cluster {
   async applyStatus(t: TaskRecord, s: TaskStatusRecord): Promise<boolean> {
     if (isTerminal(t.state) || !this.tasks.has(t.info.task_id)) return false;
     const prev = t.state;
+    this.touch(t);
     const healthChanged = s.healthy !== undefined && s.healthy !== t.healthy;
     if (s.state === prev && !healthChanged && !s.container_status) return false;
     t.state = s.state;

@@ -20,7 +20,7 @@ import { createMasterMetrics, type MasterMetrics } from './metrics.js';
 import { mesosRoutes } from './mesos-routes.js';
 import type { TaskRecord } from './model.js';
 import { OfferLoop } from './offers.js';
-import { buildState } from './state-json.js';
+import { buildState, buildStateText } from './state-json.js';
 import { FileKvStore } from './store/file.js';
 
 export interface MasterOptions {
@@ -57,7 +57,7 @@ export class Master implements MasterHandle {
   private servers: HttpServer[] = [];
   private tickTimer: unknown;
   private startTime = 0;
-  private cache: { version: number; obj: Record<string, unknown>; text?: string } | undefined;
+  private cache: { version: number; obj?: Record<string, unknown>; body?: Buffer } | undefined;
   private metrics!: MasterMetrics;
   frameworkId = '';
 
@@ -131,18 +131,25 @@ export class Master implements MasterHandle {
   // ---- MasterHandle ----
 
   state(): Record<string, unknown> {
-    if (this.cache?.version !== this.cluster.version) {
-      const obj = buildState({ cluster: this.cluster, ip: this.ip, port: this.port, hostname: this.opts.hostname, startTime: this.startTime, workDir: this.opts.workDir });
-      this.cache = { version: this.cluster.version, obj };
-    }
-    return this.cache.obj;
+    const c = this.stateCache();
+    c.obj ??= buildState(this.stateContext());
+    return c.obj;
   }
 
-  /** The state JSON text, serialised once per change. */
-  stateText(): string {
-    const obj = this.state();
-    if (this.cache!.text === undefined) this.cache!.text = JSON.stringify(obj);
-    return this.cache!.text;
+  /** The state JSON as bytes, assembled once per change. */
+  stateBody(): Buffer {
+    const c = this.stateCache();
+    c.body ??= Buffer.from(buildStateText(this.stateContext()));
+    return c.body;
+  }
+
+  private stateCache(): { version: number; obj?: Record<string, unknown>; body?: Buffer } {
+    if (this.cache?.version !== this.cluster.version) this.cache = { version: this.cluster.version };
+    return this.cache;
+  }
+
+  private stateContext() {
+    return { cluster: this.cluster, ip: this.ip, port: this.port, hostname: this.opts.hostname, startTime: this.startTime, workDir: this.opts.workDir };
   }
 
   onChange(fn: () => void): () => void {
@@ -171,7 +178,7 @@ export class Master implements MasterHandle {
       kill: (t) => this.killTask(t),
       revive: () => this.offers.revive(this.frameworkId),
     };
-    mesosRoutes(this.mesosRouter, { agents: this.agents, state: () => this.state(), stateText: () => this.stateText(), leader: () => `${this.ip}:${this.port}` });
+    mesosRoutes(this.mesosRouter, { agents: this.agents, state: () => this.state(), stateBody: () => this.stateBody(), leader: () => `${this.ip}:${this.port}` });
     this.mesosRouter.metrics(this.registry);
     marathonRoutes(this.marathonRouter, {
       scheduler: this.marathon,

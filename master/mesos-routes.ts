@@ -1,5 +1,5 @@
 /** The Mesos-compatible HTTP API on the master port: state, version, health, redirect, agents. */
-import type { Router } from '../common/index.js';
+import type { Handler, Router } from '../common/index.js';
 import { API } from './protocol.js';
 import type { AgentService } from './agents.js';
 import { parseHeartbeat, parseRegister, parseStatus } from './agent-parse.js';
@@ -7,13 +7,19 @@ import { MESOS_VERSION } from './state-json.js';
 
 export interface MesosRouteContext {
   agents: AgentService;
-  stateText(): string;
+  stateBody(): Buffer;
   state(): Record<string, unknown>;
   leader(): string;
 }
 
 export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
-  const state = () => ({ text: ctx.stateText(), contentType: 'application/json' });
+  // Large (MBs for thousands of tasks): the cached bytes go out as they are.
+  const state: Handler = (_req, res) => {
+    const body = ctx.stateBody();
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+    return { hijacked: true };
+  };
   for (const p of ['/master/state', '/state', '/master/state.json', '/state.json']) router.get(p, state);
   router.get('/master/slaves', () => ({ json: { slaves: ctx.state().slaves } }));
   router.get('/master/frameworks', () => ({ json: { frameworks: ctx.state().frameworks } }));

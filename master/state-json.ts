@@ -18,7 +18,41 @@ export interface StateContext {
   workDir: string;
 }
 
+/** The state as an object (for in-process readers). */
 export function buildState(ctx: StateContext): Record<string, unknown> {
+  return { ...stateHead(ctx), frameworks: [...ctx.cluster.frameworks.values()].map((f) => frameworkJson(ctx.cluster, f)) };
+}
+
+const taskTexts = new WeakMap<TaskRecord, { rev: number; text: string }>();
+
+/** JSON of one task, re-serialised only when the task changed. */
+function taskText(cluster: Cluster, t: TaskRecord): string {
+  const rev = cluster.revOf(t);
+  const c = taskTexts.get(t);
+  if (c && c.rev === rev) return c.text;
+  const text = JSON.stringify(taskJson(t));
+  taskTexts.set(t, { rev, text });
+  return text;
+}
+
+/**
+ * The same state as JSON bytes, assembled from per-task cached fragments, so a change to one
+ * task of 10,000 costs a concatenation, not a full serialisation.
+ */
+export function buildStateText(ctx: StateContext): string {
+  const { cluster } = ctx;
+  const head = JSON.stringify(stateHead(ctx));
+  const fws = [...cluster.frameworks.values()].map((f) => {
+    const { tasks: _t, completed_tasks: _c, ...rest } = frameworkJson(cluster, f, false);
+    const live: string[] = [];
+    for (const t of cluster.tasks.values()) if (t.info.framework_id === f.id) live.push(taskText(cluster, t));
+    const done = cluster.completed.filter((t) => t.info.framework_id === f.id).map((t) => taskText(cluster, t));
+    return `${JSON.stringify(rest).slice(0, -1)},"tasks":[${live.join(',')}],"completed_tasks":[${done.join(',')}]}`;
+  });
+  return `${head.slice(0, -1)},"frameworks":[${fws.join(',')}]}`;
+}
+
+function stateHead(ctx: StateContext): Record<string, unknown> {
   const { cluster } = ctx;
   const pid = `master@${hostPort(ctx.ip, ctx.port)}`;
   const agents = [...cluster.agents.values()];
@@ -44,7 +78,6 @@ export function buildState(ctx: StateContext): Record<string, unknown> {
     flags: { hostname: ctx.hostname, port: String(ctx.port), work_dir: ctx.workDir, quorum: '1', registry: 'replicated_log', version: 'false', zk: '' },
     ...counts,
     slaves: agents.filter((a) => a.active).map(slaveJson),
-    frameworks: [...cluster.frameworks.values()].map((f) => frameworkJson(cluster, f)),
     completed_frameworks: [],
     orphan_tasks: [],
     unregistered_frameworks: [],
@@ -83,12 +116,12 @@ export function slaveJson(a: AgentRecord): Record<string, unknown> {
   };
 }
 
-function frameworkJson(cluster: Cluster, f: FrameworkRecord): Record<string, unknown> {
+function frameworkJson(cluster: Cluster, f: FrameworkRecord, withTasks = true): Record<string, unknown> {
   const tasks: Record<string, unknown>[] = [];
   const used = { cpus: 0, mem: 0, disk: 0 };
   for (const t of cluster.tasks.values()) {
     if (t.info.framework_id !== f.id) continue;
-    tasks.push(taskJson(t));
+    if (withTasks) tasks.push(taskJson(t));
     used.cpus += t.info.resources.cpus;
     used.mem += t.info.resources.mem;
     used.disk += t.info.resources.disk;
@@ -111,7 +144,7 @@ function frameworkJson(cluster: Cluster, f: FrameworkRecord): Record<string, unk
     offered_resources: { cpus: 0, mem: 0, disk: 0 },
     offers: [],
     tasks,
-    completed_tasks: cluster.completed.filter((t) => t.info.framework_id === f.id).map(taskJson),
+    completed_tasks: withTasks ? cluster.completed.filter((t) => t.info.framework_id === f.id).map(taskJson) : [],
   };
 }
 

@@ -89,7 +89,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      void this.sync().catch(() => undefined).finally(() => this.schedule());
+      void this.sync(true).catch(() => undefined).finally(() => this.schedule());
     }, this.opts.reconcileMs ?? 30_000);
   }
 
@@ -106,17 +106,20 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
       }
       throw e;
     }
-    await this.sync();
+    await this.sync(false);
   }
 
-  /** Full reconcile: dump, diff, apply (one at a time). */
-  sync(): Promise<SyncReport | undefined> {
-    const run = this.queue.then(() => this.syncOnce());
+  /**
+   * Dump, diff, apply (one at a time). `full` (periodic reconcile, restart) also re-reads the
+   * nftables table to repair drift; an event-driven sync rewrites it only when its text changed.
+   */
+  sync(full = true): Promise<SyncReport | undefined> {
+    const run = this.queue.then(() => this.syncOnce(full));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async syncOnce(): Promise<SyncReport | undefined> {
+  private async syncOnce(full: boolean): Promise<SyncReport | undefined> {
     const want = this.want;
     const view = this.view;
     if (!want || !view) return undefined;
@@ -127,7 +130,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
       const plan = planChanges(want, have);
       await this.step('apply', () => this.driver.apply(plan.ip, plan.bridge));
       this.m.changes.inc(plan.ip.length + plan.bridge.length);
-      const nft = this.opts.noNft ? false : await this.step('nft', () => this.syncNft(view, want));
+      const nft = this.opts.noNft ? false : await this.step('nft', () => this.syncNft(view, want, full));
       const report = { plan, nft, ms: performance.now() - t0 };
       this.lastReport = report;
       this.lastError = undefined;
@@ -154,7 +157,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
   }
 
   /** Rewrite the table when its text changed or the kernel's copy drifted (counters survive otherwise). */
-  private async syncNft(view: Snapshot, want: DesiredState): Promise<boolean> {
+  private async syncNft(view: Snapshot, want: DesiredState, full: boolean): Promise<boolean> {
     const text = buildRuleset({
       vtep: want.vtep.name,
       vtepSubnet: view.overlay.vtep_subnet,
@@ -162,7 +165,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
       rules: view.parts.isolation_rules,
       policies: view.parts.network_policies,
     });
-    if (text === this.appliedNft && (await this.nftIntact(text))) return false;
+    if (text === this.appliedNft && (!full || (await this.nftIntact(text)))) return false;
     await this.driver.nft(replaceTableScript(text));
     this.appliedNft = text;
     return true;

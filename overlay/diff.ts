@@ -19,7 +19,7 @@ export function planChanges(want: DesiredState, have: KernelState): Plan {
   const link = have.links.get(v.name);
   const recreate = link && (link.kind !== 'vxlan' || link.vni !== v.vni || link.port !== v.port || link.learning !== false);
   if (recreate) ip.push(`link del ${v.name}`);
-  if (!link || recreate) ip.push(`link add ${v.name} type vxlan id ${v.vni} dstport ${v.port} nolearning`);
+  if (!link || recreate) ip.push(`link add ${v.name} type vxlan id ${v.vni} dstport ${v.port} nolearning noudpcsum`);
   const fresh = !link || recreate;
   if (fresh || link.mac !== v.mac || link.mtu !== v.mtu || !link.up) ip.push(`link set ${v.name} address ${v.mac} mtu ${v.mtu} up`);
   addrLines(ip, v.name, v.addr, fresh ? [] : link.addrs);

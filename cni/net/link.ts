@@ -51,24 +51,33 @@ export interface VethSpec {
   hairpin: boolean;
 }
 
-/** Create the pair with the task end directly in the task namespace; returns the host end. */
+/**
+ * Create the pair with the task end directly in the task namespace; returns the host end.
+ * When the pair is already there (ADD run again) it is kept and re-attached, so the task keeps
+ * its MAC and neighbours' caches stay valid; a half pair is replaced.
+ */
 export async function addVeth(host: Host, s: VethSpec): Promise<IpLink> {
-  const batch = [
-    `link add ${s.hostVeth} mtu ${s.mtu} type veth peer name ${s.ifname} mtu ${s.mtu} netns ${s.netns}`,
+  const attach = [
     `link set dev ${s.hostVeth} master ${s.bridge}`,
     s.hairpin ? `link set dev ${s.hostVeth} type bridge_slave hairpin on` : '',
     `link set dev ${s.hostVeth} up`,
     `link show dev ${s.hostVeth}`,
   ].filter(Boolean);
-  const go = () => run(hostIp(host, ['-j', '-batch', '-']), batch.join('\n') + '\n');
+  const create = `link add ${s.hostVeth} mtu ${s.mtu} type veth peer name ${s.ifname} mtu ${s.mtu} netns ${s.netns}`;
+  const go = (lines: string[]) => run(hostIp(host, ['-j', '-batch', '-']), lines.join('\n') + '\n');
   try {
-    return lastJson<IpLink[]>(await go())[0]!;
+    return lastJson<IpLink[]>(await go([create, ...attach]))[0]!;
   } catch (e) {
     if (!isExists(e)) throw e;
-    // Left over from an earlier ADD of the same attachment: start again from scratch.
-    await delVeth(host, s.hostVeth, s.netns, s.ifname);
-    return lastJson<IpLink[]>(await go())[0]!;
   }
+  const peer = await run(nsIp(s.netns, ['-j', 'link', 'show', 'dev', s.ifname])).then(
+    (o) => lastJson<IpLink[]>(o)[0],
+    () => undefined,
+  );
+  const mine = await readHostLink(host, s.hostVeth);
+  if (peer && mine) return lastJson<IpLink[]>(await go([`link set dev ${s.hostVeth} mtu ${s.mtu}`, ...attach]))[0]!;
+  await delVeth(host, s.hostVeth, s.netns, s.ifname);
+  return lastJson<IpLink[]>(await go([create, ...attach]))[0]!;
 }
 
 export interface AddrSpec {

@@ -61,22 +61,16 @@ export function buildAdd(s: PortmapSpec): string {
 
 type Elem = [{ concat: [string, number] }, { jump?: { target: string } }];
 
-async function elements(host: Host): Promise<Elem[] | undefined> {
+/** The map's elements and the table's chains, in one `nft` call; undefined when there is no table. */
+async function listTable(host: Host): Promise<{ elems: Elem[]; chains: string[] } | undefined> {
   try {
-    const out = JSON.parse(await run(hostCmd(host, 'nft', ['-j', 'list', 'map', 'ip', TABLE, 'ports']))) as { nftables: { map?: { elem?: Elem[] } }[] };
-    return out.nftables.find((x) => x.map)?.map?.elem ?? [];
+    const out = JSON.parse(await run(hostCmd(host, 'nft', ['-j', 'list', 'table', 'ip', TABLE]))) as { nftables: { map?: { name: string; elem?: Elem[] }; chain?: { name: string } }[] };
+    return {
+      elems: out.nftables.find((x) => x.map?.name === 'ports')?.map?.elem ?? [],
+      chains: out.nftables.flatMap((x) => (x.chain ? [x.chain.name] : [])),
+    };
   } catch (e) {
     if (isMissing(e)) return undefined;
-    throw e;
-  }
-}
-
-async function chains(host: Host): Promise<string[]> {
-  try {
-    const out = JSON.parse(await run(hostCmd(host, 'nft', ['-j', 'list', 'table', 'ip', TABLE]))) as { nftables: { chain?: { name: string } }[] };
-    return out.nftables.flatMap((x) => (x.chain ? [x.chain.name] : []));
-  } catch (e) {
-    if (isMissing(e)) return [];
     throw e;
   }
 }
@@ -94,10 +88,11 @@ export async function addPortmap(host: Host, s: PortmapSpec): Promise<void> {
 
 /** Remove the chains selected by `drop` and their map elements; succeeds when nothing is there. */
 export async function removePortmaps(host: Host, drop: (chain: string) => boolean): Promise<string[]> {
-  const elems = await elements(host);
-  if (elems === undefined) return [];
+  const table = await listTable(host);
+  if (table === undefined) return [];
   const t = `ip ${TABLE}`;
-  const doomed = (await chains(host)).filter((c) => !['prerouting', 'output', 'postrouting'].includes(c) && drop(c));
+  const elems = table.elems;
+  const doomed = table.chains.filter((c) => !['prerouting', 'output', 'postrouting'].includes(c) && drop(c));
   if (!doomed.length) return [];
   const lines: string[] = [];
   for (const [key, verdict] of elems) {

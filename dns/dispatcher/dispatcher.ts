@@ -6,7 +6,7 @@ import type { Component } from '../../common/daemon.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createRegistry, type Registry } from '../../common/metrics.js';
-import type { Snapshot, SnapshotConsumer, ZoneRecord } from '../../control/types.js';
+import type { MasterEntry, Snapshot, SnapshotConsumer, ZoneRecord } from '../../control/types.js';
 import { AnswerCache } from './cache.js';
 import { cacheHandler, compose, forwardHandler, localHandler, CHAIN_ORDER, type DnsHandler, type HandlerName, type Next, type QueryContext } from './chain.js';
 import type { DispatcherConfig } from './config.js';
@@ -50,6 +50,9 @@ export class Dispatcher implements Component {
   private bindIps: string[];
   private zoneRecords: ZoneInput[] = [];
   private inflight = 0;
+  /** Bound metric children: the hot path skips prom-client's label hashing. */
+  private readonly requestsBy: Record<Transport, { inc(): void }>;
+  private readonly durationBy = new Map<string, { observe(v: number): void }>();
 
   constructor(
     readonly config: DispatcherConfig,
@@ -57,6 +60,7 @@ export class Dispatcher implements Component {
   ) {
     this.registry = opts.registry ?? createRegistry();
     this.metrics = dispatcherMetrics(this.registry);
+    this.requestsBy = { udp: this.metrics.requests.labels('udp'), tcp: this.metrics.requests.labels('tcp') };
     this.log = opts.log ?? createLogger('dispatcher');
     this.clock = opts.clock ?? systemClock;
     this.bindIps = config.bindIps;
@@ -130,8 +134,8 @@ export class Dispatcher implements Component {
       name: 'dispatcher',
       parts: ['zones', 'masters'],
       apply: async (view: Snapshot) => {
-        this.setZoneRecords(view.parts.zones ?? []);
         const masters = view.parts.masters ?? [];
+        this.setZoneRecords(withMasterRecords(view.parts.zones ?? [], masters));
         if (masters.length) this.setMesosResolvers(masters.map((m) => endpoint(m.ip, m.dns_port)));
       },
     };
@@ -139,7 +143,7 @@ export class Dispatcher implements Component {
 
   /** One client message in, the answer out (undefined: drop). Never throws on bad input. */
   handle(msg: Buffer, transport: Transport): Buffer | Promise<Buffer> | undefined {
-    this.metrics.requests.inc({ transport });
+    this.requestsBy[transport].inc();
     let q: Query;
     try {
       q = parseQuery(msg);
@@ -171,12 +175,15 @@ export class Dispatcher implements Component {
   }
 
   private observe(zone: string, started: bigint): void {
-    this.metrics.requestDuration.observe({ zone }, Number(process.hrtime.bigint() - started) / 1e9);
+    let h = this.durationBy.get(zone);
+    if (!h) this.durationBy.set(zone, (h = this.metrics.requestDuration.labels(zone)));
+    h.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   private async ensureInterface(): Promise<void> {
     try {
-      await ensureDummyInterface(this.config.bindInterface, this.config.bindIps, this.opts.ipRunner);
+      const kind = await ensureDummyInterface(this.config.bindInterface, this.config.bindIps, this.opts.ipRunner);
+      this.log.info('spartan_interface_ready', { interface: this.config.bindInterface, kind, addresses: this.config.bindIps });
     } catch (err) {
       this.bindIps = ['127.0.0.1'];
       this.zones.setBindIps(this.bindIps, this.zoneRecords);
@@ -188,4 +195,21 @@ export class Dispatcher implements Component {
       });
     }
   }
+}
+
+/** `master.` (every master) and `leader.dcos.thisdcos.directory` from the master list, merged without duplicates. */
+export function withMasterRecords(zones: ZoneInput[], masters: MasterEntry[]): ZoneInput[] {
+  const extra: ZoneInput[] = [];
+  for (const m of masters) {
+    const type = m.ip.includes(':') ? 'AAAA' : 'A';
+    extra.push({ name: 'master.dcos.thisdcos.directory', type, data: m.ip });
+    if (m.leader) extra.push({ name: 'leader.dcos.thisdcos.directory', type, data: m.ip });
+  }
+  const seen = new Set<string>();
+  return [...zones, ...extra].filter((r) => {
+    const k = `${r.name.toLowerCase()}/${r.type}/${r.data}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -29,6 +29,8 @@ export interface ForwarderOptions {
 }
 
 export class Forwarder {
+  private readonly durationBy = new Map<string, { observe(v: number): void }>();
+
   constructor(private readonly opts: ForwarderOptions) {}
 
   forward(raw: Buffer, q: Query, resolvers: Endpoint[], transport: Transport, zone: string): Promise<Buffer> {
@@ -56,7 +58,7 @@ export class Forwarder {
               lastError = reply;
               return lose();
             }
-            this.opts.metrics.workerDuration.observe({ upstream: to.label }, Number(process.hrtime.bigint() - started) / 1e9);
+            this.observe(to.label, Number(process.hrtime.bigint() - started) / 1e9);
             if (won) return;
             won = true;
             resolve(reply);
@@ -74,6 +76,12 @@ export class Forwarder {
   private send(raw: Buffer, questionEnd: number, to: Endpoint, transport: Transport): Attempt {
     if (transport === 'tcp') return tcpQuery(raw, questionEnd, to, this.opts.timeoutMs, this.opts.clock);
     return this.opts.udp.query(raw, questionEnd, to, this.opts.timeoutMs);
+  }
+
+  private observe(upstream: string, seconds: number): void {
+    let h = this.durationBy.get(upstream);
+    if (!h) this.durationBy.set(upstream, (h = this.opts.metrics.workerDuration.labels(upstream)));
+    h.observe(seconds);
   }
 
   private fail(to: Endpoint, reason: string): void {

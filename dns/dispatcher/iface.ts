@@ -1,7 +1,8 @@
 /**
- * The `spartan` dummy interface carrying the dispatcher's addresses (DC/OS: 198.51.100.1-3).
- * Idempotent "ensure": an existing link or address is success. `run` executes `ip` (tests pass
- * one that runs inside their own network namespace).
+ * The `spartan` interface carrying the dispatcher's addresses (DC/OS: a dummy link with
+ * 198.51.100.1-3). Kernels without the dummy driver get an empty bridge instead, which holds local
+ * addresses just as well. Idempotent "ensure": an existing link or address is success. `run`
+ * executes `ip` (tests pass one that runs inside their own network namespace).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -13,12 +14,21 @@ export type IpRunner = (args: string[]) => Promise<string>;
 
 export const hostIp: IpRunner = async (args) => (await pexec('ip', args, { timeout: 10000 })).stdout;
 
-export async function ensureDummyInterface(name: string, ips: string[], run: IpRunner = hostIp): Promise<void> {
-  try {
-    await run(['link', 'add', name, 'type', 'dummy']);
-  } catch (e) {
-    if (!/File exists/i.test((e as Error).message)) throw e;
+/** Ensure the link exists with the addresses, up; returns the link kind used. */
+export async function ensureDummyInterface(name: string, ips: string[], run: IpRunner = hostIp): Promise<'dummy' | 'bridge' | 'existing'> {
+  let kind: 'dummy' | 'bridge' | 'existing' = 'existing';
+  for (const k of ['dummy', 'bridge'] as const) {
+    try {
+      await run(['link', 'add', name, 'type', k]);
+      kind = k;
+      break;
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/File exists/i.test(msg)) break;
+      if (k === 'bridge' || !/Unknown device type|not supported/i.test(msg)) throw e;
+    }
   }
   for (const ip of ips) await run(['addr', 'replace', `${ip}/${isIPv6(ip) ? 128 : 32}`, 'dev', name]);
   await run(['link', 'set', name, 'up']);
+  return kind;
 }

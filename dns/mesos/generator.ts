@@ -8,7 +8,7 @@ import ipaddr from 'ipaddr.js';
 import { hashString } from './hash.js';
 import { domainFrag, rfc1123, rfc952, type LabelSpec } from './labels.js';
 import { RecordSet, type EnumFramework, type EnumTask, type Kind } from './recordset.js';
-import { splitHostPort, taskIPs, type Framework, type State, type Task } from './state.js';
+import { splitHostPort, taskIPs, type State, type Task } from './state.js';
 
 export interface GeneratorConfig {
   domain: string;
@@ -29,17 +29,36 @@ export interface GeneratorEnv {
   warn?: (why: string) => void;
 }
 
+/** Strict dotted-quad check without allocating (the common case). */
+function isDottedQuad(ip: string): boolean {
+  let parts = 0;
+  let n = -1;
+  let digits = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i === ip.length ? 46 : ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || n > 255 || (digits > 1 && ip.charCodeAt(i - digits) === 48)) return false;
+      parts++;
+      n = -1;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      n = (n < 0 ? 0 : n * 10) + (c - 48);
+      if (++digits > 3) return false;
+    } else return false;
+  }
+  return parts === 4;
+}
+
 /** Canonical text and kind of an IP literal (IPv4-mapped IPv6 counts as IPv4, like Go's To4). */
 export function ipKind(ip: string): { kind: 'A' | 'AAAA'; text: string } | undefined {
-  if (!ipaddr.isValid(ip)) return undefined;
-  let a: ipaddr.IPv4 | ipaddr.IPv6;
+  if (isDottedQuad(ip)) return { kind: 'A', text: ip };
+  if (!ip.includes(':') || !ipaddr.IPv6.isValid(ip)) return undefined;
+  let v6: ipaddr.IPv6;
   try {
-    a = ipaddr.parse(ip);
+    v6 = ipaddr.IPv6.parse(ip);
   } catch {
     return undefined;
   }
-  if (a.kind() === 'ipv4') return ipaddr.IPv4.isValidFourPartDecimal(ip) ? { kind: 'A', text: a.toString() } : undefined;
-  const v6 = a as ipaddr.IPv6;
   if (v6.isIPv4MappedAddress()) return { kind: 'A', text: v6.toIPv4Address().toString() };
   return { kind: 'AAAA', text: v6.toRFC5952String() };
 }
@@ -143,25 +162,25 @@ class Gen {
     for (const f of state.frameworks) {
       const ef: EnumFramework = { name: f.name, tasks: [] };
       out.push(ef);
+      const fname = domainFrag(f.name, this.spec);
       for (const t of f.tasks) {
         const slaveIPs = this.slaveIPs.get(t.slaveId);
-        if (slaveIPs && t.state === 'TASK_RUNNING') this.task(t, f, slaveIPs, ef);
+        if (slaveIPs && t.state === 'TASK_RUNNING') this.task(t, fname, slaveIPs, ef);
       }
     }
   }
 
-  task(t: Task, f: Framework, slaveIPs: string[], ef: EnumFramework): void {
+  task(t: Task, fname: string, slaveIPs: string[], ef: EnumFramework): void {
     const et: EnumTask = { name: t.name, id: t.id, records: [] };
     ef.tasks.push(et);
     const ctx = { hash: hashString(t.id), slave: slaveTail(t.slaveId), ips: taskIPs(t, this.cfg.ipSources, slaveIPs), slaveIPs };
     if (t.discovery) {
-      this.taskNames(t, f, t.discovery.name, ctx, et);
-      this.taskNames(t, f, this.spec(t.discovery.name), ctx, et);
-    } else this.taskNames(t, f, this.spec(t.name), ctx, et);
+      this.taskNames(t, fname, t.discovery.name, ctx, et);
+      this.taskNames(t, fname, this.spec(t.discovery.name), ctx, et);
+    } else this.taskNames(t, fname, this.spec(t.name), ctx, et);
   }
 
-  taskNames(t: Task, f: Framework, taskName: string, ctx: { hash: string; slave: string; ips: string[]; slaveIPs: string[] }, et: EnumTask): void {
-    const fname = domainFrag(f.name, this.spec);
+  taskNames(t: Task, fname: string, taskName: string, ctx: { hash: string; slave: string; ips: string[]; slaveIPs: string[] }, et: EnumTask): void {
     const tail = this.tail;
     const canonical = canonicalLabel(taskName, ctx.hash, ctx.slave) + '.' + fname;
     const arec = taskName + '.' + fname;
@@ -178,9 +197,13 @@ class Gen {
     }
     const slaveHost = canonical + '.slave' + tail;
     const subdomains = t.discovery ? ['.slave'] : ['.slave', ''];
-    for (const port of t.ports) {
-      for (const proto of ['_tcp', '_udp'])
-        for (const sub of subdomains) this.insert('SRV', `_${taskName}.${proto}.${fname}${sub}${tail}`, `${slaveHost}:${port}`, et);
+    if (t.ports.length) {
+      const names: string[] = [];
+      for (const sub of subdomains) for (const proto of ['_tcp', '_udp']) names.push(`_${taskName}.${proto}.${fname}${sub}${tail}`);
+      for (const port of t.ports) {
+        const target = `${slaveHost}:${port}`;
+        for (const n of names) this.insert('SRV', n, target, et);
+      }
     }
     if (!t.discovery) return;
     for (const p of t.discovery.ports) {

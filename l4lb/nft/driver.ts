@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
 import { nftRunner, type NftExecOptions, type NftRunner } from './exec.js';
-import { FAMILIES, backendMap, svcMap, tableName } from './names.js';
+import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
 import { parseTable, sameSkeleton, type KernelTable } from './parse.js';
 import { ElementDelta, diffScript, fullScript, hairpinElements, renderElements, renderSkeleton, serviceElements, skeleton, type Element, type Elements } from './ruleset.js';
 import type { Protocol } from '../../control/types.js';
@@ -198,18 +198,39 @@ function commitHairpin(counts: Map<string, number>, adjust: Map<string, number>)
   }
 }
 
-/** Services as the kernel has them: the verdict map names the services, the backend map their backends. */
+/**
+ * Services as the kernel has them: the verdict map names the services; a backend's weight is its
+ * slot count, unless the backends map lists it (draining, or the service's weights were scaled).
+ */
 export function servicesFrom(el: Elements): Service[] {
   const out = new Map<string, Service>();
+  const explicit = new Map<string, Map<string, number>>();
+  const slots = new Map<string, Map<string, number>>();
   for (const f of FAMILIES) {
     for (const k of el.get(svcMap(f))?.keys() ?? []) {
       const [vip, protocol, port] = k.split(' . ');
-      const key = serviceKey(protocol as Protocol, vip!, Number(port));
-      out.set(`${vip} . ${protocol} . ${port}`, { key, vip: vip!, port: Number(port), protocol: protocol as Protocol, backends: [] });
+      out.set(k, { key: serviceKey(protocol as Protocol, vip!, Number(port)), vip: vip!, port: Number(port), protocol: protocol as Protocol, backends: [] });
     }
     for (const [k, w] of el.get(backendMap(f)) ?? []) {
       const [vip, protocol, port, ip, bport] = k.split(' . ');
-      out.get(`${vip} . ${protocol} . ${port}`)?.backends.push({ ip: ip!, port: Number(bport), weight: Number(w) });
+      const svc = `${vip} . ${protocol} . ${port}`;
+      if (!explicit.has(svc)) explicit.set(svc, new Map());
+      explicit.get(svc)!.set(`${ip} . ${bport}`, Number(w));
+    }
+    for (const [k, backend] of el.get(slotMap(f)) ?? []) {
+      const svc = k.split(' . ').slice(0, 3).join(' . ');
+      if (!slots.has(svc)) slots.set(svc, new Map());
+      slots.get(svc)!.set(backend, (slots.get(svc)!.get(backend) ?? 0) + 1);
+    }
+  }
+  for (const [svc, s] of out) {
+    const weights = new Map(slots.get(svc) ?? []);
+    const ex = explicit.get(svc);
+    if (ex && [...ex.values()].some((w) => w > 0)) weights.clear(); // scaled: the map has every backend
+    for (const [b, w] of ex ?? []) weights.set(b, w);
+    for (const [b, w] of weights) {
+      const [ip, bport] = b.split(' . ');
+      s.backends.push({ ip: ip!, port: Number(bport), weight: w });
     }
   }
   return normalize([...out.values()]);

@@ -13,7 +13,7 @@ export const FAMILIES: Family[] = [4, 6];
 export const svcMap = (f: Family) => `svc${f}`;
 /** VIP . proto . port . slot -> backend address . port. */
 export const slotMap = (f: Family) => `slots${f}`;
-/** VIP . proto . port . backend . backend port -> weight (the source of truth for dump). */
+/** VIP . proto . port . backend . backend port -> weight, for weights the slot map cannot show (0, scaled). */
 export const backendMap = (f: Family) => `backends${f}`;
 /** backend . backend: a backend talking to itself through a VIP gets masqueraded (hairpin). */
 export const hairpinSet = (f: Family) => `hairpin${f}`;

@@ -95,11 +95,14 @@ export function serviceElements(s: Service, maxSlots: number): Element[] {
     s.backends.map((b) => (familyOf(b.ip) === f ? b.weight : 0)),
     maxSlots,
   );
+  // Weights live in the slot map (a backend's weight = its slot count); only draining backends,
+  // and every backend of a service whose weights had to be scaled, need a `backends` entry.
+  const scaled = s.backends.some((b, i) => familyOf(b.ip) === f && b.weight > 0 && counts[i] !== b.weight);
   const out: Element[] = [];
   let slot = 0;
   s.backends.forEach((b, i) => {
     if (familyOf(b.ip) !== f) return;
-    out.push([backendMap(f), `${svcKey} . ${b.ip} . ${b.port}`, String(b.weight)]);
+    if (scaled || b.weight <= 0) out.push([backendMap(f), `${svcKey} . ${b.ip} . ${b.port}`, String(Math.max(0, b.weight))]);
     for (let k = 0; k < counts[i]!; k++) out.push([slotMap(f), `${svcKey} . ${slot++}`, `${b.ip} . ${b.port}`]);
   });
   out.push([svcMap(f), svcKey, slot > 0 ? `goto ${modChain(slot)}` : `goto ${REJECT_CHAIN}`]);

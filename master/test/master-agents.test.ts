@@ -23,8 +23,8 @@ t.test('a silent agent becomes unreachable; its tasks are LOST and replaced on a
     await b.heartbeat();
     await c.heartbeat();
   }
-  await eventually(() => h.master.cluster.agents.get(a.id!)?.active === false, 3000, 20, 'agent a unreachable');
-  const lost = h.master.cluster.completed.find((x) => x.info.task_id === lostId);
+  t.equal(h.master.cluster.agents.get(a.id!)?.active, false, 'agent a unreachable');
+  const lost = await eventually(() => h.master.cluster.completed.find((x) => x.info.task_id === lostId), 3000, 20, 'task lost');
   t.equal(lost?.state, 'TASK_LOST', 'its task is TASK_LOST');
   t.equal(await a.heartbeat(), 404, 'heartbeat from an unreachable agent asks it to re-register');
   const st = await h.state();

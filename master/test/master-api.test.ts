@@ -74,6 +74,7 @@ t.test('apps launch on agents and appear in Marathon and Mesos formats', async (
   const ft = fixture.frameworks.flatMap((f: any) => f.tasks).find((x: any) => x.discovery);
   const mt = st.frameworks[0].tasks[0];
   t.same(missing(ft, mt), [], 'task keys present');
+  t.same(JSON.parse(JSON.stringify(h.master.state())), st, 'MasterHandle.state() equals the served JSON');
   t.equal(st.leader, `master@${h.mesos}`);
   t.equal(st.pid, st.leader);
   const slave = st.slaves.find((s: any) => s.id === a1.id);

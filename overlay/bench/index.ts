@@ -24,7 +24,7 @@ class Scope {
 const SECONDS = 3;
 
 async function iperf(t: Scope, server: Netns, client: Netns, ip: string): Promise<number> {
-  const s = spawnTracked(t, 'ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '-B', ip]);
+  const s = spawnTracked(t, 'ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '--forceflush', '-B', ip]);
   await s.waitFor(/Server listening/, 10000);
   const out = await client.exec('iperf3', ['-c', ip, '-t', String(SECONDS), '-J'], { timeoutMs: (SECONDS + 20) * 1000 });
   await s.exited;

@@ -89,6 +89,9 @@ t.test('overlay across agents', async (t) => {
   });
 
   t.test('a fourth agent is reachable from all within 1 s', async (t) => {
+    const a3 = mk(3); // the agent process itself is up before the master learns about it
+    await a3.start();
+    agents.set(3, a3);
     const t0 = performance.now();
     await join([0, 1, 2, 3]);
     const ms = performance.now() - t0;

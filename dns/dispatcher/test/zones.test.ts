@@ -71,6 +71,20 @@ t.test('answers from the snapshot, TTL 5, authoritative', async (t) => {
   t.equal(up.received.length, 0, 'nothing under thisdcos.directory, spartan or localhost left the node');
 });
 
+t.test('master and leader names come from the master list', async (t) => {
+  const { ip, d, udp } = await setup(t);
+  const s = snapshot(5, [rec('master.dcos.thisdcos.directory', 'A', '10.0.0.1')]);
+  s.parts.masters = [
+    { key: 'm1', id: 'm1', ip: '10.0.0.1', port: 5050, control_port: 5060, dns_port: 61053, leader: true },
+    { key: 'm2', id: 'm2', ip: '10.0.0.2', port: 5050, control_port: 5060, dns_port: 61053, leader: false },
+  ];
+  await d.snapshotConsumer().apply(s);
+  t.same(addresses(await udpAsk(ip(1), udp, query('master.dcos.thisdcos.directory', A))).sort(), ['10.0.0.1', '10.0.0.2'], 'no duplicate');
+  t.same(addresses(await udpAsk(ip(1), udp, query('leader.dcos.thisdcos.directory', A))), ['10.0.0.1']);
+  const r = d.routes.route('x.mesos');
+  t.same(r.kind === 'forward' && r.resolvers.map((e) => e.label), ['10.0.0.1:61053', '10.0.0.2:61053'], 'Mesos-DNS resolvers follow the masters');
+});
+
 t.test('NXDOMAIN carries the SOA of ns.spartan', async (t) => {
   const { ip, udp } = await setup(t);
   const r = await udpAsk(ip(1), udp, query('x.thisdcos.directory', A));

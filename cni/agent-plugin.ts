@@ -1,0 +1,55 @@
+/**
+ * Wiring into the agent process (cli/plugins.ts): builds the CniAttacher, feeds it the agent's
+ * network slices from the control-plane snapshot (`networks` + `overlay_agents`), writes the
+ * conflists as networks appear, and hands the attacher to the agent.
+ */
+import { join } from 'node:path';
+import type { AgentHandle, AgentPlugin } from '../cli/plugins.js';
+import type { Component } from '../common/daemon.js';
+import type { NetworkAttacher } from '../agent/network.js';
+import type { Snapshot, SnapshotConsumer } from '../control/index.js';
+import { CniAttacher, type BridgeNetwork, type CniAttacherOptions } from './attacher.js';
+import { createLogger } from '../common/log.js';
+
+export type CniPluginOptions = Partial<Omit<CniAttacherOptions, 'networks'>>;
+
+/** The agent's bridge slice of `network` in a snapshot. */
+export function sliceOf(view: Snapshot | undefined, agentId: string, network: string): BridgeNetwork | undefined {
+  const me = view?.parts.overlay_agents.find((a) => a.agent_id === agentId);
+  const slice = me?.subnets[network];
+  const net = view?.parts.networks.find((n) => n.name === network);
+  return slice && net ? { subnet: slice.bridge, mtu: net.mtu } : undefined;
+}
+
+export function cniAgentPlugin(opts: CniPluginOptions = {}): AgentPlugin {
+  return async (a: AgentHandle & { setNetworkAttacher?: (x: NetworkAttacher | undefined) => void }): Promise<Component> => {
+    const log = createLogger('cni', { agent_id: a.agentId });
+    let view: Snapshot | undefined;
+    const dir = join(a.workDir, 'cni');
+    const attacher = new CniAttacher({
+      confDir: join(dir, 'net.d'),
+      binDir: join(dir, 'bin'),
+      dataDir: join(dir, 'data'),
+      logger: log,
+      ...opts,
+      networks: (name) => sliceOf(view, a.agentId, name),
+    });
+    const consumer: SnapshotConsumer = {
+      name: 'cni',
+      parts: ['networks', 'overlay_agents'],
+      async apply(v) {
+        view = v;
+        for (const n of v.parts.networks) if (sliceOf(v, a.agentId, n.name)) await attacher.conflist(n.name);
+      },
+    };
+    const ctl = (await import('../control/index.js')) as unknown as Record<string, unknown>;
+    const register = ctl.registerSnapshotConsumer as ((c: SnapshotConsumer) => unknown) | undefined;
+    register?.(consumer);
+    a.setNetworkAttacher?.(attacher);
+    return {
+      name: 'cni',
+      start: () => attacher.start(),
+      stop: async () => a.setNetworkAttacher?.(undefined),
+    };
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * Dispatcher benchmark: dnsperf, in one run, against (a) a dnsmasq upstream directly, (b) the
+ * dispatcher in front of it, (c) dnsmasq as a forwarder in front of the same upstream — with caches
+ * on (as deployed) and off (pure forwarding) — plus local-zone answers, and the added latency p50
+ * of one forwarding hop measured with sequential queries. Every process is killed at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, loopbackBlock, requireTools } from '../../test/lib/index.js';
+
+const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 5);
+const NAMES = 1000;
+const LATENCY_QUERIES = 2000;
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+}
+
+function start(cmd: string, args: string[], ready: RegExp, procs: Proc[]): Promise<Proc> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  const p = { child, out: () => out };
+  procs.push(p);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd} not ready in 30 s:\n${out.slice(-1000)}`)), 30000);
+    const on = (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve(p);
+      }
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.once('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out.slice(-1000)}`)));
+  });
+}
+
+function stopAll(procs: Proc[]): void {
+  for (const p of procs) {
+    try {
+      if (p.child.pid && p.child.exitCode === null) process.kill(-p.child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+interface PerfResult {
+  qps: number;
+  avgMs: number;
+  lost: number;
+}
+
+function dnsperf(bin: string, host: string, port: number, file: string): Promise<PerfResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, ['-s', host, '-p', String(port), '-d', file, '-l', String(SECONDS), '-q', '200', '-t', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('exit', () => {
+      const qps = /Queries per second:\s+([\d.]+)/.exec(out);
+      const lat = /Average Latency \(s\):\s+([\d.]+)/.exec(out);
+      const lost = /Queries lost:\s+(\d+)/.exec(out);
+      if (!qps || !lat) return reject(new Error(`dnsperf output not understood:\n${out.slice(-1500)}`));
+      resolve({ qps: Number(qps[1]), avgMs: Number(lat[1]) * 1000, lost: Number(lost?.[1] ?? 0) });
+    });
+  });
+}
+
+function query(name: string, id: number): Buffer {
+  const labels = name.split('.');
+  const q = Buffer.concat([Buffer.from([id >> 8, id & 0xff, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
+  return q;
+}
+
+/** p50 of sequential UDP round trips (µs), distinct names so no cache helps. */
+async function latencyP50(host: string, port: number, tag: string): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < LATENCY_QUERIES; i++) {
+      const id = i & 0xffff;
+      const t0 = process.hrtime.bigint();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 1000);
+        function done() {
+          clearTimeout(timer);
+          s.off('message', on);
+          resolve();
+        }
+        function on(m: Buffer) {
+          if (m.readUInt16BE(0) === id) done();
+        }
+        s.on('message', on);
+        s.send(query(`l${i}-${tag}.bench.test`, id), port, host);
+      });
+      times.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+  } finally {
+    s.close();
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
+}
+
+export async function benchDispatcher(): Promise<string> {
+  const { dnsperf: perf, dnsmasq } = requireTools('dnsperf', 'dnsmasq');
+  const ip = loopbackBlock();
+  const dir = mkdtempSync(join(tmpdir(), 'sx-bench-dispatcher-'));
+  const procs: Proc[] = [];
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const isTs = import.meta.url.endsWith('.ts');
+  const sextant = isTs ? ['--import', 'tsx', join(root, 'cli/sextant.ts')] : [join(root, 'cli/sextant.js')];
+  try {
+    const fwdFile = join(dir, 'forward.txt');
+    writeFileSync(fwdFile, Array.from({ length: NAMES }, (_, i) => `n${i}.bench.test A`).join('\n') + '\n');
+    const localFile = join(dir, 'local.txt');
+    writeFileSync(localFile, Array.from({ length: 100 }, (_, i) => `app${i}.marathon.l4lb.thisdcos.directory A`).join('\n') + '\n');
+    const zones = join(dir, 'zones');
+    writeFileSync(zones, Array.from({ length: 100 }, (_, i) => `app${i}.marathon.l4lb.thisdcos.directory A 11.0.0.${i + 1}`).join('\n') + '\n');
+
+    const upPort = await freePort(ip(2));
+    const dm = (listen: string, port: number, extra: string[]) => [`--no-daemon`, `--port=${port}`, `--listen-address=${listen}`, '--bind-interfaces', '--no-hosts', '--log-facility=-', '--user=root', `--pid-file=${join(dir, `${listen}.pid`)}`, ...extra];
+    await start(dnsmasq!, dm(ip(2), upPort, ['--no-resolv', '--address=/bench.test/10.0.0.1', '--local-ttl=300']), /started, version/, procs);
+
+    const cfg = (name: string, cache: boolean) => {
+      const f = join(dir, `${name}.json`);
+      writeFileSync(f, JSON.stringify({ upstream_resolvers: [`${ip(2)}:${upPort}`], bind_ips: [ip(name === 'cached' ? 3 : 4)], udp_port: 0, tcp_port: 0, zone_file: zones, cache: { enabled: cache } }));
+      return f;
+    };
+    const port = (p: Proc) => Number(/udp:\/\/[\d.]+:(\d+)/.exec(p.out())![1]);
+    const dCached = await start(process.execPath, [...sextant, 'dispatcher', '--config', cfg('cached', true)], /listening on/, procs);
+    const dPlain = await start(process.execPath, [...sextant, 'dispatcher', '--config', cfg('plain', false)], /listening on/, procs);
+    const fwdCachedPort = await freePort(ip(5));
+    await start(dnsmasq!, dm(ip(5), fwdCachedPort, ['--no-resolv', `--server=${ip(2)}#${upPort}`, '--cache-size=10000']), /started, version/, procs);
+    const fwdPlainPort = await freePort(ip(6));
+    await start(dnsmasq!, dm(ip(6), fwdPlainPort, ['--no-resolv', `--server=${ip(2)}#${upPort}`, '--cache-size=0']), /started, version/, procs);
+
+    const direct = await dnsperf(perf!, ip(2), upPort, fwdFile);
+    const dispCached = await dnsperf(perf!, ip(3), port(dCached), fwdFile);
+    const dnsmasqCached = await dnsperf(perf!, ip(5), fwdCachedPort, fwdFile);
+    const dispPlain = await dnsperf(perf!, ip(4), port(dPlain), fwdFile);
+    const dnsmasqPlain = await dnsperf(perf!, ip(6), fwdPlainPort, fwdFile);
+    const local = await dnsperf(perf!, ip(3), port(dCached), localFile);
+
+    const p50Direct = await latencyP50(ip(2), upPort, 'a');
+    const p50Disp = await latencyP50(ip(4), port(dPlain), 'b');
+    const p50Dnsmasq = await latencyP50(ip(6), fwdPlainPort, 'c');
+
+    const row = (name: string, r: PerfResult, base: PerfResult) => `| ${name} | ${r.qps.toFixed(0)} | ${r.avgMs.toFixed(3)} | ${r.lost} | ${(r.qps / base.qps).toFixed(2)} |`;
+    return [
+      '## Dispatcher (forwarding and local zones)',
+      '',
+      `dnsperf -l ${SECONDS} -q 200 over UDP on loopback; ${NAMES} distinct names under an upstream dnsmasq`,
+      '(`--address=/bench.test/...`, local TTL 300). Dispatcher as its own `sextant dispatcher` process.',
+      '',
+      '| target | queries/s | avg latency ms | lost | ratio vs dnsmasq forwarder (same cache mode) |',
+      '| --- | --- | --- | --- | --- |',
+      row('(a) upstream dnsmasq directly', direct, dnsmasqCached),
+      row('(b) dispatcher -> upstream, cache on', dispCached, dnsmasqCached),
+      row('(c) dnsmasq forwarder -> upstream, cache-size 10000', dnsmasqCached, dnsmasqCached),
+      row('(b) dispatcher -> upstream, cache off', dispPlain, dnsmasqPlain),
+      row('(c) dnsmasq forwarder -> upstream, cache-size 0', dnsmasqPlain, dnsmasqPlain),
+      `| dispatcher local zone (100 VIP names) | ${local.qps.toFixed(0)} | ${local.avgMs.toFixed(3)} | ${local.lost} | target >= 45000 |`,
+      '',
+      `Added latency of one forwarding hop, p50 of ${LATENCY_QUERIES} sequential uncached queries:`,
+      '',
+      '| path | p50 µs | added vs direct µs |',
+      '| --- | --- | --- |',
+      `| upstream directly | ${p50Direct.toFixed(0)} | |`,
+      `| dispatcher (cache off) | ${p50Disp.toFixed(0)} | ${(p50Disp - p50Direct).toFixed(0)} (target < 200) |`,
+      `| dnsmasq forwarder (cache off) | ${p50Dnsmasq.toFixed(0)} | ${(p50Dnsmasq - p50Direct).toFixed(0)} |`,
+      '',
+    ].join('\n');
+  } finally {
+    stopAll(procs);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

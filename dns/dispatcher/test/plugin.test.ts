@@ -1,0 +1,37 @@
+/** The agent plugin: starts with the agent's masters as Mesos-DNS resolvers; a failure never stops the agent. */
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loopbackBlock } from '../../../test/lib/index.js';
+import { createRegistry } from '../../../common/metrics.js';
+import type { AgentHandle } from '../../../cli/plugins.js';
+import { dispatcherAgentPlugin, type Dispatcher } from '../index.js';
+import { addresses, query, udpAsk } from './helpers.js';
+
+function handle(t: { teardown(fn: () => unknown): void }, ip: (n: number) => string): AgentHandle {
+  const workDir = mkdtempSync(join(tmpdir(), 'sx-agent-'));
+  t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
+  return { agentId: 'a1', ip: ip(1), workDir, masters: [`${ip(2)}:5050`, `${ip(3)}:5050`], registry: createRegistry(), routes: () => {} };
+}
+
+t.test('starts on the agent IP with mesos resolvers from the masters', async (t) => {
+  const ip = loopbackBlock();
+  const a = handle(t, ip);
+  let started: Dispatcher | undefined;
+  const c = await dispatcherAgentPlugin({ config: { udp_port: 0, tcp_port: 0 }, onStarted: (d) => (started = d) })(a);
+  t.ok(c && started, 'started');
+  t.teardown(() => c?.stop());
+  const r = started!.routes.route('app.marathon.mesos');
+  t.same(r.kind === 'forward' && r.resolvers.map((e) => e.label), [`${ip(2)}:61053`, `${ip(3)}:61053`]);
+  const port = started!.addresses().find((x) => x.transport === 'udp')!.port;
+  t.same(addresses(await udpAsk(ip(1), port, query('ready.spartan', 1))), [ip(1)]);
+  t.ok((await a.registry.metrics()).includes('sextant_dispatcher_requests_total'), 'metrics on the agent registry');
+});
+
+t.test('a dispatcher that cannot start is skipped, not fatal', async (t) => {
+  const ip = loopbackBlock();
+  const a = handle(t, ip);
+  writeFileSync(join(a.workDir, 'dispatcher.json'), JSON.stringify({ handler_limit: 'lots' }));
+  t.equal(await dispatcherAgentPlugin()(a), undefined);
+});
