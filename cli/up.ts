@@ -82,7 +82,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
     ipBase,
     portBase,
     agentTimeoutMs: int(v['agent-timeout-ms'], '--agent-timeout-ms', 15000, 100, 3_600_000),
-    ...(v['mesos-dns-port'] ? { mesosDnsPort: int(v['mesos-dns-port'], '--mesos-dns-port', 61053, 1) } : {}),
+    mesosDnsPort: int(v['mesos-dns-port'] ?? process.env.SEXTANT_MESOS_DNS_PORT, '--mesos-dns-port', 61053, 1),
   };
 }
 
@@ -101,9 +101,19 @@ interface Child {
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
-function startChild(name: string, argv: string[], logDir: string, wrap?: (cmd: string, args: string[]) => [string, string[]]): Child {
+/**
+ * Agents that share the host's kernel (no --netns) must not each program it (nftables VIPs, VXLAN,
+ * a DNS server on :53): they run only the control-plane client. In --netns mode each agent is a
+ * full node. SEXTANT_NODE_SERVICES set by the user wins.
+ */
+function nodeServicesEnv(netns: boolean): Record<string, string> {
+  if (process.env.SEXTANT_NODE_SERVICES || netns) return {};
+  return { SEXTANT_NODE_SERVICES: 'control' };
+}
+
+function startChild(name: string, argv: string[], logDir: string, wrap?: (cmd: string, args: string[]) => [string, string[]], env: Record<string, string> = {}): Child {
   const [cmd, args] = wrap ? wrap(process.execPath, [sextantEntry(), ...argv]) : [process.execPath, [sextantEntry(), ...argv]];
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
   proc.stderr!.pipe(log);
   const lines: string[] = [];
@@ -215,7 +225,7 @@ export async function startCluster(o: UpOptions): Promise<UpCluster> {
   try {
     if (layout) await step(`creating ${o.agents} network namespaces (${layout.prefix}*) and a bridge`, () => layout.create());
     master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
-      const c = startChild('master', ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs)], logDir, layout?.wrapMaster());
+      const c = startChild('master', ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs)], logDir, layout?.wrapMaster(), { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort) });
       await waitLine(c, /sextant master listening/, 30_000);
       return c;
     });
@@ -227,7 +237,7 @@ export async function startCluster(o: UpOptions): Promise<UpCluster> {
       agentDirs.push(dir);
       const ports = `ports:[${o.portBase + 1000 * i}-${o.portBase + 1000 * i + 999}]`;
       const c = await step(`starting agent ${i + 1} on ${ip}:${o.agentPort}`, async () => {
-        const a = startChild(`agent-${i + 1}`, ['agent', '--master', `${masterIp}:${o.masterPort}`, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit'], logDir, layout?.wrapAgent(i));
+        const a = startChild(`agent-${i + 1}`, ['agent', '--master', `${masterIp}:${o.masterPort}`, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit'], logDir, layout?.wrapAgent(i), nodeServicesEnv(layout !== undefined));
         const m = await waitLine(a, /sextant agent (\S+) registered/, 30_000);
         return { a, id: m[1] };
       });
@@ -254,8 +264,7 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
   say(`  marathon   ${marathonUrl}/v2/apps`);
   const via = layout ? `ip netns exec ${layout.hubName} ` : '';
   for (const t of tasks) say(`  example    ${via}curl http://${t.host}:${t.ports[0]}/   (${t.id})`);
-  if (o.mesosDnsPort) say(`  resolve    dig @${layout?.masterIp ?? `${o.ipBase}.1`} -p ${o.mesosDnsPort} hello.marathon.mesos`);
-  else say('  resolve    Mesos-DNS is not started by this command; run `sextant mesos-dns` against the master to get hello.marathon.mesos');
+  say(`  resolve    ${via}dig @${layout?.masterIp ?? `${o.ipBase}.1`} -p ${o.mesosDnsPort} ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (Mesos-DNS on the master)`);
   if (layout) say(`  netns      agents run in ${layout.describe()}; reach them with \`ip netns exec ${layout.hubName} curl ...\``);
   say('Ctrl-C stops everything (apps, agents, master).');
   say('sextant up: ready');

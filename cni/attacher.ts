@@ -62,7 +62,9 @@ export class CniAttacher implements NetworkAttacher {
   /** Install the plugin wrapper into the bin dir (also done lazily by the first attach). */
   start(): Promise<void> {
     this.started ??= (async () => {
-      const main = this.o.pluginMain ?? join(dirname(fileURLToPath(import.meta.url)), 'main.js');
+      // From dist: main.js beside this module; from source (tsx): the compiled one in dist/.
+      const here = dirname(fileURLToPath(import.meta.url));
+      const main = this.o.pluginMain ?? (import.meta.url.endsWith('.ts') ? join(here, '..', 'dist', 'cni', 'main.js') : join(here, 'main.js'));
       await writeWrapper(this.o.binDir, main);
       await mkdir(this.o.confDir, { recursive: true });
     })();

@@ -71,7 +71,6 @@ function stateHead(ctx: StateContext): Record<string, unknown> {
     hostname: ctx.hostname,
     activated_slaves: agents.filter((a) => a.active).length,
     deactivated_slaves: agents.filter((a) => !a.active).length,
-    unreachable_slaves: agents.filter((a) => !a.active).length,
     leader: pid,
     leader_info: { id: cluster.masterId, pid, port: ctx.port, hostname: ctx.hostname, address: { hostname: ctx.hostname, ip: ctx.ip, port: ctx.port } },
     log_dir: '',

@@ -60,6 +60,8 @@ t.test('kill: SIGTERM, then SIGKILL after the grace period; no process of the gr
     if (row.minMs) t.ok(took >= row.minMs, `${row.name}: waited the grace (${took} ms)`);
     t.ok(took < row.maxMs, `${row.name}: ended in ${took} ms`);
     t.same(r.states(id).slice(-2), ['TASK_KILLING', 'TASK_KILLED']);
+    // SIGKILL of the leftovers is asynchronous: wait (bounded) for the kernel to finish them.
+    await eventually(() => groupMembers(pid).length === 0, 2000, 20, 'group to empty').catch(() => undefined);
     t.same(groupMembers(pid), [], `${row.name}: no process left in the group`);
     t.notOk(r.runner.kill(id), 'killing an ended task is a no-op');
   }

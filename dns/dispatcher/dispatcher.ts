@@ -165,9 +165,14 @@ export class Dispatcher implements Component {
       this.metrics.refused.inc();
       return errorReply(msg, q, Rcode.REFUSED);
     }
+    const out = this.chain(ctx);
+    if (!(out instanceof Promise)) {
+      this.observe(route.zone, started); // a cache hit: no upstream work in flight
+      return out;
+    }
     this.inflight++;
     this.metrics.inflight.set(this.inflight);
-    return Promise.resolve(this.chain(ctx)).finally(() => {
+    return out.finally(() => {
       this.inflight--;
       this.metrics.inflight.set(this.inflight);
       this.observe(route.zone, started);

@@ -81,7 +81,7 @@ export function buildTaskInfo(b: BuildInput): TaskInfo {
     resources: { cpus: app.cpus, mem: app.mem, disk: app.disk, ports: portsToRanges(b.hostPorts) },
     ports: b.hostPorts,
     labels: Object.entries(app.labels).map(([key, value]) => ({ key, value })),
-    discovery: { visibility: 'FRAMEWORK', name, ports: { ports: specs.map((s, i) => discoveryPort(s, numbers[i]!)) } },
+    discovery: { visibility: 'FRAMEWORK', name, ports: { ports: specs.flatMap((s, i) => discoveryPorts(s, numbers[i]!)) } },
     ...(health ? { health_check: health } : {}),
     ...(net.mode === 'container'
       ? { network: { name: net.name!, port_mappings: specs.filter((s) => s.host !== undefined).map((s) => ({ host_port: numbers[specs.indexOf(s)]!, container_port: s.containerPort!, protocol: s.protocol })) } }
@@ -90,9 +90,10 @@ export function buildTaskInfo(b: BuildInput): TaskInfo {
   };
 }
 
-function discoveryPort(s: PortSpec, number: number): DiscoveryPort {
+/** One discovery port per protocol (`udp,tcp` gives two, as Marathon does). */
+function discoveryPorts(s: PortSpec, number: number): DiscoveryPort[] {
   const labels = Object.entries(s.labels).map(([key, value]) => ({ key, value }));
-  return { number, ...(s.name ? { name: s.name } : {}), protocol: s.protocol === 'udp' ? 'udp' : 'tcp', ...(labels.length ? { labels: { labels } } : {}) };
+  return s.protocol.split(',').map((protocol) => ({ number, ...(s.name ? { name: s.name } : {}), protocol, ...(labels.length ? { labels: { labels } } : {}) }));
 }
 
 function healthSpec(h: HealthCheck): HealthCheckSpec {

@@ -175,13 +175,14 @@ t.test('scale, rolling update, delete, events', async (t) => {
   // Scale down kills one.
   await h.api('/v2/apps/svc', { method: 'PUT', body: { instances: 2 } });
   await eventually(() => running().length === 2 && a.killed.length === 1, 5000, 20, 'scaled down to 2');
+  await eventually(async () => (await h.api('/v2/deployments')).body.length === 0, 5000, 20, 'scale-down deployment done');
 
   // Config change: rolling replace, never below 2 ready.
   const before = running().map((x) => x.info.task_id);
   let minReady = Infinity;
   const off = h.master.onChange(() => (minReady = Math.min(minReady, running().length)));
   t.teardown(off);
-  await h.api('/v2/apps/svc', { method: 'PUT', body: { cmd: 'sleep 2000' } });
+  t.equal((await h.api('/v2/apps/svc', { method: 'PUT', body: { cmd: 'sleep 2000' } })).status, 200, 'update accepted');
   await eventually(() => running().length === 2 && running().every((x) => !before.includes(x.info.task_id)), 5000, 20, 'all replaced');
   t.ok(minReady >= 2, `never below 2 running during the update (min ${minReady})`);
   t.ok(running().every((x) => x.info.command.value === 'sleep 2000'));

@@ -1,0 +1,161 @@
+/**
+ * The IPVS L4LB driver (DC/OS Minuteman's data plane): one IPVS virtual service per VIP:port with
+ * scheduler `wlc` (or `mh`, ...), masquerade destinations with weights (0 = drain), the VIP made
+ * local by a route in table local on the `minuteman` dummy interface.
+ *
+ * Ownership: a kernel service is ours when its VIP has a local route on our interface or when we
+ * programmed it; other IPVS services (an admin's, kube-proxy's) are never read into a diff.
+ * `apply` diffs against what it last wrote; `reconcile` against a kernel dump. A failed apply
+ * falls back to a full reconcile.
+ */
+import { createLogger, type Logger } from '../../common/log.js';
+import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
+import { DriverError } from '../errors.js';
+import { normalize } from '../services.js';
+import { IpvsSocket } from './genl.js';
+import { IpvsHost, execRunner, type Runner } from './host.js';
+import { kernelKey, opCount, planChanges, type KernelService, type Plan } from './plan.js';
+
+export interface IpvsDriverOptions {
+  /** IPVS scheduler for every service (default `wlc`; `mh` for consistent hashing). */
+  scheduler?: string;
+  /** Dummy interface holding the VIP routes (default `minuteman`). */
+  iface?: string;
+  /** iptables binary for the hairpin MASQUERADE rule (default `iptables`); false: none. */
+  iptables?: string | false;
+  /** `ip` binary (default `ip`). */
+  ip?: string;
+  /** Commands in flight at once (default 64). */
+  window?: number;
+  log?: Logger;
+  /** Injected command runner (tests). */
+  run?: Runner;
+}
+
+export class IpvsDriver implements L4lbDriver {
+  readonly name = 'ipvs' as const;
+  readonly scheduler: string;
+  readonly iface: string;
+  private readonly host: IpvsHost;
+  private readonly window: number;
+  private readonly log: Logger;
+  private sock?: IpvsSocket;
+  /** What this driver last wrote, by key; undefined: unknown, diff against the kernel. */
+  private current?: Map<string, KernelService>;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: IpvsDriverOptions = {}) {
+    this.scheduler = opts.scheduler ?? 'wlc';
+    this.iface = opts.iface ?? 'minuteman';
+    this.window = opts.window ?? 64;
+    this.log = opts.log ?? createLogger('l4lb', { driver: 'ipvs', iface: this.iface });
+    this.host = new IpvsHost({ iface: this.iface, ip: opts.ip ?? 'ip', iptables: opts.iptables ?? 'iptables', run: opts.run ?? execRunner });
+  }
+
+  async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    try {
+      const s = await IpvsSocket.open();
+      s.close();
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, reason: `generic netlink family IPVS does not resolve (is ip_vs loaded? CONFIG_IP_VS?): ${(e as Error).message}` };
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.serial(async () => {
+      this.sock ??= await IpvsSocket.open();
+      await this.host.ensureInterface();
+      if (await this.host.ensureConntrack()) this.log.info('ipvs_conntrack_enabled', { sysctl: 'net.ipv4.vs.conntrack=1' });
+      try {
+        await this.host.ensureMasquerade();
+      } catch (e) {
+        this.log.warn('ipvs_hairpin_masquerade_unavailable', { err: e, message: 'a client that is its own backend will not get replies' });
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    this.sock?.close();
+    this.sock = undefined;
+  }
+
+  apply(desired: Service[]): Promise<ApplyResult> {
+    return this.serial(async () => {
+      const want = normalize(desired);
+      if (!this.current) return this.reconcileNow(want);
+      const plan = planChanges(this.current, want, this.scheduler);
+      try {
+        await this.execute(plan);
+      } catch (e) {
+        this.log.warn('ipvs_apply_failed_full_resync', { err: e });
+        this.current = undefined;
+        return this.reconcileNow(want);
+      }
+      this.current = new Map(want.map((s) => [s.key, { ...s, sched: this.scheduler }]));
+      return { ...plan.result, rules: opCount(plan) };
+    });
+  }
+
+  reconcile(desired: Service[]): Promise<ApplyResult> {
+    return this.serial(() => this.reconcileNow(normalize(desired)));
+  }
+
+  async dump(): Promise<Service[]> {
+    const { services } = await this.serial(() => this.readKernel([]));
+    return normalize([...services.values()].map(({ sched: _s, ...svc }) => svc));
+  }
+
+  private async reconcileNow(want: Service[]): Promise<ApplyResult> {
+    const { services, routes } = await this.readKernel(want);
+    const plan = planChanges(services, want, this.scheduler, routes);
+    await this.execute(plan);
+    this.current = new Map(want.map((s) => [s.key, { ...s, sched: this.scheduler }]));
+    const res = { ...plan.result, rules: opCount(plan) };
+    if (res.rules) this.log.info('ipvs_reconciled', { ...res });
+    return res;
+  }
+
+  /** Our services (with destinations) and our VIP routes, as the kernel has them now. */
+  private async readKernel(want: Service[]): Promise<{ services: Map<string, KernelService>; routes: Set<string> }> {
+    const sock = await this.socket();
+    const routes = await this.host.localRoutes();
+    const mine = new Set([...want.map((s) => s.key), ...(this.current?.keys() ?? [])]);
+    const services = new Map<string, KernelService>();
+    for (const s of await sock.services()) {
+      const key = kernelKey(s);
+      if (!routes.has(s.addr) && !mine.has(key)) continue;
+      const backends = (await sock.dests(s)).map((d) => ({ ip: d.addr, port: d.port, weight: d.weight }));
+      services.set(key, { key, vip: s.addr, port: s.port, protocol: s.protocol, backends, ...(s.sched ? { sched: s.sched } : {}) });
+    }
+    const norm = normalize([...services.values()]);
+    return { services: new Map(norm.map((s) => [s.key, { ...s, sched: services.get(s.key)?.sched }])), routes };
+  }
+
+  private async execute(plan: Plan): Promise<void> {
+    const sock = await this.socket();
+    const fail = (errors: Error[], step: string) => {
+      if (errors.length) throw new DriverError('ipvs', `${errors.length} ${step} failed, first: ${errors[0]!.message}`, { cause: errors[0] });
+    };
+    fail(await sock.runAll(plan.services, this.window), 'service commands');
+    fail(await sock.runAll(plan.dests, this.window), 'destination commands');
+    try {
+      await this.host.setRoutes(plan.routesAdd, plan.routesDel);
+    } catch (e) {
+      throw new DriverError('ipvs', `routes on ${this.iface}: ${(e as Error).message}`, { cause: e });
+    }
+    fail(await sock.runAll(plan.removals, this.window), 'service removals');
+  }
+
+  private async socket(): Promise<IpvsSocket> {
+    this.sock ??= await IpvsSocket.open();
+    return this.sock;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}

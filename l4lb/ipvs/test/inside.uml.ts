@@ -1,0 +1,183 @@
+/**
+ * Runs INSIDE the User-Mode-Linux kernel (started by ipvs.test.ts through runInUml): the l4lb
+ * driver contract against the ipvs driver, `ipvsadm -Ln` against `dump()`, and real traffic to VIPs
+ * with backends in network namespaces of the UML kernel. Prints TAP; the host test reads it.
+ * Refuses to run anywhere but inside UML (it changes the kernel's main namespace).
+ */
+import t, { type Test } from 'tap';
+import { execFile, spawn } from 'node:child_process';
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { promisify } from 'node:util';
+import { IpvsDriver } from '../driver.js';
+import { runDriverContract } from '../../test/contract.js';
+import { normalize, serviceKey } from '../../services.js';
+import type { Service } from '../../driver.js';
+import { parseIpvsadm } from './ipvsadm.js';
+
+const pexec = promisify(execFile);
+const NODE = process.env.SEXTANT_UML_NODE ?? process.execPath;
+const IPTABLES = 'iptables-legacy';
+
+// Address plan: contract 11.0.0.1-4 -> 10.1.0.1-4 (no hosts); ipvsadm check 11.0.1.x;
+// traffic 11.0.2.x -> backends b1 10.9.1.2, b2 10.9.2.2 in their own namespaces.
+const B = [
+  { ns: 'b1', ip: '10.9.1.2', gw: '10.9.1.1' },
+  { ns: 'b2', ip: '10.9.2.2', gw: '10.9.2.1' },
+];
+const TCP_PORT = 8080;
+const UDP_PORT = 8081;
+
+async function sh(cmd: string, ...args: string[]): Promise<string> {
+  const { stdout } = await pexec(cmd, args, { maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+function svc(vip: string, port: number, protocol: 'tcp' | 'udp', backends: [string, number, number][]): Service {
+  return { key: serviceKey(protocol, vip, port), vip, port, protocol, backends: backends.map(([ip, p, weight]) => ({ ip, port: p, weight })) };
+}
+
+if (process.env.SEXTANT_UML !== '1') {
+  t.fail('inside.uml.ts runs only inside User-Mode-Linux (ipvs.test.ts starts it)');
+} else {
+  t.test('ipvs driver satisfies the l4lb driver contract', async (t) => {
+    await runDriverContract(t, async () => ({
+      driver: new IpvsDriver({ iptables: IPTABLES }),
+      vip: (i) => ({ ip: `11.0.0.${i + 1}`, port: 80 + i }),
+      backend: (i) => ({ ip: `10.1.0.${i + 1}`, port: 8080 + i }),
+      tamper: async () => void (await sh('ipvsadm', '-C')),
+    }));
+  });
+
+  t.test('ipvsadm -Ln agrees with dump(), for wlc and mh', async (t) => {
+    for (const scheduler of ['wlc', 'mh']) {
+      const d = new IpvsDriver({ iptables: IPTABLES, scheduler });
+      await d.start();
+      const want = [svc('11.0.1.1', 80, 'tcp', [['10.1.1.1', 8080, 1], ['10.1.1.2', 8080, 0]]), svc('11.0.1.2', 53, 'udp', [['10.1.1.3', 5353, 3]])];
+      await d.apply(want);
+      const seen = parseIpvsadm(await sh('ipvsadm', '-Ln'));
+      t.same(seen.map(({ sched: _s, forward: _f, ...rest }) => rest), await d.dump(), `${scheduler}: ipvsadm shows what dump() returns`);
+      t.same(normalize(want), await d.dump(), `${scheduler}: dump() is what was applied`);
+      t.ok(seen.every((s) => s.sched === scheduler), `${scheduler}: every service uses the scheduler`);
+      t.ok(seen.every((s) => s.forward.every((f) => f === 'Masq')), `${scheduler}: every destination is masqueraded`);
+      const routes = await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman');
+      t.same((JSON.parse(routes) as { dst: string }[]).map((r) => r.dst).sort(), ['11.0.1.1', '11.0.1.2'], `${scheduler}: VIPs are local routes on minuteman`);
+      t.equal((await sh('cat', '/proc/sys/net/ipv4/vs/conntrack')).trim(), '1', 'net.ipv4.vs.conntrack=1');
+      await d.apply([]);
+      t.equal(parseIpvsadm(await sh('ipvsadm', '-Ln')).length, 0, `${scheduler}: empty after apply([])`);
+      await d.stop();
+    }
+  });
+
+  t.test('traffic through VIPs reaches backends in namespaces', async (t) => {
+    await sh('sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    for (const [i, b] of B.entries()) {
+      await sh('ip', 'netns', 'add', b.ns);
+      await sh('ip', 'link', 'add', `v${b.ns}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.ns);
+      await sh('ip', 'addr', 'add', `${b.gw}/24`, 'dev', `v${b.ns}`);
+      await sh('ip', 'link', 'set', `v${b.ns}`, 'up');
+      await sh('ip', '-n', b.ns, 'addr', 'add', `${b.ip}/24`, 'dev', 'eth0');
+      await sh('ip', '-n', b.ns, 'link', 'set', 'eth0', 'up');
+      await sh('ip', '-n', b.ns, 'link', 'set', 'lo', 'up');
+      await sh('ip', '-n', b.ns, 'route', 'add', 'default', 'via', b.gw);
+      await startBackend(t, b.ns, `backend${i + 1}`);
+    }
+    const d = new IpvsDriver({ iptables: IPTABLES });
+    await d.start();
+    t.teardown(() => d.stop());
+    const [b1, b2] = [B[0]!.ip, B[1]!.ip];
+    const spread = svc('11.0.2.1', 80, 'tcp', [[b1, TCP_PORT, 1], [b2, TCP_PORT, 1]]);
+    const udp = svc('11.0.2.2', 53, 'udp', [[b1, UDP_PORT, 1], [b2, UDP_PORT, 1]]);
+    const hairpin = svc('11.0.2.3', 80, 'tcp', [[b1, TCP_PORT, 1]]);
+    await d.apply([spread, udp, hairpin]);
+
+    const counts = await tally(20, () => tcpHello('11.0.2.1', 80));
+    t.ok((counts.backend1 ?? 0) >= 5 && (counts.backend2 ?? 0) >= 5, `TCP connections spread over both backends ${JSON.stringify(counts)}`);
+
+    const ucounts = await tally(10, () => udpHello('11.0.2.2', 53));
+    t.ok((ucounts.backend1 ?? 0) > 0 && (ucounts.backend2 ?? 0) > 0, `UDP VIP answers from both backends ${JSON.stringify(ucounts)}`);
+
+    await d.apply([svc('11.0.2.1', 80, 'tcp', [[b1, TCP_PORT, 1], [b2, TCP_PORT, 0]]), udp, hairpin]);
+    const drained = await tally(10, () => tcpHello('11.0.2.1', 80));
+    t.same(drained, { backend1: 10 }, 'a backend at weight 0 gets no new connections');
+
+    await d.apply([svc('11.0.2.1', 80, 'tcp', [[b1, TCP_PORT, 1]]), udp, hairpin]);
+    t.same(await tally(5, () => tcpHello('11.0.2.1', 80)), { backend1: 5 }, 'a removed backend gets no connections');
+
+    const fromB1 = await sh('ip', 'netns', 'exec', B[0]!.ns, NODE, '-e', CLIENT, '11.0.2.3', '80');
+    t.equal(fromB1.trim(), 'backend1', 'hairpin: a backend reaches itself through the VIP (masquerade)');
+
+    await d.apply([]);
+    await t.rejects(tcpHello('11.0.2.1', 80), 'no VIP after removal');
+  });
+}
+
+const SERVER = `const net=require('net'),dgram=require('dgram');const name=process.argv[1];
+net.createServer((s)=>s.end(name+'\\n')).listen(${TCP_PORT},'0.0.0.0',()=>{
+const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send(name,r.port,r.address));u.bind(${UDP_PORT},()=>console.log('ready'));});`;
+
+const CLIENT = `const s=require('net').connect(+process.argv[2],process.argv[1]);let d='';s.on('data',(c)=>d+=c);
+s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',(e)=>{console.error(e.message);process.exit(1)});setTimeout(()=>process.exit(2),5000);`;
+
+async function startBackend(t: Test, ns: string, name: string): Promise<void> {
+  const p = spawn('ip', ['netns', 'exec', ns, NODE, '-e', SERVER, name], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 30_000);
+    p.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    p.once('exit', (c) => reject(new Error(`${name} exited ${c}`)));
+  });
+}
+
+function tcpHello(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port });
+    let data = '';
+    const timer = setTimeout(() => s.destroy(new Error(`no answer from ${host}:${port}`)), 3000);
+    s.on('data', (c) => (data += c));
+    s.on('end', () => {
+      clearTimeout(timer);
+      resolve(data.trim());
+    });
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function udpHello(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const u = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      u.close();
+      reject(new Error(`no UDP answer from ${host}:${port}`));
+    }, 3000);
+    u.on('message', (m) => {
+      clearTimeout(timer);
+      u.close();
+      resolve(m.toString());
+    });
+    u.send('hi', port, host);
+  });
+}
+
+async function tally(n: number, once: () => Promise<string>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const who = await once();
+    out[who] = (out[who] ?? 0) + 1;
+  }
+  return out;
+}
