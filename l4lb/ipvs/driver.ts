@@ -11,7 +11,7 @@
 import { createLogger, type Logger } from '../../common/log.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { DriverError } from '../errors.js';
-import { normalize } from '../services.js';
+import { normalize, normalizeOne, sameBackends } from '../services.js';
 import { IpvsSocket } from './genl.js';
 import { IpvsHost, execRunner, type Runner } from './host.js';
 import { kernelKey, opCount, planChanges, type KernelService, type Plan } from './plan.js';
@@ -65,14 +65,19 @@ export class IpvsDriver implements L4lbDriver {
   async start(): Promise<void> {
     await this.serial(async () => {
       this.sock ??= await IpvsSocket.open();
-      await this.host.ensureInterface();
-      if (await this.host.ensureConntrack()) this.log.info('ipvs_conntrack_enabled', { sysctl: 'net.ipv4.vs.conntrack=1' });
-      try {
-        await this.host.ensureMasquerade();
-      } catch (e) {
-        this.log.warn('ipvs_hairpin_masquerade_unavailable', { err: e, message: 'a client that is its own backend will not get replies' });
-      }
+      await this.ensureHost();
     });
+  }
+
+  /** Interface, sysctl and hairpin rule; cheap and idempotent, so every full reconcile repeats it. */
+  private async ensureHost(): Promise<void> {
+    await this.host.ensureInterface();
+    if (await this.host.ensureConntrack()) this.log.info('ipvs_conntrack_enabled', { sysctl: 'net.ipv4.vs.conntrack=1' });
+    try {
+      await this.host.ensureMasquerade();
+    } catch (e) {
+      this.log.warn('ipvs_hairpin_masquerade_unavailable', { err: e, message: 'a client that is its own backend will not get replies' });
+    }
   }
 
   async stop(): Promise<void> {
@@ -83,9 +88,14 @@ export class IpvsDriver implements L4lbDriver {
 
   apply(desired: Service[]): Promise<ApplyResult> {
     return this.serial(async () => {
-      const want = normalize(desired);
-      if (!this.current) return this.reconcileNow(want);
-      const plan = planChanges(this.current, want, this.scheduler);
+      if (!this.current) return this.reconcileNow(normalize(desired));
+      const current = this.current;
+      // Fast path: services already programmed and unchanged are reused as they are (canonical).
+      const want = desired.map((s) => {
+        const c = current.get(s.key);
+        return c && c.vip === s.vip && c.port === s.port && c.protocol === s.protocol && sameBackends(c.backends, s.backends) ? c : normalizeOne(s);
+      });
+      const plan = planChanges(current, want, this.scheduler);
       try {
         await this.execute(plan);
       } catch (e) {
@@ -93,7 +103,7 @@ export class IpvsDriver implements L4lbDriver {
         this.current = undefined;
         return this.reconcileNow(want);
       }
-      this.current = new Map(want.map((s) => [s.key, { ...s, sched: this.scheduler }]));
+      this.current = this.remember(want);
       return { ...plan.result, rules: opCount(plan) };
     });
   }
@@ -108,10 +118,11 @@ export class IpvsDriver implements L4lbDriver {
   }
 
   private async reconcileNow(want: Service[]): Promise<ApplyResult> {
+    await this.ensureHost();
     const { services, routes } = await this.readKernel(want);
     const plan = planChanges(services, want, this.scheduler, routes);
     await this.execute(plan);
-    this.current = new Map(want.map((s) => [s.key, { ...s, sched: this.scheduler }]));
+    this.current = this.remember(want);
     const res = { ...plan.result, rules: opCount(plan) };
     if (res.rules) this.log.info('ipvs_reconciled', { ...res });
     return res;
@@ -123,12 +134,13 @@ export class IpvsDriver implements L4lbDriver {
     const routes = await this.host.localRoutes();
     const mine = new Set([...want.map((s) => s.key), ...(this.current?.keys() ?? [])]);
     const services = new Map<string, KernelService>();
-    for (const s of await sock.services()) {
+    const ours = (await sock.services()).filter((s) => routes.has(s.addr) || mine.has(kernelKey(s)));
+    const dests = await sock.destsMany(ours);
+    ours.forEach((s, i) => {
       const key = kernelKey(s);
-      if (!routes.has(s.addr) && !mine.has(key)) continue;
-      const backends = (await sock.dests(s)).map((d) => ({ ip: d.addr, port: d.port, weight: d.weight }));
+      const backends = dests[i]!.map((d) => ({ ip: d.addr, port: d.port, weight: d.weight }));
       services.set(key, { key, vip: s.addr, port: s.port, protocol: s.protocol, backends, ...(s.sched ? { sched: s.sched } : {}) });
-    }
+    });
     const norm = normalize([...services.values()]);
     return { services: new Map(norm.map((s) => [s.key, { ...s, sched: services.get(s.key)?.sched }])), routes };
   }
@@ -146,6 +158,13 @@ export class IpvsDriver implements L4lbDriver {
       throw new DriverError('ipvs', `routes on ${this.iface}: ${(e as Error).message}`, { cause: e });
     }
     fail(await sock.runAll(plan.removals, this.window), 'service removals');
+  }
+
+  /** What the kernel now has: the desired services (first of duplicate keys) with our scheduler. */
+  private remember(want: KernelService[]): Map<string, KernelService> {
+    const m = new Map<string, KernelService>();
+    for (const s of want) if (!m.has(s.key)) m.set(s.key, s.sched === this.scheduler ? s : { ...s, sched: this.scheduler });
+    return m;
   }
 
   private async socket(): Promise<IpvsSocket> {

@@ -28,6 +28,9 @@ export function errnoOf(e: unknown): string {
 }
 
 export class IpvsSocket {
+  /** Extra sockets for concurrent dumps (one running dump per socket), opened on first use. */
+  private helpers: IpvsSocket[] = [];
+
   private constructor(
     private readonly sock: GenericNetlinkSocket,
     readonly family: number,
@@ -48,6 +51,8 @@ export class IpvsSocket {
 
   close(): void {
     this.sock.socket.close();
+    for (const h of this.helpers) h.close();
+    this.helpers = [];
   }
 
   /** One command, acked; an errno listed in `okErrors` is success. */
@@ -99,6 +104,24 @@ export class IpvsSocket {
       const s = decodeService(data);
       if (s) out.push(s);
     }
+    return out;
+  }
+
+  /** Destinations of many services, dumped over `parallel` sockets at once; in input order. */
+  async destsMany(services: IpvsService[], parallel = 8): Promise<IpvsDest[][]> {
+    const want = Math.min(parallel, Math.ceil(services.length / 16));
+    while (this.helpers.length < want - 1) this.helpers.push(await IpvsSocket.open());
+    const socks: IpvsSocket[] = [this, ...this.helpers.slice(0, Math.max(0, want - 1))];
+    const out: IpvsDest[][] = new Array(services.length);
+    let next = 0;
+    await Promise.all(
+      socks.map(async (sock) => {
+        while (next < services.length) {
+          const i = next++;
+          out[i] = await sock.dests(services[i]!);
+        }
+      }),
+    );
     return out;
   }
 

@@ -44,6 +44,8 @@ export class IpvsHost {
 
   /** The dummy interface, up. An existing one is fine. */
   async ensureInterface(): Promise<void> {
+    const flags = await readFile(`/sys/class/net/${this.o.iface}/flags`, 'utf8').catch(() => '');
+    if (flags && (parseInt(flags, 16) & 1) === 1) return; // exists and IFF_UP: no process to spawn
     try {
       await this.o.run(this.o.ip, ['link', 'add', this.o.iface, 'type', 'dummy']);
     } catch (e) {
@@ -65,6 +67,9 @@ export class IpvsHost {
     const ipt = this.o.iptables;
     if (!ipt) return;
     const run = (...a: string[]) => this.o.run(ipt, ['-w', '-t', 'nat', ...a]);
+    // One listing answers the common case (all in place) with a single process.
+    const listing = await run('-S').catch(() => '');
+    if (listing.includes(`-A POSTROUTING -j ${MASQ_CHAIN}`) && new RegExp(`-A ${MASQ_CHAIN} .*--vmethod MASQ.*-j MASQUERADE`).test(listing)) return;
     try {
       await run('-N', MASQ_CHAIN);
     } catch (e) {

@@ -5,7 +5,7 @@
  * services behind them.
  */
 import type { ApplyResult, Backend, Service } from '../driver.js';
-import { serviceKey } from '../services.js';
+import { sameBackends, serviceKey } from '../services.js';
 import { Cmd } from './constants.js';
 import { destAttr, serviceAttr, type IpvsService } from './codec.js';
 import type { IpvsOp } from './genl.js';
@@ -31,6 +31,7 @@ const ident = (s: Service, sched: string): IpvsService => ({ protocol: s.protoco
 const bkey = (b: Backend) => `${b.ip}|${b.port}`;
 
 function destOps(s: Service, before: Backend[], after: Backend[], sched: string): IpvsOp[] {
+  if (sameBackends(before, after)) return [];
   const svc = serviceAttr(ident(s, sched), false);
   const label = (b: Backend) => `${s.key} -> ${b.ip}:${b.port}`;
   const old = new Map(before.map((b) => [bkey(b), b]));
@@ -59,8 +60,8 @@ export function planChanges(have: Map<string, KernelService>, want: Service[], s
     seen.add(s.key);
     wantVips.add(s.vip);
     const o = have.get(s.key);
-    const full = serviceAttr(ident(s, sched), true);
     if (!o) {
+      const full = serviceAttr(ident(s, sched), true);
       plan.result.added++;
       plan.services.push({ cmd: Cmd.NEW_SERVICE, attrs: [full], label: s.key, onExist: { cmd: Cmd.SET_SERVICE, attrs: [full], label: s.key } });
       plan.dests.push(...destOps(s, [], s.backends, sched));
@@ -68,7 +69,7 @@ export function planChanges(have: Map<string, KernelService>, want: Service[], s
     }
     const ops = destOps(s, o.backends, s.backends, sched);
     const schedWrong = o.sched !== undefined && o.sched !== sched;
-    if (schedWrong) plan.services.push({ cmd: Cmd.SET_SERVICE, attrs: [full], label: s.key });
+    if (schedWrong) plan.services.push({ cmd: Cmd.SET_SERVICE, attrs: [serviceAttr(ident(s, sched), true)], label: s.key });
     if (ops.length || schedWrong) plan.result.changed++;
     plan.dests.push(...ops);
   }

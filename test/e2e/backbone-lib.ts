@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../../common/http.js';
-import { eventually, freePort, loopbackBlock, spawnTracked, uniqueName, type Tracked } from '../lib/index.js';
+import { eventually, freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
 
 interface Teardownable {
   teardown(fn: () => unknown): void;
@@ -42,8 +42,16 @@ export async function startUp(t: Teardownable, agents = 2, agentTimeoutMs = 3000
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('up')}-`));
   const [masterPort, marathonPort, agentPort] = [await freePort(), await freePort(), await freePort()];
   const portBase = randomInt(20, 55) * 1000;
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--agents', String(agents), '--no-example', '--work-dir', workDir, '--ip-base', ipBase, '--master-port', String(masterPort), '--marathon-port', String(marathonPort), '--agent-port', String(agentPort), '--port-base', String(portBase), '--agent-timeout-ms', String(agentTimeoutMs)]);
-  t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--agents', String(agents), '--no-example', '--work-dir', workDir, '--ip-base', ipBase, '--master-port', String(masterPort), '--marathon-port', String(marathonPort), '--agent-port', String(agentPort), '--port-base', String(portBase), '--agent-timeout-ms', String(agentTimeoutMs)], { graceMs: 15000 });
+  // `up` starts the master and agents in their own process groups: stop them by the PIDs it
+  // printed, so a slow shutdown under load can never leak them (then remove the work dir).
+  t.teardown(async () => {
+    const pids = [...up.output().matchAll(/^(?:master|agent \d+): pid (\d+)/gm)].map((m) => Number(m[1]));
+    up.kill('SIGTERM');
+    await Promise.race([up.exited, new Promise((r) => setTimeout(r, 15000))]);
+    await stopPids(pids);
+    rmSync(workDir, { recursive: true, force: true });
+  });
   await up.waitFor(/sextant up: ready/, 60_000);
   const c: Cluster = {
     up,

@@ -17,8 +17,9 @@ interface Teardownable {
   teardown(fn: () => unknown): void;
 }
 
-export function spawnTracked(t: Teardownable, cmd: string, args: string[], opts: SpawnOptions = {}): Tracked {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
+export function spawnTracked(t: Teardownable, cmd: string, args: string[], opts: SpawnOptions & { graceMs?: number } = {}): Tracked {
+  const { graceMs = 3000, ...spawnOpts } = opts;
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...spawnOpts });
   let out = '';
   const waiters = new Set<() => void>();
   const onData = (d: Buffer) => {
@@ -43,7 +44,7 @@ export function spawnTracked(t: Teardownable, cmd: string, args: string[], opts:
   };
   t.teardown(async () => {
     kill('SIGTERM');
-    const timer = setTimeout(() => kill('SIGKILL'), 3000);
+    const timer = setTimeout(() => kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
   });
@@ -97,4 +98,33 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Is a PID alive (and not a zombie)? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Stop processes by PID: SIGTERM, then SIGKILL to those still alive after `graceMs`. For daemons a
+ * test learns about from output (e.g. the master and agents `sextant up` starts in their own
+ * process groups), so a slow shutdown under load never leaks them.
+ */
+export async function stopPids(pids: number[], graceMs = 10000): Promise<void> {
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  for (const p of pids) signal(p, 'SIGTERM');
+  const end = Date.now() + graceMs;
+  while (pids.some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  for (const p of pids.filter(alive)) signal(p, 'SIGKILL');
 }

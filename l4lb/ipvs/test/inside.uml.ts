@@ -14,6 +14,7 @@ import { runDriverContract } from '../../test/contract.js';
 import { normalize, serviceKey } from '../../services.js';
 import type { Service } from '../../driver.js';
 import { parseIpvsadm } from './ipvsadm.js';
+import { probeDriver } from '../../probe.js';
 
 const pexec = promisify(execFile);
 const NODE = process.env.SEXTANT_UML_NODE ?? process.execPath;
@@ -47,6 +48,12 @@ if (process.env.SEXTANT_UML !== '1') {
       backend: (i) => ({ ip: `10.1.0.${i + 1}`, port: 8080 + i }),
       tamper: async () => void (await sh('ipvsadm', '-C')),
     }));
+  });
+
+  t.test('probeDriver(auto) picks ipvs where the IPVS family resolves', async (t) => {
+    const d = await probeDriver('auto', { ipvs: { iptables: IPTABLES } });
+    t.equal(d.name, 'ipvs', 'auto chose ipvs');
+    await d.stop();
   });
 
   t.test('ipvsadm -Ln agrees with dump(), for wlc and mh', async (t) => {
@@ -106,6 +113,11 @@ if (process.env.SEXTANT_UML !== '1') {
 
     const fromB1 = await sh('ip', 'netns', 'exec', B[0]!.ns, NODE, '-e', CLIENT, '11.0.2.3', '80');
     t.equal(fromB1.trim(), 'backend1', 'hairpin: a backend reaches itself through the VIP (masquerade)');
+    await sh(IPTABLES, '-w', '-t', 'nat', '-F', 'SEXTANT-IPVS');
+    await t.rejects(sh('ip', 'netns', 'exec', B[0]!.ns, NODE, '-e', CLIENT, '11.0.2.3', '80'), 'hairpin fails without the masquerade rule (someone flushed it)');
+    await d.reconcile([spread, udp, hairpin]);
+    const again = await sh('ip', 'netns', 'exec', B[0]!.ns, NODE, '-e', CLIENT, '11.0.2.3', '80');
+    t.equal(again.trim(), 'backend1', 'reconcile restores the masquerade rule: hairpin works again');
 
     await d.apply([]);
     await t.rejects(tcpHello('11.0.2.1', 80), 'no VIP after removal');
