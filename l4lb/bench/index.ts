@@ -97,5 +97,8 @@ export async function bench(): Promise<string> {
   out.push('', ...ratios, '', 'Targets (issue 6): nftables 10,000 VIPs under 2 s from empty, under 50 ms per single change.');
   out.push('The userspace row is capped at 2,000 VIPs: each VIP is a listening socket (file descriptors).', '');
   out.push(...(await throughput()));
+  // IPVS runs inside a User-Mode-Linux kernel (the host kernel has no IPVS).
+  const { benchIpvs } = await import('./ipvs.js');
+  out.push('', await benchIpvs());
   return out.join('\n');
 }
