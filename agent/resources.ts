@@ -44,22 +44,7 @@ export function parsePortRanges(v: string, field = 'ports'): PortRange[] {
   return ranges;
 }
 
-/** [[31000,32000]] -> `[31000-32000]` (Mesos JSON form). */
-export function formatPortRanges(ranges: PortRange[]): string {
-  return `[${ranges.map(([a, b]) => `${a}-${b}`).join(', ')}]`;
-}
-
-/** Ports [31000, 31001, 31005] -> `[31000-31001, 31005-31005]`. */
-export function portsToRanges(ports: number[]): PortRange[] {
-  const sorted = [...new Set(ports)].sort((a, b) => a - b);
-  const out: PortRange[] = [];
-  for (const p of sorted) {
-    const last = out[out.length - 1];
-    if (last && last[1] + 1 === p) last[1] = p;
-    else out.push([p, p]);
-  }
-  return out;
-}
+export { formatRanges as formatPortRanges, portsToRanges } from '../common/port-ranges.js';
 
 /** `rack:a;zone:1` -> {rack: 'a', zone: '1'}. */
 export function parseAttributes(text: string): Record<string, string> {

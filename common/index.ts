@@ -5,3 +5,4 @@ export * from './clock.js';
 export * from './config.js';
 export * from './http.js';
 export * from './daemon.js';
+export * from './port-ranges.js';

@@ -9,15 +9,9 @@ import { ConflictError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { type Changes, diffPart, mergeChanges, type PartChanges, type PartState, splitChanges, canonicalJson } from './delta.js';
 import { loadControlProto, type WirePartUpdate } from './proto.js';
-import { PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from './types.js';
+import { DEFAULT_OVERLAY, PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from './types.js';
 
-export const DEFAULT_OVERLAY: OverlayConfig = {
-  vtep_subnet: '44.128.0.0/20',
-  vtep_mac_oui: '70:B3:D5:00:00:00',
-  vni: 1024,
-  vtep_name: 'vtep1024',
-  vxlan_port: 64000,
-};
+export { DEFAULT_OVERLAY };
 
 /** What the engine persists so a restarted master continues the same history. */
 export interface PersistedSnapshot {

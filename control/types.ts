@@ -73,6 +73,15 @@ export interface OverlayConfig {
   vxlan_port: number;
 }
 
+/** DC/OS defaults (dcos-overlay). */
+export const DEFAULT_OVERLAY: OverlayConfig = {
+  vtep_subnet: '44.128.0.0/20',
+  vtep_mac_oui: '70:B3:D5:00:00:00',
+  vni: 1024,
+  vtep_name: 'vtep1024',
+  vxlan_port: 64000,
+};
+
 export interface IsolationRule {
   key: string;
   /** `network` or `network/cidr` */

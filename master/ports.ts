@@ -4,22 +4,7 @@
  */
 import type { PortRange } from './protocol.js';
 
-/** Mesos text form of a list of ranges. */
-export function formatRanges(ranges: PortRange[]): string {
-  return `[${ranges.map(([a, b]) => `${a}-${b}`).join(', ')}]`;
-}
-
-/** Collapse single ports into sorted inclusive ranges. */
-export function portsToRanges(ports: number[]): PortRange[] {
-  const sorted = [...new Set(ports)].sort((a, b) => a - b);
-  const out: PortRange[] = [];
-  for (const p of sorted) {
-    const last = out[out.length - 1];
-    if (last && last[1] + 1 === p) last[1] = p;
-    else out.push([p, p]);
-  }
-  return out;
-}
+export { formatRanges, portsToRanges } from '../common/port-ranges.js';
 
 export function countPorts(ranges: PortRange[]): number {
   return ranges.reduce((n, [a, b]) => n + (b - a + 1), 0);

@@ -10,14 +10,8 @@ import { contains, formatCidr, overlaps, parseCidr, parseIp, type Cidr } from '.
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(['host', 'bridge', 'default', 'none']);
 export const MAX_NAME = 13;
 
-/** DC/OS defaults (dcos-overlay). */
-export const DEFAULT_OVERLAY: OverlayConfig = {
-  vtep_subnet: '44.128.0.0/20',
-  vtep_mac_oui: '70:B3:D5:00:00:00',
-  vni: 1024,
-  vtep_name: 'vtep1024',
-  vxlan_port: 64000,
-};
+import { DEFAULT_OVERLAY } from '../control/types.js';
+export { DEFAULT_OVERLAY };
 export const DEFAULT_MTU = 1420;
 export const DEFAULT_NETWORKS: OverlayNetwork[] = [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: DEFAULT_MTU }];
 
