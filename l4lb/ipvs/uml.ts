@@ -102,6 +102,12 @@ os.execv(sys.argv[1], sys.argv[1:])
 const NODE_FLAGS = ['--no-enable-avx', '--no-enable-avx2', '--no-enable-fma3'];
 const GLIBC_NO_AVX = 'glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,-FMA,-AVX_Fast_Unaligned_Load';
 
+/** Paths the UML guest must see that the tmpfs over /tmp would hide (outermost first, no duplicates). */
+export function hostPathsUnderTmp(paths: string[]): string[] {
+  const under = [...new Set(paths.filter((p) => p === '/tmp' || p.startsWith('/tmp/')))].sort();
+  return under.filter((p, i) => p !== '/tmp' && !under.slice(0, i).some((o) => p.startsWith(`${o}/`)));
+}
+
 function initScript(work: string, o: UmlOptions, shim: boolean): string {
   const env: Record<string, string> = {
     PATH: `${work}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
@@ -120,6 +126,10 @@ function initScript(work: string, o: UmlOptions, shim: boolean): string {
     'export PATH=/usr/sbin:/usr/bin:/sbin:/bin',
     'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /tmp; mount -t tmpfs run /run',
     `mkdir -p ${q(work)} && mount -t hostfs -o ${q(work)} hostfs ${q(work)} || echo 'sextant-uml: cannot mount the work dir'`,
+    // A checkout under /tmp (CI clones may live there) is hidden by the tmpfs: mount it back from the host.
+    ...hostPathsUnderTmp([o.cwd ?? process.cwd(), dirname(process.execPath)]).map(
+      (p) => `mkdir -p ${q(p)} && mount -t hostfs -o ${q(p)} hostfs ${q(p)} || echo 'sextant-uml: cannot mount ${p}'`,
+    ),
     'echo "sextant-uml: booted $(uname -r)"',
     'ip link set lo up',
     ...Object.entries(env).map(([k, v]) => `export ${k}=${q(v)}`),
