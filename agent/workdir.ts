@@ -9,17 +9,10 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkAttachment } from './network.js';
-import type { ContainerStatus, TaskInfo, TaskState } from '../master/protocol.js';
+import type { TaskInfo, TaskState, TaskStatusEntry } from '../master/protocol.js';
 import { WorkDirError } from './errors.js';
 
-export interface TaskStatusEntry {
-  state: TaskState;
-  timestamp: number;
-  healthy?: boolean;
-  message?: string;
-  reason?: string;
-  container_status?: ContainerStatus;
-}
+export type { TaskStatusEntry } from '../master/protocol.js';
 
 export interface TaskRecord {
   info: TaskInfo;

@@ -2,7 +2,7 @@
  * The master's records. These are what the store holds (JSON) and what `/master/state` and the
  * control plane read. A task record carries everything the data plane needs to route to it.
  */
-import type { AgentRegistration, ContainerStatus, TaskInfo, TaskState } from './protocol.js';
+import type { AgentRegistration, TaskInfo, TaskState, TaskStatusEntry } from './protocol.js';
 
 export interface AgentRecord extends AgentRegistration {
   agent_id: string;
@@ -12,15 +12,8 @@ export interface AgentRecord extends AgentRegistration {
   reregistered_time?: number;
 }
 
-export interface TaskStatusRecord {
-  state: TaskState;
-  /** Seconds since the epoch. */
-  timestamp: number;
-  healthy?: boolean;
-  message?: string;
-  reason?: string;
-  container_status?: ContainerStatus;
-}
+/** Kept for readability in master code: the shared status entry. */
+export type TaskStatusRecord = TaskStatusEntry;
 
 export interface TaskRecord {
   info: TaskInfo;

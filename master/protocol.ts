@@ -85,6 +85,17 @@ export interface TaskReport {
   healthy?: boolean;
 }
 
+/** One entry of a task's status history (Mesos `statuses[]`), kept by master and agent alike. */
+export interface TaskStatusEntry {
+  state: TaskState;
+  /** Seconds since the epoch, fractional. */
+  timestamp: number;
+  healthy?: boolean;
+  message?: string;
+  reason?: string;
+  container_status?: ContainerStatus;
+}
+
 export interface StatusUpdate extends TaskReport {
   agent_id: string;
   /** Unique per update, so a retried POST is applied once. */

@@ -1,20 +1,11 @@
 import t from 'tap';
-import { requestJson, serve } from '../../common/index.js';
+import { requestJson } from '../../common/index.js';
+import { FakeMaster, serveOverlayMaster } from './harness.js';
 import { OverlayMaster } from '../index.js';
-import { FakeMaster, MemStore } from './harness.js';
 
 async function setup(t: { teardown(fn: () => unknown): void }) {
-  const store = new MemStore();
-  const m = new FakeMaster(store);
-  const master = new OverlayMaster(m);
-  await master.start();
-  const srv = await serve(m.router, { host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    await srv.close();
-    await master.stop();
-  });
-  const base = `http://127.0.0.1:${srv.address().port}`;
-  const call = (method: string, path: string, body?: unknown) => requestJson(base + path, { method, body });
+  const { store, m, master, url } = await serveOverlayMaster(t);
+  const call = (method: string, path: string, body?: unknown) => requestJson(url + path, { method, body });
   return { store, m, master, call };
 }
 

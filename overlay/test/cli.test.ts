@@ -1,19 +1,9 @@
 import t from 'tap';
-import { serve } from '../../common/index.js';
-import { OverlayMaster } from '../index.js';
 import { main } from '../cli.js';
-import { FakeMaster } from './harness.js';
+import { serveOverlayMaster } from './harness.js';
 
 t.test('sextant network create|ls|rm|isolate|allow|rules', async (t) => {
-  const m = new FakeMaster();
-  const master = new OverlayMaster(m);
-  await master.start();
-  const srv = await serve(m.router, { host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    await srv.close();
-    await master.stop();
-  });
-  const url = `http://127.0.0.1:${srv.address().port}`;
+  const { url } = await serveOverlayMaster(t);
   const run = async (...argv: string[]) => {
     let out = '';
     let err = '';

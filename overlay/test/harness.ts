@@ -2,7 +2,8 @@
  * Test doubles for the master side: an in-memory KvStore and a MasterHandle whose agents the test
  * sets by hand, plus a snapshot built from the overlay's PartSources (what the control plane does).
  */
-import { createRegistry, Router } from '../../common/index.js';
+import { createRegistry, Router, serve } from '../../common/index.js';
+import { OverlayMaster } from '../index.js';
 import type { KvStore, MasterHandle } from '../../master/index.js';
 import type { OverlayConfig, PartSource, Snapshot, SnapshotParts } from '../../control/index.js';
 
@@ -57,4 +58,17 @@ export async function snapshotOf(sources: PartSource[], overlay: OverlayConfig):
   const parts: SnapshotParts = { vips: [], zones: [], networks: [], overlay_agents: [], isolation_rules: [], network_policies: [], masters: [] };
   for (const s of sources) (parts as unknown as Record<string, unknown>)[s.part] = await s.entries();
   return { history: 'test', version: ++version, overlay, parts };
+}
+
+/** An OverlayMaster on a FakeMaster, its API served on loopback; stopped on teardown. */
+export async function serveOverlayMaster(t: { teardown(fn: () => unknown): void }, store = new MemStore()) {
+  const m = new FakeMaster(store);
+  const master = new OverlayMaster(m);
+  await master.start();
+  const srv = await serve(m.router, { host: '127.0.0.1', port: 0 });
+  t.teardown(async () => {
+    await srv.close();
+    await master.stop();
+  });
+  return { store, m, master, url: `http://127.0.0.1:${srv.address().port}` };
 }

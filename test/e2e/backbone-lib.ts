@@ -123,6 +123,18 @@ export function httpGet(host: string, port: number): Promise<string> {
 }
 
 /** Pids of live processes whose command line contains `marker`. */
+/** SIGKILL, by PID, every process whose command line carries `marker`, when the test ends. */
+export function killMarkedOnTeardown(t: Teardownable, marker: string): void {
+  t.teardown(() => {
+    for (const pid of processesWith(marker))
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+  });
+}
+
 export function processesWith(marker: string): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { requestJson } from '../../common/http.js';
 import { eventually, uniqueName } from '../lib/index.js';
-import { httpGet, httpServerCmd, processesWith, runningTasks, startUp } from './backbone-lib.js';
+import { httpGet, httpServerCmd, processesWith, runningTasks, startUp, killMarkedOnTeardown } from './backbone-lib.js';
 
 t.setTimeout(120_000);
 
@@ -14,14 +14,7 @@ t.test('agent kill -9 + restart: same id, tasks adopted, no orphan, no duplicate
   const c = await startUp(t, 2, 30_000);
   const marker = uniqueName('mark');
   const appId = '/adopt';
-  t.teardown(() => {
-    for (const pid of processesWith(marker))
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-  });
+  killMarkedOnTeardown(t, marker);
   const post = await requestJson(`${c.marathon}/v2/apps`, {
     body: { id: appId, cmd: httpServerCmd(marker), instances: 4, cpus: 0.1, mem: 32, portDefinitions: [{ port: 0 }] },
   });

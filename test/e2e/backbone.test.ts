@@ -8,7 +8,7 @@
 import t from 'tap';
 import { requestJson } from '../../common/http.js';
 import { eventually, uniqueName } from '../lib/index.js';
-import { appTasks, httpGet, httpServerCmd, processesWith, runningTasks, startUp } from './backbone-lib.js';
+import { appTasks, httpGet, httpServerCmd, processesWith, runningTasks, startUp, killMarkedOnTeardown } from './backbone-lib.js';
 
 t.setTimeout(180_000);
 
@@ -16,14 +16,7 @@ t.test('backbone: up, launch, replace, lose an agent, scale, delete', async (t) 
   const c = await startUp(t, 2, 3000);
   const marker = uniqueName('mark');
   const appId = '/e2e/web';
-  t.teardown(() => {
-    for (const pid of processesWith(marker))
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-  });
+  killMarkedOnTeardown(t, marker);
 
   const post = await requestJson(`${c.marathon}/v2/apps`, {
     body: { id: appId, cmd: httpServerCmd(marker), instances: 3, cpus: 0.1, mem: 32, portDefinitions: [{ port: 0, name: 'http', protocol: 'tcp' }] },
