@@ -18,18 +18,25 @@ import { eventually, freePort, loopbackBlock } from '../lib/index.js';
 process.env.SEXTANT_LOG_LEVEL ??= 'warn';
 const AGENTS = 3;
 
-/** Records when the VIP's backend first appears in an applied view. */
+/**
+ * Keeps every applied view with the time it was applied, so the first view holding the backend is
+ * found even when it arrived before the test learnt which backend to look for.
+ */
 class VipWatch implements SnapshotConsumer {
   readonly name = 'l4lb';
   readonly parts = ['vips', 'zones'] as ('vips' | 'zones')[];
-  seenAt: number | undefined;
-  last: Snapshot | undefined;
-  constructor(private readonly backend: () => string | undefined) {}
+  readonly applied: { at: number; view: Snapshot }[] = [];
   async apply(view: Snapshot): Promise<void> {
-    this.last = view;
-    const want = this.backend();
-    const has = view.parts.vips.some((v) => v.name === '/web' && v.backends.some((b) => `${b.ip}:${b.port}` === want && b.weight === 1));
-    if (has && this.seenAt === undefined) this.seenAt = Date.now();
+    this.applied.push({ at: Date.now(), view });
+  }
+  get last(): Snapshot | undefined {
+    return this.applied.at(-1)?.view;
+  }
+  /** When a view with `backend` (weight 1) behind the /web VIP was first applied. */
+  seenAt(backend: string): number | undefined {
+    return this.applied.find(({ view }) =>
+      view.parts.vips.some((v) => v.name === '/web' && v.backends.some((b) => `${b.ip}:${b.port}` === backend && b.weight === 1)),
+    )?.at;
   }
 }
 
@@ -46,7 +53,6 @@ t.test('VIP backend reaches every agent within 1 s of TASK_RUNNING', async (t) =
   await server.start();
   t.teardown(() => server.stop());
 
-  let backend: string | undefined;
   const watches: VipWatch[] = [];
   for (let i = 0; i < AGENTS; i++) {
     const agent = new Agent({ masters: [`${ip(1)}:${master.port}`], ip: ip(10 + i), port: 0, hostname: ip(10 + i), workDir: join(workDir, `agent${i}`) });
@@ -56,7 +62,7 @@ t.test('VIP backend reaches every agent within 1 s of TASK_RUNNING', async (t) =
       await agent.stop();
     });
     const id = await agent.registered();
-    const watch = new VipWatch(() => backend);
+    const watch = new VipWatch();
     watches.push(watch);
     const client = new ControlClient({ agentId: id, masters: [`${ip(1)}:${controlPort}`], consumers: [watch], log: createLogger('control-e2e') });
     await client.start();
@@ -81,12 +87,12 @@ t.test('VIP backend reaches every agent within 1 s of TASK_RUNNING', async (t) =
   const slave = ((master.state().slaves as any[]) ?? []).find((s) => s.id === task.slave_id);
   const agentIp = /@([\d.]+):/.exec(slave.pid)![1];
   const hostPort = Number(/\[(\d+)-/.exec(task.resources.ports)![1]);
-  backend = `${agentIp}:${hostPort}`;
+  const backend = `${agentIp}:${hostPort}`;
   const runningAt = 1000 * Math.max(...(task.statuses as any[]).filter((s) => s.state === 'TASK_RUNNING').map((s) => s.timestamp as number));
 
-  await eventually(() => watches.every((w) => w.seenAt !== undefined), 10_000, 10, `backend ${backend} on every agent`);
+  await eventually(() => watches.every((w) => w.seenAt(backend) !== undefined), 10_000, 10, `backend ${backend} on every agent`);
   for (const [i, w] of watches.entries()) {
-    const ms = w.seenAt! - runningAt;
+    const ms = w.seenAt(backend)! - runningAt;
     t.ok(ms < 1000, `agent ${i}: backend applied ${ms} ms after TASK_RUNNING`);
     t.ok(
       w.last!.parts.zones.some((z) => z.name === 'web.marathon.l4lb.thisdcos.directory'),
