@@ -103,6 +103,11 @@ export class Agent implements Component {
     this.runner.setAttacher(a);
   }
 
+  /** Point the resolv.conf of tasks on virtual networks at these addresses (the dispatcher plugin does). */
+  setNameservers(ns: string[]): void {
+    this.runner.setNameservers(ns);
+  }
+
   /** Mount extra routes (plugins) on the agent API. */
   routes(register: (router: Router) => void): void {
     register(this.router);

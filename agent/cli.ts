@@ -87,7 +87,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api http://${o.ip}:${agent.port})\n`);
     const base: AgentHandle = { agentId: id, ip: o.ip, workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
     // setNetworkAttacher: lets a plugin (CNI) give the agent its NetworkAttacher (see README).
-    const handle = Object.assign(base, { setNetworkAttacher: (a: NetworkAttacher | undefined) => agent.setNetworkAttacher(a) });
+    // setNameservers: the dispatcher plugin points tasks' resolv.conf at its addresses.
+    const handle = Object.assign(base, {
+      setNetworkAttacher: (a: NetworkAttacher | undefined) => agent.setNetworkAttacher(a),
+      setNameservers: (ns: string[]) => agent.setNameservers(ns),
+    });
     for (const plugin of agentPlugins) {
       const c = await plugin(handle);
       if (!c) continue;
@@ -97,8 +101,10 @@ export async function main(argv: string[]): Promise<number> {
     await stopping;
   }
   log.info('agent_stopping', { kill_tasks: o.killTasksOnExit });
-  for (const c of plugins.reverse()) await c.stop().catch((e) => log.warn('plugin_stop_failed', { name: c.name, err: e }));
+  // Tasks first, while the plugins still run: ending a task on a virtual network needs the CNI
+  // attacher (DEL, namespace removal).
   if (o.killTasksOnExit) await agent.killAllTasks(undefined, 10000);
+  for (const c of plugins.reverse()) await c.stop().catch((e) => log.warn('plugin_stop_failed', { name: c.name, err: e }));
   await agent.stop();
   return 0;
 }

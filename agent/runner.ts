@@ -68,7 +68,11 @@ export class TaskRunner {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly waiters = new Set<() => void>();
+  /** Network detaches (CNI DEL + namespace removal) still running; killAll waits for them. */
+  private readonly detaching = new Set<Promise<void>>();
   private stopped = false;
+  /** Set by killAll: launches that arrive while the agent is ending its tasks fail at once. */
+  private draining = false;
   onStatus: StatusListener = () => {};
 
   constructor(private readonly opts: RunnerOptions) {
@@ -79,6 +83,11 @@ export class TaskRunner {
   /** Install (or replace) the virtual-network attacher, e.g. once the CNI plugin is set up. */
   setAttacher(a: NetworkAttacher | undefined): void {
     this.opts.attacher = a;
+  }
+
+  /** Where tasks on virtual networks resolve names from now on (the dispatcher's addresses). */
+  setNameservers(ns: string[]): void {
+    this.opts.nameservers = ns;
   }
 
   list(): TaskRecord[] {
@@ -97,6 +106,7 @@ export class TaskRunner {
     mkdirSync(this.opts.workDir.sandbox(info.task_id), { recursive: true });
     this.transition(live, 'TASK_STARTING');
     this.log.info('task_launching', { task_id: info.task_id, cmd: info.command.value.slice(0, 200) });
+    if (this.draining) return this.finish(live, { failMessage: 'the agent is stopping and killing its tasks; not launching new ones', reason: 'REASON_CONTAINER_LAUNCH_FAILED' });
     if (!info.network) return this.spawnTask(live);
     void this.attachThenSpawn(live, info.network.name);
   }
@@ -264,7 +274,11 @@ export class TaskRunner {
     this.log.info('task_ended', { task_id: rec.info.task_id, state, code: how.code, signal: how.signal, message: extra.message });
     if (rec.attachment && this.opts.attacher) {
       const { netns: _n, ...att } = rec.attachment;
-      void this.opts.attacher.detach(rec.info.task_id, rec.info.network!.name).catch((e) => this.log.warn('network_detach_failed', { task_id: rec.info.task_id, err: e, ...att }));
+      const p = this.opts.attacher
+        .detach(rec.info.task_id, rec.info.network!.name)
+        .catch((e) => this.log.warn('network_detach_failed', { task_id: rec.info.task_id, err: e, ...att }))
+        .finally(() => this.detaching.delete(p));
+      this.detaching.add(p);
     }
     this.transition(live, state, extra);
   }
@@ -327,8 +341,23 @@ export class TaskRunner {
 
   /** Kill every task and wait for them to end. */
   async killAll(graceMs?: number, timeoutMs = 15000): Promise<boolean> {
+    this.draining = true;
     for (const id of [...this.tasks.keys()]) this.kill(id, graceMs);
-    return this.waitAllEnded(timeoutMs);
+    const t0 = Date.now();
+    const ended = await this.waitAllEnded(timeoutMs);
+    // Their namespaces too: the process may exit right after this.
+    await this.detachesSettled(Math.max(0, timeoutMs - (Date.now() - t0)));
+    return ended;
+  }
+
+  /** Wait (up to timeoutMs) for the network detaches of ended tasks; true when none is left. */
+  async detachesSettled(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    const all = Promise.all([...this.detaching]).then(() => this.detaching.size === 0);
+    const done = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    return done;
   }
 
   /** Stop watching (timers, health checks); tasks keep running for the next agent to adopt. */

@@ -7,7 +7,8 @@
  *   SEXTANT_NODE_SERVICES    default `l4lb,overlay,cni,dispatcher,control` (a real node). `sextant up`
  *                            without --netns runs only `control`: its agents share one kernel.
  *   SEXTANT_CONTROL_PORT (5060), SEXTANT_MESOS_DNS_PORT (61053), SEXTANT_MESOS_DNS_HTTP_PORT (8123),
- *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace).
+ *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
+ *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni).
  * Each plugin is loaded lazily and guarded: a network service that cannot start is logged with the
  * reason and skipped, and never takes the master's or agent's task handling down with it.
  */
@@ -28,6 +29,8 @@ export interface AgentHandle {
   routes(register: (router: import('../common/http.js').Router) => void): void;
   /** Give the agent its NetworkAttacher (the CNI plugin does). */
   setNetworkAttacher?(a: import('../agent/network.js').NetworkAttacher | undefined): void;
+  /** Where tasks on virtual networks resolve names (the dispatcher plugin sets its addresses). */
+  setNameservers?(ns: string[]): void;
 }
 export type AgentPlugin = (a: AgentHandle) => Promise<Component | undefined>;
 
@@ -102,19 +105,33 @@ const agentCatalog: Record<string, AgentPlugin> = {
     return l4lb.l4lbAgentPlugin({ driver: l4lb.parseDriverChoice(process.env.SEXTANT_L4LB_DRIVER ?? 'auto'), register: registerConsumer });
   }),
   overlay: guarded('overlay', async () => (await import('../overlay/index.js')).overlayAgentPlugin()),
-  cni: guarded('cni', async () => (await import('../cni/index.js')).cniAgentPlugin()),
+  cni: guarded('cni', async () => (await import('../cni/index.js')).cniAgentPlugin({ plugins: cniPluginsChoice() })),
   dispatcher: guarded('dispatcher', async () => {
     const { dispatcherAgentPlugin } = await import('../dns/index.js');
     const { registerConsumer } = await import('../control/index.js');
-    const plugin = dispatcherAgentPlugin({ onStarted: (d) => registerConsumer(d.snapshotConsumer()) });
     // The dispatcher plugin starts its server itself; the returned component must not start it twice.
     return async (a: AgentHandle) => {
+      const plugin = dispatcherAgentPlugin({
+        onStarted: (d) => {
+          registerConsumer(d.snapshotConsumer());
+          // resolv.conf has no port: only a dispatcher on :53 can serve the tasks' lookups.
+          const ns = [...new Set(d.addresses().filter((b) => b.transport === 'udp' && b.port === 53).map((b) => b.host))];
+          if (ns.length) a.setNameservers?.(ns);
+        },
+      });
       const d = await plugin(a);
       return d && { name: d.name, start: async () => {}, stop: () => d.stop() };
     };
   }),
   control: guarded('control', async () => (await import('../control/index.js')).controlAgentPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060) })),
 };
+
+/** SEXTANT_CNI_PLUGINS: `sextant` (default, our plugin) or `standard` (bridge + host-local from /usr/lib/cni). */
+function cniPluginsChoice(): 'sextant' | 'standard' {
+  const v = process.env.SEXTANT_CNI_PLUGINS ?? 'sextant';
+  if (v !== 'sextant' && v !== 'standard') throw new Error(`SEXTANT_CNI_PLUGINS='${v}' must be sextant or standard`);
+  return v;
+}
 
 function select<P>(catalog: Record<string, P>, names: string[], env: string): P[] {
   return names.flatMap((n) => {

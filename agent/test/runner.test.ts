@@ -112,6 +112,40 @@ t.test('network tasks go through the attacher; kill detaches', async (t) => {
   t.equal(calls[0], 'attach net-1 dcos');
 });
 
+t.test('nameservers set later reach the attacher; killAll waits for detaches and refuses new launches', async (t) => {
+  const wd = tempWorkDir(t);
+  const seenNs: string[][] = [];
+  let detached = false;
+  let releaseDetach!: () => void;
+  const detachGate = new Promise<void>((r) => (releaseDetach = r));
+  const attacher = {
+    async attach(req: { task_id: string; nameservers: string[] }) {
+      seenNs.push(req.nameservers);
+      return { netns: 'none', ip: '9.0.1.6' };
+    },
+    async detach() {
+      await detachGate;
+      detached = true;
+    },
+  };
+  const r = recordingRunner(t, { workDir: wd, attacher });
+  r.runner.setNameservers(['10.9.9.2']);
+  r.runner.launch(taskInfo('ns-1', 'sleep 5', { network: { name: 'dcos' } }));
+  await r.until('ns-1', (e) => e.state !== 'TASK_STARTING');
+  t.same(seenNs, [['10.9.9.2']], 'the attach request carries the nameservers set after construction');
+  let killed = false;
+  const all = r.runner.killAll(0, 5000).then((v) => (killed = v));
+  await r.until('ns-1', (e) => ['TASK_FAILED', 'TASK_KILLED'].includes(e.state));
+  r.runner.launch(taskInfo('late-1', 'sleep 5'));
+  const late = await r.untilState('late-1', 'TASK_FAILED');
+  t.match(late.message, /agent is stopping/, 'a launch during killAll fails at once with a reason');
+  await new Promise((res) => setImmediate(res));
+  t.notOk(killed, 'killAll still waits while the network detach runs');
+  releaseDetach();
+  await all;
+  t.ok(detached && killed, 'killAll resolves once the detach is done');
+});
+
 t.test('restart: live tasks are re-adopted, dead ones reported, kill still works', async (t) => {
   const wd = tempWorkDir(t);
   const a = new TaskRunner({ workDir: wd, agentIp: '127.0.0.1' });

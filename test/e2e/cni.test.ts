@@ -6,8 +6,8 @@
  * agent, and its containerip name resolves (zone records built from the Mesos state the agent
  * reports with container_status.network_infos) to those addresses.
  *
- * Not covered here (needs the lead's wiring, see cni/README.md "Agent integration"): launching
- * through the real master/Marathon/agent processes and answering over the dispatcher.
+ * The same scenario through real master/Marathon/agent processes and the dispatcher is
+ * test/e2e/cni-cluster.test.ts.
  */
 import t from 'tap';
 import { join } from 'node:path';
