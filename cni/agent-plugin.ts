@@ -10,6 +10,8 @@ import type { NetworkAttacher } from '../agent/network.js';
 import type { Snapshot, SnapshotConsumer } from '../control/index.js';
 import { CniAttacher, type BridgeNetwork, type CniAttacherOptions } from './attacher.js';
 import { createLogger } from '../common/log.js';
+import { NotFoundError } from '../common/errors.js';
+import { noSliceReason } from '../overlay/index.js';
 
 export type CniPluginOptions = Partial<Omit<CniAttacherOptions, 'networks'>>;
 
@@ -19,6 +21,10 @@ export function sliceOf(view: Snapshot | undefined, agentId: string, network: st
   const slice = me?.subnets[network];
   const net = view?.parts.networks.find((n) => n.name === network);
   return slice && net ? { subnet: slice.bridge, mtu: net.mtu } : undefined;
+}
+
+function throwNoSlice(view: Snapshot | undefined, agentId: string, network: string): never {
+  throw new NotFoundError(noSliceReason(view, agentId, network) ?? `network "${network}" has no subnet on this agent`);
 }
 
 export function cniAgentPlugin(opts: CniPluginOptions = {}): AgentPlugin {
@@ -32,7 +38,8 @@ export function cniAgentPlugin(opts: CniPluginOptions = {}): AgentPlugin {
       dataDir: join(dir, 'data'),
       logger: log,
       ...opts,
-      networks: (name) => sliceOf(view, a.agentId, name),
+      // No slice: say why (e.g. "network dcos: no free /24 of 9.0.0.0/8 for agent X (overlay exhausted)").
+      networks: (name) => sliceOf(view, a.agentId, name) ?? throwNoSlice(view, a.agentId, name),
     });
     const consumer: SnapshotConsumer = {
       name: 'cni',

@@ -161,6 +161,8 @@ export function taskJson(t: TaskRecord): Record<string, unknown> {
       state: s.state,
       timestamp: s.timestamp,
       ...(s.healthy !== undefined ? { healthy: s.healthy } : {}),
+      ...(s.message ? { message: s.message } : {}),
+      ...(s.reason ? { reason: s.reason } : {}),
       container_status: s.container_status ?? { network_infos: [{ ip_addresses: [{ protocol: 'IPv4', ip_address: t.agent_ip }] }] },
     })),
     labels: i.labels,

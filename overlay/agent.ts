@@ -8,8 +8,11 @@ import { createLogger, prom, systemClock, type Clock, type Component, type Logge
 import type { PartName, Snapshot, SnapshotConsumer } from '../control/index.js';
 import { desiredState, NotAllocatedError, type DesiredState } from './desired.js';
 import { planChanges, type Plan } from './diff.js';
-import { IprouteDriver, type KernelDriver } from './kernel.js';
-import { buildRuleset, commentsOf, NFT_TABLE, parseCounters, replaceTableScript, type RuleCounter } from './nft.js';
+import { missingSlices } from './exhaustion.js';
+import { createDriver, kernelKind, type KernelKind } from './driver.js';
+import type { KernelDriver } from './kernel.js';
+import { buildMasq6, buildRuleset, commentsOf, NFT_TABLE, parseCounters, replaceTableScript, type RuleCounter } from './nft.js';
+import { VTEP_SUBNET6 } from './desired.js';
 
 export interface OverlayAgentOptions {
   agentId: string;
@@ -17,6 +20,8 @@ export interface OverlayAgentOptions {
   /** Network namespace to program (undefined: the current one). */
   netns?: string;
   driver?: KernelDriver;
+  /** Kernel driver when `driver` is not given (default: env SEXTANT_OVERLAY_KERNEL, else netlink for the own namespace, iproute2 for `netns`). */
+  kernel?: KernelKind;
   clock?: Clock;
   /** Full reconcile period. Default 30 s. */
   reconcileMs?: number;
@@ -34,6 +39,8 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
   readonly name = 'overlay';
   readonly parts: PartName[] = ['networks', 'overlay_agents', 'isolation_rules', 'network_policies'];
   readonly driver: KernelDriver;
+  /** Which driver programs the kernel (`custom` when one was injected). */
+  readonly kernel: KernelKind | 'custom';
   private readonly clock: Clock;
   private readonly log: Logger;
   private view?: Snapshot;
@@ -44,10 +51,13 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
   private running = false;
   private readonly m;
   lastError?: string;
+  /** Networks this agent has no slice of, with the reason (exhaustion named): API and metric. */
+  missing: { network: string; reason: string }[] = [];
   lastReport?: SyncReport;
 
   constructor(private readonly opts: OverlayAgentOptions) {
-    this.driver = opts.driver ?? new IprouteDriver(opts.netns);
+    this.kernel = opts.driver ? 'custom' : kernelKind(opts.netns, opts.kernel);
+    this.driver = opts.driver ?? createDriver(this.kernel as KernelKind, opts.netns);
     this.clock = opts.clock ?? systemClock;
     this.log = createLogger('overlay', { role: 'agent', agent_id: opts.agentId });
     const r = [opts.registry];
@@ -58,6 +68,17 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
       duration: new prom.Histogram({ name: 'sextant_overlay_update_duration_seconds', help: 'Time to bring the kernel to the desired overlay state', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: r }),
       changes: new prom.Counter({ name: 'sextant_overlay_kernel_changes_total', help: 'ip/bridge batch lines applied', registers: r }),
     };
+    new prom.Gauge({ name: 'sextant_overlay_kernel_driver', help: 'Kernel driver in use (1 for the active one)', labelNames: ['driver'], registers: r }).set({ driver: this.kernel }, 1);
+    new prom.Gauge({
+      name: 'sextant_overlay_networks_unallocated',
+      help: 'Networks this agent has no slice of (1 per network; the log and GET /v1/overlay say why, e.g. exhaustion)',
+      labelNames: ['network'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const m of self.missing) this.set({ network: m.network }, 1);
+      },
+    });
     new prom.Gauge({ name: 'sextant_overlay_networks_configured', help: 'Virtual networks programmed on this agent', registers: r, collect() { this.set(self.want?.bridges.length ?? 0); } });
     new prom.Gauge({
       name: 'sextant_overlay_isolation_rule_hits',
@@ -73,7 +94,9 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
 
   async start(): Promise<void> {
     this.running = true;
+    this.log.info('overlay_kernel_driver', { driver: this.kernel, netns: this.opts.netns ?? null });
     await this.driver.sysctl('net.ipv4.ip_forward', '1').catch((e) => this.log.warn('overlay_ip_forward_failed', { err: e }));
+    await this.driver.sysctl('net.ipv6.conf.all.forwarding', '1').catch((e) => this.log.warn('overlay_ip_forward_failed', { err: e, family: 6 }));
     this.schedule();
   }
 
@@ -82,6 +105,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     await this.queue.catch(() => undefined);
+    this.driver.close?.();
   }
 
   private schedule(): void {
@@ -96,17 +120,26 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
   /** A new view of the parts: becomes the desired state; resolves once the kernel matches. */
   async apply(view: Snapshot): Promise<void> {
     this.view = view;
+    this.noteMissing(missingSlices(view, this.opts.agentId));
     try {
       this.want = desiredState(view, this.opts.agentId);
     } catch (e) {
       if (e instanceof NotAllocatedError) {
         this.want = undefined; // nothing to program until the master gives us a share
-        this.lastError = e.message;
+        this.lastError = this.missing[0]?.reason ?? e.message;
         return;
       }
       throw e;
     }
     await this.sync(false);
+  }
+
+  /** Log each network newly without a slice (once per change of reason), and each one that got one. */
+  private noteMissing(now: { network: string; reason: string }[]): void {
+    const before = new Map(this.missing.map((m) => [m.network, m.reason]));
+    for (const m of now) if (before.get(m.network) !== m.reason) this.log.error('overlay_network_unallocated', { network: m.network, reason: m.reason });
+    for (const [network] of before) if (!now.some((m) => m.network === network)) this.log.info('overlay_network_allocated', { network });
+    this.missing = now;
   }
 
   /**
@@ -165,9 +198,10 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
       rules: view.parts.isolation_rules,
       policies: view.parts.network_policies,
     });
-    if (text === this.appliedNft && (!full || (await this.nftIntact(text)))) return false;
-    await this.driver.nft(replaceTableScript(text));
-    this.appliedNft = text;
+    const text6 = buildMasq6({ vtep: want.vtep.name, vtepSubnet6: VTEP_SUBNET6, networks: view.parts.networks });
+    if (text + text6 === this.appliedNft && (!full || (await this.nftIntact(text)))) return false;
+    await this.driver.nft(replaceTableScript(text, text6));
+    this.appliedNft = text + text6;
     return true;
   }
 
@@ -187,7 +221,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
 
   /** Agent API: `GET /v1/overlay` (state) and `GET /v1/overlay/isolation` (counters per rule). */
   mount(router: Router): void {
-    router.get('/v1/overlay', () => ({ json: { agent_id: this.opts.agentId, desired: this.want ?? null, last_error: this.lastError ?? null } }));
+    router.get('/v1/overlay', () => ({ json: { agent_id: this.opts.agentId, kernel: this.kernel, desired: this.want ?? null, unallocated: this.missing, last_error: this.lastError ?? null } }));
     router.get('/v1/overlay/isolation', async () => ({ json: { agent_id: this.opts.agentId, counters: await this.counters() } }));
   }
 }

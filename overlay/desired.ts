@@ -3,13 +3,18 @@
  * objects come from here: the vxlan device (`vtep1024`), bridges `m-<net>`, routing table 42.
  */
 import type { OverlayAgent, Snapshot } from '../control/index.js';
-import { hostAddr, parseCidr } from './cidr.js';
+import { formatIp, hostAddr, parseCidr, parseIp } from './cidr.js';
 
 export const OVERLAY_TABLE = 42;
 /** Priority of the `from <network> lookup 42` rules (before main at 32766). */
 export const RULE_PREF = 32000;
 /** Underlay MTU minus the VXLAN overhead (50 bytes). */
 export const VTEP_MTU = 1450;
+/**
+ * IPv6 addresses of the VTEPs (DC/OS's default `vtep_subnet_v6`). Derived, not allocated: an agent's
+ * is this prefix + its IPv4 VTEP address in the low 32 bits, so it is as unique as the IPv4 one.
+ */
+export const VTEP_SUBNET6 = 'fd01:a::/64';
 
 export interface DesiredLink {
   name: string;
@@ -18,12 +23,16 @@ export interface DesiredLink {
   mac: string;
   mtu: number;
   addr: string;
+  /** IPv6 VTEP address (when a network has `subnet6`). */
+  addr6?: string;
 }
 export interface DesiredBridge {
   name: string;
   network: string;
   mtu: number;
   addr: string;
+  /** Gateway IPv6 address of the bridge's v6 half. */
+  addr6?: string;
 }
 export interface Neigh {
   ip: string;
@@ -50,11 +59,17 @@ export interface DesiredState {
   /** Table 42: `<agentIP>/32 via <vtepIP>`. */
   table42: Route[];
   /** Overlay subnets by network (for nftables). */
-  networks: { name: string; subnet: string; bridge: string }[];
+  networks: { name: string; subnet: string; bridge: string; subnet6?: string }[];
 }
 
 export const bridgeName = (network: string): string => `m-${network}`;
 const ipOf = (cidr: string): string => cidr.split('/')[0]!;
+
+/** The IPv6 VTEP address of an agent (VTEP_SUBNET6 + its IPv4 VTEP address), no length. */
+export function vtep6Of(vtepIp: string): string {
+  const v4 = parseIp(ipOf(vtepIp))!.value;
+  return formatIp(6, parseCidr(VTEP_SUBNET6)!.base + v4);
+}
 
 export class NotAllocatedError extends Error {
   override name = 'NotAllocatedError';
@@ -75,19 +90,25 @@ export function desiredState(view: Snapshot, agentId: string): DesiredState {
     table42: [],
     networks: [],
   };
+  const v6 = nets.some((n) => n.subnet6);
+  if (v6) s.vtep.addr6 = `${vtep6Of(me.vtep_ip)}/${VTEP_SUBNET6.split('/')[1]}`;
   for (const n of nets) {
     const mine = me.subnets[n.name];
     if (!mine) continue;
-    s.bridges.push({ name: bridgeName(n.name), network: n.name, mtu: n.mtu, addr: hostAddr(parseCidr(mine.bridge)!, 1n) });
-    s.networks.push({ name: n.name, subnet: n.subnet, bridge: mine.bridge });
+    const b: DesiredBridge = { name: bridgeName(n.name), network: n.name, mtu: n.mtu, addr: hostAddr(parseCidr(mine.bridge)!, 1n) };
+    if (mine.bridge6) b.addr6 = hostAddr(parseCidr(mine.bridge6)!, 1n);
+    s.bridges.push(b);
+    s.networks.push({ name: n.name, subnet: n.subnet, bridge: mine.bridge, ...(n.subnet6 ? { subnet6: n.subnet6 } : {}) });
   }
   for (const r of remotes) {
     const vtep = ipOf(r.vtep_ip);
     s.neighs.push({ ip: vtep, mac: r.vtep_mac.toLowerCase() });
+    if (v6) s.neighs.push({ ip: vtep6Of(r.vtep_ip), mac: r.vtep_mac.toLowerCase() });
     s.fdbs.push({ mac: r.vtep_mac.toLowerCase(), dst: r.ip });
     for (const n of nets) {
       const sl = r.subnets[n.name];
       if (sl) s.routes.push({ dst: sl.subnet, via: vtep });
+      if (sl?.subnet6) s.routes.push({ dst: sl.subnet6, via: vtep6Of(r.vtep_ip) });
     }
     s.table42.push({ dst: `${r.ip}/32`, via: vtep });
   }

@@ -22,14 +22,14 @@ export function planChanges(want: DesiredState, have: KernelState): Plan {
   if (!link || recreate) ip.push(`link add ${v.name} type vxlan id ${v.vni} dstport ${v.port} nolearning noudpcsum`);
   const fresh = !link || recreate;
   if (fresh || link.mac !== v.mac || link.mtu !== v.mtu || !link.up) ip.push(`link set ${v.name} address ${v.mac} mtu ${v.mtu} up`);
-  addrLines(ip, v.name, v.addr, fresh ? [] : link.addrs);
+  addrLines(ip, v.name, [v.addr, v.addr6], fresh ? [] : link.addrs);
 
   const wantBridges = new Set(want.bridges.map((b) => b.name));
   for (const b of want.bridges) {
     const have1 = have.links.get(b.name);
     if (!have1) ip.push(`link add ${b.name} type bridge`);
     if (!have1 || have1.mtu !== b.mtu || !have1.up) ip.push(`link set ${b.name} mtu ${b.mtu} up`);
-    addrLines(ip, b.name, b.addr, have1?.addrs ?? []);
+    addrLines(ip, b.name, [b.addr, b.addr6], have1?.addrs ?? []);
   }
   for (const l of have.links.values()) if (l.kind === 'bridge' && l.name.startsWith(bridgeName('')) && !wantBridges.has(l.name)) ip.push(`link del ${l.name}`);
 
@@ -77,9 +77,11 @@ export function planChanges(want: DesiredState, have: KernelState): Plan {
   return { ip, bridge };
 }
 
-function addrLines(out: string[], dev: string, want: string, have: string[]): void {
-  if (!have.includes(want)) out.push(`addr replace ${want} dev ${dev}`);
-  for (const a of have) if (a !== want) out.push(`addr del ${a} dev ${dev}`);
+/** IPv6 addresses skip duplicate address detection (ours by construction; usable at once). */
+function addrLines(out: string[], dev: string, want: (string | undefined)[], have: string[]): void {
+  const w = want.filter((a): a is string => a !== undefined);
+  for (const a of w) if (!have.includes(a)) out.push(`addr replace ${a} dev ${dev}${a.includes(':') ? ' nodad' : ''}`);
+  for (const a of have) if (!w.includes(a)) out.push(`addr del ${a} dev ${dev}`);
 }
 
 /**

@@ -37,6 +37,8 @@ export interface KernelDriver {
   nft(text: string): Promise<void>;
   nftJson(args: string[]): Promise<unknown>;
   sysctl(key: string, value: string): Promise<void>;
+  /** Release sockets (the netlink driver); optional. */
+  close?(): void;
 }
 
 interface RunResult {
@@ -85,12 +87,13 @@ export class IprouteDriver implements KernelDriver {
   }
 
   async dump(vtep: string): Promise<KernelState> {
-    const [links, addrs, neighs, fdbs, routes, t42, rules] = await Promise.all([
+    const [links, addrs, neighs, fdbs, routes, routes6, t42, rules] = await Promise.all([
       this.ipj('-d', 'link', 'show'),
       this.ipj('addr', 'show'),
       this.ipj('neigh', 'show', 'dev', vtep).catch(() => []),
       run('bridge', [...this.ns(), '-j', 'fdb', 'show', 'dev', vtep]).then((r) => json(r.stdout) as J[]).catch(() => []),
       this.ipj('route', 'show', 'dev', vtep).catch(() => []),
+      this.ipj('-6', 'route', 'show', 'dev', vtep).catch(() => []),
       this.ipj('route', 'show', 'table', String(OVERLAY_TABLE)).catch(() => []),
       this.ipj('rule', 'show'),
     ]);
@@ -117,6 +120,7 @@ export class IprouteDriver implements KernelDriver {
     for (const n of neighs) if ((n.state as string[] | undefined)?.includes('PERMANENT') && n.lladdr) state.neighs.push({ ip: n.dst, mac: String(n.lladdr).toLowerCase() });
     for (const f of fdbs) if (f.dst) state.fdbs.push({ mac: String(f.mac).toLowerCase(), dst: f.dst });
     for (const r of routes) if (r.gateway && r.dst !== 'default') state.routes.push({ dst: withLen(r.dst), via: r.gateway });
+    for (const r of routes6) if (r.gateway && r.dst !== 'default') state.routes.push({ dst: withLen(r.dst, 6), via: r.gateway });
     for (const r of t42) if (r.gateway) state.table42.push({ dst: withLen(r.dst), via: r.gateway });
     for (const r of rules) if (String(r.table) === String(OVERLAY_TABLE) && r.src) state.rules.push({ src: `${r.src}/${r.srclen ?? 32}`, pref: r.priority });
     return state;

@@ -64,9 +64,27 @@ export function buildRuleset(x: IsolationInput): string {
   return lines.join('\n') + '\n';
 }
 
-/** One transaction: create-if-missing, delete, recreate. */
-export function replaceTableScript(ruleset: string): string {
-  return `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n${ruleset}`;
+/**
+ * IPv6: MASQUERADE of the networks' `subnet6` leaving to non-overlay destinations, in an `ip6`
+ * table of the same name ('' when no network has IPv6). Isolation stays IPv4-only.
+ */
+export function buildMasq6(x: { vtep: string; vtepSubnet6: string; networks: OverlayNetwork[] }): string {
+  const all = x.networks.map((n) => n.subnet6).filter((s): s is string => !!s).sort();
+  if (!all.length) return '';
+  return [
+    `table ip6 ${NFT_TABLE} {`,
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    ip6 saddr ${set(all)} ip6 daddr != ${set([...all, x.vtepSubnet6])} oifname != ${q(x.vtep)} masquerade`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** One transaction: create-if-missing, delete, recreate (both families; the ip6 one only if wanted). */
+export function replaceTableScript(ruleset: string, ruleset6 = ''): string {
+  return `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n${ruleset}table ip6 ${NFT_TABLE}\ndelete table ip6 ${NFT_TABLE}\n${ruleset6}`;
 }
 
 export interface RuleCounter {

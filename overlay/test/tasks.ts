@@ -64,3 +64,33 @@ export async function ping(ns: Netns, ip: string): Promise<boolean> {
     return false;
   }
 }
+
+/** One ICMPv6 echo (raw socket; the kernel fills the checksum); true when answered within 2 s. */
+const ping6Py = `
+import socket,struct,sys,time
+dst=sys.argv[1]
+s=socket.socket(socket.AF_INET6,socket.SOCK_RAW,socket.IPPROTO_ICMPV6)
+s.settimeout(2)
+ident=int(time.time()*1000)&0xffff
+s.sendto(struct.pack('!BBHHH',128,0,0,ident,1)+b'sextant',(dst,0))
+end=time.time()+2
+while time.time()<end:
+    try: d,a=s.recvfrom(2048)
+    except socket.timeout: break
+    if socket.inet_pton(socket.AF_INET6,a[0].split('%')[0])==socket.inet_pton(socket.AF_INET6,dst) and d[0]==129 and struct.unpack('!H',d[4:6])[0]==ident: print('reply'); sys.exit(0)
+print('noreply'); sys.exit(1)
+`;
+
+export async function ping6(ns: Netns, ip: string): Promise<boolean> {
+  try {
+    return (await ns.exec('python3', ['-c', ping6Py, ip])).includes('reply');
+  } catch {
+    return false;
+  }
+}
+
+/** Give a task made by createTask an IPv6 address on its bridge's v6 half and a v6 default route. */
+export async function addTask6(task: Netns, ip6: string, len: number, gw6: string): Promise<void> {
+  await task.ip('-6', 'addr', 'add', `${ip6}/${len}`, 'dev', 'eth0', 'nodad');
+  await task.ip('-6', 'route', 'add', 'default', 'via', gw6, 'dev', 'eth0');
+}
