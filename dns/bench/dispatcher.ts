@@ -6,7 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,12 +53,49 @@ function stopAll(procs: Proc[]): void {
 }
 
 interface PerfResult {
+  completed: number;
   qps: number;
   avgMs: number;
   lost: number;
+  /** CPU time of the server process per completed query (µs): load-independent, unlike qps. */
+  cpuUs: number;
 }
 
-function dnsperf(bin: string, host: string, port: number, file: string): Promise<PerfResult> {
+const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 2);
+
+/** utime+stime of a process, in clock ticks (1/100 s). */
+function cpuTicks(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** dnsperf against a server process, also measuring that process's CPU per query. */
+async function measure(bin: string, host: string, port: number, file: string, server: Proc): Promise<PerfResult> {
+  const t0 = cpuTicks(server.child.pid);
+  const r = await dnsperf(bin, host, port, file);
+  r.cpuUs = ((cpuTicks(server.child.pid) - t0) * 10_000) / Math.max(1, r.completed);
+  return r;
+}
+
+/** Sum of rounds: qps averaged, CPU per query weighted by queries. */
+function combine(rs: PerfResult[]): PerfResult {
+  const n = rs.length;
+  const q = rs.reduce((s, r) => s + r.completed, 0);
+  return {
+    qps: rs.reduce((s, r) => s + r.qps, 0) / n,
+    avgMs: rs.reduce((s, r) => s + r.avgMs, 0) / n,
+    lost: rs.reduce((s, r) => s + r.lost, 0),
+    cpuUs: rs.reduce((s, r) => s + r.cpuUs * r.completed, 0) / Math.max(1, q),
+    completed: q,
+  };
+}
+
+function dnsperf(bin: string, host: string, port: number, file: string): Promise<PerfResult & { completed: number }> {
   return new Promise((resolve, reject) => {
     const p = spawn(bin, ['-s', host, '-p', String(port), '-d', file, '-l', String(SECONDS), '-q', '200', '-t', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -67,8 +105,9 @@ function dnsperf(bin: string, host: string, port: number, file: string): Promise
       const qps = /Queries per second:\s+([\d.]+)/.exec(out);
       const lat = /Average Latency \(s\):\s+([\d.]+)/.exec(out);
       const lost = /Queries lost:\s+(\d+)/.exec(out);
+      const completed = /Queries completed:\s+(\d+)/.exec(out);
       if (!qps || !lat) return reject(new Error(`dnsperf output not understood:\n${out.slice(-1500)}`));
-      resolve({ qps: Number(qps[1]), avgMs: Number(lat[1]) * 1000, lost: Number(lost?.[1] ?? 0) });
+      resolve({ qps: Number(qps[1]), avgMs: Number(lat[1]) * 1000, lost: Number(lost?.[1] ?? 0), completed: Number(completed?.[1] ?? 0), cpuUs: NaN });
     });
   });
 }
@@ -143,32 +182,62 @@ export async function benchDispatcher(): Promise<string> {
     const fwdPlainPort = await freePort(ip(6));
     await start(dnsmasq!, dm(ip(6), fwdPlainPort, ['--no-resolv', `--server=${ip(2)}#${upPort}`, '--cache-size=0']), /started, version/, procs);
 
-    const direct = await dnsperf(perf!, ip(2), upPort, fwdFile);
-    const dispCached = await dnsperf(perf!, ip(3), port(dCached), fwdFile);
-    const dnsmasqCached = await dnsperf(perf!, ip(5), fwdCachedPort, fwdFile);
-    const dispPlain = await dnsperf(perf!, ip(4), port(dPlain), fwdFile);
-    const dnsmasqPlain = await dnsperf(perf!, ip(6), fwdPlainPort, fwdFile);
-    const local = await dnsperf(perf!, ip(3), port(dCached), localFile);
+    const up = procs[0]!;
+    const dmCached = procs[procs.length - 2]!;
+    const dmPlain = procs[procs.length - 1]!;
+    const load0 = loadavg()[0]!;
+    // Rounds, each comparison pair back to back (order swapped every round), so both see the same load.
+    const runs: Record<string, PerfResult[]> = { direct: [], dispCached: [], dnsmasqCached: [], dispPlain: [], dnsmasqPlain: [], local: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      const pairs: [string, () => Promise<PerfResult>][][] = [
+        [['direct', () => measure(perf!, ip(2), upPort, fwdFile, up)]],
+        [
+          ['dispCached', () => measure(perf!, ip(3), port(dCached), fwdFile, dCached)],
+          ['dnsmasqCached', () => measure(perf!, ip(5), fwdCachedPort, fwdFile, dmCached)],
+        ],
+        [
+          ['dispPlain', () => measure(perf!, ip(4), port(dPlain), fwdFile, dPlain)],
+          ['dnsmasqPlain', () => measure(perf!, ip(6), fwdPlainPort, fwdFile, dmPlain)],
+        ],
+        [['local', () => measure(perf!, ip(3), port(dCached), localFile, dCached)]],
+      ];
+      for (const pair of pairs) for (const [name, run] of i % 2 ? [...pair].reverse() : pair) runs[name]!.push(await run());
+    }
+    const load1 = loadavg()[0]!;
+    const direct = combine(runs.direct!);
+    const dispCached = combine(runs.dispCached!);
+    const dnsmasqCached = combine(runs.dnsmasqCached!);
+    const dispPlain = combine(runs.dispPlain!);
+    const dnsmasqPlain = combine(runs.dnsmasqPlain!);
+    const local = combine(runs.local!);
+    const perRound = (a: string, b: string) => runs[a]!.map((r, i) => (r.qps / runs[b]![i]!.qps).toFixed(2)).join(', ');
 
     const p50Direct = await latencyP50(ip(2), upPort, 'a');
     const p50Disp = await latencyP50(ip(4), port(dPlain), 'b');
     const p50Dnsmasq = await latencyP50(ip(6), fwdPlainPort, 'c');
 
-    const row = (name: string, r: PerfResult, base: PerfResult) => `| ${name} | ${r.qps.toFixed(0)} | ${r.avgMs.toFixed(3)} | ${r.lost} | ${(r.qps / base.qps).toFixed(2)} |`;
+    const row = (name: string, r: PerfResult, base: PerfResult) =>
+      `| ${name} | ${r.qps.toFixed(0)} | ${r.avgMs.toFixed(3)} | ${r.lost} | ${r.cpuUs.toFixed(2)} | ${(r.qps / base.qps).toFixed(2)} |`;
     return [
       '## Dispatcher (forwarding and local zones)',
       '',
       `dnsperf -l ${SECONDS} -q 200 over UDP on loopback; ${NAMES} distinct names under an upstream dnsmasq`,
-      '(`--address=/bench.test/...`, local TTL 300). Dispatcher as its own `sextant dispatcher` process.',
+      '(`--address=/bench.test/...`, local TTL 300). Dispatcher as its own `sextant dispatcher` process, one upstream.',
+      `${ROUNDS} rounds, each pair back to back (order alternating); figures are the mean over rounds.`,
+      `Load average (1 min) ${load0.toFixed(2)} at start, ${load1.toFixed(2)} at end, on ${cpus().length} CPUs shared with dnsperf and the upstream.`,
+      'CPU µs/query: user+system time of the server process per completed query (independent of how busy the machine is).',
       '',
-      '| target | queries/s | avg latency ms | lost | ratio vs dnsmasq forwarder (same cache mode) |',
-      '| --- | --- | --- | --- | --- |',
+      '| target | queries/s | avg latency ms | lost | CPU µs/query | ratio vs dnsmasq forwarder (same cache mode) |',
+      '| --- | --- | --- | --- | --- | --- |',
       row('(a) upstream dnsmasq directly', direct, dnsmasqCached),
       row('(b) dispatcher -> upstream, cache on', dispCached, dnsmasqCached),
       row('(c) dnsmasq forwarder -> upstream, cache-size 10000', dnsmasqCached, dnsmasqCached),
       row('(b) dispatcher -> upstream, cache off', dispPlain, dnsmasqPlain),
       row('(c) dnsmasq forwarder -> upstream, cache-size 0', dnsmasqPlain, dnsmasqPlain),
-      `| dispatcher local zone (100 VIP names) | ${local.qps.toFixed(0)} | ${local.avgMs.toFixed(3)} | ${local.lost} | target >= 45000 |`,
+      `| dispatcher local zone (100 VIP names) | ${local.qps.toFixed(0)} | ${local.avgMs.toFixed(3)} | ${local.lost} | ${local.cpuUs.toFixed(2)} | target >= 45000 |`,
+      '',
+      `Per-round throughput ratios, dispatcher / dnsmasq: cache on ${perRound('dispCached', 'dnsmasqCached')}; cache off ${perRound('dispPlain', 'dnsmasqPlain')}.`,
+      `CPU per query ratio, dnsmasq / dispatcher (higher is better for the dispatcher): cache on ${(dnsmasqCached.cpuUs / dispCached.cpuUs).toFixed(2)}, cache off ${(dnsmasqPlain.cpuUs / dispPlain.cpuUs).toFixed(2)}.`,
       '',
       `Added latency of one forwarding hop, p50 of ${LATENCY_QUERIES} sequential uncached queries:`,
       '',

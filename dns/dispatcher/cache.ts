@@ -2,7 +2,8 @@
  * A cache of upstream answers (positive and negative, RFC 2308), keyed by question and by what
  * shapes the answer (transport, EDNS0, DO, CD). TTLs come from the answer, are capped, and count
  * down with the injected clock; a hit is the stored message with the client's ID and question
- * bytes patched in and its TTLs lowered by the time spent in the cache. LRU beyond the cap.
+ * bytes patched in and its TTLs lowered by the time spent in the cache. Beyond the cap the least
+ * recently used goes (CLOCK-style second chance, so a hit does not reorder the map).
  */
 import type { Clock } from '../../common/clock.js';
 import { Flag, Rcode, RRType, skipName, type Query } from './wire.js';
@@ -13,6 +14,8 @@ interface Entry {
   expires: number;
   /** Offsets of the TTL field of every record except OPT. */
   ttlOffsets: number[];
+  /** Hit since it last reached the old end of the map (second chance before eviction). */
+  used: boolean;
 }
 
 export class AnswerCache {
@@ -42,9 +45,9 @@ export class AnswerCache {
       return undefined;
     }
     if (e.msg.length > sizeLimit) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, e); // most recently used goes last
-    const out = Buffer.from(e.msg);
+    e.used = true; // eviction gives it a second chance: LRU order without moving it per hit
+    const out = Buffer.allocUnsafe(e.msg.length);
+    e.msg.copy(out);
     query.copy(out, 0, 0, 2);
     query.copy(out, 12, 12, q.questionEnd);
     const aged = Math.floor((now - e.storedAt) / 1000);
@@ -62,8 +65,21 @@ export class AnswerCache {
     // No record may outlive the entry (capped TTLs, RFC 2308 negative TTL = min(SOA TTL, MINIMUM)).
     for (const off of info.ttlOffsets) if (copy.readUInt32BE(off) > life) copy.writeUInt32BE(life, off);
     this.entries.delete(key);
-    this.entries.set(key, { msg: copy, storedAt: now, expires: now + life * 1000, ttlOffsets: info.ttlOffsets });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { msg: copy, storedAt: now, expires: now + life * 1000, ttlOffsets: info.ttlOffsets, used: false });
+    this.evict();
+  }
+
+  /** Drop the least recently used beyond the cap: oldest first, a hit entry moves to the new end once. */
+  private evict(): void {
+    let chances = this.entries.size;
+    while (this.entries.size > this.maxEntries) {
+      const [k, e] = this.entries.entries().next().value!;
+      this.entries.delete(k);
+      if (e.used && chances-- > 0) {
+        e.used = false;
+        this.entries.set(k, e);
+      }
+    }
   }
 
   clear(): void {

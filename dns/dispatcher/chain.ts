@@ -55,7 +55,6 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
       metrics.cacheMisses.inc();
       return Promise.resolve(next(ctx)).then((answer) => {
         cache.put(key, answer);
-        metrics.cacheEntries.set(cache.size);
         return answer;
       });
     },

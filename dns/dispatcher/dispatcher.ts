@@ -59,8 +59,8 @@ export class Dispatcher implements Component {
     private readonly opts: DispatcherOptions = {},
   ) {
     this.registry = opts.registry ?? createRegistry();
-    this.metrics = dispatcherMetrics(this.registry);
-    this.requestsBy = { udp: this.metrics.requests.labels('udp'), tcp: this.metrics.requests.labels('tcp') };
+    this.metrics = dispatcherMetrics(this.registry, { inflight: () => this.inflight, cacheEntries: () => this.cache?.size ?? 0 });
+    this.requestsBy = { udp: this.metrics.requests.cell({ transport: 'udp' }), tcp: this.metrics.requests.cell({ transport: 'tcp' }) };
     this.log = opts.log ?? createLogger('dispatcher');
     this.clock = opts.clock ?? systemClock;
     this.bindIps = config.bindIps;
@@ -155,7 +155,7 @@ export class Dispatcher implements Component {
     const route = this.routes.route(q.qname);
     const limit = transport === 'tcp' ? TCP_LIMIT : q.edns ? Math.max(UDP_LIMIT, q.ednsSize) : UDP_LIMIT;
     const ctx: QueryContext = { raw: msg, q, transport, route, limit };
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     if (route.kind === 'local') {
       const out = this.chain(ctx);
       this.observe(route.zone, started);
@@ -171,18 +171,24 @@ export class Dispatcher implements Component {
       return out;
     }
     this.inflight++;
-    this.metrics.inflight.set(this.inflight);
-    return out.finally(() => {
-      this.inflight--;
-      this.metrics.inflight.set(this.inflight);
-      this.observe(route.zone, started);
-    });
+    return out.then(
+      (answer) => {
+        this.inflight--;
+        this.observe(route.zone, started);
+        return answer;
+      },
+      (err: unknown) => {
+        this.inflight--;
+        this.observe(route.zone, started);
+        throw err;
+      },
+    );
   }
 
-  private observe(zone: string, started: bigint): void {
+  private observe(zone: string, started: number): void {
     let h = this.durationBy.get(zone);
-    if (!h) this.durationBy.set(zone, (h = this.metrics.requestDuration.labels(zone)));
-    h.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    if (!h) this.durationBy.set(zone, (h = this.metrics.requestDuration.cell({ zone })));
+    h.observe((performance.now() - started) / 1e3);
   }
 
   private async ensureInterface(): Promise<void> {

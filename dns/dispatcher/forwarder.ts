@@ -7,14 +7,13 @@
  */
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
-import type { Attempt } from './attempt.js';
 import type { Endpoint } from './endpoint.js';
 import { UpstreamError } from './errors.js';
 import type { UpstreamHealth } from './health.js';
 import type { DispatcherMetrics } from './metrics.js';
 import { errorReply, rcodeOf } from './replies.js';
 import { tcpQuery } from './tcp-client.js';
-import type { UdpUpstreamClient } from './udp-client.js';
+import type { ReplyHandler, UdpUpstreamClient } from './udp-client.js';
 import { Rcode, type Query } from './wire.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -40,47 +39,44 @@ export class Forwarder {
       return Promise.resolve(errorReply(raw, q, Rcode.SERVFAIL));
     }
     return new Promise((resolve) => {
-      let left = chosen.length;
-      let won = false;
-      let lastError: Buffer | undefined;
-      const lose = () => {
-        if (--left > 0 || won) return;
-        this.opts.metrics.forwarderFailures.inc({ zone });
-        resolve(lastError ?? errorReply(raw, q, Rcode.SERVFAIL));
-      };
+      const job = new ForwardJob(this, raw, q, zone, chosen.length, resolve);
       for (const to of chosen) {
-        const started = process.hrtime.bigint();
-        this.send(raw, q.questionEnd, to, transport).promise.then(
-          (reply) => {
-            const rc = rcodeOf(reply);
-            if (rc === Rcode.SERVFAIL || rc === Rcode.REFUSED) {
-              this.fail(to, 'rcode');
-              lastError = reply;
-              return lose();
-            }
-            this.observe(to.label, Number(process.hrtime.bigint() - started) / 1e9);
-            if (won) return;
-            won = true;
-            resolve(reply);
-          },
-          (err: unknown) => {
-            const reason = err instanceof UpstreamError ? err.reason : 'network';
-            if (reason !== 'aborted') this.fail(to, reason);
-            lose();
-          },
-        );
+        const leg = new Leg(job, to, performance.now());
+        if (transport === 'udp') this.opts.udp.send(raw, q.questionEnd, to, this.opts.timeoutMs, leg);
+        else this.sendTcp(raw, q.questionEnd, to, leg);
       }
     });
   }
 
-  private send(raw: Buffer, questionEnd: number, to: Endpoint, transport: Transport): Attempt {
-    if (transport === 'tcp') return tcpQuery(raw, questionEnd, to, this.opts.timeoutMs, this.opts.clock);
-    return this.opts.udp.query(raw, questionEnd, to, this.opts.timeoutMs);
+  /** One upstream's outcome for a job (called once per leg). */
+  legDone(job: ForwardJob, leg: Leg, err: UpstreamError | undefined, reply: Buffer | undefined): void {
+    if (err) {
+      if (err.reason !== 'aborted') this.fail(leg.to, err.reason);
+      return job.lose(undefined);
+    }
+    const rc = rcodeOf(reply!);
+    if (rc === Rcode.SERVFAIL || rc === Rcode.REFUSED) {
+      this.fail(leg.to, 'rcode');
+      return job.lose(reply);
+    }
+    this.observe(leg.to.label, (performance.now() - leg.started) / 1e3);
+    job.win(reply!);
+  }
+
+  allFailed(zone: string): void {
+    this.opts.metrics.forwarderFailures.inc({ zone });
+  }
+
+  private sendTcp(raw: Buffer, questionEnd: number, to: Endpoint, leg: Leg): void {
+    tcpQuery(raw, questionEnd, to, this.opts.timeoutMs, this.opts.clock).promise.then(
+      (reply) => leg.onReply(undefined, reply),
+      (err: unknown) => leg.onReply(err instanceof UpstreamError ? err : new UpstreamError(to.label, 'network', String(err))),
+    );
   }
 
   private observe(upstream: string, seconds: number): void {
     let h = this.durationBy.get(upstream);
-    if (!h) this.durationBy.set(upstream, (h = this.opts.metrics.workerDuration.labels(upstream)));
+    if (!h) this.durationBy.set(upstream, (h = this.opts.metrics.workerDuration.cell({ upstream })));
     h.observe(seconds);
   }
 
@@ -88,5 +84,49 @@ export class Forwarder {
     this.opts.health.recordFailure(to);
     this.opts.metrics.workerFailures.inc({ upstream: to.label, reason });
     this.opts.log.debug('upstream_failed', { upstream: to.label, reason });
+  }
+}
+
+/**
+ * One client query in flight: the first valid answer wins; when every leg failed, the last error
+ * answer (or SERVFAIL). Plain objects, no closures per query (the hot path).
+ */
+class ForwardJob {
+  private won = false;
+  private lastError: Buffer | undefined;
+
+  constructor(
+    readonly fwd: Forwarder,
+    private readonly raw: Buffer,
+    private readonly q: Query,
+    private readonly zone: string,
+    private left: number, // legs not yet failed
+    private readonly resolve: (b: Buffer) => void,
+  ) {}
+
+  win(reply: Buffer): void {
+    if (this.won) return;
+    this.won = true;
+    this.resolve(reply);
+  }
+
+  lose(errorAnswer: Buffer | undefined): void {
+    if (errorAnswer) this.lastError = errorAnswer;
+    if (--this.left > 0 || this.won) return;
+    this.fwd.allFailed(this.zone);
+    this.resolve(this.lastError ?? errorReply(this.raw, this.q, Rcode.SERVFAIL));
+  }
+}
+
+/** One upstream query of a job. */
+class Leg implements ReplyHandler {
+  constructor(
+    readonly job: ForwardJob,
+    readonly to: Endpoint,
+    readonly started: number,
+  ) {}
+
+  onReply(err: UpstreamError | undefined, reply?: Buffer): void {
+    this.job.fwd.legDone(this.job, this, err, reply);
   }
 }

@@ -1,18 +1,25 @@
 /** The dispatcher's Prometheus metrics (like dcos-dns's), on a registry passed in. */
 import { prom, type Registry } from '../../common/metrics.js';
+import { BatchedCounter, BatchedHistogram } from './batched-metrics.js';
 
 const buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
-export function dispatcherMetrics(r: Registry) {
+/** Read at scrape time (gauges the hot path would otherwise set per query). */
+export interface GaugeSources {
+  inflight(): number;
+  cacheEntries(): number;
+}
+
+export function dispatcherMetrics(r: Registry, sources?: GaugeSources) {
   const registers = [r];
   return {
-    requests: new prom.Counter({ name: 'sextant_dispatcher_requests_total', help: 'DNS queries received, by transport', labelNames: ['transport'], registers }),
-    requestDuration: new prom.Histogram({
+    /** Hot-path metrics are batched: use `.cell(labels)` once and count on the cell. */
+    requests: new BatchedCounter(r, { name: 'sextant_dispatcher_requests_total', help: 'DNS queries received, by transport', labelNames: ['transport'] }),
+    requestDuration: new BatchedHistogram(r, {
       name: 'sextant_dispatcher_request_duration_seconds',
       help: 'Time to answer a query, by routing zone',
       labelNames: ['zone'],
       buckets,
-      registers,
     }),
     forwarderFailures: new prom.Counter({
       name: 'sextant_dispatcher_forwarder_failures_total',
@@ -26,17 +33,23 @@ export function dispatcherMetrics(r: Registry) {
       labelNames: ['upstream', 'reason'],
       registers,
     }),
-    workerDuration: new prom.Histogram({
+    workerDuration: new BatchedHistogram(r, {
       name: 'sextant_dispatcher_worker_duration_seconds',
       help: 'Upstream answer time, by upstream',
       labelNames: ['upstream'],
       buckets,
-      registers,
     }),
     zoneRecords: new prom.Gauge({ name: 'sextant_dispatcher_zone_records', help: 'Records in the local zones, by zone', labelNames: ['zone'], registers }),
-    cacheHits: new prom.Counter({ name: 'sextant_dispatcher_cache_hits_total', help: 'Upstream answers served from the cache', registers }),
-    cacheMisses: new prom.Counter({ name: 'sextant_dispatcher_cache_misses_total', help: 'Cacheable queries not in the cache', registers }),
-    cacheEntries: new prom.Gauge({ name: 'sextant_dispatcher_cache_entries', help: 'Answers held in the cache', registers }),
+    cacheHits: new BatchedCounter(r, { name: 'sextant_dispatcher_cache_hits_total', help: 'Upstream answers served from the cache' }).cell(),
+    cacheMisses: new BatchedCounter(r, { name: 'sextant_dispatcher_cache_misses_total', help: 'Cacheable queries not in the cache' }).cell(),
+    cacheEntries: new prom.Gauge({
+      name: 'sextant_dispatcher_cache_entries',
+      help: 'Answers held in the cache',
+      registers,
+      collect() {
+        if (sources) this.set(sources.cacheEntries());
+      },
+    }),
     dropped: new prom.Counter({
       name: 'sextant_dispatcher_dropped_replies_total',
       help: 'Upstream UDP replies dropped as spoofed or stray (wrong source, ID or question)',
@@ -54,7 +67,14 @@ export function dispatcherMetrics(r: Registry) {
       labelNames: ['transport'],
       registers,
     }),
-    inflight: new prom.Gauge({ name: 'sextant_dispatcher_inflight', help: 'Queries being handled', registers }),
+    inflight: new prom.Gauge({
+      name: 'sextant_dispatcher_inflight',
+      help: 'Queries being handled',
+      registers,
+      collect() {
+        if (sources) this.set(sources.inflight());
+      },
+    }),
   };
 }
 

@@ -7,6 +7,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from '../../common/log.js';
 import type { Transport } from './forwarder.js';
+import { literalLookup } from './udp-client.js';
 
 export type MessageHandler = (msg: Buffer, transport: Transport) => Buffer | Promise<Buffer | undefined> | undefined;
 
@@ -64,10 +65,16 @@ export class DnsServer {
   }
 
   private bindUdp(ip: string): Promise<dgram.Socket> {
-    const s = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4' });
+    const s = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4', lookup: literalLookup as never });
     s.on('message', (msg, rinfo) => {
-      const out = this.safeHandle(msg, 'udp');
-      if (out instanceof Promise) out.then((b) => b && s.send(b, rinfo.port, rinfo.address));
+      let out;
+      try {
+        out = this.opts.handle(msg, 'udp');
+      } catch (err) {
+        return this.dropped(err, 'udp');
+      }
+      // One reaction per answer: send it, or log a handler failure (never into the socket loop).
+      if (out instanceof Promise) out.then((b) => b && s.send(b, rinfo.port, rinfo.address), (err: unknown) => this.dropped(err, 'udp'));
       else if (out) s.send(out, rinfo.port, rinfo.address);
     });
     return new Promise((resolve, reject) => {
@@ -135,7 +142,7 @@ export class DnsServer {
   private safeHandle(msg: Buffer, transport: Transport): Buffer | Promise<Buffer | undefined> | undefined {
     try {
       const out = this.opts.handle(msg, transport);
-      return out instanceof Promise ? out.catch((err) => this.dropped(err, transport)) : out;
+      return out instanceof Promise ? out.then(undefined, (err: unknown) => this.dropped(err, transport)) : out;
     } catch (err) {
       return this.dropped(err, transport);
     }

@@ -3,22 +3,50 @@
  * source port per query). A reply is accepted only from the address and port queried, with the
  * query's ID and question; anything else is dropped and counted. Sockets are replaced after a
  * number of uses so the set of source ports keeps moving.
+ *
+ * Hot path: no timer, promise or string key per query. Each socket keeps its in-flight queries by
+ * ID (a socket never has two queries with one ID in flight), timeouts go through one DeadlineQueue,
+ * and sends skip Node's per-packet address lookup (upstreams are IP literals).
  */
 import dgram from 'node:dgram';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
-import { sameQuestion, type Attempt } from './attempt.js';
+import { sameQuestion } from './attempt.js';
+import { DeadlineQueue, type Deadline } from './deadlines.js';
 import type { Endpoint } from './endpoint.js';
 import { UpstreamError } from './errors.js';
 
-interface Pending {
-  query: Buffer;
-  questionEnd: number;
-  resolve(b: Buffer): void;
+/** Told once per query: an error, or the upstream's reply (unchanged). An object, not a closure: no allocation per query. */
+export interface ReplyHandler {
+  onReply(err: UpstreamError | undefined, reply?: Buffer): void;
+}
+
+/** Addresses here are always IP literals: answer at once instead of via dns.lookup and a tick. */
+export function literalLookup(address: string, family: unknown, cb: (err: null, address: string, family: number) => void): void {
+  cb(null, address, family === 6 || family === 'IPv6' ? 6 : 4);
+}
+
+class Pending implements Deadline {
+  settled = false;
+  constructor(
+    readonly ps: PoolSocket,
+    readonly id: number,
+    readonly to: Endpoint,
+    readonly query: Buffer,
+    readonly questionEnd: number,
+    readonly at: number,
+    readonly timeoutMs: number,
+    readonly handler: ReplyHandler,
+    private readonly client: UdpUpstreamClient,
+  ) {}
+
+  expire(): void {
+    this.client.settle(this, new UpstreamError(this.to.label, 'timeout', `no answer within ${this.timeoutMs} ms`));
+  }
 }
 
 class PoolSocket {
-  readonly pending = new Map<string, Pending>();
+  readonly pending = new Map<number, Pending>();
   uses = 0;
   constructor(
     readonly socket: dgram.Socket,
@@ -41,57 +69,63 @@ export class UdpUpstreamClient {
   private readonly pools: Record<4 | 6, PoolSocket[]> = { 4: [], 6: [] };
   private readonly poolSize: number;
   private readonly maxUses: number;
+  private readonly deadlines: DeadlineQueue;
   private closed = false;
 
   constructor(private readonly opts: UdpClientOptions) {
     this.poolSize = opts.poolSize ?? 16;
     this.maxUses = opts.maxUses ?? 5000;
+    this.deadlines = new DeadlineQueue(opts.clock);
   }
 
-  query(raw: Buffer, questionEnd: number, to: Endpoint, timeoutMs: number): Attempt {
+  /** Send `raw` to `to`; `handler` is told once with the accepted reply or an UpstreamError (timeout). */
+  send(raw: Buffer, questionEnd: number, to: Endpoint, timeoutMs: number, handler: ReplyHandler): void {
     const id = raw.readUInt16BE(0);
-    const key = `${id}|${to.port}|${to.host}`;
-    const ps = this.pick(to.family, key);
-    let timer: unknown;
-    let done = false;
-    let settle: (err?: Error, b?: Buffer) => void = () => {};
-    const promise = new Promise<Buffer>((resolve, reject) => {
-      settle = (err, b) => {
-        if (done) return;
-        done = true;
-        ps.pending.delete(key);
-        this.opts.clock.clearTimeout(timer);
-        this.retire(ps);
-        if (err) reject(err);
-        else resolve(b!);
-      };
-      ps.pending.set(key, { query: raw, questionEnd, resolve: (b) => settle(undefined, b) });
-      timer = this.opts.clock.setTimeout(() => settle(new UpstreamError(to.label, 'timeout', `no answer within ${timeoutMs} ms`)), timeoutMs);
-      ps.socket.send(raw, to.port, to.host, (err) => {
-        if (err) settle(new UpstreamError(to.label, 'network', err.message));
-      });
-    });
-    return { promise, cancel: () => settle(new UpstreamError(to.label, 'aborted', 'another upstream answered first')) };
+    const ps = this.pick(to.family, id);
+    const p = new Pending(ps, id, to, raw, questionEnd, this.opts.clock.now() + timeoutMs, timeoutMs, handler, this);
+    ps.pending.set(id, p);
+    this.deadlines.add(p);
+    // No send callback (it costs a tick per packet): a lost send ends as a timeout.
+    ps.socket.send(raw, to.port, to.host);
+  }
+
+  /** Promise form of send (tests, tools). */
+  query(raw: Buffer, questionEnd: number, to: Endpoint, timeoutMs: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => this.send(raw, questionEnd, to, timeoutMs, { onReply: (err, b) => (err ? reject(err) : resolve(b!)) }));
   }
 
   close(): void {
     this.closed = true;
+    this.deadlines.clear();
     for (const f of [4, 6] as const) for (const ps of this.pools[f].splice(0)) ps.socket.close();
   }
 
-  /** A random socket of the pool whose pending set has no query with this key. */
-  private pick(family: 4 | 6, key: string): PoolSocket {
+  /** End a query (reply or timeout) exactly once. */
+  settle(p: Pending, err?: UpstreamError, reply?: Buffer): void {
+    if (!p.settled) {
+      p.settled = true;
+      this.deadlines.settled();
+    }
+    const ps = p.ps;
+    if (ps.pending.get(p.id) === p) ps.pending.delete(p.id);
+    this.retire(ps);
+    p.handler.onReply(err, reply);
+  }
+
+  /** A random socket of the pool with no query of this ID in flight. */
+  private pick(family: 4 | 6, id: number): PoolSocket {
     const pool = this.pools[family];
     while (pool.length < this.poolSize) pool.push(this.open(family));
-    const start = (Math.random() * pool.length) | 0;
-    for (let i = 0; i < pool.length; i++) {
-      const ps = pool[(start + i) % pool.length]!;
-      if (!ps.pending.has(key)) {
+    const n = pool.length;
+    const start = (Math.random() * n) | 0;
+    for (let i = 0; i < n; i++) {
+      const ps = pool[(start + i) % n]!;
+      if (!ps.pending.has(id)) {
         ps.uses++;
         return ps;
       }
     }
-    // Same ID to the same upstream from many clients at once: one more socket for it.
+    // Same ID from many clients at once: one more socket for it.
     const extra = this.open(family);
     pool.push(extra);
     extra.uses++;
@@ -99,7 +133,7 @@ export class UdpUpstreamClient {
   }
 
   private open(family: 4 | 6): PoolSocket {
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup as never });
     const ps = new PoolSocket(socket, family);
     socket.on('message', (msg, rinfo) => this.onMessage(ps, msg, rinfo));
     socket.on('error', (err) => this.opts.log.warn('upstream_socket_error', { err }));
@@ -109,15 +143,16 @@ export class UdpUpstreamClient {
   }
 
   private onMessage(ps: PoolSocket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const p = msg.length >= 12 ? ps.pending.get(`${msg.readUInt16BE(0)}|${rinfo.port}|${rinfo.address}`) : undefined;
-    if (!p) return this.opts.onDropped?.('unexpected_source_or_id');
+    const p = msg.length >= 12 ? ps.pending.get(msg.readUInt16BE(0)) : undefined;
+    if (!p || rinfo.port !== p.to.port || rinfo.address !== p.to.host) return this.opts.onDropped?.('unexpected_source_or_id');
     if (!(msg[2]! & 0x80) || !sameQuestion(p.query, p.questionEnd, msg)) return this.opts.onDropped?.('question_mismatch');
-    p.resolve(msg);
+    this.settle(p, undefined, msg);
   }
 
   /** Close an idle, worn socket (or an extra one beyond the pool size) so the next one gets a new port. */
   private retire(ps: PoolSocket): void {
     if (ps.pending.size || this.closed) return;
+    if (ps.uses < this.maxUses && ps.pending.size === 0 && this.pools[ps.family].length <= this.poolSize) return;
     const pool = this.pools[ps.family];
     const i = pool.indexOf(ps);
     if (i < 0 || (ps.uses < this.maxUses && i < this.poolSize)) return;
