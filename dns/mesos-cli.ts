@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   const registry = createRegistry();
   collectProcessMetrics(registry);
   const dns = new MesosDns({ config, registry, log });
-  const poller = new Poller({ target: dns, masters: config.Masters, refreshSeconds: config.RefreshSeconds, timeoutSeconds: config.StateTimeoutSeconds, log });
+  const poller = new Poller({ target: dns, masters: config.Masters, refreshSeconds: config.RefreshSeconds, timeoutSeconds: config.StateTimeoutSeconds, log, registry });
   try {
     await dns.start();
   } catch (e) {

@@ -14,3 +14,7 @@ export { parseState, StateError } from './state.js';
 export { rfc952, rfc1123, domainFrag } from './labels.js';
 export { hashString } from './hash.js';
 export { VERSION as MESOS_DNS_VERSION } from './api.js';
+export { ZkDetector, ZkMetrics } from './zk-detector.js';
+export type { ZkView, ZkDetectorOptions } from './zk-detector.js';
+export { parseZkUrl, masterInfoAddress, checkZk, ZnodeError } from './zk.js';
+export type { ZkUrl } from './zk.js';

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 
 const aptPackageOf: Record<string, string> = {
   dig: 'dnsutils',
+  java: 'zookeeper',
   dnsperf: 'dnsperf',
   dnsmasq: 'dnsmasq-base',
   unbound: 'unbound',
