@@ -11,7 +11,7 @@ import { formatResult, isSupported, LATEST_VERSION, SUPPORTED_VERSIONS, type Cni
 import { Allocator } from './ipam/allocator.js';
 import { formatCidr, formatIp4 } from './ipam/cidr.js';
 import type { Host } from './net/run.js';
-import { addVeth, bridgePorts, configureTask, delVeth, enableForwarding, ensureBridge, hostVethName } from './net/link.js';
+import { attachHost, bridgePorts, configureTask, delVeth, enableForwarding, hostVethName } from './net/link.js';
 import { addPortmap, chainName, removePortmaps } from './net/portmap.js';
 import { checkChained, checkStandalone } from './check.js';
 
@@ -42,9 +42,9 @@ export async function cmdAdd(a: CmdArgs): Promise<Result> {
   const hostVeth = hostVethName(a.containerId, a.ifname);
   const chain = chainName(conf.name, a.containerId, a.ifname);
   try {
-    const br = await ensureBridge(host, conf.bridge, conf.mtu, conf.isGateway ? `${gw}/${prefix}` : undefined);
     if (conf.isGateway) await enableForwarding(host);
-    const hv = await addVeth(host, { hostVeth, bridge: conf.bridge, netns: a.netns, ifname: a.ifname, mtu: conf.mtu, hairpin: conf.hairpinMode });
+    const bridge = { name: conf.bridge, mtu: conf.mtu, gatewayCidr: conf.isGateway ? `${gw}/${prefix}` : undefined };
+    const { bridge: br, veth: hv } = await attachHost(host, bridge, { hostVeth, bridge: conf.bridge, netns: a.netns, ifname: a.ifname, mtu: conf.mtu, hairpin: conf.hairpinMode });
     const routes = ipam.routes.map((r) => ({ dst: r.dst, gw: r.gw ?? gw }));
     const task = await configureTask({ netns: a.netns, ifname: a.ifname, cidr: `${ip}/${prefix}`, routes });
     await addPortmap(host, { chain, taskIp: ip, bridgeSubnet: formatCidr(ipam.range.subnet), mappings: conf.portMappings, exclude: conf.portMapExclude.map(formatCidr) });

@@ -12,7 +12,8 @@ export async function writeWrapper(binDir: string, mainJs: string, node = proces
   await mkdir(binDir, { recursive: true });
   const path = join(binDir, PLUGIN_TYPE);
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  await writeFile(path, `#!/bin/sh\nexec ${q(node)} ${q(mainJs)} "$@"\n`);
+  // The plugin makes no TLS connections: skip Node parsing an extra CA bundle at every start (~35 ms).
+  await writeFile(path, `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nexec ${q(node)} ${q(mainJs)} "$@"\n`);
   await chmod(path, 0o755);
   return path;
 }

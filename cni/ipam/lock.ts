@@ -4,8 +4,7 @@
  * rest on the lock alone: every address file is itself created with O_EXCL, so even a wrongly
  * broken lock cannot hand one address out twice.
  */
-import { open, readFile, unlink, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { CniError, CODES } from '../errors.js';
 
 export interface LockOptions {
@@ -22,12 +21,12 @@ function alive(pid: number): boolean {
   }
 }
 
-async function breakIfStale(path: string, staleMs: number): Promise<void> {
+function breakIfStale(path: string, staleMs: number): void {
   let content: string;
   let age: number;
   try {
-    content = await readFile(path, 'utf8');
-    age = Date.now() - (await stat(path)).mtimeMs;
+    content = readFileSync(path, 'utf8');
+    age = Date.now() - statSync(path).mtimeMs;
   } catch {
     return; // released meanwhile
   }
@@ -36,7 +35,7 @@ async function breakIfStale(path: string, staleMs: number): Promise<void> {
   const dead = Number.isInteger(pid) && pid > 0 && !alive(pid);
   if (!dead && age < staleMs) return;
   try {
-    if ((await readFile(path, 'utf8')) === content) await unlink(path);
+    if (readFileSync(path, 'utf8') === content) unlinkSync(path);
   } catch {
     /* someone else broke it first */
   }
@@ -46,25 +45,29 @@ async function breakIfStale(path: string, staleMs: number): Promise<void> {
 export async function withLock<T>(path: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60000);
   const staleMs = opts.staleMs ?? 60000;
-  const token = `${process.pid} ${randomBytes(6).toString('hex')}`;
+  // Only needs to tell holders apart (the pid comes first, for breakIfStale).
+  const token = `${process.pid} ${Math.random().toString(16).slice(2, 14)}`;
   for (let attempt = 0; ; attempt++) {
     try {
-      const fh = await open(path, 'wx');
-      await fh.writeFile(token);
-      await fh.close();
+      const fd = openSync(path, 'wx');
+      try {
+        writeSync(fd, token);
+      } finally {
+        closeSync(fd);
+      }
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CniError(CODES.io, `cannot create lock ${path}: ${(e as Error).message}`);
     }
     if (Date.now() > deadline) throw new CniError(CODES.tryAgainLater, `timed out waiting for lock ${path}`);
-    if (attempt % 20 === 19) await breakIfStale(path, staleMs);
+    if (attempt % 20 === 19) breakIfStale(path, staleMs);
     await new Promise((r) => setTimeout(r, 1 + Math.random() * Math.min(20, attempt + 1)));
   }
   try {
     return await fn();
   } finally {
     try {
-      if ((await readFile(path, 'utf8')) === token) await unlink(path);
+      if (readFileSync(path, 'utf8') === token) unlinkSync(path);
     } catch {
       /* broken by someone as stale; nothing to release */
     }

@@ -2,11 +2,21 @@
  * The on-disk allocation store, in the `host-local` layout so both can read it: one directory
  * per network under the data dir, one file per address named by the address and holding
  * `containerID\r\nifname`, and `last_reserved_ip.0` for round-robin allocation.
+ * The file calls are synchronous: they run under the lock in a short-lived plugin process, where
+ * a round trip through libuv's thread pool per file only adds latency.
  */
-import { mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, CODES } from '../errors.js';
 import { parseIp4 } from './cidr.js';
+
+function tryOr<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}
 
 export interface Allocation {
   ip: string;
@@ -23,15 +33,15 @@ export class Store {
 
   async init(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true });
+      mkdirSync(this.dir, { recursive: true });
     } catch (e) {
       throw new CniError(CODES.io, `cannot create IPAM data dir ${this.dir}: ${(e as Error).message}`);
     }
   }
 
   async list(): Promise<Allocation[]> {
-    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => parseIp4(n) !== undefined);
-    const texts = await Promise.all(names.map((n) => readFile(join(this.dir, n), 'utf8').catch(() => undefined)));
+    const names = tryOr(() => readdirSync(this.dir), [] as string[]).filter((n) => parseIp4(n) !== undefined);
+    const texts = names.map((n) => tryOr<string | undefined>(() => readFileSync(join(this.dir, n), 'utf8'), undefined));
     const out: Allocation[] = [];
     names.forEach((ip, i) => {
       const text = texts[i];
@@ -45,9 +55,12 @@ export class Store {
   /** Claim an address; false when it is already taken (O_EXCL, so this is race-free). */
   async claim(ip: string, containerId: string, ifname: string): Promise<boolean> {
     try {
-      const fh = await open(join(this.dir, ip), 'wx', 0o644);
-      await fh.writeFile(`${containerId}\r\n${ifname}`);
-      await fh.close();
+      const fd = openSync(join(this.dir, ip), 'wx', 0o644);
+      try {
+        writeSync(fd, `${containerId}\r\n${ifname}`);
+      } finally {
+        closeSync(fd);
+      }
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -56,17 +69,20 @@ export class Store {
   }
 
   async remove(ip: string): Promise<void> {
-    await unlink(join(this.dir, ip)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw new CniError(CODES.io, `cannot remove ${join(this.dir, ip)}: ${e.message}`);
-    });
+    try {
+      unlinkSync(join(this.dir, ip));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== 'ENOENT') throw new CniError(CODES.io, `cannot remove ${join(this.dir, ip)}: ${err.message}`);
+    }
   }
 
   async lastReserved(): Promise<number | undefined> {
-    const text = await readFile(join(this.dir, 'last_reserved_ip.0'), 'utf8').catch(() => '');
+    const text = tryOr(() => readFileSync(join(this.dir, 'last_reserved_ip.0'), 'utf8'), '');
     return parseIp4(text.trim());
   }
 
   async setLastReserved(ip: string): Promise<void> {
-    await writeFile(join(this.dir, 'last_reserved_ip.0'), ip);
+    writeFileSync(join(this.dir, 'last_reserved_ip.0'), ip);
   }
 }

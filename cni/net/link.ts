@@ -2,9 +2,9 @@
  * Ensure-style link operations with `ip`: the bridge `m-<network>` on the host side, the veth
  * pair into the task namespace, the task's address and routes. Re-running any step is safe.
  */
-import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostCmd, hostIp, isExists, isMissing, lastJson, nsIp, run, type Host } from './run.js';
+import { sha1Hex } from './sha1.js';
 
 interface IpLink {
   ifname: string;
@@ -18,7 +18,7 @@ interface IpLink {
 
 /** Host-side veth name: derived from the attachment so DEL needs no state. */
 export function hostVethName(containerId: string, ifname: string): string {
-  return 'sxv' + createHash('sha1').update(`${containerId}/${ifname}`).digest('hex').slice(0, 11);
+  return 'sxv' + sha1Hex(`${containerId}/${ifname}`).slice(0, 11);
 }
 
 export async function ensureBridge(host: Host, name: string, mtu: number, gatewayCidr: string | undefined): Promise<IpLink> {
@@ -80,6 +80,46 @@ export async function addVeth(host: Host, s: VethSpec): Promise<IpLink> {
   return lastJson<IpLink[]>(await go([create, ...attach]))[0]!;
 }
 
+export interface BridgeSpec {
+  name: string;
+  mtu: number;
+  /** The bridge's own address (when it is the gateway), e.g. 10.0.0.1/24. */
+  gatewayCidr?: string;
+}
+
+/** Every `ip -j ... show` result printed by a batch, flattened. */
+function shownLinks(stdout: string): IpLink[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim().startsWith('['))
+    .flatMap((l) => JSON.parse(l) as IpLink[]);
+}
+
+/**
+ * The whole host side of ADD in one `ip -batch`: bridge address and up, the pair with its task
+ * end in the task namespace, the host end on the bridge. This is the common case (the bridge is
+ * there, the pair is not); when any step fails (first ADD on this host, ADD run again, a half
+ * pair) it falls back to the step-by-step ensure path, which repairs and reports as before.
+ */
+export async function attachHost(host: Host, br: BridgeSpec, s: VethSpec): Promise<{ bridge: IpLink; veth: IpLink }> {
+  const lines = [
+    br.gatewayCidr ? `addr replace ${br.gatewayCidr} dev ${br.name}` : '',
+    `link set dev ${br.name} up`,
+    `link show dev ${br.name}`,
+    `link add ${s.hostVeth} mtu ${s.mtu} type veth peer name ${s.ifname} mtu ${s.mtu} netns ${s.netns}`,
+    `link set dev ${s.hostVeth} master ${s.bridge}`,
+    s.hairpin ? `link set dev ${s.hostVeth} type bridge_slave hairpin on` : '',
+    `link set dev ${s.hostVeth} up`,
+    `link show dev ${s.hostVeth}`,
+  ].filter(Boolean);
+  const fast = await run(hostIp(host, ['-j', '-batch', '-']), lines.join('\n') + '\n').then(shownLinks, () => undefined);
+  const veth = fast?.find((l) => l.ifname === s.hostVeth);
+  const bridge = fast?.find((l) => l.ifname === br.name);
+  if (veth && bridge) return { bridge, veth };
+  const slowBridge = await ensureBridge(host, br.name, br.mtu, br.gatewayCidr);
+  return { bridge: slowBridge, veth: await addVeth(host, s) };
+}
+
 export interface AddrSpec {
   netns: string;
   ifname: string;
@@ -119,7 +159,7 @@ export async function enableForwarding(host: Host): Promise<void> {
     return;
   }
   const path = '/proc/sys/net/ipv4/ip_forward';
-  if ((await readFile(path, 'utf8')).trim() !== '1') await writeFile(path, '1');
+  if (readFileSync(path, 'utf8').trim() !== '1') writeFileSync(path, '1');
 }
 
 /** What CHECK compares: the task end's addresses and default route, the host end's master. */

@@ -6,7 +6,7 @@
  * verdict map `ports` keyed by `protocol . host port`, so ADD and DEL touch only their own
  * objects and every change is one `nft -f` transaction.
  */
-import { createHash } from 'node:crypto';
+import { sha1Hex } from './sha1.js';
 import { hostCmd, isMissing, run, type Host } from './run.js';
 import { CniError, CODES } from '../errors.js';
 import type { PortMapping } from '../config.js';
@@ -17,7 +17,7 @@ const MASQ_MARK = '0x2000';
 
 /** Chain of one attachment: `<network>-<hash>` (the prefix lets GC scope itself to one network). */
 export function chainName(network: string, containerId: string, ifname: string): string {
-  return `${network}-${createHash('sha1').update(`${containerId}/${ifname}`).digest('hex').slice(0, 12)}`;
+  return `${network}-${sha1Hex(`${containerId}/${ifname}`).slice(0, 12)}`;
 }
 
 export interface PortmapSpec {

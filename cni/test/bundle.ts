@@ -1,26 +1,36 @@
 /**
- * Builds the plugin for tests and benchmarks: one bundled file (esbuild, which tsx brings) and
- * the `sextant-cni` shell wrapper the agent also writes, in a temporary CNI bin dir.
+ * Builds the plugin for tests and benchmarks exactly as `npm run build` does (scripts/bundle-cni.mjs:
+ * one CommonJS file) and the `sextant-cni` shell wrapper the agent also writes, in a temporary
+ * CNI bin dir. `sextant-cni.mjs` beside it is a one-line ESM entry importing the bundle, for
+ * callers that still name that file.
  */
-import { chmod } from 'node:fs/promises';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tempDir } from './helpers.js';
 import { writeWrapper } from '../wrapper.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+/** scripts/bundle-cni.mjs, found from here whether this runs from source or from dist/. */
+async function loadBundler(): Promise<(outfile: string) => Promise<string[]>> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'scripts', 'bundle-cni.mjs'))) {
+    if (dirname(dir) === dir) throw new Error('scripts/bundle-cni.mjs not found above ' + fileURLToPath(import.meta.url));
+    dir = dirname(dir);
+  }
+  return (await import(pathToFileURL(join(dir, 'scripts', 'bundle-cni.mjs')).href)).bundleCni;
+}
 
 interface T {
   teardown(fn: () => unknown): void;
 }
 
-/** A bin dir holding `sextant-cni`; returns the dir and the wrapper's path. */
-export async function pluginBinDir(t: T): Promise<{ binDir: string; plugin: string }> {
+/** A bin dir holding `sextant-cni`; returns the dir, the wrapper's path and the bundle's path. */
+export async function pluginBinDir(t: T): Promise<{ binDir: string; plugin: string; main: string }> {
   const binDir = await tempDir(t, 'cnibin');
-  const outfile = join(binDir, 'sextant-cni.mjs');
-  await build({ entryPoints: [join(here, '..', 'main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error' });
-  const plugin = await writeWrapper(binDir, outfile);
-  await chmod(outfile, 0o644);
-  return { binDir, plugin };
+  const main = join(binDir, 'sextant-cni.cjs');
+  await (await loadBundler())(main);
+  await writeFile(join(binDir, 'sextant-cni.mjs'), "import './sextant-cni.cjs';\n");
+  const plugin = await writeWrapper(binDir, main);
+  return { binDir, plugin, main };
 }
