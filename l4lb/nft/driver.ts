@@ -32,6 +32,9 @@ export class NftablesDriver implements L4lbDriver {
   /** What this driver last wrote: services by key, and hairpin entries with their use counts. */
   private current?: { services: Map<string, Service>; hairpin: Map<string, number> };
   private queue: Promise<unknown> = Promise.resolve();
+  /** Service key -> the last apply that saw it (a walk over `desired` allocates nothing per service). */
+  private readonly seen = new Map<string, number>();
+  private generation = 0;
 
   constructor(opts: NftablesDriverOptions = {}) {
     this.table = opts.table ?? tableName();
@@ -56,12 +59,16 @@ export class NftablesDriver implements L4lbDriver {
 
   apply(desired: Service[]): Promise<ApplyResult> {
     return this.serial(async () => {
-      if (!this.current) return this.reconcileNow(normalize(desired));
-      const { delta, result, services } = this.plan(this.current.services, desired);
+      const current = this.current;
+      if (!current) return this.reconcileNow(normalize(desired));
+      const { delta, result, changes } = this.plan(current.services, desired);
       const adjust = new Map<string, number>();
-      for (const [k, s] of this.current.services) if (services.get(k) !== s) countHairpin(adjust, s, -1);
-      for (const [k, s] of services) if (this.current.services.get(k) !== s) countHairpin(adjust, s, +1);
-      planHairpin(this.current.hairpin, adjust, delta);
+      for (const [k, s] of changes) {
+        const old = current.services.get(k);
+        if (old) countHairpin(adjust, old, -1);
+        if (s) countHairpin(adjust, s, +1);
+      }
+      planHairpin(current.hairpin, adjust, delta);
       const script = delta.script(this.table);
       if (script) {
         try {
@@ -72,42 +79,63 @@ export class NftablesDriver implements L4lbDriver {
           return this.reconcileNow(normalize(desired));
         }
       }
-      commitHairpin(this.current.hairpin, adjust);
-      this.current = { services, hairpin: this.current.hairpin };
+      commitHairpin(current.hairpin, adjust);
+      // Only what changed is written back: a one-service change costs one walk over `desired`.
+      for (const [k, s] of changes) {
+        if (s) current.services.set(k, s);
+        else current.services.delete(k);
+      }
       return { ...result, rules: delta.ops };
     });
   }
 
-  /** Service-level diff first; only services that changed are rendered and diffed element by element. */
-  private plan(have: Map<string, Service>, desired: Service[]): { delta: ElementDelta; result: ApplyResult; services: Map<string, Service> } {
+  /**
+   * Service-level diff first; only services that changed are rendered and diffed element by
+   * element. `changes` maps a key to its new service, or to undefined when it is removed.
+   */
+  private plan(have: Map<string, Service>, desired: Service[]): { delta: ElementDelta; result: ApplyResult; changes: Map<string, Service | undefined> } {
     const delta = new ElementDelta();
     const result: ApplyResult = { added: 0, removed: 0, changed: 0 };
-    const services = new Map<string, Service>();
+    const changes = new Map<string, Service | undefined>();
+    const gen = ++this.generation;
+    let kept = 0;
     for (const raw of desired) {
       // Fast path: the caller passes canonical, sorted services (the reconciler does), unchanged.
-      const fast = have.get(`${raw.protocol}/${raw.vip}:${raw.port}`);
-      if (fast && !services.has(fast.key) && sameBackends(fast.backends, raw.backends)) {
-        services.set(fast.key, fast);
+      const fastKey = `${raw.protocol}/${raw.vip}:${raw.port}`;
+      const fast = have.get(fastKey);
+      if (fast && this.seen.get(fastKey) !== gen && !changes.has(fastKey) && sameBackends(fast.backends, raw.backends)) {
+        this.seen.set(fastKey, gen);
+        kept++;
         continue;
       }
       const s = normalizeOne(raw);
-      if (services.has(s.key)) continue; // duplicate key: the first one wins
+      if (this.seen.get(s.key) === gen || changes.has(s.key)) continue; // duplicate key: the first one wins
       const old = have.get(s.key);
       if (old && sameBackends(old.backends, s.backends)) {
-        services.set(s.key, old);
+        this.seen.set(s.key, gen);
+        kept++;
         continue;
       }
-      services.set(s.key, s);
-      if (old) result.changed++;
-      else result.added++;
-      diffElements(delta, old ? serviceElements(old, this.maxSlots) : [], serviceElements(s, this.maxSlots));
+      changes.set(s.key, s);
+      if (old) {
+        result.changed++;
+        diffElements(delta, serviceElements(old, this.maxSlots), serviceElements(s, this.maxSlots));
+      } else {
+        // A new service owns only new keys: no element-level diff needed (the from-empty case).
+        result.added++;
+        for (const [set, k, v] of serviceElements(s, this.maxSlots)) delta.insert(set, k, v);
+      }
     }
-    for (const [k, old] of have) {
-      if (services.has(k)) continue;
-      result.removed++;
-      diffElements(delta, serviceElements(old, this.maxSlots), []);
+    if (kept + result.changed < have.size) {
+      for (const [k, old] of have) {
+        if (this.seen.get(k) === gen || changes.has(k)) continue;
+        changes.set(k, undefined);
+        this.seen.delete(k);
+        result.removed++;
+        for (const [set, key] of serviceElements(old, this.maxSlots)) delta.remove(set, key);
+      }
     }
-    return { delta, result, services };
+    return { delta, result, changes };
   }
 
   reconcile(desired: Service[]): Promise<ApplyResult> {
@@ -141,6 +169,7 @@ export class NftablesDriver implements L4lbDriver {
     const res = diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
     const hairpin = new Map<string, number>();
     for (const s of want) countHairpin(hairpin, s, +1);
+    this.seen.clear();
     this.current = { services: new Map(want.map((s) => [s.key, s])), hairpin };
     return { ...res, rules: ops };
   }

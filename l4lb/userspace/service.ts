@@ -53,7 +53,8 @@ export class ServiceProxy {
   }
 
   private startTcp(): Promise<void> {
-    const server = net.createServer((c) => this.onConnection(c));
+    // No Nagle delay on either leg: a proxy must not hold back small writes (request/response traffic).
+    const server = net.createServer({ noDelay: true }, (c) => this.onConnection(c));
     this.tcp = server;
     server.on('close', () => (this.listening = false));
     return new Promise((resolve, reject) => {
@@ -73,7 +74,7 @@ export class ServiceProxy {
       return;
     }
     this.sockets.add(client);
-    const up = net.connect({ host: b.ip, port: b.port, timeout: this.opts.connectTimeoutMs });
+    const up = net.connect({ host: b.ip, port: b.port, timeout: this.opts.connectTimeoutMs, noDelay: true });
     this.sockets.add(up);
     let connected = false;
     this.balancer.opened(b);
