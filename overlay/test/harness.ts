@@ -3,7 +3,9 @@
  * sets by hand, plus a snapshot built from the overlay's PartSources (what the control plane does).
  */
 import { createRegistry, Router, serve } from '../../common/index.js';
-import { OverlayMaster } from '../index.js';
+import { OverlayMaster, type OverlayMasterOptions } from '../index.js';
+import { DEFAULT_OVERLAY } from '../../control/index.js';
+import { bridgeNamespaces, createNetns, type Netns } from '../../test/lib/index.js';
 import type { KvStore, MasterHandle } from '../../master/index.js';
 import type { OverlayConfig, PartSource, Snapshot, SnapshotParts } from '../../control/index.js';
 
@@ -71,4 +73,25 @@ export async function serveOverlayMaster(t: { teardown(fn: () => unknown): void 
     await master.stop();
   });
   return { store, m, master, url: `http://127.0.0.1:${srv.address().port}` };
+}
+
+/**
+ * `n` agent namespaces (`<kind><i>`) on an underlay bridge (`<base>.<i+1>`) and a started
+ * OverlayMaster over a FakeMaster, stopped on teardown: the setup every overlay e2e test shares.
+ */
+export async function overlayUnderlay(
+  t: { teardown(fn: () => unknown): void },
+  n: number,
+  kind: string,
+  base: string,
+  opts: OverlayMasterOptions = { config: DEFAULT_OVERLAY },
+): Promise<{ nss: Netns[]; addrs: string[]; m: FakeMaster; master: OverlayMaster }> {
+  const nss: Netns[] = [];
+  for (let i = 0; i < n; i++) nss.push(await createNetns(t, `${kind}${i}`));
+  const { addrs } = await bridgeNamespaces(t, nss, base);
+  const m = new FakeMaster();
+  const master = new OverlayMaster(m, opts);
+  await master.start();
+  t.teardown(() => master.stop());
+  return { nss, addrs, m, master };
 }

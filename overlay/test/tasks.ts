@@ -65,19 +65,25 @@ export async function ping(ns: Netns, ip: string): Promise<boolean> {
   }
 }
 
-/** One ICMPv6 echo (raw socket; the kernel fills the checksum); true when answered within 2 s. */
+/** ICMPv6 echo (raw socket; the kernel fills the checksum); true when one is answered within 3 s. */
 const ping6Py = `
 import socket,struct,sys,time
 dst=sys.argv[1]
 s=socket.socket(socket.AF_INET6,socket.SOCK_RAW,socket.IPPROTO_ICMPV6)
-s.settimeout(2)
+s.settimeout(0.5)
 ident=int(time.time()*1000)&0xffff
-s.sendto(struct.pack('!BBHHH',128,0,0,ident,1)+b'sextant',(dst,0))
-end=time.time()+2
+end=time.time()+3
+seq=0
+# One echo request every 0.5 s for up to 3 s: fresh veths finish link-local DAD and neighbour
+# discovery in the first second, and an early request can be lost to that.
 while time.time()<end:
-    try: d,a=s.recvfrom(2048)
-    except socket.timeout: break
-    if socket.inet_pton(socket.AF_INET6,a[0].split('%')[0])==socket.inet_pton(socket.AF_INET6,dst) and d[0]==129 and struct.unpack('!H',d[4:6])[0]==ident: print('reply'); sys.exit(0)
+    seq+=1
+    s.sendto(struct.pack('!BBHHH',128,0,0,ident,seq)+b'sextant',(dst,0))
+    until=time.time()+0.5
+    while time.time()<until:
+        try: d,a=s.recvfrom(2048)
+        except socket.timeout: break
+        if socket.inet_pton(socket.AF_INET6,a[0].split('%')[0])==socket.inet_pton(socket.AF_INET6,dst) and d[0]==129 and struct.unpack('!H',d[4:6])[0]==ident: print('reply'); sys.exit(0)
 print('noreply'); sys.exit(1)
 `;
 

@@ -12,9 +12,9 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { createRegistry, FakeClock } from '../../common/index.js';
-import { bridgeNamespaces, createNetns, deleteNetns, requireNetns, requireTools, runId, uniqueName, type Netns } from '../lib/index.js';
-import { DEFAULT_OVERLAY, OverlayAgentComponent, OverlayMaster } from '../../overlay/index.js';
-import { FakeMaster, snapshotOf } from '../../overlay/test/harness.js';
+import { deleteNetns, requireNetns, requireTools, runId, uniqueName } from '../lib/index.js';
+import { OverlayAgentComponent } from '../../overlay/index.js';
+import { overlayUnderlay, snapshotOf } from '../../overlay/test/harness.js';
 import { zoneRecords } from '../../control/index.js';
 import type { Snapshot } from '../../control/index.js';
 import { CniAttacher, sliceOf } from '../../cni/index.js';
@@ -27,13 +27,7 @@ requireTools('ip', 'bridge', 'nft', 'nsenter');
 
 t.test('app on network dcos across agents', async (t) => {
   const { binDir } = await pluginBinDir(t);
-  const nss: Netns[] = [];
-  for (let i = 0; i < 3; i++) nss.push(await createNetns(t, `a${i}`));
-  const { addrs } = await bridgeNamespaces(t, nss, '10.78.0');
-  const m = new FakeMaster();
-  const master = new OverlayMaster(m, { config: DEFAULT_OVERLAY });
-  await master.start();
-  t.teardown(() => master.stop());
+  const { nss, addrs, m, master } = await overlayUnderlay(t, 3, 'a', '10.78.0');
   const clock = new FakeClock();
   const agents = nss.map((ns, i) => new OverlayAgentComponent({ agentId: `agent-${i}`, registry: createRegistry(), netns: ns.name, clock, reconcileMs: 60_000 }));
   t.teardown(async () => {

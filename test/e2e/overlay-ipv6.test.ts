@@ -7,11 +7,11 @@
  */
 import t from 'tap';
 import { createRegistry } from '../../common/index.js';
-import { bridgeNamespaces, createNetns, requireNetns, requireTools, type Netns } from '../lib/index.js';
-import { DEFAULT_OVERLAY, OverlayAgentComponent, OverlayMaster } from '../../overlay/index.js';
+import { requireNetns, requireTools, type Netns } from '../lib/index.js';
+import { DEFAULT_OVERLAY, OverlayAgentComponent } from '../../overlay/index.js';
 import { hostAddr, parseCidr } from '../../overlay/cidr.js';
 import { vtep6Of } from '../../overlay/desired.js';
-import { FakeMaster, snapshotOf } from '../../overlay/test/harness.js';
+import { overlayUnderlay, snapshotOf } from '../../overlay/test/harness.js';
 import { addTask6, createTask, ping, ping6 } from '../../overlay/test/tasks.js';
 import { agentProcess } from '../../overlay/test/agent-process.js';
 
@@ -21,12 +21,10 @@ requireTools('ip', 'bridge', 'nft', 'python3');
 const host = (cidr: string, n: bigint) => hostAddr(parseCidr(cidr)!, n).split('/')[0]!;
 
 t.test('IPv6 slices are programmed and tasks ping6 across agents', async (t) => {
-  const nss = [await createNetns(t, 'v0'), await createNetns(t, 'v1')];
-  const { addrs } = await bridgeNamespaces(t, nss, '10.76.0');
-  const m = new FakeMaster();
-  const master = new OverlayMaster(m, { config: DEFAULT_OVERLAY, initialNetworks: [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, subnet6: 'fd01:b::/64', prefix6: 80, mtu: 1420 }] });
-  await master.start();
-  t.teardown(() => master.stop());
+  const { nss, addrs, m, master } = await overlayUnderlay(t, 2, 'v', '10.76.0', {
+    config: DEFAULT_OVERLAY,
+    initialNetworks: [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, subnet6: 'fd01:b::/64', prefix6: 80, mtu: 1420 }],
+  });
   m.setAgents(addrs.map((ip, i) => ({ id: `agent-${i}`, ip })));
   await master.sync();
   const alloc = [0, 1].map((i) => master.allocator.agents.get(`agent-${i}`)!);

@@ -5,9 +5,8 @@
  * no-op (the netlink dump reads back exactly what it wrote).
  */
 import t from 'tap';
-import { bridgeNamespaces, createNetns, requireNetns, requireTools, type Netns } from '../lib/index.js';
-import { DEFAULT_OVERLAY, OverlayMaster } from '../../overlay/index.js';
-import { FakeMaster, snapshotOf } from '../../overlay/test/harness.js';
+import { requireNetns, requireTools, type Netns } from '../lib/index.js';
+import { overlayUnderlay, snapshotOf } from '../../overlay/test/harness.js';
 import { createTask, ping } from '../../overlay/test/tasks.js';
 import { agentProcess } from '../../overlay/test/agent-process.js';
 
@@ -17,13 +16,7 @@ requireTools('ip', 'bridge', 'nft', 'python3');
 const esc = (s: string) => s.replace(/\./g, '\\.');
 
 t.test('overlay agent processes programming their namespace through rtnetlink', async (t) => {
-  const nss: Netns[] = [];
-  for (let i = 0; i < 3; i++) nss.push(await createNetns(t, `n${i}`));
-  const { addrs } = await bridgeNamespaces(t, nss, '10.78.0');
-  const m = new FakeMaster();
-  const master = new OverlayMaster(m, { config: DEFAULT_OVERLAY });
-  await master.start();
-  t.teardown(() => master.stop());
+  const { nss, addrs, m, master } = await overlayUnderlay(t, 3, 'n', '10.78.0');
   m.setAgents([0, 1, 2].map((i) => ({ id: `agent-${i}`, ip: addrs[i]! })));
   await master.sync();
 

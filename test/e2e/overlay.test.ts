@@ -5,9 +5,9 @@
  */
 import t from 'tap';
 import { createRegistry, FakeClock } from '../../common/index.js';
-import { bridgeNamespaces, createNetns, requireNetns, requireTools, type Netns } from '../lib/index.js';
-import { DEFAULT_OVERLAY, OverlayAgentComponent, OverlayMaster } from '../../overlay/index.js';
-import { FakeMaster, snapshotOf } from '../../overlay/test/harness.js';
+import { requireNetns, requireTools, type Netns } from '../lib/index.js';
+import { OverlayAgentComponent } from '../../overlay/index.js';
+import { overlayUnderlay, snapshotOf } from '../../overlay/test/harness.js';
 import { createTask, ping, tcpConnect, tcpServer } from '../../overlay/test/tasks.js';
 
 requireNetns();
@@ -16,13 +16,7 @@ requireTools('ip', 'bridge', 'nft', 'python3');
 const RECONCILE_MS = 30_000;
 
 t.test('overlay across agents', async (t) => {
-  const nss: Netns[] = [];
-  for (let i = 0; i < 4; i++) nss.push(await createNetns(t, `a${i}`));
-  const { addrs } = await bridgeNamespaces(t, nss, '10.77.0');
-  const m = new FakeMaster();
-  const master = new OverlayMaster(m, { config: DEFAULT_OVERLAY });
-  await master.start();
-  t.teardown(() => master.stop());
+  const { nss, addrs, m, master } = await overlayUnderlay(t, 4, 'a', '10.77.0');
   const clock = new FakeClock();
   const mk = (i: number) => new OverlayAgentComponent({ agentId: `agent-${i}`, registry: createRegistry(), netns: nss[i]!.name, clock, reconcileMs: RECONCILE_MS });
   const agents = new Map<number, OverlayAgentComponent>();
