@@ -4,7 +4,7 @@
  * targets, shuffled answers, truncation. Encoded responses are cached per (name, type) for the
  * lifetime of one record set, several shuffles each, and reused by patching ID and question.
  */
-import { Flag, MessageBuilder, RRType, Rcode, TCP_LIMIT, UDP_LIMIT, patchReply, type Query, type ResourceRecord } from '../wire/index.js';
+import { Flag, HEADER_SIZE, MessageBuilder, RRType, Rcode, TCP_LIMIT, UDP_LIMIT, patchReply, skipName, type Query, type ResourceRecord } from '../wire/index.js';
 import { splitSrv, type RecordSet } from './recordset.js';
 
 export interface AnswerConfig {
@@ -47,36 +47,93 @@ export class Answers {
     private readonly maxCached = 200_000,
   ) {}
 
-  /** Encoded reply for a query inside the domain; `rcode` for metrics. */
+  /** Encoded reply for a query inside the domain (a buffer of its own); `rcode` for metrics. */
   respond(query: Buffer, q: Query, udp: boolean): { msg: Buffer; rcode: number } {
-    const wild = q.qname.includes('.*');
-    if (wild || q.qnameCompressed || (udp && this.cfg.edns0On && q.edns && q.ednsSize > UDP_LIMIT)) return this.slow(q, udp, wild);
-    let byType = this.cache.get(q.qname);
-    let p = byType?.get(q.qtype);
-    if (!p) {
-      p = this.prebuild(q.qname, q.qtype);
-      if (this.cached < this.maxCached) {
-        if (!byType) this.cache.set(q.qname, (byType = new Map()));
-        byType.set(q.qtype, p);
-        this.cached++;
-      }
-    }
-    const i = p.next;
-    p.next = i + 1 === p.tcp.length ? 0 : i + 1;
-    const src = udp ? p.udp[i]! : p.tcp[i]!;
+    if (!this.cacheable(q, udp)) return this.slow(q, udp, q.qname.includes('.*'));
+    const p = this.prebuilt(q.qname, q.qtype);
+    const src = this.rotate(p, udp);
     const msg = Buffer.allocUnsafe(src.length);
     src.copy(msg);
     patchReply(msg, query, q);
     return { msg, rcode: p.rcode };
   }
 
+  /** rcode of the last reply handed out by shared(). */
+  lastRcode = 0;
+  private lastP?: Prebuilt;
+  private lastI = 0;
+
+  /**
+   * The allocation-free UDP path: the cached reply itself, patched in place for this query, or
+   * undefined when the query needs the slow path (respond()). The buffer is only valid until the
+   * next call; a caller that could not send it at once (socket send queue not empty) must call
+   * detachLast() so later queries do not patch a buffer still waiting to be sent.
+   */
+  shared(query: Buffer, q: Query): Buffer | undefined {
+    if (!this.cacheable(q, true)) return undefined;
+    const p = this.prebuilt(q.qname, q.qtype);
+    const i = p.next;
+    const msg = this.rotate(p, true);
+    if (!patchReply(msg, query, q)) return undefined;
+    this.lastRcode = p.rcode;
+    this.lastP = p;
+    this.lastI = i;
+    return msg;
+  }
+
+  /** Give the last shared() reply a fresh copy in the cache; the old buffer stays with its sender. */
+  detachLast(): void {
+    const p = this.lastP;
+    if (!p) return;
+    p.udp[this.lastI] = Buffer.from(p.udp[this.lastI]!);
+    this.lastP = undefined;
+  }
+
+  private cacheable(q: Query, udp: boolean): boolean {
+    return !(q.qnameCompressed || (udp && this.cfg.edns0On && q.edns && q.ednsSize > UDP_LIMIT) || q.qname.includes('.*'));
+  }
+
+  private prebuilt(name: string, qtype: number): Prebuilt {
+    let byType = this.cache.get(name);
+    let p = byType?.get(qtype);
+    if (p) return p;
+    p = this.prebuild(name, qtype);
+    if (this.cached < this.maxCached) {
+      if (!byType) this.cache.set(name, (byType = new Map()));
+      byType.set(qtype, p);
+      this.cached++;
+    }
+    return p;
+  }
+
+  private rotate(p: Prebuilt, udp: boolean): Buffer {
+    const i = p.next;
+    p.next = i + 1 === p.tcp.length ? 0 : i + 1;
+    return udp ? p.udp[i]! : p.tcp[i]!;
+  }
+
   private prebuild(name: string, qtype: number): Prebuilt {
     const b = this.build(name, qtype);
     const n = b.answers.length > 1 ? Math.min(MAX_VARIANTS, factorial(b.answers.length)) : 1;
     const p: Prebuilt = { tcp: [], udp: [], rcode: b.rcode, next: 0 };
-    for (let i = 0; i < n; i++) {
-      const answers = i === 0 ? b.answers : shuffle([...b.answers]);
-      const mb = this.encode(name, qtype, 0, { ...b, answers });
+    const first = this.encode(name, qtype, 0, b);
+    const tcp0 = first.finish(TCP_LIMIT, this.cfg.setTruncateBit);
+    const udp0 = first.finish(UDP_LIMIT, this.cfg.setTruncateBit);
+    p.tcp.push(tcp0);
+    p.udp.push(udp0);
+    if (n === 1) return p;
+    // Answers that differ only in their address (all A or all AAAA of one name, nothing else):
+    // a shuffled variant is the first one with the addresses permuted, no re-encoding.
+    const rdata = sameShapeAnswers(b) ? rdataOffsets(tcp0, b.answers.length) : undefined;
+    for (let i = 1; i < n; i++) {
+      if (rdata) {
+        const order = shuffle(b.answers.map((_, j) => j));
+        const size = b.answers[0]!.type === 'A' ? 4 : 16;
+        p.tcp.push(permuteRdata(tcp0, tcp0, rdata, order, size));
+        p.udp.push(permuteRdata(udp0, tcp0, rdata, order, size));
+        continue;
+      }
+      const mb = this.encode(name, qtype, 0, { ...b, answers: shuffle([...b.answers]) });
       p.tcp.push(mb.finish(TCP_LIMIT, this.cfg.setTruncateBit));
       p.udp.push(mb.finish(UDP_LIMIT, this.cfg.setTruncateBit));
     }
@@ -149,6 +206,41 @@ export class Answers {
       }
     }
   }
+}
+
+/** All answers A (or all AAAA) of the same name and TTL, and no other section. */
+function sameShapeAnswers(b: Built): boolean {
+  if (b.authority.length || b.additional.length) return false;
+  const a0 = b.answers[0]!;
+  if (a0.type !== 'A' && a0.type !== 'AAAA') return false;
+  return b.answers.every((rr) => rr.type === a0.type && rr.name === a0.name && rr.ttl === a0.ttl);
+}
+
+/** Offsets of the RDATA of the first `count` answer records of an encoded message. */
+function rdataOffsets(msg: Buffer, count: number): number[] {
+  let off = skipName(msg, HEADER_SIZE) + 4;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    off = skipName(msg, off) + 10;
+    out.push(off);
+    off += msg.readUInt16BE(off - 2);
+  }
+  return out;
+}
+
+/**
+ * A copy of `msg` whose answer j carries the address of answer order[j] of `full` (the untruncated
+ * message `msg` is a prefix of, or `msg` itself). Answers cut from a truncated `msg` are skipped.
+ */
+function permuteRdata(msg: Buffer, full: Buffer, offsets: number[], order: number[], size: number): Buffer {
+  const out = Buffer.from(msg);
+  for (let j = 0; j < offsets.length; j++) {
+    const dst = offsets[j]!;
+    if (dst + size > out.length) break;
+    const src = offsets[order[j]!]!;
+    full.copy(out, dst, src, src + size);
+  }
+  return out;
 }
 
 function factorial(n: number): number {

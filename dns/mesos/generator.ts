@@ -4,11 +4,12 @@
  * fragile we are not: hostnames resolve through a cache filled beforehand (unresolved: skipped and
  * reported), masters given as hostnames do not crash, over-long canonical labels are shortened.
  */
+import * as crypto from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { hashString } from './hash.js';
+import { hashString, zbase32 } from './hash.js';
 import { domainFrag, rfc1123, rfc952, type LabelSpec } from './labels.js';
-import { RecordSet, type EnumFramework, type EnumTask, type Kind } from './recordset.js';
-import { splitHostPort, taskIPs, type State, type Task } from './state.js';
+import { RecordSet, type Kind } from './recordset.js';
+import { drain, drainAsync, splitHostPort, taskIPs, type State, type Task } from './state.js';
 
 export interface GeneratorConfig {
   domain: string;
@@ -63,17 +64,44 @@ export function ipKind(ip: string): { kind: 'A' | 'AAAA'; text: string } | undef
   return { kind: 'AAAA', text: v6.toRFC5952String() };
 }
 
+type IP = { kind: 'A' | 'AAAA'; text: string };
+
+/** What the tasks of one agent share: its IPs (text and kinds) and the tail of its ID. */
+interface Agent {
+  ips: string[];
+  kinds: IP[];
+  tail: string;
+}
+
+/** Names shared by the tasks of one (framework, task name) pair: A, A under slave, SRV names. */
+interface Shared {
+  taskName: string;
+  fname: string;
+  arecName: string;
+  arecSlave: string;
+  srv: string[];
+}
+
+/** Per task, computed once for both name forms of a task with DiscoveryInfo. */
+interface TaskCtx {
+  hash: string;
+  agent: Agent;
+  ips: IP[];
+}
+
 class Gen {
   readonly rs = new RecordSet();
-  readonly slaveIPs = new Map<string, string[]>();
+  readonly agents = new Map<string, Agent>();
   readonly spec: LabelSpec;
   readonly tail: string;
+  readonly slaveTail: string;
   constructor(
     readonly cfg: GeneratorConfig,
     readonly env: GeneratorEnv,
   ) {
     this.spec = cfg.enforceRFC952 ? rfc952 : rfc1123;
     this.tail = '.' + cfg.domain;
+    this.slaveTail = '.slave' + this.tail;
   }
 
   warn(why: string): void {
@@ -88,8 +116,8 @@ class Gen {
     return ips;
   }
 
-  insert(kind: Kind, name: string, value: string, task?: EnumTask): void {
-    if (this.rs.add(kind, name, value) && task) task.records.push({ name: name + '.', host: kind === 'SRV' ? srvHostDot(value) : value, rtype: kind });
+  insert(kind: Kind, name: string, value: string): void {
+    this.rs.add(kind, name, value);
   }
 
   frameworks(state: State): void {
@@ -110,7 +138,7 @@ class Gen {
       for (const ip of ips) this.insert(ip.kind, name, ip.text);
       if (ips.length) this.insert('SRV', '_slave._tcp' + this.tail, `${name}:${s.pid.port}`);
       else this.warn(`agent ${s.id}: host ${s.pid.host} has no IP, its tasks get no slave records`);
-      this.slaveIPs.set(s.id, ips.map((i) => i.text));
+      this.agents.set(s.id, { ips: ips.map((i) => i.text), kinds: ips, tail: slaveTail(s.id) });
     }
   }
 
@@ -158,52 +186,69 @@ class Gen {
     if (!leaderAdded) this.insert(lip.kind, `master${idx}${d}`, lip.text);
   }
 
-  tasks(state: State, out: EnumFramework[]): void {
+  /** The tasks' records, as steps: yields every 64 tasks. */
+  *tasks(state: State): Generator<void, void, void> {
     for (const f of state.frameworks) {
-      const ef: EnumFramework = { name: f.name, tasks: [] };
-      out.push(ef);
+      this.rs.beginFramework(f.name);
       const fname = domainFrag(f.name, this.spec);
+      // The tasks of one app share their non-canonical names: build them once per task name.
+      const byName = new Map<string, Shared>();
+      let n = 0;
       for (const t of f.tasks) {
-        const slaveIPs = this.slaveIPs.get(t.slaveId);
-        if (slaveIPs && t.state === 'TASK_RUNNING') this.task(t, fname, slaveIPs, ef);
+        if ((++n & 63) === 0) yield;
+        const agent = this.agents.get(t.slaveId);
+        if (!agent || t.state !== 'TASK_RUNNING') continue;
+        if (t.discovery) {
+          this.task(t, agent, [this.shared(fname, t.discovery.name, true), this.shared(fname, this.spec(t.discovery.name), true)]);
+          continue;
+        }
+        let sh = byName.get(t.name);
+        if (!sh) byName.set(t.name, (sh = this.shared(fname, this.spec(t.name), false)));
+        this.task(t, agent, [sh]);
       }
     }
   }
 
-  task(t: Task, fname: string, slaveIPs: string[], ef: EnumFramework): void {
-    const et: EnumTask = { name: t.name, id: t.id, records: [] };
-    ef.tasks.push(et);
-    const ctx = { hash: hashString(t.id), slave: slaveTail(t.slaveId), ips: taskIPs(t, this.cfg.ipSources, slaveIPs), slaveIPs };
-    if (t.discovery) {
-      this.taskNames(t, fname, t.discovery.name, ctx, et);
-      this.taskNames(t, fname, this.spec(t.discovery.name), ctx, et);
-    } else this.taskNames(t, fname, this.spec(t.name), ctx, et);
-  }
-
-  taskNames(t: Task, fname: string, taskName: string, ctx: { hash: string; slave: string; ips: string[]; slaveIPs: string[] }, et: EnumTask): void {
-    const tail = this.tail;
-    const canonical = canonicalLabel(taskName, ctx.hash, ctx.slave) + '.' + fname;
+  shared(fname: string, taskName: string, discovery: boolean): Shared {
+    const { tail, slaveTail } = this;
     const arec = taskName + '.' + fname;
-    for (const ip of ctx.ips) {
+    const tcp = `_${taskName}._tcp.${fname}`;
+    const udp = `_${taskName}._udp.${fname}`;
+    const srv = discovery ? [tcp + slaveTail, udp + slaveTail] : [tcp + slaveTail, udp + slaveTail, tcp + tail, udp + tail];
+    return { taskName, fname, arecName: arec + tail, arecSlave: arec + slaveTail, srv };
+  }
+
+  task(t: Task, agent: Agent, forms: Shared[]): void {
+    this.rs.beginTask(t.name, t.id);
+    const ips: IP[] = [];
+    for (const ip of taskIPs(t, this.cfg.ipSources, agent.ips)) {
       const k = ipKind(ip);
-      if (!k) continue;
-      this.insert(k.kind, arec + tail, k.text, et);
-      this.insert(k.kind, canonical + tail, k.text, et);
+      if (k) ips.push(k);
     }
-    for (const ip of ctx.slaveIPs) {
-      const k = ipKind(ip)!;
-      this.insert(k.kind, arec + '.slave' + tail, k.text, et);
-      this.insert(k.kind, canonical + '.slave' + tail, k.text, et);
-    }
-    const slaveHost = canonical + '.slave' + tail;
-    const subdomains = t.discovery ? ['.slave'] : ['.slave', ''];
-    if (t.ports.length) {
-      const names: string[] = [];
-      for (const sub of subdomains) for (const proto of ['_tcp', '_udp']) names.push(`_${taskName}.${proto}.${fname}${sub}${tail}`);
-      for (const port of t.ports) {
-        const target = `${slaveHost}:${port}`;
-        for (const n of names) this.insert('SRV', n, target, et);
+    const ctx: TaskCtx = { hash: taskHash(t.id), agent, ips };
+    for (const sh of forms) this.taskNames(t, sh, ctx);
+  }
+
+  taskNames(t: Task, sh: Shared, ctx: TaskCtx): void {
+    const rs = this.rs;
+    const { taskName, fname } = sh;
+    const tail = this.tail;
+    const canonical = canonicalLabel(taskName, ctx.hash, ctx.agent.tail) + '.' + fname;
+    if (ctx.ips.length) {
+      const canonicalName = canonical + tail;
+      for (const k of ctx.ips) {
+        rs.addTask(k.kind, sh.arecName, k.text);
+        rs.addTask(k.kind, canonicalName, k.text);
       }
+    }
+    const slaveHost = canonical + this.slaveTail;
+    for (const k of ctx.agent.kinds) {
+      rs.addTask(k.kind, sh.arecSlave, k.text);
+      rs.addTask(k.kind, slaveHost, k.text);
+    }
+    for (const port of t.ports) {
+      const target = slaveHost + ':' + port;
+      for (const n of sh.srv) rs.addTask('SRV', n, target);
     }
     if (!t.discovery) return;
     for (const p of t.discovery.ports) {
@@ -212,21 +257,33 @@ class Gen {
       const names = proto ? [`_${taskName}._${proto}.${fname}`] : [`_${taskName}._tcp.${fname}`, `_${taskName}._udp.${fname}`];
       const portName = this.spec(p.name);
       for (const n of names) {
-        this.insert('SRV', n + tail, target, et);
-        if (portName) this.insert('SRV', `_${portName}.${n}${tail}`, target, et);
+        rs.addTask('SRV', n + tail, target);
+        if (portName) rs.addTask('SRV', `_${portName}.${n}${tail}`, target);
       }
     }
   }
 }
 
-function srvHostDot(v: string): string {
-  const i = v.lastIndexOf(':');
-  return `${v.slice(0, i)}.:${v.slice(i + 1)}`;
-}
-
 export function slaveTail(id: string): string {
   const f = id.split('-');
   return f[f.length - 1]!.toLowerCase();
+}
+
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+const hashMemo = new Map<string, string>();
+
+/**
+ * hashString(id), memoized across generations (task IDs are stable while the tasks run) and
+ * computed with the one-shot crypto.hash where Node has it. The 5 characters need 25 bits: the
+ * first 4 digest bytes.
+ */
+export function taskHash(id: string): string {
+  let h = hashMemo.get(id);
+  if (h !== undefined) return h;
+  h = oneShot ? zbase32(oneShot('sha1', id, 'buffer').subarray(0, 4)).slice(0, 5) : hashString(id);
+  if (hashMemo.size >= 200_000) hashMemo.clear();
+  hashMemo.set(id, h);
+  return h;
 }
 
 /**
@@ -244,11 +301,24 @@ export function canonicalLabel(taskName: string, hash: string, slave: string): s
 
 /** Generate every record for a state. Pure: hostname resolution comes in through env.hosts. */
 export function generateRecords(state: State, cfg: GeneratorConfig, env: GeneratorEnv = {}): RecordSet {
+  return drain(generateSteps(state, cfg, env));
+}
+
+/**
+ * generateRecords in slices of about `sliceMs`, yielding to the event loop in between so queries
+ * keep being answered while a big record set is built; the result is the same record set. The
+ * state and env must not change until the promise settles.
+ */
+export function generateRecordsAsync(state: State, cfg: GeneratorConfig, env: GeneratorEnv = {}, sliceMs = 1): Promise<RecordSet> {
+  return drainAsync(generateSteps(state, cfg, env), sliceMs);
+}
+
+function* generateSteps(state: State, cfg: GeneratorConfig, env: GeneratorEnv): Generator<void, RecordSet, void> {
   const g = new Gen({ ...cfg, domain: cfg.domain.toLowerCase() }, env);
   g.frameworks(state);
   g.slaves(state);
   g.listener();
   g.masters(state.leader);
-  g.tasks(state, g.rs.frameworks);
+  yield* g.tasks(state);
   return g.rs;
 }

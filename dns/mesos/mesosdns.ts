@@ -12,11 +12,11 @@ import { apiRouter } from './api.js';
 import { Answers } from './answers.js';
 import type { MesosDnsConfig } from './config.js';
 import { Forwarder } from './forward.js';
-import { generateRecords, type GeneratorConfig } from './generator.js';
+import { generateRecordsAsync, type GeneratorConfig } from './generator.js';
 import { DnsMetrics } from './metrics.js';
 import type { RecordSet } from './recordset.js';
 import { DnsServer } from './server.js';
-import { hostnamesIn, parseState } from './state.js';
+import { hostnamesIn, parseStateAsync } from './state.js';
 
 export interface MesosDnsOptions {
   config: MesosDnsConfig;
@@ -37,6 +37,8 @@ export class MesosDns implements Component {
   private http?: HttpServer;
   private forwarder?: Forwarder;
   private readonly hostCache = new Map<string, { ips: string[]; at: number }>();
+  /** Counts setState calls; only the newest one's records are swapped in. */
+  private generation = 0;
 
   constructor(private readonly o: MesosDnsOptions) {
     this.log = o.log ?? createLogger('mesos-dns');
@@ -72,9 +74,12 @@ export class MesosDns implements Component {
    */
   async setState(stateJson: unknown, masters = this.o.config.Masters): Promise<boolean> {
     const t0 = performance.now();
+    // Parsing and generation are sliced (they yield to the event loop about every 1 ms, so queries
+    // keep being answered); a rebuild that a newer one overtook must not swap its records in last.
+    const gen = ++this.generation;
     let state;
     try {
-      state = parseState(stateJson);
+      state = await parseStateAsync(stateJson);
     } catch (e) {
       this.metrics.refreshFailures.inc({ reason: 'malformed_state' });
       this.log.warn('state_rejected_keeping_old_records', { err: e });
@@ -83,7 +88,7 @@ export class MesosDns implements Component {
     for (const w of state.warnings) this.log.warn('state_part_skipped', { why: w });
     const hosts = await this.resolveHosts(hostnamesIn(state, masters));
     const warned = new Set<string>();
-    const rs = generateRecords(state, this.generatorConfig(masters), {
+    const rs = await generateRecordsAsync(state, this.generatorConfig(masters), {
       hosts,
       localAddresses: localAddresses(),
       warn: (why) => {
@@ -94,6 +99,10 @@ export class MesosDns implements Component {
       },
     });
     for (const n of rs.skipped.slice(0, 10)) this.log.warn('name_not_encodable', { name: n });
+    if (gen !== this.generation) {
+      this.log.debug('records_superseded', { generation: gen, latest: this.generation });
+      return true;
+    }
     this.setRecords(rs);
     const secs = (performance.now() - t0) / 1000;
     this.metrics.refreshDuration.observe(secs);

@@ -23,9 +23,18 @@ export class RecordSet {
   readonly a = new Map<string, Set<string>>();
   readonly aaaa = new Map<string, Set<string>>();
   readonly srv = new Map<string, Set<string>>();
-  readonly frameworks: EnumFramework[] = [];
   /** Records skipped because a name could not be encoded (label > 63, name > 253). */
   readonly skipped: string[] = [];
+  // Enumeration, kept flat while generating (a few arrays instead of an object per record) and
+  // expanded on first read of `frameworks` (the /v1/enumerate API is rare, regeneration is not).
+  private readonly fws: { name: string; taskStart: number }[] = [];
+  /** Per task: name, id. */
+  private readonly taskText: string[] = [];
+  /** Per task: index of its first record triple in `recs`. */
+  private readonly taskRecStart: number[] = [];
+  /** Triples kind, name, value of every task record that was new when added. */
+  private readonly recs: string[] = [];
+  private enumerated?: EnumFramework[];
 
   map(kind: Kind): Map<string, Set<string>> {
     return kind === 'A' ? this.a : kind === 'AAAA' ? this.aaaa : this.srv;
@@ -33,18 +42,61 @@ export class RecordSet {
 
   add(kind: Kind, name: string, value: string): boolean {
     if (!value) return false;
-    const m = this.map(kind);
+    const m = kind === 'A' ? this.a : kind === 'AAAA' ? this.aaaa : this.srv;
     let s = m.get(name);
     if (!s) {
       if (!validName(name)) {
         if (this.skipped.length < 100) this.skipped.push(name);
         return false;
       }
-      s = new Set();
-      m.set(name, s);
-    } else if (s.has(value)) return false;
-    s.add(value);
+      m.set(name, (s = new Set()));
+      s.add(value);
+      return true;
+    }
+    const n = s.size;
+    return s.add(value).size !== n;
+  }
+
+  /** Start the enumeration entry of a framework; tasks and their records follow. */
+  beginFramework(name: string): void {
+    this.fws.push({ name, taskStart: this.taskRecStart.length });
+    this.enumerated = undefined;
+  }
+
+  /** Start the enumeration entry of a task (inside the last framework begun). */
+  beginTask(name: string, id: string): void {
+    this.taskText.push(name, id);
+    this.taskRecStart.push(this.recs.length);
+  }
+
+  /** add() that also lists the record under the last task begun when it was new. */
+  addTask(kind: Kind, name: string, value: string): boolean {
+    if (!this.add(kind, name, value)) return false;
+    this.recs.push(kind, name, value);
     return true;
+  }
+
+  /** Frameworks, their tasks and each task's records, as /v1/enumerate shows them. */
+  get frameworks(): EnumFramework[] {
+    if (this.enumerated) return this.enumerated;
+    const out: EnumFramework[] = [];
+    const nTasks = this.taskRecStart.length;
+    this.fws.forEach((f, fi) => {
+      const end = fi + 1 < this.fws.length ? this.fws[fi + 1]!.taskStart : nTasks;
+      const tasks: EnumTask[] = [];
+      for (let ti = f.taskStart; ti < end; ti++) {
+        const recEnd = ti + 1 < nTasks ? this.taskRecStart[ti + 1]! : this.recs.length;
+        const records: EnumRecord[] = [];
+        for (let r = this.taskRecStart[ti]!; r < recEnd; r += 3) {
+          const rtype = this.recs[r] as Kind;
+          const value = this.recs[r + 2]!;
+          records.push({ name: this.recs[r + 1]! + '.', host: rtype === 'SRV' ? srvHostDot(value) : value, rtype });
+        }
+        tasks.push({ name: this.taskText[2 * ti]!, id: this.taskText[2 * ti + 1]!, records });
+      }
+      out.push({ name: f.name, tasks });
+    });
+    return (this.enumerated = out);
   }
 
   /** True when any record of any kind exists for the name. */
@@ -64,6 +116,12 @@ export class RecordSet {
     for (const m of [this.a, this.aaaa, this.srv]) for (const s of m.values()) n += s.size;
     return n;
   }
+}
+
+/** SRV value `target:port` as the API shows it: `target.:port`. */
+function srvHostDot(v: string): string {
+  const i = v.lastIndexOf(':');
+  return `${v.slice(0, i)}.:${v.slice(i + 1)}`;
 }
 
 /** Encodable on the wire: labels 1..63 bytes, whole name at most 253 characters. */

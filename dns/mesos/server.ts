@@ -5,6 +5,7 @@
  * failures SERVFAIL; a TCP stream with a bad or cut frame closes that connection only.
  */
 import dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import net from 'node:net';
 import { MalformedPacketError, Rcode, UDP_LIMIT, errorReply, newQuery, parseQuery, readTcpFrames, truncateMessage, type Query } from '../wire/index.js';
 import type { Logger } from '../../common/log.js';
@@ -45,8 +46,14 @@ export class DnsServer {
 
   async start(): Promise<void> {
     const family = net.isIPv6(this.o.host) ? 'udp6' : 'udp4';
-    const udp = dgram.createSocket({ type: family, reuseAddr: false });
-    udp.on('message', (msg, rinfo) => this.handle(msg, true, (out) => udp.send(out, rinfo.port, rinfo.address)));
+    // Replies go to rinfo.address, always an IP literal: resolve it synchronously so the reply is
+    // handed to the kernel before the handler returns (dns.lookup defers every send by a tick).
+    const lookup = (addr: string, fam: number, cb: (err: Error | null, addr: string, fam: number) => void): void => {
+      if (this.boundPort) cb(null, addr, fam);
+      else dnsLookup(addr, fam, cb);
+    };
+    const udp = dgram.createSocket({ type: family, reuseAddr: false, lookup: lookup as unknown as dgram.SocketOptions['lookup'] });
+    udp.on('message', (msg, rinfo) => this.onUdp(udp, msg, rinfo));
     udp.on('error', (err) => this.o.log.error('dns_udp_error', { err }));
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
@@ -110,6 +117,49 @@ export class DnsServer {
     });
     // A stream that ends inside a frame: close only this connection.
     sock.on('end', () => sock.destroy());
+  }
+
+  /**
+   * A UDP datagram. The common case (an in-domain query with a cached reply) is answered with the
+   * cached buffer patched in place, without allocating; everything else goes through handle().
+   */
+  private onUdp(udp: dgram.Socket, buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    let a: Answers | undefined;
+    let out: Buffer | undefined;
+    try {
+      a = this.fast(buf);
+      out = a?.shared(buf, this.q);
+    } catch {
+      out = undefined; // handle() answers again and reports (SERVFAIL)
+    }
+    if (!a || !out) {
+      this.handle(buf, true, (m) => this.sendUdp(udp, m, rinfo));
+      return;
+    }
+    this.o.metrics.query(this.q.qtype, a.lastRcode);
+    this.sendUdp(udp, out, rinfo, a);
+  }
+
+  private sendUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo, lentBy?: Answers): void {
+    try {
+      udp.send(msg, rinfo.port, rinfo.address);
+    } catch (err) {
+      this.o.log.error('dns_udp_send_failed', { err });
+    }
+    // Not sent at once (kernel buffer full): the queued send still holds this buffer.
+    if (lentBy && udp.getSendQueueCount() > 0) lentBy.detachLast();
+  }
+
+  /** The Answers for a well-formed in-domain standard query (parsed into this.q), else undefined. */
+  private fast(buf: Buffer): Answers | undefined {
+    try {
+      parseQuery(buf, this.q);
+    } catch {
+      return undefined;
+    }
+    const name = this.q.qname;
+    if (this.q.opcode !== 0 || !(name === this.o.domain || name.endsWith(this.dotDomain))) return undefined;
+    return this.o.answers();
   }
 
   /** One query from either transport. Never throws. */

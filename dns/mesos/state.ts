@@ -77,6 +77,51 @@ export function parsePid(s: unknown): Pid | undefined {
 
 /** Mesos port ranges `"[31111-31111, 31115-31117]"` (or a list of [lo, hi]) to port strings. */
 export function parsePorts(v: unknown): string[] {
+  if (typeof v === 'string') {
+    const fast = parsePortsFast(v);
+    if (fast) return fast;
+  }
+  return parsePortsSlow(v);
+}
+
+/** Digits from `i` (at most 9): value and end, or undefined when there are none. */
+function digitsAt(s: string, i: number): { n: number; end: number } | undefined {
+  let n = 0;
+  let j = i;
+  for (; j < s.length && j - i < 10; j++) {
+    const c = s.charCodeAt(j);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  return j === i || j - i > 9 ? undefined : { n, end: j };
+}
+
+/**
+ * The form Mesos writes, `[lo-hi]` or `[lo-hi, lo-hi]`, scanned without regexes or splits.
+ * Anything else returns undefined and goes through parsePortsSlow (same results, slower).
+ */
+function parsePortsFast(v: string): string[] | undefined {
+  const last = v.length - 1;
+  if (last < 0 || v.charCodeAt(0) !== 91 || v.charCodeAt(last) !== 93) return undefined;
+  const out: string[] = [];
+  let i = 1;
+  if (i === last) return out;
+  for (;;) {
+    while (v.charCodeAt(i) === 32) i++;
+    const lo = digitsAt(v, i);
+    if (!lo || v.charCodeAt(lo.end) !== 45) return undefined;
+    const hi = digitsAt(v, lo.end + 1);
+    if (!hi) return undefined;
+    i = hi.end;
+    while (v.charCodeAt(i) === 32) i++;
+    if (hi.n <= 65535 && hi.n - lo.n <= 65535) for (let p = lo.n; p <= hi.n; p++) out.push(String(p));
+    if (i === last) return out;
+    if (v.charCodeAt(i) !== 44) return undefined;
+    i++;
+  }
+}
+
+function parsePortsSlow(v: unknown): string[] {
   const out: string[] = [];
   const add = (lo: number, hi: number) => {
     if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > 65535 || hi - lo > 65535) return;
@@ -100,6 +145,9 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
+/** Shared by every status without labels (parsed state is never mutated). */
+const NO_LABELS: Status['labels'] = [];
+
 function parseStatus(v: unknown): Status {
   const s = obj(v);
   const netinfo: string[] = [];
@@ -109,7 +157,8 @@ function parseStatus(v: unknown): Status {
     if (addrs.length) for (const a of addrs) netinfo.push(str(obj(a).ip_address));
     else if (str(n.ip_address)) netinfo.push(str(n.ip_address));
   }
-  const labels = arr(s.labels).map((l) => ({ key: str(obj(l).key), value: str(obj(l).value) }));
+  const rawLabels = arr(s.labels);
+  const labels = rawLabels.length ? rawLabels.map((l) => ({ key: str(obj(l).key), value: str(obj(l).value) })) : NO_LABELS;
   return { state: str(s.state), timestamp: typeof s.timestamp === 'number' ? s.timestamp : 0, labels, netinfo };
 }
 
@@ -135,6 +184,19 @@ function parseTask(v: unknown): Task {
 }
 
 export function parseState(json: unknown): State {
+  return drain(parseSteps(json));
+}
+
+/**
+ * parseState in slices of about `sliceMs` of CPU, yielding to the event loop in between (a big
+ * state must not stall DNS answers). The state object must not change until the promise settles.
+ */
+export function parseStateAsync(json: unknown, sliceMs = 1): Promise<State> {
+  return drainAsync(parseSteps(json), sliceMs);
+}
+
+/** parseState as steps: yields every 256 tasks, returns the state. */
+function* parseSteps(json: unknown): Generator<void, State, void> {
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new StateError('state is not a JSON object');
   const s = json as Record<string, unknown>;
   if (s.frameworks !== undefined && !Array.isArray(s.frameworks)) throw new StateError('state.frameworks is not a list');
@@ -149,13 +211,41 @@ export function parseState(json: unknown): State {
     if (!pid) warnings.push(`slaves[${i}] (${str(o.id)}): bad pid ${JSON.stringify(o.pid)}, agent skipped`);
     else slaves.push({ id: str(o.id), pid });
   });
-  const frameworks: Framework[] = arr(s.frameworks).map((v, i) => {
-    const o = obj(v);
+  const frameworks: Framework[] = [];
+  const raw = arr(s.frameworks);
+  for (let i = 0; i < raw.length; i++) {
+    const o = obj(raw[i]);
     const pid = o.pid === undefined || o.pid === null || o.pid === '' ? undefined : parsePid(o.pid);
     if (o.pid && !pid) warnings.push(`frameworks[${i}] (${str(o.name)}): bad pid ${JSON.stringify(o.pid)}, using hostname`);
-    return { name: str(o.name), hostname: str(o.hostname), pid, tasks: arr(o.tasks).map(parseTask) };
-  });
+    const tasks: Task[] = [];
+    frameworks.push({ name: str(o.name), hostname: str(o.hostname), pid, tasks });
+    const rawTasks = arr(o.tasks);
+    for (let j = 0; j < rawTasks.length; j++) {
+      tasks.push(parseTask(rawTasks[j]));
+      if ((j & 255) === 255) yield;
+    }
+  }
   return { leader, frameworks, slaves, warnings };
+}
+
+/** Run steps to the end at once. */
+export function drain<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Run steps, giving the event loop a turn whenever a slice has used `sliceMs`. */
+export async function drainAsync<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {
+  let until = performance.now() + sliceMs;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() < until) continue;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    until = performance.now() + sliceMs;
+  }
 }
 
 /** Hostnames (not IP literals) the generator will need resolved. */
