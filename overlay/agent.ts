@@ -11,7 +11,7 @@ import { planChanges, type Plan } from './diff.js';
 import { missingSlices } from './exhaustion.js';
 import { createDriver, kernelKind, type KernelKind } from './driver.js';
 import type { KernelDriver } from './kernel.js';
-import { buildMasq6, buildRuleset, commentsOf, NFT_TABLE, parseCounters, replaceTableScript, type RuleCounter } from './nft.js';
+import { buildRuleset, buildRuleset6, commentsOf, NFT_TABLE, parseCounters, replaceTableScript, sumCounters, type RuleCounter } from './nft.js';
 import { VTEP_SUBNET6 } from './desired.js';
 
 export interface OverlayAgentOptions {
@@ -191,23 +191,25 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
 
   /** Rewrite the table when its text changed or the kernel's copy drifted (counters survive otherwise). */
   private async syncNft(view: Snapshot, want: DesiredState, full: boolean): Promise<boolean> {
-    const text = buildRuleset({
+    const input = {
       vtep: want.vtep.name,
       vtepSubnet: view.overlay.vtep_subnet,
       networks: view.parts.networks,
       rules: view.parts.isolation_rules,
       policies: view.parts.network_policies,
-    });
-    const text6 = buildMasq6({ vtep: want.vtep.name, vtepSubnet6: VTEP_SUBNET6, networks: view.parts.networks });
-    if (text + text6 === this.appliedNft && (!full || (await this.nftIntact(text)))) return false;
+    };
+    const text = buildRuleset(input);
+    const text6 = buildRuleset6({ ...input, vtepSubnet6: VTEP_SUBNET6 });
+    if (text + text6 === this.appliedNft && (!full || ((await this.nftIntact('ip', text)) && (await this.nftIntact('ip6', text6))))) return false;
     await this.driver.nft(replaceTableScript(text, text6));
     this.appliedNft = text + text6;
     return true;
   }
 
-  private async nftIntact(text: string): Promise<boolean> {
+  private async nftIntact(family: 'ip' | 'ip6', text: string): Promise<boolean> {
+    if (!text) return true; // no such table wanted (an ip6 one left by someone else is harmless)
     try {
-      const have = parseCounters(await this.driver.nftJson(['list', 'table', 'ip', NFT_TABLE])).map((c) => c.key).sort();
+      const have = parseCounters(await this.driver.nftJson(['list', 'table', family, NFT_TABLE])).map((c) => c.key).sort();
       return JSON.stringify(have) === JSON.stringify(commentsOf(text));
     } catch {
       return false;
@@ -216,7 +218,9 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
 
   async counters(): Promise<RuleCounter[]> {
     if (this.opts.noNft || this.appliedNft === undefined) return [];
-    return parseCounters(await this.driver.nftJson(['list', 'table', 'ip', NFT_TABLE]));
+    const v4 = parseCounters(await this.driver.nftJson(['list', 'table', 'ip', NFT_TABLE]));
+    if (!this.appliedNft.includes(`table ip6 ${NFT_TABLE}`)) return v4;
+    return sumCounters([...v4, ...parseCounters(await this.driver.nftJson(['list', 'table', 'ip6', NFT_TABLE]))]);
   }
 
   /** Agent API: `GET /v1/overlay` (state) and `GET /v1/overlay/isolation` (counters per rule). */

@@ -21,7 +21,7 @@ export async function createTask(t: T, agent: Netns, network: string, ip: string
   return task;
 }
 
-const serverJs = `const net=require('net');for(const p of process.argv.slice(1)){net.createServer(s=>s.end('hi')).listen(+p,'0.0.0.0',()=>console.log('listening',p))}`;
+const serverJs = `const net=require('net');for(const p of process.argv.slice(1)){net.createServer(s=>s.end('hi')).listen(+p,'::',()=>console.log('listening',p))}`;
 const clientJs = `const net=require('net');const s=net.connect({host:process.argv[1],port:+process.argv[2]});const t=setTimeout(()=>{console.log('timeout');process.exit(0)},3000);s.on('data',d=>{console.log('ok',String(d));clearTimeout(t);process.exit(0)});s.on('error',e=>{console.log('err',e.code);clearTimeout(t);process.exit(0)})`;
 
 export async function tcpServer(t: T, ns: Netns, ports: number[]): Promise<void> {

@@ -8,7 +8,8 @@ import { createRegistry, requestJson, Router, serve } from '../../common/index.j
 import { bridgeNamespaces, createNetns, requireNetns, requireTools, type Netns } from '../lib/index.js';
 import { OverlayAgentComponent, OverlayMaster } from '../../overlay/index.js';
 import { FakeMaster, snapshotOf } from '../../overlay/test/harness.js';
-import { createTask, tcpConnect, tcpServer } from '../../overlay/test/tasks.js';
+import { addTask6, createTask, tcpConnect, tcpServer } from '../../overlay/test/tasks.js';
+import { hostAddr, parseCidr } from '../../overlay/cidr.js';
 
 requireNetns();
 requireTools('ip', 'bridge', 'nft');
@@ -45,8 +46,8 @@ t.test('hr -> it port 80 only', async (t) => {
   m.setAgents(addrs.map((ip, i) => ({ id: `agent-${i}`, ip })));
   await master.sync();
   for (const body of [
-    { name: 'hr', subnet: '10.10.0.0/16' },
-    { name: 'it', subnet: '10.20.0.0/16' },
+    { name: 'hr', subnet: '10.10.0.0/16', subnet6: 'fd01:10::/64', prefix6: 80 },
+    { name: 'it', subnet: '10.20.0.0/16', subnet6: 'fd01:20::/64', prefix6: 80 },
   ])
     t.equal((await api('POST', '/v1/networks', body)).status, 201);
   for (const net of ['hr', 'it']) t.equal((await api('POST', '/v1/networks/isolation', { network: net, default: 'deny' })).status, 201);
@@ -71,9 +72,25 @@ t.test('hr -> it port 80 only', async (t) => {
     ['hr reaches hr', hr0, '10.10.1.2', 22, 'ok hi'],
     ['it reaches it', it0, '10.20.1.2', 22, 'ok hi'],
   ];
+  // The same over IPv6: each task also gets the .2 of its agent's v6 bridge half.
+  const v6 = (agent: number, net: string) => master.allocator.agents.get(`agent-${agent}`)!.subnets[net]!.bridge6!;
+  const host6 = (cidr: string, n: bigint) => hostAddr(parseCidr(cidr)!, n).split('/')[0]!;
+  for (const [task, agent, net] of [[hr0, 0, 'hr'], [it0, 0, 'it'], [hr1, 1, 'hr'], [it1, 1, 'it']] as const) {
+    const b6 = v6(agent, net);
+    await addTask6(task, host6(b6, 2n), Number(b6.split('/')[1]), host6(b6, 1n));
+  }
+  const [it1v6, hr1v6, it0v6] = [host6(v6(1, 'it'), 2n), host6(v6(1, 'hr'), 2n), host6(v6(0, 'it'), 2n)];
+  rows.push(
+    ['v6: hr reaches it:80 (other agent)', hr0, it1v6, 80, 'ok hi'],
+    ['v6: hr reaches it:80 (same agent)', hr0, it0v6, 80, 'ok hi'],
+    ['v6: hr is rejected on it:22', hr0, it1v6, 22, 'err EACCES'], // ICMPv6 admin-prohibited
+    ['v6: it cannot reach hr (other agent)', it0, hr1v6, 80, 'err EACCES'],
+    ['v6: hr reaches hr', hr0, hr1v6, 22, 'ok hi'],
+  );
   for (const [what, from, ip, port, want] of rows) {
     const t0 = performance.now();
-    t.equal(await tcpConnect(from, ip, port), want, what);
+    const got = await tcpConnect(from, ip, port);
+    t.equal(got, want, `${what} (${got})`);
     if (want.startsWith('err')) t.ok(performance.now() - t0 < 2000, `${what}: fails fast`);
   }
 
