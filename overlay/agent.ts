@@ -194,6 +194,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
     const input = {
       vtep: want.vtep.name,
       vtepSubnet: view.overlay.vtep_subnet,
+      vxlanPort: view.overlay.vxlan_port,
       networks: view.parts.networks,
       rules: view.parts.isolation_rules,
       policies: view.parts.network_policies,

@@ -16,6 +16,8 @@ export const NFT_TABLE = 'sextant_overlay';
 export interface IsolationInput {
   vtep: string;
   vtepSubnet: string;
+  /** The VXLAN UDP port: its (outer) packets skip conntrack (the inner ones are tracked). */
+  vxlanPort?: number;
   networks: OverlayNetwork[];
   rules: IsolationRule[];
   policies: NetworkPolicy[];
@@ -90,6 +92,23 @@ function forwardChain(x: IsolationInput, nets: OverlayNetwork[], f: Family): str
   return lines;
 }
 
+/**
+ * Outer VXLAN packets between agents need no connection tracking (nothing NATs or filters them by
+ * state); skipping it saves a conntrack lookup and entry per tunnel packet on both ends.
+ */
+function notrackChains(port: number): string[] {
+  return [
+    '  chain raw_prerouting {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    `    udp dport ${port} notrack`,
+    '  }',
+    '  chain raw_output {',
+    '    type filter hook output priority raw; policy accept;',
+    `    udp dport ${port} notrack`,
+    '  }',
+  ];
+}
+
 const sortedNets = (nets: OverlayNetwork[]) => [...nets].sort((a, b) => a.name.localeCompare(b.name));
 
 export function buildRuleset(x: IsolationInput): string {
@@ -101,6 +120,7 @@ export function buildRuleset(x: IsolationInput): string {
   if (all.length) lines.push(`    ip saddr ${set(all)} ip daddr != ${set([...all, x.vtepSubnet])} oifname != ${q(x.vtep)} masquerade`);
   lines.push('  }');
   lines.push(...forwardChain(x, nets, V4));
+  if (x.vxlanPort) lines.push(...notrackChains(x.vxlanPort));
   lines.push('}');
   return lines.join('\n') + '\n';
 }
