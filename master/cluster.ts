@@ -62,6 +62,9 @@ export class Cluster {
     return this.revs.get(t) ?? 0;
   }
 
+  /** Per task: the tail of its status updates being applied (see applyStatus). */
+  private readonly statusChains = new Map<string, Promise<unknown>>();
+
   private touch(t: TaskRecord): void {
     this.revs.set(t, this.revOf(t) + 1);
   }
@@ -106,30 +109,42 @@ export class Cluster {
 
   /**
    * Apply a status to a live task; returns false (and changes nothing) for a task already
-   * terminal or a status that repeats the current state and health.
+   * terminal or a status that repeats the current state and health. The new record is made
+   * durable first and only then becomes visible (state API, listeners): a master killed in
+   * between restarts with what it had shown, never less.
    */
-  async applyStatus(t: TaskRecord, s: TaskStatusRecord): Promise<boolean> {
+  applyStatus(t: TaskRecord, s: TaskStatusRecord): Promise<boolean> {
+    // One status at a time per task: each builds on the record the previous one made durable.
+    const id = t.info.task_id;
+    const run = (this.statusChains.get(id) ?? Promise.resolve()).then(() => this.applyStatusNow(t, s));
+    const tail = run.catch(() => undefined);
+    this.statusChains.set(id, tail);
+    void tail.then(() => {
+      if (this.statusChains.get(id) === tail) this.statusChains.delete(id);
+    });
+    return run;
+  }
+
+  private async applyStatusNow(t: TaskRecord, s: TaskStatusRecord): Promise<boolean> {
     if (isTerminal(t.state) || !this.tasks.has(t.info.task_id)) return false;
     const prev = t.state;
-    this.touch(t);
     const healthChanged = s.healthy !== undefined && s.healthy !== t.healthy;
     if (s.state === prev && !healthChanged && !s.container_status) return false;
-    t.state = s.state;
-    if (s.healthy !== undefined) t.healthy = s.healthy;
-    if (s.state === 'TASK_RUNNING' && t.started_at === undefined) t.started_at = s.timestamp;
+    const next: TaskRecord = { ...t, state: s.state, statuses: t.statuses };
+    if (s.healthy !== undefined) next.healthy = s.healthy;
+    if (s.state === 'TASK_RUNNING' && t.started_at === undefined) next.started_at = s.timestamp;
     const ips = s.container_status?.network_infos.flatMap((n) => n.ip_addresses.map((a) => a.ip_address)) ?? [];
-    if (ips.length) t.task_ips = ips;
-    if (s.state !== prev || healthChanged) {
-      t.statuses.push(s);
-      if (t.statuses.length > MAX_STATUSES) t.statuses.splice(0, t.statuses.length - MAX_STATUSES);
-    }
-    if (isTerminal(s.state)) {
+    if (ips.length) next.task_ips = ips;
+    if (s.state !== prev || healthChanged) next.statuses = [...t.statuses, s].slice(-MAX_STATUSES);
+    const terminal = isTerminal(s.state);
+    if (terminal) await this.store.delete(KEYS.task(t.info.task_id));
+    else await this.store.put(KEYS.task(t.info.task_id), next);
+    Object.assign(t, next);
+    this.touch(t);
+    if (terminal) {
       this.tasks.delete(t.info.task_id);
       this.completed.push(t);
       if (this.completed.length > this.maxCompleted) this.completed.splice(0, this.completed.length - this.maxCompleted);
-      await this.store.delete(KEYS.task(t.info.task_id));
-    } else {
-      await this.store.put(KEYS.task(t.info.task_id), t);
     }
     this.emitTask(t, prev);
     this.changed();

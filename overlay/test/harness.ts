@@ -95,3 +95,11 @@ export async function overlayUnderlay(
   t.teardown(() => master.stop());
   return { nss, addrs, m, master };
 }
+
+/** The first agent's VTEP with the default config, as `ip -d link` / `ip addr` show it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tap's Test type (generic plugins) does not fit a structural type
+export async function matchFirstVtep(t: { match: (...a: any[]) => unknown }, ns: Netns): Promise<void> {
+  const link = await ns.ip('-d', 'link', 'show', 'vtep1024');
+  for (const want of [/vxlan id 1024/, /dstport 64000/, /nolearning/, /link\/ether 70:b3:d5:80:00:01/, /mtu 1450/]) t.match(link, want, `vtep1024: ${want.source}`);
+  t.match(await ns.ip('addr', 'show', 'vtep1024'), /inet 44\.128\.0\.1\/20/, 'vtep1024 address');
+}
