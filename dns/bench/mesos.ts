@@ -12,6 +12,7 @@ import { freePort, loopbackBlock, requireTools } from '../../test/lib/index.js';
 import { MesosDns, parseConfig, generateRecords, parseState } from '../mesos/index.js';
 import { generateRecordsAsync } from '../mesos/generator.js';
 import { parseStateAsync } from '../mesos/state.js';
+import { median } from '../../test/bench/stats.js';
 
 const APPS = 1000;
 const TASKS = 10_000;
@@ -38,7 +39,6 @@ function withChangedTasks(state: Record<string, unknown>, changed: number, round
   return { ...state, frameworks: [{ ...fw, tasks }] };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** parse + generate of a state decoded from JSON (as it arrives), median of 7 after a warm-up. */
 function regeneration(): { median: number; cpu: number; jsonMs: number; records: number } {

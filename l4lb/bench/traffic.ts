@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { which } from '../../test/lib/require.js';
+import { eventually } from '../../test/lib/proc.js';
 import { createLogger } from '../../common/log.js';
 import { NftablesDriver } from '../nft/driver.js';
 import { UserspaceDriver } from '../userspace/driver.js';
@@ -147,21 +148,22 @@ async function haproxyPeer(ip: string, routes: Array<[number, string]>): Promise
   const lines = ['global', '  maxconn 4096', 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s'];
   routes.forEach(([p, to], i) => lines.push(`frontend f${i}`, `  bind ${ip}:${p}`, `  default_backend b${i}`, `backend b${i}`, `  server s${i} ${to}`));
   writeFileSync(cfg, `${lines.join('\n')}\n`);
-  const p = await startProcess(['sh', '-c', `haproxy -db -f ${cfg} & pid=$!; echo started; wait $pid`], /started/);
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((res) => {
+  const accepts = () =>
+    new Promise<boolean>((res) => {
       const c = connect({ host: ip, port: routes[0]![0] }, () => (c.destroy(), res(true)));
       c.on('error', () => res(false));
     });
-    if (ok) break;
-    if (Date.now() > until) {
-      p.stop();
-      throw new Error(`haproxy on ${ip}:${routes[0]![0]} not accepting after 10 s`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  let p: Proc | undefined;
+  try {
+    p = await startProcess(['sh', '-c', `haproxy -db -f ${cfg} & pid=$!; echo started; wait $pid`], /started/);
+    await eventually(accepts, 10_000, 50, `haproxy accepting on ${ip}:${routes[0]![0]}`);
+  } catch (e) {
+    p?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
   }
-  return { stop: () => (p.stop(), rmSync(dir, { recursive: true, force: true })) };
+  const proc = p;
+  return { stop: () => (proc.stop(), rmSync(dir, { recursive: true, force: true })) };
 }
 
 async function withProcs<T>(starts: Array<() => Promise<Proc>>, fn: () => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ import { OverlayAgentComponent, OverlayMaster } from '../index.js';
 import { measureScale, type ScaleResult } from './scale.js';
 import { FakeMaster, snapshotOf } from '../test/harness.js';
 import { createTask } from '../test/tasks.js';
+import { median } from '../../test/bench/stats.js';
 
 class Scope {
   private fns: (() => unknown)[] = [];
@@ -27,7 +28,6 @@ class Scope {
 
 const SECONDS = 5;
 const RUNS = 3;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function iperf(t: Scope, server: Netns, client: Netns, ip: string): Promise<number> {
   const s = spawnTracked(t, 'ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '--forceflush', '-B', ip]);

@@ -5,6 +5,7 @@
 import type { OverlayAgent, Snapshot } from '../../control/index.js';
 import { DEFAULT_NETWORKS, DEFAULT_OVERLAY, vtepMac } from '../config.js';
 import type { OverlayAgentComponent } from '../agent.js';
+import { median } from '../../test/bench/stats.js';
 
 export interface ScaleResult {
   kernel: string;
@@ -40,7 +41,6 @@ export const snapOf = (agents: OverlayAgent[], version: number): Snapshot => ({
   parts: { vips: [], zones: [], networks: DEFAULT_NETWORKS, overlay_agents: agents, isolation_rules: [], network_policies: [], masters: [] },
 });
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const JOINS = 9;
 
 /** `a` must be started and program an empty namespace. */

@@ -7,6 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Service } from '../../driver.js';
 import { IpvsDriver } from '../driver.js';
+import { median } from '../../../test/bench/stats.js';
 
 const pexec = promisify(execFile);
 const sizes = (process.env.SEXTANT_BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -24,7 +25,6 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function ipvsadm(args: string[], input?: string): Promise<void> {
   return new Promise((resolve, reject) => {
