@@ -17,7 +17,7 @@ requireTools('ip', 'nft', 'nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-l
 
 for (const plugins of ['sextant', 'standard'] as const) {
   t.test(`attach and detach with ${plugins} plugins`, async (t) => {
-    const { binDir } = await pluginBinDir(t);
+    const { binDir, main } = await pluginBinDir(t);
     const host = await createNetns(t, 'h');
     const confDir = await tempDir(t, 'cniconf');
     const network = `n${runId}${plugins[1]}`;
@@ -25,7 +25,7 @@ for (const plugins of ['sextant', 'standard'] as const) {
       confDir,
       binDir,
       dataDir: await tempDir(t, 'cnidata'),
-      pluginMain: join(binDir, 'sextant-cni.mjs'),
+      pluginMain: main,
       networks: (n) => (n === network ? { subnet: '10.236.0.0/25', mtu: 1420 } : undefined),
       plugins,
       netnsPrefix: `sx${runId}a`,

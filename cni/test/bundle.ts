@@ -1,11 +1,9 @@
 /**
  * Builds the plugin for tests and benchmarks exactly as `npm run build` does (scripts/bundle-cni.mjs:
  * one CommonJS file) and the `sextant-cni` shell wrapper the agent also writes, in a temporary
- * CNI bin dir. `sextant-cni.mjs` beside it is a one-line ESM entry importing the bundle, for
- * callers that still name that file.
+ * CNI bin dir.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tempDir } from './helpers.js';
@@ -30,7 +28,6 @@ export async function pluginBinDir(t: T): Promise<{ binDir: string; plugin: stri
   const binDir = await tempDir(t, 'cnibin');
   const main = join(binDir, 'sextant-cni.cjs');
   await (await loadBundler())(main);
-  await writeFile(join(binDir, 'sextant-cni.mjs'), "import './sextant-cni.cjs';\n");
   const plugin = await writeWrapper(binDir, main);
   return { binDir, plugin, main };
 }

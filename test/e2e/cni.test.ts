@@ -10,7 +10,6 @@
  * test/e2e/cni-cluster.test.ts.
  */
 import t from 'tap';
-import { join } from 'node:path';
 import { createRegistry, FakeClock } from '../../common/index.js';
 import { deleteNetns, requireNetns, requireTools, runId, uniqueName } from '../lib/index.js';
 import { OverlayAgentComponent } from '../../overlay/index.js';
@@ -26,7 +25,7 @@ requireNetns();
 requireTools('ip', 'bridge', 'nft', 'nsenter');
 
 t.test('app on network dcos across agents', async (t) => {
-  const { binDir } = await pluginBinDir(t);
+  const { binDir, main } = await pluginBinDir(t);
   const { nss, addrs, m, master } = await overlayUnderlay(t, 3, 'a', '10.78.0');
   const clock = new FakeClock();
   const agents = nss.map((ns, i) => new OverlayAgentComponent({ agentId: `agent-${i}`, registry: createRegistry(), netns: ns.name, clock, reconcileMs: 60_000 }));
@@ -45,7 +44,7 @@ t.test('app on network dcos across agents', async (t) => {
         confDir: await tempDir(t, 'cniconf'),
         binDir,
         dataDir: await tempDir(t, 'cnidata'),
-        pluginMain: join(binDir, 'sextant-cni.mjs'),
+        pluginMain: main,
         networks: (name) => sliceOf(snap, `agent-${i}`, name),
         netnsPrefix: `sx${runId}e${i}`,
         wrap: ['ip', 'netns', 'exec', ns.name],
