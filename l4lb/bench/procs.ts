@@ -31,6 +31,8 @@ export function runAsync(argv: string[], timeoutMs: number): Promise<string> {
 
 export interface Proc {
   stop(): void;
+  /** The process (group leader) id; 0 when not known. */
+  readonly pid: number;
 }
 
 /** Start a server (its own process group) and wait until its output matches `ready`. */
@@ -56,7 +58,7 @@ export function startProcess(argv: string[], ready: RegExp, timeoutMs = 10_000):
         clearTimeout(timer);
         p.stdout.off('data', onData);
         p.stdout.resume();
-        resolve({ stop });
+        resolve({ stop, pid: p.pid ?? 0 });
       }
     };
     p.stdout.on('data', onData);

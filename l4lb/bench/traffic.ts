@@ -16,6 +16,7 @@ import { NftablesDriver } from '../nft/driver.js';
 import { UserspaceDriver } from '../userspace/driver.js';
 import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
+import { NET, proxyProcess, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
 const IPERF_RUNS = 3;
@@ -53,7 +54,7 @@ net.createServer({noDelay:true},c=>{c.once('data',()=>c.write(R));c.on('error',(
 const pre = (ns: string | undefined) => (ns ? ['ip', 'netns', 'exec', ns] : []);
 
 /** Bytes/s of one iperf3 run, and the CPU this process spent meanwhile (the userspace proxy's). */
-async function iperf(ns: string | undefined, host: string, port: number, bind?: string, retries = 2): Promise<{ gbps: number; cpuSPerGB: number }> {
+async function iperf(ns: string | undefined, host: string, port: number, bind?: string, retries = 2): Promise<{ gbps: number; cpuSPerGB: number; bytes: number }> {
   const c0 = process.cpuUsage();
   const argv = [...pre(ns), 'iperf3', '-c', host, '-p', String(port), '-t', String(IPERF_SECONDS), '-J', ...(bind ? ['-B', bind] : [])];
   let out: string;
@@ -73,7 +74,7 @@ async function iperf(ns: string | undefined, host: string, port: number, bind?: 
     }
     throw new Error(`iperf3 to ${host}:${port}: ${j.error ?? 'no result'}`);
   }
-  return { gbps: r.bits_per_second / 1e9, cpuSPerGB: (c.user + c.system) / 1e6 / (r.bytes / 1e9) };
+  return { gbps: r.bits_per_second / 1e9, cpuSPerGB: (c.user + c.system) / 1e6 / (r.bytes / 1e9), bytes: r.bytes };
 }
 
 /** Requests (= new TCP connections) per second of one wrk run, and its socket errors. */
@@ -141,21 +142,24 @@ function peerRow(label: string, xs: number[], direct: number[], digits: number):
   return `| ${label} | ${median(xs).toFixed(digits)} (${runs(xs, digits)}) | ${f2(median(xs) / median(direct))} |`;
 }
 
-/** HAProxy (Debian's, default threads) relaying each `[listenPort, backend]` on `ip`; ready when it accepts. */
-async function haproxyPeer(ip: string, routes: Array<[number, string]>): Promise<Proc> {
+/** HAProxy (Debian's, default threads) relaying each `[listenPort, backend]` on `ip` (in `ns` when given); ready when it accepts. */
+async function haproxyPeer(ip: string, routes: Array<[number, string]>, ns?: string): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), 'sx-haproxy-'));
   const cfg = join(dir, 'haproxy.cfg');
   const lines = ['global', '  maxconn 4096', 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s'];
   routes.forEach(([p, to], i) => lines.push(`frontend f${i}`, `  bind ${ip}:${p}`, `  default_backend b${i}`, `backend b${i}`, `  server s${i} ${to}`));
   writeFileSync(cfg, `${lines.join('\n')}\n`);
-  const accepts = () =>
-    new Promise<boolean>((res) => {
-      const c = connect({ host: ip, port: routes[0]![0] }, () => (c.destroy(), res(true)));
-      c.on('error', () => res(false));
-    });
+  const probe = `require('net').connect(${routes[0]![0]},'${ip}').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))`;
+  const accepts = ns
+    ? () => runAsync([...pre(ns), process.execPath, '-e', probe], 5000).then(() => true, () => false)
+    : () =>
+        new Promise<boolean>((res) => {
+          const c = connect({ host: ip, port: routes[0]![0] }, () => (c.destroy(), res(true)));
+          c.on('error', () => res(false));
+        });
   let p: Proc | undefined;
   try {
-    p = await startProcess(['sh', '-c', `haproxy -db -f ${cfg} & pid=$!; echo started; wait $pid`], /started/);
+    p = await startProcess([...pre(ns), 'sh', '-c', `haproxy -db -f ${cfg} & pid=$!; echo started; wait $pid`], /started/);
     await eventually(accepts, 10_000, 50, `haproxy accepting on ${ip}:${routes[0]![0]}`);
   } catch (e) {
     p?.stop();
@@ -163,7 +167,7 @@ async function haproxyPeer(ip: string, routes: Array<[number, string]>): Promise
     throw e;
   }
   const proc = p;
-  return { stop: () => (proc.stop(), rmSync(dir, { recursive: true, force: true })) };
+  return { pid: proc.pid, stop: () => (proc.stop(), rmSync(dir, { recursive: true, force: true })) };
 }
 
 async function withProcs<T>(starts: Array<() => Promise<Proc>>, fn: () => Promise<T>): Promise<T> {
@@ -176,6 +180,75 @@ async function withProcs<T>(starts: Array<() => Promise<Proc>>, fn: () => Promis
   }
 }
 
+const iperfServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), 'iperf3', '-s', '--forceflush', '-B', host, '-p', String(port)], /Server listening/);
+const httpServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), process.execPath, '-e', HTTP_SERVER, String(port), host], /ready/);
+
+/** Userspace proxy variants measured in namespaces (one today: the relay in one process). */
+const PROXY_VARIANTS = ['one process'];
+
+interface Variant {
+  label: string;
+  iperfPort: number;
+  httpPort: number;
+  cpu?: () => number;
+  gbps: number[];
+  rps: number[];
+  cpuPerGB: number[];
+  usPerConn: number[];
+}
+
+/**
+ * The issue's setup (see middle.ts): direct, the userspace proxy (per worker count) and HAProxy in
+ * the middle namespace; every run alternates over all of them. Rows for both tables.
+ */
+async function middlePath(rate: (ns: string | undefined, url: string) => Promise<number>): Promise<{ tput: string[]; conn: string[]; notes: string[] }> {
+  return threeNodes((cli, mid, srv) =>
+    withProcs([iperfServer(srv, NET.srv, 5201), httpServer(srv, NET.srv, 8080), httpServer(srv, NET.srv, 8081), httpServer(srv, NET.srv, 8082)], async () => {
+      const procs: Proc[] = [];
+      try {
+        const vs: Variant[] = [{ label: 'direct (middle ns routes)', iperfPort: 5201, httpPort: 8080, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] }];
+        for (const [i, name] of PROXY_VARIANTS.entries()) {
+          const [ip, hp] = [6000 + 10 * i, 6001 + 10 * i];
+          const p: ProxyProc = await proxyProcess(mid, NET.midCli, [[ip, NET.srv, 5201], [hp, NET.srv, 8081]]);
+          procs.push(p);
+          vs.push({ label: `userspace proxy, ${name} (middle ns)`, iperfPort: ip, httpPort: hp, cpu: p.cpu, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] });
+        }
+        const ha = await haproxyPeer(NET.midCli, [[7000, `${NET.srv}:5201`], [7001, `${NET.srv}:8082`]], mid);
+        procs.push(ha);
+        vs.push({ label: 'HAProxy 2.6, TCP mode (middle ns)', iperfPort: 7000, httpPort: 7001, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] });
+        const host = (v: Variant) => (v.iperfPort === 5201 ? NET.srv : NET.midCli);
+        for (let r = 0; r < IPERF_RUNS; r++)
+          for (const v of vs) {
+            const c0 = v.cpu?.() ?? 0;
+            const res = await iperf(cli, host(v), v.iperfPort);
+            v.gbps.push(res.gbps);
+            if (v.cpu) v.cpuPerGB.push((v.cpu() - c0) / (res.bytes / 1e9));
+          }
+        for (let r = 0; r < WRK_RUNS; r++)
+          for (const v of vs) {
+            const c0 = v.cpu?.() ?? 0;
+            const rps = await rate(cli, `http://${host(v)}:${v.httpPort}/`);
+            v.rps.push(rps);
+            if (v.cpu) v.usPerConn.push(((v.cpu() - c0) * 1e6) / (rps * WRK_SECONDS));
+          }
+        const [direct, ...rest] = vs;
+        const haV = vs[vs.length - 1]!;
+        const tput = [peerRow(direct!.label, direct!.gbps, direct!.gbps, 2), ...rest.map((v) => peerRow(v.label, v.gbps, direct!.gbps, 2))];
+        const conn = [peerRow(direct!.label, direct!.rps, direct!.rps, 0), ...rest.map((v) => peerRow(v.label, v.rps, direct!.rps, 0))];
+        const notes: string[] = [];
+        for (const v of rest.slice(0, -1)) {
+          tput.push(`| ${v.label.split(' (')[0]} vs HAProxy | | **${f2(median(v.gbps) / median(haV.gbps))}** |`);
+          conn.push(`| ${v.label.split(' (')[0]} vs HAProxy | | **${f2(median(v.rps) / median(haV.rps))}** |`);
+          notes.push(`- ${v.label.split(' (')[0]}: ${f2(median(v.cpuPerGB))} CPU-s per GB relayed, ${median(v.usPerConn).toFixed(0)} µs CPU per connection (medians; the proxy process and any children, from /proc).`);
+        }
+        return { tput, conn, notes };
+      } finally {
+        for (const p of procs) p.stop();
+      }
+    }),
+  );
+}
+
 export async function throughput(): Promise<string[]> {
   const out = [`## Throughput through a VIP vs direct (iperf3, one TCP stream, median of ${IPERF_RUNS} runs of ${IPERF_SECONDS} s)`, ''];
   const missing = ['iperf3', 'wrk', 'haproxy'].filter((t) => !which(t));
@@ -183,8 +256,6 @@ export async function throughput(): Promise<string[]> {
   out.push('| path | Gbit/s (runs) | vs direct |', '| --- | --- | --- |');
   const conn: string[] = [`## Connection rate through a VIP vs direct (wrk, \`Connection: close\`: one new TCP connection per request, 16 connections, median of ${WRK_RUNS} runs of ${WRK_SECONDS} s)`, ''];
   conn.push('| path | requests/s (runs) | vs direct |', '| --- | --- | --- |');
-  const iperfServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), 'iperf3', '-s', '--forceflush', '-B', host, '-p', String(port)], /Server listening/);
-  const httpServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), process.execPath, '-e', HTTP_SERVER, String(port), host], /ready/);
   let errors = 0;
   const rate = async (ns: string | undefined, url: string) => {
     const r = await wrk(ns, url);
@@ -245,12 +316,22 @@ export async function throughput(): Promise<string[]> {
     await d.stop();
   }
   cpu = cpu.sort((x, y) => x - y);
+  // The issue's setup: three namespaces, the proxies in the middle one as their own processes.
+  const m = await middlePath(rate);
+  const nsNote = '**Rows marked "middle ns" are the issue\'s setup** (client ns -> veth -> proxy ns -> veth -> server ns; each proxy its own process in the middle namespace; direct routed through it); the loopback rows relay inside the bench process on 127.x addresses, as on a machine without root.';
+  out.push(...m.tput);
+  conn.push(...m.conn);
   out.push(
     '',
-    `Userspace proxy CPU: ${f2(median(cpu))} CPU-seconds per GB relayed (median), i.e. one core could relay ~${f2((8 / median(cpu)))} Gbit/s; the ratio above is bounded by how much CPU the client, proxy and server get on this shared 2-core machine.`,
+    nsNote,
+    ...m.notes,
+    '',
+    `Userspace proxy CPU on loopback: ${f2(median(cpu))} CPU-seconds per GB relayed (median), i.e. one core could relay ~${f2((8 / median(cpu)))} Gbit/s; the ratio above is bounded by how much CPU the client, proxy and server get on this shared 2-core machine.`,
     `Targets (issue 6): kernel drivers at least 95% of direct; userspace at least HAProxy's (the issue measured ~5.4 of 11.7 Gbit/s, ratio 0.46; HAProxy is measured above in the same run).`,
     '',
     ...conn,
+    '',
+    nsNote,
     '',
     `Each HTTP server is one Node process answering \`200 ok\` and closing (direct and VIP paths use two server ports, so their connections never share a 4-tuple); wrk socket errors over all runs: ${errors}.`,
   );

@@ -6,7 +6,10 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import type { Logger } from '../../common/log.js';
 import type { Service } from '../driver.js';
-import { Balancer, backendId, type Balance } from './balancer.js';
+import { Balancer, type Balance } from './balancer.js';
+import { ConnectSweep } from './sweep.js';
+
+const noop = () => undefined;
 
 export interface ListenAddress {
   host: string;
@@ -26,7 +29,11 @@ export class ServiceProxy {
   readonly balancer: Balancer;
   private tcp?: net.Server;
   private udp?: dgram.Socket;
-  private readonly sockets = new Set<net.Socket | dgram.Socket>();
+  /** Accepted TCP clients (destroyed on stop) and UDP upstream sockets. */
+  private readonly clients = new Set<net.Socket>();
+  private readonly sockets = new Set<dgram.Socket>();
+  /** Upstream connects in flight, destroyed when past the connect timeout (no timer per connection). */
+  private readonly connects: ConnectSweep<net.Socket>;
   private readonly sessions = new Map<string, { sock: dgram.Socket; timer: NodeJS.Timeout }>();
   listening = false;
 
@@ -38,6 +45,7 @@ export class ServiceProxy {
     this.service = service;
     this.balancer = new Balancer(opts.balance);
     this.balancer.set(service.backends);
+    this.connects = new ConnectSweep(opts.connectTimeoutMs, (up) => up.destroy(new Error('connect timeout')));
   }
 
   update(service: Service): void {
@@ -67,45 +75,62 @@ export class ServiceProxy {
     });
   }
 
-  private onConnection(client: net.Socket, skip = new Set<string>()): void {
-    const b = this.balancer.pick(`${client.remoteAddress}`, skip);
-    if (!b) {
+  /**
+   * Relay one accepted client to a backend; on a refused or timed-out connect, try the next one.
+   * Lean relay ('data' + write + pause/drain, no pipe()): fewer listeners and allocations per
+   * connection than pipe(), same work per byte. The client is read only once the backend accepted,
+   * so a failed connect loses nothing and the next backend gets the client's first bytes.
+   */
+  private onConnection(client: net.Socket, tried?: Set<string>): void {
+    const bal = this.balancer;
+    const slot = bal.pick(bal.wantsClient ? (client.remoteAddress ?? '') : '', tried);
+    if (!slot) {
+      this.clients.delete(client);
       client.destroy();
       return;
     }
-    this.sockets.add(client);
-    const up = net.connect({ host: b.ip, port: b.port, timeout: this.opts.connectTimeoutMs, noDelay: true });
-    this.sockets.add(up);
+    if (!tried) {
+      this.clients.add(client);
+      client.on('error', noop);
+    }
+    const b = slot.backend;
+    const up = net.connect({ host: b.ip, port: b.port, noDelay: true });
+    this.connects.add(up);
+    bal.opened(slot);
     let connected = false;
-    this.balancer.opened(b);
-    const done = () => {
-      this.sockets.delete(up);
-      this.sockets.delete(client);
-    };
-    up.once('connect', () => {
-      connected = true;
-      up.setTimeout(0);
-      client.pipe(up);
-      up.pipe(client);
-    });
-    up.once('timeout', () => up.destroy(new Error('connect timeout')));
-    up.once('close', () => {
-      this.balancer.closed(b);
-      done();
-      if (connected) client.destroy();
-    });
-    up.on('error', (e) => {
-      if (connected) return;
-      this.opts.onUnreachable(backendId(b));
-      this.opts.log.warn('userspace_backend_unreachable', { service: this.service.key, backend: backendId(b), err: e });
-      skip.add(backendId(b));
-      client.removeAllListeners('close');
-      this.onConnection(client, skip); // try the next backend once per backend
-    });
-    client.on('error', () => up.destroy());
-    client.once('close', () => {
-      done();
+    const onClientClose = () => {
+      this.clients.delete(client);
       up.destroy();
+    };
+    client.on('close', onClientClose);
+    up.on('connect', () => {
+      connected = true;
+      this.connects.delete(up);
+      client.on('data', (d: Buffer) => {
+        if (!up.write(d)) client.pause();
+      });
+      client.on('end', () => up.end());
+      client.on('drain', () => up.resume());
+      up.on('drain', () => client.resume());
+    });
+    up.on('data', (d: Buffer) => {
+      if (!client.write(d)) up.pause();
+    });
+    up.on('end', () => client.end());
+    up.on('error', (e) => {
+      if (connected || client.destroyed) return;
+      this.connects.delete(up);
+      this.opts.onUnreachable(slot.id);
+      this.opts.log.warn('userspace_backend_unreachable', { service: this.service.key, backend: slot.id, err: e });
+      client.off('close', onClientClose);
+      const next = tried ?? new Set<string>();
+      next.add(slot.id);
+      this.onConnection(client, next); // the next backend, once per backend
+    });
+    up.on('close', () => {
+      this.connects.delete(up);
+      bal.closed(slot);
+      if (connected) client.destroy();
     });
   }
 
@@ -129,10 +154,11 @@ export class ServiceProxy {
     const id = `${rinfo.address}|${rinfo.port}`;
     let s = this.sessions.get(id);
     if (!s) {
-      const b = this.balancer.pick(rinfo.address);
-      if (!b) return;
+      const slot = this.balancer.pick(rinfo.address);
+      if (!slot) return;
+      const b = slot.backend;
       const up = dgram.createSocket(b.ip.includes(':') ? 'udp6' : 'udp4');
-      this.balancer.opened(b);
+      this.balancer.opened(slot);
       const session = { sock: up, timer: setTimeout(() => up.close(), this.opts.udpIdleMs) };
       s = session;
       this.sessions.set(id, session);
@@ -146,7 +172,7 @@ export class ServiceProxy {
         clearTimeout(session.timer);
         this.sessions.delete(id);
         this.sockets.delete(up);
-        this.balancer.closed(b);
+        this.balancer.closed(slot);
       });
       up.connect(b.port, b.ip);
       up.once('connect', () => up.send(msg));
@@ -167,10 +193,9 @@ export class ServiceProxy {
     this.udp?.close();
     this.tcp = this.udp = undefined;
     if (drain) return;
-    for (const s of this.sockets) {
-      if (s instanceof net.Socket) s.destroy();
-      else s.close();
-    }
+    this.connects.stop();
+    for (const c of this.clients) c.destroy();
+    for (const s of this.sockets) s.close();
   }
 
   /** Tests: break the listener behind the driver's back. */

@@ -1,0 +1,65 @@
+/**
+ * The issue's setup for the userspace path: client ns -> veth -> proxy ns -> veth -> server ns.
+ * The userspace proxy runs as its own process (l4lb/bench/proxy-main.ts) inside the middle
+ * namespace, HAProxy in the same place on other ports; "direct" is the client talking to the
+ * server, routed (ip_forward) through the middle namespace. Runs alternate direct / proxy / HAProxy.
+ */
+import { readFileSync } from 'node:fs';
+import { withNetns } from './index.js';
+import { nsExec, startProcess, type Proc } from './procs.js';
+
+export const NET = { cli: '10.79.1.2', midCli: '10.79.1.1', midSrv: '10.79.2.1', srv: '10.79.2.2' };
+
+/** Three namespaces in a line; fn gets their names. */
+export async function threeNodes<T>(fn: (cli: string, mid: string, srv: string) => Promise<T>): Promise<T> {
+  return withNetns((cli) =>
+    withNetns((mid) =>
+      withNetns(async (srv) => {
+        for (const ns of [cli, mid, srv]) nsExec(ns, 'ip', 'link', 'set', 'lo', 'up');
+        nsExec(cli, 'ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', mid);
+        nsExec(srv, 'ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1', 'netns', mid);
+        nsExec(cli, 'ip', 'addr', 'add', `${NET.cli}/24`, 'dev', 'eth0');
+        nsExec(mid, 'ip', 'addr', 'add', `${NET.midCli}/24`, 'dev', 'eth0');
+        nsExec(mid, 'ip', 'addr', 'add', `${NET.midSrv}/24`, 'dev', 'eth1');
+        nsExec(srv, 'ip', 'addr', 'add', `${NET.srv}/24`, 'dev', 'eth0');
+        for (const [ns, dev] of [[cli, 'eth0'], [mid, 'eth0'], [mid, 'eth1'], [srv, 'eth0']] as const) nsExec(ns, 'ip', 'link', 'set', dev, 'up');
+        nsExec(cli, 'ip', 'route', 'add', 'default', 'via', NET.midCli);
+        nsExec(srv, 'ip', 'route', 'add', 'default', 'via', NET.midSrv);
+        nsExec(mid, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+        // Both connection-opening sides (wrk in cli, the proxies in mid) recycle TIME_WAIT ports.
+        for (const ns of [cli, mid]) nsExec(ns, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000');
+        return fn(cli, mid, srv);
+      }),
+    ),
+  );
+}
+
+export interface ProxyProc extends Proc {
+  /** CPU seconds used so far by the proxy and its worker processes. */
+  cpu(): number;
+}
+
+function treeCpu(pid: number): number {
+  let total = 0;
+  const stat = (p: number) => {
+    try {
+      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, cutime, cstime (fields 14-17): exited workers count through cutime/cstime.
+      total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(' ').filter(Boolean)) stat(Number(c));
+    } catch {
+      /* gone */
+    }
+  };
+  stat(pid);
+  return total;
+}
+
+/** The userspace proxy as its own process (in `ns` when given), listening on `listen` for each `[port, backendIp, backendPort]`. */
+export async function proxyProcess(ns: string | undefined, listen: string, routes: Array<[number, string, number]>): Promise<ProxyProc> {
+  const services = routes.map(([port, ip, bport]) => ({ key: `tcp/11.0.0.1:${port}`, vip: '11.0.0.1', port, protocol: 'tcp', backends: [{ ip, port: bport, weight: 1 }] }));
+  const argv = [...(ns ? ['ip', 'netns', 'exec', ns] : []), process.execPath, '--import', 'tsx', 'l4lb/bench/proxy-main.ts', JSON.stringify({ listen, services })];
+  const p = await startProcess(argv, /ready/, 20_000);
+  return { ...p, cpu: () => treeCpu(p.pid) };
+}
