@@ -16,14 +16,12 @@ import { tempDir } from '../test/helpers.js';
 import { CniRuntime, type Conflist } from '../runtime.js';
 import { buildConflist } from '../conflist.js';
 import { writeWrapper } from '../wrapper.js';
+import { percentile } from '../../test/bench/stats.js';
 
 const ROUNDS = Number(process.env.CNI_BENCH_ROUNDS ?? 30);
 const TICK_MS = 10; // USER_HZ 100: /proc/<pid>/stat counts CPU time in 1/100 s
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-}
+const pct = percentile;
 
 /** CPU ms used so far by reaped children (and theirs): cutime + cstime of /proc/self/stat. */
 function childCpuMs(): number {

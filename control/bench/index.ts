@@ -13,6 +13,7 @@ import { createLogger } from '../../common/log.js';
 import { ControlClient } from '../client.js';
 import type { SnapshotConsumer } from '../types.js';
 import { SimAgents } from './sim.js';
+import { percentile } from '../../test/bench/stats.js';
 
 const SIZES = (process.env.BENCH_CONTROL_N ?? '100,1000,10000').split(',').map(Number);
 /** Real ControlClients (grpc-js) up to this N; lightweight simulated agents for every N. */
@@ -48,10 +49,7 @@ class MasterProc {
   }
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
+const pct = percentile;
 
 interface Row {
   n: number;

@@ -12,7 +12,7 @@ import { freePort, loopbackBlock, requireTools } from '../../test/lib/index.js';
 import { MesosDns, parseConfig, generateRecords, parseState } from '../mesos/index.js';
 import { generateRecordsAsync } from '../mesos/generator.js';
 import { parseStateAsync } from '../mesos/state.js';
-import { median } from '../../test/bench/stats.js';
+import { median, percentile } from '../../test/bench/stats.js';
 
 const APPS = 1000;
 const TASKS = 10_000;
@@ -91,10 +91,9 @@ async function dnsperf(bin: string, ip: string, port: number, file: string, extr
       const v = Number(line.trim().split(/\s+/).pop());
       if (Number.isFinite(v)) lat.push(v);
     }
-    lat.sort((a, b) => a - b);
     if (lat.length) {
-      res.p50Ms = lat[Math.floor(lat.length * 0.5)]! * 1000;
-      res.p99Ms = lat[Math.floor(lat.length * 0.99)]! * 1000;
+      res.p50Ms = percentile(lat, 50) * 1000;
+      res.p99Ms = percentile(lat, 99) * 1000;
     }
   }
   if (!Number.isFinite(res.qps)) throw new Error(`dnsperf output not understood:\n${out.slice(-1000)}`);

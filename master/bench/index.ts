@@ -9,6 +9,7 @@ import { createLogger } from '../../common/index.js';
 import { Master } from '../master.js';
 import { MemoryKvStore } from '../store/memory.js';
 import { KEYS, type AgentRecord, type FrameworkRecord, type TaskRecord } from '../model.js';
+import { percentile } from '../../test/bench/stats.js';
 
 const TASKS = 10_000;
 const AGENTS = 50;
@@ -60,9 +61,7 @@ async function seed(store: MemoryKvStore): Promise<void> {
   }
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+const pct = percentile;
 
 async function measure(url: string, before?: () => void): Promise<{ p50: number; p99: number; max: number; bytes: number; cpuMs: number }> {
   const times: number[] = [];

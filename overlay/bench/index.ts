@@ -27,7 +27,7 @@ class Scope {
 }
 
 const SECONDS = 5;
-const RUNS = 3;
+const RUNS = 5;
 
 async function iperf(t: Scope, server: Netns, client: Netns, ip: string): Promise<number> {
   const s = spawnTracked(t, 'ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '--forceflush', '-B', ip]);
