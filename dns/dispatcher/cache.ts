@@ -6,9 +6,11 @@
  * recently used goes (CLOCK-style second chance, so a hit does not reorder the map).
  */
 import type { Clock } from '../../common/clock.js';
+import { cacheKey, keyBits } from './cache-key.js';
 import { Flag, Rcode, RRType, skipName, type Query } from './wire.js';
 
-interface Entry {
+/** A stored answer. */
+export interface CacheEntry {
   msg: Buffer;
   storedAt: number;
   expires: number;
@@ -16,10 +18,12 @@ interface Entry {
   ttlOffsets: number[];
   /** Hit since it last reached the old end of the map (second chance before eviction). */
   used: boolean;
+  /** The routing zone of the name (the request-duration label of a hit). */
+  zone: string;
 }
 
 export class AnswerCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, CacheEntry>();
 
   constructor(
     private readonly clock: Clock,
@@ -31,32 +35,54 @@ export class AnswerCache {
     return this.entries.size;
   }
 
-  static key(q: Query, transport: string): string {
-    return `${q.qname}|${q.qtype}|${q.qclass}|${transport}|${q.edns ? 1 : 0}${q.ednsDo ? 1 : 0}${q.flags & Flag.CD ? 1 : 0}`;
+  /** The key of a parsed query (see cache-key.ts); undefined when its name is compressed (never cached). */
+  static key(raw: Buffer, q: Query, transport: string): string | undefined {
+    if (q.qnameCompressed) return undefined;
+    return cacheKey(raw, q.questionEnd, keyBits(transport === 'tcp', q.edns, q.ednsDo, q.flags));
   }
 
   /** The cached answer for this query, ready to send, or undefined. */
-  get(key: string, query: Buffer, q: Query, sizeLimit: number): Buffer | undefined {
+  get(key: string, query: Buffer, questionEnd: number, sizeLimit: number): Buffer | undefined {
+    const now = this.clock.now();
+    const e = this.find(key, sizeLimit, now);
+    return e && this.render(e, query, questionEnd, now);
+  }
+
+  /** The live entry for `key` that fits in `sizeLimit` (an expired one is dropped). */
+  find(key: string, sizeLimit: number, now: number): CacheEntry | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    const now = this.clock.now();
     if (now >= e.expires) {
       this.entries.delete(key);
       return undefined;
     }
     if (e.msg.length > sizeLimit) return undefined;
     e.used = true; // eviction gives it a second chance: LRU order without moving it per hit
-    const out = Buffer.allocUnsafe(e.msg.length);
-    e.msg.copy(out);
-    query.copy(out, 0, 0, 2);
-    query.copy(out, 12, 12, q.questionEnd);
+    return e;
+  }
+
+  /** A fresh copy of the entry with the client's ID and question bytes and TTLs lowered by the whole seconds spent here. */
+  render(e: CacheEntry, query: Buffer, questionEnd: number, now: number): Buffer {
+    const m = e.msg;
+    const out = Buffer.allocUnsafe(m.length);
+    m.copy(out);
+    out[0] = query[0]!;
+    out[1] = query[1]!;
+    query.copy(out, 12, 12, questionEnd);
     const aged = Math.floor((now - e.storedAt) / 1000);
-    if (aged > 0) for (const off of e.ttlOffsets) out.writeUInt32BE(Math.max(0, out.readUInt32BE(off) - aged), off);
+    if (aged > 0) {
+      const offs = e.ttlOffsets;
+      for (let i = 0; i < offs.length; i++) {
+        const off = offs[i]!;
+        const ttl = m.readUInt32BE(off);
+        out.writeUInt32BE(ttl > aged ? ttl - aged : 0, off);
+      }
+    }
     return out;
   }
 
   /** Store an answer if it is cacheable (NOERROR with answers or NXDOMAIN/NODATA with SOA, not TC). */
-  put(key: string, msg: Buffer): void {
+  put(key: string, msg: Buffer, zone = '.'): void {
     const info = inspect(msg);
     if (!info || info.ttl <= 0) return;
     const now = this.clock.now();
@@ -65,7 +91,7 @@ export class AnswerCache {
     // No record may outlive the entry (capped TTLs, RFC 2308 negative TTL = min(SOA TTL, MINIMUM)).
     for (const off of info.ttlOffsets) if (copy.readUInt32BE(off) > life) copy.writeUInt32BE(life, off);
     this.entries.delete(key);
-    this.entries.set(key, { msg: copy, storedAt: now, expires: now + life * 1000, ttlOffsets: info.ttlOffsets, used: false });
+    this.entries.set(key, { msg: copy, storedAt: now, expires: now + life * 1000, ttlOffsets: info.ttlOffsets, used: false, zone });
     this.evict();
   }
 

@@ -2,7 +2,7 @@
  * The query pipeline: a chain of small handlers, each owning some names and handing the rest on.
  * The order is data (CHAIN_ORDER); the route of the name was decided once before the chain runs.
  */
-import type { AnswerCache } from './cache.js';
+import { AnswerCache } from './cache.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { Forwarder, Transport } from './forwarder.js';
 import type { Route } from './routes.js';
@@ -16,14 +16,17 @@ export interface QueryContext {
   route: Route;
   /** Largest answer the client accepts. */
   limit: number;
+  /** performance.now() when the query arrived: the one timestamp of the query (durations). */
+  started: number;
 }
 
-export type Answer = Buffer | Promise<Buffer>;
-export type Next = (ctx: QueryContext) => Answer;
+/** Receives the answer, once (undefined: drop). Called synchronously for local answers and cache hits. */
+export type Done = (answer: Buffer | undefined) => void;
+export type Next = (ctx: QueryContext, done: Done) => void;
 
 export interface DnsHandler {
   readonly name: string;
-  handle(ctx: QueryContext, next: Next): Answer;
+  handle(ctx: QueryContext, next: Next, done: Done): void;
 }
 
 export const CHAIN_ORDER = ['local', 'cache', 'forward'] as const;
@@ -31,31 +34,33 @@ export type HandlerName = (typeof CHAIN_ORDER)[number];
 
 /** Compose handlers in order; the end of the chain answers SERVFAIL (nobody owned the name). */
 export function compose(handlers: DnsHandler[], end: Next): Next {
-  return handlers.reduceRight<Next>((next, h) => (ctx) => h.handle(ctx, next), end);
+  return handlers.reduceRight<Next>((next, h) => (ctx, done) => h.handle(ctx, next, done), end);
 }
 
 export function localHandler(zones: LocalZones): DnsHandler {
   return {
     name: 'local',
-    handle: (ctx, next) => (ctx.route.kind === 'local' ? zones.answer(ctx.raw, ctx.q, ctx.limit) : next(ctx)),
+    handle: (ctx, next, done) => (ctx.route.kind === 'local' ? done(zones.answer(ctx.raw, ctx.q, ctx.limit)) : next(ctx, done)),
   };
 }
 
-export function cacheHandler(cache: AnswerCache | undefined, metrics: DispatcherMetrics, keyOf: (ctx: QueryContext) => string): DnsHandler {
+export function cacheHandler(cache: AnswerCache | undefined, metrics: DispatcherMetrics): DnsHandler {
   return {
     name: 'cache',
-    handle(ctx, next) {
-      if (!cache || ctx.route.kind !== 'forward' || !ctx.route.cacheable) return next(ctx);
-      const key = keyOf(ctx);
-      const hit = cache.get(key, ctx.raw, ctx.q, ctx.limit);
+    handle(ctx, next, done) {
+      const route = ctx.route;
+      if (!cache || route.kind !== 'forward' || !route.cacheable) return next(ctx, done);
+      const key = AnswerCache.key(ctx.raw, ctx.q, ctx.transport);
+      if (key === undefined) return next(ctx, done);
+      const hit = cache.get(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
       if (hit) {
         metrics.cacheHits.inc();
-        return hit;
+        return done(hit);
       }
       metrics.cacheMisses.inc();
-      return Promise.resolve(next(ctx)).then((answer) => {
-        cache.put(key, answer);
-        return answer;
+      next(ctx, (answer) => {
+        if (answer) cache.put(key, answer, route.zone);
+        done(answer);
       });
     },
   };
@@ -64,7 +69,7 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
 export function forwardHandler(forwarder: Forwarder): DnsHandler {
   return {
     name: 'forward',
-    handle: (ctx, next) =>
-      ctx.route.kind === 'forward' ? forwarder.forward(ctx.raw, ctx.q, ctx.route.resolvers, ctx.transport, ctx.route.zone) : next(ctx),
+    handle: (ctx, next, done) =>
+      ctx.route.kind === 'forward' ? forwarder.forward(ctx.raw, ctx.q, ctx.route.resolvers, ctx.transport, ctx.route.zone, ctx.started, done) : next(ctx, done),
   };
 }

@@ -8,7 +8,8 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { createRegistry, type Registry } from '../../common/metrics.js';
 import type { MasterEntry, Snapshot, SnapshotConsumer, ZoneRecord } from '../../control/types.js';
 import { AnswerCache } from './cache.js';
-import { cacheHandler, compose, forwardHandler, localHandler, CHAIN_ORDER, type DnsHandler, type HandlerName, type Next, type QueryContext } from './chain.js';
+import { cacheKey, peekUdpQuery, type Peek } from './cache-key.js';
+import { cacheHandler, compose, forwardHandler, localHandler, CHAIN_ORDER, type DnsHandler, type Done, type HandlerName, type Next, type QueryContext } from './chain.js';
 import type { DispatcherConfig } from './config.js';
 import { endpoint, type Endpoint } from './endpoint.js';
 import { Forwarder, type Transport } from './forwarder.js';
@@ -53,6 +54,8 @@ export class Dispatcher implements Component {
   /** Bound metric children: the hot path skips prom-client's label hashing. */
   private readonly requestsBy: Record<Transport, { inc(): void }>;
   private readonly durationBy = new Map<string, { observe(v: number): void }>();
+  /** Scratch for the fast path (one query at a time: the event loop is single-threaded). */
+  private readonly peek: Peek = { questionEnd: 0, bits: 0, limit: 0 };
 
   constructor(
     readonly config: DispatcherConfig,
@@ -71,12 +74,12 @@ export class Dispatcher implements Component {
     const forwarder = new Forwarder({ udp: this.udp, health: new UpstreamHealth(this.clock), clock: this.clock, timeoutMs: config.timeoutMs, metrics: this.metrics, log: this.log });
     const handlers: Record<HandlerName, DnsHandler> = {
       local: localHandler(this.zones),
-      cache: cacheHandler(this.cache, this.metrics, (ctx) => AnswerCache.key(ctx.q, ctx.transport)),
+      cache: cacheHandler(this.cache, this.metrics),
       forward: forwardHandler(forwarder),
     };
     this.chain = compose(
       CHAIN_ORDER.map((n) => handlers[n]),
-      (ctx) => errorReply(ctx.raw, ctx.q, Rcode.SERVFAIL),
+      (ctx, done) => done(errorReply(ctx.raw, ctx.q, Rcode.SERVFAIL)),
     );
   }
 
@@ -88,7 +91,7 @@ export class Dispatcher implements Component {
       udpPort: this.config.udpPort,
       tcpPort: this.config.tcpPort,
       tcpIdleTimeoutMs: this.config.tcpIdleTimeoutMs,
-      handle: (msg, transport) => this.handle(msg, transport),
+      handle: (msg, transport, done) => this.handle(msg, transport, done),
       log: this.log,
     });
     await this.server.start();
@@ -141,54 +144,73 @@ export class Dispatcher implements Component {
     };
   }
 
-  /** One client message in, the answer out (undefined: drop). Never throws on bad input. */
-  handle(msg: Buffer, transport: Transport): Buffer | Promise<Buffer> | undefined {
+  /** One client message in; `done` gets the answer once (undefined: drop). Never throws on bad input. */
+  handle(msg: Buffer, transport: Transport, done: Done): void {
     this.requestsBy[transport].inc();
+    if (transport === 'udp' && this.cache && this.answerFromCache(msg, done)) return;
     let q: Query;
     try {
       q = parseQuery(msg);
     } catch {
       this.metrics.malformed.inc({ transport });
-      return formErr(msg);
+      return done(formErr(msg));
     }
-    if (q.opcode !== 0) return errorReply(msg, q, Rcode.NOTIMP);
+    if (q.opcode !== 0) return done(errorReply(msg, q, Rcode.NOTIMP));
     const route = this.routes.route(q.qname);
     const limit = transport === 'tcp' ? TCP_LIMIT : q.edns ? Math.max(UDP_LIMIT, q.ednsSize) : UDP_LIMIT;
-    const ctx: QueryContext = { raw: msg, q, transport, route, limit };
-    const started = performance.now();
+    const ctx: QueryContext = { raw: msg, q, transport, route, limit, started: performance.now() };
     if (route.kind === 'local') {
-      const out = this.chain(ctx);
-      this.observe(route.zone, started);
-      return out;
+      const out = localAnswer(this.chain, ctx);
+      this.observe(route.zone, ctx.started);
+      return done(out);
     }
     if (this.inflight >= this.config.handlerLimit) {
       this.metrics.refused.inc();
-      return errorReply(msg, q, Rcode.REFUSED);
-    }
-    const out = this.chain(ctx);
-    if (!(out instanceof Promise)) {
-      this.observe(route.zone, started); // a cache hit: no upstream work in flight
-      return out;
+      return done(errorReply(msg, q, Rcode.REFUSED));
     }
     this.inflight++;
-    return out.then(
-      (answer) => {
-        this.inflight--;
-        this.observe(route.zone, started);
-        return answer;
-      },
-      (err: unknown) => {
-        this.inflight--;
-        this.observe(route.zone, started);
-        throw err;
-      },
-    );
+    let open = true;
+    const finish: Done = (answer) => {
+      if (!open) return;
+      open = false;
+      this.inflight--;
+      this.observe(route.zone, ctx.started);
+      done(answer);
+    };
+    try {
+      this.chain(ctx, finish);
+    } catch (err) {
+      this.log.error('query_handler_failed', { transport, err });
+      finish(undefined);
+    }
+  }
+
+  /**
+   * The cache-hit fast path for a plain UDP query: the key comes straight from the bytes (no parse,
+   * no route), one clock read, one copy. A miss or anything unusual returns false: the full path.
+   * A hit costs no upstream work, so it is not held to handler_limit; its duration is observed as
+   * 0 s (it takes microseconds, far below the first bucket) to spare two more clock reads.
+   */
+  private answerFromCache(msg: Buffer, done: Done): boolean {
+    const p = this.peek;
+    if (!peekUdpQuery(msg, p)) return false;
+    const now = this.clock.now();
+    const e = this.cache!.find(cacheKey(msg, p.questionEnd, p.bits), p.limit, now);
+    if (!e) return false;
+    this.metrics.cacheHits.inc();
+    this.durationCell(e.zone).observe(0);
+    done(this.cache!.render(e, msg, p.questionEnd, now));
+    return true;
   }
 
   private observe(zone: string, started: number): void {
+    this.durationCell(zone).observe((performance.now() - started) / 1e3);
+  }
+
+  private durationCell(zone: string): { observe(v: number): void } {
     let h = this.durationBy.get(zone);
     if (!h) this.durationBy.set(zone, (h = this.metrics.requestDuration.cell({ zone })));
-    h.observe((performance.now() - started) / 1e3);
+    return h;
   }
 
   private async ensureInterface(): Promise<void> {
@@ -206,6 +228,13 @@ export class Dispatcher implements Component {
       });
     }
   }
+}
+
+/** Run the chain for a local name: local answers are synchronous, so no continuation is kept. */
+function localAnswer(chain: Next, ctx: QueryContext): Buffer | undefined {
+  let out: Buffer | undefined;
+  chain(ctx, (answer) => (out = answer));
+  return out;
 }
 
 /** `master.` (every master) and `leader.dcos.thisdcos.directory` from the master list, merged without duplicates. */

@@ -6,6 +6,7 @@
  * passed on, or SERVFAIL when none answered at all.
  */
 import type { Clock } from '../../common/clock.js';
+import type { Done } from './chain.js';
 import type { Logger } from '../../common/log.js';
 import type { Endpoint } from './endpoint.js';
 import { UpstreamError } from './errors.js';
@@ -32,20 +33,21 @@ export class Forwarder {
 
   constructor(private readonly opts: ForwarderOptions) {}
 
-  forward(raw: Buffer, q: Query, resolvers: Endpoint[], transport: Transport, zone: string): Promise<Buffer> {
+  /** Ask the chosen upstreams; `done` gets the answer once. `started` is the query's arrival (performance.now()). */
+  forward(raw: Buffer, q: Query, resolvers: Endpoint[], transport: Transport, zone: string, started: number, done: Done): void {
     const chosen = this.opts.health.pick(resolvers);
     if (!chosen.length) {
       this.opts.metrics.forwarderFailures.inc({ zone });
-      return Promise.resolve(errorReply(raw, q, Rcode.SERVFAIL));
+      return done(errorReply(raw, q, Rcode.SERVFAIL));
     }
-    return new Promise((resolve) => {
-      const job = new ForwardJob(this, raw, q, zone, chosen.length, resolve);
-      for (const to of chosen) {
-        const leg = new Leg(job, to, performance.now());
-        if (transport === 'udp') this.opts.udp.send(raw, q.questionEnd, to, this.opts.timeoutMs, leg);
-        else this.sendTcp(raw, q.questionEnd, to, leg);
-      }
-    });
+    const job = new ForwardJob(this, raw, q, zone, chosen.length, started, done);
+    const timeoutMs = this.opts.timeoutMs;
+    const deadline = transport === 'udp' ? this.opts.clock.now() + timeoutMs : 0;
+    for (let i = 0; i < chosen.length; i++) {
+      const leg = new Leg(job, chosen[i]!);
+      if (transport === 'udp') this.opts.udp.send(raw, q.questionEnd, leg.to, timeoutMs, leg, deadline);
+      else this.sendTcp(raw, q.questionEnd, leg.to, leg);
+    }
   }
 
   /** One upstream's outcome for a job (called once per leg). */
@@ -59,7 +61,7 @@ export class Forwarder {
       this.fail(leg.to, 'rcode');
       return job.lose(reply);
     }
-    this.observe(leg.to.label, (performance.now() - leg.started) / 1e3);
+    this.observe(leg.to.label, (performance.now() - job.started) / 1e3);
     job.win(reply!);
   }
 
@@ -101,20 +103,21 @@ class ForwardJob {
     private readonly q: Query,
     private readonly zone: string,
     private left: number, // legs not yet failed
-    private readonly resolve: (b: Buffer) => void,
+    readonly started: number,
+    private readonly done: Done,
   ) {}
 
   win(reply: Buffer): void {
     if (this.won) return;
     this.won = true;
-    this.resolve(reply);
+    this.done(reply);
   }
 
   lose(errorAnswer: Buffer | undefined): void {
     if (errorAnswer) this.lastError = errorAnswer;
     if (--this.left > 0 || this.won) return;
     this.fwd.allFailed(this.zone);
-    this.resolve(this.lastError ?? errorReply(this.raw, this.q, Rcode.SERVFAIL));
+    this.done(this.lastError ?? errorReply(this.raw, this.q, Rcode.SERVFAIL));
   }
 }
 
@@ -123,7 +126,6 @@ class Leg implements ReplyHandler {
   constructor(
     readonly job: ForwardJob,
     readonly to: Endpoint,
-    readonly started: number,
   ) {}
 
   onReply(err: UpstreamError | undefined, reply?: Buffer): void {

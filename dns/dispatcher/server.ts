@@ -9,7 +9,8 @@ import type { Logger } from '../../common/log.js';
 import type { Transport } from './forwarder.js';
 import { literalLookup } from './udp-client.js';
 
-export type MessageHandler = (msg: Buffer, transport: Transport) => Buffer | Promise<Buffer | undefined> | undefined;
+/** Handles one message; `done` gets the answer once (undefined: drop), now or later. */
+export type MessageHandler = (msg: Buffer, transport: Transport, done: (answer: Buffer | undefined) => void) => void;
 
 export interface ServerOptions {
   bindIps: string[];
@@ -67,15 +68,11 @@ export class DnsServer {
   private bindUdp(ip: string): Promise<dgram.Socket> {
     const s = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4', lookup: literalLookup as never });
     s.on('message', (msg, rinfo) => {
-      let out;
       try {
-        out = this.opts.handle(msg, 'udp');
+        this.opts.handle(msg, 'udp', (b) => b && this.sendUdp(s, b, rinfo.port, rinfo.address));
       } catch (err) {
-        return this.dropped(err, 'udp');
+        this.dropped(err, 'udp');
       }
-      // One reaction per answer: send it, or log a handler failure (never into the socket loop).
-      if (out instanceof Promise) out.then((b) => b && s.send(b, rinfo.port, rinfo.address), (err: unknown) => this.dropped(err, 'udp'));
-      else if (out) s.send(out, rinfo.port, rinfo.address);
     });
     return new Promise((resolve, reject) => {
       s.once('error', reject);
@@ -85,6 +82,15 @@ export class DnsServer {
         resolve(s);
       });
     });
+  }
+
+  /** Answers are sent from upstream-reply callbacks: a send on a closed socket must not escape into them. */
+  private sendUdp(s: dgram.Socket, b: Buffer, port: number, address: string): void {
+    try {
+      s.send(b, port, address);
+    } catch (err) {
+      this.opts.log.debug('udp_send_failed', { address, port, err });
+    }
   }
 
   private listenTcp(ip: string): Promise<net.Server> {
@@ -131,20 +137,23 @@ export class DnsServer {
         const msg = Buffer.from(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
         inflight++;
-        const out = this.safeHandle(msg, 'tcp');
-        if (out instanceof Promise) out.then(reply);
-        else reply(out);
+        this.safeHandle(msg, 'tcp', reply);
       }
     });
   }
 
-  /** The handler must never throw into the socket loop: log and drop instead. */
-  private safeHandle(msg: Buffer, transport: Transport): Buffer | Promise<Buffer | undefined> | undefined {
+  /** The handler must never throw into the socket loop: log and drop instead (the answer counted once). */
+  private safeHandle(msg: Buffer, transport: Transport, reply: (b: Buffer | undefined) => void): void {
+    let answered = false;
+    const once = (b: Buffer | undefined) => {
+      if (answered) return;
+      answered = true;
+      reply(b);
+    };
     try {
-      const out = this.opts.handle(msg, transport);
-      return out instanceof Promise ? out.then(undefined, (err: unknown) => this.dropped(err, transport)) : out;
+      this.opts.handle(msg, transport, once);
     } catch (err) {
-      return this.dropped(err, transport);
+      once(this.dropped(err, transport));
     }
   }
 

@@ -78,11 +78,14 @@ export class UdpUpstreamClient {
     this.deadlines = new DeadlineQueue(opts.clock);
   }
 
-  /** Send `raw` to `to`; `handler` is told once with the accepted reply or an UpstreamError (timeout). */
-  send(raw: Buffer, questionEnd: number, to: Endpoint, timeoutMs: number, handler: ReplyHandler): void {
-    const id = raw.readUInt16BE(0);
+  /**
+   * Send `raw` to `to`; `handler` is told once with the accepted reply or an UpstreamError (timeout).
+   * `deadline` (clock ms) lets a caller that sends one query to several upstreams read the clock once.
+   */
+  send(raw: Buffer, questionEnd: number, to: Endpoint, timeoutMs: number, handler: ReplyHandler, deadline = this.opts.clock.now() + timeoutMs): void {
+    const id = (raw[0]! << 8) | raw[1]!;
     const ps = this.pick(to.family, id);
-    const p = new Pending(ps, id, to, raw, questionEnd, this.opts.clock.now() + timeoutMs, timeoutMs, handler, this);
+    const p = new Pending(ps, id, to, raw, questionEnd, deadline, timeoutMs, handler, this);
     ps.pending.set(id, p);
     this.deadlines.add(p);
     // No send callback (it costs a tick per packet): a lost send ends as a timeout.
