@@ -61,7 +61,7 @@ interface PerfResult {
   cpuUs: number;
 }
 
-const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 4);
 
 /** utime+stime of a process, in clock ticks (1/100 s). */
 function cpuTicks(pid: number | undefined): number {
