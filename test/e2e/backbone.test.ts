@@ -6,6 +6,7 @@
  * process of the app remains.
  */
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { requestJson } from '../../common/http.js';
 import { eventually, uniqueName } from '../lib/index.js';
 import { appTasks, httpGet, httpServerCmd, processesWith, runningTasks, startUp, killMarkedOnTeardown } from './backbone-lib.js';
@@ -88,6 +89,13 @@ t.test('backbone: up, launch, replace, lose an agent, scale, delete', async (t) 
   await eventually(() => processesWith(marker).length === 0, 20_000, 200, 'no process of the app');
   t.equal((await requestJson(`${c.marathon}/v2/apps${appId}`)).status, 404, 'app gone');
   t.same(await appTasks(c, appId).catch(() => []), [], 'no tasks listed');
+
+  // Agents without --netns run the control plane only: nothing of the overlay, L4LB or DNS lands
+  // in the host namespace (a restarted agent once came back with every node service).
+  const hostNft = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  t.notMatch(hostNft, /sextant_(overlay|l4lb)/, 'no sextant nft table in the host namespace');
+  const hostLinks = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  t.notMatch(hostLinks, /vtep1024|m-dcos/, 'no overlay link in the host namespace');
 });
 
 import { readFileSync } from 'node:fs';
