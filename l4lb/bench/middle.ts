@@ -5,8 +5,12 @@
  * server, routed (ip_forward) through the middle namespace. Runs alternate direct / proxy / HAProxy.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { withNetns } from './index.js';
 import { nsExec, startProcess, type Proc } from './procs.js';
+
+/** proxy-main beside this file: compiled under dist/, or TypeScript through tsx when the bench runs from source. */
+const PROXY_MAIN = import.meta.url.endsWith('.ts') ? ['--import', 'tsx', fileURLToPath(new URL('./proxy-main.ts', import.meta.url))] : [fileURLToPath(new URL('./proxy-main.js', import.meta.url))];
 
 export const NET = { cli: '10.79.1.2', midCli: '10.79.1.1', midSrv: '10.79.2.1', srv: '10.79.2.2' };
 
@@ -35,31 +39,21 @@ export async function threeNodes<T>(fn: (cli: string, mid: string, srv: string) 
 }
 
 export interface ProxyProc extends Proc {
-  /** CPU seconds used so far by the proxy and its worker processes. */
+  /** CPU seconds the proxy process has used so far. */
   cpu(): number;
 }
 
-function treeCpu(pid: number): number {
-  let total = 0;
-  const stat = (p: number) => {
-    try {
-      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      // utime, stime, cutime, cstime (fields 14-17): exited workers count through cutime/cstime.
-      total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
-      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(' ').filter(Boolean)) stat(Number(c));
-    } catch {
-      /* gone */
-    }
-  };
-  stat(pid);
-  return total;
+/** utime + stime of a process, in seconds (/proc/<pid>/stat fields 14-15). */
+function processCpu(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** The userspace proxy as its own process (in `ns` when given), listening on `listen` for each `[port, backendIp, backendPort]`. */
 export async function proxyProcess(ns: string | undefined, listen: string, routes: Array<[number, string, number]>): Promise<ProxyProc> {
   const services = routes.map(([port, ip, bport]) => ({ key: `tcp/11.0.0.1:${port}`, vip: '11.0.0.1', port, protocol: 'tcp', backends: [{ ip, port: bport, weight: 1 }] }));
-  const argv = [...(ns ? ['ip', 'netns', 'exec', ns] : []), process.execPath, '--import', 'tsx', 'l4lb/bench/proxy-main.ts', JSON.stringify({ listen, services })];
+  const argv = [...(ns ? ['ip', 'netns', 'exec', ns] : []), process.execPath, ...PROXY_MAIN, JSON.stringify({ listen, services })];
   const p = await startProcess(argv, /ready/, 20_000);
-  return { ...p, cpu: () => treeCpu(p.pid) };
+  return { ...p, cpu: () => processCpu(p.pid) };
 }

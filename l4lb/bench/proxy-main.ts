@@ -7,7 +7,7 @@ import { UserspaceDriver } from '../userspace/driver.js';
 import type { Service } from '../driver.js';
 import { createLogger } from '../../common/log.js';
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as { listen: string; services: Service[]; workers?: number };
+const cfg = JSON.parse(process.argv[2] ?? '{}') as { listen: string; services: Service[] };
 const d = new UserspaceDriver({ listenAddress: (s) => ({ host: cfg.listen, port: s.port }), log: createLogger('l4lb-bench-proxy') });
 const stop = () => void d.stop().finally(() => process.exit(0));
 process.on('SIGTERM', stop);

@@ -183,10 +183,7 @@ async function withProcs<T>(starts: Array<() => Promise<Proc>>, fn: () => Promis
 const iperfServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), 'iperf3', '-s', '--forceflush', '-B', host, '-p', String(port)], /Server listening/);
 const httpServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), process.execPath, '-e', HTTP_SERVER, String(port), host], /ready/);
 
-/** Userspace proxy variants measured in namespaces (one today: the relay in one process). */
-const PROXY_VARIANTS = ['one process'];
-
-interface Variant {
+interface Path {
   label: string;
   iperfPort: number;
   httpPort: number;
@@ -197,51 +194,45 @@ interface Variant {
   usPerConn: number[];
 }
 
+const path = (label: string, iperfPort: number, httpPort: number, cpu?: () => number): Path => ({ label, iperfPort, httpPort, cpu, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] });
+
 /**
- * The issue's setup (see middle.ts): direct, the userspace proxy (per worker count) and HAProxy in
- * the middle namespace; every run alternates over all of them. Rows for both tables.
+ * The issue's setup (see middle.ts): direct, the userspace proxy (its own process) and HAProxy in
+ * the middle namespace; every run alternates over the three. Rows for both tables.
  */
 async function middlePath(rate: (ns: string | undefined, url: string) => Promise<number>): Promise<{ tput: string[]; conn: string[]; notes: string[] }> {
   return threeNodes((cli, mid, srv) =>
     withProcs([iperfServer(srv, NET.srv, 5201), httpServer(srv, NET.srv, 8080), httpServer(srv, NET.srv, 8081), httpServer(srv, NET.srv, 8082)], async () => {
       const procs: Proc[] = [];
       try {
-        const vs: Variant[] = [{ label: 'direct (middle ns routes)', iperfPort: 5201, httpPort: 8080, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] }];
-        for (const [i, name] of PROXY_VARIANTS.entries()) {
-          const [ip, hp] = [6000 + 10 * i, 6001 + 10 * i];
-          const p: ProxyProc = await proxyProcess(mid, NET.midCli, [[ip, NET.srv, 5201], [hp, NET.srv, 8081]]);
-          procs.push(p);
-          vs.push({ label: `userspace proxy, ${name} (middle ns)`, iperfPort: ip, httpPort: hp, cpu: p.cpu, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] });
-        }
-        const ha = await haproxyPeer(NET.midCli, [[7000, `${NET.srv}:5201`], [7001, `${NET.srv}:8082`]], mid);
-        procs.push(ha);
-        vs.push({ label: 'HAProxy 2.6, TCP mode (middle ns)', iperfPort: 7000, httpPort: 7001, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] });
-        const host = (v: Variant) => (v.iperfPort === 5201 ? NET.srv : NET.midCli);
+        const proxy: ProxyProc = await proxyProcess(mid, NET.midCli, [[6000, NET.srv, 5201], [6001, NET.srv, 8081]]);
+        procs.push(proxy);
+        procs.push(await haproxyPeer(NET.midCli, [[7000, `${NET.srv}:5201`], [7001, `${NET.srv}:8082`]], mid));
+        const direct = path('direct (middle ns routes)', 5201, 8080);
+        const ours = path('userspace proxy, one process (middle ns)', 6000, 6001, proxy.cpu);
+        const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001);
+        const all = [direct, ours, ha];
+        const host = (v: Path) => (v === direct ? NET.srv : NET.midCli);
         for (let r = 0; r < IPERF_RUNS; r++)
-          for (const v of vs) {
+          for (const v of all) {
             const c0 = v.cpu?.() ?? 0;
             const res = await iperf(cli, host(v), v.iperfPort);
             v.gbps.push(res.gbps);
             if (v.cpu) v.cpuPerGB.push((v.cpu() - c0) / (res.bytes / 1e9));
           }
         for (let r = 0; r < WRK_RUNS; r++)
-          for (const v of vs) {
+          for (const v of all) {
             const c0 = v.cpu?.() ?? 0;
             const rps = await rate(cli, `http://${host(v)}:${v.httpPort}/`);
             v.rps.push(rps);
             if (v.cpu) v.usPerConn.push(((v.cpu() - c0) * 1e6) / (rps * WRK_SECONDS));
           }
-        const [direct, ...rest] = vs;
-        const haV = vs[vs.length - 1]!;
-        const tput = [peerRow(direct!.label, direct!.gbps, direct!.gbps, 2), ...rest.map((v) => peerRow(v.label, v.gbps, direct!.gbps, 2))];
-        const conn = [peerRow(direct!.label, direct!.rps, direct!.rps, 0), ...rest.map((v) => peerRow(v.label, v.rps, direct!.rps, 0))];
-        const notes: string[] = [];
-        for (const v of rest.slice(0, -1)) {
-          tput.push(`| ${v.label.split(' (')[0]} vs HAProxy | | **${f2(median(v.gbps) / median(haV.gbps))}** |`);
-          conn.push(`| ${v.label.split(' (')[0]} vs HAProxy | | **${f2(median(v.rps) / median(haV.rps))}** |`);
-          notes.push(`- ${v.label.split(' (')[0]}: ${f2(median(v.cpuPerGB))} CPU-s per GB relayed, ${median(v.usPerConn).toFixed(0)} µs CPU per connection (medians; the proxy process and any children, from /proc).`);
-        }
-        return { tput, conn, notes };
+        const name = ours.label.split(' (')[0];
+        return {
+          tput: [...all.map((v) => peerRow(v.label, v.gbps, direct.gbps, 2)), `| ${name} vs HAProxy | | **${f2(median(ours.gbps) / median(ha.gbps))}** |`],
+          conn: [...all.map((v) => peerRow(v.label, v.rps, direct.rps, 0)), `| ${name} vs HAProxy | | **${f2(median(ours.rps) / median(ha.rps))}** |`],
+          notes: [`- ${name}: ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs CPU per connection (medians, from /proc).`],
+        };
       } finally {
         for (const p of procs) p.stop();
       }
