@@ -18,6 +18,8 @@ export interface QueryContext {
   limit: number;
   /** performance.now() when the query arrived: the one timestamp of the query (durations). */
   started: number;
+  /** The cache key, when the fast path already built it from the raw query (and missed). */
+  cacheKey?: string;
 }
 
 /** Receives the answer, once (undefined: drop). Called synchronously for local answers and cache hits. */
@@ -50,7 +52,7 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
     handle(ctx, next, done) {
       const route = ctx.route;
       if (!cache || route.kind !== 'forward' || !route.cacheable) return next(ctx, done);
-      const key = AnswerCache.key(ctx.raw, ctx.q, ctx.transport);
+      const key = ctx.cacheKey ?? AnswerCache.key(ctx.raw, ctx.q, ctx.transport);
       if (key === undefined) return next(ctx, done);
       const hit = cache.get(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
       if (hit) {

@@ -147,7 +147,8 @@ export class Dispatcher implements Component {
   /** One client message in; `done` gets the answer once (undefined: drop). Never throws on bad input. */
   handle(msg: Buffer, transport: Transport, done: Done): void {
     this.requestsBy[transport].inc();
-    if (transport === 'udp' && this.cache && this.answerFromCache(msg, done)) return;
+    const cacheKey = transport === 'udp' && this.cache ? this.answerFromCache(msg, done) : undefined;
+    if (cacheKey === true) return;
     let q: Query;
     try {
       q = parseQuery(msg);
@@ -158,7 +159,7 @@ export class Dispatcher implements Component {
     if (q.opcode !== 0) return done(errorReply(msg, q, Rcode.NOTIMP));
     const route = this.routes.route(q.qname);
     const limit = transport === 'tcp' ? TCP_LIMIT : q.edns ? Math.max(UDP_LIMIT, q.ednsSize) : UDP_LIMIT;
-    const ctx: QueryContext = { raw: msg, q, transport, route, limit, started: performance.now() };
+    const ctx: QueryContext = { raw: msg, q, transport, route, limit, started: performance.now(), cacheKey };
     if (route.kind === 'local') {
       const out = localAnswer(this.chain, ctx);
       this.observe(route.zone, ctx.started);
@@ -187,16 +188,18 @@ export class Dispatcher implements Component {
 
   /**
    * The cache-hit fast path for a plain UDP query: the key comes straight from the bytes (no parse,
-   * no route), one clock read, one copy. A miss or anything unusual returns false: the full path.
+   * no route), one clock read, one copy. Returns true when it answered; on a miss the key it built
+   * (the chain's cache step reuses it); undefined for anything unusual: the full path.
    * A hit costs no upstream work, so it is not held to handler_limit; its duration is observed as
    * 0 s (it takes microseconds, far below the first bucket) to spare two more clock reads.
    */
-  private answerFromCache(msg: Buffer, done: Done): boolean {
+  private answerFromCache(msg: Buffer, done: Done): true | string | undefined {
     const p = this.peek;
-    if (!peekUdpQuery(msg, p)) return false;
+    if (!peekUdpQuery(msg, p)) return undefined;
     const now = this.clock.now();
-    const e = this.cache!.find(cacheKey(msg, p.questionEnd, p.bits), p.limit, now);
-    if (!e) return false;
+    const key = cacheKey(msg, p.questionEnd, p.bits);
+    const e = this.cache!.find(key, p.limit, now);
+    if (!e) return key;
     this.metrics.cacheHits.inc();
     this.durationCell(e.zone).observe(0);
     done(this.cache!.render(e, msg, p.questionEnd, now));
