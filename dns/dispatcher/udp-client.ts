@@ -45,12 +45,13 @@ class Pending implements Deadline {
   }
 }
 
+/** A socket connected to one upstream: the kernel drops datagrams from anyone else, and a send needs no address. */
 class PoolSocket {
   readonly pending = new Map<number, Pending>();
   uses = 0;
   constructor(
     readonly socket: dgram.Socket,
-    readonly family: 4 | 6,
+    readonly to: Endpoint,
   ) {}
 }
 
@@ -66,7 +67,8 @@ export interface UdpClientOptions {
 }
 
 export class UdpUpstreamClient {
-  private readonly pools: Record<4 | 6, PoolSocket[]> = { 4: [], 6: [] };
+  /** Per upstream (by label). */
+  private readonly pools = new Map<string, PoolSocket[]>();
   private readonly poolSize: number;
   private readonly maxUses: number;
   private readonly deadlines: DeadlineQueue;
@@ -84,12 +86,12 @@ export class UdpUpstreamClient {
    */
   send(raw: Buffer, questionEnd: number, to: Endpoint, timeoutMs: number, handler: ReplyHandler, deadline = this.opts.clock.now() + timeoutMs): void {
     const id = (raw[0]! << 8) | raw[1]!;
-    const ps = this.pick(to.family, id);
+    const ps = this.pick(to, id);
     const p = new Pending(ps, id, to, raw, questionEnd, deadline, timeoutMs, handler, this);
     ps.pending.set(id, p);
     this.deadlines.add(p);
     // No send callback (it costs a tick per packet): a lost send ends as a timeout.
-    ps.socket.send(raw, to.port, to.host);
+    ps.socket.send(raw);
   }
 
   /** Promise form of send (tests, tools). */
@@ -100,7 +102,8 @@ export class UdpUpstreamClient {
   close(): void {
     this.closed = true;
     this.deadlines.clear();
-    for (const f of [4, 6] as const) for (const ps of this.pools[f].splice(0)) ps.socket.close();
+    for (const pool of this.pools.values()) for (const ps of pool.splice(0)) ps.socket.close();
+    this.pools.clear();
   }
 
   /** End a query (reply or timeout) exactly once. */
@@ -116,9 +119,10 @@ export class UdpUpstreamClient {
   }
 
   /** A random socket of the pool with no query of this ID in flight. */
-  private pick(family: 4 | 6, id: number): PoolSocket {
-    const pool = this.pools[family];
-    while (pool.length < this.poolSize) pool.push(this.open(family));
+  private pick(to: Endpoint, id: number): PoolSocket {
+    let pool = this.pools.get(to.label);
+    if (!pool) this.pools.set(to.label, (pool = []));
+    while (pool.length < this.poolSize) pool.push(this.open(to));
     const n = pool.length;
     const start = (Math.random() * n) | 0;
     for (let i = 0; i < n; i++) {
@@ -129,18 +133,21 @@ export class UdpUpstreamClient {
       }
     }
     // Same ID from many clients at once: one more socket for it.
-    const extra = this.open(family);
+    const extra = this.open(to);
     pool.push(extra);
     extra.uses++;
     return extra;
   }
 
-  private open(family: 4 | 6): PoolSocket {
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup as never });
-    const ps = new PoolSocket(socket, family);
+  private open(to: Endpoint): PoolSocket {
+    const socket = dgram.createSocket({ type: to.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup as never });
+    const ps = new PoolSocket(socket, to);
     socket.on('message', (msg, rinfo) => this.onMessage(ps, msg, rinfo));
-    socket.on('error', (err) => this.opts.log.warn('upstream_socket_error', { err }));
-    socket.bind(0);
+    // A connected socket reports an upstream's ICMP port-unreachable as ECONNREFUSED: the query
+    // then ends as a timeout, like any lost datagram, and the error is not worth a log line each.
+    socket.on('error', (err: NodeJS.ErrnoException) => err.code !== 'ECONNREFUSED' && this.opts.log.warn('upstream_socket_error', { err }));
+    // exclusive: in a dispatcher worker process the port must not be shared through the parent.
+    socket.bind({ port: 0, exclusive: true }, () => socket.connect(to.port, to.host));
     socket.unref();
     return ps;
   }
@@ -155,8 +162,8 @@ export class UdpUpstreamClient {
   /** Close an idle, worn socket (or an extra one beyond the pool size) so the next one gets a new port. */
   private retire(ps: PoolSocket): void {
     if (ps.pending.size || this.closed) return;
-    if (ps.uses < this.maxUses && ps.pending.size === 0 && this.pools[ps.family].length <= this.poolSize) return;
-    const pool = this.pools[ps.family];
+    const pool = this.pools.get(ps.to.label);
+    if (!pool || (ps.uses < this.maxUses && pool.length <= this.poolSize)) return;
     const i = pool.indexOf(ps);
     if (i < 0 || (ps.uses < this.maxUses && i < this.poolSize)) return;
     pool.splice(i, 1);

@@ -73,7 +73,9 @@ t.test('spoofed replies (other port, other ID, other question) are dropped and c
   const { d, udp } = await startDispatcher(t, ip(1), { upstream_resolvers: [`${ip(2)}:${up.port}`] });
   const r = await udpAsk(ip(1), udp, query('bank.test', A));
   t.same(addresses(r), ['1.2.3.4'], 'only the genuine answer gets through');
-  t.equal(await metric(d, 'sextant_dispatcher_dropped_replies_total', { reason: 'unexpected_source_or_id' }), 2);
+  // The reply from another address never reaches the dispatcher (its upstream socket is connected:
+  // the kernel drops it); the one with another ID does, and is dropped and counted.
+  t.equal(await metric(d, 'sextant_dispatcher_dropped_replies_total', { reason: 'unexpected_source_or_id' }), 1);
   t.equal(await metric(d, 'sextant_dispatcher_dropped_replies_total', { reason: 'question_mismatch' }), 1);
 });
 
