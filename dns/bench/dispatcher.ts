@@ -63,12 +63,13 @@ interface PerfResult {
 
 const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 4);
 
-/** utime+stime of a process, in clock ticks (1/100 s). */
+/** utime+stime of a process and its children (a dispatcher's worker processes), in clock ticks (1/100 s). */
 function cpuTicks(pid: number | undefined): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]);
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+    return Number(rest[11]) + Number(rest[12]) + kids.reduce((s, k) => s + (cpuTicks(k) || 0), 0);
   } catch {
     return NaN;
   }
@@ -169,14 +170,16 @@ export async function benchDispatcher(): Promise<string> {
     const dm = (listen: string, port: number, extra: string[]) => [`--no-daemon`, `--port=${port}`, `--listen-address=${listen}`, '--bind-interfaces', '--no-hosts', '--log-facility=-', '--user=root', `--pid-file=${join(dir, `${listen}.pid`)}`, ...extra];
     await start(dnsmasq!, dm(ip(2), upPort, ['--no-resolv', '--address=/bench.test/10.0.0.1', '--local-ttl=300']), /started, version/, procs);
 
-    const cfg = (name: string, cache: boolean) => {
+    const cfg = (name: string, bind: string, cache: boolean, workers: number) => {
       const f = join(dir, `${name}.json`);
-      writeFileSync(f, JSON.stringify({ upstream_resolvers: [`${ip(2)}:${upPort}`], bind_ips: [ip(name === 'cached' ? 3 : 4)], udp_port: 0, tcp_port: 0, zone_file: zones, cache: { enabled: cache } }));
+      writeFileSync(f, JSON.stringify({ upstream_resolvers: [`${ip(2)}:${upPort}`], bind_ips: [bind], udp_port: 0, tcp_port: 0, zone_file: zones, cache: { enabled: cache }, workers }));
       return f;
     };
     const port = (p: Proc) => Number(/udp:\/\/[\d.]+:(\d+)/.exec(p.out())![1]);
-    const dCached = await start(process.execPath, [...sextant, 'dispatcher', '--config', cfg('cached', true)], /listening on/, procs);
-    const dPlain = await start(process.execPath, [...sextant, 'dispatcher', '--config', cfg('plain', false)], /listening on/, procs);
+    const dispatcher = (name: string, bind: string, cache: boolean, workers: number) => start(process.execPath, [...sextant, 'dispatcher', '--config', cfg(name, bind, cache, workers)], /listening on/, procs);
+    const dCached = await dispatcher('cached', ip(3), true, 2);
+    const dPlain = await dispatcher('plain', ip(4), false, 1);
+    const dPlain2 = await dispatcher('plain2', ip(7), false, 2);
     const fwdCachedPort = await freePort(ip(5));
     await start(dnsmasq!, dm(ip(5), fwdCachedPort, ['--no-resolv', `--server=${ip(2)}#${upPort}`, '--cache-size=10000']), /started, version/, procs);
     const fwdPlainPort = await freePort(ip(6));
@@ -187,7 +190,7 @@ export async function benchDispatcher(): Promise<string> {
     const dmPlain = procs[procs.length - 1]!;
     const load0 = loadavg()[0]!;
     // Rounds, each comparison pair back to back (order swapped every round), so both see the same load.
-    const runs: Record<string, PerfResult[]> = { direct: [], dispCached: [], dnsmasqCached: [], dispPlain: [], dnsmasqPlain: [], local: [] };
+    const runs: Record<string, PerfResult[]> = { direct: [], dispCached: [], dnsmasqCached: [], dispPlain: [], dispPlain2: [], dnsmasqPlain: [], local: [] };
     for (let i = 0; i < ROUNDS; i++) {
       const pairs: [string, () => Promise<PerfResult>][][] = [
         [['direct', () => measure(perf!, ip(2), upPort, fwdFile, up)]],
@@ -196,10 +199,11 @@ export async function benchDispatcher(): Promise<string> {
           ['dnsmasqCached', () => measure(perf!, ip(5), fwdCachedPort, fwdFile, dmCached)],
         ],
         [
-          ['dispPlain', () => measure(perf!, ip(4), port(dPlain), fwdFile, dPlain)],
+          ['dispPlain2', () => measure(perf!, ip(7), port(dPlain2), fwdFile, dPlain2)],
           ['dnsmasqPlain', () => measure(perf!, ip(6), fwdPlainPort, fwdFile, dmPlain)],
+          ['dispPlain', () => measure(perf!, ip(4), port(dPlain), fwdFile, dPlain)],
         ],
-        [['local', () => measure(perf!, ip(3), port(dCached), localFile, dCached)]],
+        [['local', () => measure(perf!, ip(4), port(dPlain), localFile, dPlain)]],
       ];
       for (const pair of pairs) for (const [name, run] of i % 2 ? [...pair].reverse() : pair) runs[name]!.push(await run());
     }
@@ -208,6 +212,7 @@ export async function benchDispatcher(): Promise<string> {
     const dispCached = combine(runs.dispCached!);
     const dnsmasqCached = combine(runs.dnsmasqCached!);
     const dispPlain = combine(runs.dispPlain!);
+    const dispPlain2 = combine(runs.dispPlain2!);
     const dnsmasqPlain = combine(runs.dnsmasqPlain!);
     const local = combine(runs.local!);
     const perRound = (a: string, b: string) => runs[a]!.map((r, i) => (r.qps / runs[b]![i]!.qps).toFixed(2)).join(', ');
@@ -222,7 +227,8 @@ export async function benchDispatcher(): Promise<string> {
       '## Dispatcher (forwarding and local zones)',
       '',
       `dnsperf -l ${SECONDS} -q 200 over UDP on loopback; ${NAMES} distinct names under an upstream dnsmasq`,
-      '(`--address=/bench.test/...`, local TTL 300). Dispatcher as its own `sextant dispatcher` process, one upstream.',
+      '(`--address=/bench.test/...`, local TTL 300). Dispatcher as its own `sextant dispatcher` daemon, one upstream;',
+      '`workers: 2` = the daemon plus one worker process answering on the same UDP sockets (dnsmasq is single-threaded).',
       `${ROUNDS} rounds, each pair back to back (order alternating); figures are the mean over rounds.`,
       `Load average (1 min) ${load0.toFixed(2)} at start, ${load1.toFixed(2)} at end, on ${cpus().length} CPUs shared with dnsperf and the upstream.`,
       'CPU µs/query: user+system time of the server process per completed query (independent of how busy the machine is).',
@@ -230,14 +236,15 @@ export async function benchDispatcher(): Promise<string> {
       '| target | queries/s | avg latency ms | lost | CPU µs/query | ratio vs dnsmasq forwarder (same cache mode) |',
       '| --- | --- | --- | --- | --- | --- |',
       row('(a) upstream dnsmasq directly', direct, dnsmasqCached),
-      row('(b) dispatcher -> upstream, cache on', dispCached, dnsmasqCached),
+      row('(b) dispatcher -> upstream, cache on, workers: 2', dispCached, dnsmasqCached),
       row('(c) dnsmasq forwarder -> upstream, cache-size 10000', dnsmasqCached, dnsmasqCached),
-      row('(b) dispatcher -> upstream, cache off', dispPlain, dnsmasqPlain),
+      row('(b) dispatcher -> upstream, cache off, workers: 2', dispPlain2, dnsmasqPlain),
+      row('(b) dispatcher -> upstream, cache off, workers: 1 (one process)', dispPlain, dnsmasqPlain),
       row('(c) dnsmasq forwarder -> upstream, cache-size 0', dnsmasqPlain, dnsmasqPlain),
-      `| dispatcher local zone (100 VIP names) | ${local.qps.toFixed(0)} | ${local.avgMs.toFixed(3)} | ${local.lost} | ${local.cpuUs.toFixed(2)} | target >= 45000 |`,
+      `| dispatcher local zone (100 VIP names), workers: 1 | ${local.qps.toFixed(0)} | ${local.avgMs.toFixed(3)} | ${local.lost} | ${local.cpuUs.toFixed(2)} | target >= 45000 |`,
       '',
-      `Per-round throughput ratios, dispatcher / dnsmasq: cache on ${perRound('dispCached', 'dnsmasqCached')}; cache off ${perRound('dispPlain', 'dnsmasqPlain')}.`,
-      `CPU per query ratio, dnsmasq / dispatcher (higher is better for the dispatcher): cache on ${(dnsmasqCached.cpuUs / dispCached.cpuUs).toFixed(2)}, cache off ${(dnsmasqPlain.cpuUs / dispPlain.cpuUs).toFixed(2)}.`,
+      `Per-round throughput ratios, dispatcher / dnsmasq: cache on (2 workers) ${perRound('dispCached', 'dnsmasqCached')}; cache off, 2 workers ${perRound('dispPlain2', 'dnsmasqPlain')}; cache off, one process ${perRound('dispPlain', 'dnsmasqPlain')}.`,
+      `CPU per query ratio, dnsmasq / dispatcher (higher is better for the dispatcher; all processes of the dispatcher counted): cache on ${(dnsmasqCached.cpuUs / dispCached.cpuUs).toFixed(2)}, cache off ${(dnsmasqPlain.cpuUs / dispPlain2.cpuUs).toFixed(2)} (2 workers) / ${(dnsmasqPlain.cpuUs / dispPlain.cpuUs).toFixed(2)} (one process).`,
       '',
       `Added latency of one forwarding hop, p50 of ${LATENCY_QUERIES} sequential uncached queries:`,
       '',

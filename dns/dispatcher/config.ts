@@ -29,6 +29,11 @@ export interface DispatcherConfig {
   udpPort: number;
   tcpPort: number;
   handlerLimit: number;
+  /**
+   * Processes answering UDP queries on the same sockets (1: the dispatcher alone). The others are
+   * child processes fed the zones by the first; TCP stays with the first.
+   */
+  workers: number;
   /** Per-upstream timeout, ms. */
   timeoutMs: number;
   tcpIdleTimeoutMs: number;
@@ -103,6 +108,7 @@ export function parseDispatcherConfig(raw: unknown): DispatcherConfig {
     udpPort: f.number('udp_port', { default: 53 }, port),
     tcpPort: f.number('tcp_port', { default: 53 }, port),
     handlerLimit: f.number('handler_limit', { default: 1024 }, { integer: true, min: 1 }),
+    workers: f.number('workers', { default: 1 }, { integer: true, min: 1, max: 64 }),
     timeoutMs: f.number('timeout', { default: 5000 }, { integer: true, min: 1, max: 60000 }),
     tcpIdleTimeoutMs: f.number('tcp_idle_timeout', { default: 10000 }, { integer: true, min: 1 }),
     cache: cache(f),

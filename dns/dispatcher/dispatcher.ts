@@ -2,11 +2,12 @@
  * The dispatcher component: parses each query once, refuses what is over handler_limit, routes the
  * name (longest suffix) and runs the handler chain. Construction does no I/O; start()/stop() do.
  */
+import type dgram from 'node:dgram';
 import type { Component } from '../../common/daemon.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createRegistry, type Registry } from '../../common/metrics.js';
-import type { MasterEntry, Snapshot, SnapshotConsumer, ZoneRecord } from '../../control/types.js';
+import type { MasterEntry, Snapshot, SnapshotConsumer } from '../../control/types.js';
 import { AnswerCache } from './cache.js';
 import { cacheKey, peekUdpQuery, type Peek } from './cache-key.js';
 import { cacheHandler, compose, forwardHandler, localHandler, CHAIN_ORDER, type DnsHandler, type Done, type HandlerName, type Next, type QueryContext } from './chain.js';
@@ -21,6 +22,8 @@ import { ResolvConfManager } from './resolv.js';
 import { RouteTable } from './routes.js';
 import { DnsServer, type BoundAddress } from './server.js';
 import { UdpUpstreamClient } from './udp-client.js';
+import { mergeWorkerMetrics } from './worker-metrics.js';
+import { WorkerPool, toWire, type ZoneInput } from './workers.js';
 import { Rcode, TCP_LIMIT, UDP_LIMIT, parseQuery, type Query } from './wire.js';
 import { loadZoneFile } from './zone-file.js';
 import { LocalZones } from './zones.js';
@@ -33,7 +36,6 @@ export interface DispatcherOptions {
   ipRunner?: IpRunner;
 }
 
-type ZoneInput = Pick<ZoneRecord, 'name' | 'type' | 'data'>;
 
 export class Dispatcher implements Component {
   readonly name = 'dispatcher';
@@ -51,6 +53,12 @@ export class Dispatcher implements Component {
   private bindIps: string[];
   private zoneRecords: ZoneInput[] = [];
   private inflight = 0;
+  /** In-flight queries allowed in this process: handler_limit shared among the worker processes. */
+  private readonly limit: number;
+  private mesos: Endpoint[];
+  private workers?: WorkerPool;
+  /** Settles when every worker has acknowledged the latest zones and resolvers. */
+  private workerSync: Promise<void> = Promise.resolve();
   /** Bound metric children: the hot path skips prom-client's label hashing. */
   private readonly requestsBy: Record<Transport, { inc(): void }>;
   private readonly durationBy = new Map<string, { observe(v: number): void }>();
@@ -62,7 +70,13 @@ export class Dispatcher implements Component {
     private readonly opts: DispatcherOptions = {},
   ) {
     this.registry = opts.registry ?? createRegistry();
-    this.metrics = dispatcherMetrics(this.registry, { inflight: () => this.inflight, cacheEntries: () => this.cache?.size ?? 0 });
+    this.metrics = dispatcherMetrics(this.registry, {
+      inflight: () => this.inflight,
+      cacheEntries: () => this.cache?.size ?? 0,
+      workers: () => 1 + (this.workers?.live() ?? 0),
+    });
+    this.limit = Math.ceil(config.handlerLimit / config.workers);
+    this.mesos = config.mesosResolvers;
     this.requestsBy = { udp: this.metrics.requests.cell({ transport: 'udp' }), tcp: this.metrics.requests.cell({ transport: 'tcp' }) };
     this.log = opts.log ?? createLogger('dispatcher');
     this.clock = opts.clock ?? systemClock;
@@ -95,6 +109,7 @@ export class Dispatcher implements Component {
       log: this.log,
     });
     await this.server.start();
+    if (this.config.workers > 1) await this.startWorkers(this.server);
     this.log.info('dispatcher_listening', { addresses: this.addresses().map((a) => `${a.transport}:${a.host}:${a.port}`) });
     if (this.config.resolvConf) {
       this.resolv = new ResolvConfManager({
@@ -109,8 +124,50 @@ export class Dispatcher implements Component {
     }
   }
 
+  /** A worker process's start (see workers.ts): serve UDP on the parent's sockets, no listeners of its own. */
+  serve(sockets: dgram.Socket[]): void {
+    this.server = new DnsServer({ bindIps: [], udpPort: 0, tcpPort: 0, tcpIdleTimeoutMs: 0, handle: (msg, transport, done) => this.handle(msg, transport, done), log: this.log });
+    this.server.adoptUdp(sockets);
+  }
+
+  /** The worker processes (undefined with `workers: 1`): their pids, readiness. */
+  workerPool(): WorkerPool | undefined {
+    return this.workers;
+  }
+
+  /** Resolves once every worker process answers from the latest zones and resolvers. */
+  synced(): Promise<void> {
+    return this.workerSync;
+  }
+
+  private async startWorkers(server: DnsServer): Promise<void> {
+    const pool = new WorkerPool({
+      count: this.config.workers - 1,
+      sockets: server.udpSockets(),
+      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.zoneRecords, mesos: this.mesos }),
+      log: this.log,
+    });
+    try {
+      await pool.start();
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    this.workers = pool;
+    mergeWorkerMetrics(this.registry, () => pool.metrics());
+  }
+
+  private toWorkers(msg: Parameters<WorkerPool['broadcast']>[0]): void {
+    const pool = this.workers;
+    if (!pool) return;
+    const sent = pool.broadcast(msg);
+    this.workerSync = Promise.all([this.workerSync, sent]).then(() => undefined);
+  }
+
   async stop(): Promise<void> {
     this.resolv?.stop();
+    await this.workers?.stop();
+    this.workers = undefined;
     await this.server?.stop();
     this.udp.close();
   }
@@ -125,10 +182,13 @@ export class Dispatcher implements Component {
     this.zoneRecords = records;
     this.metrics.zoneRecords.reset();
     for (const [zone, n] of this.zones.recordCounts()) this.metrics.zoneRecords.set({ zone }, n);
+    this.toWorkers({ t: 'zones', zones: records });
   }
 
   setMesosResolvers(resolvers: Endpoint[]): void {
     this.routes.setMesosResolvers(resolvers);
+    this.mesos = resolvers;
+    this.toWorkers({ t: 'mesos', mesos: resolvers });
   }
 
   /** A SnapshotConsumer for the control plane: `zones` feeds the local zones, `masters` the Mesos-DNS resolvers. */
@@ -140,6 +200,7 @@ export class Dispatcher implements Component {
         const masters = view.parts.masters ?? [];
         this.setZoneRecords(withMasterRecords(view.parts.zones ?? [], masters));
         if (masters.length) this.setMesosResolvers(masters.map((m) => endpoint(m.ip, m.dns_port)));
+        await this.synced();
       },
     };
   }
@@ -165,7 +226,7 @@ export class Dispatcher implements Component {
       this.observe(route.zone, ctx.started);
       return done(out);
     }
-    if (this.inflight >= this.config.handlerLimit) {
+    if (this.inflight >= this.limit) {
       this.metrics.refused.inc();
       return done(errorReply(msg, q, Rcode.REFUSED));
     }

@@ -8,6 +8,8 @@ const buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 export interface GaugeSources {
   inflight(): number;
   cacheEntries(): number;
+  /** Processes answering UDP (1 + live worker processes). */
+  workers?(): number;
 }
 
 export function dispatcherMetrics(r: Registry, sources?: GaugeSources) {
@@ -66,6 +68,14 @@ export function dispatcherMetrics(r: Registry, sources?: GaugeSources) {
       help: 'Malformed client messages (answered FORMERR or dropped), by transport',
       labelNames: ['transport'],
       registers,
+    }),
+    workers: new prom.Gauge({
+      name: 'sextant_dispatcher_workers',
+      help: 'Processes answering UDP queries (1 + live worker processes)',
+      registers,
+      collect() {
+        this.set(sources?.workers?.() ?? 1);
+      },
     }),
     inflight: new prom.Gauge({
       name: 'sextant_dispatcher_inflight',

@@ -65,8 +65,21 @@ export class DnsServer {
     ];
   }
 
-  private bindUdp(ip: string): Promise<dgram.Socket> {
-    const s = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4', lookup: literalLookup as never });
+  /** The bound UDP sockets (a dispatcher with workers hands them to its worker processes). */
+  udpSockets(): dgram.Socket[] {
+    return [...this.udp];
+  }
+
+  /** Serve UDP on sockets bound elsewhere (a worker process: the primary's sockets, shared). No TCP. */
+  adoptUdp(sockets: dgram.Socket[]): void {
+    for (const s of sockets) {
+      this.serveUdp(s);
+      s.on('error', (err) => this.opts.log.warn('udp_socket_error', { ip: s.address().address, err }));
+      this.udp.push(s);
+    }
+  }
+
+  private serveUdp(s: dgram.Socket): void {
     s.on('message', (msg, rinfo) => {
       try {
         this.opts.handle(msg, 'udp', (b) => b && this.sendUdp(s, b, rinfo.port, rinfo.address));
@@ -74,6 +87,11 @@ export class DnsServer {
         this.dropped(err, 'udp');
       }
     });
+  }
+
+  private bindUdp(ip: string): Promise<dgram.Socket> {
+    const s = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4', lookup: literalLookup as never });
+    this.serveUdp(s);
     return new Promise((resolve, reject) => {
       s.once('error', reject);
       s.bind(this.opts.udpPort, ip, () => {

@@ -1,0 +1,88 @@
+/**
+ * `workers: N`: worker processes answer UDP on the dispatcher's own sockets. To know that a worker
+ * (and not this process) answered, the queries are made with a synchronous `dig`: this test process
+ * is the first dispatcher process, and its event loop is blocked until dig returns.
+ */
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { loopbackBlock, requireTools, spawnTracked } from '../../../test/lib/index.js';
+import { parseDispatcherConfig } from '../config.js';
+import type { WorkerPool } from '../workers.js';
+import { metric, startDispatcher, startDnsmasq } from './helpers.js';
+
+const { dig } = requireTools('dig');
+
+/** dig while this process is blocked: only a worker process can answer. */
+const digBlocked = (ip: string, port: number, name: string) =>
+  execFileSync(dig!, ['+short', '+tries=1', '+time=3', '-p', String(port), `@${ip}`, name], { encoding: 'utf8' }).trim();
+
+t.test('a worker answers local zones and forwards while the first process is blocked; updates reach it before synced() resolves', async (t) => {
+  const ip = loopbackBlock();
+  const up = await startDnsmasq(t, ip(2), { addresses: { 'up.test': '10.9.9.9' } });
+  const { d, udp } = await startDispatcher(t, ip(1), { upstream_resolvers: [`${ip(2)}:${up}`], workers: 2 });
+  const pool = d.workerPool()!;
+  t.equal(pool.pids().length, 1, 'one worker process besides this one');
+  t.equal(await metric(d, 'sextant_dispatcher_workers'), 2);
+
+  t.equal(digBlocked(ip(1), udp, 'up.test'), '10.9.9.9', 'forwarded by the worker');
+  t.equal(digBlocked(ip(1), udp, 'ready.spartan'), ip(1), 'local zone answered by the worker');
+
+  d.setZoneRecords([{ name: 'web.marathon.l4lb.thisdcos.directory', type: 'A', data: '11.1.1.1' }]);
+  await d.synced();
+  t.equal(digBlocked(ip(1), udp, 'web.marathon.l4lb.thisdcos.directory'), '11.1.1.1', 'the worker has the new zone');
+  d.setZoneRecords([{ name: 'web.marathon.l4lb.thisdcos.directory', type: 'A', data: '11.1.1.2' }]);
+  await d.synced();
+  t.equal(digBlocked(ip(1), udp, 'web.marathon.l4lb.thisdcos.directory'), '11.1.1.2', 'and the next one');
+
+  // The first process's /metrics adds the worker's series: 4 queries were answered there, none here.
+  t.equal(await metric(d, 'sextant_dispatcher_requests_total', { transport: 'udp' }), 4, 'requests summed over processes');
+  t.equal(await metric(d, 'sextant_dispatcher_zone_records'), 1, 'zone records counted once, not per process');
+});
+
+t.test('a worker that dies is started again, with the current zones', async (t) => {
+  const ip = loopbackBlock();
+  const { d, udp } = await startDispatcher(t, ip(1), { upstream_resolvers: [], workers: 2 });
+  const pool: WorkerPool = d.workerPool()!;
+  d.setZoneRecords([{ name: 'db.marathon.l4lb.thisdcos.directory', type: 'A', data: '11.2.2.2' }]);
+  await d.synced();
+  const [old] = pool.pids();
+  const ready = once(pool, 'ready');
+  process.kill(old!, 'SIGKILL');
+  const [, pid] = (await ready) as [number, number];
+  t.not(pid, old, 'a new process');
+  t.equal(pool.live(), 1);
+  t.equal(digBlocked(ip(1), udp, 'db.marathon.l4lb.thisdcos.directory'), '11.2.2.2', 'it answers from the zones it was given at start');
+});
+
+t.test('workers exit when the dispatcher process is killed (no orphans)', async (t) => {
+  const ip = loopbackBlock();
+  const root = new URL('../../../', import.meta.url).pathname;
+  const cfg = JSON.stringify({ bind_ips: [ip(1)], udp_port: 0, tcp_port: 0, upstream_resolvers: [], workers: 3 });
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/sx-workers-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(`${dir}/d.json`, cfg);
+  const p = spawnTracked(t, process.execPath, ['--import', 'tsx', `${root}cli/sextant.ts`, 'dispatcher', '--config', `${dir}/d.json`]);
+  await p.waitFor(/listening on/, 30_000);
+  const pids = [...p.output().matchAll(/"event":"dispatcher_worker_started","slot":\d+,"pid":(\d+)/g)].map((m) => Number(m[1]));
+  t.equal(pids.length, 2, 'two worker processes started');
+  process.kill(p.pid!, 'SIGKILL');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // No event tells another process's end: look, for at most 10 s.
+  const until = Date.now() + 10_000;
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  t.same(pids.filter(alive), [], 'every worker has exited');
+});
+
+t.test('workers: out of range or not a number is refused, naming the key', async (t) => {
+  for (const workers of [0, 65, 1.5, 'two']) t.throws(() => parseDispatcherConfig({ workers }), /workers/);
+  t.equal(parseDispatcherConfig({}).workers, 1, 'default: the dispatcher alone');
+});

@@ -1,0 +1,67 @@
+/**
+ * A dispatcher worker process (see workers.ts): a Dispatcher without listeners of its own, serving
+ * UDP on the sockets its parent hands over, with the zones and resolvers its parent pushes. Every
+ * message is acknowledged (an error names what failed); it exits when its parent goes away.
+ */
+import type dgram from 'node:dgram';
+import { createLogger } from '../../common/log.js';
+import { createRegistry } from '../../common/metrics.js';
+import { Dispatcher } from './dispatcher.js';
+import { fromWire, type FromWorker, type ToWorker } from './workers.js';
+
+let dispatcher: Dispatcher | undefined;
+const sockets: dgram.Socket[] = [];
+let exiting = false;
+
+const reply = (m: FromWorker) => process.send?.(m);
+
+function need(): Dispatcher {
+  if (!dispatcher) throw new Error('no init message yet');
+  return dispatcher;
+}
+
+async function onMessage(m: ToWorker, handle: dgram.Socket | undefined): Promise<void> {
+  try {
+    switch (m.t) {
+      case 'init': {
+        const log = createLogger('dispatcher', { worker: m.slot });
+        dispatcher = new Dispatcher(fromWire(m.config), { registry: createRegistry(), log });
+        dispatcher.setZoneRecords(m.zones);
+        dispatcher.setMesosResolvers(m.mesos);
+        break;
+      }
+      case 'udp':
+        if (!handle) throw new Error("'udp' message came without a socket");
+        sockets.push(handle);
+        break;
+      case 'serve':
+        need().serve(sockets);
+        break;
+      case 'zones':
+        need().setZoneRecords(m.zones);
+        break;
+      case 'mesos':
+        need().setMesosResolvers(m.mesos);
+        break;
+      case 'metrics':
+        return void reply({ t: 'ack', seq: m.seq, metrics: await need().registry.getMetricsAsJSON() });
+      default:
+        throw new Error(`unknown message type '${String((m as { t?: unknown }).t)}'`);
+    }
+    reply({ t: 'ack', seq: m.seq });
+  } catch (err) {
+    reply({ t: 'ack', seq: typeof m?.seq === 'number' ? m.seq : -1, error: (err as Error).message });
+  }
+}
+
+async function exit(): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  await dispatcher?.stop().catch(() => undefined);
+  process.exit(0);
+}
+
+process.on('message', (m: ToWorker, handle?: dgram.Socket) => void onMessage(m, handle));
+process.on('disconnect', () => void exit());
+process.on('SIGTERM', () => void exit());
+process.on('SIGINT', () => undefined); // a terminal's Ctrl-C reaches the whole group: the parent decides
