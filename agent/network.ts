@@ -21,4 +21,9 @@ export interface NetworkAttacher {
   attach(req: NetworkAttachRequest, signal?: AbortSignal): Promise<NetworkAttachment>;
   /** Idempotent: succeeds when already gone. */
   detach(taskId: string, network: string): Promise<void>;
+  /**
+   * Point an attached task's resolv.conf at new nameservers (the dispatcher started, or moved, after
+   * the task was attached). The running task must see the change; nothing happens for a gone task.
+   */
+  setNameservers?(netns: string, nameservers: string[]): Promise<void>;
 }

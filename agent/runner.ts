@@ -83,11 +83,25 @@ export class TaskRunner {
   /** Install (or replace) the virtual-network attacher, e.g. once the CNI plugin is set up. */
   setAttacher(a: NetworkAttacher | undefined): void {
     this.opts.attacher = a;
+    if (a && this.opts.nameservers) this.setNameservers(this.opts.nameservers);
   }
 
   /** Where tasks on virtual networks resolve names from now on (the dispatcher's addresses). */
   setNameservers(ns: string[]): void {
     this.opts.nameservers = ns;
+    // Tasks attached before (launched before the dispatcher came up, or adopted after a restart).
+    for (const live of this.tasks.values()) if (live.rec.attachment && !isTerminal(live.rec.state)) void this.pushNameservers(live, ns);
+  }
+
+  private async pushNameservers(live: Live, ns: string[]): Promise<void> {
+    const netns = live.rec.attachment?.netns;
+    if (!netns || !this.opts.attacher?.setNameservers) return;
+    try {
+      await this.opts.attacher.setNameservers(netns, ns);
+      this.log.info('task_nameservers_updated', { task_id: live.rec.info.task_id, netns, nameservers: ns });
+    } catch (err) {
+      this.log.warn('task_nameservers_not_updated', { task_id: live.rec.info.task_id, netns, err });
+    }
   }
 
   list(): TaskRecord[] {
@@ -114,16 +128,19 @@ export class TaskRunner {
   private async attachThenSpawn(live: Live, network: string): Promise<void> {
     const info = live.rec.info;
     if (!this.opts.attacher) return this.finish(live, { failMessage: new NoNetworkAttacherError(network).message, reason: 'REASON_CONTAINER_LAUNCH_FAILED' });
+    const nameservers = this.opts.nameservers ?? [];
     try {
       live.rec.attachment = await this.opts.attacher.attach({
         task_id: info.task_id,
         network,
         port_mappings: info.network?.port_mappings ?? [],
-        nameservers: this.opts.nameservers ?? [],
+        nameservers,
       });
     } catch (e) {
       return this.finish(live, { failMessage: `attaching to network '${network}' failed: ${(e as Error).message}`, reason: 'REASON_CONTAINER_LAUNCH_FAILED' });
     }
+    // The nameservers changed while this task was being attached.
+    if (this.opts.nameservers && this.opts.nameservers !== nameservers) await this.pushNameservers(live, this.opts.nameservers);
     this.opts.workDir.saveTask(live.rec);
     if (live.rec.killRequested) return this.finish(live, {});
     this.spawnTask(live);

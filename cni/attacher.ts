@@ -138,6 +138,16 @@ export class CniAttacher implements NetworkAttacher {
     await this.runtime.gc(list, taskIds.map((id) => ({ containerID: id, ifname: this.o.ifname ?? 'eth0' })));
   }
 
+  /**
+   * Rewrite a task's resolv.conf for new nameservers. In place (same inode): `ip netns exec`
+   * bind-mounted this file over the task's /etc/resolv.conf when the task started, and a bind
+   * mount follows the inode, not the name. A namespace that is gone is left alone.
+   */
+  async setNameservers(netns: string, nameservers: string[]): Promise<void> {
+    if (!existsSync(join('/etc/netns', netns))) return;
+    await this.writeResolvConf(netns, nameservers);
+  }
+
   private async writeResolvConf(ns: string, nameservers: string[]): Promise<void> {
     const dir = join('/etc/netns', ns);
     await mkdir(dir, { recursive: true });

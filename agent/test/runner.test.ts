@@ -146,6 +146,32 @@ t.test('nameservers set later reach the attacher; killAll waits for detaches and
   t.ok(detached && killed, 'killAll resolves once the detach is done');
 });
 
+t.test('a task attached before the dispatcher came up gets its nameservers when they are set', async (t) => {
+  const wd = tempWorkDir(t);
+  const pushed: [string, string[]][] = [];
+  let pushedOne!: () => void;
+  const onePush = new Promise<void>((r) => (pushedOne = r));
+  const attacher = {
+    async attach(req: { task_id: string }) {
+      return { netns: `ns-${req.task_id}`, ip: '9.0.1.7' };
+    },
+    async detach() {},
+    async setNameservers(netns: string, ns: string[]) {
+      pushed.push([netns, ns]);
+      pushedOne();
+    },
+  };
+  const r = recordingRunner(t, { workDir: wd, attacher });
+  r.runner.launch(taskInfo('early-1', 'sleep 5', { network: { name: 'dcos' } }));
+  r.runner.launch(taskInfo('host-1', 'sleep 5'));
+  await r.untilState('early-1', 'TASK_RUNNING');
+  t.same(pushed, [], 'nothing to push before the dispatcher is known');
+  r.runner.setNameservers(['10.9.9.3']);
+  await onePush;
+  t.same(pushed, [['ns-early-1', ['10.9.9.3']]], 'the running network task is repointed; the host-network task has no namespace to update');
+  await r.runner.killAll(0, 5000);
+});
+
 t.test('restart: live tasks are re-adopted, dead ones reported, kill still works', async (t) => {
   const wd = tempWorkDir(t);
   const a = new TaskRunner({ workDir: wd, agentIp: '127.0.0.1' });

@@ -4,7 +4,8 @@
  * and with the standard bridge + host-local.
  */
 import t from 'tap';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requireNetns, requireTools, createNetns, deleteNetns, runId, uniqueName, Netns } from '../../test/lib/index.js';
@@ -40,6 +41,22 @@ for (const plugins of ['sextant', 'standard'] as const) {
     t.match(conflist, { cniVersion: '1.0.0', name: network, plugins: [{ type: plugins === 'standard' ? 'bridge' : 'sextant-cni', bridge: `m-${network}`, mtu: 1420 }] });
     const task = new Netns(att.netns);
     t.match(await task.exec('cat', ['/etc/resolv.conf']), /nameserver 198\.51\.100\.1\nnameserver 198\.51\.100\.2/, 'resolv.conf seen inside the namespace');
+    // A process already running in the task sees new nameservers (its /etc/resolv.conf is a bind
+    // mount of the file's inode, made when it started): it waits on stdin, then reads the file.
+    const running = spawn('ip', ['netns', 'exec', att.netns, 'sh', '-c', 'echo started; read go; cat /etc/resolv.conf'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.teardown(() => running.kill('SIGKILL'));
+    let seen = '';
+    const started = new Promise<void>((r) => running.stdout.on('data', (d) => ((seen += d), /started/.test(seen) && r())));
+    const ended = new Promise<void>((r) => running.once('close', () => r()));
+    await started;
+    const file = `/etc/netns/${att.netns}/resolv.conf`;
+    const inode = statSync(file).ino;
+    await attacher.setNameservers(att.netns, ['198.51.100.9']);
+    running.stdin.end('go\n');
+    await ended;
+    t.match(seen, /nameserver 198\.51\.100\.9\n/, 'a task started before the change reads the new nameserver');
+    t.notMatch(seen, /198\.51\.100\.1/, 'and not the old ones');
+    t.equal(statSync(file).ino, inode, 'the file was rewritten in place');
     await serve(t, task, att.ip, 80, 'web');
     t.equal(await fetchText(host, att.ip, 80), 'web', 'agent reaches the task at its IP');
     t.equal(await fetchText(task, '10.236.0.1', 8200), 'web', 'host port 8200 maps to the task');
@@ -48,6 +65,8 @@ for (const plugins of ['sextant', 'standard'] as const) {
     await attacher.detach(taskId, network);
     t.notOk(existsSync(`/run/netns/${att.netns}`), 'namespace removed');
     t.notOk(existsSync(`/etc/netns/${att.netns}`), 'resolv.conf dir removed');
+    await attacher.setNameservers(att.netns, ['198.51.100.9']);
+    t.notOk(existsSync(`/etc/netns/${att.netns}`), 'a gone task gets no resolv.conf back');
     t.equal((await host.ip('-o', 'link', 'show', 'master', `m-${network}`)).trim(), '', 'no port left on the bridge');
     const again = await attacher.attach({ task_id: taskId, network, port_mappings: [], nameservers: [] });
     t.match(again.ip, /^10\.236\.0\.\d+$/, 'attach after detach works');
