@@ -190,7 +190,7 @@ export async function benchDispatcher(): Promise<string> {
     const dmPlain = procs[procs.length - 1]!;
     const load0 = loadavg()[0]!;
     // Rounds, each comparison pair back to back (order swapped every round), so both see the same load.
-    const runs: Record<string, PerfResult[]> = { direct: [], dispCached: [], dnsmasqCached: [], dispPlain: [], dispPlain2: [], dnsmasqPlain: [], local: [] };
+    const runs: Record<string, PerfResult[]> = { direct: [], dispCached: [], dnsmasqCached: [], dispPlain: [], dispPlain2: [], dnsmasqPlain: [], local: [], local2: [] };
     for (let i = 0; i < ROUNDS; i++) {
       const pairs: [string, () => Promise<PerfResult>][][] = [
         [['direct', () => measure(perf!, ip(2), upPort, fwdFile, up)]],
@@ -203,7 +203,10 @@ export async function benchDispatcher(): Promise<string> {
           ['dnsmasqPlain', () => measure(perf!, ip(6), fwdPlainPort, fwdFile, dmPlain)],
           ['dispPlain', () => measure(perf!, ip(4), port(dPlain), fwdFile, dPlain)],
         ],
-        [['local', () => measure(perf!, ip(4), port(dPlain), localFile, dPlain)]],
+        [
+          ['local', () => measure(perf!, ip(4), port(dPlain), localFile, dPlain)],
+          ['local2', () => measure(perf!, ip(3), port(dCached), localFile, dCached)],
+        ],
       ];
       for (const pair of pairs) for (const [name, run] of i % 2 ? [...pair].reverse() : pair) runs[name]!.push(await run());
     }
@@ -215,6 +218,7 @@ export async function benchDispatcher(): Promise<string> {
     const dispPlain2 = combine(runs.dispPlain2!);
     const dnsmasqPlain = combine(runs.dnsmasqPlain!);
     const local = combine(runs.local!);
+    const local2 = combine(runs.local2!);
     const perRound = (a: string, b: string) => runs[a]!.map((r, i) => (r.qps / runs[b]![i]!.qps).toFixed(2)).join(', ');
 
     const p50Direct = await latencyP50(ip(2), upPort, 'a');
@@ -242,6 +246,7 @@ export async function benchDispatcher(): Promise<string> {
       row('(b) dispatcher -> upstream, cache off, workers: 1 (one process)', dispPlain, dnsmasqPlain),
       row('(c) dnsmasq forwarder -> upstream, cache-size 0', dnsmasqPlain, dnsmasqPlain),
       `| dispatcher local zone (100 VIP names), workers: 1 | ${local.qps.toFixed(0)} | ${local.avgMs.toFixed(3)} | ${local.lost} | ${local.cpuUs.toFixed(2)} | target >= 45000 |`,
+      `| dispatcher local zone (100 VIP names), workers: 2 | ${local2.qps.toFixed(0)} | ${local2.avgMs.toFixed(3)} | ${local2.lost} | ${local2.cpuUs.toFixed(2)} | ${(local2.qps / local.qps).toFixed(2)}x one process |`,
       '',
       `Per-round throughput ratios, dispatcher / dnsmasq: cache on (2 workers) ${perRound('dispCached', 'dnsmasqCached')}; cache off, 2 workers ${perRound('dispPlain2', 'dnsmasqPlain')}; cache off, one process ${perRound('dispPlain', 'dnsmasqPlain')}.`,
       `CPU per query ratio, dnsmasq / dispatcher (higher is better for the dispatcher; all processes of the dispatcher counted): cache on ${(dnsmasqCached.cpuUs / dispCached.cpuUs).toFixed(2)}, cache off ${(dnsmasqPlain.cpuUs / dispPlain2.cpuUs).toFixed(2)} (2 workers) / ${(dnsmasqPlain.cpuUs / dispPlain.cpuUs).toFixed(2)} (one process).`,
