@@ -11,6 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { forgetGroup, trackGroup } from '../../test/bench/groups.js';
 import { freePort, loopbackBlock, requireTools } from '../../test/lib/index.js';
 
 const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 5);
@@ -24,6 +25,7 @@ interface Proc {
 
 function start(cmd: string, args: string[], ready: RegExp, procs: Proc[]): Promise<Proc> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  trackGroup(child.pid);
   let out = '';
   const p = { child, out: () => out };
   procs.push(p);
@@ -45,6 +47,7 @@ function start(cmd: string, args: string[], ready: RegExp, procs: Proc[]): Promi
 function stopAll(procs: Proc[]): void {
   for (const p of procs) {
     try {
+      forgetGroup(p.child.pid);
       if (p.child.pid && p.child.exitCode === null) process.kill(-p.child.pid, 'SIGKILL');
     } catch {
       /* gone */

@@ -1,6 +1,7 @@
 /** Process helpers for the traffic bench: every command bounded in time, every server killed by PID. */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { forgetGroup, trackGroup } from '../../test/bench/groups.js';
 
 export { median } from '../../test/bench/stats.js';
 
@@ -40,7 +41,9 @@ export function startProcess(argv: string[], ready: RegExp, timeoutMs = 10_000):
   const full = argv;
   return new Promise((resolve, reject) => {
     const p = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    trackGroup(p.pid);
     const stop = () => {
+      forgetGroup(p.pid);
       try {
         process.kill(-p.pid!, 'SIGKILL');
       } catch {
