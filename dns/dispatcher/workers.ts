@@ -91,6 +91,8 @@ class Worker {
 export class WorkerPool extends EventEmitter {
   private readonly workers = new Map<number, Worker>();
   private seq = 0;
+  /** Counts broadcasts: a child that started meanwhile missed them and is sent the state again. */
+  private generation = 0;
   private stopping = false;
   private readonly respawnMs: number;
   private readonly timeoutMs: number;
@@ -126,6 +128,7 @@ export class WorkerPool extends EventEmitter {
 
   /** Send to every ready child and wait for their acknowledgements (a child that dies meanwhile restarts from state()). */
   async broadcast(msg: { t: 'zones'; zones: ZoneInput[] } | { t: 'mesos'; mesos: Endpoint[] }): Promise<void> {
+    this.generation++;
     await Promise.all(
       [...this.workers.values()]
         .filter((w) => w.ready)
@@ -173,19 +176,31 @@ export class WorkerPool extends EventEmitter {
     proc.once('exit', (code, signal) => this.exited(w, code, signal));
     const fail = (what: string, r?: FromWorker) => new Error(`dispatcher worker ${slot} did not start: ${r?.error ?? `no answer to '${what}' within ${this.timeoutMs} ms (exit ${proc.exitCode ?? proc.signalCode ?? 'none'})`}`);
     try {
+      let gen = this.generation;
       const init = await w.ask({ t: 'init', seq: ++this.seq, slot, ...this.opts.state() }, this.timeoutMs);
       if (!init || init.error) throw fail('init', init);
       for (const s of this.opts.sockets) {
         const r = await w.ask({ t: 'udp', seq: ++this.seq }, this.timeoutMs, s);
         if (!r || r.error) throw fail('udp', r);
       }
+      // Updates broadcast while this child was starting did not reach it: send the state again.
+      while (gen !== this.generation) {
+        gen = this.generation;
+        const { zones, mesos } = this.opts.state();
+        for (const m of [{ t: 'zones' as const, zones }, { t: 'mesos' as const, mesos }]) {
+          const r = await w.ask({ ...m, seq: ++this.seq }, this.timeoutMs);
+          if (!r || r.error) throw fail(m.t, r);
+        }
+      }
+      // From here on broadcasts include this child (no await since the check above), and reach it after 'serve'.
+      w.ready = true;
       const serve = await w.ask({ t: 'serve', seq: ++this.seq }, this.timeoutMs);
       if (!serve || serve.error) throw fail('serve', serve);
     } catch (e) {
+      w.ready = false;
       proc.kill('SIGKILL');
       throw e;
     }
-    w.ready = true;
     this.opts.log.info('dispatcher_worker_started', { slot, pid: proc.pid });
     this.emit('ready', slot, proc.pid);
   }
