@@ -36,7 +36,6 @@ export interface DispatcherOptions {
   ipRunner?: IpRunner;
 }
 
-
 export class Dispatcher implements Component {
   readonly name = 'dispatcher';
   readonly registry: Registry;
@@ -147,13 +146,14 @@ export class Dispatcher implements Component {
       state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.zoneRecords, mesos: this.mesos }),
       log: this.log,
     });
+    this.workers = pool; // zone changes during the start go through the pool, which resends them to a starting child
     try {
       await pool.start();
     } catch (err) {
+      this.workers = undefined;
       await server.stop();
       throw err;
     }
-    this.workers = pool;
     mergeWorkerMetrics(this.registry, () => pool.metrics());
   }
 
