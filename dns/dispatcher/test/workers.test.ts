@@ -5,10 +5,12 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { loopbackBlock, requireTools, spawnTracked } from '../../../test/lib/index.js';
 import { parseDispatcherConfig } from '../config.js';
-import type { WorkerPool } from '../workers.js';
+import { createLogger } from '../../../common/log.js';
+import { WorkerPool, toWire } from '../workers.js';
 import { metric, startDispatcher, startDnsmasq } from './helpers.js';
 
 const { dig } = requireTools('dig');
@@ -85,4 +87,33 @@ t.test('workers exit when the dispatcher process is killed (no orphans)', async 
 t.test('workers: out of range or not a number is refused, naming the key', async (t) => {
   for (const workers of [0, 65, 1.5, 'two']) t.throws(() => parseDispatcherConfig({ workers }), /workers/);
   t.equal(parseDispatcherConfig({}).workers, 1, 'default: the dispatcher alone');
+});
+
+t.test('zones changed while a worker starts reach it before it serves', async (t) => {
+  const ip = loopbackBlock();
+  const config = parseDispatcherConfig({ bind_ips: [ip(1)], udp_port: 0, tcp_port: 0, upstream_resolvers: [], workers: 2 });
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, ip(1), () => r()));
+  t.teardown(() => sock.close());
+  const name = 'late.marathon.l4lb.thisdcos.directory';
+  let zones = [{ name, type: 'A', data: '11.3.3.1' }];
+  let pool: WorkerPool | undefined;
+  let calls = 0;
+  pool = new WorkerPool({
+    count: 1,
+    sockets: [sock],
+    log: createLogger('dispatcher-test'),
+    // The child is given these zones at init; the change right after it is broadcast while the child is not serving yet.
+    state: () => {
+      if (calls++ === 0)
+        setImmediate(() => {
+          zones = [{ name, type: 'A', data: '11.3.3.2' }];
+          void pool!.broadcast({ t: 'zones', zones });
+        });
+      return { config: toWire(config), zones, mesos: [] };
+    },
+  });
+  t.teardown(() => pool!.stop());
+  await pool.start();
+  t.equal(digBlocked(ip(1), sock.address().port, name), '11.3.3.2', 'the worker answers with the zones set during its start');
 });
