@@ -50,6 +50,9 @@ export interface CniAttacherOptions {
   logger?: Logger;
 }
 
+/** Files `ip netns exec <ns>` bind-mounts over /etc (the task's resolv.conf). */
+const netnsEtc = (ns: string) => join('/etc/netns', ns);
+
 export class CniAttacher implements NetworkAttacher {
   private readonly runtime: CniRuntime;
   private readonly log: Logger;
@@ -144,12 +147,12 @@ export class CniAttacher implements NetworkAttacher {
    * mount follows the inode, not the name. A namespace that is gone is left alone.
    */
   async setNameservers(netns: string, nameservers: string[]): Promise<void> {
-    if (!existsSync(join('/etc/netns', netns))) return;
+    if (!existsSync(netnsEtc(netns))) return;
     await this.writeResolvConf(netns, nameservers);
   }
 
   private async writeResolvConf(ns: string, nameservers: string[]): Promise<void> {
-    const dir = join('/etc/netns', ns);
+    const dir = netnsEtc(ns);
     await mkdir(dir, { recursive: true });
     const lines = [...nameservers.map((n) => `nameserver ${n}`), 'options timeout:1 attempts:3'];
     await writeFile(join(dir, 'resolv.conf'), lines.join('\n') + '\n');
@@ -157,6 +160,6 @@ export class CniAttacher implements NetworkAttacher {
 
   private async removeNetns(ns: string): Promise<void> {
     await pexec('ip', ['netns', 'del', ns]).catch(() => undefined);
-    await rm(join('/etc/netns', ns), { recursive: true, force: true });
+    await rm(netnsEtc(ns), { recursive: true, force: true });
   }
 }

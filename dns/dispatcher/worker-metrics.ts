@@ -27,7 +27,7 @@ const seriesKey = (s: Series) =>
     .join(',')}}`;
 
 /** `mine` plus every worker's series of the same metric, summed by series. */
-export function sumSeries(mine: Series[], theirs: Series[][]): Series[] {
+function sumSeries(mine: Series[], theirs: Series[][]): Series[] {
   const out = new Map<string, Series>();
   for (const s of mine) out.set(seriesKey(s), { ...s, labels: { ...s.labels } });
   for (const list of theirs)

@@ -30,7 +30,7 @@ export interface WorkerState {
   mesos: Endpoint[];
 }
 
-/** Parent -> child. Every message but `udp` is answered with an `ack` of its seq (`metrics`: with the metrics). */
+/** Parent -> child. Every message is answered with an `ack` of its seq (`metrics`: with the metrics; a failure: with `error`). */
 export type ToWorker =
   | ({ t: 'init'; seq: number; slot: number } & WorkerState)
   | { t: 'udp'; seq: number }
@@ -117,9 +117,7 @@ export class WorkerPool extends EventEmitter {
 
   /** Children answering queries now. */
   live(): number {
-    let n = 0;
-    for (const w of this.workers.values()) if (w.ready) n++;
-    return n;
+    return this.pids().length;
   }
 
   pids(): number[] {

@@ -6,6 +6,9 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { loopbackBlock, requireTools, spawnTracked } from '../../../test/lib/index.js';
 import { parseDispatcherConfig } from '../config.js';
@@ -61,11 +64,10 @@ t.test('workers exit when the dispatcher process is killed (no orphans)', async 
   const ip = loopbackBlock();
   const root = new URL('../../../', import.meta.url).pathname;
   const cfg = JSON.stringify({ bind_ips: [ip(1)], udp_port: 0, tcp_port: 0, upstream_resolvers: [], workers: 3 });
-  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
-  const dir = mkdtempSync('/tmp/sx-workers-');
+  const dir = mkdtempSync(join(tmpdir(), 'sx-workers-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(`${dir}/d.json`, cfg);
-  const p = spawnTracked(t, process.execPath, ['--import', 'tsx', `${root}cli/sextant.ts`, 'dispatcher', '--config', `${dir}/d.json`]);
+  writeFileSync(join(dir, 'd.json'), cfg);
+  const p = spawnTracked(t, process.execPath, ['--import', 'tsx', `${root}cli/sextant.ts`, 'dispatcher', '--config', join(dir, 'd.json')]);
   await p.waitFor(/listening on/, 30_000);
   const pids = [...p.output().matchAll(/"event":"dispatcher_worker_started","slot":\d+,"pid":(\d+)/g)].map((m) => Number(m[1]));
   t.equal(pids.length, 2, 'two worker processes started');
