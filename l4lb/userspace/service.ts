@@ -8,8 +8,22 @@ import type { Logger } from '../../common/log.js';
 import type { Service } from '../driver.js';
 import { Balancer, type Balance } from './balancer.js';
 import { ConnectSweep } from './sweep.js';
+import { adopt, Leg, relayData } from './relay.js';
 
 const noop = () => undefined;
+
+/** One accepted client; `legs` (client→upstream, upstream→client) unless it is relayed with 'data' events. */
+interface Conn {
+  client: net.Socket;
+  legs?: [Leg, Leg];
+  clientClosed: boolean;
+  upOpen: boolean;
+}
+
+function release(c: Conn): void {
+  if (!c.clientClosed || c.upOpen || !c.legs) return;
+  for (const leg of c.legs) leg.release();
+}
 
 export interface ListenAddress {
   host: string;
@@ -62,7 +76,9 @@ export class ServiceProxy {
 
   private startTcp(): Promise<void> {
     // No Nagle delay on either leg: a proxy must not hold back small writes (request/response traffic).
-    const server = net.createServer({ noDelay: true }, (c) => this.onConnection(c));
+    // Half-close is relayed (a client's FIN ends only the write towards the backend, whose answer
+    // still comes back). pauseOnConnect: nothing is read before the relay takes the socket (see relay.ts adopt).
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (c) => this.onConnection(c));
     this.tcp = server;
     server.on('close', () => (this.listening = false));
     return new Promise((resolve, reject) => {
@@ -76,61 +92,77 @@ export class ServiceProxy {
   }
 
   /**
-   * Relay one accepted client to a backend; on a refused or timed-out connect, try the next one.
-   * Lean relay ('data' + write + pause/drain, no pipe()): fewer listeners and allocations per
-   * connection than pipe(), same work per byte. The client is read only once the backend accepted,
-   * so a failed connect loses nothing and the next backend gets the client's first bytes.
+   * Take one accepted client: its bytes are relayed through `Leg` buffers (see relay.ts), or with
+   * 'data' events where the accepted socket's handle cannot be taken over.
    */
-  private onConnection(client: net.Socket, tried?: Set<string>): void {
+  private onConnection(accepted: net.Socket): void {
+    const toUp = new Leg();
+    const toClient = new Leg();
+    const adopted = adopt(accepted, toUp.onread);
+    const client = adopted ?? accepted;
+    this.clients.add(client);
+    client.on('error', noop);
+    // The buffers go back once the client and the upstream it was relayed to are both closed.
+    const conn: Conn = { client, legs: adopted ? [toUp, toClient] : undefined, clientClosed: false, upOpen: false };
+    client.on('close', () => {
+      conn.clientClosed = true;
+      this.clients.delete(client);
+      release(conn);
+    });
+    this.dial(conn, new Set());
+  }
+
+  /**
+   * Connect the client to a backend; on a refused or timed-out connect, try the next one (once per
+   * backend). The client is read only once the backend accepted, so a failed connect loses nothing
+   * and the next backend gets the client's first bytes.
+   */
+  private dial(conn: Conn, tried: Set<string>): void {
+    const { client, legs } = conn;
     const bal = this.balancer;
     const slot = bal.pick(bal.wantsClient ? (client.remoteAddress ?? '') : '', tried);
     if (!slot) {
-      this.clients.delete(client);
       client.destroy();
       return;
     }
-    if (!tried) {
-      this.clients.add(client);
-      client.on('error', noop);
-    }
     const b = slot.backend;
-    const up = net.connect({ host: b.ip, port: b.port, noDelay: true });
+    const up = net.connect({ host: b.ip, port: b.port, noDelay: true, allowHalfOpen: true, ...(legs ? { onread: legs[1].onread } : {}) });
     this.connects.add(up);
     bal.opened(slot);
     let connected = false;
-    const onClientClose = () => {
-      this.clients.delete(client);
-      up.destroy();
-    };
+    const onClientClose = () => up.destroy();
     client.on('close', onClientClose);
     up.on('connect', () => {
       connected = true;
+      conn.upOpen = true;
       this.connects.delete(up);
-      client.on('data', (d: Buffer) => {
-        if (!up.write(d)) client.pause();
-      });
+      if (legs) {
+        const [toUp, toClient] = legs;
+        [toUp.src, toUp.dst, toClient.src, toClient.dst] = [client, up, up, client];
+      } else {
+        relayData(client, up);
+        relayData(up, client);
+      }
       client.on('end', () => up.end());
-      client.on('drain', () => up.resume());
-      up.on('drain', () => client.resume());
+      up.on('end', () => client.end());
+      client.resume();
     });
-    up.on('data', (d: Buffer) => {
-      if (!client.write(d)) up.pause();
-    });
-    up.on('end', () => client.end());
     up.on('error', (e) => {
       if (connected || client.destroyed) return;
       this.connects.delete(up);
       this.opts.onUnreachable(slot.id);
       this.opts.log.warn('userspace_backend_unreachable', { service: this.service.key, backend: slot.id, err: e });
       client.off('close', onClientClose);
-      const next = tried ?? new Set<string>();
-      next.add(slot.id);
-      this.onConnection(client, next); // the next backend, once per backend
+      tried.add(slot.id);
+      this.dial(conn, tried);
     });
     up.on('close', () => {
       this.connects.delete(up);
       bal.closed(slot);
-      if (connected) client.destroy();
+      if (!connected) return;
+      conn.upOpen = false;
+      client.destroy();
+      release(conn);
     });
   }
 
