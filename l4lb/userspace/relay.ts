@@ -7,24 +7,33 @@
  * points into it has been flushed. While a write is queued its source stops reading, which is also
  * the back-pressure.
  *
- * Buffers follow the traffic: a leg starts with SMALL bytes, takes a LARGE one from a bounded free
- * list after a read that filled it, and gives it back after a read of SMALL bytes or less, so an
- * idle connection holds 2 x SMALL and a bulk one 2 x LARGE.
+ * Buffers follow the traffic: a leg starts with SMALL bytes, swaps it for a LARGE one after a read
+ * that filled it, and back after a read of SMALL bytes or less, so an idle connection holds
+ * 2 x SMALL and a bulk one 2 x LARGE. Buffers come from and go back to bounded free lists: a new
+ * connection allocates nothing once the proxy is warm.
  */
 import net from 'node:net';
 
 export const SMALL = 4096;
 export const LARGE = 65536;
-const FREE_MAX = 128;
-const free: Buffer[] = [];
+/** Free buffers of each size, bounded (at most 4 MiB of small and 8 MiB of large ones kept). */
+const free = new Map<number, Buffer[]>([
+  [SMALL, []],
+  [LARGE, []],
+]);
+const FREE_MAX = new Map([
+  [SMALL, 1024],
+  [LARGE, 128],
+]);
 
-const takeLarge = () => free.pop() ?? Buffer.allocUnsafeSlow(LARGE);
+const take = (size: number): Buffer => free.get(size)!.pop() ?? Buffer.allocUnsafeSlow(size);
 function giveBack(b: Buffer): void {
-  if (b.length === LARGE && free.length < FREE_MAX) free.push(b);
+  const list = free.get(b.length);
+  if (list && list.length < FREE_MAX.get(b.length)!) list.push(b);
 }
 
 /** Large buffers waiting for a leg (tests: they return once connections close). */
-export const freeBuffers = (): number => free.length;
+export const freeBuffers = (): number => free.get(LARGE)!.length;
 
 type OnRead = { buffer: () => Buffer; callback: (n: number, b: Buffer) => boolean };
 
@@ -32,7 +41,7 @@ type OnRead = { buffer: () => Buffer; callback: (n: number, b: Buffer) => boolea
 export class Leg {
   src?: net.Socket;
   dst?: net.Socket;
-  private buf: Buffer = Buffer.allocUnsafeSlow(SMALL);
+  private buf: Buffer = take(SMALL);
   private last = 0;
   /** A write into `dst` still points into `buf`. */
   private queued = false;
@@ -51,10 +60,12 @@ export class Leg {
   /** The buffer for the next read (Node asks after every read, and once at the start). */
   private next(): Buffer {
     if (this.queued || this.released) return this.buf;
-    if (this.last === this.buf.length && this.buf.length < LARGE) this.buf = takeLarge();
-    else if (this.last <= SMALL && this.buf.length === LARGE) {
+    if (this.last === this.buf.length && this.buf.length < LARGE) {
       giveBack(this.buf);
-      this.buf = Buffer.allocUnsafeSlow(SMALL);
+      this.buf = take(LARGE);
+    } else if (this.last <= SMALL && this.buf.length === LARGE) {
+      giveBack(this.buf);
+      this.buf = take(SMALL);
     }
     return this.buf;
   }
