@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInUml, umlMissing } from '../ipvs/index.js';
+import { rows as pairRows, type Pair } from './traffic.js';
 
 interface Row {
   n: number;
@@ -49,6 +50,26 @@ export async function benchIpvs(): Promise<string> {
   }
   lines.push('');
   for (const x of rows) lines.push(`- ${x.n} VIPs: from empty ${ratio(x.ours.full, x.peer.full)}x the time of \`ipvsadm -R\`; one change ${ratio(x.ours.change, x.peer.change)}x the time of one \`ipvsadm -e\`; reconcile (dump of every service and its destinations + diff) ${ratio(x.ours.reconcile, x.peer.reconcile)}x \`ipvsadm -Sn\`.`);
+  const traffic = r.output.split('\n').find((l) => l.startsWith('TRAFFIC '));
+  if (traffic) {
+    const { tput, conn } = JSON.parse(traffic.slice(8)) as { tput: Pair; conn: Pair };
+    lines.push(
+      '',
+      '### Traffic through an IPVS VIP vs direct (inside UML, one CPU)',
+      '',
+      'Client in the UML main namespace, backend in a namespace behind a veth; the VIP is programmed by the ipvs driver (wlc, masquerade). iperf3: one TCP stream, runs of 5 s; wrk: `Connection: close`, 16 connections, runs of 3 s; direct and VIP alternate.',
+      '',
+      '| path | Gbit/s (runs) | vs direct |',
+      '| --- | --- | --- |',
+      ...pairRows('direct (veth)', 'ipvs VIP (masquerade)', tput, 2),
+      '',
+      '| path | requests/s (runs) | vs direct |',
+      '| --- | --- | --- |',
+      ...pairRows('direct (veth)', 'ipvs VIP (masquerade)', conn, 0),
+      '',
+      'Target (issue 6): kernel drivers at least 95% of direct. Client, backend and both kernels\' paths share the one UML CPU.',
+    );
+  } else lines.push('', 'IPVS traffic: not measured in this run (no TRAFFIC line from UML).');
   lines.push('', `UML run: ${(r.durationMs / 1000).toFixed(1)} s including boot. The driver's "from empty" also adds one local route per VIP (\`ip -batch\`); \`ipvsadm\` only programs IPVS. UML syscalls are much slower than a native kernel's, so absolute figures are pessimistic; the ratios are the comparison.`, '');
   return lines.join('\n');
 }

@@ -19,10 +19,10 @@ import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
 import { NET, proxyProcess, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
-const IPERF_RUNS = 3;
-const IPERF_SECONDS = 5;
-const WRK_RUNS = 3;
-const WRK_SECONDS = 3;
+export const IPERF_RUNS = 3;
+export const IPERF_SECONDS = 5;
+export const WRK_RUNS = 3;
+export const WRK_SECONDS = 3;
 
 export async function programUserspace(n: number): Promise<{ full: number; change: number }> {
   const a = randomInt(1, 250);
@@ -54,7 +54,7 @@ net.createServer({noDelay:true},c=>{c.once('data',()=>c.write(R));c.on('error',(
 const pre = (ns: string | undefined) => (ns ? ['ip', 'netns', 'exec', ns] : []);
 
 /** Bytes/s of one iperf3 run, and the CPU this process spent meanwhile (the userspace proxy's). */
-async function iperf(ns: string | undefined, host: string, port: number, bind?: string, retries = 2): Promise<{ gbps: number; cpuSPerGB: number; bytes: number }> {
+export async function iperf(ns: string | undefined, host: string, port: number, bind?: string, retries = 2): Promise<{ gbps: number; cpuSPerGB: number; bytes: number }> {
   const c0 = process.cpuUsage();
   const argv = [...pre(ns), 'iperf3', '-c', host, '-p', String(port), '-t', String(IPERF_SECONDS), '-J', ...(bind ? ['-B', bind] : [])];
   let out: string;
@@ -78,7 +78,7 @@ async function iperf(ns: string | undefined, host: string, port: number, bind?: 
 }
 
 /** Requests (= new TCP connections) per second of one wrk run, and its socket errors. */
-async function wrk(ns: string | undefined, url: string): Promise<{ rps: number; errors: number }> {
+export async function wrk(ns: string | undefined, url: string): Promise<{ rps: number; errors: number }> {
   const out = await runAsync([...pre(ns), 'wrk', '-t', '1', '-c', '16', '-d', `${WRK_SECONDS}s`, '-H', 'Connection: close', url], (WRK_SECONDS + 20) * 1000);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
@@ -86,13 +86,13 @@ async function wrk(ns: string | undefined, url: string): Promise<{ rps: number; 
   return { rps, errors: (errs ? errs.slice(1).reduce((a, x) => a + Number(x), 0) : 0) + non2xx };
 }
 
-interface Pair {
+export interface Pair {
   direct: number[];
   via: number[];
 }
 
 /** Alternate direct and VIP runs so drift in machine load hits both alike. */
-async function alternate(runs: number, direct: () => Promise<number>, via: () => Promise<number>): Promise<Pair> {
+export async function alternate(runs: number, direct: () => Promise<number>, via: () => Promise<number>): Promise<Pair> {
   const p: Pair = { direct: [], via: [] };
   for (let i = 0; i < runs; i++) {
     p.direct.push(await direct());
@@ -104,7 +104,7 @@ async function alternate(runs: number, direct: () => Promise<number>, via: () =>
 const f2 = (x: number) => x.toFixed(2);
 const runs = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(' / ');
 
-function rows(label: string, viaLabel: string, p: Pair, digits: number): string[] {
+export function rows(label: string, viaLabel: string, p: Pair, digits: number): string[] {
   const d = median(p.direct);
   const v = median(p.via);
   return [`| ${label} | ${d.toFixed(digits)} (${runs(p.direct, digits)}) | 1.00 |`, `| ${viaLabel} | ${v.toFixed(digits)} (${runs(p.via, digits)}) | ${f2(v / d)} |`];
@@ -170,7 +170,7 @@ async function haproxyPeer(ip: string, routes: Array<[number, string]>, ns?: str
   return { pid: proc.pid, stop: () => (proc.stop(), rmSync(dir, { recursive: true, force: true })) };
 }
 
-async function withProcs<T>(starts: Array<() => Promise<Proc>>, fn: () => Promise<T>): Promise<T> {
+export async function withProcs<T>(starts: Array<() => Promise<Proc>>, fn: () => Promise<T>): Promise<T> {
   const procs: Proc[] = [];
   try {
     for (const s of starts) procs.push(await s());
@@ -180,8 +180,8 @@ async function withProcs<T>(starts: Array<() => Promise<Proc>>, fn: () => Promis
   }
 }
 
-const iperfServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), 'iperf3', '-s', '--forceflush', '-B', host, '-p', String(port)], /Server listening/);
-const httpServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), process.execPath, '-e', HTTP_SERVER, String(port), host], /ready/);
+export const iperfServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), 'iperf3', '-s', '--forceflush', '-B', host, '-p', String(port)], /Server listening/);
+export const httpServer = (ns: string | undefined, host: string, port: number) => () => startProcess([...pre(ns), process.execPath, '-e', HTTP_SERVER, String(port), host], /ready/);
 
 interface Path {
   label: string;

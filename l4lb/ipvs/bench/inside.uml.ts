@@ -84,3 +84,8 @@ for (const n of sizes) {
   const peer = await ipvsadmRow(n);
   console.log(`BENCH ${JSON.stringify({ n, ours, peer })}`);
 }
+
+if (process.env.SEXTANT_BENCH_IPVS_TRAFFIC !== '0') {
+  const { ipvsTraffic } = await import('./traffic.uml.js');
+  console.log(`TRAFFIC ${JSON.stringify(await ipvsTraffic())}`);
+}
