@@ -218,10 +218,14 @@ export class ServiceProxy {
     }
   }
 
-  /** Stop listening; `drain` leaves open connections alone. */
+  /**
+   * Stop listening; `drain` leaves open connections alone. The listening socket closes at once;
+   * this never waits for open connections (net.Server's close callback would, and a long-lived
+   * connection to a removed VIP would then hold up every later apply).
+   */
   async stop(drain = false): Promise<void> {
     this.listening = false;
-    await new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+    this.tcp?.close();
     this.udp?.close();
     this.tcp = this.udp = undefined;
     if (drain) return;

@@ -11,6 +11,7 @@ import { freePort, loopbackBlock } from '../../../test/lib/index.js';
 import { createLogger } from '../../../common/log.js';
 import type { Service } from '../../driver.js';
 import { ServiceProxy } from '../service.js';
+import { UserspaceDriver } from '../driver.js';
 import { freeBuffers, LARGE, Leg, SMALL } from '../relay.js';
 
 const lb = loopbackBlock();
@@ -19,7 +20,7 @@ const sha = (b: Buffer | Buffer[]) => createHash('sha256').update(Array.isArray(
 async function proxyFor(t: Tap, backends: Array<{ ip: string; port: number }>, unreachable: string[] = []): Promise<{ host: string; port: number }> {
   const host = lb(10);
   const port = await freePort(host);
-  const service: Service = { key: `tcp/${host}:${port}`, ip: host, port, protocol: 'tcp', backends: backends.map((b) => ({ ...b, weight: 1 })) };
+  const service: Service = { key: `tcp/${host}:${port}`, vip: host, port, protocol: 'tcp', backends: backends.map((b) => ({ ...b, weight: 1 })) };
   const p = new ServiceProxy(service, { host, port }, { balance: 'leastconn', log: createLogger('relay-test'), connectTimeoutMs: 2000, udpIdleMs: 1000, onUnreachable: (b) => unreachable.push(b) });
   await p.start();
   t.teardown(() => p.stop());
@@ -155,4 +156,27 @@ t.test('a leg grows its buffer after a full read, shrinks after a small one, sto
       [100, 3],
     ],
   );
+});
+
+t.test('removing a VIP leaves its open connection running and does not hold up the next apply', async (t) => {
+  const bport = await freePort(lb(23));
+  const server = net.createServer((c) => c.on('data', (d) => c.write(d)));
+  server.listen(bport, lb(23));
+  t.teardown(() => server.close());
+  const host = lb(11);
+  const port = await freePort(host);
+  const svc = (p: number): Service => ({ key: `tcp/${host}:${p}`, vip: host, port: p, protocol: 'tcp', backends: [{ ip: lb(23), port: bport, weight: 1 }] });
+  const d = new UserspaceDriver({ listenAddress: (s) => ({ host, port: s.port }), log: createLogger('relay-test') });
+  await d.start();
+  t.teardown(() => d.stop());
+  await d.apply([svc(port)]);
+  const c = net.connect({ host, port });
+  const echo = (m: string) => new Promise<string>((res) => (c.once('data', (b) => res(b.toString())), c.write(m)));
+  t.equal(await echo('one'), 'one', 'connected through the VIP');
+  const port2 = await freePort(host);
+  await d.apply([svc(port2)]); // resolves although the connection to the removed VIP is still open
+  t.same((await d.dump()).map((s) => s.port), [port2], 'the removed VIP is gone, the new one is there');
+  t.equal(await echo('two'), 'two', 'the open connection still works (drain)');
+  await t.rejects(new Promise((res, rej) => net.connect({ host, port }, res).on('error', rej)), 'no new connection to the removed VIP');
+  c.destroy();
 });
