@@ -97,13 +97,13 @@ export class ServiceProxy {
    */
   private onConnection(accepted: net.Socket): void {
     const toUp = new Leg();
-    const toClient = new Leg();
     const adopted = adopt(accepted, toUp.onread);
+    if (!adopted) toUp.release(); // 'data' relay: its buffer goes back to the free list now
     const client = adopted ?? accepted;
     this.clients.add(client);
     client.on('error', noop);
     // The buffers go back once the client and the upstream it was relayed to are both closed.
-    const conn: Conn = { client, legs: adopted ? [toUp, toClient] : undefined, clientClosed: false, upOpen: false };
+    const conn: Conn = { client, legs: adopted ? [toUp, new Leg()] : undefined, clientClosed: false, upOpen: false };
     client.on('close', () => {
       conn.clientClosed = true;
       this.clients.delete(client);
