@@ -2,7 +2,6 @@
  * The dispatcher component: parses each query once, refuses what is over handler_limit, routes the
  * name (longest suffix) and runs the handler chain. Construction does no I/O; start()/stop() do.
  */
-import type dgram from 'node:dgram';
 import type { Component } from '../../common/daemon.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
@@ -20,7 +19,7 @@ import { dispatcherMetrics, type DispatcherMetrics } from './metrics.js';
 import { errorReply, formErr } from './replies.js';
 import { ResolvConfManager } from './resolv.js';
 import { RouteTable } from './routes.js';
-import { DnsServer, type BoundAddress } from './server.js';
+import { DnsServer, type BoundAddress, type SharedUdp } from './server.js';
 import { UdpUpstreamClient } from './udp-client.js';
 import { mergeWorkerMetrics } from './worker-metrics.js';
 import { WorkerPool, toWire, type ZoneInput } from './workers.js';
@@ -106,6 +105,7 @@ export class Dispatcher implements Component {
       tcpIdleTimeoutMs: this.config.tcpIdleTimeoutMs,
       handle: (msg, transport, done) => this.handle(msg, transport, done),
       log: this.log,
+      onUdpDrop: this.udpDropped,
     });
     await this.server.start();
     if (this.config.workers > 1) await this.startWorkers(this.server);
@@ -124,8 +124,8 @@ export class Dispatcher implements Component {
   }
 
   /** A worker process's start (see workers.ts): serve UDP on the parent's sockets, no listeners of its own. */
-  serve(sockets: dgram.Socket[]): void {
-    this.server = new DnsServer({ bindIps: [], udpPort: 0, tcpPort: 0, tcpIdleTimeoutMs: 0, handle: (msg, transport, done) => this.handle(msg, transport, done), log: this.log });
+  serve(sockets: SharedUdp[]): void {
+    this.server = new DnsServer({ bindIps: [], udpPort: 0, tcpPort: 0, tcpIdleTimeoutMs: 0, handle: (msg, transport, done) => this.handle(msg, transport, done), log: this.log, onUdpDrop: this.udpDropped });
     this.server.adoptUdp(sockets);
   }
 
@@ -266,6 +266,8 @@ export class Dispatcher implements Component {
     done(this.cache!.render(e, msg, p.questionEnd, now));
     return true;
   }
+
+  private readonly udpDropped = (reason: string, n: number): void => this.metrics.udpDropped.inc({ reason }, n);
 
   private observe(zone: string, started: number): void {
     this.durationCell(zone).observe((performance.now() - started) / 1e3);

@@ -58,6 +58,12 @@ export function dispatcherMetrics(r: Registry, sources?: GaugeSources) {
       labelNames: ['reason'],
       registers,
     }),
+    udpDropped: new prom.Counter({
+      name: 'sextant_dispatcher_udp_dropped_total',
+      help: 'Client UDP datagrams lost by the batching socket: queries over 4096 bytes, replies the kernel did not take',
+      labelNames: ['reason'],
+      registers,
+    }),
     refused: new prom.Counter({
       name: 'sextant_dispatcher_refused_total',
       help: 'Queries refused because handler_limit queries were in flight',

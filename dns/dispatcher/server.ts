@@ -2,10 +2,12 @@
  * UDP and TCP listeners on every bind address. Each message goes to `handle`; TCP connections
  * take pipelined queries (answers go back as they are ready, in any order, matched by ID), close
  * after an idle time, and are dropped on a frame over the size cap.
+ * UDP goes through the batching native socket (common/udp-batch.ts) when it is built, else dgram.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from '../../common/log.js';
+import { BatchUdpSocket, nativeUdp, type BatchDropReason } from '../../common/udp-batch.js';
 import type { Transport } from './forwarder.js';
 import { literalLookup } from './udp-client.js';
 
@@ -21,6 +23,8 @@ export interface ServerOptions {
   maxTcpQuery?: number;
   handle: MessageHandler;
   log: Logger;
+  /** UDP datagrams lost in the batching socket (see common/udp-batch.ts). */
+  onUdpDrop?(reason: BatchDropReason, count: number): void;
 }
 
 export interface BoundAddress {
@@ -29,8 +33,11 @@ export interface BoundAddress {
   port: number;
 }
 
+/** A UDP socket a worker process can serve too: a dgram socket (sent over IPC) or a native one (by descriptor). */
+export type SharedUdp = dgram.Socket | { ip: string; fd: number };
+
 export class DnsServer {
-  private udp: dgram.Socket[] = [];
+  private udp: (dgram.Socket | BatchUdpSocket)[] = [];
   private tcp: net.Server[] = [];
   private conns = new Set<net.Socket>();
 
@@ -51,13 +58,15 @@ export class DnsServer {
   async stop(): Promise<void> {
     for (const c of this.conns) c.destroy();
     this.conns.clear();
-    await Promise.all(this.udp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(this.udp.splice(0).map((s) => (s instanceof BatchUdpSocket ? s.close() : new Promise<void>((r) => s.close(() => r())))));
     await Promise.all(this.tcp.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 
   addresses(): BoundAddress[] {
     return [
-      ...this.udp.map((s) => ({ transport: 'udp' as const, host: s.address().address, port: s.address().port })),
+      ...this.udp.map((s) =>
+        s instanceof BatchUdpSocket ? { transport: 'udp' as const, host: s.ip, port: s.port } : { transport: 'udp' as const, host: s.address().address, port: s.address().port },
+      ),
       ...this.tcp.map((s) => {
         const a = s.address() as net.AddressInfo;
         return { transport: 'tcp' as const, host: a.address, port: a.port };
@@ -66,17 +75,32 @@ export class DnsServer {
   }
 
   /** The bound UDP sockets (a dispatcher with workers hands them to its worker processes). */
-  udpSockets(): dgram.Socket[] {
-    return [...this.udp];
+  udpSockets(): SharedUdp[] {
+    return this.udp.map((s) => (s instanceof BatchUdpSocket ? { ip: s.ip, fd: s.fd } : s));
   }
 
   /** Serve UDP on sockets bound elsewhere (a worker process: the primary's sockets, shared). No TCP. */
-  adoptUdp(sockets: dgram.Socket[]): void {
+  adoptUdp(sockets: SharedUdp[]): void {
     for (const s of sockets) {
+      if (!(s instanceof dgram.Socket)) {
+        this.udp.push(this.batchSocket(s.ip, 0, s.fd));
+        continue;
+      }
       this.serveUdp(s);
       s.on('error', (err) => this.opts.log.warn('udp_socket_error', { ip: s.address().address, err }));
       this.udp.push(s);
     }
+  }
+
+  private batchSocket(ip: string, port: number, fd?: number): BatchUdpSocket {
+    return new BatchUdpSocket({
+      ip,
+      port,
+      fd,
+      handler: (msg, reply) => this.opts.handle(msg, 'udp', reply),
+      onHandlerError: (err) => this.dropped(err, 'udp'),
+      onDrop: this.opts.onUdpDrop,
+    });
   }
 
   private serveUdp(s: dgram.Socket): void {
@@ -89,7 +113,8 @@ export class DnsServer {
     });
   }
 
-  private bindUdp(ip: string): Promise<dgram.Socket> {
+  private async bindUdp(ip: string): Promise<dgram.Socket | BatchUdpSocket> {
+    if (nativeUdp()) return this.batchSocket(ip, this.opts.udpPort);
     const s = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4', lookup: literalLookup as never });
     this.serveUdp(s);
     return new Promise((resolve, reject) => {

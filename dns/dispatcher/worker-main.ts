@@ -4,13 +4,14 @@
  * message is acknowledged (an error names what failed); it exits when its parent goes away.
  */
 import type dgram from 'node:dgram';
+import type { SharedUdp } from './server.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { Dispatcher } from './dispatcher.js';
 import { fromWire, type FromWorker, type ToWorker } from './workers.js';
 
 let dispatcher: Dispatcher | undefined;
-const sockets: dgram.Socket[] = [];
+const sockets: SharedUdp[] = [];
 let exiting = false;
 
 const reply = (m: FromWorker) => process.send?.(m);
@@ -31,8 +32,9 @@ async function onMessage(m: ToWorker, handle: dgram.Socket | undefined): Promise
         break;
       }
       case 'udp':
-        if (!handle) throw new Error("'udp' message came without a socket");
-        sockets.push(handle);
+        if (m.native) sockets.push(m.native);
+        else if (handle) sockets.push(handle);
+        else throw new Error("'udp' message came without a socket");
         break;
       case 'serve':
         need().serve(sockets);

@@ -1,19 +1,19 @@
 /**
  * Worker processes for a dispatcher with `workers: N`: N-1 children of the dispatcher's process,
- * each answering UDP on the same sockets (handed over by file descriptor; the kernel gives each
- * datagram to one of them). The first process keeps TCP, the spartan interface, resolv.conf and
+ * each answering UDP on the same sockets (handed over by file descriptor: dgram sockets over IPC,
+ * native batch sockets as inherited descriptors; the kernel gives each datagram to one of them). The first process keeps TCP, the spartan interface, resolv.conf and
  * the metrics endpoint, and is the only one fed by the control plane: it pushes zones and Mesos-DNS
  * resolvers to every child and waits for each to acknowledge, so an applied snapshot is answered
  * by every process. A child that dies is started again; a child whose parent is gone exits.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../common/log.js';
 import type { ZoneRecord } from '../../control/types.js';
 import type { DispatcherConfig } from './config.js';
 import type { Endpoint } from './endpoint.js';
+import type { SharedUdp } from './server.js';
 
 export type ZoneInput = Pick<ZoneRecord, 'name' | 'type' | 'data'>;
 
@@ -33,7 +33,7 @@ export interface WorkerState {
 /** Parent -> child. Every message is answered with an `ack` of its seq (`metrics`: with the metrics; a failure: with `error`). */
 export type ToWorker =
   | ({ t: 'init'; seq: number; slot: number } & WorkerState)
-  | { t: 'udp'; seq: number }
+  | { t: 'udp'; seq: number; native?: { ip: string; fd: number } }
   | { t: 'serve'; seq: number }
   | { t: 'zones'; seq: number; zones: ZoneInput[] }
   | { t: 'mesos'; seq: number; mesos: Endpoint[] }
@@ -44,7 +44,7 @@ export type FromWorker = { t: 'ack'; seq: number; metrics?: unknown[]; error?: s
 export interface WorkerPoolOptions {
   /** Child processes to run (workers - 1). */
   count: number;
-  sockets: dgram.Socket[];
+  sockets: SharedUdp[];
   /** The state a child starts from (read at every start, so a respawned child is current). */
   state(): WorkerState;
   log: Logger;
@@ -56,6 +56,9 @@ export interface WorkerPoolOptions {
 
 const ENTRY = fileURLToPath(new URL(`./worker-main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
+/** Where a child finds its first inherited socket (after stdin, stdout, stderr and the IPC channel). */
+const FIRST_FD = 4;
+
 class Worker {
   readonly waiting = new Map<number, (m: FromWorker | undefined) => void>();
   ready = false;
@@ -65,7 +68,7 @@ class Worker {
   ) {}
 
   /** Resolves with the reply, or undefined if the child is gone or too slow. */
-  ask(msg: ToWorker, timeoutMs: number, handle?: dgram.Socket): Promise<FromWorker | undefined> {
+  ask(msg: ToWorker, timeoutMs: number, handle?: SharedUdp): Promise<FromWorker | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => done(undefined), timeoutMs);
       const done = (m: FromWorker | undefined) => {
@@ -164,7 +167,9 @@ export class WorkerPool extends EventEmitter {
   }
 
   private async spawn(slot: number): Promise<void> {
-    const proc = fork(ENTRY, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Native sockets are inherited: the child finds the i-th at descriptor FIRST_FD + i.
+    const fds = this.opts.sockets.flatMap((s) => ('fd' in s ? [s.fd] : []));
+    const proc = fork(ENTRY, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds] });
     const w = new Worker(slot, proc);
     this.workers.set(slot, w);
     proc.on('message', (m: FromWorker) => {
@@ -177,8 +182,12 @@ export class WorkerPool extends EventEmitter {
       let gen = this.generation;
       const init = await w.ask({ t: 'init', seq: ++this.seq, slot, ...this.opts.state() }, this.timeoutMs);
       if (!init || init.error) throw fail('init', init);
+      let inherited = 0;
       for (const s of this.opts.sockets) {
-        const r = await w.ask({ t: 'udp', seq: ++this.seq }, this.timeoutMs, s);
+        const r =
+          'fd' in s
+            ? await w.ask({ t: 'udp', seq: ++this.seq, native: { ip: s.ip, fd: FIRST_FD + inherited++ } }, this.timeoutMs)
+            : await w.ask({ t: 'udp', seq: ++this.seq }, this.timeoutMs, s);
         if (!r || r.error) throw fail('udp', r);
       }
       // Updates broadcast while this child was starting did not reach it: send the state again.

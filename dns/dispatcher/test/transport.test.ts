@@ -7,6 +7,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import t from 'tap';
 import { eventually, loopbackBlock } from '../../../test/lib/index.js';
+import { nativeUdp } from '../../../common/udp-batch.js';
 import { addresses, answer, frame, metric, query, rcode, scripted, startDispatcher, startDnsmasq, tc, tcpAsk, udpAsk } from './helpers.js';
 
 const A = 1;
@@ -155,4 +156,16 @@ t.test('handler_limit: excess queries are refused at once, not queued', async (t
   t.ok(refused.every((g) => g.at < 600), 'refused at once, not after the 800 ms upstream timeout');
   t.equal(got.filter((g) => g.rcode === 2).length, 2, 'the 2 admitted end in SERVFAIL after the timeout');
   t.equal(await metric(d, 'sextant_dispatcher_refused_total'), 3);
+});
+
+t.test('a UDP query over 4096 bytes is dropped and counted; the next one is answered', { skip: !nativeUdp() && 'dgram sockets take any size' }, async (t) => {
+  const ip = loopbackBlock();
+  const up = await startDnsmasq(t, ip(2), { addresses: { 'big.test': '10.7.7.7' } });
+  const { d, udp } = await startDispatcher(t, ip(1), { upstream_resolvers: [`${ip(2)}:${up}`] });
+  const huge = Buffer.concat([query('big.test', A, { edns: 4096 }), Buffer.alloc(5000)]);
+  const unanswered = udpAsk(ip(1), udp, huge, 2000).then(() => 'answered', () => 'no answer');
+  await eventually(async () => (await metric(d, 'sextant_dispatcher_udp_dropped_total', { reason: 'oversized_query' })) === 1, 2000, 10, 'the drop counted');
+  t.same(addresses(await udpAsk(ip(1), udp, query('big.test', A))), ['10.7.7.7']);
+  t.equal(await metric(d, 'sextant_dispatcher_requests_total'), 1, 'only the second reached the handler');
+  t.equal(await unanswered, 'no answer');
 });
