@@ -5,6 +5,7 @@
  * failures SERVFAIL; a TCP stream with a bad or cut frame closes that connection only.
  */
 import dgram from 'node:dgram';
+import { BatchUdpSocket, nativeUdp } from '../../common/udp-batch.js';
 import { lookup as dnsLookup } from 'node:dns';
 import net from 'node:net';
 import { MalformedPacketError, Rcode, UDP_LIMIT, errorReply, newQuery, parseQuery, readTcpFrames, truncateMessage, type Query } from '../wire/index.js';
@@ -30,9 +31,12 @@ type Send = (msg: Buffer) => void;
 
 export class DnsServer {
   private udp?: dgram.Socket;
+  /** Used instead of `udp` when the native batching module is built (common/udp-batch.ts). */
+  private batch?: BatchUdpSocket;
   private tcp?: net.Server;
   private readonly conns = new Set<net.Socket>();
   private readonly q: Query = newQuery();
+  private lender?: Answers;
   private readonly dotDomain: string;
   private boundPort = 0;
 
@@ -45,28 +49,9 @@ export class DnsServer {
   }
 
   async start(): Promise<void> {
-    const family = net.isIPv6(this.o.host) ? 'udp6' : 'udp4';
-    // Replies go to rinfo.address, always an IP literal: resolve it synchronously so the reply is
-    // handed to the kernel before the handler returns (dns.lookup defers every send by a tick).
-    const lookup = (addr: string, fam: number, cb: (err: Error | null, addr: string, fam: number) => void): void => {
-      if (this.boundPort) cb(null, addr, fam);
-      else dnsLookup(addr, fam, cb);
-    };
-    const udp = dgram.createSocket({ type: family, reuseAddr: false, lookup: lookup as unknown as dgram.SocketOptions['lookup'] });
-    udp.on('message', (msg, rinfo) => this.onUdp(udp, msg, rinfo));
-    udp.on('error', (err) => this.o.log.error('dns_udp_error', { err }));
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(this.o.port, this.o.host, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    }).catch((e: Error) => {
-      udp.close();
-      throw new Error(`cannot listen for DNS on udp ${this.o.host}:${this.o.port}: ${e.message}`);
-    });
-    this.udp = udp;
-    this.boundPort = udp.address().port;
+    // Hostnames (resolved by dgram's lookup) stay on dgram; IP literals get the batch socket.
+    if (nativeUdp() && net.isIP(this.o.host)) this.startBatch();
+    else await this.startDgram();
     const tcp = net.createServer((s) => this.onConnection(s));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
@@ -82,9 +67,50 @@ export class DnsServer {
     this.tcp = tcp;
   }
 
+  private startBatch(): void {
+    try {
+      this.batch = new BatchUdpSocket({
+        ip: this.o.host,
+        port: this.o.port,
+        handler: (msg, reply) => this.onUdp(msg, reply),
+        onHandlerError: (err) => this.o.log.error('dns_handler_failed', { err }),
+      });
+    } catch (e) {
+      throw new Error(`cannot listen for DNS on udp ${this.o.host}:${this.o.port}: ${(e as Error).message}`);
+    }
+    this.boundPort = this.batch.port;
+  }
+
+  private async startDgram(): Promise<void> {
+    const family = net.isIPv6(this.o.host) ? 'udp6' : 'udp4';
+    // Replies go to rinfo.address, always an IP literal: resolve it synchronously so the reply is
+    // handed to the kernel before the handler returns (dns.lookup defers every send by a tick).
+    const lookup = (addr: string, fam: number, cb: (err: Error | null, addr: string, fam: number) => void): void => {
+      if (this.boundPort) cb(null, addr, fam);
+      else dnsLookup(addr, fam, cb);
+    };
+    const udp = dgram.createSocket({ type: family, reuseAddr: false, lookup: lookup as unknown as dgram.SocketOptions['lookup'] });
+    udp.on('message', (msg, rinfo) => this.onDgram(udp, msg, rinfo));
+    udp.on('error', (err) => this.o.log.error('dns_udp_error', { err }));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.o.port, this.o.host, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    }).catch((e: Error) => {
+      udp.close();
+      throw new Error(`cannot listen for DNS on udp ${this.o.host}:${this.o.port}: ${e.message}`);
+    });
+    this.udp = udp;
+    this.boundPort = udp.address().port;
+  }
+
   async stop(): Promise<void> {
     for (const c of this.conns) c.destroy();
     this.conns.clear();
+    this.batch?.close();
+    this.batch = undefined;
     const u = this.udp;
     this.udp = undefined;
     if (u) await new Promise<void>((r) => u.close(() => r()));
@@ -120,24 +146,35 @@ export class DnsServer {
   }
 
   /**
-   * A UDP datagram. The common case (an in-domain query with a cached reply) is answered with the
-   * cached buffer patched in place, without allocating; everything else goes through handle().
+   * The common case (an in-domain query with a cached reply): the cached buffer patched in place,
+   * without allocating, and counted; undefined for everything else (handle() then). The Answers
+   * that lent the buffer is left in `lender`.
    */
-  private onUdp(udp: dgram.Socket, buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    let a: Answers | undefined;
-    let out: Buffer | undefined;
+  private fastUdp(buf: Buffer): Buffer | undefined {
     try {
-      a = this.fast(buf);
-      out = a?.shared(buf, this.q);
+      const a = this.fast(buf);
+      const out = a?.shared(buf, this.q);
+      if (!a || !out) return undefined;
+      this.o.metrics.query(this.q.qtype, a.lastRcode);
+      this.lender = a;
+      return out;
     } catch {
-      out = undefined; // handle() answers again and reports (SERVFAIL)
+      return undefined; // handle() answers again and reports (SERVFAIL)
     }
-    if (!a || !out) {
-      this.handle(buf, true, (m) => this.sendUdp(udp, m, rinfo));
-      return;
-    }
-    this.o.metrics.query(this.q.qtype, a.lastRcode);
-    this.sendUdp(udp, out, rinfo, a);
+  }
+
+  /** A datagram from the batch socket, which copies the answer at once: the shared buffer may be reused. */
+  private onUdp(buf: Buffer, reply: (m: Buffer) => void): void {
+    const out = this.fastUdp(buf);
+    if (out) reply(out);
+    else this.handle(buf, true, reply);
+  }
+
+  /** A datagram on the dgram path (no native module). */
+  private onDgram(udp: dgram.Socket, buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    const out = this.fastUdp(buf);
+    if (out) this.sendUdp(udp, out, rinfo, this.lender);
+    else this.handle(buf, true, (m) => this.sendUdp(udp, m, rinfo));
   }
 
   private sendUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo, lentBy?: Answers): void {
