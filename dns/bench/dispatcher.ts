@@ -4,6 +4,7 @@
  * on (as deployed) and off (pure forwarding) — plus local-zone answers, and the added latency p50
  * of one forwarding hop measured with sequential queries. Every process is killed at the end.
  */
+import { nativeUdp } from '../../common/udp-batch.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -236,6 +237,7 @@ export async function benchDispatcher(): Promise<string> {
       `dnsperf -l ${SECONDS} -q 200 over UDP on loopback; ${NAMES} distinct names under an upstream dnsmasq`,
       '(`--address=/bench.test/...`, local TTL 300). Dispatcher as its own `sextant dispatcher` daemon, one upstream;',
       '`workers: 2` = the daemon plus one worker process answering on the same UDP sockets (dnsmasq is single-threaded).',
+      `Client UDP: ${nativeUdp() ? 'the native batch socket (`native/udpbatch.c`: recvmmsg/sendmmsg, up to 64 datagrams per call)' : "Node's dgram sockets (the native module is not built here)"}; upstream UDP: dgram.`,
       `${ROUNDS} rounds, each pair back to back (order alternating); figures are the mean over rounds.`,
       `Load average (1 min) ${load0.toFixed(2)} at start, ${load1.toFixed(2)} at end, on ${cpus().length} CPUs shared with dnsperf and the upstream.`,
       'CPU µs/query: user+system time of the server process per completed query (independent of how busy the machine is).',

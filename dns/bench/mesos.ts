@@ -3,6 +3,7 @@
  * names from a hosts file, in the same run (ratio); p99 latency at 10k queries/s from dnsperf's
  * per-query output; record regeneration time for 10,000 tasks. Every run is bounded (-l).
  */
+import { nativeUdp } from '../../common/udp-batch.js';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
@@ -173,7 +174,7 @@ export async function bench(): Promise<string> {
     return [
       '## Mesos-DNS',
       '',
-      `dnsperf, ${SECONDS} s per run, 4 clients, 200 outstanding, UDP on loopback, ${names.length} distinct A names (\`appN.marathon.mesos\`), same names in both servers. Peer: ${dmVersion || 'dnsmasq'} (hosts file). Load average at the start: ${loadStart}; at the end: ${load} (${cpus().length} cores, shared with other work: latency and wall times inflate with load).`,
+      `dnsperf, ${SECONDS} s per run, 4 clients, 200 outstanding, UDP on loopback, ${names.length} distinct A names (\`appN.marathon.mesos\`), same names in both servers. Peer: ${dmVersion || 'dnsmasq'} (hosts file). Sextant's UDP socket: ${nativeUdp() ? 'native batch socket (recvmmsg/sendmmsg)' : 'Node dgram'}. Load average at the start: ${loadStart}; at the end: ${load} (${cpus().length} cores, shared with other work: latency and wall times inflate with load).`,
       '',
       '| server | queries/s (unlimited) | lost | avg latency ms | at -Q 10000: queries/s | avg ms | p50 ms | p99 ms |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
