@@ -203,16 +203,26 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return ext;
 }
 
+/* Reads `want` arguments into argv; returns the socket handle passed first, or NULL with an exception pending. */
+static sock_t *sock_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  sock_t *s = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want ||
+      napi_get_value_external(env, argv[0], (void **)&s) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udpbatch: expected a socket handle and its arguments");
+    return NULL;
+  }
+  return s;
+}
+
 /*
  * send(handle, data, meta, slot, n) -> how many the kernel took. A message the kernel refuses
  * (a full socket buffer, an unreachable destination) is skipped, as a lost datagram would be.
  */
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s;
-  CHECK(napi_get_value_external(env, argv[0], (void **)&s));
+  sock_t *s = sock_args(env, info, 5, argv);
+  if (!s) return NULL;
   uint8_t *data, *meta;
   size_t dlen, mlen;
   uint32_t slot, n;
@@ -239,9 +249,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   uint32_t done = 0, ok = 0;
   while (done < n && !s->closing) {
     int r = sendmmsg(s->fd, msgs + done, n - done, MSG_DONTWAIT);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      done++;
+    if (r <= 0) {
+      if (r < 0 && errno == EINTR) continue;
+      done++; /* this message is lost; the rest still go */
       continue;
     }
     done += (uint32_t)r;
@@ -253,11 +263,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s;
-  CHECK(napi_get_value_external(env, argv[0], (void **)&s));
+  sock_t *s = sock_args(env, info, 1, argv);
+  if (!s) return NULL;
   if (s->closing) return NULL;
   s->closing = 1;
   napi_delete_reference(env, s->cb);
@@ -274,11 +282,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* The socket's descriptor (a parent hands it to worker processes). */
 static napi_value js_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s;
-  CHECK(napi_get_value_external(env, argv[0], (void **)&s));
+  sock_t *s = sock_args(env, info, 1, argv);
+  if (!s) return NULL;
   napi_value out;
   napi_create_int32(env, s->fd, &out);
   return out;
@@ -286,11 +292,9 @@ static napi_value js_fd(napi_env env, napi_callback_info info) {
 
 /* The socket's local port (bound to port 0 in tests). */
 static napi_value js_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s;
-  CHECK(napi_get_value_external(env, argv[0], (void **)&s));
+  sock_t *s = sock_args(env, info, 1, argv);
+  if (!s) return NULL;
   if (s->closing) {
     napi_throw_error(env, NULL, "udpbatch: socket is closed");
     return NULL;
