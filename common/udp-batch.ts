@@ -10,6 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
 
 /** Largest datagram received (a longer one is dropped and counted) and batched on send. */
@@ -40,7 +41,7 @@ function load(): Addon | null {
   const req = createRequire(import.meta.url);
   for (const rel of ['../native/build/Release/udpbatch.node', '../../native/build/Release/udpbatch.node']) {
     const path = new URL(rel, import.meta.url);
-    if (existsSync(path)) return req(path.pathname) as Addon;
+    if (existsSync(path)) return req(fileURLToPath(path)) as Addon;
   }
   return null;
 }
@@ -103,9 +104,9 @@ export class BatchUdpSocket {
     if (!native) throw new Error('udp-batch: native module not built (npm run build)');
     this.native = native;
     this.ip = opts.ip;
-    const addr = ipaddr.parse(opts.ip);
-    const family = addr.kind() === 'ipv6' ? 6 : 4;
     try {
+      const addr = ipaddr.parse(opts.ip);
+      const family = addr.kind() === 'ipv6' ? 6 : 4;
       this.h = native.open(family, Buffer.from(addr.toByteArray()), opts.port, SLOT, BATCH, rx, rxMeta, (n) => this.onBatch(n), this, opts.fd ?? -1);
     } catch (err) {
       throw new Error(`udp-batch: cannot bind ${opts.ip}:${opts.port}: ${(err as Error).message}`, { cause: err });

@@ -144,6 +144,21 @@ static void on_finalize(napi_env env, void *data, void *hint) {
   if (s->poll_closed) free(s);
 }
 
+/* Stop callbacks and sends, release the JS references and close the descriptor; idempotent. */
+static void close_sock(napi_env env, sock_t *s) {
+  if (s->closing) return;
+  s->closing = 1;
+  napi_delete_reference(env, s->cb);
+  napi_delete_reference(env, s->self);
+  napi_async_destroy(env, s->actx);
+  /* uv_poll_stop takes the descriptor out of epoll at once, so it can be closed now: the port is
+     free when close() returns, as with dgram. */
+  uv_poll_stop(&s->poll);
+  close(s->fd);
+  s->fd = -1;
+  uv_close((uv_handle_t *)&s->poll, on_closed);
+}
+
 /*
  * open(family 4|6, address bytes (Buffer 4|16), port, slot, batch, rxData, rxMeta, callback, self, fd)
  * -> handle. fd >= 0 adopts that socket (inherited from a parent process) instead of binding a new one.
@@ -181,7 +196,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return throw_errno(env, "adopt", errno);
   }
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
   sock_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    close(fd);
+    return throw_errno(env, "calloc", ENOMEM);
+  }
+  int uv = uv_poll_init(loop, &s->poll, fd);
+  if (uv != 0) {
+    close(fd);
+    free(s);
+    napi_throw_error(env, NULL, uv_strerror(uv));
+    return NULL;
+  }
+  s->poll.data = s;
   s->fd = fd;
   s->env = env;
   s->rx = rx;
@@ -193,13 +222,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "UDPBATCH", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_async_init(env, argv[8], name, &s->actx));
-  uv_loop_t *loop;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  uv_poll_init(loop, &s->poll, fd);
-  s->poll.data = s;
-  uv_poll_start(&s->poll, UV_READABLE, on_readable);
   napi_value ext;
   CHECK(napi_create_external(env, s, on_finalize, NULL, &ext));
+  uv = uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  if (uv != 0) {
+    close_sock(env, s);
+    napi_throw_error(env, NULL, uv_strerror(uv));
+    return NULL;
+  }
   return ext;
 }
 
@@ -266,17 +296,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   sock_t *s = sock_args(env, info, 1, argv);
   if (!s) return NULL;
-  if (s->closing) return NULL;
-  s->closing = 1;
-  napi_delete_reference(env, s->cb);
-  napi_delete_reference(env, s->self);
-  napi_async_destroy(env, s->actx);
-  /* uv_poll_stop takes the descriptor out of epoll at once, so it can be closed now: the port is
-     free when close() returns, as with dgram. */
-  uv_poll_stop(&s->poll);
-  close(s->fd);
-  s->fd = -1;
-  uv_close((uv_handle_t *)&s->poll, on_closed);
+  close_sock(env, s);
   return NULL;
 }
 

@@ -64,9 +64,7 @@ export class DnsServer {
 
   addresses(): BoundAddress[] {
     return [
-      ...this.udp.map((s) =>
-        s instanceof BatchUdpSocket ? { transport: 'udp' as const, host: s.ip, port: s.port } : { transport: 'udp' as const, host: s.address().address, port: s.address().port },
-      ),
+      ...this.udp.map((s) => ({ transport: 'udp' as const, ...(s instanceof BatchUdpSocket ? { host: s.ip, port: s.port } : { host: s.address().address, port: s.address().port }) })),
       ...this.tcp.map((s) => {
         const a = s.address() as net.AddressInfo;
         return { transport: 'tcp' as const, host: a.address, port: a.port };

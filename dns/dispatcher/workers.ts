@@ -1,8 +1,8 @@
 /**
  * Worker processes for a dispatcher with `workers: N`: N-1 children of the dispatcher's process,
  * each answering UDP on the same sockets (handed over by file descriptor: dgram sockets over IPC,
- * native batch sockets as inherited descriptors; the kernel gives each datagram to one of them). The first process keeps TCP, the spartan interface, resolv.conf and
- * the metrics endpoint, and is the only one fed by the control plane: it pushes zones and Mesos-DNS
+ * native batch sockets as inherited descriptors; the kernel gives each datagram to one of them).
+ * The first process keeps TCP, the spartan interface, resolv.conf and the metrics endpoint, and is the only one fed by the control plane: it pushes zones and Mesos-DNS
  * resolvers to every child and waits for each to acknowledge, so an applied snapshot is answered
  * by every process. A child that dies is started again; a child whose parent is gone exits.
  */

@@ -36,7 +36,6 @@ export class DnsServer {
   private tcp?: net.Server;
   private readonly conns = new Set<net.Socket>();
   private readonly q: Query = newQuery();
-  private lender?: Answers;
   private readonly dotDomain: string;
   private boundPort = 0;
 
@@ -147,8 +146,8 @@ export class DnsServer {
 
   /**
    * The common case (an in-domain query with a cached reply): the cached buffer patched in place,
-   * without allocating, and counted; undefined for everything else (handle() then). The Answers
-   * that lent the buffer is left in `lender`.
+   * without allocating, and counted; undefined for everything else (handle() then). The buffer is
+   * lent by `this.o.answers()`.
    */
   private fastUdp(buf: Buffer): Buffer | undefined {
     try {
@@ -156,7 +155,6 @@ export class DnsServer {
       const out = a?.shared(buf, this.q);
       if (!a || !out) return undefined;
       this.o.metrics.query(this.q.qtype, a.lastRcode);
-      this.lender = a;
       return out;
     } catch {
       return undefined; // handle() answers again and reports (SERVFAIL)
@@ -173,7 +171,7 @@ export class DnsServer {
   /** A datagram on the dgram path (no native module). */
   private onDgram(udp: dgram.Socket, buf: Buffer, rinfo: dgram.RemoteInfo): void {
     const out = this.fastUdp(buf);
-    if (out) this.sendUdp(udp, out, rinfo, this.lender);
+    if (out) this.sendUdp(udp, out, rinfo, this.o.answers());
     else this.handle(buf, true, (m) => this.sendUdp(udp, m, rinfo));
   }
 
