@@ -8,10 +8,8 @@
  * gathered until the event loop's next check phase. When the module is not built (no compiler, or
  * SEXTANT_UDP_BATCH=0), `nativeUdp()` is undefined and callers keep using dgram.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
+import { loadNative } from './native.js';
 
 /** Largest datagram received (a longer one is dropped and counted) and batched on send. */
 export const SLOT = 4096;
@@ -32,18 +30,8 @@ let addon: Addon | null | undefined;
 
 /** The native module, or undefined when it is not built or turned off (SEXTANT_UDP_BATCH=0). */
 export function nativeUdp(): Addon | undefined {
-  if (addon === undefined) addon = process.env.SEXTANT_UDP_BATCH === '0' ? null : load();
+  if (addon === undefined) addon = process.env.SEXTANT_UDP_BATCH === '0' ? null : (loadNative<Addon>('udpbatch') ?? null);
   return addon ?? undefined;
-}
-
-/** Found from the sources (`common/`) and from the build (`dist/common/`). */
-function load(): Addon | null {
-  const req = createRequire(import.meta.url);
-  for (const rel of ['../native/build/Release/udpbatch.node', '../../native/build/Release/udpbatch.node']) {
-    const path = new URL(rel, import.meta.url);
-    if (existsSync(path)) return req(fileURLToPath(path)) as Addon;
-  }
-  return null;
 }
 
 export type BatchHandler = (msg: Buffer, reply: (answer: Buffer | undefined) => void) => void;

@@ -4,6 +4,11 @@
       "target_name": "udpbatch",
       "sources": ["udpbatch.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "tcprelay",
+      "sources": ["tcprelay.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

@@ -9,6 +9,8 @@ import type { Service } from '../driver.js';
 import { Balancer, type Balance } from './balancer.js';
 import { ConnectSweep } from './sweep.js';
 import { adopt, Leg, relayData } from './relay.js';
+import { nativeRelay } from './native-relay.js';
+import { NativeTcpService } from './native-tcp.js';
 
 const noop = () => undefined;
 
@@ -42,6 +44,8 @@ export class ServiceProxy {
   service: Service;
   readonly balancer: Balancer;
   private tcp?: net.Server;
+  /** TCP through the native relay (native-tcp.ts), where it is built and the listen address is an IP. */
+  private native?: NativeTcpService;
   private udp?: dgram.Socket;
   /** Accepted TCP clients (destroyed on stop) and UDP upstream sockets. */
   private readonly clients = new Set<net.Socket>();
@@ -75,6 +79,22 @@ export class ServiceProxy {
   }
 
   private startTcp(): Promise<void> {
+    const relay = nativeRelay();
+    if (relay && net.isIP(this.listen.host)) {
+      this.native ??= new NativeTcpService(relay, this.listen, {
+        balancer: this.balancer,
+        log: this.opts.log,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+        onUnreachable: this.opts.onUnreachable,
+        service: () => this.service.key,
+      });
+      this.native.start();
+      return Promise.resolve();
+    }
+    return this.startNetServer();
+  }
+
+  private startNetServer(): Promise<void> {
     // No Nagle delay on either leg: a proxy must not hold back small writes (request/response traffic).
     // Half-close is relayed (a client's FIN ends only the write towards the backend, whose answer
     // still comes back). pauseOnConnect: nothing is read before the relay takes the socket (see relay.ts adopt).
@@ -226,6 +246,7 @@ export class ServiceProxy {
   async stop(drain = false): Promise<void> {
     this.listening = false;
     this.tcp?.close();
+    this.native?.stop(drain);
     this.udp?.close();
     this.tcp = this.udp = undefined;
     if (drain) return;
@@ -237,6 +258,7 @@ export class ServiceProxy {
   /** Tests: break the listener behind the driver's back. */
   breakListener(): void {
     this.tcp?.close();
+    this.native?.unlisten();
     this.udp?.close();
     this.listening = false;
   }

@@ -2,7 +2,7 @@
  * The userspace TCP relay on loopback: bytes arrive intact both ways under back-pressure (the
  * relay's read buffers are reused only once the writes pointing into them are flushed), buffers
  * grow and shrink with the traffic, and a refused backend is skipped without losing the client's
- * first bytes.
+ * first bytes. Runs on the native relay where it is built, and on net.Socket (js-relay.test.ts).
  */
 import t from 'tap';
 import net from 'node:net';
@@ -13,6 +13,7 @@ import type { Service } from '../../driver.js';
 import { ServiceProxy } from '../service.js';
 import { UserspaceDriver } from '../driver.js';
 import { freeBuffers, LARGE, Leg, SMALL } from '../relay.js';
+import { nativeRelay } from '../native-relay.js';
 
 const lb = loopbackBlock();
 const sha = (b: Buffer | Buffer[]) => createHash('sha256').update(Array.isArray(b) ? Buffer.concat(b) : b).digest('hex');
@@ -75,7 +76,9 @@ t.test('bytes arrive intact both ways while the far side is not reading', async 
   server.listen(bport, lb(20));
   t.teardown(() => server.close());
   const vip = await proxyFor(t, [{ ip: lb(20), port: bport }]);
+  const native = nativeRelay();
   const free0 = freeBuffers();
+  const open0 = native?.stats().connections ?? 0;
   const client = net.connect({ ...vip, allowHalfOpen: true });
   const atClient = collect(client, backendStalled);
   // Written once connected: before that Node only queues, and a refused write means nothing.
@@ -87,6 +90,12 @@ t.test('bytes arrive intact both ways while the far side is not reading', async 
   t.equal(sha(gotDown), sha(down), 'backend → client: same bytes in the same order');
   // Both directions ended: the sockets close by themselves.
   if (!client.closed) await new Promise((r) => client.on('close', r));
+  if (native) {
+    // The C relay closes both sockets once both directions ended.
+    for (let i = 0; i < 200 && native.stats().connections > open0; i++) await new Promise((r) => setTimeout(r, 5));
+    t.equal(native.stats().connections, open0, 'native relay: the connection is closed on both sides');
+    return;
+  }
   // Both legs ran on large buffers; once both sockets close they go back to the free list.
   for (let i = 0; i < 100 && freeBuffers() < free0 + 2; i++) await new Promise((r) => setImmediate(r));
   t.equal(freeBuffers(), free0 + 2, 'both large buffers returned when the connection closed');

@@ -1,0 +1,170 @@
+/**
+ * One TCP service on the native relay (native-relay.ts): the same behaviour as the net.Socket path
+ * in service.ts (backend per client from the balancer, a refused or timed-out connect moves on to
+ * the next backend once per backend, the client is read only once a backend accepted, drain keeps
+ * open connections), with the bytes moved in C.
+ */
+import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
+import type { Logger } from '../../common/log.js';
+import type { Balancer, Slot } from './balancer.js';
+import type { NativeRelay, RelayHandlers } from './native-relay.js';
+import { ConnectSweep } from './sweep.js';
+import type { ListenAddress } from './service.js';
+
+interface Client {
+  peer: string;
+  /** The backend it is connected or connecting to (counted open on the balancer). */
+  slot?: Slot;
+  tried?: Set<string>;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+const errName = (errno: number) => {
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return `errno ${errno}`;
+  }
+};
+
+export interface NativeTcpOptions {
+  balancer: Balancer;
+  log: Logger;
+  connectTimeoutMs: number;
+  onUnreachable(backend: string): void;
+  service(): string;
+}
+
+export class NativeTcpService implements RelayHandlers {
+  private readonly srv: number;
+  private listener?: object;
+  private readonly clients = new Map<number, Client>();
+  private readonly connects: ConnectSweep<number>;
+  private registered = true;
+
+  constructor(
+    private readonly relay: NativeRelay,
+    private readonly listen: ListenAddress,
+    private readonly opts: NativeTcpOptions,
+  ) {
+    this.srv = relay.register(this);
+    this.connects = new ConnectSweep(opts.connectTimeoutMs, (id) => {
+      if (this.relay.abort(id)) this.connectFailed(id, constants.errno.ETIMEDOUT);
+    });
+  }
+
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
+  /** Throws (naming the address) when it cannot listen. */
+  start(): void {
+    if (this.listener) return;
+    if (!this.registered) this.relay.register(this, this.srv);
+    this.registered = true;
+    try {
+      this.listener = this.relay.listen(this.srv, this.listen.host, this.listen.port);
+    } catch (e) {
+      this.release();
+      const err = new Error(`listen ${this.listen.host}:${this.listen.port}: ${(e as Error).message}`);
+      throw Object.assign(err, { errno: (e as { errno?: number }).errno });
+    }
+  }
+
+  /** Stop listening; without `drain`, close every open connection too. */
+  stop(drain: boolean): void {
+    this.unlisten();
+    if (!drain) {
+      this.connects.stop();
+      for (const [id, c] of this.clients) {
+        this.relay.drop(id);
+        this.forget(id, c);
+      }
+    }
+    this.release();
+  }
+
+  /** Tests: the listener goes away behind the driver's back. */
+  unlisten(): void {
+    if (this.listener) this.relay.unlisten(this.listener);
+    this.listener = undefined;
+  }
+
+  accepted(id: number, peer: string): void {
+    const c: Client = { peer };
+    this.clients.set(id, c);
+    this.dial(id, c);
+  }
+
+  connected(id: number): void {
+    this.connects.delete(id);
+  }
+
+  connectFailed(id: number, errno: number): void {
+    const c = this.clients.get(id);
+    if (!c?.slot) return;
+    this.connects.delete(id);
+    const slot = c.slot;
+    c.slot = undefined;
+    this.opts.balancer.closed(slot);
+    this.unreachable(c, slot, errno);
+    this.dial(id, c);
+  }
+
+  closed(id: number): void {
+    const c = this.clients.get(id);
+    if (!c) return;
+    this.connects.delete(id);
+    this.forget(id, c);
+    this.release();
+  }
+
+  acceptError(errno: number): void {
+    this.opts.log.warn('userspace_accept_error', { service: this.opts.service(), err: errName(errno) });
+  }
+
+  handlerError(err: unknown): void {
+    this.opts.log.error('userspace_relay_handler_error', { service: this.opts.service(), err });
+  }
+
+  /** Connect the client to the next backend it has not tried; none left: drop it. */
+  private dial(id: number, c: Client): void {
+    const bal = this.opts.balancer;
+    for (;;) {
+      const slot = bal.pick(bal.wantsClient ? c.peer : '', c.tried ?? NONE);
+      if (!slot) {
+        this.relay.drop(id);
+        this.forget(id, c);
+        return;
+      }
+      const err = this.relay.dial(id, slot.backend.ip, slot.backend.port);
+      if (err === 0) {
+        bal.opened(slot);
+        c.slot = slot;
+        this.connects.add(id);
+        return;
+      }
+      this.unreachable(c, slot, err);
+    }
+  }
+
+  private unreachable(c: Client, slot: Slot, errno: number): void {
+    (c.tried ??= new Set()).add(slot.id);
+    this.opts.onUnreachable(slot.id);
+    this.opts.log.warn('userspace_backend_unreachable', { service: this.opts.service(), backend: slot.id, err: errName(errno) });
+  }
+
+  private forget(id: number, c: Client): void {
+    this.clients.delete(id);
+    if (c.slot) this.opts.balancer.closed(c.slot);
+    c.slot = undefined;
+  }
+
+  /** Stopped and no connection left: no more events can come. */
+  private release(): void {
+    if (this.listener || this.clients.size > 0 || !this.registered) return;
+    this.relay.unregister(this.srv);
+    this.registered = false;
+  }
+}
