@@ -7,7 +7,7 @@
     },
     {
       "target_name": "tcprelay",
-      "sources": ["tcprelay.c"],
+      "sources": ["tcprelay.c", "relay_io.c", "relay_worker.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]

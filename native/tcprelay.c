@@ -34,52 +34,28 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "tcprelay.h"
 
-#define BUF_SIZE (256 * 1024)
-#define MAX_EVENTS 256
 #define ACCEPTS_PER_WAKE 64
+#define MAX_THREADS 16
 
 /* Events for JavaScript: cb(kind, server, conn, errno, peer). */
 enum { EV_ACCEPT = 1, EV_CONNECTED = 2, EV_CONNECT_FAILED = 3, EV_CLOSED = 4, EV_ACCEPT_ERROR = 5 };
-enum { K_LISTEN = 1, K_CLIENT = 2, K_UP = 3 };
-enum { S_ACCEPTED = 0, S_CONNECTING = 1, S_RELAY = 2, S_DEAD = 3 };
-
-typedef struct item {
-  int kind;
-  int fd;
-  uint32_t mask; /* events in the epoll set; 0: not in it */
-  void *owner;
-} item_t;
 
 typedef struct listener {
   item_t it;
   uint32_t srv;
-  int closed;
+  int closed; /* 1: closed, still named by the current batch; 2: off every list */
   int finalized;
   int paused; /* out of descriptors: not accepting until a connection closes */
   struct listener *next; /* all listeners, or the free-after-batch list once closed */
 } listener_t;
 
-/* One direction: bytes read from one socket and not yet taken by the other. */
-typedef struct {
-  char *buf;
-  size_t off, len;
-  int eof;  /* FIN read */
-  int shut; /* FIN passed on */
-} dir_t;
-
-typedef struct conn {
-  uint32_t id, srv;
-  int state;
-  item_t c, u;
-  dir_t d[2]; /* 0: client -> upstream, 1: upstream -> client */
-  struct conn *next_dead;
-} conn_t;
-
 typedef struct {
   napi_env env;
   int epfd;
   uv_poll_t poll;
+  uv_async_t async; /* relay threads handed finished connections back */
   int refed;
   napi_ref cb, self;
   napi_async_context actx;
@@ -94,6 +70,10 @@ typedef struct {
   int in_batch;
   napi_ref exc; /* the first exception a handler threw during a batch */
   char *buf;
+  worker_t workers[MAX_THREADS];
+  int nworkers;
+  uint32_t rr;
+  relay_shared_t shared;
 } relay_t;
 
 static relay_t *R(napi_env env) {
@@ -121,13 +101,8 @@ static void refresh_ref(relay_t *r) {
   r->refed = want;
   if (want) uv_ref((uv_handle_t *)&r->poll);
   else uv_unref((uv_handle_t *)&r->poll);
-}
-
-static void set_mask(relay_t *r, item_t *it, uint32_t m) {
-  if (m == it->mask || it->fd < 0) return;
-  struct epoll_event ev = {.events = m, .data.ptr = it};
-  int op = m == 0 ? EPOLL_CTL_DEL : it->mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-  if (epoll_ctl(r->epfd, op, it->fd, &ev) == 0 || m == 0) it->mask = m;
+  if (r->nworkers && want) uv_ref((uv_handle_t *)&r->async);
+  else if (r->nworkers) uv_unref((uv_handle_t *)&r->async);
 }
 
 /* --- JavaScript events --- */
@@ -180,7 +155,7 @@ static void resume_listeners(relay_t *r) {
   for (listener_t *l = r->listeners; l; l = l->next)
     if (l->paused) {
       l->paused = 0;
-      set_mask(r, &l->it, EPOLLIN);
+      io_set_mask(r->epfd, &l->it, EPOLLIN);
     }
   r->npaused = 0;
 }
@@ -188,20 +163,30 @@ static void resume_listeners(relay_t *r) {
 /* Close both sockets; `notify`: tell JavaScript (it did not ask for this itself). */
 static void conn_kill(relay_t *r, conn_t *c, int notify) {
   if (c->state == S_DEAD) return;
+  if (c->w) {
+    /* A relay thread has it: hang up both sockets; the thread sees it, finishes and hands it back. */
+    if (!c->dropped) {
+      c->dropped = 1;
+      shutdown(c->c.fd, SHUT_RDWR);
+      shutdown(c->u.fd, SHUT_RDWR);
+    }
+    return;
+  }
   c->state = S_DEAD;
+  uint32_t srv = c->srv, id = c->id; /* the struct may be freed below */
   if (c->c.fd >= 0) close(c->c.fd);
   if (c->u.fd >= 0) close(c->u.fd);
   c->c.fd = c->u.fd = -1;
   r->live--;
   if (r->in_batch) {
-    c->next_dead = r->dead;
+    c->next = r->dead;
     r->dead = c;
   } else {
     conn_free(r, c);
   }
   resume_listeners(r);
   refresh_ref(r);
-  if (notify) emit(r, EV_CLOSED, c->srv, c->id, 0, NULL);
+  if (notify) emit(r, EV_CLOSED, srv, id, 0, NULL);
 }
 
 static conn_t *conn_new(relay_t *r, uint32_t srv, int fd) {
@@ -232,90 +217,19 @@ static conn_t *conn_new(relay_t *r, uint32_t srv, int fd) {
   return c;
 }
 
-/* What each socket waits for, from the state of both directions. */
-static void update(relay_t *r, conn_t *c) {
-  if (c->state == S_DEAD) return;
-  uint32_t mc = 0, mu = 0;
-  if (c->state == S_CONNECTING) mu = EPOLLOUT;
-  if (c->state == S_RELAY) {
-    if (!c->d[0].eof && !c->d[0].len) mc |= EPOLLIN;
-    if (!c->d[1].eof && !c->d[1].len) mu |= EPOLLIN;
-    if (c->d[1].len) mc |= EPOLLOUT;
-    if (c->d[0].len) mu |= EPOLLOUT;
-  }
-  set_mask(r, &c->c, mc);
-  set_mask(r, &c->u, mu);
-}
-
-/* Send what `d` holds to `fd`; on EOF already read and everything sent, pass the FIN on. -1: the socket failed. */
-static int flush(dir_t *d, int fd) {
-  while (d->len) {
-    ssize_t w = send(fd, d->buf + d->off, d->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w > 0) {
-      d->off += (size_t)w;
-      d->len -= (size_t)w;
-    } else if (w < 0 && errno == EINTR) {
-      continue;
-    } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return 0;
-    } else {
-      return -1;
-    }
-  }
-  d->off = 0;
-  if (d->eof && !d->shut) {
-    shutdown(fd, SHUT_WR); /* ENOTCONN after a reset: the next read or write reports it */
-    d->shut = 1;
-  }
-  return 0;
-}
-
-/* Read from `from`, write to `to`; what `to` does not take waits in `d`. -1: a socket failed. */
-static int pump(relay_t *r, dir_t *d, int from, int to) {
-  for (int i = 0; i < 8; i++) {
-    ssize_t n = recv(from, r->buf, BUF_SIZE, MSG_DONTWAIT);
-    if (n == 0) {
-      d->eof = 1;
-      return flush(d, to);
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-    }
-    const char *p = r->buf;
-    size_t left = (size_t)n;
-    while (left) {
-      ssize_t w = send(to, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w > 0) {
-        p += w;
-        left -= (size_t)w;
-      } else if (w < 0 && errno == EINTR) {
-        continue;
-      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        return -1;
-      }
-    }
-    if (left) {
-      if (!d->buf && !(d->buf = malloc(BUF_SIZE))) return -1;
-      memcpy(d->buf, p, left);
-      d->off = 0;
-      d->len = left;
-      return 0;
-    }
-    if ((size_t)n < BUF_SIZE) return 0; /* likely drained; level-triggered epoll says if not */
-  }
-  return 0;
-}
-
 static void on_connect_done(relay_t *r, conn_t *c, uint32_t ev) {
   int err = 0;
   socklen_t len = sizeof err;
-  if (getsockopt(c->u.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  /* Writable and no error or hang-up: connected (no need to ask SO_ERROR). */
+  if ((ev & (EPOLLERR | EPOLLHUP)) && getsockopt(c->u.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
   if (err == 0 && !(ev & (EPOLLERR | EPOLLHUP))) {
     c->state = S_RELAY;
-    update(r, c);
+    if (r->nworkers) {
+      io_set_mask(r->epfd, &c->u, 0);
+      worker_give(&r->workers[r->rr++ % (uint32_t)r->nworkers], c);
+    } else {
+      io_update(r->epfd, c);
+    }
     emit(r, EV_CONNECTED, c->srv, c->id, 0, NULL);
     return;
   }
@@ -327,21 +241,6 @@ static void on_connect_done(relay_t *r, conn_t *c, uint32_t ev) {
   emit(r, EV_CONNECT_FAILED, c->srv, c->id, err, NULL);
   /* JavaScript dials the next backend or drops the client; if it did neither, drop it. */
   if (c->state == S_ACCEPTED) conn_kill(r, c, 1);
-}
-
-static void on_relay(relay_t *r, conn_t *c, item_t *it, uint32_t ev) {
-  int client = it->kind == K_CLIENT;
-  dir_t *rd = &c->d[client ? 0 : 1], *wd = &c->d[client ? 1 : 0];
-  int self = it->fd, other = client ? c->u.fd : c->c.fd;
-  int bad = (ev & EPOLLERR) != 0;
-  if (!bad && (ev & EPOLLOUT) && wd->len) bad = flush(wd, self) < 0;
-  if (!bad && (ev & (EPOLLIN | EPOLLHUP)) && (it->mask & EPOLLIN)) bad = pump(r, rd, self, other) < 0;
-  else if (!bad && (ev & EPOLLHUP)) bad = 1; /* not reading: a hang-up here means a reset, and no write can succeed */
-  if (bad || (c->d[0].shut && c->d[1].shut)) {
-    conn_kill(r, c, 1);
-    return;
-  }
-  update(r, c);
 }
 
 static void on_accept(relay_t *r, listener_t *l) {
@@ -356,14 +255,12 @@ static void on_accept(relay_t *r, listener_t *l) {
       if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
         l->paused = 1; /* the listening socket stays readable: wait for a connection to close */
         r->npaused++;
-        set_mask(r, &l->it, 0);
+        io_set_mask(r->epfd, &l->it, 0);
       }
       emit(r, EV_ACCEPT_ERROR, l->srv, 0, e, NULL);
       return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    conn_t *c = conn_new(r, l->srv, fd);
+    conn_t *c = conn_new(r, l->srv, fd); /* TCP_NODELAY comes from the listening socket */
     if (!c) {
       close(fd);
       emit(r, EV_ACCEPT_ERROR, l->srv, 0, ENOMEM, NULL);
@@ -382,7 +279,7 @@ static void end_batch(relay_t *r) {
   r->in_batch = 0;
   while (r->dead) {
     conn_t *c = r->dead;
-    r->dead = c->next_dead;
+    r->dead = c->next;
     conn_free(r, c);
   }
   while (r->dead_listeners) {
@@ -393,16 +290,38 @@ static void end_batch(relay_t *r) {
   }
 }
 
+/* JavaScript may be called between js_begin and js_end: one callback scope (next ticks and
+   microtasks run at its end), and a handler's exception is raised as uncaught at the end. */
+typedef struct {
+  napi_handle_scope hs;
+  napi_callback_scope cs;
+} js_scope_t;
+
+static void js_begin(relay_t *r, js_scope_t *s) {
+  napi_value self;
+  napi_open_handle_scope(r->env, &s->hs);
+  napi_get_reference_value(r->env, r->self, &self);
+  napi_open_callback_scope(r->env, self, r->actx, &s->cs);
+}
+
+static void js_end(relay_t *r, js_scope_t *s) {
+  napi_env env = r->env;
+  napi_close_callback_scope(env, s->cs);
+  if (r->exc) {
+    napi_value exc;
+    napi_get_reference_value(env, r->exc, &exc);
+    napi_delete_reference(env, r->exc);
+    r->exc = NULL;
+    napi_fatal_exception(env, exc);
+  }
+  napi_close_handle_scope(env, s->hs);
+}
+
 static void on_poll(uv_poll_t *p, int status, int events) {
   relay_t *r = p->data;
-  napi_env env = r->env;
   struct epoll_event evs[MAX_EVENTS];
-  napi_handle_scope hs;
-  napi_open_handle_scope(env, &hs);
-  napi_value self;
-  napi_get_reference_value(env, r->self, &self);
-  napi_callback_scope scope;
-  napi_open_callback_scope(env, self, r->actx, &scope);
+  js_scope_t js;
+  js_begin(r, &js);
   for (int round = 0; round < 4; round++) {
     int n = epoll_wait(r->epfd, evs, MAX_EVENTS, 0);
     if (n <= 0) break;
@@ -418,20 +337,32 @@ static void on_poll(uv_poll_t *p, int status, int events) {
       conn_t *c = it->owner;
       if (c->state == S_DEAD || it->fd < 0) continue;
       if (it->kind == K_UP && c->state == S_CONNECTING) on_connect_done(r, c, ev);
-      else if (c->state == S_RELAY) on_relay(r, c, it, ev);
+      else if (c->state == S_RELAY && !c->w && io_event(r->epfd, r->buf, c, it, ev)) conn_kill(r, c, 1);
     }
     end_batch(r);
     if (n < MAX_EVENTS) break;
   }
-  napi_close_callback_scope(env, scope);
-  if (r->exc) {
-    napi_value exc;
-    napi_get_reference_value(env, r->exc, &exc);
-    napi_delete_reference(env, r->exc);
-    r->exc = NULL;
-    napi_fatal_exception(env, exc);
+  workers_flush(r->workers, r->nworkers);
+  js_end(r, &js);
+}
+
+/* Relay threads handed finished connections back: close, tell JavaScript (unless it dropped them), free. */
+static void on_done(uv_async_t *a) {
+  relay_t *r = a->data;
+  pthread_mutex_lock(&r->shared.mu);
+  conn_t *c = r->shared.done;
+  r->shared.done = NULL;
+  pthread_mutex_unlock(&r->shared.mu);
+  if (!c) return;
+  js_scope_t js;
+  js_begin(r, &js);
+  while (c) {
+    conn_t *next = c->next;
+    c->w = NULL; /* back with the event loop: conn_kill closes and frees it */
+    conn_kill(r, c, !c->dropped);
+    c = next;
   }
-  napi_close_handle_scope(env, hs);
+  js_end(r, &js);
 }
 
 /* --- JavaScript API --- */
@@ -482,6 +413,7 @@ static socklen_t parse_addr(napi_env env, napi_value ipv, uint32_t port, struct 
 static void relay_cleanup(void *arg) {
   relay_t *r = arg;
   if (r->epfd < 0) return;
+  workers_stop(r->workers, r->nworkers);
   uv_poll_stop(&r->poll);
   close(r->epfd);
   r->epfd = -1;
@@ -492,11 +424,20 @@ static void instance_free(napi_env env, void *data, void *hint) {
   relay_cleanup(r);
 }
 
-/* init(callback, self): once per process (thread); events go to callback.call(self, ...). */
+/*
+ * init(callback, self, threads): once per process (thread); events go to callback.call(self, ...).
+ * threads: relay threads (0: bytes move on the event loop too).
+ */
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t threads = 0;
+  CHECK(napi_get_value_uint32(env, argv[2], &threads));
+  if (threads > MAX_THREADS) {
+    napi_throw_range_error(env, NULL, "tcprelay: at most 16 relay threads");
+    return NULL;
+  }
   if (R(env)) {
     napi_throw_error(env, NULL, "tcprelay: init() called twice");
     return NULL;
@@ -517,6 +458,20 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   }
   r->poll.data = r;
   uv_unref((uv_handle_t *)&r->poll);
+  if (threads) {
+    pthread_mutex_init(&r->shared.mu, NULL);
+    r->shared.async = &r->async;
+    r->async.data = r;
+    int err = uv_async_init(loop, &r->async, on_done);
+    if (err) {
+      napi_throw_error(env, NULL, uv_strerror(err));
+      return NULL;
+    }
+    uv_unref((uv_handle_t *)&r->async);
+    err = workers_start(r->workers, (int)threads, &r->shared);
+    if (err) return throw_errno(env, "tcprelay: relay threads", err);
+    r->nworkers = (int)threads;
+  }
   CHECK(napi_create_reference(env, argv[0], 1, &r->cb));
   CHECK(napi_create_reference(env, argv[1], 1, &r->self));
   napi_value name;
@@ -551,6 +506,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   int one = 1; /* as Node's net: a port in TIME_WAIT can be listened on again; two listeners cannot */
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* accepted sockets inherit it */
   if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 511) < 0) {
     int e = errno;
     close(fd);
@@ -563,7 +519,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   }
   l->it = (item_t){.kind = K_LISTEN, .fd = fd, .owner = l};
   l->srv = srv;
-  set_mask(r, &l->it, EPOLLIN);
+  io_set_mask(r->epfd, &l->it, EPOLLIN);
   l->next = r->listeners;
   r->listeners = l;
   r->nlisteners++;
@@ -668,7 +624,7 @@ static napi_value js_dial(napi_env env, napi_callback_info info) {
     c->u.fd = fd;
     c->u.mask = 0;
     c->state = S_CONNECTING;
-    update(r, c);
+    io_update(r->epfd, c);
     if (!c->u.mask) { /* could not watch it */
       err = errno ? errno : EBADF;
       close(fd);

@@ -4,13 +4,16 @@
  * backend, retry after a refused connect, connect timeouts, drain). One relay per process serves
  * every listener; its events are routed to the listener's handlers by a small server number.
  *
+ * Connected clients are relayed on relay threads (SEXTANT_TCP_RELAY_THREADS, default 1; 0 keeps
+ * every byte on the event loop), so the event loop keeps accepting and connecting meanwhile.
+ *
  * When the module is not built (no compiler) or SEXTANT_TCP_RELAY=0, `nativeRelay()` is undefined
  * and the proxy relays with net.Socket (relay.ts).
  */
 import { loadNative } from '../../common/native.js';
 
 interface Addon {
-  init(cb: (kind: number, srv: number, id: number, err: number, peer: string | undefined) => void, self: object): void;
+  init(cb: (kind: number, srv: number, id: number, err: number, peer: string | undefined) => void, self: object, threads: number): void;
   listen(srv: number, ip: string, port: number): object;
   port(l: object): number;
   unlisten(l: object): void;
@@ -44,8 +47,12 @@ export class NativeRelay {
   private readonly servers = new Map<number, RelayHandlers>();
   private next = 1;
 
-  constructor(private readonly addon: Addon) {
-    addon.init(this.onEvent, this);
+  constructor(
+    private readonly addon: Addon,
+    /** Relay threads: bytes of connected clients move there, off the event loop (0: on it). */
+    readonly threads: number,
+  ) {
+    addon.init(this.onEvent, this, threads);
   }
 
   /** A server number for `handlers` (or `srv` again, after `unregister`); events for it arrive until `unregister`. */
@@ -109,11 +116,19 @@ export class NativeRelay {
 
 let relay: NativeRelay | null | undefined;
 
+/** SEXTANT_TCP_RELAY_THREADS: 0 to 16, default 1 (the event loop accepts and connects, one thread relays). */
+export function relayThreads(v: string | undefined): number {
+  if (v === undefined || v === '') return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new Error(`SEXTANT_TCP_RELAY_THREADS must be an integer from 0 to 16, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** The process's relay, or undefined when the module is not built or turned off (SEXTANT_TCP_RELAY=0). */
 export function nativeRelay(): NativeRelay | undefined {
   if (relay === undefined) {
     const addon = process.env.SEXTANT_TCP_RELAY === '0' ? undefined : loadNative<Addon>('tcprelay');
-    relay = addon ? new NativeRelay(addon) : null;
+    relay = addon ? new NativeRelay(addon, relayThreads(process.env.SEXTANT_TCP_RELAY_THREADS)) : null;
   }
   return relay ?? undefined;
 }
