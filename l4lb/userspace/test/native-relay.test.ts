@@ -44,14 +44,15 @@ if (!relay) {
       });
     });
 
-  /** Send `msg`, half-close, and collect the answer until the proxy closes; `error` if it was reset. */
+  /** Send `msg`, half-close, and collect the answer until the proxy closes; `error` if it was reset, `timeout` after 5 s. */
   function exchange(to: { host: string; port: number }, msg: string): Promise<string> {
     return new Promise((res) => {
       const c = net.connect({ host: to.host, port: to.port, allowHalfOpen: true }, () => c.end(msg));
+      const timer = setTimeout(() => (c.destroy(), res(`timeout (got ${JSON.stringify(s)})`)), 5000);
       let s = '';
       c.on('data', (d) => (s += d.toString()));
-      c.on('end', () => res(s));
-      c.on('error', (e) => res(`error ${(e as NodeJS.ErrnoException).code}`));
+      c.on('end', () => (clearTimeout(timer), res(s)));
+      c.on('error', (e) => (clearTimeout(timer), res(`error ${(e as NodeJS.ErrnoException).code}`)));
     });
   }
 
