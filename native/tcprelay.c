@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi_util.h"
 #include <uv.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,18 +81,6 @@ static relay_t *R(napi_env env) {
   void *d = NULL;
   napi_get_instance_data(env, &d);
   return d;
-}
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[200];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value e, m, code;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &code);
-  napi_set_named_property(env, e, "errno", code);
-  napi_throw(env, e);
-  return NULL;
 }
 
 /* The uv handle keeps the process alive only while something is listening or relaying. */
@@ -637,22 +626,26 @@ static napi_value js_dial(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* drop(conn): close the client and any backend socket now; no CLOSED event. Unknown ids are ignored. */
-static napi_value js_drop(napi_env env, napi_callback_info info) {
+/* The connection named by the one argument of drop / abort; NULL when unknown (or with an exception pending). */
+static conn_t *conn_call(napi_env env, napi_callback_info info, relay_t **rp) {
   napi_value argv[1];
   relay_t *r = args(env, info, 1, argv);
-  if (!r) return NULL;
-  conn_t *c = conn_arg(env, r, argv[0]);
+  *rp = r;
+  return r ? conn_arg(env, r, argv[0]) : NULL;
+}
+
+/* drop(conn): close the client and any backend socket now; no CLOSED event. Unknown ids are ignored. */
+static napi_value js_drop(napi_env env, napi_callback_info info) {
+  relay_t *r;
+  conn_t *c = conn_call(env, info, &r);
   if (c) conn_kill(r, c, 0);
   return NULL;
 }
 
 /* abort(conn) -> true if a connect was in flight: its socket is closed and the client can be dialed again. */
 static napi_value js_abort(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  relay_t *r = args(env, info, 1, argv);
-  if (!r) return NULL;
-  conn_t *c = conn_arg(env, r, argv[0]);
+  relay_t *r;
+  conn_t *c = conn_call(env, info, &r);
   int was = c && c->state == S_CONNECTING;
   if (was) {
     close(c->u.fd);
@@ -679,15 +672,14 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
-      {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
-      {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
-      {"port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL},
-      {"unlisten", NULL, js_unlisten, NULL, NULL, NULL, napi_default, NULL},
-      {"dial", NULL, js_dial, NULL, NULL, NULL, napi_default, NULL},
-      {"drop", NULL, js_drop, NULL, NULL, NULL, napi_default, NULL},
-      {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
-      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      METHOD("init", js_init),
+      METHOD("listen", js_listen),
+      METHOD("port", js_port),
+      METHOD("unlisten", js_unlisten),
+      METHOD("dial", js_dial),
+      METHOD("drop", js_drop),
+      METHOD("abort", js_abort),
+      METHOD("stats", js_stats),
   };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  return export_methods(env, exports, props, sizeof props / sizeof props[0]);
 }

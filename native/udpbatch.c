@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi_util.h"
 #include <uv.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,18 +48,6 @@ typedef struct {
       return NULL;                                                   \
     }                                                                \
   } while (0)
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[160];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value e, m, code;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &code);
-  napi_set_named_property(env, e, "errno", code);
-  napi_throw(env, e);
-  return NULL;
-}
 
 static void on_readable(uv_poll_t *p, int status, int events) {
   sock_t *s = p->data;
@@ -329,12 +318,11 @@ static napi_value js_port(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
-      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
-      {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
-      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
-      {"port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL},
-      {"fd", NULL, js_fd, NULL, NULL, NULL, napi_default, NULL},
+      METHOD("open", js_open),
+      METHOD("send", js_send),
+      METHOD("close", js_close),
+      METHOD("port", js_port),
+      METHOD("fd", js_fd),
   };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  return export_methods(env, exports, props, sizeof props / sizeof props[0]);
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * Builds the native UDP batching module (`native/udpbatch.c`, see common/udp-batch.ts) with
- * node-gyp against the headers of the Node running this script. Sextant works without it: the
- * DNS servers then use Node's dgram sockets, slower per datagram. So a failed build warns and
- * exits 0, unless SEXTANT_NATIVE=required (exit 1), or SEXTANT_NATIVE=0 skips it.
+ * Builds the native modules (`native/udpbatch.c`, see common/udp-batch.ts; `native/tcprelay.c`,
+ * see l4lb/userspace/native-relay.ts) with node-gyp against the headers of the Node running this
+ * script. Sextant works without them: the DNS servers then use Node's dgram sockets and the
+ * userspace L4LB relays with net.Socket, both slower. So a failed build warns and exits 0, unless
+ * SEXTANT_NATIVE=required (exit 1), or SEXTANT_NATIVE=0 skips it.
  * Usage: node scripts/build-native.mjs   (run by `npm run build` after tsc)
  */
 import { spawnSync } from 'node:child_process';
@@ -26,7 +27,7 @@ const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 if (r.status === 0) process.exit(0);
 
 const why = headers ? `node-gyp exited ${r.status ?? r.signal}` : `no Node headers under ${prefix}/include/node and node-gyp could not fetch them`;
-const msg = `build-native: native/udpbatch.c not built (${why}; it needs make, a C compiler and python3). DNS servers fall back to Node's dgram sockets.`;
+const msg = `build-native: native modules not built (${why}; they need make, a C compiler and python3). DNS servers fall back to Node's dgram sockets, the userspace L4LB to net.Socket.`;
 if (mode === 'required') {
   console.error(msg);
   process.exit(1);

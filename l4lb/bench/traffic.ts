@@ -14,14 +14,15 @@ import { eventually } from '../../test/lib/proc.js';
 import { createLogger } from '../../common/log.js';
 import { NftablesDriver } from '../nft/driver.js';
 import { UserspaceDriver } from '../userspace/driver.js';
+import { nativeRelay } from '../userspace/native-relay.js';
 import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
 import { NET, proxyProcess, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
-export const IPERF_RUNS = 3;
+export const IPERF_RUNS = 5;
 export const IPERF_SECONDS = 5;
-export const WRK_RUNS = 3;
+export const WRK_RUNS = 5;
 export const WRK_SECONDS = 3;
 
 export async function programUserspace(n: number): Promise<{ full: number; change: number }> {
@@ -194,6 +195,11 @@ interface Path {
   usPerConn: number[];
 }
 
+const relayName = () => {
+  const r = nativeRelay();
+  return r ? `native (native/tcprelay.c), ${r.threads} relay thread(s)` : 'net.Socket (native module not built, or SEXTANT_TCP_RELAY=0)';
+};
+
 const path = (label: string, iperfPort: number, httpPort: number, cpu?: () => number): Path => ({ label, iperfPort, httpPort, cpu, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] });
 
 /**
@@ -209,7 +215,7 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         procs.push(proxy);
         procs.push(await haproxyPeer(NET.midCli, [[7000, `${NET.srv}:5201`], [7001, `${NET.srv}:8082`]], mid));
         const direct = path('direct (middle ns routes)', 5201, 8080);
-        const ours = path('userspace proxy, one process (middle ns)', 6000, 6001, proxy.cpu);
+        const ours = path('userspace proxy, one process, native relay (middle ns)', 6000, 6001, proxy.cpu);
         const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001);
         const all = [direct, ours, ha];
         const host = (v: Path) => (v === direct ? NET.srv : NET.midCli);
@@ -231,7 +237,10 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         return {
           tput: [...all.map((v) => peerRow(v.label, v.gbps, direct.gbps, 2)), `| ${name} vs HAProxy | | **${f2(median(ours.gbps) / median(ha.gbps))}** |`],
           conn: [...all.map((v) => peerRow(v.label, v.rps, direct.rps, 0)), `| ${name} vs HAProxy | | **${f2(median(ours.rps) / median(ha.rps))}** |`],
-          notes: [`- ${name}: ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs CPU per connection (medians, from /proc).`],
+          notes: [
+            `- ${name}: ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs CPU per connection (medians, from /proc).`,
+            `- TCP relay of the userspace proxy (here and on loopback): ${relayName()}.`,
+          ],
         };
       } finally {
         for (const p of procs) p.stop();

@@ -8,6 +8,7 @@ import { DriverError } from '../errors.js';
 import { diffServices, normalize, sameBackends } from '../services.js';
 import type { Balance } from './balancer.js';
 import { ServiceProxy, type ListenAddress } from './service.js';
+import { nativeRelay } from './native-relay.js';
 
 export interface UserspaceDriverOptions {
   /** Where to listen for a service; default the VIP and port themselves (the VIP must be local). */
@@ -35,7 +36,11 @@ export class UserspaceDriver implements L4lbDriver {
   }
 
   async start(): Promise<void> {
-    this.log.warn('userspace_slow_path', { message: 'l4lb runs the userspace proxy: the slow path, every byte crosses Node; use ipvs or nftables where possible' });
+    const relay = nativeRelay();
+    this.log.warn('userspace_slow_path', {
+      message: 'l4lb runs the userspace proxy: the slow path, every byte is copied through this process; use ipvs or nftables where possible',
+      tcp_relay: relay ? `native, ${relay.threads} relay thread(s)` : 'net.Socket',
+    });
   }
 
   apply(desired: Service[]): Promise<ApplyResult> {

@@ -11,7 +11,15 @@ import { freePort, loopbackBlock } from '../../../test/lib/index.js';
 import { createLogger } from '../../../common/log.js';
 import type { Service } from '../../driver.js';
 import { ServiceProxy } from '../service.js';
-import { nativeRelay } from '../native-relay.js';
+import { nativeRelay, relayThreads } from '../native-relay.js';
+
+t.test('SEXTANT_TCP_RELAY_THREADS: 0 to 16, default 1, anything else named', async (t) => {
+  t.equal(relayThreads(undefined), 1);
+  t.equal(relayThreads(''), 1);
+  t.equal(relayThreads('0'), 0);
+  t.equal(relayThreads('16'), 16);
+  for (const bad of ['17', '-1', '1.5', 'two']) t.throws(() => relayThreads(bad), new RegExp(`SEXTANT_TCP_RELAY_THREADS .*"${bad.replace('.', '\\.')}"`), bad);
+});
 
 const relay = nativeRelay();
 if (!relay) {

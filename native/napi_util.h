@@ -1,0 +1,30 @@
+/* Small N-API helpers shared by the native modules (header-only). */
+#ifndef SEXTANT_NAPI_UTIL_H
+#define SEXTANT_NAPI_UTIL_H
+
+#include <node_api.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Throw an Error "<what>: <strerror>" with an `errno` property; returns NULL for `return throw_errno(...)`. */
+static inline napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[200];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value e, m, code;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_int32(env, err, &code);
+  napi_set_named_property(env, e, "errno", code);
+  napi_throw(env, e);
+  return NULL;
+}
+
+/* One exported function: METHOD("name", fn) inside a napi_property_descriptor array. */
+#define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
+
+static inline napi_value export_methods(napi_env env, napi_value exports, const napi_property_descriptor *props, size_t n) {
+  napi_define_properties(env, exports, n, props);
+  return exports;
+}
+
+#endif
