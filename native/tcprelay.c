@@ -206,6 +206,14 @@ static conn_t *conn_new(relay_t *r, uint32_t srv, int fd) {
   return c;
 }
 
+/* Close the backend socket of a connect that failed or was given up: the client can be dialed again. */
+static void upstream_reset(conn_t *c) {
+  close(c->u.fd);
+  c->u.fd = -1;
+  c->u.mask = 0;
+  c->state = S_ACCEPTED;
+}
+
 static void on_connect_done(relay_t *r, conn_t *c, uint32_t ev) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -223,10 +231,7 @@ static void on_connect_done(relay_t *r, conn_t *c, uint32_t ev) {
     return;
   }
   if (err == 0) err = ECONNREFUSED;
-  close(c->u.fd);
-  c->u.fd = -1;
-  c->u.mask = 0;
-  c->state = S_ACCEPTED;
+  upstream_reset(c);
   emit(r, EV_CONNECT_FAILED, c->srv, c->id, err, NULL);
   /* JavaScript dials the next backend or drops the client; if it did neither, drop it. */
   if (c->state == S_ACCEPTED) conn_kill(r, c, 1);
@@ -616,9 +621,7 @@ static napi_value js_dial(napi_env env, napi_callback_info info) {
     io_update(r->epfd, c);
     if (!c->u.mask) { /* could not watch it */
       err = errno ? errno : EBADF;
-      close(fd);
-      c->u.fd = -1;
-      c->state = S_ACCEPTED;
+      upstream_reset(c);
     }
   }
   napi_value out;
@@ -647,12 +650,7 @@ static napi_value js_abort(napi_env env, napi_callback_info info) {
   relay_t *r;
   conn_t *c = conn_call(env, info, &r);
   int was = c && c->state == S_CONNECTING;
-  if (was) {
-    close(c->u.fd);
-    c->u.fd = -1;
-    c->u.mask = 0;
-    c->state = S_ACCEPTED;
-  }
+  if (was) upstream_reset(c);
   napi_value out;
   napi_get_boolean(env, was, &out);
   return out;

@@ -19,7 +19,6 @@ interface Client {
   tried?: Set<string>;
 }
 
-const NONE: ReadonlySet<string> = new Set();
 const errName = (errno: number) => {
   try {
     return getSystemErrorName(-errno);
@@ -132,7 +131,7 @@ export class NativeTcpService implements RelayHandlers {
   private dial(id: number, c: Client): void {
     const bal = this.opts.balancer;
     for (;;) {
-      const slot = bal.pick(bal.wantsClient ? c.peer : '', c.tried ?? NONE);
+      const slot = bal.pick(bal.wantsClient ? c.peer : '', c.tried);
       if (!slot) {
         this.relay.drop(id);
         this.forget(id, c);
