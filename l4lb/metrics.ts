@@ -9,6 +9,10 @@ export interface L4lbMetrics {
   syncErrors: prom.Counter<'kind'>;
   driver: prom.Gauge<'driver'>;
   unreachable: prom.Counter<'backend'>;
+  /** Read at scrape time from `openSource` (set by the agent plugin when the userspace driver runs). */
+  userspaceOpen: prom.Gauge<'protocol'>;
+  openSource?: () => { tcp: number; udp: number };
+  socketErrors: prom.Counter<'op' | 'errno'>;
 }
 
 const cache = new WeakMap<Registry, L4lbMetrics>();
@@ -31,6 +35,22 @@ export function l4lbMetrics(registry: Registry): L4lbMetrics {
     syncErrors: new prom.Counter({ name: 'sextant_l4lb_sync_errors_total', help: 'Failed applies and reconciles', labelNames: ['kind'], registers }),
     driver: new prom.Gauge({ name: 'sextant_l4lb_driver', help: 'The data-plane driver in use (1 for the chosen one)', labelNames: ['driver'], registers }),
     unreachable: new prom.Counter({ name: 'sextant_l4lb_unreachable_backends_total', help: 'Connections a backend refused or timed out (userspace driver)', labelNames: ['backend'], registers }),
+    userspaceOpen: new prom.Gauge({
+      name: 'sextant_l4lb_userspace_open',
+      help: 'Connections (tcp) and sessions (udp) the userspace proxy relays now, all VIPs',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        const open = m.openSource?.();
+        if (open) for (const p of ['tcp', 'udp'] as const) this.set({ protocol: p }, open[p]);
+      },
+    }),
+    socketErrors: new prom.Counter({
+      name: 'sextant_l4lb_userspace_socket_errors_total',
+      help: 'Sockets the userspace proxy could not get (op accept: a client; op connect: a backend socket), by errno; EMFILE: out of file descriptors',
+      labelNames: ['op', 'errno'],
+      registers,
+    }),
   };
   cache.set(registry, m);
   return m;

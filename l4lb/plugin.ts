@@ -8,6 +8,7 @@ import type { SnapshotConsumer } from '../control/types.js';
 import { l4lbMetrics } from './metrics.js';
 import { probeDriver, type DriverChoice, type ProbeOptions } from './probe.js';
 import { L4lbReconciler, vipsApiView } from './reconciler.js';
+import { UserspaceDriver } from './userspace/driver.js';
 
 export interface L4lbAgentPluginOptions extends ProbeOptions {
   /** `--l4lb-driver` (default auto). */
@@ -20,10 +21,12 @@ export interface L4lbAgentPluginOptions extends ProbeOptions {
 
 export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin {
   return async (agent) => {
+    const metrics = l4lbMetrics(agent.registry);
     const driver = await probeDriver(opts.driver ?? 'auto', {
       ...opts,
-      userspace: { ...opts.userspace, onUnreachable: (b) => l4lbMetrics(agent.registry).unreachable.inc({ backend: b }) },
+      userspace: { ...opts.userspace, onUnreachable: (b) => metrics.unreachable.inc({ backend: b }), onSocketError: (op, e) => metrics.socketErrors.inc({ op, errno: e }) },
     });
+    if (driver instanceof UserspaceDriver) metrics.openSource = () => driver.openTotals();
     const reconciler = new L4lbReconciler({ driver, registry: agent.registry, clock: opts.clock, reconcileMs: opts.reconcileMs });
     agent.routes((r) => r.get('/v1/vips', () => ({ json: vipsApiView(reconciler.current()) })));
     opts.register?.(reconciler);

@@ -69,6 +69,7 @@ typedef struct {
   uint32_t nlisteners;
   uint32_t npaused;
   int in_batch;
+  uint32_t round; /* counts epoll_wait rounds that returned events */
   napi_ref exc; /* the first exception a handler threw during a batch */
   char *buf;
   worker_t workers[MAX_THREADS];
@@ -316,10 +317,11 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   struct epoll_event evs[MAX_EVENTS];
   js_scope_t js;
   js_begin(r, &js);
-  for (int round = 0; round < 4; round++) {
+  for (int pass = 0; pass < 4; pass++) {
     int n = epoll_wait(r->epfd, evs, MAX_EVENTS, 0);
     if (n <= 0) break;
     r->in_batch = 1;
+    r->round++;
     for (int i = 0; i < n; i++) {
       item_t *it = evs[i].data.ptr;
       uint32_t ev = evs[i].events;
@@ -329,7 +331,8 @@ static void on_poll(uv_poll_t *p, int status, int events) {
         continue;
       }
       conn_t *c = it->owner;
-      if (c->state == S_DEAD || it->fd < 0) continue;
+      /* A backend socket dialed during this round reuses its item: events fetched before were for the old one. */
+      if (c->state == S_DEAD || it->fd < 0 || (it->kind == K_UP && it->round == r->round)) continue;
       if (it->kind == K_UP && c->state == S_CONNECTING) on_connect_done(r, c, ev);
       else if (c->state == S_RELAY && !c->w && io_event(r->epfd, r->buf, c, it, ev)) conn_kill(r, c, 1);
     }
@@ -617,6 +620,7 @@ static napi_value js_dial(napi_env env, napi_callback_info info) {
   if (!err) {
     c->u.fd = fd;
     c->u.mask = 0;
+    c->u.round = r->round;
     c->state = S_CONNECTING;
     io_update(r->epfd, c);
     if (!c->u.mask) { /* could not watch it */

@@ -17,6 +17,7 @@ typedef struct item {
   int kind;
   int fd;
   uint32_t mask; /* events in the epoll set; 0: not in it */
+  uint32_t round; /* the event loop's round in which this fd was put in the set (K_UP only) */
   void *owner;
 } item_t;
 

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import { createRegistry } from '../../common/metrics.js';
 import { Router, serve } from '../../common/http.js';
 import type { Snapshot, Vip } from '../../control/types.js';
-import { freePort, loopbackBlock } from '../../test/lib/index.js';
+import { eventually, freePort, loopbackBlock } from '../../test/lib/index.js';
 import { UserspaceDriver } from '../userspace/driver.js';
 import { L4lbReconciler } from '../reconciler.js';
 import { l4lbAgentPlugin } from '../plugin.js';
@@ -99,6 +99,15 @@ t.test('userspace proxy carries real traffic', async (t) => {
     held!.sock.write('still-there\n');
     t.equal(await echo, 'still-there\n', 'the open connection still works');
     held!.sock.destroy();
+  });
+
+  await t.test('open connections are a metric', async (t) => {
+    const open = async () => Number((await registry.metrics()).match(/sextant_l4lb_userspace_open\{protocol="tcp"\} (\d+)/)?.[1]);
+    await eventually(async () => (await open()) === 0 || undefined, 5000, 20, 'no TCP connection open');
+    const cs = await Promise.all([0, 1, 2].map((i) => connect(lb(10), vport, lb(200 + i))));
+    t.equal(await open(), 3, 'three held');
+    cs.forEach((c) => c.sock.destroy());
+    t.ok(await eventually(async () => (await open()) === 0 || undefined, 5000, 20, 'all closed'), 'none once closed');
   });
 
   await t.test('a removed backend gets nothing within 1 s', async (t) => {

@@ -8,6 +8,7 @@ import { DriverError } from '../errors.js';
 import { diffServices, normalize, sameBackends } from '../services.js';
 import type { Balance } from './balancer.js';
 import { ServiceProxy, type ListenAddress } from './service.js';
+import type { SocketOp } from './local-errors.js';
 import { nativeRelay } from './native-relay.js';
 
 export interface UserspaceDriverOptions {
@@ -19,6 +20,8 @@ export interface UserspaceDriverOptions {
   log?: Logger;
   /** Called when a backend refused or timed out a connection. */
   onUnreachable?: (backend: string) => void;
+  /** Called when this process could not get a socket (errno name, e.g. EMFILE). */
+  onSocketError?: (op: SocketOp, errno: string) => void;
 }
 
 export class UserspaceDriver implements L4lbDriver {
@@ -67,6 +70,13 @@ export class UserspaceDriver implements L4lbDriver {
     return new Map(this.proxies.get(key)?.balancer.open ?? []);
   }
 
+  /** Connections (tcp) and sessions (udp) open now over every service (metrics). */
+  openTotals(): { tcp: number; udp: number } {
+    const out = { tcp: 0, udp: 0 };
+    for (const p of this.proxies.values()) for (const n of p.balancer.open.values()) out[p.service.protocol] += n;
+    return out;
+  }
+
   /** Tests: close one service's listener behind the driver's back. */
   breakListener(key: string): void {
     this.proxies.get(key)?.breakListener();
@@ -92,6 +102,7 @@ export class UserspaceDriver implements L4lbDriver {
           connectTimeoutMs: this.opts.connectTimeoutMs ?? 3000,
           udpIdleMs: this.opts.udpIdleMs ?? 30_000,
           onUnreachable: (b) => this.opts.onUnreachable?.(b),
+          onSocketError: (op, e) => this.opts.onSocketError?.(op, e),
         });
         this.proxies.set(s.key, p);
       }

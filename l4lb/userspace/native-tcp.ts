@@ -11,6 +11,7 @@ import type { Balancer, Slot } from './balancer.js';
 import type { NativeRelay, RelayHandlers } from './native-relay.js';
 import { ConnectSweep } from './sweep.js';
 import type { ListenAddress } from './service.js';
+import { isLocalError, type SocketOp } from './local-errors.js';
 
 interface Client {
   peer: string;
@@ -32,6 +33,7 @@ export interface NativeTcpOptions {
   log: Logger;
   connectTimeoutMs: number;
   onUnreachable(backend: string): void;
+  onSocketError?(op: SocketOp, errno: string): void;
   service(): string;
 }
 
@@ -121,6 +123,7 @@ export class NativeTcpService implements RelayHandlers {
 
   acceptError(errno: number): void {
     this.opts.log.warn('userspace_accept_error', { service: this.opts.service(), err: errName(errno) });
+    this.opts.onSocketError?.('accept', errName(errno));
   }
 
   handlerError(err: unknown): void {
@@ -142,6 +145,14 @@ export class NativeTcpService implements RelayHandlers {
         bal.opened(slot);
         c.slot = slot;
         this.connects.add(id);
+        return;
+      }
+      if (isLocalError(errName(err))) {
+        // This process is out of sockets: no backend is to blame, and the next would fail alike.
+        this.opts.onSocketError?.('connect', errName(err));
+        this.opts.log.warn('userspace_no_socket', { service: this.opts.service(), err: errName(err) });
+        this.relay.drop(id);
+        this.forget(id, c);
         return;
       }
       this.unreachable(c, slot, err);

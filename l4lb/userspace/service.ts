@@ -11,6 +11,7 @@ import { ConnectSweep } from './sweep.js';
 import { adopt, Leg, relayData } from './relay.js';
 import { nativeRelay } from './native-relay.js';
 import { NativeTcpService } from './native-tcp.js';
+import { isLocalError, type SocketOp } from './local-errors.js';
 
 const noop = () => undefined;
 
@@ -38,6 +39,7 @@ export interface ServiceProxyOptions {
   connectTimeoutMs: number;
   udpIdleMs: number;
   onUnreachable: (backend: string) => void;
+  onSocketError?: (op: SocketOp, errno: string) => void;
 }
 
 export class ServiceProxy {
@@ -86,6 +88,7 @@ export class ServiceProxy {
         log: this.opts.log,
         connectTimeoutMs: this.opts.connectTimeoutMs,
         onUnreachable: this.opts.onUnreachable,
+        onSocketError: this.opts.onSocketError,
         service: () => this.service.key,
       });
       this.native.start();
@@ -105,7 +108,10 @@ export class ServiceProxy {
       server.once('error', reject);
       server.listen({ host: this.listen.host, port: this.listen.port, exclusive: true }, () => {
         server.off('error', reject);
-        server.on('error', (e) => this.opts.log.warn('userspace_listener_error', { service: this.service.key, err: e }));
+        server.on('error', (e: NodeJS.ErrnoException) => {
+          this.opts.log.warn('userspace_listener_error', { service: this.service.key, err: e });
+          if (e.code) this.opts.onSocketError?.('accept', e.code);
+        });
         resolve();
       });
     });
@@ -167,9 +173,16 @@ export class ServiceProxy {
       up.on('end', () => client.end());
       client.resume();
     });
-    up.on('error', (e) => {
+    up.on('error', (e: NodeJS.ErrnoException) => {
       if (connected || client.destroyed) return;
       this.connects.delete(up);
+      if (isLocalError(e.code)) {
+        // This process is out of sockets: no backend is to blame, and the next would fail alike.
+        this.opts.onSocketError?.('connect', e.code!);
+        this.opts.log.warn('userspace_no_socket', { service: this.service.key, err: e });
+        client.destroy();
+        return;
+      }
       this.opts.onUnreachable(slot.id);
       this.opts.log.warn('userspace_backend_unreachable', { service: this.service.key, backend: slot.id, err: e });
       client.off('close', onClientClose);
