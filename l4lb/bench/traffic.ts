@@ -17,6 +17,7 @@ import { UserspaceDriver } from '../userspace/driver.js';
 import { nativeRelay } from '../userspace/native-relay.js';
 import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
+import { pairedRatio } from '../../test/bench/stats.js';
 import { NET, proxyProcess, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
@@ -108,7 +109,8 @@ const runs = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).
 export function rows(label: string, viaLabel: string, p: Pair, digits: number): string[] {
   const d = median(p.direct);
   const v = median(p.via);
-  return [`| ${label} | ${d.toFixed(digits)} (${runs(p.direct, digits)}) | 1.00 |`, `| ${viaLabel} | ${v.toFixed(digits)} (${runs(p.via, digits)}) | ${f2(v / d)} |`];
+  const paired = pairedRatio(p.direct, p.via);
+  return [`| ${label} | ${d.toFixed(digits)} (${runs(p.direct, digits)}) | 1.00 |`, `| ${viaLabel} | ${v.toFixed(digits)} (${runs(p.via, digits)}) | ${f2(v / d)} (per pair ${f2(paired)}) |`];
 }
 
 /** Two namespaces on a veth; the nftables table (one VIP) in the client's. */
@@ -253,6 +255,7 @@ export async function throughput(): Promise<string[]> {
   const out = [`## Throughput through a VIP vs direct (iperf3, one TCP stream, median of ${IPERF_RUNS} runs of ${IPERF_SECONDS} s)`, ''];
   const missing = ['iperf3', 'wrk', 'haproxy'].filter((t) => !which(t));
   if (missing.length) return [...out, `${missing.join(', ')} missing (apt-get install ${missing.join(' ')}): not measured.`];
+  out.push('"vs direct": the ratio of the medians, and per pair: the median of the ratios of each run to the direct run just before it (load that drifts over the series cancels).', '');
   out.push('| path | Gbit/s (runs) | vs direct |', '| --- | --- | --- |');
   const conn: string[] = [`## Connection rate through a VIP vs direct (wrk, \`Connection: close\`: one new TCP connection per request, 16 connections, median of ${WRK_RUNS} runs of ${WRK_SECONDS} s)`, ''];
   conn.push('| path | requests/s (runs) | vs direct |', '| --- | --- | --- |');
