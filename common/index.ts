@@ -6,3 +6,4 @@ export * from './config.js';
 export * from './http.js';
 export * from './daemon.js';
 export * from './port-ranges.js';
+export * from './sibling.js';

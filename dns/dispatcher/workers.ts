@@ -8,8 +8,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../common/log.js';
+import { siblingPath } from '../../common/sibling.js';
 import type { ZoneRecord } from '../../control/types.js';
 import type { DispatcherConfig } from './config.js';
 import type { Endpoint } from './endpoint.js';
@@ -54,7 +54,7 @@ export interface WorkerPoolOptions {
   replyTimeoutMs?: number;
 }
 
-const ENTRY = fileURLToPath(new URL(`./worker-main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+const ENTRY = siblingPath(import.meta.url, 'worker-main');
 
 /** Where a child finds its first inherited socket (after stdin, stdout, stderr and the IPC channel). */
 const FIRST_FD = 4;

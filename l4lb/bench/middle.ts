@@ -5,12 +5,11 @@
  * server, routed (ip_forward) through the middle namespace. Runs alternate direct / proxy / HAProxy.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { siblingArgv } from '../../common/sibling.js';
 import { withNetns } from './index.js';
 import { nsExec, startProcess, type Proc } from './procs.js';
 
-/** proxy-main beside this file: compiled under dist/, or TypeScript through tsx when the bench runs from source. */
-const PROXY_MAIN = import.meta.url.endsWith('.ts') ? ['--import', 'tsx', fileURLToPath(new URL('./proxy-main.ts', import.meta.url))] : [fileURLToPath(new URL('./proxy-main.js', import.meta.url))];
+const PROXY_MAIN = siblingArgv(import.meta.url, 'proxy-main');
 
 export const NET = { cli: '10.79.1.2', midCli: '10.79.1.1', midSrv: '10.79.2.1', srv: '10.79.2.2' };
 

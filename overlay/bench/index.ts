@@ -6,10 +6,9 @@
  *  2 and 3 run with both kernel drivers (iproute2 in-process into a netns; netlink in a child process
  *  inside the namespace, scale-child.ts).
  */
-import { createRegistry } from '../../common/index.js';
+import { createRegistry, siblingArgv } from '../../common/index.js';
 import { bridgeNamespaces, createNetns, requireNetns, requireTools, spawnTracked, type Netns } from '../../test/lib/index.js';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { OverlayAgentComponent, OverlayMaster } from '../index.js';
 import { measureScale, type ScaleResult } from './scale.js';
 import { FakeMaster, snapshotOf } from '../test/harness.js';
@@ -85,7 +84,7 @@ async function throughput(): Promise<string[]> {
   }
 }
 
-const CHILD = fileURLToPath(new URL('./scale-child.ts', import.meta.url));
+const CHILD = siblingArgv(import.meta.url, 'scale-child');
 
 async function scaleIproute(t: Scope): Promise<ScaleResult> {
   const ns = await createNetns(t, 'bs');
@@ -97,7 +96,7 @@ async function scaleIproute(t: Scope): Promise<ScaleResult> {
 
 async function scaleNetlink(t: Scope): Promise<ScaleResult> {
   const ns = await createNetns(t, 'bn');
-  const p = spawnTracked(t, 'ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', CHILD], { env: { ...process.env, SEXTANT_OVERLAY_KERNEL: 'netlink' } });
+  const p = spawnTracked(t, 'ip', ['netns', 'exec', ns.name, process.execPath, ...CHILD], { env: { ...process.env, SEXTANT_OVERLAY_KERNEL: 'netlink' } });
   const m = await p.waitFor(/^result (.*)$/m, 120_000);
   return JSON.parse(m[1]!) as ScaleResult;
 }
