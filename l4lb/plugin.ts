@@ -24,6 +24,8 @@ export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin 
     const metrics = l4lbMetrics(agent.registry);
     const driver = await probeDriver(opts.driver ?? 'auto', {
       ...opts,
+      // The agent's address: VIP routes prefer it as source, and the node's own flows skip MASQUERADE.
+      ipvs: { nodeIp: agent.ip, ...opts.ipvs },
       userspace: { ...opts.userspace, onUnreachable: (b) => metrics.unreachable.inc({ backend: b }), onSocketError: (op, e) => metrics.socketErrors.inc({ op, errno: e }) },
     });
     if (driver instanceof UserspaceDriver) metrics.openSource = () => driver.openTotals();

@@ -13,7 +13,7 @@ import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { DriverError } from '../errors.js';
 import { normalize, normalizeOne, sameBackends } from '../services.js';
 import { IpvsSocket } from './genl.js';
-import { IpvsHost, execRunner, type Runner } from './host.js';
+import { IpvsHost, execRunner, type LocalRoutes, type Runner } from './host.js';
 import { kernelKey, opCount, planChanges, type KernelService, type Plan } from './plan.js';
 
 export interface IpvsDriverOptions {
@@ -23,6 +23,11 @@ export interface IpvsDriverOptions {
   iface?: string;
   /** iptables binary for the hairpin MASQUERADE rule (default `iptables`); false: none. */
   iptables?: string | false;
+  /**
+   * The node's own IPv4 address (the agent's): VIP routes prefer it as source, and flows from it
+   * skip MASQUERADE (see host.ts). Unset, loopback or not local here: every flow is masqueraded.
+   */
+  nodeIp?: string;
   /** `ip` binary (default `ip`). */
   ip?: string;
   /** Commands in flight at once (default 64). */
@@ -43,13 +48,14 @@ export class IpvsDriver implements L4lbDriver {
   /** What this driver last wrote, by key; undefined: unknown, diff against the kernel. */
   private current?: Map<string, KernelService>;
   private queue: Promise<unknown> = Promise.resolve();
+  private sourceProblem?: string;
 
   constructor(opts: IpvsDriverOptions = {}) {
     this.scheduler = opts.scheduler ?? 'wlc';
     this.iface = opts.iface ?? 'minuteman';
     this.window = opts.window ?? 64;
     this.log = opts.log ?? createLogger('l4lb', { driver: 'ipvs', iface: this.iface });
-    this.host = new IpvsHost({ iface: this.iface, ip: opts.ip ?? 'ip', iptables: opts.iptables ?? 'iptables', run: opts.run ?? execRunner });
+    this.host = new IpvsHost({ iface: this.iface, ip: opts.ip ?? 'ip', iptables: opts.iptables ?? 'iptables', nodeIp: opts.nodeIp, run: opts.run ?? execRunner });
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -73,6 +79,11 @@ export class IpvsDriver implements L4lbDriver {
   private async ensureHost(): Promise<void> {
     await this.host.ensureInterface();
     if (await this.host.ensureConntrack()) this.log.info('ipvs_conntrack_enabled', { sysctl: 'net.ipv4.vs.conntrack=1' });
+    const before = this.host.source;
+    const why = await this.host.ensureSource().catch((e: Error) => `cannot list addresses: ${e.message}`);
+    if (why && why !== this.sourceProblem) this.log.warn('ipvs_node_source_unusable', { reason: why, message: 'every IPVS flow is masqueraded' });
+    this.sourceProblem = why;
+    if (this.host.source !== before) this.log.info('ipvs_node_source', { source: this.host.source ?? null });
     try {
       await this.host.ensureMasquerade();
     } catch (e) {
@@ -120,7 +131,10 @@ export class IpvsDriver implements L4lbDriver {
   private async reconcileNow(want: Service[]): Promise<ApplyResult> {
     await this.ensureHost();
     const { services, routes } = await this.readKernel(want);
-    const plan = planChanges(services, want, this.scheduler, routes);
+    const plan = planChanges(services, want, this.scheduler, routes.ok);
+    // Routes with another source than wanted are replaced (in routesAdd) or, when not wanted, deleted.
+    const wanted = new Set(want.map((s) => s.vip));
+    for (const v of routes.all) if (!routes.ok.has(v) && !wanted.has(v)) plan.routesDel.push(v);
     await this.execute(plan);
     this.current = this.remember(want);
     const res = { ...plan.result, rules: opCount(plan) };
@@ -129,12 +143,12 @@ export class IpvsDriver implements L4lbDriver {
   }
 
   /** Our services (with destinations) and our VIP routes, as the kernel has them now. */
-  private async readKernel(want: Service[]): Promise<{ services: Map<string, KernelService>; routes: Set<string> }> {
+  private async readKernel(want: Service[]): Promise<{ services: Map<string, KernelService>; routes: LocalRoutes }> {
     const sock = await this.socket();
     const routes = await this.host.localRoutes();
     const mine = new Set([...want.map((s) => s.key), ...(this.current?.keys() ?? [])]);
     const services = new Map<string, KernelService>();
-    const ours = (await sock.services()).filter((s) => routes.has(s.addr) || mine.has(kernelKey(s)));
+    const ours = (await sock.services()).filter((s) => routes.all.has(s.addr) || mine.has(kernelKey(s)));
     const dests = await sock.destsMany(ours);
     ours.forEach((s, i) => {
       const key = kernelKey(s);

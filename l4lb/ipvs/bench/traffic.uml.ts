@@ -38,7 +38,8 @@ export async function ipvsTraffic(): Promise<{ tput: Pair; conn: Pair }> {
   backendNamespace();
   try {
     return await withProcs([iperfServer(NS, BACKEND, 5201), httpServer(NS, BACKEND, 8080), httpServer(NS, BACKEND, 8081)], async () => {
-      const d = new IpvsDriver({ iptables: 'iptables-legacy' });
+      // The node's address, as the agent passes its own: the client's flows skip the hairpin MASQUERADE.
+      const d = new IpvsDriver({ iptables: 'iptables-legacy', nodeIp: GW });
       await d.start();
       try {
         await d.apply([vip(5201, 5201), vip(8080, 8081)]);

@@ -76,6 +76,19 @@ if (process.env.SEXTANT_UML !== '1') {
     }
   });
 
+  t.test('a nodeIp that is not an address here: no preferred source, every flow masqueraded', async (t) => {
+    const d = new IpvsDriver({ iptables: IPTABLES, nodeIp: '10.99.99.99' });
+    await d.start();
+    await d.apply([svc('11.0.3.1', 80, 'tcp', [['10.1.3.1', 8080, 1]])]);
+    const routes = JSON.parse(await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman')) as { dst: string; prefsrc?: string }[];
+    t.same(routes.map((r) => [r.dst, r.prefsrc ?? null]), [['11.0.3.1', null]], 'route without a source');
+    const chain = (await sh(IPTABLES, '-w', '-t', 'nat', '-S', 'SEXTANT-IPVS')).split('\n').filter((l) => l.startsWith('-A'));
+    t.equal(chain.length, 1, 'one rule');
+    t.match(chain[0], /--vmethod MASQ .*-j MASQUERADE/, 'masquerade every IPVS flow');
+    await d.apply([]);
+    await d.stop();
+  });
+
   t.test('traffic through VIPs reaches backends in namespaces', async (t) => {
     await sh('sysctl', '-qw', 'net.ipv4.ip_forward=1');
     for (const [i, b] of B.entries()) {
@@ -89,7 +102,9 @@ if (process.env.SEXTANT_UML !== '1') {
       await sh('ip', '-n', b.ns, 'route', 'add', 'default', 'via', b.gw);
       await startBackend(t, b.ns, `backend${i + 1}`);
     }
-    const d = new IpvsDriver({ iptables: IPTABLES });
+    // The node's address (as the agent plugin passes its own): the UML main namespace's side of b1's veth.
+    const nodeIp = B[0]!.gw;
+    const d = new IpvsDriver({ iptables: IPTABLES, nodeIp });
     await d.start();
     t.teardown(() => d.stop());
     const [b1, b2] = [B[0]!.ip, B[1]!.ip];
@@ -98,6 +113,9 @@ if (process.env.SEXTANT_UML !== '1') {
     const hairpin = svc('11.0.2.3', 80, 'tcp', [[b1, TCP_PORT, 1]]);
     await d.apply([spread, udp, hairpin]);
 
+    const routes = JSON.parse(await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman')) as { dst: string; prefsrc?: string }[];
+    t.same(routes.map((r) => r.prefsrc), routes.map(() => nodeIp), `VIP routes prefer the node address ${nodeIp} as source`);
+    const masq = await masqCounters();
     const counts = await tally(20, () => tcpHello('11.0.2.1', 80));
     t.ok((counts.backend1 ?? 0) >= 5 && (counts.backend2 ?? 0) >= 5, `TCP connections spread over both backends ${JSON.stringify(counts)}`);
 
@@ -111,8 +129,16 @@ if (process.env.SEXTANT_UML !== '1') {
     await d.apply([svc('11.0.2.1', 80, 'tcp', [[b1, TCP_PORT, 1]]), udp, hairpin]);
     t.same(await tally(5, () => tcpHello('11.0.2.1', 80)), { backend1: 5 }, 'a removed backend gets no connections');
 
+    await sh('ip', 'route', 'replace', 'local', '11.0.2.1/32', 'dev', 'minuteman', 'table', 'local');
+    await d.reconcile([spread, udp, hairpin]);
+    const fixed = JSON.parse(await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman')) as { dst: string; prefsrc?: string }[];
+    t.equal(fixed.find((r) => r.dst === '11.0.2.1')?.prefsrc, nodeIp, 'reconcile puts the source back on a route replaced without it');
+    const mid = await masqCounters();
+    t.ok(mid.nodeSource >= masq.nodeSource + 20, `the node's own TCP connections skip MASQUERADE (RETURN rule: ${mid.nodeSource - masq.nodeSource} packets)`);
+    t.equal(mid.masquerade, masq.masquerade, 'and are not masqueraded');
     const fromB1 = await sh('ip', 'netns', 'exec', B[0]!.ns, NODE, '-e', CLIENT, '11.0.2.3', '80');
     t.equal(fromB1.trim(), 'backend1', 'hairpin: a backend reaches itself through the VIP (masquerade)');
+    t.ok((await masqCounters()).masquerade > mid.masquerade, 'the hairpin flow was masqueraded');
     await sh(IPTABLES, '-w', '-t', 'nat', '-F', 'SEXTANT-IPVS');
     await t.rejects(sh('ip', 'netns', 'exec', B[0]!.ns, NODE, '-e', CLIENT, '11.0.2.3', '80'), 'hairpin fails without the masquerade rule (someone flushed it)');
     await d.reconcile([spread, udp, hairpin]);
@@ -122,6 +148,13 @@ if (process.env.SEXTANT_UML !== '1') {
     await d.apply([]);
     await t.rejects(tcpHello('11.0.2.1', 80), 'no VIP after removal');
   });
+}
+
+/** Packets that hit the node-source RETURN rule and the MASQUERADE rule of SEXTANT-IPVS (new flows only: nat rules see first packets). */
+async function masqCounters(): Promise<{ nodeSource: number; masquerade: number }> {
+  const out = await sh(IPTABLES, '-w', '-t', 'nat', '-L', 'SEXTANT-IPVS', '-n', '-v', '-x');
+  const count = (target: string) => out.split('\n').filter((l) => l.trim().split(/\s+/)[2] === target).reduce((n, l) => n + Number(l.trim().split(/\s+/)[0]), 0);
+  return { nodeSource: count('RETURN'), masquerade: count('MASQUERADE') };
 }
 
 const SERVER = `const net=require('net'),dgram=require('dgram');const name=process.argv[1];

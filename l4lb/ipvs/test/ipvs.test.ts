@@ -13,6 +13,7 @@ const EXPECTED = [
   'probeDriver(auto) picks ipvs where the IPVS family resolves',
   'ipvsadm -Ln agrees with dump(), for wlc and mh',
   'traffic through VIPs reaches backends in namespaces',
+  'a nodeIp that is not an address here: no preferred source, every flow masqueraded',
 ];
 
 /** PIDs of processes still running with the work dir on their command line. */
