@@ -32,7 +32,7 @@ export async function benchIpvs(): Promise<string> {
   const compiled = join(root, 'dist/l4lb/ipvs/bench/inside.uml.js');
   const fromDist = fileURLToPath(import.meta.url).includes('/dist/') && existsSync(compiled);
   const command = fromDist ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', 'l4lb/ipvs/bench/inside.uml.ts'];
-  const r = await runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 400_000, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} });
+  const r = await runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} });
   const rows: Row[] = r.output
     .split('\n')
     .filter((l) => l.startsWith('BENCH '))
@@ -57,7 +57,7 @@ export async function benchIpvs(): Promise<string> {
       '',
       '### Traffic through an IPVS VIP vs direct (inside UML, one CPU)',
       '',
-      'Client in the UML main namespace, backend in a namespace behind a veth; the VIP is programmed by the ipvs driver (wlc, masquerade forwarding) with the node address `10.9.9.1` as `nodeIp`, so flows from the client skip the hairpin MASQUERADE (one NAT per packet, the one IPVS does). iperf3: one TCP stream, 7 runs of 5 s; wrk: `Connection: close`, 16 connections, 5 runs of 3 s; direct and VIP alternate (per pair: the median of the ratios of each VIP run to the direct run just before it).',
+      'Client in the UML main namespace, backend in a namespace behind a veth; the VIP is programmed by the ipvs driver (wlc, masquerade forwarding) with the node address `10.9.9.1` as `nodeIp`, so flows from the client skip the hairpin MASQUERADE (one NAT per packet, the one IPVS does). iperf3: one TCP stream, 7 runs of 5 s; wrk: `Connection: close`, 16 connections, 15 runs of 3 s; direct and VIP alternate (per pair: the median of the ratios of each VIP run to the direct run just before it).',
       '',
       '| path | Gbit/s (runs) | vs direct |',
       '| --- | --- | --- |',

@@ -23,7 +23,7 @@ import { NET, proxyProcess, threeNodes, type ProxyProc } from './middle.js';
 const quiet = createLogger('l4lb-bench');
 export const IPERF_RUNS = 5;
 export const IPERF_SECONDS = 5;
-export const WRK_RUNS = 5;
+export const WRK_RUNS = 9;
 export const WRK_SECONDS = 3;
 
 export async function programUserspace(n: number): Promise<{ full: number; change: number }> {
@@ -237,8 +237,8 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
           }
         const name = ours.label.split(' (')[0];
         return {
-          tput: [...all.map((v) => peerRow(v.label, v.gbps, direct.gbps, 2)), `| ${name} vs HAProxy | | **${f2(median(ours.gbps) / median(ha.gbps))}** |`],
-          conn: [...all.map((v) => peerRow(v.label, v.rps, direct.rps, 0)), `| ${name} vs HAProxy | | **${f2(median(ours.rps) / median(ha.rps))}** |`],
+          tput: [...all.map((v) => peerRow(v.label, v.gbps, direct.gbps, 2)), `| ${name} vs HAProxy | | **${f2(median(ours.gbps) / median(ha.gbps))}** (per round ${f2(pairedRatio(ha.gbps, ours.gbps))}) |`],
+          conn: [...all.map((v) => peerRow(v.label, v.rps, direct.rps, 0)), `| ${name} vs HAProxy | | **${f2(median(ours.rps) / median(ha.rps))}** (per round ${f2(pairedRatio(ha.rps, ours.rps))}) |`],
           notes: [
             `- ${name}: ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs CPU per connection (medians, from /proc).`,
             `- TCP relay of the userspace proxy (here and on loopback): ${relayName()}.`,
@@ -255,7 +255,7 @@ export async function throughput(): Promise<string[]> {
   const out = [`## Throughput through a VIP vs direct (iperf3, one TCP stream, median of ${IPERF_RUNS} runs of ${IPERF_SECONDS} s)`, ''];
   const missing = ['iperf3', 'wrk', 'haproxy'].filter((t) => !which(t));
   if (missing.length) return [...out, `${missing.join(', ')} missing (apt-get install ${missing.join(' ')}): not measured.`];
-  out.push('"vs direct": the ratio of the medians, and per pair: the median of the ratios of each run to the direct run just before it (load that drifts over the series cancels).', '');
+  out.push('"vs direct": the ratio of the medians, and per pair: the median of the ratios of each run to the direct run just before it (load that drifts over the series cancels); per round (middle ns: direct, the proxy and HAProxy take turns): the median of the proxy\'s run over HAProxy\'s in the same round.', '');
   out.push('| path | Gbit/s (runs) | vs direct |', '| --- | --- | --- |');
   const conn: string[] = [`## Connection rate through a VIP vs direct (wrk, \`Connection: close\`: one new TCP connection per request, 16 connections, median of ${WRK_RUNS} runs of ${WRK_SECONDS} s)`, ''];
   conn.push('| path | requests/s (runs) | vs direct |', '| --- | --- | --- |');

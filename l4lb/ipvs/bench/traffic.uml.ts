@@ -8,10 +8,11 @@
 import { execFileSync } from 'node:child_process';
 import { IpvsDriver } from '../driver.js';
 import type { Service } from '../../driver.js';
-import { alternate, httpServer, iperf, iperfServer, withProcs, wrk, WRK_RUNS, type Pair } from '../../bench/traffic.js';
+import { alternate, httpServer, iperf, iperfServer, withProcs, wrk, type Pair } from '../../bench/traffic.js';
 
 /** More iperf pairs than on the host: one UML CPU shared with the host's load swings more. */
 export const UML_IPERF_RUNS = 7;
+export const UML_WRK_RUNS = 15;
 
 const NS = 'bt';
 const GW = '10.9.9.1';
@@ -46,7 +47,7 @@ export async function ipvsTraffic(): Promise<{ tput: Pair; conn: Pair }> {
         const gbps = (host: string) => () => iperf(undefined, host, 5201).then((r) => r.gbps);
         const rps = (url: string) => () => wrk(undefined, url).then((r) => r.rps);
         const tput = await alternate(UML_IPERF_RUNS, gbps(BACKEND), gbps(VIP));
-        const conn = await alternate(WRK_RUNS, rps(`http://${BACKEND}:8080/`), rps(`http://${VIP}:8080/`));
+        const conn = await alternate(UML_WRK_RUNS, rps(`http://${BACKEND}:8080/`), rps(`http://${VIP}:8080/`));
         await d.apply([]);
         return { tput, conn };
       } finally {
