@@ -2,9 +2,12 @@
 #ifndef SEXTANT_NAPI_UTIL_H
 #define SEXTANT_NAPI_UTIL_H
 
+#include <errno.h>
+#include <netinet/in.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Throw an Error "<what>: <strerror>" with an `errno` property; returns NULL for `return throw_errno(...)`. */
 static inline napi_value throw_errno(napi_env env, const char *what, int err) {
@@ -17,6 +20,16 @@ static inline napi_value throw_errno(napi_env env, const char *what, int err) {
   napi_set_named_property(env, e, "errno", code);
   napi_throw(env, e);
   return NULL;
+}
+
+/* The local port `fd` is bound to (IPv4 or IPv6: the port sits at the same offset in both). */
+static inline napi_value bound_port(napi_env env, int fd) {
+  struct sockaddr_in6 sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) return throw_errno(env, "getsockname", errno);
+  napi_value out;
+  napi_create_uint32(env, ntohs(sa.sin6_port), &out);
+  return out;
 }
 
 /* One exported function: METHOD("name", fn) inside a napi_property_descriptor array. */

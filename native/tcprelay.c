@@ -542,12 +542,7 @@ static napi_value js_port(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "tcprelay: listener is closed");
     return NULL;
   }
-  struct sockaddr_in6 sa;
-  socklen_t len = sizeof sa;
-  if (getsockname(l->it.fd, (struct sockaddr *)&sa, &len) < 0) return throw_errno(env, "getsockname", errno);
-  napi_value out;
-  napi_create_uint32(env, ntohs(sa.sin6_port), &out);
-  return out;
+  return bound_port(env, l->it.fd);
 }
 
 /* unlisten(listener): the port is free when this returns; open connections carry on. Idempotent. */

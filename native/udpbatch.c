@@ -308,12 +308,7 @@ static napi_value js_port(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "udpbatch: socket is closed");
     return NULL;
   }
-  struct sockaddr_in6 sa;
-  socklen_t len = sizeof sa;
-  if (getsockname(s->fd, (struct sockaddr *)&sa, &len) < 0) return throw_errno(env, "getsockname", errno);
-  napi_value out;
-  napi_create_uint32(env, ntohs(sa.sin6_port), &out);
-  return out;
+  return bound_port(env, s->fd);
 }
 
 NAPI_MODULE_INIT() {

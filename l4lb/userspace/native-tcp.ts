@@ -78,10 +78,7 @@ export class NativeTcpService implements RelayHandlers {
     this.unlisten();
     if (!drain) {
       this.connects.stop();
-      for (const [id, c] of this.clients) {
-        this.relay.drop(id);
-        this.forget(id, c);
-      }
+      for (const [id, c] of this.clients) this.drop(id, c);
     }
     this.release();
   }
@@ -122,8 +119,9 @@ export class NativeTcpService implements RelayHandlers {
   }
 
   acceptError(errno: number): void {
-    this.opts.log.warn('userspace_accept_error', { service: this.opts.service(), err: errName(errno) });
-    this.opts.onSocketError?.('accept', errName(errno));
+    const name = errName(errno);
+    this.opts.log.warn('userspace_accept_error', { service: this.opts.service(), err: name });
+    this.opts.onSocketError?.('accept', name);
   }
 
   handlerError(err: unknown): void {
@@ -135,11 +133,7 @@ export class NativeTcpService implements RelayHandlers {
     const bal = this.opts.balancer;
     for (;;) {
       const slot = bal.pick(bal.wantsClient ? c.peer : '', c.tried);
-      if (!slot) {
-        this.relay.drop(id);
-        this.forget(id, c);
-        return;
-      }
+      if (!slot) return this.drop(id, c);
       const err = this.relay.dial(id, slot.backend.ip, slot.backend.port);
       if (err === 0) {
         bal.opened(slot);
@@ -147,13 +141,12 @@ export class NativeTcpService implements RelayHandlers {
         this.connects.add(id);
         return;
       }
-      if (isLocalError(errName(err))) {
+      const name = errName(err);
+      if (isLocalError(name)) {
         // This process is out of sockets: no backend is to blame, and the next would fail alike.
-        this.opts.onSocketError?.('connect', errName(err));
-        this.opts.log.warn('userspace_no_socket', { service: this.opts.service(), err: errName(err) });
-        this.relay.drop(id);
-        this.forget(id, c);
-        return;
+        this.opts.onSocketError?.('connect', name);
+        this.opts.log.warn('userspace_no_socket', { service: this.opts.service(), err: name });
+        return this.drop(id, c);
       }
       this.unreachable(c, slot, err);
     }
@@ -163,6 +156,12 @@ export class NativeTcpService implements RelayHandlers {
     (c.tried ??= new Set()).add(slot.id);
     this.opts.onUnreachable(slot.id);
     this.opts.log.warn('userspace_backend_unreachable', { service: this.opts.service(), backend: slot.id, err: errName(errno) });
+  }
+
+  /** Close the client (and any backend socket) now. */
+  private drop(id: number, c: Client): void {
+    this.relay.drop(id);
+    this.forget(id, c);
   }
 
   private forget(id: number, c: Client): void {

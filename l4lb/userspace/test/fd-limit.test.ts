@@ -8,7 +8,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { freePort, loopbackBlock, spawnTracked, type Tracked } from '../../../test/lib/index.js';
+import { eventually, freePort, loopbackBlock, spawnTracked, type Tracked } from '../../../test/lib/index.js';
 import { nativeRelay } from '../native-relay.js';
 
 const lb = loopbackBlock();
@@ -60,14 +60,16 @@ type Tap = { teardown(fn: () => unknown): void };
 
 async function servedAgain(port: number, host: string, pending: net.Socket | undefined, child: Tracked): Promise<boolean> {
   if (pending && !pending.destroyed && (await greeting(pending, 5000)) === 'hello') return true;
-  for (let i = 0; i < 20; i++) {
+  // New clients until one is served. A proxy still out of descriptors may close them at once (libuv
+  // does on net.Socket), so the budget is time (10 s), not a count of attempts.
+  const served = async () => {
+    if (child.child.exitCode !== null) throw new Error('the proxy exited');
     const s = net.connect(port, host);
     const g = await greeting(s, 1000);
     s.destroy();
-    if (g === 'hello') return true;
-    if (child.child.exitCode !== null) return false;
-  }
-  return false;
+    return g === 'hello';
+  };
+  return eventually(served, 10_000, 50, 'a client served').catch(() => false);
 }
 
 type Mode = { relay: 'native' | 'net.Socket'; extraFd: boolean };
