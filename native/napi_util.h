@@ -32,6 +32,15 @@ static inline napi_value bound_port(napi_env env, int fd) {
   return out;
 }
 
+/* Return NULL with an Error "<SX_MODULE>: <call> failed" when an N-API call fails (define SX_MODULE first). */
+#define CHECK(call)                                                \
+  do {                                                             \
+    if ((call) != napi_ok) {                                       \
+      napi_throw_error(env, NULL, SX_MODULE ": " #call " failed");    \
+      return NULL;                                                 \
+    }                                                              \
+  } while (0)
+
 /* One exported function: METHOD("name", fn) inside a napi_property_descriptor array. */
 #define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 

@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#define SX_MODULE "tcprelay"
 #include "napi_util.h"
 #include <uv.h>
 #include <arpa/inet.h>
@@ -363,14 +364,6 @@ static void on_done(uv_async_t *a) {
 }
 
 /* --- JavaScript API --- */
-
-#define CHECK(call)                                                \
-  do {                                                             \
-    if ((call) != napi_ok) {                                       \
-      napi_throw_error(env, NULL, "tcprelay: " #call " failed");   \
-      return NULL;                                                 \
-    }                                                              \
-  } while (0)
 
 static relay_t *args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;

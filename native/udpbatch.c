@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#define SX_MODULE "udpbatch"
 #include "napi_util.h"
 #include <uv.h>
 #include <errno.h>
@@ -40,14 +41,6 @@ typedef struct {
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iov[MAX_BATCH];
 } sock_t;
-
-#define CHECK(call)                                                  \
-  do {                                                               \
-    if ((call) != napi_ok) {                                         \
-      napi_throw_error(env, NULL, "udpbatch: " #call " failed");     \
-      return NULL;                                                   \
-    }                                                                \
-  } while (0)
 
 static void on_readable(uv_poll_t *p, int status, int events) {
   sock_t *s = p->data;
