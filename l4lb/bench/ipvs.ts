@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInUml, umlMissing } from '../ipvs/index.js';
 import { rows as pairRows, type Pair } from './traffic.js';
+import { UML_IPERF_RUNS, UML_WRK_RUNS } from '../ipvs/bench/traffic.uml.js';
 
 interface Row {
   n: number;
@@ -57,7 +58,7 @@ export async function benchIpvs(): Promise<string> {
       '',
       '### Traffic through an IPVS VIP vs direct (inside UML, one CPU)',
       '',
-      'Client in the UML main namespace, backend in a namespace behind a veth; the VIP is programmed by the ipvs driver (wlc, masquerade forwarding) with the node address `10.9.9.1` as `nodeIp`, so flows from the client skip the hairpin MASQUERADE (one NAT per packet, the one IPVS does). iperf3: one TCP stream, 7 runs of 5 s; wrk: `Connection: close`, 16 connections, 15 runs of 3 s; direct and VIP alternate (per pair: the median of the ratios of each VIP run to the direct run just before it).',
+      `Client in the UML main namespace, backend in a namespace behind a veth; the VIP is programmed by the ipvs driver (wlc, masquerade forwarding) with the node address \`10.9.9.1\` as \`nodeIp\`, so flows from the client skip the hairpin MASQUERADE (one NAT per packet, the one IPVS does). iperf3: one TCP stream, ${UML_IPERF_RUNS} runs of 5 s; wrk: \`Connection: close\`, 16 connections, ${UML_WRK_RUNS} runs of 3 s; direct and VIP alternate (per pair: the median of the ratios of each VIP run to the direct run just before it).`,
       '',
       '| path | Gbit/s (runs) | vs direct |',
       '| --- | --- | --- |',

@@ -4,7 +4,10 @@
  * namespace, HAProxy in the same place on other ports; "direct" is the client talking to the
  * server, routed (ip_forward) through the middle namespace. Runs alternate direct / proxy / HAProxy.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { siblingArgv } from '../../common/sibling.js';
 import { withNetns } from './index.js';
 import { nsExec, startProcess, type Proc } from './procs.js';
@@ -43,7 +46,7 @@ export interface ProxyProc extends Proc {
 }
 
 /** utime + stime of a process, in seconds (/proc/<pid>/stat fields 14-15). */
-function processCpu(pid: number): number {
+export function processCpu(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
@@ -55,4 +58,49 @@ export async function proxyProcess(ns: string | undefined, listen: string, route
   const argv = [...(ns ? ['ip', 'netns', 'exec', ns] : []), process.execPath, ...PROXY_MAIN, JSON.stringify({ listen, services })];
   const p = await startProcess(argv, /ready/, 20_000);
   return { ...p, cpu: () => processCpu(p.pid) };
+}
+
+/** The first child of `pid` (HAProxy under the shell that started it), or `pid` when it has none. */
+export function firstChild(pid: number): number {
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return kids.length ? Number(kids[0]) : pid;
+}
+
+/**
+ * System calls per accepted connection of process `pid` (all its threads) while `run` runs, counted
+ * by `strace -c -f` (slows the process, not the count). undefined when nothing was accepted.
+ */
+export async function syscallsPerConnection(pid: number, run: () => Promise<unknown>): Promise<{ total: number; perCall: Record<string, number> } | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), 'sx-strace-'));
+  const out = join(dir, 'counts');
+  const s = spawn('strace', ['-c', '-f', '-p', String(pid), '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((res) => s.once('exit', () => res()));
+  try {
+    // strace says on stderr once it has attached to every thread.
+    await new Promise<void>((res, rej) => {
+      let seen = '';
+      const timer = setTimeout(() => rej(new Error(`strace did not attach to ${pid}: ${seen}`)), 10_000);
+      s.stderr.on('data', (d: Buffer) => {
+        seen += d.toString();
+        if (/attached/.test(seen)) (clearTimeout(timer), res());
+      });
+      s.once('exit', () => (clearTimeout(timer), rej(new Error(`strace exited: ${seen}`))));
+    });
+    await run();
+    s.kill('SIGINT'); // it writes its table and detaches
+    await exited;
+    const calls: Record<string, number> = {};
+    for (const line of readFileSync(out, 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/);
+      // % time, seconds, usecs/call, calls, [errors], name
+      if (f.length >= 5 && /^\d+$/.test(f[3]!) && f[f.length - 1] !== 'total') calls[f[f.length - 1]!] = Number(f[3]);
+    }
+    const accepted = calls.accept4 ?? calls.accept ?? 0;
+    if (!accepted) return undefined;
+    const perCall = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v / accepted]));
+    return { total: Object.values(perCall).reduce((a, b) => a + b, 0), perCall };
+  } finally {
+    if (s.exitCode === null) s.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

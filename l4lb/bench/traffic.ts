@@ -18,7 +18,7 @@ import { nativeRelay } from '../userspace/native-relay.js';
 import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
 import { pairedRatio } from '../../test/bench/stats.js';
-import { NET, proxyProcess, threeNodes, type ProxyProc } from './middle.js';
+import { NET, firstChild, processCpu, proxyProcess, syscallsPerConnection, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
 export const IPERF_RUNS = 5;
@@ -215,10 +215,12 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
       try {
         const proxy: ProxyProc = await proxyProcess(mid, NET.midCli, [[6000, NET.srv, 5201], [6001, NET.srv, 8081]]);
         procs.push(proxy);
-        procs.push(await haproxyPeer(NET.midCli, [[7000, `${NET.srv}:5201`], [7001, `${NET.srv}:8082`]], mid));
+        const haproxy = await haproxyPeer(NET.midCli, [[7000, `${NET.srv}:5201`], [7001, `${NET.srv}:8082`]], mid);
+        procs.push(haproxy);
+        const haPid = firstChild(haproxy.pid);
         const direct = path('direct (middle ns routes)', 5201, 8080);
         const ours = path('userspace proxy, one process, native relay (middle ns)', 6000, 6001, proxy.cpu);
-        const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001);
+        const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001, () => processCpu(haPid));
         const all = [direct, ours, ha];
         const host = (v: Path) => (v === direct ? NET.srv : NET.midCli);
         for (let r = 0; r < IPERF_RUNS; r++)
@@ -236,11 +238,22 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
             if (v.cpu) v.usPerConn.push(((v.cpu() - c0) * 1e6) / (rps * WRK_SECONDS));
           }
         const name = ours.label.split(' (')[0];
+        const sys = [];
+        if (which('strace')) for (const [v, pid] of [[ours, proxy.pid], [ha, haPid]] as const) sys.push(await syscallsPerConnection(pid, () => rate(cli, `http://${host(v)}:${v.httpPort}/`)));
+        const top = (x: { perCall: Record<string, number> }) =>
+          Object.entries(x.perCall)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 6)
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+            .join(', ');
         return {
           tput: [...all.map((v) => peerRow(v.label, v.gbps, direct.gbps, 2)), `| ${name} vs HAProxy | | **${f2(median(ours.gbps) / median(ha.gbps))}** (per round ${f2(pairedRatio(ha.gbps, ours.gbps))}) |`],
           conn: [...all.map((v) => peerRow(v.label, v.rps, direct.rps, 0)), `| ${name} vs HAProxy | | **${f2(median(ours.rps) / median(ha.rps))}** (per round ${f2(pairedRatio(ha.rps, ours.rps))}) |`],
           notes: [
-            `- ${name}: ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs CPU per connection (medians, from /proc).`,
+            `- CPU (medians, from /proc): ${name} ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs per connection; HAProxy ${f2(median(ha.cpuPerGB))} CPU-s per GB, ${median(ha.usPerConn).toFixed(0)} µs per connection (kernel work for the sockets dominates both).`,
+            ...(sys[0] && sys[1]
+              ? [`- System calls per connection (\`strace -c -f\` on the process during one more wrk run each; counts, not times): ${name} ${f2(sys[0].total)} (${top(sys[0])}); HAProxy ${f2(sys[1].total)} (${top(sys[1])}).`]
+              : ['- System calls per connection: not counted (strace missing).']),
             `- TCP relay of the userspace proxy (here and on loopback): ${relayName()}.`,
           ],
         };

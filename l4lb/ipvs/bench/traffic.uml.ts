@@ -11,7 +11,7 @@ import type { Service } from '../../driver.js';
 import { alternate, httpServer, iperf, iperfServer, withProcs, wrk, type Pair } from '../../bench/traffic.js';
 
 /** More iperf pairs than on the host: one UML CPU shared with the host's load swings more. */
-export const UML_IPERF_RUNS = 7;
+export const UML_IPERF_RUNS = 11;
 export const UML_WRK_RUNS = 15;
 
 const NS = 'bt';
