@@ -11,7 +11,6 @@
 #include "tcprelay.h"
 
 void io_set_mask(int epfd, item_t *it, uint32_t m) {
-  /* it->mask == IN_SET_DISARMED: a one-shot registration that fired (in the set, silent): MOD re-arms it. */
   if (m == it->mask || it->fd < 0) return;
   struct epoll_event ev = {.events = m, .data.ptr = it};
   int op = m == 0 ? EPOLL_CTL_DEL : it->mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
@@ -22,8 +21,7 @@ void io_set_mask(int epfd, item_t *it, uint32_t m) {
 void io_update(int epfd, conn_t *c) {
   if (c->state == S_DEAD) return;
   uint32_t mc = 0, mu = 0;
-  /* One-shot: once it fires, the registration stays silent, so a handoff to a relay thread needs no DEL. */
-  if (c->state == S_CONNECTING) mu = EPOLLOUT | EPOLLONESHOT;
+  if (c->state == S_CONNECTING) mu = EPOLLOUT;
   if (c->state == S_RELAY) {
     if (!c->d[0].eof && !c->d[0].len) mc |= EPOLLIN;
     if (!c->d[1].eof && !c->d[1].len) mu |= EPOLLIN;
@@ -34,13 +32,8 @@ void io_update(int epfd, conn_t *c) {
   io_set_mask(epfd, &c->u, mu);
 }
 
-/*
- * Send what `d` holds to `fd`; once the FIN was read and everything sent, pass the FIN on. -1: the
- * socket failed. When the other direction `o` has already ended, the connection is finished and both
- * sockets are about to be closed: close() sends that FIN (nothing is left unread on `fd`, whose EOF
- * was read), so no shutdown() is spent on it.
- */
-static int flush(dir_t *d, int fd, const dir_t *o) {
+/* Send what `d` holds to `fd`; once the FIN was read and everything sent, pass the FIN on. -1: the socket failed. */
+static int flush(dir_t *d, int fd) {
   while (d->len) {
     ssize_t w = send(fd, d->buf + d->off, d->len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w > 0) {
@@ -56,19 +49,19 @@ static int flush(dir_t *d, int fd, const dir_t *o) {
   }
   d->off = 0;
   if (d->eof && !d->shut) {
-    if (!o->shut) shutdown(fd, SHUT_WR); /* ENOTCONN after a reset: the next read or write reports it */
+    shutdown(fd, SHUT_WR); /* ENOTCONN after a reset: the next read or write reports it */
     d->shut = 1;
   }
   return 0;
 }
 
 /* Read from `from`, write to `to`; what `to` does not take waits in `d`. -1: a socket failed. */
-static int pump(char *buf, dir_t *d, int from, int to, const dir_t *o) {
+static int pump(char *buf, dir_t *d, int from, int to) {
   for (int i = 0; i < 8; i++) {
     ssize_t n = recv(from, buf, BUF_SIZE, MSG_DONTWAIT);
     if (n == 0) {
       d->eof = 1;
-      return flush(d, to, o);
+      return flush(d, to);
     }
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -106,8 +99,8 @@ int io_event(int epfd, char *buf, conn_t *c, item_t *it, uint32_t ev) {
   dir_t *rd = &c->d[client ? 0 : 1], *wd = &c->d[client ? 1 : 0];
   int self = it->fd, other = client ? c->u.fd : c->c.fd;
   int bad = (ev & EPOLLERR) != 0;
-  if (!bad && (ev & EPOLLOUT) && wd->len) bad = flush(wd, self, rd) < 0;
-  if (!bad && (ev & (EPOLLIN | EPOLLHUP)) && (it->mask & EPOLLIN)) bad = pump(buf, rd, self, other, wd) < 0;
+  if (!bad && (ev & EPOLLOUT) && wd->len) bad = flush(wd, self) < 0;
+  if (!bad && (ev & (EPOLLIN | EPOLLHUP)) && (it->mask & EPOLLIN)) bad = pump(buf, rd, self, other) < 0;
   else if (!bad && (ev & EPOLLHUP)) bad = 1; /* not reading: a hang-up here means a reset, and no write can succeed */
   if (bad || (c->d[0].shut && c->d[1].shut)) return 1;
   io_update(epfd, c);

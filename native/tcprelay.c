@@ -4,8 +4,7 @@
  * drain. This file moves the bytes: it accepts, connects and relays with plain recv/send on
  * non-blocking sockets, all in one epoll set of its own that libuv watches as a single descriptor.
  * Node's net.Socket costs two stream objects, their handles and several callbacks per connection;
- * here a connection is one struct and two JavaScript calls (accepted, closed; a connect that
- * succeeds is not reported: JavaScript's connect timeout asks abort(), which says it is done).
+ * here a connection is one struct and three JavaScript calls (accepted, connected, closed).
  *
  * Rules that keep it correct:
  *  - A client is not read before its backend accepted (like net's pauseOnConnect): a refused
@@ -43,7 +42,7 @@
 #define MAX_THREADS 16
 
 /* Events for JavaScript: cb(kind, server, conn, errno, peer). */
-enum { EV_ACCEPT = 1, EV_CONNECT_FAILED = 3, EV_CLOSED = 4, EV_ACCEPT_ERROR = 5 };
+enum { EV_ACCEPT = 1, EV_CONNECTED = 2, EV_CONNECT_FAILED = 3, EV_CLOSED = 4, EV_ACCEPT_ERROR = 5 };
 
 typedef struct listener {
   item_t it;
@@ -222,16 +221,15 @@ static void on_connect_done(relay_t *r, conn_t *c, uint32_t ev) {
   socklen_t len = sizeof err;
   /* Writable and no error or hang-up: connected (no need to ask SO_ERROR). */
   if ((ev & (EPOLLERR | EPOLLHUP)) && getsockopt(c->u.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-  /* The one-shot registration fired: the socket stays in this set, silent, until it is closed. */
-  c->u.mask = IN_SET_DISARMED;
   if (err == 0 && !(ev & (EPOLLERR | EPOLLHUP))) {
     c->state = S_RELAY;
     if (r->nworkers) {
-      c->u.mask = 0; /* from here the mask is the relay thread's set's */
+      io_set_mask(r->epfd, &c->u, 0);
       worker_give(&r->workers[r->rr++ % (uint32_t)r->nworkers], c);
     } else {
       io_update(r->epfd, c);
     }
+    emit(r, EV_CONNECTED, c->srv, c->id, 0, NULL);
     return;
   }
   if (err == 0) err = ECONNREFUSED;
@@ -575,8 +573,8 @@ static conn_t *conn_arg(napi_env env, relay_t *r, napi_value v) {
 
 /*
  * dial(conn, ip, port) -> 0, or the errno of a connect that failed at once. Connects an accepted
- * client (or one whose last connect failed) to a backend; a failure comes as CONNECT_FAILED,
- * success is silent (abort() then answers false).
+ * client (or one whose last connect failed) to a backend; the answer comes as CONNECTED or
+ * CONNECT_FAILED.
  */
 static napi_value js_dial(napi_env env, napi_callback_info info) {
   napi_value argv[3];

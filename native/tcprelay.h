@@ -5,21 +5,18 @@
 
 #include <pthread.h>
 #include <stdint.h>
-#include <sys/epoll.h>
 #include <sys/types.h>
 
 #define BUF_SIZE (256 * 1024)
 #define MAX_EVENTS 256
 
 enum { K_LISTEN = 1, K_CLIENT = 2, K_UP = 3, K_WAKE = 4 };
-#define IN_SET_DISARMED EPOLLONESHOT
-
 enum { S_ACCEPTED = 0, S_CONNECTING = 1, S_RELAY = 2, S_DEAD = 3 };
 
 typedef struct item {
   int kind;
   int fd;
-  uint32_t mask; /* events in the epoll set; 0: not in it; IN_SET_DISARMED: in it, one-shot and fired */
+  uint32_t mask; /* events in the epoll set; 0: not in it */
   uint32_t round; /* the event loop's round in which this fd was put in the set (K_UP only) */
   void *owner;
 } item_t;

@@ -27,6 +27,7 @@ interface Addon {
 export interface RelayHandlers {
   /** A client was accepted: `dial` it to a backend or `drop` it (doing neither drops it). */
   accepted(id: number, peer: string): void;
+  connected(id: number): void;
   /** The connect failed (errno): `dial` another backend or `drop` (doing neither drops it). */
   connectFailed(id: number, errno: number): void;
   /** Both directions ended, or a socket failed; not called after `drop`. */
@@ -37,6 +38,7 @@ export interface RelayHandlers {
 }
 
 const EV_ACCEPT = 1;
+const EV_CONNECTED = 2;
 const EV_CONNECT_FAILED = 3;
 const EV_CLOSED = 4;
 const EV_ACCEPT_ERROR = 5;
@@ -86,11 +88,7 @@ export class NativeRelay {
     this.addon.drop(id);
   }
 
-  /**
-   * Give up a connect in flight (timeout): true if there was one; the client can be dialed again.
-   * A connect that succeeded is not reported (one JavaScript call less per connection): this is how
-   * a timeout learns it is moot.
-   */
+  /** Give up a connect in flight (timeout): true if there was one; the client can be dialed again. */
   abort(id: number): boolean {
     return this.addon.abort(id);
   }
@@ -106,6 +104,7 @@ export class NativeRelay {
     if (!h) return; // the C side drops a client nobody dialed
     try {
       if (kind === EV_ACCEPT) h.accepted(id, peer ?? '');
+      else if (kind === EV_CONNECTED) h.connected(id);
       else if (kind === EV_CONNECT_FAILED) h.connectFailed(id, err);
       else if (kind === EV_CLOSED) h.closed(id);
       else if (kind === EV_ACCEPT_ERROR) h.acceptError(err);

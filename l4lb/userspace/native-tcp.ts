@@ -50,8 +50,6 @@ export class NativeTcpService implements RelayHandlers {
     private readonly opts: NativeTcpOptions,
   ) {
     this.srv = relay.register(this);
-    // Success is not reported: an entry stays until its client closes or its deadline passes, when
-    // abort() says whether the connect was still in flight.
     this.connects = new ConnectSweep(opts.connectTimeoutMs, (id) => {
       if (this.relay.abort(id)) this.connectFailed(id, constants.errno.ETIMEDOUT);
     });
@@ -95,6 +93,10 @@ export class NativeTcpService implements RelayHandlers {
     const c: Client = { peer };
     this.clients.set(id, c);
     this.dial(id, c);
+  }
+
+  connected(id: number): void {
+    this.connects.delete(id);
   }
 
   connectFailed(id: number, errno: number): void {
