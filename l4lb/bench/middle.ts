@@ -4,11 +4,11 @@
  * namespace, HAProxy in the same place on other ports; "direct" is the client talking to the
  * server, routed (ip_forward) through the middle namespace. Runs alternate direct / proxy / HAProxy.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { siblingArgv } from '../../common/sibling.js';
+import { spawnTracked } from '../../test/lib/proc.js';
 import { withNetns } from './index.js';
 import { nsExec, startProcess, type Proc } from './procs.js';
 
@@ -73,22 +73,13 @@ export function firstChild(pid: number): number {
 export async function syscallsPerConnection(pid: number, run: () => Promise<unknown>): Promise<{ total: number; perCall: Record<string, number> } | undefined> {
   const dir = mkdtempSync(join(tmpdir(), 'sx-strace-'));
   const out = join(dir, 'counts');
-  const s = spawn('strace', ['-c', '-f', '-p', String(pid), '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((res) => s.once('exit', () => res()));
+  const cleanup: Array<() => unknown> = [];
   try {
-    // strace says on stderr once it has attached to every thread.
-    await new Promise<void>((res, rej) => {
-      let seen = '';
-      const timer = setTimeout(() => rej(new Error(`strace did not attach to ${pid}: ${seen}`)), 10_000);
-      s.stderr.on('data', (d: Buffer) => {
-        seen += d.toString();
-        if (/attached/.test(seen)) (clearTimeout(timer), res());
-      });
-      s.once('exit', () => (clearTimeout(timer), rej(new Error(`strace exited: ${seen}`))));
-    });
+    const s = spawnTracked({ teardown: (fn) => void cleanup.push(fn) }, 'strace', ['-c', '-f', '-p', String(pid), '-o', out]);
+    await s.waitFor(/attached/, 10_000); // on stderr, once every thread is traced
     await run();
     s.kill('SIGINT'); // it writes its table and detaches
-    await exited;
+    await s.exited;
     const calls: Record<string, number> = {};
     for (const line of readFileSync(out, 'utf8').split('\n')) {
       const f = line.trim().split(/\s+/);
@@ -100,7 +91,7 @@ export async function syscallsPerConnection(pid: number, run: () => Promise<unkn
     const perCall = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v / accepted]));
     return { total: Object.values(perCall).reduce((a, b) => a + b, 0), perCall };
   } finally {
-    if (s.exitCode === null) s.kill('SIGKILL');
+    for (const fn of cleanup) await fn();
     rmSync(dir, { recursive: true, force: true });
   }
 }

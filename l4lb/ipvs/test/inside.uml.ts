@@ -80,7 +80,7 @@ if (process.env.SEXTANT_UML !== '1') {
     const d = new IpvsDriver({ iptables: IPTABLES, nodeIp: '10.99.99.99' });
     await d.start();
     await d.apply([svc('11.0.3.1', 80, 'tcp', [['10.1.3.1', 8080, 1]])]);
-    const routes = JSON.parse(await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman')) as { dst: string; prefsrc?: string }[];
+    const routes = await minutemanRoutes();
     t.same(routes.map((r) => [r.dst, r.prefsrc ?? null]), [['11.0.3.1', null]], 'route without a source');
     const chain = (await sh(IPTABLES, '-w', '-t', 'nat', '-S', 'SEXTANT-IPVS')).split('\n').filter((l) => l.startsWith('-A'));
     t.equal(chain.length, 1, 'one rule');
@@ -113,7 +113,7 @@ if (process.env.SEXTANT_UML !== '1') {
     const hairpin = svc('11.0.2.3', 80, 'tcp', [[b1, TCP_PORT, 1]]);
     await d.apply([spread, udp, hairpin]);
 
-    const routes = JSON.parse(await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman')) as { dst: string; prefsrc?: string }[];
+    const routes = await minutemanRoutes();
     t.same(routes.map((r) => r.prefsrc), routes.map(() => nodeIp), `VIP routes prefer the node address ${nodeIp} as source`);
     const masq = await masqCounters();
     const counts = await tally(20, () => tcpHello('11.0.2.1', 80));
@@ -131,7 +131,7 @@ if (process.env.SEXTANT_UML !== '1') {
 
     await sh('ip', 'route', 'replace', 'local', '11.0.2.1/32', 'dev', 'minuteman', 'table', 'local');
     await d.reconcile([spread, udp, hairpin]);
-    const fixed = JSON.parse(await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman')) as { dst: string; prefsrc?: string }[];
+    const fixed = await minutemanRoutes();
     t.equal(fixed.find((r) => r.dst === '11.0.2.1')?.prefsrc, nodeIp, 'reconcile puts the source back on a route replaced without it');
     const mid = await masqCounters();
     t.ok(mid.nodeSource >= masq.nodeSource + 20, `the node's own TCP connections skip MASQUERADE (RETURN rule: ${mid.nodeSource - masq.nodeSource} packets)`);
@@ -151,6 +151,11 @@ if (process.env.SEXTANT_UML !== '1') {
     await d.apply([]);
     await t.rejects(tcpHello('11.0.2.1', 80), 'no VIP after removal');
   });
+}
+
+/** The VIP routes on `minuteman` in the local table. */
+async function minutemanRoutes(): Promise<{ dst: string; prefsrc?: string }[]> {
+  return JSON.parse(await sh('ip', '-j', 'route', 'show', 'table', 'local', 'dev', 'minuteman')) as { dst: string; prefsrc?: string }[];
 }
 
 /** Packets that hit the node-source RETURN rule and the MASQUERADE rule of SEXTANT-IPVS (new flows only: nat rules see first packets). */
