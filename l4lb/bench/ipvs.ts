@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runInUml, umlMissing } from '../ipvs/index.js';
 import { rows as pairRows, type Pair } from './traffic.js';
 import { UML_IPERF_RUNS, UML_WRK_RUNS } from '../ipvs/bench/traffic.uml.js';
+import { cpuTimes, stealShare } from '../../test/bench/steal.js';
 
 interface Row {
   n: number;
@@ -33,7 +34,9 @@ export async function benchIpvs(): Promise<string> {
   const compiled = join(root, 'dist/l4lb/ipvs/bench/inside.uml.js');
   const fromDist = fileURLToPath(import.meta.url).includes('/dist/') && existsSync(compiled);
   const command = fromDist ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', 'l4lb/ipvs/bench/inside.uml.ts'];
+  const s0 = cpuTimes();
   const r = await runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} });
+  const hostSteal = stealShare(s0, cpuTimes());
   const rows: Row[] = r.output
     .split('\n')
     .filter((l) => l.startsWith('BENCH '))
@@ -58,7 +61,7 @@ export async function benchIpvs(): Promise<string> {
       '',
       '### Traffic through an IPVS VIP vs direct (inside UML, one CPU)',
       '',
-      `Client in the UML main namespace, backend in a namespace behind a veth; the VIP is programmed by the ipvs driver (wlc, masquerade forwarding) with the node address \`10.9.9.1\` as \`nodeIp\`, so flows from the client skip the hairpin MASQUERADE (one NAT per packet, the one IPVS does). iperf3: one TCP stream, ${UML_IPERF_RUNS} runs of 5 s; wrk: \`Connection: close\`, 16 connections, ${UML_WRK_RUNS} runs of 3 s; direct and VIP alternate (per pair: the median of the ratios of each VIP run to the direct run just before it).`,
+      `Client in the UML main namespace, backend in a namespace behind a veth; the VIP is programmed by the ipvs driver (wlc, masquerade forwarding) with the node address \`10.9.9.1\` as \`nodeIp\`, so flows from the client skip the hairpin MASQUERADE (one NAT per packet, the one IPVS does). iperf3: one TCP stream, ${UML_IPERF_RUNS} runs of 5 s; wrk: \`Connection: close\`, 16 connections, ${UML_WRK_RUNS} runs of 3 s; direct and VIP alternate, the first of each pair flipping (per pair: the median of the ratios of each VIP run to the direct run of its pair).`,
       '',
       '| path | Gbit/s (runs) | vs direct |',
       '| --- | --- | --- |',
@@ -71,6 +74,6 @@ export async function benchIpvs(): Promise<string> {
       'Target (issue 6): kernel drivers at least 95% of direct. Client, backend and both kernels\' paths share the one UML CPU.',
     );
   } else lines.push('', 'IPVS traffic: not measured in this run (no TRAFFIC line from UML).');
-  lines.push('', `UML run: ${(r.durationMs / 1000).toFixed(1)} s including boot. The driver's "from empty" also adds one local route per VIP (\`ip -batch\`); \`ipvsadm\` only programs IPVS. UML syscalls are much slower than a native kernel's, so absolute figures are pessimistic; the ratios are the comparison.`, '');
+  lines.push('', `UML run: ${(r.durationMs / 1000).toFixed(1)} s including boot. The driver's "from empty" also adds one local route per VIP (\`ip -batch\`); \`ipvsadm\` only programs IPVS. UML syscalls are much slower than a native kernel's, so absolute figures are pessimistic; the ratios are the comparison. Host CPU steal over the whole UML run: ${(hostSteal * 100).toFixed(0)}% (UML's one CPU is a host thread, so stolen host time slows whichever run it falls in).`, '');
   return lines.join('\n');
 }

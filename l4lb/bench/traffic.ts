@@ -18,6 +18,7 @@ import { nativeRelay } from '../userspace/native-relay.js';
 import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
 import { pairedRatio } from '../../test/bench/stats.js';
+import { cpuTimes, stealNote, stealShare } from '../../test/bench/steal.js';
 import { NET, firstChild, processCpu, proxyProcess, syscallsPerConnection, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
@@ -91,14 +92,26 @@ export async function wrk(ns: string | undefined, url: string): Promise<{ rps: n
 export interface Pair {
   direct: number[];
   via: number[];
+  /** Share of CPU stolen by the hypervisor during each pair (0 inside UML, which cannot see it). */
+  steal: number[];
 }
 
-/** Alternate direct and VIP runs so drift in machine load hits both alike. */
+/**
+ * Direct and VIP runs in pairs whose order flips every pair (direct first, then VIP first), so
+ * drift in machine load and whatever one run leaves behind for the next hit both paths alike.
+ */
 export async function alternate(runs: number, direct: () => Promise<number>, via: () => Promise<number>): Promise<Pair> {
-  const p: Pair = { direct: [], via: [] };
+  const p: Pair = { direct: [], via: [], steal: [] };
   for (let i = 0; i < runs; i++) {
-    p.direct.push(await direct());
-    p.via.push(await via());
+    const a = cpuTimes();
+    if (i % 2 === 0) {
+      p.direct.push(await direct());
+      p.via.push(await via());
+    } else {
+      p.via.push(await via());
+      p.direct.push(await direct());
+    }
+    p.steal.push(stealShare(a, cpuTimes()));
   }
   return p;
 }
@@ -223,20 +236,29 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001, () => processCpu(haPid));
         const all = [direct, ours, ha];
         const host = (v: Path) => (v === direct ? NET.srv : NET.midCli);
-        for (let r = 0; r < IPERF_RUNS; r++)
-          for (const v of all) {
+        // Who goes first rotates every round, so no path always follows the same other one.
+        const rotated = (r: number) => all.map((_, k) => all[(k + r) % all.length]!);
+        const steal = { tput: [] as number[], conn: [] as number[] };
+        for (let r = 0; r < IPERF_RUNS; r++) {
+          const s0 = cpuTimes();
+          for (const v of rotated(r)) {
             const c0 = v.cpu?.() ?? 0;
             const res = await iperf(cli, host(v), v.iperfPort);
             v.gbps.push(res.gbps);
             if (v.cpu) v.cpuPerGB.push((v.cpu() - c0) / (res.bytes / 1e9));
           }
-        for (let r = 0; r < WRK_RUNS; r++)
-          for (const v of all) {
+          steal.tput.push(stealShare(s0, cpuTimes()));
+        }
+        for (let r = 0; r < WRK_RUNS; r++) {
+          const s0 = cpuTimes();
+          for (const v of rotated(r)) {
             const c0 = v.cpu?.() ?? 0;
             const rps = await rate(cli, `http://${host(v)}:${v.httpPort}/`);
             v.rps.push(rps);
             if (v.cpu) v.usPerConn.push(((v.cpu() - c0) * 1e6) / (rps * WRK_SECONDS));
           }
+          steal.conn.push(stealShare(s0, cpuTimes()));
+        }
         const name = ours.label.split(' (')[0];
         const sys = [];
         if (which('strace')) for (const [v, pid] of [[ours, proxy.pid], [ha, haPid]] as const) sys.push(await syscallsPerConnection(pid, () => rate(cli, `http://${host(v)}:${v.httpPort}/`)));
@@ -255,6 +277,7 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
               ? [`- System calls per connection (\`strace -c -f\` on the process during one more wrk run each; counts, not times): ${name} ${f2(sys[0].total)} (${top(sys[0])}); HAProxy ${f2(sys[1].total)} (${top(sys[1])}).`]
               : ['- System calls per connection: not counted (strace missing).']),
             `- TCP relay of the userspace proxy (here and on loopback): ${relayName()}.`,
+            `- Middle ns rounds: iperf3 ${stealNote(steal.tput)}; wrk ${stealNote(steal.conn)} (time the hypervisor gave other guests; a round with much of it measured the machine, not the path).`,
           ],
         };
       } finally {
@@ -268,11 +291,12 @@ export async function throughput(): Promise<string[]> {
   const out = [`## Throughput through a VIP vs direct (iperf3, one TCP stream, median of ${IPERF_RUNS} runs of ${IPERF_SECONDS} s)`, ''];
   const missing = ['iperf3', 'wrk', 'haproxy'].filter((t) => !which(t));
   if (missing.length) return [...out, `${missing.join(', ')} missing (apt-get install ${missing.join(' ')}): not measured.`];
-  out.push('"vs direct": the ratio of the medians, and per pair: the median of the ratios of each run to the direct run just before it (load that drifts over the series cancels); per round (middle ns: direct, the proxy and HAProxy take turns): the median of the proxy\'s run over HAProxy\'s in the same round.', '');
+  out.push('"vs direct": the ratio of the medians, and per pair: the median of the ratios of each run to the direct run of its pair (direct goes first in odd pairs, second in even ones, so load that drifts over the series and what one run leaves for the next cancel); per round (middle ns: direct, the proxy and HAProxy take turns, the first place rotating each round): the median of the proxy\'s run over HAProxy\'s in the same round.', '');
   out.push('| path | Gbit/s (runs) | vs direct |', '| --- | --- | --- |');
   const conn: string[] = [`## Connection rate through a VIP vs direct (wrk, \`Connection: close\`: one new TCP connection per request, 16 connections, median of ${WRK_RUNS} runs of ${WRK_SECONDS} s)`, ''];
   conn.push('| path | requests/s (runs) | vs direct |', '| --- | --- | --- |');
   let errors = 0;
+  const steals: string[] = [];
   const rate = async (ns: string | undefined, url: string) => {
     const r = await wrk(ns, url);
     errors += r.errors;
@@ -285,6 +309,7 @@ export async function throughput(): Promise<string[]> {
       out.push(...rows('direct (veth between namespaces)', 'nftables VIP (DNAT)', t, 2));
       const c = await alternate(WRK_RUNS, () => rate(cli, `http://${backend}:8080/`), () => rate(cli, `http://${vip}:8080/`));
       conn.push(...rows('direct (veth between namespaces)', 'nftables VIP (DNAT)', c, 0));
+      steals.push(`- nftables VIP pairs: iperf3 ${stealNote(t.steal)}; wrk ${stealNote(c.steal)}.`);
     }),
   );
 
@@ -312,6 +337,7 @@ export async function throughput(): Promise<string[]> {
       out.push(...rows('direct (loopback)', 'userspace proxy (loopback)', t, 2));
       const c = await alternate(WRK_RUNS, () => rate(undefined, `http://${srvIp}:${port + 1}/`), () => rate(undefined, `http://${proxyIp}:${port + 1}/`));
       conn.push(...rows('direct (loopback)', 'userspace proxy (loopback)', c, 0));
+      steals.push(`- Loopback proxy pairs: iperf3 ${stealNote(t.steal)}; wrk ${stealNote(c.steal)}.`);
       // The issue's peer for the userspace path, same run, same backends: HAProxy in TCP mode.
       const ha = await haproxyPeer(haIp, [
         [port, `${srvIp}:${port}`],
@@ -341,6 +367,7 @@ export async function throughput(): Promise<string[]> {
     '',
     nsNote,
     ...m.notes,
+    ...steals,
     '',
     `Userspace proxy CPU on loopback: ${f2(median(cpu))} CPU-seconds per GB relayed (median), i.e. one core could relay ~${f2((8 / median(cpu)))} Gbit/s; the ratio above is bounded by how much CPU the client, proxy and server get on this shared 2-core machine.`,
     `Targets (issue 6): kernel drivers at least 95% of direct; userspace at least HAProxy's (the issue measured ~5.4 of 11.7 Gbit/s, ratio 0.46; HAProxy is measured above in the same run).`,

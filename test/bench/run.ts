@@ -1,12 +1,14 @@
 /**
  * `npm run bench [component ...]`: runs each component's benchmark (`<component>/bench/index.ts`
  * exporting `bench(): Promise<string>` that returns Markdown) and writes the result, with the
- * machine it ran on, to docs/benchmarks/<component>.md.
+ * machine it ran on, to docs/benchmarks/<component>.md. Whatever the old page has below the
+ * NOTES marker is written by hand (analysis, earlier runs) and is kept under the new figures.
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { keptNotes } from './notes.js';
 
 const all = ['master', 'agent', 'dns', 'l4lb', 'overlay', 'cni', 'control'];
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,8 +34,10 @@ async function main(): Promise<void> {
     try {
       const mod = (await import(file)) as { bench(): Promise<string> };
       const md = await mod.bench();
-      const out = `# ${name} benchmarks\n\nMachine: ${machine()}\nDate: ${new Date().toISOString()}\n\n${md}\n`;
-      writeFileSync(join(docs, `${name}.md`), out);
+      const page = join(docs, `${name}.md`);
+      const notes = existsSync(page) ? keptNotes(readFileSync(page, 'utf8')) : '';
+      const out = `# ${name} benchmarks\n\nMachine: ${machine()}\nDate: ${new Date().toISOString()}\n\n${md}\n${notes ? `\n${notes.trimEnd()}\n` : ''}`;
+      writeFileSync(page, out);
       console.log(out);
     } catch (e) {
       failed++;
