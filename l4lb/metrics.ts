@@ -13,6 +13,8 @@ export interface L4lbMetrics {
   userspaceOpen: prom.Gauge<'protocol'>;
   openSource?: () => { tcp: number; udp: number };
   socketErrors: prom.Counter<'op' | 'errno'>;
+  /** nftables driver: 1 when bridged replies pass netfilter (br_netfilter on), 0 when not. */
+  bridgeNetfilter: prom.Gauge;
 }
 
 const cache = new WeakMap<Registry, L4lbMetrics>();
@@ -49,6 +51,11 @@ export function l4lbMetrics(registry: Registry): L4lbMetrics {
       name: 'sextant_l4lb_userspace_socket_errors_total',
       help: 'Sockets the userspace proxy could not get (op accept: a client; op connect: a backend socket), by errno; EMFILE: out of file descriptors',
       labelNames: ['op', 'errno'],
+      registers,
+    }),
+    bridgeNetfilter: new prom.Gauge({
+      name: 'sextant_l4lb_bridge_netfilter',
+      help: 'nftables driver: 1 when net.bridge.bridge-nf-call-iptables is on here, 0 when off or br_netfilter is not loaded (VIP clients whose backend shares their bridge then fail)',
       registers,
     }),
   };

@@ -26,6 +26,7 @@ export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin 
       ...opts,
       // The agent's address: VIP routes prefer it as source, and the node's own flows skip MASQUERADE.
       ipvs: { nodeIp: agent.ip, ...opts.ipvs },
+      nftables: { ...opts.nftables, onBridgeNetfilter: (state) => metrics.bridgeNetfilter.set(state === 'on' ? 1 : 0) },
       userspace: { ...opts.userspace, onUnreachable: (b) => metrics.unreachable.inc({ backend: b }), onSocketError: (op, e) => metrics.socketErrors.inc({ op, errno: e }) },
     });
     if (driver instanceof UserspaceDriver) metrics.openSource = () => driver.openTotals();

@@ -7,7 +7,7 @@
 import { createLogger, type Logger } from '../../common/log.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
-import { nftRunner, type NftExecOptions, type NftRunner } from './exec.js';
+import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './exec.js';
 import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
 import { parseTable, sameSkeleton, type KernelTable } from './parse.js';
 import { ElementDelta, diffScript, fullScript, hairpinElements, renderElements, renderSkeleton, serviceElements, skeleton, type Element, type Elements } from './ruleset.js';
@@ -21,7 +21,18 @@ export interface NftablesDriverOptions extends NftExecOptions {
   log?: Logger;
   /** Injected runner (tests). */
   run?: NftRunner;
+  /** Injected sysctl reader (tests); default: /proc/sys in the runner's namespace. */
+  sysctl?: (key: string) => Promise<string | undefined>;
+  /** Told the bridge-netfilter state at start and whenever a reconcile finds it changed. */
+  onBridgeNetfilter?(state: BridgeNetfilter): void;
 }
+
+/**
+ * Whether bridged packets pass through this namespace's netfilter hooks
+ * (`net.bridge.bridge-nf-call-iptables`): 'missing' when br_netfilter is not loaded.
+ */
+export type BridgeNetfilter = 'on' | 'off' | 'missing';
+const BRIDGE_NF = 'net.bridge.bridge-nf-call-iptables';
 
 export class NftablesDriver implements L4lbDriver {
   readonly name = 'nftables' as const;
@@ -35,11 +46,17 @@ export class NftablesDriver implements L4lbDriver {
   /** Service key -> the last apply that saw it (a walk over `desired` allocates nothing per service). */
   private readonly seen = new Map<string, number>();
   private generation = 0;
+  private readonly sysctl: (key: string) => Promise<string | undefined>;
+  private readonly onBridgeNetfilter?: (state: BridgeNetfilter) => void;
+  /** The last bridge-netfilter state seen (undefined before the first reconcile). */
+  bridgeNetfilter?: BridgeNetfilter;
 
   constructor(opts: NftablesDriverOptions = {}) {
     this.table = opts.table ?? tableName();
     this.maxSlots = opts.maxSlots ?? 64;
     this.run = opts.run ?? nftRunner(opts);
+    this.sysctl = opts.sysctl ?? sysctlReader(opts);
+    this.onBridgeNetfilter = opts.onBridgeNetfilter;
     this.log = opts.log ?? createLogger('l4lb', { driver: 'nftables', table: this.table });
   }
 
@@ -171,7 +188,28 @@ export class NftablesDriver implements L4lbDriver {
     for (const s of want) countHairpin(hairpin, s, +1);
     this.seen.clear();
     this.current = { services: new Map(want.map((s) => [s.key, s])), hairpin };
+    await this.checkBridgeNetfilter();
     return { ...res, rules: ops };
+  }
+
+  /**
+   * A client and its VIP's backend on one bridge (two tasks of this node) get the backend's reply
+   * bridged straight back, past the routing hooks: only br_netfilter lets conntrack undo the DNAT
+   * on it. As kube-proxy, the driver needs it and does not change it; it says so when it is off.
+   */
+  private async checkBridgeNetfilter(): Promise<void> {
+    const v = await this.sysctl(BRIDGE_NF);
+    const state: BridgeNetfilter = v === undefined ? 'missing' : v === '0' ? 'off' : 'on';
+    if (state === this.bridgeNetfilter) return;
+    this.bridgeNetfilter = state;
+    if (state !== 'on')
+      this.log.warn('nft_bridge_netfilter_off', {
+        sysctl: BRIDGE_NF,
+        state,
+        message: `${state === 'missing' ? 'br_netfilter is not loaded' : `${BRIDGE_NF} is 0`}: a client whose VIP backend is on its own bridge gets the reply from the backend's address and the connection fails; run \`modprobe br_netfilter\` and \`sysctl -w ${BRIDGE_NF}=1\``,
+      });
+    else this.log.info('nft_bridge_netfilter_on', { sysctl: BRIDGE_NF });
+    this.onBridgeNetfilter?.(state);
   }
 
   private async readKernel(): Promise<KernelTable | undefined> {

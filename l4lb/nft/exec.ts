@@ -1,5 +1,6 @@
 /** Runs `nft` (optionally inside a named network namespace or behind a command prefix). */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { DriverError } from '../errors.js';
 
 export interface NftRunner {
@@ -40,4 +41,19 @@ export function nftRunner(opts: NftExecOptions = {}): NftRunner {
       p.stdin.on('error', () => undefined);
       p.stdin.end(input ?? '');
     });
+}
+
+/**
+ * Reads a sysctl (`net.bridge.bridge-nf-call-iptables`) in the namespace the runner works in:
+ * directly from /proc/sys, or through the same prefix. Undefined when the key does not exist.
+ */
+export function sysctlReader(opts: NftExecOptions = {}): (key: string) => Promise<string | undefined> {
+  const prefix = opts.prefix ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+  return async (key) => {
+    const path = `/proc/sys/${key.replaceAll('.', '/')}`;
+    if (!prefix.length) return readFile(path, 'utf8').then((s) => s.trim(), () => undefined);
+    return new Promise((resolve) => {
+      execFile(prefix[0]!, [...prefix.slice(1), 'cat', path], { timeout: opts.timeoutMs ?? 10_000 }, (err, out) => resolve(err ? undefined : out.trim()));
+    });
+  };
 }
