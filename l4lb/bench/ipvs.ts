@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runInUml, umlMissing } from '../ipvs/index.js';
 import { rows as pairRows, type Pair } from './traffic.js';
 import { UML_IPERF_RUNS, UML_WRK_RUNS } from '../ipvs/bench/traffic.uml.js';
-import { cpuTimes, stealShare } from '../../test/bench/steal.js';
+import { measuredSteal } from '../../test/bench/steal.js';
 
 interface Row {
   n: number;
@@ -34,9 +34,7 @@ export async function benchIpvs(): Promise<string> {
   const compiled = join(root, 'dist/l4lb/ipvs/bench/inside.uml.js');
   const fromDist = fileURLToPath(import.meta.url).includes('/dist/') && existsSync(compiled);
   const command = fromDist ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', 'l4lb/ipvs/bench/inside.uml.ts'];
-  const s0 = cpuTimes();
-  const r = await runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} });
-  const hostSteal = stealShare(s0, cpuTimes());
+  const { value: r, steal: hostSteal } = await measuredSteal(() => runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} }));
   const rows: Row[] = r.output
     .split('\n')
     .filter((l) => l.startsWith('BENCH '))

@@ -2,7 +2,7 @@
  * The issue's setup for the userspace path: client ns -> veth -> proxy ns -> veth -> server ns.
  * The userspace proxy runs as its own process (l4lb/bench/proxy-main.ts) inside the middle
  * namespace, HAProxy in the same place on other ports; "direct" is the client talking to the
- * server, routed (ip_forward) through the middle namespace. Runs alternate direct / proxy / HAProxy.
+ * server, routed (ip_forward) through the middle namespace. Each round runs direct, proxy and HAProxy.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

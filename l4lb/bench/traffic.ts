@@ -18,7 +18,7 @@ import { nativeRelay } from '../userspace/native-relay.js';
 import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
 import { pairedRatio } from '../../test/bench/stats.js';
-import { cpuTimes, stealNote, stealShare } from '../../test/bench/steal.js';
+import { measuredSteal, stealNote } from '../../test/bench/steal.js';
 import { NET, firstChild, processCpu, proxyProcess, syscallsPerConnection, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
@@ -102,16 +102,13 @@ export interface Pair {
  */
 export async function alternate(runs: number, direct: () => Promise<number>, via: () => Promise<number>): Promise<Pair> {
   const p: Pair = { direct: [], via: [], steal: [] };
+  const d = async () => p.direct.push(await direct());
+  const v = async () => p.via.push(await via());
   for (let i = 0; i < runs; i++) {
-    const a = cpuTimes();
-    if (i % 2 === 0) {
-      p.direct.push(await direct());
-      p.via.push(await via());
-    } else {
-      p.via.push(await via());
-      p.direct.push(await direct());
-    }
-    p.steal.push(stealShare(a, cpuTimes()));
+    const { steal } = await measuredSteal(async () => {
+      for (const run of i % 2 === 0 ? [d, v] : [v, d]) await run();
+    });
+    p.steal.push(steal);
   }
   return p;
 }
@@ -219,7 +216,7 @@ const path = (label: string, iperfPort: number, httpPort: number, cpu?: () => nu
 
 /**
  * The issue's setup (see middle.ts): direct, the userspace proxy (its own process) and HAProxy in
- * the middle namespace; every run alternates over the three. Rows for both tables.
+ * the middle namespace; each round runs all three, the first place rotating. Rows for both tables.
  */
 async function middlePath(rate: (ns: string | undefined, url: string) => Promise<number>): Promise<{ tput: string[]; conn: string[]; notes: string[] }> {
   return threeNodes((cli, mid, srv) =>
@@ -240,24 +237,26 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         const rotated = (r: number) => all.map((_, k) => all[(k + r) % all.length]!);
         const steal = { tput: [] as number[], conn: [] as number[] };
         for (let r = 0; r < IPERF_RUNS; r++) {
-          const s0 = cpuTimes();
-          for (const v of rotated(r)) {
-            const c0 = v.cpu?.() ?? 0;
-            const res = await iperf(cli, host(v), v.iperfPort);
-            v.gbps.push(res.gbps);
-            if (v.cpu) v.cpuPerGB.push((v.cpu() - c0) / (res.bytes / 1e9));
-          }
-          steal.tput.push(stealShare(s0, cpuTimes()));
+          const round = await measuredSteal(async () => {
+            for (const v of rotated(r)) {
+              const c0 = v.cpu?.() ?? 0;
+              const res = await iperf(cli, host(v), v.iperfPort);
+              v.gbps.push(res.gbps);
+              if (v.cpu) v.cpuPerGB.push((v.cpu() - c0) / (res.bytes / 1e9));
+            }
+          });
+          steal.tput.push(round.steal);
         }
         for (let r = 0; r < WRK_RUNS; r++) {
-          const s0 = cpuTimes();
-          for (const v of rotated(r)) {
-            const c0 = v.cpu?.() ?? 0;
-            const rps = await rate(cli, `http://${host(v)}:${v.httpPort}/`);
-            v.rps.push(rps);
-            if (v.cpu) v.usPerConn.push(((v.cpu() - c0) * 1e6) / (rps * WRK_SECONDS));
-          }
-          steal.conn.push(stealShare(s0, cpuTimes()));
+          const round = await measuredSteal(async () => {
+            for (const v of rotated(r)) {
+              const c0 = v.cpu?.() ?? 0;
+              const rps = await rate(cli, `http://${host(v)}:${v.httpPort}/`);
+              v.rps.push(rps);
+              if (v.cpu) v.usPerConn.push(((v.cpu() - c0) * 1e6) / (rps * WRK_SECONDS));
+            }
+          });
+          steal.conn.push(round.steal);
         }
         const name = ours.label.split(' (')[0];
         const sys = [];

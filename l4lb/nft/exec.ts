@@ -17,8 +17,11 @@ export interface NftExecOptions {
   timeoutMs?: number;
 }
 
+/** The argv prefix that runs a command in the namespace `opts` names (none: this one). */
+const execPrefix = (opts: NftExecOptions): string[] => opts.prefix ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+
 export function nftRunner(opts: NftExecOptions = {}): NftRunner {
-  const prefix = opts.prefix ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+  const prefix = execPrefix(opts);
   const nft = opts.nft ?? 'nft';
   return (args, input) =>
     new Promise((resolve, reject) => {
@@ -48,7 +51,7 @@ export function nftRunner(opts: NftExecOptions = {}): NftRunner {
  * directly from /proc/sys, or through the same prefix. Undefined when the key does not exist.
  */
 export function sysctlReader(opts: NftExecOptions = {}): (key: string) => Promise<string | undefined> {
-  const prefix = opts.prefix ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+  const prefix = execPrefix(opts);
   return async (key) => {
     const path = `/proc/sys/${key.replaceAll('.', '/')}`;
     if (!prefix.length) return readFile(path, 'utf8').then((s) => s.trim(), () => undefined);

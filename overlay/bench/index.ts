@@ -14,7 +14,7 @@ import { measureScale, type ScaleResult } from './scale.js';
 import { FakeMaster, snapshotOf } from '../test/harness.js';
 import { createTask } from '../test/tasks.js';
 import { median, pairedRatio } from '../../test/bench/stats.js';
-import { cpuTimes, stealNote, stealShare } from '../../test/bench/steal.js';
+import { measuredSteal, stealNote } from '../../test/bench/steal.js';
 
 class Scope {
   private fns: (() => unknown)[] = [];
@@ -64,9 +64,10 @@ async function throughput(): Promise<string[]> {
     const under = async () => unders.push(await iperf(t, nss[1]!, nss[0]!, addrs[1]!));
     const over = async () => overs.push(await iperf(t, t1, t0, '9.0.1.2'));
     for (let i = 0; i < RUNS; i++) {
-      const s0 = cpuTimes();
-      for (const run of i % 2 === 0 ? [under, over] : [over, under]) await run();
-      steal.push(stealShare(s0, cpuTimes()));
+      const pair = await measuredSteal(async () => {
+        for (const run of i % 2 === 0 ? [under, over] : [over, under]) await run();
+      });
+      steal.push(pair.steal);
     }
     const [mu, mo] = [median(unders), median(overs)];
     const g = (b: number) => (b / 1e9).toFixed(2);

@@ -26,10 +26,8 @@ t.test('stealNote gives median and max in percent', (t) => {
   t.end();
 });
 
-t.test('this machine has a readable /proc/stat with a total that grows', async (t) => {
+t.test("this machine's /proc/stat parses: time has passed, steal is part of it", (t) => {
   const a = cpuTimes();
-  t.ok(a.total > 0);
-  const until = Date.now() + 50;
-  while (Date.now() < until); // burn a little CPU so jiffies advance
-  t.ok(cpuTimes().total >= a.total);
+  t.ok(a.total > 0 && a.steal >= 0 && a.steal <= a.total, JSON.stringify(a));
+  t.end();
 });

@@ -33,7 +33,7 @@ export async function measuredSteal<T>(fn: () => Promise<T>): Promise<{ value: T
   return { value, steal: stealShare(a, cpuTimes()) };
 }
 
-/** "steal 3% (median), 11% (max)" over runs' steal shares. */
+/** "CPU steal 3% median, 11% max over the runs", from runs' steal shares. */
 export function stealNote(shares: number[]): string {
   if (!shares.length) return 'steal not measured';
   const s = [...shares].sort((x, y) => x - y);
