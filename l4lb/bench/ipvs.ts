@@ -4,9 +4,11 @@
  * (generic netlink from Node, plus the VIP routes) against its peer `ipvsadm -R` (the C tool).
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInUml, umlMissing } from '../ipvs/index.js';
+import { TASKSET } from '../ipvs/uml.js';
 import { rows as pairRows, type Pair } from './traffic.js';
 import { UML_IPERF_RUNS, UML_WRK_RUNS } from '../ipvs/bench/traffic.uml.js';
 import { measuredSteal } from '../../test/bench/steal.js';
@@ -34,7 +36,9 @@ export async function benchIpvs(): Promise<string> {
   const compiled = join(root, 'dist/l4lb/ipvs/bench/inside.uml.js');
   const fromDist = fileURLToPath(import.meta.url).includes('/dist/') && existsSync(compiled);
   const command = fromDist ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', 'l4lb/ipvs/bench/inside.uml.ts'];
-  const { value: r, steal: hostSteal } = await measuredSteal(() => runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} }));
+  // UML on one host CPU (the last; this process only waits meanwhile): see UmlOptions.cpu.
+  const cpu = existsSync(TASKSET) && availableParallelism() > 1 ? availableParallelism() - 1 : undefined;
+  const { value: r, steal: hostSteal } = await measuredSteal(() => runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, cpu, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} }));
   const rows: Row[] = r.output
     .split('\n')
     .filter((l) => l.startsWith('BENCH '))
@@ -72,6 +76,6 @@ export async function benchIpvs(): Promise<string> {
       'Target (issue 6): kernel drivers at least 95% of direct. Client, backend and both kernels\' paths share the one UML CPU.',
     );
   } else lines.push('', 'IPVS traffic: not measured in this run (no TRAFFIC line from UML).');
-  lines.push('', `UML run: ${(r.durationMs / 1000).toFixed(1)} s including boot. The driver's "from empty" also adds one local route per VIP (\`ip -batch\`); \`ipvsadm\` only programs IPVS. UML syscalls are much slower than a native kernel's, so absolute figures are pessimistic; the ratios are the comparison. Host CPU steal over the whole UML run: ${(hostSteal * 100).toFixed(0)}% (UML's one CPU is a host thread, so stolen host time slows whichever run it falls in).`, '');
+  lines.push('', `UML run: ${(r.durationMs / 1000).toFixed(1)} s including boot. The driver's "from empty" also adds one local route per VIP (\`ip -batch\`); \`ipvsadm\` only programs IPVS. UML syscalls are much slower than a native kernel's, so absolute figures are pessimistic; the ratios are the comparison. ${cpu === undefined ? 'UML ran unpinned (no `taskset`, or one CPU).' : `UML and its helper processes ran on host CPU ${cpu} (\`taskset\`): UML hands each system call of its processes between host processes, and on one CPU it runs about twice as fast and steadier.`} Host CPU steal over the whole UML run: ${(hostSteal * 100).toFixed(0)}% (UML's one CPU is a host thread, so stolen host time slows whichever run it falls in).`, '');
   return lines.join('\n');
 }

@@ -11,10 +11,11 @@
 import { createLogger, type Logger } from '../../common/log.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { DriverError } from '../errors.js';
-import { normalize, normalizeOne, sameBackends } from '../services.js';
+import { normalize } from '../services.js';
 import { IpvsSocket } from './genl.js';
 import { IpvsHost, execRunner, type LocalRoutes, type Runner } from './host.js';
 import { kernelKey, opCount, planChanges, type KernelService, type Plan } from './plan.js';
+import { Written } from './written.js';
 
 export interface IpvsDriverOptions {
   /** IPVS scheduler for every service (default `wlc`; `mh` for consistent hashing). */
@@ -45,8 +46,8 @@ export class IpvsDriver implements L4lbDriver {
   private readonly window: number;
   private readonly log: Logger;
   private sock?: IpvsSocket;
-  /** What this driver last wrote, by key; undefined: unknown, diff against the kernel. */
-  private current?: Map<string, KernelService>;
+  /** What this driver last wrote; undefined: unknown, diff against the kernel. */
+  private written?: Written;
   private queue: Promise<unknown> = Promise.resolve();
   private sourceProblem?: string;
 
@@ -99,22 +100,17 @@ export class IpvsDriver implements L4lbDriver {
 
   apply(desired: Service[]): Promise<ApplyResult> {
     return this.serial(async () => {
-      if (!this.current) return this.reconcileNow(normalize(desired));
-      const current = this.current;
-      // Fast path: services already programmed and unchanged are reused as they are (canonical).
-      const want = desired.map((s) => {
-        const c = current.get(s.key);
-        return c && c.vip === s.vip && c.port === s.port && c.protocol === s.protocol && sameBackends(c.backends, s.backends) ? c : normalizeOne(s);
-      });
-      const plan = planChanges(current, want, this.scheduler);
+      if (!this.written) return this.reconcileNow(normalize(desired));
+      // Services programmed and unchanged cost one comparison each; only changes are planned.
+      const { plan, commit } = this.written.delta(desired);
       try {
         await this.execute(plan);
       } catch (e) {
         this.log.warn('ipvs_apply_failed_full_resync', { err: e });
-        this.current = undefined;
-        return this.reconcileNow(want);
+        this.written = undefined;
+        return this.reconcileNow(normalize(desired));
       }
-      this.current = this.remember(want);
+      commit();
       return { ...plan.result, rules: opCount(plan) };
     });
   }
@@ -136,7 +132,7 @@ export class IpvsDriver implements L4lbDriver {
     const wanted = new Set(want.map((s) => s.vip));
     for (const v of routes.all) if (!routes.ok.has(v) && !wanted.has(v)) plan.routesDel.push(v);
     await this.execute(plan);
-    this.current = this.remember(want);
+    this.written = new Written(want, this.scheduler);
     const res = { ...plan.result, rules: opCount(plan) };
     if (res.rules) this.log.info('ipvs_reconciled', { ...res });
     return res;
@@ -146,7 +142,7 @@ export class IpvsDriver implements L4lbDriver {
   private async readKernel(want: Service[]): Promise<{ services: Map<string, KernelService>; routes: LocalRoutes }> {
     const sock = await this.socket();
     const routes = await this.host.localRoutes();
-    const mine = new Set([...want.map((s) => s.key), ...(this.current?.keys() ?? [])]);
+    const mine = new Set([...want.map((s) => s.key), ...(this.written?.keys() ?? [])]);
     const services = new Map<string, KernelService>();
     const ours = (await sock.services()).filter((s) => routes.all.has(s.addr) || mine.has(kernelKey(s)));
     const dests = await sock.destsMany(ours);
@@ -172,13 +168,6 @@ export class IpvsDriver implements L4lbDriver {
       throw new DriverError('ipvs', `routes on ${this.iface}: ${(e as Error).message}`, { cause: e });
     }
     fail(await sock.runAll(plan.removals, this.window), 'service removals');
-  }
-
-  /** What the kernel now has: the desired services (first of duplicate keys) with our scheduler. */
-  private remember(want: KernelService[]): Map<string, KernelService> {
-    const m = new Map<string, KernelService>();
-    for (const s of want) if (!m.has(s.key)) m.set(s.key, s.sched === this.scheduler ? s : { ...s, sched: this.scheduler });
-    return m;
   }
 
   private async socket(): Promise<IpvsSocket> {

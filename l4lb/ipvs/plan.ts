@@ -47,37 +47,45 @@ function destOps(s: Service, before: Backend[], after: Backend[], sched: string)
   return ops;
 }
 
+export const emptyPlan = (): Plan => ({ services: [], dests: [], routesAdd: [], routesDel: [], removals: [], result: { added: 0, removed: 0, changed: 0 } });
+
+/** Commands that take one service from `o` (undefined: absent) to `s`; both normalized. */
+export function planService(plan: Plan, o: KernelService | undefined, s: Service, sched: string): void {
+  if (!o) {
+    const full = serviceAttr(ident(s, sched), true);
+    plan.result.added++;
+    plan.services.push({ cmd: Cmd.NEW_SERVICE, attrs: [full], label: s.key, onExist: { cmd: Cmd.SET_SERVICE, attrs: [full], label: s.key } });
+    plan.dests.push(...destOps(s, [], s.backends, sched));
+    return;
+  }
+  const ops = destOps(s, o.backends, s.backends, sched);
+  const schedWrong = o.sched !== undefined && o.sched !== sched;
+  if (schedWrong) plan.services.push({ cmd: Cmd.SET_SERVICE, attrs: [serviceAttr(ident(s, sched), true)], label: s.key });
+  if (ops.length || schedWrong) plan.result.changed++;
+  plan.dests.push(...ops);
+}
+
+/** The command that removes service `o` (after its route is gone). */
+export function planRemoval(plan: Plan, o: KernelService, sched: string): void {
+  plan.result.removed++;
+  plan.removals.push({ cmd: Cmd.DEL_SERVICE, attrs: [serviceAttr(ident(o, sched), false)], label: o.key, okErrors: ['ESRCH', 'ENOENT'] });
+}
+
 /**
  * `have` and `want` must be normalized (canonical addresses, sorted backends). `routes` is the
  * set of VIPs with a local route on the interface (undefined: derive it from `have`).
  */
 export function planChanges(have: Map<string, KernelService>, want: Service[], sched: string, routes?: Set<string>): Plan {
-  const plan: Plan = { services: [], dests: [], routesAdd: [], routesDel: [], removals: [], result: { added: 0, removed: 0, changed: 0 } };
+  const plan = emptyPlan();
   const seen = new Set<string>();
   const wantVips = new Set<string>();
   for (const s of want) {
     if (seen.has(s.key)) continue; // duplicate key: the first one wins
     seen.add(s.key);
     wantVips.add(s.vip);
-    const o = have.get(s.key);
-    if (!o) {
-      const full = serviceAttr(ident(s, sched), true);
-      plan.result.added++;
-      plan.services.push({ cmd: Cmd.NEW_SERVICE, attrs: [full], label: s.key, onExist: { cmd: Cmd.SET_SERVICE, attrs: [full], label: s.key } });
-      plan.dests.push(...destOps(s, [], s.backends, sched));
-      continue;
-    }
-    const ops = destOps(s, o.backends, s.backends, sched);
-    const schedWrong = o.sched !== undefined && o.sched !== sched;
-    if (schedWrong) plan.services.push({ cmd: Cmd.SET_SERVICE, attrs: [serviceAttr(ident(s, sched), true)], label: s.key });
-    if (ops.length || schedWrong) plan.result.changed++;
-    plan.dests.push(...ops);
+    planService(plan, have.get(s.key), s, sched);
   }
-  for (const [k, o] of have) {
-    if (seen.has(k)) continue;
-    plan.result.removed++;
-    plan.removals.push({ cmd: Cmd.DEL_SERVICE, attrs: [serviceAttr(ident(o, sched), false)], label: k, okErrors: ['ESRCH', 'ENOENT'] });
-  }
+  for (const [k, o] of have) if (!seen.has(k)) planRemoval(plan, o, sched);
   const haveVips = routes ?? new Set([...have.values()].map((s) => s.vip));
   for (const v of wantVips) if (!haveVips.has(v)) plan.routesAdd.push(v);
   for (const v of haveVips) if (!wantVips.has(v)) plan.routesDel.push(v);

@@ -38,7 +38,15 @@ export interface UmlOptions {
   /** Keep the work directory (for debugging). */
   keep?: boolean;
   signal?: AbortSignal;
+  /**
+   * Host CPU to run UML and its helper processes on (`taskset`). UML hands every system call of
+   * its processes between host processes; on one CPU those hand-offs stay on one core's caches
+   * and run queue (measured here: twice the iperf3 throughput inside UML, and steadier).
+   */
+  cpu?: number;
 }
+
+export const TASKSET = '/usr/bin/taskset';
 
 export interface UmlResult {
   /** The command's exit status as the init script saw it; null when it never finished. */
@@ -190,7 +198,8 @@ export async function runInUml(o: UmlOptions): Promise<UmlResult> {
   const work = await prepare(o, shim);
   const started = Date.now();
   const umlArgs = [`mem=${o.memMb ?? 1024}M`, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'ro', `init=${work}/init.sh`, 'con=null', 'con0=null,fd:1', `uml_dir=${work}`, `umid=uml`, 'quiet'];
-  const [cmd, args] = shim ? [findPython()!, [join(work, 'noxstate.py'), UML_BINARY, ...umlArgs]] : [UML_BINARY, umlArgs];
+  const [bin, binArgs] = shim ? [findPython()!, [join(work, 'noxstate.py'), UML_BINARY, ...umlArgs]] : [UML_BINARY, umlArgs];
+  const [cmd, args] = o.cpu === undefined ? [bin, binArgs] : [TASKSET, ['-c', String(o.cpu), bin, ...binArgs]];
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: existsSync('/dev/shm') ? '/dev/shm' : work } });
   let consoleText = '';
   const onData = (d: Buffer) => {
