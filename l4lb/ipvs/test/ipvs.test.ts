@@ -16,13 +16,13 @@ const EXPECTED = [
   'a nodeIp that is not an address here: no preferred source, every flow masqueraded',
 ];
 
-/** PIDs of processes still running with the work dir on their command line. */
-function leftovers(workDir: string): number[] {
+/** PIDs of processes running with `text` (a work dir, a prefix) on their command line. */
+function processesWith(text: string): number[] {
   const pids: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(workDir)) pids.push(Number(p));
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(text)) pids.push(Number(p));
     } catch {
       /* exited */
     }
@@ -37,7 +37,36 @@ t.test('UML harness: boots, loads ip_vs, runs a command, powers off, leaves noth
   t.match(r.output, /IP Virtual Server version/, 'ipvsadm talks to ip_vs inside UML');
   t.notMatch(r.console, /module \S+ not loaded/, 'every module loaded');
   t.match(r.console, /Power down/, 'UML powered off by itself');
-  t.same(leftovers(r.workDir), [], 'no UML process left');
+  t.same(processesWith(r.workDir), [], 'no UML process left');
+});
+
+t.test('UML harness: `cpu` runs UML and its helper processes on that host CPU only', async (t) => {
+  requireTools('linux.uml', 'modprobe', 'taskset');
+  const prefix = `sx${runId}pin`;
+  // UML's processes carry the work dir (under this prefix) on their command lines; read their
+  // affinity while UML boots and runs (seconds; /proc has no event for it, so it is polled every 10 ms).
+  const seen = new Map<number, string>();
+  let running = true;
+  const watch = (async () => {
+    while (running) {
+      for (const pid of processesWith(`${prefix}-uml-`)) {
+        if (seen.has(pid)) continue;
+        try {
+          const cpus = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+          if (cpus) seen.set(pid, cpus);
+        } catch {
+          /* exited */
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const r = await runInUml({ command: ['sh', '-c', 'echo pinned-run'], prefix, timeoutMs: 90_000, cpu: 0 });
+  running = false;
+  await watch;
+  t.match(r.output, /pinned-run/, `the command ran\n${r.console.slice(-1500)}`);
+  t.ok(seen.size > 0, 'UML processes were seen on the host');
+  t.same([...new Set(seen.values())], ['0'], 'every one of them may run on CPU 0 only');
 });
 
 t.test('ipvs driver inside UML: contract, ipvsadm agreement, traffic', async (t) => {
