@@ -76,6 +76,29 @@ if (process.env.SEXTANT_UML !== '1') {
     }
   });
 
+  t.test('a VIP on two ports keeps its route until its last service goes', async (t) => {
+    const d = new IpvsDriver({ iptables: IPTABLES });
+    await d.start();
+    const a80 = svc('11.0.4.1', 80, 'tcp', [['10.1.4.1', 8080, 1]]);
+    const a443 = svc('11.0.4.1', 443, 'tcp', [['10.1.4.1', 8443, 1]]);
+    const b80 = svc('11.0.4.2', 80, 'udp', [['10.1.4.2', 8080, 1]]);
+    const vips = async () => (await minutemanRoutes()).map((r) => r.dst).sort();
+    const steps: [string, Service[], string[]][] = [
+      ['both ports and a second VIP', [a80, a443, b80], ['11.0.4.1', '11.0.4.2']],
+      ['one port of 11.0.4.1 gone: its route stays', [a443, b80], ['11.0.4.1', '11.0.4.2']],
+      ['the last service of 11.0.4.2 gone: its route goes', [a443], ['11.0.4.1']],
+      ['a port added back to a routed VIP', [a80, a443], ['11.0.4.1']],
+      ['everything gone', [], []],
+    ];
+    for (const [name, want, routes] of steps) {
+      await d.apply(want);
+      t.same(await vips(), routes, `${name}: routes`);
+      t.same(await d.dump(), normalize(want), `${name}: services`);
+      t.match(await d.reconcile(want), { added: 0, removed: 0, changed: 0, rules: 0 }, `${name}: a reconcile against the kernel finds nothing to repair`);
+    }
+    await d.stop();
+  });
+
   t.test('a nodeIp that is not an address here: no preferred source, every flow masqueraded', async (t) => {
     const d = new IpvsDriver({ iptables: IPTABLES, nodeIp: '10.99.99.99' });
     await d.start();

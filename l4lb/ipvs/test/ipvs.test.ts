@@ -14,6 +14,7 @@ const EXPECTED = [
   'ipvsadm -Ln agrees with dump(), for wlc and mh',
   'traffic through VIPs reaches backends in namespaces',
   'a nodeIp that is not an address here: no preferred source, every flow masqueraded',
+  'a VIP on two ports keeps its route until its last service goes',
 ];
 
 /** PIDs of processes running with `text` (a work dir, a prefix) on their command line. */
