@@ -19,6 +19,7 @@ import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
 import { pairedRatio } from '../../test/bench/stats.js';
 import { measuredSteal, stealNote } from '../../test/bench/steal.js';
+import { alternate, type Pair } from '../../test/bench/pairs.js';
 import { NET, firstChild, processCpu, proxyProcess, syscallsPerConnection, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
@@ -89,29 +90,7 @@ export async function wrk(ns: string | undefined, url: string): Promise<{ rps: n
   return { rps, errors: (errs ? errs.slice(1).reduce((a, x) => a + Number(x), 0) : 0) + non2xx };
 }
 
-export interface Pair {
-  direct: number[];
-  via: number[];
-  /** Share of CPU stolen by the hypervisor during each pair (0 inside UML, which cannot see it). */
-  steal: number[];
-}
-
-/**
- * Direct and VIP runs in pairs whose order flips every pair (direct first, then VIP first), so
- * drift in machine load and whatever one run leaves behind for the next hit both paths alike.
- */
-export async function alternate(runs: number, direct: () => Promise<number>, via: () => Promise<number>): Promise<Pair> {
-  const p: Pair = { direct: [], via: [], steal: [] };
-  const d = async () => p.direct.push(await direct());
-  const v = async () => p.via.push(await via());
-  for (let i = 0; i < runs; i++) {
-    const { steal } = await measuredSteal(async () => {
-      for (const run of i % 2 === 0 ? [d, v] : [v, d]) await run();
-    });
-    p.steal.push(steal);
-  }
-  return p;
-}
+export { alternate, type Pair } from '../../test/bench/pairs.js';
 
 const f2 = (x: number) => x.toFixed(2);
 const runs = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(' / ');
@@ -234,30 +213,32 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         const all = [direct, ours, ha];
         const host = (v: Path) => (v === direct ? NET.srv : NET.midCli);
         // Who goes first rotates every round, so no path always follows the same other one.
-        const rotated = (r: number) => all.map((_, k) => all[(k + r) % all.length]!);
-        const steal = { tput: [] as number[], conn: [] as number[] };
-        for (let r = 0; r < IPERF_RUNS; r++) {
-          const round = await measuredSteal(async () => {
-            for (const v of rotated(r)) {
-              const c0 = v.cpu?.() ?? 0;
-              const res = await iperf(cli, host(v), v.iperfPort);
-              v.gbps.push(res.gbps);
-              if (v.cpu) v.cpuPerGB.push((v.cpu() - c0) / (res.bytes / 1e9));
-            }
-          });
-          steal.tput.push(round.steal);
-        }
-        for (let r = 0; r < WRK_RUNS; r++) {
-          const round = await measuredSteal(async () => {
-            for (const v of rotated(r)) {
-              const c0 = v.cpu?.() ?? 0;
-              const rps = await rate(cli, `http://${host(v)}:${v.httpPort}/`);
-              v.rps.push(rps);
-              if (v.cpu) v.usPerConn.push(((v.cpu() - c0) * 1e6) / (rps * WRK_SECONDS));
-            }
-          });
-          steal.conn.push(round.steal);
-        }
+        // `one` measures a path and gets the CPU seconds its process used meanwhile (0 for direct).
+        const rounds = async (n: number, one: (v: Path, cpu: () => number) => Promise<void>): Promise<number[]> => {
+          const steals: number[] = [];
+          for (let r = 0; r < n; r++) {
+            const round = await measuredSteal(async () => {
+              for (const v of all.map((_, k) => all[(k + r) % all.length]!)) {
+                const c0 = v.cpu?.() ?? 0;
+                await one(v, () => (v.cpu?.() ?? 0) - c0);
+              }
+            });
+            steals.push(round.steal);
+          }
+          return steals;
+        };
+        const steal = {
+          tput: await rounds(IPERF_RUNS, async (v, cpu) => {
+            const res = await iperf(cli, host(v), v.iperfPort);
+            v.gbps.push(res.gbps);
+            if (v.cpu) v.cpuPerGB.push(cpu() / (res.bytes / 1e9));
+          }),
+          conn: await rounds(WRK_RUNS, async (v, cpu) => {
+            const rps = await rate(cli, `http://${host(v)}:${v.httpPort}/`);
+            v.rps.push(rps);
+            if (v.cpu) v.usPerConn.push((cpu() * 1e6) / (rps * WRK_SECONDS));
+          }),
+        };
         const name = ours.label.split(' (')[0];
         const sys = [];
         if (which('strace')) for (const [v, pid] of [[ours, proxy.pid], [ha, haPid]] as const) sys.push(await syscallsPerConnection(pid, () => rate(cli, `http://${host(v)}:${v.httpPort}/`)));

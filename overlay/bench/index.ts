@@ -14,7 +14,8 @@ import { measureScale, type ScaleResult } from './scale.js';
 import { FakeMaster, snapshotOf } from '../test/harness.js';
 import { createTask } from '../test/tasks.js';
 import { median, pairedRatio } from '../../test/bench/stats.js';
-import { measuredSteal, stealNote } from '../../test/bench/steal.js';
+import { stealNote } from '../../test/bench/steal.js';
+import { alternate } from '../../test/bench/pairs.js';
 
 class Scope {
   private fns: (() => unknown)[] = [];
@@ -58,17 +59,11 @@ async function throughput(): Promise<string[]> {
     const t0 = await createTask(t, nss[0]!, 'dcos', '9.0.0.2', 25, '9.0.0.1');
     const t1 = await createTask(t, nss[1]!, 'dcos', '9.0.1.2', 25, '9.0.1.1');
     // Pairs of runs, the first of each pair flipping, so drift in machine load hits both alike.
-    const unders: number[] = [];
-    const overs: number[] = [];
-    const steal: number[] = [];
-    const under = async () => unders.push(await iperf(t, nss[1]!, nss[0]!, addrs[1]!));
-    const over = async () => overs.push(await iperf(t, t1, t0, '9.0.1.2'));
-    for (let i = 0; i < RUNS; i++) {
-      const pair = await measuredSteal(async () => {
-        for (const run of i % 2 === 0 ? [under, over] : [over, under]) await run();
-      });
-      steal.push(pair.steal);
-    }
+    const { direct: unders, via: overs, steal } = await alternate(
+      RUNS,
+      () => iperf(t, nss[1]!, nss[0]!, addrs[1]!),
+      () => iperf(t, t1, t0, '9.0.1.2'),
+    );
     const [mu, mo] = [median(unders), median(overs)];
     const g = (b: number) => (b / 1e9).toFixed(2);
     const all = (xs: number[]) => xs.map(g).join(' / ');

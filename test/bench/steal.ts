@@ -4,6 +4,7 @@
  * from a slow path. Inside User-Mode-Linux the field stays 0: measure there from the host.
  */
 import { readFileSync } from 'node:fs';
+import { median } from './stats.js';
 
 export interface CpuTimes {
   total: number;
@@ -36,7 +37,6 @@ export async function measuredSteal<T>(fn: () => Promise<T>): Promise<{ value: T
 /** "CPU steal 3% median, 11% max over the runs", from runs' steal shares. */
 export function stealNote(shares: number[]): string {
   if (!shares.length) return 'steal not measured';
-  const s = [...shares].sort((x, y) => x - y);
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
-  return `CPU steal ${pct(s[s.length >> 1]!)} median, ${pct(s[s.length - 1]!)} max over the runs`;
+  return `CPU steal ${pct(median(shares))} median, ${pct(Math.max(...shares))} max over the runs`;
 }
