@@ -1,6 +1,7 @@
 /**
  * Overlay benchmarks (bounded, all inside throwaway namespaces):
- *  1. iperf3 TCP between tasks on two agents over VXLAN vs between the agents on the underlay.
+ *  1. iperf3 TCP between tasks on two agents over VXLAN vs between the agents on the underlay, with
+ *     the agents sharing the host's CPUs and with one CPU each (Placement).
  *  2. Programming one agent for 1,000 remote agents (neigh + fdb + route + table 42 each) from empty.
  *  3. One agent joining a 1,000-agent cluster: the kernel work on an existing agent.
  *  2 and 3 run with both kernel drivers (iproute2 in-process into a netns; netlink in a child process
@@ -15,7 +16,8 @@ import { FakeMaster, snapshotOf } from '../test/harness.js';
 import { createTask } from '../test/tasks.js';
 import { median, pairedRatio } from '../../test/bench/stats.js';
 import { stealNote } from '../../test/bench/steal.js';
-import { alternate } from '../../test/bench/pairs.js';
+import { alternate, type Pair } from '../../test/bench/pairs.js';
+import { availableParallelism } from 'node:os';
 
 class Scope {
   private fns: (() => unknown)[] = [];
@@ -30,12 +32,38 @@ class Scope {
 const SECONDS = 5;
 const RUNS = 9;
 
-async function iperf(t: Scope, server: Netns, client: Netns, ip: string): Promise<number> {
-  const s = spawnTracked(t, 'ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '--forceflush', '-B', ip]);
+/**
+ * Where each agent's work runs on this host. `shared`: anywhere; the scheduler places both iperf3
+ * ends, and a veth delivers a packet on the CPU that sent it, so one CPU does the kernel work of
+ * both "machines" for the whole flow (send, encap, the switch, decap, receive). `cpus`: agent i is
+ * a one-CPU machine: its iperf3 runs on CPU i (`taskset`) and packets arriving on its underlay
+ * interface are processed on CPU i (RPS), the way a second machine's NIC delivers to that machine's
+ * own CPU. The switch (the bridge namespace) runs on the sending CPU, like the wire.
+ */
+type Placement = { cpus?: [number, number] };
+
+async function iperf(t: Scope, server: Netns, client: Netns, ip: string, at: Placement): Promise<number> {
+  const pin = (i: number) => (at.cpus ? ['taskset', '-c', String(at.cpus[i])] : []);
+  const s = spawnTracked(t, 'ip', ['netns', 'exec', server.name, ...pin(1), 'iperf3', '-s', '-1', '--forceflush', '-B', ip]);
   await s.waitFor(/Server listening/, 10000);
-  const out = await client.exec('iperf3', ['-c', ip, '-t', String(SECONDS), '-J'], { timeoutMs: (SECONDS + 20) * 1000 });
+  const [cmd, ...args] = [...pin(0), 'iperf3', '-c', ip, '-t', String(SECONDS), '-J'];
+  const out = await client.exec(cmd!, args, { timeoutMs: (SECONDS + 20) * 1000 });
   await s.exited;
   return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+}
+
+const RPS = '/sys/class/net/eth0/queues/rx-0/rps_cpus';
+
+/** CPUs 0 and 1 for the two agents, or why not (one CPU, or a kernel without RPS). */
+async function agentCpus(nss: Netns[]): Promise<[number, number] | string> {
+  if (availableParallelism() < 2) return 'needs 2 CPUs';
+  const ok = await nss[0]!.exec('test', ['-w', RPS]).then(() => true, () => false);
+  return ok ? [0, 1] : 'this kernel has no RPS (CONFIG_RPS)';
+}
+
+/** Packets arriving on agent i's underlay interface are handled on CPU cpus[i]. */
+async function steerReceive(nss: Netns[], cpus: [number, number]): Promise<void> {
+  for (const [i, ns] of nss.entries()) await ns.exec('sh', ['-c', `echo ${(1 << cpus[i]!).toString(16)} > ${RPS}`]);
 }
 
 async function throughput(): Promise<string[]> {
@@ -59,30 +87,49 @@ async function throughput(): Promise<string[]> {
     const t0 = await createTask(t, nss[0]!, 'dcos', '9.0.0.2', 25, '9.0.0.1');
     const t1 = await createTask(t, nss[1]!, 'dcos', '9.0.1.2', 25, '9.0.1.1');
     // Pairs of runs, the first of each pair flipping, so drift in machine load hits both alike.
-    const { direct: unders, via: overs, steal } = await alternate(
-      RUNS,
-      () => iperf(t, nss[1]!, nss[0]!, addrs[1]!),
-      () => iperf(t, t1, t0, '9.0.1.2'),
-    );
-    const [mu, mo] = [median(unders), median(overs)];
-    const g = (b: number) => (b / 1e9).toFixed(2);
-    const all = (xs: number[]) => xs.map(g).join(' / ');
+    const series = (at: Placement) =>
+      alternate(
+        RUNS,
+        () => iperf(t, nss[1]!, nss[0]!, addrs[1]!, at),
+        () => iperf(t, t1, t0, '9.0.1.2', at),
+      );
+    const shared = await series({});
+    const cpus = await agentCpus(nss);
+    let own: Pair | undefined;
+    if (typeof cpus !== 'string') {
+      await steerReceive(nss, cpus);
+      own = await series({ cpus });
+    }
     return [
       '## iperf3 TCP, task to task over the overlay vs agent to agent on the underlay',
       '',
-      `Median of ${RUNS} alternating runs of ${SECONDS} s, one stream, veth underlay through a bridge namespace (MTU 1500; overlay MTU 1420).`,
-      `Per pair: the median of the ratios of each overlay run to the underlay run of its pair (the underlay goes first in odd pairs, second in even ones; drift in machine load cancels). ${stealNote(steal)} (time the hypervisor gave other guests).`,
+      `Median of ${RUNS} alternating runs of ${SECONDS} s per placement, one stream, veth underlay through a bridge namespace (MTU 1500; overlay MTU 1420).`,
+      'Per pair: the median of the ratios of each overlay run to the underlay run of its pair (the underlay goes first in odd pairs, second in even ones; drift in machine load cancels).',
       '',
-      '| path | Gbit/s (runs) |',
-      '| --- | --- |',
-      `| underlay agent -> agent | ${g(mu)} (${all(unders)}) |`,
-      `| overlay task -> task (VXLAN) | ${g(mo)} (${all(overs)}) |`,
-      `| **ratio overlay / underlay** | **${((mo / mu) * 100).toFixed(0)}%** of medians, **${(pairedRatio(unders, overs) * 100).toFixed(0)}%** per pair (target >= 80%) |`,
+      '- **one CPU per agent** (the target is judged here): each agent is a one-CPU machine, as two agents on two machines are. Its iperf3 is pinned to its CPU (`taskset`) and packets arriving on its underlay interface are handled on its CPU (RPS on `eth0`), as a NIC delivers to its own machine.',
+      '- **shared CPUs**: nothing pinned, no RPS. A veth delivers on the sending CPU, so that CPU does the kernel work of both agents for the flow (encap and decap, both forwards); the other CPU mostly copies to the receiver. Kept for comparison with earlier runs.',
+      '',
+      '| placement | path | Gbit/s (runs) |',
+      '| --- | --- | --- |',
+      ...(own ? rows('one CPU per agent', own) : [`| one CPU per agent | not run: ${cpus as string} | |`]),
+      ...rows('shared CPUs', shared),
       '',
     ];
   } finally {
     await t.close();
   }
+}
+
+function rows(name: string, p: Pair): string[] {
+  const { direct: unders, via: overs, steal } = p;
+  const [mu, mo] = [median(unders), median(overs)];
+  const g = (b: number) => (b / 1e9).toFixed(2);
+  const all = (xs: number[]) => xs.map(g).join(' / ');
+  return [
+    `| ${name} | underlay agent -> agent | ${g(mu)} (${all(unders)}) |`,
+    `| ${name} | overlay task -> task (VXLAN) | ${g(mo)} (${all(overs)}) |`,
+    `| ${name} | **ratio overlay / underlay** | **${((mo / mu) * 100).toFixed(0)}%** of medians, **${(pairedRatio(unders, overs) * 100).toFixed(0)}%** per pair (target >= 80%); ${stealNote(steal)} |`,
+  ];
 }
 
 const CHILD = siblingArgv(import.meta.url, 'scale-child');
