@@ -50,6 +50,8 @@ export class NftablesDriver implements L4lbDriver {
   private readonly onBridgeNetfilter?: (state: BridgeNetfilter) => void;
   /** The last bridge-netfilter state seen (undefined before the first reconcile). */
   bridgeNetfilter?: BridgeNetfilter;
+  /** Why the last read of the sysctl failed (logged once per distinct error). */
+  private sysctlError?: string;
 
   constructor(opts: NftablesDriverOptions = {}) {
     this.table = opts.table ?? tableName();
@@ -198,7 +200,17 @@ export class NftablesDriver implements L4lbDriver {
    * on it. As kube-proxy, the driver needs it and does not change it; it says so when it is off.
    */
   private async checkBridgeNetfilter(): Promise<void> {
-    const v = await this.sysctl(BRIDGE_NF);
+    let v: string | undefined;
+    try {
+      v = await this.sysctl(BRIDGE_NF);
+    } catch (e) {
+      // Not knowing is not "missing": keep the last state, say why once, and let the reconcile stand.
+      const error = (e as Error).message;
+      if (error !== this.sysctlError) this.log.warn('nft_bridge_netfilter_unknown', { sysctl: BRIDGE_NF, error });
+      this.sysctlError = error;
+      return;
+    }
+    this.sysctlError = undefined;
     const state: BridgeNetfilter = v === undefined ? 'missing' : v === '0' ? 'off' : 'on';
     if (state === this.bridgeNetfilter) return;
     this.bridgeNetfilter = state;

@@ -48,15 +48,30 @@ export function nftRunner(opts: NftExecOptions = {}): NftRunner {
 
 /**
  * Reads a sysctl (`net.bridge.bridge-nf-call-iptables`) in the namespace the runner works in:
- * directly from /proc/sys, or through the same prefix. Undefined when the key does not exist.
+ * directly from /proc/sys, or through the same prefix. Undefined when the key does not exist;
+ * rejects (naming the key and why) when it cannot be read, e.g. the namespace is gone.
  */
 export function sysctlReader(opts: NftExecOptions = {}): (key: string) => Promise<string | undefined> {
   const prefix = execPrefix(opts);
+  const fail = (key: string, why: string, cause?: unknown) => new DriverError('nftables', `cannot read sysctl ${key}: ${why}`, { cause });
   return async (key) => {
     const path = `/proc/sys/${key.replaceAll('.', '/')}`;
-    if (!prefix.length) return readFile(path, 'utf8').then((s) => s.trim(), () => undefined);
-    return new Promise((resolve) => {
-      execFile(prefix[0]!, [...prefix.slice(1), 'cat', path], { timeout: opts.timeoutMs ?? 10_000 }, (err, out) => resolve(err ? undefined : out.trim()));
+    if (!prefix.length)
+      return readFile(path, 'utf8').then(
+        (s) => s.trim(),
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return undefined;
+          throw fail(key, e.message, e);
+        },
+      );
+    return new Promise((resolve, reject) => {
+      execFile(prefix[0]!, [...prefix.slice(1), 'cat', path], { timeout: opts.timeoutMs ?? 10_000 }, (err, out, stderr) => {
+        if (!err) return resolve(out.trim());
+        const said = String(stderr).trim();
+        // `cat` ran and found no such key (the namespace exists, the module is not loaded).
+        if (said.startsWith('cat:') && said.includes('No such file or directory')) return resolve(undefined);
+        reject(fail(key, `${[...prefix, 'cat', path].join(' ')} failed: ${said.slice(0, 500) || err.message}`, err));
+      });
     });
   };
 }

@@ -11,6 +11,8 @@ import { createRegistry } from '../../common/metrics.js';
 import type { Snapshot, Vip } from '../../control/types.js';
 import { createNetns, requireRoot, requireTools, spawnTracked, type Netns } from '../../test/lib/index.js';
 import { NftablesDriver, type BridgeNetfilter } from '../nft/driver.js';
+import { sysctlReader } from '../nft/exec.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { L4lbReconciler } from '../reconciler.js';
 import { l4lbMetrics } from '../metrics.js';
 
@@ -101,4 +103,41 @@ t.test('the state comes from the injected sysctl reader: missing when br_netfilt
   await d.reconcile([]);
   t.same(states, ['missing', 'off', 'on'], 'told on change only');
   t.equal(d.bridgeNetfilter, 'on');
+});
+
+t.test('a sysctl that cannot be read is not "missing": the last state stays, the error is logged once, the reconcile stands', async (t) => {
+  const states: BridgeNetfilter[] = [];
+  const warned: string[] = [];
+  let read: () => string | undefined = () => '1';
+  const run = async (args: string[]) => {
+    if (args.includes('list')) throw new Error('Error: No such file or directory');
+    return '';
+  };
+  const log = createLogger('l4lb').child({});
+  const logger: Logger = { ...log, warn: (event, f) => void warned.push(`${event} ${String(f?.error ?? '')}`), child: () => logger };
+  const d = new NftablesDriver({ run, log: logger, sysctl: async () => read(), onBridgeNetfilter: (s) => states.push(s) });
+  await d.reconcile([]);
+  read = () => {
+    throw new Error('ip netns exec gone: No such namespace');
+  };
+  await d.reconcile([]);
+  await d.reconcile([]);
+  t.same(states, ['on'], 'no change reported while it cannot be read');
+  t.equal(d.bridgeNetfilter, 'on', 'the last known state stays');
+  t.same(warned, ['nft_bridge_netfilter_unknown ip netns exec gone: No such namespace'], 'said once, with the reason');
+  read = () => undefined;
+  await d.reconcile([]);
+  t.same(states, ['on', 'missing'], 'a read that works again reports the real state');
+});
+
+t.test('sysctlReader: a value, undefined for a key that does not exist, an error naming the key when the namespace is gone', async (t) => {
+  requireRoot();
+  const ns = await createNetns(t, 'sy');
+  const inNs = sysctlReader({ netns: ns.name });
+  await ns.exec('sysctl', ['-qw', 'net.ipv4.ip_default_ttl=77']);
+  t.equal(await inNs('net.ipv4.ip_default_ttl'), '77', "read inside the namespace, not the host's");
+  t.equal(await inNs('net.ipv4.no_such_key'), undefined, 'no such key: undefined');
+  t.equal(await sysctlReader()('net.ipv4.no_such_key'), undefined, 'same without a namespace');
+  t.match(await sysctlReader()('net.ipv4.ip_forward'), /^[01]$/);
+  await t.rejects(sysctlReader({ netns: `${ns.name}-gone` })('net.ipv4.ip_forward'), /cannot read sysctl net\.ipv4\.ip_forward: ip netns exec .*-gone cat .* failed/, 'a namespace that does not exist is an error, not "missing"');
 });
