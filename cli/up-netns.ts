@@ -1,7 +1,8 @@
 /**
  * The `sextant up --netns` layout (root): a hub namespace holding bridge `br0` and the master,
  * and one namespace per agent, joined to the bridge by a veth pair (`eth0` inside the agent,
- * `v<i>` on the bridge). Addresses 10.<a>.<b>.0/24: .1 the master, .2 onwards the agents.
+ * `v<i>` on the bridge). Addresses 10.<a>.<b>.0/24: .1 the master, .2 onwards the agents; each
+ * agent's default route points at the hub, as a node's points at its gateway.
  * Every name starts with a per-run prefix (`sxup<hex>`), and destroy() removes exactly those
  * namespaces (which takes their links with them). The host namespace is never touched.
  */
@@ -54,6 +55,10 @@ export class NetnsLayout {
       await ip('-n', this.hubName, 'link', 'set', `v${i}`, 'up');
       await ip('-n', ns, 'addr', 'add', `${this.agentIp(i)}/24`, 'dev', 'eth0');
       await ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      // A node has a default gateway; without one, a VIP (11.0.0.0/8) has no route in the agent's
+      // namespace and its host-network clients fail before the L4LB's DNAT sees the packet. The
+      // hub has no uplink and does not forward: nothing leaves the namespaces.
+      await ip('-n', ns, 'route', 'add', 'default', 'via', this.masterIp);
     }
   }
 

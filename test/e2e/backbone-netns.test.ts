@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestJson } from '../../common/http.js';
-import { deleteNetns, freePort, requireNetns, spawnTracked, uniqueName } from '../lib/index.js';
+import { deleteNetns, eventually, freePort, requireNetns, spawnTracked, uniqueName } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
 
 t.setTimeout(120_000);
@@ -49,6 +49,28 @@ t.test('sextant up --netns', async (t) => {
     const out = execFileSync('ip', ['netns', 'exec', `${prefix}hub`, process.execPath, '-e', `fetch("http://${task.host}:${task.ports[0]}/").then(r=>r.text()).then(t=>process.stdout.write(t))`], { encoding: 'utf8', timeout: 15000 });
     t.match(out, `hello from ${task.id}`, `${task.id} answers across the bridge`);
   }
+
+  // The app's VIP from a host-network client on agent 1, as the summary prints it: the name
+  // through agent 1's dispatcher, the connection balanced by agent 1's L4LB (nftables here).
+  const vipLine = up.output().match(/vip +ip netns exec (\S+) sh -c 'curl http:\/\/\$\(dig \+short @(\S+) (\S+)\)\/'/);
+  t.ok(vipLine, 'the summary says how to reach the VIP');
+  const [, agentNs, agentIp, name] = vipLine!;
+  t.equal(agentNs, `${prefix}a1`);
+  const inAgent = (cmd: string, args: string[]) => execFileSync('ip', ['netns', 'exec', agentNs!, cmd, ...args], { encoding: 'utf8', timeout: 15000 }).trim();
+  const vip = await eventually(() => inAgent('dig', ['+short', '+time=1', '+tries=1', `@${agentIp}`, name!]).split('\n').find((l) => l.startsWith('11.')), 20_000, 200, `${name} resolving at ${agentIp}`);
+  const answer = await eventually(
+    () => {
+      try {
+        return inAgent(process.execPath, ['-e', `fetch("http://${vip}/",{signal:AbortSignal.timeout(3000)}).then(r=>r.text()).then(t=>process.stdout.write(t))`]);
+      } catch {
+        return undefined;
+      }
+    },
+    30_000,
+    250,
+    `a connection to ${vip}:80 from ${agentNs}`,
+  );
+  t.match(answer, /^hello from hello\./, `${name} -> ${vip}:80 reaches a task of the app from the agent's own namespace`);
 
   up.kill('SIGINT');
   await up.exited;
