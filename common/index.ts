@@ -7,3 +7,4 @@ export * from './http.js';
 export * from './daemon.js';
 export * from './port-ranges.js';
 export * from './sibling.js';
+export * from './endpoint.js';

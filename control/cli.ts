@@ -2,6 +2,7 @@
  * `sextant control status [--master HOST:PORT] [--json]`: convergence per agent, from the
  * master's `GET /v1/control/agents`.
  */
+import { endpointUrl } from '../common/endpoint.js';
 import { requestJson } from '../common/http.js';
 import type { ControlStatus } from './agents.js';
 
@@ -13,8 +14,9 @@ export interface CliIo {
 }
 const stdio: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-export function parseArgs(argv: string[]): { cmd: string; master: string; json: boolean } | string {
+export function parseArgs(argv: string[]): { cmd: string; master: string; masterFrom: string; json: boolean } | string {
   let master = process.env.SEXTANT_MASTER ?? '127.0.0.1:5050';
+  let masterFrom = process.env.SEXTANT_MASTER === undefined ? 'default' : 'SEXTANT_MASTER';
   let json = false;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -23,13 +25,13 @@ export function parseArgs(argv: string[]): { cmd: string; master: string; json: 
     else if (a === '--master') {
       const v = argv[++i];
       if (!v) return '--master needs HOST:PORT';
-      master = v;
-    } else if (a.startsWith('--master=')) master = a.slice('--master='.length);
+      [master, masterFrom] = [v, '--master'];
+    } else if (a.startsWith('--master=')) [master, masterFrom] = [a.slice('--master='.length), '--master'];
     else if (a.startsWith('-')) return `unknown option ${a}`;
     else rest.push(a);
   }
   if (rest.length !== 1 || rest[0] !== 'status') return rest.length ? `unknown command '${rest.join(' ')}'` : 'missing command';
-  return { cmd: 'status', master, json };
+  return { cmd: 'status', master, masterFrom, json };
 }
 
 export function formatStatus(s: ControlStatus): string {
@@ -47,7 +49,13 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     io.err(`sextant control: ${args}\n${USAGE}`);
     return 2;
   }
-  const url = `http://${args.master}/v1/control/agents`;
+  let url: string;
+  try {
+    url = `${endpointUrl(args.master, 5050, args.masterFrom)}/v1/control/agents`;
+  } catch (e) {
+    io.err(`sextant control: ${(e as Error).message}\n`);
+    return 2;
+  }
   let res: { status: number; body: unknown };
   try {
     res = await requestJson(url);

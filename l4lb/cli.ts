@@ -1,4 +1,5 @@
 /** `sextant vip ls [--agent http://IP:5051/v1/vips] [--json]`: the VIPs an agent has programmed. */
+import { endpointUrl } from '../common/endpoint.js';
 import { requestJson } from '../common/http.js';
 
 const USAGE = 'usage: sextant vip ls [--agent http://IP:5051/v1/vips] [--json]\n';
@@ -11,10 +12,11 @@ interface ApiVip {
   backend: { ip: string; port: number; weight: number }[];
 }
 
+/** `--agent` as an address (IP, IP:PORT, http://IP:PORT) or a full URL of the VIPs API. */
 export function agentUrl(v: string | undefined): string {
-  const base = v ?? 'http://127.0.0.1:5051';
+  const base = v ?? '127.0.0.1:5051';
   const u = new URL(/^https?:\/\//.test(base) ? base : `http://${base}`);
-  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/vips';
+  if (u.pathname === '/' || u.pathname === '') return `${endpointUrl(base, 5051, '--agent')}/v1/vips`;
   return u.toString();
 }
 
@@ -49,8 +51,8 @@ export async function main(argv: string[]): Promise<number> {
   let url: string;
   try {
     url = agentUrl(agent);
-  } catch {
-    process.stderr.write(`sextant vip: --agent ${agent} is not a URL\n`);
+  } catch (e) {
+    process.stderr.write(`sextant vip: ${(e as Error).message.startsWith('--agent') ? (e as Error).message : `--agent ${agent} is not a URL`}\n`);
     return 2;
   }
   let res: { status: number; body: unknown };

@@ -6,12 +6,13 @@
  *   isolate NAME allow|deny          (default towards other networks)
  *   allow FROM TO [--ports 80,8000-8100] [--protocol tcp|udp] [--delete]
  *   rules [--json]                   (defaults, rules, counters)
- * Every command takes --master http://IP:5050 (or SEXTANT_MASTER).
+ * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050).
  */
+import { endpointUrl } from '../common/endpoint.js';
 import { parseArgs } from 'node:util';
 import { requestJson } from '../common/index.js';
 
-const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] [--master http://IP:5050]
+const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] [--master IP:5050]
   create NAME --subnet CIDR [--prefix N] [--subnet6 CIDR --prefix6 N] [--mtu N]
   ls [--json]
   rm NAME [--force]
@@ -49,7 +50,13 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     io.out(USAGE);
     return v.help ? 0 : 2;
   }
-  const base = (v.master ?? process.env.SEXTANT_MASTER ?? 'http://127.0.0.1:5050').replace(/\/$/, '');
+  let base: string;
+  try {
+    base = v.master !== undefined ? endpointUrl(v.master, 5050, '--master') : endpointUrl(process.env.SEXTANT_MASTER ?? '127.0.0.1', 5050, 'SEXTANT_MASTER');
+  } catch (e) {
+    io.err(`sextant network: ${(e as Error).message}\n`);
+    return 2;
+  }
   const call = async (method: string, path: string, body?: unknown) => {
     const r = await requestJson(base + path, { method, body });
     if (r.status >= 300) throw new CliError(describe(r.status, r.body));

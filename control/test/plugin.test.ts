@@ -85,6 +85,10 @@ t.test('master and agent plugins, status API and CLI', async (t) => {
   t.match(out.join(''), /1\/1 agents converged[\s\S]*S1\s+yes/);
   t.equal(await cli(['status', '--master', apiAddr, '--json'], io), 0);
   t.equal(JSON.parse(out[1]!).agents[0].agent_id, 'S1');
+  t.equal(await cli(['status', '--master', `http://${apiAddr}/`], io), 0, 'the master as a URL, as `sextant network` takes it');
+  t.match(out[2], /1\/1 agents converged/);
+  t.equal(await cli(['status', '--master', 'http://'], io), 2, 'not an address: usage error');
+  t.match(err.join(''), /--master "http:\/\/" is not an address/);
   t.equal(await cli(['bogus'], io), 2, 'usage error');
   t.match(err.join(''), /unknown command 'bogus'/);
 });

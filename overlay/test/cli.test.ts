@@ -31,3 +31,34 @@ t.test('sextant network create|ls|rm|isolate|allow|rules', async (t) => {
     t.match(r.out + r.err, re, argv.join(' '));
   }
 });
+
+t.test('the master written as IP:PORT, as a URL, or in SEXTANT_MASTER: the same master; a bad one names the option', async (t) => {
+  const { url } = await serveOverlayMaster(t);
+  const run = async (argv: string[], env?: string) => {
+    let out = '';
+    let err = '';
+    const saved = process.env.SEXTANT_MASTER;
+    if (env === undefined) delete process.env.SEXTANT_MASTER;
+    else process.env.SEXTANT_MASTER = env;
+    try {
+      const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+      return { code, out, err };
+    } finally {
+      if (saved === undefined) delete process.env.SEXTANT_MASTER;
+      else process.env.SEXTANT_MASTER = saved;
+    }
+  };
+  const hostPort = url.replace(/^http:\/\//, '');
+  t.equal((await run(['create', 'hr', '--subnet', '10.10.0.0/16', '--master', hostPort])).code, 0, `--master ${hostPort}`);
+  for (const [argv, env] of [[['ls', '--master', `${url}/`]], [['ls'], hostPort], [['ls'], url]] as [string[], string?][]) {
+    const r = await run(argv, env);
+    t.equal(r.code, 0, `${argv.join(' ')} SEXTANT_MASTER=${env ?? ''}`);
+    t.match(r.out, /hr\s+10\.10\.0\.0\/16/);
+  }
+  const bad = await run(['ls', '--master', `${hostPort}/v1/networks`]);
+  t.equal(bad.code, 2, 'a path is not an address');
+  t.match(bad.err, /--master ".*\/v1\/networks" is not an address/);
+  const badEnv = await run(['ls'], 'http://');
+  t.equal(badEnv.code, 2);
+  t.match(badEnv.err, /SEXTANT_MASTER "http:\/\/" is not an address/);
+});
