@@ -5,7 +5,7 @@
  * restarted). With several masters it moves to the next one when one fails.
  */
 import type { Clock } from '../common/clock.js';
-import { requestJson } from '../common/http.js';
+import { bodyText, requestJson } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { API, type RegisterRequest, type RegisterResponse } from '../master/protocol.js';
 
@@ -84,7 +84,7 @@ export class Registration {
     if (this.stopped) return;
     const body = res.body as Partial<RegisterResponse> | undefined;
     if (res.status !== 200 || typeof body?.agent_id !== 'string' || !body.agent_id) {
-      return this.registerFailed(`HTTP ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}`);
+      return this.registerFailed(`HTTP ${res.status} ${bodyText(res.body, 200)}`);
     }
     const resp: RegisterResponse = {
       agent_id: body.agent_id,

@@ -209,6 +209,13 @@ export async function serve(router: Router, opts: ServeOptions): Promise<HttpSer
   };
 }
 
+/** A response body for an error message: its JSON (cut at `max` characters), its text, or "an empty body". */
+export function bodyText(body: unknown, max = 300): string {
+  if (body === undefined || body === '') return 'an empty body';
+  const s = typeof body === 'string' ? body : JSON.stringify(body);
+  return s.length > max ? `${s.slice(0, max)}...` : s;
+}
+
 /** A JSON HTTP call with a timeout; throws on network errors, returns status and parsed body. */
 export async function requestJson(
   url: string,

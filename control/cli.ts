@@ -3,7 +3,7 @@
  * master's `GET /v1/control/agents`.
  */
 import { endpointUrl } from '../common/endpoint.js';
-import { requestJson } from '../common/http.js';
+import { bodyText, requestJson } from '../common/http.js';
 import type { ControlStatus } from './agents.js';
 
 const USAGE = 'usage: sextant control status [--master HOST:PORT] [--json]\n';
@@ -64,7 +64,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     return 1;
   }
   if (res.status !== 200) {
-    io.err(`sextant control: ${url} answered ${res.status}: ${JSON.stringify(res.body)}\n`);
+    io.err(`sextant control: ${url} answered ${res.status} with ${bodyText(res.body)}\n`);
     return 1;
   }
   const s = res.body as ControlStatus;

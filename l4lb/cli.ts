@@ -1,6 +1,6 @@
 /** `sextant vip ls [--agent http://IP:5051/v1/vips] [--json]`: the VIPs an agent has programmed. */
 import { endpointUrl } from '../common/endpoint.js';
-import { requestJson } from '../common/http.js';
+import { bodyText, requestJson } from '../common/http.js';
 
 const USAGE = 'usage: sextant vip ls [--agent http://IP:5051/v1/vips] [--json]\n';
 
@@ -15,9 +15,9 @@ interface ApiVip {
 /** `--agent` as an address (IP, IP:PORT, http://IP:PORT) or a full URL of the VIPs API. */
 export function agentUrl(v: string | undefined): string {
   const base = v ?? '127.0.0.1:5051';
-  const u = new URL(/^https?:\/\//.test(base) ? base : `http://${base}`);
-  if (u.pathname === '/' || u.pathname === '') return `${endpointUrl(base, 5051, '--agent')}/v1/vips`;
-  return u.toString();
+  const url = /^https?:\/\//.test(base) ? base : `http://${base}`;
+  const path = URL.canParse(url) ? new URL(url).pathname : '/';
+  return path === '/' || path === '' ? `${endpointUrl(base, 5051, '--agent')}/v1/vips` : new URL(url).toString();
 }
 
 export function formatVips(vips: ApiVip[]): string {
@@ -30,10 +30,16 @@ export function formatVips(vips: ApiVip[]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface CliIo {
+  out(s: string): void;
+  err(s: string): void;
+}
+const stdio: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd !== 'ls') {
-    process.stderr.write(USAGE);
+    io.err(USAGE);
     return 2;
   }
   let agent: string | undefined;
@@ -44,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (a === '--agent') agent = rest[++i];
     else if (a.startsWith('--agent=')) agent = a.slice(8);
     else {
-      process.stderr.write(`sextant vip: unknown option ${a}\n${USAGE}`);
+      io.err(`sextant vip: unknown option ${a}\n${USAGE}`);
       return 2;
     }
   }
@@ -52,20 +58,20 @@ export async function main(argv: string[]): Promise<number> {
   try {
     url = agentUrl(agent);
   } catch (e) {
-    process.stderr.write(`sextant vip: ${(e as Error).message.startsWith('--agent') ? (e as Error).message : `--agent ${agent} is not a URL`}\n`);
+    io.err(`sextant vip: ${(e as Error).message}\n`);
     return 2;
   }
   let res: { status: number; body: unknown };
   try {
     res = await requestJson(url);
   } catch (e) {
-    process.stderr.write(`sextant vip: cannot reach ${url}: ${(e as Error).message}\n`);
+    io.err(`sextant vip: cannot reach ${url}: ${(e as Error).message}\n`);
     return 1;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) {
-    process.stderr.write(`sextant vip: ${url} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}\n`);
+    io.err(`sextant vip: ${url} answered ${res.status} with ${bodyText(res.body)}\n`);
     return 1;
   }
-  process.stdout.write(json ? JSON.stringify(res.body, null, 2) + '\n' : formatVips(res.body as ApiVip[]));
+  io.out(json ? JSON.stringify(res.body, null, 2) + '\n' : formatVips(res.body as ApiVip[]));
   return 0;
 }

@@ -10,7 +10,7 @@
  */
 import { endpointUrl } from '../common/endpoint.js';
 import { parseArgs } from 'node:util';
-import { requestJson } from '../common/index.js';
+import { bodyText, requestJson } from '../common/index.js';
 
 const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] [--master IP:5050]
   create NAME --subnet CIDR [--prefix N] [--subnet6 CIDR --prefix6 N] [--mtu N]
@@ -121,7 +121,7 @@ class CliError extends Error {
 function describe(status: number, body: unknown): string {
   const b = body as { message?: string; details?: { path: string; errors: string[] }[] } | undefined;
   if (b?.details?.length) return b.details.map((d) => `${d.path}: ${d.errors.join(', ')}`).join('; ');
-  return `${status} ${b?.message ?? JSON.stringify(body)}`;
+  return `${status} ${b?.message ?? bodyText(body)}`;
 }
 
 function table(head: string[], rows: string[][]): string {
