@@ -41,6 +41,9 @@ function svc(vip: string, port: number, protocol: 'tcp' | 'udp', backends: [stri
 if (process.env.SEXTANT_UML !== '1') {
   t.fail('inside.uml.ts runs only inside User-Mode-Linux (ipvs.test.ts starts it)');
 } else {
+  // tap's default 30 s bounds this whole file, and the suite takes 25-30 s in UML on a busy machine
+  // (a fresh-clone CI run timed out in its last test); the host bounds the UML run at 240 s.
+  t.setTimeout(200_000);
   t.test('ipvs driver satisfies the l4lb driver contract', async (t) => {
     await runDriverContract(t, async () => ({
       driver: new IpvsDriver({ iptables: IPTABLES }),
