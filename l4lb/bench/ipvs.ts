@@ -4,7 +4,7 @@
  * (generic netlink from Node, plus the VIP routes) against its peer `ipvsadm -R` (the C tool).
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { allowedCpus } from '../../test/bench/cpus.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInUml, umlMissing } from '../ipvs/index.js';
@@ -37,7 +37,8 @@ export async function benchIpvs(): Promise<string> {
   const fromDist = fileURLToPath(import.meta.url).includes('/dist/') && existsSync(compiled);
   const command = fromDist ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', 'l4lb/ipvs/bench/inside.uml.ts'];
   // UML on one host CPU (the last; this process only waits meanwhile): see UmlOptions.cpu.
-  const cpu = existsSync(TASKSET) && availableParallelism() > 1 ? availableParallelism() - 1 : undefined;
+  const cpus = allowedCpus();
+  const cpu = existsSync(TASKSET) && cpus.length > 1 ? cpus[cpus.length - 1] : undefined;
   const { value: r, steal: hostSteal } = await measuredSteal(() => runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, cpu, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} }));
   const rows: Row[] = r.output
     .split('\n')

@@ -17,7 +17,7 @@ import { createTask } from '../test/tasks.js';
 import { median, pairedRatio } from '../../test/bench/stats.js';
 import { stealNote } from '../../test/bench/steal.js';
 import { alternate, type Pair } from '../../test/bench/pairs.js';
-import { availableParallelism } from 'node:os';
+import { allowedCpus } from '../../test/bench/cpus.js';
 
 class Scope {
   private fns: (() => unknown)[] = [];
@@ -54,16 +54,19 @@ async function iperf(t: Scope, server: Netns, client: Netns, ip: string, at: Pla
 
 const RPS = '/sys/class/net/eth0/queues/rx-0/rps_cpus';
 
-/** CPUs 0 and 1 for the two agents, or why not (one CPU, or a kernel without RPS). */
+/** The first two CPUs this process may use, one per agent, or why not (one CPU, or a kernel without RPS). */
 async function agentCpus(nss: Netns[]): Promise<[number, number] | string> {
-  if (availableParallelism() < 2) return 'needs 2 CPUs';
+  const cpus = allowedCpus();
+  if (cpus.length < 2) return 'needs 2 CPUs';
   const ok = await nss[0]!.exec('test', ['-w', RPS]).then(() => true, () => false);
-  return ok ? [0, 1] : 'this kernel has no RPS (CONFIG_RPS)';
+  return ok ? [cpus[0]!, cpus[1]!] : 'this kernel has no RPS (CONFIG_RPS)';
 }
 
 /** Packets arriving on agent i's underlay interface are handled on CPU cpus[i]. */
 async function steerReceive(nss: Netns[], cpus: [number, number]): Promise<void> {
-  for (const [i, ns] of nss.entries()) await ns.exec('sh', ['-c', `echo ${(1 << cpus[i]!).toString(16)} > ${RPS}`]);
+  // rps_cpus is a hex mask written in 32-bit words separated by commas (CPU 32 is `1,00000000`).
+  const mask = (cpu: number) => (1n << BigInt(cpu)).toString(16).replace(/\B(?=(?:[0-9a-f]{8})+$)/g, ',');
+  for (const [i, ns] of nss.entries()) await ns.exec('sh', ['-c', `echo ${mask(cpus[i]!)} > ${RPS}`]);
 }
 
 async function throughput(): Promise<string[]> {
