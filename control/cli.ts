@@ -2,21 +2,15 @@
  * `sextant control status [--master HOST:PORT] [--json]`: convergence per agent, from the
  * master's `GET /v1/control/agents`.
  */
-import { endpointUrl } from '../common/endpoint.js';
+import { masterUrl, stdio, type CliIo } from '../common/endpoint.js';
 import { bodyText, requestJson } from '../common/http.js';
 import type { ControlStatus } from './agents.js';
 
 const USAGE = 'usage: sextant control status [--master HOST:PORT] [--json]\n';
 
-export interface CliIo {
-  out(s: string): void;
-  err(s: string): void;
-}
-const stdio: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
-export function parseArgs(argv: string[]): { cmd: string; master: string; masterFrom: string; json: boolean } | string {
-  let master = process.env.SEXTANT_MASTER ?? '127.0.0.1:5050';
-  let masterFrom = process.env.SEXTANT_MASTER === undefined ? 'default' : 'SEXTANT_MASTER';
+/** `master`: the --master value, if given (masterUrl falls back to SEXTANT_MASTER and the default). */
+export function parseArgs(argv: string[]): { cmd: string; master?: string; json: boolean } | string {
+  let master: string | undefined;
   let json = false;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -25,13 +19,13 @@ export function parseArgs(argv: string[]): { cmd: string; master: string; master
     else if (a === '--master') {
       const v = argv[++i];
       if (!v) return '--master needs HOST:PORT';
-      [master, masterFrom] = [v, '--master'];
-    } else if (a.startsWith('--master=')) [master, masterFrom] = [a.slice('--master='.length), '--master'];
+      master = v;
+    } else if (a.startsWith('--master=')) master = a.slice('--master='.length);
     else if (a.startsWith('-')) return `unknown option ${a}`;
     else rest.push(a);
   }
   if (rest.length !== 1 || rest[0] !== 'status') return rest.length ? `unknown command '${rest.join(' ')}'` : 'missing command';
-  return { cmd: 'status', master, masterFrom, json };
+  return { cmd: 'status', master, json };
 }
 
 export function formatStatus(s: ControlStatus): string {
@@ -51,7 +45,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   }
   let url: string;
   try {
-    url = `${endpointUrl(args.master, 5050, args.masterFrom)}/v1/control/agents`;
+    url = `${masterUrl(args.master)}/v1/control/agents`;
   } catch (e) {
     io.err(`sextant control: ${(e as Error).message}\n`);
     return 2;

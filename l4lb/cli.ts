@@ -1,5 +1,5 @@
 /** `sextant vip ls [--agent http://IP:5051/v1/vips] [--json]`: the VIPs an agent has programmed. */
-import { endpointUrl } from '../common/endpoint.js';
+import { endpointUrl, stdio, type CliIo } from '../common/endpoint.js';
 import { bodyText, requestJson } from '../common/http.js';
 
 const USAGE = 'usage: sextant vip ls [--agent http://IP:5051/v1/vips] [--json]\n';
@@ -15,9 +15,9 @@ interface ApiVip {
 /** `--agent` as an address (IP, IP:PORT, http://IP:PORT) or a full URL of the VIPs API. */
 export function agentUrl(v: string | undefined): string {
   const base = v ?? '127.0.0.1:5051';
-  const url = /^https?:\/\//.test(base) ? base : `http://${base}`;
-  const path = URL.canParse(url) ? new URL(url).pathname : '/';
-  return path === '/' || path === '' ? `${endpointUrl(base, 5051, '--agent')}/v1/vips` : new URL(url).toString();
+  const text = /^https?:\/\//.test(base) ? base : `http://${base}`;
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  return url && url.pathname !== '/' ? url.toString() : `${endpointUrl(base, 5051, '--agent')}/v1/vips`;
 }
 
 export function formatVips(vips: ApiVip[]): string {
@@ -29,12 +29,6 @@ export function formatVips(vips: ApiVip[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
-
-export interface CliIo {
-  out(s: string): void;
-  err(s: string): void;
-}
-const stdio: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   const [cmd, ...rest] = argv;

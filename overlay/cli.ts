@@ -8,7 +8,7 @@
  *   rules [--json]                   (defaults, rules, counters)
  * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050).
  */
-import { endpointUrl } from '../common/endpoint.js';
+import { masterUrl, stdio, type CliIo } from '../common/endpoint.js';
 import { parseArgs } from 'node:util';
 import { bodyText, requestJson } from '../common/index.js';
 
@@ -21,15 +21,9 @@ const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] 
   rules [--json]
 `;
 
-export interface Io {
-  out(s: string): void;
-  err(s: string): void;
-}
-const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
 const num = (s: string | undefined): number | string | undefined => (s === undefined ? undefined : /^\d+$/.test(s) ? Number(s) : s);
 
-export async function main(argv: string[], io: Io = stdio): Promise<number> {
+export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -52,7 +46,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
   let base: string;
   try {
-    base = v.master !== undefined ? endpointUrl(v.master, 5050, '--master') : endpointUrl(process.env.SEXTANT_MASTER ?? '127.0.0.1', 5050, 'SEXTANT_MASTER');
+    base = masterUrl(v.master);
   } catch (e) {
     io.err(`sextant network: ${(e as Error).message}\n`);
     return 2;

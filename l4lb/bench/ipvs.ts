@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInUml, umlMissing } from '../ipvs/index.js';
 import { TASKSET } from '../ipvs/uml.js';
-import { rows as pairRows, type Pair } from './traffic.js';
+import { rows as pairRows } from './traffic.js';
+import type { Pair } from '../../test/bench/pairs.js';
 import { UML_IPERF_RUNS, UML_WRK_RUNS } from '../ipvs/bench/traffic.uml.js';
 import { measuredSteal } from '../../test/bench/steal.js';
 

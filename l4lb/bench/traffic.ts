@@ -90,8 +90,6 @@ export async function wrk(ns: string | undefined, url: string): Promise<{ rps: n
   return { rps, errors: (errs ? errs.slice(1).reduce((a, x) => a + Number(x), 0) : 0) + non2xx };
 }
 
-export { alternate, type Pair } from '../../test/bench/pairs.js';
-
 const f2 = (x: number) => x.toFixed(2);
 const runs = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(' / ');
 

@@ -8,7 +8,8 @@
 import { execFileSync } from 'node:child_process';
 import { IpvsDriver } from '../driver.js';
 import type { Service } from '../../driver.js';
-import { alternate, httpServer, iperf, iperfServer, withProcs, wrk, type Pair } from '../../bench/traffic.js';
+import { httpServer, iperf, iperfServer, withProcs, wrk } from '../../bench/traffic.js';
+import { alternate, type Pair } from '../../../test/bench/pairs.js';
 
 /** More iperf pairs than on the host: one UML CPU shared with the host's load swings more. */
 export const UML_IPERF_RUNS = 11;
