@@ -2,13 +2,16 @@
  * The issue's setup for the userspace path: client ns -> veth -> proxy ns -> veth -> server ns.
  * The userspace proxy runs as its own process (l4lb/bench/proxy-main.ts) inside the middle
  * namespace, HAProxy in the same place on other ports; "direct" is the client talking to the
- * server, routed (ip_forward) through the middle namespace. Each round runs direct, proxy and HAProxy.
+ * server, routed (ip_forward) through the middle namespace. Each round runs direct, proxy, HAProxy and
+ * the reference C relay (floor-relay.c).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { siblingArgv } from '../../common/sibling.js';
 import { spawnTracked } from '../../test/lib/proc.js';
+import { which } from '../../test/lib/require.js';
 import { withNetns } from './index.js';
 import { nsExec, startProcess, type Proc } from './procs.js';
 
@@ -58,6 +61,25 @@ export async function proxyProcess(ns: string | undefined, listen: string, route
   const argv = [...(ns ? ['ip', 'netns', 'exec', ns] : []), process.execPath, ...PROXY_MAIN, JSON.stringify({ listen, services })];
   const p = await startProcess(argv, /ready/, 20_000);
   return { ...p, cpu: () => processCpu(p.pid) };
+}
+
+/**
+ * The reference relay (floor-relay.c: accept, connect, relay, nothing else), built with the C
+ * compiler into a temporary directory and started in `ns`; undefined when there is no compiler.
+ */
+export async function floorRelay(ns: string, listen: string, port: number, backendIp: string, backendPort: number): Promise<ProxyProc | undefined> {
+  if (!which('cc')) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'sx-floor-'));
+  const exe = join(dir, 'floor-relay');
+  const src = (f: string) => new URL(f, import.meta.url).pathname;
+  try {
+    execFileSync('cc', ['-O2', '-o', exe, src('./floor-relay.c'), src('../../native/relay_io.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = await startProcess(['ip', 'netns', 'exec', ns, exe, listen, String(port), backendIp, String(backendPort)], /ready/);
+    return { ...p, cpu: () => processCpu(p.pid), stop: () => (p.stop(), rmSync(dir, { recursive: true, force: true })) };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** The first child of `pid` (HAProxy under the shell that started it), or `pid` when it has none. */

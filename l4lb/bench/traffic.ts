@@ -20,7 +20,7 @@ import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
 import { pairedRatio } from '../../test/bench/stats.js';
 import { measuredSteal, stealNote } from '../../test/bench/steal.js';
 import { alternate, type Pair } from '../../test/bench/pairs.js';
-import { NET, firstChild, processCpu, proxyProcess, syscallsPerConnection, threeNodes, type ProxyProc } from './middle.js';
+import { NET, firstChild, floorRelay, processCpu, proxyProcess, syscallsPerConnection, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
 export const IPERF_RUNS = 5;
@@ -189,15 +189,18 @@ const relayName = () => {
   return r ? `native (native/tcprelay.c), ${r.threads} relay thread(s)` : 'net.Socket (native module not built, or SEXTANT_TCP_RELAY=0)';
 };
 
+const FLOOR_LABEL = 'reference C relay, no JavaScript (middle ns)';
+
 const path = (label: string, iperfPort: number, httpPort: number, cpu?: () => number): Path => ({ label, iperfPort, httpPort, cpu, gbps: [], rps: [], cpuPerGB: [], usPerConn: [] });
 
 /**
- * The issue's setup (see middle.ts): direct, the userspace proxy (its own process) and HAProxy in
- * the middle namespace; each round runs all three, the first place rotating. Rows for both tables.
+ * The issue's setup (see middle.ts): direct, the userspace proxy (its own process), HAProxy and the
+ * reference C relay in the middle namespace; each round runs every path, the first place rotating.
+ * Rows for both tables.
  */
 async function middlePath(rate: (ns: string | undefined, url: string) => Promise<number>): Promise<{ tput: string[]; conn: string[]; notes: string[] }> {
   return threeNodes((cli, mid, srv) =>
-    withProcs([iperfServer(srv, NET.srv, 5201), httpServer(srv, NET.srv, 8080), httpServer(srv, NET.srv, 8081), httpServer(srv, NET.srv, 8082)], async () => {
+    withProcs([iperfServer(srv, NET.srv, 5201), ...[8080, 8081, 8082, 8083].map((port) => httpServer(srv, NET.srv, port))], async () => {
       const procs: Proc[] = [];
       try {
         const proxy: ProxyProc = await proxyProcess(mid, NET.midCli, [[6000, NET.srv, 5201], [6001, NET.srv, 8081]]);
@@ -208,7 +211,12 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         const direct = path('direct (middle ns routes)', 5201, 8080);
         const ours = path('userspace proxy, one process, native relay (middle ns)', 6000, 6001, proxy.cpu);
         const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001, () => processCpu(haPid));
-        const all = [direct, ours, ha];
+        // The least any userspace proxy can cost here (floor-relay.c), when there is a C compiler.
+        const floorTput = await floorRelay(mid, NET.midCli, 7500, NET.srv, 5201);
+        const floorConn = floorTput && (await floorRelay(mid, NET.midCli, 7501, NET.srv, 8083));
+        for (const f of [floorTput, floorConn]) if (f) procs.push(f);
+        const floor = floorTput && floorConn ? path(FLOOR_LABEL, 7500, 7501, () => floorTput.cpu() + floorConn.cpu()) : undefined;
+        const all = [direct, ours, ha, ...(floor ? [floor] : [])];
         const host = (v: Path) => (v === direct ? NET.srv : NET.midCli);
         // Who goes first rotates every round, so no path always follows the same other one.
         // `one` measures a path and gets the CPU seconds its process used meanwhile (0 for direct).
@@ -248,9 +256,16 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
             .join(', ');
         return {
           tput: [...all.map((v) => peerRow(v.label, v.gbps, direct.gbps, 2)), `| ${name} vs HAProxy | | **${f2(median(ours.gbps) / median(ha.gbps))}** (per round ${f2(pairedRatio(ha.gbps, ours.gbps))}) |`],
-          conn: [...all.map((v) => peerRow(v.label, v.rps, direct.rps, 0)), `| ${name} vs HAProxy | | **${f2(median(ours.rps) / median(ha.rps))}** (per round ${f2(pairedRatio(ha.rps, ours.rps))}) |`],
+          conn: [
+            ...all.map((v) => peerRow(v.label, v.rps, direct.rps, 0)),
+            `| ${name} vs HAProxy | | **${f2(median(ours.rps) / median(ha.rps))}** (per round ${f2(pairedRatio(ha.rps, ours.rps))}) |`,
+            ...(floor ? [`| reference C relay vs HAProxy | | ${f2(median(floor.rps) / median(ha.rps))} (per round ${f2(pairedRatio(ha.rps, floor.rps))}) |`] : []),
+          ],
           notes: [
-            `- CPU (medians, from /proc): ${name} ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs per connection; HAProxy ${f2(median(ha.cpuPerGB))} CPU-s per GB, ${median(ha.usPerConn).toFixed(0)} µs per connection (kernel work for the sockets dominates both).`,
+            `- CPU (medians, from /proc): ${name} ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs per connection; HAProxy ${f2(median(ha.cpuPerGB))} CPU-s per GB, ${median(ha.usPerConn).toFixed(0)} µs per connection${floor ? `; reference C relay ${f2(median(floor.cpuPerGB))} CPU-s per GB, ${median(floor.usPerConn).toFixed(0)} µs per connection` : ''} (kernel work for the sockets dominates all).`,
+            floor
+              ? `- The reference C relay (\`l4lb/bench/floor-relay.c\`, not part of Sextant) accepts, connects and relays with the native relay's byte-moving code and nothing else: no JavaScript, no backend choice, no timeouts, one thread. It is the least a userspace proxy can cost, so it shows what this machine lets any proxy reach; the userspace proxy per round vs it: connection rate ${f2(pairedRatio(floor.rps, ours.rps))}, throughput ${f2(pairedRatio(floor.gbps, ours.gbps))}.`
+              : '- Reference C relay: not run (no C compiler `cc`).',
             ...(sys[0] && sys[1]
               ? [`- System calls per connection (\`strace -c -f\` on the process during one more wrk run each; counts, not times): ${name} ${f2(sys[0].total)} (${top(sys[0])}); HAProxy ${f2(sys[1].total)} (${top(sys[1])}).`]
               : ['- System calls per connection: not counted (strace missing).']),
