@@ -6,9 +6,10 @@
  * the reference C relay (floor-relay.c).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { siblingArgv } from '../../common/sibling.js';
 import { spawnTracked } from '../../test/lib/proc.js';
 import { which } from '../../test/lib/require.js';
@@ -71,9 +72,12 @@ export async function floorRelay(ns: string, listen: string, port: number, backe
   if (!which('cc')) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'sx-floor-'));
   const exe = join(dir, 'floor-relay');
-  const src = (f: string) => new URL(f, import.meta.url).pathname;
+  // From the sources (l4lb/bench/) or from the build (dist/l4lb/bench/): the C files stay in the sources.
+  const root = [new URL('../../', import.meta.url), new URL('../../../', import.meta.url)].find((u) => existsSync(new URL('l4lb/bench/floor-relay.c', u)));
+  if (!root) throw new Error('floor-relay.c not found beside the bench (l4lb/bench/)');
+  const src = (f: string) => fileURLToPath(new URL(f, root));
   try {
-    execFileSync('cc', ['-O2', '-o', exe, src('./floor-relay.c'), src('../../native/relay_io.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('cc', ['-O2', '-o', exe, src('l4lb/bench/floor-relay.c'), src('native/relay_io.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
     const p = await startProcess(['ip', 'netns', 'exec', ns, exe, listen, String(port), backendIp, String(backendPort)], /ready/);
     return { ...p, cpu: () => processCpu(p.pid), stop: () => (p.stop(), rmSync(dir, { recursive: true, force: true })) };
   } catch (e) {
