@@ -288,7 +288,7 @@ export async function throughput(): Promise<string[]> {
   const out = [`## Throughput through a VIP vs direct (iperf3, one TCP stream, median of ${IPERF_RUNS} runs of ${IPERF_SECONDS} s)`, ''];
   const missing = ['iperf3', 'wrk', 'haproxy'].filter((t) => !which(t));
   if (missing.length) return [...out, `${missing.join(', ')} missing (apt-get install ${missing.join(' ')}): not measured.`];
-  out.push('"vs direct": the ratio of the medians, and per pair: the median of the ratios of each run to the direct run of its pair (direct goes first in odd pairs, second in even ones, so load that drifts over the series and what one run leaves for the next cancel); per round (middle ns: direct, the proxy and HAProxy take turns, the first place rotating each round): the median of the proxy\'s run over HAProxy\'s in the same round.', '');
+  out.push('"vs direct": the ratio of the medians, and per pair: the median of the ratios of each run to the direct run of its pair (direct goes first in odd pairs, second in even ones, so load that drifts over the series and what one run leaves for the next cancel); per round (middle ns: direct, the proxy, HAProxy and the reference C relay take turns, the first place rotating each round): the median of the proxy\'s run over HAProxy\'s in the same round.', '');
   out.push('| path | Gbit/s (runs) | vs direct |', '| --- | --- | --- |');
   const conn: string[] = [`## Connection rate through a VIP vs direct (wrk, \`Connection: close\`: one new TCP connection per request, 16 connections, median of ${WRK_RUNS} runs of ${WRK_SECONDS} s)`, ''];
   conn.push('| path | requests/s (runs) | vs direct |', '| --- | --- | --- |');
