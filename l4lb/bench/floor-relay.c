@@ -1,5 +1,5 @@
 /*
- * Reference relay for the l4lb bench (not part of Sextant): the least a userspace TCP proxy can do
+ * Reference relay for the l4lb bench (not part of Sextant): the least a userspace TCP proxy has to do
  * per connection. One thread, one epoll set, one fixed backend; accept, connect, then move bytes
  * with the same code as the native relay (native/relay_io.c). No JavaScript, no backend choice,
  * no connect timeout, no hand-off between threads. The bench runs it beside the userspace proxy

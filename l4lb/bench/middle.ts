@@ -70,12 +70,12 @@ export async function proxyProcess(ns: string | undefined, listen: string, route
  */
 export async function floorRelay(ns: string, listen: string, port: number, backendIp: string, backendPort: number): Promise<ProxyProc | undefined> {
   if (!which('cc')) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'sx-floor-'));
-  const exe = join(dir, 'floor-relay');
   // From the sources (l4lb/bench/) or from the build (dist/l4lb/bench/): the C files stay in the sources.
   const root = [new URL('../../', import.meta.url), new URL('../../../', import.meta.url)].find((u) => existsSync(new URL('l4lb/bench/floor-relay.c', u)));
   if (!root) throw new Error('floor-relay.c not found beside the bench (l4lb/bench/)');
   const src = (f: string) => fileURLToPath(new URL(f, root));
+  const dir = mkdtempSync(join(tmpdir(), 'sx-floor-'));
+  const exe = join(dir, 'floor-relay');
   try {
     execFileSync('cc', ['-O2', '-o', exe, src('l4lb/bench/floor-relay.c'), src('native/relay_io.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
     const p = await startProcess(['ip', 'netns', 'exec', ns, exe, listen, String(port), backendIp, String(backendPort)], /ready/);

@@ -211,7 +211,7 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         const direct = path('direct (middle ns routes)', 5201, 8080);
         const ours = path('userspace proxy, one process, native relay (middle ns)', 6000, 6001, proxy.cpu);
         const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001, () => processCpu(haPid));
-        // The least any userspace proxy can cost here (floor-relay.c), when there is a C compiler.
+        // A relay with none of the proxy's own costs (floor-relay.c), when there is a C compiler.
         // A reference that cannot start costs its rows only, not the section.
         let floorSkipped = 'no C compiler `cc`';
         const startFloor = (port: number, backendPort: number) =>
@@ -268,7 +268,7 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
           notes: [
             `- CPU (medians, from /proc): ${name} ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs per connection; HAProxy ${f2(median(ha.cpuPerGB))} CPU-s per GB, ${median(ha.usPerConn).toFixed(0)} µs per connection${floor ? `; reference C relay ${f2(median(floor.cpuPerGB))} CPU-s per GB, ${median(floor.usPerConn).toFixed(0)} µs per connection` : ''} (kernel work for the sockets dominates all).`,
             floor
-              ? `- The reference C relay (\`l4lb/bench/floor-relay.c\`, not part of Sextant) accepts, connects and relays with the native relay's byte-moving code and nothing else: no JavaScript, no backend choice, no timeouts, one thread. It is the least a userspace proxy can cost, so it shows what this machine lets any proxy reach; the userspace proxy per round vs it: connection rate ${f2(pairedRatio(floor.rps, ours.rps))}, throughput ${f2(pairedRatio(floor.gbps, ours.gbps))}.`
+              ? `- The reference C relay (\`l4lb/bench/floor-relay.c\`, not part of Sextant) accepts, connects and relays with the native relay's byte-moving code and nothing else: no JavaScript, no backend choice, no timeouts, one thread. It has none of the proxy's own costs, so it shows what this machine lets a proxy reach; the userspace proxy per round vs it: connection rate ${f2(pairedRatio(floor.rps, ours.rps))}, throughput ${f2(pairedRatio(floor.gbps, ours.gbps))}.`
               : `- Reference C relay: not run (${floorSkipped}).`,
             ...(sys[0] && sys[1]
               ? [`- System calls per connection (\`strace -c -f\` on the process during one more wrk run each; counts, not times): ${name} ${f2(sys[0].total)} (${top(sys[0])}); HAProxy ${f2(sys[1].total)} (${top(sys[1])}).`]
