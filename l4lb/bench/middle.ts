@@ -65,10 +65,11 @@ export async function proxyProcess(ns: string | undefined, listen: string, route
 }
 
 /**
- * The reference relay (floor-relay.c: accept, connect, relay, nothing else), built with the C
- * compiler into a temporary directory and started in `ns`; undefined when there is no compiler.
+ * The reference relay (floor-relay.c: accept, connect, relay, nothing else), built once with the C
+ * compiler into a temporary directory, one process in `ns` per `[port, backendIp, backendPort]`
+ * (as `proxyProcess`); undefined when there is no compiler.
  */
-export async function floorRelay(ns: string, listen: string, port: number, backendIp: string, backendPort: number): Promise<ProxyProc | undefined> {
+export async function floorRelay(ns: string, listen: string, routes: Array<[number, string, number]>): Promise<ProxyProc | undefined> {
   if (!which('cc')) return undefined;
   // From the sources (l4lb/bench/) or from the build (dist/l4lb/bench/): the C files stay in the sources.
   const root = [new URL('../../', import.meta.url), new URL('../../../', import.meta.url)].find((u) => existsSync(new URL('l4lb/bench/floor-relay.c', u)));
@@ -76,14 +77,19 @@ export async function floorRelay(ns: string, listen: string, port: number, backe
   const src = (f: string) => fileURLToPath(new URL(f, root));
   const dir = mkdtempSync(join(tmpdir(), 'sx-floor-'));
   const exe = join(dir, 'floor-relay');
+  const procs: Proc[] = [];
+  const stop = () => {
+    for (const p of procs) p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     execFileSync('cc', ['-O2', '-o', exe, src('l4lb/bench/floor-relay.c'), src('native/relay_io.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const p = await startProcess(['ip', 'netns', 'exec', ns, exe, listen, String(port), backendIp, String(backendPort)], /ready/);
-    return { ...p, cpu: () => processCpu(p.pid), stop: () => (p.stop(), rmSync(dir, { recursive: true, force: true })) };
+    for (const [port, ip, bport] of routes) procs.push(await startProcess(['ip', 'netns', 'exec', ns, exe, listen, String(port), ip, String(bport)], /ready/));
   } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
+    stop();
     throw e;
   }
+  return { pid: procs[0]!.pid, stop, cpu: () => procs.reduce((sum, p) => sum + processCpu(p.pid), 0) };
 }
 
 /** The first child of `pid` (HAProxy under the shell that started it), or `pid` when it has none. */

@@ -211,15 +211,12 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
         const direct = path('direct (middle ns routes)', 5201, 8080);
         const ours = path('userspace proxy, one process, native relay (middle ns)', 6000, 6001, proxy.cpu);
         const ha = path('HAProxy 2.6, TCP mode (middle ns)', 7000, 7001, () => processCpu(haPid));
-        // A relay with none of the proxy's own costs (floor-relay.c), when there is a C compiler.
-        // A reference that cannot start costs its rows only, not the section.
+        // A relay with none of the proxy's own costs (floor-relay.c), when there is a C compiler;
+        // one that cannot start costs its rows only, not the section.
         let floorSkipped = 'no C compiler `cc`';
-        const startFloor = (port: number, backendPort: number) =>
-          floorRelay(mid, NET.midCli, port, NET.srv, backendPort).catch((e: Error) => void (floorSkipped = e.message.split('\n')[0]!));
-        const floorTput = await startFloor(7500, 5201);
-        const floorConn = floorTput && (await startFloor(7501, 8083));
-        for (const f of [floorTput, floorConn]) if (f) procs.push(f);
-        const floor = floorTput && floorConn ? path(FLOOR_LABEL, 7500, 7501, () => floorTput.cpu() + floorConn.cpu()) : undefined;
+        const floorProc = await floorRelay(mid, NET.midCli, [[7500, NET.srv, 5201], [7501, NET.srv, 8083]]).catch((e: Error) => void (floorSkipped = e.message.split('\n')[0]!));
+        if (floorProc) procs.push(floorProc);
+        const floor = floorProc ? path(FLOOR_LABEL, 7500, 7501, floorProc.cpu) : undefined;
         const all = [direct, ours, ha, ...(floor ? [floor] : [])];
         const host = (v: Path) => (v === direct ? NET.srv : NET.midCli);
         // Who goes first rotates every round, so no path always follows the same other one.
