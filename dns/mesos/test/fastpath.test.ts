@@ -11,7 +11,7 @@ import { hashString } from '../hash.js';
 import { RecordSet } from '../recordset.js';
 import { parsePorts, parseState, parseStateAsync } from '../state.js';
 import { parseQuery, RRType } from '../../wire/index.js';
-import { bigState } from '../../bench/mesos.js';
+import { bigState } from './big-state.js';
 import { fakeState } from './fixture.js';
 import { startMesosDns } from './harness.js';
 

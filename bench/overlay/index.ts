@@ -10,14 +10,14 @@
 import { createRegistry, siblingArgv } from '../../common/index.js';
 import { bridgeNamespaces, createNetns, requireNetns, requireTools, spawnTracked, type Netns } from '../../test/lib/index.js';
 import { readFile } from 'node:fs/promises';
-import { OverlayAgentComponent, OverlayMaster } from '../index.js';
+import { OverlayAgentComponent, OverlayMaster } from '../../overlay/index.js';
 import { measureScale, type ScaleResult } from './scale.js';
-import { FakeMaster, snapshotOf } from '../test/harness.js';
-import { createTask } from '../test/tasks.js';
-import { median, pairedRatio } from '../../test/bench/stats.js';
-import { stealNote } from '../../test/bench/steal.js';
-import { alternate, type Pair } from '../../test/bench/pairs.js';
-import { allowedCpus } from '../../test/bench/cpus.js';
+import { FakeMaster, snapshotOf } from '../../overlay/test/harness.js';
+import { createTask } from '../../overlay/test/tasks.js';
+import { median, pairedRatio } from '../lib/stats.js';
+import { stealNote } from '../lib/steal.js';
+import { alternate, type Pair } from '../lib/pairs.js';
+import { allowedCpus } from '../lib/cpus.js';
 
 class Scope {
   private fns: (() => unknown)[] = [];

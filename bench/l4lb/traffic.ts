@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { which } from '../../test/lib/require.js';
 import { eventually } from '../../test/lib/proc.js';
 import { createLogger } from '../../common/log.js';
-import { NftablesDriver } from '../nft/driver.js';
-import { UserspaceDriver } from '../userspace/driver.js';
-import { nativeRelay } from '../userspace/native-relay.js';
+import { NftablesDriver } from '../../l4lb/nft/driver.js';
+import { UserspaceDriver } from '../../l4lb/userspace/driver.js';
+import { nativeRelay } from '../../l4lb/userspace/native-relay.js';
 import { makeServices, timed, withNetns } from './index.js';
 import { median, nsExec, runAsync, startProcess, type Proc } from './procs.js';
-import { pairedRatio } from '../../test/bench/stats.js';
-import { measuredSteal, stealNote } from '../../test/bench/steal.js';
-import { alternate, type Pair } from '../../test/bench/pairs.js';
+import { pairedRatio } from '../lib/stats.js';
+import { measuredSteal, stealNote } from '../lib/steal.js';
+import { alternate, type Pair } from '../lib/pairs.js';
 import { NET, firstChild, floorRelay, processCpu, proxyProcess, syscallsPerConnection, threeNodes, type ProxyProc } from './middle.js';
 
 const quiet = createLogger('l4lb-bench');
@@ -265,7 +265,7 @@ async function middlePath(rate: (ns: string | undefined, url: string) => Promise
           notes: [
             `- CPU (medians, from /proc): ${name} ${f2(median(ours.cpuPerGB))} CPU-s per GB relayed, ${median(ours.usPerConn).toFixed(0)} µs per connection; HAProxy ${f2(median(ha.cpuPerGB))} CPU-s per GB, ${median(ha.usPerConn).toFixed(0)} µs per connection${floor ? `; reference C relay ${f2(median(floor.cpuPerGB))} CPU-s per GB, ${median(floor.usPerConn).toFixed(0)} µs per connection` : ''} (kernel work for the sockets dominates all).`,
             floor
-              ? `- The reference C relay (\`l4lb/bench/floor-relay.c\`, not part of Sextant) accepts, connects and relays with the native relay's byte-moving code and nothing else: no JavaScript, no backend choice, no timeouts, one thread. It has none of the proxy's own costs, so it shows what this machine lets a proxy reach; the userspace proxy per round vs it: connection rate ${f2(pairedRatio(floor.rps, ours.rps))}, throughput ${f2(pairedRatio(floor.gbps, ours.gbps))}.`
+              ? `- The reference C relay (\`bench/l4lb/floor-relay.c\`, not part of Sextant) accepts, connects and relays with the native relay's byte-moving code and nothing else: no JavaScript, no backend choice, no timeouts, one thread. It has none of the proxy's own costs, so it shows what this machine lets a proxy reach; the userspace proxy per round vs it: connection rate ${f2(pairedRatio(floor.rps, ours.rps))}, throughput ${f2(pairedRatio(floor.gbps, ours.gbps))}.`
               : `- Reference C relay: not run (${floorSkipped}).`,
             ...(sys[0] && sys[1]
               ? [`- System calls per connection (\`strace -c -f\` on the process during one more wrk run each; counts, not times): ${name} ${f2(sys[0].total)} (${top(sys[0])}); HAProxy ${f2(sys[1].total)} (${top(sys[1])}).`]

@@ -6,10 +6,10 @@
  * 4-tuple.
  */
 import { execFileSync } from 'node:child_process';
-import { IpvsDriver } from '../driver.js';
-import type { Service } from '../../driver.js';
-import { httpServer, iperf, iperfServer, withProcs, wrk } from '../../bench/traffic.js';
-import { alternate, type Pair } from '../../../test/bench/pairs.js';
+import { IpvsDriver } from '../../../l4lb/ipvs/driver.js';
+import type { Service } from '../../../l4lb/driver.js';
+import { httpServer, iperf, iperfServer, withProcs, wrk } from '../traffic.js';
+import { alternate, type Pair } from '../../lib/pairs.js';
 
 /** More iperf pairs than on the host: one UML CPU shared with the host's load swings more. */
 export const UML_IPERF_RUNS = 11;

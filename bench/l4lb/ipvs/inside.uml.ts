@@ -1,13 +1,13 @@
 /**
- * Runs INSIDE User-Mode-Linux (started by l4lb/bench/ipvs.ts): programs N VIPs x 3 backends with
+ * Runs INSIDE User-Mode-Linux (started by bench/l4lb/ipvs.ts): programs N VIPs x 3 backends with
  * the ipvs driver and with its peer, `ipvsadm -R` (libnl, the C tool), from empty; then one
  * change on top. Prints one `BENCH {json}` line per size.
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Service } from '../../driver.js';
-import { IpvsDriver } from '../driver.js';
-import { median } from '../../../test/bench/stats.js';
+import type { Service } from '../../../l4lb/driver.js';
+import { IpvsDriver } from '../../../l4lb/ipvs/driver.js';
+import { median } from '../../lib/stats.js';
 
 const pexec = promisify(execFile);
 const sizes = (process.env.SEXTANT_BENCH_SIZES ?? '1000,10000').split(',').map(Number);

@@ -5,8 +5,8 @@
  */
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../common/log.js';
-import { ControlServer } from '../server.js';
-import type { PartSource, Vip } from '../types.js';
+import { ControlServer } from '../../control/server.js';
+import type { PartSource, Vip } from '../../control/types.js';
 
 const VIPS = Number(process.env.BENCH_VIPS ?? 200);
 

@@ -1,10 +1,10 @@
 /**
  * The userspace proxy as its own process, for the traffic bench: `node --import tsx
- * l4lb/bench/proxy-main.ts '<json>'` with `{ listen: ip, services: Service[] }`;
+ * bench/l4lb/proxy-main.ts '<json>'` with `{ listen: ip, services: Service[] }`;
  * prints `ready` once every service listens, exits on SIGTERM/SIGINT.
  */
-import { UserspaceDriver } from '../userspace/driver.js';
-import type { Service } from '../driver.js';
+import { UserspaceDriver } from '../../l4lb/userspace/driver.js';
+import type { Service } from '../../l4lb/driver.js';
 import { createLogger } from '../../common/log.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as { listen: string; services: Service[] };

@@ -1,9 +1,9 @@
 /** Process helpers for the traffic bench: every command bounded in time, every server killed by PID. */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { forgetGroup, trackGroup } from '../../test/bench/groups.js';
+import { forgetGroup, trackGroup } from '../lib/groups.js';
 
-export { median } from '../../test/bench/stats.js';
+export { median } from '../lib/stats.js';
 
 export function nsExec(ns: string, ...args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: 30_000 });

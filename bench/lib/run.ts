@@ -1,5 +1,5 @@
 /**
- * `npm run bench [component ...]`: runs each component's benchmark (`<component>/bench/index.ts`
+ * `npm run bench [component ...]`: runs each component's benchmark (`bench/<component>/index.ts`
  * exporting `bench(): Promise<string>` that returns Markdown) and writes the result, with the
  * machine it ran on, to docs/benchmarks/<component>.md. Whatever the old page has below the
  * NOTES marker is written by hand (analysis, earlier runs) and is kept under the new figures.
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   mkdirSync(docs, { recursive: true });
   let failed = 0;
   for (const name of want) {
-    const file = join(here, '..', '..', name, 'bench', `index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`);
+    const file = join(here, '..', name, `index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`);
     if (!existsSync(file)) {
       console.log(`bench: ${name}: no benchmark yet`);
       continue;

@@ -2,7 +2,7 @@
  * The peer to beat: a kube-proxy-style nftables ruleset (a chain per service and per endpoint,
  * one verdict map of service IPs), written from scratch here for the ratio, never used in production.
  */
-import type { Service } from '../driver.js';
+import type { Service } from '../../l4lb/driver.js';
 
 const svcChain = (i: number) => `svc_${i}`;
 const epChain = (i: number, j: number) => `ep_${i}_${j}`;

@@ -4,15 +4,15 @@
  * (generic netlink from Node, plus the VIP routes) against its peer `ipvsadm -R` (the C tool).
  */
 import { existsSync } from 'node:fs';
-import { allowedCpus } from '../../test/bench/cpus.js';
+import { allowedCpus } from '../lib/cpus.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runInUml, umlMissing } from '../ipvs/index.js';
-import { TASKSET } from '../ipvs/uml.js';
+import { runInUml, umlMissing } from '../../l4lb/ipvs/index.js';
+import { TASKSET } from '../../l4lb/ipvs/uml.js';
 import { rows as pairRows } from './traffic.js';
-import type { Pair } from '../../test/bench/pairs.js';
-import { UML_IPERF_RUNS, UML_WRK_RUNS } from '../ipvs/bench/traffic.uml.js';
-import { measuredSteal } from '../../test/bench/steal.js';
+import type { Pair } from '../lib/pairs.js';
+import { UML_IPERF_RUNS, UML_WRK_RUNS } from './ipvs/traffic.uml.js';
+import { measuredSteal } from '../lib/steal.js';
 
 interface Row {
   n: number;
@@ -34,9 +34,9 @@ export async function benchIpvs(): Promise<string> {
   const missing = umlMissing();
   if (missing.length) return `## IPVS (inside User-Mode-Linux)\n\nNot measured: missing ${missing.join(', ')}.\n`;
   const root = repoRoot();
-  const compiled = join(root, 'dist/l4lb/ipvs/bench/inside.uml.js');
+  const compiled = join(root, 'dist/bench/l4lb/ipvs/inside.uml.js');
   const fromDist = fileURLToPath(import.meta.url).includes('/dist/') && existsSync(compiled);
-  const command = fromDist ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', 'l4lb/ipvs/bench/inside.uml.ts'];
+  const command = fromDist ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', 'bench/l4lb/ipvs/inside.uml.ts'];
   // UML on one host CPU (the last; this process only waits meanwhile): see UmlOptions.cpu.
   const cpus = allowedCpus();
   const cpu = existsSync(TASKSET) && cpus.length > 1 ? cpus[cpus.length - 1] : undefined;

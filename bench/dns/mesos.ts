@@ -10,25 +10,15 @@ import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { createRegistry } from '../../common/metrics.js';
 import { freePort, loopbackBlock, requireTools } from '../../test/lib/index.js';
-import { MesosDns, parseConfig, generateRecords, parseState } from '../mesos/index.js';
-import { generateRecordsAsync } from '../mesos/generator.js';
-import { parseStateAsync } from '../mesos/state.js';
-import { median, percentile } from '../../test/bench/stats.js';
+import { MesosDns, parseConfig, generateRecords, parseState } from '../../dns/mesos/index.js';
+import { generateRecordsAsync } from '../../dns/mesos/generator.js';
+import { parseStateAsync } from '../../dns/mesos/state.js';
+import { median, percentile } from '../lib/stats.js';
+import { bigState } from '../../dns/mesos/test/big-state.js';
 
 const APPS = 1000;
 const TASKS = 10_000;
 const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 10);
-
-/** A master state with `n` running tasks of `apps` Marathon apps on 100 agents. */
-export function bigState(n: number, apps: number): Record<string, unknown> {
-  const slaves = Array.from({ length: 100 }, (_, i) => ({ id: `S-${i}`, pid: `slave(1)@10.${i >> 8}.${i & 255}.1:5051` }));
-  const tasks = Array.from({ length: n }, (_, i) => ({
-    id: `app${i % apps}.${i}-uuid`, name: `app${i % apps}`, slave_id: `S-${i % 100}`, state: 'TASK_RUNNING',
-    statuses: [{ state: 'TASK_RUNNING', timestamp: 1, container_status: { network_infos: [{ ip_addresses: [{ ip_address: `9.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }] }] } }],
-    resources: { ports: `[${31000 + (i % 1000)}-${31000 + (i % 1000)}]` },
-  }));
-  return { leader: 'master@10.255.0.1:5050', slaves, frameworks: [{ name: 'marathon', pid: 'scheduler@10.255.0.1:8080', tasks }] };
-}
 
 /** `state` with the IPs of `changed` tasks moved (a rolling restart of a few apps). */
 function withChangedTasks(state: Record<string, unknown>, changed: number, round: number): Record<string, unknown> {

@@ -3,9 +3,9 @@
  * the child run inside the namespace (netlink; a netlink socket is bound to its process's netns).
  */
 import type { OverlayAgent, Snapshot } from '../../control/index.js';
-import { DEFAULT_NETWORKS, DEFAULT_OVERLAY, vtepMac } from '../config.js';
-import type { OverlayAgentComponent } from '../agent.js';
-import { median } from '../../test/bench/stats.js';
+import { DEFAULT_NETWORKS, DEFAULT_OVERLAY, vtepMac } from '../../overlay/config.js';
+import type { OverlayAgentComponent } from '../../overlay/agent.js';
+import { median } from '../lib/stats.js';
 
 export interface ScaleResult {
   kernel: string;

@@ -1,6 +1,6 @@
 /**
  * The issue's setup for the userspace path: client ns -> veth -> proxy ns -> veth -> server ns.
- * The userspace proxy runs as its own process (l4lb/bench/proxy-main.ts) inside the middle
+ * The userspace proxy runs as its own process (bench/l4lb/proxy-main.ts) inside the middle
  * namespace, HAProxy in the same place on other ports; "direct" is the client talking to the
  * server, routed (ip_forward) through the middle namespace. Each round runs direct, proxy, HAProxy and
  * the reference C relay (floor-relay.c).
@@ -71,9 +71,9 @@ export async function proxyProcess(ns: string | undefined, listen: string, route
  */
 export async function floorRelay(ns: string, listen: string, routes: Array<[number, string, number]>): Promise<ProxyProc | undefined> {
   if (!which('cc')) return undefined;
-  // From the sources (l4lb/bench/) or from the build (dist/l4lb/bench/): the C files stay in the sources.
-  const root = [new URL('../../', import.meta.url), new URL('../../../', import.meta.url)].find((u) => existsSync(new URL('l4lb/bench/floor-relay.c', u)));
-  if (!root) throw new Error('floor-relay.c not found beside the bench (l4lb/bench/)');
+  // From the sources (bench/l4lb/) or from the build (dist/bench/l4lb/): the C files stay in the sources.
+  const root = [new URL('../../', import.meta.url), new URL('../../../', import.meta.url)].find((u) => existsSync(new URL('bench/l4lb/floor-relay.c', u)));
+  if (!root) throw new Error('floor-relay.c not found beside the bench (bench/l4lb/)');
   const src = (f: string) => fileURLToPath(new URL(f, root));
   const dir = mkdtempSync(join(tmpdir(), 'sx-floor-'));
   const exe = join(dir, 'floor-relay');
@@ -83,7 +83,7 @@ export async function floorRelay(ns: string, listen: string, routes: Array<[numb
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    execFileSync('cc', ['-O2', '-o', exe, src('l4lb/bench/floor-relay.c'), src('native/relay_io.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('cc', ['-O2', '-o', exe, src('bench/l4lb/floor-relay.c'), src('native/relay_io.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
     for (const [port, ip, bport] of routes) procs.push(await startProcess(['ip', 'netns', 'exec', ns, exe, listen, String(port), ip, String(bport)], /ready/));
   } catch (e) {
     stop();

@@ -3,7 +3,7 @@
  * measures with the driver SEXTANT_OVERLAY_KERNEL selects and prints one `result {json}` line.
  */
 import { createRegistry } from '../../common/index.js';
-import { OverlayAgentComponent } from '../agent.js';
+import { OverlayAgentComponent } from '../../overlay/agent.js';
 import { measureScale } from './scale.js';
 
 const a = new OverlayAgentComponent({ agentId: 'agent-0', registry: createRegistry(), reconcileMs: 3_600_000 });

@@ -6,10 +6,10 @@
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { createLogger } from '../../common/index.js';
-import { Master } from '../master.js';
-import { MemoryKvStore } from '../store/memory.js';
-import { KEYS, type AgentRecord, type FrameworkRecord, type TaskRecord } from '../model.js';
-import { percentile } from '../../test/bench/stats.js';
+import { Master } from '../../master/master.js';
+import { MemoryKvStore } from '../../master/store/memory.js';
+import { KEYS, type AgentRecord, type FrameworkRecord, type TaskRecord } from '../../master/model.js';
+import { percentile } from '../lib/stats.js';
 
 const TASKS = 10_000;
 const AGENTS = 50;

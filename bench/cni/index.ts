@@ -11,12 +11,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createNetns, requireNetns, requireTools, uniqueName, type Netns } from '../../test/lib/index.js';
-import { pluginBinDir } from '../test/bundle.js';
-import { tempDir } from '../test/helpers.js';
-import { CniRuntime, type Conflist } from '../runtime.js';
-import { buildConflist } from '../conflist.js';
-import { writeWrapper } from '../wrapper.js';
-import { percentile } from '../../test/bench/stats.js';
+import { pluginBinDir } from '../../cni/test/bundle.js';
+import { tempDir } from '../../cni/test/helpers.js';
+import { CniRuntime, type Conflist } from '../../cni/runtime.js';
+import { buildConflist } from '../../cni/conflist.js';
+import { writeWrapper } from '../../cni/wrapper.js';
+import { percentile } from '../lib/stats.js';
 
 const ROUNDS = Number(process.env.CNI_BENCH_ROUNDS ?? 30);
 const TICK_MS = 10; // USER_HZ 100: /proc/<pid>/stat counts CPU time in 1/100 s

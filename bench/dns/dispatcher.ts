@@ -12,7 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { forgetGroup, trackGroup } from '../../test/bench/groups.js';
+import { forgetGroup, trackGroup } from '../lib/groups.js';
 import { freePort, loopbackBlock, requireTools } from '../../test/lib/index.js';
 
 const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 5);

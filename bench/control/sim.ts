@@ -5,7 +5,7 @@
  * of them and the figures measure the master rather than the simulator.
  */
 import http2 from 'node:http2';
-import { loadControlProto, type WireUpdate } from '../proto.js';
+import { loadControlProto, type WireUpdate } from '../../control/proto.js';
 
 const WATCH = '/sextant.control.v1.Control/Watch';
 

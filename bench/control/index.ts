@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../common/log.js';
-import { ControlClient } from '../client.js';
-import type { SnapshotConsumer } from '../types.js';
+import { ControlClient } from '../../control/client.js';
+import type { SnapshotConsumer } from '../../control/types.js';
 import { SimAgents } from './sim.js';
-import { percentile } from '../../test/bench/stats.js';
+import { percentile } from '../lib/stats.js';
 
 const SIZES = (process.env.BENCH_CONTROL_N ?? '100,1000,10000').split(',').map(Number);
 /** Real ControlClients (grpc-js) up to this N; lightweight simulated agents for every N. */

@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Service } from '../driver.js';
-import { NftablesDriver } from '../nft/driver.js';
-import { nftRunner } from '../nft/exec.js';
+import type { Service } from '../../l4lb/driver.js';
+import { NftablesDriver } from '../../l4lb/nft/driver.js';
+import { nftRunner } from '../../l4lb/nft/exec.js';
 import { baselineChange, baselineFull } from './baseline.js';
 import { cpuSeconds, median } from './procs.js';
 import { programUserspace, throughput } from './traffic.js';
