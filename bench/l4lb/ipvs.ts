@@ -30,6 +30,13 @@ function repoRoot(): string {
   return dir;
 }
 
+/** The bench's knobs that the script inside UML reads (UML starts it with a fresh environment). */
+const UML_KNOBS = ['SEXTANT_BENCH_SIZES', 'SEXTANT_BENCH_IPVS_TRAFFIC'] as const;
+
+function umlEnv(): Record<string, string> {
+  return Object.fromEntries(UML_KNOBS.flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])));
+}
+
 export async function benchIpvs(): Promise<string> {
   const missing = umlMissing();
   if (missing.length) return `## IPVS (inside User-Mode-Linux)\n\nNot measured: missing ${missing.join(', ')}.\n`;
@@ -40,7 +47,7 @@ export async function benchIpvs(): Promise<string> {
   // UML on one host CPU (the last; this process only waits meanwhile): see UmlOptions.cpu.
   const cpus = allowedCpus();
   const cpu = existsSync(TASKSET) && cpus.length > 1 ? cpus[cpus.length - 1] : undefined;
-  const { value: r, steal: hostSteal } = await measuredSteal(() => runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, cpu, env: process.env.SEXTANT_BENCH_SIZES ? { SEXTANT_BENCH_SIZES: process.env.SEXTANT_BENCH_SIZES } : {} }));
+  const { value: r, steal: hostSteal } = await measuredSteal(() => runInUml({ command, cwd: root, prefix: 'sextant-bench', memMb: 1536, timeoutMs: 500_000, cpu, env: umlEnv() }));
   const rows: Row[] = r.output
     .split('\n')
     .filter((l) => l.startsWith('BENCH '))
