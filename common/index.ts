@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './log.js';
+export * from './log-limit.js';
 export * from './metrics.js';
 export * from './clock.js';
 export * from './config.js';

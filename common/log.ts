@@ -31,6 +31,11 @@ function threshold(): number {
   return order[l] ?? order.info;
 }
 
+/** Whether lines of this level are written (SEXTANT_LOG_LEVEL). */
+export function levelEnabled(level: Level): boolean {
+  return order[level] >= threshold();
+}
+
 function errorFields(v: unknown): unknown {
   return v instanceof Error ? { name: v.name, message: v.message } : v;
 }
