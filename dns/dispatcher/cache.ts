@@ -115,10 +115,21 @@ export class AnswerCache {
 
 /** TTL to cache for, and where the TTLs are; undefined when the message must not be cached. */
 export function inspect(msg: Buffer): { ttl: number; ttlOffsets: number[] } | undefined {
+  if (msg.length < 12 || msg[2]! & (Flag.TC >> 8)) return undefined;
+  const rcode = msg[3]! & 0xf;
+  if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) return undefined;
+  const w = walkRecords(msg);
+  if (!w) return undefined;
+  const ttl = rcode === Rcode.NOERROR && w.answers > 0 ? w.answerTtl : w.negativeTtl;
+  return Number.isFinite(ttl) ? { ttl, ttlOffsets: w.ttlOffsets } : undefined;
+}
+
+/**
+ * Where the TTL of every record except OPT is, the smallest answer TTL and the negative TTL
+ * (RFC 2308: min(SOA TTL, SOA MINIMUM) of an authority SOA); undefined for a cut or bad message.
+ */
+export function walkRecords(msg: Buffer): { ttlOffsets: number[]; answers: number; answerTtl: number; negativeTtl: number } | undefined {
   try {
-    if (msg.length < 12 || msg[2]! & (Flag.TC >> 8)) return undefined;
-    const rcode = msg[3]! & 0xf;
-    if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) return undefined;
     const qd = msg.readUInt16BE(4);
     const an = msg.readUInt16BE(6);
     const ns = msg.readUInt16BE(8);
@@ -140,8 +151,7 @@ export function inspect(msg: Buffer): { ttl: number; ttlOffsets: number[] } | un
       else if (i < an + ns && type === RRType.SOA && rdlen >= 20) negativeTtl = Math.min(ttl, msg.readUInt32BE(off + 10 + rdlen - 4));
       off += 10 + rdlen;
     }
-    const ttl = rcode === Rcode.NOERROR && an > 0 ? answerTtl : negativeTtl;
-    return Number.isFinite(ttl) ? { ttl, ttlOffsets } : undefined;
+    return { ttlOffsets, answers: an, answerTtl, negativeTtl };
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@
  * The order is data (CHAIN_ORDER); the route of the name was decided once before the chain runs.
  */
 import { AnswerCache } from './cache.js';
+import { StaleStore } from './stale.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { Forwarder, Transport } from './forwarder.js';
 import type { Route } from './routes.js';
@@ -31,7 +32,7 @@ export interface DnsHandler {
   handle(ctx: QueryContext, next: Next, done: Done): void;
 }
 
-export const CHAIN_ORDER = ['local', 'cache', 'forward'] as const;
+export const CHAIN_ORDER = ['local', 'cache', 'stale', 'forward'] as const;
 export type HandlerName = (typeof CHAIN_ORDER)[number];
 
 /** Compose handlers in order; the end of the chain answers SERVFAIL (nobody owned the name). */
@@ -63,6 +64,44 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
       next(ctx, (answer) => {
         if (answer) cache.put(key, answer, route.zone);
         done(answer);
+      });
+    },
+  };
+}
+
+/**
+ * Serve-stale for the routes that have it (`.mesos`): a good upstream answer is kept; a failed one
+ * (every upstream failed: SERVFAIL, REFUSED) is replaced by the kept answer when there is one. In the
+ * recheck window after a failure a kept answer goes out at once, and the query goes upstream only
+ * when no other is (to refresh the store and notice recovery), outside the client's answer.
+ */
+export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics): DnsHandler {
+  return {
+    name: 'stale',
+    handle(ctx, next, done) {
+      const route = ctx.route;
+      if (!stale || route.kind !== 'forward' || !route.serveStale) return next(ctx, done);
+      const ck = ctx.cacheKey ?? AnswerCache.key(ctx.raw, ctx.q, ctx.transport);
+      if (ck === undefined) return next(ctx, done);
+      const key = StaleStore.key(ck, ctx.transport === 'tcp');
+      const kept = stale.recheckPending() ? stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit) : undefined;
+      if (kept) {
+        metrics.staleAnswers.inc({ why: 'recheck' });
+        done(kept);
+        if (stale.probing) return;
+        stale.probing = true;
+        return next(ctx, (answer) => {
+          stale.probing = false;
+          if (!answer || !stale.answered(key, answer)) stale.failed();
+        });
+      }
+      next(ctx, (answer) => {
+        if (answer && stale.answered(key, answer)) return done(answer);
+        stale.failed();
+        const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
+        if (!old) return done(answer);
+        metrics.staleAnswers.inc({ why: 'upstream_failed' });
+        done(old);
       });
     },
   };

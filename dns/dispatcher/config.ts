@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../../common/errors.js';
 import { Fields } from '../../common/config.js';
+import { DEFAULT_LOG_LIMIT, type LogLimit } from '../../common/log-limit.js';
 import { parseEndpoint, type Endpoint } from './endpoint.js';
 
 export const DEFAULT_BIND_IPS = ['198.51.100.1', '198.51.100.2', '198.51.100.3'];
@@ -15,6 +16,22 @@ export interface CacheConfig {
   maxEntries: number;
   /** Upper bound on how long an answer is kept, whatever its TTL says (seconds). */
   maxTtl: number;
+}
+
+/** RFC 8767 serve-stale for `.mesos` names (answers kept from Mesos-DNS, served when every Mesos-DNS upstream fails). */
+export interface ServeStaleConfig {
+  enabled: boolean;
+  /** Oldest answer served (seconds). */
+  maxAge: number;
+  /** TTL put on every record of a stale answer (seconds). */
+  ttl: number;
+  /** Answers kept (least recently stored goes first). */
+  maxEntries: number;
+  /**
+   * After every Mesos-DNS upstream failed, for this long (ms) a name with a stale answer gets it at
+   * once (the query still goes upstream, to refresh it and notice the masters coming back).
+   */
+  recheckMs: number;
 }
 
 export interface DispatcherConfig {
@@ -38,6 +55,9 @@ export interface DispatcherConfig {
   timeoutMs: number;
   tcpIdleTimeoutMs: number;
   cache: CacheConfig;
+  serveStale: ServeStaleConfig;
+  /** Per-kind rate limit of log lines (events a client can cause once per packet). */
+  logLimit: LogLimit;
   zoneFile?: string;
   resolvConf?: { path: string; intervalMs: number };
   metrics?: { host: string; port: number };
@@ -85,6 +105,29 @@ function cache(f: Fields): CacheConfig {
   return out;
 }
 
+function serveStale(f: Fields): ServeStaleConfig {
+  const c = f.object('serve_stale');
+  const out = {
+    enabled: c.boolean('enabled', { default: true }),
+    maxAge: c.number('max_age', { default: 86400 }, { integer: true, min: 1 }),
+    ttl: c.number('ttl', { default: 30 }, { integer: true, min: 0, max: 86400 }),
+    maxEntries: c.number('max_entries', { default: 10000 }, { integer: true, min: 1 }),
+    recheckMs: c.number('recheck', { default: 30000 }, { integer: true, min: 0 }),
+  };
+  c.rejectUnknown();
+  return out;
+}
+
+function logLimit(f: Fields): LogLimit {
+  const c = f.object('log_limit');
+  const out = {
+    perSecond: c.number('per_second', { default: DEFAULT_LOG_LIMIT.perSecond }, { min: 0.001 }),
+    burst: c.number('burst', { default: DEFAULT_LOG_LIMIT.burst }, { integer: true, min: 1 }),
+  };
+  c.rejectUnknown();
+  return out;
+}
+
 function optional<T>(f: Fields, key: string, read: (o: Fields) => T): T | undefined {
   if (!f.has(key)) return undefined;
   const o = f.object(key);
@@ -112,6 +155,8 @@ export function parseDispatcherConfig(raw: unknown): DispatcherConfig {
     timeoutMs: f.number('timeout', { default: 5000 }, { integer: true, min: 1, max: 60000 }),
     tcpIdleTimeoutMs: f.number('tcp_idle_timeout', { default: 10000 }, { integer: true, min: 1 }),
     cache: cache(f),
+    serveStale: serveStale(f),
+    logLimit: logLimit(f),
     zoneFile: f.has('zone_file') ? f.string('zone_file', { required: true }) : undefined,
     resolvConf: optional(f, 'resolv_conf', (o) => ({
       path: o.string('path', { required: true }),

@@ -5,11 +5,12 @@
 import type { Component } from '../../common/daemon.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
+import { LogLimiter, limitedLogger, logDroppedCounter } from '../../common/log-limit.js';
 import { createRegistry, type Registry } from '../../common/metrics.js';
 import type { MasterEntry, Snapshot, SnapshotConsumer } from '../../control/types.js';
 import { AnswerCache } from './cache.js';
 import { cacheKey, peekUdpQuery, type Peek } from './cache-key.js';
-import { cacheHandler, compose, forwardHandler, localHandler, CHAIN_ORDER, type DnsHandler, type Done, type HandlerName, type Next, type QueryContext } from './chain.js';
+import { cacheHandler, compose, forwardHandler, localHandler, staleHandler, CHAIN_ORDER, type DnsHandler, type Done, type HandlerName, type Next, type QueryContext } from './chain.js';
 import type { DispatcherConfig } from './config.js';
 import { endpoint, type Endpoint } from './endpoint.js';
 import { Forwarder, type Transport } from './forwarder.js';
@@ -19,6 +20,7 @@ import { dispatcherMetrics, type DispatcherMetrics } from './metrics.js';
 import { errorReply, formErr } from './replies.js';
 import { ResolvConfManager } from './resolv.js';
 import { RouteTable } from './routes.js';
+import { StaleStore } from './stale.js';
 import { DnsServer, type BoundAddress, type SharedUdp } from './server.js';
 import { UdpUpstreamClient } from './udp-client.js';
 import { mergeWorkerMetrics } from './worker-metrics.js';
@@ -42,6 +44,8 @@ export class Dispatcher implements Component {
   readonly zones: LocalZones;
   readonly routes: RouteTable;
   readonly cache?: AnswerCache;
+  /** Mesos-DNS answers kept for serve-stale (undefined when `serve_stale.enabled` is false). */
+  readonly stale?: StaleStore;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly udp: UdpUpstreamClient;
@@ -71,22 +75,26 @@ export class Dispatcher implements Component {
     this.metrics = dispatcherMetrics(this.registry, {
       inflight: () => this.inflight,
       cacheEntries: () => this.cache?.size ?? 0,
+      staleEntries: () => this.stale?.size ?? 0,
       workers: () => 1 + (this.workers?.live() ?? 0),
     });
     this.limit = Math.ceil(config.handlerLimit / config.workers);
     this.mesos = config.mesosResolvers;
     this.requestsBy = { udp: this.metrics.requests.cell({ transport: 'udp' }), tcp: this.metrics.requests.cell({ transport: 'tcp' }) };
-    this.log = opts.log ?? createLogger('dispatcher');
     this.clock = opts.clock ?? systemClock;
+    // Every line is limited per event: the ones a client can cause per packet cannot flood the log.
+    this.log = limitedLogger(opts.log ?? createLogger('dispatcher'), new LogLimiter(config.logLimit, this.clock), logDroppedCounter(this.registry, 'dispatcher'));
     this.bindIps = config.bindIps;
     this.zones = new LocalZones(config.bindIps);
     this.routes = new RouteTable({ upstream: config.upstreamResolvers, mesos: config.mesosResolvers, forwardZones: config.forwardZones });
     if (config.cache.enabled) this.cache = new AnswerCache(this.clock, config.cache.maxEntries, config.cache.maxTtl);
+    if (config.serveStale.enabled) this.stale = new StaleStore(this.clock, config.serveStale);
     this.udp = new UdpUpstreamClient({ clock: this.clock, log: this.log, onDropped: (reason) => this.metrics.dropped.inc({ reason }) });
     const forwarder = new Forwarder({ udp: this.udp, health: new UpstreamHealth(this.clock), clock: this.clock, timeoutMs: config.timeoutMs, metrics: this.metrics, log: this.log });
     const handlers: Record<HandlerName, DnsHandler> = {
       local: localHandler(this.zones),
       cache: cacheHandler(this.cache, this.metrics),
+      stale: staleHandler(this.stale, this.metrics),
       forward: forwardHandler(forwarder),
     };
     this.chain = compose(
@@ -106,6 +114,7 @@ export class Dispatcher implements Component {
       handle: (msg, transport, done) => this.handle(msg, transport, done),
       log: this.log,
       onUdpDrop: this.udpDropped,
+      onBadTcpFrame: () => this.metrics.malformed.inc({ transport: 'tcp' }),
     });
     await this.server.start();
     if (this.config.workers > 1) await this.startWorkers(this.server);

@@ -1,6 +1,8 @@
 /**
  * Dual dispatch: the query goes, unchanged, to the upstreams chosen by UpstreamHealth; the first
- * valid answer wins and is returned unchanged. The others run on to their own end so a dead upstream
+ * valid answer wins and is returned unchanged. A leg that fails before the timeout (a refused TCP
+ * connection, an ICMP port unreachable, an error rcode) brings in the next resolver not yet asked,
+ * so any live upstream can answer within the timeout. The others run on to their own end so a dead upstream
  * still gets its failure counted (and ranks last next time). SERVFAIL and REFUSED count
  * as failures (another upstream may do better); if every upstream fails, the last error answer is
  * passed on, or SERVFAIL when none answered at all.
@@ -33,21 +35,31 @@ export class Forwarder {
 
   constructor(private readonly opts: ForwarderOptions) {}
 
-  /** Ask the chosen upstreams; `done` gets the answer once. `started` is the query's arrival (performance.now()). */
+  /**
+   * Ask the chosen upstreams; `done` gets the answer once. `started` is the query's arrival
+   * (performance.now()). With 3 or more resolvers, 2 are asked first and each early failure
+   * (refused, unreachable, an error rcode) brings in the next one, while time is left.
+   */
   forward(raw: Buffer, q: Query, resolvers: Endpoint[], transport: Transport, zone: string, started: number, done: Done): void {
-    const chosen = this.opts.health.pick(resolvers);
-    if (!chosen.length) {
+    const ranked = this.opts.health.order(resolvers);
+    if (!ranked.length) {
       this.opts.metrics.forwarderFailures.inc({ zone });
       return done(errorReply(raw, q, Rcode.SERVFAIL));
     }
-    const job = new ForwardJob(this, raw, q, zone, chosen.length, started, done);
-    const timeoutMs = this.opts.timeoutMs;
-    const deadline = transport === 'udp' ? this.opts.clock.now() + timeoutMs : 0;
-    for (let i = 0; i < chosen.length; i++) {
-      const leg = new Leg(job, chosen[i]!);
-      if (transport === 'udp') this.opts.udp.send(raw, q.questionEnd, leg.to, timeoutMs, leg, deadline);
-      else this.sendTcp(raw, q.questionEnd, leg.to, leg);
-    }
+    const first = ranked.length < 3 ? ranked.length : 2;
+    const job = new ForwardJob(this, raw, q, zone, ranked, first, transport, this.opts.clock.now() + this.opts.timeoutMs, started, done);
+    for (let i = 0; i < first; i++) this.ask(job, ranked[i]!);
+  }
+
+  /** One more leg of a job, with the time it has left. */
+  ask(job: ForwardJob, to: Endpoint): void {
+    const leg = new Leg(job, to);
+    if (job.transport === 'udp') this.opts.udp.send(job.raw, job.q.questionEnd, to, this.opts.timeoutMs, leg, job.deadline);
+    else this.sendTcp(job.raw, job.q.questionEnd, to, Math.max(1, job.deadline - this.opts.clock.now()), leg);
+  }
+
+  now(): number {
+    return this.opts.clock.now();
   }
 
   /** One upstream's outcome for a job (called once per leg). */
@@ -69,8 +81,8 @@ export class Forwarder {
     this.opts.metrics.forwarderFailures.inc({ zone });
   }
 
-  private sendTcp(raw: Buffer, questionEnd: number, to: Endpoint, leg: Leg): void {
-    tcpQuery(raw, questionEnd, to, this.opts.timeoutMs, this.opts.clock).promise.then(
+  private sendTcp(raw: Buffer, questionEnd: number, to: Endpoint, timeoutMs: number, leg: Leg): void {
+    tcpQuery(raw, questionEnd, to, timeoutMs, this.opts.clock).promise.then(
       (reply) => leg.onReply(undefined, reply),
       (err: unknown) => leg.onReply(err instanceof UpstreamError ? err : new UpstreamError(to.label, 'network', String(err))),
     );
@@ -90,22 +102,32 @@ export class Forwarder {
 }
 
 /**
- * One client query in flight: the first valid answer wins; when every leg failed, the last error
+ * One client query in flight: the first valid answer wins; a failed leg brings in the next
+ * resolver not yet asked (while the deadline is ahead); when every leg failed, the last error
  * answer (or SERVFAIL). Plain objects, no closures per query (the hot path).
  */
 class ForwardJob {
   private won = false;
   private lastError: Buffer | undefined;
+  /** Legs asked and not yet ended. */
+  private left: number;
 
   constructor(
     readonly fwd: Forwarder,
-    private readonly raw: Buffer,
-    private readonly q: Query,
+    readonly raw: Buffer,
+    readonly q: Query,
     private readonly zone: string,
-    private left: number, // legs not yet failed
+    private readonly ranked: Endpoint[],
+    /** Index of the next resolver to fall back on. */
+    private next: number,
+    readonly transport: Transport,
+    /** Clock time (ms) by which the client gets an answer. */
+    readonly deadline: number,
     readonly started: number,
     private readonly done: Done,
-  ) {}
+  ) {
+    this.left = next;
+  }
 
   win(reply: Buffer): void {
     if (this.won) return;
@@ -115,7 +137,13 @@ class ForwardJob {
 
   lose(errorAnswer: Buffer | undefined): void {
     if (errorAnswer) this.lastError = errorAnswer;
-    if (--this.left > 0 || this.won) return;
+    this.left--;
+    if (this.won) return;
+    if (this.next < this.ranked.length && this.fwd.now() < this.deadline) {
+      this.left++;
+      return this.fwd.ask(this, this.ranked[this.next++]!);
+    }
+    if (this.left > 0) return;
     this.fwd.allFailed(this.zone);
     this.done(this.lastError ?? errorReply(this.raw, this.q, Rcode.SERVFAIL));
   }

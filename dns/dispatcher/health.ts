@@ -1,6 +1,7 @@
 /**
  * Failure-ranked choice of upstreams. Fewer than 3 -> ask all; otherwise 2, those with the fewest
- * failures in the recent window, ties broken at random so load spreads.
+ * failures in the recent window, ties broken at random so load spreads; the others, in rank order,
+ * are the fallbacks when those two fail before the timeout.
  */
 import type { Clock } from '../../common/clock.js';
 import type { Endpoint } from './endpoint.js';
@@ -32,9 +33,17 @@ export class UpstreamHealth {
   }
 
   pick(resolvers: Endpoint[]): Endpoint[] {
+    return resolvers.length < 3 ? resolvers : this.order(resolvers).slice(0, 2);
+  }
+
+  /**
+   * Every resolver, best first: the ones `pick` would ask lead, the rest follow in rank order (the
+   * forwarder falls back on them when those fail early). Fewer than 3: as given (all are asked).
+   */
+  order(resolvers: Endpoint[]): Endpoint[] {
     if (resolvers.length < 3) return resolvers;
     const ranked = resolvers.map((e) => ({ e, f: this.recentFailures(e), r: this.random() }));
     ranked.sort((a, b) => a.f - b.f || a.r - b.r);
-    return [ranked[0]!.e, ranked[1]!.e];
+    return ranked.map((x) => x.e);
   }
 }

@@ -8,6 +8,8 @@ const buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 export interface GaugeSources {
   inflight(): number;
   cacheEntries(): number;
+  /** Answers kept for serve-stale. */
+  staleEntries?(): number;
   /** Processes answering UDP (1 + live worker processes). */
   workers?(): number;
 }
@@ -50,6 +52,20 @@ export function dispatcherMetrics(r: Registry, sources?: GaugeSources) {
       registers,
       collect() {
         if (sources) this.set(sources.cacheEntries());
+      },
+    }),
+    staleAnswers: new prom.Counter({
+      name: 'sextant_dispatcher_stale_answers_total',
+      help: 'Stale .mesos answers served (RFC 8767) because every Mesos-DNS upstream failed, by why (upstream_failed: this query failed; recheck: within the recheck window after a failure)',
+      labelNames: ['why'],
+      registers,
+    }),
+    staleEntries: new prom.Gauge({
+      name: 'sextant_dispatcher_stale_entries',
+      help: 'Mesos-DNS answers kept for serve-stale',
+      registers,
+      collect() {
+        this.set(sources?.staleEntries?.() ?? 0);
       },
     }),
     dropped: new prom.Counter({

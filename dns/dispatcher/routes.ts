@@ -16,6 +16,8 @@ export type Route =
       resolvers: Endpoint[];
       /** Answers may be cached (not for .mesos or thisdcos.directory). */
       cacheable: boolean;
+      /** Mesos-DNS answers: kept and served stale when every Mesos-DNS upstream fails (stale.ts). */
+      serveStale?: boolean;
     };
 
 export class RouteTable {
@@ -24,7 +26,7 @@ export class RouteTable {
 
   constructor(opts: { upstream: Endpoint[]; mesos: Endpoint[]; forwardZones: Map<string, Endpoint[]> }) {
     this.fallback = { kind: 'forward', zone: '.', resolvers: opts.upstream, cacheable: true };
-    this.bySuffix.set('mesos', { kind: 'forward', zone: 'mesos', resolvers: opts.mesos, cacheable: false });
+    this.bySuffix.set('mesos', { kind: 'forward', zone: 'mesos', resolvers: opts.mesos, cacheable: false, serveStale: true });
     for (const [zone, resolvers] of opts.forwardZones) {
       this.bySuffix.set(zone, { kind: 'forward', zone, resolvers, cacheable: !uncacheable(zone) });
     }

@@ -1,7 +1,8 @@
 /**
  * UDP and TCP listeners on every bind address. Each message goes to `handle`; TCP connections
- * take pipelined queries (answers go back as they are ready, in any order, matched by ID), close
- * after an idle time, and are dropped on a frame over the size cap.
+ * (dns/wire/tcp-conn.ts) take pipelined queries (answers go back as they are ready, in any order,
+ * matched by ID), close after an idle time or a FIN once their answers are sent, and answer a bad
+ * length prefix (0, under a header, over the size cap) with FORMERR where it has an ID, then close.
  * UDP goes through the batching native socket (common/udp-batch.ts) when it is built, else dgram.
  */
 import dgram from 'node:dgram';
@@ -10,6 +11,7 @@ import type { Logger } from '../../common/log.js';
 import { BatchUdpSocket, nativeUdp, type BatchDropReason } from '../../common/udp-batch.js';
 import type { Transport } from './forwarder.js';
 import { literalLookup } from './udp-client.js';
+import { Flag, serveTcpConnection, type BadFrame } from './wire.js';
 
 /** Handles one message; `done` gets the answer once (undefined: drop), now or later. */
 export type MessageHandler = (msg: Buffer, transport: Transport, done: (answer: Buffer | undefined) => void) => void;
@@ -25,6 +27,8 @@ export interface ServerOptions {
   log: Logger;
   /** UDP datagrams lost in the batching socket (see common/udp-batch.ts). */
   onUdpDrop?(reason: BatchDropReason, count: number): void;
+  /** A TCP frame with a bad length prefix (answered FORMERR when it had an ID; the connection closed). */
+  onBadTcpFrame?(why: BadFrame): void;
 }
 
 export interface BoundAddress {
@@ -135,7 +139,7 @@ export class DnsServer {
   }
 
   private listenTcp(ip: string): Promise<net.Server> {
-    const server = net.createServer((sock) => this.onConnection(sock));
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.tcpPort, ip, () => {
@@ -147,39 +151,17 @@ export class DnsServer {
   }
 
   private onConnection(sock: net.Socket): void {
-    const max = this.opts.maxTcpQuery ?? 16384;
     this.conns.add(sock);
-    let buf = Buffer.alloc(0);
-    let inflight = 0;
-    sock.setNoDelay(true);
-    sock.setTimeout(this.opts.tcpIdleTimeoutMs, () => {
-      if (inflight === 0) sock.destroy();
-    });
     sock.on('close', () => this.conns.delete(sock));
-    sock.on('error', () => sock.destroy());
-    const reply = (b: Buffer | undefined) => {
-      inflight--;
-      if (!b || sock.destroyed) return;
-      const framed = Buffer.allocUnsafe(b.length + 2);
-      framed.writeUInt16BE(b.length, 0);
-      b.copy(framed, 2);
-      sock.write(framed);
-    };
-    sock.on('data', (d) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0);
-        if (len > max || len === 0) {
-          this.opts.log.debug('tcp_frame_refused', { len, max, remote: sock.remoteAddress });
-          sock.destroy();
-          return;
-        }
-        if (buf.length < 2 + len) return;
-        const msg = Buffer.from(buf.subarray(2, 2 + len));
-        buf = buf.subarray(2 + len);
-        inflight++;
-        this.safeHandle(msg, 'tcp', reply);
-      }
+    serveTcpConnection(sock, {
+      maxFrame: this.opts.maxTcpQuery ?? 16384,
+      idleMs: this.opts.tcpIdleTimeoutMs,
+      formErrFlags: Flag.RA,
+      handle: (msg, reply) => this.safeHandle(msg, 'tcp', reply),
+      onBadFrame: (why, len) => {
+        this.opts.onBadTcpFrame?.(why);
+        this.opts.log.debug('tcp_frame_refused', { why, len, max: this.opts.maxTcpQuery ?? 16384, remote: sock.remoteAddress });
+      },
     });
   }
 

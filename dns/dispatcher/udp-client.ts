@@ -118,6 +118,13 @@ export class UdpUpstreamClient {
     p.handler.onReply(err, reply);
   }
 
+  /** The upstream refused (ICMP port unreachable): every query waiting on this socket fails. */
+  private refused(ps: PoolSocket): void {
+    if (!ps.pending.size) return;
+    const err = new UpstreamError(ps.to.label, 'network', 'port unreachable (ICMP): nothing listens there');
+    for (const p of [...ps.pending.values()]) this.settle(p, err);
+  }
+
   /** A random socket of the pool with no query of this ID in flight. */
   private pick(to: Endpoint, id: number): PoolSocket {
     let pool = this.pools.get(to.label);
@@ -143,9 +150,10 @@ export class UdpUpstreamClient {
     const socket = dgram.createSocket({ type: to.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup as never });
     const ps = new PoolSocket(socket, to);
     socket.on('message', (msg, rinfo) => this.onMessage(ps, msg, rinfo));
-    // A connected socket reports an upstream's ICMP port-unreachable as ECONNREFUSED: the query
-    // then ends as a timeout, like any lost datagram, and the error is not worth a log line each.
-    socket.on('error', (err: NodeJS.ErrnoException) => err.code !== 'ECONNREFUSED' && this.opts.log.warn('upstream_socket_error', { err }));
+    // A connected socket reports an upstream's ICMP port-unreachable as ECONNREFUSED: nobody
+    // listens there, so the queries waiting on this socket (all to that upstream) fail now instead
+    // of at their timeout, and the forwarder can ask another upstream meanwhile.
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? this.refused(ps) : this.opts.log.warn('upstream_socket_error', { err })));
     // exclusive: in a dispatcher worker process the port must not be shared through the parent.
     socket.bind({ port: 0, exclusive: true }, () => socket.connect(to.port, to.host));
     socket.unref();

@@ -8,6 +8,7 @@ export {
   skipName,
   MessageBuilder,
   patchReply,
+  truncateMessage,
   errorReply as wireErrorReply,
   Flag,
   Rcode,
@@ -18,5 +19,6 @@ export {
   TCP_LIMIT,
   MalformedPacketError,
   EncodeError,
+  serveTcpConnection,
 } from '../wire/index.js';
-export type { Query, ResourceRecord } from '../wire/index.js';
+export type { Query, ResourceRecord, BadFrame } from '../wire/index.js';

@@ -10,3 +10,5 @@ export type { ResourceRecord } from './records.js';
 export { patchId, patchReply, truncateMessage, errorReply } from './patch.js';
 export { readTcpFrames } from './tcp.js';
 export type { FrameReader } from './tcp.js';
+export { serveTcpConnection, frameFormErr } from './tcp-conn.js';
+export type { TcpConnOptions, BadFrame } from './tcp-conn.js';

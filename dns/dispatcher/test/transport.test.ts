@@ -125,13 +125,18 @@ t.test('bad input: FORMERR or drop, never a crash', async (t) => {
   }
   t.ok((await metric(d, 'sextant_dispatcher_malformed_total')) >= rows.length - 1);
   for (const len of [0, 60000]) {
+    const got: Buffer[] = [];
     const closed = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: ip(1), port: tcp }, () => s.write(Buffer.concat([Buffer.from([len >> 8, len & 0xff]), Buffer.alloc(100)])));
+      s.on('data', (d) => got.push(d));
       s.on('close', () => resolve(true));
       s.on('error', () => {});
       setTimeout(() => resolve(false), 2000);
     });
     t.ok(closed, `TCP frame of ${len} bytes closes the connection`);
+    // Issue #24: a frame with an ID (the 60000-byte one has one) is answered FORMERR before the close.
+    if (len) t.equal(rcode(Buffer.concat(got).subarray(2)), 1, `TCP frame of ${len} bytes: FORMERR, then the close`);
+    else t.equal(Buffer.concat(got).length, 0, 'an empty frame has no ID to answer: closed without an answer');
   }
   const [bad, ok] = await tcpAsk(ip(1), tcp, [Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), good], 2);
   t.equal(rcode(bad!), 1, 'FORMERR for a malformed message inside a good frame');

@@ -1,0 +1,91 @@
+/**
+ * Serve-stale for `.mesos` (RFC 8767): the last good answer Mesos-DNS gave for each question is
+ * kept (NOERROR or NXDOMAIN, not truncated; up to `max_entries`, the least recently stored goes
+ * first) and served when every Mesos-DNS upstream fails, if it is at most `max_age` old, with every
+ * TTL set to `ttl`. After such a failure, for `recheck` ms a name with a stale answer gets it at
+ * once (RFC 8767's failure recheck timer) while one query at a time still goes upstream, so the
+ * masters coming back are noticed by the first answer they give.
+ *
+ * Cost on the normal path: storing a good answer is one clock read and one map insert (the reply
+ * buffer is kept as it is, never written to); nothing is looked up until an upstream failed.
+ */
+import type { Clock } from '../../common/clock.js';
+import { walkRecords } from './cache.js';
+import type { ServeStaleConfig } from './config.js';
+import { Flag, Rcode, truncateMessage } from './wire.js';
+
+interface Kept {
+  msg: Buffer;
+  at: number;
+}
+
+export class StaleStore {
+  private readonly entries = new Map<string, Kept>();
+  /** Clock time of the last query every upstream failed; undefined once one answered again. */
+  private failedAt: number | undefined;
+  /** A query of the recheck window is upstream (only one at a time). */
+  probing = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly cfg: ServeStaleConfig,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The store's key for a cache key: UDP and TCP share answers (a long one is cut for UDP when served). */
+  static key(cacheKey: string, tcp: boolean): string {
+    if (!tcp) return cacheKey;
+    const bits = cacheKey.charCodeAt(cacheKey.length - 1);
+    return cacheKey.slice(0, -1) + String.fromCharCode(bits & ~1);
+  }
+
+  /** An upstream answer: kept when it is a good one (true), else it is a failure (false). */
+  answered(key: string, msg: Buffer): boolean {
+    if (msg.length < 12) return false;
+    const rcode = msg[3]! & 0xf;
+    if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) return false;
+    this.failedAt = undefined;
+    if ((rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) || msg[2]! & (Flag.TC >> 8)) return true;
+    this.entries.delete(key);
+    this.entries.set(key, { msg, at: this.clock.now() });
+    if (this.entries.size > this.cfg.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return true;
+  }
+
+  /** Every upstream failed for a query. */
+  failed(): void {
+    this.failedAt = this.clock.now();
+  }
+
+  /** Within the recheck window after a failure: known names are answered stale at once. */
+  recheckPending(): boolean {
+    if (this.failedAt === undefined) return false;
+    if (this.clock.now() - this.failedAt < this.cfg.recheckMs) return true;
+    this.failedAt = undefined;
+    return false;
+  }
+
+  /**
+   * The kept answer for `key` as an answer to `query` (its ID and question spelling, every TTL
+   * `ttl`, cut to `limit` with TC), or undefined when there is none or it is over `max_age`.
+   */
+  serve(key: string, query: Buffer, questionEnd: number, limit: number): Buffer | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (this.clock.now() - e.at > this.cfg.maxAge * 1000) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    const w = walkRecords(e.msg);
+    if (!w) return undefined;
+    const out = Buffer.from(e.msg);
+    out[0] = query[0]!;
+    out[1] = query[1]!;
+    query.copy(out, 12, 12, questionEnd);
+    for (const off of w.ttlOffsets) out.writeUInt32BE(this.cfg.ttl, off);
+    return out.length > limit ? truncateMessage(out, limit, true) : out;
+  }
+}
