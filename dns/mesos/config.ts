@@ -51,6 +51,11 @@ export interface MesosDnsConfig {
   MesosAuthentication: string;
   /** Sextant extension (off = mesos-dns behaviour): honour EDNS0 UDP sizes and answer with OPT. */
   EDNS0On: boolean;
+  /** Sextant extension: a DNS-over-TCP connection with no bytes either way for this long is closed (seconds). */
+  TCPIdleTimeout: number;
+  /** Sextant extension: log lines per second and burst, per event kind (a malformed packet must not cost a line each). */
+  LogLimitPerSecond: number;
+  LogLimitBurst: number;
 }
 
 export function defaultConfig(): MesosDnsConfig {
@@ -62,6 +67,7 @@ export function defaultConfig(): MesosDnsConfig {
     RecurseOn: true, DnsOn: true, HttpOn: true, ExternalOn: true, EnforceRFC952: false, SetTruncateBit: true,
     EnumerationOn: true, MesosHTTPSOn: false, CACertFile: '', CertFile: '', KeyFile: '',
     MesosCredentials: { principal: '', secret: '' }, IAMConfigFile: '', MesosAuthentication: '', EDNS0On: false,
+    TCPIdleTimeout: 10, LogLimitPerSecond: 10, LogLimitBurst: 20,
   };
 }
 
@@ -81,6 +87,9 @@ function read(f: Fields, d: MesosDnsConfig): MesosDnsConfig {
   for (const k of ['Masters', 'Resolvers', 'IPSources'] as const) c[k] = f.strings(k, { default: d[k] });
   for (const k of ['RecurseOn', 'DnsOn', 'HttpOn', 'ExternalOn', 'EnforceRFC952', 'SetTruncateBit', 'EnumerationOn', 'MesosHTTPSOn', 'EDNS0On'] as const)
     c[k] = f.boolean(k, { default: d[k] });
+  c.TCPIdleTimeout = f.number('TCPIdleTimeout', { default: d.TCPIdleTimeout }, { min: 0.001, max: 3600 });
+  c.LogLimitPerSecond = f.number('LogLimitPerSecond', { default: d.LogLimitPerSecond }, { min: 0.001 });
+  c.LogLimitBurst = f.number('LogLimitBurst', { default: d.LogLimitBurst }, { integer: true, min: 1 });
   const zr = f.object('ZoneResolvers');
   c.ZoneResolvers = {};
   for (const zone of zr.unknown()) c.ZoneResolvers[zone] = zr.strings(zone, { required: true });

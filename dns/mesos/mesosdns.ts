@@ -6,7 +6,9 @@ import { promises as dnsp } from 'node:dns';
 import { networkInterfaces } from 'node:os';
 import type { Component } from '../../common/daemon.js';
 import { serve, type HttpServer } from '../../common/http.js';
+import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
+import { LogLimiter, limitedLogger, logDroppedCounter } from '../../common/log-limit.js';
 import type { Registry } from '../../common/metrics.js';
 import { apiRouter } from './api.js';
 import { Answers } from './answers.js';
@@ -24,6 +26,8 @@ export interface MesosDnsOptions {
   log?: Logger;
   /** Hostname lookups (tests inject; default: the OS resolver via dns.lookup). */
   lookup?: (host: string) => Promise<string[]>;
+  /** Time for the log rate limit (tests inject). */
+  clock?: Clock;
 }
 
 const HOST_CACHE_MS = 60_000;
@@ -41,7 +45,9 @@ export class MesosDns implements Component {
   private generation = 0;
 
   constructor(private readonly o: MesosDnsOptions) {
-    this.log = o.log ?? createLogger('mesos-dns');
+    // Limited per event: what a client can cause once per packet cannot flood the log.
+    const limit = { perSecond: o.config.LogLimitPerSecond, burst: o.config.LogLimitBurst };
+    this.log = limitedLogger(o.log ?? createLogger('mesos-dns'), new LogLimiter(limit, o.clock ?? systemClock), logDroppedCounter(o.registry, 'mesos-dns'));
     this.metrics = new DnsMetrics(o.registry);
   }
 
@@ -151,6 +157,7 @@ export class MesosDns implements Component {
       const dns = new DnsServer({
         host: c.Listener, port: c.Port, domain: c.Domain, externalOn: c.ExternalOn, setTruncateBit: c.SetTruncateBit,
         answers: () => this.current?.answers, forwarder: this.forwarder, metrics: this.metrics, log: this.log,
+        tcpIdleMs: c.TCPIdleTimeout * 1000,
       });
       await dns.start();
       this.dns = dns;

@@ -2,13 +2,14 @@
  * The DNS listener (UDP and TCP) in front of the current Answers. Order of handlers: parse ->
  * in-domain answers -> forwarder (externalon) -> REFUSED. Nothing a client sends can throw out of
  * a handler: malformed packets get FORMERR (or are dropped when not even a query header), other
- * failures SERVFAIL; a TCP stream with a bad or cut frame closes that connection only.
+ * failures SERVFAIL. TCP connections (dns/wire/tcp-conn.ts): a bad length prefix is answered FORMERR
+ * where it has an ID and closes that connection only; idle or half-closed ones are closed.
  */
 import dgram from 'node:dgram';
 import { BatchUdpSocket, nativeUdp } from '../../common/udp-batch.js';
 import { lookup as dnsLookup } from 'node:dns';
 import net from 'node:net';
-import { MalformedPacketError, Rcode, UDP_LIMIT, errorReply, newQuery, parseQuery, readTcpFrames, truncateMessage, type Query } from '../wire/index.js';
+import { MalformedPacketError, Rcode, TCP_LIMIT, UDP_LIMIT, errorReply, newQuery, parseQuery, serveTcpConnection, truncateMessage, type Query } from '../wire/index.js';
 import type { Logger } from '../../common/log.js';
 import type { Answers } from './answers.js';
 import type { Forwarder } from './forward.js';
@@ -51,7 +52,7 @@ export class DnsServer {
     // Hostnames (resolved by dgram's lookup) stay on dgram; IP literals get the batch socket.
     if (nativeUdp() && net.isIP(this.o.host)) this.startBatch();
     else await this.startDgram();
-    const tcp = net.createServer((s) => this.onConnection(s));
+    const tcp = net.createServer({ allowHalfOpen: true }, (s) => this.onConnection(s));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
       tcp.listen(this.boundPort, this.o.host, () => {
@@ -120,28 +121,16 @@ export class DnsServer {
 
   private onConnection(sock: net.Socket): void {
     this.conns.add(sock);
-    sock.setTimeout(this.o.tcpIdleMs ?? 10_000, () => sock.destroy());
     sock.on('close', () => this.conns.delete(sock));
-    sock.on('error', () => sock.destroy());
-    const send: Send = (msg) => {
-      if (sock.destroyed) return;
-      const len = Buffer.allocUnsafe(2);
-      len.writeUInt16BE(msg.length);
-      sock.cork();
-      sock.write(len);
-      sock.write(msg);
-      sock.uncork();
-    };
-    const reader = readTcpFrames((frame) => this.handle(frame, false, send));
-    sock.on('data', (d) => {
-      try {
-        reader.push(d);
-      } catch {
-        sock.destroy();
-      }
+    serveTcpConnection(sock, {
+      maxFrame: TCP_LIMIT,
+      idleMs: this.o.tcpIdleMs ?? 10_000,
+      handle: (frame, reply) => this.handle(frame, false, reply, () => reply(undefined)),
+      onBadFrame: (why, len) => {
+        this.o.metrics.malformed.inc({ transport: 'tcp' });
+        this.o.log.debug('dns_tcp_frame_refused', { why, len, remote: sock.remoteAddress });
+      },
     });
-    // A stream that ends inside a frame: close only this connection.
-    sock.on('end', () => sock.destroy());
   }
 
   /**
@@ -197,8 +186,8 @@ export class DnsServer {
     return this.o.answers();
   }
 
-  /** One query from either transport. Never throws. */
-  handle(buf: Buffer, udp: boolean, send: Send): void {
+  /** One query from either transport. Never throws. `drop` is told when there is no answer (a TCP connection counts its queries). */
+  handle(buf: Buffer, udp: boolean, send: Send, drop?: () => void): void {
     const q = this.q;
     try {
       parseQuery(buf, q);
@@ -206,7 +195,7 @@ export class DnsServer {
       this.o.metrics.malformed.inc({ transport: udp ? 'udp' : 'tcp' });
       if (e instanceof MalformedPacketError && e.id >= 0 && buf.length >= 12 && (buf[2]! & 0x80) === 0) {
         send(errorReply(buf, undefined, Rcode.FORMERR));
-      }
+      } else drop?.();
       return;
     }
     try {
@@ -219,7 +208,7 @@ export class DnsServer {
         return this.reply(send, r.msg, q.qtype, r.rcode);
       }
       if (!this.o.externalOn || !this.o.forwarder) return this.reply(send, errorReply(buf, q, Rcode.REFUSED), q.qtype, Rcode.REFUSED);
-      this.forward(Buffer.from(buf), q.qname, q.qtype, q.edns ? Math.max(UDP_LIMIT, q.ednsSize) : UDP_LIMIT, udp, send);
+      this.forward(Buffer.from(buf), q.qname, q.qtype, q.edns ? Math.max(UDP_LIMIT, q.ednsSize) : UDP_LIMIT, udp, send, drop);
     } catch (e) {
       this.o.log.error('dns_handler_failed', { err: e, qname: q.qname, qtype: q.qtype });
       this.reply(send, errorReply(buf, q, Rcode.SERVFAIL), q.qtype, Rcode.SERVFAIL);
@@ -231,7 +220,7 @@ export class DnsServer {
     send(msg);
   }
 
-  private forward(query: Buffer, qname: string, qtype: number, limit: number, udp: boolean, send: Send): void {
+  private forward(query: Buffer, qname: string, qtype: number, limit: number, udp: boolean, send: Send, drop?: () => void): void {
     this.o.forwarder!.forward(query, qname, !udp).then(
       (resp) => {
         if (!resp) {
@@ -249,7 +238,10 @@ export class DnsServer {
         }
         this.reply(send, out, qtype, out.length >= 4 ? out[3]! & 0xf : Rcode.SERVFAIL);
       },
-      (err) => this.o.log.error('dns_forward_failed', { err, qname }),
+      (err) => {
+        this.o.log.error('dns_forward_failed', { err, qname });
+        drop?.();
+      },
     );
   }
 }

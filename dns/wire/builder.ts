@@ -153,7 +153,7 @@ export class MessageBuilder {
     for (const l of labels) wire += Buffer.byteLength(l, 'latin1') + 1;
     if (wire > MAX_NAME_WIRE) throw new EncodeError(`name over 255 bytes: ${name.slice(0, 80)}...`);
     for (let i = 0; i < labels.length; i++) {
-      const suffix = labels.slice(i).join('.').toLowerCase();
+      const suffix = labels.slice(i).map(escapeLabel).join('.').toLowerCase();
       const at = this.names.get(suffix);
       if (at !== undefined && compress) {
         this.u16(0xc000 | at);
@@ -210,8 +210,30 @@ export class MessageBuilder {
 /** Split a dotted name into labels; '' and '.' are the root. Trailing dot allowed. */
 export function splitName(name: string): string[] {
   if (name === '' || name === '.') return [];
-  const n = name.endsWith('.') ? name.slice(0, -1) : name;
-  return n.split('.');
+  if (!name.includes('\\')) return (name.endsWith('.') ? name.slice(0, -1) : name).split('.');
+  // The escapes parseQuery writes (\. \\ \DDD): a query name with them encodes back to its own bytes.
+  const labels: string[] = [];
+  let cur = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    if (c === '.') {
+      labels.push(cur);
+      cur = '';
+    } else if (c !== '\\' || i + 1 === name.length) cur += c;
+    else if (/^[0-9]{3}$/.test(name.slice(i + 1, i + 4))) {
+      const code = Number(name.slice(i + 1, i + 4));
+      if (code > 255) throw new EncodeError(`bad escape \\${code} in ${name}`);
+      cur += String.fromCharCode(code);
+      i += 3;
+    } else cur += name[++i]!;
+  }
+  if (cur !== '') labels.push(cur);
+  return labels;
+}
+
+/** A label as text again (the inverse of splitName's unescaping), for compression keys. */
+function escapeLabel(l: string): string {
+  return l.includes('.') || l.includes('\\') ? l.replace(/[.\\]/g, '\\$&') : l;
 }
 
 /** 16 bytes of an IPv6 address (with :: and embedded IPv4 handled). */
