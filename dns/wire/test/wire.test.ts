@@ -1,6 +1,6 @@
 import t from 'tap';
 import dns2 from 'dns2';
-import { MessageBuilder, MalformedPacketError, Flag, RRType, parseQuery, patchReply, truncateMessage, errorReply, readTcpFrames } from '../index.js';
+import { MessageBuilder, MalformedPacketError, Flag, RRType, parseQuery, patchReply, truncateMessage, errorReply, readTcpFrames, splitName } from '../index.js';
 
 const { Packet } = dns2 as unknown as { Packet: any };
 
@@ -127,4 +127,25 @@ t.test('errorReply and TCP framing', async (t) => {
   rd.push(framed.subarray(5));
   t.equal(frames.length, 1);
   t.equal(rd.pending(), 5);
+});
+
+t.test('splitName reads the escapes parseQuery writes: an escaped name encodes back to its bytes', async (t) => {
+  const rows: [string, string[]][] = [
+    ['a.b.mesos', ['a', 'b', 'mesos']],
+    ['a.b.mesos.', ['a', 'b', 'mesos']],
+    ['maratho\\..mesos', ['maratho.', 'mesos']],
+    ['a\\\\b.mesos', ['a\\b', 'mesos']],
+    ['a\\032b\\255.mesos', ['a b\xff', 'mesos']],
+  ];
+  for (const [name, labels] of rows) t.same(splitName(name), labels, name);
+  t.throws(() => splitName('a\\300.mesos'), /bad escape/);
+  const wire = Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0x61, 0x2e, 0x62, 1, 0x63, 5, 0x6d, 0x65, 0x73, 0x6f, 0x73, 0, 0, 1, 0, 1]);
+  const q = parseQuery(wire);
+  t.equal(q.qname, 'a\\.b.c.mesos');
+  const b = new MessageBuilder({ id: 0x1234, flags: 0x0100 });
+  b.question(q.qname, 1);
+  b.add('authority', { type: 'A', name: 'a.b.c.mesos', ttl: 1, address: '1.2.3.4' });
+  const out = b.finish();
+  t.same(out.subarray(12, wire.length), wire.subarray(12), 'the question encodes to the bytes it came from');
+  t.not(out.readUInt16BE(wire.length), 0xc00c, 'a.b.c.mesos (4 labels) is not compressed to the 3-label a\\.b.c.mesos');
 });
