@@ -3,6 +3,7 @@
  * real connection, what comes back, and how soon the server closes it.
  */
 import net from 'node:net';
+import type { Test } from 'tap';
 
 export interface RawResult {
   /** Every byte the server sent. */
@@ -85,15 +86,8 @@ export function abuseRows(good: Buffer, maxFrame?: number): AbuseRow[] {
   return rows;
 }
 
-interface T {
-  test(name: string, fn: (t: T) => Promise<void>): unknown;
-  equal(a: unknown, b: unknown, msg?: string): void;
-  same(a: unknown, b: unknown, msg?: string): void;
-  ok(v: unknown, msg?: string): void;
-}
-
 /** Run every row against host:port (idle time-out `idleMs`). */
-export async function runAbuseRows(t: T, host: string, port: number, idleMs: number, rows: AbuseRow[]): Promise<void> {
+export async function runAbuseRows(t: Test, host: string, port: number, idleMs: number, rows: AbuseRow[]): Promise<void> {
   for (const row of rows) {
     await t.test(row.name, async (t) => {
       const r = await rawTcp(host, port, row.chunks, { end: row.end, waitMs: idleMs * 3 + 2000 });
