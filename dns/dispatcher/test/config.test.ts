@@ -107,3 +107,22 @@ t.test('failure-ranked choice', async (t) => {
   clock.advance(61_000);
   t.equal(h.recentFailures(eps[0]!), 0, 'failures are forgotten after the window');
 });
+
+t.test('serve_stale and log_limit: defaults, values, errors naming the key', async (t) => {
+  const d = parseDispatcherConfig({});
+  t.same(d.serveStale, { enabled: true, maxAge: 86400, ttl: 30, maxEntries: 10000, recheckMs: 30000 }, 'RFC 8767 defaults: 1 day, 30 s');
+  t.same(d.logLimit, { perSecond: 10, burst: 20 });
+  t.equal(d.tcpIdleTimeoutMs, 10000);
+  const c = parseDispatcherConfig({ serve_stale: { max_age: 600, ttl: 5, recheck: 0 }, log_limit: { per_second: 0.5, burst: 3 } });
+  t.same([c.serveStale.maxAge, c.serveStale.ttl, c.serveStale.recheckMs, c.logLimit.perSecond, c.logLimit.burst], [600, 5, 0, 0.5, 3]);
+  const bad: [unknown, RegExp][] = [
+    [{ serve_stale: { ttl: -1 } }, /serve_stale\.ttl.*>= 0/],
+    [{ serve_stale: { max_age: 0 } }, /serve_stale\.max_age/],
+    [{ serve_stale: { maxage: 10 } }, /serve_stale\.maxage.*unknown key/],
+    [{ serve_stale: { enabled: 'yes' } }, /serve_stale\.enabled/],
+    [{ log_limit: { burst: 0 } }, /log_limit\.burst/],
+    [{ log_limit: { per_second: 0 } }, /log_limit\.per_second/],
+    [{ tcp_idle_timeout: 0 }, /tcp_idle_timeout/],
+  ];
+  for (const [raw, re] of bad) t.throws(() => parseDispatcherConfig(raw), re, JSON.stringify(raw));
+});
