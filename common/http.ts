@@ -7,6 +7,7 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { Registry } from './metrics.js';
+import { compileSchema, type JsonSchema, type SchemaChecker } from './schema.js';
 
 export interface Request {
   method: string;
@@ -27,30 +28,70 @@ export type Reply =
 
 export type Handler = (req: Request, res: http.ServerResponse) => Promise<Reply> | Reply;
 
+/** What a route documents (and, for `body`, enforces before the handler runs: 422, nothing done). */
+export interface RouteSpec {
+  summary?: string;
+  body?: JsonSchema;
+  /** Query parameters, documented only. */
+  query?: Record<string, string>;
+}
+
 interface Route {
   method: string;
+  pattern: string;
   parts: string[];
   handler: Handler;
+  spec?: RouteSpec;
+  body?: SchemaChecker<unknown>;
 }
 
 export class Router {
   private routes: Route[] = [];
 
-  on(method: string, pattern: string, handler: Handler): this {
-    this.routes.push({ method: method.toUpperCase(), parts: split(pattern), handler });
+  on(method: string, pattern: string, handler: Handler, spec?: RouteSpec): this {
+    const body = spec?.body ? compileSchema(spec.body) : undefined;
+    this.routes.push({ method: method.toUpperCase(), pattern, parts: split(pattern), handler, ...(spec ? { spec } : {}), ...(body ? { body } : {}) });
     return this;
   }
-  get(p: string, h: Handler): this {
-    return this.on('GET', p, h);
+  get(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('GET', p, h, spec);
   }
-  post(p: string, h: Handler): this {
-    return this.on('POST', p, h);
+  post(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('POST', p, h, spec);
   }
-  put(p: string, h: Handler): this {
-    return this.on('PUT', p, h);
+  put(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('PUT', p, h, spec);
   }
-  delete(p: string, h: Handler): this {
-    return this.on('DELETE', p, h);
+  patch(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('PATCH', p, h, spec);
+  }
+  delete(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('DELETE', p, h, spec);
+  }
+
+  /** An OpenAPI 3 document of the routes mounted so far (built when asked, so late mounts show). */
+  openapi(title: string, version = '1'): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const r of this.routes) {
+      const path = '/' + r.parts.map((p) => (p.startsWith(':') || p.startsWith('*') ? `{${p.slice(1)}}` : p)).join('/');
+      const params = r.parts.filter((p) => p.startsWith(':') || p.startsWith('*')).map((p) => ({ name: p.slice(1), in: 'path', required: true, schema: { type: 'string' } }));
+      const query = Object.entries(r.spec?.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } }));
+      (paths[path] ??= {})[r.method.toLowerCase()] = {
+        ...(r.spec?.summary ? { summary: r.spec.summary } : {}),
+        ...(params.length || query.length ? { parameters: [...params, ...query] } : {}),
+        ...(r.spec?.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.spec.body } } } } : {}),
+        responses: {
+          default: { description: 'JSON' },
+          ...(r.spec?.body ? { '422': { description: 'invalid body: {message, details: [{path, errors}]}', content: { 'application/json': { schema: VALIDATION_ERROR_SCHEMA } } } } : {}),
+        },
+      };
+    }
+    return { openapi: '3.1.0', info: { title, version }, paths };
+  }
+
+  /** Serve `GET /openapi.json` from this router's routes. */
+  serveOpenapi(title: string, version?: string): this {
+    return this.get('/openapi.json', () => ({ json: this.openapi(title, version) }), { summary: 'this document' });
   }
 
   /** Serve GET /metrics from a registry. */
@@ -58,7 +99,7 @@ export class Router {
     return this.get('/metrics', async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method' | undefined {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; body?: SchemaChecker<unknown> } | 'method' | undefined {
     const segs = split(path);
     let methodMismatch = false;
     for (const r of this.routes) {
@@ -68,11 +109,21 @@ export class Router {
         methodMismatch = true;
         continue;
       }
-      return { handler: r.handler, params };
+      return { handler: r.handler, params, ...(r.body ? { body: r.body } : {}) };
     }
     return methodMismatch ? 'method' : undefined;
   }
 }
+
+/** The 422 body every validating route answers (Marathon's shape). */
+export const VALIDATION_ERROR_SCHEMA = {
+  type: 'object',
+  required: ['message', 'details'],
+  properties: {
+    message: { type: 'string' },
+    details: { type: 'array', items: { type: 'object', required: ['path', 'errors'], properties: { path: { type: 'string' }, errors: { type: 'array', items: { type: 'string' } } } } },
+  },
+} as const;
 
 function split(p: string): string[] {
   return p.split('/').filter(Boolean);
@@ -165,6 +216,7 @@ export async function handle(router: Router, req: http.IncomingMessage, res: htt
   const request: Request = { method: req.method ?? 'GET', path: url.pathname, params: m.params, query: url.searchParams, headers: req.headers, body, raw: req };
   let reply: Reply;
   try {
+    m.body?.check(body);
     reply = await m.handler(request, res);
   } catch (e) {
     reply = errorReply(e);

@@ -8,3 +8,4 @@ export * from './daemon.js';
 export * from './port-ranges.js';
 export * from './sibling.js';
 export * from './endpoint.js';
+export * from './schema.js';
