@@ -34,6 +34,8 @@ export interface RouteSpec {
   body?: JsonSchema;
   /** Query parameters, documented only. */
   query?: Record<string, string>;
+  /** Object properties set to null count as absent (Marathon clients send them); removed before validation. */
+  nullIsAbsent?: boolean;
 }
 
 interface Route {
@@ -43,6 +45,7 @@ interface Route {
   handler: Handler;
   spec?: RouteSpec;
   body?: SchemaChecker<unknown>;
+  nullIsAbsent?: boolean;
 }
 
 export class Router {
@@ -50,7 +53,7 @@ export class Router {
 
   on(method: string, pattern: string, handler: Handler, spec?: RouteSpec): this {
     const body = spec?.body ? compileSchema(spec.body) : undefined;
-    this.routes.push({ method: method.toUpperCase(), pattern, parts: split(pattern), handler, ...(spec ? { spec } : {}), ...(body ? { body } : {}) });
+    this.routes.push({ method: method.toUpperCase(), pattern, parts: split(pattern), handler, ...(spec ? { spec } : {}), ...(body ? { body } : {}), ...(spec?.nullIsAbsent ? { nullIsAbsent: true } : {}) });
     return this;
   }
   get(p: string, h: Handler, spec?: RouteSpec): this {
@@ -99,7 +102,7 @@ export class Router {
     return this.get('/metrics', async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string>; body?: SchemaChecker<unknown> } | 'method' | undefined {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; body?: SchemaChecker<unknown>; nullIsAbsent?: boolean } | 'method' | undefined {
     const segs = split(path);
     let methodMismatch = false;
     for (const r of this.routes) {
@@ -109,7 +112,7 @@ export class Router {
         methodMismatch = true;
         continue;
       }
-      return { handler: r.handler, params, ...(r.body ? { body: r.body } : {}) };
+      return { handler: r.handler, params, ...(r.body ? { body: r.body } : {}), ...(r.nullIsAbsent ? { nullIsAbsent: true } : {}) };
     }
     return methodMismatch ? 'method' : undefined;
   }
@@ -213,6 +216,7 @@ export async function handle(router: Router, req: http.IncomingMessage, res: htt
     const status = e instanceof BodyError ? e.status : 400;
     return send(res, { status, json: { message: (e as Error).message } });
   }
+  if (m.nullIsAbsent) body = withoutNulls(body);
   const request: Request = { method: req.method ?? 'GET', path: url.pathname, params: m.params, query: url.searchParams, headers: req.headers, body, raw: req };
   let reply: Reply;
   try {
@@ -222,6 +226,13 @@ export async function handle(router: Router, req: http.IncomingMessage, res: htt
     reply = errorReply(e);
   }
   if (!res.headersSent) send(res, reply);
+}
+
+/** A copy of a JSON value without the object properties that are null. */
+export function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, withoutNulls(x)]));
 }
 
 export interface HttpServer {

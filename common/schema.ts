@@ -104,8 +104,14 @@ function show(v: unknown): string {
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** One ajv error as a message naming the rule (the keyword) and its limit. */
+/** One ajv error as a message naming the rule (the keyword), its limit and the setting of a bound (`x-bound`). */
 function message(e: ErrorObject): string {
+  const bound = (e.parentSchema as Record<string, unknown> | undefined)?.['x-bound'];
+  const m = ruleMessage(e);
+  return typeof bound === 'string' && /^max/.test(e.keyword) ? `${m.slice(0, -1)}, set by ${bound})` : m;
+}
+
+function ruleMessage(e: ErrorObject): string {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'type':

@@ -86,3 +86,6 @@ export function parseVipPortLabel(value: string, where = 'task', key = 'VIP_PORT
   const target = parseVipValue(rest.startsWith('/') || !m ? rest : rest, where, key);
   return { ...target, protocol };
 }
+
+/** Where named VIPs get their addresses (DC/OS: 11.0.0.0/8); literal-IP VIPs may use them too. */
+export const NAMED_VIP_RANGES: readonly string[] = ['11.0.0.0/8', 'fd01:c::/64'];
