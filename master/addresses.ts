@@ -102,6 +102,23 @@ export class AddressBook {
     return undefined;
   }
 
+  /** Why a node (agent) may not use `ip`: multicast or unspecified, a VIP range, an overlay subnet. Loopback is fine (`sextant up`). */
+  nodeRefusal(ip: string): string | undefined {
+    let a: Addr;
+    try {
+      a = ipaddr.parse(ip);
+    } catch {
+      return `${ip} is not an IP address`;
+    }
+    for (const r of RESERVED_RANGES) if (r.what !== 'loopback' && r.what !== 'link-local' && contains(range(r.cidr)!, a)) return `${ip} is ${r.what} (${r.cidr})`;
+    for (const [i, v] of this.ranges.entries()) if (contains(v, a)) return `${ip} is inside the VIP range ${this.vipRanges[i]}`;
+    for (const c of this.claims()) {
+      const r = range(c.cidr);
+      if (c.kind === 'overlay' && r && contains(r, a)) return `${ip} belongs to ${c.what}`;
+    }
+    return undefined;
+  }
+
   /** Why `cidr` cannot be a virtual network's subnet, or undefined. `skip` leaves claims out (the network itself). */
   subnetRefusal(cidr: string, skip: (c: AddressClaim) => boolean = () => false): string | undefined {
     const r = range(cidr);
