@@ -36,6 +36,8 @@ export interface RouteSpec {
   query?: Record<string, string>;
   /** Object properties set to null count as absent (Marathon clients send them); removed before validation. */
   nullIsAbsent?: boolean;
+  /** How 422 details name fields: JSON pointers (`/a/0/b`, Marathon; default) or dotted (`a[0].b`, ConfigError style). */
+  paths?: 'pointer' | 'dotted';
 }
 
 interface Route {
@@ -52,7 +54,7 @@ export class Router {
   private routes: Route[] = [];
 
   on(method: string, pattern: string, handler: Handler, spec?: RouteSpec): this {
-    const body = spec?.body ? compileSchema(spec.body) : undefined;
+    const body = spec?.body ? compileSchema(spec.body, spec.paths) : undefined;
     this.routes.push({ method: method.toUpperCase(), pattern, parts: split(pattern), handler, ...(spec ? { spec } : {}), ...(body ? { body } : {}), ...(spec?.nullIsAbsent ? { nullIsAbsent: true } : {}) });
     return this;
   }

@@ -78,14 +78,18 @@ export interface SchemaChecker<T> {
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
-export function compileSchema<T>(schema: JsonSchema): SchemaChecker<T> {
+export function compileSchema<T>(schema: JsonSchema, paths: 'pointer' | 'dotted' = 'pointer'): SchemaChecker<T> {
   let fn = compiled.get(schema);
   if (!fn) {
     fn = schemaAjv().compile(schema);
     compiled.set(schema, fn);
   }
   const validate = fn;
-  const errors = (value: unknown) => (validate(value) ? [] : schemaDetails(validate.errors ?? []));
+  const errors = (value: unknown) => {
+    if (validate(value)) return [];
+    const d = schemaDetails(validate.errors ?? []);
+    return paths === 'dotted' ? d.map((x) => ({ ...x, path: dottedPath(x.path) })) : d;
+  };
   return {
     schema,
     errors,
@@ -179,4 +183,17 @@ export function schemaDetails(errs: ErrorObject[]): { path: string; errors: stri
     out.set(path, list);
   }
   return [...out].map(([path, errors]) => ({ path, errors }));
+}
+
+/** `/networks/1/prefix` -> `networks[1].prefix` (the style of ConfigError fields); `/` -> `(root)`. */
+export function dottedPath(pointer: string): string {
+  const segs = pointer.split('/').slice(1).filter((s, i, a) => s !== '' || i < a.length - 1);
+  if (!segs.length) return '(root)';
+  return segs.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+/** `networks[1].prefix` -> `/networks/1/prefix`; `(root)` -> `/`. */
+export function pointerPath(dotted: string): string {
+  if (!dotted || dotted === '(root)') return '/';
+  return '/' + dotted.replace(/\[(\d+)\]/g, '.$1').split('.').filter(Boolean).join('/');
 }
