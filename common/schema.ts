@@ -5,6 +5,7 @@
  * or throws ValidationError in Marathon's shape (`{path, errors}` per bad path: JSON pointers, each
  * error naming the rule and its limit).
  */
+import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { ValidationError } from './errors.js';
@@ -59,11 +60,12 @@ export type FromSchema<S> = S extends { readonly enum: readonly (infer E)[] }
 
 let shared: Ajv | undefined;
 
-/** One ajv instance per process: every error at once, formats, and the failing schema on errors. */
+/** One ajv instance per process: every error at once, formats (plus `ip`: v4 or v6), and the failing schema on errors. */
 export function schemaAjv(): Ajv {
   if (!shared) {
     shared = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
     addFormats(shared);
+    shared.addFormat('ip', (s: string) => isIP(s) !== 0);
   }
   return shared;
 }
