@@ -128,7 +128,7 @@ export class AddressBook {
     for (const c of this.claims()) {
       if (skip(c)) continue;
       const o = range(c.cidr);
-      if (o && overlaps(o, r)) return `${cidr} overlaps ${c.what} (${c.cidr})`;
+      if (o && overlaps(o, r)) return `${cidr} overlaps ${c.what}${c.what.includes(c.cidr) ? '' : ` (${c.cidr})`}`;
     }
     return undefined;
   }
