@@ -4,7 +4,7 @@
  * afterwards (nothing stored, so nothing can reach the control plane). The overlay's network API
  * runs on the same master, as `sextant master` mounts it.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { requestJson } from '../../common/index.js';
 import { OverlayMaster } from '../../overlay/index.js';
 import { startMaster, type Harness } from './harness.js';
@@ -21,7 +21,7 @@ async function dump(h: Harness): Promise<string> {
 }
 
 /** Each row: 422, `Object is not valid`, a detail at `field` whose errors match `rule`; store unchanged. */
-async function expectRows(t: Tap.Test, h: Harness, base: string, rows: Row[]): Promise<void> {
+async function expectRows(t: Test, h: Harness, base: string, rows: Row[]): Promise<void> {
   const before = await dump(h);
   for (const [what, method, path, body, field, rule] of rows) {
     const r = await requestJson(`http://${base}${path}`, { method, body });
