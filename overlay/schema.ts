@@ -13,7 +13,8 @@ export const networkSchema = {
   required: ['name', 'subnet'],
   additionalProperties: false,
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 13, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_-]*$' },
+    // Its length (13: the bridge m-<name> is an interface name) is checked by parseNetwork, which says why.
+    name: { type: 'string', minLength: 1, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_-]*$' },
     subnet: CIDR,
     prefix: { type: 'integer', minimum: 1, maximum: 30 },
     mtu: { type: 'integer', minimum: 576, maximum: 9000 },
