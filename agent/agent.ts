@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { createRegistry, type Registry } from '../common/metrics.js';
 import { API, TERMINAL_STATES, type RegisterRequest, type Resources, type StatusUpdate, type TaskReport } from '../master/protocol.js';
 import { parseKill, parseLaunch } from './launch.js';
+import { killSchema, launchSchema } from './schema.js';
 import { AgentMetrics } from './metrics.js';
 import type { NetworkAttacher } from './network.js';
 import type { Probe } from './probes.js';
@@ -249,16 +250,25 @@ export class Agent implements Component {
     for (const p of ['/state', '/state.json', '/slave(1)/state', '/slave(1)/state.json']) this.router.get(p, state);
     this.router.get('/health', () => ({ json: { healthy: true, registered: this.registration?.isRegistered() ?? false, agent_id: this.agentId ?? null } }));
     this.router.metrics(this.registry);
-    this.router.post(API.launch, (req) => {
-      const info = parseLaunch(req.body);
-      this.runner.launch(info);
-      this.metrics.launches.inc();
-      return { json: {} };
-    });
-    this.router.post(API.kill, (req) => {
-      const k = parseKill(req.body);
-      const known = this.runner.kill(k.task_id, k.grace_period_ms);
-      return { json: { killing: known } };
-    });
+    this.router.post(
+      API.launch,
+      (req) => {
+        const info = parseLaunch(req.body);
+        this.runner.launch(info);
+        this.metrics.launches.inc();
+        return { json: {} };
+      },
+      { summary: 'launch a task (from the master)', body: launchSchema },
+    );
+    this.router.post(
+      API.kill,
+      (req) => {
+        const k = parseKill(req.body);
+        const known = this.runner.kill(k.task_id, k.grace_period_ms);
+        return { json: { killing: known } };
+      },
+      { summary: 'kill a task (from the master)', body: killSchema },
+    );
+    this.router.serveOpenapi('Sextant agent API');
   }
 }

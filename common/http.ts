@@ -7,6 +7,7 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { Registry } from './metrics.js';
+import { compileSchema, type JsonSchema, type SchemaChecker } from './schema.js';
 
 export interface Request {
   method: string;
@@ -27,30 +28,75 @@ export type Reply =
 
 export type Handler = (req: Request, res: http.ServerResponse) => Promise<Reply> | Reply;
 
+/** What a route documents (and, for `body`, enforces before the handler runs: 422, nothing done). */
+export interface RouteSpec {
+  summary?: string;
+  body?: JsonSchema;
+  /** Query parameters, documented only. */
+  query?: Record<string, string>;
+  /** Object properties set to null count as absent (Marathon clients send them); removed before validation. */
+  nullIsAbsent?: boolean;
+  /** How 422 details name fields: JSON pointers (`/a/0/b`, Marathon; default) or dotted (`a[0].b`, ConfigError style). */
+  paths?: 'pointer' | 'dotted';
+}
+
 interface Route {
   method: string;
+  pattern: string;
   parts: string[];
   handler: Handler;
+  spec?: RouteSpec;
+  body?: SchemaChecker<unknown>;
+  nullIsAbsent?: boolean;
 }
 
 export class Router {
   private routes: Route[] = [];
 
-  on(method: string, pattern: string, handler: Handler): this {
-    this.routes.push({ method: method.toUpperCase(), parts: split(pattern), handler });
+  on(method: string, pattern: string, handler: Handler, spec?: RouteSpec): this {
+    const body = spec?.body ? compileSchema(spec.body, spec.paths) : undefined;
+    this.routes.push({ method: method.toUpperCase(), pattern, parts: split(pattern), handler, ...(spec ? { spec } : {}), ...(body ? { body } : {}), ...(spec?.nullIsAbsent ? { nullIsAbsent: true } : {}) });
     return this;
   }
-  get(p: string, h: Handler): this {
-    return this.on('GET', p, h);
+  get(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('GET', p, h, spec);
   }
-  post(p: string, h: Handler): this {
-    return this.on('POST', p, h);
+  post(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('POST', p, h, spec);
   }
-  put(p: string, h: Handler): this {
-    return this.on('PUT', p, h);
+  put(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('PUT', p, h, spec);
   }
-  delete(p: string, h: Handler): this {
-    return this.on('DELETE', p, h);
+  patch(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('PATCH', p, h, spec);
+  }
+  delete(p: string, h: Handler, spec?: RouteSpec): this {
+    return this.on('DELETE', p, h, spec);
+  }
+
+  /** An OpenAPI 3 document of the routes mounted so far (built when asked, so late mounts show). */
+  openapi(title: string, version = '1'): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const r of this.routes) {
+      const path = '/' + r.parts.map((p) => (p.startsWith(':') || p.startsWith('*') ? `{${p.slice(1)}}` : p)).join('/');
+      const params = r.parts.filter((p) => p.startsWith(':') || p.startsWith('*')).map((p) => ({ name: p.slice(1), in: 'path', required: true, schema: { type: 'string' } }));
+      const query = Object.entries(r.spec?.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } }));
+      (paths[path] ??= {})[r.method.toLowerCase()] = {
+        ...(r.spec?.summary ? { summary: r.spec.summary } : {}),
+        ...(params.length || query.length ? { parameters: [...params, ...query] } : {}),
+        ...(r.spec?.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.spec.body } } } } : {}),
+        responses: {
+          default: { description: 'JSON' },
+          ...(r.spec?.body ? { '422': { description: 'invalid body: {message, details: [{path, errors}]}', content: { 'application/json': { schema: VALIDATION_ERROR_SCHEMA } } } } : {}),
+        },
+      };
+    }
+    return { openapi: '3.1.0', info: { title, version }, paths };
+  }
+
+  /** Serve `GET /openapi.json` from this router's routes. */
+  serveOpenapi(title: string, version?: string): this {
+    return this.get('/openapi.json', () => ({ json: this.openapi(title, version) }), { summary: 'this document' });
   }
 
   /** Serve GET /metrics from a registry. */
@@ -58,7 +104,7 @@ export class Router {
     return this.get('/metrics', async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method' | undefined {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; body?: SchemaChecker<unknown>; nullIsAbsent?: boolean } | 'method' | undefined {
     const segs = split(path);
     let methodMismatch = false;
     for (const r of this.routes) {
@@ -68,11 +114,21 @@ export class Router {
         methodMismatch = true;
         continue;
       }
-      return { handler: r.handler, params };
+      return { handler: r.handler, params, ...(r.body ? { body: r.body } : {}), ...(r.nullIsAbsent ? { nullIsAbsent: true } : {}) };
     }
     return methodMismatch ? 'method' : undefined;
   }
 }
+
+/** The 422 body every validating route answers (Marathon's shape). */
+export const VALIDATION_ERROR_SCHEMA = {
+  type: 'object',
+  required: ['message', 'details'],
+  properties: {
+    message: { type: 'string' },
+    details: { type: 'array', items: { type: 'object', required: ['path', 'errors'], properties: { path: { type: 'string' }, errors: { type: 'array', items: { type: 'string' } } } } },
+  },
+} as const;
 
 function split(p: string): string[] {
   return p.split('/').filter(Boolean);
@@ -162,14 +218,23 @@ export async function handle(router: Router, req: http.IncomingMessage, res: htt
     const status = e instanceof BodyError ? e.status : 400;
     return send(res, { status, json: { message: (e as Error).message } });
   }
+  if (m.nullIsAbsent) body = withoutNulls(body);
   const request: Request = { method: req.method ?? 'GET', path: url.pathname, params: m.params, query: url.searchParams, headers: req.headers, body, raw: req };
   let reply: Reply;
   try {
+    m.body?.check(body);
     reply = await m.handler(request, res);
   } catch (e) {
     reply = errorReply(e);
   }
   if (!res.headersSent) send(res, reply);
+}
+
+/** A copy of a JSON value without the object properties that are null. */
+export function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, withoutNulls(x)]));
 }
 
 export interface HttpServer {

@@ -9,3 +9,4 @@ export * from './daemon.js';
 export * from './port-ranges.js';
 export * from './sibling.js';
 export * from './endpoint.js';
+export * from './schema.js';

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { ConfigError } from '../common/errors.js';
 import { VipPoolExhaustedError } from './errors.js';
+import { NAMED_VIP_RANGES } from '../contracts/vip-label.js';
 
 export const STORE_PREFIX = 'l4lb/vip/';
 
@@ -94,7 +95,7 @@ export class VipAllocator {
     private readonly store: KvStore,
     opts: AllocatorOptions = {},
   ) {
-    this.pools = { 4: new Pool(opts.v4Cidr ?? '11.0.0.0/8'), 6: new Pool(opts.v6Cidr ?? 'fd01:c::/64') };
+    this.pools = { 4: new Pool(opts.v4Cidr ?? NAMED_VIP_RANGES[0]!), 6: new Pool(opts.v6Cidr ?? NAMED_VIP_RANGES[1]!) };
     this.graceMs = opts.graceMs ?? 10 * 60_000;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? createLogger('l4lb');

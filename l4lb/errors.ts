@@ -1,17 +1,8 @@
 /** Named errors of the l4lb component; match on `.name`. */
 import { SextantError } from '../common/errors.js';
 
-/** A VIP label that cannot be used; `where` says which app/task/port carried it. */
-export class VipLabelError extends SextantError {
-  constructor(
-    readonly where: string,
-    readonly key: string,
-    readonly value: string,
-    readonly reason: string,
-  ) {
-    super(`${where}: label ${key}=${JSON.stringify(value)}: ${reason}`);
-  }
-}
+/** A VIP label that cannot be used (defined with the parser, in contracts/vip-label.ts). */
+export { VipLabelError } from '../contracts/vip-label.js';
 
 /** The VIP IP pool is exhausted. */
 export class VipPoolExhaustedError extends SextantError {}

@@ -67,12 +67,26 @@ export function vipSource(handle: MasterHandle, opts: VipSourceOptions = {}): Vi
         if (!reported.has(id)) log.warn('vip_label_invalid', { ...p });
         reported.add(id);
       }
+      // Literal-IP VIPs the master's address book refuses (records stored before validation, agents'
+      // reports) are skipped and reported, never programmed; so is one that takes a named VIP's IP.
+      const named_ips = new Set(allocator.allocations().map((a) => a.ip));
+      const allowed = specs.filter((s) => {
+        if (!s.ip) return true;
+        const why = handle.addresses?.vipRefusal(s.ip) ?? (named_ips.has(s.ip) ? `${s.ip} is a named VIP's address` : undefined);
+        if (!why) return true;
+        const p = { where: `VIP ${s.id}`, key: 'VIP', value: `${s.ip}:${s.port}`, reason: why };
+        found.push(p);
+        const id = `${p.where}|${p.reason}`;
+        if (!reported.has(id)) log.warn('vip_address_refused', { ...p });
+        reported.add(id);
+        return false;
+      });
       problems = found;
       const named = new Map<string, { name: string; family: 4 | 6 }>();
-      for (const s of specs) if (s.label && s.backends.length) named.set(`${s.label}.${s.framework}/${s.family}`, { name: `${s.label}.${s.framework}`, family: s.family });
+      for (const s of allowed) if (s.label && s.backends.length) named.set(`${s.label}.${s.framework}/${s.family}`, { name: `${s.label}.${s.framework}`, family: s.family });
       const ips = await allocator.ensure([...named.values()]);
       scheduleExpiry();
-      last = toVips(specs, ips);
+      last = toVips(allowed, ips);
       return last;
     },
     onChange(fn) {

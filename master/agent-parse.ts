@@ -3,7 +3,7 @@
  * ValidationError naming the field (HTTP 422) and changes nothing.
  */
 import { isIP } from 'node:net';
-import { ConfigError, Fields, ValidationError } from '../common/index.js';
+import { ConfigError, Fields, pointerPath, ValidationError } from '../common/index.js';
 import type { HeartbeatRequest, PortRange, RegisterRequest, Resources, StatusUpdate, TaskReport, TaskState } from './protocol.js';
 
 const STATES: TaskState[] = [
@@ -15,7 +15,7 @@ function guard<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ConfigError) throw new ValidationError([{ path: e.field, errors: [e.reason] }]);
+    if (e instanceof ConfigError) throw new ValidationError([{ path: pointerPath(e.field), errors: [e.reason] }]);
     throw e;
   }
 }

@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, createLogger, untilSignal, type Component } from '../common/index.js';
 import { masterPlugins } from '../cli/plugins.js';
 import { Master, type MasterOptions } from './master.js';
+import { parseVipRanges } from './addresses.js';
+import { limitsFromEnv } from './limits.js';
 
 const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--hostname NAME]';
 
@@ -17,7 +19,7 @@ function int(v: string | undefined, flag: string, dflt: number): number {
   return n;
 }
 
-export function parseMasterArgs(argv: string[]): MasterOptions {
+export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): MasterOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -41,6 +43,8 @@ export function parseMasterArgs(argv: string[]): MasterOptions {
     agentTimeoutMs: int(values['agent-timeout-ms'], '--agent-timeout-ms', 15000),
     heartbeatIntervalMs: int(values['heartbeat-interval-ms'], '--heartbeat-interval-ms', 1000),
     ...(values.hostname ? { hostname: values.hostname } : {}),
+    limits: limitsFromEnv(env),
+    vipRanges: parseVipRanges(env.SEXTANT_VIP_RANGES),
   };
 }
 

@@ -22,6 +22,9 @@ import type { TaskRecord } from './model.js';
 import { OfferLoop } from './offers.js';
 import { buildState, buildStateText } from './state-json.js';
 import { FileKvStore } from './store/file.js';
+import { AddressBook } from './addresses.js';
+import { appAdmission } from './admission.js';
+import { limitsFromEnv, type Limits } from './limits.js';
 
 export interface MasterOptions {
   ip: string;
@@ -37,6 +40,10 @@ export interface MasterOptions {
   /** Defaults to the file store under workDir. */
   store?: KvStore;
   agentClient?: AgentClient;
+  /** Bounds of the APIs (default: limitsFromEnv(), i.e. SEXTANT_MAX_* over the defaults). */
+  limits?: Limits;
+  /** VIP ranges besides the named-VIP range, for literal-IP VIPs (SEXTANT_VIP_RANGES). */
+  vipRanges?: string[];
 }
 
 export class Master implements MasterHandle {
@@ -49,6 +56,8 @@ export class Master implements MasterHandle {
   readonly offers: OfferLoop;
   readonly marathon: MarathonScheduler;
   readonly events: EventBus;
+  readonly limits: Limits;
+  readonly addresses: AddressBook;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly opts: Required<Pick<MasterOptions, 'port' | 'marathonPort' | 'agentTimeoutMs' | 'heartbeatIntervalMs' | 'hostname' | 'workDir'>>;
@@ -80,6 +89,14 @@ export class Master implements MasterHandle {
     this.agents = new AgentService(this.cluster, client, this.clock, this.log, this.opts);
     this.events = new EventBus(() => this.clock.now());
     this.marathon = new MarathonScheduler(this.store, this.clock, this.events, this.log.child({ framework: 'marathon' }));
+    this.limits = o.limits ?? limitsFromEnv();
+    this.addresses = new AddressBook(o.vipRanges ?? []);
+    this.addresses.claim(() => [
+      { what: `the master (${this.ip})`, cidr: this.ip, kind: 'node' },
+      ...[...this.cluster.agents.values()].map((a) => ({ what: `agent ${a.agent_id} (${a.ip})`, cidr: a.ip, kind: 'node' as const })),
+    ]);
+    this.marathon.limits = this.limits;
+    this.marathon.admit = appAdmission(this.limits, this.addresses);
     this.offers = new OfferLoop(this.cluster, client, this.clock, this.log, {
       onRound: (r) => {
         this.metrics?.offers.inc(r.offers);
@@ -178,7 +195,14 @@ export class Master implements MasterHandle {
       kill: (t) => this.killTask(t),
       revive: () => this.offers.revive(this.frameworkId),
     };
-    mesosRoutes(this.mesosRouter, { agents: this.agents, state: () => this.state(), stateBody: () => this.stateBody(), leader: () => `${this.ip}:${this.port}` });
+    mesosRoutes(this.mesosRouter, {
+      agents: this.agents,
+      state: () => this.state(),
+      stateBody: () => this.stateBody(),
+      leader: () => `${this.ip}:${this.port}`,
+      limits: this.limits,
+      nodeRefusal: (ip) => this.addresses.nodeRefusal(ip),
+    });
     this.mesosRouter.metrics(this.registry);
     marathonRoutes(this.marathonRouter, {
       scheduler: this.marathon,
@@ -187,6 +211,7 @@ export class Master implements MasterHandle {
       self: () => `${this.ip}:${this.marathonPort}`,
       master: () => `${this.ip}:${this.port}`,
       frameworkId: () => this.frameworkId,
+      limits: this.limits,
     });
     this.marathonRouter.metrics(this.registry);
   }

@@ -1,5 +1,7 @@
 /** The Mesos-compatible HTTP API on the master port: state, version, health, redirect, agents. */
-import type { Handler, Router } from '../common/index.js';
+import { ValidationError, type Handler, type Router } from '../common/index.js';
+import { heartbeatSchema, registerSchema, statusSchema } from './agent-schema.js';
+import type { Limits } from './limits.js';
 import { API } from './protocol.js';
 import type { AgentService } from './agents.js';
 import { parseHeartbeat, parseRegister, parseStatus } from './agent-parse.js';
@@ -10,6 +12,9 @@ export interface MesosRouteContext {
   stateBody(): Buffer;
   state(): Record<string, unknown>;
   leader(): string;
+  limits: Limits;
+  /** Why an agent may not register with this IP (a VIP range, an overlay subnet, ...), or undefined. */
+  nodeRefusal(ip: string): string | undefined;
 }
 
 export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
@@ -29,13 +34,31 @@ export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
   // Mesos answers 307 with a scheme-relative Location pointing at the leading master.
   router.get('/master/redirect', () => ({ status: 307, text: '', headers: { location: `//${ctx.leader()}` } }));
   router.get('/redirect', () => ({ status: 307, text: '', headers: { location: `//${ctx.leader()}` } }));
-  router.post(API.register, async (r) => ({ json: await ctx.agents.register(parseRegister(r.body)) }));
-  router.post(API.heartbeat, (r) => {
-    ctx.agents.heartbeat(parseHeartbeat(r.body).agent_id);
-    return { json: {} };
-  });
-  router.post(API.status, async (r) => {
-    await ctx.agents.status(parseStatus(r.body));
-    return { json: {} };
-  });
+  router.post(
+    API.register,
+    async (r) => {
+      const reg = parseRegister(r.body);
+      const why = ctx.nodeRefusal(reg.ip);
+      if (why) throw new ValidationError([{ path: '/ip', errors: [`${why} (node address)`] }]);
+      return { json: await ctx.agents.register(reg) };
+    },
+    { summary: 'agent registration (protocol.ts)', body: registerSchema(ctx.limits) },
+  );
+  router.post(
+    API.heartbeat,
+    (r) => {
+      ctx.agents.heartbeat(parseHeartbeat(r.body).agent_id);
+      return { json: {} };
+    },
+    { summary: 'agent heartbeat', body: heartbeatSchema },
+  );
+  router.post(
+    API.status,
+    async (r) => {
+      await ctx.agents.status(parseStatus(r.body));
+      return { json: {} };
+    },
+    { summary: 'task status update', body: statusSchema },
+  );
+  router.serveOpenapi('Sextant master (Mesos API, agent protocol, admin)');
 }

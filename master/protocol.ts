@@ -192,4 +192,8 @@ export interface MasterHandle {
   /** Mount extra HTTP routes on the master's Mesos API port (e.g. `/v1/networks`). */
   routes(register: (router: import('../common/http.js').Router) => void): void;
   readonly registry: import('../common/metrics.js').Registry;
+  /** Address ownership (VIP ranges, node addresses, components' claims); absent in test doubles. */
+  readonly addresses?: import('./addresses.js').AddressBook;
+  /** API bounds; absent in test doubles (components use the defaults). */
+  readonly limits?: import('./limits.js').Limits;
 }

@@ -28,6 +28,11 @@ export interface AllocatorOptions {
   initialNetworks?: OverlayNetwork[];
   log?: Logger;
   onExhausted?: (err: OverlayExhaustedError) => void;
+  /**
+   * Why a stored network may not be used now (checked at load against the networks accepted so far),
+   * or undefined. A refused one is logged (`stored_record_invalid`) and skipped with what names it.
+   */
+  refuseStored?: (n: OverlayNetwork, accepted: OverlayNetwork[]) => string | undefined;
 }
 
 export class Allocator {
@@ -64,10 +69,29 @@ export class Allocator {
       for (const n of this.opts.initialNetworks ?? DEFAULT_NETWORKS) await s.put(K.net(n.name), n);
       await s.put(K.init, true);
     }
-    for (const [, n] of await s.list<OverlayNetwork>(`${PREFIX}networks/`)) this.networks.set(n.name, n);
-    for (const [, a] of await s.list<OverlayAgent>(`${PREFIX}agents/`)) this.agents.set(a.agent_id, a);
-    for (const [, r] of await s.list<IsolationRule>(`${PREFIX}rules/`)) this.rules.set(r.key, r);
-    for (const [, p] of await s.list<NetworkPolicy>(`${PREFIX}policies/`)) this.policies.set(p.network, p);
+    const skipped = new Set<string>();
+    const invalid = (key: string, reason: string) => this.opts.log?.warn('stored_record_invalid', { key, reason });
+    for (const [key, n] of await s.list<OverlayNetwork>(`${PREFIX}networks/`)) {
+      const why = n && typeof n === 'object' && typeof n.name === 'string' ? this.opts.refuseStored?.(n, [...this.networks.values()]) : 'not a network record';
+      if (why) {
+        invalid(key, why);
+        if (typeof n?.name === 'string') skipped.add(n.name);
+      } else this.networks.set(n.name, n);
+    }
+    const named = (ep: string) => ep.split('/')[0]!;
+    for (const [, a] of await s.list<OverlayAgent>(`${PREFIX}agents/`)) {
+      // Shares of a skipped network stay in the store (it may come back) but are not handed out.
+      const subnets = Object.fromEntries(Object.entries(a.subnets ?? {}).filter(([name]) => !skipped.has(name)));
+      this.agents.set(a.agent_id, { ...a, subnets });
+    }
+    for (const [key, r] of await s.list<IsolationRule>(`${PREFIX}rules/`)) {
+      if (skipped.has(named(r.from)) || skipped.has(named(r.to))) invalid(key, `names a skipped network (${r.from} > ${r.to})`);
+      else this.rules.set(r.key, r);
+    }
+    for (const [key, p] of await s.list<NetworkPolicy>(`${PREFIX}policies/`)) {
+      if (skipped.has(p.network)) invalid(key, `names a skipped network (${p.network})`);
+      else this.policies.set(p.network, p);
+    }
   }
 
   /** Give an agent its share (idempotent: an allocated agent keeps it; new networks are added). */

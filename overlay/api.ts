@@ -10,6 +10,7 @@ import { ConfigError, ConflictError, NotFoundError, requestJson, ValidationError
 import type { IsolationRule, OverlayAgent } from '../control/index.js';
 import type { Allocator } from './allocator.js';
 import { parseNetwork, parsePolicy, parseRule } from './config.js';
+import { isolationSchema, networkSchema } from './schema.js';
 
 export interface ApiDeps {
   allocator: Allocator;
@@ -18,6 +19,11 @@ export interface ApiDeps {
   tasksOn(network: string): string[];
   /** Where an agent serves `GET /v1/overlay/isolation` (counters); undefined = not reachable. */
   agentUrl(agent: OverlayAgent): string | undefined;
+  /** Why a subnet may not be used (loopback, VIP ranges, node addresses: the master's address book), or undefined. */
+  subnetRefusal?(cidr: string): string | undefined;
+  /** Bounds: networks, isolation rules that name one network. */
+  maxNetworks: number;
+  maxRulesPerNetwork: number;
 }
 
 /** Turn a parser's ConfigError into the 422 the router answers. */
@@ -33,18 +39,28 @@ function parsed<T>(fn: () => T): T {
 export function mountApi(router: Router, d: ApiDeps): void {
   const a = d.allocator;
   router.get('/v1/networks/isolation', async () => ({ json: await isolationView(d) }));
-  router.post('/v1/networks/isolation', async (req) => postIsolation(d, req));
-  router.delete('/v1/networks/isolation', async (req) => deleteIsolation(d, req));
+  router.post('/v1/networks/isolation', async (req) => postIsolation(d, req), { summary: 'set a network default (body with "default") or add an allow rule', body: isolationSchema, paths: 'dotted' });
+  router.delete('/v1/networks/isolation', async (req) => deleteIsolation(d, req), { summary: 'remove a default (?network=) or a rule (?rule=KEY or the rule as body)', query: { network: 'network name', rule: 'rule key' } });
   router.get('/v1/networks', () => ({ json: { networks: [...a.networks.values()].map((n) => networkView(a, n.name)) } }));
   router.get('/v1/networks/:name', (req) => {
     if (!a.networks.has(req.params.name!)) throw new NotFoundError(`no network "${req.params.name}"`);
     return { json: networkView(a, req.params.name!) };
   });
-  router.post('/v1/networks', async (req) => {
-    const n = parsed(() => parseNetwork(req.body, [...a.networks.values()], d.vtepSubnet));
-    await a.addNetwork(n);
-    return { status: 201, json: networkView(a, n.name) };
-  });
+  router.post(
+    '/v1/networks',
+    async (req) => {
+      const n = parsed(() => parseNetwork(req.body, [...a.networks.values()], d.vtepSubnet));
+      const refused = [['/subnet', n.subnet], ['/subnet6', n.subnet6]].flatMap(([path, c]) => {
+        const why = c ? d.subnetRefusal?.(c) : undefined;
+        return why ? [{ path: path!.slice(1), errors: [`${why} (address ownership)`] }] : [];
+      });
+      if (refused.length) throw new ValidationError(refused);
+      if (a.networks.size >= d.maxNetworks) throw new ValidationError([{ path: 'name', errors: [`${a.networks.size} networks exist, the most allowed (maxNetworks ${d.maxNetworks}, set by SEXTANT_MAX_NETWORKS)`] }]);
+      await a.addNetwork(n);
+      return { status: 201, json: networkView(a, n.name) };
+    },
+    { summary: 'create a virtual network', body: networkSchema, paths: 'dotted' },
+  );
   router.delete('/v1/networks/:name', async (req) => {
     const name = req.params.name!;
     if (!a.networks.has(name)) throw new NotFoundError(`no network "${name}"`);
@@ -76,6 +92,14 @@ async function postIsolation(d: ApiDeps, req: Request) {
     return { status: 201, json: p };
   }
   const r = parsed(() => parseRule(body, nets));
+  if (!d.allocator.rules.has(r.key)) {
+    for (const [path, ep] of [['from', r.from], ['to', r.to]] as const) {
+      const net = ep.split('/')[0]!;
+      const n = [...d.allocator.rules.values()].filter((x) => x.from.split('/')[0] === net || x.to.split('/')[0] === net).length;
+      if (n >= d.maxRulesPerNetwork)
+        throw new ValidationError([{ path, errors: [`network "${net}" is named by ${n} rules, the most allowed (maxRulesPerNetwork ${d.maxRulesPerNetwork}, set by SEXTANT_MAX_RULES_PER_NETWORK)`] }]);
+    }
+  }
   await d.allocator.putRule(r);
   return { status: 201, json: r };
 }

@@ -8,7 +8,9 @@ import type { MasterHandle } from '../master/index.js';
 import type { OverlayAgent, OverlayConfig, OverlayNetwork, PartName, PartSource, SnapshotParts } from '../control/index.js';
 import { Allocator } from './allocator.js';
 import { mountApi } from './api.js';
-import { DEFAULT_OVERLAY } from './config.js';
+import { DEFAULT_OVERLAY, parseNetwork } from './config.js';
+import { DEFAULT_LIMITS } from '../master/index.js';
+import { ConfigError } from '../common/index.js';
 
 export interface OverlayMasterOptions {
   config?: OverlayConfig;
@@ -60,6 +62,7 @@ export class OverlayMaster implements Component {
   private readonly missingSince = new Map<string, number>();
   private timer: unknown;
   private unsub?: () => void;
+  private unclaim?: () => void;
   private syncing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -70,16 +73,52 @@ export class OverlayMaster implements Component {
     this.clock = opts.clock ?? systemClock;
     this.log = createLogger('overlay', { role: 'master' });
     const failures = new prom.Counter({ name: 'sextant_overlay_allocation_failures_total', help: 'Allocations that failed (exhaustion)', labelNames: ['agent'], registers: [m.registry] });
-    this.allocator = new Allocator({ store: m.store, config: this.config, initialNetworks: opts.initialNetworks, log: this.log, onExhausted: (e) => failures.inc({ agent: e.agentId }) });
+    this.allocator = new Allocator({
+      store: m.store,
+      config: this.config,
+      initialNetworks: opts.initialNetworks,
+      log: this.log,
+      onExhausted: (e) => failures.inc({ agent: e.agentId }),
+      refuseStored: (n, accepted) => this.refuseStored(n, accepted),
+    });
     const a = this.allocator;
     new prom.Gauge({ name: 'sextant_overlay_networks', help: 'Virtual networks defined', registers: [m.registry], collect() { this.set(a.networks.size); } });
     new prom.Gauge({ name: 'sextant_overlay_agents_allocated', help: 'Agents holding an overlay share', registers: [m.registry], collect() { this.set(a.agents.size); } });
   }
 
+  /** A stored network must pass today's checks: the parser's (overlaps, prefix) and the address book's. */
+  private refuseStored(n: OverlayNetwork, accepted: OverlayNetwork[]): string | undefined {
+    try {
+      const { key: _key, ...body } = n;
+      parseNetwork(body, accepted, this.config.vtep_subnet);
+    } catch (e) {
+      if (e instanceof ConfigError) return e.message;
+      throw e;
+    }
+    return [n.subnet, n.subnet6].map((c) => (c ? this.subnetRefusal(c) : undefined)).find(Boolean);
+  }
+
+  /** The master's address book, leaving out the overlay's own claims (the parser checks overlaps among networks). */
+  private subnetRefusal(cidr: string): string | undefined {
+    return this.m.addresses?.subnetRefusal(cidr, (c) => c.kind === 'overlay');
+  }
+
   async start(): Promise<void> {
     await this.allocator.load();
+    const a = this.allocator;
+    this.unclaim = this.m.addresses?.claim(() => [
+      { what: `the overlay's VTEP subnet`, cidr: this.config.vtep_subnet, kind: 'overlay' as const },
+      ...[...a.networks.values()].flatMap((n) => [
+        { what: `overlay network "${n.name}"`, cidr: n.subnet, kind: 'overlay' as const },
+        ...(n.subnet6 ? [{ what: `overlay network "${n.name}"`, cidr: n.subnet6, kind: 'overlay' as const }] : []),
+      ]),
+    ]);
+    const limits = this.m.limits ?? DEFAULT_LIMITS;
     this.m.routes((r) =>
       mountApi(r, {
+        subnetRefusal: (c) => this.subnetRefusal(c),
+        maxNetworks: limits.networks,
+        maxRulesPerNetwork: limits.rulesPerNetwork,
         allocator: this.allocator,
         vtepSubnet: this.config.vtep_subnet,
         tasksOn: (n) => tasksOnNetwork(this.m.state(), n),
@@ -92,6 +131,7 @@ export class OverlayMaster implements Component {
 
   async stop(): Promise<void> {
     this.unsub?.();
+    this.unclaim?.();
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     await this.syncing;

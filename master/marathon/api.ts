@@ -5,7 +5,9 @@
  */
 import { NotFoundError, ValidationError, type Reply, type Request, type Router } from '../../common/index.js';
 import type { TaskRecord } from '../model.js';
-import { normalizeId, parseApp } from './app.js';
+import type { Limits } from '../limits.js';
+import { normalizeId } from './app.js';
+import { appDefinitionSchema, appUpdateSchema } from './schema.js';
 import type { EventBus } from './events.js';
 import { appJson, taskJson } from './json.js';
 import type { MarathonScheduler } from './scheduler.js';
@@ -18,6 +20,7 @@ export interface MarathonApiContext {
   self(): string;
   master(): string;
   frameworkId(): string;
+  limits: Limits;
 }
 
 export const MARATHON_VERSION = '1.11.0';
@@ -38,12 +41,14 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
   };
 
   router.get('/ping', () => ({ text: 'pong' }));
+  const create = { summary: 'create an app', body: appDefinitionSchema(ctx.limits), nullIsAbsent: true };
+  const update = { summary: 'change an app (fields given replace the current ones)', body: appUpdateSchema(ctx.limits), nullIsAbsent: true, query: { force: 'true: override a running deployment' } };
   router.post('/v2/apps', async (r) => {
-    const app = parseApp(r.body);
+    const app = s.admit(r.body);
     const { state, deployment } = await s.createApp(app);
     ctx.events.emit('api_post_event', { clientIp: r.raw.socket.remoteAddress ?? '', uri: `/v2/apps${app.id}`, appDefinition: show(app.id, false) });
     return { status: 201, json: { ...show(state.app.id, false), deployments: [{ id: deployment.id }], tasks: [] }, headers: { location: `/v2/apps${app.id}` } };
-  });
+  }, create);
   router.get('/v2/apps', (r) => {
     const embed = r.query.getAll('embed').some((e) => e === 'apps.tasks' || e === 'app.tasks');
     const filter = r.query.get('id');
@@ -58,14 +63,16 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     }
     return { json: { app: show(idOf(raw), true) } };
   });
-  router.put('/v2/apps/*id', async (r) => {
+  const put = async (r: Request): Promise<Reply> => {
     const id = idOf(r.params.id!);
     if (!normalizeId(r.params.id!)) throw new ValidationError([{ path: '/id', errors: [`'${r.params.id}' is not a valid path`] }]);
     const { state, deployment, created } = await s.updateApp(id, bodyObject(r), force(r));
     ctx.events.emit('api_post_event', { clientIp: r.raw.socket.remoteAddress ?? '', uri: `/v2/apps${id}`, appDefinition: show(id, false) });
     if (created) return { status: 201, json: { ...show(id, false), deployments: [{ id: deployment.id }] }, headers: { location: `/v2/apps${id}` } };
     return { json: { version: state.version, deploymentId: deployment.id } };
-  });
+  };
+  router.put('/v2/apps/*id', put, update);
+  router.patch('/v2/apps/*id', put, update);
   router.post('/v2/apps/*id', async (r): Promise<Reply> => {
     const raw = r.params.id!;
     if (!raw.endsWith('/restart')) throw new NotFoundError(`no route for ${r.path}`);
@@ -88,6 +95,7 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     ctx.events.attach(r.raw, res, r.query.getAll('event_type'), r.raw.socket.remoteAddress ?? '');
     return { hijacked: true };
   });
+  router.serveOpenapi('Sextant Marathon API', MARATHON_VERSION);
 }
 
 function info(ctx: MarathonApiContext): Record<string, unknown> {

@@ -3,7 +3,10 @@
  * a ValidationError listing every bad path (JSON-pointer style, like `/instances`), which the HTTP
  * layer turns into Marathon's 422 `{message: "Object is not valid", details: [...]}`.
  */
-import { ValidationError } from '../../common/index.js';
+import { compileSchema, ValidationError, withoutNulls, type SchemaChecker } from '../../common/index.js';
+import { isVipPortLabel, parseVipPortLabel, parseVipValue, VipLabelError, vipPortLabelIndex } from '../../contracts/vip-label.js';
+import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from '../limits.js';
+import { appDefinitionSchema, type AppDefinition } from './schema.js';
 
 export type Protocol = 'tcp' | 'udp' | 'udp,tcp';
 export const OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'LIKE', 'UNLIKE', 'MAX_PER'] as const;
@@ -142,21 +145,37 @@ function show(v: unknown): string {
 
 const PROTOCOLS = ['tcp', 'udp', 'udp,tcp'] as const;
 
-/** Parse an app definition (POST body, or stored definition merged with a PUT body). */
-export function parseApp(body: unknown): App {
+const checkers = new WeakMap<Limits, SchemaChecker<AppDefinition>>();
+
+function appChecker(limits: Limits): SchemaChecker<AppDefinition> {
+  let c = checkers.get(limits);
+  if (!c) checkers.set(limits, (c = compileSchema<AppDefinition>(appDefinitionSchema(limits))));
+  return c;
+}
+
+/**
+ * Parse an app definition (POST body, or stored definition merged with a PUT body): first the
+ * schema (types, enums, bounds), then what a schema cannot say (cmd or args, id paths, VIP labels
+ * through the l4lb's parser, ports named by health checks). Null properties count as absent.
+ */
+export function parseApp(body: unknown, limits: Limits = DEFAULT_LIMITS): App {
+  if (body === undefined) throw new ValidationError([{ path: '/', errors: ['expected an app definition object'] }]);
+  const def = appChecker(limits).check(withoutNulls(body));
   const c = new Check();
-  const o = c.obj(body, '/') ?? (body === undefined ? c.fail('/', 'expected an app definition object') ?? {} : {});
-  const app = readApp(c, o);
+  const app = readApp(c, def as Record<string, unknown>, limits);
+  checkVipLabels(c, app);
   if (c.errors.size) throw new ValidationError([...c.errors].map(([path, errors]) => ({ path, errors })));
   return app;
 }
 
-function readApp(c: Check, o: Record<string, unknown>): App {
+function readApp(c: Check, o: Record<string, unknown>, limits: Limits): App {
   const rawId = c.str(o, 'id', '');
   let id = '';
   if (rawId === undefined) {
     if (o.id === undefined) c.fail('/id', 'is required');
   } else id = normalizeId(rawId) ?? c.fail('/id', `'${rawId}' is not a valid path: segments must match [a-z0-9]([a-z0-9.-]*[a-z0-9])?`) ?? '';
+  const long = id.split('/').find((seg) => seg.length > limits.idSegmentLength);
+  if (long !== undefined) c.fail('/id', `segment '${long.slice(0, 20)}...' has ${long.length} characters, more than ${limits.idSegmentLength} (maxLength, set by ${LIMIT_ENV.idSegmentLength})`);
   const cmd = c.str(o, 'cmd', '');
   const args = readArgs(c, o.args);
   if (cmd === undefined && args === undefined && o.cmd === undefined && o.args === undefined) c.fail('/cmd', "an app needs 'cmd' or 'args'");
@@ -312,6 +331,56 @@ function readConstraints(c: Check, v: unknown): Constraint[] {
     if (operator === 'UNIQUE' && value !== undefined) c.fail(p, 'UNIQUE takes no value');
     out.push({ field: field!, operator, ...(value !== undefined ? { value } : {}) });
   });
+  return out;
+}
+
+/** Every VIP label of the app must parse (the l4lb's parser); a bad one is a 422, not a warning. */
+function checkVipLabels(c: Check, app: App): void {
+  for (const v of vipLabels(app)) {
+    try {
+      if (v.task) {
+        parseVipPortLabel(v.value, app.id, v.key);
+        const idx = vipPortLabelIndex(v.key)!;
+        if (idx >= v.ports) c.fail(v.path, `${v.key} names port ${idx} but the app has ${v.ports} port(s) (VIP label)`);
+      } else parseVipValue(v.value, app.id, v.key);
+    } catch (e) {
+      if (!(e instanceof VipLabelError)) throw e;
+      c.fail(v.path, `${JSON.stringify(v.value)}: ${e.reason} (VIP label)`);
+    }
+  }
+}
+
+interface VipLabelRef {
+  path: string;
+  key: string;
+  value: string;
+  /** A `VIP_PORT<n>` app label (task label) rather than a port label. */
+  task: boolean;
+  ports: number;
+}
+
+function vipLabels(app: App): VipLabelRef[] {
+  const out: VipLabelRef[] = [];
+  const ports = app.container?.portMappings.length ? app.container.portMappings : app.portDefinitions;
+  const base = app.container?.portMappings.length ? '/container/portMappings' : '/portDefinitions';
+  ports.forEach((p, i) => {
+    for (const [key, value] of Object.entries(p.labels)) if (isVipPortLabel(key)) out.push({ path: `${base}/${i}/labels/${key}`, key, value, task: false, ports: ports.length });
+  });
+  for (const [key, value] of Object.entries(app.labels)) if (vipPortLabelIndex(key) !== undefined) out.push({ path: `/labels/${key}`, key, value, task: true, ports: ports.length });
+  return out;
+}
+
+/** The literal-IP VIPs an app asks for (after parseApp: every label parses), with their paths. */
+export function literalVips(app: App): { path: string; ip: string; port: number }[] {
+  const out: { path: string; ip: string; port: number }[] = [];
+  for (const v of vipLabels(app)) {
+    try {
+      const t = v.task ? parseVipPortLabel(v.value, app.id, v.key) : parseVipValue(v.value, app.id, v.key);
+      if (t.kind === 'ip') out.push({ path: v.path, ip: t.ip, port: t.port });
+    } catch {
+      /* parseApp reported it */
+    }
+  }
   return out;
 }
 

@@ -6,7 +6,8 @@
  * deployments until they converge.
  */
 import type { Clock, Logger } from '../../common/index.js';
-import { ConflictError, NotFoundError } from '../../common/index.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../common/index.js';
+import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from '../limits.js';
 import type { KvStore, TaskState } from '../protocol.js';
 import { KEYS, isTerminal, type AgentRecord, type TaskRecord } from '../model.js';
 import type { FrameworkScheduler, Offer, OfferReply } from '../allocator.js';
@@ -51,6 +52,9 @@ export class MarathonScheduler implements FrameworkScheduler {
   private stopped = false;
   private readonly timers = new Set<unknown>();
   driver!: SchedulerDriver;
+  /** Bounds (apps, tasks per agent) and the full admission check of a definition (schema, labels, addresses). */
+  limits: Limits = DEFAULT_LIMITS;
+  admit: (definition: unknown) => App = (d) => parseApp(d, this.limits);
 
   constructor(
     private readonly store: KvStore,
@@ -59,8 +63,19 @@ export class MarathonScheduler implements FrameworkScheduler {
     private readonly log: Logger,
   ) {}
 
+  /** Load the stored apps; one that the admission check refuses now is logged once and skipped (never launched). */
   async load(): Promise<void> {
-    for (const [, s] of await this.store.list<AppState>(KEYS.apps)) this.apps.set(s.app.id, s);
+    for (const [key, s] of await this.store.list<AppState>(KEYS.apps)) {
+      try {
+        if (!s || typeof s !== 'object' || !s.app || typeof s.app !== 'object') throw new ValidationError([{ path: '/', errors: ['not an app record'] }]);
+        const app = this.admit(appToJson(s.app));
+        if (app.id !== s.app.id) throw new ValidationError([{ path: '/id', errors: [`stored under ${s.app.id}, normalises to ${app.id}`] }]);
+        this.apps.set(s.app.id, s);
+      } catch (e) {
+        if (!(e instanceof ValidationError)) throw e;
+        this.log.warn('stored_record_invalid', { key, reason: e.message });
+      }
+    }
   }
 
   stop(): void {
@@ -73,6 +88,8 @@ export class MarathonScheduler implements FrameworkScheduler {
 
   async createApp(app: App): Promise<{ state: AppState; deployment: Deployment }> {
     if (this.apps.has(app.id)) throw new ConflictError(`An app with id [${app.id}] already exists.`);
+    if (this.apps.size >= this.limits.apps)
+      throw new ValidationError([{ path: '/id', errors: [`the cluster has ${this.apps.size} apps, the most allowed (maxApps ${this.limits.apps}, set by ${LIMIT_ENV.apps})`] }]);
     const v = this.newVersion();
     const state: AppState = { app, version: v, configVersion: v };
     await this.store.put(KEYS.app(app.id), state);
@@ -85,10 +102,10 @@ export class MarathonScheduler implements FrameworkScheduler {
   async updateApp(id: string, body: Record<string, unknown>, force: boolean): Promise<{ state: AppState; deployment: Deployment; created: boolean }> {
     const cur = this.apps.get(id);
     if (!cur) {
-      const r = await this.createApp(parseApp({ ...body, id }));
+      const r = await this.createApp(this.admit({ ...body, id }));
       return { ...r, created: true };
     }
-    const next = parseApp({ ...appToJson(cur.app), ...body, id });
+    const next = this.admit({ ...appToJson(cur.app), ...body, id });
     const busy = this.deployments.get(id);
     if (busy && !force) throw new ConflictError(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment: ${busy.id}`);
     const scaleOnly = JSON.stringify({ ...next, instances: 0 }) === JSON.stringify({ ...cur.app, instances: 0 });
@@ -150,6 +167,7 @@ export class MarathonScheduler implements FrameworkScheduler {
   }
 
   resourceOffer(offer: Offer): OfferReply {
+    if (this.tasksOn(offer.agent.agent_id) >= this.limits.tasksPerAgent) return { decline: { refuseSeconds: 5 } };
     const ids = [...this.apps.keys()];
     const live = this.liveByApp();
     for (let k = 0; k < ids.length; k++) {
@@ -174,6 +192,14 @@ export class MarathonScheduler implements FrameworkScheduler {
     const id = newTaskId(app.id);
     this.pending.set(id, { appId: app.id, agentId: offer.agent.agent_id });
     return buildTaskInfo({ app, appVersion: s.configVersion, frameworkId: this.driver.frameworkId, agent: offer.agent, taskId: id, hostPorts });
+  }
+
+  /** Tasks on an agent (live and being launched), for the tasks-per-agent bound. */
+  private tasksOn(agentId: string): number {
+    let n = 0;
+    for (const t of this.driver.liveTasks()) if (t.info.agent_id === agentId) n++;
+    for (const p of this.pending.values()) if (p.agentId === agentId) n++;
+    return n;
   }
 
   /** Live tasks by app (kill-requested ones excluded: they are on their way out). */

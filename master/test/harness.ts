@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { FakeClock, requestJson } from '../../common/index.js';
 import { loopbackBlock } from '../../test/lib/index.js';
 import { Master } from '../master.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { FakeAgent, type FakeAgentOptions } from './fake-agent.js';
 
 process.env.SEXTANT_LOG_LEVEL ??= 'warn';
@@ -25,12 +26,12 @@ export interface Harness {
   state(): Promise<any>;
 }
 
-export async function startMaster(t: Teardownable, o: { agentTimeoutMs?: number } = {}): Promise<Harness> {
+export async function startMaster(t: Teardownable, o: { agentTimeoutMs?: number; limits?: Partial<Limits>; vipRanges?: string[] } = {}): Promise<Harness> {
   const ip = loopbackBlock();
   const workDir = mkdtempSync(join(tmpdir(), 'sx-master-'));
   t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
   const clock = new FakeClock(Date.now());
-  const master = new Master({ ip: ip(1), port: 0, marathonPort: 0, workDir, clock, agentTimeoutMs: o.agentTimeoutMs ?? 15000 });
+  const master = new Master({ ip: ip(1), port: 0, marathonPort: 0, workDir, clock, agentTimeoutMs: o.agentTimeoutMs ?? 15000, limits: { ...DEFAULT_LIMITS, ...o.limits }, vipRanges: o.vipRanges ?? [] });
   await master.start();
   t.teardown(() => master.stop());
   const mesos = `${ip(1)}:${master.port}`;

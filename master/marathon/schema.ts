@@ -1,0 +1,109 @@
+/**
+ * JSON Schemas of Marathon's AppDefinition (the fields Sextant supports; unknown fields Marathon
+ * accepts stay accepted) and of an app update (PUT/PATCH: every field optional). Bounds come from
+ * Limits; `x-bound` names the setting that changes one, and appears in the 422 message.
+ * `AppDefinition` is the type of a body the schema accepts.
+ */
+import type { FromSchema } from '../../common/index.js';
+import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from '../limits.js';
+
+const PROTOCOL = { type: 'string', enum: ['tcp', 'udp', 'udp,tcp'] } as const;
+const PORT = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const PORT_NAME = { type: 'string', pattern: '^[a-z0-9-]+$', maxLength: 63 } as const;
+const SECONDS = { type: 'number', minimum: 0 } as const;
+
+function stringMap(l: Limits) {
+  return {
+    type: 'object',
+    maxProperties: l.labelsPerMap,
+    'x-bound': LIMIT_ENV.labelsPerMap,
+    propertyNames: { type: 'string', minLength: 1, maxLength: l.labelKeyLength, 'x-bound': LIMIT_ENV.labelKeyLength },
+    additionalProperties: { type: 'string', maxLength: l.labelValueLength, 'x-bound': LIMIT_ENV.labelValueLength },
+  } as const;
+}
+
+function properties(l: Limits) {
+  const labels = stringMap(l);
+  return {
+    id: { type: 'string', minLength: 1, maxLength: l.idLength, 'x-bound': LIMIT_ENV.idLength },
+    cmd: { type: 'string', minLength: 1 },
+    args: { type: 'array', items: { type: 'string' } },
+    cpus: { type: 'number', minimum: 0 },
+    mem: { type: 'number', minimum: 0 },
+    disk: { type: 'number', minimum: 0 },
+    instances: { type: 'integer', minimum: 0, maximum: l.instancesPerApp, 'x-bound': LIMIT_ENV.instancesPerApp },
+    env: labels,
+    labels,
+    portDefinitions: {
+      type: 'array',
+      maxItems: l.portsPerApp,
+      'x-bound': LIMIT_ENV.portsPerApp,
+      items: {
+        type: 'object',
+        required: ['port'],
+        properties: { port: PORT, protocol: PROTOCOL, name: PORT_NAME, labels },
+      },
+    },
+    requirePorts: { type: 'boolean' },
+    container: {
+      type: 'object',
+      properties: {
+        type: { type: 'string', enum: ['MESOS'] },
+        portMappings: {
+          type: 'array',
+          maxItems: l.portsPerApp,
+          'x-bound': LIMIT_ENV.portsPerApp,
+          items: {
+            type: 'object',
+            properties: { containerPort: PORT, hostPort: PORT, servicePort: PORT, protocol: PROTOCOL, name: PORT_NAME, labels },
+          },
+        },
+      },
+    },
+    networks: {
+      type: 'array',
+      maxItems: 8,
+      items: { type: 'object', properties: { mode: { type: 'string', enum: ['host', 'container', 'container/bridge'] }, name: { type: 'string', minLength: 1, maxLength: 64 } } },
+    },
+    healthChecks: {
+      type: 'array',
+      maxItems: 16,
+      items: {
+        type: 'object',
+        properties: {
+          protocol: { type: 'string', enum: ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'] },
+          path: { type: 'string' },
+          portIndex: { type: 'integer', minimum: 0 },
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          command: { type: 'object', properties: { value: { type: 'string' } } },
+          intervalSeconds: SECONDS,
+          timeoutSeconds: SECONDS,
+          gracePeriodSeconds: SECONDS,
+          maxConsecutiveFailures: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
+    constraints: { type: 'array', maxItems: 64, items: { type: 'array', minItems: 2, maxItems: 3, items: { type: 'string' } } },
+    backoffSeconds: SECONDS,
+    backoffFactor: { type: 'number', minimum: 1 },
+    maxLaunchDelaySeconds: SECONDS,
+    taskKillGracePeriodSeconds: SECONDS,
+    upgradeStrategy: {
+      type: 'object',
+      properties: { minimumHealthCapacity: { type: 'number', minimum: 0, maximum: 1 }, maximumOverCapacity: { type: 'number', minimum: 0, maximum: 1 } },
+    },
+  } as const;
+}
+
+/** POST /v2/apps. */
+export function appDefinitionSchema(l: Limits = DEFAULT_LIMITS) {
+  return { title: 'AppDefinition', type: 'object', required: ['id'], properties: properties(l) } as const;
+}
+
+/** PUT/PATCH /v2/apps/{id}: the fields to change (the id comes from the path). */
+export function appUpdateSchema(l: Limits = DEFAULT_LIMITS) {
+  return { title: 'AppUpdate', type: 'object', properties: properties(l) } as const;
+}
+
+export type AppDefinition = FromSchema<ReturnType<typeof appDefinitionSchema>>;
+export type AppUpdate = FromSchema<ReturnType<typeof appUpdateSchema>>;
