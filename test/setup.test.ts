@@ -3,7 +3,7 @@
 // install path itself (apt-get) runs on every fresh machine and in CI, not here.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,11 +24,16 @@ function list(name: string, text: string): string {
   return p;
 }
 
+// nobody may not reach the checkout (a clone under /root): it runs a copy from the temp dir.
+const scriptCopy = join(dir, 'setup.mjs');
+copyFileSync(script, scriptCopy);
+chmodSync(scriptCopy, 0o644);
+
 /** Run the script with a package list; `asUser` drops root to nobody first. */
 async function setup(packages: string, opts: { asUser?: boolean; path?: string } = {}) {
   const env = { ...process.env, SEXTANT_SETUP_PACKAGES: packages, ...(opts.path ? { PATH: opts.path } : {}) };
-  const [cmd, args] = opts.asUser && isRoot ? [tools.setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script]] : [process.execPath, [script]];
-  const r = await pexec(cmd, args, { env, timeout: 30_000 });
+  const [cmd, args] = opts.asUser && isRoot ? [tools.setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, scriptCopy]] : [process.execPath, [script]];
+  const r = await pexec(cmd, args, { env, cwd: dir, timeout: 30_000 });
   return r.stdout;
 }
 
