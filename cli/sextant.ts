@@ -9,6 +9,7 @@ const commands: Record<string, { module: string; help: string }> = {
   agent: { module: '../agent/cli.js', help: 'run an agent (task runner :5051 and node network services)' },
   'mesos-dns': { module: '../dns/mesos-cli.js', help: 'run Mesos-DNS, drop-in for mesosphere/mesos-dns (-config FILE)' },
   dispatcher: { module: '../dns/dispatcher-cli.js', help: 'run the node DNS dispatcher (--config FILE)' },
+  dns: { module: '../dns/query-cli.js', help: 'DNS client: `dns query NAME [--agent IP | --server IP:PORT]` prints the answer and which server gave it' },
   control: { module: '../control/cli.js', help: 'control plane: `control status` shows convergence per agent' },
   vip: { module: '../l4lb/cli.js', help: 'VIPs: `vip ls`' },
   network: { module: '../overlay/cli.js', help: 'virtual networks: create|ls|rm|isolate|allow' },

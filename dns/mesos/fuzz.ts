@@ -1,6 +1,6 @@
 /**
  * Longer fuzz run: `npx tsx dns/mesos/fuzz.ts [packets=1000000] [seed=1]`. Starts Mesos-DNS on a
- * loopback address with the upstream fixture, sends random and mutated packets through the
+ * loopback address with the fixture state, sends random and mutated packets through the
  * handler and over UDP, and checks every 50,000 packets that a good query is still answered.
  */
 import dgram from 'node:dgram';

@@ -8,7 +8,8 @@ import http from 'node:http';
 import { eventually } from '../../test/lib/index.js';
 import { startMaster, postRaw } from './harness.js';
 
-const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/mesos-dns/fake.json', import.meta.url), 'utf8'));
+// A Mesos /master/state in the real format (test/fixtures/README.md): the keys ours must serve.
+const fixture = JSON.parse(readFileSync(new URL('../../test/fixtures/mesos-state.json', import.meta.url), 'utf8'));
 
 const webApp = {
   id: '/group/web',

@@ -1,6 +1,6 @@
 /**
  * Tests never skip silently: a missing tool or privilege fails the test and names what is missing
- * and how to get it (`.ci/run` installs all of them).
+ * and how to get it (`npm run setup`, run by `npm test`, installs all of them as root).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +19,14 @@ const aptPackageOf: Record<string, string> = {
   modprobe: 'kmod',
   iperf3: 'iperf3',
   wrk: 'wrk',
+  curl: 'curl',
+  nsenter: 'util-linux',
+  setpriv: 'util-linux',
+  taskset: 'util-linux',
+  python3: 'python3',
+  openssl: 'openssl',
+  '/usr/lib/cni/bridge': 'containernetworking-plugins',
+  '/usr/lib/cni/host-local': 'containernetworking-plugins',
 };
 
 const extraPaths = ['/usr/sbin', '/sbin', '/usr/bin', '/usr/lib/cni'];
@@ -44,7 +52,7 @@ export function requireTools(...tools: string[]): Record<string, string> {
     if (p) found[t] = p;
     else missing.push(aptPackageOf[t] ? `${t} (apt-get install ${aptPackageOf[t]})` : t);
   }
-  if (missing.length) throw new MissingTestRequirement(`this test needs ${missing.join(', ')}; .ci/run installs them`);
+  if (missing.length) throw new MissingTestRequirement(`this test needs ${missing.join(', ')}; \`npm run setup\` installs them as root`);
   return found;
 }
 

@@ -1,4 +1,4 @@
-// expected.md section 4 (resolver_test.go runHandlers) and section 6 (truncation), on Answers.
+// Upstream mesos-dns resolver_test.go (runHandlers table, truncation) on Answers, with our own fixture state.
 import t from 'tap';
 import dns2 from 'dns2';
 import { Answers, type AnswerConfig } from '../answers.js';

@@ -1,4 +1,4 @@
-// HTTP API (expected.md section 5) against the same fixture state; config validation; poller.
+// HTTP API (upstream mesos-dns resolver_test.go TestHTTP) against the fixture state; config validation; poller.
 import t from 'tap';
 import { requestJson } from '../../../common/http.js';
 import { FakeClock } from '../../../common/clock.js';

@@ -49,7 +49,7 @@ function fixture(): Record<string, unknown> {
 
 t.test('sliced parse + generate equals the synchronous one, in every detail', async (t) => {
   const states: [string, () => unknown][] = [
-    ['upstream fixture', fixture],
+    ['fixture state', fixture],
     ['3000 tasks', () => JSON.parse(JSON.stringify(bigState(3000, 300)))],
   ];
   for (const [label, state] of states) {

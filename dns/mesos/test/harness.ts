@@ -8,7 +8,7 @@ interface Teardownable {
   teardown(fn: () => unknown): void;
 }
 
-/** A running Mesos-DNS on a random loopback address, fed the upstream fixture state. */
+/** A running Mesos-DNS on a random loopback address, fed the fixture state. */
 export async function startMesosDns(t: Teardownable, overrides: Record<string, unknown> = {}, ip = loopbackBlock()(1)) {
   const port = await freePort(ip);
   const httpPort = await freePort(ip);

@@ -1,4 +1,5 @@
-// Every upstream assertion of expected.md sections 1-3, 7 and 8 as table rows.
+// Every assertion of upstream mesos-dns's records tests (generator_test.go, labels_test.go, state_test.go)
+// as table rows, on our own fixture state (test/fixtures/mesos-state.json).
 import t, { type Test } from 'tap';
 import { generateRecords, canonicalLabel, type GeneratorConfig } from '../generator.js';
 import { parseState, parsePid, parsePorts, taskIPs, type Task } from '../state.js';

@@ -19,7 +19,7 @@ interface Teardownable {
 
 export function requireZooKeeper(): string {
   const { java } = requireTools('java');
-  if (!existsSync(JAR)) throw new MissingTestRequirement(`this test needs ${JAR} (apt-get install zookeeper); .ci/run installs it`);
+  if (!existsSync(JAR)) throw new MissingTestRequirement(`this test needs ${JAR} (apt-get install zookeeper); \`npm run setup\` installs it as root`);
   return java!;
 }
 
