@@ -4,21 +4,19 @@
  * host-local), and `/etc/netns/<ns>/resolv.conf` pointing at the given nameservers (what
  * `ip netns exec` shows the task as /etc/resolv.conf).
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from '../agent/network.js';
 import { NotFoundError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { ProcessError, run } from '../common/proc.js';
+import { renderResolvConf } from '../common/resolv-conf.js';
 import { buildConflist, type NetworkSpec } from './conflist.js';
 import { CniRuntime, type Conflist } from './runtime.js';
 import { writeWrapper } from './wrapper.js';
-
-const pexec = promisify(execFile);
 
 export interface BridgeNetwork {
   /** The agent's bridge slice of the network (e.g. 9.0.1.0/25). */
@@ -44,8 +42,8 @@ export interface CniAttacherOptions {
   portMapExclude?: string[];
   /** Namespace names are `<prefix><hash of task id>` (default `sextant-`). */
   netnsPrefix?: string;
-  /** Run plugins under this argv prefix (tests: `ip netns exec <host-ns>`). */
-  wrap?: string[];
+  /** Run plugins inside this network namespace (tests: the host stand-in). */
+  netns?: string;
   ifname?: string;
   logger?: Logger;
 }
@@ -59,7 +57,7 @@ export class CniAttacher implements NetworkAttacher {
   private started?: Promise<void>;
 
   constructor(private readonly o: CniAttacherOptions) {
-    this.runtime = new CniRuntime({ binDirs: [o.binDir, o.standardBinDir ?? '/usr/lib/cni'], cacheDir: join(o.dataDir, 'results'), wrap: o.wrap });
+    this.runtime = new CniRuntime({ binDirs: [o.binDir, o.standardBinDir ?? '/usr/lib/cni'], cacheDir: join(o.dataDir, 'results'), netns: o.netns });
     this.log = o.logger ?? createLogger('cni');
   }
 
@@ -102,11 +100,11 @@ export class CniAttacher implements NetworkAttacher {
     const list = await this.conflist(req.network);
     signal?.throwIfAborted();
     const ns = this.netnsName(req.task_id);
-    await pexec('ip', ['netns', 'add', ns]).catch((e: { stderr?: string }) => {
-      if (!/exists/i.test(e.stderr ?? '')) throw e;
+    await run(['ip', 'netns', 'add', ns]).catch((e: unknown) => {
+      if (!(e instanceof ProcessError && /exists/i.test(e.stderr))) throw e;
     });
     try {
-      await pexec('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await run(['ip', 'link', 'set', 'lo', 'up'], { netns: ns });
       await this.writeResolvConf(ns, req.nameservers);
       signal?.throwIfAborted();
       const result = await this.runtime.add(list, {
@@ -154,12 +152,11 @@ export class CniAttacher implements NetworkAttacher {
   private async writeResolvConf(ns: string, nameservers: string[]): Promise<void> {
     const dir = netnsEtc(ns);
     await mkdir(dir, { recursive: true });
-    const lines = [...nameservers.map((n) => `nameserver ${n}`), 'options timeout:1 attempts:3'];
-    await writeFile(join(dir, 'resolv.conf'), lines.join('\n') + '\n');
+    await writeFile(join(dir, 'resolv.conf'), renderResolvConf({ nameservers }));
   }
 
   private async removeNetns(ns: string): Promise<void> {
-    await pexec('ip', ['netns', 'del', ns]).catch(() => undefined);
+    await run(['ip', 'netns', 'del', ns]).catch(() => undefined);
     await rm(netnsEtc(ns), { recursive: true, force: true });
   }
 }

@@ -4,12 +4,15 @@
  * caches the ADD result for CHECK and DEL, and passes `runtimeConfig` only to plugins that
  * declare the capability. Used by the agent's attacher, the tests and the benchmark.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ProcessError, run } from '../common/proc.js';
 import { CniError, CODES } from './errors.js';
 import type { Result } from './spec.js';
+
+/** A plugin's exit code is read with its stdout (a CNI error is JSON with exit 1). */
+const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 
 export interface Conflist {
   cniVersion: string;
@@ -33,8 +36,8 @@ export interface RuntimeOptions {
   binDirs: string[];
   /** Where ADD results are kept for CHECK and DEL. */
   cacheDir: string;
-  /** Argv prefix for every plugin, e.g. `['ip', 'netns', 'exec', 'hostns']` (tests). */
-  wrap?: string[];
+  /** Run every plugin inside this network namespace (tests: the host stand-in; common/netns). */
+  netns?: string;
   timeoutMs?: number;
 }
 
@@ -52,34 +55,31 @@ export class CniRuntime {
   }
 
   /** One plugin execution; resolves its stdout JSON (or undefined), rejects a CniError. */
-  exec(command: string, conf: Record<string, unknown>, a?: Attachment): Promise<any> {
+  async exec(command: string, conf: Record<string, unknown>, a?: Attachment): Promise<any> {
     const path = this.find(String(conf.type));
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_PATH: this.opts.binDirs.join(':') };
     if (a) {
       Object.assign(env, { CNI_CONTAINERID: a.containerId, CNI_NETNS: a.netns, CNI_IFNAME: a.ifname });
       if (a.args) env.CNI_ARGS = Object.entries(a.args).map(([k, v]) => `${k}=${v}`).join(';');
     }
-    const [cmd, ...args] = [...(this.opts.wrap ?? []), path];
-    return new Promise((resolve, reject) => {
-      const p = spawn(cmd!, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: this.opts.timeoutMs ?? 60000 });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('error', (e) => reject(new CniError(CODES.io, `cannot run ${path}: ${e.message}`)));
-      p.on('close', (code) => {
-        let parsed: any;
-        try {
-          parsed = out.trim() ? JSON.parse(out) : undefined;
-        } catch {
-          return reject(new CniError(CODES.decode, `${conf.type} ${command} printed invalid JSON: ${out.slice(0, 200)}`, err));
-        }
-        if (code === 0) return resolve(parsed);
-        const msg = parsed?.msg ? `${conf.type} ${command}: ${parsed.msg}` : `${conf.type} ${command} exited ${code}: ${err.trim()}`;
-        reject(new CniError(typeof parsed?.code === 'number' ? parsed.code : CODES.io, msg, parsed?.details ?? err));
-      });
-      p.stdin.end(JSON.stringify(conf));
-    });
+    let out: string;
+    let err: string;
+    let code: number | null;
+    try {
+      ({ stdout: out, stderr: err, code } = await run([path], { netns: this.opts.netns, env, input: JSON.stringify(conf), timeoutMs: this.opts.timeoutMs ?? 60000, okCodes: ANY_EXIT }));
+    } catch (e) {
+      // It could not start, or was killed (timeout): no CNI answer to read.
+      throw new CniError(CODES.io, `cannot run ${path}: ${(e as Error).message}`, e instanceof ProcessError ? e.stderr : undefined);
+    }
+    let parsed: any;
+    try {
+      parsed = out.trim() ? JSON.parse(out) : undefined;
+    } catch {
+      throw new CniError(CODES.decode, `${conf.type} ${command} printed invalid JSON: ${out.slice(0, 200)}`, err);
+    }
+    if (code === 0) return parsed;
+    const msg = parsed?.msg ? `${conf.type} ${command}: ${parsed.msg}` : `${conf.type} ${command} exited ${code}: ${err.trim()}`;
+    throw new CniError(typeof parsed?.code === 'number' ? parsed.code : CODES.io, msg, parsed?.details ?? err);
   }
 
   private pluginConf(list: Conflist, p: PluginConf, a: Attachment | undefined, prevResult?: unknown): Record<string, unknown> {

@@ -1,9 +1,9 @@
 /**
  * Kernel access for the agent side, behind one small interface. The real driver speaks rtnetlink
  * through iproute2 (`ip`/`bridge` in batch mode, JSON dumps) and nftables through `nft -f`, inside
- * a target network namespace (or the current one). See README "Kernel access" for why iproute2.
+ * a target network namespace (or the current one), each through common/proc. See README "Kernel access" for why iproute2.
  */
-import { spawn } from 'node:child_process';
+import { run } from '../common/index.js';
 import { KernelError } from './errors.js';
 import type { Fdb, Neigh, Route } from './desired.js';
 import { OVERLAY_TABLE } from './desired.js';
@@ -41,30 +41,13 @@ export interface KernelDriver {
   close?(): void;
 }
 
-interface RunResult {
-  stdout: string;
-}
-
-function run(cmd: string, args: string[], input?: string, timeoutMs = 30000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new KernelError(`${cmd} ${args.slice(0, 4).join(' ')}`, e.message));
-    });
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve({ stdout: out });
-      else reject(new KernelError(`${cmd} ${args.slice(0, 4).join(' ')}`, (err || `exit ${code}`).trim().slice(0, 2000)));
-    });
-    p.stdin.on('error', () => undefined);
-    p.stdin.end(input ?? '');
-  });
+/** One command through common/proc, in the driver's namespace; failures become KernelErrors. */
+async function exec(netns: string | undefined, argv: string[], input?: string): Promise<{ stdout: string }> {
+  try {
+    return await run(argv, { netns, input, timeoutMs: 30000 });
+  } catch (e) {
+    throw new KernelError(argv.slice(0, 5).join(' '), (e as Error).message.slice(0, 2000));
+  }
 }
 
 const json = (s: string): unknown[] => (s.trim() ? (JSON.parse(s) as unknown[]) : []);
@@ -76,14 +59,11 @@ const withLen = (dst: string, fam = 4): string => (dst.includes('/') ? dst : `${
 export class IprouteDriver implements KernelDriver {
   constructor(readonly netns?: string) {}
 
-  private ns(): string[] {
-    return this.netns ? ['-n', this.netns] : [];
-  }
-  private exec(cmd: string, args: string[]): [string, string[]] {
-    return this.netns ? ['ip', ['netns', 'exec', this.netns, cmd, ...args]] : [cmd, args];
+  private run(argv: string[], input?: string): Promise<{ stdout: string }> {
+    return exec(this.netns, argv, input);
   }
   private ipj(...args: string[]): Promise<J[]> {
-    return run('ip', [...this.ns(), '-j', ...args]).then((r) => json(r.stdout) as J[]);
+    return this.run(['ip', '-j', ...args]).then((r) => json(r.stdout) as J[]);
   }
 
   async dump(vtep: string): Promise<KernelState> {
@@ -91,7 +71,7 @@ export class IprouteDriver implements KernelDriver {
       this.ipj('-d', 'link', 'show'),
       this.ipj('addr', 'show'),
       this.ipj('neigh', 'show', 'dev', vtep).catch(() => []),
-      run('bridge', [...this.ns(), '-j', 'fdb', 'show', 'dev', vtep]).then((r) => json(r.stdout) as J[]).catch(() => []),
+      this.run(['bridge', '-j', 'fdb', 'show', 'dev', vtep]).then((r) => json(r.stdout) as J[]).catch(() => []),
       this.ipj('route', 'show', 'dev', vtep).catch(() => []),
       this.ipj('-6', 'route', 'show', 'dev', vtep).catch(() => []),
       this.ipj('route', 'show', 'table', String(OVERLAY_TABLE)).catch(() => []),
@@ -127,22 +107,19 @@ export class IprouteDriver implements KernelDriver {
   }
 
   async apply(ipLines: string[], bridgeLines: string[]): Promise<void> {
-    if (ipLines.length) await run('ip', [...this.ns(), '-force', '-batch', '-'], ipLines.join('\n') + '\n');
-    if (bridgeLines.length) await run('bridge', [...this.ns(), '-force', '-batch', '-'], bridgeLines.join('\n') + '\n');
+    if (ipLines.length) await this.run(['ip', '-force', '-batch', '-'], ipLines.join('\n') + '\n');
+    if (bridgeLines.length) await this.run(['bridge', '-force', '-batch', '-'], bridgeLines.join('\n') + '\n');
   }
 
   async nft(text: string): Promise<void> {
-    const [c, a] = this.exec('nft', ['-f', '-']);
-    await run(c, a, text);
+    await this.run(['nft', '-f', '-'], text);
   }
 
   async nftJson(args: string[]): Promise<unknown> {
-    const [c, a] = this.exec('nft', ['-j', ...args]);
-    return JSON.parse((await run(c, a)).stdout);
+    return JSON.parse((await this.run(['nft', '-j', ...args])).stdout);
   }
 
   async sysctl(key: string, value: string): Promise<void> {
-    const [c, a] = this.exec('sysctl', ['-qw', `${key}=${value}`]);
-    await run(c, a);
+    await this.run(['sysctl', '-qw', `${key}=${value}`]);
   }
 }

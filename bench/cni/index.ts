@@ -90,19 +90,19 @@ export async function bench(): Promise<string> {
     const host = await createNetns(t, 'h');
     const tasks: Netns[] = [];
     for (let i = 0; i < ROUNDS; i++) tasks.push(await createNetns(t, 't'));
-    const wrap = ['ip', 'netns', 'exec', host.name];
+    const netns = host.name;
     const rows: Row[] = [];
     const spec = { subnet: '10.237.0.0/24', mtu: 1420, dataDir: await tempDir(t) };
     const cache = await tempDir(t);
-    const std = new CniRuntime({ binDirs: ['/usr/lib/cni'], cacheDir: cache, wrap });
-    const ours = new CniRuntime({ binDirs: [binDir], cacheDir: cache, wrap });
+    const std = new CniRuntime({ binDirs: ['/usr/lib/cni'], cacheDir: cache, netns });
+    const ours = new CniRuntime({ binDirs: [binDir], cacheDir: cache, netns });
     const stdList = buildConflist({ ...spec, name: 'benchstd', plugins: 'standard' });
     stdList.plugins = stdList.plugins.slice(0, 1); // bridge + host-local alone, no port-mapping plugin
     rows.push(await measure('bridge + host-local (Go, /usr/lib/cni)', std, stdList, tasks));
     rows.push(await measure('sextant-cni (one-file bundle, sextant-cni.cjs)', ours, buildConflist({ ...spec, name: 'benchsx', plugins: 'sextant' }), tasks));
     const dist = join(process.cwd(), 'dist', 'cni', 'main.js');
     if (existsSync(dist)) {
-      const runtime = new CniRuntime({ binDirs: [await binFor(t, dist)], cacheDir: cache, wrap });
+      const runtime = new CniRuntime({ binDirs: [await binFor(t, dist)], cacheDir: cache, netns });
       rows.push(await measure('sextant-cni (tsc output, dist/cni/main.js, ESM)', runtime, buildConflist({ ...spec, name: 'benchsd', plugins: 'sextant' }), tasks));
     }
     const base: number[] = [];

@@ -1,10 +1,12 @@
 /**
- * Runs `ip` and `nft` in the right namespace. The plugin's own namespace is the host side
- * (the agent's); `Host.netns` moves that side into a named namespace instead, which tests and
- * benchmarks use so the real host is never touched. The task side is a namespace path
- * (CNI_NETNS): `ip -n NAME` for /run/netns names, `nsenter --net=PATH` for anything else.
+ * Runs `ip` and `nft` in the right namespace, through common/proc (synchronously: the plugin is a
+ * short-lived process doing one thing at a time) and common/netns. The plugin's own namespace is
+ * the host side (the agent's); `Host.netns` moves that side into a named namespace instead, which
+ * tests and benchmarks use so the real host is never touched. The task side is a namespace path
+ * (CNI_NETNS).
  */
-import { spawnSync } from 'node:child_process';
+import { inNetns } from '../../common/netns.js';
+import { ProcessError, runSync } from '../../common/proc.js';
 import { CniError, CODES } from '../errors.js';
 
 export interface Host {
@@ -12,42 +14,39 @@ export interface Host {
   netns?: string;
 }
 
-type Argv = [string, string[]];
+type Argv = string[];
 
 export function hostIp(host: Host, args: string[]): Argv {
-  return ['ip', host.netns ? ['-n', host.netns, ...args] : args];
+  return inNetns(host.netns, ['ip', ...args]);
 }
 
 export function hostCmd(host: Host, cmd: string, args: string[]): Argv {
-  return host.netns ? ['ip', ['netns', 'exec', host.netns, cmd, ...args]] : [cmd, args];
+  return inNetns(host.netns, [cmd, ...args]);
 }
 
 /** `ip` inside the namespace at `path`. */
 export function nsIp(path: string, args: string[]): Argv {
-  const m = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(path);
-  if (m) return ['ip', ['-n', m[1]!, ...args]];
-  return ['nsenter', [`--net=${path}`, 'ip', ...args]];
+  return inNetns(path, ['ip', ...args]);
 }
 
 export class CommandFailed extends CniError {
   constructor(
-    readonly argv: string[],
+    readonly argv: readonly string[],
     readonly stderr: string,
+    message: string,
   ) {
-    super(CODES.kernel, `${argv.join(' ')}: ${stderr.trim() || 'failed'}`);
+    super(CODES.kernel, message);
   }
 }
 
-/**
- * Run a command; resolves stdout, rejects CommandFailed with its stderr. The plugin is a
- * short-lived process doing one thing at a time, so the child runs synchronously: no stream
- * objects and no event-loop round trips per spawn (a few ms each on a busy machine).
- */
-export function run([cmd, args]: Argv, input?: string): Promise<string> {
-  const r = spawnSync(cmd, args, { input: input ?? '', encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.error) return Promise.reject(new CommandFailed([cmd, ...args], r.error.message));
-  if (r.status !== 0) return Promise.reject(new CommandFailed([cmd, ...args], r.stderr || (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`)));
-  return Promise.resolve(r.stdout);
+/** Run a command; resolves stdout, rejects CommandFailed (a CNI error 102) with its stderr. */
+export function run(argv: Argv, input?: string): Promise<string> {
+  try {
+    return Promise.resolve(runSync(argv, { input: input ?? '' }).stdout);
+  } catch (e) {
+    const stderr = e instanceof ProcessError ? e.stderr : '';
+    return Promise.reject(new CommandFailed(argv, stderr || (e as Error).message, (e as Error).message));
+  }
 }
 
 export const isExists = (e: unknown): boolean => e instanceof CommandFailed && /exists/i.test(e.stderr);

@@ -30,7 +30,7 @@ for (const plugins of ['sextant', 'standard'] as const) {
       networks: (n) => (n === network ? { subnet: '10.236.0.0/25', mtu: 1420 } : undefined),
       plugins,
       netnsPrefix: `sx${runId}a`,
-      wrap: ['ip', 'netns', 'exec', host.name],
+      netns: host.name,
     });
     const taskId = `web.${uniqueName('task')}`;
     t.teardown(() => deleteNetns(attacher.netnsName(taskId)));

@@ -4,15 +4,13 @@
  * addresses just as well. Idempotent "ensure": an existing link or address is success. `run`
  * executes `ip` (tests pass one that runs inside their own network namespace).
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { isIPv6 } from 'node:net';
-
-const pexec = promisify(execFile);
+import { run as runProcess } from '../../common/proc.js';
 
 export type IpRunner = (args: string[]) => Promise<string>;
 
-export const hostIp: IpRunner = async (args) => (await pexec('ip', args, { timeout: 10000 })).stdout;
+/** `ip` in this process's namespace, through common/proc. */
+export const hostIp: IpRunner = async (args) => (await runProcess(['ip', ...args], { timeoutMs: 10000 })).stdout;
 
 /** Ensure the link exists with the addresses, up; returns the link kind used. */
 export async function ensureDummyInterface(name: string, ips: string[], run: IpRunner = hostIp): Promise<'dummy' | 'bridge' | 'existing'> {

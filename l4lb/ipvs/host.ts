@@ -14,28 +14,16 @@
  * The masquerade rule uses the xtables `ipvs` match in a chain Sextant owns (`SEXTANT-IPVS`):
  * nftables has no native IPVS match, and User-Mode-Linux kernels ship without nf_tables for ip.
  */
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { run } from '../../common/index.js';
 
 export type Runner = (cmd: string, args: string[], input?: string) => Promise<string>;
 
 export const MASQ_CHAIN = 'SEXTANT-IPVS';
 const CONNTRACK_SYSCTL = '/proc/sys/net/ipv4/vs/conntrack';
 
-export const execRunner: Runner = (cmd, args, input) =>
-  new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => (out += d));
-    p.stderr!.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.slice(0, 6).join(' ')}: ${err.trim() || `exit ${code}`}`))));
-    if (input !== undefined) {
-      p.stdin!.on('error', () => undefined); // the exit status tells what went wrong
-      p.stdin!.end(input);
-    }
-  });
+/** The real runner (common/proc): rejects with the command and its stderr. */
+export const execRunner: Runner = async (cmd, args, input) => (await run([cmd, ...args], { input })).stdout;
 
 export interface HostOptions {
   iface: string;

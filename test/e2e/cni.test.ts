@@ -47,7 +47,7 @@ t.test('app on network dcos across agents', async (t) => {
         pluginMain: main,
         networks: (name) => sliceOf(snap, `agent-${i}`, name),
         netnsPrefix: `sx${runId}e${i}`,
-        wrap: ['ip', 'netns', 'exec', ns.name],
+        netns: ns.name,
       }),
     ),
   );
