@@ -6,6 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { inNetns } from '../common/netns.js';
 import type { HealthCheckSpec } from '../master/protocol.js';
 import { signalGroup } from './proc.js';
 
@@ -58,8 +59,8 @@ function tcpProbe(t: ProbeTarget, signal: AbortSignal): Promise<string | undefin
 function commandProbe(cmd: string, t: ProbeTarget, signal: AbortSignal): Promise<string | undefined> {
   if (!cmd) return Promise.resolve('no command for COMMAND health check');
   return new Promise((resolve) => {
-    const [file, args] = t.netns ? ['ip', ['netns', 'exec', t.netns, 'sh', '-c', cmd]] : ['sh', ['-c', cmd]];
-    const p = spawn(file, args, { cwd: t.cwd, env: t.env, detached: true, stdio: 'ignore' });
+    const [file, ...args] = inNetns(t.netns, ['sh', '-c', cmd]);
+    const p = spawn(file!, args, { cwd: t.cwd, env: t.env, detached: true, stdio: 'ignore' });
     const onAbort = () => p.pid && signalGroup(p.pid, 'SIGKILL');
     signal.addEventListener('abort', onAbort);
     p.once('error', (e) => {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../common/clock.js';
 import { ConflictError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { inNetns } from '../common/netns.js';
 import { TERMINAL_STATES, type TaskInfo, type TaskState } from '../master/protocol.js';
 import { NoNetworkAttacherError } from './errors.js';
 import { HealthChecker } from './health.js';
@@ -161,7 +162,10 @@ export class TaskRunner {
   private argv(rec: TaskRecord): [string, string[]] {
     const c = rec.info.command;
     const base: [string, string[]] = c.shell === false ? [c.value, c.arguments ?? []] : ['sh', ['-c', c.value]];
-    return rec.attachment ? ['ip', ['netns', 'exec', rec.attachment.netns, base[0], ...base[1]]] : base;
+    if (!rec.attachment) return base;
+    // `ip netns exec` (common/netns) also shows the task /etc/netns/<ns>/resolv.conf as its resolv.conf.
+    const [file, ...args] = inNetns(rec.attachment.netns, [base[0], ...base[1]]);
+    return [file!, args];
   }
 
   private spawnTask(live: Live): void {

@@ -6,15 +6,14 @@
  * Every name starts with a per-run prefix (`sxup<hex>`), and destroy() removes exactly those
  * namespaces (which takes their links with them). The host namespace is never touched.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomInt } from 'node:crypto';
-import { promisify } from 'node:util';
 import { MissingRequirementError } from '../common/errors.js';
-
-const pexec = promisify(execFile);
+import { inNetns } from '../common/netns.js';
+import { run } from '../common/proc.js';
 
 export class NetnsLayout {
   readonly prefix = `sxup${randomBytes(2).toString('hex')}`;
@@ -44,36 +43,36 @@ export class NetnsLayout {
   async create(): Promise<void> {
     if (process.getuid?.() !== 0) throw new MissingRequirementError('root', '--netns creates network namespaces; run as root or drop --netns');
     await this.ns(this.hubName);
-    await ip('-n', this.hubName, 'link', 'add', 'br0', 'type', 'bridge');
-    await ip('-n', this.hubName, 'addr', 'add', `${this.masterIp}/24`, 'dev', 'br0');
-    await ip('-n', this.hubName, 'link', 'set', 'br0', 'up');
+    await ipIn(this.hubName, 'link', 'add', 'br0', 'type', 'bridge');
+    await ipIn(this.hubName, 'addr', 'add', `${this.masterIp}/24`, 'dev', 'br0');
+    await ipIn(this.hubName, 'link', 'set', 'br0', 'up');
     for (let i = 0; i < this.agents; i++) {
       const ns = this.agentNs(i);
       await this.ns(ns);
-      await ip('-n', this.hubName, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-      await ip('-n', this.hubName, 'link', 'set', `v${i}`, 'master', 'br0');
-      await ip('-n', this.hubName, 'link', 'set', `v${i}`, 'up');
-      await ip('-n', ns, 'addr', 'add', `${this.agentIp(i)}/24`, 'dev', 'eth0');
-      await ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      await ipIn(this.hubName, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      await ipIn(this.hubName, 'link', 'set', `v${i}`, 'master', 'br0');
+      await ipIn(this.hubName, 'link', 'set', `v${i}`, 'up');
+      await ipIn(ns, 'addr', 'add', `${this.agentIp(i)}/24`, 'dev', 'eth0');
+      await ipIn(ns, 'link', 'set', 'eth0', 'up');
       // A node has a default gateway; without one, a VIP (11.0.0.0/8) has no route in the agent's
       // namespace and its host-network clients fail before the L4LB's DNAT sees the packet. The
       // hub has no uplink and does not forward: nothing leaves the namespaces.
-      await ip('-n', ns, 'route', 'add', 'default', 'via', this.masterIp);
+      await ipIn(ns, 'route', 'add', 'default', 'via', this.masterIp);
     }
   }
 
   private async ns(name: string): Promise<void> {
     await ip('netns', 'add', name);
     this.created.push(name);
-    await ip('-n', name, 'link', 'set', 'lo', 'up');
+    await ipIn(name, 'link', 'set', 'lo', 'up');
   }
 
   wrapMaster(): (cmd: string, args: string[]) => [string, string[]] {
-    return (cmd, args) => ['ip', ['netns', 'exec', this.hubName, cmd, ...args]];
+    return (cmd, args) => split(inNetns(this.hubName, [cmd, ...args]));
   }
 
   wrapAgent(i: number): (cmd: string, args: string[]) => [string, string[]] {
-    return (cmd, args) => ['ip', ['netns', 'exec', this.agentNs(i), cmd, ...args]];
+    return (cmd, args) => split(inNetns(this.agentNs(i), [cmd, ...args]));
   }
 
   /**
@@ -83,7 +82,8 @@ export class NetnsLayout {
   async expose(ports: number[]): Promise<void> {
     const here = fileURLToPath(import.meta.url);
     const script = here.endsWith('.ts') ? join(here, '..', '..', 'dist', 'cli', 'up-proxy.js') : join(here, '..', 'up-proxy.js');
-    const p = spawn('ip', ['netns', 'exec', this.hubName, process.execPath, script, this.masterIp], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const [file, ...args] = inNetns(this.hubName, [process.execPath, script, this.masterIp]);
+    const p = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     this.proxy = p;
     for (const port of ports) {
       const s = net.createServer({ pauseOnConnect: true });
@@ -109,7 +109,7 @@ export class NetnsLayout {
     this.proxy?.kill('SIGKILL');
 
     for (const name of this.created.splice(0).reverse()) {
-      const pids = await pexec('ip', ['netns', 'pids', name]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => [] as string[]);
+      const pids = await run(['ip', 'netns', 'pids', name]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => [] as string[]);
       for (const p of pids) {
         try {
           process.kill(Number(p), 'SIGKILL');
@@ -122,10 +122,13 @@ export class NetnsLayout {
   }
 }
 
+/** `ip args...` here (the error names the command and its stderr: common/proc). */
 async function ip(...args: string[]): Promise<void> {
-  try {
-    await pexec('ip', args);
-  } catch (e) {
-    throw new Error(`ip ${args.join(' ')}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
-  }
+  await run(['ip', ...args]);
 }
+/** `ip args...` inside the namespace `ns`. */
+async function ipIn(ns: string, ...args: string[]): Promise<void> {
+  await run(['ip', ...args], { netns: ns });
+}
+
+const split = (argv: string[]): [string, string[]] => [argv[0]!, argv.slice(1)];

@@ -2,8 +2,10 @@
  * Throwaway network namespaces for kernel tests. Everything a test does to the kernel happens
  * inside namespaces it created (never the host's), and they are deleted on teardown.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { inNetns } from '../../common/netns.js';
+import { run } from '../../common/proc.js';
 import { uniqueName } from './names.js';
 
 const pexec = promisify(execFile);
@@ -11,26 +13,9 @@ const pexec = promisify(execFile);
 export class Netns {
   constructor(readonly name: string) {}
 
-  /** Run a command inside the namespace; rejects with its stderr on failure. */
+  /** Run a command inside the namespace (common/proc); rejects with the command and its stderr on failure. */
   async exec(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-    if (opts.input !== undefined) {
-      return new Promise((resolve, reject) => {
-        const p = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        p.stdout.on('data', (d) => (out += d));
-        p.stderr.on('data', (d) => (err += d));
-        p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} in ${this.name}: ${err || `exit ${code}`}`))));
-        p.stdin.end(opts.input);
-      });
-    }
-    try {
-      const { stdout } = await pexec('ip', ['netns', 'exec', this.name, cmd, ...args], { timeout: opts.timeoutMs ?? 30000, maxBuffer: 64 << 20 });
-      return stdout;
-    } catch (e) {
-      const err = e as { stderr?: string; message: string };
-      throw new Error(`${cmd} ${args.join(' ')} in ${this.name}: ${err.stderr || err.message}`);
-    }
+    return (await run([cmd, ...args], { netns: this.name, input: opts.input, timeoutMs: opts.timeoutMs ?? 30000 })).stdout;
   }
 
   /** `ip ...` inside the namespace. */
@@ -40,7 +25,8 @@ export class Netns {
 
   /** The argv prefix to run something inside this namespace. */
   wrap(cmd: string, args: string[]): [string, string[]] {
-    return ['ip', ['netns', 'exec', this.name, cmd, ...args]];
+    const [file, ...rest] = inNetns(this.name, [cmd, ...args]);
+    return [file!, rest];
   }
 }
 
