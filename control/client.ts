@@ -10,6 +10,7 @@ import { type Clock, systemClock } from '../common/clock.js';
 import type { Component } from '../common/daemon.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { createRegistry, type Registry } from '../common/metrics.js';
+import { SerialQueue } from '../common/serial-queue.js';
 import { ApplyError } from './errors.js';
 import { clientMetrics, type ClientMetrics } from './metrics.js';
 import { loadControlProto, type WireAgentMessage, type WireUpdate } from './proto.js';
@@ -77,8 +78,8 @@ export class ControlClient implements Component {
   private failures = 0;
   private attempt = 0;
   private retryTimer: unknown;
-  private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
+  /** Updates, handled strictly in order. */
+  private readonly updatesQueue = new SerialQueue();
   private appliedHistory = '';
   private appliedVersion = 0;
   private failed: { version: number; error: string } | null = null;
@@ -154,7 +155,7 @@ export class ControlClient implements Component {
     this.call?.cancel();
     this.call = undefined;
     this.setConnected(false);
-    await this.queue;
+    await this.updatesQueue.idle();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
@@ -240,8 +241,7 @@ export class ControlClient implements Component {
 
   /** Updates are handled strictly in order; several queued ones are applied to consumers once. */
   private onUpdate(call: Call, u: WireUpdate): void {
-    this.pending++;
-    this.queue = this.queue.then(() => this.handle(call, u)).finally(() => this.pending--);
+    void this.updatesQueue.run(() => this.handle(call, u)).catch((err) => this.log.error('update_failed', { err }));
   }
 
   private async handle(call: Call, u: WireUpdate): Promise<void> {
@@ -264,7 +264,7 @@ export class ControlClient implements Component {
       this.restartStream('bad update');
       return;
     }
-    if (this.pending > 1) return; // a newer update is queued: it applies the whole view once
+    if (this.updatesQueue.size > 1) return; // a newer update is queued: it applies the whole view once
     const version = this.view.version;
     const history = this.view.history;
     const current = !changed && history === this.appliedHistory && version === this.appliedVersion && !this.failed;

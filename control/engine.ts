@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../common/clock.js';
 import { ConflictError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { Coalescer } from '../common/coalesce.js';
+import { SerialQueue } from '../common/serial-queue.js';
 import { type Changes, diffPart, mergeChanges, type PartChanges, type PartState, splitChanges, canonicalJson } from './delta.js';
 import { loadControlProto, type WirePartUpdate } from './proto.js';
 import { DEFAULT_OVERLAY, PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from './types.js';
@@ -54,7 +56,8 @@ export interface EncodedUpdate {
 
 export class SnapshotEngine {
   private readonly clock: Clock;
-  private readonly coalesceMs: number;
+  /** Rebuilds: at most one at a time and one per `coalesceMs`, the first change after a quiet interval at once. */
+  private readonly rebuilds: Coalescer;
   private readonly retain: number;
   private readonly log: Logger;
   private readonly sources = new Map<PartName, PartSource>();
@@ -66,20 +69,16 @@ export class SnapshotEngine {
   private overlayConfig: OverlayConfig;
   private hist: string;
   private ver = 0;
-  private timer: unknown;
-  private building: Promise<void> | undefined;
-  private dirty = false;
-  private lastBuild = -Infinity;
   private running = false;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly saves = new SerialQueue();
 
   constructor(private readonly opts: EngineOptions = {}) {
     this.clock = opts.clock ?? systemClock;
-    this.coalesceMs = opts.coalesceMs ?? 50;
     this.retain = opts.retain ?? 1000;
     this.log = opts.log ?? createLogger('control');
     this.hist = opts.history ?? randomBytes(8).toString('hex');
     this.overlayConfig = opts.overlay ?? DEFAULT_OVERLAY;
+    this.rebuilds = new Coalescer(() => this.rebuild().catch((err) => this.log.error('rebuild_failed', { err })), { intervalMs: opts.coalesceMs ?? 50, clock: this.clock });
   }
 
   get history(): string {
@@ -125,10 +124,8 @@ export class SnapshotEngine {
   async stop(): Promise<void> {
     this.running = false;
     for (const u of this.unsubscribe.splice(0)) u();
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.building;
-    await this.saving;
+    await this.rebuilds.stop();
+    await this.saves.idle();
   }
 
   setOverlay(cfg: OverlayConfig): void {
@@ -137,34 +134,19 @@ export class SnapshotEngine {
     this.commit({}, true, this.clock.now());
   }
 
-  /** Resolves when no rebuild is scheduled or running (tests). */
-  async idle(): Promise<void> {
-    while (this.building) await this.building;
+  /** Resolves when no rebuild is running or about to start; one waiting for its interval does not count (tests). */
+  idle(): Promise<void> {
+    return this.rebuilds.idle();
   }
 
   /** A source said something changed: rebuild now, or when the interval since the last one ends. */
   changed(): void {
     if (!this.running) return;
-    if (this.building || this.timer !== undefined) {
-      this.dirty = true;
-      return;
-    }
-    const wait = Math.max(0, this.lastBuild + this.coalesceMs - this.clock.now());
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.building = this.rebuild().finally(() => {
-        this.building = undefined;
-        if (this.dirty) {
-          this.dirty = false;
-          this.changed();
-        }
-      });
-    }, wait);
+    this.rebuilds.trigger();
   }
 
   private async rebuild(): Promise<void> {
-    this.lastBuild = this.clock.now();
-    this.dirty = false;
+    const at = this.clock.now();
     const changes: Changes = {};
     for (const [part, source] of this.sources) {
       let entries: readonly unknown[];
@@ -183,7 +165,7 @@ export class SnapshotEngine {
         changes[part] = d.changes;
       }
     }
-    if (Object.keys(changes).length) this.commit(changes, false, this.lastBuild);
+    if (Object.keys(changes).length) this.commit(changes, false, at);
   }
 
   /** `at`: when the change was seen (build start), for convergence latency. */
@@ -201,7 +183,7 @@ export class SnapshotEngine {
   private persist(): void {
     const store = this.opts.store;
     if (!store) return;
-    this.saving = this.saving.then(async () => {
+    void this.saves.run(async () => {
       try {
         await store.save(this.snapshotData());
       } catch (e) {

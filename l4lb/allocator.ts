@@ -9,6 +9,7 @@ import type { KvStore } from '../master/protocol.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { ConfigError } from '../common/errors.js';
+import { SerialQueue } from '../common/serial-queue.js';
 import { VipPoolExhaustedError } from './errors.js';
 import { NAMED_VIP_RANGES } from '../contracts/vip-label.js';
 
@@ -89,7 +90,7 @@ export class VipAllocator {
   private readonly clock: Clock;
   private readonly log: Logger;
   private loaded = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly store: KvStore,
@@ -110,9 +111,7 @@ export class VipAllocator {
    * no longer wanted. Returns name/family -> IP for the wanted ones.
    */
   ensure(wanted: { name: string; family: 4 | 6 }[]): Promise<Map<string, string>> {
-    const run = this.queue.then(() => this.ensureNow(wanted));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.ensureNow(wanted));
   }
 
   /** When the next idle name expires (ms from now), or undefined. */

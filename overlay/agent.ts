@@ -4,7 +4,7 @@
  * time dumps the kernel, diffs, applies the minimal batch, then the nftables table. A periodic
  * full reconcile (injected clock) repairs drift; after a failure the next sync runs anyway.
  */
-import { createLogger, prom, systemClock, type Clock, type Component, type Logger, type Registry, type Router } from '../common/index.js';
+import { createLogger, prom, SerialQueue, systemClock, type Clock, type Component, type Logger, type Registry, type Router } from '../common/index.js';
 import type { PartName, Snapshot, SnapshotConsumer } from '../control/index.js';
 import { desiredState, NotAllocatedError, type DesiredState } from './desired.js';
 import { planChanges, type Plan } from './diff.js';
@@ -46,7 +46,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
   private view?: Snapshot;
   private want?: DesiredState;
   private appliedNft?: string;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private timer: unknown;
   private running = false;
   private readonly m;
@@ -104,7 +104,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
     this.running = false;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    await this.queue.catch(() => undefined);
+    await this.queue.idle();
     this.driver.close?.();
   }
 
@@ -147,9 +147,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
    * nftables table to repair drift; an event-driven sync rewrites it only when its text changed.
    */
   sync(full = true): Promise<SyncReport | undefined> {
-    const run = this.queue.then(() => this.syncOnce(full));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.syncOnce(full));
   }
 
   private async syncOnce(full: boolean): Promise<SyncReport | undefined> {

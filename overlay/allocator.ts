@@ -5,7 +5,7 @@
  * becomes visible, and the whole state is reloaded from the store on start, so a restarted master
  * never hands out anything twice. All mutations run one at a time.
  */
-import type { Clock, Logger } from '../common/index.js';
+import { SerialQueue, type Clock, type Logger } from '../common/index.js';
 import type { KvStore } from '../master/index.js';
 import type { IsolationRule, NetworkPolicy, OverlayAgent, OverlayConfig, OverlayNetwork } from '../control/index.js';
 import { formatCidr, formatIp, halves, parseCidr, parseIp, size, subnetAt, subnetCount } from './cidr.js';
@@ -42,17 +42,11 @@ export class Allocator {
   readonly policies = new Map<string, NetworkPolicy>();
   /** Last allocation failure per agent (exhaustion), shown by the API. */
   readonly errors = new Map<string, string>();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Mutations run one at a time, each after the previous one finished. */
+  private readonly queue = new SerialQueue();
   private listeners = new Set<() => void>();
 
   constructor(private readonly opts: AllocatorOptions) {}
-
-  /** Serialise mutations: each runs after the previous one finished. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 
   onChange(fn: () => void): () => void {
     this.listeners.add(fn);
@@ -96,7 +90,7 @@ export class Allocator {
 
   /** Give an agent its share (idempotent: an allocated agent keeps it; new networks are added). */
   ensureAgent(agentId: string, ip: string): Promise<OverlayAgent> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       const cur = this.agents.get(agentId);
       let next: OverlayAgent = cur ? { ...cur, ip, subnets: { ...cur.subnets } } : { key: agentId, agent_id: agentId, ip, ...this.newVtep(agentId), subnets: {} };
       const missing = [...this.networks.values()].filter((n) => !next.subnets[n.name]);
@@ -161,7 +155,7 @@ export class Allocator {
 
   /** Free an agent's share (admin removal or gone too long). */
   releaseAgent(agentId: string): Promise<boolean> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       if (!this.agents.has(agentId)) return false;
       await this.opts.store.delete(K.agent(agentId));
       this.agents.delete(agentId);
@@ -173,7 +167,7 @@ export class Allocator {
   }
 
   addNetwork(n: OverlayNetwork): Promise<void> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       await this.opts.store.put(K.net(n.name), n);
       this.networks.set(n.name, n);
       // Existing agents get a slice of the new network right away.
@@ -193,7 +187,7 @@ export class Allocator {
 
   /** Remove a network, its slices, its policy and the rules naming it. */
   removeNetwork(name: string): Promise<void> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       for (const r of [...this.rules.values()]) if (endpointNet(r.from) === name || endpointNet(r.to) === name) await this.dropRule(r.key);
       if (this.policies.has(name)) {
         await this.opts.store.delete(K.policy(name));
@@ -214,7 +208,7 @@ export class Allocator {
   }
 
   putRule(r: IsolationRule): Promise<void> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       await this.opts.store.put(K.rule(r.key), r);
       this.rules.set(r.key, r);
       this.changed();
@@ -229,7 +223,7 @@ export class Allocator {
   }
 
   removeRule(key: string): Promise<boolean> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       const had = await this.dropRule(key);
       if (had) this.changed();
       return had;
@@ -237,7 +231,7 @@ export class Allocator {
   }
 
   putPolicy(p: NetworkPolicy): Promise<void> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       await this.opts.store.put(K.policy(p.network), p);
       this.policies.set(p.network, p);
       this.changed();
@@ -245,7 +239,7 @@ export class Allocator {
   }
 
   removePolicy(network: string): Promise<boolean> {
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       if (!this.policies.has(network)) return false;
       await this.opts.store.delete(K.policy(network));
       this.policies.delete(network);

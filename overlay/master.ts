@@ -3,7 +3,7 @@
  * agents get a share; agents gone longer than `releaseAfterMs` lose it), mounts the admin API and
  * exposes the snapshot parts as PartSources.
  */
-import { createLogger, prom, systemClock, type Clock, type Component, type Logger } from '../common/index.js';
+import { createLogger, prom, SerialQueue, systemClock, type Clock, type Component, type Logger } from '../common/index.js';
 import type { MasterHandle } from '../master/index.js';
 import type { OverlayAgent, OverlayConfig, OverlayNetwork, PartName, PartSource, SnapshotParts } from '../control/index.js';
 import { Allocator } from './allocator.js';
@@ -63,7 +63,7 @@ export class OverlayMaster implements Component {
   private timer: unknown;
   private unsub?: () => void;
   private unclaim?: () => void;
-  private syncing: Promise<void> = Promise.resolve();
+  private readonly syncs = new SerialQueue();
 
   constructor(
     private readonly m: MasterHandle,
@@ -134,13 +134,12 @@ export class OverlayMaster implements Component {
     this.unclaim?.();
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    await this.syncing;
+    await this.syncs.idle();
   }
 
   /** Follow the master's agents (coalesced: one sync at a time). */
   sync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.syncOnce()).catch((e) => this.log.error('overlay_sync_failed', { err: e }));
-    return this.syncing;
+    return this.syncs.run(() => this.syncOnce()).catch((e) => this.log.error('overlay_sync_failed', { err: e }));
   }
 
   private async syncOnce(): Promise<void> {

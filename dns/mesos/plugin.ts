@@ -6,6 +6,7 @@
 import type { MasterPlugin } from '../../cli/plugins.js';
 import type { Component } from '../../common/daemon.js';
 import { systemClock, type Clock } from '../../common/clock.js';
+import { Coalescer } from '../../common/coalesce.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import type { MasterHandle } from '../../master/index.js';
 import { parseConfig, type MesosDnsConfig } from './config.js';
@@ -26,42 +27,11 @@ export function pluginConfig(m: Pick<MasterHandle, 'ip' | 'port'>, overrides: Re
   return parseConfig({ ...PLUGIN_DEFAULTS, Masters: [masterAddr], Listener: m.ip, HTTPListener: m.ip, ...overrides }).config;
 }
 
-/** Regenerate on change, at most once per `ms` (leading edge, plus one trailing run). */
-export function coalesce(fn: () => Promise<unknown>, ms: number, clock: Clock): { trigger(): void; cancel(): void; idle(): Promise<void> } {
-  let last = -Infinity;
-  let timer: unknown;
-  let running: Promise<unknown> = Promise.resolve();
-  let dirty = false;
-  const run = () => {
-    timer = undefined;
-    last = clock.now();
-    dirty = false;
-    running = running.then(fn, fn);
-  };
-  return {
-    trigger() {
-      dirty = true;
-      if (timer !== undefined) return;
-      const wait = last + ms - clock.now();
-      if (wait <= 0) run();
-      else timer = clock.setTimeout(run, wait);
-    },
-    cancel() {
-      if (timer !== undefined) clock.clearTimeout(timer);
-      timer = undefined;
-      dirty = false;
-    },
-    async idle() {
-      await running;
-      if (dirty && timer === undefined) await running;
-    },
-  };
-}
-
 class MesosDnsInMaster implements Component {
   readonly name = 'mesos-dns';
   private unsubscribe?: () => void;
-  private readonly c: ReturnType<typeof coalesce>;
+  /** Regenerates on change, at most once per `coalesceMs` (leading edge, plus one trailing run). */
+  private readonly c: Coalescer;
   constructor(
     readonly dns: MesosDns,
     private readonly m: MasterHandle,
@@ -69,7 +39,7 @@ class MesosDnsInMaster implements Component {
     clock: Clock,
     private readonly log: Logger,
   ) {
-    this.c = coalesce(() => this.regenerate(), coalesceMs, clock);
+    this.c = new Coalescer(() => this.regenerate(), { intervalMs: coalesceMs, clock });
   }
 
   private async regenerate(): Promise<void> {
@@ -88,7 +58,7 @@ class MesosDnsInMaster implements Component {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
-    this.c.cancel();
+    await this.c.stop();
     await this.dns.stop();
   }
 }

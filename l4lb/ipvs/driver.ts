@@ -9,6 +9,7 @@
  * falls back to a full reconcile.
  */
 import { createLogger, type Logger } from '../../common/log.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { DriverError } from '../errors.js';
 import { normalize } from '../services.js';
@@ -48,7 +49,8 @@ export class IpvsDriver implements L4lbDriver {
   private sock?: IpvsSocket;
   /** What this driver last wrote; undefined: unknown, diff against the kernel. */
   private written?: Written;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Changes run one at a time. */
+  private readonly queue = new SerialQueue();
   private sourceProblem?: string;
 
   constructor(opts: IpvsDriverOptions = {}) {
@@ -70,7 +72,7 @@ export class IpvsDriver implements L4lbDriver {
   }
 
   async start(): Promise<void> {
-    await this.serial(async () => {
+    await this.queue.run(async () => {
       this.sock ??= await IpvsSocket.open();
       await this.ensureHost();
     });
@@ -93,13 +95,13 @@ export class IpvsDriver implements L4lbDriver {
   }
 
   async stop(): Promise<void> {
-    await this.queue.catch(() => undefined);
+    await this.queue.idle();
     this.sock?.close();
     this.sock = undefined;
   }
 
   apply(desired: Service[]): Promise<ApplyResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       if (!this.written) return this.reconcileNow(normalize(desired));
       // Services programmed and unchanged cost one comparison each; only changes are planned.
       const { plan, commit } = this.written.delta(desired);
@@ -116,11 +118,11 @@ export class IpvsDriver implements L4lbDriver {
   }
 
   reconcile(desired: Service[]): Promise<ApplyResult> {
-    return this.serial(() => this.reconcileNow(normalize(desired)));
+    return this.queue.run(() => this.reconcileNow(normalize(desired)));
   }
 
   async dump(): Promise<Service[]> {
-    const { services } = await this.serial(() => this.readKernel([]));
+    const { services } = await this.queue.run(() => this.readKernel([]));
     return normalize([...services.values()].map(({ sched: _s, ...svc }) => svc));
   }
 
@@ -173,11 +175,5 @@ export class IpvsDriver implements L4lbDriver {
   private async socket(): Promise<IpvsSocket> {
     this.sock ??= await IpvsSocket.open();
     return this.sock;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 }

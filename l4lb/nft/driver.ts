@@ -5,6 +5,7 @@
  * was changed by someone else. A failed apply falls back to a full reconcile.
  */
 import { createLogger, type Logger } from '../../common/log.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
 import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './exec.js';
@@ -42,7 +43,8 @@ export class NftablesDriver implements L4lbDriver {
   private readonly log: Logger;
   /** What this driver last wrote: services by key, and hairpin entries with their use counts. */
   private current?: { services: Map<string, Service>; hairpin: Map<string, number> };
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Changes run one at a time. */
+  private readonly queue = new SerialQueue();
   /** Service key -> the last apply that saw it (a walk over `desired` allocates nothing per service). */
   private readonly seen = new Map<string, number>();
   private generation = 0;
@@ -73,11 +75,11 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   async start(): Promise<void> {
-    await this.serial(() => this.reconcileNow([]));
+    await this.queue.run(() => this.reconcileNow([]));
   }
 
   apply(desired: Service[]): Promise<ApplyResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const current = this.current;
       if (!current) return this.reconcileNow(normalize(desired));
       const { delta, result, changes } = this.plan(current.services, desired);
@@ -158,7 +160,7 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   reconcile(desired: Service[]): Promise<ApplyResult> {
-    return this.serial(() => this.reconcileNow(normalize(desired)));
+    return this.queue.run(() => this.reconcileNow(normalize(desired)));
   }
 
   async dump(): Promise<Service[]> {
@@ -167,12 +169,12 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   async stop(): Promise<void> {
-    await this.queue;
+    await this.queue.idle();
   }
 
   /** Remove the table (the agent does this only when asked to clean up). */
   async destroy(): Promise<void> {
-    await this.serial(async () => {
+    await this.queue.run(async () => {
       await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n`);
       this.current = undefined;
     });
@@ -233,12 +235,6 @@ export class NftablesDriver implements L4lbDriver {
       throw e;
     }
     return parseTable(out);
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn);
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 }
 

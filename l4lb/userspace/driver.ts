@@ -3,6 +3,7 @@
  * root, containers). It is the slow path (every byte crosses the event loop) and says so.
  */
 import { createLogger, type Logger } from '../../common/log.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { DriverError } from '../errors.js';
 import { diffServices, normalize, sameBackends } from '../services.js';
@@ -28,7 +29,8 @@ export class UserspaceDriver implements L4lbDriver {
   readonly name = 'userspace' as const;
   private readonly proxies = new Map<string, ServiceProxy>();
   private readonly log: Logger;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Changes run one at a time. */
+  private readonly queue = new SerialQueue();
 
   constructor(private readonly opts: UserspaceDriverOptions = {}) {
     this.log = opts.log ?? createLogger('l4lb', { driver: 'userspace' });
@@ -47,11 +49,11 @@ export class UserspaceDriver implements L4lbDriver {
   }
 
   apply(desired: Service[]): Promise<ApplyResult> {
-    return this.serial(() => this.sync(normalize(desired)));
+    return this.queue.run(() => this.sync(normalize(desired)));
   }
 
   reconcile(desired: Service[]): Promise<ApplyResult> {
-    return this.serial(() => this.sync(normalize(desired)));
+    return this.queue.run(() => this.sync(normalize(desired)));
   }
 
   async dump(): Promise<Service[]> {
@@ -59,7 +61,7 @@ export class UserspaceDriver implements L4lbDriver {
   }
 
   async stop(): Promise<void> {
-    await this.serial(async () => {
+    await this.queue.run(async () => {
       for (const p of this.proxies.values()) await p.stop();
       this.proxies.clear();
     });
@@ -115,11 +117,5 @@ export class UserspaceDriver implements L4lbDriver {
     const res = diffServices(before, await this.dump());
     if (errors.length) throw new DriverError('userspace', `cannot listen for ${errors.join('; ')}`);
     return res;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn);
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 }

@@ -5,7 +5,7 @@ import { FakeClock } from '../../../common/clock.js';
 import { createLogger } from '../../../common/log.js';
 import { parseConfig, defaultConfig } from '../config.js';
 import { Poller } from '../poller.js';
-import { coalesce } from '../plugin.js';
+import { Coalescer } from '../../../common/coalesce.js';
 import { VERSION } from '../api.js';
 import { startMesosDns } from './harness.js';
 import { fakeState } from './fixture.js';
@@ -122,7 +122,7 @@ t.test('poller: follows the leader, keeps old records on failure or malformed st
 t.test('coalesce: at most one regeneration per window', async (t) => {
   const clock = new FakeClock();
   let runs = 0;
-  const c = coalesce(async () => void runs++, 50, clock);
+  const c = new Coalescer(async () => void runs++, { intervalMs: 50, clock });
   c.trigger();
   await Promise.resolve();
   t.equal(runs, 1, 'leading edge runs at once');
