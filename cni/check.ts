@@ -4,7 +4,7 @@
 import { CniError, CODES } from './errors.js';
 import type { NetConf, IpamConf } from './config.js';
 import { Allocator } from './ipam/allocator.js';
-import { formatIp4 } from './ipam/cidr.js';
+import { formatIp4 } from '../common/cidr.js';
 import type { Host } from './net/run.js';
 import { hostVethName, readHostLink, readTask } from './net/link.js';
 import { chainName, readPortmap } from './net/portmap.js';
@@ -24,7 +24,7 @@ export async function checkStandalone(a: Args, conf: NetConf, ipam: IpamConf, ho
   const alloc = new Allocator(ipam.dataDir, conf.name, ipam.range);
   const mine = (await alloc.list()).find((x) => x.containerId === a.containerId && x.ifname === a.ifname);
   if (!mine) throw fail(`no address allocated to ${a.containerId}/${a.ifname} in ${alloc.describe()}`);
-  const cidr = `${mine.ip}/${ipam.range.subnet.prefix}`;
+  const cidr = `${mine.ip}/${ipam.range.subnet.len}`;
   const prev = conf.prevResult?.ips?.[0]?.address;
   if (prev !== undefined && prev !== cidr) throw fail(`prevResult has ${prev}, IPAM has ${cidr}`);
   const { link, routes } = await readTask(a.netns, a.ifname);

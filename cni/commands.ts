@@ -9,7 +9,7 @@ import { CniError, CODES } from './errors.js';
 import { decodeConfig, parseConfig, type NetConf, type IpamConf } from './config.js';
 import { formatResult, isSupported, LATEST_VERSION, SUPPORTED_VERSIONS, type CniEnv, type Result } from './spec.js';
 import { Allocator } from './ipam/allocator.js';
-import { formatCidr, formatIp4 } from './ipam/cidr.js';
+import { formatCidr, formatIp4 } from '../common/cidr.js';
 import type { Host } from './net/run.js';
 import { attachHost, bridgePorts, configureTask, delVeth, enableForwarding, hostVethName } from './net/link.js';
 import { addPortmap, chainName, removePortmaps } from './net/portmap.js';
@@ -37,7 +37,7 @@ export async function cmdAdd(a: CmdArgs): Promise<Result> {
   const ipam = conf.ipam;
   const alloc = allocatorFor(conf, ipam);
   const ip = await alloc.allocate(a.containerId, a.ifname, a.args.IP);
-  const prefix = ipam.range.subnet.prefix;
+  const prefix = ipam.range.subnet.len;
   const gw = formatIp4(ipam.range.gateway);
   const hostVeth = hostVethName(a.containerId, a.ifname);
   const chain = chainName(conf.name, a.containerId, a.ifname);

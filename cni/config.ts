@@ -5,7 +5,7 @@
  */
 import { CniError, CODES } from './errors.js';
 import { isSupported, type Dns, type Result, type Interface, type IpConfig, type Route } from './spec.js';
-import { parseCidr, parseIp4, type Cidr } from './ipam/cidr.js';
+import { contains, parseCidr, parseIp4, type Cidr } from '../common/cidr.js';
 
 export interface PortMapping {
   hostPort: number;
@@ -16,9 +16,9 @@ export interface PortMapping {
 
 export interface IpamRange {
   subnet: Cidr;
-  rangeStart?: number;
-  rangeEnd?: number;
-  gateway: number;
+  rangeStart?: bigint;
+  rangeEnd?: bigint;
+  gateway: bigint;
 }
 
 export interface IpamConf {
@@ -79,13 +79,14 @@ function strings(o: Obj, key: string, at: string): string[] | undefined {
   return v as string[];
 }
 
+/** An IPv4 prefix; host bits are cleared (`9.0.1.7/24` is 9.0.1.0/24), as host-local does. */
 function cidr(s: string, field: string): Cidr {
-  const c = parseCidr(s);
-  if (!c) throw bad(field, `"${s}" is not an IPv4 CIDR`);
+  const c = parseCidr(s, false);
+  if (c?.family !== 4) throw bad(field, `"${s}" is not an IPv4 CIDR`);
   return c;
 }
 
-function ip4(s: unknown, field: string): number {
+function ip4(s: unknown, field: string): bigint {
   const n = typeof s === 'string' ? parseIp4(s) : undefined;
   if (n === undefined) throw bad(field, `${JSON.stringify(s)} is not an IPv4 address`);
   return n;
@@ -160,15 +161,15 @@ function parseIpam(v: unknown): IpamConf {
 
 function parseRange(o: Obj, at: string): IpamRange {
   const subnet = cidr(str(o, 'subnet', at), at + 'subnet');
-  const inside = (key: string): number | undefined => {
+  const inside = (key: string): bigint | undefined => {
     if (o[key] === undefined) return undefined;
     const n = ip4(o[key], at + key);
-    if (((n & (subnet.prefix === 0 ? 0 : (0xffffffff << (32 - subnet.prefix)) >>> 0)) >>> 0) !== subnet.base) {
+    if (!contains(subnet, n)) {
       throw bad(at + key, `${String(o[key])} is outside ${String(o.subnet)}`);
     }
     return n;
   };
-  const gateway = inside('gateway') ?? subnet.base + 1;
+  const gateway = inside('gateway') ?? subnet.base + 1n;
   const range: IpamRange = { subnet, gateway };
   const rs = inside('rangeStart');
   const re = inside('rangeEnd');

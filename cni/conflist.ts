@@ -3,7 +3,7 @@
  * plugin and the standard `bridge` + `host-local`; switching `plugins` to `standard` swaps the
  * type and chains our plugin after it for port mappings (it takes the address from prevResult).
  */
-import { parseCidr, formatIp4 } from './ipam/cidr.js';
+import { formatIp4, parseCidr } from '../common/cidr.js';
 import { CniError, CODES } from './errors.js';
 import { PLUGIN_TYPE } from './wrapper.js';
 import type { Conflist } from './runtime.js';
@@ -27,8 +27,8 @@ export function bridgeName(network: string): string {
 }
 
 export function buildConflist(s: NetworkSpec): Conflist {
-  const c = parseCidr(s.subnet);
-  if (!c) throw new CniError(CODES.invalidConfig, `network ${s.name}: subnet "${s.subnet}" is not an IPv4 CIDR`);
+  const c = parseCidr(s.subnet, false);
+  if (c?.family !== 4) throw new CniError(CODES.invalidConfig, `network ${s.name}: subnet "${s.subnet}" is not an IPv4 CIDR`);
   if (bridgeName(s.name).length > 15) throw new CniError(CODES.invalidConfig, `network ${s.name}: name longer than 13 characters`);
   const main = {
     type: s.plugins === 'standard' ? 'bridge' : PLUGIN_TYPE,
@@ -39,7 +39,7 @@ export function buildConflist(s: NetworkSpec): Conflist {
     mtu: s.mtu,
     ipam: {
       type: 'host-local',
-      ranges: [[{ subnet: `${formatIp4(c.base)}/${c.prefix}`, gateway: formatIp4(c.base + 1) }]],
+      ranges: [[{ subnet: `${formatIp4(c.base)}/${c.len}`, gateway: formatIp4(c.base + 1n) }]],
       routes: [{ dst: '0.0.0.0/0' }],
       dataDir: s.dataDir,
     },

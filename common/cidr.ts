@@ -1,11 +1,10 @@
 /**
- * IPv4 and IPv6 prefixes for the overlay allocator and the CNI IPAM. ipaddr.js parses and prints
- * addresses (after node:net has checked the text is a plain dotted quad or IPv6 address: ipaddr
- * also takes `10`, `0x0a.1` and the like); the arithmetic is on bigint, so both families share
- * one code path. Imports only ipaddr.js and node:net: the CNI bundle carries this file.
+ * IPv4 and IPv6 prefixes for the overlay allocator and the CNI IPAM. ipaddr.js checks, parses and
+ * prints addresses (IPv4 only as a plain dotted quad: its loose parser would also take `10` or
+ * `0x0a.1`; IPv6 without a zone); the arithmetic is on bigint, so both families share one code
+ * path. Imports only ipaddr.js (no node:net): the CNI bundle carries this file.
  */
 import ipaddr from 'ipaddr.js';
-import { isIPv4, isIPv6 } from 'node:net';
 
 export type Family = 4 | 6;
 
@@ -20,8 +19,10 @@ export const familyBits = (f: Family): number => (f === 4 ? 32 : 128);
 
 /** An address as family and number; undefined when `s` is not a plain IPv4 or IPv6 address. */
 export function parseIp(s: string): { family: Family; value: bigint } | undefined {
-  if (!isIPv4(s) && !isIPv6(s)) return undefined;
-  const a = ipaddr.parse(s);
+  let a: ipaddr.IPv4 | ipaddr.IPv6;
+  if (ipaddr.IPv4.isValidFourPartDecimal(s)) a = ipaddr.IPv4.parse(s);
+  else if (!s.includes('%') && ipaddr.IPv6.isValid(s)) a = ipaddr.IPv6.parse(s);
+  else return undefined;
   return { family: a.kind() === 'ipv4' ? 4 : 6, value: a.toByteArray().reduce((acc, b) => (acc << 8n) | BigInt(b), 0n) };
 }
 

@@ -5,10 +5,9 @@
  * becomes visible, and the whole state is reloaded from the store on start, so a restarted master
  * never hands out anything twice. All mutations run one at a time.
  */
-import { SerialQueue, type Clock, type Logger } from '../common/index.js';
+import { formatCidr, formatIp, halves, parseCidr, parseIp, SerialQueue, size, subnetAt, subnetCount, type Clock, type Logger } from '../common/index.js';
 import type { KvStore } from '../master/index.js';
 import type { IsolationRule, NetworkPolicy, OverlayAgent, OverlayConfig, OverlayNetwork } from '../control/index.js';
-import { formatCidr, formatIp, halves, parseCidr, parseIp, size, subnetAt, subnetCount } from './cidr.js';
 import { DEFAULT_NETWORKS, vtepMac } from './config.js';
 import { OverlayExhaustedError } from './errors.js';
 

@@ -3,9 +3,8 @@
  * policies. One parser per shape; each returns a typed value or throws ConfigError naming the
  * field (e.g. `subnet`, `networks[1].prefix`), and never half-applies.
  */
-import { ConfigError, Fields } from '../common/index.js';
+import { ConfigError, contains, Fields, formatCidr, overlaps, parseCidr, parseIp, type Cidr } from '../common/index.js';
 import type { IsolationRule, NetworkPolicy, OverlayConfig, OverlayNetwork, Protocol } from '../control/index.js';
-import { contains, formatCidr, overlaps, parseCidr, parseIp, type Cidr } from './cidr.js';
 
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(['host', 'bridge', 'default', 'none']);
 export const MAX_NAME = 13;

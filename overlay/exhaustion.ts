@@ -5,7 +5,7 @@
  * allocation); counting what is taken tells exhaustion from "not yet".
  */
 import type { OverlayNetwork, Snapshot } from '../control/index.js';
-import { parseCidr, size, subnetCount } from './cidr.js';
+import { parseCidr, size, subnetCount } from '../common/index.js';
 
 const full = (subnet: string, prefix: number, taken: number): boolean => {
   const c = parseCidr(subnet);

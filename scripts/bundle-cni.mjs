@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_OUTFILE = join(root, 'dist', 'cni', 'sextant-cni.cjs');
-const ALLOWED = [/^cni\//, /^common\/(errors|proc|netns|cidr)\.ts$/, /^node_modules\/ipaddr\.js\//];
+const ALLOWED = [/^cni\//, /^common\/(errors|proc|netns|cidr)\.ts$/, /(^|\/)node_modules\/ipaddr\.js\//];
 
 /** Build the bundle at `outfile` (mode 755); returns the bundled source files, repo-relative. */
 export async function bundleCni(outfile = DEFAULT_OUTFILE) {

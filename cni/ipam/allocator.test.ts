@@ -6,13 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Allocator } from './allocator.js';
-import { parseCidr, parseIp4 } from './cidr.js';
+import { parseCidr, parseIp4 } from '../../common/cidr.js';
 import { tempDir } from '../test/helpers.js';
 import type { IpamRange } from '../config.js';
 
 function range(subnet: string, extra: Partial<Record<'gateway' | 'rangeStart' | 'rangeEnd', string>> = {}): IpamRange {
   const c = parseCidr(subnet)!;
-  const r: IpamRange = { subnet: c, gateway: extra.gateway ? parseIp4(extra.gateway)! : c.base + 1 };
+  const r: IpamRange = { subnet: c, gateway: extra.gateway ? parseIp4(extra.gateway)! : c.base + 1n };
   if (extra.rangeStart) r.rangeStart = parseIp4(extra.rangeStart)!;
   if (extra.rangeEnd) r.rangeEnd = parseIp4(extra.rangeEnd)!;
   return r;

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { CniError, CODES } from '../errors.js';
-import { formatCidr, formatIp4, hostRange, parseIp4, contains } from './cidr.js';
+import { contains, formatCidr, formatIp4, hostRange, parseIp4 } from '../../common/cidr.js';
 import { withLock, type LockOptions } from './lock.js';
 import { Store, type Allocation } from './store.js';
 import type { IpamRange } from '../config.js';
@@ -20,7 +20,7 @@ export class Allocator {
     this.store = new Store(join(dataDir, network));
   }
 
-  private bounds(): { first: number; last: number } {
+  private bounds(): { first: bigint; last: bigint } {
     const h = hostRange(this.range.subnet);
     return { first: this.range.rangeStart ?? h.first, last: this.range.rangeEnd ?? h.last };
   }
@@ -38,10 +38,10 @@ export class Allocator {
       if (requested !== undefined) return this.claimRequested(requested, containerId, ifname);
       const taken = new Set(current.map((a) => a.ip));
       const { first, last } = this.bounds();
-      const size = last - first + 1;
+      const size = last - first + 1n;
       const prev = await this.store.lastReserved();
-      const start = prev !== undefined && prev >= first && prev < last ? prev + 1 : first;
-      for (let i = 0; i < size; i++) {
+      const start = prev !== undefined && prev >= first && prev < last ? prev + 1n : first;
+      for (let i = 0n; i < size; i++) {
         const n = first + ((start - first + i) % size);
         const ip = formatIp4(n);
         if (n === this.range.gateway || taken.has(ip)) continue;
@@ -100,6 +100,6 @@ export class Allocator {
   async free(): Promise<number> {
     const { first, last } = this.bounds();
     const gw = this.range.gateway >= first && this.range.gateway <= last ? 1 : 0;
-    return last - first + 1 - gw - (await this.store.list()).length;
+    return Number(last - first + 1n) - gw - (await this.store.list()).length;
   }
 }

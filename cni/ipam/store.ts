@@ -8,7 +8,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, CODES } from '../errors.js';
-import { parseIp4 } from './cidr.js';
+import { parseIp4 } from '../../common/cidr.js';
 
 function tryOr<T>(fn: () => T, fallback: T): T {
   try {
@@ -77,7 +77,7 @@ export class Store {
     }
   }
 
-  async lastReserved(): Promise<number | undefined> {
+  async lastReserved(): Promise<bigint | undefined> {
     const text = tryOr(() => readFileSync(join(this.dir, 'last_reserved_ip.0'), 'utf8'), '');
     return parseIp4(text.trim());
   }

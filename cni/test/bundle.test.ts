@@ -1,7 +1,8 @@
 /**
- * Start-up cost of the plugin: the build bundles it into one CommonJS file holding only cni/ and
- * common/errors.ts, loading only cheap Node built-ins; an ADD onto an existing bridge runs `ip`
- * twice (host side, task side) and `nft` only when port mappings are asked for. Counted with
+ * Start-up cost of the plugin: the build bundles it into one CommonJS file holding only cni/, the
+ * small common/ files it shares (errors, proc, netns, cidr) and ipaddr.js, loading only cheap Node
+ * built-ins; an ADD onto an existing bridge runs `ip` twice (host side, task side; the task side's
+ * `ip netns exec` that starts it is not counted) and `nft` only when port mappings are asked for. Counted with
  * logging shims for `ip`, `nft` and `nsenter` first in the plugin's PATH.
  */
 import t from 'tap';
@@ -39,7 +40,8 @@ async function shims(t: Parameters<typeof tempDir>[0]): Promise<{ dir: string; c
   await writeFile(log, '');
   return {
     dir,
-    // The `ip netns exec <host>` that starts the plugin is the harness, not the plugin.
+    // The `ip netns exec <host>` that starts the plugin is the harness, not the plugin; the
+    // `ip netns exec <task>` the plugin runs execs the `ip` that is counted.
     calls: async () => (await readFile(log, 'utf8')).split('\n').filter((l) => l && !l.startsWith('ip netns exec ')),
     reset: () => writeFile(log, ''),
   };

@@ -30,7 +30,8 @@ t.test('parse and format', async (t) => {
   }
   t.same(parseIp('10.1.2.3'), { family: 4, value: 0x0a010203n });
   t.equal(parseIp('fd00::1')?.family, 6);
-  t.equal(parseIp('1.2.3'), undefined);
+  for (const bad of ['1.2.3', '9.0.1.02', '10', '0x0a.0.0.1', ' 1.2.3.4', 'fe80::1%eth0', '1::2::3', '']) t.equal(parseIp(bad), undefined, `not an address: ${JSON.stringify(bad)}`);
+  t.same(parseIp('::ffff:1.2.3.4'), { family: 6, value: 0xffff01020304n }, 'IPv4-mapped IPv6');
   t.equal(formatIp(6, (0xfdn << 120n) | 1n), 'fd00::1');
   t.equal(formatIp4(parseIp4('200.1.2.3')!), '200.1.2.3');
   t.equal(parseIp4('fd00::1'), undefined, 'parseIp4 takes IPv4 only');

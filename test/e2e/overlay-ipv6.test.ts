@@ -9,7 +9,7 @@ import t from 'tap';
 import { createRegistry } from '../../common/index.js';
 import { requireNetns, requireTools, type Netns } from '../lib/index.js';
 import { DEFAULT_OVERLAY, OverlayAgentComponent } from '../../overlay/index.js';
-import { hostAddr, parseCidr } from '../../overlay/cidr.js';
+import { hostAddr, parseCidr } from '../../common/cidr.js';
 import { vtep6Of } from '../../overlay/desired.js';
 import { overlayUnderlay, snapshotOf } from '../../overlay/test/harness.js';
 import { addTask6, createTask, ping, ping6 } from '../../overlay/test/tasks.js';

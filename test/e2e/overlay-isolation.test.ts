@@ -9,7 +9,7 @@ import { bridgeNamespaces, createNetns, requireNetns, requireTools, type Netns }
 import { OverlayAgentComponent, OverlayMaster } from '../../overlay/index.js';
 import { FakeMaster, snapshotOf } from '../../overlay/test/harness.js';
 import { addTask6, createTask, tcpConnect, tcpServer } from '../../overlay/test/tasks.js';
-import { hostAddr, parseCidr } from '../../overlay/cidr.js';
+import { hostAddr, parseCidr } from '../../common/cidr.js';
 
 requireNetns();
 requireTools('ip', 'bridge', 'nft');
