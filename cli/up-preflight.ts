@@ -1,16 +1,18 @@
 /**
  * What `sextant up` checks before it starts anything: every address:port it will bind is free in
  * this network namespace (a bind that is closed at once; nothing is sent anywhere), the work dir is
- * not another running `up`'s, and the status file is not another running `up`'s. A busy port is
+ * not another running `up`'s, and the status file is not another running `up`'s (nor some other
+ * file). A busy port is
  * reported with who holds it (port-holders.ts).
  */
 import dgram from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { commandLine, describeHolders, portHolders, type Proto } from './port-holders.js';
 import { isRunning, LOCK_FILE, lockOwner } from './up-lock.js';
 import type { UpOptions } from './up-args.js';
+import { readStatusFile } from './up-status.js';
 
 export interface PlannedBind {
   proto: Proto;
@@ -99,17 +101,16 @@ export async function checkBinds(plan: PlannedBind[]): Promise<string[]> {
   return out;
 }
 
-/** A status file that a running `sextant up` other than this one keeps current. */
-function statusFileOwner(path: string): string | undefined {
+/**
+ * Why the status file may not be (re)written: a running `sextant up` other than this one keeps it,
+ * or something that is not a status file is there (never overwritten).
+ */
+function statusFileProblem(path: string): string | undefined {
   if (!existsSync(path)) return undefined;
-  let s: { state?: unknown; pid?: unknown; startTime?: unknown };
-  try {
-    s = JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    return undefined; // not ours to keep: it is replaced
-  }
-  if (s.state === 'stopped' || typeof s.pid !== 'number' || s.pid === process.pid) return undefined;
-  const ref = { pid: s.pid, startTime: typeof s.startTime === 'string' ? s.startTime : undefined };
+  const s = readStatusFile(path);
+  if (!s) return `--status-file ${path} exists and is not a sextant up status file; not overwriting it`;
+  if (s.state === 'stopped' || s.pid === process.pid) return undefined;
+  const ref = { pid: s.pid, startTime: s.startTime };
   return isRunning(ref) ? `--status-file ${path} is kept by a running sextant up, ${describeHolders([{ pid: ref.pid, command: commandLine(ref.pid) }])}` : undefined;
 }
 
@@ -119,7 +120,7 @@ export async function preflight(o: UpOptions): Promise<string[]> {
   const owner = lockOwner(join(o.workDir, LOCK_FILE));
   if (owner) out.push(`--work-dir ${o.workDir} is in use by a running sextant up, ${describeHolders([{ pid: owner.pid, command: commandLine(owner.pid) }])}`);
   if (o.statusFile) {
-    const s = statusFileOwner(o.statusFile);
+    const s = statusFileProblem(o.statusFile);
     if (s) out.push(s);
   }
   out.push(...(await checkBinds(plannedBinds(o))));

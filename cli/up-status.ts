@@ -7,7 +7,7 @@
  *
  * Later work adds fields through update(): keep every field optional for readers.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type ProcState = 'running' | 'exited';
@@ -48,6 +48,17 @@ export interface UpStatus {
   agents: AgentStatus[];
 }
 
+/** The status file at `path` if it is one (pid, state, masters and agents lists), else undefined. */
+export function readStatusFile(path: string): UpStatus | undefined {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<UpStatus>;
+    const ok = typeof v.pid === 'number' && typeof v.state === 'string' && Array.isArray(v.masters) && Array.isArray(v.agents);
+    return ok ? (v as UpStatus) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class StatusFile {
   private published = false;
   private warned = false;
@@ -58,9 +69,13 @@ export class StatusFile {
     private readonly status: UpStatus,
   ) {}
 
-  /** A file left at the path by an earlier run (the pre-flight made sure no running `up` keeps it). */
+  /**
+   * A status file left at the path by an earlier run (the pre-flight made sure no running `up`
+   * keeps it) is removed, so the file appears again only when this run is up. Anything else at
+   * the path is left alone.
+   */
   removeStale(): void {
-    if (this.path) rmSync(this.path, { force: true });
+    if (this.path && readStatusFile(this.path)) rmSync(this.path, { force: true });
   }
 
   get current(): Readonly<UpStatus> {

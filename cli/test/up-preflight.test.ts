@@ -129,3 +129,34 @@ t.test('preflight against real sockets and a real lock holder', async (t) => {
   release();
   t.notOk(existsSync(lock), 'release removes it');
 });
+
+t.test('preflight: the status file', async (t) => {
+  const block = loopbackBlock();
+  const ipBase = block(1).split('.').slice(0, 3).join('.');
+  const dir = mkdtempSync(join(tmpdir(), `${uniqueName('pfs')}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'status.json');
+  const o = { ...parseUpArgs(['--ip-base', ipBase, '--agents', '1', '--work-dir', join(dir, 'w'), '--status-file', file], env), masterServices: [] };
+  o.masterPort = await freePort(block(1));
+  do o.marathonPort = await freePort(block(1));
+  while (o.marathonPort === o.masterPort);
+  o.agentPort = await freePort(block(2));
+  const statusProblems = async () => (await preflight(o)).filter((p) => p.startsWith('--status-file'));
+
+  t.same(await statusProblems(), [], 'no file: fine');
+  writeFileSync(file, 'precious data\n');
+  t.match(await statusProblems(), [`--status-file ${file} exists and is not a sextant up status file; not overwriting it`], 'another file is never overwritten');
+
+  const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => void holder.kill('SIGKILL'));
+  await new Promise((r) => holder.once('spawn', r));
+  const status = (state: string) => JSON.stringify({ state, pid: holder.pid, startTime: processStartTime(holder.pid!), workDir: dir, masters: [], agents: [] });
+  writeFileSync(file, status('up'));
+  t.match(await statusProblems(), [`--status-file ${file} is kept by a running sextant up, pid ${holder.pid} (sleep 60)`], 'one a running up keeps is refused');
+  writeFileSync(file, status('stopped'));
+  t.same(await statusProblems(), [], 'a stopped one is replaced');
+  holder.kill('SIGKILL');
+  await new Promise((r) => holder.once('exit', r));
+  writeFileSync(file, status('up'));
+  t.same(await statusProblems(), [], 'one whose up is gone is replaced');
+});
