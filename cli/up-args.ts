@@ -5,7 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../common/errors.js';
 
 export interface UpOptions {
@@ -30,15 +30,16 @@ export interface UpOptions {
 
 export type UpArgs = { kind: 'run'; options: UpOptions } | { kind: 'help'; text: string };
 
-function intIn(min: number, max: number): (v: string) => number {
+/** An integer option parser; a bad value is a ConfigError naming the flag (commander passes it through). */
+function intIn(flag: string, min: number, max: number): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`'${v}' must be an integer in [${min}, ${max}]`);
+    if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < min || n > max) throw new ConfigError(flag, `'${v}' must be an integer in [${min}, ${max}]`);
     return n;
   };
 }
 
-const port = intIn(1, 65535);
+const port = (flag: string) => intIn(flag, 1, 65535);
 
 function upCommand(out: { text: string }): Command {
   return new Command('up')
@@ -47,17 +48,17 @@ function upCommand(out: { text: string }): Command {
       'Start a local cluster in the foreground: a master on <ip-base>.1, agents on <ip-base>.2, .3, ... and an example app.\n' +
         'Checks first that every address it will bind is free (and names who holds one that is not); Ctrl-C stops what it started.',
     )
-    .option('--agents <n>', 'number of agents', intIn(1, 200), 2)
+    .option('--agents <n>', 'number of agents', intIn('--agents', 1, 200), 2)
     .option('--work-dir <dir>', 'logs and state of the master and agents', join(tmpdir(), 'sextant', 'up'))
     .option('--no-example', 'do not deploy the example app /hello')
     .option('--netns', 'run each agent in its own network namespace (root)')
-    .option('--master-port <port>', 'master Mesos API port', port, 5050)
-    .option('--marathon-port <port>', 'Marathon API port', port, 8080)
-    .option('--agent-port <port>', 'agent API port (on each agent address)', port, 5051)
+    .option('--master-port <port>', 'master Mesos API port', port('--master-port'), 5050)
+    .option('--marathon-port <port>', 'Marathon API port', port('--marathon-port'), 8080)
+    .option('--agent-port <port>', 'agent API port (on each agent address)', port('--agent-port'), 5051)
     .option('--ip-base <a.b.c>', 'first three octets of the loopback addresses', '127.0.0')
-    .option('--port-base <port>', 'first task port of agent 1 (agent i gets 1000 ports from port-base + 1000*(i-1))', intIn(1024, 65535), 31000)
-    .option('--agent-timeout-ms <ms>', 'master marks an agent gone after this silence', intIn(100, 3_600_000), 15000)
-    .option('--mesos-dns-port <port>', 'Mesos-DNS DNS port on the master (default: $SEXTANT_MESOS_DNS_PORT or 61053)', port)
+    .option('--port-base <port>', 'first task port of agent 1 (agent i gets 1000 ports from port-base + 1000*(i-1))', intIn('--port-base', 1024, 65535), 31000)
+    .option('--agent-timeout-ms <ms>', 'master marks an agent gone after this silence', intIn('--agent-timeout-ms', 100, 3_600_000), 15000)
+    .option('--mesos-dns-port <port>', 'Mesos-DNS DNS port on the master (default: $SEXTANT_MESOS_DNS_PORT or 61053)', port('--mesos-dns-port'))
     .option('--status-file <path>', 'keep a JSON description of the running cluster here (see README, "Scripting sextant up")')
     .helpOption('-h, --help', 'show this help and exit')
     .allowExcessArguments(false)
@@ -67,12 +68,7 @@ function upCommand(out: { text: string }): Command {
 
 function envPort(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  try {
-    return port(v);
-  } catch (e) {
-    throw new ConfigError(name, (e as Error).message);
-  }
+  return v === undefined || v === '' ? dflt : port(name)(v);
 }
 
 /** `sextant up` options from its arguments (no --help); throws ConfigError on bad input. */

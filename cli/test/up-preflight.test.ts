@@ -33,7 +33,7 @@ t.test('options', async (t) => {
   t.equal(readUpArgs(['-h'], env).kind, 'help');
 
   const bad: [string[], NodeJS.ProcessEnv, RegExp][] = [
-    [['--agents', '0'], env, /--agents.*\[1, 200\]/],
+    [['--agents', '0'], env, /^--agents: '0' must be an integer in \[1, 200\]$/],
     [['--agents', 'two'], env, /--agents/],
     [['--master-port', '70000'], env, /--master-port/],
     [['--ip-base', '127.0'], env, /--ip-base/],
