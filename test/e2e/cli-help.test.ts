@@ -21,6 +21,8 @@ const rows: [string[], RegExp][] = [
   [['agent'], /^usage: sextant agent /],
   [['mesos-dns'], /^usage: sextant mesos-dns /],
   [['dispatcher'], /^usage: sextant dispatcher /],
+  [['dns'], /^Usage: sextant dns/],
+  [['dns', 'query'], /^Usage: sextant dns query/],
   [['control'], /^usage: sextant control status/],
   [['control', 'status'], /^usage: sextant control status/],
   [['vip'], /^usage: sextant vip ls/],
