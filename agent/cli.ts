@@ -22,7 +22,9 @@ import { DEFAULT_RESOURCES, parseAttributes, parseResources } from './resources.
 
 const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...] --ip IP [--port 5051] [--work-dir DIR]
        [--resources 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'] [--attributes 'rack:a;zone:1']
-       [--hostname H] [--kill-tasks-on-exit]\n`;
+       [--hostname H] [--kill-tasks-on-exit]
+
+Runs an agent (task runner and the node services of SEXTANT_NODE_SERVICES) until SIGINT/SIGTERM.\n`;
 
 export interface AgentCliOptions {
   masters: string[];
@@ -69,6 +71,10 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let o: AgentCliOptions;
   try {
     o = parseAgentArgs(argv);

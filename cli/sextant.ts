@@ -17,11 +17,12 @@ const commands: Record<string, { module: string; help: string }> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(11)} ${c.help}`);
-  return `usage: sextant <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: sextant <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n\`sextant <command> --help\` (or \`sextant help <command>\`) shows a command's options.\n`;
 }
 
 async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] && commands[rest[0]]) return run([rest[0], '--help']);
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(usage());
     return name ? 0 : 2;

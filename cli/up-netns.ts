@@ -36,6 +36,11 @@ export class NetnsLayout {
     return `${this.prefix}a${i + 1}`;
   }
 
+  /** The port forwarder (expose()), which holds the host's 127.0.0.1 ports. */
+  get proxyPid(): number | undefined {
+    return this.proxy?.pid;
+  }
+
   describe(): string {
     return `namespaces ${this.prefix}a1..a${this.agents} on bridge br0 in ${this.hubName} (${this.net}.0/24)`;
   }

@@ -1,90 +1,35 @@
 /**
- * `sextant up [--agents 2] [--work-dir DIR] [--no-example] [--netns] [--master-port 5050]
- *  [--marathon-port 8080] [--agent-port 5051] [--ip-base 127.0.0] [--port-base 31000]
- *  [--agent-timeout-ms 15000] [--mesos-dns-port N]`
+ * `sextant up`: a local cluster in the foreground (options and --help: up-args.ts).
  *
- * A local cluster in the foreground: a master on <ip-base>.1 and N agents on <ip-base>.2, .3, ...
- * (Linux routes all of 127/8 to lo, so no root is needed), each a child process of this one.
- * Each agent gets its own host port range (port-base + 1000*i ...) because they share one kernel.
- * Deploys an example app unless --no-example, prints where everything is, and on SIGINT/SIGTERM
- * stops everything: deletes the example app, stops agents with --kill-tasks-on-exit, kills what
- * is still checkpointed in the agents' work dirs (e.g. of an agent that was kill -9'd), then the
- * master. With --netns (root) every agent runs in its own network namespace on a bridge
- * (see up-netns.ts).
+ * A master on <ip-base>.1 and N agents on <ip-base>.2, .3, ... (Linux routes all of 127/8 to lo,
+ * so no root is needed), each a child process of this one. Each agent gets its own host port range
+ * (port-base + 1000*i ...) because they share one kernel. Deploys an example app unless
+ * --no-example, prints where everything is, and on SIGINT/SIGTERM stops what it started.
+ *
+ * It never touches what it did not start:
+ *  - before starting anything, the pre-flight (up-preflight.ts) checks every address:port it will
+ *    bind, the work dir (up-lock.ts) and the status file, and fails naming the holder;
+ *  - clean-up acts on the pids it spawned, the task checkpoints of its own agents' work dirs (the
+ *    dir is locked), the namespaces it created, and the example app only if this run created it
+ *    at a master it still runs (up-example.ts).
+ * With --netns (root) every agent runs in its own network namespace on a bridge (up-netns.ts).
+ * With --status-file PATH it keeps a JSON description of the cluster there (up-status.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { ConfigError } from '../common/errors.js';
 import { requestJson } from '../common/http.js';
 import { untilSignal } from '../common/daemon.js';
 import { killCheckpointedTasks } from '../agent/index.js';
 import { NetnsLayout } from './up-netns.js';
+import { readUpArgs, type UpOptions } from './up-args.js';
+import { preflight } from './up-preflight.js';
+import { acquireLock, LOCK_FILE, selfRef } from './up-lock.js';
+import { StatusFile } from './up-status.js';
+import { deleteOwnedExample, deployExample, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
 
-export interface UpOptions {
-  agents: number;
-  workDir: string;
-  example: boolean;
-  netns: boolean;
-  masterPort: number;
-  marathonPort: number;
-  agentPort: number;
-  ipBase: string;
-  portBase: number;
-  agentTimeoutMs: number;
-  mesosDnsPort?: number;
-}
-
-const USAGE = `usage: sextant up [--agents 2] [--work-dir DIR] [--no-example] [--netns] [--master-port 5050]
-       [--marathon-port 8080] [--agent-port 5051] [--ip-base 127.0.0] [--port-base 31000]
-       [--agent-timeout-ms 15000] [--mesos-dns-port N]\n`;
-
-function int(v: string | undefined, flag: string, dflt: number, min = 0, max = 65535): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(flag, `'${v}' must be an integer in [${min}, ${max}]`);
-  return n;
-}
-
-export function parseUpArgs(argv: string[]): UpOptions {
-  const { values: v } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      agents: { type: 'string' },
-      'work-dir': { type: 'string' },
-      'no-example': { type: 'boolean' },
-      netns: { type: 'boolean' },
-      'master-port': { type: 'string' },
-      'marathon-port': { type: 'string' },
-      'agent-port': { type: 'string' },
-      'ip-base': { type: 'string' },
-      'port-base': { type: 'string' },
-      'agent-timeout-ms': { type: 'string' },
-      'mesos-dns-port': { type: 'string' },
-    },
-  });
-  const ipBase = v['ip-base'] ?? '127.0.0';
-  if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ipBase)) throw new ConfigError('--ip-base', `'${ipBase}' must be three octets like 127.0.0`);
-  const agents = int(v.agents, '--agents', 2, 1, 200);
-  const portBase = int(v['port-base'], '--port-base', 31000, 1024, 65535 - 1000 * agents);
-  return {
-    agents,
-    workDir: v['work-dir'] ?? join(tmpdir(), 'sextant', 'up'),
-    example: !v['no-example'],
-    netns: v.netns ?? false,
-    masterPort: int(v['master-port'], '--master-port', 5050),
-    marathonPort: int(v['marathon-port'], '--marathon-port', 8080),
-    agentPort: int(v['agent-port'], '--agent-port', 5051),
-    ipBase,
-    portBase,
-    agentTimeoutMs: int(v['agent-timeout-ms'], '--agent-timeout-ms', 15000, 100, 3_600_000),
-    mesosDnsPort: int(v['mesos-dns-port'] ?? process.env.SEXTANT_MESOS_DNS_PORT, '--mesos-dns-port', 61053, 1),
-  };
-}
+export { parseUpArgs, type UpOptions } from './up-args.js';
 
 /** dist/cli/sextant.js, whether this runs compiled (dist/cli/up.js) or through tsx (cli/up.ts). */
 export function sextantEntry(): string {
@@ -111,7 +56,9 @@ function nodeServicesEnv(netns: boolean): Record<string, string> {
   return { SEXTANT_NODE_SERVICES: 'control' };
 }
 
-function startChild(name: string, argv: string[], logDir: string, wrap?: (cmd: string, args: string[]) => [string, string[]], env: Record<string, string> = {}): Child {
+type Wrap = (cmd: string, args: string[]) => [string, string[]];
+
+function startChild(name: string, argv: string[], logDir: string, onExit: (how: string) => void, wrap?: Wrap, env: Record<string, string> = {}): Child {
   const [cmd, args] = wrap ? wrap(process.execPath, [sextantEntry(), ...argv]) : [process.execPath, [sextantEntry(), ...argv]];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
@@ -127,7 +74,9 @@ function startChild(name: string, argv: string[], logDir: string, wrap?: (cmd: s
   });
   const exited = new Promise<void>((resolve) =>
     proc.once('exit', (code, sig) => {
-      say(`${name}: exited (${sig ?? `code ${code}`})`);
+      const how = sig ?? `code ${code}`;
+      say(`${name}: exited (${how})`);
+      onExit(how);
       resolve();
     }),
   );
@@ -163,43 +112,7 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const EXAMPLE_ID = '/hello';
-
-function exampleApp(): Record<string, unknown> {
-  const js = `require("http").createServer((q,r)=>r.end("hello from "+process.env.MESOS_TASK_ID+"\\n")).listen(+process.env.PORT0,process.env.HOST)`;
-  return {
-    id: EXAMPLE_ID,
-    cmd: `exec '${process.execPath}' -e '${js}'`,
-    instances: 2,
-    cpus: 0.1,
-    mem: 64,
-    portDefinitions: [{ port: 0, protocol: 'tcp', name: 'http', labels: { VIP_0: '/hello:80' } }],
-    healthChecks: [{ protocol: 'HTTP', path: '/', portIndex: 0, intervalSeconds: 2, timeoutSeconds: 2, gracePeriodSeconds: 10, maxConsecutiveFailures: 3 }],
-  };
-}
-
-interface MarathonTask {
-  id: string;
-  host: string;
-  ports: number[];
-  state?: string;
-}
-
-async function deployExample(marathon: string): Promise<MarathonTask[]> {
-  const res = await requestJson(`${marathon}/v2/apps`, { body: exampleApp() });
-  if (res.status !== 201 && res.status !== 409) throw new Error(`POST /v2/apps answered ${res.status}: ${JSON.stringify(res.body)}`);
-  const end = Date.now() + 60_000;
-  let last = -1;
-  for (;;) {
-    const r = await requestJson(`${marathon}/v2/apps${EXAMPLE_ID}/tasks`).catch(() => undefined);
-    const tasks = ((r?.body as { tasks?: MarathonTask[] })?.tasks ?? []).filter((t) => (t.state ?? 'TASK_RUNNING') === 'TASK_RUNNING');
-    if (tasks.length !== last) process.stdout.write(`${tasks.length}/2 running `);
-    last = tasks.length;
-    if (tasks.length >= 2) return tasks;
-    if (Date.now() > end) throw new Error('example app not running after 60 s');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const running = (c: Child | undefined): c is Child => !!c && c.proc.exitCode === null && c.proc.signalCode === null;
 
 export interface UpCluster {
   masterUrl: string;
@@ -209,52 +122,120 @@ export interface UpCluster {
   stop(): Promise<void>;
 }
 
+/** Nothing was started: what stood in the way, one line each. */
+export class PreflightError extends Error {
+  override name = 'PreflightError';
+  constructor(readonly problems: string[]) {
+    super(`not starting: ${problems.join('; ')}`);
+  }
+}
+
+/**
+ * Check (up-preflight.ts), take the work-dir lock, start the cluster. Throws PreflightError,
+ * having started nothing, when something it needs is taken; on a later failure it stops what it
+ * started and rethrows.
+ */
 export async function startCluster(o: UpOptions): Promise<UpCluster> {
+  if (!existsSync(sextantEntry())) throw new PreflightError([`${sextantEntry()} is missing: build first (npm run build)`]);
+  const problems = await preflight(o);
+  if (problems.length) throw new PreflightError(problems);
+  mkdirSync(o.workDir, { recursive: true });
+  let release: () => void;
+  try {
+    release = acquireLock(join(o.workDir, LOCK_FILE));
+  } catch (e) {
+    throw new PreflightError([`--work-dir ${o.workDir}: ${(e as Error).message}`]);
+  }
+  try {
+    return await runCluster(o, release);
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster> {
   const logDir = join(o.workDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  if (!existsSync(sextantEntry())) throw new Error(`${sextantEntry()} is missing: build first (npm run build)`);
   const layout = o.netns ? new NetnsLayout(o.agents) : undefined;
   const masterIp = layout ? layout.masterIp : `${o.ipBase}.1`;
+  const apiIp = layout ? '127.0.0.1' : masterIp;
+  const masterUrl = `http://${apiIp}:${o.masterPort}`;
+  const marathonUrl = `http://${apiIp}:${o.marathonPort}`;
   const agentIp = (i: number) => (layout ? layout.agentIp(i) : `${o.ipBase}.${i + 2}`);
+  const status = new StatusFile(o.statusFile, { state: 'up', ...selfRef(), workDir: o.workDir, masters: [], agents: [] });
+  status.removeStale();
   const agents: Child[] = [];
   const agentDirs: string[] = [];
   let master: Child | undefined;
+  let owned: OwnedApp | undefined;
   const stop = async () => {
-    await stopCluster(master, agents, agentDirs, o.example ? `http://${layout ? '127.0.0.1' : masterIp}:${o.marathonPort}` : undefined, layout);
+    status.update((s) => void (s.state = 'stopping'));
+    const guard = { masterAlive: () => running(master), ourPids: () => [process.pid, ...(master?.proc.pid ? [master.proc.pid] : []), ...(layout?.proxyPid ? [layout.proxyPid] : [])] };
+    await deleteOwnedExample(owned, guard, say);
+    await stopCluster(master, agents, agentDirs, layout);
+    status.update((s) => void (s.state = 'stopped'));
+  };
+  const stopAndRelease = async () => {
+    await stop();
+    release();
   };
   try {
     if (layout) await step(`creating ${o.agents} network namespaces (${layout.prefix}*) and a bridge`, () => layout.create());
     master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
-      const c = startChild('master', ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs)], logDir, layout?.wrapMaster(), { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort) });
+      const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs)];
+      const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort) });
       await waitLine(c, /sextant master listening/, 30_000);
       return c;
     });
     say(`master: pid ${master.proc.pid} http://${masterIp}:${o.masterPort}`);
     if (layout) await step(`forwarding 127.0.0.1:${o.masterPort} and :${o.marathonPort} to the master in ${layout.hubName}`, () => layout.expose([o.masterPort, o.marathonPort]));
+    const masterId = await masterIdOf(masterUrl);
+    status.update((s) => s.masters.push({ id: masterId, mesos: masterUrl, marathon: marathonUrl, pid: master!.proc.pid!, leader: true, state: running(master) ? 'running' : 'exited' }));
     for (let i = 0; i < o.agents; i++) {
       const ip = agentIp(i);
       const dir = join(o.workDir, `agent-${i + 1}`);
-      agentDirs.push(dir);
       const ports = `ports:[${o.portBase + 1000 * i}-${o.portBase + 1000 * i + 999}]`;
+      const argv = ['agent', '--master', `${masterIp}:${o.masterPort}`, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit'];
+      let pid = 0;
+      const onExit = (how: string) => status.update((s) => s.agents.filter((a) => a.pid === pid).forEach((a) => Object.assign(a, { state: 'exited', exit: how })));
       const c = await step(`starting agent ${i + 1} on ${ip}:${o.agentPort}`, async () => {
-        const a = startChild(`agent-${i + 1}`, ['agent', '--master', `${masterIp}:${o.masterPort}`, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit'], logDir, layout?.wrapAgent(i), nodeServicesEnv(layout !== undefined));
+        const a = startChild(`agent-${i + 1}`, argv, logDir, onExit, layout?.wrapAgent(i), nodeServicesEnv(layout !== undefined));
+        pid = a.proc.pid ?? 0;
+        agents.push(a);
+        agentDirs.push(dir);
         const m = await waitLine(a, /sextant agent (\S+) registered/, 30_000);
-        return { a, id: m[1] };
+        return { a, id: m[1]! };
       });
-      agents.push(c.a);
       say(`agent ${i + 1}: pid ${c.a.proc.pid} http://${ip}:${o.agentPort} id ${c.id} work dir ${dir}`);
+      status.update((s) => s.agents.push({ id: c.id, ip, api: `http://${ip}:${o.agentPort}`, pid: c.a.proc.pid!, netns: layout ? layout.agentNs(i) : null, state: running(c.a) ? 'running' : 'exited' }));
     }
-    const apiIp = layout ? '127.0.0.1' : masterIp;
-    const masterUrl = `http://${apiIp}:${o.masterPort}`;
-    const marathonUrl = `http://${apiIp}:${o.marathonPort}`;
     let tasks: MarathonTask[] = [];
-    if (o.example) tasks = await step(`deploying example app ${EXAMPLE_ID} (2 instances)`, () => deployExample(marathonUrl));
+    if (o.example) {
+      const r = await step(`deploying example app ${EXAMPLE_ID} (2 instances)`, () =>
+        deployExample(marathonUrl, (s) => process.stdout.write(s)).catch((e: Error & { owned?: OwnedApp }) => {
+          owned = e.owned;
+          throw e;
+        }),
+      );
+      owned = r.owned;
+      tasks = r.tasks;
+    }
     printSummary(o, masterUrl, marathonUrl, tasks, layout);
-    return { masterUrl, marathonUrl, masterPid: master.proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop };
+    status.publish();
+    return { masterUrl, marathonUrl, masterPid: master.proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+/** The id the master this run started reports (its /master/state). */
+async function masterIdOf(masterUrl: string): Promise<string> {
+  const r = await requestJson(`${masterUrl}/master/state`, { timeoutMs: 10_000 });
+  const id = (r.body as { id?: unknown } | undefined)?.id;
+  if (r.status !== 200 || typeof id !== 'string') throw new Error(`${masterUrl}/master/state answered ${r.status} without an id`);
+  return id;
 }
 
 function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], layout?: NetnsLayout): void {
@@ -270,12 +251,13 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
     say(`  vip        ip netns exec ${layout.agentNs(0)} sh -c 'curl http://$(dig +short @${layout.agentIp(0)} ${name})/'   (the app's VIP, balanced in agent 1's kernel)`);
   }
   if (layout) say(`  netns      agents run in ${layout.describe()}; reach them with \`ip netns exec ${layout.hubName} curl ...\``);
+  if (o.statusFile) say(`  status     ${o.statusFile}`);
   say('Ctrl-C stops everything (apps, agents, master).');
   say('sextant up: ready');
 }
 
-async function stopCluster(master: Child | undefined, agents: Child[], agentDirs: string[], marathon: string | undefined, layout?: NetnsLayout): Promise<void> {
-  if (marathon) await requestJson(`${marathon}/v2/apps${EXAMPLE_ID}?force=true`, { method: 'DELETE', timeoutMs: 3000 }).catch(() => undefined);
+/** Stop what this run started: its agents (by pid), their tasks (their own work dirs), the master, its namespaces. */
+async function stopCluster(master: Child | undefined, agents: Child[], agentDirs: string[], layout?: NetnsLayout): Promise<void> {
   await Promise.all(agents.map((a) => terminate(a, 15_000)));
   for (const dir of agentDirs) {
     const pids = killCheckpointedTasks(dir);
@@ -285,9 +267,10 @@ async function stopCluster(master: Child | undefined, agents: Child[], agentDirs
   if (layout) await layout.destroy();
 }
 
+/** SIGTERM the child's process group (it was spawned detached: pgid = its pid), SIGKILL after graceMs. */
 async function terminate(c: Child, graceMs: number): Promise<void> {
   const pid = c.proc.pid;
-  if (!pid || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  if (!pid || !running(c)) return;
   const sig = (s: NodeJS.Signals) => {
     try {
       process.kill(-pid, s);
@@ -304,9 +287,14 @@ async function terminate(c: Child, graceMs: number): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   let o: UpOptions;
   try {
-    o = parseUpArgs(argv);
+    const args = readUpArgs(argv);
+    if (args.kind === 'help') {
+      process.stdout.write(args.text);
+      return 0;
+    }
+    o = args.options;
   } catch (e) {
-    process.stderr.write(`sextant up: ${(e as Error).message}\n${USAGE}`);
+    process.stderr.write(`sextant up: ${(e as Error).message}\n(sextant up --help lists the options)\n`);
     return 2;
   }
   const stopping = untilSignal();
@@ -314,7 +302,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     cluster = await startCluster(o);
   } catch (e) {
-    process.stderr.write(`sextant up: ${(e as Error).message}\n`);
+    if (e instanceof PreflightError) process.stderr.write(`sextant up: not starting, nothing was started:\n${e.problems.map((p) => `  ${p}\n`).join('')}`);
+    else process.stderr.write(`sextant up: ${(e as Error).message}\n`);
     return 1;
   }
   await stopping;

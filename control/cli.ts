@@ -9,7 +9,8 @@ import type { ControlStatus } from './agents.js';
 const USAGE = 'usage: sextant control status [--master HOST:PORT] [--json]\n';
 
 /** `master`: the --master value, if given (masterUrl falls back to SEXTANT_MASTER and the default). */
-export function parseArgs(argv: string[]): { cmd: string; master?: string; json: boolean } | string {
+export function parseArgs(argv: string[]): { cmd: 'status'; master?: string; json: boolean } | { cmd: 'help' } | string {
+  if (argv.includes('--help') || argv.includes('-h')) return { cmd: 'help' };
   let master: string | undefined;
   let json = false;
   const rest: string[] = [];
@@ -42,6 +43,10 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   if (typeof args === 'string') {
     io.err(`sextant control: ${args}\n${USAGE}`);
     return 2;
+  }
+  if (args.cmd === 'help') {
+    io.out(USAGE);
+    return 0;
   }
   let url: string;
   try {

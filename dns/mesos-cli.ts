@@ -8,7 +8,10 @@ import { collectProcessMetrics, createRegistry } from '../common/metrics.js';
 import { loadConfig, MesosDns, Poller, MESOS_DNS_VERSION } from './mesos/index.js';
 import { checkZk } from './mesos/zk.js';
 
+const USAGE = 'usage: sextant mesos-dns [-config FILE] [-version] [-v N]\n';
+
 export interface Flags {
+  help?: boolean;
   config: string;
   version: boolean;
   verbose: number;
@@ -30,7 +33,7 @@ export function parseFlags(argv: string[]): Flags {
     else if (name === 'v' || name === 'vv') {
       const v = inline ?? (argv[i + 1] !== undefined && /^\d+$/.test(argv[i + 1]!) ? argv[++i]! : '1');
       f.verbose = name === 'vv' ? 2 : Number(v);
-    } else if (name === 'h' || name === 'help') throw new Error('usage: sextant mesos-dns [-config FILE] [-version] [-v N]');
+    } else if (name === 'h' || name === 'help') f.help = true;
     else throw new Error(`flag provided but not defined: -${name}`);
   }
   return f;
@@ -41,8 +44,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     flags = parseFlags(argv);
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    process.stderr.write(`${(e as Error).message}\n${USAGE}`);
     return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   if (flags.version) {
     process.stdout.write(`${MESOS_DNS_VERSION}\n`);

@@ -31,6 +31,10 @@ export function formatVips(vips: ApiVip[]): string {
 }
 
 export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return 0;
+  }
   const [cmd, ...rest] = argv;
   if (cmd !== 'ls') {
     io.err(USAGE);

@@ -10,7 +10,7 @@ import { Master, type MasterOptions } from './master.js';
 import { parseVipRanges } from './addresses.js';
 import { limitsFromEnv } from './limits.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--hostname NAME]';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--hostname NAME]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -49,6 +49,10 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   let opts: MasterOptions;
   try {
     opts = parseMasterArgs(argv);

@@ -1,0 +1,128 @@
+/**
+ * What `sextant up` checks before it starts anything: every address:port it will bind is free in
+ * this network namespace (a bind that is closed at once; nothing is sent anywhere), the work dir is
+ * not another running `up`'s, and the status file is not another running `up`'s (nor some other
+ * file). A busy port is
+ * reported with who holds it (port-holders.ts).
+ */
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { commandLine, describeHolders, portHolders, type Proto } from './port-holders.js';
+import { isRunning, LOCK_FILE, lockOwner } from './up-lock.js';
+import type { UpOptions } from './up-args.js';
+import { readStatusFile } from './up-status.js';
+
+export interface PlannedBind {
+  proto: Proto;
+  host: string;
+  port: number;
+  /** What binds it, for the message (`master Mesos API`). */
+  what: string;
+}
+
+/**
+ * Every address `up` (and the processes it starts) will bind in the host's network namespace.
+ * With --netns the master and agents live in namespaces this run creates, so only the ports
+ * forwarded to 127.0.0.1 are in the host's.
+ */
+export function plannedBinds(o: UpOptions): PlannedBind[] {
+  if (o.netns) {
+    return [
+      { proto: 'tcp', host: '127.0.0.1', port: o.masterPort, what: 'master Mesos API (forwarded from the netns)' },
+      { proto: 'tcp', host: '127.0.0.1', port: o.marathonPort, what: 'Marathon (forwarded from the netns)' },
+    ];
+  }
+  const m = `${o.ipBase}.1`;
+  const out: PlannedBind[] = [
+    { proto: 'tcp', host: m, port: o.masterPort, what: 'master Mesos API' },
+    { proto: 'tcp', host: m, port: o.marathonPort, what: 'Marathon' },
+  ];
+  if (o.masterServices.includes('control')) out.push({ proto: 'tcp', host: m, port: o.controlPort, what: 'control plane gRPC (SEXTANT_CONTROL_PORT)' });
+  if (o.masterServices.includes('mesos-dns')) {
+    out.push({ proto: 'udp', host: m, port: o.mesosDnsPort, what: 'Mesos-DNS DNS' });
+    out.push({ proto: 'tcp', host: m, port: o.mesosDnsPort, what: 'Mesos-DNS DNS' });
+    out.push({ proto: 'tcp', host: m, port: o.mesosDnsHttpPort, what: 'Mesos-DNS HTTP (SEXTANT_MESOS_DNS_HTTP_PORT)' });
+  }
+  for (let i = 0; i < o.agents; i++) out.push({ proto: 'tcp', host: `${o.ipBase}.${i + 2}`, port: o.agentPort, what: `agent ${i + 1} API` });
+  return out;
+}
+
+/** Two planned binds on the same proto/address/port (e.g. --master-port equal to --marathon-port). */
+export function duplicateBinds(plan: PlannedBind[]): string[] {
+  const seen = new Map<string, PlannedBind>();
+  const out: string[] = [];
+  for (const b of plan) {
+    const key = `${b.proto}/${b.host}/${b.port}`;
+    const first = seen.get(key);
+    if (first) out.push(`${b.host}:${b.port}/${b.proto} would be bound twice: by the ${first.what} and the ${b.what}`);
+    else seen.set(key, b);
+  }
+  return out;
+}
+
+/** Try the bind and close it at once; the error code when it fails. */
+async function tryBind(b: PlannedBind): Promise<string | undefined> {
+  if (b.proto === 'udp') {
+    const s = dgram.createSocket(net.isIPv6(b.host) ? 'udp6' : 'udp4');
+    return new Promise((resolve) => {
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        s.close();
+        resolve(e.code ?? e.message);
+      });
+      s.bind({ port: b.port, address: b.host, exclusive: true }, () => s.close(() => resolve(undefined)));
+    });
+  }
+  const s = net.createServer();
+  return new Promise((resolve) => {
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    s.listen({ port: b.port, host: b.host, exclusive: true }, () => s.close(() => resolve(undefined)));
+  });
+}
+
+function explain(b: PlannedBind, code: string): string {
+  const where = `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}/${b.proto} (${b.what})`;
+  if (code === 'EADDRINUSE') return `${where} is in use by ${describeHolders(portHolders(b.proto, b.host, b.port))}`;
+  if (code === 'EADDRNOTAVAIL') return `${where}: ${b.host} is not an address of this host`;
+  if (code === 'EACCES') return `${where}: permission denied (ports below 1024 need root)`;
+  return `${where} cannot be bound: ${code}`;
+}
+
+/** Problems with the ports, one line each; empty when every planned bind is free. */
+export async function checkBinds(plan: PlannedBind[]): Promise<string[]> {
+  const dups = duplicateBinds(plan);
+  if (dups.length) return dups;
+  const out: string[] = [];
+  for (const b of plan) {
+    const code = await tryBind(b);
+    if (code) out.push(explain(b, code));
+  }
+  return out;
+}
+
+/**
+ * Why the status file may not be (re)written: a running `sextant up` other than this one keeps it,
+ * or something that is not a status file is there (never overwritten).
+ */
+function statusFileProblem(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const s = readStatusFile(path);
+  if (!s) return `--status-file ${path} exists and is not a sextant up status file; not overwriting it`;
+  if (s.state === 'stopped' || s.pid === process.pid) return undefined;
+  const ref = { pid: s.pid, startTime: s.startTime };
+  return isRunning(ref) ? `--status-file ${path} is kept by a running sextant up, ${describeHolders([{ pid: ref.pid, command: commandLine(ref.pid) }])}` : undefined;
+}
+
+/** Everything that stops this `up` from starting, one line each (empty: go). Starts nothing. */
+export async function preflight(o: UpOptions): Promise<string[]> {
+  const out: string[] = [];
+  const owner = lockOwner(join(o.workDir, LOCK_FILE));
+  if (owner) out.push(`--work-dir ${o.workDir} is in use by a running sextant up, ${describeHolders([{ pid: owner.pid, command: commandLine(owner.pid) }])}`);
+  if (o.statusFile) {
+    const s = statusFileProblem(o.statusFile);
+    if (s) out.push(s);
+  }
+  out.push(...(await checkBinds(plannedBinds(o))));
+  return out;
+}

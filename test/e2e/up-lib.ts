@@ -1,0 +1,66 @@
+/**
+ * `sextant up` as scripts run it, for the tests of issue 24: on a private loopback block with
+ * free ports, torn down by the pids it printed (and its agents' checkpointed tasks killed), even
+ * when the test fails.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { killCheckpointedTasks } from '../../agent/index.js';
+import { freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
+import { sextantJs } from './backbone-lib.js';
+
+interface Teardownable {
+  teardown(fn: () => unknown): void;
+}
+
+export interface UpPlan {
+  ipBase: string;
+  masterPort: number;
+  marathonPort: number;
+  agentPort: number;
+  mesosDnsPort: number;
+  portBase: number;
+}
+
+/** Addresses and ports for one cluster, free now. */
+export async function upPlan(): Promise<UpPlan> {
+  const ipBase = loopbackBlock()(1).split('.').slice(0, 3).join('.');
+  const [masterPort, marathonPort, mesosDnsPort] = await distinctFreePorts(`${ipBase}.1`, 3);
+  return { ipBase, masterPort, marathonPort, agentPort: await freePort(`${ipBase}.2`), mesosDnsPort, portBase: randomInt(20, 55) * 1000 };
+}
+
+async function distinctFreePorts(host: string, n: number): Promise<number[]> {
+  const out = new Set<number>();
+  for (let i = 0; out.size < n && i < 100; i++) out.add(await freePort(host));
+  if (out.size < n) throw new Error(`no ${n} distinct free ports on ${host}`);
+  return [...out];
+}
+
+export function upArgs(p: UpPlan, workDir: string, agents: number, extra: string[] = []): string[] {
+  return [
+    sextantJs, 'up', '--agents', String(agents), '--work-dir', workDir, '--ip-base', p.ipBase, '--master-port', String(p.masterPort), '--marathon-port', String(p.marathonPort),
+    '--agent-port', String(p.agentPort), '--mesos-dns-port', String(p.mesosDnsPort), '--port-base', String(p.portBase), '--agent-timeout-ms', '3000', ...extra,
+  ];
+}
+
+/** A fresh work dir (removed on teardown). */
+export function upWorkDir(t: Teardownable, kind: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `${uniqueName(kind)}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Spawn `sextant up` with these arguments (the master's control plane and Mesos-DNS HTTP keep their default ports, on this block's .1). */
+export function spawnUp(t: Teardownable, args: string[], workDir: string): Tracked {
+  const up = spawnTracked(t, process.execPath, args, { graceMs: 20_000 });
+  t.teardown(async () => {
+    const pids = [...up.output().matchAll(/^(?:master|agent \d+): pid (\d+)/gm)].map((m) => Number(m[1]));
+    up.kill('SIGTERM');
+    await Promise.race([up.exited, new Promise((r) => setTimeout(r, 20_000))]);
+    await stopPids(pids);
+    if (existsSync(workDir)) for (const d of readdirSync(workDir).filter((d) => d.startsWith('agent-'))) killCheckpointedTasks(join(workDir, d));
+  });
+  return up;
+}

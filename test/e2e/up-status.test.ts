@@ -1,0 +1,71 @@
+/**
+ * Issue 24: `sextant up --status-file PATH` describes what runs, with full URLs that answer and
+ * pids that are alive; it is rewritten when an agent process dies (kill -9 by its pid) and marked
+ * stopped when `up` exits.
+ */
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requestJson } from '../../common/http.js';
+import { alive, eventually } from '../lib/index.js';
+import { spawnUp, upArgs, upPlan, upWorkDir } from './up-lib.js';
+
+t.setTimeout(180_000);
+
+interface Status {
+  state: string;
+  pid: number;
+  masters: { id: string; mesos: string; marathon: string; pid: number; leader: boolean; state: string }[];
+  agents: { id: string; ip: string; api: string; pid: number; netns: string | null; state: string; exit?: string }[];
+}
+
+const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Status;
+
+t.test('--status-file matches what runs and follows it', async (t) => {
+  const plan = await upPlan();
+  const dir = upWorkDir(t, 'stat');
+  const file = join(dir, 'status', 'cluster.json');
+  const up = spawnUp(t, upArgs(plan, dir, 2, ['--no-example', '--status-file', file]), dir);
+  await up.waitFor(/sextant up: ready/, 90_000);
+  const out = up.output();
+
+  const s = read(file);
+  t.equal(s.state, 'up');
+  t.equal(s.pid, up.pid, 'names the sextant up process');
+  t.equal(s.masters.length, 1, 'one master');
+  const m = s.masters[0]!;
+  t.equal(m.pid, Number(out.match(/^master: pid (\d+)/m)?.[1]), 'the master pid is the one up printed');
+  t.ok(alive(m.pid), 'and it is alive');
+  t.equal(m.mesos, `http://${plan.ipBase}.1:${plan.masterPort}`, 'full Mesos URL');
+  t.equal(m.marathon, `http://${plan.ipBase}.1:${plan.marathonPort}`, 'full Marathon URL');
+  t.equal(m.leader, true);
+  const state = await requestJson(`${m.mesos}/master/state`);
+  t.equal((state.body as { id: string }).id, m.id, 'the Mesos URL answers with this master id');
+  t.equal((await requestJson(`${m.marathon}/v2/apps`)).status, 200, 'the Marathon URL answers');
+
+  t.equal(s.agents.length, 2, 'two agents');
+  for (const [i, a] of s.agents.entries()) {
+    t.equal(a.ip, `${plan.ipBase}.${i + 2}`);
+    t.equal(a.api, `http://${a.ip}:${plan.agentPort}`, `agent ${i + 1}: full API URL`);
+    t.equal(a.netns, null, 'in the host namespace');
+    t.equal(a.state, 'running');
+    t.ok(alive(a.pid), `agent ${i + 1}: pid ${a.pid} alive`);
+    const st = await requestJson(`${a.api}/state`);
+    t.equal((st.body as { id: string }).id, a.id, `agent ${i + 1}: the API URL answers with this agent id`);
+  }
+
+  // kill -9 agent 1 by the pid in the file: the file says so.
+  const victim = s.agents[0]!;
+  process.kill(victim.pid, 'SIGKILL');
+  const after = await eventually(() => read(file).agents[0]?.state === 'exited' && read(file), 15_000, 50, 'the status file to mark agent 1 exited');
+  t.equal(after.agents[0]!.exit, 'SIGKILL', 'agent 1 exited by SIGKILL');
+  t.equal(after.agents[1]!.state, 'running', 'agent 2 still running');
+  t.equal(after.state, 'up');
+
+  up.kill('SIGINT');
+  t.equal(await up.exited, 0, 'sextant up stops cleanly');
+  const end = read(file);
+  t.equal(end.state, 'stopped', 'the file is marked stopped');
+  t.ok([...end.masters, ...end.agents].every((p) => p.state === 'exited' && !alive(p.pid)), 'every process it lists has exited');
+  t.notOk(existsSync(`${file}.${up.pid}.tmp`), 'no temp file left');
+});
