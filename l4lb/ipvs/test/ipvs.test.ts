@@ -53,7 +53,11 @@ t.test('UML harness: `cpu` runs UML and its helper processes on that host CPU on
       for (const pid of processesWith(`${prefix}-uml-`)) {
         if (seen.has(pid)) continue;
         try {
-          const cpus = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+          const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+          // taskset itself carries UML's command line until it has set the mask and exec'd UML under
+          // the same pid: judge that pid on a later poll, once it runs UML (a busy host widens the window).
+          if (/^Name:\s*taskset$/m.test(status)) continue;
+          const cpus = /Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1];
           if (cpus) seen.set(pid, cpus);
         } catch {
           /* exited */
