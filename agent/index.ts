@@ -9,4 +9,4 @@ export { WorkDir, type TaskRecord, type TaskStatusEntry } from './workdir.js';
 export { killCheckpointedTasks } from './cleanup.js';
 export { parseResources, parseAttributes, parsePortRanges, formatPortRanges, DEFAULT_RESOURCES } from './resources.js';
 export { NoNetworkAttacherError, WorkDirError } from './errors.js';
-export type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from './network.js';
+export { main as agentMain, parseAgentArgs, type AgentCliOptions } from './cli.js';

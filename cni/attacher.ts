@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from '../agent/network.js';
+import type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from '../contracts/index.js';
 import { NotFoundError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { buildConflist, type NetworkSpec } from './conflist.js';

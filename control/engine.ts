@@ -9,7 +9,7 @@ import { ConflictError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { type Changes, diffPart, mergeChanges, type PartChanges, type PartState, splitChanges, canonicalJson } from './delta.js';
 import { loadControlProto, type WirePartUpdate } from './proto.js';
-import { DEFAULT_OVERLAY, PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from './types.js';
+import { DEFAULT_OVERLAY, PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from '../contracts/index.js';
 
 export { DEFAULT_OVERLAY };
 

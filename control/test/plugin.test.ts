@@ -6,7 +6,7 @@ import t from 'tap';
 import { createRegistry } from '../../common/metrics.js';
 import { Router, serve } from '../../common/http.js';
 import type { AgentHandle } from '../../cli/plugins.js';
-import type { KvStore, MasterHandle } from '../../master/protocol.js';
+import type { KvStore, MasterHandle } from '../../contracts/index.js';
 import { freePort } from '../../test/lib/index.js';
 import { main as cli } from '../cli.js';
 import { controlAgentPlugin, controlMasterPlugin, registerConsumer, registerPartSource } from '../index.js';

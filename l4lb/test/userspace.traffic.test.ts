@@ -7,7 +7,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import { createRegistry } from '../../common/metrics.js';
 import { Router, serve } from '../../common/http.js';
-import type { Snapshot, Vip } from '../../control/types.js';
+import type { Snapshot, Vip } from '../../contracts/index.js';
 import { eventually, freePort, loopbackBlock } from '../../test/lib/index.js';
 import { UserspaceDriver } from '../userspace/driver.js';
 import { L4lbReconciler } from '../reconciler.js';

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Router, requestJson, serve, type HttpServer } from '../../common/index.js';
-import { API, type LaunchRequest, type RegisterResponse, type TaskInfo, type TaskReport, type TaskState } from '../protocol.js';
+import { API, type LaunchRequest, type RegisterResponse, type TaskInfo, type TaskReport, type TaskState } from '../../contracts/index.js';
 
 export interface FakeAgentOptions {
   ip: string;

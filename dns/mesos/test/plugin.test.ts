@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createRegistry } from '../../../common/metrics.js';
 import { freePort, loopbackBlock, requireTools } from '../../../test/lib/index.js';
-import type { MasterHandle } from '../../../master/index.js';
+import type { MasterHandle } from '../../../contracts/index.js';
 import { mesosDnsMasterPlugin } from '../plugin.js';
 
 const pexec = promisify(execFile);
