@@ -4,6 +4,7 @@
  */
 import type { Router } from '../common/http.js';
 import type { Registry } from '../common/metrics.js';
+import type { Limits } from './limits.js';
 
 /**
  * A small durable key-value store (the embedded file store now, ZooKeeper later). Values are JSON.

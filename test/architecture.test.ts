@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { checkLayers, filesNamingShared, importsOf, packageImportsOfContracts, readImportGraph, type ImportGraph } from './lib/import-graph.js';
+import { checkLayers, filesNamingShared, importsOf, readImportGraph, type ImportGraph } from './lib/import-graph.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
@@ -43,8 +43,6 @@ t.test('the repository keeps its layers', async (t) => {
   t.same(v.importsCli, [], `(1) no component file imports cli/${show(v.importsCli)}`);
   t.same(v.crossesComponents, [], `(2) components import each other only through index.ts, contracts/ or common/${show(v.crossesComponents)}`);
   t.same(v.contractsNotLeaf, [], `(3) contracts/ imports only common/${show(v.contractsNotLeaf)}`);
-  const pkgs = packageImportsOfContracts(root);
-  t.same(pkgs, [], `(3) contracts/ imports no package${show(pkgs)}`);
   t.same(v.productImportsTestOrBench, [], `(4) product code imports neither test nor bench code${show(v.productImportsTestOrBench)}`);
 });
 

@@ -78,17 +78,6 @@ export function checkLayers(graph: ImportGraph): Violations {
   return v;
 }
 
-/** Package imports of contracts/ files (it may depend on nothing but common/). */
-export function packageImportsOfContracts(root: string): string[] {
-  return listFiles(root, ['.ts'], 'contracts').flatMap((f) =>
-    ts
-      .preProcessFile(readFileSync(posix.join(root, f), 'utf8'), true, true)
-      .importedFiles.map((i) => i.fileName)
-      .filter((spec) => !spec.startsWith('.'))
-      .map((spec) => `${f} -> ${spec}`),
-  );
-}
-
 /**
  * Files that name the design folder beside the repository (a relative path up into `shared`, or its
  * absolute path under /work): a test or a build that reads it cannot run from a clone with nothing
