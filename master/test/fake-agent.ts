@@ -1,5 +1,5 @@
 /**
- * A scripted agent for master tests: speaks the master/protocol.ts API over real HTTP, records
+ * A scripted agent for master tests: speaks the contracts/protocol.ts API over real HTTP, records
  * launches and kills, and reports statuses when told to (or at once, with autoRun).
  */
 import { randomUUID } from 'node:crypto';
