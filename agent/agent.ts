@@ -1,6 +1,6 @@
 /**
  * The Agent: task runner + registration with the master + status updates + the :5051 HTTP API
- * (`/state`, `/health`, `/metrics`, launch and kill from master/protocol.ts). Construction does no
+ * (`/state`, `/health`, `/metrics`, launch and kill from contracts/protocol.ts). Construction does no
  * I/O; start() recovers checkpointed tasks, listens, and registers. stop() leaves tasks running so
  * the next agent on the same work dir adopts them (Mesos checkpointing); killAllTasks() ends them.
  */
@@ -11,11 +11,11 @@ import type { Component } from '../common/daemon.js';
 import { Router, requestJson, serve, type HttpServer } from '../common/http.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { createRegistry, type Registry } from '../common/metrics.js';
-import { API, TERMINAL_STATES, type RegisterRequest, type Resources, type StatusUpdate, type TaskReport } from '../master/protocol.js';
+import { API, TERMINAL_STATES, type RegisterRequest, type Resources, type StatusUpdate, type TaskReport } from '../contracts/index.js';
 import { parseKill, parseLaunch } from './launch.js';
 import { killSchema, launchSchema } from './schema.js';
 import { AgentMetrics } from './metrics.js';
-import type { NetworkAttacher } from './network.js';
+import type { NetworkAttacher } from '../contracts/index.js';
 import type { Probe } from './probes.js';
 import { Registration, type CallMaster } from './registration.js';
 import { DEFAULT_RESOURCES } from './resources.js';

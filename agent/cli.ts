@@ -2,22 +2,21 @@
  * `sextant agent --master HOST:PORT --ip IP [--port 5051] [--work-dir DIR] [--resources R]
  *  [--attributes A] [--hostname H] [--kill-tasks-on-exit]`
  *
- * Prints `sextant agent <id> registered with master <host:port>` once registered, then runs the
- * agent plugins (cli/plugins.ts). On SIGINT/SIGTERM the agent stops but leaves its tasks running,
- * so a restart on the same work dir adopts them (Mesos checkpointing); `--kill-tasks-on-exit`
- * (what `sextant up` uses) kills them first.
+ * Prints `sextant agent <id> registered with master <host:port>` once registered, then starts the
+ * services the composition root gives it (cli/plugins.ts), one after another. On SIGINT/SIGTERM
+ * the agent stops but leaves its tasks running, so a restart on the same work dir adopts them
+ * (Mesos checkpointing); `--kill-tasks-on-exit` (what `sextant up` uses) kills them first.
  */
 import { parseArgs } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentPlugins, type AgentHandle } from '../cli/plugins.js';
+import type { AgentHandle, NetworkAttacher, ServiceBuilders } from '../contracts/index.js';
 import type { Component } from '../common/daemon.js';
 import { untilSignal } from '../common/daemon.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { Agent } from './agent.js';
-import type { NetworkAttacher } from './network.js';
 import { DEFAULT_RESOURCES, parseAttributes, parseResources } from './resources.js';
 
 const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...] --ip IP [--port 5051] [--work-dir DIR]
@@ -70,7 +69,7 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
   };
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], services: ServiceBuilders<AgentHandle> = () => []): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
@@ -98,8 +97,8 @@ export async function main(argv: string[]): Promise<number> {
       setNetworkAttacher: (a: NetworkAttacher | undefined) => agent.setNetworkAttacher(a),
       setNameservers: (ns: string[]) => agent.setNameservers(ns),
     });
-    for (const plugin of agentPlugins) {
-      const c = await plugin(handle);
+    for (const build of services(handle)) {
+      const c = await build();
       if (!c) continue;
       await c.start();
       plugins.push(c);

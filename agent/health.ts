@@ -6,7 +6,7 @@
  * is reported only when it changes. Time comes from the injected clock.
  */
 import type { Clock } from '../common/clock.js';
-import type { HealthCheckSpec } from '../master/protocol.js';
+import type { HealthCheckSpec } from '../contracts/index.js';
 import { realProbe, type Probe, type ProbeTarget } from './probes.js';
 
 export interface HealthEvents {

@@ -10,4 +10,4 @@ export { killCheckpointedTasks } from './cleanup.js';
 export { processStartTime, sameProcessAlive } from './proc.js';
 export { parseResources, parseAttributes, parsePortRanges, formatPortRanges, DEFAULT_RESOURCES } from './resources.js';
 export { NoNetworkAttacherError, WorkDirError } from './errors.js';
-export type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from './network.js';
+export { main as agentMain, parseAgentArgs, type AgentCliOptions } from './cli.js';

@@ -3,7 +3,7 @@
  * or a ValidationError listing every bad path (the router answers 422 and nothing is started).
  */
 import { ValidationError } from '../common/errors.js';
-import type { KillRequest, TaskInfo } from '../master/protocol.js';
+import type { KillRequest, TaskInfo } from '../contracts/index.js';
 import { isSafeTaskId } from './workdir.js';
 
 type Problems = { path: string; errors: string[] }[];

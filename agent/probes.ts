@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { inNetns } from '../common/netns.js';
-import type { HealthCheckSpec } from '../master/protocol.js';
+import type { HealthCheckSpec } from '../contracts/index.js';
 import { signalGroup } from './proc.js';
 
 export interface ProbeTarget {

@@ -7,7 +7,7 @@
 import type { Clock } from '../common/clock.js';
 import { bodyText, requestJson } from '../common/http.js';
 import type { Logger } from '../common/log.js';
-import { API, type RegisterRequest, type RegisterResponse } from '../master/protocol.js';
+import { API, type RegisterRequest, type RegisterResponse } from '../contracts/index.js';
 
 export type CallMaster = (url: string, body: unknown) => Promise<{ status: number; body: unknown }>;
 

@@ -3,7 +3,7 @@
  * text form of port ranges. Errors name the bad item.
  */
 import { ConfigError } from '../common/errors.js';
-import type { PortRange, Resources } from '../master/protocol.js';
+import type { PortRange, Resources } from '../contracts/index.js';
 
 export const DEFAULT_RESOURCES: Resources = { cpus: 4, mem: 4096, disk: 10000, ports: [[31000, 32000]] };
 

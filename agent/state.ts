@@ -3,8 +3,8 @@
  * to the fields tools read: id, pid `slave(1)@IP:PORT`, hostname, resources, attributes,
  * frameworks[].executors[].tasks[] (+ completed_tasks), one command executor per task.
  */
-import { TERMINAL_STATES } from '../master/protocol.js';
-import type { Resources } from '../master/protocol.js';
+import { TERMINAL_STATES } from '../contracts/index.js';
+import type { Resources } from '../contracts/index.js';
 import { formatPortRanges, portsToRanges } from './resources.js';
 import type { TaskRecord } from './workdir.js';
 

@@ -4,7 +4,7 @@
  * Each update carries a uuid, so a retried POST is applied once by the master.
  */
 import type { Clock } from '../common/clock.js';
-import type { StatusUpdate } from '../master/protocol.js';
+import type { StatusUpdate } from '../contracts/index.js';
 
 /** Deliver one update: true when the master acknowledged it. */
 export type Deliver = (u: StatusUpdate) => Promise<boolean>;

@@ -8,11 +8,11 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NetworkAttachment } from './network.js';
-import type { TaskInfo, TaskState, TaskStatusEntry } from '../master/protocol.js';
+import type { NetworkAttachment } from '../contracts/index.js';
+import type { TaskInfo, TaskState, TaskStatusEntry } from '../contracts/index.js';
 import { WorkDirError } from './errors.js';
 
-export type { TaskStatusEntry } from '../master/protocol.js';
+export type { TaskStatusEntry } from '../contracts/index.js';
 
 export interface TaskRecord {
   info: TaskInfo;

@@ -5,8 +5,8 @@
  */
 const commands: Record<string, { module: string; help: string }> = {
   up: { module: './up.js', help: 'start a local cluster (master + agents + example app) in the foreground' },
-  master: { module: '../master/cli.js', help: 'run a master (Mesos API :5050, Marathon :8080, control plane :5060)' },
-  agent: { module: '../agent/cli.js', help: 'run an agent (task runner :5051 and node network services)' },
+  master: { module: './master.js', help: 'run a master (Mesos API :5050, Marathon :8080, control plane :5060)' },
+  agent: { module: './agent.js', help: 'run an agent (task runner :5051 and node network services)' },
   'mesos-dns': { module: '../dns/mesos-cli.js', help: 'run Mesos-DNS, drop-in for mesosphere/mesos-dns (-config FILE)' },
   dispatcher: { module: '../dns/dispatcher-cli.js', help: 'run the node DNS dispatcher (--config FILE)' },
   dns: { module: '../dns/query-cli.js', help: 'DNS client: `dns query NAME [--agent IP | --server IP:PORT]` prints the answer and which server gave it' },

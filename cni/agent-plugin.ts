@@ -1,15 +1,12 @@
 /**
- * Wiring into the agent process (cli/plugins.ts): builds the CniAttacher, feeds it the agent's
- * network slices from the control-plane snapshot (`networks` + `overlay_agents`), writes the
- * conflists as networks appear, and hands the attacher to the agent.
+ * The CNI agent plugin, in the one plugin shape (contracts/plugin.ts): builds the CniAttacher, feeds
+ * it the agent's network slices from the control-plane snapshot (`networks` + `overlay_agents`,
+ * a consumer handed to `host.control`), writes the conflists as networks appear, and hands the
+ * attacher to the agent.
  */
 import { join } from 'node:path';
-import type { AgentHandle, AgentPlugin } from '../cli/plugins.js';
-import type { Component } from '../common/daemon.js';
-import type { NetworkAttacher } from '../agent/network.js';
-import type { Snapshot, SnapshotConsumer } from '../control/index.js';
+import type { AgentPlugin, Snapshot, SnapshotConsumer } from '../contracts/index.js';
 import { CniAttacher, type BridgeNetwork, type CniAttacherOptions } from './attacher.js';
-import { createLogger } from '../common/log.js';
 import { NotFoundError } from '../common/errors.js';
 import { noSliceReason } from '../overlay/index.js';
 
@@ -28,8 +25,8 @@ function throwNoSlice(view: Snapshot | undefined, agentId: string, network: stri
 }
 
 export function cniAgentPlugin(opts: CniPluginOptions = {}): AgentPlugin {
-  return async (a: AgentHandle & { setNetworkAttacher?: (x: NetworkAttacher | undefined) => void }): Promise<Component> => {
-    const log = createLogger('cni', { agent_id: a.agentId });
+  return ({ handle: a, control, log: base }) => {
+    const log = base.child({ agent_id: a.agentId });
     let view: Snapshot | undefined;
     const dir = join(a.workDir, 'cni');
     const attacher = new CniAttacher({
@@ -49,9 +46,7 @@ export function cniAgentPlugin(opts: CniPluginOptions = {}): AgentPlugin {
         for (const n of v.parts.networks) if (sliceOf(v, a.agentId, n.name)) await attacher.conflist(n.name);
       },
     };
-    const ctl = (await import('../control/index.js')) as unknown as Record<string, unknown>;
-    const register = ctl.registerSnapshotConsumer as ((c: SnapshotConsumer) => unknown) | undefined;
-    register?.(consumer);
+    control.addConsumer(consumer);
     a.setNetworkAttacher?.(attacher);
     return {
       name: 'cni',

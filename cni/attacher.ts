@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from '../agent/network.js';
+import type { NetworkAttacher, NetworkAttachRequest, NetworkAttachment } from '../contracts/index.js';
 import { NotFoundError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { ProcessError, run } from '../common/proc.js';

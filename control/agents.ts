@@ -1,5 +1,5 @@
 /** Per-agent convergence bookkeeping on the master: what was sent, applied and failed. */
-import type { PartName } from './types.js';
+import type { PartName } from '../contracts/index.js';
 
 export interface AgentStatus {
   agent_id: string;

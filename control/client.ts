@@ -16,7 +16,7 @@ import { clientMetrics, type ClientMetrics } from './metrics.js';
 import { loadControlProto, type WireAgentMessage, type WireUpdate } from './proto.js';
 import { MasterRing } from './ring.js';
 import { clientCredentials, type TlsOptions } from './tls.js';
-import { PART_NAMES, type PartName, type Snapshot, type SnapshotConsumer } from './types.js';
+import { consumerRank, PART_NAMES, type PartName, type Snapshot, type SnapshotConsumer } from '../contracts/index.js';
 import { HeldView } from './view.js';
 
 export interface ControlClientOptions {
@@ -52,12 +52,9 @@ export interface ClientState {
   broken: number;
 }
 
-/** Consumers apply in this order (backends before routes before DNS); others after, as added. */
-export const CONSUMER_ORDER = ['l4lb', 'overlay', 'dispatcher'];
-
+/** Consumers apply in CONSUMER_ORDER (contracts/); others after, as added. The sort is stable. */
 function rank(c: SnapshotConsumer): number {
-  const i = CONSUMER_ORDER.indexOf(c.name);
-  return i < 0 ? CONSUMER_ORDER.length : i;
+  return consumerRank(c.name);
 }
 
 type Call = grpc.ClientDuplexStream<WireAgentMessage, WireUpdate>;

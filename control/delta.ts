@@ -2,7 +2,7 @@
  * Pure keyed-list arithmetic shared by master and agent. A part is held as key -> canonical JSON,
  * so "changed" is a string comparison and an entry is encoded once, whatever the number of agents.
  */
-import type { PartName } from './types.js';
+import type { PartName } from '../contracts/index.js';
 
 /** key -> canonical JSON of the entry. */
 export type PartState = Map<string, string>;

@@ -11,7 +11,7 @@ import { Coalescer } from '../common/coalesce.js';
 import { SerialQueue } from '../common/serial-queue.js';
 import { type Changes, diffPart, mergeChanges, type PartChanges, type PartState, splitChanges, canonicalJson } from './delta.js';
 import { loadControlProto, type WirePartUpdate } from './proto.js';
-import { DEFAULT_OVERLAY, PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from './types.js';
+import { DEFAULT_OVERLAY, PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from '../contracts/index.js';
 
 export { DEFAULT_OVERLAY };
 

@@ -1,8 +1,8 @@
-// Public interface of the control plane.
-export * from './types.js';
+// Public interface of the control plane. Its part, snapshot and consumer types, and the
+// registration objects, are in contracts/.
 export { ControlServer, DEFAULT_CONTROL_PORT, type ControlServerOptions } from './server.js';
-export { ControlClient, CONSUMER_ORDER, type ControlClientOptions, type ClientState } from './client.js';
-export { SnapshotEngine, DEFAULT_OVERLAY, type EngineOptions, type SnapshotStore, type PersistedSnapshot } from './engine.js';
+export { ControlClient, type ControlClientOptions, type ClientState } from './client.js';
+export { SnapshotEngine, type EngineOptions, type SnapshotStore, type PersistedSnapshot } from './engine.js';
 export type { AgentStatus, ControlStatus } from './agents.js';
 export { MasterRing } from './ring.js';
 export { zonesSource, zoneRecords, DCOS_ZONE } from './sources/zones.js';
@@ -10,13 +10,4 @@ export { mastersSource, masterEntries, type MastersSourceOptions } from './sourc
 export { sanitizeLabel, runningTasks } from './sources/state.js';
 export type { TlsOptions } from './tls.js';
 export { ApplyError } from './errors.js';
-export {
-  controlMasterPlugin,
-  controlAgentPlugin,
-  registerPartSource,
-  registerConsumer,
-  registerSnapshotConsumer,
-  kvSnapshotStore,
-  type ControlMasterPluginOptions,
-  type ControlAgentPluginOptions,
-} from './plugin.js';
+export { controlMasterPlugin, controlAgentPlugin, kvSnapshotStore, type ControlMasterPluginOptions, type ControlAgentPluginOptions } from './plugin.js';

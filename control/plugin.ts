@@ -1,47 +1,21 @@
 /**
- * Wiring into the master and agent processes (cli/plugins.ts).
+ * The control plane's plugins, in the one plugin shape (contracts/plugin.ts).
  *
- * Master: `controlMasterPlugin(opts)` starts the ControlServer with the `masters` and `zones`
- * sources and every source given to `registerPartSource` (before or after it starts: l4lb's
- * `vips`, the overlay's parts), and mounts `GET /v1/control/agents` on the master API.
+ * Master: `controlMasterPlugin(opts)(host)` builds the ControlServer with the `masters` and `zones`
+ * sources and follows `host.control` for every other source (before or after it starts: l4lb's
+ * `vips`, the overlay's parts); the `vips` source also feeds the zones. It mounts
+ * `GET /v1/control/agents` on the master API. The gRPC server listens in `start()`.
  *
- * Agent: `controlAgentPlugin(opts)` starts the ControlClient; other agent plugins hand it their
- * consumers with `registerConsumer` (alias `registerSnapshotConsumer`). Registrations go to the
- * client created most recently in this process (plugins of one agent run one after another), or
- * wait for the next one when none exists yet.
+ * Agent: `controlAgentPlugin(opts)(host)` builds the ControlClient and follows `host.control` for
+ * the consumers other agent plugins add; the client applies them in CONSUMER_ORDER.
  */
-import type { AgentHandle, AgentPlugin, MasterPlugin } from '../cli/plugins.js';
-import { createLogger } from '../common/log.js';
-import type { KvStore, MasterHandle } from '../master/protocol.js';
+import type { AgentPlugin, KvStore, MasterHandle, MasterPlugin, PartSource } from '../contracts/index.js';
 import { ControlClient } from './client.js';
 import type { PersistedSnapshot, SnapshotStore } from './engine.js';
 import { ControlServer, DEFAULT_CONTROL_PORT } from './server.js';
 import { mastersSource, type MastersSourceOptions } from './sources/masters.js';
 import { zonesSource } from './sources/zones.js';
 import type { TlsOptions } from './tls.js';
-import type { PartSource, SnapshotConsumer } from './types.js';
-
-const pendingSources: PartSource[] = [];
-const pendingConsumers: SnapshotConsumer[] = [];
-let currentServer: { server: ControlServer; watchVips(s: PartSource<'vips'>): void } | undefined;
-let currentClient: ControlClient | undefined;
-
-/** Add a snapshot part source on the master (one per part). */
-export function registerPartSource(source: PartSource): void {
-  if (!currentServer) {
-    pendingSources.push(source);
-    return;
-  }
-  currentServer.server.addSource(source);
-  if (source.part === 'vips') currentServer.watchVips(source as PartSource<'vips'>);
-}
-
-/** Add a consumer on the agent; consumers apply in CONSUMER_ORDER (l4lb, overlay, dispatcher). */
-export function registerConsumer(consumer: SnapshotConsumer): void {
-  if (currentClient) currentClient.addConsumer(consumer);
-  else pendingConsumers.push(consumer);
-}
-export const registerSnapshotConsumer = registerConsumer;
 
 /** The master's durable store as the engine's snapshot store (key `control/snapshot`). */
 export function kvSnapshotStore(store: KvStore, key = 'control/snapshot'): SnapshotStore {
@@ -74,7 +48,7 @@ function knownAgents(m: MasterHandle): (id: string) => boolean {
 }
 
 export function controlMasterPlugin(opts: ControlMasterPluginOptions = {}): MasterPlugin {
-  return async (m) => {
+  return ({ handle: m, control, metrics, log }) => {
     const masters = mastersSource(m, { ...opts, controlPort: opts.controlPort ?? opts.port ?? DEFAULT_CONTROL_PORT });
     let vips: PartSource<'vips'> | undefined;
     const zones = zonesSource(m, { masters, vips: () => vips });
@@ -83,20 +57,19 @@ export function controlMasterPlugin(opts: ControlMasterPluginOptions = {}): Mast
       port: opts.port ?? DEFAULT_CONTROL_PORT,
       tls: opts.tls,
       coalesceMs: opts.coalesceMs,
-      registry: m.registry,
+      registry: metrics,
       store: kvSnapshotStore(m.store),
       isKnownAgent: opts.knownAgentsOnly === false ? undefined : knownAgents(m),
       sources: [masters, zones],
-      log: createLogger('control', { master_id: m.masterId }),
+      log: log.child({ master_id: m.masterId }),
     });
-    currentServer = {
-      server,
-      watchVips: (s) => {
-        vips = s;
-        zones.watchVips(s);
-      },
-    };
-    for (const s of pendingSources.splice(0)) registerPartSource(s);
+    control.onSource((source) => {
+      server.addSource(source);
+      if (source.part === 'vips') {
+        vips = source as PartSource<'vips'>;
+        zones.watchVips(vips);
+      }
+    });
     m.routes((r) => r.get('/v1/control/agents', () => ({ json: server.status() })));
     return server;
   };
@@ -111,18 +84,11 @@ export interface ControlAgentPluginOptions {
 }
 
 export function controlAgentPlugin(opts: ControlAgentPluginOptions = {}): AgentPlugin {
-  return async (a: AgentHandle) => {
+  return ({ handle: a, control, metrics, log }) => {
     const port = opts.port ?? DEFAULT_CONTROL_PORT;
     const masters = opts.masters ?? a.masters.map((hp) => `${hp.replace(/:\d+$/, '')}:${port}`);
-    const client = new ControlClient({
-      agentId: a.agentId,
-      masters,
-      tls: opts.tls,
-      consumers: pendingConsumers.splice(0),
-      registry: a.registry,
-      log: createLogger('control', { role: 'agent' }),
-    });
-    currentClient = client;
+    const client = new ControlClient({ agentId: a.agentId, masters, tls: opts.tls, registry: metrics, log: log.child({ role: 'agent' }) });
+    control.onConsumer((c) => client.addConsumer(c));
     a.routes((r) => r.get('/v1/control/state', () => ({ json: { ...client.state(), masters } })));
     return client;
   };

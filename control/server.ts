@@ -13,7 +13,7 @@ import { serverMetrics, type ServerMetrics } from './metrics.js';
 import { loadControlProto } from './proto.js';
 import { AgentStream, type Incoming, type StreamHost } from './stream.js';
 import { serverCredentials, type TlsOptions } from './tls.js';
-import type { PartSource } from './types.js';
+import type { PartSource } from '../contracts/index.js';
 
 export const DEFAULT_CONTROL_PORT = 5060;
 

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { SnapshotEngine } from './engine.js';
 import type { WireAgentMessage } from './proto.js';
-import { PART_NAMES, type PartName } from './types.js';
+import { PART_NAMES, type PartName } from '../contracts/index.js';
 
 /** What the server's deserializer hands the stream: a message, or why the bytes were not one. */
 export type Incoming = WireAgentMessage | { garbage: string };

@@ -5,7 +5,7 @@
 import { parseUpserts } from './delta.js';
 import { DEFAULT_OVERLAY } from './engine.js';
 import type { WireUpdate } from './proto.js';
-import { PART_NAMES, type OverlayConfig, type PartName, type Snapshot, type SnapshotParts } from './types.js';
+import { PART_NAMES, type OverlayConfig, type PartName, type Snapshot, type SnapshotParts } from '../contracts/index.js';
 
 export class UpdateMismatch extends Error {
   override name = 'UpdateMismatch';

@@ -5,7 +5,7 @@
  * for `graceMs` is freed. All calls are serialized.
  */
 import ipaddr from 'ipaddr.js';
-import type { KvStore } from '../master/protocol.js';
+import type { KvStore } from '../contracts/index.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { ConfigError } from '../common/errors.js';

@@ -4,7 +4,7 @@
  * and returns what it changed; `dump` reads back what is programmed (sorted), `reconcile` is a full
  * apply that also repairs changes made by others.
  */
-import type { Protocol } from '../control/types.js';
+import type { Protocol } from '../contracts/index.js';
 
 export interface Backend {
   ip: string;

@@ -11,5 +11,5 @@ export { tableName, DEFAULT_TABLE } from './nft/names.js';
 export { UserspaceDriver, type UserspaceDriverOptions } from './userspace/driver.js';
 export { probeDriver, loadIpvsDriver, parseDriverChoice, DRIVER_CHOICES, type DriverChoice, type ProbeOptions } from './probe.js';
 export { L4lbReconciler, vipsApiView, type ReconcilerOptions } from './reconciler.js';
-export { l4lbAgentPlugin, type L4lbAgentPluginOptions } from './plugin.js';
+export { l4lbAgentPlugin, l4lbMasterPlugin, type L4lbAgentPluginOptions, type L4lbMasterPluginOptions } from './plugin.js';
 export { l4lbMetrics, type L4lbMetrics } from './metrics.js';

@@ -2,7 +2,7 @@
  * The VIP model: which VIPs the cluster asks for and their backends, derived from the Mesos state
  * JSON (`/master/state`). Pure; bad labels are returned as problems and skipped, never fatal.
  */
-import type { Protocol, VipBackend } from '../control/types.js';
+import type { Protocol, VipBackend } from '../contracts/index.js';
 import { VipLabelError } from './errors.js';
 import { isVipPortLabel, parseProtocol, parseVipPortLabel, parseVipValue, vipPortLabelIndex, type VipTarget } from './labels.js';
 

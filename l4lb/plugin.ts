@@ -1,13 +1,21 @@
 /**
- * The agent plugin: probes the driver, mounts `GET /v1/vips` on the agent API and hands the
- * reconciler (a SnapshotConsumer for part `vips`) to the agent's control-plane client.
+ * The l4lb plugins, in the one plugin shape (contracts/plugin.ts).
+ *
+ * Agent: `l4lbAgentPlugin(opts)(host)` builds nothing that touches the kernel. `start()` probes the
+ * driver (ipvs, `nft -c`, userspace), mounts `GET /v1/vips` on the agent API, hands the reconciler
+ * (a SnapshotConsumer for part `vips`) to `host.control` and starts it. A driver that cannot be
+ * probed fails `start()`, so nothing is registered.
+ *
+ * Master: `l4lbMasterPlugin(opts)(host)` adds the `vips` part source to `host.control` and mounts
+ * `GET /v1/l4lb/vips`; the source reads the store when the control plane asks for entries.
  */
-import type { AgentPlugin } from '../cli/plugins.js';
 import type { Clock } from '../common/clock.js';
-import type { SnapshotConsumer } from '../control/types.js';
+import type { Component } from '../common/daemon.js';
+import type { AgentPlugin, MasterPlugin } from '../contracts/index.js';
 import { l4lbMetrics } from './metrics.js';
 import { probeDriver, type DriverChoice, type ProbeOptions } from './probe.js';
 import { L4lbReconciler, vipsApiView } from './reconciler.js';
+import { vipSource, type VipSourceOptions } from './source.js';
 import { UserspaceDriver } from './userspace/driver.js';
 
 export interface L4lbAgentPluginOptions extends ProbeOptions {
@@ -15,24 +23,44 @@ export interface L4lbAgentPluginOptions extends ProbeOptions {
   driver?: DriverChoice;
   reconcileMs?: number;
   clock?: Clock;
-  /** Registers the consumer with the agent's control-plane watch. */
-  register?: (consumer: SnapshotConsumer) => void;
 }
 
 export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin {
-  return async (agent) => {
-    const metrics = l4lbMetrics(agent.registry);
-    const driver = await probeDriver(opts.driver ?? 'auto', {
-      ...opts,
-      // The agent's address: VIP routes prefer it as source, and the node's own flows skip MASQUERADE.
-      ipvs: { nodeIp: agent.ip, ...opts.ipvs },
-      nftables: { ...opts.nftables, onBridgeNetfilter: (state) => metrics.bridgeNetfilter.set(state === 'on' ? 1 : 0) },
-      userspace: { ...opts.userspace, onUnreachable: (b) => metrics.unreachable.inc({ backend: b }), onSocketError: (op, e) => metrics.socketErrors.inc({ op, errno: e }) },
-    });
-    if (driver instanceof UserspaceDriver) metrics.openSource = () => driver.openTotals();
-    const reconciler = new L4lbReconciler({ driver, registry: agent.registry, clock: opts.clock, reconcileMs: opts.reconcileMs });
-    agent.routes((r) => r.get('/v1/vips', () => ({ json: vipsApiView(reconciler.current()) })));
-    opts.register?.(reconciler);
-    return reconciler;
+  return ({ handle: agent, control, metrics: registry, log }) => {
+    const metrics = l4lbMetrics(registry);
+    let reconciler: L4lbReconciler | undefined;
+    const component: Component = {
+      name: 'l4lb',
+      async start() {
+        const driver = await probeDriver(opts.driver ?? 'auto', {
+          ...opts,
+          log: opts.log ?? log,
+          // The agent's address: VIP routes prefer it as source, and the node's own flows skip MASQUERADE.
+          ipvs: { nodeIp: agent.ip, ...opts.ipvs },
+          nftables: { ...opts.nftables, onBridgeNetfilter: (state) => metrics.bridgeNetfilter.set(state === 'on' ? 1 : 0) },
+          userspace: { ...opts.userspace, onUnreachable: (b) => metrics.unreachable.inc({ backend: b }), onSocketError: (op, e) => metrics.socketErrors.inc({ op, errno: e }) },
+        });
+        if (driver instanceof UserspaceDriver) metrics.openSource = () => driver.openTotals();
+        const r = new L4lbReconciler({ driver, registry, clock: opts.clock, reconcileMs: opts.reconcileMs, log: opts.log ?? log });
+        reconciler = r;
+        agent.routes((router) => router.get('/v1/vips', () => ({ json: vipsApiView(r.current()) })));
+        control.addConsumer(r);
+        await r.start();
+      },
+      async stop() {
+        await reconciler?.stop();
+      },
+    };
+    return component;
+  };
+}
+
+export type L4lbMasterPluginOptions = Omit<VipSourceOptions, 'log'>;
+
+export function l4lbMasterPlugin(opts: L4lbMasterPluginOptions = {}): MasterPlugin {
+  return ({ handle, control, log }) => {
+    control.addSource(vipSource(handle, { ...opts, log: log.child({ role: 'vip-source' }) }));
+    // Nothing to start: the source does its I/O (the store) when the control plane asks for entries.
+    return { name: 'l4lb-vips', start: async () => {}, stop: async () => {} };
   };
 }

@@ -8,7 +8,7 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
-import type { PartName, Snapshot, SnapshotConsumer, Vip } from '../control/types.js';
+import type { PartName, Snapshot, SnapshotConsumer, Vip } from '../contracts/index.js';
 import type { Component } from '../common/daemon.js';
 import type { L4lbDriver, Service } from './driver.js';
 import { l4lbMetrics, type L4lbMetrics } from './metrics.js';

@@ -1,6 +1,6 @@
 /** Helpers shared by every driver: canonical service keys, sorting and service-level diffs. */
 import ipaddr from 'ipaddr.js';
-import type { Protocol, Vip } from '../control/types.js';
+import type { Protocol, Vip } from '../contracts/index.js';
 import type { ApplyResult, Backend, Service } from './driver.js';
 
 export function serviceKey(protocol: Protocol, vip: string, port: number): string {

@@ -3,8 +3,8 @@
  * MasterHandle, derives VIPs (model.ts), gives named VIPs their central IP (allocator.ts) and
  * returns only VIPs that have backends. Bad labels are logged once each and kept for the API.
  */
-import type { MasterHandle } from '../master/protocol.js';
-import type { PartSource, Vip } from '../control/types.js';
+import type { MasterHandle } from '../contracts/index.js';
+import type { PartSource, Vip } from '../contracts/index.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { VipAllocator, type AllocatorOptions } from './allocator.js';

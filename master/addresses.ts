@@ -6,18 +6,12 @@
  */
 import ipaddr from 'ipaddr.js';
 import { ConfigError } from '../common/index.js';
-import { NAMED_VIP_RANGES } from '../contracts/vip-label.js';
+import { NAMED_VIP_RANGES, type AddressClaim, type AddressOwnership } from '../contracts/index.js';
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 type Range = [Addr, number];
 
-export interface AddressClaim {
-  /** What holds it, for the error message: `agent S1 (10.0.0.2)`, `overlay network "dcos"`. */
-  what: string;
-  /** An address or a CIDR. */
-  cidr: string;
-  kind: 'node' | 'overlay' | 'other';
-}
+export type { AddressClaim };
 
 /** Never usable by a VIP or a virtual network. */
 export const RESERVED_RANGES: readonly { what: string; cidr: string }[] = [
@@ -63,7 +57,7 @@ export function parseVipRanges(text: string | undefined, field = 'SEXTANT_VIP_RA
   return out;
 }
 
-export class AddressBook {
+export class AddressBook implements AddressOwnership {
   readonly vipRanges: readonly string[];
   private readonly ranges: Range[];
   private readonly sources = new Set<() => AddressClaim[]>();

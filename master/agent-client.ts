@@ -1,6 +1,6 @@
 /** master -> agent calls (launch, kill) over the agent's HTTP API. */
 import { requestJson } from '../common/index.js';
-import { API, type KillRequest, type LaunchRequest } from './protocol.js';
+import { API, type KillRequest, type LaunchRequest } from '../contracts/index.js';
 import type { AgentRecord } from './model.js';
 
 export interface AgentClient {

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError, Fields, pointerPath, ValidationError } from '../common/index.js';
-import type { HeartbeatRequest, PortRange, RegisterRequest, Resources, StatusUpdate, TaskReport, TaskState } from './protocol.js';
+import type { HeartbeatRequest, PortRange, RegisterRequest, Resources, StatusUpdate, TaskReport, TaskState } from '../contracts/index.js';
 
 const STATES: TaskState[] = [
   'TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_FINISHED', 'TASK_FAILED',

@@ -6,7 +6,7 @@
  */
 import type { FromSchema } from '../common/index.js';
 import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from './limits.js';
-import type { HeartbeatRequest, RegisterRequest, StatusUpdate } from './protocol.js';
+import type { HeartbeatRequest, RegisterRequest, StatusUpdate } from '../contracts/index.js';
 
 const STATES = ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_UNREACHABLE', 'TASK_GONE'] as const;
 const ID = { type: 'string', minLength: 1, maxLength: 255 } as const;

@@ -5,7 +5,7 @@
  */
 import type { Clock, Logger } from '../common/index.js';
 import { NotFoundError } from '../common/index.js';
-import type { RegisterRequest, RegisterResponse, StatusUpdate, TaskReport } from './protocol.js';
+import type { RegisterRequest, RegisterResponse, StatusUpdate, TaskReport } from '../contracts/index.js';
 import { KEYS, type AgentRecord, type TaskRecord } from './model.js';
 import type { Cluster } from './cluster.js';
 import type { AgentClient } from './agent-client.js';

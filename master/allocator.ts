@@ -5,7 +5,7 @@
  * `refuseSeconds` (a filter on that agent until then, cleared by revive). The round ends when no
  * framework takes anything. Pure logic: the master supplies agents, frameworks and the clock.
  */
-import type { Resources, TaskInfo } from './protocol.js';
+import type { Resources, TaskInfo } from '../contracts/index.js';
 import type { AgentRecord } from './model.js';
 import { subtractPorts } from './ports.js';
 

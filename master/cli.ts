@@ -1,11 +1,12 @@
 /**
  * `sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR
  *  [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--hostname NAME]`
- * Starts the master, then every master plugin (cli/plugins.ts), and runs until SIGINT/SIGTERM.
+ * Starts the master, then every service the composition root gives it (cli/plugins.ts), one after
+ * another, and runs until SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger, untilSignal, type Component } from '../common/index.js';
-import { masterPlugins } from '../cli/plugins.js';
+import type { MasterHandle, ServiceBuilders } from '../contracts/index.js';
 import { Master, type MasterOptions } from './master.js';
 import { parseVipRanges } from './addresses.js';
 import { limitsFromEnv } from './limits.js';
@@ -48,7 +49,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
   };
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], services: ServiceBuilders<MasterHandle> = () => []): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -69,8 +70,8 @@ export async function main(argv: string[]): Promise<number> {
     await master.stop();
   };
   try {
-    for (const plugin of masterPlugins) {
-      const c = await plugin(master);
+    for (const build of services(master)) {
+      const c = await build();
       if (!c) continue;
       await c.start();
       components.push(c);

@@ -4,7 +4,7 @@
  * listeners run. Terminal tasks leave the store and stay in a bounded in-memory history.
  */
 import type { Clock } from '../common/index.js';
-import type { KvStore, TaskState } from './protocol.js';
+import type { KvStore, TaskState } from '../contracts/index.js';
 import { KEYS, isTerminal, type AgentRecord, type FrameworkRecord, type TaskRecord, type TaskStatusRecord } from './model.js';
 
 export type TaskListener = (task: TaskRecord, prev: TaskState) => void;

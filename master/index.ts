@@ -1,4 +1,3 @@
-export * from './protocol.js';
 export { Master, type MasterOptions } from './master.js';
 export { FileKvStore, MemoryKvStore } from './store/index.js';
 export { StoreCorruptError } from './errors.js';
@@ -8,3 +7,4 @@ export { taskName, taskId } from './marathon/naming.js';
 export { formatRanges } from './ports.js';
 export { AddressBook, parseVipRanges, RESERVED_RANGES, type AddressClaim } from './addresses.js';
 export { DEFAULT_LIMITS, LIMIT_ENV, limitsFromEnv, type Limits } from './limits.js';
+export { main as masterMain, parseMasterArgs } from './cli.js';

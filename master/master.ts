@@ -9,7 +9,7 @@ import {
   createLogger, createRegistry, Router, serve, systemClock,
   type Clock, type HttpServer, type Logger, type Registry,
 } from '../common/index.js';
-import { DEFAULT_PORTS, type KvStore, type MasterHandle } from './protocol.js';
+import { DEFAULT_PORTS, type KvStore, type MasterHandle } from '../contracts/index.js';
 import { HttpAgentClient, type AgentClient } from './agent-client.js';
 import { AgentService } from './agents.js';
 import { Cluster } from './cluster.js';

@@ -2,7 +2,7 @@
 import { ValidationError, type Handler, type Router } from '../common/index.js';
 import { heartbeatSchema, registerSchema, statusSchema } from './agent-schema.js';
 import type { Limits } from './limits.js';
-import { API } from './protocol.js';
+import { API } from '../contracts/index.js';
 import type { AgentService } from './agents.js';
 import { parseHeartbeat, parseRegister, parseStatus } from './agent-parse.js';
 import { MESOS_VERSION } from './state-json.js';

@@ -2,7 +2,7 @@
  * The master's records. These are what the store holds (JSON) and what `/master/state` and the
  * control plane read. A task record carries everything the data plane needs to route to it.
  */
-import type { AgentRegistration, TaskInfo, TaskState, TaskStatusEntry } from './protocol.js';
+import type { AgentRegistration, TaskInfo, TaskState, TaskStatusEntry } from '../contracts/index.js';
 
 export interface AgentRecord extends AgentRegistration {
   agent_id: string;

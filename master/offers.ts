@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, Logger } from '../common/index.js';
-import type { Resources, TaskInfo } from './protocol.js';
+import type { Resources, TaskInfo } from '../contracts/index.js';
 import { allocateRound, DeclineFilters, type AgentSlot, type FrameworkScheduler, type FrameworkSlot, type RoundResult } from './allocator.js';
 import type { Cluster } from './cluster.js';
 import type { AgentClient } from './agent-client.js';

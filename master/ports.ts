@@ -2,7 +2,7 @@
  * Port range arithmetic: agents offer ranges (`[[31000, 32000]]`), tasks take single ports, Mesos
  * prints ranges as `"[31000-31001, 31005-31005]"`.
  */
-import type { PortRange } from './protocol.js';
+import type { PortRange } from '../contracts/index.js';
 
 export { formatRanges, portsToRanges } from '../common/port-ranges.js';
 

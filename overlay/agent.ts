@@ -5,7 +5,7 @@
  * full reconcile (injected clock) repairs drift; after a failure the next sync runs anyway.
  */
 import { createLogger, prom, SerialQueue, systemClock, type Clock, type Component, type Logger, type Registry, type Router } from '../common/index.js';
-import type { PartName, Snapshot, SnapshotConsumer } from '../control/index.js';
+import type { PartName, Snapshot, SnapshotConsumer } from '../contracts/index.js';
 import { desiredState, NotAllocatedError, type DesiredState } from './desired.js';
 import { planChanges, type Plan } from './diff.js';
 import { missingSlices } from './exhaustion.js';

@@ -6,8 +6,8 @@
  * never hands out anything twice. All mutations run one at a time.
  */
 import { formatCidr, formatIp, halves, parseCidr, parseIp, SerialQueue, size, subnetAt, subnetCount, type Clock, type Logger } from '../common/index.js';
-import type { KvStore } from '../master/index.js';
-import type { IsolationRule, NetworkPolicy, OverlayAgent, OverlayConfig, OverlayNetwork } from '../control/index.js';
+import type { KvStore } from '../contracts/index.js';
+import type { IsolationRule, NetworkPolicy, OverlayAgent, OverlayConfig, OverlayNetwork } from '../contracts/index.js';
 import { DEFAULT_NETWORKS, vtepMac } from './config.js';
 import { OverlayExhaustedError } from './errors.js';
 

@@ -7,7 +7,7 @@
  * Bad input answers 422 naming the field and stores nothing.
  */
 import { ConfigError, ConflictError, NotFoundError, requestJson, ValidationError, type Request, type Router } from '../common/index.js';
-import type { IsolationRule, OverlayAgent } from '../control/index.js';
+import type { IsolationRule, OverlayAgent } from '../contracts/index.js';
 import type { Allocator } from './allocator.js';
 import { parseNetwork, parsePolicy, parseRule } from './config.js';
 import { isolationSchema, networkSchema } from './schema.js';

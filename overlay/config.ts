@@ -4,12 +4,12 @@
  * field (e.g. `subnet`, `networks[1].prefix`), and never half-applies.
  */
 import { ConfigError, contains, Fields, formatCidr, overlaps, parseCidr, parseIp, type Cidr } from '../common/index.js';
-import type { IsolationRule, NetworkPolicy, OverlayConfig, OverlayNetwork, Protocol } from '../control/index.js';
+import type { IsolationRule, NetworkPolicy, OverlayConfig, OverlayNetwork, Protocol } from '../contracts/index.js';
 
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(['host', 'bridge', 'default', 'none']);
 export const MAX_NAME = 13;
 
-import { DEFAULT_OVERLAY } from '../control/types.js';
+import { DEFAULT_OVERLAY } from '../contracts/index.js';
 export { DEFAULT_OVERLAY };
 export const DEFAULT_MTU = 1420;
 export const DEFAULT_NETWORKS: OverlayNetwork[] = [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: DEFAULT_MTU }];

@@ -2,8 +2,8 @@
  * What one agent's kernel should hold, computed from the snapshot view (pure). Names of kernel
  * objects come from here: the vxlan device (`vtep1024`), bridges `m-<net>`, routing table 42.
  */
-import type { OverlayAgent, Snapshot } from '../control/index.js';
 import { formatIp, hostAddr, parseCidr, parseIp } from '../common/index.js';
+import type { OverlayAgent, Snapshot } from '../contracts/index.js';
 
 export const OVERLAY_TABLE = 42;
 /** Priority of the `from <network> lookup 42` rules (before main at 32766). */

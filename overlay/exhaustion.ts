@@ -4,8 +4,8 @@
  * the agent out of `overlay_agents` when no VTEP address was free (or before its first
  * allocation); counting what is taken tells exhaustion from "not yet".
  */
-import type { OverlayNetwork, Snapshot } from '../control/index.js';
 import { parseCidr, size, subnetCount } from '../common/index.js';
+import type { OverlayNetwork, Snapshot } from '../contracts/index.js';
 
 const full = (subnet: string, prefix: number, taken: number): boolean => {
   const c = parseCidr(subnet);

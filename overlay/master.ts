@@ -4,12 +4,12 @@
  * exposes the snapshot parts as PartSources.
  */
 import { createLogger, prom, SerialQueue, systemClock, type Clock, type Component, type Logger } from '../common/index.js';
-import type { MasterHandle } from '../master/index.js';
-import type { OverlayAgent, OverlayConfig, OverlayNetwork, PartName, PartSource, SnapshotParts } from '../control/index.js';
+import type { MasterHandle } from '../contracts/index.js';
+import type { OverlayAgent, OverlayConfig, OverlayNetwork, PartName, PartSource, SnapshotParts } from '../contracts/index.js';
 import { Allocator } from './allocator.js';
 import { mountApi } from './api.js';
 import { DEFAULT_OVERLAY, parseNetwork } from './config.js';
-import { DEFAULT_LIMITS } from '../master/index.js';
+import { DEFAULT_LIMITS } from '../contracts/index.js';
 import { ConfigError } from '../common/index.js';
 
 export interface OverlayMasterOptions {

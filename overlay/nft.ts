@@ -8,7 +8,7 @@
  *    is REJECTed with ICMP admin-prohibited (counted, comment `default:<net>`).
  * The whole table is replaced in one transaction when its text changes.
  */
-import type { IsolationRule, NetworkPolicy, OverlayNetwork } from '../control/index.js';
+import type { IsolationRule, NetworkPolicy, OverlayNetwork } from '../contracts/index.js';
 import { parseEndpoint } from './config.js';
 
 export const NFT_TABLE = 'sextant_overlay';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Router, serve, requestJson } from '../../common/http.js';
-import { API, type RegisterRequest, type StatusUpdate } from '../../master/protocol.js';
+import { API, type RegisterRequest, type StatusUpdate } from '../../contracts/index.js';
 import { Agent } from '../agent.js';
 import { eventually } from '../../test/lib/index.js';
 import { taskInfo, tempWorkDir, alive } from './helpers.js';

@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { FakeClock } from '../../common/clock.js';
-import type { HealthCheckSpec } from '../../master/protocol.js';
+import type { HealthCheckSpec } from '../../contracts/index.js';
 import { HealthChecker } from '../health.js';
 import { freePort } from '../../test/lib/index.js';
 

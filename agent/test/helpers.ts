@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TaskInfo, TaskState } from '../../master/protocol.js';
+import type { TaskInfo, TaskState } from '../../contracts/index.js';
 import { TaskRunner, type RunnerOptions } from '../runner.js';
 import { WorkDir, type TaskRecord, type TaskStatusEntry } from '../workdir.js';
 import { uniqueName } from '../../test/lib/index.js';

@@ -2,7 +2,6 @@ import t from 'tap';
 import { parseResources, parseAttributes, parsePortRanges, formatPortRanges, portsToRanges } from '../resources.js';
 import { parseAgentArgs } from '../cli.js';
 import { parseLaunch, parseKill } from '../launch.js';
-import { parseUpArgs } from '../../cli/up.js';
 import { taskInfo } from './helpers.js';
 
 t.test('--resources / --attributes / port ranges', async (t) => {
@@ -26,16 +25,12 @@ t.test('--resources / --attributes / port ranges', async (t) => {
   t.same(portsToRanges([31005, 31000, 31001]), [[31000, 31001], [31005, 31005]]);
 });
 
-t.test('agent and up flags', async (t) => {
+t.test('agent flags', async (t) => {
   const a = parseAgentArgs(['--master', '127.0.0.1:5050', '--ip', '127.0.0.2', '--port', '0', '--attributes', 'rack:a']);
   t.match(a, { masters: ['127.0.0.1:5050'], ip: '127.0.0.2', port: 0, attributes: { rack: 'a' }, killTasksOnExit: false });
   t.throws(() => parseAgentArgs(['--ip', '127.0.0.2']), { field: '--master' });
   t.throws(() => parseAgentArgs(['--master', 'nohost']), { field: '--master' });
   t.throws(() => parseAgentArgs(['--master', 'h:1', '--port', '70000']), { field: '--port' });
-  t.match(parseUpArgs([]), { agents: 2, example: true, netns: false, masterPort: 5050, marathonPort: 8080, agentPort: 5051, ipBase: '127.0.0' });
-  t.match(parseUpArgs(['--agents', '3', '--no-example', '--ip-base', '127.5.6']), { agents: 3, example: false, ipBase: '127.5.6' });
-  t.throws(() => parseUpArgs(['--agents', '0']), { field: '--agents' });
-  t.throws(() => parseUpArgs(['--ip-base', '127.0.0.1']), { field: '--ip-base' });
 });
 
 t.test('launch and kill bodies', async (t) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { recordingRunner, taskInfo, tempWorkDir, alive } from './helpers.js';
 import { groupMembers } from '../proc.js';
 import { TaskRunner } from '../runner.js';
-import type { TaskState } from '../../master/protocol.js';
+import type { TaskState } from '../../contracts/index.js';
 import { eventually } from '../../test/lib/index.js';
 
 const ends: { name: string; cmd: string; shell?: boolean; args?: string[]; state: TaskState; message: RegExp }[] = [

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../common/log.js';
 import { ControlClient } from '../../control/client.js';
-import type { SnapshotConsumer } from '../../control/types.js';
+import type { SnapshotConsumer } from '../../contracts/index.js';
 import { SimAgents } from './sim.js';
 import { percentile } from '../lib/stats.js';
 

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../common/log.js';
 import { ControlServer } from '../../control/server.js';
-import type { PartSource, Vip } from '../../control/types.js';
+import type { PartSource, Vip } from '../../contracts/index.js';
 
 const VIPS = Number(process.env.BENCH_VIPS ?? 200);
 

@@ -2,7 +2,7 @@
  * The "1,000 remote agents" measurements, shared by the in-process run (iproute2 into a netns) and
  * the child run inside the namespace (netlink; a netlink socket is bound to its process's netns).
  */
-import type { OverlayAgent, Snapshot } from '../../control/index.js';
+import type { OverlayAgent, Snapshot } from '../../contracts/index.js';
 import { DEFAULT_NETWORKS, DEFAULT_OVERLAY, vtepMac } from '../../overlay/config.js';
 import type { OverlayAgentComponent } from '../../overlay/agent.js';
 import { median } from '../lib/stats.js';

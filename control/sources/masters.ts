@@ -3,9 +3,9 @@
  * master's Mesos-DNS; control clients may hash over them). This master, the leader named in the
  * Mesos state, and any configured peers.
  */
-import type { MasterHandle } from '../../master/protocol.js';
-import { DEFAULT_PORTS } from '../../master/protocol.js';
-import type { MasterEntry, PartSource } from '../types.js';
+import type { MasterHandle } from '../../contracts/index.js';
+import { DEFAULT_PORTS } from '../../contracts/index.js';
+import type { MasterEntry, PartSource } from '../../contracts/index.js';
 import { leaderIp } from './state.js';
 
 export interface MastersSourceOptions {

@@ -7,8 +7,8 @@
  *   master.dcos.thisdcos.directory / leader.dcos.thisdcos.directory
  */
 import { isIP } from 'node:net';
-import type { MasterHandle } from '../../master/protocol.js';
-import type { MasterEntry, PartSource, Vip, ZoneRecord } from '../types.js';
+import type { MasterHandle } from '../../contracts/index.js';
+import type { MasterEntry, PartSource, Vip, ZoneRecord } from '../../contracts/index.js';
 import { runningTasks, sanitizeLabel } from './state.js';
 
 export const DCOS_ZONE = 'dcos.thisdcos.directory';

@@ -4,7 +4,7 @@ import { FakeClock } from '../../common/clock.js';
 import { canonicalJson, diffPart } from '../delta.js';
 import { SnapshotEngine } from '../engine.js';
 import { loadControlProto } from '../proto.js';
-import type { ZoneRecord } from '../types.js';
+import type { ZoneRecord } from '../../contracts/index.js';
 import { MemoryStore, quietLog, SettableSource, vip } from './helpers.js';
 
 const rec = (name: string, data: string): ZoneRecord => ({ key: `${name}/A/${data}`, name, type: 'A', data });

@@ -6,7 +6,7 @@ import { createLogger } from '../../common/log.js';
 import type { PersistedSnapshot, SnapshotStore } from '../engine.js';
 import { ControlClient, type ClientState, type ControlClientOptions } from '../client.js';
 import { ControlServer, type ControlServerOptions } from '../server.js';
-import type { PartName, PartSource, Snapshot, SnapshotConsumer, SnapshotParts, Vip } from '../types.js';
+import type { PartName, PartSource, Snapshot, SnapshotConsumer, SnapshotParts, Vip } from '../../contracts/index.js';
 
 /** A PartSource whose entries the test sets. */
 export class SettableSource<P extends PartName> implements PartSource<P> {

@@ -1,15 +1,15 @@
 /**
- * The master and agent plugins wired like the real processes: sources and consumers registered
- * through the module functions, `GET /v1/control/agents` and `sextant control status` on top.
+ * The master and agent plugins wired like the real processes: sources and consumers added to the
+ * process's registration object (as the composition root hands it to every plugin), before and
+ * after the control plane is built; `GET /v1/control/agents` and `sextant control status` on top.
  */
 import t from 'tap';
 import { createRegistry } from '../../common/metrics.js';
 import { Router, serve } from '../../common/http.js';
-import type { AgentHandle } from '../../cli/plugins.js';
-import type { KvStore, MasterHandle } from '../../master/protocol.js';
-import { freePort } from '../../test/lib/index.js';
+import { createAgentControl, createMasterControl, type AgentHandle, type KvStore, type MasterHandle } from '../../contracts/index.js';
+import { agentHost, freePort, masterHost } from '../../test/lib/index.js';
 import { main as cli } from '../cli.js';
-import { controlAgentPlugin, controlMasterPlugin, registerConsumer, registerPartSource } from '../index.js';
+import { controlAgentPlugin, controlMasterPlugin } from '../index.js';
 import { clientReaches, RecordingConsumer, serverSees, SettableSource, vip } from './helpers.js';
 import type { ControlClient } from '../client.js';
 import type { ControlServer } from '../server.js';
@@ -48,20 +48,22 @@ t.test('master and agent plugins, status API and CLI', async (t) => {
     registry: createRegistry(),
   };
   const port = await freePort();
-  registerPartSource(new SettableSource('vips', [vip('web', '11.0.0.1', [['127.0.0.1', 31000]])])); // before the server: waits
-  const server = (await controlMasterPlugin({ port, coalesceMs: 5 })(master)) as ControlServer;
+  const masterControl = createMasterControl();
+  masterControl.addSource(new SettableSource('vips', [vip('web', '11.0.0.1', [['127.0.0.1', 31000]])])); // before the server: waits
+  const server = controlMasterPlugin({ port, coalesceMs: 5 })(masterHost(master, 'control', masterControl)) as ControlServer;
   await server.start();
   t.teardown(() => server.stop());
 
   const agentHandle = (agentId: string): AgentHandle => ({ agentId, ip: '127.0.0.1', workDir: '/nonexistent', masters: [apiAddr], registry: createRegistry(), routes: () => {} });
+  const agentControl = createAgentControl();
   const l4lb = new RecordingConsumer('l4lb', ['vips']);
-  registerConsumer(l4lb); // before the client: waits
-  const client = (await controlAgentPlugin({ port })(agentHandle('S1'))) as ControlClient;
+  agentControl.addConsumer(l4lb); // before the client: waits
+  const client = controlAgentPlugin({ port })(agentHost(agentHandle('S1'), 'control', agentControl)) as ControlClient;
   await client.start();
   t.teardown(() => client.stop());
   await clientReaches(client, (s) => s.applied > 0, 'first version');
   const dispatcher = new RecordingConsumer('dispatcher', ['zones', 'masters']);
-  registerConsumer(dispatcher); // after the client started: resubscribes
+  agentControl.addConsumer(dispatcher); // after the client started: resubscribes
   await clientReaches(client, () => dispatcher.views.length > 0, 'dispatcher view');
   const names = dispatcher.last!.parts.zones.map((z) => `${z.name} ${z.data}`);
   t.ok(names.includes('web.marathon.l4lb.thisdcos.directory 11.0.0.1'), 'VIP name in zones');
@@ -70,7 +72,7 @@ t.test('master and agent plugins, status API and CLI', async (t) => {
   t.equal(l4lb.last!.parts.vips.length, 1, 'l4lb still has its VIP');
 
   // An agent the master does not know is refused and leaves no trace.
-  const stranger = (await controlAgentPlugin({ port })(agentHandle('S9'))) as ControlClient;
+  const stranger = controlAgentPlugin({ port })(agentHost(agentHandle('S9'), 'control')) as ControlClient;
   await stranger.start();
   t.teardown(() => stranger.stop());
 

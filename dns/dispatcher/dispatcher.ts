@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { LogLimiter, limitedLogger, logDroppedCounter } from '../../common/log-limit.js';
 import { createRegistry, type Registry } from '../../common/metrics.js';
-import type { MasterEntry, Snapshot, SnapshotConsumer } from '../../control/types.js';
+import type { MasterEntry, Snapshot, SnapshotConsumer } from '../../contracts/index.js';
 import { AnswerCache } from './cache.js';
 import { cacheKey, peekUdpQuery, type Peek } from './cache-key.js';
 import { cacheHandler, compose, forwardHandler, localHandler, staleHandler, CHAIN_ORDER, type DnsHandler, type Done, type HandlerName, type Next, type QueryContext } from './chain.js';

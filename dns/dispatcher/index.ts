@@ -9,7 +9,7 @@ export { UpstreamHealth } from './health.js';
 export { renderResolvConf, writeIfChanged, probeReady, ResolvConfManager, RESOLV_OPTIONS } from './resolv.js';
 export { ensureDummyInterface, type IpRunner } from './iface.js';
 export { parseZoneFile, loadZoneFile } from './zone-file.js';
-export { dispatcherAgentPlugin, type DispatcherPluginOptions } from './plugin.js';
+export { dispatcherAgentPlugin, type DispatcherPluginOptions, type DispatcherComponent } from './plugin.js';
 export { UpstreamError, UpstreamsFailedError, ZoneFileError } from './errors.js';
 export { ZoneRecordError } from './zone-data.js';
 export { CHAIN_ORDER } from './chain.js';

@@ -1,23 +1,28 @@
 /**
- * Starts the dispatcher inside `sextant agent`. Mesos-DNS resolvers come from the agent's master
- * list (`ip:61053`); the control-plane snapshot (via `snapshotConsumer()`) refines them and feeds
- * the local zones. Listening defaults to the agent's IP on port 53 (never creating interfaces in
- * the host namespace unless asked); a config file in the work dir or `opts.config` overrides.
- * A dispatcher that cannot start is logged and skipped: the agent keeps running.
+ * The dispatcher inside `sextant agent`, in the one plugin shape (contracts/plugin.ts). Mesos-DNS
+ * resolvers come from the agent's master list (`ip:61053`); the control-plane snapshot refines them
+ * and feeds the local zones. Listening defaults to the agent's IP on port 53 (never creating
+ * interfaces in the host namespace unless asked); a config file in the work dir or `opts.config`
+ * overrides. Building does nothing; `start()` reads the config, starts the servers, then hands the
+ * snapshot consumer to `host.control` and points tasks' resolv.conf at the dispatcher. A
+ * dispatcher that cannot start is logged and skipped: the agent keeps running.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentHandle, AgentPlugin } from '../../cli/plugins.js';
 import { loadConfigFile } from '../../common/config.js';
-import { createLogger } from '../../common/log.js';
+import type { Component } from '../../common/daemon.js';
+import type { AgentHandle, AgentHost } from '../../contracts/index.js';
 import { parseDispatcherConfig, MESOS_DNS_PORT } from './config.js';
 import { Dispatcher } from './dispatcher.js';
 
 export interface DispatcherPluginOptions {
   /** Raw config (same keys as the config file); defaults filled from the agent. */
   config?: Record<string, unknown>;
-  /** Called with the dispatcher once started (e.g. to register its snapshot consumer). */
-  onStarted?(d: Dispatcher): void;
+}
+
+/** The plugin's component; `dispatcher` is set once started (undefined when it could not start). */
+export interface DispatcherComponent extends Component {
+  readonly dispatcher: Dispatcher | undefined;
 }
 
 export function agentDispatcherConfig(a: AgentHandle, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -31,17 +36,34 @@ export function agentDispatcherConfig(a: AgentHandle, overrides: Record<string, 
   };
 }
 
-export function dispatcherAgentPlugin(opts: DispatcherPluginOptions = {}): AgentPlugin {
-  return async (a) => {
-    const log = createLogger('dispatcher', { agent_id: a.agentId });
-    try {
-      const d = new Dispatcher(parseDispatcherConfig(agentDispatcherConfig(a, opts.config)), { registry: a.registry, log });
-      await d.start();
-      opts.onStarted?.(d);
-      return d;
-    } catch (err) {
-      log.error('dispatcher_not_started', { err, hint: 'port 53 needs root or CAP_NET_BIND_SERVICE; set udp_port/tcp_port in <work-dir>/dispatcher.json' });
-      return undefined;
-    }
+export function dispatcherAgentPlugin(opts: DispatcherPluginOptions = {}): (host: AgentHost) => DispatcherComponent {
+  return ({ handle: a, control, metrics, log: base }) => {
+    const log = base.child({ agent_id: a.agentId });
+    let dispatcher: Dispatcher | undefined;
+    return {
+      name: 'dispatcher',
+      get dispatcher() {
+        return dispatcher;
+      },
+      async start() {
+        let d: Dispatcher;
+        try {
+          d = new Dispatcher(parseDispatcherConfig(agentDispatcherConfig(a, opts.config)), { registry: metrics, log });
+          await d.start();
+        } catch (err) {
+          log.error('dispatcher_not_started', { err, hint: 'port 53 needs root or CAP_NET_BIND_SERVICE; set udp_port/tcp_port in <work-dir>/dispatcher.json' });
+          return;
+        }
+        dispatcher = d;
+        control.addConsumer(d.snapshotConsumer());
+        // resolv.conf has no port: only a dispatcher on :53 can serve the tasks' lookups.
+        const ns = [...new Set(d.addresses().filter((b) => b.transport === 'udp' && b.port === 53).map((b) => b.host))];
+        if (ns.length) a.setNameservers?.(ns);
+      },
+      async stop() {
+        await dispatcher?.stop();
+        dispatcher = undefined;
+      },
+    };
   };
 }

@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../common/log.js';
 import { siblingPath } from '../../common/sibling.js';
-import type { ZoneRecord } from '../../control/types.js';
+import type { ZoneRecord } from '../../contracts/index.js';
 import type { DispatcherConfig } from './config.js';
 import type { Endpoint } from './endpoint.js';
 import type { SharedUdp } from './server.js';

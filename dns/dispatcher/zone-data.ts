@@ -4,7 +4,7 @@
  * nothing.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { ZoneRecord, ZoneRecordType } from '../../control/types.js';
+import type { ZoneRecord, ZoneRecordType } from '../../contracts/index.js';
 import { SextantError } from '../../common/errors.js';
 import { LOCAL_ZONES } from './routes.js';
 import type { ResourceRecord } from './wire.js';

@@ -3,7 +3,7 @@
  * else one record per line: `name type data...` with `#` comments.
  */
 import { readFileSync } from 'node:fs';
-import type { ZoneRecord, ZoneRecordType } from '../../control/types.js';
+import type { ZoneRecord, ZoneRecordType } from '../../contracts/index.js';
 import { ZoneFileError } from './errors.js';
 
 type Rec = Pick<ZoneRecord, 'name' | 'type' | 'data'>;

@@ -4,7 +4,7 @@
  * (name, type). Unknown names get NXDOMAIN, known names without the type NODATA, both with the
  * zone's SOA in authority. UDP answers over the client's limit are cut at a record boundary with TC.
  */
-import type { ZoneRecord } from '../../control/types.js';
+import type { ZoneRecord } from '../../contracts/index.js';
 import { apexOf, builtinRecords, toResourceRecord } from './zone-data.js';
 import { Flag, MessageBuilder, patchReply, Rcode, RRClass, RRType, type Query, type ResourceRecord } from './wire.js';
 

@@ -3,12 +3,11 @@
  * (at most one regeneration per `coalesceMs`), not from polling, so a task resolves well under a
  * second after TASK_RUNNING. Serves DNS on :61053 and HTTP on :8123 by default.
  */
-import type { MasterPlugin } from '../../cli/plugins.js';
 import type { Component } from '../../common/daemon.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { Coalescer } from '../../common/coalesce.js';
-import { createLogger, type Logger } from '../../common/log.js';
-import type { MasterHandle } from '../../master/index.js';
+import type { Logger } from '../../common/log.js';
+import type { MasterHandle, MasterPlugin } from '../../contracts/index.js';
 import { parseConfig, type MesosDnsConfig } from './config.js';
 import { MesosDns } from './mesosdns.js';
 
@@ -63,12 +62,12 @@ class MesosDnsInMaster implements Component {
   }
 }
 
-/** The master plugin factory (wired in cli/plugins.ts). */
+/** The master plugin, in the one plugin shape (contracts/plugin.ts); servers listen in `start()`. */
 export function mesosDnsMasterPlugin(opts: MesosDnsPluginOptions = {}): MasterPlugin {
-  return async (m) => {
-    const log = opts.log ?? createLogger('mesos-dns', { master: m.masterId });
+  return ({ handle: m, metrics, log: base }) => {
+    const log = opts.log ?? base.child({ master: m.masterId });
     const config = pluginConfig(m, opts.config);
-    const dns = new MesosDns({ config, registry: m.registry, log });
+    const dns = new MesosDns({ config, registry: metrics, log });
     return new MesosDnsInMaster(dns, m, opts.coalesceMs ?? 50, opts.clock ?? systemClock, log);
   };
 }

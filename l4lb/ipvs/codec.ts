@@ -3,7 +3,7 @@
  * netlink attributes (TLV, 4-byte aligned) holding a nested service and/or destination.
  */
 import ipaddr from 'ipaddr.js';
-import type { Protocol } from '../../control/types.js';
+import type { Protocol } from '../../contracts/index.js';
 import { AF_INET, AF_INET6, CmdAttr, DestAttr, Fwd, IPPROTO_TCP, IPPROTO_UDP, NLA_F_NESTED, SvcAttr } from './constants.js';
 import { IpvsCodecError } from './errors.js';
 

@@ -12,7 +12,7 @@ import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './
 import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
 import { parseTable, sameSkeleton, type KernelTable } from './parse.js';
 import { ElementDelta, diffScript, fullScript, hairpinElements, renderElements, renderSkeleton, serviceElements, skeleton, type Element, type Elements } from './ruleset.js';
-import type { Protocol } from '../../control/types.js';
+import type { Protocol } from '../../contracts/index.js';
 
 export interface NftablesDriverOptions extends NftExecOptions {
   /** Table name (default `sextant_l4lb`). */

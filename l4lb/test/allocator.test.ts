@@ -1,6 +1,6 @@
 import t from 'tap';
 import { FakeClock } from '../../common/clock.js';
-import type { KvStore } from '../../master/protocol.js';
+import type { KvStore } from '../../contracts/index.js';
 import { VipAllocator } from '../allocator.js';
 import { vipSource } from '../source.js';
 

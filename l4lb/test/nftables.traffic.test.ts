@@ -7,7 +7,7 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { FakeClock } from '../../common/clock.js';
 import { createRegistry } from '../../common/metrics.js';
-import type { Snapshot, Vip } from '../../control/types.js';
+import type { Snapshot, Vip } from '../../contracts/index.js';
 import { bridgeNamespaces, createNetns, requireRoot, requireTools, spawnTracked, type Netns } from '../../test/lib/index.js';
 import { NftablesDriver } from '../nft/driver.js';
 import { L4lbReconciler } from '../reconciler.js';

@@ -7,8 +7,8 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import { createRegistry } from '../../common/metrics.js';
 import { Router, serve } from '../../common/http.js';
-import type { Snapshot, Vip } from '../../control/types.js';
-import { eventually, freePort, loopbackBlock } from '../../test/lib/index.js';
+import { createAgentControl, type Snapshot, type Vip } from '../../contracts/index.js';
+import { agentHost, eventually, freePort, loopbackBlock } from '../../test/lib/index.js';
 import { UserspaceDriver } from '../userspace/driver.js';
 import { L4lbReconciler } from '../reconciler.js';
 import { l4lbAgentPlugin } from '../plugin.js';
@@ -67,11 +67,15 @@ t.test('userspace proxy carries real traffic', async (t) => {
   const registry = createRegistry();
   const router = new Router();
   const routes: ((r: Router) => void)[] = [];
+  const control = createAgentControl();
   const plugin = l4lbAgentPlugin({ driver: 'userspace' });
-  const r = (await plugin({ agentId: 'a', ip: lb(1), workDir: '/nonexistent', masters: [], registry, routes: (f) => routes.push(f) })) as L4lbReconciler;
+  const c = plugin(agentHost({ agentId: 'a', ip: lb(1), workDir: '/nonexistent', masters: [], registry, routes: (f) => routes.push(f) }, 'l4lb', control));
+  t.equal(routes.length, 0, 'building does nothing: no probe, no routes');
+  await c.start();
+  t.teardown(() => c.stop());
+  let r!: L4lbReconciler;
+  control.onConsumer((x) => (r = x as L4lbReconciler)); // the started plugin added its reconciler
   routes.forEach((f) => f(router));
-  await r.start();
-  t.teardown(() => r.stop());
   t.equal(r.driver.name, 'userspace', 'driver chosen as asked');
   await r.apply(view([vip([1, 1]), vip([1, 1], 'udp')]));
 

@@ -8,7 +8,7 @@
 import type { Clock, Logger } from '../../common/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../common/index.js';
 import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from '../limits.js';
-import type { KvStore, TaskState } from '../protocol.js';
+import type { KvStore, TaskState } from '../../contracts/index.js';
 import { KEYS, isTerminal, type AgentRecord, type TaskRecord } from '../model.js';
 import type { FrameworkScheduler, Offer, OfferReply } from '../allocator.js';
 import { appToJson, parseApp, type App } from './app.js';

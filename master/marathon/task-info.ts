@@ -3,7 +3,7 @@
  * ranges, the Marathon environment (PORT0.., PORTS, HOST, MESOS_TASK_ID, MARATHON_APP_ID, ...),
  * discovery info (ports with names and labels, VIP labels included) and the health check.
  */
-import type { DiscoveryPort, HealthCheckSpec, PortRange, Resources, TaskInfo } from '../protocol.js';
+import type { DiscoveryPort, HealthCheckSpec, PortRange, Resources, TaskInfo } from '../../contracts/index.js';
 import type { AgentRecord } from '../model.js';
 import { allocatePorts, portsToRanges } from '../ports.js';
 import type { App, HealthCheck } from './app.js';

@@ -6,7 +6,7 @@
  */
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KvStore } from '../protocol.js';
+import type { KvStore } from '../../contracts/index.js';
 import { StoreCorruptError } from '../errors.js';
 
 const TMP = '.tmp-';

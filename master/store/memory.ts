@@ -1,4 +1,4 @@
-import type { KvStore } from '../protocol.js';
+import type { KvStore } from '../../contracts/index.js';
 
 /** An in-memory KvStore with the same semantics (values are copied in and out). */
 export class MemoryKvStore implements KvStore {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { allocateRound, DeclineFilters, dominantShare, type FrameworkScheduler, type FrameworkSlot, type Offer } from '../allocator.js';
 import type { AgentRecord } from '../model.js';
-import type { TaskInfo } from '../protocol.js';
+import type { TaskInfo } from '../../contracts/index.js';
 
 function agent(id: string, cpus: number, mem: number): AgentRecord {
   return { agent_id: id, hostname: id, ip: '127.0.0.1', port: 5051, resources: { cpus, mem, disk: 0, ports: [[31000, 31999]] }, attributes: {}, active: true, registered_time: 0 };

@@ -1,10 +1,10 @@
 /**
- * A scripted agent for master tests: speaks the master/protocol.ts API over real HTTP, records
+ * A scripted agent for master tests: speaks the contracts/protocol.ts API over real HTTP, records
  * launches and kills, and reports statuses when told to (or at once, with autoRun).
  */
 import { randomUUID } from 'node:crypto';
 import { Router, requestJson, serve, type HttpServer } from '../../common/index.js';
-import { API, type LaunchRequest, type RegisterResponse, type TaskInfo, type TaskReport, type TaskState } from '../protocol.js';
+import { API, type LaunchRequest, type RegisterResponse, type TaskInfo, type TaskReport, type TaskState } from '../../contracts/index.js';
 
 export interface FakeAgentOptions {
   ip: string;

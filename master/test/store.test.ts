@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileKvStore, MemoryKvStore } from '../store/index.js';
 import { StoreCorruptError } from '../errors.js';
-import type { KvStore } from '../protocol.js';
+import type { KvStore } from '../../contracts/index.js';
 import { spawnTracked } from '../../test/lib/index.js';
 
 function tmp(t: Test): string {

@@ -7,7 +7,7 @@
 import { createInterface } from 'node:readline';
 import { createRegistry } from '../../common/index.js';
 import { OverlayAgentComponent } from '../index.js';
-import type { Snapshot } from '../../control/index.js';
+import type { Snapshot } from '../../contracts/index.js';
 
 const agentId = process.argv[2] ?? 'agent';
 const c = new OverlayAgentComponent({ agentId, registry: createRegistry(), reconcileMs: 3_600_000 });

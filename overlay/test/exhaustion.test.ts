@@ -1,7 +1,7 @@
 /** Exhaustion is named on the agent: the reason read from the snapshot, the component's API and metric. */
 import t from 'tap';
 import { createRegistry, Router, setLogSink } from '../../common/index.js';
-import type { Snapshot } from '../../control/index.js';
+import type { Snapshot } from '../../contracts/index.js';
 import { Allocator, DEFAULT_OVERLAY, missingSlices, noSliceReason, OverlayAgentComponent, type KernelDriver } from '../index.js';
 import { MemStore } from './harness.js';
 

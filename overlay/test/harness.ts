@@ -4,10 +4,10 @@
  */
 import { createRegistry, Router, serve } from '../../common/index.js';
 import { OverlayMaster, type OverlayMasterOptions } from '../index.js';
-import { DEFAULT_OVERLAY } from '../../control/index.js';
+import { DEFAULT_OVERLAY } from '../../contracts/index.js';
 import { bridgeNamespaces, createNetns, type Netns } from '../../test/lib/index.js';
-import type { KvStore, MasterHandle } from '../../master/index.js';
-import type { OverlayConfig, PartSource, Snapshot, SnapshotParts } from '../../control/index.js';
+import type { KvStore, MasterHandle } from '../../contracts/index.js';
+import type { OverlayConfig, PartSource, Snapshot, SnapshotParts } from '../../contracts/index.js';
 
 export class MemStore implements KvStore {
   readonly data = new Map<string, string>();

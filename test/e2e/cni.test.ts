@@ -15,7 +15,7 @@ import { deleteNetns, requireNetns, requireTools, runId, uniqueName } from '../l
 import { OverlayAgentComponent } from '../../overlay/index.js';
 import { overlayUnderlay, snapshotOf } from '../../overlay/test/harness.js';
 import { zoneRecords } from '../../control/index.js';
-import type { Snapshot } from '../../control/index.js';
+import type { Snapshot } from '../../contracts/index.js';
 import { CniAttacher, sliceOf } from '../../cni/index.js';
 import { pluginBinDir } from '../../cni/test/bundle.js';
 import { fetchText, serve, tempDir } from '../../cni/test/helpers.js';

@@ -12,8 +12,9 @@ import { createLogger } from '../../common/log.js';
 import { Master } from '../../master/index.js';
 import { Agent } from '../../agent/index.js';
 import { vipSource } from '../../l4lb/index.js';
-import { ControlClient, controlMasterPlugin, registerPartSource, type ControlServer, type Snapshot, type SnapshotConsumer } from '../../control/index.js';
-import { eventually, freePort, loopbackBlock } from '../lib/index.js';
+import { ControlClient, controlMasterPlugin, type ControlServer } from '../../control/index.js';
+import type { Snapshot, SnapshotConsumer } from '../../contracts/index.js';
+import { eventually, freePort, loopbackBlock, masterHost } from '../lib/index.js';
 
 process.env.SEXTANT_LOG_LEVEL ??= 'warn';
 const AGENTS = 3;
@@ -48,8 +49,9 @@ t.test('VIP backend reaches every agent within 1 s of TASK_RUNNING', async (t) =
   await master.start();
   t.teardown(() => master.stop());
   const controlPort = await freePort(ip(1));
-  const server = (await controlMasterPlugin({ port: controlPort })(master)) as ControlServer;
-  registerPartSource(vipSource(master));
+  const host = masterHost(master, 'control');
+  const server = controlMasterPlugin({ port: controlPort })(host) as ControlServer;
+  host.control.addSource(vipSource(master));
   await server.start();
   t.teardown(() => server.stop());
 

@@ -7,3 +7,4 @@ export * from './names.js';
 export * from './netns.js';
 export * from './proc.js';
 export * from './net.js';
+export * from './hosts.js';

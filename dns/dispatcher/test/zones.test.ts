@@ -8,7 +8,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loopbackBlock } from '../../../test/lib/index.js';
-import type { Snapshot, ZoneRecord } from '../../../control/types.js';
+import type { Snapshot, ZoneRecord } from '../../../contracts/index.js';
 import { addresses, ancount, answer, metric, query, rcode, scripted, startDispatcher, tc, tcpAsk, udpAsk } from './helpers.js';
 
 const A = 1;

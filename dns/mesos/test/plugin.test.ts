@@ -3,8 +3,8 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createRegistry } from '../../../common/metrics.js';
-import { freePort, loopbackBlock, requireTools } from '../../../test/lib/index.js';
-import type { MasterHandle } from '../../../master/index.js';
+import { freePort, loopbackBlock, masterHost, requireTools } from '../../../test/lib/index.js';
+import type { MasterHandle } from '../../../contracts/index.js';
 import { mesosDnsMasterPlugin } from '../plugin.js';
 
 const pexec = promisify(execFile);
@@ -27,7 +27,7 @@ t.test('plugin regenerates on master change, sub-second', async (t) => {
     routes: () => undefined,
     registry: createRegistry(),
   };
-  const comp = await mesosDnsMasterPlugin({ config: { Port: port, HttpPort: httpPort } })(m);
+  const comp = mesosDnsMasterPlugin({ config: { Port: port, HttpPort: httpPort } })(masterHost(m, 'mesos-dns'));
   await comp!.start();
   t.teardown(() => comp!.stop());
   const q = async () => (await pexec(dig, [`@${ip}`, '-p', String(port), 'web.marathon.mesos', 'A', '+short', '+tries=1', '+time=1'])).stdout.trim();

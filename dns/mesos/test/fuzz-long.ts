@@ -1,11 +1,11 @@
 /**
- * Longer fuzz run: `npx tsx dns/mesos/fuzz.ts [packets=1000000] [seed=1]`. Starts Mesos-DNS on a
- * loopback address with the fixture state, sends random and mutated packets through the
+ * Longer fuzz run: `npx tsx dns/mesos/test/fuzz-long.ts [packets=1000000] [seed=1]`. Starts
+ * Mesos-DNS on a loopback address with the fixture state, sends random and mutated packets through the
  * handler and over UDP, and checks every 50,000 packets that a good query is still answered.
  */
 import dgram from 'node:dgram';
-import { startMesosDns } from './test/harness.js';
-import { fuzzPacket, rng, seedQueries } from './test/fuzzgen.js';
+import { startMesosDns } from './harness.js';
+import { fuzzPacket, rng, seedQueries } from './fuzzgen.js';
 
 const total = Number(process.argv[2] ?? 1_000_000);
 const seed = Number(process.argv[3] ?? 1);

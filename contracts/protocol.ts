@@ -162,38 +162,3 @@ export const API = {
 } as const;
 
 export const DEFAULT_PORTS = { master: 5050, marathon: 8080, control: 5060, agent: 5051, mesosDnsDns: 61053, mesosDnsHttp: 8123 } as const;
-
-/**
- * A small durable key-value store (the embedded file store now, ZooKeeper later). Values are JSON.
- * `put` resolves only once the value is durable (fsync'd), so "persisted before handed out" holds.
- */
-export interface KvStore {
-  get<T = unknown>(key: string): Promise<T | undefined>;
-  put(key: string, value: unknown): Promise<void>;
-  delete(key: string): Promise<void>;
-  /** Entries whose key starts with prefix, sorted by key. */
-  list<T = unknown>(prefix: string): Promise<[string, T][]>;
-}
-
-/**
- * What the master offers the components that run inside the master process (control plane,
- * Mesos-DNS, overlay allocator, VIP allocator). Components see state only through this.
- */
-export interface MasterHandle {
-  readonly masterId: string;
-  readonly ip: string;
-  readonly port: number;
-  /** The current `/master/state` JSON (Mesos format). */
-  state(): Record<string, unknown>;
-  /** Called after every change of apps, tasks or agents (may be called often: coalesce). */
-  onChange(fn: () => void): () => void;
-  /** Durable store; components use their own key prefix (`overlay/`, `l4lb/`, `control/`). */
-  readonly store: KvStore;
-  /** Mount extra HTTP routes on the master's Mesos API port (e.g. `/v1/networks`). */
-  routes(register: (router: import('../common/http.js').Router) => void): void;
-  readonly registry: import('../common/metrics.js').Registry;
-  /** Address ownership (VIP ranges, node addresses, components' claims); absent in test doubles. */
-  readonly addresses?: import('./addresses.js').AddressBook;
-  /** API bounds; absent in test doubles (components use the defaults). */
-  readonly limits?: import('./limits.js').Limits;
-}

@@ -162,3 +162,40 @@ export interface PartSource<P extends PartName = PartName> {
   entries(): SnapshotParts[P] | Promise<SnapshotParts[P]>;
   onChange(fn: () => void): () => void;
 }
+
+/**
+ * The order in which an agent's control-plane client applies a snapshot to its consumers, by
+ * consumer name: backends before routes before DNS, so a name never resolves before traffic to it
+ * works. Consumers not named here apply after these, in the order they were added.
+ */
+export const CONSUMER_ORDER: readonly string[] = ['l4lb', 'overlay', 'dispatcher'];
+
+/** Where a consumer applies: its index in CONSUMER_ORDER, or after all of them. */
+export function consumerRank(name: string): number {
+  const i = CONSUMER_ORDER.indexOf(name);
+  return i < 0 ? CONSUMER_ORDER.length : i;
+}
+
+/**
+ * The master process's control-plane registration object. The composition root makes one per
+ * process and hands it to every master plugin: components add their part sources, the control
+ * plane follows them.
+ */
+export interface MasterControl {
+  /** Add a snapshot part source (one per part), before or after the control plane started. */
+  addSource(source: PartSource): void;
+  /** The control plane's side: `fn` gets every source added so far, then each one added later. */
+  onSource(fn: (source: PartSource) => void): () => void;
+}
+
+/**
+ * The agent process's control-plane registration object, made by the composition root and handed
+ * to every agent plugin: components add their snapshot consumers, the control-plane client
+ * applies snapshots to them in CONSUMER_ORDER.
+ */
+export interface AgentControl {
+  /** Add a snapshot consumer, before or after the control-plane client started. */
+  addConsumer(consumer: SnapshotConsumer): void;
+  /** The control-plane client's side: `fn` gets every consumer added so far, then each later one. */
+  onConsumer(fn: (consumer: SnapshotConsumer) => void): () => void;
+}

@@ -1,0 +1,22 @@
+/**
+ * The agent handle: what the agent process offers the components that run inside it (l4lb,
+ * overlay, CNI, dispatcher, control-plane client).
+ */
+import type { Router } from '../common/http.js';
+import type { Registry } from '../common/metrics.js';
+import type { NetworkAttacher } from './network.js';
+
+export interface AgentHandle {
+  readonly agentId: string;
+  readonly ip: string;
+  readonly workDir: string;
+  /** `ip:port` of the masters' Mesos API. */
+  readonly masters: string[];
+  readonly registry: Registry;
+  /** Mount extra HTTP routes on the agent's :5051 API (e.g. `/v1/vips`). */
+  routes(register: (router: Router) => void): void;
+  /** Give the agent its NetworkAttacher (the CNI plugin does). */
+  setNetworkAttacher?(a: NetworkAttacher | undefined): void;
+  /** Where tasks on virtual networks resolve names (the dispatcher plugin sets its addresses). */
+  setNameservers?(ns: string[]): void;
+}

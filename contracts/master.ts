@@ -1,0 +1,64 @@
+/**
+ * The master handle: what the master process offers the components that run inside it, and the
+ * durable store it lends them.
+ */
+import type { Router } from '../common/http.js';
+import type { Registry } from '../common/metrics.js';
+import type { Limits } from './limits.js';
+
+/**
+ * A small durable key-value store (the embedded file store now, ZooKeeper later). Values are JSON.
+ * `put` resolves only once the value is durable (fsync'd), so "persisted before handed out" holds.
+ */
+export interface KvStore {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  put(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Entries whose key starts with prefix, sorted by key. */
+  list<T = unknown>(prefix: string): Promise<[string, T][]>;
+}
+
+/**
+ * What the master offers the components that run inside the master process (control plane,
+ * Mesos-DNS, overlay allocator, VIP allocator). Components see state only through this.
+ */
+export interface MasterHandle {
+  readonly masterId: string;
+  readonly ip: string;
+  readonly port: number;
+  /** The current `/master/state` JSON (Mesos format). */
+  state(): Record<string, unknown>;
+  /** Called after every change of apps, tasks or agents (may be called often: coalesce). */
+  onChange(fn: () => void): () => void;
+  /** Durable store; components use their own key prefix (`overlay/`, `l4lb/`, `control/`). */
+  readonly store: KvStore;
+  /** Mount extra HTTP routes on the master's Mesos API port (e.g. `/v1/networks`). */
+  routes(register: (router: Router) => void): void;
+  readonly registry: Registry;
+  /** Address ownership (VIP ranges, node addresses, components' claims); absent in test doubles. */
+  readonly addresses?: AddressOwnership;
+  /** API bounds; absent in test doubles (components use DEFAULT_LIMITS). */
+  readonly limits?: Limits;
+}
+
+/** A claim on addresses, for the ownership checks. */
+export interface AddressClaim {
+  /** What holds it, for the error message: `agent S1 (10.0.0.2)`, `overlay network "dcos"`. */
+  what: string;
+  /** An address or a CIDR. */
+  cidr: string;
+  kind: 'node' | 'overlay' | 'other';
+}
+
+/**
+ * Which addresses a literal-IP VIP or a virtual network may use (the master's AddressBook). Each
+ * refusal is undefined when the address is free, else the reason naming the conflict.
+ */
+export interface AddressOwnership {
+  /** Add a source of claims, asked on every check; returns the function that removes it. */
+  claim(source: () => AddressClaim[]): () => void;
+  claims(): AddressClaim[];
+  vipRefusal(ip: string): string | undefined;
+  nodeRefusal(ip: string): string | undefined;
+  subnetRefusal(cidr: string, skip?: (c: AddressClaim) => boolean): string | undefined;
+}

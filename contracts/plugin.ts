@@ -1,0 +1,40 @@
+/**
+ * One plugin shape for every component on both sides:
+ *
+ *   plugin(config) => (host) => Component
+ *
+ * `config` is the component's own options; `host` is what the process lends it: its handle, the
+ * control plane's registration object, the metrics registry and a logger named for the service.
+ * Calling `plugin(config)(host)` does no I/O (no servers, sockets, probes, files): it only builds
+ * objects and registers sources, consumers and routes. All I/O happens in `start(signal)`.
+ */
+import type { Component } from '../common/daemon.js';
+import type { Logger } from '../common/log.js';
+import type { Registry } from '../common/metrics.js';
+import type { AgentHandle } from './agent.js';
+import type { AgentControl, MasterControl } from './control.js';
+import type { MasterHandle } from './master.js';
+
+export type { Component };
+
+export interface PluginHost<Handle, Control> {
+  readonly handle: Handle;
+  readonly control: Control;
+  readonly metrics: Registry;
+  readonly log: Logger;
+}
+
+export type MasterHost = PluginHost<MasterHandle, MasterControl>;
+export type AgentHost = PluginHost<AgentHandle, AgentControl>;
+
+/** A component inside the master process (control plane, Mesos-DNS, overlay allocator, VIPs). */
+export type MasterPlugin = (host: MasterHost) => Component;
+/** A component inside the agent process (l4lb, overlay, CNI, dispatcher, control-plane client). */
+export type AgentPlugin = (host: AgentHost) => Component;
+
+/**
+ * What the composition root hands a process once its core is up: one builder per service, in
+ * start order. The process builds and starts them one after another; a builder resolves to
+ * undefined for a service that is skipped (it logged why).
+ */
+export type ServiceBuilders<Handle> = (handle: Handle) => (() => Promise<Component | undefined>)[];

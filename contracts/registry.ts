@@ -1,0 +1,31 @@
+/**
+ * The registration objects the composition root makes, one per process and kind. Adding is
+ * replayed to every follower, so the order in which plugins are built does not matter.
+ */
+import type { AgentControl, MasterControl, PartSource, SnapshotConsumer } from './control.js';
+
+class Followed<T> {
+  private readonly items: T[] = [];
+  private readonly followers = new Set<(x: T) => void>();
+
+  add(x: T): void {
+    this.items.push(x);
+    for (const fn of this.followers) fn(x);
+  }
+
+  follow(fn: (x: T) => void): () => void {
+    for (const x of this.items) fn(x); // an item added meanwhile is reached by this loop
+    this.followers.add(fn);
+    return () => this.followers.delete(fn);
+  }
+}
+
+export function createMasterControl(): MasterControl {
+  const sources = new Followed<PartSource>();
+  return { addSource: (s) => sources.add(s), onSource: (fn) => sources.follow(fn) };
+}
+
+export function createAgentControl(): AgentControl {
+  const consumers = new Followed<SnapshotConsumer>();
+  return { addConsumer: (c) => consumers.add(c), onConsumer: (fn) => consumers.follow(fn) };
+}
