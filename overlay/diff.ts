@@ -46,9 +46,10 @@ export function planChanges(want: DesiredState, have: KernelState): Op[] {
     (r) => ops.push({ op: 'route.del', dst: r.dst, dev, table: MAIN_TABLE }),
     (r) => r.dst,
   );
+  // Table-42 routes go through the VXLAN device: a recreated device takes them with it.
   syncSet(
     want.table42,
-    have.table42,
+    fresh ? [] : have.table42,
     (r) => `${r.dst} ${r.via}`,
     (r) => ops.push({ op: 'route.replace', dst: r.dst, via: r.via, dev, table: OVERLAY_TABLE }),
     (r) => ops.push({ op: 'route.del', dst: r.dst, table: OVERLAY_TABLE }),
@@ -73,11 +74,15 @@ export function planChanges(want: DesiredState, have: KernelState): Op[] {
   return ops;
 }
 
-/** IPv6 addresses skip duplicate address detection (ours by construction; usable at once). */
+/**
+ * Stale addresses go first: deleting a primary IPv4 address also deletes the secondaries of its
+ * subnet, so a new address added before the old one's delete would vanish with it. IPv6
+ * addresses skip duplicate address detection (ours by construction; usable at once).
+ */
 function addrOps(out: Op[], dev: string, want: (string | undefined)[], have: string[]): void {
   const w = want.filter((a): a is string => a !== undefined);
-  for (const a of w) if (!have.includes(a)) out.push({ op: 'addr.replace', dev, cidr: a, nodad: a.includes(':') });
   for (const a of have) if (!w.includes(a)) out.push({ op: 'addr.del', dev, cidr: a });
+  for (const a of w) if (!have.includes(a)) out.push({ op: 'addr.replace', dev, cidr: a, nodad: a.includes(':') });
 }
 
 /**

@@ -122,7 +122,10 @@ export function driftedKernel(): KernelState {
 export function wrongVniKernel(): KernelState {
   const k = kernelOf(v4Want());
   Object.assign(k.links.get('vtep1024')!, { vni: 1025, learning: true });
-  k.table42 = [{ dst: '10.0.0.4/32', via: '44.128.0.4' }];
+  k.table42 = [
+    { dst: '10.0.0.2/32', via: '44.128.0.2' },
+    { dst: '10.0.0.4/32', via: '44.128.0.4' },
+  ];
   return k;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The typed plan: diff.ts's `Op[]` for representative changes, rendered by the iproute2 driver's
  * renderer, equals byte for byte the batches the text planner wrote before `Op[]` existed
- * (recorded from commit 42b03ea on plan-cases.ts's inputs).
+ * (recorded from commit 42b03ea on plan-cases.ts's inputs), apart from two planner fixes made
+ * since, each marked where it changes the recording.
  */
 import t from 'tap';
 import { planChanges } from '../diff.js';
@@ -69,8 +70,11 @@ const recorded: [string, Plan][] = [
   ['drift of every kind', {
     ip: [
       'link set vtep1024 address 70:b3:d5:80:00:01 mtu 1450 up',
-      'addr replace 44.128.0.1/20 dev vtep1024',
+      // Fixed since the recording (the kernel contract caught it): the stale address is deleted
+      // before the new one is added, because deleting a primary IPv4 address deletes the
+      // secondaries of its subnet, and the new address was one.
       'addr del 44.128.0.9/20 dev vtep1024',
+      'addr replace 44.128.0.1/20 dev vtep1024',
       'addr replace 9.0.0.1/25 dev m-dcos',
       'link del m-old',
       'neigh replace 44.128.0.3 lladdr 70:b3:d5:80:00:03 dev vtep1024 nud permanent',
@@ -100,9 +104,11 @@ const recorded: [string, Plan][] = [
       'neigh replace 44.128.0.3 lladdr 70:b3:d5:80:00:03 dev vtep1024 nud permanent',
       'route replace 9.0.1.0/24 via 44.128.0.2 dev vtep1024 onlink',
       'route replace 9.0.2.0/24 via 44.128.0.3 dev vtep1024 onlink',
+      // Fixed since the recording (the kernel contract caught it): table-42 routes go through the
+      // VXLAN device, so a recreated device needs all of them again (the old planner re-added
+      // only those it had not seen before, so 10.0.0.2/32 was lost) and has no stale one to delete.
       'route replace 10.0.0.2/32 via 44.128.0.2 dev vtep1024 onlink table 42',
       'route replace 10.0.0.3/32 via 44.128.0.3 dev vtep1024 onlink table 42',
-      'route del 10.0.0.4/32 table 42',
     ],
     bridge: [
       'fdb replace 70:b3:d5:80:00:02 dev vtep1024 dst 10.0.0.2 self permanent',
@@ -147,7 +153,7 @@ const recorded: [string, Plan][] = [
   }],
 ];
 
-t.test('rendered plans equal the text planner\'s batches', async (t) => {
+t.test('rendered plans equal the text planner\'s batches (and its two fixes)', async (t) => {
   t.equal(recorded.length, planCases.length, 'one recording per case');
   for (const [name, want] of recorded) {
     const c = planCases.find((x) => x.name === name);
