@@ -8,8 +8,7 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { createNetns, requireNetns, requireTools, spawnTracked, type Netns } from '../../test/lib/index.js';
 import { KernelError } from '../errors.js';
-import { IprouteDriver, type KernelDriver, type KernelState } from '../kernel.js';
-import type { KernelLink } from '../kernel.js';
+import { IprouteDriver, type KernelDriver, type KernelLink, type KernelState } from '../kernel.js';
 import type { Op } from '../ops.js';
 import { runKernelContract } from './kernel-contract.js';
 import type { KernelView } from './kernel-view.js';
@@ -20,7 +19,7 @@ requireTools('ip', 'bridge');
 const CHILD = fileURLToPath(new URL('./driver-child.ts', import.meta.url));
 
 /** A driver running in driver-child.ts inside `ns`, behind the KernelDriver methods the contract uses. */
-async function childDriver(t: Test, ns: Netns, kind: string): Promise<Pick<KernelDriver, 'apply' | 'dump'>> {
+async function childDriver(t: { teardown(fn: () => unknown): void }, ns: Netns, kind: string): Promise<Pick<KernelDriver, 'apply' | 'dump'>> {
   const p = spawnTracked(t, 'ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', CHILD, kind], { stdio: ['pipe', 'pipe', 'pipe'] });
   await p.waitFor(new RegExp(`^ready driver=${kind}$`, 'm'), 20000);
   let seq = 0;
@@ -42,7 +41,6 @@ async function childDriver(t: Test, ns: Netns, kind: string): Promise<Pick<Kerne
     },
   };
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 
 const views: Record<string, KernelView[]> = {};
 
