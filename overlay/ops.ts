@@ -38,8 +38,6 @@ export type Op =
   /** `bridge fdb del MAC dev DEV dst IP self`. */
   | { op: 'fdb.del'; dev: string; mac: string; dst: string };
 
-export type OpName = Op['op'];
-
 /** Ops that create, change or delete a device or its addresses (later ops need the devices). */
 export const isLinkOp = (o: Op): boolean => o.op.startsWith('vxlan.') || o.op.startsWith('bridge.') || o.op.startsWith('link.') || o.op.startsWith('addr.');
 
