@@ -34,7 +34,7 @@ export interface KernelState {
 
 export interface KernelDriver {
   dump(vtepName: string): Promise<KernelState>;
-  /** Execute a plan (every op tried); resolves only when all succeeded. */
+  /** Execute a plan in order; resolves only when every op succeeded (what still runs after a failing op differs: README). */
   apply(ops: Op[]): Promise<void>;
   /** Run `nft -f -` with the given text; `nft -j list table` for reading. */
   nft(text: string): Promise<void>;
@@ -129,7 +129,7 @@ export class IprouteDriver implements KernelDriver {
     return state;
   }
 
-  /** The plan rendered to one `ip -batch` and one `bridge -batch` (`-force`: every line is tried). */
+  /** The plan rendered to one `ip -batch` and one `bridge -batch` (`-force`: later lines are still tried, except after a failed `ip neigh`). */
   async apply(ops: Op[]): Promise<void> {
     const { ip: ipLines, bridge: bridgeLines } = renderBatch(ops);
     if (ipLines.length) await run('ip', [...this.ns(), '-force', '-batch', '-'], ipLines.join('\n') + '\n');
