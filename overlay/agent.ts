@@ -1,13 +1,16 @@
 /**
  * The overlay on an agent: a SnapshotConsumer for `networks`, `overlay_agents`,
  * `isolation_rules` and `network_policies`. Each view replaces the desired state; one sync at a
- * time dumps the kernel, diffs, applies the minimal batch, then the nftables table. A periodic
- * full reconcile (injected clock) repairs drift; after a failure the next sync runs anyway.
+ * time dumps the kernel, diffs into a typed plan (`Op[]`), has the driver apply it, then the
+ * nftables table. A periodic full reconcile (injected clock) repairs drift; after a failure the
+ * next sync runs anyway.
  */
 import { createLogger, prom, SerialQueue, systemClock, type Clock, type Component, type Logger, type Registry, type Router } from '../common/index.js';
 import type { PartName, Snapshot, SnapshotConsumer } from '../contracts/index.js';
 import { desiredState, NotAllocatedError, type DesiredState } from './desired.js';
-import { planChanges, type Plan } from './diff.js';
+import { planChanges } from './diff.js';
+import { renderBatch, type Plan } from './batch.js';
+import type { Op } from './ops.js';
 import { missingSlices } from './exhaustion.js';
 import { createDriver, kernelKind, type KernelKind } from './driver.js';
 import type { KernelDriver } from './kernel.js';
@@ -30,6 +33,9 @@ export interface OverlayAgentOptions {
 }
 
 export interface SyncReport {
+  /** The typed plan the driver executed. */
+  ops: Op[];
+  /** The same plan in iproute2 batch form (for logs, tests and people), whichever driver ran it. */
   plan: Plan;
   nft: boolean;
   ms: number;
@@ -66,7 +72,7 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
       failures: new prom.Counter({ name: 'sextant_overlay_configuration_failures_total', help: 'Overlay syncs that failed', registers: r }),
       netlinkErrors: new prom.Counter({ name: 'sextant_overlay_netlink_errors_total', help: 'Kernel (rtnetlink/nft) commands that failed', labelNames: ['op'], registers: r }),
       duration: new prom.Histogram({ name: 'sextant_overlay_update_duration_seconds', help: 'Time to bring the kernel to the desired overlay state', buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: r }),
-      changes: new prom.Counter({ name: 'sextant_overlay_kernel_changes_total', help: 'ip/bridge batch lines applied', registers: r }),
+      changes: new prom.Counter({ name: 'sextant_overlay_kernel_changes_total', help: 'Kernel operations applied (plan ops: one ip/bridge batch line or rtnetlink request each)', registers: r }),
     };
     new prom.Gauge({ name: 'sextant_overlay_kernel_driver', help: 'Kernel driver in use (1 for the active one)', labelNames: ['driver'], registers: r }).set({ driver: this.kernel }, 1);
     new prom.Gauge({
@@ -158,11 +164,12 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
     const t0 = performance.now();
     try {
       const have = await this.step('dump', () => this.driver.dump(want.vtep.name));
-      const plan = planChanges(want, have);
-      await this.step('apply', () => this.driver.apply(plan.ip, plan.bridge));
-      this.m.changes.inc(plan.ip.length + plan.bridge.length);
+      const ops = planChanges(want, have);
+      await this.step('apply', () => this.driver.apply(ops));
+      this.m.changes.inc(ops.length);
       const nft = this.opts.noNft ? false : await this.step('nft', () => this.syncNft(view, want, full));
-      const report = { plan, nft, ms: performance.now() - t0 };
+      const plan = renderBatch(ops);
+      const report = { ops, plan, nft, ms: performance.now() - t0 };
       this.lastReport = report;
       this.lastError = undefined;
       if (plan.ip.length + plan.bridge.length) this.log.info('overlay_synced', { ip: plan.ip.length, bridge: plan.bridge.length, nft, ms: Math.round(report.ms) });

@@ -1,61 +1,58 @@
 /**
- * Desired state vs a kernel dump -> the minimal `ip` and `bridge` batch lines (pure). Everything
- * is an idempotent ensure (`replace`), so re-applying a plan is harmless. Only objects we own are
+ * Desired state vs a kernel dump -> the minimal typed plan, `Op[]` (pure). Everything is an
+ * idempotent ensure (`replace`), so re-applying a plan is harmless. Only objects we own are
  * removed: neighbours, fdb entries and routes on the vxlan device, table 42, rules looking up 42,
- * and bridges named `m-*`.
+ * and bridges named `m-*`. Links and addresses come first (later ops need the devices), fdb
+ * entries last.
  */
 import { bridgeName, OVERLAY_TABLE, RULE_PREF, type DesiredState } from './desired.js';
 import type { KernelState } from './kernel.js';
+import { MAIN_TABLE, type Op } from './ops.js';
 
-export interface Plan {
-  ip: string[];
-  bridge: string[];
-}
-
-export function planChanges(want: DesiredState, have: KernelState): Plan {
-  const ip: string[] = [];
-  const bridge: string[] = [];
+export function planChanges(want: DesiredState, have: KernelState): Op[] {
+  const ops: Op[] = [];
   const v = want.vtep;
   const link = have.links.get(v.name);
   const recreate = link && (link.kind !== 'vxlan' || link.vni !== v.vni || link.port !== v.port || link.learning !== false);
-  if (recreate) ip.push(`link del ${v.name}`);
-  if (!link || recreate) ip.push(`link add ${v.name} type vxlan id ${v.vni} dstport ${v.port} nolearning noudpcsum`);
+  if (recreate) ops.push({ op: 'link.del', name: v.name });
+  if (!link || recreate) ops.push({ op: 'vxlan.add', name: v.name, vni: v.vni, port: v.port });
   const fresh = !link || recreate;
-  if (fresh || link.mac !== v.mac || link.mtu !== v.mtu || !link.up) ip.push(`link set ${v.name} address ${v.mac} mtu ${v.mtu} up`);
-  addrLines(ip, v.name, [v.addr, v.addr6], fresh ? [] : link.addrs);
+  if (fresh || link.mac !== v.mac || link.mtu !== v.mtu || !link.up) ops.push({ op: 'link.set', name: v.name, mac: v.mac, mtu: v.mtu, up: true });
+  addrOps(ops, v.name, [v.addr, v.addr6], fresh ? [] : link.addrs);
 
   const wantBridges = new Set(want.bridges.map((b) => b.name));
   for (const b of want.bridges) {
     const have1 = have.links.get(b.name);
-    if (!have1) ip.push(`link add ${b.name} type bridge`);
-    if (!have1 || have1.mtu !== b.mtu || !have1.up) ip.push(`link set ${b.name} mtu ${b.mtu} up`);
-    addrLines(ip, b.name, [b.addr, b.addr6], have1?.addrs ?? []);
+    if (!have1) ops.push({ op: 'bridge.add', name: b.name });
+    if (!have1 || have1.mtu !== b.mtu || !have1.up) ops.push({ op: 'link.set', name: b.name, mtu: b.mtu, up: true });
+    addrOps(ops, b.name, [b.addr, b.addr6], have1?.addrs ?? []);
   }
-  for (const l of have.links.values()) if (l.kind === 'bridge' && l.name.startsWith(bridgeName('')) && !wantBridges.has(l.name)) ip.push(`link del ${l.name}`);
+  for (const l of have.links.values()) if (l.kind === 'bridge' && l.name.startsWith(bridgeName('')) && !wantBridges.has(l.name)) ops.push({ op: 'link.del', name: l.name });
 
   const dev = v.name;
   syncSet(
     want.neighs,
     fresh ? [] : have.neighs,
     (n) => `${n.ip} ${n.mac}`,
-    (n) => ip.push(`neigh replace ${n.ip} lladdr ${n.mac} dev ${dev} nud permanent`),
-    (n) => ip.push(`neigh del ${n.ip} dev ${dev}`),
+    (n) => ops.push({ op: 'neigh.replace', dev, ip: n.ip, mac: n.mac }),
+    (n) => ops.push({ op: 'neigh.del', dev, ip: n.ip }),
     (n) => n.ip,
   );
   syncSet(
     want.routes,
     fresh ? [] : have.routes,
     (r) => `${r.dst} ${r.via}`,
-    (r) => ip.push(`route replace ${r.dst} via ${r.via} dev ${dev} onlink`),
-    (r) => ip.push(`route del ${r.dst} dev ${dev}`),
+    (r) => ops.push({ op: 'route.replace', dst: r.dst, via: r.via, dev, table: MAIN_TABLE }),
+    (r) => ops.push({ op: 'route.del', dst: r.dst, dev, table: MAIN_TABLE }),
     (r) => r.dst,
   );
+  // Table-42 routes go through the VXLAN device: a recreated device takes them with it.
   syncSet(
     want.table42,
-    have.table42,
+    fresh ? [] : have.table42,
     (r) => `${r.dst} ${r.via}`,
-    (r) => ip.push(`route replace ${r.dst} via ${r.via} dev ${dev} onlink table ${OVERLAY_TABLE}`),
-    (r) => ip.push(`route del ${r.dst} table ${OVERLAY_TABLE}`),
+    (r) => ops.push({ op: 'route.replace', dst: r.dst, via: r.via, dev, table: OVERLAY_TABLE }),
+    (r) => ops.push({ op: 'route.del', dst: r.dst, table: OVERLAY_TABLE }),
     (r) => r.dst,
   );
   const wantRules = want.rules.map((src) => ({ src, pref: RULE_PREF }));
@@ -63,30 +60,34 @@ export function planChanges(want: DesiredState, have: KernelState): Plan {
     wantRules,
     have.rules,
     (r) => `${r.src} ${r.pref}`,
-    (r) => ip.push(`rule add from ${r.src} lookup ${OVERLAY_TABLE} pref ${r.pref}`),
-    (r) => ip.push(`rule del from ${r.src} lookup ${OVERLAY_TABLE} pref ${r.pref}`),
+    (r) => ops.push({ op: 'rule.add', src: r.src, table: OVERLAY_TABLE, pref: r.pref }),
+    (r) => ops.push({ op: 'rule.del', src: r.src, table: OVERLAY_TABLE, pref: r.pref }),
   );
   syncSet(
     want.fdbs,
     fresh ? [] : have.fdbs,
     (f) => `${f.mac} ${f.dst}`,
-    (f) => bridge.push(`fdb replace ${f.mac} dev ${dev} dst ${f.dst} self permanent`),
-    (f) => bridge.push(`fdb del ${f.mac} dev ${dev} dst ${f.dst} self`),
+    (f) => ops.push({ op: 'fdb.replace', dev, mac: f.mac, dst: f.dst }),
+    (f) => ops.push({ op: 'fdb.del', dev, mac: f.mac, dst: f.dst }),
     (f) => f.mac,
   );
-  return { ip, bridge };
+  return ops;
 }
 
-/** IPv6 addresses skip duplicate address detection (ours by construction; usable at once). */
-function addrLines(out: string[], dev: string, want: (string | undefined)[], have: string[]): void {
+/**
+ * Stale addresses go first: deleting a primary IPv4 address also deletes the secondaries of its
+ * subnet, so a new address added before the old one's delete would vanish with it. IPv6
+ * addresses skip duplicate address detection (ours by construction; usable at once).
+ */
+function addrOps(out: Op[], dev: string, want: (string | undefined)[], have: string[]): void {
   const w = want.filter((a): a is string => a !== undefined);
-  for (const a of w) if (!have.includes(a)) out.push(`addr replace ${a} dev ${dev}${a.includes(':') ? ' nodad' : ''}`);
-  for (const a of have) if (!w.includes(a)) out.push(`addr del ${a} dev ${dev}`);
+  for (const a of have) if (!w.includes(a)) out.push({ op: 'addr.del', dev, cidr: a });
+  for (const a of w) if (!have.includes(a)) out.push({ op: 'addr.replace', dev, cidr: a, nodad: a.includes(':') });
 }
 
 /**
  * Add what is wanted and missing; delete what is present and unwanted. `slot` names the kernel
- * object a line replaces (a route is keyed by destination: `replace` overwrites a wrong gateway,
+ * object an op replaces (a route is keyed by destination: `replace` overwrites a wrong gateway,
  * so no delete is needed for it).
  */
 function syncSet<T>(want: T[], have: T[], id: (x: T) => string, add: (x: T) => void, del: (x: T) => void, slot: (x: T) => string = id): void {

@@ -2,7 +2,7 @@
  * Which kernel driver the agent uses. `netlink` (rtnetlink through the `netlink` package) is the
  * default when the component programs its own namespace; a netlink socket belongs to the namespace
  * of the process that opened it, so programming another namespace (`netns`, tests) uses iproute2
- * (`ip -n`). `SEXTANT_OVERLAY_KERNEL=iproute2|netlink` overrides the default.
+ * (`ip netns exec`). `SEXTANT_OVERLAY_KERNEL=iproute2|netlink` overrides the default.
  */
 import { ConfigError } from '../common/index.js';
 import { IprouteDriver, type KernelDriver } from './kernel.js';

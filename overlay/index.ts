@@ -7,7 +7,9 @@ export { IprouteDriver, type KernelDriver, type KernelState } from './kernel.js'
 export { NetlinkDriver } from './netlink.js';
 export { createDriver, kernelKind, KERNEL_ENV, type KernelKind } from './driver.js';
 export { desiredState, bridgeName, OVERLAY_TABLE, type DesiredState } from './desired.js';
-export { planChanges, type Plan } from './diff.js';
+export { planChanges } from './diff.js';
+export { renderBatch, opText, type Plan } from './batch.js';
+export { MAIN_TABLE, type Op } from './ops.js';
 export { buildRuleset, NFT_TABLE, type RuleCounter } from './nft.js';
 export { OverlayExhaustedError, KernelError } from './errors.js';
 export { overlayMasterPlugin, overlayAgentPlugin } from './plugins.js';

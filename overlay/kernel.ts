@@ -1,12 +1,15 @@
 /**
- * Kernel access for the agent side, behind one small interface. The real driver speaks rtnetlink
- * through iproute2 (`ip`/`bridge` in batch mode, JSON dumps) and nftables through `nft -f`, inside
- * a target network namespace (or the current one), each through common/proc. See README "Kernel access" for why iproute2.
+ * Kernel access for the agent side, behind one small interface (`KernelDriver`: dump, apply an
+ * `Op[]` plan, nftables, sysctls). This is the iproute2 driver: `ip`/`bridge` in batch mode (the
+ * plan rendered by batch.ts), JSON dumps, and `nft -f`, inside a target network namespace (or the
+ * current one), each through common/proc. netlink.ts is the other driver; README "Kernel access" says which runs when.
  */
 import { run } from '../common/index.js';
 import { KernelError } from './errors.js';
 import type { Fdb, Neigh, Route } from './desired.js';
 import { OVERLAY_TABLE } from './desired.js';
+import { renderBatch } from './batch.js';
+import type { Op } from './ops.js';
 
 export interface KernelLink {
   name: string;
@@ -31,8 +34,8 @@ export interface KernelState {
 
 export interface KernelDriver {
   dump(vtepName: string): Promise<KernelState>;
-  /** Apply `ip` then `bridge` batch lines; resolves only when all succeeded. */
-  apply(ipLines: string[], bridgeLines: string[]): Promise<void>;
+  /** Execute a plan in order; resolves only when every op succeeded (what still runs after a failing op differs: README). */
+  apply(ops: Op[]): Promise<void>;
   /** Run `nft -f -` with the given text; `nft -j list table` for reading. */
   nft(text: string): Promise<void>;
   nftJson(args: string[]): Promise<unknown>;
@@ -106,7 +109,9 @@ export class IprouteDriver implements KernelDriver {
     return state;
   }
 
-  async apply(ipLines: string[], bridgeLines: string[]): Promise<void> {
+  /** The plan rendered to one `ip -batch` and one `bridge -batch` (`-force`: later lines are still tried, except after a failed `ip neigh`). */
+  async apply(ops: Op[]): Promise<void> {
+    const { ip: ipLines, bridge: bridgeLines } = renderBatch(ops);
     if (ipLines.length) await this.run(['ip', '-force', '-batch', '-'], ipLines.join('\n') + '\n');
     if (bridgeLines.length) await this.run(['bridge', '-force', '-batch', '-'], bridgeLines.join('\n') + '\n');
   }

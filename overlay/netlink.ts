@@ -1,8 +1,8 @@
 /**
- * The rtnetlink driver: the same plan as the iproute2 driver (diff.ts lines, parsed by ops.ts),
- * applied with the `netlink` package on a socket of the current network namespace (a netlink
- * socket belongs to the namespace of the process that opened it: the agent runs inside its node's
- * namespace). nftables stays `nft -f`; sysctls are written to /proc/sys directly.
+ * The rtnetlink driver: executes the planner's `Op[]` directly as rtnetlink requests with the
+ * `netlink` package (no iproute2, no text), on a socket of the current network namespace (a
+ * netlink socket belongs to the namespace of the process that opened it: the agent runs inside
+ * its node's namespace). nftables stays `nft -f`; sysctls are written to /proc/sys directly.
  */
 import { writeFile } from 'node:fs/promises';
 import ipaddr from 'ipaddr.js';
@@ -10,13 +10,17 @@ import { AttrStream, createRtNetlink, FlagsNew, ifla, type RtNetlinkSocket, type
 import { OVERLAY_TABLE } from './desired.js';
 import { KernelError } from './errors.js';
 import { IprouteDriver, type KernelDriver, type KernelState } from './kernel.js';
-import { parseLine, type Op } from './ops.js';
+import { opText } from './batch.js';
+import { isDelete, isLinkOp, MAIN_TABLE, type Op } from './ops.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
 const AF_BRIDGE = 7;
-const MAIN = 254;
+const RT_TABLE_COMPAT = 252;
+const RTPROT_BOOT = 3;
+const RTN_UNICAST = 1;
 const RTNH_F_ONLINK = 4;
+const SCOPE_UNIVERSE = 0;
 const SCOPE_LINK = 253;
 const SCOPE_NOWHERE = 255;
 const FR_ACT_TO_TBL = 1;
@@ -48,7 +52,9 @@ export function vxlanInfo(vni: number, port: number): Buffer {
   return encode(ifla.formatInfo({ kind: 'vxlan', data: encode(ifla.formatVxlan({ id: vni, port: u16be(port), learning: 0, udpCsum: 0 })) }));
 }
 
-const benign = (op: Op, e: unknown): boolean => op.verb === 'del' && /ENOENT|ESRCH|ENODEV|EADDRNOTAVAIL/.test(String((e as Error).message));
+const benign = (o: Op, e: unknown): boolean => isDelete(o) && /ENOENT|ESRCH|ENODEV|EADDRNOTAVAIL/.test(String((e as Error).message));
+/** Ops that create or delete a device: the name -> index map is read again after them. */
+const changesIndex = (o: Op): boolean => o.op === 'vxlan.add' || o.op === 'bridge.add' || o.op === 'link.del';
 
 export class NetlinkDriver implements KernelDriver {
   readonly kind = 'netlink';
@@ -71,9 +77,9 @@ export class NetlinkDriver implements KernelDriver {
     this.index = new Map(links.map((l) => [l.attrs.ifname ?? '', l.data.index ?? 0]));
   }
 
-  private ifindex(name: string, line: string): number {
+  private ifindex(name: string): number {
     const i = this.index.get(name);
-    if (i === undefined) throw new KernelError(line, `no device "${name}"`);
+    if (i === undefined) throw new Error(`no device "${name}"`);
     return i;
   }
 
@@ -119,7 +125,7 @@ export class NetlinkDriver implements KernelDriver {
       const gw = ipText(r.attrs.gateway);
       if (!gw || !r.data.dstLen) continue;
       const dst = `${ipText(r.attrs.dst)}/${r.data.dstLen}`;
-      if (table === MAIN && r.attrs.oif === vidx) state.routes.push({ dst, via: gw });
+      if (table === MAIN_TABLE && r.attrs.oif === vidx) state.routes.push({ dst, via: gw });
       else if (table === OVERLAY_TABLE) state.table42.push({ dst, via: gw });
     }
     for (const r of rules) {
@@ -130,88 +136,91 @@ export class NetlinkDriver implements KernelDriver {
   }
 
   /**
-   * Links and addresses in order, one request at a time (later lines need the devices); then
-   * neighbours, routes, rules and fdb entries pipelined, WINDOW requests in flight. Every line is
-   * tried (like `-force`); the failures are reported together.
+   * Links and addresses in order, one request at a time (later ops need the devices); then
+   * neighbours, routes, rules and fdb entries pipelined, WINDOW requests in flight. Every op is
+   * tried (like iproute2's `-force`); the failures are reported together, each named by its
+   * iproute2 form. Deleting an object that is already gone is not a failure.
    */
-  async apply(ipLines: string[], bridgeLines: string[]): Promise<void> {
-    const lines = [...ipLines, ...bridgeLines];
-    if (!lines.length) return;
-    const ops = lines.map((l) => parseLine(l));
+  async apply(ops: Op[]): Promise<void> {
+    if (!ops.length) return;
     const failed: string[] = [];
-    const run = async (op: Op, line: string): Promise<void> => {
+    const run = async (o: Op): Promise<void> => {
       try {
-        await this.one(op, line);
+        await this.one(o);
       } catch (e) {
-        if (!benign(op, e)) failed.push(`${line}: ${(e as Error).message}`);
+        if (!benign(o, e)) failed.push(`${opText(o)}: ${(e as Error).message}`);
       }
     };
     await this.refreshIndex();
     let i = 0;
-    for (; i < ops.length && (ops[i]!.obj === 'link' || ops[i]!.obj === 'addr'); i++) {
-      await run(ops[i]!, lines[i]!);
-      if (ops[i]!.obj === 'link' && ops[i]!.verb !== 'set') await this.refreshIndex();
+    for (; i < ops.length && isLinkOp(ops[i]!); i++) {
+      await run(ops[i]!);
+      if (changesIndex(ops[i]!)) await this.refreshIndex();
     }
-    for (; i < ops.length; i += WINDOW) await Promise.all(ops.slice(i, i + WINDOW).map((op, j) => run(op, lines[i + j]!)));
-    if (failed.length) throw new KernelError(`netlink (${failed.length} of ${lines.length} failed)`, failed.slice(0, 5).join('; '));
+    for (; i < ops.length; i += WINDOW) await Promise.all(ops.slice(i, i + WINDOW).map(run));
+    if (failed.length) throw new KernelError(`netlink (${failed.length} of ${ops.length} failed)`, failed.slice(0, 5).join('; '));
   }
 
-  private async one(op: Op, line: string): Promise<void> {
+  private async one(o: Op): Promise<void> {
     const rt = this.rt();
-    switch (op.obj) {
-      case 'link':
-        return this.link(op, line);
-      case 'addr': {
-        const [ip, len] = splitCidr(op.cidr);
+    switch (o.op) {
+      case 'vxlan.add':
+        await rt.newLink({}, { ifname: o.name, linkinfo: vxlanInfo(o.vni, o.port) }, { flags: FlagsNew.CREATE | FlagsNew.EXCL });
+        return;
+      case 'bridge.add':
+        await rt.newLink({}, { ifname: o.name, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) }, { flags: FlagsNew.CREATE | FlagsNew.EXCL });
+        return;
+      case 'link.set': {
+        const attrs = { ...(o.mac !== undefined ? { address: macBytes(o.mac) } : {}), mtu: o.mtu };
+        await rt.setLink({ index: this.ifindex(o.name), ...(o.up ? { flags: { up: true }, change: { up: true } } : {}) }, attrs);
+        return;
+      }
+      case 'link.del':
+        await rt.delLink({ index: this.ifindex(o.name) });
+        return;
+      case 'addr.replace':
+      case 'addr.del': {
+        const [ip, len] = splitCidr(o.cidr);
         const fam = familyOf(ip);
-        const data = { family: fam, prefixlen: len, index: this.ifindex(op.dev, line) };
+        const data = { family: fam, prefixlen: len, index: this.ifindex(o.dev) };
         const attrs = fam === AF_INET ? { local: bytes(ip), address: bytes(ip) } : { address: bytes(ip) };
-        if (op.verb === 'del') await rt.delAddress(data, attrs);
-        else await rt.newAddress(op.nodad ? { ...data, flags: { nodad: true } } : data, attrs, { flags: NEW });
+        if (o.op === 'addr.del') await rt.delAddress(data, attrs);
+        else await rt.newAddress(o.nodad ? { ...data, flags: { nodad: true } } : data, attrs, { flags: NEW });
         return;
       }
-      case 'neigh': {
-        const data = { family: familyOf(op.ip), ifindex: this.ifindex(op.dev, line), state: { permanent: true as const } };
-        if (op.verb === 'del') await rt.delNeighbor(data, { dst: bytes(op.ip) });
-        else await rt.newNeighbor(data, { dst: bytes(op.ip), lladdr: macBytes(op.mac!) }, { flags: NEW });
+      case 'neigh.replace':
+      case 'neigh.del': {
+        const data = { family: familyOf(o.ip), ifindex: this.ifindex(o.dev), state: { permanent: true as const } };
+        if (o.op === 'neigh.del') await rt.delNeighbor(data, { dst: bytes(o.ip) });
+        else await rt.newNeighbor(data, { dst: bytes(o.ip), lladdr: macBytes(o.mac) }, { flags: NEW });
         return;
       }
-      case 'fdb': {
-        const data = { family: AF_BRIDGE, ifindex: this.ifindex(op.dev, line), state: { permanent: true as const }, flags: { self: true as const } };
-        const attrs = { lladdr: macBytes(op.mac), dst: bytes(op.dst) };
-        if (op.verb === 'del') await rt.delNeighbor(data, attrs);
+      case 'fdb.replace':
+      case 'fdb.del': {
+        const data = { family: AF_BRIDGE, ifindex: this.ifindex(o.dev), state: { permanent: true as const }, flags: { self: true as const } };
+        const attrs = { lladdr: macBytes(o.mac), dst: bytes(o.dst) };
+        if (o.op === 'fdb.del') await rt.delNeighbor(data, attrs);
         else await rt.newNeighbor(data, attrs, { flags: NEW });
         return;
       }
-      case 'route': {
-        const [ip, len] = splitCidr(op.dst);
-        const base = { family: familyOf(ip), dstLen: len, table: op.table < 256 ? op.table : 252 };
-        const attrs = { dst: bytes(ip), table: op.table, ...(op.dev ? { oif: this.ifindex(op.dev, line) } : {}) };
-        if (op.verb === 'del') await rt.delRoute({ ...base, scope: SCOPE_NOWHERE }, attrs);
-        else await rt.newRoute({ ...base, protocol: 3, scope: 0, type: 1, flags: { __unknown: RTNH_F_ONLINK } }, { ...attrs, gateway: bytes(op.via!) }, { flags: NEW });
+      case 'route.replace':
+      case 'route.del': {
+        const [ip, len] = splitCidr(o.dst);
+        const base = { family: familyOf(ip), dstLen: len, table: o.table < 256 ? o.table : RT_TABLE_COMPAT };
+        const attrs = { dst: bytes(ip), table: o.table, ...(o.dev !== undefined ? { oif: this.ifindex(o.dev) } : {}) };
+        if (o.op === 'route.del') await rt.delRoute({ ...base, scope: SCOPE_NOWHERE }, attrs);
+        else await rt.newRoute({ ...base, protocol: RTPROT_BOOT, scope: SCOPE_UNIVERSE, type: RTN_UNICAST, flags: { __unknown: RTNH_F_ONLINK } }, { ...attrs, gateway: bytes(o.via) }, { flags: NEW });
         return;
       }
-      case 'rule': {
-        const [ip, len] = splitCidr(op.src);
-        const data = { family: familyOf(ip), srcLen: len, table: op.table < 256 ? op.table : 252, action: FR_ACT_TO_TBL };
-        const attrs = { src: bytes(ip), priority: op.pref, table: op.table };
-        if (op.verb === 'del') await rt.delRule(data, attrs);
+      case 'rule.add':
+      case 'rule.del': {
+        const [ip, len] = splitCidr(o.src);
+        const data = { family: familyOf(ip), srcLen: len, table: o.table < 256 ? o.table : RT_TABLE_COMPAT, action: FR_ACT_TO_TBL };
+        const attrs = { src: bytes(ip), priority: o.pref, table: o.table };
+        if (o.op === 'rule.del') await rt.delRule(data, attrs);
         else await rt.newRule(data, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL });
         return;
       }
-    }
-  }
-
-  private async link(op: Extract<Op, { obj: 'link' }>, line: string): Promise<void> {
-    const rt = this.rt();
-    if (op.verb === 'del') {
-      await rt.delLink({ index: this.ifindex(op.name, line) });
-    } else if (op.verb === 'add') {
-      const linkinfo = op.kind === 'vxlan' ? vxlanInfo(op.vni!, op.port!) : encode(ifla.formatInfo({ kind: op.kind ?? 'bridge' }));
-      await rt.newLink({}, { ifname: op.name, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL });
-    } else {
-      const attrs = { ...(op.mac ? { address: macBytes(op.mac) } : {}), ...(op.mtu ? { mtu: op.mtu } : {}) };
-      await rt.setLink({ index: this.ifindex(op.name, line), ...(op.up ? { flags: { up: true }, change: { up: true } } : {}) }, attrs);
     }
   }
 

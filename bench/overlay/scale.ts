@@ -5,6 +5,8 @@
 import type { OverlayAgent, Snapshot } from '../../contracts/index.js';
 import { DEFAULT_NETWORKS, DEFAULT_OVERLAY, vtepMac } from '../../overlay/config.js';
 import type { OverlayAgentComponent } from '../../overlay/agent.js';
+import { OVERLAY_TABLE } from '../../overlay/desired.js';
+import { MAIN_TABLE, type Op } from '../../overlay/ops.js';
 import { median } from '../lib/stats.js';
 
 export interface ScaleResult {
@@ -16,7 +18,7 @@ export interface ScaleResult {
   /** One agent joining: full sync (dump of 1,000 + diff + apply), median ms. */
   join: number;
   joinLines: number;
-  /** One agent joining: the 4-line kernel batch alone, median and min ms. */
+  /** One agent joining: its 4 kernel ops alone, median and min ms. */
   batch: number;
   batchMin: number;
   /** Node CPU time of the from-empty sync (excludes spawned `ip`/`bridge`/`nft`), ms. */
@@ -66,9 +68,15 @@ export async function measureScale(a: OverlayAgentComponent): Promise<ScaleResul
   const batches: number[] = [];
   for (const x of agents.slice(1001 + JOINS)) {
     const vtep = x.vtep_ip.split('/')[0]!;
-    const ip = [`neigh replace ${vtep} lladdr ${x.vtep_mac} dev vtep1024 nud permanent`, `route replace ${x.subnets.dcos!.subnet} via ${vtep} dev vtep1024 onlink`, `route replace ${x.ip}/32 via ${vtep} dev vtep1024 onlink table 42`];
+    const dev = 'vtep1024';
+    const ops: Op[] = [
+      { op: 'neigh.replace', dev, ip: vtep, mac: x.vtep_mac },
+      { op: 'route.replace', dst: x.subnets.dcos!.subnet, via: vtep, dev, table: MAIN_TABLE },
+      { op: 'route.replace', dst: `${x.ip}/32`, via: vtep, dev, table: OVERLAY_TABLE },
+      { op: 'fdb.replace', dev, mac: x.vtep_mac, dst: x.ip },
+    ];
     const t2 = performance.now();
-    await a.driver.apply(ip, [`fdb replace ${x.vtep_mac} dev vtep1024 dst ${x.ip} self permanent`]);
+    await a.driver.apply(ops);
     batches.push(performance.now() - t2);
   }
   return { kernel: a.kernel, full, fullLines, neighs, join: median(joins), joinLines, batch: median(batches), batchMin: Math.min(...batches), fullCpu: (cpu.user + cpu.system) / 1000 };
