@@ -1,6 +1,6 @@
 /**
  * Both overlay kernel drivers pass one contract (kernel-contract.ts) on a real kernel, each in a
- * fresh namespace: iproute2 in this process (`ip -n NS`), netlink in a child process inside the
+ * fresh namespace: iproute2 in this process (`ip netns exec NS`), netlink in a child process inside the
  * namespace (driver-child.ts; a netlink socket belongs to its opener's namespace). Then the two
  * namespaces must have been left in identical states after every step.
  */
@@ -44,7 +44,7 @@ async function childDriver(t: { teardown(fn: () => unknown): void }, ns: Netns, 
 
 const views: Record<string, KernelView[]> = {};
 
-t.test('iproute2 driver (ip -n, batch mode)', async (t) => {
+t.test('iproute2 driver (ip netns exec, batch mode)', async (t) => {
   const ns = await createNetns(t, 'ki');
   views.iproute2 = await runKernelContract(t, { ns, driver: new IprouteDriver(ns.name) });
 });
