@@ -44,7 +44,7 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
   const create = { summary: 'create an app', body: appDefinitionSchema(ctx.limits), nullIsAbsent: true };
   const update = { summary: 'change an app (fields given replace the current ones)', body: appUpdateSchema(ctx.limits), nullIsAbsent: true, query: { force: 'true: override a running deployment' } };
   router.post('/v2/apps', async (r) => {
-    const app = s.admit(r.body);
+    const app = s.admitNew(r.body);
     const { state, deployment } = await s.createApp(app);
     ctx.events.emit('api_post_event', { clientIp: r.raw.socket.remoteAddress ?? '', uri: `/v2/apps${app.id}`, appDefinition: show(app.id, false) });
     return { status: 201, json: { ...show(state.app.id, false), deployments: [{ id: deployment.id }], tasks: [] }, headers: { location: `/v2/apps${app.id}` } };

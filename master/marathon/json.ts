@@ -1,6 +1,6 @@
 /** Marathon's JSON views of tasks, apps and status events. */
 import type { TaskRecord } from '../model.js';
-import { appToJson } from './app.js';
+import { appToJson, type App } from './app.js';
 import type { Deployment } from './deployments.js';
 import type { AppState } from './scheduler.js';
 
@@ -48,10 +48,19 @@ export function statusEvent(t: TaskRecord): Record<string, unknown> {
   };
 }
 
+/** `ipAddress` as Marathon 1.3 shows it: the container network and its ports; null otherwise. */
+function ipAddressJson(app: App): Record<string, unknown> | null {
+  const net = app.networks[0];
+  if (net?.mode !== 'container') return null;
+  const ports = (app.container?.portMappings ?? []).map((m) => ({ number: m.containerPort, ...(m.name ? { name: m.name } : {}), protocol: m.protocol, labels: m.labels }));
+  return { networkName: net.name, groups: [], labels: {}, discovery: { ports } };
+}
+
 export function appJson(s: AppState, tasks: TaskRecord[], deployment: Deployment | undefined, embedTasks: boolean): Record<string, unknown> {
   const running = tasks.filter((t) => t.state === 'TASK_RUNNING');
   return {
     ...appToJson(s.app),
+    ipAddress: ipAddressJson(s.app),
     version: s.version,
     versionInfo: { lastScalingAt: s.version, lastConfigChangeAt: s.configVersion },
     tasksStaged: tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,

@@ -55,6 +55,8 @@ export class MarathonScheduler implements FrameworkScheduler {
   /** Bounds (apps, tasks per agent) and the full admission check of a definition (schema, labels, addresses). */
   limits: Limits = DEFAULT_LIMITS;
   admit: (definition: unknown) => App = (d) => parseApp(d, this.limits);
+  /** The check of a new or changed definition only (not of stored ones): its virtual network exists. */
+  checkNetworks: (app: App, body: unknown) => void = () => {};
 
   constructor(
     private readonly store: KvStore,
@@ -86,6 +88,13 @@ export class MarathonScheduler implements FrameworkScheduler {
 
   // ---- app changes (from the API) ----
 
+  /** A definition from the API: the full admission check, then the network it joins must exist. */
+  admitNew(body: unknown): App {
+    const app = this.admit(body);
+    this.checkNetworks(app, body);
+    return app;
+  }
+
   async createApp(app: App): Promise<{ state: AppState; deployment: Deployment }> {
     if (this.apps.has(app.id)) throw new ConflictError(`An app with id [${app.id}] already exists.`);
     if (this.apps.size >= this.limits.apps)
@@ -102,10 +111,13 @@ export class MarathonScheduler implements FrameworkScheduler {
   async updateApp(id: string, body: Record<string, unknown>, force: boolean): Promise<{ state: AppState; deployment: Deployment; created: boolean }> {
     const cur = this.apps.get(id);
     if (!cur) {
-      const r = await this.createApp(this.admit({ ...body, id }));
+      const r = await this.createApp(this.admitNew({ ...body, id }));
       return { ...r, created: true };
     }
-    const next = this.admit({ ...appToJson(cur.app), ...body, id });
+    const base = appToJson(cur.app);
+    // ipAddress replaces the network and port mappings it implies, unless the body gives them too.
+    if (body.ipAddress != null) for (const k of ['networks', 'container'] as const) if (body[k] === undefined) delete base[k];
+    const next = this.admitNew({ ...base, ...body, id });
     const busy = this.deployments.get(id);
     if (busy && !force) throw new ConflictError(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment: ${busy.id}`);
     const scaleOnly = JSON.stringify({ ...next, instances: 0 }) === JSON.stringify({ ...cur.app, instances: 0 });
