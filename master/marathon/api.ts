@@ -9,7 +9,8 @@ import type { Limits } from '../limits.js';
 import { normalizeId } from './app.js';
 import { appDefinitionSchema, appUpdateSchema } from './schema.js';
 import type { EventBus } from './events.js';
-import { appJson, taskJson } from './json.js';
+import { appJson, queueJson, taskJson } from './json.js';
+import { LockedError } from './deployments.js';
 import type { MarathonScheduler } from './scheduler.js';
 
 export interface MarathonApiContext {
@@ -33,7 +34,7 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
   const show = (appId: string, embed: boolean) => {
     const st = s.apps.get(appId);
     if (!st) throw new NotFoundError(`App '${appId}' does not exist`);
-    return appJson(st, tasksOf(appId), s.deployments.get(appId), embed);
+    return appJson(st, tasksOf(appId), s.deployments.get(appId), embed, s.lastFailure.get(appId));
   };
   const bodyObject = (r: Request): Record<string, unknown> => {
     if (typeof r.body !== 'object' || r.body === null || Array.isArray(r.body)) throw new ValidationError([{ path: '/', errors: ['expected an app definition object'] }]);
@@ -71,14 +72,14 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     if (created) return { status: 201, json: { ...show(id, false), deployments: [{ id: deployment.id }] }, headers: { location: `/v2/apps${id}` } };
     return { json: { version: state.version, deploymentId: deployment.id } };
   };
-  router.put('/v2/apps/*id', put, update);
-  router.patch('/v2/apps/*id', put, update);
-  router.post('/v2/apps/*id', async (r): Promise<Reply> => {
+  router.put('/v2/apps/*id', locked(put), update);
+  router.patch('/v2/apps/*id', locked(put), update);
+  router.post('/v2/apps/*id', locked(async (r): Promise<Reply> => {
     const raw = r.params.id!;
     if (!raw.endsWith('/restart')) throw new NotFoundError(`no route for ${r.path}`);
     const { state, deployment } = await s.restartApp(idOf(raw.slice(0, -8)), force(r));
     return { json: { version: state.version, deploymentId: deployment.id } };
-  });
+  }));
   router.delete('/v2/apps/*id', async (r) => {
     const { version, deployment } = await s.deleteApp(idOf(r.params.id!));
     return { json: { version, deploymentId: deployment.id } };
@@ -88,6 +89,13 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     const tasks = [...ctx.liveTasks()].filter((t) => t.app_id && (!want.length || want.includes(t.state)));
     return { json: { tasks: tasks.map((t) => taskJson(t, s.apps.get(t.app_id!))) } };
   });
+  router.get('/v2/queue', () => ({ json: { queue: s.queue().map((q) => queueJson(q, show(q.appId, false))) } }));
+  router.delete('/v2/queue/*id', (r) => {
+    const raw = r.params.id!;
+    if (!raw.endsWith('/delay')) throw new NotFoundError(`no route for ${r.path}`);
+    s.resetDelay(idOf(raw.slice(0, -6)));
+    return { status: 204, text: '' };
+  });
   router.get('/v2/deployments', () => ({ json: [...s.deployments.values()] }));
   router.get('/v2/leader', () => ({ json: { leader: ctx.self() } }));
   router.get('/v2/info', () => ({ json: info(ctx) }));
@@ -96,6 +104,18 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     return { hijacked: true };
   });
   router.serveOpenapi('Sextant Marathon API', MARATHON_VERSION);
+}
+
+/** A 409 for a locked app carries the deployments (Marathon's shape) besides the message naming what they wait for. */
+function locked(h: (r: Request) => Promise<Reply>): (r: Request) => Promise<Reply> {
+  return async (r) => {
+    try {
+      return await h(r);
+    } catch (e) {
+      if (!(e instanceof LockedError)) throw e;
+      return { status: 409, json: { message: e.message, deployments: [{ id: e.deployment.id, waitingFor: e.waitingFor }] } };
+    }
+  };
 }
 
 function info(ctx: MarathonApiContext): Record<string, unknown> {
