@@ -5,6 +5,7 @@
  */
 import { NotFoundError, ValidationError, type Reply, type Request, type Router } from '../../common/index.js';
 import type { TaskRecord } from '../model.js';
+import { MESOS_VERSION } from '../state-json.js';
 import type { Limits } from '../limits.js';
 import { normalizeId } from './app.js';
 import { appDefinitionSchema, appUpdateSchema } from './schema.js';
@@ -122,6 +123,8 @@ function info(ctx: MarathonApiContext): Record<string, unknown> {
   return {
     name: 'marathon',
     version: MARATHON_VERSION,
+    /** The versions whose APIs Sextant serves (Marathon here, Mesos on the Mesos port's /version). */
+    emulates: { marathon: MARATHON_VERSION, mesos: MESOS_VERSION },
     buildref: 'sextant',
     elected: true,
     leader: ctx.self(),
