@@ -1,7 +1,10 @@
 /**
  * Health checks of one task, Marathon style: probes run from the start every interval (the next
  * one `interval` after the previous finished), each bounded by the timeout. Failures during the
- * grace period are ignored until the task was healthy once; after that every failure counts, and
+ * grace period are ignored until the task was healthy once, and until then the next probe comes
+ * sooner: within GRACE_RETRY_MS, and at the latest when the grace period ends, so a task that
+ * comes up is seen healthy in about a second, and the first check that counts runs when the grace
+ * period ends, not an interval later. After that every failure counts, and
  * `max_consecutive_failures` in a row (0 = never) asks for the task to be killed. The health flag
  * is reported only when it changes. Time comes from the injected clock.
  */
@@ -17,6 +20,9 @@ export interface HealthEvents {
   /** Every probe result (metrics, tests). */
   onResult?(ok: boolean, detail?: string): void;
 }
+
+/** While in the grace period and not yet healthy, a failed probe is retried this soon (or at the interval, if shorter). */
+export const GRACE_RETRY_MS = 1000;
 
 export class HealthChecker {
   private timer: unknown;
@@ -69,7 +75,15 @@ export class HealthChecker {
     this.clock.clearTimeout(timeout);
     if (this.stopped) return;
     this.record(why);
-    this.schedule(Math.max(1, this.spec.interval_seconds * 1000));
+    this.schedule(this.nextDelay());
+  }
+
+  private nextDelay(): number {
+    const interval = Math.max(1, this.spec.interval_seconds * 1000);
+    if (this.everHealthy) return interval;
+    const graceLeft = this.startedAt + this.spec.grace_period_seconds * 1000 - this.clock.now();
+    if (graceLeft <= 0) return interval;
+    return Math.max(1, Math.min(interval, GRACE_RETRY_MS, graceLeft));
   }
 
   private record(why: string | undefined): void {

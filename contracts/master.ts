@@ -48,6 +48,8 @@ export interface AddressClaim {
   /** An address or a CIDR. */
   cidr: string;
   kind: 'node' | 'overlay' | 'other';
+  /** The virtual network this claim is the subnet of: apps may join the networks named here. */
+  network?: string;
 }
 
 /**

@@ -78,6 +78,11 @@ export class AddressBook implements AddressOwnership {
     return [...this.sources].flatMap((s) => s());
   }
 
+  /** Names of the virtual networks tasks may join (claims that name a network), sorted. */
+  networks(): string[] {
+    return [...new Set(this.claims().flatMap((c) => (c.network ? [c.network] : [])))].sort();
+  }
+
   /** Why `ip` cannot be a literal VIP, or undefined when it may. */
   vipRefusal(ip: string): string | undefined {
     let a: Addr;

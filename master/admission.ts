@@ -18,3 +18,17 @@ export function appAdmission(limits: Limits, addresses: AddressBook): (definitio
     return app;
   };
 }
+
+/** A container network the app joins must be one the address book knows (the overlay's networks). */
+export function networkAdmission(addresses: AddressBook): (app: App, body: unknown) => void {
+  return (app, body) => {
+    const known = addresses.networks();
+    const viaIp = typeof body === 'object' && body !== null && (body as Record<string, unknown>).ipAddress != null;
+    const refused = app.networks.flatMap((n, i) => {
+      if (n.mode !== 'container' || known.includes(n.name!)) return [];
+      const why = known.length ? `unknown network '${n.name}' (known: ${known.join(', ')})` : `unknown network '${n.name}': no virtual networks exist (the overlay is not running)`;
+      return [{ path: viaIp ? '/ipAddress/networkName' : `/networks/${i}/name`, errors: [why] }];
+    });
+    if (refused.length) throw new ValidationError(refused);
+  };
+}

@@ -23,7 +23,7 @@ import { OfferLoop } from './offers.js';
 import { buildState, buildStateText } from './state-json.js';
 import { FileKvStore } from './store/file.js';
 import { AddressBook } from './addresses.js';
-import { appAdmission } from './admission.js';
+import { appAdmission, networkAdmission } from './admission.js';
 import { limitsFromEnv, type Limits } from './limits.js';
 
 export interface MasterOptions {
@@ -97,6 +97,7 @@ export class Master implements MasterHandle {
     ]);
     this.marathon.limits = this.limits;
     this.marathon.admit = appAdmission(this.limits, this.addresses);
+    this.marathon.checkNetworks = networkAdmission(this.addresses);
     this.offers = new OfferLoop(this.cluster, client, this.clock, this.log, {
       onRound: (r) => {
         this.metrics?.offers.inc(r.offers);

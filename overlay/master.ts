@@ -109,8 +109,8 @@ export class OverlayMaster implements Component {
     this.unclaim = this.m.addresses?.claim(() => [
       { what: `the overlay's VTEP subnet`, cidr: this.config.vtep_subnet, kind: 'overlay' as const },
       ...[...a.networks.values()].flatMap((n) => [
-        { what: `overlay network "${n.name}"`, cidr: n.subnet, kind: 'overlay' as const },
-        ...(n.subnet6 ? [{ what: `overlay network "${n.name}"`, cidr: n.subnet6, kind: 'overlay' as const }] : []),
+        { what: `overlay network "${n.name}"`, cidr: n.subnet, kind: 'overlay' as const, network: n.name },
+        ...(n.subnet6 ? [{ what: `overlay network "${n.name}"`, cidr: n.subnet6, kind: 'overlay' as const, network: n.name }] : []),
       ]),
     ]);
     const limits = this.m.limits ?? DEFAULT_LIMITS;

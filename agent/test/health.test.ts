@@ -119,3 +119,48 @@ t.test('a success resets the failure count; 0 max failures never gives up', asyn
   t.equal(d.gaveUp(), 0);
   d.hc.stop();
 });
+
+/** A checker over a scripted probe: records when (clock time) each probe ran. */
+function scripted(s: HealthCheckSpec, answer: (n: number) => string | undefined) {
+  const clock = new FakeClock(0);
+  const at: number[] = [];
+  const changes: boolean[] = [];
+  let next: (() => void) | undefined;
+  const probe = async () => {
+    at.push(clock.now());
+    return answer(at.length);
+  };
+  const hc = new HealthChecker(s, { host: '127.0.0.1', port: 1, cwd: tmpdir(), env: {} }, clock, { onChange: (h) => changes.push(h), onGiveUp: () => undefined, onResult: () => next?.() }, probe);
+  /** Advance to the next probe (at most `maxMs`) and await its result. */
+  const step = async (ms: number) => {
+    const done = new Promise<void>((r) => (next = r));
+    clock.advance(ms);
+    await done;
+  };
+  return { hc, clock, at, changes, step };
+}
+
+t.test('in the grace period a failed probe is retried within a second; the first counted check runs when the grace period ends', async (t) => {
+  const d = scripted(spec({ grace_period_seconds: 2.5, interval_seconds: 60 }), () => 'ECONNREFUSED');
+  d.hc.start();
+  for (const ms of [0, 1000, 1000, 500]) await d.step(ms);
+  t.same(d.at, [0, 1000, 2000, 2500], 'retried every second, then at the end of the grace period');
+  t.same(d.changes, [false], 'the check at the end of the grace period counts');
+  d.clock.advance(59_999);
+  t.equal(d.at.length, 4, 'after the grace period: a full interval');
+  await d.step(1);
+  t.same(d.at.at(-1), 62_500);
+  d.hc.stop();
+});
+
+t.test('a task that comes up after a second is healthy after a second, whatever the interval', async (t) => {
+  const d = scripted(spec({ grace_period_seconds: 300, interval_seconds: 60 }), (n) => (n < 2 ? 'ECONNREFUSED' : undefined));
+  d.hc.start();
+  await d.step(0);
+  await d.step(1000);
+  t.same(d.at, [0, 1000]);
+  t.same(d.changes, [true], 'healthy at the second probe, one second in');
+  d.clock.advance(59_999);
+  t.equal(d.at.length, 2, 'then probes every interval');
+  d.hc.stop();
+});

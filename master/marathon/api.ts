@@ -5,11 +5,13 @@
  */
 import { NotFoundError, ValidationError, type Reply, type Request, type Router } from '../../common/index.js';
 import type { TaskRecord } from '../model.js';
+import { MESOS_VERSION } from '../state-json.js';
 import type { Limits } from '../limits.js';
 import { normalizeId } from './app.js';
 import { appDefinitionSchema, appUpdateSchema } from './schema.js';
 import type { EventBus } from './events.js';
-import { appJson, taskJson } from './json.js';
+import { appJson, queueJson, taskJson } from './json.js';
+import { LockedError } from './deployments.js';
 import type { MarathonScheduler } from './scheduler.js';
 
 export interface MarathonApiContext {
@@ -33,7 +35,7 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
   const show = (appId: string, embed: boolean) => {
     const st = s.apps.get(appId);
     if (!st) throw new NotFoundError(`App '${appId}' does not exist`);
-    return appJson(st, tasksOf(appId), s.deployments.get(appId), embed);
+    return appJson(st, tasksOf(appId), s.deployments.get(appId), embed, s.lastFailure.get(appId));
   };
   const bodyObject = (r: Request): Record<string, unknown> => {
     if (typeof r.body !== 'object' || r.body === null || Array.isArray(r.body)) throw new ValidationError([{ path: '/', errors: ['expected an app definition object'] }]);
@@ -44,7 +46,7 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
   const create = { summary: 'create an app', body: appDefinitionSchema(ctx.limits), nullIsAbsent: true };
   const update = { summary: 'change an app (fields given replace the current ones)', body: appUpdateSchema(ctx.limits), nullIsAbsent: true, query: { force: 'true: override a running deployment' } };
   router.post('/v2/apps', async (r) => {
-    const app = s.admit(r.body);
+    const app = s.admitNew(r.body);
     const { state, deployment } = await s.createApp(app);
     ctx.events.emit('api_post_event', { clientIp: r.raw.socket.remoteAddress ?? '', uri: `/v2/apps${app.id}`, appDefinition: show(app.id, false) });
     return { status: 201, json: { ...show(state.app.id, false), deployments: [{ id: deployment.id }], tasks: [] }, headers: { location: `/v2/apps${app.id}` } };
@@ -71,14 +73,14 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     if (created) return { status: 201, json: { ...show(id, false), deployments: [{ id: deployment.id }] }, headers: { location: `/v2/apps${id}` } };
     return { json: { version: state.version, deploymentId: deployment.id } };
   };
-  router.put('/v2/apps/*id', put, update);
-  router.patch('/v2/apps/*id', put, update);
-  router.post('/v2/apps/*id', async (r): Promise<Reply> => {
+  router.put('/v2/apps/*id', locked(put), update);
+  router.patch('/v2/apps/*id', locked(put), update);
+  router.post('/v2/apps/*id', locked(async (r): Promise<Reply> => {
     const raw = r.params.id!;
     if (!raw.endsWith('/restart')) throw new NotFoundError(`no route for ${r.path}`);
     const { state, deployment } = await s.restartApp(idOf(raw.slice(0, -8)), force(r));
     return { json: { version: state.version, deploymentId: deployment.id } };
-  });
+  }));
   router.delete('/v2/apps/*id', async (r) => {
     const { version, deployment } = await s.deleteApp(idOf(r.params.id!));
     return { json: { version, deploymentId: deployment.id } };
@@ -87,6 +89,13 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     const want = r.query.getAll('status').map((x) => `TASK_${x.toUpperCase()}`);
     const tasks = [...ctx.liveTasks()].filter((t) => t.app_id && (!want.length || want.includes(t.state)));
     return { json: { tasks: tasks.map((t) => taskJson(t, s.apps.get(t.app_id!))) } };
+  });
+  router.get('/v2/queue', () => ({ json: { queue: s.queue().map((q) => queueJson(q, show(q.appId, false))) } }));
+  router.delete('/v2/queue/*id', (r) => {
+    const raw = r.params.id!;
+    if (!raw.endsWith('/delay')) throw new NotFoundError(`no route for ${r.path}`);
+    s.resetDelay(idOf(raw.slice(0, -6)));
+    return { status: 204, text: '' };
   });
   router.get('/v2/deployments', () => ({ json: [...s.deployments.values()] }));
   router.get('/v2/leader', () => ({ json: { leader: ctx.self() } }));
@@ -98,10 +107,24 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
   router.serveOpenapi('Sextant Marathon API', MARATHON_VERSION);
 }
 
+/** A 409 for a locked app carries the deployments (Marathon's shape) besides the message naming what they wait for. */
+function locked(h: (r: Request) => Promise<Reply>): (r: Request) => Promise<Reply> {
+  return async (r) => {
+    try {
+      return await h(r);
+    } catch (e) {
+      if (!(e instanceof LockedError)) throw e;
+      return { status: 409, json: { message: e.message, deployments: [{ id: e.deployment.id, waitingFor: e.waitingFor }] } };
+    }
+  };
+}
+
 function info(ctx: MarathonApiContext): Record<string, unknown> {
   return {
     name: 'marathon',
     version: MARATHON_VERSION,
+    /** The versions whose APIs Sextant serves (Marathon here, Mesos on the Mesos port's /version). */
+    emulates: { marathon: MARATHON_VERSION, mesos: MESOS_VERSION },
     buildref: 'sextant',
     elected: true,
     leader: ctx.self(),

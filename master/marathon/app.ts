@@ -180,8 +180,17 @@ function readApp(c: Check, o: Record<string, unknown>, limits: Limits): App {
   const args = readArgs(c, o.args);
   if (cmd === undefined && args === undefined && o.cmd === undefined && o.args === undefined) c.fail('/cmd', "an app needs 'cmd' or 'args'");
   if (cmd !== undefined && args !== undefined) c.fail('/cmd', "only one of 'cmd' and 'args' may be set");
-  const container = readContainer(c, o.container);
-  const networks = readNetworks(c, o.networks);
+  let container = readContainer(c, o.container);
+  let networks = readNetworks(c, o.networks);
+  const ip = readIpAddress(c, o.ipAddress);
+  if (ip) {
+    const same = networks.length === 1 && networks[0]!.mode === 'container' && networks[0]!.name === ip.network;
+    if (o.networks !== undefined && !same) c.fail('/ipAddress', `ipAddress names network '${ip.network}' but networks says ${show(o.networks)}: give one of them`);
+    networks = [{ mode: 'container', name: ip.network }];
+    if (ip.ports.length && !container?.portMappings.length) container = { type: 'MESOS', portMappings: ip.ports };
+    else if (ip.ports.length && JSON.stringify(ip.ports) !== JSON.stringify(container!.portMappings.map(({ hostPort: _h, servicePort: _s, ...m }) => m)))
+      c.fail('/ipAddress/discovery/ports', 'differ from container.portMappings: give one of them');
+  }
   const portDefinitions = readPortDefinitions(c, o.portDefinitions, o.portDefinitions === undefined && !container?.portMappings.length && networks.every((n) => n.mode === 'host'));
   if (container?.portMappings.length && networks.every((n) => n.mode === 'host')) c.fail('/container/portMappings', 'portMappings need a container or container/bridge network');
   if (portDefinitions.length && o.portDefinitions !== undefined && networks.some((n) => n.mode !== 'host')) c.fail('/portDefinitions', 'portDefinitions are for host networking; use container.portMappings');
@@ -273,6 +282,32 @@ function readNetworks(c: Check, v: unknown): Network[] {
   if (nets.length > 1 && nets.some((n) => n.mode !== 'container')) c.fail('/networks', 'host and bridge networking cannot be combined with other networks');
   if (nets.length > 1) c.fail('/networks', 'at most one container network per app is supported');
   return nets.length ? nets : [{ mode: 'host' }];
+}
+
+/**
+ * `ipAddress` (IP per task, Marathon 1.3): the network it names and its discovery ports as port
+ * mappings without host ports (the task's own address serves them).
+ */
+function readIpAddress(c: Check, v: unknown): { network: string; ports: PortMapping[] } | undefined {
+  const o = c.obj(v, '/ipAddress');
+  if (!o) return undefined;
+  const network = c.str(o, 'networkName', '/ipAddress');
+  if (!network) c.fail('/ipAddress/networkName', 'is required: the virtual network the task joins (for example "dcos")');
+  if (c.list(o.groups, '/ipAddress/groups').length) c.fail('/ipAddress/groups', 'network security groups are not supported: leave groups empty');
+  const discovery = c.obj(o.discovery, '/ipAddress/discovery') ?? {};
+  const ports = c.list(discovery.ports, '/ipAddress/discovery/ports').map((item, i) => {
+    const p = `/ipAddress/discovery/ports/${i}`;
+    const d = c.obj(item, p) ?? {};
+    const name = c.str(d, 'name', p);
+    if (name !== undefined && !PORT_NAME.test(name)) c.fail(`${p}/name`, `'${name}' must match ${PORT_NAME.source}`);
+    return {
+      containerPort: c.num(d, 'number', p, 0, { min: 1, max: 65535, int: true }),
+      protocol: c.oneOf(d, 'protocol', p, PROTOCOLS, 'tcp'),
+      ...(name !== undefined ? { name } : {}),
+      labels: c.strMap(d.labels, `${p}/labels`),
+    };
+  });
+  return network ? { network, ports } : undefined;
 }
 
 const HC_PROTOCOLS = ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'] as const;

@@ -3,6 +3,7 @@
  * progress and finished when the app's tasks have converged to the target.
  */
 import { randomUUID } from 'node:crypto';
+import { ConflictError } from '../../common/index.js';
 
 export type DeploymentAction = 'StartApplication' | 'ScaleApplication' | 'RestartApplication' | 'StopApplication';
 
@@ -37,4 +38,14 @@ export function deploymentAction(d: Deployment): DeploymentAction {
 /** The plan as Marathon's deployment_* events carry it. */
 export function planJson(d: Deployment): Record<string, unknown> {
   return { id: d.id, version: d.version, steps: d.steps, original: { id: '/', apps: [] }, target: { id: '/', apps: [] } };
+}
+
+/** 409: the app is locked by a running deployment; names it and what it waits for. */
+export class LockedError extends ConflictError {
+  constructor(
+    readonly deployment: Deployment,
+    readonly waitingFor: string,
+  ) {
+    super(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment ${deployment.id} (${deploymentAction(deployment)} of ${deployment.affectedApps.join(', ')}) is waiting for ${waitingFor}`);
+  }
 }

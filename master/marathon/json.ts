@@ -1,8 +1,8 @@
 /** Marathon's JSON views of tasks, apps and status events. */
 import type { TaskRecord } from '../model.js';
-import { appToJson } from './app.js';
+import { appToJson, type App } from './app.js';
 import type { Deployment } from './deployments.js';
-import type { AppState } from './scheduler.js';
+import type { AppState, QueueEntry, TaskFailure } from './scheduler.js';
 
 const iso = (secs: number | undefined) => (secs === undefined ? null : new Date(secs * 1000).toISOString());
 
@@ -48,10 +48,19 @@ export function statusEvent(t: TaskRecord): Record<string, unknown> {
   };
 }
 
-export function appJson(s: AppState, tasks: TaskRecord[], deployment: Deployment | undefined, embedTasks: boolean): Record<string, unknown> {
+/** `ipAddress` as Marathon 1.3 shows it: the container network and its ports; null otherwise. */
+function ipAddressJson(app: App): Record<string, unknown> | null {
+  const net = app.networks[0];
+  if (net?.mode !== 'container') return null;
+  const ports = (app.container?.portMappings ?? []).map((m) => ({ number: m.containerPort, ...(m.name ? { name: m.name } : {}), protocol: m.protocol, labels: m.labels }));
+  return { networkName: net.name, groups: [], labels: {}, discovery: { ports } };
+}
+
+export function appJson(s: AppState, tasks: TaskRecord[], deployment: Deployment | undefined, embedTasks: boolean, lastTaskFailure?: TaskFailure): Record<string, unknown> {
   const running = tasks.filter((t) => t.state === 'TASK_RUNNING');
   return {
     ...appToJson(s.app),
+    ipAddress: ipAddressJson(s.app),
     version: s.version,
     versionInfo: { lastScalingAt: s.version, lastConfigChangeAt: s.configVersion },
     tasksStaged: tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
@@ -60,5 +69,12 @@ export function appJson(s: AppState, tasks: TaskRecord[], deployment: Deployment
     tasksUnhealthy: running.filter((t) => t.healthy === false).length,
     deployments: deployment ? [{ id: deployment.id }] : [],
     ...(embedTasks ? { tasks: tasks.map((t) => taskJson(t, s)) } : {}),
+    ...(lastTaskFailure ? { lastTaskFailure } : {}),
   };
+}
+
+/** One `/v2/queue` entry as Marathon 1.3 shows it (the app carries its lastTaskFailure). */
+export function queueJson(q: QueueEntry, app: Record<string, unknown>): Record<string, unknown> {
+  const left = Math.ceil(q.delayLeftMs / 1000);
+  return { app, count: q.count, delay: { timeLeftSeconds: left, overdue: left === 0 }, since: q.since };
 }

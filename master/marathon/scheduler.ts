@@ -13,7 +13,7 @@ import { KEYS, isTerminal, type AgentRecord, type TaskRecord } from '../model.js
 import type { FrameworkScheduler, Offer, OfferReply } from '../allocator.js';
 import { appToJson, parseApp, type App } from './app.js';
 import { satisfiesAll } from './constraints.js';
-import { deploymentAction, newDeployment, planJson, type Deployment, type DeploymentAction } from './deployments.js';
+import { deploymentAction, LockedError, newDeployment, planJson, type Deployment, type DeploymentAction } from './deployments.js';
 import type { EventBus } from './events.js';
 import { taskId as newTaskId } from './naming.js';
 import { buildTaskInfo, fitsScalars, pickHostPorts } from './task-info.js';
@@ -40,11 +40,36 @@ interface Backoff {
   until: number;
 }
 
+/** Why an app's task last failed, as Marathon shows it (`lastTaskFailure`). */
+export interface TaskFailure {
+  appId: string;
+  host: string;
+  message: string;
+  state: TaskState;
+  taskId: string;
+  timestamp: string;
+  version: string;
+  slaveId: string;
+}
+
+/** One app waiting for launches (`/v2/queue`). */
+export interface QueueEntry {
+  appId: string;
+  count: number;
+  /** Milliseconds of launch delay (backoff) left; 0 when offers are awaited. */
+  delayLeftMs: number;
+  since: string;
+}
+
 export class MarathonScheduler implements FrameworkScheduler {
   readonly name = 'marathon';
   readonly apps = new Map<string, AppState>();
   readonly deployments = new Map<string, Deployment>();
   private readonly backoff = new Map<string, Backoff>();
+  /** Last task failure per app (in memory: a master restart forgets it, as the backoff). */
+  readonly lastFailure = new Map<string, TaskFailure>();
+  /** Since when an app has been waiting for launches. */
+  private readonly waitingSince = new Map<string, number>();
   private readonly pending = new Map<string, { appId: string; agentId: string }>();
   private rr = 0;
   private lastVersionMs = 0;
@@ -55,6 +80,8 @@ export class MarathonScheduler implements FrameworkScheduler {
   /** Bounds (apps, tasks per agent) and the full admission check of a definition (schema, labels, addresses). */
   limits: Limits = DEFAULT_LIMITS;
   admit: (definition: unknown) => App = (d) => parseApp(d, this.limits);
+  /** The check of a new or changed definition only (not of stored ones): its virtual network exists. */
+  checkNetworks: (app: App, body: unknown) => void = () => {};
 
   constructor(
     private readonly store: KvStore,
@@ -86,6 +113,13 @@ export class MarathonScheduler implements FrameworkScheduler {
 
   // ---- app changes (from the API) ----
 
+  /** A definition from the API: the full admission check, then the network it joins must exist. */
+  admitNew(body: unknown): App {
+    const app = this.admit(body);
+    this.checkNetworks(app, body);
+    return app;
+  }
+
   async createApp(app: App): Promise<{ state: AppState; deployment: Deployment }> {
     if (this.apps.has(app.id)) throw new ConflictError(`An app with id [${app.id}] already exists.`);
     if (this.apps.size >= this.limits.apps)
@@ -102,12 +136,14 @@ export class MarathonScheduler implements FrameworkScheduler {
   async updateApp(id: string, body: Record<string, unknown>, force: boolean): Promise<{ state: AppState; deployment: Deployment; created: boolean }> {
     const cur = this.apps.get(id);
     if (!cur) {
-      const r = await this.createApp(this.admit({ ...body, id }));
+      const r = await this.createApp(this.admitNew({ ...body, id }));
       return { ...r, created: true };
     }
-    const next = this.admit({ ...appToJson(cur.app), ...body, id });
-    const busy = this.deployments.get(id);
-    if (busy && !force) throw new ConflictError(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment: ${busy.id}`);
+    const base = appToJson(cur.app);
+    // ipAddress replaces the network and port mappings it implies, unless the body gives them too.
+    if (body.ipAddress != null) for (const k of ['networks', 'container'] as const) if (body[k] === undefined) delete base[k];
+    const next = this.admitNew({ ...base, ...body, id });
+    this.checkLock(id, force);
     const scaleOnly = JSON.stringify({ ...next, instances: 0 }) === JSON.stringify({ ...cur.app, instances: 0 });
     const v = this.newVersion();
     const state: AppState = { app: next, version: v, configVersion: scaleOnly ? cur.configVersion : v };
@@ -121,8 +157,7 @@ export class MarathonScheduler implements FrameworkScheduler {
   async restartApp(id: string, force: boolean): Promise<{ state: AppState; deployment: Deployment }> {
     const cur = this.apps.get(id);
     if (!cur) throw new NotFoundError(`App '${id}' does not exist`);
-    const busy = this.deployments.get(id);
-    if (busy && !force) throw new ConflictError(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment: ${busy.id}`);
+    this.checkLock(id, force);
     const v = this.newVersion();
     const state: AppState = { ...cur, version: v, configVersion: v };
     await this.store.put(KEYS.app(id), state);
@@ -135,10 +170,76 @@ export class MarathonScheduler implements FrameworkScheduler {
     await this.store.delete(KEYS.app(id));
     this.apps.delete(id);
     this.backoff.delete(id);
+    this.lastFailure.delete(id);
+    this.waitingSince.delete(id);
     const v = this.newVersion();
     this.events.emit('app_terminated_event', { appId: id });
     this.log.info('app_deleted', { app_id: id });
     return { version: v, deployment: this.deploy(id, 'StopApplication', v) };
+  }
+
+  /** A change while a deployment runs is a 409 naming the deployment and what it waits for. */
+  private checkLock(appId: string, force: boolean): void {
+    const busy = this.deployments.get(appId);
+    if (!busy || force) return;
+    throw new LockedError(busy, this.waitingFor(appId) ?? 'its tasks to converge');
+  }
+
+  /** What a running deployment of the app waits for, in words (also shown in /v2/deployments). */
+  waitingFor(appId: string): string | undefined {
+    const d = this.deployments.get(appId);
+    if (!d) return undefined;
+    const all = [...this.driver.liveTasks()].filter((t) => t.app_id === appId);
+    const s = this.apps.get(appId);
+    const killing = all.filter((t) => t.kill_requested || t.state === 'TASK_KILLING').length;
+    if (deploymentAction(d) === 'StopApplication' || !s) return `${all.length} task(s) to stop`;
+    const cur = all.filter((t) => t.app_version === s.configVersion && !t.kill_requested);
+    const running = cur.filter((t) => t.state === 'TASK_RUNNING');
+    const parts: string[] = [];
+    const b = this.backoff.get(appId);
+    if (cur.length < s.app.instances) {
+      const delay = b && b.until > this.clock.now() ? ` (launch delayed ${Math.ceil((b.until - this.clock.now()) / 1000)} s by backoff${this.lastFailure.has(appId) ? `; last failure: ${this.lastFailure.get(appId)!.message}` : ''})` : '';
+      parts.push(`${s.app.instances - cur.length} of ${s.app.instances} task(s) to launch${delay}`);
+    }
+    if (running.length < cur.length) parts.push(`${cur.length - running.length} task(s) to reach TASK_RUNNING`);
+    const hc = s.app.healthChecks[0];
+    if (hc) {
+      const unchecked = running.filter((t) => t.healthy === undefined).length;
+      const unhealthy = running.filter((t) => t.healthy === false).length;
+      if (unchecked) parts.push(`${unchecked} task(s) to pass their first health check (${hc.protocol}, grace period ${hc.gracePeriodSeconds} s)`);
+      if (unhealthy) parts.push(`${unhealthy} unhealthy task(s) to become healthy`);
+    }
+    const old = all.filter((t) => t.app_version !== s.configVersion && !t.kill_requested).length;
+    if (old) parts.push(`${old} old task(s) to be replaced`);
+    if (killing) parts.push(`${killing} task(s) to finish being killed`);
+    return parts.length ? parts.join('; ') : 'its tasks to converge';
+  }
+
+  /** Apps waiting for launches, with the launch delay left (`/v2/queue`). */
+  queue(): QueueEntry[] {
+    const live = this.liveByApp();
+    const now = this.clock.now();
+    const out: QueueEntry[] = [];
+    for (const s of this.apps.values()) {
+      const count = this.needs(s, live);
+      if (count <= 0) {
+        this.waitingSince.delete(s.app.id);
+        continue;
+      }
+      const since = this.waitingSince.get(s.app.id) ?? now;
+      this.waitingSince.set(s.app.id, since);
+      const b = this.backoff.get(s.app.id);
+      out.push({ appId: s.app.id, count, delayLeftMs: b ? Math.max(0, b.until - now) : 0, since: new Date(since).toISOString() });
+    }
+    return out;
+  }
+
+  /** DELETE /v2/queue/{app}/delay: launch again at once (the next failure starts from backoffSeconds). */
+  resetDelay(appId: string): void {
+    if (!this.apps.has(appId)) throw new NotFoundError(`App '${appId}' does not exist`);
+    this.backoff.delete(appId);
+    this.requestReconcile();
+    this.driver.revive();
   }
 
   private deploy(appId: string, action: DeploymentAction, version: string): Deployment {
@@ -254,13 +355,36 @@ export class MarathonScheduler implements FrameworkScheduler {
     this.pending.delete(t.info.task_id);
     if (t.state !== prev || t.state === 'TASK_STAGING') this.events.emit('status_update_event', statusEvent(t));
     const last = t.statuses.at(-1);
-    if (t.state === prev && last?.healthy !== undefined && t.state !== 'TASK_STAGING')
-      this.events.emit('health_status_changed_event', { appId: t.app_id, taskId: t.info.task_id, instanceId: t.info.task_id, version: t.app_version, alive: last.healthy });
+    if (t.state === prev && last?.healthy !== undefined && t.state !== 'TASK_STAGING') {
+      const message = last.message ?? '';
+      this.events.emit('health_status_changed_event', { appId: t.app_id, taskId: t.info.task_id, instanceId: t.info.task_id, version: t.app_version, alive: last.healthy, message });
+      const hc = t.app_id ? this.apps.get(t.app_id)?.app.healthChecks[0] : undefined;
+      if (!last.healthy) this.events.emit('failed_health_check_event', { appId: t.app_id, taskId: t.info.task_id, instanceId: t.info.task_id, version: t.app_version, healthCheck: hc ?? {}, message });
+    }
     if (isTerminal(t.state) && !t.kill_requested && t.app_id) {
       const s = this.apps.get(t.app_id);
-      if (s) this.bumpBackoff(s);
+      if (s) {
+        this.recordFailure(t);
+        this.bumpBackoff(s);
+      }
     }
     this.requestReconcile();
+  }
+
+  private recordFailure(t: TaskRecord): void {
+    const last = t.statuses.at(-1);
+    const failure: TaskFailure = {
+      appId: t.app_id!,
+      host: t.agent_hostname,
+      message: last?.message ?? `task ended ${t.state}`,
+      state: t.state,
+      taskId: t.info.task_id,
+      timestamp: new Date((last?.timestamp ?? this.clock.now() / 1000) * 1000).toISOString(),
+      version: t.app_version ?? '',
+      slaveId: t.info.agent_id,
+    };
+    this.lastFailure.set(t.app_id!, failure);
+    this.log.info('task_failed', { app_id: t.app_id, task_id: t.info.task_id, state: t.state, message: failure.message });
   }
 
   requestReconcile(): void {

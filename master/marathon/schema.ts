@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from '../limits.js';
 const PROTOCOL = { type: 'string', enum: ['tcp', 'udp', 'udp,tcp'] } as const;
 const PORT = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const PORT_NAME = { type: 'string', pattern: '^[a-z0-9-]+$', maxLength: 63 } as const;
+const NETWORK_NAME = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const SECONDS = { type: 'number', minimum: 0 } as const;
 
 function stringMap(l: Limits) {
@@ -63,7 +64,27 @@ function properties(l: Limits) {
     networks: {
       type: 'array',
       maxItems: 8,
-      items: { type: 'object', properties: { mode: { type: 'string', enum: ['host', 'container', 'container/bridge'] }, name: { type: 'string', minLength: 1, maxLength: 64 } } },
+      items: { type: 'object', properties: { mode: { type: 'string', enum: ['host', 'container', 'container/bridge'] }, name: NETWORK_NAME } },
+    },
+    ipAddress: {
+      type: 'object',
+      description: 'IP per task (Marathon 1.3 / DC/OS 1.8): the same as networks [{mode: container, name: networkName}] with discovery.ports as container.portMappings',
+      properties: {
+        networkName: NETWORK_NAME,
+        groups: { type: 'array', maxItems: 16, items: { type: 'string' }, description: 'network security groups: only an empty list is supported' },
+        labels,
+        discovery: {
+          type: 'object',
+          properties: {
+            ports: {
+              type: 'array',
+              maxItems: l.portsPerApp,
+              'x-bound': LIMIT_ENV.portsPerApp,
+              items: { type: 'object', required: ['number'], properties: { number: { type: 'integer', minimum: 1, maximum: 65535 }, name: PORT_NAME, protocol: PROTOCOL, labels } },
+            },
+          },
+        },
+      },
     },
     healthChecks: {
       type: 'array',

@@ -103,6 +103,7 @@ t.test('apps launch on agents and appear in Marathon and Mesos formats', async (
   t.match(await (await fetch(`http://${h.mesos}/metrics`)).text(), /sextant_master_tasks\{state="TASK_RUNNING"\} 2/);
   t.equal((await h.api('/v2/leader')).body.leader, h.marathon);
   t.equal((await h.api('/v2/info')).body.name, 'marathon');
+  t.same((await h.api('/v2/info')).body.emulates, { marathon: '1.11.0', mesos: '1.11.0' }, '/v2/info names the Marathon and Mesos versions emulated');
 });
 
 t.test('bad input gets 400/422/409 and changes nothing', async (t) => {
