@@ -28,9 +28,9 @@ t.test('--resources / --attributes / port ranges', async (t) => {
 t.test('agent flags', async (t) => {
   const a = parseAgentArgs(['--master', '127.0.0.1:5050', '--ip', '127.0.0.2', '--port', '0', '--attributes', 'rack:a']);
   t.match(a, { masters: ['127.0.0.1:5050'], ip: '127.0.0.2', port: 0, attributes: { rack: 'a' }, killTasksOnExit: false });
-  t.throws(() => parseAgentArgs(['--ip', '127.0.0.2']), { field: '--master' });
-  t.throws(() => parseAgentArgs(['--master', 'nohost']), { field: '--master' });
-  t.throws(() => parseAgentArgs(['--master', 'h:1', '--port', '70000']), { field: '--port' });
+  t.throws(() => parseAgentArgs(['--ip', '127.0.0.2']), { name: 'ConfigError', field: '--master' });
+  t.throws(() => parseAgentArgs(['--master', 'nohost']), { name: 'ConfigError', field: '--master' });
+  t.throws(() => parseAgentArgs(['--master', 'h:1', '--port', '70000']), { name: 'ConfigError', field: '--port' });
 });
 
 t.test('launch and kill bodies', async (t) => {

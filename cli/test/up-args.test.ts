@@ -5,6 +5,6 @@ import { parseUpArgs } from '../up.js';
 t.test('up flags', async (t) => {
   t.match(parseUpArgs([]), { agents: 2, example: true, netns: false, masterPort: 5050, marathonPort: 8080, agentPort: 5051, ipBase: '127.0.0' });
   t.match(parseUpArgs(['--agents', '3', '--no-example', '--ip-base', '127.5.6']), { agents: 3, example: false, ipBase: '127.5.6' });
-  t.throws(() => parseUpArgs(['--agents', '0']), { field: '--agents' });
-  t.throws(() => parseUpArgs(['--ip-base', '127.0.0.1']), { field: '--ip-base' });
+  t.throws(() => parseUpArgs(['--agents', '0']), { name: 'ConfigError', field: '--agents' });
+  t.throws(() => parseUpArgs(['--ip-base', '127.0.0.1']), { name: 'ConfigError', field: '--ip-base' });
 });

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { loopbackBlock, requireTools, spawnTracked } from '../../../test/lib/index.js';
 import { parseDispatcherConfig } from '../config.js';
 import { createLogger } from '../../../common/log.js';
-import { WorkerPool, toWire } from '../workers.js';
+import { WorkerPool, toWire, type ZoneInput } from '../workers.js';
 import { metric, startDispatcher, startDnsmasq } from './helpers.js';
 
 const { dig } = requireTools('dig');
@@ -98,7 +98,7 @@ t.test('zones changed while a worker starts reach it before it serves', async (t
   await new Promise<void>((r) => sock.bind(0, ip(1), () => r()));
   t.teardown(() => sock.close());
   const name = 'late.marathon.l4lb.thisdcos.directory';
-  let zones = [{ name, type: 'A', data: '11.3.3.1' }];
+  let zones: ZoneInput[] = [{ name, type: 'A', data: '11.3.3.1' }];
   let pool: WorkerPool | undefined;
   let calls = 0;
   pool = new WorkerPool({

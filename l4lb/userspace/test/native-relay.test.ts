@@ -164,7 +164,7 @@ sys.stdin.read()
     t.equal(await echo('a'), 'a');
     await p.stop(true);
     t.equal(await echo('b'), 'b', 'drained: the open connection still relays');
-    await t.rejects(new Promise((res, rej) => net.connect({ host, port }, res).on('error', rej)), 'no new connections');
+    await t.rejects(new Promise<void>((res, rej) => net.connect({ host, port }, () => res()).on('error', rej)), 'no new connections');
     const closed = new Promise((r) => c.on('close', r));
     await p.stop(false);
     await closed;

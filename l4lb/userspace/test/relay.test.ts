@@ -186,6 +186,6 @@ t.test('removing a VIP leaves its open connection running and does not hold up t
   await d.apply([svc(port2)]); // resolves although the connection to the removed VIP is still open
   t.same((await d.dump()).map((s) => s.port), [port2], 'the removed VIP is gone, the new one is there');
   t.equal(await echo('two'), 'two', 'the open connection still works (drain)');
-  await t.rejects(new Promise((res, rej) => net.connect({ host, port }, res).on('error', rej)), 'no new connection to the removed VIP');
+  await t.rejects(new Promise<void>((res, rej) => net.connect({ host, port }, () => res()).on('error', rej)), 'no new connection to the removed VIP');
   c.destroy();
 });
