@@ -64,7 +64,7 @@ export function pack(h: Head, q: { name: string; type: number; cls?: number }, a
       u16(r.port);
       name(r.target, false);
     } else if (r.type === 'NS') name(r.target, true);
-    else {
+    else if (r.type === 'SOA') {
       name(r.mname, true);
       name(r.rname, true);
       for (const v of [r.serial, r.refresh, r.retry, r.expire, r.minimum]) u32(v);

@@ -13,6 +13,8 @@ import { createRegistry } from '../../../common/metrics.js';
 import { freePort, loopbackBlock } from '../../../test/lib/index.js';
 import { parseConfig } from '../config.js';
 import { MesosDns } from '../mesosdns.js';
+import { estimateLen, referenceCut } from '../reference.js';
+import type { ResourceRecord } from '../../wire/index.js';
 import { pack, type Rr } from './miekg-pack.js';
 
 const { Packet } = dns2 as unknown as { Packet: any };
@@ -157,6 +159,10 @@ t.test('mesos-dns v0.7 bytes over UDP and TCP', async (t) => {
     { q: 'SLAVE.mesos', type: T.A, an: slaves.map((ip) => a('slave.mesos', ip)), udpAnswers: 29 },
     // "SLAVE.MESOS": the first owner is written in full (13 bytes): 29 + 27 + 29 x 16 = 520 -> 29.
     { q: 'SLAVE.MESOS', type: T.A, an: slaves.map((ip) => a('slave.mesos', ip)), udpAnswers: 29 },
+    // ANY: the authority section is never cut, answers are. miekg's estimate: 29 + 30 x 16 + SOA 48
+    // (mname and rname each counted as pointing at "mesos.", one byte too many) + NS 14 (its target
+    // points at the SOA's mname) = 571; the fewest answers dropped to get under 512: 4 (507).
+    { q: 'slave.mesos', type: T.ANY, an: slaves.map((ip) => a('slave.mesos', ip)), ns: [soa('slave.mesos'), ns('slave.mesos')], udpAnswers: 26 },
     {
       q: '_crowd._tcp.marathon.mesos', type: T.SRV, udpAnswers: keep,
       an: crowd.map((tg) => srv('_crowd._tcp.marathon.mesos', 32000, tg)), ar: crowd.map((tg, i) => a(tg, `10.20.0.${i + 1}`)),
@@ -179,6 +185,23 @@ t.test('mesos-dns v0.7 bytes over UDP and TCP', async (t) => {
     const tcp = await overTcp(q);
     t.equal(tcp.toString('hex'), tcpWant.toString('hex'), `${label} over TCP`);
   }
+});
+
+t.test("miekg's size estimate, which decides the cut, with its SOA quirks", async (t) => {
+  const soa = (name: string): ResourceRecord => ({ type: 'SOA', name, ttl: 60, mname: 'ns1.mesos.', rname: 'root.ns1.mesos.', serial: 1, refresh: 60, retry: 600, expire: 86400, minimum: 60 });
+  // "foo.mesos." NXDOMAIN: header 12 + question 11 + 4; SOA uncompressed 11 + 10 + 11 + 16 + 20 = 68,
+  // owner found whole (-9), mname and rname both searched before mname is remembered: both hit
+  // "mesos." (k = 6 + 6), counted as 1 - 12 = -11. 27 + 48 = 75, where the packed reply is 72.
+  t.equal(estimateLen('foo.mesos.', [], [soa('foo.mesos')], []), 75);
+  // "FOO.MESOS.": mname finds nothing, so the SOA's RDATA counts as uncompressed (only both hits count).
+  t.equal(estimateLen('FOO.MESOS.', [], [soa('FOO.MESOS.')], []), 86);
+  // Over the limit the additional records go first; then answers from the end until under it (strictly).
+  const rrs: ResourceRecord[] = Array.from({ length: 31 }, (_, i) => ({ type: 'A', name: 'x.mesos', ttl: 1, address: `10.0.0.${i}` }));
+  // 12 + 13 + n x 16: 31 -> 521; 30 -> 505 (< 512).
+  t.same(referenceCut('x.mesos.', rrs, [], [], 512, true), { answers: 30, additional: false, tc: true });
+  t.same(referenceCut('x.mesos.', rrs.slice(0, 30), [], [], 505, false), { answers: 30, additional: true, tc: false }, 'exactly the limit is not over it');
+  t.same(referenceCut('x.mesos.', rrs.slice(0, 30), [], [], 504, true), { answers: 29, additional: false, tc: true });
+  t.same(referenceCut('x.mesos.', rrs.slice(0, 29), [], rrs.slice(0, 1), 489, true), { answers: 28, additional: false, tc: true }, 'at the limit once the additional record is gone: one answer more goes');
 });
 
 t.test('the exact bytes of two replies, written out by hand', async (t) => {
