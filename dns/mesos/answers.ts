@@ -9,7 +9,7 @@
  */
 import { Flag, HEADER_SIZE, MessageBuilder, RRType, Rcode, TCP_LIMIT, UDP_LIMIT, patchReply, skipName, type Query, type ResourceRecord } from '../wire/index.js';
 import { splitSrv, type RecordSet } from './recordset.js';
-import { lookupName, presentName, referenceCut } from './reference.js';
+import { estimateLen, lookupName, presentName, referenceCut } from './reference.js';
 
 export interface AnswerConfig {
   domain: string;
@@ -132,7 +132,12 @@ export class Answers {
     const b = this.build(question, qtype);
     const n = b.answers.length > 1 ? Math.min(MAX_VARIANTS, factorial(b.answers.length)) : 1;
     const p: Prebuilt = { tcp: [], udp: [], rcode: b.rcode, next: 0 };
-    const both = (bb: Built): [Buffer, Buffer] => [this.encode(question, qtype, qclass, 0, bb, TCP_LIMIT), this.encode(question, qtype, qclass, 0, bb, UDP_LIMIT)];
+    // One buffer for both transports when nothing is cut over UDP (shared() patches only ID, flags and question).
+    const both = (bb: Built): [Buffer, Buffer] => {
+      const tcp = this.encode(question, qtype, qclass, 0, bb, TCP_LIMIT);
+      const whole = tcp.length <= UDP_LIMIT && estimateLen(question, bb.answers, bb.authority, bb.additional) <= UDP_LIMIT;
+      return [tcp, whole ? tcp : this.encode(question, qtype, qclass, 0, bb, UDP_LIMIT)];
+    };
     const [tcp0, udp0] = both(b);
     p.tcp.push(tcp0);
     p.udp.push(udp0);
