@@ -224,3 +224,25 @@ t.test('the exact bytes of two replies, written out by hand', async (t) => {
       'c00c00010001' + '0000003c0004' + '0a140001' + 'c00c00010001' + '0000003c0004' + '0a140002',
   );
 });
+
+t.test('a question with a byte miekg escapes: no part of it is a compression target', async (t) => {
+  const { overUdp } = await start(t);
+  // miekg keys the suffixes of "a\\(b.mesos." by a half-unescaped copy of the name, so "mesos." is
+  // not among them: the SOA owner (the same text) is still c0 0c, but ns1.mesos. is written in full.
+  const odd = await overUdp(query('a(b.mesos', T.A, 0x0304));
+  const serial = (m: Buffer) => m.subarray(m.length - 20, m.length - 16).toString('hex');
+  t.equal(
+    odd.toString('hex'),
+    '0304' + '8583' + '0001000000010000' + '03612862056d65736f7300' + '00010001' +
+      'c00c' + '0006' + '0001' + '0000003c' + '0026' + '036e7331056d65736f7300' + '04726f6f74c027' +
+      serial(odd) + '0000003c' + '00000258' + '00015180' + '0000003c',
+  );
+  // The same without the "(": ns1 points at the question's "mesos" (offset 15); rname points at ns1 (offset 38).
+  const plain = await overUdp(query('ab.mesos', T.A, 0x0305));
+  t.equal(
+    plain.toString('hex'),
+    '0305' + '8583' + '0001000000010000' + '026162056d65736f7300' + '00010001' +
+      'c00c' + '0006' + '0001' + '0000003c' + '0021' + '036e7331c00f' + '04726f6f74c026' +
+      serial(plain) + '0000003c' + '00000258' + '00015180' + '0000003c',
+  );
+});
