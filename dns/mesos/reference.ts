@@ -32,11 +32,11 @@ export function presentName(buf: Uint8Array, start = HEADER_SIZE): string {
   return s === '' ? '.' : s;
 }
 
-/** mesos-dns cleanWild then strings.ToLower (ASCII only: other bytes are \DDD escapes here). */
+/** mesos-dns cleanWild then strings.ToLower (ASCII only: other bytes are \DDD escapes here), without the trailing dot. */
 export function lookupName(present: string): string {
   const clean = present.includes('.*') ? present.split('.*').join('') : present;
   const lower = clean.replace(/[A-Z]+/g, (m) => m.toLowerCase());
-  return lower === '.' ? '' : lower.slice(0, -1);
+  return lower === '.' ? '' : lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
 const MAX_OFFSET = 16384;
