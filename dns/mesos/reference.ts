@@ -41,6 +41,12 @@ export function lookupName(present: string): string {
 
 const MAX_OFFSET = 16384;
 
+/** Suffixes already seen (a Set, or a Set under an overlay). */
+interface Known {
+  has(s: string): boolean;
+  add(s: string): unknown;
+}
+
 function fqdn(n: string): string {
   return n === '' ? '.' : n.endsWith('.') ? n : n + '.';
 }
@@ -75,7 +81,7 @@ function labelStarts(s: string): number[] {
 }
 
 /** Length of the longest suffix of `s` already known (the estimate's search), or -1. */
-function search(c: Set<string>, s: string): number {
+function search(c: Known, s: string): number {
   for (let off = 0; ; ) {
     if (c.has(s.slice(off))) return s.length - off;
     const [next, end] = nextLabel(s, off);
@@ -85,7 +91,7 @@ function search(c: Set<string>, s: string): number {
 }
 
 /** Remember the suffixes of `s` at their estimated offsets; returns the bytes it estimates they add. */
-function remember(c: Set<string>, s: string, at: number): number {
+function remember(c: Known, s: string, at: number): number {
   if (at > MAX_OFFSET || c.has(s)) return 0;
   let cur = at;
   let prev = s;
@@ -124,47 +130,64 @@ function uncompressedLen(r: Rr): number {
   }
 }
 
-function sectionLen(c: Set<string>, at: number, rrs: readonly Rr[]): number {
-  let len = at;
-  for (const r of rrs) {
-    const owner = fqdn(r.name);
-    let x = uncompressedLen(r);
-    const k = search(c, owner);
-    if (k >= 0) x += 1 - k;
-    remember(c, owner, len);
-    // The RDATA names searched before any of them is remembered; an SOA counts only when both hit.
-    if (r.type === 'NS') {
-      const k1 = search(c, fqdn(r.target));
-      if (k1 >= 0) x += 1 - k1;
-    } else if (r.type === 'SOA') {
-      const k1 = search(c, fqdn(r.mname));
-      const k2 = search(c, fqdn(r.rname));
-      if (k1 >= 0 && k2 >= 0) x += 1 - (k1 + k2);
-    }
-    len += x;
-    let cur = len;
-    if (r.type === 'SRV' || r.type === 'NS') {
-      cur -= fqdn(r.target).length + 1;
-      remember(c, fqdn(r.target), cur);
-    } else if (r.type === 'SOA') {
-      cur -= fqdn(r.mname).length + 1;
-      cur += remember(c, fqdn(r.mname), cur);
-      cur -= fqdn(r.rname).length + 1;
-      remember(c, fqdn(r.rname), cur);
-    }
+/** A set of known suffixes seen through an overlay: the authority section estimated after k answers without copying. */
+class Layered {
+  readonly top = new Set<string>();
+  constructor(readonly base: Set<string>) {}
+  has(s: string): boolean {
+    return this.top.has(s) || this.base.has(s);
   }
-  return len - at;
+  add(s: string): void {
+    this.top.add(s);
+  }
+}
+
+/** The estimate of one record at `len` (remembering its names in `c`); returns its size. */
+function recordLen(c: Known, len: number, r: Rr): number {
+  const owner = fqdn(r.name);
+  let x = uncompressedLen(r);
+  const k = search(c, owner);
+  if (k >= 0) x += 1 - k;
+  remember(c, owner, len);
+  // The RDATA names are searched before any of them is remembered; an SOA counts only when both hit.
+  if (r.type === 'NS') {
+    const k1 = search(c, fqdn(r.target));
+    if (k1 >= 0) x += 1 - k1;
+  } else if (r.type === 'SOA') {
+    const k1 = search(c, fqdn(r.mname));
+    const k2 = search(c, fqdn(r.rname));
+    if (k1 >= 0 && k2 >= 0) x += 1 - (k1 + k2);
+  }
+  let cur = len + x;
+  if (r.type === 'SRV' || r.type === 'NS') {
+    cur -= fqdn(r.target).length + 1;
+    remember(c, fqdn(r.target), cur);
+  } else if (r.type === 'SOA') {
+    cur -= fqdn(r.mname).length + 1;
+    cur += remember(c, fqdn(r.mname), cur);
+    cur -= fqdn(r.rname).length + 1;
+    remember(c, fqdn(r.rname), cur);
+  }
+  return x;
+}
+
+/** Estimate after the question: the set of known suffixes and the length so far. */
+function afterQuestion(question: string): { c: Set<string>; len: number } {
+  const c = new Set<string>();
+  remember(c, question, HEADER_SIZE);
+  return { c, len: HEADER_SIZE + question.length + 1 + 4 };
 }
 
 /** miekg's compressed-length estimate of a reply to `question` (presentation form) with these sections. */
-export function estimateLen(question: string, answer: readonly Rr[], authority: readonly Rr[], additional: readonly Rr[]): number {
-  const c = new Set<string>();
-  let len = HEADER_SIZE;
-  remember(c, question, len);
-  len += question.length + 1 + 4;
-  len += sectionLen(c, len, answer);
-  len += sectionLen(c, len, authority);
-  len += sectionLen(c, len, additional);
+export function estimateLen(question: string, answer: readonly Rr[], authority: readonly Rr[], additional: readonly Rr[], stopOver = Infinity): number {
+  let { c, len } = afterQuestion(question);
+  for (const rrs of [answer, authority, additional]) {
+    for (const r of rrs) {
+      len += recordLen(c, len, r);
+      // Every record adds at least 12 bytes: once over, the whole is over.
+      if (len > stopOver) return len;
+    }
+  }
   return len;
 }
 
@@ -184,15 +207,28 @@ export interface Cut {
  */
 export function referenceCut(question: string, answer: readonly Rr[], authority: readonly Rr[], additional: readonly Rr[], max: number, setTruncateBit: boolean): Cut {
   const n = answer.length;
-  if (estimateLen(question, answer, authority, additional) <= max) return { answers: n, additional: true, tc: false };
+  if (estimateLen(question, answer, authority, additional, max) <= max) return { answers: n, additional: true, tc: false };
   const tc = setTruncateBit;
-  if (estimateLen(question, answer, authority, []) < max) return { answers: n, additional: false, tc };
-  const fits = (drop: number) => estimateLen(question, answer.slice(0, n - drop), authority, []) < max;
+  // f[k]: the estimate with the first k answers and the authority section (no additional), each
+  // computed once in one pass; past the first k whose answers alone reach max, all are over.
+  const f: number[] = [];
+  let { c, len } = afterQuestion(question);
+  for (let k = 0; k <= n; k++) {
+    const layer = new Layered(c);
+    let total = len;
+    for (const r of authority) total += recordLen(layer, total, r);
+    f.push(total);
+    if (k === n || len >= max) break;
+    len += recordLen(c, len, answer[k]!);
+  }
+  const at = (k: number) => (k < f.length ? f[k]! : Infinity);
+  if (at(n) < max) return { answers: n, additional: false, tc };
+  // Go's sort.Search over "drop d answers from the end": the smallest d whose estimate is under max.
   let lo = 0;
   let hi = n;
   while (lo < hi) {
     const h = (lo + hi) >>> 1;
-    if (!fits(h)) lo = h + 1;
+    if (!(at(n - h) < max)) lo = h + 1;
     else hi = h;
   }
   return { answers: n - lo, additional: false, tc };
