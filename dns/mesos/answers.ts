@@ -1,11 +1,15 @@
 /**
  * Mesos-DNS answers, rule for rule as mesos-dns HandleMesos: which records go in which section,
  * NXDOMAIN vs NOERROR-no-data, SOA/NS in the authority section, additional A/AAAA for SRV
- * targets, shuffled answers, truncation. Encoded responses are cached per (name, type) for the
- * lifetime of one record set, several shuffles each, and reused by patching ID and question.
+ * targets, shuffled answers, truncation. The bytes are mesos-dns's: the question as the client
+ * spelled it, SRV/SOA/NS owners equal to it, A/AAAA owners lower-cased, names compressed against
+ * earlier names of the same case (miekg), the cut decided on miekg's size estimate
+ * (reference.ts). Encoded responses are cached per (question, type) for the lifetime of one
+ * record set, several shuffles each, and reused by patching ID, RD/CD and the question.
  */
 import { Flag, HEADER_SIZE, MessageBuilder, RRType, Rcode, TCP_LIMIT, UDP_LIMIT, patchReply, skipName, type Query, type ResourceRecord } from '../wire/index.js';
 import { splitSrv, type RecordSet } from './recordset.js';
+import { estimateLen, lookupName, presentName, referenceCut } from './reference.js';
 
 export interface AnswerConfig {
   domain: string;
@@ -36,21 +40,29 @@ interface Prebuilt {
   next: number;
 }
 
+/** Reorders answers (in place); tests inject a fixed order. */
+export type Shuffler = <T>(a: T[]) => T[];
+
 const MAX_VARIANTS = 8;
+const OPT_SIZE = 11;
 
 export class Answers {
+  /** Queries whose name has no capital: keyed by the parsed (lower-case) name, then type. */
   private cache = new Map<string, Map<number, Prebuilt>>();
+  /** Queries with capitals: keyed by the question name's wire bytes, then type. */
+  private exactCache = new Map<string, Map<number, Prebuilt>>();
   private cached = 0;
   constructor(
     readonly rs: RecordSet,
     readonly cfg: AnswerConfig,
     private readonly maxCached = 200_000,
+    private readonly order: Shuffler = shuffle,
   ) {}
 
   /** Encoded reply for a query inside the domain (a buffer of its own); `rcode` for metrics. */
   respond(query: Buffer, q: Query, udp: boolean): { msg: Buffer; rcode: number } {
-    if (!this.cacheable(q, udp)) return this.slow(q, udp, q.qname.includes('.*'));
-    const p = this.prebuilt(q.qname, q.qtype);
+    if (!this.cacheable(q, udp)) return this.slow(query, q, udp);
+    const p = this.prebuilt(query, q);
     const src = this.rotate(p, udp);
     const msg = Buffer.allocUnsafe(src.length);
     src.copy(msg);
@@ -71,7 +83,7 @@ export class Answers {
    */
   shared(query: Buffer, q: Query): Buffer | undefined {
     if (!this.cacheable(q, true)) return undefined;
-    const p = this.prebuilt(q.qname, q.qtype);
+    const p = this.prebuilt(query, q);
     const i = p.next;
     const msg = this.rotate(p, true);
     if (!patchReply(msg, query, q)) return undefined;
@@ -90,17 +102,21 @@ export class Answers {
   }
 
   private cacheable(q: Query, udp: boolean): boolean {
-    return !(q.qnameCompressed || (udp && this.cfg.edns0On && q.edns && q.ednsSize > UDP_LIMIT) || q.qname.includes('.*'));
+    return !(q.qnameCompressed || (udp && this.cfg.edns0On && q.edns && q.ednsSize > UDP_LIMIT));
   }
 
-  private prebuilt(name: string, qtype: number): Prebuilt {
-    let byType = this.cache.get(name);
-    let p = byType?.get(qtype);
+  private prebuilt(query: Buffer, q: Query): Prebuilt {
+    // The reply depends on the question's exact bytes (case decides what compresses), so a name
+    // with capitals is cached under its wire bytes; without capitals the parsed name is the same key.
+    const cache = q.qnameUpper ? this.exactCache : this.cache;
+    const key = q.qnameUpper ? query.toString('latin1', HEADER_SIZE, q.questionEnd - 4) : q.qname;
+    let byType = cache.get(key);
+    let p = byType?.get(q.qtype);
     if (p) return p;
-    p = this.prebuild(name, qtype);
+    p = this.prebuild(presentName(query), q.qtype, q.qclass);
     if (this.cached < this.maxCached) {
-      if (!byType) this.cache.set(name, (byType = new Map()));
-      byType.set(qtype, p);
+      if (!byType) cache.set(key, (byType = new Map()));
+      byType.set(q.qtype, p);
       this.cached++;
     }
     return p;
@@ -112,13 +128,17 @@ export class Answers {
     return udp ? p.udp[i]! : p.tcp[i]!;
   }
 
-  private prebuild(name: string, qtype: number): Prebuilt {
-    const b = this.build(name, qtype);
+  private prebuild(question: string, qtype: number, qclass: number): Prebuilt {
+    const b = this.build(question, qtype);
     const n = b.answers.length > 1 ? Math.min(MAX_VARIANTS, factorial(b.answers.length)) : 1;
     const p: Prebuilt = { tcp: [], udp: [], rcode: b.rcode, next: 0 };
-    const first = this.encode(name, qtype, 0, b);
-    const tcp0 = first.finish(TCP_LIMIT, this.cfg.setTruncateBit);
-    const udp0 = first.finish(UDP_LIMIT, this.cfg.setTruncateBit);
+    // One buffer for both transports when nothing is cut over UDP (shared() patches only ID, flags and question).
+    const both = (bb: Built): [Buffer, Buffer] => {
+      const tcp = this.encode(question, qtype, qclass, 0, bb, TCP_LIMIT);
+      const whole = tcp.length <= UDP_LIMIT && estimateLen(question, bb.answers, bb.authority, bb.additional) <= UDP_LIMIT;
+      return [tcp, whole ? tcp : this.encode(question, qtype, qclass, 0, bb, UDP_LIMIT)];
+    };
+    const [tcp0, udp0] = both(b);
     p.tcp.push(tcp0);
     p.udp.push(udp0);
     if (n === 1) return p;
@@ -127,59 +147,63 @@ export class Answers {
     const rdata = sameShapeAnswers(b) ? rdataOffsets(tcp0, b.answers.length) : undefined;
     for (let i = 1; i < n; i++) {
       if (rdata) {
-        const order = shuffle(b.answers.map((_, j) => j));
+        const order = this.order(b.answers.map((_, j) => j));
         const size = b.answers[0]!.type === 'A' ? 4 : 16;
         p.tcp.push(permuteRdata(tcp0, tcp0, rdata, order, size));
         p.udp.push(permuteRdata(udp0, tcp0, rdata, order, size));
         continue;
       }
-      const mb = this.encode(name, qtype, 0, { ...b, answers: shuffle([...b.answers]) });
-      p.tcp.push(mb.finish(TCP_LIMIT, this.cfg.setTruncateBit));
-      p.udp.push(mb.finish(UDP_LIMIT, this.cfg.setTruncateBit));
+      const [tcp, udp] = both({ ...b, answers: this.order([...b.answers]) });
+      p.tcp.push(tcp);
+      p.udp.push(udp);
     }
     return p;
   }
 
-  /** Uncached path: wildcard-stripped names, compressed questions, EDNS0 sizes. */
-  private slow(q: Query, udp: boolean, wild: boolean): { msg: Buffer; rcode: number } {
-    const name = wild ? q.qname.split('.*').join('') : q.qname;
-    const b = this.build(name, q.qtype);
-    shuffle(b.answers);
-    const mb = this.encode(q.qname, q.qtype, q.flags, b);
-    let limit = udp ? UDP_LIMIT : TCP_LIMIT;
-    if (this.cfg.edns0On && q.edns) {
-      if (udp) limit = Math.max(UDP_LIMIT, q.ednsSize);
-      mb.opt(4096);
-    }
-    const msg = mb.finish(limit, this.cfg.setTruncateBit);
+  /** Uncached path: compressed questions, EDNS0 sizes (EDNS0On). */
+  private slow(query: Buffer, q: Query, udp: boolean): { msg: Buffer; rcode: number } {
+    const question = presentName(query);
+    const b = this.build(question, q.qtype);
+    this.order(b.answers);
+    const edns = udp && this.cfg.edns0On && q.edns && q.ednsSize > UDP_LIMIT;
+    const limit = edns ? q.ednsSize : udp ? UDP_LIMIT : TCP_LIMIT;
+    const msg = this.encode(question, q.qtype, q.qclass, q.flags, b, edns ? limit - OPT_SIZE : limit, edns ? 4096 : 0);
     msg.writeUInt16BE(q.id, 0);
     return { msg, rcode: b.rcode };
   }
 
-  private encode(qname: string, qtype: number, qflags: number, b: Built): MessageBuilder {
+  /** The reply as mesos-dns packs it: cut as its truncate() decides, then compressed like miekg. */
+  private encode(question: string, qtype: number, qclass: number, qflags: number, b: Built, limit: number, optSize = 0): Buffer {
     const flags = Flag.AA | (this.cfg.recurseOn ? Flag.RA : 0) | (qflags & (Flag.RD | Flag.CD));
-    const mb = new MessageBuilder({ id: 0, flags, rcode: b.rcode });
-    // A/AAAA owners are the lower-cased name; SRV/SOA/NS owners echo the question (mesos-dns).
-    const ownersAreQuestion = !b.answers.some((rr) => rr.type === 'A' || rr.type === 'AAAA');
-    mb.question(qname, qtype, 1, { compress: ownersAreQuestion });
-    for (const rr of b.answers) mb.add('answer', rr);
+    const cut = referenceCut(question, b.answers, b.authority, b.additional, limit, this.cfg.setTruncateBit);
+    const mb = new MessageBuilder({ id: 0, flags, rcode: b.rcode, exactCase: true });
+    mb.question(question, qtype, qclass);
+    for (let i = 0; i < cut.answers; i++) mb.add('answer', b.answers[i]!);
     for (const rr of b.authority) mb.add('authority', rr);
-    for (const rr of b.additional) mb.add('additional', rr);
-    return mb;
+    if (cut.additional) for (const rr of b.additional) mb.add('additional', rr);
+    if (optSize) mb.opt(optSize);
+    const msg = mb.finish(TCP_LIMIT, false);
+    if (cut.tc) msg[2]! |= Flag.TC >> 8;
+    return msg;
   }
 
-  /** The records of the reply (HandleMesos + handleEmpty). */
-  build(name: string, qtype: number): Built {
+  /**
+   * The records of the reply (HandleMesos + handleEmpty) to `question` (presentation form, as
+   * the client spelled it): SRV, SOA and NS owners are the question itself, A/AAAA owners and
+   * the looked-up name are the question lower-cased with its `.*` removed.
+   */
+  build(question: string, qtype: number): Built {
+    const name = lookupName(question);
     const out: Built = { rcode: Rcode.NOERROR, answers: [], authority: [], additional: [] };
     const any = qtype === RRType.ANY;
-    if (qtype === RRType.SRV || any) this.srv(name, out);
+    if (qtype === RRType.SRV || any) this.srv(name, question, out);
     if (qtype === RRType.A || any) this.addrs('A', name, out);
     if (qtype === RRType.AAAA || any) this.addrs('AAAA', name, out);
-    if (qtype === RRType.SOA || any) out.authority.push(this.soa(name));
-    if (qtype === RRType.NS || any) out.authority.push({ type: 'NS', name, ttl: this.cfg.ttl, target: this.cfg.soaMname });
+    if (qtype === RRType.SOA || any) out.authority.push(this.soa(question));
+    if (qtype === RRType.NS || any) out.authority.push({ type: 'NS', name: question, ttl: this.cfg.ttl, target: this.cfg.soaMname });
     if (out.answers.length === 0 && qtype !== RRType.SOA && qtype !== RRType.NS && qtype !== RRType.SRV) {
       out.rcode = this.rs.has(name) ? Rcode.NOERROR : Rcode.NXDOMAIN;
-      out.authority.push(this.soa(name));
+      out.authority.push(this.soa(question));
     }
     return out;
   }
@@ -193,11 +217,11 @@ export class Answers {
     for (const ip of this.rs.map(kind).get(name) ?? []) out.answers.push({ type: kind, name, ttl: this.cfg.ttl, address: ip });
   }
 
-  private srv(name: string, out: Built): void {
+  private srv(name: string, owner: string, out: Built): void {
     const seen = new Set<string>();
     for (const v of this.rs.srv.get(name) ?? []) {
       const { target, port } = splitSrv(v);
-      out.answers.push({ type: 'SRV', name, ttl: this.cfg.ttl, priority: 0, weight: this.cfg.srvWeight, port, target });
+      out.answers.push({ type: 'SRV', name: owner, ttl: this.cfg.ttl, priority: 0, weight: this.cfg.srvWeight, port, target });
       if (seen.has(target)) continue;
       seen.add(target);
       for (const kind of ['A', 'AAAA'] as const) {

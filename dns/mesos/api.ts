@@ -5,7 +5,8 @@
  */
 import { Router } from '../../common/http.js';
 import type { Registry } from '../../common/metrics.js';
-import { redactedConfig, type MesosDnsConfig } from './config.js';
+import type { MesosDnsConfig } from './config.js';
+import { configJson } from './config-json.js';
 import { splitSrv, type RecordSet } from './recordset.js';
 
 export const VERSION = '0.7.0-sextant';
@@ -32,7 +33,11 @@ export function apiRouter(src: ApiSource): Router {
   const r = new Router();
   const empty = new Map<string, Set<string>>();
   r.get('/v1/version', () => ({ json: { Service: 'Mesos-DNS', URL: 'https://github.com/mesosphere/mesos-dns', Version: VERSION } }));
-  r.get('/v1/config', () => ({ json: redactedConfig(src.config) }));
+  r.get('/v1/config', () => {
+    // mesos-dns's exact JSON (config-json.ts), sent with a Content-Length as Go's net/http does for a short body.
+    const body = configJson(src.config);
+    return { text: body, contentType: 'application/json', headers: { 'content-length': String(Buffer.byteLength(body)) } };
+  });
   r.get('/v1/hosts/:host', (req) => {
     const dom = norm(req.params.host!);
     const rs = src.records();

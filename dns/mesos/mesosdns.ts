@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { LogLimiter, limitedLogger, logDroppedCounter } from '../../common/log-limit.js';
 import type { Registry } from '../../common/metrics.js';
 import { apiRouter } from './api.js';
-import { Answers } from './answers.js';
+import { Answers, type Shuffler } from './answers.js';
 import type { MesosDnsConfig } from './config.js';
 import { Forwarder } from './forward.js';
 import { generateRecordsAsync, type GeneratorConfig } from './generator.js';
@@ -28,6 +28,8 @@ export interface MesosDnsOptions {
   lookup?: (host: string) => Promise<string[]>;
   /** Time for the log rate limit (tests inject). */
   clock?: Clock;
+  /** Order of the answers in a reply (default: a fresh random shuffle per reply variant; tests inject a fixed order). */
+  shuffle?: Shuffler;
 }
 
 const HOST_CACHE_MS = 60_000;
@@ -67,7 +69,7 @@ export class MesosDns implements Component {
       domain: c.Domain, ttl: c.TTL, srvWeight: c.SRVRecordDefaultWeight, soaMname: c.SOAMname, soaRname: c.SOARname,
       soaSerial: serial, soaRefresh: c.SOARefresh, soaRetry: c.SOARetry, soaExpire: c.SOAExpire, recurseOn: c.RecurseOn,
       setTruncateBit: c.SetTruncateBit, edns0On: c.EDNS0On,
-    });
+    }, undefined, this.o.shuffle);
     this.current = { rs, answers, serial };
     this.metrics.records.set({ kind: 'A' }, count(rs.a));
     this.metrics.records.set({ kind: 'AAAA' }, count(rs.aaaa));

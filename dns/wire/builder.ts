@@ -15,6 +15,12 @@ export interface Header {
   /** Flags word to send; QR is always added. */
   flags: number;
   rcode?: number;
+  /**
+   * Compress as miekg/dns (mesos-dns) does: a name only points at an earlier name of the same
+   * letter case, and labels from the first one holding a byte miekg escapes (`.()\;@"\\`, space,
+   * unprintable) on are never compression targets. Default: case-insensitive targets.
+   */
+  exactCase?: boolean;
 }
 
 export class MessageBuilder {
@@ -26,8 +32,10 @@ export class MessageBuilder {
   /** Offsets where each record (of answer/authority/additional, in order) starts. */
   private readonly starts: number[] = [];
   private readonly sectionOf: number[] = [];
+  private readonly exact: boolean;
 
   constructor(header: Header) {
+    this.exact = header.exactCase === true;
     this.buf.writeUInt16BE(header.id & 0xffff, 0);
     this.buf.writeUInt16BE(((header.flags | Flag.QR) & 0xfff0) | ((header.rcode ?? 0) & 0xf), 2);
   }
@@ -146,20 +154,24 @@ export class MessageBuilder {
     this.buf.writeUInt16BE(this.len - dataStart, lenAt);
   }
 
-  /** Encode a dotted name, using and registering compression targets (lower-cased suffixes). */
+  /** Encode a dotted name, using and registering compression targets (lower-cased suffixes unless exactCase). */
   private name(name: string, compress: boolean, register = true): void {
     const labels = splitName(name);
     let wire = 1;
     for (const l of labels) wire += Buffer.byteLength(l, 'latin1') + 1;
     if (wire > MAX_NAME_WIRE) throw new EncodeError(`name over 255 bytes: ${name.slice(0, 80)}...`);
+    // miekg keys a label holding an escaped byte, and every label after it, by a half-unescaped
+    // copy of the whole name that no other name matches; the same name still matches itself.
+    const opaqueFrom = this.exact ? labels.findIndex(miekgEscaped) : -1;
     for (let i = 0; i < labels.length; i++) {
-      const suffix = labels.slice(i).map(escapeLabel).join('.').toLowerCase();
+      const rest = labels.slice(i).map(escapeLabel).join('.');
+      const suffix = !this.exact ? rest.toLowerCase() : opaqueFrom >= 0 && i >= opaqueFrom ? `\0${labels.map(escapeLabel).join('.')}\0${i}` : rest;
       const at = this.names.get(suffix);
       if (at !== undefined && compress) {
         this.u16(0xc000 | at);
         return;
       }
-      if (register && this.len < 0x3fff && at === undefined) this.names.set(suffix, this.len);
+      if (register && this.len < (this.exact ? 0x4000 : 0x3fff) && at === undefined) this.names.set(suffix, this.len);
       const b = Buffer.from(labels[i]!, 'latin1');
       if (b.length > MAX_LABEL) throw new EncodeError(`label over 63 bytes in ${name}`);
       if (b.length === 0) throw new EncodeError(`empty label in ${name}`);
@@ -229,6 +241,15 @@ export function splitName(name: string): string[] {
   }
   if (cur !== '') labels.push(cur);
   return labels;
+}
+
+/** A label miekg/dns writes with an escape in presentation form. */
+function miekgEscaped(l: string): boolean {
+  for (let i = 0; i < l.length; i++) {
+    const c = l.charCodeAt(i);
+    if (c < 32 || c >= 127 || c === 0x2e || c === 0x28 || c === 0x29 || c === 0x3b || c === 0x20 || c === 0x40 || c === 0x22 || c === 0x5c) return true;
+  }
+  return false;
 }
 
 /** A label as text again (the inverse of splitName's unescaping), for compression keys. */

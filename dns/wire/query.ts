@@ -23,6 +23,8 @@ export interface Query {
   questionEnd: number;
   /** True when the question name used a compression pointer (so it cannot be copied byte-for-byte). */
   qnameCompressed: boolean;
+  /** The question name as sent had an upper-case letter (A-Z). */
+  qnameUpper: boolean;
   /** An OPT record was present in the additional section. */
   edns: boolean;
   /** Requestor's UDP payload size from OPT (0 without EDNS0). */
@@ -35,7 +37,7 @@ export interface Query {
 export function newQuery(): Query {
   return {
     id: 0, flags: 0, opcode: 0, qdcount: 0, ancount: 0, nscount: 0, arcount: 0,
-    qname: '', qtype: 0, qclass: 0, questionEnd: 0, qnameCompressed: false,
+    qname: '', qtype: 0, qclass: 0, questionEnd: 0, qnameCompressed: false, qnameUpper: false,
     edns: false, ednsSize: 0, ednsVersion: 0, ednsDo: false,
   };
 }
@@ -88,6 +90,7 @@ function readQname(buf: Uint8Array, start: number, out: Query, id: number): numb
   let wire = 0;
   let jumps = 0;
   let escape = false;
+  let upper = false;
   out.qnameCompressed = false;
   for (;;) {
     if (off >= len) fail('name runs past end of packet', off, id);
@@ -114,12 +117,15 @@ function readQname(buf: Uint8Array, start: number, out: Query, id: number): numb
     if (w > 0) scratch[w++] = 0x2e;
     for (let i = off + 1; i <= off + l; i++) {
       let c = buf[i]!;
-      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      else if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) escape = true;
+      if (c >= 0x41 && c <= 0x5a) {
+        c |= 0x20;
+        upper = true;
+      } else if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) escape = true;
       scratch[w++] = c;
     }
     off += l + 1;
   }
+  out.qnameUpper = upper;
   out.qname = escape ? escapedName(buf, start) : scratch.toString('latin1', 0, w);
   return end;
 }

@@ -28,7 +28,7 @@ t.test('HTTP API endpoints', async (t) => {
   const cfg = (await requestJson(base + '/v1/config')).body as Record<string, any>;
   t.equal(cfg.Domain, 'mesos');
   t.same(cfg.Masters, ['144.76.157.37:5050']);
-  t.equal(cfg.MesosCredentials.secret, '******', 'secret redacted');
+  t.equal(cfg.MesosCredentials.Secret, '******', 'secret redacted');
   t.notMatch(JSON.stringify(cfg), /s3cret/);
   const axfr = (await requestJson(base + '/v1/axfr')).body as any;
   t.same(axfr.Records.As['leader.mesos.'], ['1.2.3.4']);
