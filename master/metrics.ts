@@ -50,7 +50,7 @@ export function createMasterMetrics(r: Registry, cluster: Cluster, marathon: Mar
     help: 'Marathon deployments in progress',
     registers: [r],
     collect() {
-      this.set(marathon.deployments.size);
+      this.set(marathon.deploymentList().length);
     },
   });
   return {

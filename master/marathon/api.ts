@@ -1,6 +1,6 @@
 /**
  * The Marathon REST API (served on the marathon port): /v2/apps, /v2/apps/{id}/tasks, /v2/tasks,
- * /v2/deployments, /v2/info, /v2/leader, /v2/events (SSE), /ping. App ids may be nested, so app
+ * /v2/groups (groups-api.ts), /v2/deployments, /v2/info, /v2/leader, /v2/events (SSE), /ping. App ids may be nested, so app
  * routes take the rest of the path (`*id`).
  */
 import { NotFoundError, ValidationError, type Reply, type Request, type Router } from '../../common/index.js';
@@ -13,6 +13,7 @@ import type { EventBus } from './events.js';
 import { appJson, queueJson, taskJson } from './json.js';
 import { LockedError } from './deployments.js';
 import type { MarathonScheduler } from './scheduler.js';
+import { groupRoutes } from './groups-api.js';
 
 export interface MarathonApiContext {
   scheduler: MarathonScheduler;
@@ -97,7 +98,8 @@ export function marathonRoutes(router: Router, ctx: MarathonApiContext): void {
     s.resetDelay(idOf(raw.slice(0, -6)));
     return { status: 204, text: '' };
   });
-  router.get('/v2/deployments', () => ({ json: [...s.deployments.values()] }));
+  groupRoutes(router, { scheduler: s, limits: ctx.limits, show: (id) => show(id, false), locked });
+  router.get('/v2/deployments', () => ({ json: s.deploymentList() }));
   router.get('/v2/leader', () => ({ json: { leader: ctx.self() } }));
   router.get('/v2/info', () => ({ json: info(ctx) }));
   router.get('/v2/events', (r, res) => {

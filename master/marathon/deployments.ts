@@ -1,6 +1,7 @@
 /**
- * Marathon deployments: one per app change (start, scale, restart, stop), listed while in
- * progress and finished when the app's tasks have converged to the target.
+ * Marathon deployments: one per change of an app or of a group of apps (start, scale, restart,
+ * stop each), listed while in progress and finished when every affected app's tasks have
+ * converged to the target.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '../../common/index.js';
@@ -18,21 +19,36 @@ export interface Deployment {
   totalSteps: number;
 }
 
-export function newDeployment(appId: string, action: DeploymentAction, version: string): Deployment {
+export interface DeploymentStep {
+  app: string;
+  action: DeploymentAction;
+}
+
+/** One deployment acting on every app given, all in one step (Sextant does not order them). */
+export function newDeployment(actions: DeploymentStep[], version: string): Deployment {
   return {
     id: randomUUID(),
     version,
-    affectedApps: [appId],
+    affectedApps: actions.map((a) => a.app),
     affectedPods: [],
-    steps: [{ actions: [{ action, app: appId }] }],
-    currentActions: [{ action, app: appId, readinessCheckResults: [] }],
+    steps: [{ actions: actions.map(({ action, app }) => ({ action, app })) }],
+    currentActions: actions.map(({ action, app }) => ({ action, app, readinessCheckResults: [] })),
     currentStep: 1,
     totalSteps: 1,
   };
 }
 
-export function deploymentAction(d: Deployment): DeploymentAction {
-  return d.steps[0]!.actions[0]!.action;
+/** What the deployment does to one app (its first action when none names the app). */
+export function deploymentAction(d: Deployment, appId?: string): DeploymentAction {
+  const all = d.steps[0]!.actions;
+  return (all.find((a) => a.app === appId) ?? all[0]!).action;
+}
+
+/** `StartApplication of /a, /b; StopApplication of /c`: the actions grouped by kind. */
+export function describeActions(d: Deployment): string {
+  const by = new Map<DeploymentAction, string[]>();
+  for (const a of d.steps[0]!.actions) by.set(a.action, [...(by.get(a.action) ?? []), a.app]);
+  return [...by].map(([action, apps]) => `${action} of ${apps.join(', ')}`).join('; ');
 }
 
 /** The plan as Marathon's deployment_* events carry it. */
@@ -46,6 +62,6 @@ export class LockedError extends ConflictError {
     readonly deployment: Deployment,
     readonly waitingFor: string,
   ) {
-    super(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment ${deployment.id} (${deploymentAction(deployment)} of ${deployment.affectedApps.join(', ')}) is waiting for ${waitingFor}`);
+    super(`App is locked by one or more deployments. Override with the option '?force=true'. Deployment ${deployment.id} (${describeActions(deployment)}) is waiting for ${waitingFor}`);
   }
 }

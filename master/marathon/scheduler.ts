@@ -13,7 +13,7 @@ import { KEYS, isTerminal, type AgentRecord, type TaskRecord } from '../model.js
 import type { FrameworkScheduler, Offer, OfferReply } from '../allocator.js';
 import { appToJson, parseApp, type App } from './app.js';
 import { satisfiesAll } from './constraints.js';
-import { deploymentAction, LockedError, newDeployment, planJson, type Deployment, type DeploymentAction } from './deployments.js';
+import { deploymentAction, LockedError, newDeployment, planJson, type Deployment, type DeploymentStep } from './deployments.js';
 import type { EventBus } from './events.js';
 import { taskId as newTaskId } from './naming.js';
 import { buildTaskInfo, fitsScalars, pickHostPorts } from './task-info.js';
@@ -50,6 +50,12 @@ export interface TaskFailure {
   timestamp: string;
   version: string;
   slaveId: string;
+}
+
+/** A change of several apps at once (a group): definitions to create or replace, ids to stop. */
+export interface ChangeSet {
+  put: App[];
+  remove: string[];
 }
 
 /** One app waiting for launches (`/v2/queue`). */
@@ -129,7 +135,7 @@ export class MarathonScheduler implements FrameworkScheduler {
     await this.store.put(KEYS.app(app.id), state);
     this.apps.set(app.id, state);
     this.log.info('app_created', { app_id: app.id, instances: app.instances });
-    return { state, deployment: this.deploy(app.id, 'StartApplication', v) };
+    return { state, deployment: this.deploy([{ app: app.id, action: 'StartApplication' }], v) };
   }
 
   /** PUT: merge the body into the definition; scale-only changes keep the running tasks. */
@@ -144,14 +150,14 @@ export class MarathonScheduler implements FrameworkScheduler {
     if (body.ipAddress != null) for (const k of ['networks', 'container'] as const) if (body[k] === undefined) delete base[k];
     const next = this.admitNew({ ...base, ...body, id });
     this.checkLock(id, force);
-    const scaleOnly = JSON.stringify({ ...next, instances: 0 }) === JSON.stringify({ ...cur.app, instances: 0 });
+    const scaleOnly = sameConfig(next, cur.app);
     const v = this.newVersion();
     const state: AppState = { app: next, version: v, configVersion: scaleOnly ? cur.configVersion : v };
     await this.store.put(KEYS.app(id), state);
     this.apps.set(id, state);
     this.backoff.delete(id);
     this.log.info('app_updated', { app_id: id, scale_only: scaleOnly, instances: next.instances });
-    return { state, deployment: this.deploy(id, scaleOnly ? 'ScaleApplication' : 'RestartApplication', v), created: false };
+    return { state, deployment: this.deploy([{ app: id, action: scaleOnly ? 'ScaleApplication' : 'RestartApplication' }], v), created: false };
   }
 
   async restartApp(id: string, force: boolean): Promise<{ state: AppState; deployment: Deployment }> {
@@ -162,20 +168,66 @@ export class MarathonScheduler implements FrameworkScheduler {
     const state: AppState = { ...cur, version: v, configVersion: v };
     await this.store.put(KEYS.app(id), state);
     this.apps.set(id, state);
-    return { state, deployment: this.deploy(id, 'RestartApplication', v) };
+    return { state, deployment: this.deploy([{ app: id, action: 'RestartApplication' }], v) };
   }
 
   async deleteApp(id: string): Promise<{ version: string; deployment: Deployment }> {
     if (!this.apps.has(id)) throw new NotFoundError(`App '${id}' does not exist`);
+    await this.removeApp(id);
+    const v = this.newVersion();
+    return { version: v, deployment: this.deploy([{ app: id, action: 'StopApplication' }], v) };
+  }
+
+  private async removeApp(id: string): Promise<void> {
     await this.store.delete(KEYS.app(id));
     this.apps.delete(id);
     this.backoff.delete(id);
     this.lastFailure.delete(id);
     this.waitingSince.delete(id);
-    const v = this.newVersion();
     this.events.emit('app_terminated_event', { appId: id });
     this.log.info('app_deleted', { app_id: id });
-    return { version: v, deployment: this.deploy(id, 'StopApplication', v) };
+  }
+
+  /**
+   * A group change: every definition already passed admission. Checks the locks (409 unless
+   * force) and the apps bound first, so a refused change stores nothing; then one version and one
+   * deployment for all. An unchanged definition is left alone (no action).
+   */
+  async applyChanges(change: ChangeSet, force: boolean): Promise<{ version: string; deployment: Deployment }> {
+    for (const id of [...change.put.map((a) => a.id), ...change.remove]) if (this.apps.has(id)) this.checkLock(id, force);
+    const creates = change.put.filter((a) => !this.apps.has(a.id)).length;
+    const after = this.apps.size + creates - change.remove.filter((id) => this.apps.has(id)).length;
+    if (creates && after > this.limits.apps)
+      throw new ValidationError([{ path: '/apps', errors: [`the change makes ${after} apps, more than allowed (maxApps ${this.limits.apps}, set by ${LIMIT_ENV.apps})`] }]);
+    const v = this.newVersion();
+    const actions: DeploymentStep[] = [];
+    for (const app of change.put) {
+      const cur = this.apps.get(app.id);
+      if (cur && JSON.stringify(cur.app) === JSON.stringify(app)) continue;
+      const scaleOnly = cur !== undefined && sameConfig(app, cur.app);
+      const state: AppState = { app, version: v, configVersion: scaleOnly ? cur.configVersion : v };
+      await this.store.put(KEYS.app(app.id), state);
+      this.apps.set(app.id, state);
+      this.backoff.delete(app.id);
+      this.log.info(cur ? 'app_updated' : 'app_created', { app_id: app.id, scale_only: scaleOnly, instances: app.instances });
+      actions.push({ app: app.id, action: !cur ? 'StartApplication' : scaleOnly ? 'ScaleApplication' : 'RestartApplication' });
+    }
+    for (const id of change.remove) {
+      if (!this.apps.has(id)) continue;
+      await this.removeApp(id);
+      actions.push({ app: id, action: 'StopApplication' });
+    }
+    return { version: v, deployment: this.deploy(actions, v) };
+  }
+
+  /** The deployments in progress, each once (a group's is kept under each of its apps). */
+  deploymentList(): Deployment[] {
+    return [...new Set(this.deployments.values())];
+  }
+
+  /** The version of the last change (undefined before the first). */
+  lastVersion(): string | undefined {
+    return this.lastVersionMs ? new Date(this.lastVersionMs).toISOString() : undefined;
   }
 
   /** A change while a deployment runs is a 409 naming the deployment and what it waits for. */
@@ -192,7 +244,7 @@ export class MarathonScheduler implements FrameworkScheduler {
     const all = [...this.driver.liveTasks()].filter((t) => t.app_id === appId);
     const s = this.apps.get(appId);
     const killing = all.filter((t) => t.kill_requested || t.state === 'TASK_KILLING').length;
-    if (deploymentAction(d) === 'StopApplication' || !s) return `${all.length} task(s) to stop`;
+    if (deploymentAction(d, appId) === 'StopApplication' || !s) return `${all.length} task(s) to stop`;
     const cur = all.filter((t) => t.app_version === s.configVersion && !t.kill_requested);
     const running = cur.filter((t) => t.state === 'TASK_RUNNING');
     const parts: string[] = [];
@@ -242,12 +294,17 @@ export class MarathonScheduler implements FrameworkScheduler {
     this.driver.revive();
   }
 
-  private deploy(appId: string, action: DeploymentAction, version: string): Deployment {
-    const old = this.deployments.get(appId);
-    if (old) this.events.emit('deployment_failed', { id: old.id, plan: planJson(old), reason: 'superseded' });
-    const d = newDeployment(appId, action, version);
-    this.deployments.set(appId, d);
+  /** One deployment for the actions; one it supersedes (on any of their apps) is cancelled as a whole. */
+  private deploy(actions: DeploymentStep[], version: string): Deployment {
+    const old = new Set(actions.map((a) => this.deployments.get(a.app)).filter((d): d is Deployment => d !== undefined));
+    for (const o of old) {
+      for (const [k, d] of [...this.deployments]) if (d === o) this.deployments.delete(k);
+      this.events.emit('deployment_failed', { id: o.id, plan: planJson(o), reason: 'superseded' });
+    }
+    const d = newDeployment(actions, version);
+    for (const a of actions) this.deployments.set(a.app, d);
     this.events.emit('deployment_info', { plan: planJson(d), currentStep: d.steps[0] });
+    if (!actions.length) this.events.emit('deployment_success', { id: d.id, plan: planJson(d) });
     this.requestReconcile();
     return d;
   }
@@ -439,16 +496,22 @@ export class MarathonScheduler implements FrameworkScheduler {
       const killing = [...this.driver.liveTasks()].some((t) => t.app_id === appId && t.kill_requested);
       const s = this.apps.get(appId);
       let done: boolean;
-      if (deploymentAction(d) === 'StopApplication' || !s) done = tasks.length === 0 && !killing;
+      if (deploymentAction(d, appId) === 'StopApplication' || !s) done = tasks.length === 0 && !killing;
       else {
         const ok = (t: TaskRecord) => t.app_version === s.configVersion && t.state === 'TASK_RUNNING' && (s.app.healthChecks.length === 0 || t.healthy === true);
         done = tasks.length === s.app.instances && tasks.every(ok) && !killing;
       }
       if (!done) continue;
       this.deployments.delete(appId);
+      if ([...this.deployments.values()].includes(d)) continue; // other apps of the deployment still converging
       this.log.info('deployment_finished', { app_id: appId, deployment_id: d.id });
       this.events.emit('deployment_step_success', { plan: planJson(d), currentStep: d.steps[0] });
       this.events.emit('deployment_success', { id: d.id, plan: planJson(d) });
     }
   }
+}
+
+/** Two definitions that differ at most in instances (a scale keeps the running tasks). */
+function sameConfig(a: App, b: App): boolean {
+  return JSON.stringify({ ...a, instances: 0 }) === JSON.stringify({ ...b, instances: 0 });
 }

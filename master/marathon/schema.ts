@@ -128,3 +128,33 @@ export function appUpdateSchema(l: Limits = DEFAULT_LIMITS) {
 
 export type AppDefinition = FromSchema<ReturnType<typeof appDefinitionSchema>>;
 export type AppUpdate = FromSchema<ReturnType<typeof appUpdateSchema>>;
+
+/** How deep groups may nest in one definition (the schema is unrolled to this depth). */
+export const MAX_GROUP_DEPTH = 8;
+
+function groupProperties(l: Limits, depth: number): Record<string, unknown> {
+  const many = { maxItems: l.apps, 'x-bound': LIMIT_ENV.apps } as const;
+  return {
+    id: { type: 'string', minLength: 1, maxLength: l.idLength, 'x-bound': LIMIT_ENV.idLength, description: 'absolute, or relative to the parent group' },
+    apps: { type: 'array', ...many, items: appDefinitionSchema(l), description: 'apps directly in the group (ids relative to it or absolute)' },
+    groups:
+      depth > 1
+        ? { type: 'array', ...many, items: { type: 'object', required: ['id'], properties: groupProperties(l, depth - 1) } }
+        : { type: 'array', maxItems: 0, description: `groups nest at most ${MAX_GROUP_DEPTH} deep` },
+    dependencies: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1 }, description: 'accepted and checked as paths; apps start together regardless' },
+  };
+}
+
+/** POST /v2/groups: a group definition, `{id, apps, groups, dependencies}`. */
+export function groupSchema(l: Limits = DEFAULT_LIMITS): Record<string, unknown> {
+  return { title: 'Group', type: 'object', required: ['id'], properties: groupProperties(l, MAX_GROUP_DEPTH) };
+}
+
+/** PUT /v2/groups/{id}: `{scaleBy}` or a new definition (apps and groups given replace the current ones). */
+export function groupUpdateSchema(l: Limits = DEFAULT_LIMITS): Record<string, unknown> {
+  return {
+    title: 'GroupUpdate',
+    type: 'object',
+    properties: { ...groupProperties(l, MAX_GROUP_DEPTH), scaleBy: { type: 'number', minimum: 0, description: 'multiply the instances of every app in the group (rounded up)' } },
+  };
+}
