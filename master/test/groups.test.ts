@@ -109,6 +109,12 @@ t.test('a bad app inside a group is a 422 naming it, and nothing is stored', asy
   t.equal((await h.api('/v2/groups/prod', { method: 'PUT', body: { scaleBy: -1 } })).status, 422, 'negative scaleBy -> 422');
   t.equal((await h.api('/v2/groups/nope', { method: 'PUT', body: { scaleBy: 2 } })).status, 404, 'scaling an unknown group -> 404');
   t.equal(await stored(h), withGroup, 'store unchanged by the refused changes');
+
+  const api = (await h.api('/openapi.json')).body;
+  const schema = api.paths['/v2/groups'].post.requestBody.content['application/json'].schema;
+  t.equal(schema.title, 'Group', 'the route carries the Group schema');
+  t.equal(schema.properties.apps.items.title, 'AppDefinition', 'apps are checked as AppDefinitions');
+  t.equal(api.paths['/v2/groups/{id}'].put.requestBody.content['application/json'].schema.title, 'GroupUpdate');
 });
 
 t.test('PUT a definition replaces what it names; a running deployment is 409 unless forced', async (t) => {
