@@ -15,7 +15,7 @@ const group = {
 
 const live = (h: Harness, appId: string) => [...h.master.cluster.tasks.values()].filter((x) => x.app_id === appId && x.state === 'TASK_RUNNING' && !x.kill_requested);
 const stored = async (h: Harness) => JSON.stringify(await h.master.store.list('marathon/'));
-const settled = (h: Harness, what: string) => eventually(async () => (await h.api('/v2/deployments')).body.length === 0, 5000, 20, what);
+const settled = (h: Harness, what: string) => eventually(async () => (await h.api('/v2/deployments')).body.length === 0, 15000, 20, what);
 
 t.test('create, list, scale, delete a group', async (t) => {
   const h = await startMaster(t);
@@ -29,7 +29,7 @@ t.test('create, list, scale, delete a group', async (t) => {
   t.equal(deps.length, 1, 'one deployment for the group, listed once');
   t.same(deps[0].affectedApps.sort(), ['/prod/db/pg', '/prod/web']);
   t.equal(deps[0].id, post.body.deploymentId);
-  await eventually(() => live(h, '/prod/web').length === 1 && live(h, '/prod/db/pg').length === 2, 5000, 20, 'every app of the group runs');
+  await eventually(() => live(h, '/prod/web').length === 1 && live(h, '/prod/db/pg').length === 2, 15000, 20, 'every app of the group runs');
   await settled(h, 'group deployment done');
 
   t.equal((await h.api('/v2/apps/prod/db/pg')).body.app.instances, 2, 'apps under the group are ordinary apps');
@@ -54,7 +54,7 @@ t.test('create, list, scale, delete a group', async (t) => {
   t.equal(scale.status, 200, 'scaled');
   t.type(scale.body.deploymentId, 'string');
   t.same([(await h.api('/v2/apps/prod/web')).body.app.instances, (await h.api('/v2/apps/prod/db/pg')).body.app.instances], [2, 4], 'instances doubled');
-  await eventually(() => live(h, '/prod/web').length === 2 && live(h, '/prod/db/pg').length === 4, 5000, 20, 'doubled tasks run');
+  await eventually(() => live(h, '/prod/web').length === 2 && live(h, '/prod/db/pg').length === 4, 15000, 20, 'doubled tasks run');
   t.ok(before.every((id) => live(h, '/prod/db/pg').some((x) => x.info.task_id === id)), 'scaling keeps the running tasks');
   await settled(h, 'scale deployment done');
 
@@ -65,7 +65,7 @@ t.test('create, list, scale, delete a group', async (t) => {
   const del = await h.api('/v2/groups/prod', { method: 'DELETE' });
   t.equal(del.status, 200, 'deleted');
   t.type(del.body.deploymentId, 'string');
-  await eventually(() => [...h.master.cluster.tasks.values()].every((x) => !x.app_id?.startsWith('/prod/')), 5000, 20, 'every task of the group gone');
+  await eventually(() => [...h.master.cluster.tasks.values()].every((x) => !x.app_id?.startsWith('/prod/')), 15000, 20, 'every task of the group gone');
   t.equal(agent.running.size, 0, 'agent runs nothing');
   t.equal(new Set(agent.killed).size, 6, 'all 6 tasks killed');
   t.same((await h.api('/v2/apps')).body.apps, [], 'apps gone');
@@ -121,7 +121,7 @@ t.test('PUT a definition replaces what it names; a running deployment is 409 unl
   const h = await startMaster(t);
   const agent = await h.agent(2, { autoRun: false });
   t.equal((await h.api('/v2/groups', { body: group })).status, 201);
-  await eventually(() => agent.launched.length === 3, 5000, 20, '3 launches');
+  await eventually(() => agent.launched.length === 3, 15000, 20, '3 launches');
 
   const put = { apps: [{ id: 'api', cmd: 'sleep 1000', cpus: 0.1, mem: 16 }] };
   const locked = await h.api('/v2/groups/prod', { method: 'PUT', body: put });
@@ -135,7 +135,7 @@ t.test('PUT a definition replaces what it names; a running deployment is 409 unl
   t.same(ids, ['/prod/api', '/prod/db/pg'], 'apps replaced: web stopped, api started, the subgroup (not named) kept');
   agent.autoRun = true;
   for (const [id, state] of [...agent.running]) if (state === 'TASK_STAGING') await agent.report(id, 'TASK_RUNNING');
-  await eventually(() => new Set(agent.killed).size === 1 && agent.launched.length === 4, 5000, 20, 'the web task killed, api launched');
+  await eventually(() => new Set(agent.killed).size === 1 && agent.launched.length === 4, 15000, 20, 'the web task killed, api launched');
   t.equal(agent.launched.find((l) => agent.killed.includes(l.task_id))?.name, 'web.prod', 'the killed task is web');
   await settled(h, 'replacement done');
 });
