@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Service } from '../../l4lb/driver.js';
+import { normalize } from '../../l4lb/services.js';
 import { NftablesDriver } from '../../l4lb/nft/driver.js';
 import { nftRunner } from '../../l4lb/nft/exec.js';
 import { baselineChange, baselineFull } from './baseline.js';
@@ -18,14 +19,15 @@ const quiet = createLogger('l4lb-bench');
 
 export const runTag = randomBytes(2).toString('hex');
 
+/** `n` services, canonical and sorted by key as the reconciler hands them to a driver. */
 export function makeServices(n: number): Service[] {
-  return Array.from({ length: n }, (_, i) => ({
+  return normalize(Array.from({ length: n }, (_, i) => ({
     key: `tcp/11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:80`,
     vip: `11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
     port: 80,
     protocol: 'tcp' as const,
     backends: [0, 1, 2].map((b) => ({ ip: `10.${b}.${(i >> 8) & 255}.${i & 255}`, port: 8080, weight: 1 })),
-  }));
+  })));
 }
 
 export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {

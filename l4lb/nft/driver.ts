@@ -9,9 +9,11 @@ import { SerialQueue } from '../../common/serial-queue.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
 import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './exec.js';
-import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
+import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap, tableName } from './names.js';
 import { parseTable, sameSkeleton, type KernelTable } from './parse.js';
-import { ElementDelta, diffScript, fullScript, hairpinElements, renderElements, renderSkeleton, serviceElements, skeleton, type Element, type Elements } from './ruleset.js';
+import { ElementDelta, diffScript, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
+import { emptyPlan, planAdd, planChange, planRemove, planSorted, sortedServices, type Plan } from './plan.js';
+import { NftSession, SESSION_MAX_LINE } from './session.js';
 import type { Protocol } from '../../contracts/index.js';
 
 export interface NftablesDriverOptions extends NftExecOptions {
@@ -20,8 +22,15 @@ export interface NftablesDriverOptions extends NftExecOptions {
   /** Most slots (backends x weight) per service (default 64). */
   maxSlots?: number;
   log?: Logger;
-  /** Injected runner (tests). */
+  /** Injected runner (tests); with it, and no `session`, every transaction goes through it. */
   run?: NftRunner;
+  /**
+   * Incremental changes go to one long-lived `nft -i` (default: on, unless `run` is injected);
+   * false: every transaction is a one-shot `nft -f -`.
+   */
+  session?: boolean;
+  /** Told of every incremental transaction the driver writes (tests, bench). */
+  onWrite?(w: NftWrite): void;
   /** Injected sysctl reader (tests); default: /proc/sys in the runner's namespace. */
   sysctl?: (key: string) => Promise<string | undefined>;
   /** Told the bridge-netfilter state at start and whenever a reconcile finds it changed. */
@@ -32,6 +41,14 @@ export interface NftablesDriverOptions extends NftExecOptions {
  * Whether bridged packets pass through this namespace's netfilter hooks
  * (`net.bridge.bridge-nf-call-iptables`): 'missing' when br_netfilter is not loaded.
  */
+/** One incremental transaction: how it went to nft, its commands (`add`/`delete element` lines) and size. */
+export interface NftWrite {
+  via: 'session' | 'nft -f';
+  commands: number;
+  bytes: number;
+  script: string;
+}
+
 export type BridgeNetfilter = 'on' | 'off' | 'missing';
 const BRIDGE_NF = 'net.bridge.bridge-nf-call-iptables';
 
@@ -41,8 +58,10 @@ export class NftablesDriver implements L4lbDriver {
   private readonly maxSlots: number;
   private readonly run: NftRunner;
   private readonly log: Logger;
-  /** What this driver last wrote: services by key, and hairpin entries with their use counts. */
-  private current?: { services: Map<string, Service>; hairpin: Map<string, number> };
+  /** What this driver last wrote: services by key and sorted, and hairpin entries' use counts by backend address. */
+  private current?: { services: Map<string, Service>; order: Service[]; hairpin: Map<string, number> };
+  private readonly session?: NftSession;
+  private readonly onWrite?: (w: NftWrite) => void;
   /** Changes run one at a time. */
   private readonly queue = new SerialQueue();
   /** Service key -> the last apply that saw it (a walk over `desired` allocates nothing per service). */
@@ -59,6 +78,8 @@ export class NftablesDriver implements L4lbDriver {
     this.table = opts.table ?? tableName();
     this.maxSlots = opts.maxSlots ?? 64;
     this.run = opts.run ?? nftRunner(opts);
+    if (opts.session ?? !opts.run) this.session = new NftSession(opts);
+    this.onWrite = opts.onWrite;
     this.sysctl = opts.sysctl ?? sysctlReader(opts);
     this.onBridgeNetfilter = opts.onBridgeNetfilter;
     this.log = opts.log ?? createLogger('l4lb', { driver: 'nftables', table: this.table });
@@ -82,7 +103,7 @@ export class NftablesDriver implements L4lbDriver {
     return this.queue.run(async () => {
       const current = this.current;
       if (!current) return this.reconcileNow(normalize(desired));
-      const { delta, result, changes } = this.plan(current.services, desired);
+      const { delta, result, changes, next } = planSorted(current.order, desired, this.maxSlots) ?? this.plan(current.services, desired);
       const adjust = new Map<string, number>();
       for (const [k, s] of changes) {
         const old = current.services.get(k);
@@ -90,10 +111,9 @@ export class NftablesDriver implements L4lbDriver {
         if (s) countHairpin(adjust, s, +1);
       }
       planHairpin(current.hairpin, adjust, delta);
-      const script = delta.script(this.table);
-      if (script) {
+      if (delta.ops) {
         try {
-          await this.run(['-f', '-'], script);
+          await this.write(delta.commands(this.table));
         } catch (e) {
           this.log.warn('nft_apply_failed_full_resync', { err: e });
           this.current = undefined;
@@ -106,57 +126,65 @@ export class NftablesDriver implements L4lbDriver {
         if (s) current.services.set(k, s);
         else current.services.delete(k);
       }
+      if (next) current.order = next;
+      else if (changes.size) current.order = sortedServices(current.services);
       return { ...result, rules: delta.ops };
     });
   }
 
   /**
-   * Service-level diff first; only services that changed are rendered and diffed element by
-   * element. `changes` maps a key to its new service, or to undefined when it is removed.
+   * One transaction: element lines go to the long-lived session (no process start, no RCU wait
+   * at exit); a large one, or any when the session is off, to a one-shot `nft -f -`.
    */
-  private plan(have: Map<string, Service>, desired: Service[]): { delta: ElementDelta; result: ApplyResult; changes: Map<string, Service | undefined> } {
-    const delta = new ElementDelta();
-    const result: ApplyResult = { added: 0, removed: 0, changed: 0 };
-    const changes = new Map<string, Service | undefined>();
+  private async write(lines: string[]): Promise<void> {
+    const session = this.session;
+    const line = session ? lines.join('; ') : '';
+    if (session && line.length <= SESSION_MAX_LINE) {
+      this.onWrite?.({ via: 'session', commands: lines.length, bytes: line.length, script: line });
+      await session.run(line);
+      return;
+    }
+    const script = lines.join('\n') + '\n';
+    this.onWrite?.({ via: 'nft -f', commands: lines.length, bytes: script.length, script });
+    await this.run(['-f', '-'], script);
+  }
+
+  /**
+   * The general case, by key: `desired` in any order and spelling, the first of a duplicate key
+   * wins. Only services that changed are rendered and diffed element by element.
+   */
+  private plan(have: Map<string, Service>, desired: Service[]): Plan {
+    const p = emptyPlan();
     const gen = ++this.generation;
     let kept = 0;
     for (const raw of desired) {
-      // Fast path: the caller passes canonical, sorted services (the reconciler does), unchanged.
+      // Canonical and unchanged: no copy made.
       const fastKey = `${raw.protocol}/${raw.vip}:${raw.port}`;
       const fast = have.get(fastKey);
-      if (fast && this.seen.get(fastKey) !== gen && !changes.has(fastKey) && sameBackends(fast.backends, raw.backends)) {
+      if (fast && this.seen.get(fastKey) !== gen && !p.changes.has(fastKey) && sameBackends(fast.backends, raw.backends)) {
         this.seen.set(fastKey, gen);
         kept++;
         continue;
       }
       const s = normalizeOne(raw);
-      if (this.seen.get(s.key) === gen || changes.has(s.key)) continue; // duplicate key: the first one wins
+      if (this.seen.get(s.key) === gen || p.changes.has(s.key)) continue; // duplicate key: the first one wins
       const old = have.get(s.key);
       if (old && sameBackends(old.backends, s.backends)) {
         this.seen.set(s.key, gen);
         kept++;
         continue;
       }
-      changes.set(s.key, s);
-      if (old) {
-        result.changed++;
-        diffElements(delta, serviceElements(old, this.maxSlots), serviceElements(s, this.maxSlots));
-      } else {
-        // A new service owns only new keys: no element-level diff needed (the from-empty case).
-        result.added++;
-        for (const [set, k, v] of serviceElements(s, this.maxSlots)) delta.insert(set, k, v);
-      }
+      if (old) planChange(p, old, s, this.maxSlots);
+      else planAdd(p, s, this.maxSlots);
     }
-    if (kept + result.changed < have.size) {
+    if (kept + p.result.changed < have.size) {
       for (const [k, old] of have) {
-        if (this.seen.get(k) === gen || changes.has(k)) continue;
-        changes.set(k, undefined);
+        if (this.seen.get(k) === gen || p.changes.has(k)) continue;
         this.seen.delete(k);
-        result.removed++;
-        for (const [set, key] of serviceElements(old, this.maxSlots)) delta.remove(set, key);
+        planRemove(p, old, this.maxSlots);
       }
     }
-    return { delta, result, changes };
+    return p;
   }
 
   reconcile(desired: Service[]): Promise<ApplyResult> {
@@ -170,6 +198,12 @@ export class NftablesDriver implements L4lbDriver {
 
   async stop(): Promise<void> {
     await this.queue.idle();
+    await this.session?.close();
+  }
+
+  /** Processes the session started so far (0 without one): one for any number of changes. */
+  get sessionProcesses(): number {
+    return this.session?.spawned ?? 0;
   }
 
   /** Remove the table (the agent does this only when asked to clean up). */
@@ -177,6 +211,7 @@ export class NftablesDriver implements L4lbDriver {
     await this.queue.run(async () => {
       await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n`);
       this.current = undefined;
+      await this.session?.close();
     });
   }
 
@@ -191,7 +226,7 @@ export class NftablesDriver implements L4lbDriver {
     const hairpin = new Map<string, number>();
     for (const s of want) countHairpin(hairpin, s, +1);
     this.seen.clear();
-    this.current = { services: new Map(want.map((s) => [s.key, s])), hairpin };
+    this.current = { services: new Map(want.map((s) => [s.key, s])), order: want, hairpin };
     await this.checkBridgeNetfilter();
     return { ...res, rules: ops };
   }
@@ -238,38 +273,30 @@ export class NftablesDriver implements L4lbDriver {
   }
 }
 
-/** Element-level diff of one service's old and new elements into `delta`. */
-function diffElements(delta: ElementDelta, before: Element[], after: Element[]): void {
-  const next = new Map(after.map(([set, k, v]) => [`${set}|${k}`, v]));
-  const prev = new Map(before.map(([set, k, v]) => [`${set}|${k}`, v]));
-  for (const [set, k, v] of before) if (next.get(`${set}|${k}`) !== v) delta.remove(set, k);
-  for (const [set, k, v] of after) if (prev.get(`${set}|${k}`) !== v) delta.insert(set, k, v);
-}
-
-/** Hairpin entries are shared by services with the same backend IP: count their uses. */
+/**
+ * Hairpin entries (`ip . ip`, one per backend address of the VIP's family) are shared by services
+ * with the same backend address: count their uses by address.
+ */
 function countHairpin(counts: Map<string, number>, s: Service, by: 1 | -1): void {
-  for (const [set, k] of hairpinElements(s)) {
-    const id = `${set}|${k}`;
-    counts.set(id, (counts.get(id) ?? 0) + by);
-  }
+  const f = familyOf(s.vip);
+  for (const b of s.backends) if (familyOf(b.ip) === f) counts.set(b.ip, (counts.get(b.ip) ?? 0) + by);
 }
 
 /** An entry is added on its first use and removed after its last. */
 function planHairpin(counts: Map<string, number>, adjust: Map<string, number>, delta: ElementDelta): void {
-  for (const [id, by] of adjust) {
-    const before = counts.get(id) ?? 0;
+  for (const [ip, by] of adjust) {
+    const before = counts.get(ip) ?? 0;
     const after = before + by;
-    const [set, k] = id.split('|') as [string, string];
-    if (before <= 0 && after > 0) delta.insert(set, k, '');
-    if (before > 0 && after <= 0) delta.remove(set, k);
+    if (before <= 0 && after > 0) delta.insert(hairpinSet(familyOf(ip)), `${ip} . ${ip}`, '');
+    if (before > 0 && after <= 0) delta.remove(hairpinSet(familyOf(ip)), `${ip} . ${ip}`);
   }
 }
 
 function commitHairpin(counts: Map<string, number>, adjust: Map<string, number>): void {
-  for (const [id, by] of adjust) {
-    const after = (counts.get(id) ?? 0) + by;
-    if (after <= 0) counts.delete(id);
-    else counts.set(id, after);
+  for (const [ip, by] of adjust) {
+    const after = (counts.get(ip) ?? 0) + by;
+    if (after <= 0) counts.delete(ip);
+    else counts.set(ip, after);
   }
 }
 

@@ -18,7 +18,7 @@ export interface NftExecOptions {
 }
 
 /** `argv` in the namespace `opts` names (none: this one). */
-const place = (opts: NftExecOptions, argv: string[]): string[] => (opts.prefix ? [...opts.prefix, ...argv] : inNetns(opts.netns, argv));
+export const place = (opts: NftExecOptions, argv: string[]): string[] => (opts.prefix ? [...opts.prefix, ...argv] : inNetns(opts.netns, argv));
 
 export function nftRunner(opts: NftExecOptions = {}): NftRunner {
   const nft = opts.nft ?? 'nft';

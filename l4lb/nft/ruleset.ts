@@ -89,6 +89,13 @@ export type Element = [string, string, string];
 
 /** The elements one service owns (hairpin entries, shared between services, come separately). */
 export function serviceElements(s: Service, maxSlots: number): Element[] {
+  const out: Element[] = [];
+  eachServiceElement(s, maxSlots, (set, k, v) => out.push([set, k, v]));
+  return out;
+}
+
+/** `serviceElements` without the arrays: `emit(set, key, value)` per element. */
+export function eachServiceElement(s: Service, maxSlots: number, emit: (set: string, key: string, value: string) => void): void {
   const f = familyOf(s.vip);
   const svcKey = `${s.vip} . ${s.protocol} . ${s.port}`;
   const counts = slotsFor(
@@ -98,15 +105,15 @@ export function serviceElements(s: Service, maxSlots: number): Element[] {
   // Weights live in the slot map (a backend's weight = its slot count); only draining backends,
   // and every backend of a service whose weights had to be scaled, need a `backends` entry.
   const scaled = s.backends.some((b, i) => familyOf(b.ip) === f && b.weight > 0 && counts[i] !== b.weight);
-  const out: Element[] = [];
+  const slots = slotMap(f);
   let slot = 0;
   s.backends.forEach((b, i) => {
     if (familyOf(b.ip) !== f) return;
-    if (scaled || b.weight <= 0) out.push([backendMap(f), `${svcKey} . ${b.ip} . ${b.port}`, String(Math.max(0, b.weight))]);
-    for (let k = 0; k < counts[i]!; k++) out.push([slotMap(f), `${svcKey} . ${slot++}`, `${b.ip} . ${b.port}`]);
+    if (scaled || b.weight <= 0) emit(backendMap(f), `${svcKey} . ${b.ip} . ${b.port}`, String(Math.max(0, b.weight)));
+    const backend = `${b.ip} . ${b.port}`;
+    for (let k = 0; k < counts[i]!; k++) emit(slots, `${svcKey} . ${slot++}`, backend);
   });
-  out.push([svcMap(f), svcKey, slot > 0 ? `goto ${modChain(slot)}` : `goto ${REJECT_CHAIN}`]);
-  return out;
+  emit(svcMap(f), svcKey, slot > 0 ? `goto ${modChain(slot)}` : `goto ${REJECT_CHAIN}`);
 }
 
 /** Hairpin entries of a service: each backend talking to itself. */
@@ -135,10 +142,15 @@ export class ElementDelta {
     push(this.add, set, value === '' ? key : `${key} : ${value}`);
     this.ops++;
   }
-  script(table: string): string {
+  /** The `delete element` then `add element` commands, one per set (and chunk). */
+  commands(table: string): string[] {
     const lines: string[] = [];
     for (const [set, items] of this.del) lines.push(...elementLines('delete', table, set, items));
     for (const [set, items] of this.add) lines.push(...elementLines('add', table, set, items));
+    return lines;
+  }
+  script(table: string): string {
+    const lines = this.commands(table);
     return lines.length ? lines.join('\n') + '\n' : '';
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * What one apply writes: the service-level diff between what the driver last wrote and `desired`,
+ * rendered into element changes for the services that differ only.
+ */
+import type { ApplyResult, Backend, Service } from '../driver.js';
+import { normalizeOne, sameBackends } from '../services.js';
+import { ElementDelta, eachServiceElement, serviceElements, type Element } from './ruleset.js';
+
+export interface Plan {
+  delta: ElementDelta;
+  result: ApplyResult;
+  /** Key -> the new service, or undefined when it is removed. */
+  changes: Map<string, Service | undefined>;
+  /** The services written after this plan, sorted by key (when the plan could tell). */
+  next?: Service[];
+}
+
+export function emptyPlan(): Plan {
+  return { delta: new ElementDelta(), result: { added: 0, removed: 0, changed: 0 }, changes: new Map() };
+}
+
+export function planAdd(p: Plan, s: Service, maxSlots: number): void {
+  // A new service owns only new keys: no element-level diff needed (the from-empty case).
+  p.changes.set(s.key, s);
+  p.result.added++;
+  eachServiceElement(s, maxSlots, (set, k, v) => p.delta.insert(set, k, v));
+}
+
+export function planChange(p: Plan, old: Service, s: Service, maxSlots: number): void {
+  p.changes.set(s.key, s);
+  p.result.changed++;
+  diffElements(p.delta, serviceElements(old, maxSlots), serviceElements(s, maxSlots));
+}
+
+export function planRemove(p: Plan, old: Service, maxSlots: number): void {
+  p.changes.set(old.key, undefined);
+  p.result.removed++;
+  eachServiceElement(old, maxSlots, (set, key) => p.delta.remove(set, key));
+}
+
+/**
+ * The common case in one merge walk: `desired` sorted by key (the reconciler passes canonical,
+ * sorted services) against `have`, what was written, sorted the same way. An entry equal to the
+ * one at the same place costs a few field comparisons, no key string and no hash lookup, so one
+ * change among 10,000 services plans in well under a millisecond. Undefined when `desired` turns
+ * out unsorted or has a duplicate key: the caller then plans by key.
+ */
+export function planSorted(have: Service[], desired: Service[], maxSlots: number): Plan | undefined {
+  const p = emptyPlan();
+  const next: Service[] = [];
+  let j = 0;
+  let last = '';
+  for (const raw of desired) {
+    const h = have[j];
+    // Keys in `have` ascend and every slow step below leaves `j` past `last`: no key compare needed.
+    if (h && raw.vip === h.vip && raw.port === h.port && raw.protocol === h.protocol && equalBackends(h.backends, raw.backends)) {
+      next.push(h);
+      last = h.key;
+      j++;
+      continue;
+    }
+    const s = normalizeOne(raw);
+    if (s.key <= last) return undefined;
+    while (j < have.length && have[j]!.key < s.key) planRemove(p, have[j++]!, maxSlots);
+    const old = have[j];
+    if (old && old.key === s.key) {
+      j++;
+      if (sameBackends(old.backends, s.backends)) {
+        next.push(old);
+        last = s.key;
+        continue;
+      }
+      planChange(p, old, s, maxSlots);
+    } else planAdd(p, s, maxSlots);
+    next.push(s);
+    last = s.key;
+  }
+  while (j < have.length) planRemove(p, have[j++]!, maxSlots);
+  p.next = next;
+  return p;
+}
+
+/** Element-level diff of one service's old and new elements into `delta`. */
+function diffElements(delta: ElementDelta, before: Element[], after: Element[]): void {
+  const next = new Map(after.map(([set, k, v]) => [`${set}|${k}`, v]));
+  const prev = new Map(before.map(([set, k, v]) => [`${set}|${k}`, v]));
+  for (const [set, k, v] of before) if (next.get(`${set}|${k}`) !== v) delta.remove(set, k);
+  for (const [set, k, v] of after) if (prev.get(`${set}|${k}`) !== v) delta.insert(set, k, v);
+}
+
+/** `sameBackends` as a plain loop: the walk calls it once per service. */
+function equalBackends(a: Backend[], b: Backend[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.ip !== y.ip || x.port !== y.port || x.weight !== y.weight) return false;
+  }
+  return true;
+}
+
+/** Services sorted by key. */
+export function sortedServices(m: Map<string, Service>): Service[] {
+  return [...m.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
