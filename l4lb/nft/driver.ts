@@ -10,7 +10,7 @@ import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
 import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './exec.js';
 import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap, tableName } from './names.js';
-import { parseTable, sameSkeleton, type KernelTable } from './parse.js';
+import { parseElementsText, parseTable, sameSkeleton, type KernelTable } from './parse.js';
 import { ElementDelta, diffScript, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
 import { emptyPlan, planAdd, planChange, planRemove, planSorted, sortedServices, type Plan } from './plan.js';
 import { NftSession, SESSION_MAX_LINE } from './session.js';
@@ -222,7 +222,8 @@ export class NftablesDriver implements L4lbDriver {
     const { script, ops } = intact ? diffScript(this.table, kernel.elements, elements) : fullScript(this.table, this.maxSlots, elements);
     if (!intact) this.log.info(kernel ? 'nft_table_rebuilt' : 'nft_table_created', { reason: kernel ? 'skeleton differs from expected' : 'table missing' });
     if (script) await this.run(['-f', '-'], script);
-    const res = diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
+    // Nothing written: the kernel held exactly `want` (the common case; no need to rebuild its services).
+    const res = ops === 0 ? { added: 0, removed: 0, changed: 0 } : diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
     const hairpin = new Map<string, number>();
     for (const s of want) countHairpin(hairpin, s, +1);
     this.seen.clear();
@@ -262,14 +263,16 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   private async readKernel(): Promise<KernelTable | undefined> {
-    let out: string;
+    let skeleton: string;
+    let text: string;
     try {
-      out = await this.run(['-j', 'list', 'table', 'inet', this.table]);
+      skeleton = await this.run(['-j', '-t', 'list', 'table', 'inet', this.table]);
+      text = await this.run(['list', 'table', 'inet', this.table]);
     } catch (e) {
       if (/No such file or directory/.test((e as Error).message)) return undefined;
       throw e;
     }
-    return parseTable(out);
+    return { skeleton: parseTable(skeleton).skeleton, elements: parseElementsText(text) };
   }
 }
 

@@ -1,6 +1,9 @@
 /**
- * Reads the kernel's view of the table back (`nft -j list table inet T`) into the same shapes the
- * renderer produces, so reconcile can diff element by element and check the skeleton.
+ * Reads the kernel's view of the table back into the same shapes the renderer produces, so
+ * reconcile can diff element by element and check the skeleton: the skeleton from the terse JSON
+ * listing (`nft -j -t list table inet T`: chains, rules, sets, no elements), the elements from the
+ * text listing, whose element syntax is the one the driver writes. JSON for 70,000 elements is a
+ * tree of some 400,000 objects (16 MB of heap at 10,000 VIPs); the text is one string read line by line.
  */
 import { emptyElements, type Elements, type Skeleton } from './ruleset.js';
 
@@ -52,4 +55,53 @@ export function parseTable(json: string): KernelTable {
 export function sameSkeleton(a: Skeleton, b: Skeleton): boolean {
   const eq = (x: string[], y: string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
   return eq(a.chains, b.chains) && eq(a.rules, b.rules) && eq(a.sets, b.sets);
+}
+
+/**
+ * Elements of every set and map in a text listing (`nft list table inet T`): `elements = { ... }`
+ * blocks, one element per comma, maps as `key : value`. `mark` values print in hex and are turned
+ * back into the decimal the driver writes.
+ */
+export function parseElementsText(text: string): Elements {
+  const elements = emptyElements();
+  let name: string | undefined;
+  let isMap = false;
+  let els: Map<string, string> | undefined;
+  let from = 0;
+  while (from < text.length) {
+    let to = text.indexOf('\n', from);
+    if (to < 0) to = text.length;
+    let line = text.slice(from, to).trim();
+    from = to + 1;
+    const head = /^(map|set) (\S+) \{$/.exec(line);
+    if (head) {
+      isMap = head[1] === 'map';
+      name = head[2]!;
+      continue;
+    }
+    if (!els) {
+      if (!name || !line.startsWith('elements = { ')) continue;
+      els = new Map();
+      elements.set(name, els);
+      line = line.slice('elements = { '.length);
+    }
+    const last = line.endsWith(' }') || line === '}';
+    if (last) line = line.slice(0, -1).trimEnd();
+    for (const item of line.split(',')) {
+      const e = item.trim();
+      if (!e) continue;
+      if (!isMap) {
+        els.set(e, '');
+        continue;
+      }
+      const i = e.indexOf(' : ');
+      const v = e.slice(i + 3);
+      els.set(e.slice(0, i), /^0x[0-9a-f]+$/.test(v) ? String(parseInt(v, 16)) : v);
+    }
+    if (last) {
+      els = undefined;
+      name = undefined;
+    }
+  }
+  return elements;
 }

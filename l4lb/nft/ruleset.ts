@@ -125,7 +125,12 @@ export function hairpinElements(s: Service): Element[] {
 /** The elements that program `services` (already normalized). */
 export function renderElements(services: Iterable<Service>, maxSlots: number): Elements {
   const e = emptyElements();
-  for (const s of services) for (const [set, k, v] of [...serviceElements(s, maxSlots), ...hairpinElements(s)]) e.get(set)!.set(k, v);
+  for (const s of services) {
+    eachServiceElement(s, maxSlots, (set, k, v) => e.get(set)!.set(k, v));
+    const f = familyOf(s.vip);
+    const hairpin = e.get(hairpinSet(f))!;
+    for (const b of s.backends) if (familyOf(b.ip) === f) hairpin.set(`${b.ip} . ${b.ip}`, '');
+  }
   return e;
 }
 

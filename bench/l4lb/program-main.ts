@@ -1,0 +1,77 @@
+/**
+ * The nftables driver programming N VIPs in a process of its own, as the agent holds it:
+ * `node bench/l4lb/program-main.js '<json>'` with `{ netns, n, session }`. Prints one JSON line:
+ * wall and CPU times from empty, per change (weight flip, VIP added, VIP removed; median of 5 each),
+ * the full reconcile, and the process's memory (RSS now and its peak, VmHWM) at N VIPs.
+ */
+import { readFileSync } from 'node:fs';
+import type { Service } from '../../l4lb/driver.js';
+import { NftablesDriver } from '../../l4lb/nft/driver.js';
+import { createLogger } from '../../common/log.js';
+import { median } from '../lib/stats.js';
+import { makeServices } from './services.js';
+
+const cfg = JSON.parse(process.argv[2] ?? '{}') as { netns: string; n: number; session: boolean };
+
+/** CPU seconds of this process and of its reaped children (nft, nsenter). */
+function cpu(): { self: number; children: number } {
+  const u = process.cpuUsage();
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: (u.user + u.system) / 1e6, children: (Number(f[13]) + Number(f[14])) / 100 };
+}
+
+function memoryMiB(): { rss: number; peak: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+const d = new NftablesDriver({ prefix: ['nsenter', `--net=/run/netns/${cfg.netns}`], session: cfg.session, log: createLogger('l4lb-bench') });
+await d.start();
+const svcs = makeServices(cfg.n);
+const c0 = cpu();
+const full = await timed(() => d.apply(svcs));
+const c1 = cpu();
+const reconcile = await timed(() => d.reconcile(svcs));
+
+// One change at a time, as the reconciler passes them: the whole desired state, sorted (the
+// states are built before the clock starts, so the CPU per change is the driver's).
+const extra = makeServices(5, 12);
+const states: { kind: 'weight' | 'add' | 'del'; desired: Service[] }[] = [];
+let current: Service[] = svcs;
+for (let k = 0; k < 5; k++) {
+  const i = 17 + k * 101;
+  current = current.map((s, j) => (j === i ? { ...s, backends: s.backends.map((b, n) => (n === 1 ? { ...b, weight: b.weight ? 0 : 1 } : b)) } : s));
+  states.push({ kind: 'weight', desired: current });
+  const withExtra = [...current, extra[k]!].sort((a, b) => (a.key < b.key ? -1 : 1));
+  states.push({ kind: 'add', desired: withExtra });
+  states.push({ kind: 'del', desired: current });
+}
+const times = { weight: [] as number[], add: [] as number[], del: [] as number[] };
+const c2 = cpu();
+for (const st of states) times[st.kind].push(await timed(() => d.apply(st.desired)));
+const processes = d.sessionProcesses;
+await d.stop(); // the session's nft exits and is reaped: its CPU counts as a child's from here
+const c3 = cpu();
+const changes = states.length;
+console.log(
+  JSON.stringify({
+    full,
+    fullCpu: { self: c1.self - c0.self, children: c1.children - c0.children },
+    weight: median(times.weight),
+    add: median(times.add),
+    del: median(times.del),
+    changeCpu: { self: (c3.self - c2.self) / changes, children: (c3.children - c2.children) / changes },
+    reconcile,
+    processes,
+    memory: memoryMiB(),
+  }),
+);
+process.exit(0);
