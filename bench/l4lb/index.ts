@@ -142,7 +142,7 @@ async function programming(): Promise<string[]> {
   out.push(
     'Targets (issue 26): nftables 10,000 VIPs x 3 backends under 0.3 s from empty, under 5 ms per single-VIP change (weight, add, remove), the driver\'s process under 100 MB at 10,000 VIPs (issue 6: under 2 s and 50 ms).',
     'The nftables rows run the driver in a process of its own (`bench/l4lb/program-main.ts`, as the agent holds it: its memory is the driver\'s and Node\'s, nothing of the bench); the desired state is the whole sorted list each time, as the reconciler passes it.',
-    'Wall times depend on the machine load (see the load lines and steal); the CPU columns less so: Node CPU of the driver\'s process, plus CPU of the `nft` (and `nsenter`) children in 10 ms ticks (for the session: its one `nft` process over all 15 changes, divided by 15).',
+    'Wall times depend on the machine load (see the load lines and steal); the CPU columns less so: Node CPU of the driver\'s process, plus CPU of the `nft` (and `nsenter`) children in 10 ms ticks (for the session: its one `nft` process over all 15 changes, start-up included, divided by 15). Memory: RSS after the changes and the reconcile, and the peak (VmHWM); the driver itself keeps about 7 MB of heap at 10,000 VIPs, the rest is Node (about 50 MB before the first VIP) and V8\'s heap grown for the garbage of programming from empty and of each reconcile.',
     'A one-shot change ends when `nft` exits; the kernel has committed it earlier: closing nft\'s netlink socket after a commit waits for an RCU grace period (7-15 ms measured with strace, idle CPU). The session keeps its socket open and answers as soon as the batch is committed.',
     'The userspace row is capped at 2,000 VIPs: each VIP is a listening socket (file descriptors).',
     '',
@@ -162,8 +162,13 @@ export async function bench(): Promise<string> {
   const old = want.size < PARTS.length ? currentPage('l4lb') : '';
   const out: string[] = [`Load when started: \`${loadavg().map((l) => l.toFixed(2)).join(' ')}\` (1, 5, 15 min; 2 cores shared with other work).`, ''];
   const skipped = PARTS.filter((p) => !want.has(p));
-  if (skipped.length)
-    out.push(`This run measured ${[...want].join(', ')} only (\`L4LB_BENCH\`); the ${skipped.join(' and ')} sections are kept from the previous page, with its load and date.`, '');
+  if (skipped.length) {
+    const was = (re: RegExp) => re.exec(old)?.[1] ?? 'unknown';
+    out.push(
+      `This run measured ${[...want].join(', ')} only (\`L4LB_BENCH\`); the ${skipped.join(' and ')} sections are kept from the previous page (${was(/^Date: (.*)$/m)}, load when started \`${was(/^Load when started: `([^`]*)`/m)}\`).`,
+      '',
+    );
+  }
   const keep = (p: (typeof PARTS)[number]) => {
     if (!want.has(p)) out.push(...keptSections(old, HEADINGS[p]));
   };
