@@ -206,6 +206,11 @@ export class NftablesDriver implements L4lbDriver {
     return this.session?.spawned ?? 0;
   }
 
+  /** The session's running nft process, if any. */
+  get sessionPid(): number | undefined {
+    return this.session?.pid;
+  }
+
   /** Remove the table (the agent does this only when asked to clean up). */
   async destroy(): Promise<void> {
     await this.queue.run(async () => {
