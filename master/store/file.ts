@@ -6,6 +6,7 @@
  */
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SerialQueue } from '../../common/serial-queue.js';
 import type { KvStore } from '../../contracts/index.js';
 import { StoreCorruptError } from '../errors.js';
 
@@ -20,7 +21,8 @@ export interface StoreStats {
 export class FileKvStore implements KvStore {
   readonly dir: string;
   private readonly cache = new Map<string, string>();
-  private readonly chains = new Map<string, Promise<void>>();
+  /** One queue per key: writes of one key land in order, different keys in parallel. */
+  private readonly queues = new Map<string, SerialQueue>();
   private opened = false;
   private seq = 0;
   readonly stats: StoreStats = { writes: 0, deletes: 0, writeSeconds: 0 };
@@ -81,7 +83,7 @@ export class FileKvStore implements KvStore {
 
   /** Wait for every write in flight. */
   async flush(): Promise<void> {
-    await Promise.all([...this.chains.values()]);
+    await Promise.all([...this.queues.values()].map((q) => q.idle()));
   }
 
   private check(): void {
@@ -89,15 +91,17 @@ export class FileKvStore implements KvStore {
   }
 
   private enqueue(key: string, op: () => Promise<void>): Promise<void> {
-    const prev = this.chains.get(key) ?? Promise.resolve();
-    const next = prev.then(op, op);
-    this.chains.set(key, next);
-    const done = () => {
-      if (this.chains.get(key) === next) this.chains.delete(key);
+    let q = this.queues.get(key);
+    if (!q) this.queues.set(key, (q = new SerialQueue()));
+    const queue = q;
+    const done = queue.run(op);
+    const forget = () => {
+      if (queue.size === 0 && this.queues.get(key) === queue) this.queues.delete(key);
     };
-    next.then(done, done);
-    return next;
+    done.then(forget, forget);
+    return done;
   }
+
 
   private async writeFile(key: string, text: string): Promise<void> {
     const t0 = performance.now();
