@@ -9,7 +9,8 @@
  *   SEXTANT_NODE_SERVICES    default `l4lb,overlay,cni,dispatcher,control` (a real node). `sextant up`
  *                            without --netns runs only `control`: its agents share one kernel.
  *   SEXTANT_CONTROL_PORT (5060), SEXTANT_MESOS_DNS_PORT (61053), SEXTANT_MESOS_DNS_HTTP_PORT (8123),
- *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
+ *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace), SEXTANT_L4LB_VIP_INTERFACE (the userspace driver
+ *   makes VIPs local as addresses of this interface; `sextant up --netns` sets it), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
  *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni).
  * Each plugin is loaded lazily and guarded: a network service that cannot start is logged with the
  * reason and skipped, and never takes the master's or agent's task handling down with it.
@@ -65,7 +66,8 @@ const masterCatalog: Record<string, Loader<MasterHost>> = {
 const agentCatalog: Record<string, Loader<AgentHost>> = {
   l4lb: async () => {
     const l4lb = await import('../l4lb/index.js');
-    return l4lb.l4lbAgentPlugin({ driver: l4lb.parseDriverChoice(process.env.SEXTANT_L4LB_DRIVER ?? 'auto') });
+    const vipInterface = process.env.SEXTANT_L4LB_VIP_INTERFACE || undefined;
+    return l4lb.l4lbAgentPlugin({ driver: l4lb.parseDriverChoice(process.env.SEXTANT_L4LB_DRIVER ?? 'auto'), userspace: { vipInterface } });
   },
   overlay: async () => (await import('../overlay/index.js')).overlayAgentPlugin(),
   cni: async () => (await import('../cni/index.js')).cniAgentPlugin({ plugins: cniPluginsChoice() }),

@@ -3,10 +3,17 @@
  * and one namespace per agent, joined to the bridge by a veth pair (`eth0` inside the agent,
  * `v<i>` on the bridge). Addresses 10.<a>.<b>.0/24: .1 the master, .2 onwards the agents; each
  * agent's default route points at the hub, as a node's points at its gateway.
+ * Each agent namespace gets /etc/netns/<ns>/resolv.conf naming that agent's dispatcher (its IP,
+ * port 53), as DC/OS's gen-resolvconf did for a host: every process `ip netns exec` starts there
+ * (the agent, its host-networked tasks, an operator's `dig web.marathon.mesos`) resolves through
+ * it. The hub gets none: the master's Mesos-DNS reads its upstream resolvers from resolv.conf, and
+ * pointing them at the dispatchers (which forward `.mesos` to it) would make a loop.
  * Every name starts with a per-run prefix (`sxup<hex>`), and destroy() removes exactly those
- * namespaces (which takes their links with them). The host namespace is never touched.
+ * namespaces (which takes their links with them) and their /etc/netns directories. The host
+ * namespace is never touched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,12 +21,17 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { MissingRequirementError } from '../common/errors.js';
 import { inNetns } from '../common/netns.js';
 import { run } from '../common/proc.js';
+import { renderResolvConf } from '../common/resolv-conf.js';
+
+/** Where `ip netns exec NAME` finds the files it shows the command over /etc (common/netns). */
+export const ETC_NETNS = '/etc/netns';
 
 export class NetnsLayout {
   readonly prefix = `sxup${randomBytes(2).toString('hex')}`;
   readonly hubName = `${this.prefix}hub`;
   private readonly net = `10.${randomInt(100, 200)}.${randomInt(1, 250)}`;
   private readonly created: string[] = [];
+  private readonly etcDirs: string[] = [];
   private proxy?: ChildProcess;
 
   constructor(readonly agents: number) {}
@@ -63,7 +75,16 @@ export class NetnsLayout {
       // namespace and its host-network clients fail before the L4LB's DNAT sees the packet. The
       // hub has no uplink and does not forward: nothing leaves the namespaces.
       await ipIn(ns, 'route', 'add', 'default', 'via', this.masterIp);
+      this.writeResolvConf(ns, this.agentIp(i));
     }
+  }
+
+  /** /etc/netns/<ns>/resolv.conf pointing at `nameserver`, before anything starts in `ns`. */
+  private writeResolvConf(ns: string, nameserver: string): void {
+    const dir = join(ETC_NETNS, ns);
+    mkdirSync(dir, { recursive: true });
+    this.etcDirs.push(dir);
+    writeFileSync(join(dir, 'resolv.conf'), renderResolvConf({ comment: `sextant up: ${ns} resolves through its agent's dispatcher`, nameservers: [nameserver] }));
   }
 
   private async ns(name: string): Promise<void> {
@@ -124,6 +145,7 @@ export class NetnsLayout {
       }
       await ip('netns', 'del', name).catch(() => undefined);
     }
+    for (const dir of this.etcDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 }
 

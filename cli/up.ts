@@ -27,6 +27,7 @@ import { readUpArgs, type UpOptions } from './up-args.js';
 import { preflight } from './up-preflight.js';
 import { acquireLock, LOCK_FILE, selfRef } from './up-lock.js';
 import { StatusFile } from './up-status.js';
+import { waitApplied, type Applied, type StartedAgent } from './up-applied.js';
 import { deleteOwnedExample, deployExample, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
 
 export { parseUpArgs, type UpOptions } from './up-args.js';
@@ -49,10 +50,12 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 /**
  * Agents that share the host's kernel (no --netns) must not each program it (nftables VIPs, VXLAN,
  * a DNS server on :53): they run only the control-plane client. In --netns mode each agent is a
- * full node. SEXTANT_NODE_SERVICES set by the user wins.
+ * full node, and should its L4LB run the userspace proxy, that proxy makes the VIPs it serves local
+ * (addresses of the agent namespace's `lo`). SEXTANT_NODE_SERVICES set by the user wins.
  */
 function nodeServicesEnv(netns: boolean): Record<string, string> {
-  if (process.env.SEXTANT_NODE_SERVICES || netns) return {};
+  if (netns) return process.env.SEXTANT_L4LB_VIP_INTERFACE ? {} : { SEXTANT_L4LB_VIP_INTERFACE: 'lo' };
+  if (process.env.SEXTANT_NODE_SERVICES) return {};
   return { SEXTANT_NODE_SERVICES: 'control' };
 }
 
@@ -167,6 +170,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   status.removeStale();
   const agents: Child[] = [];
   const agentDirs: string[] = [];
+  const started: StartedAgent[] = [];
   let master: Child | undefined;
   let owned: OwnedApp | undefined;
   const stop = async () => {
@@ -208,6 +212,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
         return { a, id: m[1]! };
       });
       say(`agent ${i + 1}: pid ${c.a.proc.pid} http://${ip}:${o.agentPort} id ${c.id} work dir ${dir}`);
+      started.push({ n: i + 1, id: c.id });
       status.update((s) => s.agents.push({ id: c.id, ip, api: `http://${ip}:${o.agentPort}`, pid: c.a.proc.pid!, netns: layout ? layout.agentNs(i) : null, state: running(c.a) ? 'running' : 'exited' }));
     }
     let tasks: MarathonTask[] = [];
@@ -221,7 +226,8 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       owned = r.owned;
       tasks = r.tasks;
     }
-    printSummary(o, masterUrl, marathonUrl, tasks, layout);
+    const applied = await waitApplied(masterUrl, started, APPLIED_TIMEOUT_MS);
+    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout);
     status.publish();
     return { masterUrl, marathonUrl, masterPid: master.proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
@@ -238,7 +244,15 @@ async function masterIdOf(masterUrl: string): Promise<string> {
   return id;
 }
 
-function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], layout?: NetnsLayout): void {
+/** How long `up` waits for every agent to apply the control plane's current version before it says which did not. */
+const APPLIED_TIMEOUT_MS = 30_000;
+
+/** The services the agents run (what nodeServicesEnv gives them; plugins.ts's default otherwise). */
+function agentServices(netns: boolean): string {
+  return nodeServicesEnv(netns).SEXTANT_NODE_SERVICES ?? process.env.SEXTANT_NODE_SERVICES ?? 'l4lb,overlay,cni,dispatcher,control';
+}
+
+function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout): void {
   say('');
   say(`Sextant is up (logs and state in ${o.workDir})`);
   say(`  master     ${masterUrl}/master/state`);
@@ -250,9 +264,20 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
     const name = `${EXAMPLE_ID.replace(/^\//, '')}.marathon.l4lb.thisdcos.directory`;
     say(`  vip        ip netns exec ${layout.agentNs(0)} sh -c 'curl http://$(dig +short @${layout.agentIp(0)} ${name})/'   (the app's VIP, balanced in agent 1's kernel)`);
   }
+  if (layout && tasks.length) say(`  names      ip netns exec ${layout.agentNs(0)} dig ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (each agent namespace resolves through its agent's dispatcher)`);
   if (layout) say(`  netns      agents run in ${layout.describe()}; reach them with \`ip netns exec ${layout.hubName} curl ...\``);
+  const services = agentServices(layout !== undefined);
+  say(`  agents     run ${services}`);
+  if (!layout && !/\b(l4lb|overlay|dispatcher)\b/.test(services))
+    say('             (they share this host\'s kernel, so no VIPs, overlay networks or DNS dispatcher; `sextant up --netns`, as root, runs the full data plane)');
   if (o.statusFile) say(`  status     ${o.statusFile}`);
   say('Ctrl-C stops everything (apps, agents, master).');
+  if (applied.kind === 'behind') {
+    say(`sextant up: not ready: not every agent applied the control plane's version ${applied.version} (after ${APPLIED_TIMEOUT_MS / 1000} s at most):`);
+    for (const p of applied.problems) say(`  ${p}`);
+    say('(the cluster keeps running; the agents\' logs are in the logs directory)');
+    return;
+  }
   say('sextant up: ready');
 }
 

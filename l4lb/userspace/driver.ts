@@ -11,10 +11,16 @@ import type { Balance } from './balancer.js';
 import { ServiceProxy, type ListenAddress } from './service.js';
 import type { SocketOp } from './local-errors.js';
 import { nativeRelay } from './native-relay.js';
+import { LocalVips } from './local-vips.js';
 
 export interface UserspaceDriverOptions {
   /** Where to listen for a service; default the VIP and port themselves (the VIP must be local). */
   listenAddress?: (s: Service) => ListenAddress;
+  /**
+   * Make each VIP local before listening on it: an address on this dummy interface (created if
+   * missing, deleted at stop; local-vips.ts). Needs CAP_NET_ADMIN. Not used with listenAddress.
+   */
+  vipInterface?: string;
   balance?: Balance;
   connectTimeoutMs?: number;
   udpIdleMs?: number;
@@ -31,9 +37,11 @@ export class UserspaceDriver implements L4lbDriver {
   private readonly log: Logger;
   /** Changes run one at a time. */
   private readonly queue = new SerialQueue();
+  private readonly localVips?: LocalVips;
 
   constructor(private readonly opts: UserspaceDriverOptions = {}) {
     this.log = opts.log ?? createLogger('l4lb', { driver: 'userspace' });
+    if (opts.vipInterface && !opts.listenAddress) this.localVips = new LocalVips(opts.vipInterface);
   }
 
   async available(): Promise<{ ok: true }> {
@@ -41,6 +49,12 @@ export class UserspaceDriver implements L4lbDriver {
   }
 
   async start(): Promise<void> {
+    if (this.localVips) {
+      await this.localVips.start().catch((e: Error) => {
+        throw new DriverError('userspace', `cannot make VIPs local on ${this.localVips!.iface}: ${e.message}`);
+      });
+      this.log.info('userspace_local_vips', { interface: this.localVips.iface });
+    }
     const relay = nativeRelay();
     this.log.warn('userspace_slow_path', {
       message: 'l4lb runs the userspace proxy: the slow path, every byte is copied through this process; use ipvs or nftables where possible',
@@ -64,6 +78,7 @@ export class UserspaceDriver implements L4lbDriver {
     await this.queue.run(async () => {
       for (const p of this.proxies.values()) await p.stop();
       this.proxies.clear();
+      await this.localVips?.stop();
     });
   }
 
@@ -93,6 +108,7 @@ export class UserspaceDriver implements L4lbDriver {
       await p.stop(true);
       this.proxies.delete(key);
     }
+    await this.localVips?.releaseExcept(new Set(want.map((s) => s.vip)));
     for (const s of want) {
       let p = this.proxies.get(s.key);
       if (p && !sameBackends(p.service.backends, s.backends)) p.update(s);
@@ -109,6 +125,7 @@ export class UserspaceDriver implements L4lbDriver {
         this.proxies.set(s.key, p);
       }
       try {
+        if (this.localVips && !p.listening) await this.localVips.hold(s.vip);
         await p.start();
       } catch (e) {
         errors.push(`${s.key} on ${p.listen.host}:${p.listen.port}: ${(e as Error).message}`);

@@ -59,11 +59,11 @@ function recordedTaskIds(dir: string): string[] {
     .map((f) => f.slice(0, -'.json'.length));
 }
 
-export async function startNetnsUp(t: Teardownable, agents: number, env: Record<string, string> = {}): Promise<NetnsCluster> {
+export async function startNetnsUp(t: Teardownable, agents: number, env: Record<string, string> = {}, opts: { example?: boolean } = {}): Promise<NetnsCluster> {
   if (!existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: run \`npx tsc -p .\` (npm test builds it first)`);
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('cniup')}-`));
   const [mp, mkp, ap] = [await freePort(), await freePort(), await freePort()];
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', '--no-example', '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap)], {
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', ...(opts.example ? [] : ['--no-example']), '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap)], {
     env: { ...process.env, ...env },
     graceMs: 20_000,
   });
@@ -83,6 +83,8 @@ export async function startNetnsUp(t: Teardownable, agents: number, env: Record<
       }
     const pfx = out.match(/\((sxup[0-9a-f]{4})\*\)/)?.[1];
     if (pfx) for (const n of netnsList().filter((n) => n.startsWith(pfx))) deleteNetns(n);
+    // The resolv.conf directories `up` writes for its agent namespaces (cli/up-netns.ts).
+    if (pfx && existsSync('/etc/netns')) for (const d of readdirSync('/etc/netns').filter((d) => d.startsWith(pfx))) rmSync(join('/etc/netns', d), { recursive: true, force: true });
     rmSync(workDir, { recursive: true, force: true });
   });
   await up.waitFor(/sextant up: ready/, 60_000);
