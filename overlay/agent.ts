@@ -14,7 +14,7 @@ import type { Op } from './ops.js';
 import { missingSlices } from './exhaustion.js';
 import { createDriver, kernelKind, type KernelKind } from './driver.js';
 import type { KernelDriver } from './kernel.js';
-import { buildRuleset, buildRuleset6, commentsOf, NFT_TABLE, parseCounters, replaceTableScript, sumCounters, type RuleCounter } from './nft.js';
+import { buildRuleset, buildRuleset6, commentsOf, NFT_TABLE, parseCounters, replaceTableScript, sumCounters, withCounters, type RuleCounter } from './nft.js';
 import { VTEP_SUBNET6 } from './desired.js';
 
 export interface OverlayAgentOptions {
@@ -207,9 +207,15 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
     const text = buildRuleset(input);
     const text6 = buildRuleset6({ ...input, vtepSubnet6: VTEP_SUBNET6 });
     if (text + text6 === this.appliedNft && (!full || ((await this.nftIntact('ip', text)) && (await this.nftIntact('ip6', text6))))) return false;
-    await this.driver.nft(replaceTableScript(text, text6));
+    // Rules that stay keep their counts (the kernel's, per family), whatever else changed.
+    await this.driver.nft(replaceTableScript(withCounters(text, await this.kernelCounters('ip')), withCounters(text6, await this.kernelCounters('ip6'))));
     this.appliedNft = text + text6;
     return true;
+  }
+
+  /** The counted rules' counts in the kernel's table of `family` now (none when it has no such table). */
+  private async kernelCounters(family: 'ip' | 'ip6'): Promise<RuleCounter[]> {
+    return parseCounters(await this.driver.nftJson(['list', 'table', family, NFT_TABLE]).catch(() => undefined));
   }
 
   private async nftIntact(family: 'ip' | 'ip6', text: string): Promise<boolean> {

@@ -6,7 +6,9 @@
  *    already checked by the sending agent; traffic inside one network accepted; admin allow rules
  *    (counted, comment = rule key); then each `deny` network's traffic towards the other networks
  *    is REJECTed with ICMP admin-prohibited (counted, comment `default:<net>`).
- * The whole table is replaced in one transaction when its text changes.
+ * The whole table is replaced in one transaction when its text changes; the counted rules that
+ * remain start from the counts the kernel had (withCounters), so a rule change, or the agent's
+ * restart, resets no counter. Packets counted between the read and the replace are lost.
  */
 import type { IsolationRule, NetworkPolicy, OverlayNetwork } from '../contracts/index.js';
 import { parseEndpoint } from './config.js';
@@ -178,6 +180,19 @@ export function sumCounters(cs: RuleCounter[]): RuleCounter[] {
     by.set(c.key, had ? { key: c.key, packets: had.packets + c.packets, bytes: had.bytes + c.bytes } : { ...c });
   }
   return [...by.values()];
+}
+
+/**
+ * `ruleset` (one family's table text) with each counted rule's `counter` starting at `have`'s count
+ * for its key (`counter packets N bytes M`); rules without a count start at zero.
+ */
+export function withCounters(ruleset: string, have: RuleCounter[]): string {
+  if (!ruleset || !have.length) return ruleset;
+  const by = new Map(have.map((c) => [c.key, c]));
+  return ruleset.replace(/^(.*) counter (.* comment "([^"]*)")$/gm, (line, head: string, tail: string, key: string) => {
+    const c = by.get(key);
+    return c ? `${head} counter packets ${c.packets} bytes ${c.bytes} ${tail}` : line;
+  });
 }
 
 /** Comments of the counted rules a ruleset text holds (to compare with the kernel's). */

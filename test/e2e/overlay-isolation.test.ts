@@ -104,6 +104,24 @@ t.test('hr -> it port 80 only', async (t) => {
   t.ok(view.rules.find((r) => r.key === 'hr>it:tcp:80')!.packets >= hits('hr>it:tcp:80'), 'master shows the rule counter');
   t.ok(view.policies.find((p) => p.network === 'it')!.packets > 0, 'master shows default counters');
 
+  // Counters survive a rule change (the table is rewritten) and the agent component's restart.
+  const counted = ['hr>it:tcp:80', 'default:hr', 'default:it'];
+  const snapshotHits = async () => new Map((await agents[0]!.counters()).filter((c) => counted.includes(c.key)).map((c) => [c.key, c.packets]));
+  const held = await snapshotHits();
+  t.equal((await api('POST', '/v1/networks/isolation', { from: 'it', to: 'hr', ports: [5353], protocol: 'udp' })).status, 201);
+  await push();
+  const afterChange = await snapshotHits();
+  for (const k of counted) t.ok(afterChange.get(k)! >= held.get(k)!, `${k}: ${afterChange.get(k)} packets after a rule change (had ${held.get(k)})`);
+  t.ok((await agents[0]!.counters()).some((c) => c.key === 'it>hr:udp:5353'), 'the new rule is counted too');
+  await agents[0]!.stop();
+  const again = new OverlayAgentComponent({ agentId: 'agent-0', registry: createRegistry(), netns: nss[0]!.name });
+  await again.start();
+  agents[0] = again;
+  await push();
+  const afterRestart = await snapshotHits();
+  for (const k of counted) t.ok(afterRestart.get(k)! >= held.get(k)!, `${k}: ${afterRestart.get(k)} packets after the agent component restarted (had ${held.get(k)})`);
+  t.equal((await api('DELETE', `/v1/networks/isolation?rule=${encodeURIComponent('it>hr:udp:5353')}`)).status, 200);
+
   t.equal((await api('DELETE', `/v1/networks/isolation?rule=${encodeURIComponent('hr>it:tcp:80')}`)).status, 200);
   await push();
   t.equal(await tcpConnect(hr0, '10.20.1.2', 80), 'err EHOSTUNREACH', 'removing the rule restores the default (deny)');
