@@ -18,7 +18,7 @@ export interface OverlayMasterOptions {
   /** An agent missing from master state (or inactive) this long loses its share. Default 24 h. */
   releaseAfterMs?: number;
   clock?: Clock;
-  /** Agent API base for counters; default `http://<agent ip>:5051`. */
+  /** Agent API port for counters; default the port the agent registered with (its pid `slave(1)@ip:port`), else 5051. */
   agentPort?: number;
   /** Override where an agent's `GET /v1/overlay/isolation` is (tests, proxies). */
   agentUrl?: (a: OverlayAgent) => string | undefined;
@@ -98,6 +98,13 @@ export class OverlayMaster implements Component {
     return [n.subnet, n.subnet6].map((c) => (c ? this.subnetRefusal(c) : undefined)).find(Boolean);
   }
 
+  /** The API port agent `id` registered with (from its pid in the master's state). */
+  private registeredPort(id: string): number | undefined {
+    const s = ((this.m.state().slaves as Record<string, unknown>[] | undefined) ?? []).find((x) => x.id === id);
+    const port = /@[^:]+:(\d+)$/.exec(String(s?.pid ?? ''))?.[1];
+    return port ? Number(port) : undefined;
+  }
+
   /** The master's address book, leaving out the overlay's own claims (the parser checks overlaps among networks). */
   private subnetRefusal(cidr: string): string | undefined {
     return this.m.addresses?.subnetRefusal(cidr, (c) => c.kind === 'overlay');
@@ -122,7 +129,7 @@ export class OverlayMaster implements Component {
         allocator: this.allocator,
         vtepSubnet: this.config.vtep_subnet,
         tasksOn: (n) => tasksOnNetwork(this.m.state(), n),
-        agentUrl: this.opts.agentUrl ?? ((ag) => `http://${ag.ip}:${this.opts.agentPort ?? 5051}/v1/overlay/isolation`),
+        agentUrl: this.opts.agentUrl ?? ((ag) => `http://${ag.ip}:${this.opts.agentPort ?? this.registeredPort(ag.agent_id) ?? 5051}/v1/overlay/isolation`),
       }),
     );
     this.unsub = this.m.onChange(() => void this.sync());
