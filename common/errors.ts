@@ -31,3 +31,6 @@ export class MissingRequirementError extends SextantError {
 
 export class NotFoundError extends SextantError {}
 export class ConflictError extends SextantError {}
+
+/** A dependency the request needs is down (e.g. no ZooKeeper quorum, not the leader): HTTP 503, message names the cause. */
+export class UnavailableError extends SextantError {}

@@ -1,11 +1,11 @@
 /**
  * A small JSON HTTP router on node:http. Handlers get typed params and a parsed body; errors
- * thrown as ValidationError/NotFoundError/ConflictError map to 422/404/409, anything else to 500
+ * thrown as ValidationError/NotFoundError/ConflictError/UnavailableError map to 422/404/409/503, anything else to 500
  * without crashing the daemon. Bodies are capped (default 1 MiB).
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import type { Registry } from './metrics.js';
 import { compileSchema, type JsonSchema, type SchemaChecker } from './schema.js';
 
@@ -176,6 +176,7 @@ function errorReply(err: unknown): Reply {
   if (err instanceof ValidationError) return { status: 422, json: { message: 'Object is not valid', details: err.details } };
   if (err instanceof NotFoundError) return { status: 404, json: { message: err.message } };
   if (err instanceof ConflictError) return { status: 409, json: { message: err.message } };
+  if (err instanceof UnavailableError) return { status: 503, json: { message: err.message } };
   return { status: 500, json: { message: err instanceof Error ? err.message : String(err) } };
 }
 

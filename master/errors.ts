@@ -1,5 +1,5 @@
 /** Named errors of the master (match on `.name`). */
-import { SextantError } from '../common/index.js';
+import { SextantError, UnavailableError } from '../common/index.js';
 
 /** A file in the store cannot be read back; `file` names it. Never silently dropped. */
 export class StoreCorruptError extends SextantError {
@@ -15,3 +15,20 @@ export class StoreCorruptError extends SextantError {
 export class BadRequestError extends SextantError {}
 
 export { ValidationError, ConflictError, NotFoundError } from '../common/index.js';
+
+/** A value over the store's size limit (ZooKeeper's znode limit); nothing was written. */
+export class StoreValueTooLargeError extends SextantError {
+  constructor(
+    readonly key: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`store value for ${key} is ${bytes} bytes, over the limit of ${limit} bytes (SEXTANT_ZK_MAX_VALUE_BYTES; ZooKeeper's jute.maxbuffer)`);
+  }
+}
+
+/** This master may not write: it is not the elected leader, or its ZooKeeper session is not live (HTTP 503). */
+export class NotLeaderError extends UnavailableError {}
+
+/** The store cannot be reached (no ZooKeeper quorum, session lost): HTTP 503, nothing acknowledged. */
+export class StoreUnavailableError extends UnavailableError {}

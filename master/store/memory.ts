@@ -10,8 +10,10 @@ export class MemoryKvStore implements KvStore {
     return v === undefined ? undefined : (JSON.parse(v) as T);
   }
   async put(key: string, value: unknown): Promise<void> {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`store: value for ${key} is not JSON`);
     this.writes++;
-    this.data.set(key, JSON.stringify(value));
+    this.data.set(key, text);
   }
   async delete(key: string): Promise<void> {
     this.data.delete(key);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { FileKvStore, MemoryKvStore } from '../store/index.js';
 import { StoreCorruptError } from '../errors.js';
 import type { KvStore } from '../../contracts/index.js';
+import { storeContract } from './store-contract.js';
 import { spawnTracked } from '../../test/lib/index.js';
 
 function tmp(t: Test): string {
@@ -26,26 +27,7 @@ const impls: [string, (t: Test) => Promise<KvStore>][] = [
   ],
 ];
 
-for (const [name, make] of impls) {
-  t.test(`KvStore contract: ${name}`, async (t) => {
-    const s = await make(t);
-    t.equal(await s.get('nope'), undefined);
-    await s.put('master/apps/b', { v: 2 });
-    await s.put('master/apps/a', { v: 1 });
-    await s.put('master/apps/a/x.y', { v: 3 });
-    await s.put('other', 'text');
-    t.same(await s.get('master/apps/a'), { v: 1 });
-    t.same((await s.list('master/apps/')).map(([k]) => k), ['master/apps/a', 'master/apps/a/x.y', 'master/apps/b'], 'list is sorted and prefix-filtered');
-    await s.put('master/apps/a', { v: 9 });
-    t.same(await s.get('master/apps/a'), { v: 9 }, 'overwrite');
-    const got = (await s.get<{ v: number }>('master/apps/a'))!;
-    got.v = 100;
-    t.same(await s.get('master/apps/a'), { v: 9 }, 'values are copies');
-    await s.delete('master/apps/a');
-    await s.delete('master/apps/a');
-    t.equal(await s.get('master/apps/a'), undefined, 'delete (twice is fine)');
-  });
-}
+for (const [name, make] of impls) storeContract(t, name, make);
 
 t.test('file store: values survive reopening; leftovers of interrupted writes are ignored', async (t) => {
   const dir = tmp(t);

@@ -8,3 +8,4 @@ export * from './netns.js';
 export * from './proc.js';
 export * from './net.js';
 export * from './hosts.js';
+export * from './zookeeper.js';

@@ -1,0 +1,191 @@
+/**
+ * Leader election through ZooKeeper, published the way Mesos masters do: each master holds an
+ * ephemeral sequential znode `<path>/json.info_<seq>` (path e.g. `/mesos`) with its MasterInfo as
+ * JSON; the lowest sequence leads. Every contender watches the children of the path (there are 3
+ * or 5 masters, so the herd a children watch wakes is small), which also tells followers the
+ * leader's address for redirects. The election is the store's fence: `guard()` returns the leader's
+ * own znode for the store's multi-op `check`, and throws NotLeaderError the moment this master is
+ * not elected or its session is not connected. A session that expires loses the znode (ZooKeeper
+ * deletes it), so the `check` of any write still in flight fails: two masters never both commit.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { prom, type Logger, type Registry } from '../common/index.js';
+import { NotLeaderError } from './errors.js';
+import type { Fence } from './store/zk.js';
+import { CreateMode, ZK, zkCode, type ZkSession, type SessionState } from './zk/session.js';
+
+/** Mesos's MasterInfo as the JSON Mesos >= 0.24 writes (the fields Mesos-DNS reads). */
+export interface MasterInfo {
+  id: string;
+  /** IPv4 address as a uint32 in network byte order read little-endian (Mesos's encoding); absent for IPv6. */
+  ip?: number;
+  port: number;
+  pid: string;
+  hostname: string;
+  version: string;
+  address: { ip: string; port: number; hostname: string };
+}
+
+export const MESOS_VERSION = '1.4.0';
+
+export function masterInfo(o: { id: string; ip: string; port: number; hostname?: string; version?: string }): MasterInfo {
+  const hostname = o.hostname ?? o.ip;
+  const v4 = net.isIPv4(o.ip) ? o.ip.split('.').map(Number) : undefined;
+  return {
+    id: o.id,
+    ...(v4 ? { ip: (v4[0]! | (v4[1]! << 8) | (v4[2]! << 16) | (v4[3]! << 24)) >>> 0 } : {}),
+    port: o.port,
+    pid: `master@${net.isIPv6(o.ip) ? `[${o.ip}]` : o.ip}:${o.port}`,
+    hostname,
+    version: o.version ?? MESOS_VERSION,
+    address: { ip: o.ip, port: o.port, hostname },
+  };
+}
+
+const PREFIX = 'json.info_';
+const seqOf = (name: string) => Number(name.slice(PREFIX.length));
+
+export interface ElectionView {
+  elected: boolean;
+  /** The current leader's MasterInfo (this master's own when elected); undefined when none. */
+  leader?: MasterInfo;
+}
+
+export interface ElectionOptions {
+  session: ZkSession;
+  /** The Mesos path (`/mesos`). */
+  path: string;
+  info: MasterInfo;
+  log: Logger;
+  registry?: Registry;
+}
+
+/** Events: 'change' (ElectionView). */
+export class ZkElection extends EventEmitter implements Fence {
+  private mine?: string;
+  private view: ElectionView = { elected: false };
+  private stopped = true;
+  private gen = 0;
+  private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter };
+  private readonly onState = (s: SessionState) => this.sessionState(s);
+
+  constructor(private readonly o: ElectionOptions) {
+    super();
+    const r = o.registry;
+    if (r)
+      this.metrics = {
+        elected: new prom.Gauge({ name: 'sextant_master_elected', help: '1 while this master is the elected leader', registers: [r] }),
+        changes: new prom.Counter({ name: 'sextant_master_leader_changes_total', help: 'Leader changes this master has seen (first leader included)', registers: [r] }),
+        session: new prom.Gauge({ name: 'sextant_master_zk_session_connected', help: '1 while the ZooKeeper session is connected', registers: [r] }),
+        expirations: new prom.Counter({ name: 'sextant_master_zk_session_expirations_total', help: 'ZooKeeper sessions of this master that expired', registers: [r] }),
+      };
+  }
+
+  get current(): ElectionView {
+    return this.view;
+  }
+  /** Full path of this master's election znode, while it has one. */
+  get znode(): string | undefined {
+    return this.mine;
+  }
+
+  /** Contend: create this master's znode (the session must be connected) and watch the others. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.o.session.on('state', this.onState);
+    this.metrics?.session.set(this.o.session.state === 'connected' ? 1 : 0);
+    await this.contend();
+  }
+
+  /** Resign: delete the znode (the next master leads at once) and stop watching. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.gen++;
+    this.o.session.off('state', this.onState);
+    const mine = this.mine;
+    this.mine = undefined;
+    this.publish({ elected: false });
+    if (mine && this.o.session.state === 'connected') await this.o.session.remove(mine).catch(() => undefined);
+  }
+
+  /** The store's fence: this master's znode, or NotLeaderError. */
+  guard(): string {
+    const s = this.o.session.state;
+    if (!this.view.elected || !this.mine) throw new NotLeaderError(`not the leader${this.view.leader ? ` (the leader is ${this.view.leader.pid})` : ' (no leader elected)'}; write refused`);
+    if (s !== 'connected') throw new NotLeaderError(`ZooKeeper session ${s}: this master may have lost leadership; write refused`);
+    return this.mine;
+  }
+
+  private async contend(): Promise<void> {
+    const { session, path, info } = this.o;
+    await session.mkdirp(path);
+    this.mine = await session.create(`${path === '/' ? '' : path}/${PREFIX}`, Buffer.from(JSON.stringify(info)), CreateMode.EPHEMERAL_SEQUENTIAL);
+    this.o.log.info('election_contending', { znode: this.mine, pid: info.pid });
+    await this.refresh();
+  }
+
+  private sessionState(s: SessionState): void {
+    this.metrics?.session.set(s === 'connected' ? 1 : 0);
+    if (this.stopped) return;
+    if (s === 'connected') void this.refresh();
+    if (s === 'disconnected') this.o.log.warn('zk_disconnected', { why: 'ZooKeeper connection lost; writes refused until it is back', elected: this.view.elected });
+    if (s === 'expired') {
+      this.metrics?.expirations.inc();
+      this.o.log.error('zk_session_expired', { why: 'ZooKeeper session expired: this master\'s election znode is gone', was_leader: this.view.elected });
+      this.mine = undefined;
+      this.publish({ elected: false });
+    }
+  }
+
+  /** List the contenders (arming the children watch) and publish who leads. */
+  private async refresh(): Promise<void> {
+    const gen = ++this.gen;
+    const { session, path } = this.o;
+    try {
+      const children = await session.children(path, () => void (!this.stopped && this.refresh()));
+      const order = children.filter((c) => c.startsWith(PREFIX) && /^\d+$/.test(c.slice(PREFIX.length))).sort((a, b) => seqOf(a) - seqOf(b));
+      let leader: MasterInfo | undefined;
+      for (const c of order) {
+        const full = `${path === '/' ? '' : path}/${c}`;
+        if (full === this.mine) {
+          leader = this.o.info;
+          break;
+        }
+        try {
+          leader = JSON.parse((await session.getData(full)).data?.toString() ?? '') as MasterInfo;
+          break;
+        } catch (e) {
+          if (zkCode(e) === ZK.NO_NODE) continue; // gone since listed: the watch fires again
+          if (e instanceof SyntaxError) {
+            this.o.log.warn('election_znode_malformed', { znode: full, why: 'not MasterInfo JSON; skipped' });
+            continue;
+          }
+          throw e;
+        }
+      }
+      if (gen !== this.gen || this.stopped) return;
+      const elected = !!this.mine && leader === this.o.info && order.length > 0;
+      if (this.mine && !children.includes(this.mine.slice(this.mine.lastIndexOf('/') + 1))) {
+        this.o.log.error('election_znode_gone', { znode: this.mine, why: 'this master\'s election znode disappeared' });
+        this.mine = undefined;
+      }
+      this.publish({ elected: elected && !!this.mine, ...(leader ? { leader } : {}) });
+    } catch (e) {
+      if (gen === this.gen && !this.stopped) this.o.log.warn('election_refresh_failed', { err: String(e), why: 'retried when the session reconnects' });
+    }
+  }
+
+  private publish(v: ElectionView): void {
+    const before = this.view;
+    if (before.elected === v.elected && before.leader?.id === v.leader?.id && before.leader?.pid === v.leader?.pid) return;
+    this.view = v;
+    this.metrics?.elected.set(v.elected ? 1 : 0);
+    if (v.leader && v.leader.id !== before.leader?.id) {
+      this.metrics?.changes.inc();
+      this.o.log.info('leader_changed', { from: before.leader?.pid ?? null, to: v.leader.pid, elected: v.elected });
+    }
+    if (before.elected && !v.elected) this.o.log.warn('leadership_lost', { why: 'no longer the lowest live election znode' });
+    this.emit('change', v);
+  }
+}

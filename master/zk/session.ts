@@ -1,0 +1,156 @@
+/**
+ * One ZooKeeper session (node-zookeeper-client) with promise-returning operations, the session's
+ * state as events, and `reopen()` for a fresh session after expiry. Errors keep ZooKeeper's code
+ * (`zkCode(e)`), so callers can tell NO_NODE from CONNECTION_LOSS.
+ */
+import { EventEmitter } from 'node:events';
+import zookeeper from 'node-zookeeper-client';
+import { ConfigError } from '../../common/index.js';
+import { parseZkUrl } from '../../dns/mesos/index.js';
+
+export const ZK = zookeeper.Exception;
+export const CreateMode = zookeeper.CreateMode;
+
+export interface ZkTarget {
+  /** `host:port,host:port` */
+  connect: string;
+  /** The path of the URL (`/sextant`), `/` when none. */
+  path: string;
+  auth?: string;
+}
+
+/** `zk://H1:2181,H2:2181/path` -> connect string and path; a bad URL is a ConfigError naming `flag`. */
+export function parseZkTarget(url: string, flag = '--zk'): ZkTarget {
+  try {
+    const u = parseZkUrl(url);
+    const connect = u.hosts.map((h) => (h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`)).join(',');
+    return { connect, path: u.path, ...(u.auth ? { auth: u.auth } : {}) };
+  } catch (e) {
+    throw new ConfigError(flag, (e as Error).message.replace(/^Zk: /, ''));
+  }
+}
+
+export function zkCode(e: unknown): number | undefined {
+  return e && typeof e === 'object' && 'getCode' in e && typeof (e as { getCode: unknown }).getCode === 'function' ? (e as zookeeper.Exception).getCode() : undefined;
+}
+
+export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
+
+export interface ZkSessionOptions {
+  /** Requested session timeout (the server clamps it to [2, 20] ticks). */
+  sessionTimeoutMs?: number;
+  /** How long connect() waits for the first session. */
+  connectTimeoutMs?: number;
+}
+
+type Cb<T> = (e: Error | zookeeper.Exception | null, v: T) => void;
+
+/** Events: 'state' (SessionState). */
+export class ZkSession extends EventEmitter {
+  readonly target: ZkTarget;
+  private c?: zookeeper.Client;
+  private st: SessionState = 'closed';
+
+  constructor(
+    target: ZkTarget | string,
+    readonly opts: ZkSessionOptions = {},
+  ) {
+    super();
+    this.target = typeof target === 'string' ? parseZkTarget(target) : target;
+  }
+
+  get state(): SessionState {
+    return this.st;
+  }
+  get sessionTimeoutMs(): number {
+    return this.opts.sessionTimeoutMs ?? 4000;
+  }
+  /** The underlying client (for transactions). Throws when no session is open. */
+  get client(): zookeeper.Client {
+    if (!this.c) throw new Error('ZooKeeper session not open');
+    return this.c;
+  }
+
+  /** Open a session; resolves when connected, rejects after connectTimeoutMs naming the ensemble. */
+  connect(): Promise<void> {
+    this.closeClient();
+    const c = zookeeper.createClient(this.target.connect, { sessionTimeout: this.sessionTimeoutMs, spinDelay: 200, retries: 0 });
+    this.c = c;
+    this.set('connecting');
+    const mine = () => this.c === c;
+    c.on('connected', () => mine() && (this.target.auth && c.addAuthInfo('digest', Buffer.from(this.target.auth)), this.set('connected')));
+    c.on('disconnected', () => mine() && this.set('disconnected'));
+    c.on('expired', () => mine() && this.set('expired'));
+    c.connect();
+    const ms = this.opts.connectTimeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const onState = (s: SessionState) => {
+        if (s === 'connected') done();
+        else if (s === 'expired' || s === 'closed') done(new Error(`ZooKeeper session to ${this.target.connect} ${s} while connecting`));
+      };
+      const timer = setTimeout(() => done(new Error(`no ZooKeeper session to ${this.target.connect} after ${ms} ms (is the ensemble up and a quorum reachable?)`)), ms);
+      const done = (e?: Error) => {
+        clearTimeout(timer);
+        this.off('state', onState);
+        if (e) reject(e);
+        else resolve();
+      };
+      this.on('state', onState);
+      if (this.st === 'connected') done();
+    });
+  }
+
+  close(): void {
+    this.closeClient();
+    this.set('closed');
+  }
+
+  private closeClient(): void {
+    const c = this.c;
+    this.c = undefined;
+    if (c) {
+      c.removeAllListeners();
+      c.on('error', () => undefined);
+      c.close();
+    }
+  }
+
+  private set(s: SessionState): void {
+    if (s === this.st) return;
+    this.st = s;
+    this.emit('state', s);
+  }
+
+  private call<T>(fn: (cb: Cb<T>) => void): Promise<T> {
+    return new Promise((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
+  }
+
+  getData(path: string, watch?: () => void): Promise<{ data: Buffer | undefined; version: number }> {
+    return new Promise((resolve, reject) => {
+      const cb = (e: Error | zookeeper.Exception | null, data: Buffer, stat: zookeeper.Stat) => (e ? reject(e) : resolve({ data: data ?? undefined, version: stat.version }));
+      if (watch) this.client.getData(path, watch, cb);
+      else this.client.getData(path, cb);
+    });
+  }
+  children(path: string, watch?: () => void): Promise<string[]> {
+    return this.call<string[]>((cb) => (watch ? this.client.getChildren(path, watch, cb) : this.client.getChildren(path, cb)));
+  }
+  exists(path: string, watch?: () => void): Promise<boolean> {
+    return this.call<zookeeper.Stat | null>((cb) => (watch ? this.client.exists(path, watch, cb) : this.client.exists(path, cb))).then((s) => !!s);
+  }
+  create(path: string, data: Buffer | undefined, mode: number = CreateMode.PERSISTENT): Promise<string> {
+    return this.call<string>((cb) => this.client.create(path, data ?? (null as unknown as Buffer), mode, cb));
+  }
+  mkdirp(path: string): Promise<string> {
+    return this.call<string>((cb) => this.client.mkdirp(path, cb));
+  }
+  remove(path: string, version = -1): Promise<void> {
+    return this.call<void>((cb) => this.client.remove(path, version, (e) => cb(e, undefined)));
+  }
+  /** Commit a transaction built by `build`; rejects with the first failing op's error. */
+  multi(build: (tx: zookeeper.Transaction) => void): Promise<void> {
+    const tx = this.client.transaction();
+    build(tx);
+    return this.call<unknown>((cb) => tx.commit(cb)).then(() => undefined);
+  }
+}
