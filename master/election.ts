@@ -69,6 +69,9 @@ export class ZkElection extends EventEmitter implements Fence {
   private gen = 0;
   private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter };
   private readonly onState = (s: SessionState) => this.sessionState(s);
+  /** Last time ZooKeeper answered this master's lease probe (ms, Date.now). */
+  private lastHeard = 0;
+  private probeTimer?: NodeJS.Timeout;
 
   constructor(private readonly o: ElectionOptions) {
     super();
@@ -96,11 +99,38 @@ export class ZkElection extends EventEmitter implements Fence {
     this.o.session.on('state', this.onState);
     this.metrics?.session.set(this.o.session.state === 'connected' ? 1 : 0);
     await this.contend();
+    this.probe();
+  }
+
+  /**
+   * The client library notices a dead connection only when the socket fails; a silent partition
+   * would leave it "connected" after ZooKeeper expired the session. So every third of the session
+   * timeout this master asks for its own znode; without an answer for two thirds of the timeout,
+   * guard() refuses writes, before ZooKeeper can expire the session and elect another master.
+   */
+  private probe(): void {
+    if (this.stopped) return;
+    const every = Math.max(50, Math.floor(this.o.session.sessionTimeoutMs / 3));
+    this.probeTimer = setTimeout(() => {
+      const mine = this.mine;
+      if (mine && this.o.session.state === 'connected')
+        this.o.session.exists(mine).then((ok) => {
+          if (ok) this.lastHeard = Date.now();
+          else if (this.mine === mine) void this.refresh();
+        }, () => undefined);
+      this.probe();
+    }, every);
+    this.probeTimer.unref?.();
+  }
+
+  private leaseLive(): boolean {
+    return Date.now() - this.lastHeard < (this.o.session.sessionTimeoutMs * 2) / 3;
   }
 
   /** Resign: delete the znode (the next master leads at once) and stop watching. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.probeTimer);
     this.gen++;
     this.o.session.off('state', this.onState);
     const mine = this.mine;
@@ -114,6 +144,7 @@ export class ZkElection extends EventEmitter implements Fence {
     const s = this.o.session.state;
     if (!this.view.elected || !this.mine) throw new NotLeaderError(`not the leader${this.view.leader ? ` (the leader is ${this.view.leader.pid})` : ' (no leader elected)'}; write refused`);
     if (s !== 'connected') throw new NotLeaderError(`ZooKeeper session ${s}: this master may have lost leadership; write refused`);
+    if (!this.leaseLive()) throw new NotLeaderError(`ZooKeeper has not answered for ${Date.now() - this.lastHeard} ms: this master may have lost leadership; write refused`);
     return this.mine;
   }
 
@@ -121,6 +152,7 @@ export class ZkElection extends EventEmitter implements Fence {
     const { session, path, info } = this.o;
     await session.mkdirp(path);
     this.mine = await session.create(`${path === '/' ? '' : path}/${PREFIX}`, Buffer.from(JSON.stringify(info)), CreateMode.EPHEMERAL_SEQUENTIAL);
+    this.lastHeard = Date.now();
     this.o.log.info('election_contending', { znode: this.mine, pid: info.pid });
     await this.refresh();
   }
@@ -144,6 +176,7 @@ export class ZkElection extends EventEmitter implements Fence {
     const { session, path } = this.o;
     try {
       const children = await session.children(path, () => void (!this.stopped && this.refresh()));
+      this.lastHeard = Date.now();
       const order = children.filter((c) => c.startsWith(PREFIX) && /^\d+$/.test(c.slice(PREFIX.length))).sort((a, b) => seqOf(a) - seqOf(b));
       let leader: MasterInfo | undefined;
       for (const c of order) {

@@ -1,0 +1,135 @@
+// Leader election and fencing on a real 3-server ZooKeeper ensemble: Mesos-style json.info_
+// znodes readable by Mesos-DNS's parser, failover when the leader's session closes, a stale
+// leader's writes refused (silent partition and a gone election znode), no write from both.
+import t from 'tap';
+import net from 'node:net';
+import { once } from 'node:events';
+import { createLogger, createRegistry } from '../../common/index.js';
+import { masterInfoAddress } from '../../dns/mesos/index.js';
+import { masterInfo, ZkElection, type ElectionView } from '../election.js';
+import { NotLeaderError, StoreUnavailableError } from '../errors.js';
+import { ZkKvStore } from '../store/zk.js';
+import { ZkSession } from '../zk/session.js';
+import { startEnsemble, uniqueName } from '../../test/lib/index.js';
+
+const ens = await startEnsemble(t, 3);
+const log = createLogger('election-test');
+type TD = { teardown(fn: () => unknown): void };
+
+async function session(t: TD, connect = ens.connect, sessionTimeoutMs = 2000) {
+  const s = new ZkSession({ connect, path: '/' }, { sessionTimeoutMs, connectTimeoutMs: 20_000 });
+  await s.connect();
+  t.teardown(() => s.close());
+  return s;
+}
+
+async function contender(t: TD, path: string, port: number, connect?: string) {
+  const zk = await session(t, connect);
+  const registry = createRegistry();
+  const e = new ZkElection({ session: zk, path, info: masterInfo({ id: `m${port}`, ip: '127.0.0.1', port }), log, registry });
+  await e.start();
+  t.teardown(() => e.stop());
+  return { zk, e, registry };
+}
+
+const until = (e: ZkElection, ok: (v: ElectionView) => boolean, ms = 15_000) =>
+  ok(e.current) ? Promise.resolve(e.current) : new Promise<ElectionView>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`election did not reach the awaited view in ${ms} ms: ${JSON.stringify(e.current)}`)), ms);
+    const on = (v: ElectionView) => ok(v) && (clearTimeout(timer), e.off('change', on), resolve(v));
+    e.on('change', on);
+  });
+
+t.test('MasterInfo znodes as Mesos writes them; the lowest leads; the leader\'s session closed -> the other leads', async (t) => {
+  const path = `/${uniqueName('mesos')}`;
+  const a = await contender(t, path, 5050);
+  await until(a.e, (v) => v.elected);
+  const b = await contender(t, path, 5051);
+  const vb = await until(b.e, (v) => v.leader?.id === 'm5050');
+  t.notOk(vb.elected, 'b follows');
+  t.equal(vb.leader!.pid, 'master@127.0.0.1:5050');
+  const kids = (await a.zk.children(path)).sort();
+  t.match(kids, [/^json\.info_\d{10}$/, /^json\.info_\d{10}$/], 'ephemeral sequential json.info_ znodes');
+  const data = (await a.zk.getData(`${path}/${kids[0]}`)).data!;
+  t.same(JSON.parse(data.toString()), { id: 'm5050', ip: 0x0100007f, port: 5050, pid: 'master@127.0.0.1:5050', hostname: '127.0.0.1', version: '1.4.0', address: { ip: '127.0.0.1', port: 5050, hostname: '127.0.0.1' } });
+  t.equal(masterInfoAddress(kids[0]!, data), '127.0.0.1:5050', 'Mesos-DNS reads the leader from it');
+  t.equal((await a.registry.getSingleMetric('sextant_master_elected')!.get()).values[0]!.value, 1);
+  t.equal((await b.registry.getSingleMetric('sextant_master_elected')!.get()).values[0]!.value, 0);
+  t.throws(() => b.e.guard(), NotLeaderError, 'a follower may not write');
+  a.zk.close(); // the session ends: ZooKeeper deletes a's znode at once
+  const after = await until(b.e, (v) => v.elected);
+  t.equal(after.leader!.pid, 'master@127.0.0.1:5051');
+  t.equal(b.e.guard(), b.e.znode, 'the new leader writes, fenced by its own znode');
+  t.equal((await b.registry.getSingleMetric('sextant_master_leader_changes_total')!.get()).values[0]!.value, 2);
+});
+
+/** A TCP relay to one ZooKeeper server that can go silent (a partition that closes nothing). */
+async function relay(t: TD, host: string, port: number) {
+  let frozen = false;
+  const socks: net.Socket[] = [];
+  const srv = net.createServer((c) => {
+    const up = net.connect({ host, port });
+    socks.push(c, up);
+    c.on('data', (d) => frozen || up.write(d));
+    up.on('data', (d) => frozen || c.write(d));
+    const end = () => (c.destroy(), up.destroy());
+    c.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  t.teardown(() => (socks.forEach((s) => s.destroy()), srv.close()));
+  return { connect: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`, freeze: () => (frozen = true), cut: () => socks.forEach((s) => s.destroy()) };
+}
+
+t.test('fencing: a silently partitioned leader refuses writes; the new leader commits; no write commits from both', async (t) => {
+  const path = `/${uniqueName('mesos')}`;
+  const chroot = `/${uniqueName('sx')}`;
+  const r = await relay(t, ens.servers[0]!.host, ens.servers[0]!.clientPort);
+  const a = await contender(t, path, 5050, r.connect);
+  await until(a.e, (v) => v.elected);
+  const sa = new ZkKvStore(a.zk, chroot, { fence: a.e });
+  await sa.open();
+  await sa.put('apps/x', 'from-a-1');
+  const b = await contender(t, path, 5051);
+  const sb = new ZkKvStore(b.zk, chroot, { fence: b.e });
+  await until(b.e, (v) => !v.elected && v.leader?.id === 'm5050');
+  r.freeze();
+  const t0 = Date.now();
+  const acked: string[] = [];
+  const refused: unknown[] = [];
+  // a keeps trying to write while b takes over (bounded: 100 tries, 20 s).
+  const writerA = (async () => {
+    for (let i = 0; i < 100 && Date.now() - t0 < 20_000 && !b.e.current.elected; i++)
+      await sa.put('apps/x', `from-a-stale-${i}`).then(() => acked.push(`a${i}`), (e: unknown) => refused.push(e));
+  })();
+  await until(b.e, (v) => v.elected, 20_000);
+  t.comment(`b elected ${Date.now() - t0} ms after the partition (session timeout 2000 ms)`);
+  await writerA;
+  t.same(acked, [], 'the partitioned leader acknowledged nothing');
+  t.ok(refused.length > 0 && refused.every((e) => e instanceof NotLeaderError || e instanceof StoreUnavailableError), `refused with NotLeaderError/StoreUnavailableError (${refused.length})`);
+  t.throws(() => a.e.guard(), NotLeaderError, 'a refuses at once now');
+  await sb.put('apps/x', 'from-b');
+  r.cut(); // a's connection dies; its session is expired
+  t.equal(await sb.get('apps/x'), 'from-b', 'only b\'s write is there');
+});
+
+t.test('fencing: a write checked against a gone election znode is refused and changes nothing', async (t) => {
+  const path = `/${uniqueName('mesos')}`;
+  const chroot = `/${uniqueName('sx')}`;
+  const a = await contender(t, path, 5050);
+  await until(a.e, (v) => v.elected);
+  const stale = a.e.znode!;
+  const zk = await session(t);
+  const s = new ZkKvStore(zk, chroot, { fence: { guard: () => stale } });
+  await s.open();
+  await s.put('k', 'before');
+  await a.e.stop(); // resign: the znode is deleted
+  const err = await s.put('k', 'after').then(() => undefined, (e: unknown) => e);
+  t.ok(err instanceof NotLeaderError, `NotLeaderError (got ${String(err)})`);
+  t.match((err as Error).message, stale);
+  await t.rejects(s.put('new/key', 1), NotLeaderError, 'creates are fenced too');
+  await t.rejects(s.delete('k'), NotLeaderError, 'deletes are fenced too');
+  const plain = new ZkKvStore(zk, chroot);
+  t.equal(await plain.get('k'), 'before');
+  t.equal(await plain.get('new/key'), undefined);
+});
