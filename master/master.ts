@@ -22,6 +22,7 @@ import type { TaskRecord } from './model.js';
 import { OfferLoop } from './offers.js';
 import { buildState, buildStateText } from './state-json.js';
 import { FileKvStore } from './store/file.js';
+import { ZkKvStore } from './store/zk.js';
 import { AddressBook } from './addresses.js';
 import { appAdmission, networkAdmission } from './admission.js';
 import { limitsFromEnv, type Limits } from './limits.js';
@@ -124,7 +125,7 @@ export class Master implements MasterHandle {
     await this.agents.recover();
     await this.marathon.load();
     this.metrics = createMasterMetrics(this.registry, this.cluster, this.marathon);
-    if (this.store instanceof FileKvStore) this.store.onWrite = (s) => (this.metrics.storeWrites.inc(), this.metrics.storeWriteSeconds.observe(s));
+    if (this.store instanceof FileKvStore || this.store instanceof ZkKvStore) this.store.onWrite = (s) => (this.metrics.storeWrites.inc(), this.metrics.storeWriteSeconds.observe(s));
     this.wire();
     this.servers.push(await serve(this.mesosRouter, { host: this.ip, port: this.opts.port, onError: (e) => this.log.error('http_error', { err: e }) }));
     this.servers.push(await serve(this.marathonRouter, { host: this.ip, port: this.opts.marathonPort, onError: (e) => this.log.error('http_error', { err: e }) }));
@@ -142,7 +143,7 @@ export class Master implements MasterHandle {
     this.events.close();
     await Promise.all(this.servers.splice(0).map((s) => s.close()));
     await this.offers.idle;
-    if (this.store instanceof FileKvStore) await this.store.flush();
+    if (this.store instanceof FileKvStore || this.store instanceof ZkKvStore) await this.store.flush();
     this.log.info('master_stopped', { master_id: this.masterId });
   }
 

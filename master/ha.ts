@@ -1,0 +1,125 @@
+/**
+ * `sextant master --zk zk://H1:2181,H2:2181,H3:2181/sextant`: one of several masters over a
+ * ZooKeeper ensemble. The master contends in `--zk-mesos-path` (default `/mesos`, where Mesos-DNS
+ * looks); until elected it serves as a follower (FollowerServer: 307 to the leader on the Mesos
+ * port, Marathon proxied). Once elected it loads everything from the ZooKeeper store (every write
+ * fenced by its election znode), publishes its Marathon address in the ephemeral znode
+ * `<chroot>/marathon/leader`, and runs as today. A leader that loses leadership exits (status 1),
+ * as a Mesos master does: a supervisor restarts it as a follower with fresh state.
+ */
+import { randomUUID } from 'node:crypto';
+import { createRegistry, type Logger } from '../common/index.js';
+import { masterInfo, ZkElection } from './election.js';
+import { FollowerServer } from './follower.js';
+import { Master, type MasterOptions } from './master.js';
+import { ZkKvStore } from './store/zk.js';
+import { CreateMode, parseZkTarget, ZK, zkCode, ZkSession } from './zk/session.js';
+
+export interface HaOptions {
+  /** `zk://hosts/chroot` of the store. */
+  zk: string;
+  /** Election path on the same ensemble (default `/mesos`). */
+  mesosPath?: string;
+  sessionTimeoutMs?: number;
+  maxValueBytes?: number;
+}
+
+export const DEFAULT_ZK_SESSION_TIMEOUT_MS = 4000;
+
+export interface HaRun {
+  /** Resolves with the exit status once the master stops or loses leadership. */
+  done: Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a master under ZooKeeper. `onLeader` starts the in-process components (plugins) and
+ * returns their stop function. Resolves once the follower ports listen and the master contends.
+ */
+export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logger, onLeader: (m: Master) => Promise<() => Promise<void>>, onListening: (ip: string, port: number, marathonPort: number) => void): Promise<HaRun> {
+  const target = parseZkTarget(ha.zk);
+  const session = new ZkSession(target, { sessionTimeoutMs: ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS });
+  await session.connect();
+  const registry = opts.registry ?? createRegistry();
+  const port = opts.port ?? 5050;
+  const marathonPort = opts.marathonPort ?? 8080;
+  const info = masterInfo({ id: randomUUID(), ip: opts.ip, port, ...(opts.hostname ? { hostname: opts.hostname } : {}) });
+  const election = new ZkElection({ session, path: ha.mesosPath ?? '/mesos', info, log, registry });
+  const chroot = target.path;
+  const marathonZnode = `${chroot === '/' ? '' : chroot}/marathon/leader`;
+  const follower = new FollowerServer({
+    ip: opts.ip, port, marathonPort, registry,
+    leader: () => election.current.leader && `${election.current.leader.address.ip}:${election.current.leader.address.port}`,
+    marathonLeader: async () => {
+      if (!election.current.leader || session.state !== 'connected') return undefined;
+      return (await session.getData(marathonZnode).catch(() => undefined))?.data?.toString() || undefined;
+    },
+  });
+  await follower.start();
+  onListening(opts.ip, port, marathonPort);
+
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((r) => (finish = r));
+  let master: Master | undefined;
+  let stopPlugins: (() => Promise<void>) | undefined;
+  let phase: 'follower' | 'starting' | 'leader' | 'stopped' = 'follower';
+
+  const stop = async () => {
+    if (phase === 'stopped') return;
+    phase = 'stopped';
+    await stopPlugins?.().catch((e) => log.warn('component_stop_failed', { err: e }));
+    await master?.stop().catch((e) => log.warn('master_stop_failed', { err: e }));
+    await follower.stop();
+    await election.stop();
+    session.close();
+  };
+
+  const becomeLeader = async () => {
+    phase = 'starting';
+    log.info('master_elected', { pid: info.pid, znode: election.znode });
+    const store = new ZkKvStore(session, chroot, { fence: election, ...(ha.maxValueBytes ? { maxValueBytes: ha.maxValueBytes } : {}) });
+    await store.open();
+    await follower.stop();
+    master = new Master({ ...opts, store, registry, logger: log });
+    await master.start();
+    await publishMarathon(session, marathonZnode, `${opts.ip.includes(':') ? `[${opts.ip}]` : opts.ip}:${master.marathonPort}`);
+    stopPlugins = await onLeader(master);
+    if (phase === 'starting') phase = 'leader';
+    log.info('master_leading', { pid: info.pid });
+  };
+
+  election.on('change', (v) => {
+    if (v.elected && phase === 'follower')
+      becomeLeader().catch(async (e) => {
+        log.error('leader_start_failed', { err: e, why: 'could not take over as leader; exiting so a supervisor restarts this master' });
+        await stop();
+        finish(1);
+      });
+    else if (!v.elected && (phase === 'leader' || phase === 'starting')) {
+      log.error('leadership_lost_exiting', { why: 'this master lost its ZooKeeper leadership; exiting (as Mesos does) so no stale state serves' });
+      void stop().then(() => finish(1));
+    }
+  });
+  await election.start();
+  return {
+    done,
+    async stop() {
+      await stop();
+      finish(0);
+    },
+  };
+}
+
+/** The ephemeral znode naming the leader's Marathon `host:port` (replaced when a stale one is there). */
+async function publishMarathon(session: ZkSession, path: string, hostPort: string): Promise<void> {
+  await session.mkdirp(path.slice(0, path.lastIndexOf('/')));
+  for (let i = 0; i < 3; i++) {
+    try {
+      await session.create(path, Buffer.from(hostPort), CreateMode.EPHEMERAL);
+      return;
+    } catch (e) {
+      if (zkCode(e) !== ZK.NODE_EXISTS) throw e;
+      await session.remove(path).catch(() => undefined); // the old leader's, until its session expires
+    }
+  }
+}
