@@ -1,0 +1,37 @@
+// `sextant master --zk ...` flags: parsed into HA options, bad values a ConfigError naming the flag.
+import t from 'tap';
+import { ConfigError } from '../../common/index.js';
+import { parseMasterArgs } from '../cli.js';
+
+const base = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x'];
+
+t.test('no --zk: no HA options (file store as before)', async (t) => {
+  t.equal(parseMasterArgs(base, {}).ha, undefined);
+});
+
+t.test('--zk with defaults and overrides', async (t) => {
+  t.same(parseMasterArgs([...base, '--zk', 'zk://127.0.0.1:2181,127.0.0.2:2181/sextant'], {}).ha, { zk: 'zk://127.0.0.1:2181,127.0.0.2:2181/sextant', mesosPath: '/mesos', sessionTimeoutMs: 4000, maxValueBytes: 1_000_000 });
+  t.match(parseMasterArgs([...base, '--zk', 'zk://h/s', '--zk-mesos-path', '/m/x', '--zk-session-timeout-ms', '2000'], { SEXTANT_ZK_MAX_VALUE_BYTES: '5000' }).ha, { mesosPath: '/m/x', sessionTimeoutMs: 2000, maxValueBytes: 5000 });
+});
+
+for (const [args, env, field] of [
+  [['--zk', 'http://h:2181/s'], {}, '--zk'],
+  [['--zk', 'zk://h:99999/s'], {}, '--zk'],
+  [['--zk', 'zk://h/s', '--zk-mesos-path', 'mesos'], {}, '--zk-mesos-path'],
+  [['--zk', 'zk://h/s', '--zk-mesos-path', '/mesos/'], {}, '--zk-mesos-path'],
+  [['--zk', 'zk://h/s', '--zk-session-timeout-ms', '100'], {}, '--zk-session-timeout-ms'],
+  [['--zk', 'zk://h/s', '--zk-session-timeout-ms', 'soon'], {}, '--zk-session-timeout-ms'],
+  [['--zk', 'zk://h/s'], { SEXTANT_ZK_MAX_VALUE_BYTES: '2000000' }, 'SEXTANT_ZK_MAX_VALUE_BYTES'],
+] as [string[], Record<string, string>, string][]) {
+  t.test(`bad: ${args.join(' ')} ${JSON.stringify(env)}`, async (t) => {
+    const e = (() => {
+      try {
+        parseMasterArgs([...base, ...args], env);
+      } catch (err) {
+        return err;
+      }
+    })();
+    t.ok(e instanceof ConfigError, 'ConfigError');
+    t.equal((e as ConfigError).field, field, `names ${field}: ${(e as Error).message}`);
+  });
+}
