@@ -4,18 +4,20 @@
  * the leader, serving the apps the first one stored. Needs a build (`npm run build`).
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../../common/index.js';
-import { freePort, loopbackBlock, spawnTracked, startEnsemble } from '../../test/lib/index.js';
+import { eventually, freePort, loopbackBlock, requireTools, spawnTracked, startEnsemble } from '../../test/lib/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'dist', 'cli', 'sextant.js');
 
-t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the leader, the other leads with its apps', async (t) => {
+t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the leader, the other leads with its apps; Mesos-DNS follows', async (t) => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build first with \`npm run build\` (npm test does it as pretest)`);
+  const { dig } = requireTools('dig');
   const ens = await startEnsemble(t, 3);
   const ip = loopbackBlock();
   const zk = ens.url('/sextant');
@@ -51,6 +53,19 @@ t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the le
   t.equal(await metric(b.mesos, 'sextant_master_elected'), 0);
   t.equal(await metric(b.mesos, 'sextant_master_zk_session_connected'), 1);
 
+  // A standalone Mesos-DNS that finds the masters only through zk://.../mesos, asked with dig.
+  const dnsIp = ip(5);
+  const dnsPort = await freePort(dnsIp);
+  const cfgDir = mkdtempSync(join(tmpdir(), 'sx-ha-dns-'));
+  t.teardown(() => rmSync(cfgDir, { recursive: true, force: true }));
+  writeFileSync(join(cfgDir, 'config.json'), JSON.stringify({ zk: ens.url('/mesos'), refreshSeconds: 1, listener: dnsIp, port: dnsPort, httplistener: dnsIp, httpport: await freePort(dnsIp), externalon: false }));
+  const dns = spawnTracked(t, process.execPath, [bin, 'mesos-dns', '-config', join(cfgDir, 'config.json')], { env });
+  await dns.waitFor(/mesos-dns ready/, 30_000);
+  const ask = (name: string) => execFileSync(dig!, ['+short', '+time=1', '+tries=1', `@${dnsIp}`, '-p', String(dnsPort), name, 'A'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).sort().join(',');
+  await eventually(() => ask('leader.mesos') === ip(1), 20_000, 100, 'leader.mesos -> a');
+  await eventually(() => ask('master.mesos') === [ip(1), ip(2)].sort().join(','), 20_000, 100, 'master.mesos -> a and b');
+  t.pass('before the failover: leader.mesos is a, master.mesos is a and b');
+
   const t0 = Date.now();
   process.kill(a.p.pid, 'SIGKILL');
   await a.p.exited;
@@ -62,5 +77,8 @@ t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the le
   t.same(apps, ['/one', '/two'], 'b serves the apps a stored');
   t.equal(await metric(b.mesos, 'sextant_master_elected'), 1);
   t.equal(await metric(b.mesos, 'sextant_master_leader_changes_total'), 2);
+  await eventually(() => ask('leader.mesos') === ip(2), 20_000, 100, 'leader.mesos -> b');
+  await eventually(() => ask('master.mesos') === ip(2), 20_000, 100, 'master.mesos -> b');
+  t.pass('after the failover: leader.mesos and master.mesos are b');
   t.equal((await requestJson(`${b.marathon}/v2/apps`, { body: { id: '/three', cmd: 'sleep 1000', instances: 1, cpus: 0.1, mem: 16 } })).status, 201, 'b takes writes');
 });
