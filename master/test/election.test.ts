@@ -5,7 +5,6 @@ import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { createLogger, createRegistry } from '../../common/index.js';
-import { masterInfoAddress } from '../../dns/mesos/index.js';
 import { masterInfo, ZkElection, type ElectionView } from '../election.js';
 import { NotLeaderError, StoreUnavailableError } from '../errors.js';
 import { ZkKvStore } from '../store/zk.js';
@@ -51,7 +50,6 @@ t.test('MasterInfo znodes as Mesos writes them; the lowest leads; the leader\'s 
   t.match(kids, [/^json\.info_\d{10}$/, /^json\.info_\d{10}$/], 'ephemeral sequential json.info_ znodes');
   const data = (await a.zk.getData(`${path}/${kids[0]}`)).data!;
   t.same(JSON.parse(data.toString()), { id: 'm5050', ip: 0x0100007f, port: 5050, pid: 'master@127.0.0.1:5050', hostname: '127.0.0.1', version: '1.4.0', address: { ip: '127.0.0.1', port: 5050, hostname: '127.0.0.1' } });
-  t.equal(masterInfoAddress(kids[0]!, data), '127.0.0.1:5050', 'Mesos-DNS reads the leader from it');
   t.equal((await a.registry.getSingleMetric('sextant_master_elected')!.get()).values[0]!.value, 1);
   t.equal((await b.registry.getSingleMetric('sextant_master_elected')!.get()).values[0]!.value, 0);
   t.throws(() => b.e.guard(), NotLeaderError, 'a follower may not write');

@@ -6,7 +6,6 @@
 import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import { ConfigError } from '../../common/index.js';
-import { parseZkUrl } from '../../dns/mesos/index.js';
 
 export const ZK = zookeeper.Exception;
 export const CreateMode = zookeeper.CreateMode;
@@ -19,15 +18,22 @@ export interface ZkTarget {
   auth?: string;
 }
 
-/** `zk://H1:2181,H2:2181/path` -> connect string and path; a bad URL is a ConfigError naming `flag`. */
+/**
+ * `zk://[user:pass@]H1:2181,H2,[::1]:2181/path` -> connect string and path (port 2181 when absent);
+ * a bad URL is a ConfigError naming `flag`.
+ */
 export function parseZkTarget(url: string, flag = '--zk'): ZkTarget {
-  try {
-    const u = parseZkUrl(url);
-    const connect = u.hosts.map((h) => (h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`)).join(',');
-    return { connect, path: u.path, ...(u.auth ? { auth: u.auth } : {}) };
-  } catch (e) {
-    throw new ConfigError(flag, (e as Error).message.replace(/^Zk: /, ''));
-  }
+  const m = /^zk:\/\/(?:([^@/]*)@)?([^/]+)(\/.*)?$/.exec(url);
+  if (!m) throw new ConfigError(flag, `invalid zk url ${url} (want zk://host:port[,host:port]/path)`);
+  const hosts = m[2]!.split(',').map((h) => {
+    const hp = /^\[([^\]]+)\](?::(\d+))?$/.exec(h) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(h);
+    const port = Number(hp?.[2] ?? 2181);
+    if (!hp || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(flag, `bad zk host ${h} in ${url}`);
+    return hp[1]!.includes(':') ? `[${hp[1]}]:${port}` : `${hp[1]}:${port}`;
+  });
+  const path = (m[3] ?? '/').replace(/\/+$/, '') || '/';
+  if (path !== '/' && path.split('/').slice(1).some((seg) => seg === '' || seg === '.' || seg === '..')) throw new ConfigError(flag, `bad zk path ${path} in ${url}`);
+  return { connect: hosts.join(','), path, ...(m[1] ? { auth: m[1] } : {}) };
 }
 
 export function zkCode(e: unknown): number | undefined {
