@@ -104,13 +104,15 @@ export class ZkElection extends EventEmitter implements Fence {
 
   /**
    * The client library notices a dead connection only when the socket fails; a silent partition
-   * would leave it "connected" after ZooKeeper expired the session. So every third of the session
-   * timeout this master asks for its own znode; without an answer for two thirds of the timeout,
-   * guard() refuses writes, before ZooKeeper can expire the session and elect another master.
+   * would leave it "connected" after ZooKeeper expired the session. So every sixth of the session
+   * timeout this master asks for its own znode (a committed store write counts too); without an
+   * answer for two thirds of the timeout, guard() refuses writes, before ZooKeeper can expire the
+   * session and elect another master. Several probes fit in that window, so one slow answer on a
+   * busy machine does not cost the leader its writes.
    */
   private probe(): void {
     if (this.stopped) return;
-    const every = Math.max(50, Math.floor(this.o.session.sessionTimeoutMs / 3));
+    const every = Math.max(50, Math.floor(this.o.session.sessionTimeoutMs / 6));
     this.probeTimer = setTimeout(() => {
       const mine = this.mine;
       if (mine && this.o.session.state === 'connected')
@@ -121,6 +123,11 @@ export class ZkElection extends EventEmitter implements Fence {
       this.probe();
     }, every);
     this.probeTimer.unref?.();
+  }
+
+  /** The store calls this after ZooKeeper answered a fenced write (it proves the session alive). */
+  heard(): void {
+    this.lastHeard = Date.now();
   }
 
   private leaseLive(): boolean {

@@ -18,6 +18,8 @@ export const DEFAULT_MAX_VALUE_BYTES = 1_000_000;
 /** What a write is conditional on: the znode to `check`, or a throw (NotLeaderError) to refuse. */
 export interface Fence {
   guard(): string;
+  /** Told when ZooKeeper answered a fenced write (the session is alive). */
+  heard?(): void;
 }
 
 export interface ZkStoreOptions {
@@ -130,6 +132,7 @@ export class ZkKvStore implements KvStore {
     ops(tx);
     return new Promise((resolve, reject) =>
       tx.commit((e, results: { err?: number }[] | undefined) => {
+        if (!e) this.fence?.heard?.();
         if (!e) return resolve(undefined);
         const idx = results?.findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== ZK.RUNTIME_INCONSISTENCY) ?? -1;
         if (idx < 0) return reject(e); // connection loss, session expired: nothing known to have failed per op
