@@ -69,8 +69,6 @@ export class ZkElection extends EventEmitter implements Fence {
   private gen = 0;
   private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter };
   private readonly onState = (s: SessionState) => this.sessionState(s);
-  /** Last time ZooKeeper answered this master's lease probe (ms, Date.now). */
-  private lastHeard = 0;
   private probeTimer?: NodeJS.Timeout;
 
   constructor(private readonly o: ElectionOptions) {
@@ -105,7 +103,7 @@ export class ZkElection extends EventEmitter implements Fence {
   /**
    * The client library notices a dead connection only when the socket fails; a silent partition
    * would leave it "connected" after ZooKeeper expired the session. So every sixth of the session
-   * timeout this master asks for its own znode (a committed store write counts too); without an
+   * timeout this master asks for its own znode (any answered request counts too); without an
    * answer for two thirds of the timeout, guard() refuses writes, before ZooKeeper can expire the
    * session and elect another master. Several probes fit in that window, so one slow answer on a
    * busy machine does not cost the leader its writes.
@@ -117,21 +115,15 @@ export class ZkElection extends EventEmitter implements Fence {
       const mine = this.mine;
       if (mine && this.o.session.state === 'connected')
         this.o.session.exists(mine).then((ok) => {
-          if (ok) this.lastHeard = Date.now();
-          else if (this.mine === mine) void this.refresh();
+          if (!ok && this.mine === mine) void this.refresh();
         }, () => undefined);
       this.probe();
     }, every);
     this.probeTimer.unref?.();
   }
 
-  /** The store calls this after ZooKeeper answered a fenced write (it proves the session alive). */
-  heard(): void {
-    this.lastHeard = Date.now();
-  }
-
   private leaseLive(): boolean {
-    return Date.now() - this.lastHeard < (this.o.session.sessionTimeoutMs * 2) / 3;
+    return Date.now() - this.o.session.lastHeard < (this.o.session.sessionTimeoutMs * 2) / 3;
   }
 
   /** Resign: delete the znode (the next master leads at once) and stop watching. */
@@ -151,7 +143,7 @@ export class ZkElection extends EventEmitter implements Fence {
     const s = this.o.session.state;
     if (!this.view.elected || !this.mine) throw new NotLeaderError(`not the leader${this.view.leader ? ` (the leader is ${this.view.leader.pid})` : ' (no leader elected)'}; write refused`);
     if (s !== 'connected') throw new NotLeaderError(`ZooKeeper session ${s}: this master may have lost leadership; write refused`);
-    if (!this.leaseLive()) throw new NotLeaderError(`ZooKeeper has not answered for ${Date.now() - this.lastHeard} ms: this master may have lost leadership; write refused`);
+    if (!this.leaseLive()) throw new NotLeaderError(`ZooKeeper has not answered for ${Date.now() - this.o.session.lastHeard} ms: this master may have lost leadership; write refused`);
     return this.mine;
   }
 
@@ -159,7 +151,6 @@ export class ZkElection extends EventEmitter implements Fence {
     const { session, path, info } = this.o;
     await session.mkdirp(path);
     this.mine = await session.create(`${path === '/' ? '' : path}/${PREFIX}`, Buffer.from(JSON.stringify(info)), CreateMode.EPHEMERAL_SEQUENTIAL);
-    this.lastHeard = Date.now();
     this.o.log.info('election_contending', { znode: this.mine, pid: info.pid });
     await this.refresh();
   }
@@ -183,7 +174,6 @@ export class ZkElection extends EventEmitter implements Fence {
     const { session, path } = this.o;
     try {
       const children = await session.children(path, () => void (!this.stopped && this.refresh()));
-      this.lastHeard = Date.now();
       const order = children.filter((c) => c.startsWith(PREFIX) && /^\d+$/.test(c.slice(PREFIX.length))).sort((a, b) => seqOf(a) - seqOf(b));
       let leader: MasterInfo | undefined;
       for (const c of order) {

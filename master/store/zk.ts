@@ -18,8 +18,6 @@ export const DEFAULT_MAX_VALUE_BYTES = 1_000_000;
 /** What a write is conditional on: the znode to `check`, or a throw (NotLeaderError) to refuse. */
 export interface Fence {
   guard(): string;
-  /** Told when ZooKeeper answered a fenced write (the session is alive). */
-  heard?(): void;
 }
 
 export interface ZkStoreOptions {
@@ -113,8 +111,10 @@ export class ZkKvStore implements KvStore {
   // ---- internals ----
 
   private async readNode(path: string): Promise<{ data?: Buffer; children: string[] }> {
+    const sent = Date.now();
     const got = await new Promise<{ data?: Buffer; numChildren: number } | undefined>((resolve, reject) =>
       this.zk.client.getData(path, (e, data, stat) => {
+        this.zk.answered(sent, e);
         if (e) return zkCode(e) === ZK.NO_NODE ? resolve(undefined) : reject(e);
         resolve({ ...(data?.length ? { data } : {}), numChildren: stat.numChildren });
       }),
@@ -128,11 +128,12 @@ export class ZkKvStore implements KvStore {
   private async commit(ops: (tx: zookeeper.Transaction) => void): Promise<{ op: number; code: number } | undefined> {
     const check = this.fence?.guard(); // throws NotLeaderError: nothing sent
     const tx = this.zk.client.transaction();
+    const sent = Date.now();
     if (check) tx.check(check);
     ops(tx);
     return new Promise((resolve, reject) =>
       tx.commit((e, results: { err?: number }[] | undefined) => {
-        if (!e) this.fence?.heard?.();
+        this.zk.answered(sent, e);
         if (!e) return resolve(undefined);
         const idx = results?.findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== ZK.RUNTIME_INCONSISTENCY) ?? -1;
         if (idx < 0) return reject(e); // connection loss, session expired: nothing known to have failed per op

@@ -28,7 +28,7 @@ t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the le
     const mport = await freePort(host);
     const workDir = mkdtempSync(join(tmpdir(), 'sx-ha-'));
     t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
-    const p = spawnTracked(t, process.execPath, [bin, 'master', '--ip', host, '--port', String(port), '--marathon-port', String(mport), '--work-dir', workDir, '--zk', zk, '--zk-session-timeout-ms', '2000'], { env });
+    const p = spawnTracked(t, process.execPath, [bin, 'master', '--ip', host, '--port', String(port), '--marathon-port', String(mport), '--work-dir', workDir, '--zk', zk, '--zk-session-timeout-ms', '4000'], { env });
     await p.waitFor(/sextant master listening on .* as a contender/, 30_000);
     return { p, host, mesos: `http://${host}:${port}`, marathon: `http://${host}:${mport}`, pid: `master@${host}:${port}` };
   };
@@ -70,7 +70,7 @@ t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the le
   process.kill(a.p.pid, 'SIGKILL');
   await a.p.exited;
   await b.p.waitFor(/sextant master elected leader/, 30_000);
-  t.comment(`b leads ${Date.now() - t0} ms after kill -9 of a (session timeout 2000 ms)`);
+  t.comment(`b leads ${Date.now() - t0} ms after kill -9 of a (session timeout 4000 ms)`);
   const st = (await requestJson(`${b.mesos}/master/state`)).body as { leader: string };
   t.equal(st.leader, b.pid, 'b names itself leader');
   const apps = ((await requestJson(`${b.marathon}/v2/apps`)).body as { apps: { id: string }[] }).apps.map((x) => x.id).sort();

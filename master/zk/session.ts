@@ -56,6 +56,8 @@ export class ZkSession extends EventEmitter {
   readonly target: ZkTarget;
   private c?: zookeeper.Client;
   private st: SessionState = 'closed';
+  /** Send time (Date.now) of the latest request ZooKeeper answered: the session was alive then. */
+  lastHeard = 0;
 
   constructor(
     target: ZkTarget | string,
@@ -127,13 +129,22 @@ export class ZkSession extends EventEmitter {
     this.emit('state', s);
   }
 
+  /** Record that a request sent at `sentAt` got an answer from a server (any answer but a lost connection). */
+  answered(sentAt: number, e?: unknown): void {
+    const code = e ? zkCode(e) : undefined;
+    if (e && (code === undefined || code === ZK.CONNECTION_LOSS || code === ZK.SESSION_EXPIRED || code === ZK.OPERATION_TIMEOUT)) return;
+    if (sentAt > this.lastHeard) this.lastHeard = sentAt;
+  }
+
   private call<T>(fn: (cb: Cb<T>) => void): Promise<T> {
-    return new Promise((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => fn((e, v) => (this.answered(t0, e), e ? reject(e) : resolve(v))));
   }
 
   getData(path: string, watch?: () => void): Promise<{ data: Buffer | undefined; version: number }> {
+    const t0 = Date.now();
     return new Promise((resolve, reject) => {
-      const cb = (e: Error | zookeeper.Exception | null, data: Buffer, stat: zookeeper.Stat) => (e ? reject(e) : resolve({ data: data ?? undefined, version: stat.version }));
+      const cb = (e: Error | zookeeper.Exception | null, data: Buffer, stat: zookeeper.Stat) => (this.answered(t0, e), e ? reject(e) : resolve({ data: data ?? undefined, version: stat.version }));
       if (watch) this.client.getData(path, watch, cb);
       else this.client.getData(path, cb);
     });
