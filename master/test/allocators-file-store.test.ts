@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileKvStore } from '../store/file.js';
-import { VipAllocator } from '../../l4lb/allocator.js';
+import { VipAllocator } from '../../l4lb/index.js';
 import { Allocator, DEFAULT_OVERLAY } from '../../overlay/index.js';
 import { uniqueName } from '../../test/lib/index.js';
 
