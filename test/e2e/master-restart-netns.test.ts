@@ -4,10 +4,8 @@
  *  - Fail-static: while it is down, a client in agent 1's namespace keeps resolving the example
  *    app's VIP name through the dispatcher (getaddrinfo, through the namespace's resolv.conf),
  *    keeps connecting to the VIP and to a task on the overlay on agent 2, and a task on an
- *    isolated (deny) network keeps being refused. The issue says "for a minute"; the loop runs
- *    FAIL_STATIC_MS (15 s) to keep the suite's time on this shared 2-core machine bounded: nothing
- *    in the agents depends on how long the master has been gone (no lease or timer on the agents'
- *    side expires on that scale), so a shorter window exercises the same path.
+ *    isolated (deny) network keeps being refused, for FAIL_STATIC_MS (a minute, as the issue asks;
+ *    the loop is also bounded at 200 rounds).
  *  - State survives on the file store: named-VIP IPs, overlay VTEPs and subnets, networks,
  *    isolation policies and rules are identical after the restart, and the rule counters did not
  *    drop.
@@ -30,7 +28,7 @@ requireNetns();
 requireTools('ip', 'bridge', 'nft', 'nsenter', 'curl', 'getent');
 
 const pexec = promisify(execFile);
-const FAIL_STATIC_MS = 15_000;
+const FAIL_STATIC_MS = 60_000;
 const VIP_NAME = 'hello.marathon.l4lb.thisdcos.directory';
 
 const app = (id: string, network: string, instances: number) => ({
