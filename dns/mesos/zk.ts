@@ -8,27 +8,10 @@
  */
 import net from 'node:net';
 import type { Logger } from '../../common/log.js';
-import { ConfigError, SextantError } from '../../common/errors.js';
-import { splitHostPort } from './state.js';
+import { SextantError } from '../../common/errors.js';
 
-export interface ZkUrl {
-  hosts: { host: string; port: number }[];
-  path: string;
-  /** `user:pass` before the `@`, for digest auth (as Mesos does). */
-  auth?: string;
-}
-
-export function parseZkUrl(url: string): ZkUrl {
-  const m = /^zk:\/\/(?:([^@/]*)@)?([^/]+)(\/.*)?$/.exec(url);
-  if (!m) throw new ConfigError('Zk', `invalid zk url ${url} (want zk://host:port[,host:port]/path)`);
-  const hosts = m[2]!.split(',').map((h) => {
-    const hp = splitHostPort(h) ?? { host: h, port: '2181' };
-    if (!hp.host || !/^\d+$/.test(hp.port) || Number(hp.port) > 65535) throw new ConfigError('Zk', `bad zk host ${h} in ${url}`);
-    return { host: hp.host, port: Number(hp.port) };
-  });
-  const path = (m[3] ?? '/').replace(/\/+$/, '') || '/';
-  return { hosts, path, ...(m[1] ? { auth: m[1] } : {}) };
-}
+import { parseZkUrl, type ZkUrl } from '../../common/zk-url.js';
+export { parseZkUrl, type ZkUrl };
 
 /** A znode that is not usable as MasterInfo (bad JSON, missing fields). */
 export class ZnodeError extends SextantError {

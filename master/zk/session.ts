@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import { ConfigError } from '../../common/index.js';
+import { parseZkUrl, zkConnectString } from '../../common/zk-url.js';
 
 export const ZK = zookeeper.Exception;
 export const CreateMode = zookeeper.CreateMode;
@@ -23,17 +24,9 @@ export interface ZkTarget {
  * a bad URL is a ConfigError naming `flag`.
  */
 export function parseZkTarget(url: string, flag = '--zk'): ZkTarget {
-  const m = /^zk:\/\/(?:([^@/]*)@)?([^/]+)(\/.*)?$/.exec(url);
-  if (!m) throw new ConfigError(flag, `invalid zk url ${url} (want zk://host:port[,host:port]/path)`);
-  const hosts = m[2]!.split(',').map((h) => {
-    const hp = /^\[([^\]]+)\](?::(\d+))?$/.exec(h) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(h);
-    const port = Number(hp?.[2] ?? 2181);
-    if (!hp || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(flag, `bad zk host ${h} in ${url}`);
-    return hp[1]!.includes(':') ? `[${hp[1]}]:${port}` : `${hp[1]}:${port}`;
-  });
-  const path = (m[3] ?? '/').replace(/\/+$/, '') || '/';
-  if (path !== '/' && path.split('/').slice(1).some((seg) => seg === '' || seg === '.' || seg === '..')) throw new ConfigError(flag, `bad zk path ${path} in ${url}`);
-  return { connect: hosts.join(','), path, ...(m[1] ? { auth: m[1] } : {}) };
+  const z = parseZkUrl(url, flag);
+  if (z.path !== '/' && z.path.split('/').slice(1).some((seg) => seg === '' || seg === '.' || seg === '..')) throw new ConfigError(flag, `bad zk path ${z.path} in ${url}`);
+  return { connect: zkConnectString(z), path: z.path, ...(z.auth ? { auth: z.auth } : {}) };
 }
 
 export function zkCode(e: unknown): number | undefined {
