@@ -227,8 +227,9 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       tasks = r.tasks;
     }
     const applied = await waitApplied(masterUrl, started, APPLIED_TIMEOUT_MS);
-    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout);
+    // The file first: a script that sees "ready" may read it at once.
     status.publish();
+    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout);
     return { masterUrl, marathonUrl, masterPid: master.proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
     await stop();
