@@ -16,3 +16,4 @@ export * from './serial-queue.js';
 export * from './coalesce.js';
 export * from './cidr.js';
 export * from './resolv-conf.js';
+export * from './cli-token.js';

@@ -8,3 +8,4 @@ export * from './plugin.js';
 export * from './limits.js';
 export * from './vip-label.js';
 export { createMasterControl, createAgentControl } from './registry.js';
+export * from './auth.js';
