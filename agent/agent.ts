@@ -9,9 +9,11 @@ import { hostname as osHostname } from 'node:os';
 import { systemClock, type Clock } from '../common/clock.js';
 import type { Component } from '../common/daemon.js';
 import { Router, requestJson, serve, type HttpServer } from '../common/http.js';
+import { agentAuthorization, agentProof, hashAgentSecret } from '../common/agent-credentials.js';
+import { ValidationError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { createRegistry, type Registry } from '../common/metrics.js';
-import { API, TERMINAL_STATES, type RegisterRequest, type Resources, type StatusUpdate, type TaskReport } from '../contracts/index.js';
+import { API, TERMINAL_STATES, type PingRequest, type RegisterRequest, type Resources, type StatusUpdate, type TaskReport } from '../contracts/index.js';
 import { parseKill, parseLaunch } from './launch.js';
 import { killSchema, launchSchema } from './schema.js';
 import { AgentMetrics } from './metrics.js';
@@ -57,6 +59,10 @@ export class Agent implements Component {
   private registration?: Registration;
   private server?: HttpServer;
   private agentId: string | undefined;
+  private secret: string | undefined;
+  /** Set while a registration call is out: a ping from the master waits for its answer. */
+  private registering: Promise<void> | undefined;
+  private registeringDone: (() => void) | undefined;
   private boundPort = 0;
   private readonly startTime: number;
   private readonly registeredWaiters: ((id: string) => void)[] = [];
@@ -116,7 +122,9 @@ export class Agent implements Component {
 
   async start(): Promise<void> {
     this.wd.ensure();
-    this.agentId = this.wd.readAgentId();
+    const saved = this.wd.readAgent();
+    this.agentId = saved?.agent_id;
+    this.secret = saved?.secret;
     const counts = this.runner.recover();
     if (counts.adopted + counts.ended + counts.terminal) this.log.info('tasks_recovered', counts);
     this.server = await serve(this.router, { host: this.opts.ip, port: this.opts.port ?? 5051, onError: (e) => this.log.error('http_error', { err: e }) });
@@ -126,10 +134,23 @@ export class Agent implements Component {
       clock: this.clock,
       log: this.log,
       call: this.opts.callMaster,
-      request: () => this.registerRequest(),
+      request: () => {
+        this.registering ??= new Promise<void>((resolve) => (this.registeringDone = resolve));
+        return this.registerRequest();
+      },
+      auth: () => this.authHeaders(),
+      onUnknown: () => {
+        this.wd.forgetAgentId();
+        this.agentId = undefined;
+        this.secret = undefined;
+      },
       onRegistered: (resp, again) => {
-        if (this.agentId !== resp.agent_id) this.wd.writeAgentId(resp.agent_id);
+        const secret = resp.agent_secret ?? this.secret;
+        if (this.agentId !== resp.agent_id || secret !== this.secret) this.wd.writeAgentId(resp.agent_id, secret);
         this.agentId = resp.agent_id;
+        this.secret = secret;
+        this.registeringDone?.();
+        this.registering = undefined;
         this.metrics.registrations.inc({ kind: again ? 'reregister' : 'register' });
         this.sender.setPaused(false);
         for (const w of this.registeredWaiters.splice(0)) w(resp.agent_id);
@@ -184,6 +205,7 @@ export class Agent implements Component {
       timestamp: last?.timestamp ?? this.clock.now() / 1000,
       ...(last?.container_status ? { container_status: last.container_status } : {}),
       ...(rec.healthy !== undefined ? { healthy: rec.healthy } : {}),
+      ...(rec.seq !== undefined ? { seq: rec.seq } : {}),
     };
   }
 
@@ -194,6 +216,7 @@ export class Agent implements Component {
       timestamp: entry.timestamp,
       agent_id: this.agentId ?? '',
       uuid: randomUUID(),
+      seq: rec.seq ?? 1,
       ...(entry.healthy !== undefined ? { healthy: entry.healthy } : {}),
       ...(entry.message ? { message: entry.message } : {}),
       ...(entry.reason ? { reason: entry.reason } : {}),
@@ -205,8 +228,32 @@ export class Agent implements Component {
     if (!this.registration?.isRegistered() || !this.agentId) return false;
     const url = `http://${this.registration.master}${API.status}`;
     const body = { ...u, agent_id: this.agentId };
-    const res = await (this.opts.callMaster ? this.opts.callMaster(url, body) : requestJson(url, { method: 'POST', body }));
+    const headers = this.authHeaders();
+    const res = await (this.opts.callMaster ? this.opts.callMaster(url, body, headers) : requestJson(url, { method: 'POST', body, headers }));
+    // 200 {"dropped":"stale"}: the master already has a newer update of this task; done with this one.
+    if (res.status === 403 && (res.body as { reason?: unknown } | undefined)?.reason === 'not_task_owner') {
+      this.log.warn('status_update_refused', { task_id: u.task_id, agent_id: this.agentId, why: 'the master has the task on another agent' });
+      return true;
+    }
     return res.status === 200;
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.agentId && this.secret ? { authorization: agentAuthorization(this.agentId, this.secret) } : {};
+  }
+
+  /**
+   * The master's registration callback: answer with our id and the proof that we hold the secret
+   * it issued. A ping that arrives while our registration answer is still on its way waits for it.
+   */
+  private async ping(req: PingRequest): Promise<{ status?: number; json: unknown }> {
+    if (this.registering && req.agent_id !== this.agentId) {
+      let timer: unknown;
+      await Promise.race([this.registering, new Promise<void>((r) => (timer = this.clock.setTimeout(r, 5000)))]);
+      this.clock.clearTimeout(timer);
+    }
+    if (!this.agentId || !this.secret || req.agent_id !== this.agentId) return { status: 404, json: { message: `this is agent ${this.agentId ?? '(unregistered)'}, not ${req.agent_id}` } };
+    return { json: { agent_id: this.agentId, proof: agentProof(hashAgentSecret(this.secret), req.nonce) } };
   }
 
   private acked(u: StatusUpdate): void {
@@ -268,6 +315,16 @@ export class Agent implements Component {
         return { json: { killing: known } };
       },
       { summary: 'kill a task (from the master)', body: killSchema },
+    );
+    this.router.post(
+      API.ping,
+      (req) => {
+        const b = req.body as Partial<PingRequest> | undefined;
+        if (typeof b?.agent_id !== 'string' || typeof b.nonce !== 'string' || b.nonce.length < 16 || b.nonce.length > 128)
+          throw new ValidationError([{ path: '/', errors: ['must be {agent_id, nonce} with a nonce of 16-128 characters'] }]);
+        return this.ping({ agent_id: b.agent_id, nonce: b.nonce });
+      },
+      { summary: "the master's registration callback: answers {agent_id, proof}", body: { type: 'object', required: ['agent_id', 'nonce'], properties: { agent_id: { type: 'string', maxLength: 255 }, nonce: { type: 'string', minLength: 16, maxLength: 128 } } } },
     );
     this.router.serveOpenapi('Sextant agent API');
   }

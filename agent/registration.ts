@@ -2,14 +2,17 @@
  * Registration with the master and heartbeats. The agent registers (with its running tasks), then
  * heartbeats every heartbeat_interval_ms the master asked for. It registers again when the master
  * answers 404 (it forgot us) or after heartbeats failed and the master is back (it may have
- * restarted). With several masters it moves to the next one when one fails.
+ * restarted). With several masters it moves to the next one when one fails. Every call but a
+ * first registration carries the agent's credentials (`auth()`); a master that answers 403
+ * `unknown_agent` to a re-registration has forgotten this agent, so `onUnknown` drops the id and
+ * secret and the agent registers as a new one.
  */
 import type { Clock } from '../common/clock.js';
 import { bodyText, requestJson } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { API, type RegisterRequest, type RegisterResponse } from '../contracts/index.js';
 
-export type CallMaster = (url: string, body: unknown) => Promise<{ status: number; body: unknown }>;
+export type CallMaster = (url: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: unknown }>;
 
 export interface RegistrationOptions {
   masters: string[];
@@ -21,6 +24,10 @@ export interface RegistrationOptions {
   /** Registration is no longer valid (404): hold status updates until onRegistered. */
   onUnregistered?(): void;
   onHeartbeat?(ok: boolean): void;
+  /** Headers carrying the agent's credentials (empty before the first registration). */
+  auth?(): Record<string, string>;
+  /** The master does not know the id we re-registered with: forget id and secret. */
+  onUnknown?(): void;
   call?: CallMaster;
   retryMs?: number;
   timeoutMs?: number;
@@ -62,8 +69,9 @@ export class Registration {
 
   private call(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
     const url = `http://${this.master}${path}`;
-    if (this.opts.call) return this.opts.call(url, body);
-    return requestJson(url, { method: 'POST', body, timeoutMs: this.opts.timeoutMs ?? 5000 });
+    const headers = this.opts.auth?.() ?? {};
+    if (this.opts.call) return this.opts.call(url, body, headers);
+    return requestJson(url, { method: 'POST', body, headers, timeoutMs: this.opts.timeoutMs ?? 5000 });
   }
 
   private schedule(fn: () => Promise<void>, ms: number): void {
@@ -83,6 +91,11 @@ export class Registration {
     }
     if (this.stopped) return;
     const body = res.body as Partial<RegisterResponse> | undefined;
+    if (res.status === 403 && req.agent_id && (res.body as { reason?: unknown } | undefined)?.reason === 'unknown_agent') {
+      this.opts.log.warn('agent_unknown_to_master', { agent_id: req.agent_id, master: this.master, then: 'registering as a new agent' });
+      this.opts.onUnknown?.();
+      return this.schedule(() => this.register(), 0);
+    }
     if (res.status !== 200 || typeof body?.agent_id !== 'string' || !body.agent_id) {
       return this.registerFailed(`HTTP ${res.status} ${bodyText(res.body, 200)}`);
     }
@@ -90,6 +103,8 @@ export class Registration {
       agent_id: body.agent_id,
       master_id: String(body.master_id ?? ''),
       heartbeat_interval_ms: typeof body.heartbeat_interval_ms === 'number' && body.heartbeat_interval_ms > 0 ? body.heartbeat_interval_ms : 1000,
+      ...(typeof body.agent_secret === 'string' && body.agent_secret ? { agent_secret: body.agent_secret } : {}),
+      ...(body.pending === true ? { pending: true } : {}),
     };
     const again = this.everRegistered;
     this.agentId = resp.agent_id;
@@ -123,6 +138,7 @@ export class Registration {
     if (this.stopped) return;
     this.opts.onHeartbeat?.(status === 200);
     if (status === 404) return this.reregister('master does not know this agent');
+    if (status === 401 || status === 403) return this.reregister(`master refused our credentials (HTTP ${status})`);
     if (status === 200) {
       if (this.suspect) return this.reregister('master is back after failed heartbeats');
       return this.schedule(() => this.heartbeat(), this.heartbeatMs);

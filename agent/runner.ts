@@ -213,6 +213,8 @@ export class TaskRunner {
   private transition(live: Live, state: TaskState, extra: Partial<TaskStatusEntry> = {}): void {
     const rec = live.rec;
     rec.state = state;
+    // Each update gets the next sequence number, checkpointed with the record before it is sent.
+    rec.seq = (rec.seq ?? 0) + 1;
     const entry: TaskStatusEntry = { state, timestamp: this.clock.now() / 1000, ...extra };
     if (rec.pid || rec.attachment) entry.container_status = this.containerStatus(rec);
     if (rec.healthy !== undefined && entry.healthy === undefined) entry.healthy = rec.healthy;

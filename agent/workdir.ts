@@ -1,7 +1,7 @@
 /**
  * What the agent checkpoints in its work dir, so a restarted agent (even after kill -9) comes back
  * with the same id and finds its tasks:
- *   <dir>/agent.json              { agent_id }
+ *   <dir>/agent.json              { agent_id, secret }  (mode 0600: the secret is the agent's credential)
  *   <dir>/tasks/<task_id>.json    TaskRecord (pid, start time, state, statuses, attachment)
  *   <dir>/sandboxes/<task_id>/    the task's cwd, with stdout and stderr
  * Writes are write-temp-then-rename, so a crash leaves the old or the new file, never half of one.
@@ -28,6 +28,8 @@ export interface TaskRecord {
   killMessage?: string;
   attachment?: NetworkAttachment;
   healthy?: boolean;
+  /** The last status sequence number given to this task's updates (protocol.ts `seq`). */
+  seq?: number;
   /** The terminal update reached the master: the record can go. */
   terminalAcked?: boolean;
 }
@@ -48,14 +50,26 @@ export class WorkDir {
   }
 
   readAgentId(): string | undefined {
-    const v = this.readJson(join(this.dir, 'agent.json')) as { agent_id?: unknown } | undefined;
-    if (v === undefined) return undefined;
-    if (typeof v.agent_id !== 'string' || !v.agent_id) throw new WorkDirError(join(this.dir, 'agent.json'), 'agent_id must be a non-empty string');
-    return v.agent_id;
+    return this.readAgent()?.agent_id;
   }
 
-  writeAgentId(id: string): void {
-    writeAtomic(join(this.dir, 'agent.json'), JSON.stringify({ agent_id: id }), true);
+  /** The agent's id and secret (absent: a new agent; no secret: written before secrets existed). */
+  readAgent(): { agent_id: string; secret?: string } | undefined {
+    const path = join(this.dir, 'agent.json');
+    const v = this.readJson(path) as { agent_id?: unknown; secret?: unknown } | undefined;
+    if (v === undefined) return undefined;
+    if (typeof v.agent_id !== 'string' || !v.agent_id) throw new WorkDirError(path, 'agent_id must be a non-empty string');
+    if (v.secret !== undefined && (typeof v.secret !== 'string' || !v.secret)) throw new WorkDirError(path, 'secret must be a non-empty string');
+    return { agent_id: v.agent_id, ...(typeof v.secret === 'string' ? { secret: v.secret } : {}) };
+  }
+
+  writeAgentId(id: string, secret?: string): void {
+    writeAtomic(join(this.dir, 'agent.json'), JSON.stringify({ agent_id: id, ...(secret ? { secret } : {}) }), true, 0o600);
+  }
+
+  /** Forget id and secret (the master no longer knows this agent): the next registration is a new agent. */
+  forgetAgentId(): void {
+    rmSync(join(this.dir, 'agent.json'), { force: true });
   }
 
   sandbox(taskId: string): string {
@@ -107,9 +121,10 @@ export class WorkDir {
   }
 }
 
-function writeAtomic(path: string, text: string, durable: boolean): void {
+function writeAtomic(path: string, text: string, durable: boolean, mode = 0o644): void {
   const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, text);
     if (durable) fsyncSync(fd);

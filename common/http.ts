@@ -285,13 +285,13 @@ export function bodyText(body: unknown, max = 300): string {
 /** A JSON HTTP call with a timeout; throws on network errors, returns status and parsed body. */
 export async function requestJson(
   url: string,
-  opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
+  opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: unknown }> {
   const signals = [AbortSignal.timeout(opts.timeoutMs ?? 5000)];
   if (opts.signal) signals.push(opts.signal);
   const res = await fetch(url, {
     method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
-    headers: opts.body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }), ...opts.headers },
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     signal: AbortSignal.any(signals),
   });

@@ -17,3 +17,4 @@ export * from './coalesce.js';
 export * from './cidr.js';
 export * from './resolv-conf.js';
 export * from './cli-token.js';
+export * from './agent-credentials.js';

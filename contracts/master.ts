@@ -37,6 +37,12 @@ export interface MasterHandle {
   readonly registry: Registry;
   /** Address ownership (VIP ranges, node addresses, components' claims); absent in test doubles. */
   readonly addresses?: AddressOwnership;
+  /**
+   * Whether the master still holds a record of this agent (active, pending, unreachable or removed
+   * within the release grace period). False once forgotten: its overlay share is released then.
+   * Absent in test doubles (the overlay then falls back to its own `releaseAfterMs`).
+   */
+  knownAgent?(id: string): boolean;
   /** API bounds; absent in test doubles (components use DEFAULT_LIMITS). */
   readonly limits?: Limits;
 }

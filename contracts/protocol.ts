@@ -6,12 +6,39 @@
  *   agent -> master  POST /api/v1/agents/register   RegisterRequest  -> RegisterResponse
  *   agent -> master  POST /api/v1/agents/heartbeat  HeartbeatRequest -> 200 {} | 404 (re-register)
  *   agent -> master  POST /api/v1/agents/status     StatusUpdate     -> 200 {} (idempotent by uuid)
+ *                                                                       | 200 {"dropped":"stale"}
  *   master -> agent  POST /api/v1/launch            LaunchRequest    -> 200 {} | 409 duplicate
  *   master -> agent  POST /api/v1/kill              KillRequest      -> 200 {} (unknown task: 200)
+ *   master -> agent  POST /api/v1/ping              PingRequest      -> 200 PingResponse
+ *   admin  -> master DELETE /api/v1/agents/{id}     (?force=true)    -> 200 {agent_id, release_at}
  *
- * An agent that restarts re-registers with the same agent_id (kept in its work dir) and the tasks it
- * still runs; the master reconciles (tasks it does not know are killed, tasks it expected but the
- * agent does not report become TASK_LOST).
+ * Only agents can speak it (until mutual TLS, #30, replaces the secret behind the same seam, the
+ * master's `agentIdentity(req)`):
+ * - **Secret.** A first registration (no agent_id) gets an id and `agent_secret`: 32 random bytes,
+ *   base64url. The master stores only its SHA-256, with the agent record; the agent keeps it in its
+ *   work dir (mode 0600) with its id. Every later call -- heartbeat, status, re-registration of a
+ *   known agent_id -- carries `Authorization: Sextant-Agent <agent_id>:<secret>` (common/
+ *   agent-credentials.ts), checked in constant time; the body's agent_id must be the header's, and a
+ *   status update is accepted only for a task that runs on that agent. A refusal is 401 (no or
+ *   malformed credentials) or 403 (unknown agent, wrong secret, someone else's task) with
+ *   `{message, reason}`, and changes nothing. Reason `unknown_agent` on re-registration means the
+ *   master has no record of that id (removed past its grace period): the agent drops its id and
+ *   secret and registers as a new agent.
+ * - **Sequence.** The agent numbers each task's updates (`seq`, from 1, +1 per update, persisted with
+ *   the task); reports at registration carry the task's last `seq`. The master applies an update
+ *   only if its seq is greater than the last it applied for the task; otherwise it answers
+ *   200 `{"dropped":"stale"}` (so the sender's retry loop ends) and changes nothing.
+ * - **Callback.** A new agent (or one re-registering from another address) is `pending`: no offers,
+ *   no overlay share, not in `/master/state` slaves, until it answers the master's
+ *   `POST /api/v1/ping {agent_id, nonce}` on its advertised ip:port with
+ *   `{agent_id, proof: hex HMAC-SHA256(key = SHA-256(secret), nonce)}`. The master retries on
+ *   every heartbeat of a pending agent.
+ *
+ * An agent that restarts re-registers with the same agent_id and secret (kept in its work dir) and
+ * the tasks it still runs; the master reconciles (tasks it does not know are killed, tasks it
+ * expected but the agent does not report become TASK_LOST). An agent unreachable past the timeout,
+ * or removed by the operator (`sextant node rm`), may come back within the master's release grace
+ * period and keep its id and overlay share; after it the master forgets it (store and snapshot).
  */
 
 export type TaskState =
@@ -59,7 +86,37 @@ export interface RegisterResponse {
   agent_id: string;
   master_id: string;
   heartbeat_interval_ms: number;
+  /** Issued when the master issued a new secret (first registration): keep it, send it on every call. */
+  agent_secret?: string;
+  /** True until the agent answered the master's ping on its own API (no offers meanwhile). */
+  pending?: boolean;
 }
+
+/** master -> agent: prove you are the agent that registered with this id. */
+export interface PingRequest {
+  agent_id: string;
+  nonce: string;
+}
+
+export interface PingResponse {
+  agent_id: string;
+  /** hex HMAC-SHA256(key = SHA-256 of the agent's secret, nonce). */
+  proof: string;
+}
+
+/** A refusal of the agent protocol (401/403 body). */
+export interface AgentRefusal {
+  message: string;
+  reason: AgentRefusalReason;
+}
+
+export type AgentRefusalReason =
+  | 'missing_credentials'
+  | 'malformed_credentials'
+  | 'unknown_agent'
+  | 'bad_secret'
+  | 'agent_mismatch'
+  | 'not_task_owner';
 
 export interface HeartbeatRequest {
   agent_id: string;
@@ -83,6 +140,8 @@ export interface TaskReport {
   timestamp: number;
   container_status?: ContainerStatus;
   healthy?: boolean;
+  /** The task's last status sequence number on the agent (reports at registration). */
+  seq?: number;
 }
 
 /** One entry of a task's status history (Mesos `statuses[]`), kept by master and agent alike. */
@@ -100,6 +159,8 @@ export interface StatusUpdate extends TaskReport {
   agent_id: string;
   /** Unique per update, so a retried POST is applied once. */
   uuid: string;
+  /** Per task, from 1, one more for each update: the master drops one not above the last it applied. */
+  seq: number;
   message?: string;
   reason?: string;
 }
@@ -159,6 +220,9 @@ export const API = {
   status: '/api/v1/agents/status',
   launch: '/api/v1/launch',
   kill: '/api/v1/kill',
+  ping: '/api/v1/ping',
+  /** DELETE (admin): remove an agent (`sextant node rm`). */
+  agent: (id: string) => `/api/v1/agents/${encodeURIComponent(id)}`,
 } as const;
 
 export const DEFAULT_PORTS = { master: 5050, marathon: 8080, control: 5060, agent: 5051, mesosDnsDns: 61053, mesosDnsHttp: 8123 } as const;

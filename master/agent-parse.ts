@@ -54,6 +54,7 @@ function report(f: Fields): TaskReport {
     timestamp: f.number('timestamp', { required: true }, { min: 0 }),
     ...(cs !== undefined ? { container_status: cs as TaskReport['container_status'] } : {}),
     ...(healthy !== undefined ? { healthy: healthy as boolean } : {}),
+    ...(f.raw('seq') !== undefined ? { seq: f.number('seq', { required: true }, { min: 1, integer: true }) } : {}),
   };
 }
 
@@ -91,6 +92,7 @@ export function parseStatus(body: unknown): StatusUpdate {
       ...report(f),
       agent_id: f.string('agent_id', { required: true }),
       uuid: f.string('uuid', { required: true }),
+      seq: f.number('seq', { required: true }, { min: 1, integer: true }),
       ...(message ? { message } : {}),
       ...(reason ? { reason } : {}),
     };

@@ -38,6 +38,7 @@ const reportProps = {
   timestamp: { type: 'number', minimum: 0 },
   container_status: containerStatus,
   healthy: { type: 'boolean' },
+  seq: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
 } as const;
 
 const taskReport = { type: 'object', required: ['task_id', 'state', 'timestamp'], properties: reportProps } as const;
@@ -73,7 +74,7 @@ export const heartbeatSchema = { title: 'HeartbeatRequest', type: 'object', requ
 export const statusSchema = {
   title: 'StatusUpdate',
   type: 'object',
-  required: ['agent_id', 'uuid', 'task_id', 'state', 'timestamp'],
+  required: ['agent_id', 'uuid', 'seq', 'task_id', 'state', 'timestamp'],
   properties: { ...reportProps, agent_id: ID, uuid: ID, message: { type: 'string', maxLength: 4096 }, reason: { type: 'string', maxLength: 255 } },
 } as const;
 

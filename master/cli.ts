@@ -1,6 +1,6 @@
 /**
  * `sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR
- *  [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--hostname NAME]
+ *  [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME]
  *  [--zk zk://H1:2181,H2:2181/sextant [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]`
  * Starts the master, then every service the composition root gives it (cli/plugins.ts), one after
  * another, and runs until SIGINT/SIGTERM. With `--zk` the master contends for leadership (ha.ts)
@@ -15,7 +15,7 @@ import { limitsFromEnv } from './limits.js';
 import { runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -34,6 +34,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'work-dir': { type: 'string' },
       'agent-timeout-ms': { type: 'string' },
       'heartbeat-interval-ms': { type: 'string' },
+      'agent-release-grace-ms': { type: 'string' },
       hostname: { type: 'string' },
       zk: { type: 'string' },
       'zk-mesos-path': { type: 'string' },
@@ -52,6 +53,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
     workDir: values['work-dir'],
     agentTimeoutMs: int(values['agent-timeout-ms'], '--agent-timeout-ms', 15000),
     heartbeatIntervalMs: int(values['heartbeat-interval-ms'], '--heartbeat-interval-ms', 1000),
+    agentReleaseGraceMs: int(values['agent-release-grace-ms'], '--agent-release-grace-ms', 86_400_000),
     ...(values.hostname ? { hostname: values.hostname } : {}),
     limits: limitsFromEnv(env),
     vipRanges: parseVipRanges(env.SEXTANT_VIP_RANGES),

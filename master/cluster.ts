@@ -86,6 +86,13 @@ export class Cluster {
     this.changed();
   }
 
+  /** Forget an agent (released after its grace period): gone from the store and the state. */
+  async removeAgent(id: string): Promise<void> {
+    await this.store.delete(KEYS.agent(id));
+    this.agents.delete(id);
+    this.changed();
+  }
+
   async putFramework(f: FrameworkRecord): Promise<void> {
     this.frameworks.set(f.id, f);
     await this.store.put(KEYS.framework(f.name), f);
@@ -111,12 +118,13 @@ export class Cluster {
    * Apply a status to a live task; returns false (and changes nothing) for a task already
    * terminal or a status that repeats the current state and health. The new record is made
    * durable first and only then becomes visible (state API, listeners): a master killed in
-   * between restarts with what it had shown, never less.
+   * between restarts with what it had shown, never less. With `seq` (the agent's per-task
+   * sequence number), a status whose seq is not above the last applied one is dropped ('stale').
    */
-  applyStatus(t: TaskRecord, s: TaskStatusRecord): Promise<boolean> {
+  applyStatus(t: TaskRecord, s: TaskStatusRecord, seq?: number): Promise<boolean | 'stale'> {
     // One status at a time per task: each builds on the record the previous one made durable.
     const id = t.info.task_id;
-    const run = (this.statusChains.get(id) ?? Promise.resolve()).then(() => this.applyStatusNow(t, s));
+    const run = (this.statusChains.get(id) ?? Promise.resolve()).then(() => this.applyStatusNow(t, s, seq));
     const tail = run.catch(() => undefined);
     this.statusChains.set(id, tail);
     void tail.then(() => {
@@ -125,10 +133,13 @@ export class Cluster {
     return run;
   }
 
-  private async applyStatusNow(t: TaskRecord, s: TaskStatusRecord): Promise<boolean> {
+  private async applyStatusNow(t: TaskRecord, s: TaskStatusRecord, seq?: number): Promise<boolean | 'stale'> {
+    if (seq !== undefined && seq <= (t.last_seq ?? 0)) return 'stale';
     if (isTerminal(t.state) || !this.tasks.has(t.info.task_id)) return false;
     const prev = t.state;
     const healthChanged = s.healthy !== undefined && s.healthy !== t.healthy;
+    // A no-op status still moves the sequence on (in memory; the next real change persists it).
+    if (seq !== undefined) t.last_seq = seq;
     if (s.state === prev && !healthChanged && !s.container_status) return false;
     const next: TaskRecord = { ...t, state: s.state, statuses: t.statuses };
     if (s.healthy !== undefined) next.healthy = s.healthy;

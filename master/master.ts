@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import {
-  createLogger, createRegistry, Router, serve, systemClock,
+  createLogger, createRegistry, limitedLogger, logDroppedCounter, LogLimiter, Router, serve, systemClock,
   type Clock, type HttpServer, type Logger, type Registry,
 } from '../common/index.js';
 import { DEFAULT_PORTS, type KvStore, type MasterHandle } from '../contracts/index.js';
@@ -20,7 +20,7 @@ import { createMasterMetrics, type MasterMetrics } from './metrics.js';
 import { mesosRoutes } from './mesos-routes.js';
 import type { TaskRecord } from './model.js';
 import { OfferLoop } from './offers.js';
-import { buildState, buildStateText } from './state-json.js';
+import { buildState, buildStateText, pendingSlavesJson } from './state-json.js';
 import { FileKvStore } from './store/file.js';
 import { ZkKvStore } from './store/zk.js';
 import { AddressBook } from './addresses.js';
@@ -34,6 +34,8 @@ export interface MasterOptions {
   workDir: string;
   agentTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /** An unreachable or removed agent keeps its id, record and overlay share this long (default 24 h). */
+  agentReleaseGraceMs?: number;
   hostname?: string;
   clock?: Clock;
   registry?: Registry;
@@ -46,6 +48,8 @@ export interface MasterOptions {
   /** VIP ranges besides the named-VIP range, for literal-IP VIPs (SEXTANT_VIP_RANGES). */
   vipRanges?: string[];
 }
+
+export const DEFAULT_AGENT_RELEASE_GRACE_MS = 24 * 3600_000;
 
 export class Master implements MasterHandle {
   readonly name = 'master';
@@ -61,7 +65,7 @@ export class Master implements MasterHandle {
   readonly addresses: AddressBook;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly opts: Required<Pick<MasterOptions, 'port' | 'marathonPort' | 'agentTimeoutMs' | 'heartbeatIntervalMs' | 'hostname' | 'workDir'>>;
+  private readonly opts: Required<Pick<MasterOptions, 'port' | 'marathonPort' | 'agentTimeoutMs' | 'heartbeatIntervalMs' | 'agentReleaseGraceMs' | 'hostname' | 'workDir'>>;
   private readonly mesosRouter = new Router();
   private readonly marathonRouter = new Router();
   private servers: HttpServer[] = [];
@@ -81,6 +85,7 @@ export class Master implements MasterHandle {
       marathonPort: o.marathonPort ?? DEFAULT_PORTS.marathon,
       agentTimeoutMs: o.agentTimeoutMs ?? 15000,
       heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1000,
+      agentReleaseGraceMs: o.agentReleaseGraceMs ?? DEFAULT_AGENT_RELEASE_GRACE_MS,
       hostname: o.hostname ?? o.ip ?? osHostname(),
       workDir: o.workDir,
     };
@@ -94,7 +99,7 @@ export class Master implements MasterHandle {
     this.addresses = new AddressBook(o.vipRanges ?? []);
     this.addresses.claim(() => [
       { what: `the master (${this.ip})`, cidr: this.ip, kind: 'node' },
-      ...[...this.cluster.agents.values()].map((a) => ({ what: `agent ${a.agent_id} (${a.ip})`, cidr: a.ip, kind: 'node' as const })),
+      ...[...this.cluster.agents.values()].filter((a) => !a.pending).map((a) => ({ what: `agent ${a.agent_id} (${a.ip})`, cidr: a.ip, kind: 'node' as const })),
     ]);
     this.marathon.limits = this.limits;
     this.marathon.admit = appAdmission(this.limits, this.addresses);
@@ -175,6 +180,10 @@ export class Master implements MasterHandle {
     return this.cluster.onChange(fn);
   }
 
+  knownAgent(id: string): boolean {
+    return this.cluster.agents.has(id);
+  }
+
   routes(register: (router: Router) => void): void {
     register(this.mesosRouter);
   }
@@ -197,8 +206,17 @@ export class Master implements MasterHandle {
       kill: (t) => this.killTask(t),
       revive: () => this.offers.revive(this.frameworkId),
     };
+    const protocolLog = limitedLogger(this.log, new LogLimiter(undefined, this.clock), logDroppedCounter(this.registry, 'master'));
+    this.agents.noisyLog = protocolLog;
     mesosRoutes(this.mesosRouter, {
       agents: this.agents,
+      agentRecords: this.cluster.agents,
+      pendingSlaves: () => pendingSlavesJson(this.cluster),
+      refused: (e, path, remote) => {
+        this.metrics.agentProtocolRefused.inc({ reason: e.reason });
+        protocolLog.warn('agent_protocol_refused', { reason: e.reason, path, remote, why: e.message });
+      },
+      dropped: (reason) => this.metrics.statusDropped.inc({ reason }),
       state: () => this.state(),
       stateBody: () => this.stateBody(),
       leader: () => `${this.ip}:${this.port}`,

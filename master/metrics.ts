@@ -10,6 +10,8 @@ export interface MasterMetrics {
   statusUpdates: prom.Counter<'state'>;
   storeWrites: prom.Counter;
   storeWriteSeconds: prom.Histogram;
+  agentProtocolRefused: prom.Counter<'reason'>;
+  statusDropped: prom.Counter<'reason'>;
 }
 
 export function createMasterMetrics(r: Registry, cluster: Cluster, marathon: MarathonScheduler): MasterMetrics {
@@ -20,9 +22,12 @@ export function createMasterMetrics(r: Registry, cluster: Cluster, marathon: Mar
     registers: [r],
     collect() {
       let active = 0;
-      for (const a of cluster.agents.values()) if (a.active) active++;
+      let pending = 0;
+      for (const a of cluster.agents.values()) if (a.active && a.pending) pending++;
+      else if (a.active) active++;
       this.set({ state: 'active' }, active);
-      this.set({ state: 'unreachable' }, cluster.agents.size - active);
+      this.set({ state: 'pending' }, pending);
+      this.set({ state: 'unreachable' }, cluster.agents.size - active - pending);
     },
   });
   new prom.Gauge({
@@ -59,6 +64,8 @@ export function createMasterMetrics(r: Registry, cluster: Cluster, marathon: Mar
     launches: new prom.Counter({ name: 'sextant_master_task_launches_total', help: 'Tasks launched from accepted offers', registers: [r] }),
     statusUpdates: new prom.Counter({ name: 'sextant_master_status_updates_total', help: 'Task status updates applied, by new state', labelNames: ['state'], registers: [r] }),
     storeWrites: new prom.Counter({ name: 'sextant_master_store_writes_total', help: 'Durable store writes', registers: [r] }),
+    agentProtocolRefused: new prom.Counter({ name: 'sextant_master_agent_protocol_refused_total', help: 'Agent protocol calls refused (credentials, another agent\'s task), by reason', labelNames: ['reason'], registers: [r] }),
+    statusDropped: new prom.Counter({ name: 'sextant_master_status_updates_dropped_total', help: 'Status updates dropped, by reason (stale: seq not above the last applied)', labelNames: ['reason'], registers: [r] }),
     storeWriteSeconds: new prom.Histogram({ name: 'sextant_master_store_write_seconds', help: 'Time for one durable store write (write+fsync+rename)', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [r] }),
   };
 }

@@ -10,6 +10,14 @@ export interface AgentRecord extends AgentRegistration {
   active: boolean;
   registered_time: number;
   reregistered_time?: number;
+  /** Hex SHA-256 of the agent's secret (protocol.ts); absent only in records from before secrets. */
+  secret_sha256?: string;
+  /** True until the agent answered the master's ping on its advertised ip:port: no offers, not in state slaves. */
+  pending?: boolean;
+  /** Seconds since the epoch it went unreachable or was removed; the release grace period runs from here. */
+  inactive_since?: number;
+  /** Removed by the operator (`sextant node rm`). */
+  removed?: boolean;
 }
 
 /** Kept for readability in master code: the shared status entry. */
@@ -35,6 +43,8 @@ export interface TaskRecord {
   started_at?: number;
   /** Set when the master asked for the kill (so KILLED is expected, not a failure). */
   kill_requested?: boolean;
+  /** The highest status sequence number applied from the agent (protocol.ts `seq`). */
+  last_seq?: number;
 }
 
 export interface FrameworkRecord {

@@ -98,7 +98,7 @@ export class OfferLoop {
       used.set(t.info.agent_id, u);
     }
     return [...this.cluster.agents.values()]
-      .filter((a) => a.active)
+      .filter((a) => a.active && !a.pending)
       .sort((a, b) => (a.agent_id < b.agent_id ? -1 : 1))
       .map((agent) => {
         const u = used.get(agent.agent_id);

@@ -69,18 +69,28 @@ function stateHead(ctx: StateContext): Record<string, unknown> {
     id: cluster.masterId,
     pid,
     hostname: ctx.hostname,
-    activated_slaves: agents.filter((a) => a.active).length,
+    activated_slaves: agents.filter(usable).length,
     deactivated_slaves: agents.filter((a) => !a.active).length,
     leader: pid,
     leader_info: { id: cluster.masterId, pid, port: ctx.port, hostname: ctx.hostname, address: { hostname: ctx.hostname, ip: ctx.ip, port: ctx.port } },
     log_dir: '',
     flags: { hostname: ctx.hostname, port: String(ctx.port), work_dir: ctx.workDir, quorum: '1', registry: 'replicated_log', version: 'false', zk: '' },
     ...counts,
-    slaves: agents.filter((a) => a.active).map(slaveJson),
+    slaves: agents.filter(usable).map(slaveJson),
     completed_frameworks: [],
     orphan_tasks: [],
     unregistered_frameworks: [],
   };
+}
+
+/** Active and verified (answered the master's callback): what Mesos-DNS, the overlay and offers see. */
+function usable(a: AgentRecord): boolean {
+  return a.active && !a.pending;
+}
+
+/** `/master/slaves` also lists agents waiting for the callback, `active: false, pending: true`. */
+export function pendingSlavesJson(cluster: Cluster): Record<string, unknown>[] {
+  return [...cluster.agents.values()].filter((a) => a.active && a.pending).map((a) => ({ ...slaveJson(a), active: false, pending: true }));
 }
 
 function hostPort(ip: string, port: number): string {

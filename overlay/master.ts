@@ -1,7 +1,9 @@
 /**
  * The overlay inside the master process: loads the allocator, follows the master's agents (new
- * agents get a share; agents gone longer than `releaseAfterMs` lose it), mounts the admin API and
- * exposes the snapshot parts as PartSources.
+ * agents get a share; agents the master has forgotten -- unreachable or removed past its release
+ * grace period -- lose it, also when that happened while this master was down), mounts the admin
+ * API and exposes the snapshot parts as PartSources. With a master handle that cannot say which
+ * agents it knows (test doubles), agents gone longer than `releaseAfterMs` lose their share.
  */
 import { createLogger, prom, SerialQueue, systemClock, type Clock, type Component, type Logger } from '../common/index.js';
 import type { MasterHandle } from '../contracts/index.js';
@@ -15,7 +17,7 @@ import { ConfigError } from '../common/index.js';
 export interface OverlayMasterOptions {
   config?: OverlayConfig;
   initialNetworks?: OverlayNetwork[];
-  /** An agent missing from master state (or inactive) this long loses its share. Default 24 h. */
+  /** Without `MasterHandle.knownAgent`: an agent missing from master state (or inactive) this long loses its share. Default 24 h. */
   releaseAfterMs?: number;
   clock?: Clock;
   /** Agent API port for counters; default the port the agent registered with (its pid `slave(1)@ip:port`), else 5051. */
@@ -161,8 +163,13 @@ export class OverlayMaster implements Component {
     }
     const releaseAfter = this.opts.releaseAfterMs ?? 24 * 3600_000;
     let nextCheck = Infinity;
-    for (const id of this.allocator.agents.keys()) {
+    for (const id of [...this.allocator.agents.keys()]) {
       if (live.has(id)) continue;
+      if (this.m.knownAgent) {
+        // The master holds the grace period (and its clock): release once it forgot the agent.
+        if (!this.m.knownAgent(id)) await this.allocator.releaseAgent(id);
+        continue;
+      }
       const since = this.missingSince.get(id) ?? now;
       this.missingSince.set(id, since);
       if (now - since >= releaseAfter) {

@@ -1,10 +1,11 @@
 /**
- * A scripted agent for master tests: speaks the contracts/protocol.ts API over real HTTP, records
- * launches and kills, and reports statuses when told to (or at once, with autoRun).
+ * A scripted agent for master tests: speaks the contracts/protocol.ts API over real HTTP (with the
+ * secret the master issues, per-task sequence numbers, and an answer to the registration ping),
+ * records launches and kills, and reports statuses when told to (or at once, with autoRun).
  */
 import { randomUUID } from 'node:crypto';
-import { Router, requestJson, serve, type HttpServer } from '../../common/index.js';
-import { API, type LaunchRequest, type RegisterResponse, type TaskInfo, type TaskReport, type TaskState } from '../../contracts/index.js';
+import { agentAuthorization, agentProof, hashAgentSecret, Router, requestJson, serve, type HttpServer } from '../../common/index.js';
+import { API, type LaunchRequest, type PingRequest, type RegisterResponse, type TaskInfo, type TaskReport, type TaskState } from '../../contracts/index.js';
 
 export interface FakeAgentOptions {
   ip: string;
@@ -16,6 +17,8 @@ export interface FakeAgentOptions {
   ports?: [number, number][];
   /** Report TASK_RUNNING right after a launch (default true). */
   autoRun?: boolean;
+  /** Answer the master's registration ping (default true). */
+  answerPing?: boolean;
 }
 
 export class FakeAgent {
@@ -26,6 +29,10 @@ export class FakeAgent {
   /** Tasks this agent runs now, by id. */
   readonly running = new Map<string, TaskState>();
   autoRun: boolean;
+  secret?: string;
+  /** Last sequence number sent per task. */
+  readonly seqs = new Map<string, number>();
+  private registering?: Promise<unknown>;
 
   constructor(readonly o: FakeAgentOptions) {
     this.autoRun = o.autoRun ?? true;
@@ -51,12 +58,31 @@ export class FakeAgent {
       if (this.running.has(id)) setImmediate(() => void this.report(id, 'TASK_KILLED').catch(() => undefined));
       return { json: {} };
     });
+    r.post(API.ping, async (req) => {
+      const p = req.body as PingRequest;
+      if (this.o.answerPing === false) return { status: 503, json: { message: 'not answering' } };
+      await this.registering;
+      if (!this.secret || p.agent_id !== this.id) return { status: 404, json: { message: 'not me' } };
+      return { json: { agent_id: this.id, proof: agentProof(hashAgentSecret(this.secret), p.nonce) } };
+    });
     this.server = await serve(r, { host: this.o.ip, port: 0 });
   }
 
+  /** The Authorization header with this agent's credentials (none before registration). */
+  headers(): Record<string, string> {
+    return this.id && this.secret ? { authorization: agentAuthorization(this.id, this.secret) } : {};
+  }
+
+  nextSeq(taskId: string): number {
+    const n = (this.seqs.get(taskId) ?? 0) + 1;
+    this.seqs.set(taskId, n);
+    return n;
+  }
+
   async register(extraTasks: TaskReport[] = []): Promise<RegisterResponse> {
-    const tasks: TaskReport[] = [...this.running].map(([task_id, state]) => ({ task_id, framework_id: '', state, timestamp: Date.now() / 1000 }));
-    const res = await requestJson(`http://${this.o.master}${API.register}`, {
+    const tasks: TaskReport[] = [...this.running].map(([task_id, state]) => ({ task_id, framework_id: '', state, timestamp: Date.now() / 1000, seq: this.nextSeq(task_id) }));
+    const call = requestJson(`http://${this.o.master}${API.register}`, {
+      headers: this.headers(),
       body: {
         ...(this.id ? { agent_id: this.id } : {}),
         hostname: this.o.hostname ?? this.o.ip,
@@ -67,21 +93,25 @@ export class FakeAgent {
         tasks: [...tasks, ...extraTasks],
       },
     });
+    this.registering = call.catch(() => undefined);
+    const res = await call;
     if (res.status !== 200) throw new Error(`register: HTTP ${res.status} ${JSON.stringify(res.body)}`);
     const body = res.body as RegisterResponse;
     this.id = body.agent_id;
+    if (body.agent_secret) this.secret = body.agent_secret;
     return body;
   }
 
   async heartbeat(): Promise<number> {
-    return (await requestJson(`http://${this.o.master}${API.heartbeat}`, { body: { agent_id: this.id } })).status;
+    return (await requestJson(`http://${this.o.master}${API.heartbeat}`, { body: { agent_id: this.id }, headers: this.headers() })).status;
   }
 
-  async report(taskId: string, state: TaskState, extra: { healthy?: boolean; uuid?: string } = {}): Promise<number> {
+  async report(taskId: string, state: TaskState, extra: { healthy?: boolean; uuid?: string; seq?: number } = {}): Promise<number> {
     if (['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST'].includes(state)) this.running.delete(taskId);
     else this.running.set(taskId, state);
     const res = await requestJson(`http://${this.o.master}${API.status}`, {
-      body: { agent_id: this.id, task_id: taskId, framework_id: '', state, timestamp: Date.now() / 1000, uuid: extra.uuid ?? randomUUID(), ...(extra.healthy !== undefined ? { healthy: extra.healthy } : {}) },
+      headers: this.headers(),
+      body: { agent_id: this.id, task_id: taskId, framework_id: '', state, timestamp: Date.now() / 1000, uuid: extra.uuid ?? randomUUID(), seq: extra.seq ?? this.nextSeq(taskId), ...(extra.healthy !== undefined ? { healthy: extra.healthy } : {}) },
     });
     return res.status;
   }

@@ -48,6 +48,7 @@ export async function startMaster(t: Teardownable, o: { agentTimeoutMs?: number;
       await a.start();
       t.teardown(() => a.stop());
       await a.register();
+      if (extra.answerPing !== false) await master.agents.whenVerified(a.id!);
       return a;
     },
     api: (path, opts = {}) => requestJson(`http://${marathon}${path}`, opts) as Promise<{ status: number; body: any }>,
