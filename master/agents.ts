@@ -40,6 +40,8 @@ export class AgentService {
   onResources: () => void = () => {};
   /** Called with the id of every agent forgotten after its grace period. */
   onForgotten: (id: string) => void = () => {};
+  /** Every callback's outcome (metrics, tests). */
+  readonly verifyListeners = new Set<(agentId: string, ok: boolean, why?: string) => void>();
   /** Rate-limited log for what any caller can trigger (the failed callbacks of spoofed registrations). */
   noisyLog: Logger;
 
@@ -151,8 +153,12 @@ export class AgentService {
         this.onResources();
         for (const w of this.verifiedWaiters.get(agentId) ?? []) w();
         this.verifiedWaiters.delete(agentId);
+        for (const fn of this.verifyListeners) fn(agentId, true);
       })
-      .catch((e) => this.noisyLog.warn('agent_unverified', { agent_id: agentId, ip: a.ip, port: a.port, why: (e as Error).message }))
+      .catch((e) => {
+        this.noisyLog.warn('agent_unverified', { agent_id: agentId, ip: a.ip, port: a.port, why: (e as Error).message });
+        for (const fn of this.verifyListeners) fn(agentId, false, (e as Error).message);
+      })
       .finally(() => this.verifying.delete(agentId));
   }
 

@@ -208,6 +208,7 @@ export class Master implements MasterHandle {
     };
     const protocolLog = limitedLogger(this.log, new LogLimiter(undefined, this.clock), logDroppedCounter(this.registry, 'master'));
     this.agents.noisyLog = protocolLog;
+    this.agents.verifyListeners.add((_id, ok) => this.metrics.agentCallbacks.inc({ result: ok ? 'verified' : 'failed' }));
     mesosRoutes(this.mesosRouter, {
       agents: this.agents,
       agentRecords: this.cluster.agents,

@@ -19,6 +19,8 @@ export interface FakeAgentOptions {
   autoRun?: boolean;
   /** Answer the master's registration ping (default true). */
   answerPing?: boolean;
+  /** Register with this API port instead of its own (a spoofer claiming another agent's address). */
+  advertisePort?: number;
 }
 
 export class FakeAgent {
@@ -33,6 +35,8 @@ export class FakeAgent {
   /** Last sequence number sent per task. */
   readonly seqs = new Map<string, number>();
   private registering?: Promise<unknown>;
+  /** Pings received from the master. */
+  pings = 0;
 
   constructor(readonly o: FakeAgentOptions) {
     this.autoRun = o.autoRun ?? true;
@@ -60,6 +64,7 @@ export class FakeAgent {
     });
     r.post(API.ping, async (req) => {
       const p = req.body as PingRequest;
+      this.pings++;
       if (this.o.answerPing === false) return { status: 503, json: { message: 'not answering' } };
       await this.registering;
       if (!this.secret || p.agent_id !== this.id) return { status: 404, json: { message: 'not me' } };
@@ -87,7 +92,7 @@ export class FakeAgent {
         ...(this.id ? { agent_id: this.id } : {}),
         hostname: this.o.hostname ?? this.o.ip,
         ip: this.o.ip,
-        port: this.port,
+        port: this.o.advertisePort ?? this.port,
         resources: { cpus: this.o.cpus ?? 4, mem: this.o.mem ?? 4096, disk: 1000, ports: this.o.ports ?? [[31000, 31099]] },
         attributes: this.o.attributes ?? {},
         tasks: [...tasks, ...extraTasks],
