@@ -34,6 +34,7 @@ export class AgentService {
   /** Tasks reported by a pending agent, reconciled once it answered the callback. */
   private readonly pendingReports = new Map<string, TaskReport[]>();
   private readonly verifying = new Set<string>();
+  private readonly forgetting = new Set<string>();
   private readonly verifiedWaiters = new Map<string, (() => void)[]>();
   private seq = -1;
   /** Called when resources appear (registration) so offers go out. */
@@ -246,6 +247,18 @@ export class AgentService {
 
   /** Forget an agent past its grace period: record gone from the store and the state. */
   private async forget(a: AgentRecord): Promise<void> {
+    // Overlapping timeout checks: forget it once.
+    if (this.forgetting.has(a.agent_id)) return;
+    this.forgetting.add(a.agent_id);
+    try {
+      await this.forgetNow(a);
+    } finally {
+      this.forgetting.delete(a.agent_id);
+    }
+  }
+
+  private async forgetNow(a: AgentRecord): Promise<void> {
+    if (this.cluster.agents.get(a.agent_id) !== a || a.active) return;
     const tasks = this.cluster.tasksOnAgent(a.agent_id);
     for (const t of tasks) await this.cluster.applyStatus(t, { state: 'TASK_GONE', timestamp: this.cluster.nowSeconds(), reason: 'REASON_AGENT_REMOVED', message: `agent ${a.agent_id} released` });
     await this.cluster.removeAgent(a.agent_id);
