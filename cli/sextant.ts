@@ -13,6 +13,7 @@ const commands: Record<string, { module: string; help: string }> = {
   control: { module: '../control/cli.js', help: 'control plane: `control status` shows convergence per agent' },
   vip: { module: '../l4lb/cli.js', help: 'VIPs: `vip ls`' },
   network: { module: '../overlay/cli.js', help: 'virtual networks: create|ls|rm|isolate|allow' },
+  node: { module: '../master/node-cli.js', help: 'agents: `node ls`, `node rm AGENT_ID` (releases its overlay share after the grace period)' },
 };
 
 function usage(): string {

@@ -20,7 +20,7 @@ import { createMasterMetrics, type MasterMetrics } from './metrics.js';
 import { mesosRoutes } from './mesos-routes.js';
 import type { TaskRecord } from './model.js';
 import { OfferLoop } from './offers.js';
-import { buildState, buildStateText, pendingSlavesJson } from './state-json.js';
+import { buildState, buildStateText, otherSlavesJson } from './state-json.js';
 import { FileKvStore } from './store/file.js';
 import { ZkKvStore } from './store/zk.js';
 import { AddressBook } from './addresses.js';
@@ -212,7 +212,7 @@ export class Master implements MasterHandle {
     mesosRoutes(this.mesosRouter, {
       agents: this.agents,
       agentRecords: this.cluster.agents,
-      pendingSlaves: () => pendingSlavesJson(this.cluster),
+      otherSlaves: () => otherSlavesJson(this.cluster, this.opts.agentReleaseGraceMs),
       refused: (e, path, remote) => {
         this.metrics.agentProtocolRefused.inc({ reason: e.reason });
         protocolLog.warn('agent_protocol_refused', { reason: e.reason, path, remote, why: e.message });

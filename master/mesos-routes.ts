@@ -15,8 +15,8 @@ export interface MesosRouteContext {
   agentRecords: ReadonlyMap<string, AgentRecord>;
   stateBody(): Buffer;
   state(): Record<string, unknown>;
-  /** Agents registered but not yet verified by the callback. */
-  pendingSlaves(): Record<string, unknown>[];
+  /** Agents left out of the state's slaves: pending the callback, unreachable, removed. */
+  otherSlaves(): Record<string, unknown>[];
   leader(): string;
   limits: Limits;
   /** Why an agent may not register with this IP (a VIP range, an overlay subnet, ...), or undefined. */
@@ -36,7 +36,7 @@ export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
     return { hijacked: true };
   };
   for (const p of ['/master/state', '/state', '/master/state.json', '/state.json']) router.get(p, state);
-  router.get('/master/slaves', () => ({ json: { slaves: [...(ctx.state().slaves as unknown[]), ...ctx.pendingSlaves()] } }));
+  router.get('/master/slaves', () => ({ json: { slaves: [...(ctx.state().slaves as unknown[]), ...ctx.otherSlaves()] } }));
   router.get('/master/frameworks', () => ({ json: { frameworks: ctx.state().frameworks } }));
   router.get('/version', () => ({ json: { version: MESOS_VERSION, build_user: 'sextant', build_date: '', build_time: 0, git_tag: MESOS_VERSION } }));
   router.get('/health', () => ({ text: '' }));

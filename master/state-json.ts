@@ -88,9 +88,21 @@ function usable(a: AgentRecord): boolean {
   return a.active && !a.pending;
 }
 
-/** `/master/slaves` also lists agents waiting for the callback, `active: false, pending: true`. */
-export function pendingSlavesJson(cluster: Cluster): Record<string, unknown>[] {
-  return [...cluster.agents.values()].filter((a) => a.active && a.pending).map((a) => ({ ...slaveJson(a), active: false, pending: true }));
+/**
+ * `/master/slaves` also lists the agents the state leaves out, `active: false`: those waiting for the
+ * callback (`pending: true`), and unreachable or removed ones (`removed: true`) with `release_at`,
+ * when the master forgets them (seconds since the epoch).
+ */
+export function otherSlavesJson(cluster: Cluster, releaseGraceMs: number): Record<string, unknown>[] {
+  return [...cluster.agents.values()]
+    .filter((a) => !usable(a))
+    .map((a) => ({
+      ...slaveJson(a),
+      active: false,
+      ...(a.active && a.pending ? { pending: true } : {}),
+      ...(a.removed ? { removed: true } : {}),
+      ...(!a.active && a.inactive_since !== undefined ? { release_at: a.inactive_since + releaseGraceMs / 1000 } : {}),
+    }));
 }
 
 function hostPort(ip: string, port: number): string {

@@ -29,6 +29,8 @@ const rows: [string[], RegExp][] = [
   [['vip', 'ls'], /^usage: sextant vip ls/],
   [['network'], /^usage: sextant network /],
   [['network', 'ls'], /^usage: sextant network /],
+  [['node'], /^usage: sextant node /],
+  [['node', 'rm'], /^usage: sextant node /],
 ];
 
 t.test('every command prints usage and exits 0 on --help and -h', async (t) => {

@@ -1,0 +1,91 @@
+/**
+ * `sextant node ...` -- agents as the master sees them (DC/OS `dcos node`):
+ *   ls [--json]                 every agent: id, address, state (active | pending | unreachable | removed)
+ *   rm AGENT_ID [--force]       remove an agent: deactivated now (its tasks TASK_GONE, Marathon replaces
+ *                               them), record and overlay share released after the master's grace period
+ *                               (--agent-release-grace-ms); an agent still heartbeating needs --force
+ * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050).
+ */
+import { parseArgs } from 'node:util';
+import { authHeaders, bodyText, masterUrl, requestJson, stdio, type CliIo } from '../common/index.js';
+import { API } from '../contracts/index.js';
+
+const USAGE = `usage: sextant node <ls|rm> [args] [--master IP:5050]
+  ls [--json]              agents: id, address, state
+  rm AGENT_ID [--force]    remove an agent; its overlay subnets and VTEP address are released after the
+                           master's grace period (--agent-release-grace-ms). --force: even if it still heartbeats
+`;
+
+interface Slave {
+  id: string;
+  pid: string;
+  hostname: string;
+  active: boolean;
+  pending?: boolean;
+  removed?: boolean;
+  release_at?: number;
+}
+
+export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { master: { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: [cmd, ...args] } = parsed;
+  if (v.help || !cmd) {
+    io.out(USAGE);
+    return v.help ? 0 : 2;
+  }
+  let base: string;
+  try {
+    base = masterUrl(v.master);
+  } catch (e) {
+    io.err(`sextant node: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const call = async (method: string, path: string) => {
+    const r = await requestJson(base + path, { method, headers: authHeaders() });
+    if (r.status >= 300) throw new CliError(`${r.status} ${(r.body as { message?: string } | undefined)?.message ?? bodyText(r.body)}`);
+    return r.body;
+  };
+  try {
+    switch (cmd) {
+      case 'ls': {
+        const r = (await call('GET', '/master/slaves')) as { slaves: Slave[] };
+        if (v.json) io.out(JSON.stringify(r, null, 2) + '\n');
+        else io.out(table(['ID', 'ADDRESS', 'HOSTNAME', 'STATE', 'RELEASED AT'], r.slaves.map((s) => [s.id, s.pid.replace(/^slave\(1\)@/, ''), s.hostname, stateOf(s), s.release_at ? new Date(s.release_at * 1000).toISOString() : '-'])));
+        return 0;
+      }
+      case 'rm': {
+        if (!args[0] || args.length > 1) throw new CliError('rm needs one AGENT_ID');
+        const r = (await call('DELETE', `${API.agent(args[0])}${v.force ? '?force=true' : ''}`)) as { agent_id: string; release_at: number };
+        io.out(`removed ${r.agent_id}; its overlay subnets and VTEP address are released at ${new Date(r.release_at * 1000).toISOString()}\n`);
+        return 0;
+      }
+      default:
+        io.err(`unknown node command '${cmd}'\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    io.err(`sextant node ${cmd}: ${e instanceof CliError ? e.message : `cannot reach ${base}: ${(e as Error).message}`}\n`);
+    return 1;
+  }
+}
+
+function stateOf(s: Slave): string {
+  if (s.active) return 'active';
+  if (s.pending) return 'pending';
+  return s.removed ? 'removed' : 'unreachable';
+}
+
+class CliError extends Error {
+  override name = 'CliError';
+}
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
