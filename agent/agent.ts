@@ -25,6 +25,8 @@ import { TaskRunner } from './runner.js';
 import { agentState } from './state.js';
 import { StatusSender } from './status.js';
 import { WorkDir, type TaskRecord, type TaskStatusEntry } from './workdir.js';
+import { mountFiles } from './files.js';
+import { join } from 'node:path';
 
 export interface AgentOptions {
   /** `host:port` of the masters' Mesos API. */
@@ -326,6 +328,7 @@ export class Agent implements Component {
       },
       { summary: "the master's registration callback: answers {agent_id, proof}", body: { type: 'object', required: ['agent_id', 'nonce'], properties: { agent_id: { type: 'string', maxLength: 255 }, nonce: { type: 'string', minLength: 16, maxLength: 128 } } } },
     );
+    mountFiles(this.router, () => join(this.wd.dir, 'sandboxes'));
     this.router.serveOpenapi('Sextant agent API');
   }
 }

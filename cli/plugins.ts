@@ -5,7 +5,7 @@
  * `{handle, control, metrics, log}` (contracts/plugin.ts).
  *
  * Which services run is data, chosen by environment (so `sextant up` can pass it to its children):
- *   SEXTANT_MASTER_SERVICES  default `overlay,l4lb,mesos-dns,control`
+ *   SEXTANT_MASTER_SERVICES  default `overlay,l4lb,mesos-dns,control,dashboard`
  *   SEXTANT_NODE_SERVICES    default `l4lb,overlay,cni,dispatcher,control` (a real node). `sextant up`
  *                            without --netns runs only `control`: its agents share one kernel.
  *   SEXTANT_CONTROL_PORT (5060), SEXTANT_MESOS_DNS_PORT (61053), SEXTANT_MESOS_DNS_HTTP_PORT (8123),
@@ -61,6 +61,7 @@ const masterCatalog: Record<string, Loader<MasterHost>> = {
       config: { Port: envPort('SEXTANT_MESOS_DNS_PORT', 61053), HttpPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123) },
     }),
   control: async () => (await import('../control/index.js')).controlMasterPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060) }),
+  dashboard: async () => (await import('../dashboard/index.js')).dashboardMasterPlugin(),
 };
 
 const agentCatalog: Record<string, Loader<AgentHost>> = {
@@ -109,7 +110,7 @@ function select<P>(catalog: Record<string, P>, names: string[], env: string): [s
   });
 }
 
-const masterSelected = select(masterCatalog, envList('SEXTANT_MASTER_SERVICES', 'overlay,l4lb,mesos-dns,control'), 'SEXTANT_MASTER_SERVICES');
+const masterSelected = select(masterCatalog, envList('SEXTANT_MASTER_SERVICES', 'overlay,l4lb,mesos-dns,control,dashboard'), 'SEXTANT_MASTER_SERVICES');
 const agentSelected = select(agentCatalog, envList('SEXTANT_NODE_SERVICES', 'l4lb,overlay,cni,dispatcher,control'), 'SEXTANT_NODE_SERVICES');
 
 export const masterServices: ServiceBuilders<MasterHandle> = (handle) => {

@@ -112,7 +112,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
       mesosDnsPort: v.mesosDnsPort ?? envPort(env, 'SEXTANT_MESOS_DNS_PORT', 61053),
       mesosDnsHttpPort: envPort(env, 'SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
       controlPort: envPort(env, 'SEXTANT_CONTROL_PORT', 5060),
-      masterServices: (env.SEXTANT_MASTER_SERVICES ?? 'overlay,l4lb,mesos-dns,control').split(',').map((s) => s.trim()).filter(Boolean),
+      masterServices: (env.SEXTANT_MASTER_SERVICES ?? 'overlay,l4lb,mesos-dns,control,dashboard').split(',').map((s) => s.trim()).filter(Boolean),
       ...(v.statusFile ? { statusFile: v.statusFile } : {}),
     },
   };

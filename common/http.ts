@@ -219,16 +219,34 @@ export async function handle(router: Router, req: http.IncomingMessage, res: htt
     const status = e instanceof BodyError ? e.status : 400;
     return send(res, { status, json: { message: (e as Error).message } });
   }
-  if (m.nullIsAbsent) body = withoutNulls(body);
-  const request: Request = { method: req.method ?? 'GET', path: url.pathname, params: m.params, query: url.searchParams, headers: req.headers, body, raw: req };
+  await run(m, { method: req.method ?? 'GET', path: url.pathname, params: m.params, query: url.searchParams, headers: req.headers, body, raw: req }, res);
+}
+
+type Match = Exclude<ReturnType<Router['match']>, 'method' | undefined>;
+
+async function run(m: Match, request: Request, res: http.ServerResponse): Promise<void> {
+  if (m.nullIsAbsent) request.body = withoutNulls(request.body);
   let reply: Reply;
   try {
-    m.body?.check(body);
+    m.body?.check(request.body);
     reply = await m.handler(request, res);
   } catch (e) {
     reply = errorReply(e);
   }
   if (!res.headersSent) send(res, reply);
+}
+
+/**
+ * Hands a request another router already read (body parsed) to `router` under `path` (the
+ * in-process stand-in for a proxy: `/marathon/v2/apps` on one port answered by the Marathon router).
+ * Same validation, errors and 404/405 as if `router` had received it.
+ */
+export async function forward(router: Router, req: Request, path: string, res: http.ServerResponse): Promise<Reply> {
+  const m = router.match(req.method, path);
+  if (m === undefined) return { status: 404, json: { message: `no route for ${path}` } };
+  if (m === 'method') return { status: 405, json: { message: `method ${req.method} not allowed on ${path}` } };
+  await run(m, { ...req, path, params: m.params }, res);
+  return { hijacked: true };
 }
 
 /** A copy of a JSON value without the object properties that are null. */

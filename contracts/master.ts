@@ -34,6 +34,13 @@ export interface MasterHandle {
   readonly store: KvStore;
   /** Mount extra HTTP routes on the master's Mesos API port (e.g. `/v1/networks`). */
   routes(register: (router: Router) => void): void;
+  /**
+   * The routers of the HTTP APIs this process serves, by the DC/OS entry-point prefix they sit
+   * under (`/mesos`, `/marathon`, `/net`, `/mesos_dns`), for in-process dispatch (the dashboard
+   * answers `/marathon/v2/apps` on the Mesos port without a network hop). Components that serve
+   * their own port add theirs. Absent in test doubles.
+   */
+  readonly apis?: Map<string, Router>;
   readonly registry: Registry;
   /** Address ownership (VIP ranges, node addresses, components' claims); absent in test doubles. */
   readonly addresses?: AddressOwnership;

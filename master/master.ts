@@ -68,6 +68,12 @@ export class Master implements MasterHandle {
   private readonly opts: Required<Pick<MasterOptions, 'port' | 'marathonPort' | 'agentTimeoutMs' | 'heartbeatIntervalMs' | 'agentReleaseGraceMs' | 'hostname' | 'workDir'>>;
   private readonly mesosRouter = new Router();
   private readonly marathonRouter = new Router();
+  /** DC/OS prefixes of this process's APIs (MasterHandle.apis); `/net` is the admin API on the Mesos port. */
+  readonly apis = new Map<string, Router>([
+    ['/mesos', this.mesosRouter],
+    ['/marathon', this.marathonRouter],
+    ['/net', this.mesosRouter],
+  ]);
   private servers: HttpServer[] = [];
   private tickTimer: unknown;
   private startTime = 0;

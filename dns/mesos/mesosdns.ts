@@ -5,7 +5,7 @@
 import { promises as dnsp } from 'node:dns';
 import { networkInterfaces } from 'node:os';
 import type { Component } from '../../common/daemon.js';
-import { serve, type HttpServer } from '../../common/http.js';
+import { serve, type HttpServer, type Router } from '../../common/http.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { LogLimiter, limitedLogger, logDroppedCounter } from '../../common/log-limit.js';
@@ -148,6 +148,14 @@ export class MesosDns implements Component {
     return this.dns?.port ?? 0;
   }
 
+  private api?: Router;
+  /** The HTTP API's router (one per instance: what the HTTP port serves, and what a master dispatches `/mesos_dns/` into). */
+  apiRouter(): Router {
+    const c = this.o.config;
+    this.api ??= apiRouter({ config: c, records: () => this.current?.rs, serial: () => this.current?.serial ?? c.SOASerial, registry: this.o.registry });
+    return this.api;
+  }
+
   httpAddress(): { host: string; port: number } | undefined {
     return this.http?.address();
   }
@@ -166,9 +174,8 @@ export class MesosDns implements Component {
       this.log.info('dns_listening', { host: c.Listener, port: dns.port });
     }
     if (c.HttpOn) {
-      const src = { config: c, records: () => this.current?.rs, serial: () => this.current?.serial ?? c.SOASerial, registry: this.o.registry };
       try {
-        this.http = await serve(apiRouter(src), { host: c.HTTPListener, port: c.HttpPort });
+        this.http = await serve(this.apiRouter(), { host: c.HTTPListener, port: c.HttpPort });
       } catch (e) {
         await this.stop();
         throw new Error(`cannot listen for HTTP on ${c.HTTPListener}:${c.HttpPort}: ${(e as Error).message}`);

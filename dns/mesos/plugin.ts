@@ -68,6 +68,7 @@ export function mesosDnsMasterPlugin(opts: MesosDnsPluginOptions = {}): MasterPl
     const log = opts.log ?? base.child({ master: m.masterId });
     const config = pluginConfig(m, opts.config);
     const dns = new MesosDns({ config, registry: metrics, log });
+    if (config.HttpOn) m.apis?.set('/mesos_dns', dns.apiRouter());
     return new MesosDnsInMaster(dns, m, opts.coalesceMs ?? 50, opts.clock ?? systemClock, log);
   };
 }
