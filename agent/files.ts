@@ -1,12 +1,13 @@
 /**
  * `GET /files/read?path=P&offset=N&length=N` as Mesos agents answer it: `{data, offset}` from a
- * file in a task sandbox (the `directory` of an executor in `/state`, plus `stdout` or `stderr`).
+ * file in a task sandbox: P is the `directory` of an executor in `/state` plus `stdout` or
+ * `stderr`, or the same below the sandboxes dir, `/<task_id>/stdout` (what the dashboard asks).
  * Read-only, and only inside the agent's sandboxes: the path is resolved (symlinks included) and
  * must be a regular file below `<work dir>/sandboxes/`. `offset=-1` answers the size with no data
  * (how a log viewer finds the end). At most 1 MiB per call.
  */
 import { open, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, sep } from 'node:path';
+import { isAbsolute, join, sep } from 'node:path';
 import { NotFoundError, ValidationError } from '../common/errors.js';
 import type { Router } from '../common/http.js';
 
@@ -22,11 +23,12 @@ function intParam(q: URLSearchParams, name: string, fallback: number, min: numbe
 
 /** Reads `length` bytes at `offset` from `path`, if it is a file below `root` (the sandboxes dir). */
 export async function readSandboxFile(root: string, path: string, offset: number, length: number): Promise<{ data: string; offset: number }> {
-  if (!isAbsolute(path)) throw new ValidationError([{ path: 'path', errors: [`must be an absolute path (a sandbox directory from /state plus a file name), got '${path}'`] }]);
+  if (!isAbsolute(path)) throw new ValidationError([{ path: 'path', errors: [`must be an absolute path (a sandbox directory from /state plus a file name, or /<task_id>/<file>), got '${path}'`] }]);
   let real: string;
   let base: string;
   try {
-    [real, base] = await Promise.all([realpath(path), realpath(root)]);
+    base = await realpath(root);
+    real = await realpath(path.startsWith(root + sep) || path.startsWith(base + sep) ? path : join(root, path));
   } catch {
     throw new NotFoundError(`no file '${path}'`);
   }
