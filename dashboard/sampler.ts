@@ -84,7 +84,7 @@ export class Sampler {
   }
 
   private async read(): Promise<Reading> {
-    const r: Reading = { dnsTotals: {}, open: {}, backends: {} };
+    const r: Reading = { dnsTotals: {}, open: {}, backends: {}, nodes: {} };
     const mesosDns = this.d.registry.getSingleMetric('sextant_mesos_dns_queries_total');
     if (mesosDns) r.dnsTotals['mesos-dns'] = (await mesosDns.get()).values.reduce((a, v) => a + v.value, 0);
     const slaves = ((this.d.state().slaves as { id: string }[] | undefined) ?? []).map((s) => agentAddress(this.d.state(), s.id)).filter((a) => a !== undefined);
@@ -101,6 +101,8 @@ export class Sampler {
         if (open !== undefined) r.open[label] = open;
         const b = sumOf(s, 'sextant_l4lb_backends', { state: 'active' });
         if (b !== undefined) r.backends[label] = b;
+        const chosen = (name: string) => s.find((x) => x.name === name && x.value === 1)?.labels.driver;
+        r.nodes![a.id] = { l4lb_driver: chosen('sextant_l4lb_driver'), overlay_kernel: chosen('sextant_overlay_kernel_driver') };
       }),
     );
     return r;

@@ -14,6 +14,8 @@ export interface SeriesJson {
   dns: Record<string, (number | null)[]>;
   l4lb_open: Record<string, (number | null)[]>;
   l4lb_backends: Record<string, (number | null)[]>;
+  /** Per agent id, from its last sample: the L4LB driver and overlay kernel driver in use. */
+  nodes: Record<string, { l4lb_driver?: string; overlay_kernel?: string }>;
 }
 
 /** One sample: counters (totals) and gauges by series name; a missing name is a gap. */
@@ -21,6 +23,7 @@ export interface Reading {
   dnsTotals: Record<string, number>;
   open: Record<string, number>;
   backends: Record<string, number>;
+  nodes?: Record<string, { l4lb_driver?: string; overlay_kernel?: string }>;
 }
 
 export class SeriesStore {
@@ -29,6 +32,7 @@ export class SeriesStore {
   private open = new Map<string, (number | null)[]>();
   private backends = new Map<string, (number | null)[]>();
   private last?: { at: number; totals: Record<string, number> };
+  private nodes: SeriesJson['nodes'] = {};
   readonly points: number;
 
   constructor(
@@ -49,6 +53,7 @@ export class SeriesStore {
         if (prev !== undefined && v >= prev) rates[k] = (v - prev) / ((at - this.last.at) / 1000);
       }
     this.last = { at, totals: r.dnsTotals };
+    if (r.nodes) this.nodes = r.nodes;
     push(this.dns, n, rates, Object.keys(r.dnsTotals));
     push(this.open, n, r.open);
     push(this.backends, n, r.backends);
@@ -60,7 +65,7 @@ export class SeriesStore {
 
   json(): SeriesJson {
     const obj = (m: Map<string, (number | null)[]>) => Object.fromEntries([...m].map(([k, a]) => [k, [...a]]));
-    return { interval_ms: this.intervalMs, t: [...this.t], dns: obj(this.dns), l4lb_open: obj(this.open), l4lb_backends: obj(this.backends) };
+    return { interval_ms: this.intervalMs, t: [...this.t], dns: obj(this.dns), l4lb_open: obj(this.open), l4lb_backends: obj(this.backends), nodes: { ...this.nodes } };
   }
 }
 

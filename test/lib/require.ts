@@ -27,6 +27,7 @@ const aptPackageOf: Record<string, string> = {
   openssl: 'openssl',
   '/usr/lib/cni/bridge': 'containernetworking-plugins',
   '/usr/lib/cni/host-local': 'containernetworking-plugins',
+  '/usr/bin/chromium': 'chromium',
 };
 
 const extraPaths = ['/usr/sbin', '/sbin', '/usr/bin', '/usr/lib/cni'];
