@@ -7,7 +7,12 @@
 import { NotFoundError, ValidationError, type Router } from '../common/index.js';
 import { DnsQueryError, queryDns } from '../dns/index.js';
 
-const NAME = /^[A-Za-z0-9_*]([A-Za-z0-9_.*-]{0,252})?\.?$/;
+const LABEL = /^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$/;
+/** A DNS name: labels of 1-63 characters, at most 253 in all, one trailing dot allowed. */
+export function isDnsName(n: string): boolean {
+  const s = n.endsWith('.') ? n.slice(0, -1) : n;
+  return s.length > 0 && s.length <= 253 && s.split('.').every((l) => LABEL.test(l));
+}
 const TYPES = ['A', 'AAAA', 'SRV', 'CNAME', 'TXT', 'NS', 'SOA', 'PTR', 'MX'];
 
 export interface DnsRouteContext {
@@ -42,7 +47,7 @@ export function mountDnsRoute(router: Router, ctx: DnsRouteContext): void {
       const type = (req.query.get('type') ?? 'A').toUpperCase();
       const errors = [
         ...(agent ? [] : [{ path: 'agent', errors: ['is required (an agent id or IP)'] }]),
-        ...(NAME.test(name) ? [] : [{ path: 'name', errors: [name ? `'${name}' is not a DNS name` : 'is required'] }]),
+        ...(isDnsName(name) ? [] : [{ path: 'name', errors: [name ? `'${name}' is not a DNS name` : 'is required'] }]),
         ...(TYPES.includes(type) ? [] : [{ path: 'type', errors: [`must be one of ${TYPES.join(', ')}`] }]),
       ];
       if (errors.length) throw new ValidationError(errors);
