@@ -39,11 +39,19 @@ let controlKey = '';
 export function startLive(controlMs = 1000): void {
   if (started) return;
   started = true;
-  const es = new EventSource('/marathon/v2/events', { withCredentials: true });
-  es.addEventListener('open', () => set({ events: 'up' }));
-  es.addEventListener('error', () => set({ events: es.readyState === EventSource.CLOSED ? 'down' : 'down' }));
-  es.addEventListener('event_stream_attached', () => set({ events: 'up' }));
-  for (const type of EVENTS) es.addEventListener(type, () => set({ tick: state.tick + 1, lastEvent: type, events: 'up' }));
+  // EventSource retries a dropped connection by itself, but gives up for good after an answer that
+  // is not a 200 event stream (a 401, a 503 while Marathon restarts): then open a new one, every 3 s.
+  const connect = () => {
+    const es = new EventSource('/marathon/v2/events', { withCredentials: true });
+    es.addEventListener('open', () => set({ events: 'up' }));
+    es.addEventListener('error', () => {
+      set({ events: 'down' });
+      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+    });
+    es.addEventListener('event_stream_attached', () => set({ events: 'up' }));
+    for (const type of EVENTS) es.addEventListener(type, () => set({ tick: state.tick + 1, lastEvent: type, events: 'up' }));
+  };
+  connect();
   const poll = async () => {
     try {
       const s = await get<ControlStatus>('/net/v1/control/agents');
