@@ -7,6 +7,7 @@ export { StatusSender } from './status.js';
 export { Registration } from './registration.js';
 export { WorkDir, type TaskRecord, type TaskStatusEntry } from './workdir.js';
 export { killCheckpointedTasks } from './cleanup.js';
+export { mountFiles, readSandboxFile, MAX_READ } from './files.js';
 export { processStartTime, sameProcessAlive } from './proc.js';
 export { parseResources, parseAttributes, parsePortRanges, formatPortRanges, DEFAULT_RESOURCES } from './resources.js';
 export { NoNetworkAttacherError, WorkDirError } from './errors.js';

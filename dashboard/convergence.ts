@@ -1,7 +1,12 @@
 /**
  * Control-plane convergence history for the dashboard's chart: each snapshot version the master
- * published, when it was first seen, and when every connected agent had applied it (the latest ACK
- * time among them). Fed with `/v1/control/agents` samples; keeps the last hour, at most `max` entries.
+ * published, when the change that made it happened, and when every connected agent had applied it
+ * (the latest ACK time among them). Fed with `/v1/control/agents` samples and the master's change
+ * notifications; keeps the last hour, at most `max` entries.
+ *
+ * The change time is the first master change (`changed()`) since the previous version, when one is
+ * pending; a change that made no new version within `staleMs` is forgotten. Without one it is the
+ * sample that first saw the version.
  */
 export interface ControlSample {
   version: number;
@@ -10,7 +15,7 @@ export interface ControlSample {
 
 export interface Convergence {
   version: number;
-  /** ms since the epoch the master was first seen at this version (sample resolution). */
+  /** ms since the epoch of the change that made this version (or the sample that first saw it). */
   changed_at: number;
   /** ms since the epoch every connected agent had ACKed it; null while some has not. */
   converged_at: number | null;
@@ -22,17 +27,26 @@ export interface Convergence {
 
 export class ConvergenceTracker {
   private entries: Convergence[] = [];
+  private pending?: number;
   constructor(
     private readonly windowMs = 3_600_000,
     private readonly max = 3600,
+    private readonly staleMs = 5000,
   ) {}
+
+  /** The master's state changed at `now` (apps, tasks, agents): a new version may follow. */
+  changed(now: number): void {
+    this.pending ??= now;
+  }
 
   observe(s: ControlSample, now: number): void {
     let cur = this.entries.at(-1);
     if (!cur || cur.version !== s.version) {
-      cur = { version: s.version, changed_at: now, converged_at: null, seconds: null, agents: 0 };
+      const at = this.pending !== undefined && this.pending <= now ? this.pending : now;
+      this.pending = undefined;
+      cur = { version: s.version, changed_at: at, converged_at: null, seconds: null, agents: 0 };
       this.entries.push(cur);
-    }
+    } else if (this.pending !== undefined && now - this.pending > this.staleMs) this.pending = undefined;
     const connected = s.agents.filter((a) => a.connected);
     cur.agents = connected.length;
     if (cur.converged_at === null && connected.length > 0 && connected.every((a) => a.applied >= s.version)) {

@@ -7,7 +7,7 @@
  * The last two and `/v1/dns/query` are reached by the page as `/net/v1/...` (through the shim, or
  * the entry point's `/net/`), except `/agent/...`, which is Admin Router's own layout.
  */
-import type { Router } from '../common/index.js';
+import { systemClock, type Router } from '../common/index.js';
 import type { Component, MasterPlugin } from '../contracts/index.js';
 import { Assets, defaultAssetsDir } from './assets.js';
 import { mountDnsRoute } from './dns-route.js';
@@ -26,6 +26,8 @@ export interface DashboardPluginOptions {
 export function dashboardMasterPlugin(opts: DashboardPluginOptions = {}): MasterPlugin {
   return ({ handle, metrics, log }): Component => {
     const assets = new Assets(opts.assetsDir ?? defaultAssetsDir());
+    const clock = opts.sampler?.clock ?? systemClock;
+    let unsubscribe: (() => void) | undefined;
     let mesos: Router | undefined;
     const sampler = new Sampler({ router: () => mesos, registry: metrics, state: () => handle.state(), log }, opts.sampler);
     handle.routes((r) => {
@@ -44,11 +46,13 @@ export function dashboardMasterPlugin(opts: DashboardPluginOptions = {}): Master
       name: 'dashboard',
       async start() {
         await assets.load();
+        unsubscribe = handle.onChange(() => sampler.convergence.changed(clock.now()));
         if (assets.problem) log.warn('dashboard_not_built', { reason: assets.problem });
         sampler.start();
         log.info('dashboard_serving', { url: `http://${handle.ip.includes(':') ? `[${handle.ip}]` : handle.ip}:${handle.port}/` });
       },
       async stop() {
+        unsubscribe?.();
         await sampler.stop();
       },
     };

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRegistry, prom, requestJson, Router, serve, type Reply } from '../../common/index.js';
 import type { MasterHandle } from '../../contracts/index.js';
-import { mountFiles } from '../../agent/files.js';
+import { mountFiles } from '../../agent/index.js';
 import { freePort, masterHost, requireTools, spawnTracked, uniqueName } from '../../test/lib/index.js';
 import { dashboardMasterPlugin } from '../index.js';
 

@@ -43,8 +43,19 @@ t.test('convergence: from first seen to every connected agent ACKed, last hour o
   t.same(c.list()[0], { version: 5, changed_at: at(10), converged_at: at(12.5), seconds: 2.5, agents: 2 }, 'converged at the last ACK; the disconnected agent does not count');
   c.observe({ version: 6, agents: agents(6, 6, 13) }, at(14));
   t.equal(c.list()[1]!.seconds, 0, 'ACKed before the sample saw the version: 0 s, never negative');
-  c.observe({ version: 7, agents: agents(6, 6, 13) }, at(14 + 3600));
+  c.observe({ version: 7, agents: agents(6, 6, 13) }, at(15 + 3600));
   t.same(c.list().map((e) => e.version), [7], 'entries older than the window are dropped');
+  // A master change before the version: timed from the change; a change that made no version is forgotten.
+  const ch = new ConvergenceTracker();
+  ch.observe({ version: 1, agents: agents(1, 1, 0) }, at(0));
+  ch.changed(at(20));
+  ch.changed(at(20.2));
+  ch.observe({ version: 2, agents: agents(2, 2, 20.3) }, at(21));
+  t.same([ch.list()[1]!.changed_at, ch.list()[1]!.seconds], [at(20), 0.3], 'from the first change to the last ACK');
+  ch.changed(at(30));
+  ch.observe({ version: 2, agents: agents(2, 2, 20.3) }, at(40));
+  ch.observe({ version: 3, agents: agents(3, 3, 50.5) }, at(51));
+  t.same([ch.list()[2]!.changed_at, ch.list()[2]!.seconds], [at(51), 0], 'a change with no version for longer than staleMs does not date a later one');
   const small = new ConvergenceTracker(3_600_000, 3);
   for (let v = 1; v <= 10; v++) small.observe({ version: v, agents: agents(v, v, v) }, at(v));
   t.same(small.list().map((e) => e.version), [8, 9, 10], 'at most max entries');

@@ -53,11 +53,11 @@ export function Vips() {
         <Chart
           id="chart-convergence"
           title="Control-plane convergence: change → all agents applied (last hour)"
-          unit="seconds"
+          unit="ms"
           dots
           empty="no version has reached every agent yet"
           t={conv.filter((c) => c.seconds !== null).map((c) => c.changed_at / 1000)}
-          series={{ 'seconds to converge': conv.filter((c) => c.seconds !== null).map((c) => c.seconds) }}
+          series={{ 'ms from change to all applied': conv.filter((c) => c.seconds !== null).map((c) => Math.round(c.seconds! * 1000)) }}
         />
         <Chart id="chart-l4lb-open" title="VIP connections relayed now (userspace L4LB), per agent" unit="connections" empty="no agent runs the userspace L4LB, the driver that counts connections (per-VIP rates come with /net/v1/vips)" t={series.data?.t ?? []} series={series.data?.l4lb_open ?? {}} />
         <Chart id="chart-l4lb-backends" title="Backend spread: active backends programmed, per agent" unit="backends" t={series.data?.t ?? []} series={series.data?.l4lb_backends ?? {}} />
