@@ -4,9 +4,10 @@
  * (the latest ACK time among them). Fed with `/v1/control/agents` samples and the master's change
  * notifications; keeps the last hour, at most `max` entries.
  *
- * The change time is the first master change (`changed()`) since the previous version, when one is
- * pending; a change that made no new version within `staleMs` is forgotten. Without one it is the
- * sample that first saw the version.
+ * The change time is the first change a snapshot part's source signalled (`changed()`) since the
+ * previous version, when one is pending; a signal that made no new version within `staleMs` is
+ * forgotten (sources also signal changes that leave their part as it was). Without one it is the
+ * sample that first saw the version. So a point can include up to `staleMs` of an earlier signal.
  */
 export interface ControlSample {
   version: number;
@@ -31,10 +32,10 @@ export class ConvergenceTracker {
   constructor(
     private readonly windowMs = 3_600_000,
     private readonly max = 3600,
-    private readonly staleMs = 5000,
+    private readonly staleMs = 1000,
   ) {}
 
-  /** The master's state changed at `now` (apps, tasks, agents): a new version may follow. */
+  /** A snapshot part's source signalled a change at `now`: a new version may follow. */
   changed(now: number): void {
     this.pending ??= now;
   }

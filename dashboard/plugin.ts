@@ -24,7 +24,7 @@ export interface DashboardPluginOptions {
 }
 
 export function dashboardMasterPlugin(opts: DashboardPluginOptions = {}): MasterPlugin {
-  return ({ handle, metrics, log }): Component => {
+  return ({ handle, control, metrics, log }): Component => {
     const assets = new Assets(opts.assetsDir ?? defaultAssetsDir());
     const clock = opts.sampler?.clock ?? systemClock;
     let unsubscribe: (() => void) | undefined;
@@ -46,7 +46,10 @@ export function dashboardMasterPlugin(opts: DashboardPluginOptions = {}): Master
       name: 'dashboard',
       async start() {
         await assets.load();
-        unsubscribe = handle.onChange(() => sampler.convergence.changed(clock.now()));
+        // A snapshot part's source signalling a change is what may make a new version.
+        const offs: (() => void)[] = [];
+        offs.push(control.onSource((src) => offs.push(src.onChange(() => sampler.convergence.changed(clock.now())))));
+        unsubscribe = () => offs.forEach((f) => f());
         if (assets.problem) log.warn('dashboard_not_built', { reason: assets.problem });
         sampler.start();
         log.info('dashboard_serving', { url: `http://${handle.ip.includes(':') ? `[${handle.ip}]` : handle.ip}:${handle.port}/` });

@@ -53,11 +53,12 @@ export interface Slave {
   pid: string;
   active: boolean;
   resources: Record<string, unknown>;
-  used_resources: Record<string, unknown>;
+  used_resources?: Record<string, unknown>;
 }
 
 export interface MesosState {
   slaves: Slave[];
+  frameworks?: { tasks?: { slave_id: string; state: string; resources?: Record<string, unknown> }[] }[];
 }
 
 export interface Network {

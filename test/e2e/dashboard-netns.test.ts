@@ -187,6 +187,8 @@ t.test('the dashboard drives a real cluster in Chromium', async (t) => {
     return cells.length === 2 && cells.every((x) => x !== '—') ? cells : undefined;
   }, 30_000);
   t.pass('the Nodes page names each agent\'s L4LB driver');
+  const cpus = await page.locator('#node-table tbody tr td:nth-child(3)').allInnerTexts();
+  t.ok(cpus.some((x) => !x.startsWith('0 /')), `the Nodes page counts the running tasks' CPUs as used (${cpus.join('; ')})`);
   await shot('nodes');
 
   recording = false;

@@ -15,10 +15,20 @@ interface HealthUnit {
   output?: string;
 }
 
-const num = (r: Record<string, unknown>, k: string) => (typeof r[k] === 'number' ? (r[k] as number) : 0);
-function res(s: Slave, k: string, unit = '') {
+const num = (r: Record<string, unknown> | undefined, k: string) => (typeof r?.[k] === 'number' ? (r[k] as number) : 0);
+const LIVE = new Set(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING']);
+
+/** What the agent's live tasks hold: Mesos's `used_resources` when the master gives it, else summed from the tasks. */
+function usedOf(st: MesosState, s: Slave, k: string): number {
+  if (s.used_resources) return num(s.used_resources, k);
+  let sum = 0;
+  for (const f of st.frameworks ?? []) for (const t of f.tasks ?? []) if (t.slave_id === s.id && LIVE.has(t.state)) sum += num(t.resources, k);
+  return sum;
+}
+
+function res(st: MesosState, s: Slave, k: string, unit = '') {
   const total = num(s.resources, k);
-  const used = num(s.used_resources ?? {}, k);
+  const used = usedOf(st, s, k);
   const f = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
   return `${f(used)} / ${f(total)}${unit} (${f(total - used)} free)`;
 }
@@ -44,8 +54,8 @@ export function Nodes() {
     return [
       <span class="node">{s.hostname} <span class="note">{s.id}</span></span>,
       ip,
-      res(s, 'cpus'),
-      res(s, 'mem', ' MB'),
+      res(state.data!, s, 'cpus'),
+      res(state.data!, s, 'mem', ' MB'),
       n?.l4lb_driver ?? '—',
       n?.overlay_kernel ?? '—',
       diag ? <Units ip={ip} /> : <span class="note">—</span>,
