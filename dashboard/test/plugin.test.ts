@@ -107,6 +107,12 @@ t.test('DC/OS prefixes dispatch into the APIs in process', async (t) => {
   const badJson = await raw(`${f.url}/marathon/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
   t.equal(badJson.status, 400, 'malformed JSON: 400, as on the API port');
   t.equal((await requestJson(`${f.url}/marathon/v2/nothing`)).status, 404, 'unknown inner route: 404');
+  const host = new URL(f.url).host;
+  const form = await raw(`${f.url}/marathon/v2/apps`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'text/plain' }, body: '{"id":"/x"}' });
+  t.equal(form.status, 403, 'a write from another site (a form post) is refused');
+  t.match(form.text, /cross-site POST refused/);
+  t.equal((await raw(`${f.url}/marathon/v2/apps`, { method: 'POST', headers: { origin: 'null' }, body: '{"id":"/x"}' })).status, 403, 'Origin null too');
+  t.equal((await raw(`${f.url}/marathon/v2/apps`, { method: 'POST', headers: { origin: `http://${host}`, 'content-type': 'application/json' }, body: '{"id":"/x"}' })).status, 201, 'the same origin (the page) may write');
   t.equal((await requestJson(`${f.url}/marathon/v2/events`, { method: 'DELETE' })).status, 405, 'wrong method: 405');
   const dnsMissing = await requestJson(`${f.url}/mesos_dns/v1/version`);
   t.equal(dnsMissing.status, 503, 'a prefix whose service is not running: 503');
