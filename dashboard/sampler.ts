@@ -91,7 +91,7 @@ export class Sampler {
     await Promise.all(
       slaves.map(async (a) => {
         const host = a.ip.includes(':') ? `[${a.ip}]` : a.ip;
-        const res = await requestJson(`http://${host}:${a.port}/metrics`, { timeoutMs: this.o.agentTimeoutMs ?? 1000 }).catch(() => undefined);
+        const res = await requestJson(`http://${host}:${a.port}/metrics`, { timeoutMs: this.o.agentTimeoutMs ?? 2000 }).catch(() => undefined);
         if (res?.status !== 200 || typeof res.body !== 'string') return;
         const s = parsePromText(res.body);
         const label = `${a.id} (${a.ip})`;
