@@ -12,16 +12,21 @@
  *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace), SEXTANT_L4LB_VIP_INTERFACE (the userspace driver
  *   makes VIPs local as addresses of this interface; `sextant up --netns` sets it), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
  *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni).
+ * The entry point (admin/router) is a front: it runs on every master given `--admin-port`, leader or
+ * not, and asks `entryAuthority.current` (the identity service, admin/acs, once it runs in this
+ * process) per request; SEXTANT_ENTRY_* tune its limits (admin/README.md).
  * Each plugin is loaded lazily and guarded: a network service that cannot start is logged with the
  * reason and skipped, and never takes the master's or agent's task handling down with it.
  */
 import { createLogger } from '../common/log.js';
+import type { Authority } from '../contracts/auth.js';
 import {
   createAgentControl,
   createMasterControl,
   type AgentHandle,
   type AgentHost,
   type Component,
+  type MasterFront,
   type MasterHandle,
   type MasterHost,
   type ServiceBuilders,
@@ -121,4 +126,27 @@ export const masterServices: ServiceBuilders<MasterHandle> = (handle) => {
 export const agentServices: ServiceBuilders<AgentHandle> = (handle) => {
   const control = createAgentControl();
   return agentSelected.map(([name, load]) => () => buildGuarded(name, load, { handle, control, metrics: handle.registry, log: createLogger(name) }));
+};
+
+/** The identity service the entry point authenticates and authorizes with; undefined: it refuses (503) what needs a token. */
+export const entryAuthority: { current?: Authority } = {};
+
+export const masterFront: MasterFront = (host) => {
+  if (host.admin.port === undefined) return undefined;
+  let inner: Component | undefined;
+  return {
+    name: 'entry',
+    start: async (signal) => {
+      const admin = await import('../admin/index.js');
+      inner = admin.entryPlugin({
+        authority: () => entryAuthority.current,
+        mesosDnsPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
+        limits: admin.entryLimitsFromEnv(),
+      })(host);
+      await inner?.start(signal);
+    },
+    stop: async () => {
+      await inner?.stop();
+    },
+  };
 };

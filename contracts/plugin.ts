@@ -38,3 +38,21 @@ export type AgentPlugin = (host: AgentHost) => Component;
  * undefined for a service that is skipped (it logged why).
  */
 export type ServiceBuilders<Handle> = (handle: Handle) => (() => Promise<Component | undefined>)[];
+
+/**
+ * A front: a component that runs on EVERY master, leader or follower, from before the election
+ * (the HTTPS entry point). It is handed where this master's own APIs listen, not the MasterHandle
+ * (a follower has none), and the `--admin-*` options of `sextant master`.
+ */
+export interface MasterFrontHost {
+  readonly ip: string;
+  readonly port: number;
+  readonly marathonPort: number;
+  readonly workDir: string;
+  readonly hostname?: string;
+  /** `--admin-port` (undefined: no entry point), `--admin-cert`/`--admin-key`, `--ca-dir`. */
+  readonly admin: { port?: number; cert?: string; key?: string; caDir: string };
+  readonly metrics: Registry;
+  readonly log: Logger;
+}
+export type MasterFront = (host: MasterFrontHost) => Component | undefined;

@@ -1,21 +1,24 @@
 /**
  * `sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR
  *  [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME]
- *  [--zk zk://H1:2181,H2:2181/sextant [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]`
+ *  [--zk zk://H1:2181,H2:2181/sextant [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]
+ *  [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]]`
  * Starts the master, then every service the composition root gives it (cli/plugins.ts), one after
  * another, and runs until SIGINT/SIGTERM. With `--zk` the master contends for leadership (ha.ts)
- * and runs the services only while leading.
+ * and runs the services only while leading. `--admin-port` starts the HTTPS entry point (the front
+ * the composition root gives, admin/) on this master whether it leads or not; off by default.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger, untilSignal, type Component } from '../common/index.js';
-import type { MasterHandle, ServiceBuilders } from '../contracts/index.js';
+import { ConfigError, createLogger, createRegistry, untilSignal, type Component, type Registry } from '../common/index.js';
+import type { MasterFront, MasterFrontHost, MasterHandle, ServiceBuilders } from '../contracts/index.js';
+import path from 'node:path';
 import { Master, type MasterOptions } from './master.js';
 import { parseVipRanges } from './addresses.js';
 import { limitsFromEnv } from './limits.js';
 import { runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -24,7 +27,9 @@ function int(v: string | undefined, flag: string, dflt: number): number {
   return n;
 }
 
-export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): MasterOptions & { ha?: HaOptions } {
+export type MasterArgs = MasterOptions & { ha?: HaOptions; admin: MasterFrontHost['admin'] };
+
+export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): MasterArgs {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -39,14 +44,28 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
       zk: { type: 'string' },
       'zk-mesos-path': { type: 'string' },
       'zk-session-timeout-ms': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'admin-cert': { type: 'string' },
+      'admin-key': { type: 'string' },
+      'ca-dir': { type: 'string' },
     },
     strict: true,
   });
   if (!values.ip) throw new ConfigError('--ip', 'is required');
   if (!values['work-dir']) throw new ConfigError('--work-dir', 'is required');
   const ha = values.zk === undefined ? undefined : parseHa(values, env);
+  if ((values['admin-cert'] === undefined) !== (values['admin-key'] === undefined)) throw new ConfigError(values['admin-cert'] ? '--admin-key' : '--admin-cert', 'is required with the other');
+  if (values['admin-port'] === undefined && (values['admin-cert'] || values['ca-dir'])) throw new ConfigError('--admin-port', 'is required with --admin-cert/--admin-key/--ca-dir');
+  const adminPort = values['admin-port'] === undefined ? undefined : int(values['admin-port'], '--admin-port', 0);
+  if (adminPort !== undefined && adminPort > 65535) throw new ConfigError('--admin-port', `${adminPort} is not a port`);
+  const admin = {
+    ...(adminPort !== undefined ? { port: adminPort } : {}),
+    ...(values['admin-cert'] ? { cert: values['admin-cert'], key: values['admin-key']! } : {}),
+    caDir: values['ca-dir'] ?? path.join(values['work-dir'], 'pki'),
+  };
   return {
     ...(ha ? { ha } : {}),
+    admin,
     ip: values.ip,
     port: int(values.port, '--port', 5050),
     marathonPort: int(values['marathon-port'], '--marathon-port', 8080),
@@ -72,12 +91,12 @@ function parseHa(values: Record<string, string | boolean | undefined>, env: Node
   return { zk, mesosPath: path, sessionTimeoutMs: timeout, maxValueBytes: max };
 }
 
-export async function main(argv: string[], services: ServiceBuilders<MasterHandle> = () => []): Promise<number> {
+export async function main(argv: string[], services: ServiceBuilders<MasterHandle> = () => [], front?: MasterFront): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  let opts: MasterOptions & { ha?: HaOptions };
+  let opts: MasterArgs;
   try {
     opts = parseMasterArgs(argv);
   } catch (e) {
@@ -85,13 +104,28 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
     return 2;
   }
   const log = createLogger('master');
-  if (opts.ha) return mainHa(opts, opts.ha, log, services);
+  const registry = opts.registry ?? createRegistry();
+  opts = { ...opts, registry };
+  let entry: Component | undefined;
+  try {
+    entry = await startFront(front, opts, registry);
+  } catch (e) {
+    log.error('entry_start_failed', { err: e });
+    process.stderr.write(`sextant master: the entry point could not start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (opts.ha) {
+    const code = await mainHa(opts, opts.ha, log, services);
+    await entry?.stop();
+    return code;
+  }
   const master = new Master({ ...opts, logger: log });
   await master.start();
   const components: Component[] = [];
   const stopAll = async () => {
     for (const c of components.splice(0).reverse()) await c.stop().catch((e) => log.warn('component_stop_failed', { name: c.name, err: e }));
     await master.stop();
+    await entry?.stop();
   };
   try {
     for (const build of services(master)) {
@@ -105,7 +139,7 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
     await stopAll();
     return 1;
   }
-  process.stdout.write(`sextant master listening on http://${hostPort(master.ip, master.port)} (marathon http://${hostPort(master.ip, master.marathonPort)})\n`);
+  process.stdout.write(`sextant master listening on http://${hostPort(master.ip, master.port)} (marathon http://${hostPort(master.ip, master.marathonPort)})${opts.admin.port !== undefined ? ` (entry https://${hostPort(master.ip, opts.admin.port)})` : ''}\n`);
   const sig = await untilSignal();
   log.info('master_stopping', { signal: sig });
   await stopAll();
@@ -132,6 +166,17 @@ async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof
   const code = await Promise.race([run.done, sig.then(() => 0)]);
   await run.stop();
   return code;
+}
+
+/** The front (entry point) on every master, before the election: it proxies to whoever leads. */
+async function startFront(front: MasterFront | undefined, opts: MasterArgs, registry: Registry): Promise<Component | undefined> {
+  if (!front || opts.admin.port === undefined) return undefined;
+  const c = front({
+    ip: opts.ip, port: opts.port ?? 5050, marathonPort: opts.marathonPort ?? 8080, workDir: opts.workDir,
+    ...(opts.hostname ? { hostname: opts.hostname } : {}), admin: opts.admin, metrics: registry, log: createLogger('entry'),
+  });
+  await c?.start();
+  return c;
 }
 
 function hostPort(ip: string, port: number): string {
