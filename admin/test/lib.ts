@@ -146,7 +146,10 @@ export function request(url: string, ca: Buffer, o: { method?: string; token?: s
       headers['content-type'] ??= 'application/json';
       headers['content-length'] = Buffer.byteLength(o.body);
     }
-    const req = https.request(url, { method: o.method ?? 'GET', ca, headers, agent: false }, (res) => {
+    // The path goes out byte for byte (a URL object would normalize `..` and `%2e` away).
+    const u = url.match(/^https:\/\/(\[[^\]]+\]|[^/:]+):(\d+)(\/.*)?$/);
+    if (!u) return reject(new Error(`not an https URL with a port: ${url}`));
+    const req = https.request({ host: u[1]!.replace(/^\[|\]$/g, ''), port: Number(u[2]), path: u[3] ?? '/', servername: undefined, method: o.method ?? 'GET', ca, headers, agent: false }, (res) => {
       if (o.headersOnly) {
         // A stream (SSE): the status and headers are the answer; the body is never read.
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '', json: () => ({}) });
