@@ -20,6 +20,8 @@ export interface UpOptions {
   portBase: number;
   agentTimeoutMs: number;
   mesosDnsPort: number;
+  /** The HTTPS entry point on the master (admin/); 0: none. */
+  adminPort: number;
   /** From the environment the master inherits (see cli/plugins.ts). */
   mesosDnsHttpPort: number;
   controlPort: number;
@@ -59,6 +61,8 @@ function upCommand(out: { text: string }): Command {
     .option('--port-base <port>', 'first task port of agent 1 (agent i gets 1000 ports from port-base + 1000*(i-1))', intIn('--port-base', 1024, 65535), 31000)
     .option('--agent-timeout-ms <ms>', 'master marks an agent gone after this silence', intIn('--agent-timeout-ms', 100, 3_600_000), 15000)
     .option('--mesos-dns-port <port>', 'Mesos-DNS DNS port on the master (default: $SEXTANT_MESOS_DNS_PORT or 61053)', port('--mesos-dns-port'))
+    .option('--admin-port <port>', 'HTTPS entry point on the master (certificate from a cluster CA made in <work-dir>/pki)', port('--admin-port'), 8443)
+    .option('--no-admin', 'no HTTPS entry point')
     .option('--status-file <path>', 'keep a JSON description of the running cluster here (see README, "Scripting sextant up")')
     .helpOption('-h, --help', 'show this help and exit')
     .allowExcessArguments(false)
@@ -91,7 +95,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const v = cmd.opts<{
     agents: number; workDir: string; example: boolean; netns?: boolean; masterPort: number; marathonPort: number; agentPort: number;
-    ipBase: string; portBase: number; agentTimeoutMs: number; mesosDnsPort?: number; statusFile?: string;
+    ipBase: string; portBase: number; agentTimeoutMs: number; mesosDnsPort?: number; statusFile?: string; adminPort: number; admin: boolean;
   }>();
   if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v.ipBase) || v.ipBase.split('.').some((o) => Number(o) > 255)) throw new ConfigError('--ip-base', `'${v.ipBase}' must be three octets like 127.0.0`);
   if (v.portBase > 65535 - 1000 * v.agents) throw new ConfigError('--port-base', `'${v.portBase}' leaves no room for ${v.agents} agents of 1000 ports (at most ${65535 - 1000 * v.agents})`);
@@ -110,6 +114,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
       portBase: v.portBase,
       agentTimeoutMs: v.agentTimeoutMs,
       mesosDnsPort: v.mesosDnsPort ?? envPort(env, 'SEXTANT_MESOS_DNS_PORT', 61053),
+      adminPort: v.admin === false ? 0 : v.adminPort,
       mesosDnsHttpPort: envPort(env, 'SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
       controlPort: envPort(env, 'SEXTANT_CONTROL_PORT', 5060),
       masterServices: (env.SEXTANT_MASTER_SERVICES ?? 'overlay,l4lb,mesos-dns,control,dashboard').split(',').map((s) => s.trim()).filter(Boolean),

@@ -32,6 +32,7 @@ export function plannedBinds(o: UpOptions): PlannedBind[] {
     return [
       { proto: 'tcp', host: '127.0.0.1', port: o.masterPort, what: 'master Mesos API (forwarded from the netns)' },
       { proto: 'tcp', host: '127.0.0.1', port: o.marathonPort, what: 'Marathon (forwarded from the netns)' },
+      ...(o.adminPort ? [{ proto: 'tcp' as const, host: '127.0.0.1', port: o.adminPort, what: 'entry point HTTPS (forwarded from the netns)' }] : []),
     ];
   }
   const m = `${o.ipBase}.1`;
@@ -39,6 +40,7 @@ export function plannedBinds(o: UpOptions): PlannedBind[] {
     { proto: 'tcp', host: m, port: o.masterPort, what: 'master Mesos API' },
     { proto: 'tcp', host: m, port: o.marathonPort, what: 'Marathon' },
   ];
+  if (o.adminPort) out.push({ proto: 'tcp', host: m, port: o.adminPort, what: 'entry point HTTPS (--admin-port)' });
   if (o.masterServices.includes('control')) out.push({ proto: 'tcp', host: m, port: o.controlPort, what: 'control plane gRPC (SEXTANT_CONTROL_PORT)' });
   if (o.masterServices.includes('mesos-dns')) {
     out.push({ proto: 'udp', host: m, port: o.mesosDnsPort, what: 'Mesos-DNS DNS' });

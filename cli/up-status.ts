@@ -46,6 +46,10 @@ export interface UpStatus {
   workDir: string;
   masters: MasterStatus[];
   agents: AgentStatus[];
+  /** The HTTPS entry point's URL (`https://IP:8443`), when one runs. */
+  entry?: string;
+  /** Path of the cluster CA certificate the entry point's certificate is issued by (curl --cacert). */
+  ca?: string;
 }
 
 /** The status file at `path` if it is one (pid, state, masters and agents lists), else undefined. */

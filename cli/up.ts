@@ -20,6 +20,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../common/http.js';
+import { ensureCa } from '../common/pki.js';
 import { untilSignal } from '../common/daemon.js';
 import { killCheckpointedTasks } from '../agent/index.js';
 import { NetnsLayout } from './up-netns.js';
@@ -166,6 +167,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   const masterUrl = `http://${apiIp}:${o.masterPort}`;
   const marathonUrl = `http://${apiIp}:${o.marathonPort}`;
   const agentIp = (i: number) => (layout ? layout.agentIp(i) : `${o.ipBase}.${i + 2}`);
+  const entryUrl = o.adminPort ? `https://${apiIp}:${o.adminPort}` : undefined;
   const status = new StatusFile(o.statusFile, { state: 'up', ...selfRef(), workDir: o.workDir, masters: [], agents: [] });
   status.removeStale();
   const agents: Child[] = [];
@@ -186,15 +188,18 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   };
   try {
     if (layout) await step(`creating ${o.agents} network namespaces (${layout.prefix}*) and a bridge`, () => layout.create());
+    const ca = o.adminPort ? await step(`making the cluster CA in ${join(o.workDir, 'pki')}`, () => ensureCa(join(o.workDir, 'pki'))) : undefined;
     master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
-      const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs)];
+      const admin = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
+      const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...admin];
       const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort) });
       await waitLine(c, /sextant master listening/, 30_000);
       return c;
     });
     say(`master: pid ${master.proc.pid} http://${masterIp}:${o.masterPort}`);
-    if (layout) await step(`forwarding 127.0.0.1:${o.masterPort} and :${o.marathonPort} to the master in ${layout.hubName}`, () => layout.expose([o.masterPort, o.marathonPort]));
+    if (layout) await step(`forwarding 127.0.0.1:${o.masterPort} and :${o.marathonPort} to the master in ${layout.hubName}`, () => layout.expose([o.masterPort, o.marathonPort, ...(o.adminPort ? [o.adminPort] : [])]));
     const masterId = await masterIdOf(masterUrl);
+    if (entryUrl && ca) status.update((s) => Object.assign(s, { entry: entryUrl, ca: ca.cert }));
     status.update((s) => s.masters.push({ id: masterId, mesos: masterUrl, marathon: marathonUrl, pid: master!.proc.pid!, leader: true, state: running(master) ? 'running' : 'exited' }));
     for (let i = 0; i < o.agents; i++) {
       const ip = agentIp(i);
@@ -229,7 +234,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     const applied = await waitApplied(masterUrl, started, APPLIED_TIMEOUT_MS);
     // The file first: a script that sees "ready" may read it at once.
     status.publish();
-    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout);
+    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined);
     return { masterUrl, marathonUrl, masterPid: master.proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
     await stop();
@@ -253,11 +258,12 @@ function agentServices(netns: boolean): string {
   return nodeServicesEnv(netns).SEXTANT_NODE_SERVICES ?? process.env.SEXTANT_NODE_SERVICES ?? 'l4lb,overlay,cni,dispatcher,control';
 }
 
-function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout): void {
+function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout, entry?: { url: string; ca: string }): void {
   say('');
   say(`Sextant is up (logs and state in ${o.workDir})`);
   say(`  master     ${masterUrl}/master/state`);
   say(`  marathon   ${marathonUrl}/v2/apps`);
+  if (entry) say(`  entry      curl --cacert ${entry.ca} -H "Authorization: token=$TOKEN" ${entry.url}/marathon/v2/apps   (HTTPS entry point: /mesos/, /marathon/, /mesos_dns/, /net/, /service/<app>/)`);
   const via = layout ? `ip netns exec ${layout.hubName} ` : '';
   for (const t of tasks) say(`  example    ${via}curl http://${t.host}:${t.ports[0]}/   (${t.id})`);
   say(`  resolve    ${via}dig @${layout?.masterIp ?? `${o.ipBase}.1`} -p ${o.mesosDnsPort} ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (Mesos-DNS on the master)`);

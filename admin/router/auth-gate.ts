@@ -74,6 +74,10 @@ export class AuthGate {
     if (cached) return { ok: true, identity: cached };
     const throttled = this.throttledFor(address, now);
     if (throttled) return { ok: false, status: 429, reason: 'throttled', message: `too many failed authentications from ${address}; retry in ${throttled} s`, retryAfterS: throttled };
+    if (!cred) {
+      this.fail(address, now);
+      return { ok: false, status: 401, reason: 'missing', message: 'no credential: send Authorization: token=<jwt> (or Bearer <jwt>, or the dcos-acs-auth-cookie cookie)' };
+    }
     const authority = this.authority();
     if (!authority) return { ok: false, status: 503, reason: 'no-authority', message: 'no identity service runs in this master (admin/acs): the entry point refuses what it cannot authenticate' };
     const r = await authority.authenticate(headers);

@@ -53,6 +53,7 @@ t.test('plannedBinds', async (t) => {
     [
       'tcp 127.9.9.1:5050 master Mesos API',
       'tcp 127.9.9.1:8080 Marathon',
+      'tcp 127.9.9.1:8443 entry point HTTPS (--admin-port)',
       'tcp 127.9.9.1:5060 control plane gRPC (SEXTANT_CONTROL_PORT)',
       'udp 127.9.9.1:61053 Mesos-DNS DNS',
       'tcp 127.9.9.1:61053 Mesos-DNS DNS',
@@ -62,9 +63,10 @@ t.test('plannedBinds', async (t) => {
     ],
   );
   const few = parseUpArgs(['--ip-base', '127.9.9', '--agents', '1'], { SEXTANT_MASTER_SERVICES: 'overlay' });
-  t.equal(plannedBinds(few).length, 3, 'only the services that will run');
+  t.equal(plannedBinds(few).length, 4, 'only the services that will run (and the entry point)');
+  t.equal(plannedBinds(parseUpArgs(['--ip-base', '127.9.9', '--agents', '1', '--no-admin'], { SEXTANT_MASTER_SERVICES: 'overlay' })).length, 3, '--no-admin: no entry point');
   const ns = parseUpArgs(['--netns'], env);
-  t.same(plannedBinds(ns).map((b) => `${b.host}:${b.port}`), ['127.0.0.1:5050', '127.0.0.1:8080'], '--netns: only the ports forwarded into the host namespace');
+  t.same(plannedBinds(ns).map((b) => `${b.host}:${b.port}`), ['127.0.0.1:5050', '127.0.0.1:8080', '127.0.0.1:8443'], '--netns: only the ports forwarded into the host namespace');
   const dup = parseUpArgs(['--ip-base', '127.9.9', '--marathon-port', '5050'], env);
   t.match(await checkBinds(plannedBinds(dup)), [/127\.9\.9\.1:5050\/tcp would be bound twice: by the master Mesos API and the Marathon/]);
 });
