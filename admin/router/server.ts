@@ -77,7 +77,12 @@ export class EntryServer {
     srv.on('request', (req: AnyReq, res: AnyRes) => void this.onRequest(req, res));
     srv.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => void this.onUpgrade(req, socket, head));
     srv.on('session', (s) => (this.sessions.add(s), s.once('close', () => this.sessions.delete(s))));
-    srv.on('secureConnection', (s) => (this.sessions.add(s), s.once('close', () => this.sessions.delete(s))));
+    srv.on('secureConnection', (s) => {
+      // Without this, HTTP/1.1 responses through the ALPN fallback wait on Nagle + the client's delayed ACK.
+      s.setNoDelay(true);
+      this.sessions.add(s);
+      s.once('close', () => this.sessions.delete(s));
+    });
     srv.on('tlsClientError', () => undefined);
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);

@@ -1,0 +1,35 @@
+/**
+ * The entry point as its own process for the benchmark (as it runs inside `sextant master`, but
+ * without the master's work beside it): `node entry-main.js HOST PORT CERT KEY UPSTREAM_IP MESOS_PORT
+ * MARATHON_PORT`, with the token's public key (SPKI PEM) in $BENCH_JWT_PUBLIC_KEY. Its Authority
+ * verifies RS256 tokens with jose and grants `bench` everything; the entry point caches the
+ * verification by hash as it does in production. Prints `entry ready` once listening.
+ */
+import fs from 'node:fs';
+import { importSPKI, jwtVerify } from 'jose';
+import { createLogger, createRegistry, systemClock } from '../../common/index.js';
+import type { Authority } from '../../contracts/auth.js';
+import { EntryServer, MasterUpstreams } from '../../admin/index.js';
+
+const [host, port, cert, key, upIp, mesosPort, marathonPort] = process.argv.slice(2);
+const pub = await importSPKI(process.env.BENCH_JWT_PUBLIC_KEY!, 'RS256');
+const authority: Authority = {
+  async authenticate(h) {
+    const tok = typeof h.authorization === 'string' ? h.authorization.replace(/^token=/, '') : '';
+    if (!tok) return { ok: false, reason: 'missing', message: 'no token' };
+    try {
+      const { payload } = await jwtVerify(tok, pub);
+      return payload.sub === 'bench' ? { ok: true, identity: { uid: 'bench', kind: 'user', superuser: false } } : { ok: false, reason: 'unknown-identity', message: String(payload.sub) };
+    } catch (e) {
+      return { ok: false, reason: 'bad-signature', message: (e as Error).message };
+    }
+  },
+  async authorize() {
+    return true;
+  },
+};
+const upstreams = new MasterUpstreams({ ip: upIp!, port: Number(mesosPort), marathonPort: Number(marathonPort), mesosDnsPort: 8123, clock: systemClock });
+const entry = new EntryServer({ host: host!, port: Number(port), cert: fs.readFileSync(cert!), key: fs.readFileSync(key!), upstreams, authority: () => authority, registry: createRegistry(), log: createLogger('entry-bench') });
+await entry.start();
+process.stdout.write('entry ready\n');
+process.on('SIGTERM', () => void entry.stop().then(() => process.exit(0)));

@@ -1,0 +1,212 @@
+/**
+ * The entry point against nginx (Debian nginx-light) as a TLS reverse proxy in front of the same
+ * upstream (a real `sextant master` process, 20 apps), same run: wrk over HTTPS/1.1 keep-alive on
+ * `/marathon/v2/apps` and `/mesos/master/state`, throughput at 16 connections and latency at 1
+ * connection, each also measured on the upstream directly (what the proxy adds). The entry point
+ * runs in its own process (entry-main.ts) with one worker, nginx with `worker_processes 1`; the entry
+ * point checks a token on every request (RS256, cached by hash), nginx checks nothing.
+ * Plus the cost of one token check: a jose RS256 verification against a cache hit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { exportSPKI, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { ensureCa, issueCert, run, systemClock } from '../../common/index.js';
+import { AuthGate } from '../../admin/index.js';
+import { freePort, which } from '../../test/lib/index.js';
+import { trackGroup } from '../lib/groups.js';
+import { median } from '../lib/stats.js';
+
+const HOST = '127.0.0.1';
+const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 3);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+const sextantJs = path.join(root, 'dist', 'cli', 'sextant.js');
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; ready: (re: RegExp) => Promise<void>; out: () => string } {
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  trackGroup(child.pid);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const ready = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${cmd} not ready in 30 s: ${out.slice(-2000)}`)), 30_000);
+      const check = () => re.test(out) && (clearTimeout(timer), resolve());
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      child.once('exit', (c) => (clearTimeout(timer), reject(new Error(`${cmd} exited ${c}: ${out.slice(-2000)}`))));
+      check();
+    });
+  return { child, ready, out: () => out };
+}
+
+function stop(c: ChildProcess): void {
+  try {
+    if (c.pid) process.kill(-c.pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+}
+
+const unit = (v: string, u: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[u]!;
+
+export function parseWrk(out: string): WrkResult {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p = (q: string) => {
+    const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+    return m ? unit(m[1]!, m[2]!) : NaN;
+  };
+  const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return { rps, p50: p('50'), p99: p('99'), errors: Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((s, x) => s + Number(x), 0) : 0) };
+}
+
+async function wrk(url: string, conns: number, token?: string): Promise<WrkResult> {
+  const args = ['wrk', '-t', '1', '-c', String(conns), '-d', `${SECONDS}s`, '--latency', ...(token ? ['-H', `Authorization: token=${token}`] : []), url];
+  const r = await run(args, { timeoutMs: (SECONDS + 30) * 1000 });
+  const w = parseWrk(r.stdout);
+  if (!(w.rps > 0)) throw new Error(`wrk gave no rate for ${url}: ${r.stdout}`);
+  if (w.errors) throw new Error(`wrk saw ${w.errors} errors on ${url}: ${r.stdout}`);
+  return w;
+}
+
+function nginxConf(dir: string, port: number, mesos: number, marathon: number, cert: string, key: string): string {
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  const loc = (p: string, up: string) => `location /${p}/ { proxy_pass http://${up}/; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }`;
+  return `user root; worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi; uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  upstream mesos { server ${HOST}:${mesos}; keepalive 32; }
+  upstream marathon { server ${HOST}:${marathon}; keepalive 32; }
+  server {
+    listen ${HOST}:${port} ssl;
+    ssl_certificate ${cert}; ssl_certificate_key ${key};
+    ${loc('mesos', 'mesos')}
+    ${loc('marathon', 'marathon')}
+  }
+}
+`;
+}
+
+/** Resolve once something accepts TCP on the port (bounded: 10 s, 100 tries). */
+async function listening(port: number, out: () => string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, HOST, () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${HOST}:${port}: ${out().slice(-2000)}`);
+}
+
+/** One RS256 verification (jose) against a cache hit of the entry point's gate, per check. */
+async function tokenCost(): Promise<{ verifyUs: number; cachedUs: number }> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const tok = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('u').setExpirationTime('1h').sign(privateKey);
+  const N = 2000;
+  let t0 = performance.now();
+  for (let i = 0; i < N; i++) await jwtVerify(tok, publicKey);
+  const verifyUs = ((performance.now() - t0) * 1000) / N;
+  const gate = new AuthGate(() => ({ authenticate: async () => ({ ok: true, identity: { uid: 'u', kind: 'user', superuser: false } }), authorize: async () => true }), { clock: systemClock, cacheMs: 60_000, cacheSize: 100, throttleFailures: 10, throttleWindowMs: 1000 });
+  const headers = { authorization: `token=${tok}` };
+  await gate.authenticate(headers, HOST);
+  t0 = performance.now();
+  for (let i = 0; i < N * 10; i++) await gate.authenticate(headers, HOST);
+  return { verifyUs, cachedUs: ((performance.now() - t0) * 1000) / (N * 10) };
+}
+
+export async function bench(): Promise<string> {
+  const missing = ['wrk', 'nginx', 'openssl'].filter((t) => !which(t));
+  if (missing.length) throw new Error(`missing ${missing.join(', ')}: install the Debian packages (wrk, nginx-light, openssl)`);
+  if (!fs.existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: npm run build`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-bench-admin-'));
+  const procs: ChildProcess[] = [];
+  try {
+    const ca = await ensureCa(path.join(dir, 'ca'));
+    const leaf = await issueCert(ca, dir, 'entry', { cn: HOST, usage: 'server', ips: [HOST] });
+    const ports = new Set<number>();
+    while (ports.size < 4) ports.add(await freePort(HOST));
+    const [mesos, marathon, entryPort, nginxPort] = [...ports] as [number, number, number, number];
+    const m = start(process.execPath, [sextantJs, 'master', '--ip', HOST, '--port', String(mesos), '--marathon-port', String(marathon), '--work-dir', path.join(dir, 'master')], { SEXTANT_MASTER_SERVICES: '', SEXTANT_LOG_LEVEL: 'warn' });
+    procs.push(m.child);
+    await m.ready(/sextant master listening/);
+    for (let i = 0; i < 20; i++)
+      await fetch(`http://${HOST}:${marathon}/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: `/bench/app${i}`, cmd: 'sleep 1000', cpus: 0.1, mem: 16, instances: 1, labels: { team: 'bench' } }) });
+
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('bench').setExpirationTime('2h').sign(privateKey);
+    const main = path.join(here, fs.existsSync(path.join(here, 'entry-main.js')) ? 'entry-main.js' : 'entry-main.ts');
+    const e = start(process.execPath, [...(main.endsWith('.ts') ? ['--import', 'tsx'] : []), main, HOST, String(entryPort), leaf.cert, leaf.key, HOST, String(mesos), String(marathon)], { BENCH_JWT_PUBLIC_KEY: await exportSPKI(publicKey), SEXTANT_LOG_LEVEL: 'warn' });
+    procs.push(e.child);
+    await e.ready(/entry ready/);
+    const conf = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(conf, nginxConf(dir, nginxPort, mesos, marathon, leaf.cert, leaf.key));
+    const n = start('nginx', ['-p', dir, '-c', conf]);
+    procs.push(n.child);
+    await listening(nginxPort, n.out); // nginx prints nothing once up
+    const paths = [
+      { name: 'Marathon GET /v2/apps (20 apps)', up: `http://${HOST}:${marathon}/v2/apps`, via: '/marathon/v2/apps' },
+      { name: 'Mesos GET /master/state', up: `http://${HOST}:${mesos}/master/state`, via: '/mesos/master/state' },
+    ];
+    const rows: string[] = [];
+    for (const p of paths) {
+      const acc = { direct: [] as WrkResult[], entry: [] as WrkResult[], nginx: [] as WrkResult[], directLat: [] as WrkResult[], entryLat: [] as WrkResult[], nginxLat: [] as WrkResult[] };
+      for (let r = 0; r < ROUNDS; r++) {
+        const order: ('direct' | 'entry' | 'nginx')[] = r % 2 ? ['nginx', 'entry', 'direct'] : ['direct', 'entry', 'nginx'];
+        for (const who of order) {
+          const url = who === 'direct' ? p.up : `https://${HOST}:${who === 'entry' ? entryPort : nginxPort}${p.via}`;
+          const tok = who === 'entry' ? token : undefined;
+          acc[who].push(await wrk(url, 16, tok));
+          acc[`${who}Lat`].push(await wrk(url, 1, tok));
+        }
+      }
+      const med = (xs: WrkResult[], k: keyof WrkResult) => median(xs.map((x) => x[k]));
+      const f = (x: number) => x.toFixed(3);
+      rows.push(
+        `| ${p.name} | ${med(acc.direct, 'rps').toFixed(0)} | ${med(acc.entry, 'rps').toFixed(0)} | ${med(acc.nginx, 'rps').toFixed(0)} | **${(med(acc.entry, 'rps') / med(acc.nginx, 'rps')).toFixed(2)}** | ` +
+          `${f(med(acc.directLat, 'p50'))} / ${f(med(acc.directLat, 'p99'))} | ${f(med(acc.entryLat, 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc.entryLat, 'p99') - med(acc.directLat, 'p99'))} | ` +
+          `${f(med(acc.nginxLat, 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc.nginxLat, 'p99') - med(acc.directLat, 'p99'))} |`,
+      );
+    }
+    const cost = await tokenCost();
+    return [
+      '## Entry point vs nginx in front of the same master',
+      '',
+      `wrk over HTTPS (HTTP/1.1, keep-alive) to the entry point (its own Node process, one thread) and to nginx ${(await run(['nginx', '-v'])).stderr.trim().replace('nginx version: ', '')} (\`worker_processes 1\`,`,
+      'upstream keep-alive), both with the same certificate, in front of one `sextant master` process (no plugins) on loopback; "direct" is wrk on the',
+      `upstream itself. Throughput at 16 connections, latency at 1 connection; ${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians.`,
+      'The entry point authenticates every request (RS256 token, verification cached by SHA-256 of the header) and authorizes it against the',
+      'permission table; nginx checks nothing. Ratio = entry point / nginx requests per second, same run.',
+      '',
+      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work shares this machine).`,
+      '',
+      '| path | direct req/s | entry req/s | nginx req/s | entry / nginx | direct p50 / p99 ms | entry adds p50 / p99 ms | nginx adds p50 / p99 ms |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...rows,
+      '',
+      `Token check: one RS256 verification (jose) ${cost.verifyUs.toFixed(1)} µs; a cached check (SHA-256 of the credential, map lookup) ${cost.cachedUs.toFixed(1)} µs.`,
+      '',
+    ].join('\n');
+  } finally {
+    for (const c of procs.reverse()) stop(c);
+    await new Promise((r) => setTimeout(r, 300));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
