@@ -88,9 +88,8 @@ export interface TestMaster {
 }
 
 /** A real `sextant master` (overlay, l4lb, mesos-dns, control) on a private loopback address and free ports. */
-export async function spawnMaster(t: Teardownable, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestMaster> {
+export async function spawnMaster(t: Teardownable, extra: string[] = [], env: NodeJS.ProcessEnv = {}, ip = loopbackBlock()(1)): Promise<TestMaster> {
   if (!fs.existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: run \`npm run build\` first (npm test builds it as pretest)`);
-  const ip = loopbackBlock()(1);
   const [port, marathonPort, mesosDnsPort, dnsPort, controlPort] = await distinctPorts(ip, 5);
   const workDir = tmpDir(t, 'master');
   const proc = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', ip, '--port', String(port), '--marathon-port', String(marathonPort), '--work-dir', workDir, ...extra], {
