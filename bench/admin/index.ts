@@ -29,6 +29,8 @@ const sextantJs = path.join(root, 'dist', 'cli', 'sextant.js');
 
 interface WrkResult {
   rps: number;
+  /** CPU µs the proxy process spent per request (throughput runs). */
+  cpuUs?: number;
   p50: number;
   p99: number;
   errors: number;
@@ -103,6 +105,25 @@ http {
 `;
 }
 
+/** CPU seconds (user + system) of a process and its direct children (nginx's workers), from /proc. */
+function cpuSeconds(pid: number): number {
+  const one = (p: number) => {
+    try {
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100)
+    } catch {
+      return 0;
+    }
+  };
+  let kids: number[] = [];
+  try {
+    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* no children file */
+  }
+  return one(pid) + kids.reduce((s, k) => s + one(k), 0);
+}
+
 /** Resolve once something accepts TCP on the port (bounded: 10 s, 100 tries). */
 async function listening(port: number, out: () => string): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -173,16 +194,21 @@ export async function bench(): Promise<string> {
         for (const who of order) {
           const url = who === 'direct' ? p.up : `https://${HOST}:${who === 'entry' ? entryPort : nginxPort}${p.via}`;
           const tok = who === 'entry' ? token : undefined;
-          acc[who].push(await wrk(url, 16, tok));
+          const pid = who === 'entry' ? e.child.pid! : who === 'nginx' ? n.child.pid! : m.child.pid!;
+          const c0 = cpuSeconds(pid);
+          const w = await wrk(url, 16, tok);
+          w.cpuUs = ((cpuSeconds(pid) - c0) * 1e6) / (w.rps * SECONDS);
+          acc[who].push(w);
           acc[`${who}Lat`].push(await wrk(url, 1, tok));
         }
       }
-      const med = (xs: WrkResult[], k: keyof WrkResult) => median(xs.map((x) => x[k]));
+      const med = (xs: WrkResult[], k: keyof WrkResult) => median(xs.map((x) => x[k] ?? NaN));
       const f = (x: number) => x.toFixed(3);
       rows.push(
         `| ${p.name} | ${med(acc.direct, 'rps').toFixed(0)} | ${med(acc.entry, 'rps').toFixed(0)} | ${med(acc.nginx, 'rps').toFixed(0)} | **${(med(acc.entry, 'rps') / med(acc.nginx, 'rps')).toFixed(2)}** | ` +
           `${f(med(acc.directLat, 'p50'))} / ${f(med(acc.directLat, 'p99'))} | ${f(med(acc.entryLat, 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc.entryLat, 'p99') - med(acc.directLat, 'p99'))} | ` +
-          `${f(med(acc.nginxLat, 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc.nginxLat, 'p99') - med(acc.directLat, 'p99'))} |`,
+          `${f(med(acc.nginxLat, 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc.nginxLat, 'p99') - med(acc.directLat, 'p99'))} | ` +
+          `${med(acc.entry, 'cpuUs').toFixed(0)} / ${med(acc.nginx, 'cpuUs').toFixed(0)} |`,
       );
     }
     const cost = await tokenCost();
@@ -193,12 +219,13 @@ export async function bench(): Promise<string> {
       'upstream keep-alive), both with the same certificate, in front of one `sextant master` process (no plugins) on loopback; "direct" is wrk on the',
       `upstream itself. Throughput at 16 connections, latency at 1 connection; ${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians.`,
       'The entry point authenticates every request (RS256 token, verification cached by SHA-256 of the header) and authorizes it against the',
-      'permission table; nginx checks nothing. Ratio = entry point / nginx requests per second, same run.',
+      'permission table; nginx checks nothing. Ratio = entry point / nginx requests per second, same run. CPU µs/req: CPU time of the',
+      'proxy process (nginx: master and worker) during the 16-connection run over the requests it served, the figure least moved by other load.',
       '',
       `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work shares this machine).`,
       '',
-      '| path | direct req/s | entry req/s | nginx req/s | entry / nginx | direct p50 / p99 ms | entry adds p50 / p99 ms | nginx adds p50 / p99 ms |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| path | direct req/s | entry req/s | nginx req/s | entry / nginx | direct p50 / p99 ms | entry adds p50 / p99 ms | nginx adds p50 / p99 ms | CPU µs/req entry / nginx |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
       '',
       `Token check: one RS256 verification (jose) ${cost.verifyUs.toFixed(1)} µs; a cached check (SHA-256 of the credential, map lookup) ${cost.cachedUs.toFixed(1)} µs.`,
