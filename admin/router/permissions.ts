@@ -103,6 +103,8 @@ const ROWS: Row[] = [
   ['mesos', /^\/(master\/(state(\.json)?|frameworks|redirect)|state(\.json)?|version|redirect|openapi\.json)$/, readOnly(R.mesos)],
   // The agent protocol: agents talk to the master directly; through the entry point only with ops:mesos full.
   ['mesos', /^\/api\/v1\/agents\/(register|heartbeat|status)$/, (m) => (m === 'POST' ? { kind: 'permission', permission: { resource: R.mesos, action: 'full' } } : undefined)],
+  // `sextant node rm`: remove an agent.
+  ['mesos', /^\/api\/v1\/agents\/[^/]+$/, (m) => (m === 'DELETE' ? perm(R.nodes, m) : undefined)],
   // The dashboard's static files (index and assets) are public; its API calls go through the rows above.
   ['mesos', /^\/(index\.html|favicon\.ico|assets\/[^?]*|static\/[^?]*)?$/, publicGet],
 

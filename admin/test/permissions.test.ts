@@ -47,6 +47,7 @@ t.test('permissionFor: one row per rule', async (t) => {
     [['mesos', 'GET', '/master/state'], 'dcos:adminrouter:ops:mesos read'],
     [['mesos', 'POST', '/master/state'], 'none'],
     [['mesos', 'POST', '/api/v1/agents/register'], 'dcos:adminrouter:ops:mesos full'],
+    [['mesos', 'DELETE', '/api/v1/agents/S1'], 'dcos:adminrouter:ops:nodes delete'],
     [['mesos', 'GET', '/health'], 'public'],
     [['mesos', 'GET', '/assets/app.js'], 'public'],
     [['mesos', 'POST', '/assets/app.js'], 'none'],
