@@ -63,7 +63,7 @@ export async function startNetnsUp(t: Teardownable, agents: number, env: Record<
   if (!existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: run \`npx tsc -p .\` (npm test builds it first)`);
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('cniup')}-`));
   const [mp, mkp, ap] = [await freePort(), await freePort(), await freePort()];
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', ...(opts.example ? [] : ['--no-example']), '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap)], {
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', ...(opts.example ? [] : ['--no-example']), '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap), '--admin-port', String(await freePort())], {
     env: { ...process.env, ...env },
     graceMs: 20_000,
   });

@@ -22,13 +22,15 @@ export interface UpPlan {
   agentPort: number;
   mesosDnsPort: number;
   portBase: number;
+  /** The HTTPS entry point (sextant up's --admin-port), free so parallel runs never meet on 8443. */
+  adminPort: number;
 }
 
 /** Addresses and ports for one cluster, free now. */
 export async function upPlan(): Promise<UpPlan> {
   const ipBase = loopbackBlock()(1).split('.').slice(0, 3).join('.');
-  const [masterPort, marathonPort, mesosDnsPort] = await distinctFreePorts(`${ipBase}.1`, 3);
-  return { ipBase, masterPort, marathonPort, agentPort: await freePort(`${ipBase}.2`), mesosDnsPort, portBase: randomInt(20, 55) * 1000 };
+  const [masterPort, marathonPort, mesosDnsPort, adminPort] = await distinctFreePorts(`${ipBase}.1`, 4);
+  return { ipBase, masterPort, marathonPort, agentPort: await freePort(`${ipBase}.2`), mesosDnsPort, portBase: randomInt(20, 55) * 1000, adminPort: adminPort! };
 }
 
 async function distinctFreePorts(host: string, n: number): Promise<number[]> {
@@ -41,7 +43,7 @@ async function distinctFreePorts(host: string, n: number): Promise<number[]> {
 export function upArgs(p: UpPlan, workDir: string, agents: number, extra: string[] = []): string[] {
   return [
     sextantJs, 'up', '--agents', String(agents), '--work-dir', workDir, '--ip-base', p.ipBase, '--master-port', String(p.masterPort), '--marathon-port', String(p.marathonPort),
-    '--agent-port', String(p.agentPort), '--mesos-dns-port', String(p.mesosDnsPort), '--port-base', String(p.portBase), '--agent-timeout-ms', '3000', ...extra,
+    '--agent-port', String(p.agentPort), '--mesos-dns-port', String(p.mesosDnsPort), '--port-base', String(p.portBase), '--agent-timeout-ms', '3000', ...(extra.includes('--admin-port') ? [] : ['--admin-port', String(p.adminPort)]), ...extra,
   ];
 }
 
