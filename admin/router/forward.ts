@@ -1,7 +1,8 @@
 /**
  * Forwarding one request or websocket with http2-proxy: streaming both ways (no buffering), a
- * keep-alive agent to the upstreams, a deadline for the upstream's response headers (504; long
- * streams such as SSE are not cut once headers came), upstream Location headers rewritten to the
+ * keep-alive agent to the upstreams, a deadline for the upstream's response headers once the request
+ * is sent (504; while a body goes up, the deadline is for a stalled connection; long streams such as
+ * SSE are not cut once headers came), upstream Location headers rewritten to the
  * entry point's paths, and a redirect from a Mesos upstream (a stale leader) turned into a retry
  * instead of being handed to the client.
  */
@@ -49,12 +50,23 @@ export function rewriteLocation(loc: string, target: Target, m: Mapped): string 
 function upstreamRequest(o: ForwardOptions, timedOut: { v: boolean }) {
   return (_req: unknown, opts: http.RequestOptions) => {
     const r = http.request({ ...opts, agent: o.agent });
-    const timer = setTimeout(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const fire = () => {
       timedOut.v = true;
       r.destroy(new UpstreamTimeout(`the upstream gave no response within ${o.timeoutMs} ms`));
-    }, o.timeoutMs);
-    const clear = () => clearTimeout(timer);
-    r.once('response', clear).once('upgrade', clear).once('close', clear);
+    };
+    // While the body goes up: the upstream connection may not stall that long (a large body may take
+    // longer in all). Once the request is complete: the response headers must come within the deadline.
+    r.setTimeout(o.timeoutMs, fire);
+    const done = () => {
+      r.setTimeout(0);
+      clearTimeout(timer);
+    };
+    r.once('finish', () => {
+      r.setTimeout(0);
+      timer = setTimeout(fire, o.timeoutMs);
+    });
+    r.once('response', done).once('upgrade', done).once('close', done);
     return Promise.resolve(r);
   };
 }
@@ -72,7 +84,8 @@ export async function forward(req: AnyReq, res: AnyRes, target: Target, m: Mappe
         const status = up.statusCode ?? 502;
         o.onHeaders(status);
         const loc = up.headers.location;
-        if (m.upstream === 'mesos' && (status === 307 || status === 302) && typeof loc === 'string' && /^(https?:)?\/\//.test(loc) && !/^(https?:)?\/\/[^/]+\/?$/.test(loc) === true) {
+        // A follower's 307 to the same path on the leader (`/master/redirect`'s bare `//leader` is an answer, not a move).
+        if (m.upstream === 'mesos' && (status === 307 || status === 302) && typeof loc === 'string' && /^(https?:)?\/\/[^/]+\//.test(loc)) {
           up.resume();
           throw new LeaderMoved(loc);
         }

@@ -127,8 +127,7 @@ export class EntryServer {
     res.once('finish', finish).once('close', finish);
     try {
       m = mapPath(req.url ?? '/');
-      const { need, body } = await this.admit(req, m, method, (i) => (who = i));
-      void need;
+      const body = await this.admit(req, m, method, (i) => (who = i));
       await this.proxy(req, res, m, body);
     } catch (e) {
       if (e instanceof BadPath) refused = new Refusal(400, 'bad-path', e.message);
@@ -140,13 +139,13 @@ export class EntryServer {
   }
 
   /** Every check before a request may be forwarded; throws a Refusal. Returns a buffered body when the permission needed it. */
-  private async admit(req: AnyReq, m: Mapped, method: string, identified: (i: Identity) => void): Promise<{ need: string; body?: Buffer }> {
+  private async admit(req: AnyReq, m: Mapped, method: string, identified: (i: Identity) => void): Promise<Buffer | undefined> {
     if (headerBytes(req.rawHeaders) > this.limits.maxHeaderBytes) throw new Refusal(431, 'headers-too-large', `request headers exceed ${this.limits.maxHeaderBytes} bytes`);
     const len = Number(req.headers['content-length'] ?? 0);
     if (len > this.limits.maxBodyBytes) throw new Refusal(413, 'body-too-large', `request body of ${len} bytes exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
     const need = permissionFor(m.upstream, method, m.path, m.app);
     if (need.kind === 'none') throw new Refusal(403, 'no-permission-entry', `${method} ${m.prefix}${m.path} has no entry in the entry point's permission table: refused`);
-    if (need.kind === 'public') return { need: 'public' };
+    if (need.kind === 'public') return undefined;
     const auth = await this.gate.authenticate(req.headers, req.socket?.remoteAddress ?? '');
     if (!auth.ok) {
       throw auth.status === 429
@@ -168,7 +167,7 @@ export class EntryServer {
     } else permission = need.permission;
     if (!(await this.gate.authorize(auth.identity, permission)))
       throw new Refusal(403, 'forbidden', `${auth.identity.uid} lacks the permission ${permission.resource} ${permission.action}`, { code: 'forbidden', permission });
-    return { need: 'permission', ...(body ? { body } : {}) };
+    return body;
   }
 
   private readBody(req: AnyReq): Promise<Buffer> {
@@ -253,11 +252,10 @@ export class EntryServer {
 
   private async onUpgrade(req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): Promise<void> {
     let m: Mapped | undefined;
-    let who: Identity | undefined;
     socket.on('error', () => undefined);
     try {
       m = mapPath(req.url ?? '/');
-      await this.admit(req, m, 'GET', (i) => (who = i));
+      await this.admit(req, m, 'GET', () => undefined);
       const target = await this.target(m);
       this.metrics.requests.inc({ route: m.route, code: '101' });
       await forwardWs(req, socket, head, target, m, { agent: this.agent, timeoutMs: this.limits.upstreamTimeoutMs, onHeaders: () => undefined });
@@ -265,7 +263,6 @@ export class EntryServer {
       const r = e instanceof Refusal ? e : e instanceof BadPath ? new Refusal(400, 'bad-path', e.message) : new Refusal(502, 'upstream-error', (e as Error).message);
       if (e instanceof Refusal || e instanceof BadPath) this.metrics.refusals.inc({ reason: r.reason });
       this.metrics.requests.inc({ route: m?.route ?? 'unknown', code: String(r.status) });
-      void who;
       if (socket.writable) {
         const body = JSON.stringify({ code: r.reason, message: r.message, ...r.extra });
         socket.end(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
