@@ -8,6 +8,7 @@
  * Resource ids follow DC/OS (see admin/README.md for the whole table).
  */
 import type { Action, Permission } from '../../contracts/auth.js';
+import { BadPath, mapPath } from './routes.js';
 
 export type Upstream = 'mesos' | 'marathon' | 'mesos-dns' | 'service';
 
@@ -27,6 +28,7 @@ export const R = {
   metrics: 'dcos:adminrouter:ops:metrics',
   health: 'dcos:adminrouter:ops:system-health',
   acs: 'dcos:adminrouter:acs',
+  agentFiles: 'dcos:adminrouter:ops:slave',
   marathon: 'dcos:adminrouter:service:marathon',
   service: (app: string) => `dcos:adminrouter:service:${app}`,
   group: (group: string) => `${MARATHON_SERVICES}${group}`,
@@ -105,6 +107,10 @@ const ROWS: Row[] = [
   ['mesos', /^\/api\/v1\/agents\/(register|heartbeat|status)$/, (m) => (m === 'POST' ? { kind: 'permission', permission: { resource: R.mesos, action: 'full' } } : undefined)],
   // `sextant node rm`: remove an agent.
   ['mesos', /^\/api\/v1\/agents\/[^/]+$/, (m) => (m === 'DELETE' ? perm(R.nodes, m) : undefined)],
+  // The dashboard: task logs from an agent (its sandbox files), DNS lookups, chart series.
+  ['mesos', /^\/agent\/[^/]+\/files\/read$/, readOnly(R.agentFiles)],
+  ['mesos', /^\/v1\/dns\/query$/, readOnly(R.mesosDns)],
+  ['mesos', /^\/v1\/dashboard\/series$/, readOnly(R.metrics)],
   // The dashboard's static files (index and assets) are public; its API calls go through the rows above.
   ['mesos', /^\/(index\.html|favicon\.ico|assets\/[^?]*|static\/[^?]*)?$/, publicGet],
 
@@ -126,6 +132,17 @@ const ROWS: Row[] = [
 /** What a request needs. `path` is the upstream path without the query; `service` is the app id for `/service/<app>/`. */
 export function permissionFor(upstream: Upstream, method: string, path: string, service?: string): Need {
   if (upstream === 'service') return perm(R.service(service ?? ''), method) ?? { kind: 'none' };
+  // The master's port also serves the DC/OS prefixes itself (the dashboard's shim hands `/marathon/...`
+  // to Marathon in process): such a path needs what the API it reaches needs.
+  if (upstream === 'mesos' && /^\/(mesos|marathon|net|mesos_dns)(\/|$)/.test(path) && !/^\/net\/v1\/(vips|backends)(\/|$)/.test(path)) {
+    try {
+      const inner = mapPath(path);
+      return permissionFor(inner.upstream, method, inner.path, inner.app);
+    } catch (e) {
+      if (e instanceof BadPath) return { kind: 'none' };
+      throw e;
+    }
+  }
   for (const [u, re, need] of ROWS) {
     if (u !== upstream) continue;
     const m = path.match(re);
