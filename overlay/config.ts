@@ -10,6 +10,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set(['host', 'bridge', 'd
 export const MAX_NAME = 13;
 
 import { DEFAULT_OVERLAY } from '../contracts/index.js';
+import { VTEP_SUBNET6 } from './desired.js';
 export { DEFAULT_OVERLAY };
 export const DEFAULT_MTU = 1420;
 export const DEFAULT_NETWORKS: OverlayNetwork[] = [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: DEFAULT_MTU }];
@@ -57,6 +58,8 @@ export function parseNetwork(value: unknown, existing: OverlayNetwork[] = [], vt
     const s6 = cidrField(f, 'subnet6', undefined, 6);
     const p6 = f.number('prefix6', { default: 80 }, { integer: true });
     checkPrefix(f, 'prefix6', s6, p6, 126);
+    const vtep6 = parseCidr(VTEP_SUBNET6)!;
+    if (overlaps(vtep6, s6)) throw new ConfigError(f.at('subnet6'), `${formatCidr(s6)} overlaps the VTEPs' IPv6 subnet (${VTEP_SUBNET6})`);
     for (const n of existing) {
       const o = n.subnet6 ? parseCidr(n.subnet6) : undefined;
       if (o && overlaps(o, s6)) throw new ConfigError(f.at('subnet6'), `${formatCidr(s6)} overlaps network "${n.name}" (${n.subnet6})`);
@@ -74,10 +77,17 @@ function checkPrefix(f: Fields, key: string, subnet: Cidr, prefix: number, max: 
   if (prefix - subnet.len > 20) throw new ConfigError(f.at(key), `gives 2^${prefix - subnet.len} slices; at most 2^20 are supported`);
 }
 
-/** An endpoint of an isolation rule: `network` or `network/cidr` (the cidr inside the network). */
+/**
+ * An endpoint of an isolation rule: `network` (both families: its subnet and its subnet6) or
+ * `network/cidr`, an IPv4 prefix inside the network's subnet or an IPv6 prefix inside its subnet6
+ * (the rule then applies to that family only).
+ */
 export interface Endpoint {
   network: string;
-  cidr: string;
+  /** The IPv4 prefix: the network's subnet, or the given IPv4 prefix; undefined for an IPv6 prefix. */
+  cidr: string | undefined;
+  /** The IPv6 prefix: the network's subnet6 (if any), or the given IPv6 prefix; undefined for an IPv4 prefix. */
+  cidr6: string | undefined;
 }
 
 export function parseEndpoint(s: string, networks: OverlayNetwork[], field: string): Endpoint {
@@ -85,12 +95,15 @@ export function parseEndpoint(s: string, networks: OverlayNetwork[], field: stri
   const name = slash < 0 ? s : s.slice(0, slash);
   const net = networks.find((n) => n.name === name);
   if (!net) throw new ConfigError(field, `unknown network "${name}"`);
-  if (slash < 0) return { network: name, cidr: net.subnet };
-  const c = parseCidr(s.slice(slash + 1));
-  const outer = parseCidr(net.subnet)!;
-  if (!c || c.family !== 4) throw new ConfigError(field, `"${s.slice(slash + 1)}" is not an IPv4 prefix`);
-  if (!contains(outer, c.base) || c.len < outer.len) throw new ConfigError(field, `${formatCidr(c)} is not inside network "${name}" (${net.subnet})`);
-  return { network: name, cidr: formatCidr(c) };
+  if (slash < 0) return { network: name, cidr: net.subnet, cidr6: net.subnet6 };
+  const text = s.slice(slash + 1);
+  const c = parseCidr(text);
+  if (!c) throw new ConfigError(field, `"${text}" is not an IPv4 or IPv6 prefix (host bits zero)`);
+  const within = c.family === 4 ? net.subnet : net.subnet6;
+  if (!within) throw new ConfigError(field, `${formatCidr(c)} is IPv6 but network "${name}" has no subnet6`);
+  const outer = parseCidr(within)!;
+  if (!contains(outer, c.base) || c.len < outer.len) throw new ConfigError(field, `${formatCidr(c)} is not inside network "${name}" (${within})`);
+  return c.family === 4 ? { network: name, cidr: formatCidr(c), cidr6: undefined } : { network: name, cidr: undefined, cidr6: formatCidr(c) };
 }
 
 /** Port specs: numbers or "a-b" ranges, normalised to strings like "80" and "8000-8100". */
@@ -113,8 +126,12 @@ export function parseRule(value: unknown, networks: OverlayNetwork[], path = '')
   const f = new Fields(value, path);
   const from = f.string('from', { required: true });
   const to = f.string('to', { required: true });
-  parseEndpoint(from, networks, f.at('from'));
-  parseEndpoint(to, networks, f.at('to'));
+  const ef = parseEndpoint(from, networks, f.at('from'));
+  const et = parseEndpoint(to, networks, f.at('to'));
+  // A rule applies in each family both endpoints have: an IPv4 prefix to an IPv6 one matches nothing.
+  if (!((ef.cidr && et.cidr) || (ef.cidr6 && et.cidr6))) {
+    throw new ConfigError(f.at('to'), `"${to}" and "${from}" have no address family in common (an IPv4 prefix and an IPv6 prefix, or a network without subnet6): the rule would match nothing`);
+  }
   const rawPorts = f.raw('ports');
   const ports = rawPorts === undefined ? undefined : parsePorts(rawPorts, f.at('ports'));
   const proto = f.string('protocol', { default: '' });
