@@ -15,6 +15,16 @@ export { DEFAULT_OVERLAY };
 export const DEFAULT_MTU = 1420;
 export const DEFAULT_NETWORKS: OverlayNetwork[] = [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: DEFAULT_MTU }];
 
+/**
+ * The default networks with IPv6 on `dcos` (DESIGN.md's optional `fd01:b::/64` prefix 80): what a
+ * fresh master starts with when SEXTANT_OVERLAY_SUBNET6 is set (`sextant up --ipv6`). Checked like
+ * any network definition; a bad value is a ConfigError naming the field.
+ */
+export function dualStackDefaultNetworks(subnet6: string, prefix6 = 80): OverlayNetwork[] {
+  const { key: _key, ...dcos } = DEFAULT_NETWORKS[0]!;
+  return [parseNetwork({ ...dcos, subnet6, prefix6 })];
+}
+
 export function parseOverlayConfig(value: unknown, path = ''): OverlayConfig {
   const f = new Fields(value, path);
   const vtep = cidrField(f, 'vtep_subnet', DEFAULT_OVERLAY.vtep_subnet, 4);
