@@ -68,6 +68,7 @@ export function parseNetwork(value: unknown, existing: OverlayNetwork[] = [], vt
     const s6 = cidrField(f, 'subnet6', undefined, 6);
     const p6 = f.number('prefix6', { default: 80 }, { integer: true });
     checkPrefix(f, 'prefix6', s6, p6, 126);
+    for (const r of RESERVED6) if (overlaps(parseCidr(r.cidr)!, s6)) throw new ConfigError(f.at('subnet6'), `${formatCidr(s6)} overlaps ${r.what} (${r.cidr})`);
     const vtep6 = parseCidr(VTEP_SUBNET6)!;
     if (overlaps(vtep6, s6)) throw new ConfigError(f.at('subnet6'), `${formatCidr(s6)} overlaps the VTEPs' IPv6 subnet (${VTEP_SUBNET6})`);
     for (const n of existing) {
@@ -80,6 +81,18 @@ export function parseNetwork(value: unknown, existing: OverlayNetwork[] = [], vt
   f.rejectUnknown();
   return net;
 }
+
+/**
+ * IPv6 prefixes no network may use (checked here too, so a network made outside the master's API,
+ * e.g. SEXTANT_OVERLAY_SUBNET6, is held to the same rule as the address book's door check).
+ */
+const RESERVED6 = [
+  { what: 'unspecified', cidr: '::/128' },
+  { what: 'loopback', cidr: '::1/128' },
+  { what: 'IPv4-mapped', cidr: '::ffff:0:0/96' },
+  { what: 'link-local', cidr: 'fe80::/10' },
+  { what: 'multicast', cidr: 'ff00::/8' },
+];
 
 function checkPrefix(f: Fields, key: string, subnet: Cidr, prefix: number, max: number): void {
   if (prefix <= subnet.len) throw new ConfigError(f.at(key), `/${prefix} is not smaller than the subnet /${subnet.len} (each agent gets one /${key === 'prefix' ? 'prefix' : 'prefix6'} of it)`);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ConfigError } from '../../common/index.js';
 import { buildRuleset, buildRuleset6 } from '../nft.js';
-import { DEFAULT_NETWORKS, parseNetwork, parseOverlayConfig, parsePolicy, parseRule, vtepMac } from '../index.js';
+import { DEFAULT_NETWORKS, dualStackDefaultNetworks, parseNetwork, parseOverlayConfig, parsePolicy, parseRule, vtepMac } from '../index.js';
 
 /** The field a parser's ConfigError names (undefined when it did not throw one). */
 function failure(fn: () => unknown): { field?: string; reason?: string } {
@@ -118,4 +118,11 @@ t.test('isolation rules and policies', async (t) => {
   t.same(parsePolicy({ network: 'hr', default: 'deny' }, withHr), { key: 'hr', network: 'hr', default: 'deny' });
   t.equal(failure(() => parsePolicy({ network: 'it', default: 'deny' }, withHr)).field, 'network');
   t.equal(failure(() => parsePolicy({ network: 'hr', default: 'drop' }, withHr)).field, 'default');
+});
+
+t.test('dual-stack default networks (SEXTANT_OVERLAY_SUBNET6)', async (t) => {
+  t.same(dualStackDefaultNetworks('fd01:b::/64'), [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: 1420, subnet6: 'fd01:b::/64', prefix6: 80 }]);
+  t.throws(() => dualStackDefaultNetworks('fe80::/64'), { name: 'ConfigError', field: 'subnet6', message: /link-local/ }, 'checked like any network');
+  t.throws(() => dualStackDefaultNetworks('ff02::/64'), { name: 'ConfigError', field: 'subnet6', message: /multicast/ });
+  t.throws(() => dualStackDefaultNetworks('10.0.0.0/8'), { name: 'ConfigError', field: 'subnet6' });
 });
