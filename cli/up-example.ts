@@ -44,6 +44,8 @@ function exampleApp(dualStack: boolean): Record<string, unknown> {
       cpus: 0.1,
       mem: 64,
       networks: [{ mode: 'container', name: 'dcos' }],
+      // Spread over the agents, so the two instances talk across the overlay (v4 and v6).
+      constraints: [['hostname', 'GROUP_BY']],
       container: { type: 'MESOS', portMappings: [{ containerPort: EXAMPLE_CONTAINER_PORT, protocol: 'tcp', name: 'http', labels: { VIP_0: '/hello:80' } }] },
     };
   }
