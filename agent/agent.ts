@@ -32,6 +32,8 @@ export interface AgentOptions {
   /** `host:port` of the masters' Mesos API. */
   masters: string[];
   ip: string;
+  /** The node's IPv6 address on a dual-stack node (registered with the master; see AgentRegistration.ip6). */
+  ip6?: string;
   /** 0 picks a free port. Default 5051. */
   port?: number;
   hostname?: string;
@@ -191,6 +193,7 @@ export class Agent implements Component {
       ...(this.agentId ? { agent_id: this.agentId } : {}),
       hostname: this.opts.hostname ?? osHostname(),
       ip: this.opts.ip,
+      ...(this.opts.ip6 ? { ip6: this.opts.ip6 } : {}),
       port: this.boundPort,
       resources: this.opts.resources ?? DEFAULT_RESOURCES,
       attributes: this.opts.attributes ?? {},

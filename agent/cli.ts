@@ -1,5 +1,5 @@
 /**
- * `sextant agent --master HOST:PORT --ip IP [--port 5051] [--work-dir DIR] [--resources R]
+ * `sextant agent --master HOST:PORT --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR] [--resources R]
  *  [--attributes A] [--hostname H] [--kill-tasks-on-exit]`
  *
  * Prints `sextant agent <id> registered with master <host:port>` once registered, then starts the
@@ -7,6 +7,7 @@
  * the agent stops but leaves its tasks running, so a restart on the same work dir adopts them
  * (Mesos checkpointing); `--kill-tasks-on-exit` (what `sextant up` uses) kills them first.
  */
+import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,15 +20,18 @@ import { collectProcessMetrics } from '../common/metrics.js';
 import { Agent } from './agent.js';
 import { DEFAULT_RESOURCES, parseAttributes, parseResources } from './resources.js';
 
-const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...] --ip IP [--port 5051] [--work-dir DIR]
+const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...] --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR]
        [--resources 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'] [--attributes 'rack:a;zone:1']
        [--hostname H] [--kill-tasks-on-exit]
 
-Runs an agent (task runner and the node services of SEXTANT_NODE_SERVICES) until SIGINT/SIGTERM.\n`;
+Runs an agent (task runner and the node services of SEXTANT_NODE_SERVICES) until SIGINT/SIGTERM.
+--ip6: the node's IPv6 address on a dual-stack node (the dispatcher listens there too; the overlay
+routes tasks' IPv6 traffic to it).\n`;
 
 export interface AgentCliOptions {
   masters: string[];
   ip: string;
+  ip6?: string;
   port: number;
   workDir: string;
   resources: ReturnType<typeof parseResources>;
@@ -42,6 +46,7 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
     options: {
       master: { type: 'string' },
       ip: { type: 'string' },
+      ip6: { type: 'string' },
       port: { type: 'string' },
       'work-dir': { type: 'string' },
       resources: { type: 'string' },
@@ -55,11 +60,14 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
   const masters = values.master.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of masters) if (!/^[^:\s]+:\d+$/.test(m)) throw new ConfigError('--master', `'${m}' is not HOST:PORT`);
   const ip = values.ip ?? '127.0.0.1';
+  const ip6 = values.ip6;
+  if (ip6 !== undefined && !isIPv6(ip6)) throw new ConfigError('--ip6', `'${ip6}' is not an IPv6 address`);
   const port = values.port === undefined ? 5051 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('--port', `'${values.port}' is not a port`);
   return {
     masters,
     ip,
+    ...(ip6 ? { ip6 } : {}),
     port,
     workDir: values['work-dir'] ?? join(tmpdir(), 'sextant', `agent-${ip}-${port}`),
     resources: values.resources ? parseResources(values.resources, DEFAULT_RESOURCES) : DEFAULT_RESOURCES,
@@ -82,7 +90,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
     return 2;
   }
   const log = createLogger('agent', { ip: o.ip });
-  const agent = new Agent({ masters: o.masters, ip: o.ip, port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log });
+  const agent = new Agent({ masters: o.masters, ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log });
   collectProcessMetrics(agent.registry);
   await agent.start();
   const stopping = untilSignal();
@@ -90,7 +98,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   const plugins: Component[] = [];
   if (id) {
     process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api http://${o.ip}:${agent.port})\n`);
-    const base: AgentHandle = { agentId: id, ip: o.ip, workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
+    const base: AgentHandle = { agentId: id, ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
     // setNetworkAttacher: lets a plugin (CNI) give the agent its NetworkAttacher (see README).
     // setNameservers: the dispatcher plugin points tasks' resolv.conf at its addresses.
     const handle = Object.assign(base, {

@@ -9,6 +9,7 @@
  *   SEXTANT_NODE_SERVICES    default `l4lb,overlay,cni,dispatcher,control` (a real node). `sextant up`
  *                            without --netns runs only `control`: its agents share one kernel.
  *   SEXTANT_CONTROL_PORT (5060), SEXTANT_MESOS_DNS_PORT (61053), SEXTANT_MESOS_DNS_HTTP_PORT (8123),
+ *   SEXTANT_OVERLAY_SUBNET6 / SEXTANT_OVERLAY_PREFIX6 (network dcos dual-stack on a fresh master),
  *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace), SEXTANT_L4LB_VIP_INTERFACE (the userspace driver
  *   makes VIPs local as addresses of this interface; `sextant up --netns` sets it), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
  *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni).
@@ -59,7 +60,14 @@ function cniPluginsChoice(): 'sextant' | 'standard' {
 }
 
 const masterCatalog: Record<string, Loader<MasterHost>> = {
-  overlay: async () => (await import('../overlay/index.js')).overlayMasterPlugin(),
+  overlay: async () => {
+    const overlay = await import('../overlay/index.js');
+    // SEXTANT_OVERLAY_SUBNET6 (e.g. fd01:b::/64; SEXTANT_OVERLAY_PREFIX6, default 80): network dcos
+    // is dual-stack on a fresh master (`sextant up --ipv6`). An existing store keeps its networks.
+    const s6 = process.env.SEXTANT_OVERLAY_SUBNET6;
+    const p6 = process.env.SEXTANT_OVERLAY_PREFIX6 ? Number(process.env.SEXTANT_OVERLAY_PREFIX6) : undefined;
+    return overlay.overlayMasterPlugin(s6 ? { initialNetworks: overlay.dualStackDefaultNetworks(s6, p6) } : {});
+  },
   l4lb: async () => (await import('../l4lb/index.js')).l4lbMasterPlugin(),
   'mesos-dns': async () =>
     (await import('../dns/index.js')).mesosDnsMasterPlugin({

@@ -13,6 +13,8 @@ export interface UpOptions {
   workDir: string;
   example: boolean;
   netns: boolean;
+  /** --ipv6 (with --netns): network dcos dual-stack, agents with IPv6 addresses, the example app on dcos. */
+  ipv6?: boolean;
   masterPort: number;
   marathonPort: number;
   agentPort: number;
@@ -54,6 +56,7 @@ function upCommand(out: { text: string }): Command {
     .option('--work-dir <dir>', 'logs and state of the master and agents', join(tmpdir(), 'sextant', 'up'))
     .option('--no-example', 'do not deploy the example app /hello')
     .option('--netns', 'run each agent in its own network namespace (root)')
+    .option('--ipv6', 'dual-stack (with --netns): network dcos gets IPv6 fd01:b::/64, agents IPv6 addresses, and the example app runs on dcos with an IPv4 and an IPv6 address')
     .option('--master-port <port>', 'master Mesos API port', port('--master-port'), 5050)
     .option('--marathon-port <port>', 'Marathon API port', port('--marathon-port'), 8080)
     .option('--agent-port <port>', 'agent API port (on each agent address)', port('--agent-port'), 5051)
@@ -94,12 +97,13 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
     throw e;
   }
   const v = cmd.opts<{
-    agents: number; workDir: string; example: boolean; netns?: boolean; masterPort: number; marathonPort: number; agentPort: number;
+    agents: number; workDir: string; example: boolean; netns?: boolean; ipv6?: boolean; masterPort: number; marathonPort: number; agentPort: number;
     ipBase: string; portBase: number; agentTimeoutMs: number; mesosDnsPort?: number; statusFile?: string; adminPort: number; admin: boolean;
   }>();
   if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v.ipBase) || v.ipBase.split('.').some((o) => Number(o) > 255)) throw new ConfigError('--ip-base', `'${v.ipBase}' must be three octets like 127.0.0`);
   if (v.portBase > 65535 - 1000 * v.agents) throw new ConfigError('--port-base', `'${v.portBase}' leaves no room for ${v.agents} agents of 1000 ports (at most ${65535 - 1000 * v.agents})`);
   if (v.statusFile === '') throw new ConfigError('--status-file', 'needs a path');
+  if (v.ipv6 && !v.netns) throw new ConfigError('--ipv6', 'needs --netns (the agents get IPv6 addresses in their own namespaces)');
   return {
     kind: 'run',
     options: {
@@ -107,6 +111,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
       workDir: v.workDir,
       example: v.example,
       netns: v.netns ?? false,
+      ...(v.ipv6 ? { ipv6: true } : {}),
       masterPort: v.masterPort,
       marathonPort: v.marathonPort,
       agentPort: v.agentPort,

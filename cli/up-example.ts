@@ -16,7 +16,12 @@ export interface MarathonTask {
   host: string;
   ports: number[];
   state?: string;
+  /** The task's addresses (on a virtual network: its IPv4 and, dual-stack, its IPv6 address). */
+  ipAddresses?: { ipAddress: string; protocol: string }[];
 }
+
+/** The container port of the dual-stack example (`sextant up --ipv6`): tasks on network dcos listen there on `::`. */
+export const EXAMPLE_CONTAINER_PORT = 8080;
 
 /** What the master answered when this run created the app. */
 export interface OwnedApp {
@@ -27,7 +32,23 @@ export interface OwnedApp {
   deploymentId?: string;
 }
 
-function exampleApp(): Record<string, unknown> {
+function exampleApp(dualStack: boolean): Record<string, unknown> {
+  if (dualStack) {
+    // On network dcos (dual-stack with --ipv6): its own namespace, an IPv4 and an IPv6 address,
+    // listening on both (`::`), behind the same VIP.
+    const js6 = `require("http").createServer((q,r)=>r.end("hello from "+process.env.MESOS_TASK_ID+"\\n")).listen(+process.env.PORT0,"::")`;
+    return {
+      id: EXAMPLE_ID,
+      cmd: `exec '${process.execPath}' -e '${js6}'`,
+      instances: 2,
+      cpus: 0.1,
+      mem: 64,
+      networks: [{ mode: 'container', name: 'dcos' }],
+      // Spread over the agents, so the two instances talk across the overlay (v4 and v6).
+      constraints: [['hostname', 'GROUP_BY']],
+      container: { type: 'MESOS', portMappings: [{ containerPort: EXAMPLE_CONTAINER_PORT, protocol: 'tcp', name: 'http', labels: { VIP_0: '/hello:80' } }] },
+    };
+  }
   const js = `require("http").createServer((q,r)=>r.end("hello from "+process.env.MESOS_TASK_ID+"\\n")).listen(+process.env.PORT0,process.env.HOST)`;
   return {
     id: EXAMPLE_ID,
@@ -53,8 +74,8 @@ const configVersionOf = (b: AppBody | undefined) => b?.versionInfo?.lastConfigCh
  * (201); an app already there (409, e.g. left in the master's store by a crashed run on the same
  * work dir) is used but never deleted.
  */
-export async function deployExample(marathon: string, say: (s: string) => void): Promise<{ tasks: MarathonTask[]; owned?: OwnedApp }> {
-  const res = await requestJson(`${marathon}/v2/apps`, { body: exampleApp() });
+export async function deployExample(marathon: string, say: (s: string) => void, dualStack = false): Promise<{ tasks: MarathonTask[]; owned?: OwnedApp }> {
+  const res = await requestJson(`${marathon}/v2/apps`, { body: exampleApp(dualStack) });
   if (res.status !== 201 && res.status !== 409) throw new Error(`POST /v2/apps answered ${res.status}: ${JSON.stringify(res.body)}`);
   const body = res.body as AppBody | undefined;
   const cv = configVersionOf(body);

@@ -34,7 +34,25 @@ export class NetnsLayout {
   private readonly etcDirs: string[] = [];
   private proxy?: ChildProcess;
 
-  constructor(readonly agents: number) {}
+  constructor(
+    readonly agents: number,
+    /** Dual-stack underlay (`sextant up --ipv6`): br0 and every agent's eth0 get an IPv6 address too. */
+    readonly ipv6 = false,
+  ) {}
+
+  /** The IPv6 underlay /64 (a ULA made of the same random octets as the IPv4 one). */
+  private get net6(): string {
+    const [, b, c] = this.net.split('.');
+    return `fd5e:${b}:${c}`;
+  }
+
+  get masterIp6(): string {
+    return `${this.net6}::1`;
+  }
+
+  agentIp6(i: number): string {
+    return `${this.net6}::${i + 2}`;
+  }
 
   get masterIp(): string {
     return `${this.net}.1`;
@@ -54,7 +72,7 @@ export class NetnsLayout {
   }
 
   describe(): string {
-    return `namespaces ${this.prefix}a1..a${this.agents} on bridge br0 in ${this.hubName} (${this.net}.0/24)`;
+    return `namespaces ${this.prefix}a1..a${this.agents} on bridge br0 in ${this.hubName} (${this.net}.0/24${this.ipv6 ? `, ${this.net6}::/64` : ''})`;
   }
 
   async create(): Promise<void> {
@@ -62,6 +80,7 @@ export class NetnsLayout {
     await this.ns(this.hubName);
     await ipIn(this.hubName, 'link', 'add', 'br0', 'type', 'bridge');
     await ipIn(this.hubName, 'addr', 'add', `${this.masterIp}/24`, 'dev', 'br0');
+    if (this.ipv6) await ipIn(this.hubName, 'addr', 'add', `${this.masterIp6}/64`, 'dev', 'br0', 'nodad');
     await ipIn(this.hubName, 'link', 'set', 'br0', 'up');
     for (let i = 0; i < this.agents; i++) {
       const ns = this.agentNs(i);
@@ -70,6 +89,7 @@ export class NetnsLayout {
       await ipIn(this.hubName, 'link', 'set', `v${i}`, 'master', 'br0');
       await ipIn(this.hubName, 'link', 'set', `v${i}`, 'up');
       await ipIn(ns, 'addr', 'add', `${this.agentIp(i)}/24`, 'dev', 'eth0');
+      if (this.ipv6) await ipIn(ns, 'addr', 'add', `${this.agentIp6(i)}/64`, 'dev', 'eth0', 'nodad');
       await ipIn(ns, 'link', 'set', 'eth0', 'up');
       // A node has a default gateway; without one, a VIP (11.0.0.0/8) has no route in the agent's
       // namespace and its host-network clients fail before the L4LB's DNAT sees the packet. The

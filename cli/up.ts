@@ -29,7 +29,7 @@ import { preflight } from './up-preflight.js';
 import { acquireLock, LOCK_FILE, selfRef } from './up-lock.js';
 import { StatusFile } from './up-status.js';
 import { waitApplied, type Applied, type StartedAgent } from './up-applied.js';
-import { deleteOwnedExample, deployExample, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
+import { deleteOwnedExample, deployExample, EXAMPLE_CONTAINER_PORT, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
 
 export { parseUpArgs, type UpOptions } from './up-args.js';
 
@@ -161,7 +161,7 @@ export async function startCluster(o: UpOptions): Promise<UpCluster> {
 async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster> {
   const logDir = join(o.workDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const layout = o.netns ? new NetnsLayout(o.agents) : undefined;
+  const layout = o.netns ? new NetnsLayout(o.agents, o.ipv6 ?? false) : undefined;
   const masterIp = layout ? layout.masterIp : `${o.ipBase}.1`;
   const apiIp = layout ? '127.0.0.1' : masterIp;
   const masterUrl = `http://${apiIp}:${o.masterPort}`;
@@ -192,7 +192,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
       const admin = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
       const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...admin];
-      const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort) });
+      const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort), ...(o.ipv6 ? { SEXTANT_OVERLAY_SUBNET6: DUAL_STACK_SUBNET6 } : {}) });
       await waitLine(c, /sextant master listening/, 30_000);
       return c;
     });
@@ -205,7 +205,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       const ip = agentIp(i);
       const dir = join(o.workDir, `agent-${i + 1}`);
       const ports = `ports:[${o.portBase + 1000 * i}-${o.portBase + 1000 * i + 999}]`;
-      const argv = ['agent', '--master', `${masterIp}:${o.masterPort}`, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit'];
+      const argv = ['agent', '--master', `${masterIp}:${o.masterPort}`, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...(layout?.ipv6 ? ['--ip6', layout.agentIp6(i)] : [])];
       let pid = 0;
       const onExit = (how: string) => status.update((s) => s.agents.filter((a) => a.pid === pid).forEach((a) => Object.assign(a, { state: 'exited', exit: how })));
       const c = await step(`starting agent ${i + 1} on ${ip}:${o.agentPort}`, async () => {
@@ -222,8 +222,8 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     }
     let tasks: MarathonTask[] = [];
     if (o.example) {
-      const r = await step(`deploying example app ${EXAMPLE_ID} (2 instances)`, () =>
-        deployExample(marathonUrl, (s) => process.stdout.write(s)).catch((e: Error & { owned?: OwnedApp }) => {
+      const r = await step(`deploying example app ${EXAMPLE_ID} (2 instances${o.ipv6 ? ', dual-stack on network dcos' : ''})`, () =>
+        deployExample(marathonUrl, (s) => process.stdout.write(s), o.ipv6).catch((e: Error & { owned?: OwnedApp }) => {
           owned = e.owned;
           throw e;
         }),
@@ -265,7 +265,8 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
   say(`  marathon   ${marathonUrl}/v2/apps`);
   if (entry) say(`  entry      curl --cacert ${entry.ca} -H "Authorization: token=$TOKEN" ${entry.url}/marathon/v2/apps   (HTTPS entry point: /mesos/, /marathon/, /mesos_dns/, /net/, /service/<app>/)`);
   const via = layout ? `ip netns exec ${layout.hubName} ` : '';
-  for (const t of tasks) say(`  example    ${via}curl http://${t.host}:${t.ports[0]}/   (${t.id})`);
+  if (layout?.ipv6) for (const line of dualStackLines(tasks, layout)) say(line);
+  else for (const t of tasks) say(`  example    ${via}curl http://${t.host}:${t.ports[0]}/   (${t.id})`);
   say(`  resolve    ${via}dig @${layout?.masterIp ?? `${o.ipBase}.1`} -p ${o.mesosDnsPort} ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (Mesos-DNS on the master)`);
   if (layout && tasks.length) {
     const name = `${EXAMPLE_ID.replace(/^\//, '')}.marathon.l4lb.thisdcos.directory`;
@@ -286,6 +287,29 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
     return;
   }
   say('sextant up: ready');
+}
+
+/** The IPv6 prefix of network dcos under `sextant up --ipv6` (DESIGN.md's optional dcos IPv6, prefix 80). */
+const DUAL_STACK_SUBNET6 = 'fd01:b::/64';
+
+/**
+ * How to reach the dual-stack example (`--ipv6`): each task over IPv4 and IPv6 on network dcos
+ * (from agent 1's namespace, which routes to every agent's slice through the overlay), and its
+ * AAAA record through agent 1's dispatcher.
+ */
+function dualStackLines(tasks: MarathonTask[], layout: NetnsLayout): string[] {
+  const ns = layout.agentNs(0);
+  const out: string[] = [];
+  for (const t of tasks) {
+    const v4 = t.ipAddresses?.find((a) => a.protocol === 'IPv4')?.ipAddress;
+    const v6 = t.ipAddresses?.find((a) => a.protocol === 'IPv6')?.ipAddress;
+    if (v4) out.push(`  example    ip netns exec ${ns} curl http://${v4}:${EXAMPLE_CONTAINER_PORT}/   (${t.id}, IPv4)`);
+    if (v6) out.push(`  example6   ip netns exec ${ns} curl -g 'http://[${v6}]:${EXAMPLE_CONTAINER_PORT}/'   (${t.id}, IPv6)`);
+  }
+  const name = `${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos`;
+  out.push(`  names6     ip netns exec ${ns} dig AAAA ${name}   (the tasks' IPv6 addresses, through agent 1's dispatcher; it also listens on ${layout.agentIp6(0)})`);
+  out.push(`  ipv6       network dcos is dual-stack (9.0.0.0/8 and ${DUAL_STACK_SUBNET6}); agents have IPv6 addresses ${layout.agentIp6(0)}..`);
+  return out;
 }
 
 /** Stop what this run started: its agents (by pid), their tasks (their own work dirs), the master, its namespaces. */

@@ -17,7 +17,8 @@ export function sliceOf(view: Snapshot | undefined, agentId: string, network: st
   const me = view?.parts.overlay_agents.find((a) => a.agent_id === agentId);
   const slice = me?.subnets[network];
   const net = view?.parts.networks.find((n) => n.name === network);
-  return slice && net ? { subnet: slice.bridge, mtu: net.mtu } : undefined;
+  if (!slice || !net) return undefined;
+  return slice.bridge6 && net.subnet6 ? { subnet: slice.bridge, subnet6: slice.bridge6, mtu: net.mtu } : { subnet: slice.bridge, mtu: net.mtu };
 }
 
 function throwNoSlice(view: Snapshot | undefined, agentId: string, network: string): never {

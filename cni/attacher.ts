@@ -21,6 +21,8 @@ import { writeWrapper } from './wrapper.js';
 export interface BridgeNetwork {
   /** The agent's bridge slice of the network (e.g. 9.0.1.0/25). */
   subnet: string;
+  /** The IPv6 bridge slice when the network is dual-stack (e.g. fd01:b::/81). */
+  subnet6?: string;
   mtu: number;
 }
 
@@ -84,7 +86,7 @@ export class CniAttacher implements NetworkAttacher {
   async conflist(network: string): Promise<Conflist> {
     const net = this.o.networks(network);
     if (!net) throw new NotFoundError(`network "${network}" has no subnet on this agent`);
-    const spec: NetworkSpec = { name: network, subnet: net.subnet, mtu: net.mtu, dataDir: join(this.o.dataDir, 'networks'), plugins: this.o.plugins ?? 'sextant', portMapExclude: this.o.portMapExclude ?? ['11.0.0.0/8'] };
+    const spec: NetworkSpec = { name: network, subnet: net.subnet, ...(net.subnet6 ? { subnet6: net.subnet6 } : {}), mtu: net.mtu, dataDir: join(this.o.dataDir, 'networks'), plugins: this.o.plugins ?? 'sextant', portMapExclude: this.o.portMapExclude ?? ['11.0.0.0/8'] };
     const list = buildConflist(spec);
     const path = join(this.o.confDir, `${network}.conflist`);
     const text = JSON.stringify(list, null, 2) + '\n';
@@ -116,7 +118,7 @@ export class CniAttacher implements NetworkAttacher {
       const ip = result.ips?.find((i) => !i.address.includes(':'))?.address.split('/')[0];
       const ip6 = result.ips?.find((i) => i.address.includes(':'))?.address.split('/')[0];
       if (!ip) throw new NotFoundError(`CNI result for ${req.task_id} has no IPv4 address`);
-      this.log.info('attached', { task_id: req.task_id, network: req.network, netns: ns, ip });
+      this.log.info('attached', { task_id: req.task_id, network: req.network, netns: ns, ip, ...(ip6 ? { ip6 } : {}) });
       return ip6 ? { netns: ns, ip, ip6 } : { netns: ns, ip };
     } catch (e) {
       this.log.warn('attach_failed', { task_id: req.task_id, network: req.network, error: e });

@@ -3,8 +3,7 @@
  */
 import { CniError, CODES } from './errors.js';
 import type { NetConf, IpamConf } from './config.js';
-import { Allocator } from './ipam/allocator.js';
-import { formatIp4 } from '../common/cidr.js';
+import { allocatorsFor, gatewayFor } from './ipam/ranges.js';
 import type { Host } from './net/run.js';
 import { hostVethName, readHostLink, readTask } from './net/link.js';
 import { chainName, readPortmap } from './net/portmap.js';
@@ -21,27 +20,29 @@ async function checkPortmap(a: Args, conf: NetConf, host: Host, taskIp: string):
 }
 
 export async function checkStandalone(a: Args, conf: NetConf, ipam: IpamConf, host: Host): Promise<void> {
-  const alloc = new Allocator(ipam.dataDir, conf.name, ipam.range);
-  const mine = (await alloc.list()).find((x) => x.containerId === a.containerId && x.ifname === a.ifname);
-  if (!mine) throw fail(`no address allocated to ${a.containerId}/${a.ifname} in ${alloc.describe()}`);
-  const cidr = `${mine.ip}/${ipam.range.subnet.len}`;
-  const prev = conf.prevResult?.ips?.[0]?.address;
-  if (prev !== undefined && prev !== cidr) throw fail(`prevResult has ${prev}, IPAM has ${cidr}`);
+  const cidrs: string[] = [];
+  for (const al of allocatorsFor(conf, ipam)) {
+    const mine = (await al.list()).find((x) => x.containerId === a.containerId && x.ifname === a.ifname);
+    if (!mine) throw fail(`no address allocated to ${a.containerId}/${a.ifname} in ${al.describe()}`);
+    cidrs.push(`${mine.ip}/${al.range.subnet.len}`);
+  }
+  const prev = conf.prevResult?.ips?.map((i) => i.address);
+  if (prev !== undefined && prev.length > 0 && [...prev].sort().join() !== [...cidrs].sort().join()) throw fail(`prevResult has ${prev.join(', ')}, IPAM has ${cidrs.join(', ')}`);
   const { link, routes } = await readTask(a.netns, a.ifname);
   if (!link) throw fail(`interface ${a.ifname} missing in ${a.netns}`);
   if (!link.flags?.includes('UP')) throw fail(`interface ${a.ifname} is down`);
-  if (!link.addr_info?.some((x) => `${x.local}/${x.prefixlen}` === cidr)) throw fail(`interface ${a.ifname} lacks address ${cidr}`);
+  for (const cidr of cidrs) if (!link.addr_info?.some((x) => `${x.local}/${x.prefixlen}` === cidr)) throw fail(`interface ${a.ifname} lacks address ${cidr}`);
   if (link.mtu !== conf.mtu) throw fail(`interface ${a.ifname} has MTU ${link.mtu}, expected ${conf.mtu}`);
-  const gw = formatIp4(ipam.range.gateway);
   for (const r of ipam.routes) {
-    const dst = r.dst === '0.0.0.0/0' ? 'default' : r.dst;
-    const via = r.gw ?? gw;
+    const dst = r.dst === '0.0.0.0/0' || r.dst === '::/0' ? 'default' : r.dst;
+    const via = r.gw ?? gatewayFor(ipam, r.dst);
     if (!routes.some((x) => x.dst === dst && x.gateway === via)) throw fail(`route ${dst} via ${via} missing in ${a.netns}`);
   }
   const hv = await readHostLink(host, hostVethName(a.containerId, a.ifname));
   if (!hv) throw fail(`host veth ${hostVethName(a.containerId, a.ifname)} missing`);
   if (hv.master !== conf.bridge) throw fail(`host veth ${hv.ifname} is not on bridge ${conf.bridge}`);
-  await checkPortmap(a, conf, host, mine.ip);
+  const v4 = cidrs.find((c) => !c.includes(':'));
+  await checkPortmap(a, conf, host, v4?.split('/')[0] ?? '');
 }
 
 export async function checkChained(a: Args, conf: NetConf, host: Host): Promise<void> {

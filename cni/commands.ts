@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { CniError, CODES } from './errors.js';
 import { decodeConfig, parseConfig, type NetConf, type IpamConf } from './config.js';
 import { formatResult, isSupported, LATEST_VERSION, SUPPORTED_VERSIONS, type CniEnv, type Result } from './spec.js';
-import { Allocator } from './ipam/allocator.js';
-import { formatCidr, formatIp4 } from '../common/cidr.js';
+import { allocatorsFor, gatewayFor, requestedOf } from './ipam/ranges.js';
+import { formatCidr, formatIp } from '../common/cidr.js';
 import type { Host } from './net/run.js';
 import { attachHost, bridgePorts, configureTask, delVeth, enableForwarding, hostVethName } from './net/link.js';
 import { addPortmap, chainName, removePortmaps } from './net/portmap.js';
@@ -19,10 +19,6 @@ export interface CmdArgs extends Omit<CniEnv, 'command'> {
   stdin: string;
   /** Where the host side lives (tests: a throwaway namespace). Default: this process's namespace. */
   host?: Host;
-}
-
-export function allocatorFor(conf: NetConf, ipam: IpamConf): Allocator {
-  return new Allocator(ipam.dataDir, conf.name, ipam.range);
 }
 
 function subnetOf(address: string): string {
@@ -35,19 +31,23 @@ export async function cmdAdd(a: CmdArgs): Promise<Result> {
   if (!existsSync(a.netns)) throw new CniError(CODES.invalidEnv, `CNI_NETNS: ${a.netns} does not exist`);
   if (!conf.ipam) return addChained(a, conf, host);
   const ipam = conf.ipam;
-  const alloc = allocatorFor(conf, ipam);
-  const ip = await alloc.allocate(a.containerId, a.ifname, a.args.IP);
-  const prefix = ipam.range.subnet.len;
-  const gw = formatIp4(ipam.range.gateway);
+  const allocs = allocatorsFor(conf, ipam);
+  const ips: string[] = [];
   const hostVeth = hostVethName(a.containerId, a.ifname);
   const chain = chainName(conf.name, a.containerId, a.ifname);
   try {
-    if (conf.isGateway) await enableForwarding(host);
-    const bridge = { name: conf.bridge, mtu: conf.mtu, gatewayCidr: conf.isGateway ? `${gw}/${prefix}` : undefined };
+    for (const al of allocs) ips.push(await al.allocate(a.containerId, a.ifname, requestedOf(a.args, al.family)));
+    const cidrs = ipam.ranges.map((r, i) => `${ips[i]}/${r.subnet.len}`);
+    const gws = ipam.ranges.map((r) => formatIp(r.subnet.family, r.gateway));
+    const v4 = ipam.ranges.findIndex((r) => r.subnet.family === 4);
+    if (conf.isGateway) await enableForwarding(host, ipam.ranges.some((r) => r.subnet.family === 6));
+    const bridge = { name: conf.bridge, mtu: conf.mtu, gatewayCidrs: conf.isGateway ? ipam.ranges.map((r, i) => `${gws[i]}/${r.subnet.len}`) : [] };
     const { bridge: br, veth: hv } = await attachHost(host, bridge, { hostVeth, bridge: conf.bridge, netns: a.netns, ifname: a.ifname, mtu: conf.mtu, hairpin: conf.hairpinMode });
-    const routes = ipam.routes.map((r) => ({ dst: r.dst, gw: r.gw ?? gw }));
-    const task = await configureTask({ netns: a.netns, ifname: a.ifname, cidr: `${ip}/${prefix}`, routes });
-    await addPortmap(host, { chain, taskIp: ip, bridgeSubnet: formatCidr(ipam.range.subnet), mappings: conf.portMappings, exclude: conf.portMapExclude.map(formatCidr) });
+    const routes = ipam.routes.map((r) => ({ dst: r.dst, gw: r.gw ?? gatewayFor(ipam, r.dst) }));
+    const task = await configureTask({ netns: a.netns, ifname: a.ifname, cidrs, routes });
+    // Port mappings are IPv4 (host ports on the agent's IPv4 address), to the task's IPv4 address.
+    if (v4 >= 0) await addPortmap(host, { chain, taskIp: ips[v4]!, bridgeSubnet: formatCidr(ipam.ranges[v4]!.subnet), mappings: conf.portMappings, exclude: conf.portMapExclude.map(formatCidr) });
+    else if (conf.portMappings.length) throw new CniError(CODES.invalidConfig, 'runtimeConfig.portMappings: need an IPv4 range (host ports are IPv4)');
     return formatResult(
       {
         interfaces: [
@@ -55,7 +55,7 @@ export async function cmdAdd(a: CmdArgs): Promise<Result> {
           { name: hostVeth, mac: hv.address },
           { name: a.ifname, mac: task.address, mtu: task.mtu, sandbox: a.netns },
         ],
-        ips: [{ address: `${ip}/${prefix}`, gateway: gw, interface: 2 }],
+        ips: cidrs.map((address, i) => ({ address, gateway: gws[i]!, interface: 2 })),
         routes: ipam.routes,
         dns: conf.dns,
       },
@@ -65,7 +65,7 @@ export async function cmdAdd(a: CmdArgs): Promise<Result> {
     // Roll back so a failed ADD leaves no address, link or rule behind.
     await delVeth(host, hostVeth, a.netns, a.ifname).catch(() => undefined);
     await removePortmaps(host, (c) => c === chain).catch(() => undefined);
-    await alloc.release(a.containerId, a.ifname).catch(() => undefined);
+    for (const al of allocs) await al.release(a.containerId, a.ifname).catch(() => undefined);
     throw e;
   }
 }
@@ -96,7 +96,7 @@ export async function cmdDel(a: CmdArgs): Promise<void> {
   if (!conf.ipam) return;
   const netns = a.netns && existsSync(a.netns) ? a.netns : '';
   await delVeth(host, hostVethName(a.containerId, a.ifname), netns, a.ifname);
-  await allocatorFor(conf, conf.ipam).release(a.containerId, a.ifname);
+  for (const al of allocatorsFor(conf, conf.ipam)) await al.release(a.containerId, a.ifname);
 }
 
 export async function cmdCheck(a: CmdArgs): Promise<void> {
@@ -127,13 +127,14 @@ export async function cmdStatus(a: Pick<CmdArgs, 'stdin'>): Promise<void> {
   const conf = parseConfig(a.stdin);
   requireV11(conf, 'STATUS');
   if (!conf.ipam) return;
-  const alloc = allocatorFor(conf, conf.ipam);
-  try {
-    await alloc.store.init();
-  } catch (e) {
-    throw new CniError(CODES.pluginNotAvailable, `IPAM data dir unusable: ${(e as Error).message}`);
+  for (const alloc of allocatorsFor(conf, conf.ipam)) {
+    try {
+      await alloc.store.init();
+    } catch (e) {
+      throw new CniError(CODES.pluginNotAvailable, `IPAM data dir unusable: ${(e as Error).message}`);
+    }
+    if ((await alloc.free()) <= 0) throw new CniError(CODES.pluginNotAvailable, `no free address in ${alloc.describe()} for network ${conf.name}`);
   }
-  if ((await alloc.free()) <= 0) throw new CniError(CODES.pluginNotAvailable, `no free address in ${alloc.describe()} for network ${conf.name}`);
 }
 
 export interface GcReport {
@@ -150,7 +151,8 @@ export async function cmdGc(a: Pick<CmdArgs, 'stdin' | 'host'>): Promise<GcRepor
   const keepChains = new Set(valid.map((v) => chainName(conf.name, v.containerID, v.ifname)));
   const portmaps = await removePortmaps(host, (c) => c.startsWith(`${conf.name}-`) && !keepChains.has(c));
   if (!conf.ipam) return { addresses: [], portmaps, links: [] };
-  const addresses = (await allocatorFor(conf, conf.ipam).gc(valid)).map((x) => x.ip);
+  const addresses: string[] = [];
+  for (const al of allocatorsFor(conf, conf.ipam)) addresses.push(...(await al.gc(valid)).map((x) => x.ip));
   const keepLinks = new Set(valid.map((v) => hostVethName(v.containerID, v.ifname)));
   const links = (await bridgePorts(host, conf.bridge)).filter((l) => !keepLinks.has(l));
   for (const l of links) await delVeth(host, l, '', '');

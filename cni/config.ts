@@ -5,7 +5,7 @@
  */
 import { CniError, CODES } from './errors.js';
 import { isSupported, type Dns, type Result, type Interface, type IpConfig, type Route } from './spec.js';
-import { contains, parseCidr, parseIp4, type Cidr } from '../common/cidr.js';
+import { contains, parseCidr, parseIp, parseIp4, type Cidr, type Family } from '../common/cidr.js';
 
 export interface PortMapping {
   hostPort: number;
@@ -14,6 +14,7 @@ export interface PortMapping {
   hostIP?: string;
 }
 
+/** One range; its family is `subnet.family`. */
 export interface IpamRange {
   subnet: Cidr;
   rangeStart?: bigint;
@@ -23,7 +24,11 @@ export interface IpamRange {
 
 export interface IpamConf {
   type: string;
-  range: IpamRange;
+  /**
+   * One range per range set, in the config's order (host-local's `last_reserved_ip.<index>`):
+   * at most one IPv4 and one IPv6 set, so a dual-stack task gets one address of each.
+   */
+  ranges: IpamRange[];
   routes: Route[];
   dataDir: string;
 }
@@ -86,6 +91,19 @@ function cidr(s: string, field: string): Cidr {
   return c;
 }
 
+/** An IPv4 or IPv6 prefix (IPAM ranges and routes), host bits cleared. */
+function anyCidr(s: string, field: string): Cidr {
+  const c = parseCidr(s, false);
+  if (!c) throw bad(field, `"${s}" is not an IPv4 or IPv6 CIDR`);
+  return c;
+}
+
+function ipOf(s: unknown, family: Family, field: string): bigint {
+  const ip = typeof s === 'string' ? parseIp(s) : undefined;
+  if (ip?.family !== family) throw bad(field, `${JSON.stringify(s)} is not an IPv${family} address`);
+  return ip.value;
+}
+
 function ip4(s: unknown, field: string): bigint {
   const n = typeof s === 'string' ? parseIp4(s) : undefined;
   if (n === undefined) throw bad(field, `${JSON.stringify(s)} is not an IPv4 address`);
@@ -145,25 +163,32 @@ export function parseConfig(stdin: string): NetConf {
 function parseIpam(v: unknown): IpamConf {
   if (!isObj(v)) throw bad('ipam', 'must be an object');
   const type = str(v, 'type', 'ipam.');
-  let rangeObj: Obj = v;
-  let at = 'ipam.';
+  let ranges: IpamRange[];
   if (v.ranges !== undefined) {
     const sets = v.ranges;
     if (!Array.isArray(sets) || sets.length === 0 || !sets.every((s) => Array.isArray(s) && s.length > 0 && s.every(isObj))) {
       throw bad('ipam.ranges', 'must be a non-empty list of non-empty lists of ranges');
     }
-    if (sets.length > 1 || (sets[0] as unknown[]).length > 1) throw bad('ipam.ranges', 'only one IPv4 range is supported', CODES.unsupportedField);
-    rangeObj = (sets[0] as Obj[])[0]!;
-    at = 'ipam.ranges[0][0].';
+    if (sets.length > 2) throw bad('ipam.ranges', 'at most two range sets (one IPv4, one IPv6) are supported', CODES.unsupportedField);
+    ranges = (sets as Obj[][]).map((set, i) => {
+      if (set.length > 1) throw bad(`ipam.ranges[${i}]`, 'only one range per range set is supported', CODES.unsupportedField);
+      return parseRange(set[0]!, `ipam.ranges[${i}][0].`);
+    });
+    if (ranges.length === 2 && ranges[0]!.subnet.family === ranges[1]!.subnet.family) {
+      throw bad('ipam.ranges[1][0].subnet', `a second IPv${ranges[1]!.subnet.family} range set is not supported (one IPv4 and one IPv6)`, CODES.unsupportedField);
+    }
+  } else {
+    ranges = [parseRange(v, 'ipam.')];
   }
-  return { type, range: parseRange(rangeObj, at), routes: parseRoutes(v.routes), dataDir: str(v, 'dataDir', 'ipam.', DEFAULT_DATA_DIR) };
+  const families = ranges.map((r) => r.subnet.family);
+  return { type, ranges, routes: parseRoutes(v.routes, families), dataDir: str(v, 'dataDir', 'ipam.', DEFAULT_DATA_DIR) };
 }
 
 function parseRange(o: Obj, at: string): IpamRange {
-  const subnet = cidr(str(o, 'subnet', at), at + 'subnet');
+  const subnet = anyCidr(str(o, 'subnet', at), at + 'subnet');
   const inside = (key: string): bigint | undefined => {
     if (o[key] === undefined) return undefined;
-    const n = ip4(o[key], at + key);
+    const n = ipOf(o[key], subnet.family, at + key);
     if (!contains(subnet, n)) {
       throw bad(at + key, `${String(o[key])} is outside ${String(o.subnet)}`);
     }
@@ -179,16 +204,18 @@ function parseRange(o: Obj, at: string): IpamRange {
   return range;
 }
 
-function parseRoutes(v: unknown): Route[] {
-  if (v === undefined) return [{ dst: '0.0.0.0/0' }];
+/** Default: a default route per family the ranges have (via that family's gateway). */
+function parseRoutes(v: unknown, families: Family[]): Route[] {
+  if (v === undefined) return families.map((f) => ({ dst: f === 4 ? '0.0.0.0/0' : '::/0' }));
   if (!Array.isArray(v)) throw bad('ipam.routes', 'must be a list');
   return v.map((r, i) => {
     if (!isObj(r)) throw bad(`ipam.routes[${i}]`, 'must be an object');
     const dst = str(r, 'dst', `ipam.routes[${i}].`);
-    cidr(dst, `ipam.routes[${i}].dst`);
+    const c = anyCidr(dst, `ipam.routes[${i}].dst`);
+    if (!families.includes(c.family)) throw bad(`ipam.routes[${i}].dst`, `${dst} is IPv${c.family} but no IPv${c.family} range is configured`);
     const out: Route = { dst };
     if (r.gw !== undefined) {
-      ip4(r.gw, `ipam.routes[${i}].gw`);
+      ipOf(r.gw, c.family, `ipam.routes[${i}].gw`);
       out.gw = r.gw as string;
     }
     return out;

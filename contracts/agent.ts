@@ -9,6 +9,8 @@ import type { NetworkAttacher } from './network.js';
 export interface AgentHandle {
   readonly agentId: string;
   readonly ip: string;
+  /** The node's IPv6 address when it is dual-stack (`sextant agent --ip6`). */
+  readonly ip6?: string;
   readonly workDir: string;
   /** `ip:port` of the masters' Mesos API. */
   readonly masters: string[];

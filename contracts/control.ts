@@ -59,6 +59,8 @@ export interface OverlayAgent {
   agent_id: string;
   /** Underlay address (the agent's IP). */
   ip: string;
+  /** The agent's IPv6 address on a dual-stack node (`sextant agent --ip6`): routed through the VXLAN in table 42 like `ip`. */
+  ip6?: string;
   vtep_ip: string; // e.g. 44.128.0.1/20
   vtep_mac: string; // e.g. 70:b3:d5:80:00:01
   /** Per network: the agent's slice, and the half of it used by the `m-<net>` bridge for tasks. */

@@ -72,6 +72,11 @@ export interface AgentRegistration {
   hostname: string;
   /** The agent's IP: what tasks bind to, what Mesos `slave(1)@IP:PORT` shows. */
   ip: string;
+  /**
+   * The agent's IPv6 address on a dual-stack node (optional): its dispatcher listens there too, and
+   * the overlay routes tasks' IPv6 traffic to it through the VXLAN (table 42), as it does for `ip`.
+   */
+  ip6?: string;
   port: number;
   resources: Resources;
   attributes: Record<string, string>;

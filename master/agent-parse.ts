@@ -2,7 +2,7 @@
  * Parsers for what agents send (register, heartbeat, status). Bad input becomes a
  * ValidationError naming the field (HTTP 422) and changes nothing.
  */
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { ConfigError, Fields, pointerPath, ValidationError } from '../common/index.js';
 import type { HeartbeatRequest, PortRange, RegisterRequest, Resources, StatusUpdate, TaskReport, TaskState } from '../contracts/index.js';
 
@@ -63,6 +63,8 @@ export function parseRegister(body: unknown): RegisterRequest {
     const f = new Fields(body);
     const ip = f.string('ip', { required: true });
     if (!isIP(ip)) throw new ConfigError('ip', `'${ip}' is not an IP address`);
+    const ip6 = f.string('ip6', { default: '' });
+    if (ip6 && !isIPv6(ip6)) throw new ConfigError('ip6', `'${ip6}' is not an IPv6 address`);
     const attrs = f.raw('attributes') ?? {};
     if (typeof attrs !== 'object' || Array.isArray(attrs) || Object.values(attrs as object).some((v) => typeof v !== 'string'))
       throw new ConfigError('attributes', 'must be an object of strings');
@@ -71,6 +73,7 @@ export function parseRegister(body: unknown): RegisterRequest {
       ...(agentId ? { agent_id: agentId } : {}),
       hostname: f.string('hostname', { default: ip }),
       ip,
+      ...(ip6 ? { ip6 } : {}),
       port: f.number('port', { required: true }, { min: 1, max: 65535, integer: true }),
       resources: resources(f.object('resources')),
       attributes: attrs as Record<string, string>,

@@ -52,6 +52,7 @@ export function registerSchema(l: Limits = DEFAULT_LIMITS) {
       agent_id: { type: 'string', maxLength: 255 },
       hostname: { type: 'string', maxLength: 253 },
       ip: { type: 'string', format: 'ip' },
+      ip6: { type: 'string', format: 'ipv6' },
       port: { type: 'integer', minimum: 1, maximum: 65535 },
       resources: {
         type: 'object',

@@ -63,6 +63,8 @@ export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
       const reg = parseRegister(r.body);
       const why = ctx.nodeRefusal(reg.ip);
       if (why) throw new ValidationError([{ path: '/ip', errors: [`${why} (node address)`] }]);
+      const why6 = reg.ip6 ? ctx.nodeRefusal(reg.ip6) : undefined;
+      if (why6) throw new ValidationError([{ path: '/ip6', errors: [`${why6} (node address)`] }]);
       if (reg.agent_id) {
         const rec = ctx.agentRecords.get(reg.agent_id);
         if (!rec) throw new AgentRefusedError(403, 'unknown_agent', `agent ${reg.agent_id} is not known to this master: register as a new agent`);

@@ -129,6 +129,7 @@ export function slaveJson(a: AgentRecord): Record<string, unknown> {
     id: a.agent_id,
     pid: `slave(1)@${hostPort(a.ip, a.port)}`,
     hostname: a.hostname,
+    ...(a.ip6 ? { ip6: a.ip6 } : {}),
     registered_time: a.registered_time,
     ...(a.reregistered_time !== undefined ? { reregistered_time: a.reregistered_time } : {}),
     resources: { cpus: a.resources.cpus, mem: a.resources.mem, disk: a.resources.disk, ports: formatRanges(a.resources.ports) },

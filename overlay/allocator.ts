@@ -88,10 +88,12 @@ export class Allocator {
   }
 
   /** Give an agent its share (idempotent: an allocated agent keeps it; new networks are added). */
-  ensureAgent(agentId: string, ip: string): Promise<OverlayAgent> {
+  ensureAgent(agentId: string, ip: string, ip6?: string): Promise<OverlayAgent> {
     return this.queue.run(async () => {
       const cur = this.agents.get(agentId);
       let next: OverlayAgent = cur ? { ...cur, ip, subnets: { ...cur.subnets } } : { key: agentId, agent_id: agentId, ip, ...this.newVtep(agentId), subnets: {} };
+      if (ip6) next.ip6 = ip6;
+      else delete next.ip6;
       const missing = [...this.networks.values()].filter((n) => !next.subnets[n.name]);
       this.errors.delete(agentId);
       for (const n of missing) {
@@ -102,7 +104,7 @@ export class Allocator {
           this.exhausted(e);
         }
       }
-      if (cur && cur.ip === ip && missing.every((n) => !next.subnets[n.name])) return cur;
+      if (cur && cur.ip === ip && cur.ip6 === next.ip6 && missing.every((n) => !next.subnets[n.name])) return cur;
       await this.opts.store.put(K.agent(agentId), next);
       this.agents.set(agentId, next);
       this.opts.log?.info('overlay_agent_allocated', { agent_id: agentId, vtep_ip: next.vtep_ip, networks: Object.keys(next.subnets) });

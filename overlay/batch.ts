@@ -38,7 +38,8 @@ export function opText(o: Op): string {
       return `route del ${o.dst}${o.dev !== undefined ? ` dev ${o.dev}` : ''}${table(o.table)}`;
     case 'rule.add':
     case 'rule.del':
-      return `rule ${o.op === 'rule.add' ? 'add' : 'del'} from ${o.src} lookup ${o.table} pref ${o.pref}`;
+      // `ip rule` takes IPv4 unless told otherwise (`ip -6 rule`); the iproute2 driver runs `-6` lines in an `ip -6 -batch`.
+      return `${o.src.includes(':') ? '-6 ' : ''}rule ${o.op === 'rule.add' ? 'add' : 'del'} from ${o.src} lookup ${o.table} pref ${o.pref}`;
     case 'fdb.replace':
       return `fdb replace ${o.mac} dev ${o.dev} dst ${o.dst} self permanent`;
     case 'fdb.del':

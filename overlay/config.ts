@@ -10,9 +10,20 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set(['host', 'bridge', 'd
 export const MAX_NAME = 13;
 
 import { DEFAULT_OVERLAY } from '../contracts/index.js';
+import { VTEP_SUBNET6 } from './desired.js';
 export { DEFAULT_OVERLAY };
 export const DEFAULT_MTU = 1420;
 export const DEFAULT_NETWORKS: OverlayNetwork[] = [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: DEFAULT_MTU }];
+
+/**
+ * The default networks with IPv6 on `dcos` (DESIGN.md's optional `fd01:b::/64` prefix 80): what a
+ * fresh master starts with when SEXTANT_OVERLAY_SUBNET6 is set (`sextant up --ipv6`). Checked like
+ * any network definition; a bad value is a ConfigError naming the field.
+ */
+export function dualStackDefaultNetworks(subnet6: string, prefix6 = 80): OverlayNetwork[] {
+  const { key: _key, ...dcos } = DEFAULT_NETWORKS[0]!;
+  return [parseNetwork({ ...dcos, subnet6, prefix6 })];
+}
 
 export function parseOverlayConfig(value: unknown, path = ''): OverlayConfig {
   const f = new Fields(value, path);
@@ -57,6 +68,9 @@ export function parseNetwork(value: unknown, existing: OverlayNetwork[] = [], vt
     const s6 = cidrField(f, 'subnet6', undefined, 6);
     const p6 = f.number('prefix6', { default: 80 }, { integer: true });
     checkPrefix(f, 'prefix6', s6, p6, 126);
+    for (const r of RESERVED6) if (overlaps(parseCidr(r.cidr)!, s6)) throw new ConfigError(f.at('subnet6'), `${formatCidr(s6)} overlaps ${r.what} (${r.cidr})`);
+    const vtep6 = parseCidr(VTEP_SUBNET6)!;
+    if (overlaps(vtep6, s6)) throw new ConfigError(f.at('subnet6'), `${formatCidr(s6)} overlaps the VTEPs' IPv6 subnet (${VTEP_SUBNET6})`);
     for (const n of existing) {
       const o = n.subnet6 ? parseCidr(n.subnet6) : undefined;
       if (o && overlaps(o, s6)) throw new ConfigError(f.at('subnet6'), `${formatCidr(s6)} overlaps network "${n.name}" (${n.subnet6})`);
@@ -68,16 +82,35 @@ export function parseNetwork(value: unknown, existing: OverlayNetwork[] = [], vt
   return net;
 }
 
+/**
+ * IPv6 prefixes no network may use (checked here too, so a network made outside the master's API,
+ * e.g. SEXTANT_OVERLAY_SUBNET6, is held to the same rule as the address book's door check).
+ */
+const RESERVED6 = [
+  { what: 'unspecified', cidr: '::/128' },
+  { what: 'loopback', cidr: '::1/128' },
+  { what: 'IPv4-mapped', cidr: '::ffff:0:0/96' },
+  { what: 'link-local', cidr: 'fe80::/10' },
+  { what: 'multicast', cidr: 'ff00::/8' },
+];
+
 function checkPrefix(f: Fields, key: string, subnet: Cidr, prefix: number, max: number): void {
   if (prefix <= subnet.len) throw new ConfigError(f.at(key), `/${prefix} is not smaller than the subnet /${subnet.len} (each agent gets one /${key === 'prefix' ? 'prefix' : 'prefix6'} of it)`);
   if (prefix > max) throw new ConfigError(f.at(key), `must be <= ${max} (the per-agent slice is split in halves and needs hosts)`);
   if (prefix - subnet.len > 20) throw new ConfigError(f.at(key), `gives 2^${prefix - subnet.len} slices; at most 2^20 are supported`);
 }
 
-/** An endpoint of an isolation rule: `network` or `network/cidr` (the cidr inside the network). */
+/**
+ * An endpoint of an isolation rule: `network` (both families: its subnet and its subnet6) or
+ * `network/cidr`, an IPv4 prefix inside the network's subnet or an IPv6 prefix inside its subnet6
+ * (the rule then applies to that family only).
+ */
 export interface Endpoint {
   network: string;
-  cidr: string;
+  /** The IPv4 prefix: the network's subnet, or the given IPv4 prefix; undefined for an IPv6 prefix. */
+  cidr: string | undefined;
+  /** The IPv6 prefix: the network's subnet6 (if any), or the given IPv6 prefix; undefined for an IPv4 prefix. */
+  cidr6: string | undefined;
 }
 
 export function parseEndpoint(s: string, networks: OverlayNetwork[], field: string): Endpoint {
@@ -85,12 +118,15 @@ export function parseEndpoint(s: string, networks: OverlayNetwork[], field: stri
   const name = slash < 0 ? s : s.slice(0, slash);
   const net = networks.find((n) => n.name === name);
   if (!net) throw new ConfigError(field, `unknown network "${name}"`);
-  if (slash < 0) return { network: name, cidr: net.subnet };
-  const c = parseCidr(s.slice(slash + 1));
-  const outer = parseCidr(net.subnet)!;
-  if (!c || c.family !== 4) throw new ConfigError(field, `"${s.slice(slash + 1)}" is not an IPv4 prefix`);
-  if (!contains(outer, c.base) || c.len < outer.len) throw new ConfigError(field, `${formatCidr(c)} is not inside network "${name}" (${net.subnet})`);
-  return { network: name, cidr: formatCidr(c) };
+  if (slash < 0) return { network: name, cidr: net.subnet, cidr6: net.subnet6 };
+  const text = s.slice(slash + 1);
+  const c = parseCidr(text);
+  if (!c) throw new ConfigError(field, `"${text}" is not an IPv4 or IPv6 prefix (host bits zero)`);
+  const within = c.family === 4 ? net.subnet : net.subnet6;
+  if (!within) throw new ConfigError(field, `${formatCidr(c)} is IPv6 but network "${name}" has no subnet6`);
+  const outer = parseCidr(within)!;
+  if (!contains(outer, c.base) || c.len < outer.len) throw new ConfigError(field, `${formatCidr(c)} is not inside network "${name}" (${within})`);
+  return c.family === 4 ? { network: name, cidr: formatCidr(c), cidr6: undefined } : { network: name, cidr: undefined, cidr6: formatCidr(c) };
 }
 
 /** Port specs: numbers or "a-b" ranges, normalised to strings like "80" and "8000-8100". */
@@ -113,8 +149,12 @@ export function parseRule(value: unknown, networks: OverlayNetwork[], path = '')
   const f = new Fields(value, path);
   const from = f.string('from', { required: true });
   const to = f.string('to', { required: true });
-  parseEndpoint(from, networks, f.at('from'));
-  parseEndpoint(to, networks, f.at('to'));
+  const ef = parseEndpoint(from, networks, f.at('from'));
+  const et = parseEndpoint(to, networks, f.at('to'));
+  // A rule applies in each family both endpoints have: an IPv4 prefix to an IPv6 one matches nothing.
+  if (!((ef.cidr && et.cidr) || (ef.cidr6 && et.cidr6))) {
+    throw new ConfigError(f.at('to'), `"${to}" and "${from}" have no address family in common (an IPv4 prefix and an IPv6 prefix, or a network without subnet6): the rule would match nothing`);
+  }
   const rawPorts = f.raw('ports');
   const ports = rawPorts === undefined ? undefined : parsePorts(rawPorts, f.at('ports'));
   const proto = f.string('protocol', { default: '' });

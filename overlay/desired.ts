@@ -54,9 +54,9 @@ export interface DesiredState {
   fdbs: Fdb[];
   /** Main table, dev vtep onlink. */
   routes: Route[];
-  /** `from <subnet> lookup 42`. */
+  /** `from <subnet> lookup 42`, and `from <subnet6> lookup 42` for networks with IPv6. */
   rules: string[];
-  /** Table 42: `<agentIP>/32 via <vtepIP>`. */
+  /** Table 42: `<agentIP>/32 via <vtepIP>`, and `<agentIP6>/128 via <vtepIP6>` for remotes with an IPv6 address. */
   table42: Route[];
   /** Overlay subnets by network (for nftables). */
   networks: { name: string; subnet: string; bridge: string; subnet6?: string }[];
@@ -86,7 +86,7 @@ export function desiredState(view: Snapshot, agentId: string): DesiredState {
     neighs: [],
     fdbs: [],
     routes: [],
-    rules: nets.map((n) => n.subnet),
+    rules: [...nets.map((n) => n.subnet), ...nets.flatMap((n) => (n.subnet6 ? [n.subnet6] : []))],
     table42: [],
     networks: [],
   };
@@ -111,6 +111,9 @@ export function desiredState(view: Snapshot, agentId: string): DesiredState {
       if (sl?.subnet6) s.routes.push({ dst: sl.subnet6, via: vtep6Of(r.vtep_ip) });
     }
     s.table42.push({ dst: `${r.ip}/32`, via: vtep });
+    // The IPv6 equivalent: a task's v6 traffic to a remote agent's IPv6 address goes through the
+    // VXLAN too (the remote agent answers it the same way, from its VTEP's routes).
+    if (v6 && r.ip6) s.table42.push({ dst: `${r.ip6}/128`, via: vtep6Of(r.vtep_ip) });
   }
   return s;
 }

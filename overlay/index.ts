@@ -1,5 +1,5 @@
 // Public interface of the overlay component: virtual networks over VXLAN, allocator, isolation.
-export { DEFAULT_OVERLAY, DEFAULT_NETWORKS, DEFAULT_MTU, RESERVED_NAMES, MAX_NAME, parseOverlayConfig, parseNetwork, parseRule, parsePolicy, vtepMac, ruleKey } from './config.js';
+export { DEFAULT_OVERLAY, DEFAULT_NETWORKS, DEFAULT_MTU, RESERVED_NAMES, MAX_NAME, parseOverlayConfig, dualStackDefaultNetworks, parseNetwork, parseRule, parsePolicy, vtepMac, ruleKey } from './config.js';
 export { Allocator, type AllocatorOptions } from './allocator.js';
 export { OverlayMaster, type OverlayMasterOptions } from './master.js';
 export { OverlayAgentComponent, type OverlayAgentOptions, type SyncReport } from './agent.js';

@@ -70,7 +70,7 @@ export class IprouteDriver implements KernelDriver {
   }
 
   async dump(vtep: string): Promise<KernelState> {
-    const [links, addrs, neighs, fdbs, routes, routes6, t42, rules] = await Promise.all([
+    const [links, addrs, neighs, fdbs, routes, routes6, t42, t42v6, rules, rules6] = await Promise.all([
       this.ipj('-d', 'link', 'show'),
       this.ipj('addr', 'show'),
       this.ipj('neigh', 'show', 'dev', vtep).catch(() => []),
@@ -78,7 +78,9 @@ export class IprouteDriver implements KernelDriver {
       this.ipj('route', 'show', 'dev', vtep).catch(() => []),
       this.ipj('-6', 'route', 'show', 'dev', vtep).catch(() => []),
       this.ipj('route', 'show', 'table', String(OVERLAY_TABLE)).catch(() => []),
+      this.ipj('-6', 'route', 'show', 'table', String(OVERLAY_TABLE)).catch(() => []),
       this.ipj('rule', 'show'),
+      this.ipj('-6', 'rule', 'show').catch(() => []),
     ]);
     const state: KernelState = { links: new Map(), neighs: [], fdbs: [], routes: [], rules: [], table42: [] };
     for (const l of links) {
@@ -105,14 +107,20 @@ export class IprouteDriver implements KernelDriver {
     for (const r of routes) if (r.gateway && r.dst !== 'default') state.routes.push({ dst: withLen(r.dst), via: r.gateway });
     for (const r of routes6) if (r.gateway && r.dst !== 'default') state.routes.push({ dst: withLen(r.dst, 6), via: r.gateway });
     for (const r of t42) if (r.gateway) state.table42.push({ dst: withLen(r.dst), via: r.gateway });
+    for (const r of t42v6) if (r.gateway) state.table42.push({ dst: withLen(r.dst, 6), via: r.gateway });
     for (const r of rules) if (String(r.table) === String(OVERLAY_TABLE) && r.src) state.rules.push({ src: `${r.src}/${r.srclen ?? 32}`, pref: r.priority });
+    for (const r of rules6) if (String(r.table) === String(OVERLAY_TABLE) && r.src) state.rules.push({ src: `${r.src}/${r.srclen ?? 128}`, pref: r.priority });
     return state;
   }
 
   /** The plan rendered to one `ip -batch` and one `bridge -batch` (`-force`: later lines are still tried, except after a failed `ip neigh`). */
   async apply(ops: Op[]): Promise<void> {
-    const { ip: ipLines, bridge: bridgeLines } = renderBatch(ops);
+    const { ip: all, bridge: bridgeLines } = renderBatch(ops);
+    // `-6 rule ...` lines (IPv6 policy rules) need `ip -6`, which a batch line cannot say: a second batch.
+    const ipLines = all.filter((l) => !l.startsWith('-6 '));
+    const ip6Lines = all.filter((l) => l.startsWith('-6 ')).map((l) => l.slice(3));
     if (ipLines.length) await this.run(['ip', '-force', '-batch', '-'], ipLines.join('\n') + '\n');
+    if (ip6Lines.length) await this.run(['ip', '-6', '-force', '-batch', '-'], ip6Lines.join('\n') + '\n');
     if (bridgeLines.length) await this.run(['bridge', '-force', '-batch', '-'], bridgeLines.join('\n') + '\n');
   }
 

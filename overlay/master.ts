@@ -29,6 +29,8 @@ export interface OverlayMasterOptions {
 interface Slave {
   id: string;
   ip: string;
+  /** The agent's IPv6 address when it registered one (`ip6` in the master's state). */
+  ip6?: string;
   active: boolean;
 }
 
@@ -36,7 +38,7 @@ export function slavesOf(state: Record<string, unknown>): Slave[] {
   const out: Slave[] = [];
   for (const s of (state.slaves as Record<string, unknown>[] | undefined) ?? []) {
     const m = /@([^:]+):/.exec(String(s.pid ?? ''));
-    if (typeof s.id === 'string' && m) out.push({ id: s.id, ip: m[1]!, active: s.active !== false });
+    if (typeof s.id === 'string' && m) out.push({ id: s.id, ip: m[1]!, ...(typeof s.ip6 === 'string' ? { ip6: s.ip6 } : {}), active: s.active !== false });
   }
   return out;
 }
@@ -159,7 +161,7 @@ export class OverlayMaster implements Component {
       if (!s.active) continue;
       live.add(s.id);
       this.missingSince.delete(s.id);
-      await this.allocator.ensureAgent(s.id, s.ip).catch(() => undefined); // exhaustion is recorded and logged
+      await this.allocator.ensureAgent(s.id, s.ip, s.ip6).catch(() => undefined); // exhaustion is recorded and logged
     }
     const releaseAfter = this.opts.releaseAfterMs ?? 24 * 3600_000;
     let nextCheck = Infinity;

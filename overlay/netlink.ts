@@ -86,8 +86,8 @@ export class NetlinkDriver implements KernelDriver {
   async dump(vtep: string): Promise<KernelState> {
     const rt = this.rt();
     // One dump at a time: a netlink socket runs a single dump (parallel ones interleave).
-    const dumps = async () => [await rt.getLinks(), await rt.getAddresses(), await rt.getNeighbors({ family: AF_INET }), await rt.getNeighbors({ family: AF_INET6 }), await rt.getNeighbors({ family: AF_BRIDGE }), await rt.getRoutes({ family: AF_INET }), await rt.getRoutes({ family: AF_INET6 }), await rt.getRules({ family: AF_INET })] as const;
-    const [links, addrs, neighs4, neighs6, fdbs, routes4, routes6, rules] = await dumps().catch((e: Error) => {
+    const dumps = async () => [await rt.getLinks(), await rt.getAddresses(), await rt.getNeighbors({ family: AF_INET }), await rt.getNeighbors({ family: AF_INET6 }), await rt.getNeighbors({ family: AF_BRIDGE }), await rt.getRoutes({ family: AF_INET }), await rt.getRoutes({ family: AF_INET6 }), await rt.getRules({ family: AF_INET }), await rt.getRules({ family: AF_INET6 })] as const;
+    const [links, addrs, neighs4, neighs6, fdbs, routes4, routes6, rules4, rules6] = await dumps().catch((e: Error) => {
       throw new KernelError('netlink dump', e.message);
     });
     const state: KernelState = { links: new Map(), neighs: [], fdbs: [], routes: [], rules: [], table42: [] };
@@ -118,6 +118,7 @@ export class NetlinkDriver implements KernelDriver {
     const vidx = this.index.get(vtep);
     const neighs = [...neighs4, ...neighs6];
     const routes = [...routes4, ...routes6];
+    const rules = [...rules4, ...rules6];
     for (const n of neighs) if (n.data.ifindex === vidx && n.data.state?.permanent && n.attrs.lladdr) state.neighs.push({ ip: ipText(n.attrs.dst)!, mac: macText(n.attrs.lladdr) });
     for (const f of fdbs) if (f.data.ifindex === vidx && f.attrs.dst) state.fdbs.push({ mac: macText(f.attrs.lladdr), dst: ipText(f.attrs.dst)! });
     for (const r of routes) {

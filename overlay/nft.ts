@@ -45,15 +45,12 @@ const V4: Family = {
   endpoint: (s, nets, field) => parseEndpoint(s, nets, field).cidr,
 };
 
-/** IPv6: whole networks only (`network/cidr` endpoints are IPv4 prefixes, so such rules allow nothing over v6). */
+/** IPv6: whole networks (their subnet6) and `network/<IPv6 prefix>` endpoints; IPv4 prefixes allow nothing here. */
 const V6: Family = {
   ip: 'ip6',
   icmp: 'icmpv6 type admin-prohibited',
   subnet: (n) => n.subnet6,
-  endpoint: (s, nets, field) => {
-    const e = parseEndpoint(s, nets, field);
-    return s.includes('/') ? undefined : nets.find((n) => n.name === e.network)?.subnet6;
-  },
+  endpoint: (s, nets, field) => parseEndpoint(s, nets, field).cidr6,
 };
 
 function ruleLine(r: IsolationRule, nets: OverlayNetwork[], f: Family): string | undefined {

@@ -8,3 +8,9 @@ t.test('up flags', async (t) => {
   t.throws(() => parseUpArgs(['--agents', '0']), { name: 'ConfigError', field: '--agents' });
   t.throws(() => parseUpArgs(['--ip-base', '127.0.0.1']), { name: 'ConfigError', field: '--ip-base' });
 });
+
+t.test('--ipv6 needs --netns', async (t) => {
+  t.match(parseUpArgs(['--netns', '--ipv6']), { netns: true, ipv6: true });
+  t.notOk(parseUpArgs(['--netns']).ipv6, 'off unless asked');
+  t.throws(() => parseUpArgs(['--ipv6']), { name: 'ConfigError', field: '--ipv6', message: /needs --netns/ });
+});

@@ -8,7 +8,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, CODES } from '../errors.js';
-import { parseIp4 } from '../../common/cidr.js';
+import { parseIp, type Family } from '../../common/cidr.js';
 
 function tryOr<T>(fn: () => T, fallback: T): T {
   try {
@@ -39,8 +39,12 @@ export class Store {
     }
   }
 
-  async list(): Promise<Allocation[]> {
-    const names = tryOr(() => readdirSync(this.dir), [] as string[]).filter((n) => parseIp4(n) !== undefined);
+  /** Every allocation, or those of one family (a dual-stack store holds both). */
+  async list(family?: Family): Promise<Allocation[]> {
+    const names = tryOr(() => readdirSync(this.dir), [] as string[]).filter((n) => {
+      const ip = parseIp(n);
+      return ip !== undefined && (family === undefined || ip.family === family);
+    });
     const texts = names.map((n) => tryOr<string | undefined>(() => readFileSync(join(this.dir, n), 'utf8'), undefined));
     const out: Allocation[] = [];
     names.forEach((ip, i) => {
@@ -77,12 +81,14 @@ export class Store {
     }
   }
 
-  async lastReserved(): Promise<bigint | undefined> {
-    const text = tryOr(() => readFileSync(join(this.dir, 'last_reserved_ip.0'), 'utf8'), '');
-    return parseIp4(text.trim());
+  /** host-local's `last_reserved_ip.<range set index>`, read as an address of `family`. */
+  async lastReserved(family: Family = 4, index = 0): Promise<bigint | undefined> {
+    const text = tryOr(() => readFileSync(join(this.dir, `last_reserved_ip.${index}`), 'utf8'), '');
+    const ip = parseIp(text.trim());
+    return ip?.family === family ? ip.value : undefined;
   }
 
-  async setLastReserved(ip: string): Promise<void> {
-    writeFileSync(join(this.dir, 'last_reserved_ip.0'), ip);
+  async setLastReserved(ip: string, index = 0): Promise<void> {
+    writeFileSync(join(this.dir, `last_reserved_ip.${index}`), ip);
   }
 }

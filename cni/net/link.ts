@@ -21,7 +21,10 @@ export function hostVethName(containerId: string, ifname: string): string {
   return 'sxv' + sha1Hex(`${containerId}/${ifname}`).slice(0, 11);
 }
 
-export async function ensureBridge(host: Host, name: string, mtu: number, gatewayCidr: string | undefined): Promise<IpLink> {
+/** `addr replace` of a bridge or task address; IPv6 skips duplicate address detection (ours by allocation, usable at once). */
+const addrLine = (cidr: string, dev: string): string => `addr replace ${cidr} dev ${dev}${cidr.includes(':') ? ' nodad' : ''}`;
+
+export async function ensureBridge(host: Host, name: string, mtu: number, gatewayCidrs: string[]): Promise<IpLink> {
   const current = await run(hostIp(host, ['-j', 'addr', 'show', 'dev', name])).then(
     (out) => lastJson<IpLink[]>(out)[0],
     (e) => {
@@ -29,15 +32,14 @@ export async function ensureBridge(host: Host, name: string, mtu: number, gatewa
       throw e;
     },
   );
-  const hasAddr = !gatewayCidr || current?.addr_info?.some((a) => `${a.local}/${a.prefixlen}` === gatewayCidr);
+  const hasAddr = gatewayCidrs.every((g) => current?.addr_info?.some((a) => `${a.local}/${a.prefixlen}` === g));
   if (current && hasAddr && current.flags?.includes('UP')) return current;
   if (!current) {
     await run(hostIp(host, ['link', 'add', name, 'mtu', String(mtu), 'type', 'bridge'])).catch((e) => {
       if (!isExists(e)) throw e;
     });
   }
-  const batch = [`link set dev ${name} up`];
-  if (gatewayCidr) batch.unshift(`addr replace ${gatewayCidr} dev ${name}`);
+  const batch = [...gatewayCidrs.map((g) => addrLine(g, name)), `link set dev ${name} up`];
   await run(hostIp(host, ['-batch', '-']), batch.join('\n') + '\n');
   return lastJson<IpLink[]>(await run(hostIp(host, ['-j', 'link', 'show', 'dev', name])))[0]!;
 }
@@ -83,8 +85,8 @@ export async function addVeth(host: Host, s: VethSpec): Promise<IpLink> {
 export interface BridgeSpec {
   name: string;
   mtu: number;
-  /** The bridge's own address (when it is the gateway), e.g. 10.0.0.1/24. */
-  gatewayCidr?: string;
+  /** The bridge's own addresses (when it is the gateway), e.g. 10.0.0.1/24 and fd01:b::1/81. */
+  gatewayCidrs: string[];
 }
 
 /** Every `ip -j ... show` result printed by a batch, flattened. */
@@ -103,7 +105,7 @@ function shownLinks(stdout: string): IpLink[] {
  */
 export async function attachHost(host: Host, br: BridgeSpec, s: VethSpec): Promise<{ bridge: IpLink; veth: IpLink }> {
   const lines = [
-    br.gatewayCidr ? `addr replace ${br.gatewayCidr} dev ${br.name}` : '',
+    ...br.gatewayCidrs.map((g) => addrLine(g, br.name)),
     `link set dev ${br.name} up`,
     `link show dev ${br.name}`,
     `link add ${s.hostVeth} mtu ${s.mtu} type veth peer name ${s.ifname} mtu ${s.mtu} netns ${s.netns}`,
@@ -116,21 +118,22 @@ export async function attachHost(host: Host, br: BridgeSpec, s: VethSpec): Promi
   const veth = fast?.find((l) => l.ifname === s.hostVeth);
   const bridge = fast?.find((l) => l.ifname === br.name);
   if (veth && bridge) return { bridge, veth };
-  const slowBridge = await ensureBridge(host, br.name, br.mtu, br.gatewayCidr);
+  const slowBridge = await ensureBridge(host, br.name, br.mtu, br.gatewayCidrs);
   return { bridge: slowBridge, veth: await addVeth(host, s) };
 }
 
 export interface AddrSpec {
   netns: string;
   ifname: string;
-  cidr: string;
+  /** One address per family (dual-stack: IPv4 and IPv6). */
+  cidrs: string[];
   routes: { dst: string; gw: string }[];
 }
 
-/** Address, link up and routes inside the task namespace; returns the task end. */
+/** Addresses, link up and routes (both families) inside the task namespace; returns the task end. */
 export async function configureTask(s: AddrSpec): Promise<IpLink> {
   const batch = [
-    `addr replace ${s.cidr} dev ${s.ifname}`,
+    ...s.cidrs.map((c) => addrLine(c, s.ifname)),
     `link set dev ${s.ifname} up`,
     ...s.routes.map((r) => `route replace ${r.dst === '0.0.0.0/0' ? 'default' : r.dst} via ${r.gw} dev ${s.ifname}`),
     `link show dev ${s.ifname}`,
@@ -153,22 +156,30 @@ export async function delVeth(host: Host, hostVeth: string, netns: string, ifnam
   });
 }
 
-export async function enableForwarding(host: Host): Promise<void> {
+/** IPv4 forwarding on; IPv6 forwarding too when the network has an IPv6 range. */
+export async function enableForwarding(host: Host, v6 = false): Promise<void> {
+  const keys = v6 ? ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'] : ['net.ipv4.ip_forward'];
   if (host.netns) {
-    await run(hostCmd(host, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']));
+    await run(hostCmd(host, 'sysctl', ['-qw', ...keys.map((k) => `${k}=1`)]));
     return;
   }
-  const path = '/proc/sys/net/ipv4/ip_forward';
-  if (readFileSync(path, 'utf8').trim() !== '1') writeFileSync(path, '1');
+  for (const k of keys) {
+    const path = `/proc/sys/${k.replaceAll('.', '/')}`;
+    if (readFileSync(path, 'utf8').trim() !== '1') writeFileSync(path, '1');
+  }
 }
 
-/** What CHECK compares: the task end's addresses and default route, the host end's master. */
+/** What CHECK compares: the task end's addresses and routes (IPv6 ones too when it has a global IPv6 address), the host end's master. */
 export async function readTask(netns: string, ifname: string): Promise<{ link?: IpLink; routes: { dst: string; gateway?: string; dev?: string }[] }> {
   const link = await run(nsIp(netns, ['-j', 'addr', 'show', 'dev', ifname])).then(
     (o) => lastJson<IpLink[]>(o)[0],
     () => undefined,
   );
-  const routes = link ? lastJson<{ dst: string; gateway?: string; dev?: string }[]>(await run(nsIp(netns, ['-j', 'route', 'show', 'dev', ifname]))) : [];
+  type R = { dst: string; gateway?: string; dev?: string };
+  const routes = link ? lastJson<R[]>(await run(nsIp(netns, ['-j', 'route', 'show', 'dev', ifname]))) : [];
+  if (link?.addr_info?.some((a) => a.family === 'inet6' && !a.local.startsWith('fe80:'))) {
+    routes.push(...lastJson<R[]>(await run(nsIp(netns, ['-6', '-j', 'route', 'show', 'dev', ifname]))));
+  }
   return { link, routes };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The dispatcher inside `sextant agent`, in the one plugin shape (contracts/plugin.ts). Mesos-DNS
  * resolvers come from the agent's master list (`ip:61053`); the control-plane snapshot refines them
- * and feeds the local zones. Listening defaults to the agent's IP on port 53 (never creating
+ * and feeds the local zones. Listening defaults to the agent's IP (and its IPv6 address on a dual-stack node, `--ip6`) on port 53 (never creating
  * interfaces in the host namespace unless asked); a config file in the work dir or `opts.config`
  * overrides. Building does nothing; `start()` reads the config, starts the servers, then hands the
  * snapshot consumer to `host.control` and points tasks' resolv.conf at the dispatcher. A
@@ -30,7 +30,7 @@ export function agentDispatcherConfig(a: AgentHandle, overrides: Record<string, 
   const fromFile = existsSync(file) ? (loadConfigFile(file) as Record<string, unknown>) : {};
   return {
     mesos_resolvers: a.masters.map((m) => `${m.slice(0, m.lastIndexOf(':')) || m}:${MESOS_DNS_PORT}`),
-    bind_ips: [a.ip],
+    bind_ips: a.ip6 ? [a.ip, a.ip6] : [a.ip],
     ...fromFile,
     ...overrides,
   };

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { ConfigError } from '../../common/index.js';
-import { DEFAULT_NETWORKS, parseNetwork, parseOverlayConfig, parsePolicy, parseRule, vtepMac } from '../index.js';
+import { buildRuleset, buildRuleset6 } from '../nft.js';
+import { DEFAULT_NETWORKS, dualStackDefaultNetworks, parseNetwork, parseOverlayConfig, parsePolicy, parseRule, vtepMac } from '../index.js';
 
 /** The field a parser's ConfigError names (undefined when it did not throw one). */
 function failure(fn: () => unknown): { field?: string; reason?: string } {
@@ -36,6 +37,7 @@ t.test('network definitions: bad input names the field', async (t) => {
     ['unknown key', { name: 'x', subnet: '10.1.0.0/16', vni: 5 }, 'vni', /unknown key/],
     ['ipv6 prefix too long', { name: 'x', subnet: '10.1.0.0/16', subnet6: 'fd02::/64', prefix6: 127 }, 'prefix6', /<= 126/],
     ['ipv6 subnet bad', { name: 'x', subnet: '10.1.0.0/16', subnet6: '10.2.0.0/16' }, 'subnet6', /IPv6/],
+    ['ipv6 subnet over the VTEPs', { name: 'x', subnet: '10.1.0.0/16', subnet6: 'fd01:a::/64' }, 'subnet6', /overlaps the VTEPs' IPv6 subnet \(fd01:a::\/64\)/],
     ['mtu too small', { name: 'x', subnet: '10.1.0.0/16', mtu: 100 }, 'mtu', />= 576/],
   ];
   for (const [what, input, field, re] of rows) {
@@ -69,6 +71,32 @@ t.test('MAC = OUI + last 3 bytes of the VTEP IP', async (t) => {
   for (const [ip, mac] of rows) t.equal(vtepMac('70:B3:D5:00:00:00', ip), mac, ip);
 });
 
+t.test('isolation rules with IPv6 prefixes', async (t) => {
+  const v6nets = [
+    { key: 'hr', name: 'hr', subnet: '10.10.0.0/16', prefix: 24, mtu: 1420, subnet6: 'fd01:10::/64', prefix6: 80 },
+    { key: 'it', name: 'it', subnet: '10.20.0.0/16', prefix: 24, mtu: 1420, subnet6: 'fd01:20::/64', prefix6: 80 },
+    ...existing,
+  ];
+  const r = parseRule({ from: 'it/fd01:20::/80', to: 'hr', ports: [22], protocol: 'tcp' }, v6nets);
+  t.equal(r.key, 'it/fd01:20::/80>hr:tcp:22');
+  const rules = buildRuleset6({ vtep: 'vtep1024', vtepSubnet: '44.128.0.0/20', vtepSubnet6: 'fd01:a::/64', networks: v6nets, rules: [r], policies: [] });
+  t.match(rules, 'ip6 saddr fd01:20::/80 ip6 daddr fd01:10::/64 meta l4proto tcp th dport 22 counter accept comment "it/fd01:20::/80>hr:tcp:22"', 'an ip6 rule for the v6 prefix');
+  const rules4 = buildRuleset({ vtep: 'vtep1024', vtepSubnet: '44.128.0.0/20', networks: v6nets, rules: [r], policies: [] });
+  t.notMatch(rules4, 'it/fd01:20::/80>hr', 'no IPv4 rule for an IPv6 prefix');
+  const bad: [unknown, string, RegExp][] = [
+    [{ from: 'it/fd01:30::/80', to: 'hr' }, 'from', /fd01:30::\/80 is not inside network "it" \(fd01:20::\/64\)/],
+    [{ from: 'it/fd01:20::1/80', to: 'hr' }, 'from', /not an IPv4 or IPv6 prefix/],
+    [{ from: 'hr', to: 'dcos/fd01:20::/80' }, 'to', /is IPv6 but network "dcos" has no subnet6/],
+    [{ from: 'it/fd01:20::/80', to: 'hr/10.10.1.0/24' }, 'to', /no address family in common/],
+    [{ from: 'it/fd01:20::/80', to: 'dcos' }, 'to', /no address family in common/],
+  ];
+  for (const [input, field, re] of bad) {
+    const f = failure(() => parseRule(input, v6nets));
+    t.equal(f.field, field, JSON.stringify(input));
+    t.match(f.reason, re, JSON.stringify(input));
+  }
+});
+
 t.test('isolation rules and policies', async (t) => {
   const r = parseRule({ from: 'hr', to: 'dcos/9.1.0.0/16', ports: [80, '8000-8100'], protocol: 'tcp' }, withHr);
   t.same(r, { key: 'hr>dcos/9.1.0.0/16:tcp:80,8000-8100', from: 'hr', to: 'dcos/9.1.0.0/16', ports: ['80', '8000-8100'], protocol: 'tcp', action: 'allow' });
@@ -90,4 +118,11 @@ t.test('isolation rules and policies', async (t) => {
   t.same(parsePolicy({ network: 'hr', default: 'deny' }, withHr), { key: 'hr', network: 'hr', default: 'deny' });
   t.equal(failure(() => parsePolicy({ network: 'it', default: 'deny' }, withHr)).field, 'network');
   t.equal(failure(() => parsePolicy({ network: 'hr', default: 'drop' }, withHr)).field, 'default');
+});
+
+t.test('dual-stack default networks (SEXTANT_OVERLAY_SUBNET6)', async (t) => {
+  t.same(dualStackDefaultNetworks('fd01:b::/64'), [{ key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: 1420, subnet6: 'fd01:b::/64', prefix6: 80 }]);
+  t.throws(() => dualStackDefaultNetworks('fe80::/64'), { name: 'ConfigError', field: 'subnet6', message: /link-local/ }, 'checked like any network');
+  t.throws(() => dualStackDefaultNetworks('ff02::/64'), { name: 'ConfigError', field: 'subnet6', message: /multicast/ });
+  t.throws(() => dualStackDefaultNetworks('10.0.0.0/8'), { name: 'ConfigError', field: 'subnet6' });
 });

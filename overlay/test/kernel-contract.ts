@@ -49,7 +49,7 @@ export function expected(w: DesiredState): KernelView {
   return {
     links: [`${dev} vxlan mtu ${v.mtu} up id ${v.vni} dstport ${v.port} learning false udp_csum false address ${v.mac}`, ...w.bridges.map((b) => `${b.name} bridge mtu ${b.mtu} up`)].sort(),
     addrs: [...addrs(dev, [v.addr, v.addr6]), ...w.bridges.flatMap((b) => addrs(b.name, [b.addr, b.addr6]))].sort(),
-    routes: [...w.routes.map((r) => route('main', r.dst, r.via)), ...w.table42.map((r) => route('42', r.dst, r.via))].sort(),
+    routes: [...w.routes.map((r) => route('main', r.dst, r.via)), ...w.table42.map((r) => route('42', r.dst.endsWith('/128') ? r.dst.slice(0, -4) : r.dst, r.via))].sort(),
     neighs: w.neighs.map((n) => `${canon(n.ip)} dev ${dev} lladdr ${n.mac} PERMANENT`).sort(),
     fdb: w.fdbs.map((f) => `${f.mac} dev ${dev} dst ${f.dst} self permanent`).sort(),
     rules: w.rules.map((src) => `32000 from ${src} lookup 42`).sort(),
@@ -59,7 +59,8 @@ export function expected(w: DesiredState): KernelView {
 /**
  * dualWant, changed: remote 3 joins (v4 and v6), remote 2's underlay address moves, network
  * `dcos` of remote 2 is reached through remote 3, `m-dcos` gets another MTU and `m-app` another
- * gateway address.
+ * gateway address, and the IPv6 policy routing appears (remote 3 registered an IPv6 address:
+ * `ip -6 rule from fd01:b::/64 lookup 42`, its address /128 via its v6 VTEP in table 42).
  */
 export function changedWant(): DesiredState {
   const w = dualWant();
@@ -80,7 +81,9 @@ export function changedWant(): DesiredState {
   w.table42 = [
     { dst: '10.0.0.22/32', via: '44.128.0.2' },
     { dst: '10.0.0.3/32', via: '44.128.0.3' },
+    { dst: 'fd00:5e::3/128', via: 'fd01:a::2c80:3' },
   ];
+  w.rules = [...w.rules, 'fd01:b::/64'];
   return w;
 }
 
@@ -113,7 +116,7 @@ export async function runKernelContract(t: Test, f: KernelFixture): Promise<Kern
   };
 
   await step('from empty', dualWant(), ['vxlan.add', 'bridge.add', 'link.set', 'addr.replace', 'neigh.replace', 'route.replace', 'rule.add', 'fdb.replace']);
-  await step('a change', changedWant(), ['link.set', 'addr.replace', 'addr.del', 'neigh.replace', 'route.replace', 'route.del', 'fdb.replace']);
+  await step('a change', changedWant(), ['link.set', 'addr.replace', 'addr.del', 'neigh.replace', 'route.replace', 'route.del', 'rule.add', 'fdb.replace']);
   await step('VXLAN device recreated', newVniWant(), ['link.del', 'vxlan.add', 'link.set', 'addr.replace', 'neigh.replace', 'route.replace', 'fdb.replace']);
   await step('deletes (after the recreated device)', emptyWant(), ['link.del', 'addr.del', 'neigh.del', 'route.del', 'rule.del', 'fdb.del']);
 

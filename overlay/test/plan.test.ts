@@ -9,6 +9,8 @@ import { planChanges } from '../diff.js';
 import { opText, renderBatch, type Plan } from '../batch.js';
 import type { Op } from '../ops.js';
 import { bareKernel, planCases, v4Want } from './plan-cases.js';
+import { desiredState } from '../desired.js';
+import { DEFAULT_OVERLAY, type Snapshot } from '../../contracts/index.js';
 
 /** What the text planner emitted for each case in plan-cases.ts. */
 const recorded: [string, Plan][] = [
@@ -193,4 +195,26 @@ t.test('rendering is per op, and only fdb ops go to the bridge batch', async (t)
     bridge: ['fdb del 70:b3:d5:80:00:02 dev v dst 10.0.0.2 self'],
   });
   t.same(renderBatch([]), { ip: [], bridge: [] });
+});
+
+t.test('IPv6 policy routing: table 42 for remote agents\' IPv6 addresses, `ip -6 rule` for subnet6', async (t) => {
+  const net = { key: 'dcos', name: 'dcos', subnet: '9.0.0.0/8', prefix: 24, mtu: 1420, subnet6: 'fd01:b::/64', prefix6: 80 };
+  const agent = (n: number, ip6?: string) => ({
+    key: `a${n}`, agent_id: `a${n}`, ip: `10.0.0.${n}`, ...(ip6 ? { ip6 } : {}), vtep_ip: `44.128.0.${n}/20`, vtep_mac: `70:b3:d5:80:00:0${n}`,
+    subnets: { dcos: { subnet: `9.0.${n}.0/24`, bridge: `9.0.${n}.0/25`, subnet6: `fd01:b:0:0:${n}::/80`, bridge6: `fd01:b:0:0:${n}::/81` } },
+  });
+  const view = { version: 1, overlay: DEFAULT_OVERLAY, parts: { vips: [], zones: [], networks: [net], overlay_agents: [agent(1, 'fd00:5e::1'), agent(2, 'fd00:5e::2'), agent(3)], isolation_rules: [], network_policies: [], masters: [] } } as unknown as Snapshot;
+  const w = desiredState(view, 'a1');
+  t.same(w.rules, ['9.0.0.0/8', 'fd01:b::/64'], 'a policy rule per family');
+  t.same(w.table42, [
+    { dst: '10.0.0.2/32', via: '44.128.0.2' },
+    { dst: 'fd00:5e::2/128', via: 'fd01:a::2c80:2' },
+    { dst: '10.0.0.3/32', via: '44.128.0.3' },
+  ], 'a remote agent\'s IPv6 address goes via its v6 VTEP; one without an IPv6 address gets only the v4 route');
+  const plan = renderBatch(planChanges(w, bareKernel()));
+  t.ok(plan.ip.includes('-6 rule add from fd01:b::/64 lookup 42 pref 32000'), 'the v6 rule renders as `ip -6 rule` (run in an `ip -6 -batch`)');
+  t.ok(plan.ip.includes('route replace fd00:5e::2/128 via fd01:a::2c80:2 dev vtep1024 onlink table 42'));
+  const v4only = { ...view, parts: { ...view.parts, networks: [{ ...net, subnet6: undefined, prefix6: undefined }] } } as unknown as Snapshot;
+  const w4 = desiredState(v4only, 'a1');
+  t.same([w4.rules, w4.table42.filter((r) => r.dst.includes(':'))], [['9.0.0.0/8'], []], 'no IPv6 network: no IPv6 policy routing');
 });

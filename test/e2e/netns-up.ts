@@ -59,11 +59,11 @@ function recordedTaskIds(dir: string): string[] {
     .map((f) => f.slice(0, -'.json'.length));
 }
 
-export async function startNetnsUp(t: Teardownable, agents: number, env: Record<string, string> = {}, opts: { example?: boolean } = {}): Promise<NetnsCluster> {
+export async function startNetnsUp(t: Teardownable, agents: number, env: Record<string, string> = {}, opts: { example?: boolean; args?: string[] } = {}): Promise<NetnsCluster> {
   if (!existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: run \`npx tsc -p .\` (npm test builds it first)`);
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('cniup')}-`));
   const [mp, mkp, ap] = [await freePort(), await freePort(), await freePort()];
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', ...(opts.example ? [] : ['--no-example']), '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap), '--admin-port', String(await freePort())], {
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', ...(opts.args ?? []), ...(opts.example ? [] : ['--no-example']), '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap), '--admin-port', String(await freePort())], {
     env: { ...process.env, ...env },
     graceMs: 20_000,
   });

@@ -104,6 +104,28 @@ t.test('hr -> it port 80 only', async (t) => {
   t.ok(view.rules.find((r) => r.key === 'hr>it:tcp:80')!.packets >= hits('hr>it:tcp:80'), 'master shows the rule counter');
   t.ok(view.policies.find((p) => p.network === 'it')!.packets > 0, 'master shows default counters');
 
+  // An allow rule from an IPv6 prefix (agent 0's `it` v6 slice) to hr, tcp port 22 only: real v6
+  // traffic from that prefix passes on 22, the same prefix on another port, another prefix of `it`,
+  // and IPv4 from the same task stay denied, and the rule and the default are counted.
+  const it0slice6 = master.allocator.agents.get('agent-0')!.subnets.it!.subnet6!;
+  const key6 = `it/${it0slice6}>hr:tcp:22`;
+  t.equal((await api('POST', '/v1/networks/isolation', { from: `it/${it0slice6}`, to: 'hr', ports: [22], protocol: 'tcp' })).status, 201, `allow ${key6}`);
+  await push();
+  const deny6Before = hits('default:it');
+  const rows6: [string, Netns, string, number, string][] = [
+    ['v6 prefix rule: it (agent 0 slice) reaches hr:22 over v6', it0, hr1v6, 22, 'ok hi'],
+    ['v6 prefix rule: it (agent 0 slice) is still denied hr:80 over v6', it0, hr1v6, 80, 'err EACCES'],
+    ['v6 prefix rule: it (agent 1 slice, outside the prefix) is denied hr:22 over v6', it1, hr1v6, 22, 'err EACCES'],
+    ['v6 prefix rule: the same task over IPv4 is denied hr:22', it0, '10.10.1.2', 22, 'err EHOSTUNREACH'],
+  ];
+  for (const [what, from, ip, port, want] of rows6) t.equal(await tcpConnect(from, ip, port), want, what);
+  const after6 = await agents[0]!.counters();
+  t.ok((after6.find((c) => c.key === key6)?.packets ?? 0) > 0, `${key6} counted on agent 0`);
+  t.ok((after6.find((c) => c.key === 'default:it')?.packets ?? 0) > deny6Before, 'denied v6 traffic counted under default:it');
+  t.equal((await api('DELETE', `/v1/networks/isolation?rule=${encodeURIComponent(key6)}`)).status, 200);
+  await push();
+  t.equal(await tcpConnect(it0, hr1v6, 22), 'err EACCES', 'removing the v6 prefix rule restores the default (deny)');
+
   // Counters survive a rule change (the table is rewritten) and the agent component's restart.
   const counted = ['hr>it:tcp:80', 'default:hr', 'default:it'];
   const snapshotHits = async () => new Map((await agents[0]!.counters()).filter((c) => counted.includes(c.key)).map((c) => [c.key, c.packets]));
