@@ -1,0 +1,95 @@
+/**
+ * Finding a task's sandbox file and reading it, as `dcos task log` did: the master's
+ * /master/state names the task's agent, the agent's /state its executor directory, and the
+ * agent's `/files/read` serves slices of `stdout`/`stderr` by byte offset.
+ */
+import type { ClusterClient } from '../common/cli-client.js';
+import { CommandFailed } from '../common/cli-command.js';
+
+interface StateTask {
+  id: string;
+  slave_id: string;
+  state: string;
+}
+interface MasterState {
+  slaves: { id: string; pid: string }[];
+  frameworks: { tasks: StateTask[]; completed_tasks: StateTask[] }[];
+  completed_frameworks?: { tasks?: StateTask[]; completed_tasks?: StateTask[] }[];
+}
+interface AgentExecutor {
+  id: string;
+  directory: string;
+}
+interface AgentState {
+  frameworks: { executors: AgentExecutor[]; completed_executors?: AgentExecutor[] }[];
+}
+
+export interface SandboxFile {
+  taskId: string;
+  agentId: string;
+  /** Base URL of the agent's API (through the entry point when there is one). */
+  agent: string;
+  path: string;
+}
+
+/** The one task whose id is `want`, or the only one whose id contains it; else a CommandFailed saying why. */
+export function pickTask<T extends { id: string }>(tasks: T[], want: string): T {
+  const exact = tasks.find((t) => t.id === want);
+  if (exact) return exact;
+  const some = [...new Map(tasks.filter((t) => t.id.includes(want)).map((t) => [t.id, t])).values()];
+  if (some.length === 1) return some[0]!;
+  if (!some.length) throw new CommandFailed(`no task matches '${want}' (sextant task ls lists them)`);
+  throw new CommandFailed(`'${want}' matches ${some.length} tasks: ${some.slice(0, 5).map((t) => t.id).join(', ')}${some.length > 5 ? ', ...' : ''}; give more of the id`);
+}
+
+/** `slave(1)@IP:PORT` -> `http://IP:PORT`. */
+export function agentUrlFromPid(pid: string): string {
+  const m = /@(.+)$/.exec(pid);
+  if (!m) throw new CommandFailed(`the master gave the agent pid '${pid}', which names no address`);
+  return `http://${m[1]}`;
+}
+
+export async function findSandboxFile(client: ClusterClient, want: string, file: 'stdout' | 'stderr'): Promise<SandboxFile> {
+  const st = await client.request<MasterState>('mesos', '/master/state');
+  const all = [...st.frameworks, ...(st.completed_frameworks ?? [])].flatMap((f) => [...(f.tasks ?? []), ...(f.completed_tasks ?? [])]);
+  const task = pickTask(all, want);
+  const slave = st.slaves.find((s) => s.id === task.slave_id);
+  if (!slave) throw new CommandFailed(`task ${task.id} ran on agent ${task.slave_id}, which the master no longer knows`);
+  const agent = client.agentBase(slave.id, agentUrlFromPid(slave.pid));
+  const as = (await client.call(`${agent}/state`)).body as AgentState;
+  const ex = as.frameworks.flatMap((f) => [...f.executors, ...(f.completed_executors ?? [])]).find((e) => e.id === task.id);
+  if (!ex) throw new CommandFailed(`agent ${slave.id} no longer lists task ${task.id} (${task.state}); its sandbox is not served any more`);
+  return { taskId: task.id, agentId: slave.id, agent, path: `${ex.directory}/${file}` };
+}
+
+/** One `/files/read` slice. */
+export async function readSlice(client: ClusterClient, f: SandboxFile, offset: number, length?: number): Promise<{ data: string; offset: number }> {
+  return (await client.call(`${f.agent}/files/read`, { query: { path: f.path, offset, length } })).body as { data: string; offset: number };
+}
+
+/** The file from `from` to its current end, slice by slice; returns the offset after it. */
+export async function readFrom(client: ClusterClient, f: SandboxFile, from: number, write: (data: string, offset: number) => void): Promise<number> {
+  let offset = from;
+  for (let i = 0; i < 10_000; i++) {
+    const r = await readSlice(client, f, offset);
+    const n = Buffer.byteLength(r.data);
+    if (n === 0) break;
+    write(r.data, offset);
+    offset += n;
+  }
+  return offset;
+}
+
+/** Where to start so that the last `lines` lines are printed (looks at most at the last MiB). */
+export async function tailStart(client: ClusterClient, f: SandboxFile, lines: number): Promise<number> {
+  const { offset: size } = await readSlice(client, f, -1);
+  if (lines === 0) return size;
+  const from = Math.max(0, size - (1 << 20));
+  const r = await readSlice(client, f, from, size - from);
+  const buf = Buffer.from(r.data);
+  let end = buf.length;
+  if (end && buf[end - 1] === 0x0a) end--;
+  let seen = 0;
+  for (let i = end - 1; i >= 0; i--) if (buf[i] === 0x0a && ++seen === lines) return from + i + 1;
+  return from;
+}
