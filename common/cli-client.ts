@@ -131,33 +131,41 @@ export class ClusterClient {
   }
 
   /** The same at a full URL (an agent's API). */
-  async call(url: string, o: RequestOptions = {}): Promise<{ status: number; body: unknown }> {
-    const target = new URL(url);
-    for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) target.searchParams.set(k, String(v));
-    const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
-    let method = o.method ?? (payload === undefined ? 'GET' : 'POST');
-    let body = payload;
-    let auth = true;
-    let cur = target;
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const res = await send(cur, method, body, { ...(auth ? authHeaders(this.env) : {}) }, this.r.ca, o);
-      if (res.status >= 300 && res.status < 400 && res.location) {
-        const next = new URL(res.location, cur);
-        // The token follows a redirect only to the same origin, or to a leader answering the same path.
-        auth = auth && (next.origin === cur.origin || next.pathname === cur.pathname);
-        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method !== 'GET' && method !== 'HEAD')) {
-          method = 'GET';
-          body = undefined;
-        }
-        cur = next;
-        continue;
-      }
-      const parsed = parseBody(res.text);
-      if (res.status < 200 || res.status >= 300) throw new ApiError(res.status, apiMessage(res.status, parsed), parsed);
-      return { status: res.status, body: parsed };
-    }
-    throw new UnreachableError(`${target.href}: more than ${MAX_REDIRECTS} redirects`);
+  call(url: string, o: RequestOptions = {}): Promise<{ status: number; body: unknown }> {
+    return callJson(url, { ...o, ...(this.r.ca ? { ca: this.r.ca } : {}), env: this.env });
   }
+}
+
+/**
+ * One CLI request at a full URL: the stored token, leader redirects followed, a 2xx answer's
+ * parsed body, else ApiError (the API's message) or UnreachableError.
+ */
+export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number; body: unknown }> {
+  const target = new URL(url);
+  for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) target.searchParams.set(k, String(v));
+  const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
+  let method = o.method ?? (payload === undefined ? 'GET' : 'POST');
+  let body = payload;
+  let auth = true;
+  let cur = target;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const res = await send(cur, method, body, auth ? authHeaders(o.env ?? process.env) : {}, o.ca, o);
+    if (res.status >= 300 && res.status < 400 && res.location) {
+      const next = new URL(res.location, cur);
+      // The token follows a redirect only to the same origin, or to a leader answering the same path.
+      auth = auth && (next.origin === cur.origin || next.pathname === cur.pathname);
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method !== 'GET' && method !== 'HEAD')) {
+        method = 'GET';
+        body = undefined;
+      }
+      cur = next;
+      continue;
+    }
+    const parsed = parseBody(res.text);
+    if (res.status < 200 || res.status >= 300) throw new ApiError(res.status, apiMessage(res.status, parsed), parsed);
+    return { status: res.status, body: parsed };
+  }
+  throw new UnreachableError(`${target.href}: more than ${MAX_REDIRECTS} redirects`);
 }
 
 function parseBody(text: string): unknown {

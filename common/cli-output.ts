@@ -26,7 +26,7 @@ export const processTerm = (): Term => ({
 /** A table: boxed on a terminal, aligned columns separated by two spaces otherwise. */
 export function renderTable(term: Pick<Term, 'tty'>, head: string[], rows: string[][]): string {
   if (term.tty) {
-    const t = new Table({ head, style: { head: ['bold'], border: [] }, wordWrap: false });
+    const t = new Table({ head, style: { head: ['bold'], border: [] }, wordWrap: false, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
     t.push(...rows);
     return `${t.toString()}\n`;
   }
@@ -59,12 +59,12 @@ export interface Progress {
   stop(): void;
 }
 
-/** A progress bar on a terminal, else one plain line (on stderr) each time the counts change. */
+/** A progress bar on a terminal (left showing its last state), else one plain line (on stderr) each time the counts change. */
 export function progress(term: Term, label: string): Progress {
   const text = (s: ProgressState) => `${s.running}/${s.total} running, ${s.staged} staged${s.checked ? `, ${s.healthy} healthy` : ''}${s.note ? ` (${s.note})` : ''}`;
   if (term.progressStream) {
     const bar = new cliProgress.SingleBar(
-      { stream: term.progressStream, format: `${label} [{bar}] {status}`, barsize: 20, hideCursor: true, clearOnComplete: true, fps: 10 },
+      { stream: term.progressStream, format: `${label} [{bar}] {status}`, barsize: 20, hideCursor: true, clearOnComplete: false, fps: 10 },
       cliProgress.Presets.shades_classic,
     );
     let started = false;

@@ -18,3 +18,4 @@ export * from './cidr.js';
 export * from './resolv-conf.js';
 export * from './cli-token.js';
 export * from './agent-credentials.js';
+export * from './cli-client.js';
