@@ -111,6 +111,8 @@ function define(root: Command, run: (p: string, fn: () => Promise<number>) => Pr
     run('sextant app scale', async () => {
       const client = clientFrom(o);
       const appId = idOf(id);
+      // Marathon's PUT would create a missing app: scaling one that does not exist is an error instead.
+      await client.request('marathon', appPath(appId));
       const r = await client.request<{ deploymentId: string }>('marathon', appPath(appId), { method: 'PUT', body: { instances: n }, query: { force: o.force || undefined } });
       return follow(term, client, o, { appId, deploymentId: r.deploymentId, answer: r, title: `scaling ${appId} to ${n}` });
     }),
