@@ -1,6 +1,6 @@
 /**
  * The one HTTP client of the `sextant` CLI. It decides where the cluster is, once, by these rules:
- *   1. `--url URL` (else `$SEXTANT_URL`): an entry point (https, DC/OS layout); Marathon is
+ *   1. `--url URL` (else `$SEXTANT_URL`, unless --master or --marathon is given): an entry point (https, DC/OS layout); Marathon is
  *      `${url}/marathon`, the Mesos API `${url}/mesos`, the network API `${url}/net`, an agent
  *      `${url}/agent/<id>`; the CA that signed its certificate comes from `--ca` (else `$SEXTANT_CA`).
  *   2. otherwise the master's own ports: `--master HOST[:PORT]` (else `$SEXTANT_MASTER`, else
@@ -67,7 +67,8 @@ const MAX_REDIRECTS = 5;
 
 /** Where the cluster is, from options then environment (see the file comment); throws ClusterConfigError. */
 export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = process.env): Resolved {
-  const url = o.url ?? env.SEXTANT_URL;
+  // An option given on the command line beats every environment variable: --master means the master even when SEXTANT_URL is set.
+  const url = o.url ?? (o.master === undefined && o.marathon === undefined ? env.SEXTANT_URL : undefined);
   const caPath = o.ca ?? env.SEXTANT_CA;
   let ca: Buffer | undefined;
   if (caPath) {

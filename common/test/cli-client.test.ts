@@ -49,7 +49,9 @@ t.test('where requests go: options, then environment, then defaults', async (t) 
     ['SEXTANT_MASTER and SEXTANT_MARATHON', {}, { SEXTANT_MASTER: '10.0.0.5:6050', SEXTANT_MARATHON: 'http://10.0.0.6:9090' }, { mesos: 'http://10.0.0.5:6050', marathon: 'http://10.0.0.6:9090' }],
     ['--master wins over SEXTANT_MASTER', { master: '10.0.0.7:1' }, { SEXTANT_MASTER: '10.0.0.5' }, { mesos: 'http://10.0.0.7:1', marathon: 'http://10.0.0.7:8080' }],
     ['--url: the entry point layout', { url: 'https://dcos.example:8443/' }, { SEXTANT_MASTER: '10.0.0.5' }, { mesos: 'https://dcos.example:8443/mesos', marathon: 'https://dcos.example:8443/marathon', net: 'https://dcos.example:8443/net' }],
-    ['SEXTANT_URL wins over --master', { master: '10.0.0.7' }, { SEXTANT_URL: 'https://10.0.0.1' }, { mesos: 'https://10.0.0.1/mesos', marathon: 'https://10.0.0.1/marathon' }],
+    ['SEXTANT_URL wins over SEXTANT_MASTER', {}, { SEXTANT_URL: 'https://10.0.0.1', SEXTANT_MASTER: '10.0.0.5' }, { mesos: 'https://10.0.0.1/mesos', marathon: 'https://10.0.0.1/marathon' }],
+    ['--master wins over SEXTANT_URL', { master: '10.0.0.7' }, { SEXTANT_URL: 'https://10.0.0.1' }, { mesos: 'http://10.0.0.7:5050', marathon: 'http://10.0.0.7:8080' }],
+    ['--url wins over --master', { url: 'https://10.0.0.1', master: '10.0.0.7' }, {}, { mesos: 'https://10.0.0.1/mesos' }],
   ];
   for (const [what, o, env, want] of rows) {
     const r = resolveCluster(o, env);
