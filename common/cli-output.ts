@@ -64,7 +64,7 @@ export function progress(term: Term, label: string): Progress {
   const text = (s: ProgressState) => `${s.running}/${s.total} running, ${s.staged} staged${s.checked ? `, ${s.healthy} healthy` : ''}${s.note ? ` (${s.note})` : ''}`;
   if (term.progressStream) {
     const bar = new cliProgress.SingleBar(
-      { stream: term.progressStream, format: `${label} [{bar}] {status}`, barsize: 20, hideCursor: true, clearOnComplete: false, fps: 10 },
+      { stream: term.progressStream, format: `${label} [{bar}] {status}`, barsize: 20, hideCursor: false, clearOnComplete: false, fps: 10 },
       cliProgress.Presets.shades_classic,
     );
     let started = false;
