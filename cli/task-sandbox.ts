@@ -67,11 +67,11 @@ export async function readSlice(client: ClusterClient, f: SandboxFile, offset: n
   return (await client.call(`${f.agent}/files/read`, { query: { path: f.path, offset, length } })).body as { data: string; offset: number };
 }
 
-/** The file from `from` to its current end, slice by slice; returns the offset after it. */
-export async function readFrom(client: ClusterClient, f: SandboxFile, from: number, write: (data: string, offset: number) => void): Promise<number> {
+/** The file from `from` to `until` (default: its current end), slice by slice; returns the offset after what was read. */
+export async function readFrom(client: ClusterClient, f: SandboxFile, from: number, write: (data: string, offset: number) => void, until?: number): Promise<number> {
   let offset = from;
-  for (let i = 0; i < 10_000; i++) {
-    const r = await readSlice(client, f, offset);
+  for (let i = 0; i < 10_000 && (until === undefined || offset < until); i++) {
+    const r = await readSlice(client, f, offset, until === undefined ? undefined : Math.min(until - offset, 1 << 20));
     const n = Buffer.byteLength(r.data);
     if (n === 0) break;
     write(r.data, offset);
@@ -80,16 +80,16 @@ export async function readFrom(client: ClusterClient, f: SandboxFile, from: numb
   return offset;
 }
 
-/** Where to start so that the last `lines` lines are printed (looks at most at the last MiB). */
-export async function tailStart(client: ClusterClient, f: SandboxFile, lines: number): Promise<number> {
+/** Where the last `lines` lines of the file start, and where the file ends now (looks at most at the last MiB). */
+export async function tailRange(client: ClusterClient, f: SandboxFile, lines: number): Promise<{ start: number; end: number }> {
   const { offset: size } = await readSlice(client, f, -1);
-  if (lines === 0) return size;
+  if (lines === 0) return { start: size, end: size };
   const from = Math.max(0, size - (1 << 20));
   const r = await readSlice(client, f, from, size - from);
   const buf = Buffer.from(r.data);
   let end = buf.length;
   if (end && buf[end - 1] === 0x0a) end--;
   let seen = 0;
-  for (let i = end - 1; i >= 0; i--) if (buf[i] === 0x0a && ++seen === lines) return from + i + 1;
-  return from;
+  for (let i = end - 1; i >= 0; i--) if (buf[i] === 0x0a && ++seen === lines) return { start: from + i + 1, end: size };
+  return { start: from, end: size };
 }

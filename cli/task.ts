@@ -9,7 +9,7 @@ import type { ClusterOptions } from '../common/cli-client.js';
 import { processTerm, type Term } from '../common/cli-output.js';
 import { appPath } from './app-wait.js';
 import { tasksTable, type MarathonTask } from './marathon-views.js';
-import { findSandboxFile, readFrom, tailStart } from './task-sandbox.js';
+import { findSandboxFile, readFrom, tailRange } from './task-sandbox.js';
 
 interface LsOptions extends ClusterOptions {
   json?: boolean;
@@ -45,7 +45,9 @@ async function log(term: Term, task: string, o: LogOptions, signal?: AbortSignal
   const f = await findSandboxFile(client, task, o.stderr ? 'stderr' : 'stdout');
   // --json: one JSON line per slice read, so a script can follow too.
   const write = o.json ? (data: string, offset: number) => term.out(`${JSON.stringify({ task: f.taskId, agent: f.agentId, path: f.path, offset, data })}\n`) : (data: string) => term.out(data);
-  let offset = await readFrom(client, f, o.lines === undefined ? 0 : await tailStart(client, f, o.lines), write);
+  // --lines N: the last N lines as the file is now (what the task writes meanwhile comes only with --follow).
+  const range = o.lines === undefined ? { start: 0, end: undefined } : await tailRange(client, f, o.lines);
+  let offset = await readFrom(client, f, range.start, write, range.end);
   if (!o.follow) return 0;
   const stop = stopped(signal);
   try {
