@@ -47,6 +47,11 @@ t.test('sextant app and task against sextant up', async (t) => {
   const ok = (r: Run, what: string) => t.equal(r.code, 0, `${what} exits 0${r.code ? `: ${r.err}` : ''}`);
   const file = join(dir, 'ticker.json');
   writeFileSync(file, JSON.stringify(TICKER));
+  // `up` is ready once the example runs; its health checks pass a little later (and the control plane then moves on).
+  await eventually(async () => {
+    const r = await cli(['app', 'show', '/hello', '--json']);
+    return r.code === 0 && (JSON.parse(r.out) as { tasksHealthy: number }).tasksHealthy === 2;
+  }, 60_000, 250, 'the example app healthy');
 
   t.test('the up summary: what to run next, and each of it runs', async (t) => {
     const out = up.output();
@@ -62,7 +67,9 @@ t.test('sextant app and task against sextant up', async (t) => {
         ok(help, `${args.slice(0, 2).join(' ')} --help`);
         continue;
       }
-      ok(await cli(args), args.join(' '));
+      // control status exits 3 while an agent catches up with a new version: wait for convergence, bounded.
+      const r = args[0] === 'control' ? await eventually(async () => { const x = await cli(args); return x.code !== 3 && x; }, 30_000, 250, 'the agents to converge') : await cli(args);
+      ok(r, args.join(' '));
     }
   });
 
@@ -167,12 +174,15 @@ t.test('sextant app and task against sextant up', async (t) => {
     const envs = `SEXTANT_MASTER=${master} SEXTANT_MARATHON=${marathon} HOME=${home} XDG_CONFIG_HOME=${home}/.config`;
     const cmd = `env ${envs} ${process.execPath} ${sextantJs} app add ${file}; echo ADD=$?; env ${envs} ${process.execPath} ${sextantJs} app ls; echo LS=$?; env ${envs} ${process.execPath} ${sextantJs} app rm /ticker --no-wait; echo DONE; exec cat`;
     execFileSync(tmux, ['-L', sock, 'new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd]);
+    const socketPath = execFileSync(tmux, ['-L', sock, 'display-message', '-p', '#{socket_path}'], { encoding: 'utf8' }).trim();
     t.teardown(() => {
       try {
         execFileSync(tmux, ['-L', sock, 'kill-session', '-t', session], { stdio: 'pipe' });
       } catch {
         /* already gone */
       }
+      // The server ends with its only session; its socket file stays unless removed.
+      if (socketPath.endsWith(`/${sock}`)) rmSync(socketPath, { force: true });
     });
     const pane = await eventually(() => {
       const s = execFileSync(tmux, ['-L', sock, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
