@@ -1,9 +1,10 @@
 /**
  * Finding a task's sandbox file and reading it, as `dcos task log` did: the master's
- * /master/state names the task's agent, the agent's /state its executor directory, and the
- * agent's `/files/read` serves slices of `stdout`/`stderr` by byte offset.
+ * /master/state names the task's agent, and that agent's `/files/read` serves slices of
+ * `/<task_id>/stdout` (or stderr) by byte offset, directly or, behind an entry point, through
+ * the master's `/agent/<id>/files/read`.
  */
-import type { ClusterClient } from '../common/cli-client.js';
+import { ApiError, type ClusterClient } from '../common/cli-client.js';
 import { CommandFailed } from '../common/cli-command.js';
 
 interface StateTask {
@@ -15,13 +16,6 @@ interface MasterState {
   slaves: { id: string; pid: string }[];
   frameworks: { tasks: StateTask[]; completed_tasks: StateTask[] }[];
   completed_frameworks?: { tasks?: StateTask[]; completed_tasks?: StateTask[] }[];
-}
-interface AgentExecutor {
-  id: string;
-  directory: string;
-}
-interface AgentState {
-  frameworks: { executors: AgentExecutor[]; completed_executors?: AgentExecutor[] }[];
 }
 
 export interface SandboxFile {
@@ -56,15 +50,17 @@ export async function findSandboxFile(client: ClusterClient, want: string, file:
   const slave = st.slaves.find((s) => s.id === task.slave_id);
   if (!slave) throw new CommandFailed(`task ${task.id} ran on agent ${task.slave_id}, which the master no longer knows`);
   const agent = client.agentBase(slave.id, agentUrlFromPid(slave.pid));
-  const as = (await client.call(`${agent}/state`)).body as AgentState;
-  const ex = as.frameworks.flatMap((f) => [...f.executors, ...(f.completed_executors ?? [])]).find((e) => e.id === task.id);
-  if (!ex) throw new CommandFailed(`agent ${slave.id} no longer lists task ${task.id} (${task.state}); its sandbox is not served any more`);
-  return { taskId: task.id, agentId: slave.id, agent, path: `${ex.directory}/${file}` };
+  return { taskId: task.id, agentId: slave.id, agent, path: `/${task.id}/${file}` };
 }
 
-/** One `/files/read` slice. */
+/** One `/files/read` slice; a missing file says whose sandbox it was. */
 export async function readSlice(client: ClusterClient, f: SandboxFile, offset: number, length?: number): Promise<{ data: string; offset: number }> {
-  return (await client.call(`${f.agent}/files/read`, { query: { path: f.path, offset, length } })).body as { data: string; offset: number };
+  try {
+    return (await client.call(`${f.agent}/files/read`, { query: { path: f.path, offset, length } })).body as { data: string; offset: number };
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) throw new CommandFailed(`agent ${f.agentId} has no ${f.path.split('/').pop()} for task ${f.taskId} (${e.message})`);
+    throw e;
+  }
 }
 
 /** The file from `from` to `until` (default: its current end), slice by slice; returns the offset after what was read. */

@@ -1,8 +1,8 @@
 /**
  * The agent's `/files/read` on a real HTTP server over a temp sandboxes folder: slices by offset
- * and length, the size with offset=-1, UTF-8 never cut, and the confinement: symlinks, `..`,
- * FIFOs (refused without blocking), directories and bad parameters are refused with a message
- * that says why.
+ * and length, the size with offset=-1, the `/<task_id>/<file>` form, UTF-8 never cut, and the
+ * confinement: symlinks, `..`, FIFOs (refused without blocking), directories and bad parameters
+ * are refused with a message that says why.
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestJson, Router, serve } from '../../common/index.js';
 import { uniqueName } from '../../test/lib/index.js';
-import { completeUtf8, fileRoutes } from '../files.js';
+import { completeUtf8, mountFiles } from '../files.js';
 
 t.test('/files/read serves slices of sandbox files and nothing outside them', async (t) => {
   const work = mkdtempSync(join(tmpdir(), `${uniqueName('files')}-`));
@@ -27,7 +27,7 @@ t.test('/files/read serves slices of sandbox files and nothing outside them', as
   execFileSync('mkfifo', [join(box, 'fifo')]);
 
   const router = new Router();
-  fileRoutes(router, root);
+  mountFiles(router, () => root);
   const srv = await serve(router, { host: '127.0.0.1', port: 0 });
   t.teardown(() => srv.close());
   const base = `http://127.0.0.1:${srv.address().port}`;
@@ -41,6 +41,7 @@ t.test('/files/read serves slices of sandbox files and nothing outside them', as
     ['offset=-1: the size', { path: join(box, 'stdout'), offset: '-1' }, 200, { data: '', offset: 14 }],
     ['a symlink inside the sandboxes', { path: join(box, 'link-in') }, 200, { data: 'line 1\nline 2\n', offset: 0 }],
     ['UTF-8 not cut: the half character waits', { path: join(box, 'utf8'), length: '5' }, 200, { data: 'aé', offset: 0 }],
+    ['/<task_id>/<file>, below the sandboxes', { path: '/web.1/stdout', offset: '7' }, 200, { data: 'line 2\n', offset: 7 }],
   ];
   for (const [what, q, status, body] of rows) {
     const r = await read(q);
@@ -48,21 +49,22 @@ t.test('/files/read serves slices of sandbox files and nothing outside them', as
     t.same(r.body, body, what);
   }
   const refused: [string, Record<string, string>, number, RegExp][] = [
-    ['a symlink out of the sandboxes', { path: join(box, 'link-out') }, 403, /outside the task sandboxes/],
-    ['.. out of the sandboxes', { path: `${box}/../../secret` }, 403, /outside the task sandboxes/],
-    ['a file elsewhere', { path: '/etc/passwd' }, 403, /outside the task sandboxes/],
-    ['a FIFO (no blocking)', { path: join(box, 'fifo') }, 400, /is not a regular file/],
-    ['a directory', { path: box }, 400, /is not a regular file/],
-    ['a missing file', { path: join(box, 'nope') }, 404, /no such file/],
-    ['no path', {}, 400, /'path' is required/],
-    ['a relative path', { path: 'web.1/stdout' }, 400, /not an absolute path/],
-    ['a bad offset', { path: join(box, 'stdout'), offset: '-2' }, 400, /offset "-2" is not an integer >= -1/],
-    ['a bad length', { path: join(box, 'stdout'), length: 'x' }, 400, /length "x" is not an integer/],
+    ['a symlink out of the sandboxes', { path: join(box, 'link-out') }, 404, /is not in a task sandbox/],
+    ['.. out of the sandboxes', { path: `${box}/../../secret` }, 404, /is not in a task sandbox/],
+    ['/<task_id>/.. out of the sandboxes', { path: '/../secret' }, 404, /is not in a task sandbox/],
+    ['a file elsewhere', { path: '/etc/passwd' }, 404, /no file|is not in a task sandbox/],
+    ['a FIFO (no blocking)', { path: join(box, 'fifo') }, 404, /is not a file/],
+    ['a directory', { path: box }, 404, /is not a file/],
+    ['a missing file', { path: join(box, 'nope') }, 404, /no file/],
+    ['no path', {}, 422, /path/],
+    ['a relative path', { path: 'web.1/stdout' }, 422, /path/],
+    ['a bad offset', { path: join(box, 'stdout'), offset: '-2' }, 422, /offset/],
+    ['a bad length', { path: join(box, 'stdout'), length: 'x' }, 422, /length/],
   ];
   for (const [what, q, status, re] of refused) {
     const r = await read(q);
     t.equal(r.status, status, what);
-    t.match((r.body as { message: string }).message, re, what);
+    t.match(JSON.stringify(r.body), re, what);
   }
   t.equal((await requestJson(`${base}/files/read.json?path=${encodeURIComponent(join(box, 'stdout'))}&offset=-1`)).status, 200, "Mesos's /files/read.json too");
 });
