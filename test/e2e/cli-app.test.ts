@@ -119,6 +119,15 @@ t.test('sextant app and task against sextant up', async (t) => {
     follow.kill('SIGINT');
     t.equal(await follow.exited, 0, 'Ctrl-C ends --follow with 0');
 
+    // The entry-point layout (--url): the master's own port serves it (/marathon/, /mesos/, /agent/<id>/files/read).
+    const viaUrl = ['--url', `http://${master}`];
+    const urlShow = await cli(['app', 'show', '/ticker', '--json', ...viaUrl]);
+    ok(urlShow, 'app show --url');
+    t.equal(JSON.parse(urlShow.out).id, '/ticker', 'through /marathon/');
+    const urlLog = await cli(['task', 'log', task!.id, '--lines', '1', ...viaUrl]);
+    ok(urlLog, 'task log --url');
+    t.match(urlLog.out, /^tick \d+\n$/, 'through /mesos/master/state and /agent/<id>/files/read');
+
     const scale = await cli(['app', 'scale', '/ticker', '2']);
     ok(scale, 'app scale');
     t.match(scale.out, /^\/ticker: 2\/2 running \(deployment \S+ done\)$/m);
