@@ -1,6 +1,6 @@
 /**
  * The Agent: task runner + registration with the master + status updates + the :5051 HTTP API
- * (`/state`, `/health`, `/metrics`, launch and kill from contracts/protocol.ts). Construction does no
+ * (`/state`, `/health`, `/metrics`, `/files/read` of task sandboxes, launch and kill from contracts/protocol.ts). Construction does no
  * I/O; start() recovers checkpointed tasks, listens, and registers. stop() leaves tasks running so
  * the next agent on the same work dir adopts them (Mesos checkpointing); killAllTasks() ends them.
  */

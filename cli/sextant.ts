@@ -10,6 +10,8 @@ const commands: Record<string, { module: string; help: string }> = {
   'mesos-dns': { module: '../dns/mesos-cli.js', help: 'run Mesos-DNS, drop-in for mesosphere/mesos-dns (-config FILE)' },
   dispatcher: { module: '../dns/dispatcher-cli.js', help: 'run the node DNS dispatcher (--config FILE)' },
   dns: { module: '../dns/query-cli.js', help: 'DNS client: `dns query NAME [--agent IP | --server IP:PORT]` prints the answer and which server gave it' },
+  app: { module: './app.js', help: 'Marathon apps: add FILE|-, ls, show ID, scale ID N, restart ID, rm ID' },
+  task: { module: './task.js', help: "tasks: `task ls [APP]`, `task log TASK [--follow] [--stderr]` (the task's sandbox output)" },
   control: { module: '../control/cli.js', help: 'control plane: `control status` shows convergence per agent' },
   vip: { module: '../l4lb/cli.js', help: 'VIPs: `vip ls`' },
   network: { module: '../overlay/cli.js', help: 'virtual networks: create|ls|rm|isolate|allow' },

@@ -30,6 +30,7 @@ import { acquireLock, LOCK_FILE, selfRef } from './up-lock.js';
 import { StatusFile } from './up-status.js';
 import { waitApplied, type Applied, type StartedAgent } from './up-applied.js';
 import { deleteOwnedExample, deployExample, EXAMPLE_CONTAINER_PORT, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
+import { nextSteps } from './up-next.js';
 
 export { parseUpArgs, type UpOptions } from './up-args.js';
 
@@ -279,6 +280,8 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
   if (!layout && !/\b(l4lb|overlay|dispatcher)\b/.test(services))
     say('             (they share this host\'s kernel, so no VIPs, overlay networks or DNS dispatcher; `sextant up --netns`, as root, runs the full data plane)');
   if (o.statusFile) say(`  status     ${o.statusFile}`);
+  say('Next, from another shell:');
+  for (const line of nextSteps({ entry: sextantEntry(), masterUrl, marathonUrl, ...(tasks.length ? { exampleId: EXAMPLE_ID, exampleTask: tasks[0]!.id } : {}), netns: layout !== undefined })) say(line);
   say('Ctrl-C stops everything (apps, agents, master).');
   if (applied.kind === 'behind') {
     say(`sextant up: not ready: not every agent applied the control plane's version ${applied.version} (after ${APPLIED_TIMEOUT_MS / 1000} s at most):`);

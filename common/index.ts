@@ -19,3 +19,4 @@ export * from './resolv-conf.js';
 export * from './cli-token.js';
 export * from './agent-credentials.js';
 export * from './pki.js';
+export * from './cli-client.js';

@@ -1,32 +1,35 @@
 /**
- * `sextant control status [--master HOST:PORT] [--json]`: convergence per agent, from the
- * master's `GET /v1/control/agents`.
+ * `sextant control status [--master HOST:PORT | --url URL [--ca FILE]] [--json]`: convergence per
+ * agent, from the master's `GET /v1/control/agents` (through common/cli-client.ts).
  */
-import { masterUrl, stdio, type CliIo } from '../common/endpoint.js';
-import { bodyText, requestJson } from '../common/http.js';
+import { ApiError, ClusterClient, ClusterConfigError, UnreachableError } from '../common/cli-client.js';
+import { stdio, type CliIo } from '../common/endpoint.js';
+import { bodyText } from '../common/http.js';
 import type { ControlStatus } from './agents.js';
 
-const USAGE = 'usage: sextant control status [--master HOST:PORT] [--json]\n';
+const USAGE = 'usage: sextant control status [--master HOST:PORT | --url URL [--ca FILE]] [--json]\n';
 
-/** `master`: the --master value, if given (masterUrl falls back to SEXTANT_MASTER and the default). */
-export function parseArgs(argv: string[]): { cmd: 'status'; master?: string; json: boolean } | { cmd: 'help' } | string {
+type Parsed = { cmd: 'status'; master?: string; url?: string; ca?: string; json: boolean };
+
+/** `master`/`url`/`ca`: the values given, if any (the client falls back to the environment and the default). */
+export function parseArgs(argv: string[]): Parsed | { cmd: 'help' } | string {
   if (argv.includes('--help') || argv.includes('-h')) return { cmd: 'help' };
-  let master: string | undefined;
+  const given: Partial<Record<'master' | 'url' | 'ca', string>> = {};
   let json = false;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    const opt = /^--(master|url|ca)(?:=(.*))?$/.exec(a);
     if (a === '--json') json = true;
-    else if (a === '--master') {
-      const v = argv[++i];
-      if (!v) return '--master needs HOST:PORT';
-      master = v;
-    } else if (a.startsWith('--master=')) master = a.slice('--master='.length);
-    else if (a.startsWith('-')) return `unknown option ${a}`;
+    else if (opt) {
+      const v = opt[2] ?? argv[++i];
+      if (!v) return `--${opt[1]} needs a value`;
+      given[opt[1] as 'master' | 'url' | 'ca'] = v;
+    } else if (a.startsWith('-')) return `unknown option ${a}`;
     else rest.push(a);
   }
   if (rest.length !== 1 || rest[0] !== 'status') return rest.length ? `unknown command '${rest.join(' ')}'` : 'missing command';
-  return { cmd: 'status', master, json };
+  return { cmd: 'status', ...given, json };
 }
 
 export function formatStatus(s: ControlStatus): string {
@@ -48,25 +51,24 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     io.out(USAGE);
     return 0;
   }
-  let url: string;
+  let client: ClusterClient;
   try {
-    url = `${masterUrl(args.master)}/v1/control/agents`;
+    client = new ClusterClient({ master: args.master, url: args.url, ca: args.ca });
   } catch (e) {
-    io.err(`sextant control: ${(e as Error).message}\n`);
+    if (!(e instanceof ClusterConfigError)) throw e;
+    io.err(`sextant control: ${e.message}\n`);
     return 2;
   }
-  let res: { status: number; body: unknown };
+  const url = `${client.base('mesos')}/v1/control/agents`;
+  let s: ControlStatus;
   try {
-    res = await requestJson(url);
+    s = await client.request<ControlStatus>('mesos', '/v1/control/agents');
   } catch (e) {
-    io.err(`sextant control: cannot reach ${url}: ${(e as Error).message}\n`);
+    if (e instanceof ApiError) io.err(`sextant control: ${url} answered ${e.status} with ${bodyText(e.body)}\n`);
+    else if (e instanceof UnreachableError) io.err(`sextant control: ${e.message}\n`);
+    else throw e;
     return 1;
   }
-  if (res.status !== 200) {
-    io.err(`sextant control: ${url} answered ${res.status} with ${bodyText(res.body)}\n`);
-    return 1;
-  }
-  const s = res.body as ControlStatus;
   io.out(args.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
   return s.agents.every((a) => a.lag === 0 && a.failed === null) ? 0 : 3;
 }

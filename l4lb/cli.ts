@@ -1,6 +1,7 @@
 /** `sextant vip ls [--agent http://IP:5051/v1/vips] [--json]`: the VIPs an agent has programmed. */
 import { endpointUrl, stdio, type CliIo } from '../common/endpoint.js';
-import { bodyText, requestJson } from '../common/http.js';
+import { ApiError, callJson, UnreachableError } from '../common/cli-client.js';
+import { bodyText } from '../common/http.js';
 
 const USAGE = 'usage: sextant vip ls [--agent http://IP:5051/v1/vips] [--json]\n';
 
@@ -61,10 +62,13 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   }
   let res: { status: number; body: unknown };
   try {
-    res = await requestJson(url);
+    res = await callJson(url);
   } catch (e) {
-    io.err(`sextant vip: cannot reach ${url}: ${(e as Error).message}\n`);
-    return 1;
+    if (e instanceof ApiError) res = { status: e.status, body: e.body };
+    else if (e instanceof UnreachableError) {
+      io.err(`sextant vip: ${e.message}\n`);
+      return 1;
+    } else throw e;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) {
     io.err(`sextant vip: ${url} answered ${res.status} with ${bodyText(res.body)}\n`);

@@ -4,13 +4,14 @@
  *   rm AGENT_ID [--force]       remove an agent: deactivated now (its tasks TASK_GONE, Marathon replaces
  *                               them), record and overlay share released after the master's grace period
  *                               (--agent-release-grace-ms); an agent still heartbeating needs --force
- * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050).
+ * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050), or
+ * --url URL [--ca FILE] of an entry point; requests go through common/cli-client.ts.
  */
 import { parseArgs } from 'node:util';
-import { authHeaders, bodyText, masterUrl, requestJson, stdio, type CliIo } from '../common/index.js';
+import { ApiError, bodyText, ClusterClient, ClusterConfigError, stdio, type CliIo } from '../common/index.js';
 import { API } from '../contracts/index.js';
 
-const USAGE = `usage: sextant node <ls|rm> [args] [--master IP:5050]
+const USAGE = `usage: sextant node <ls|rm> [args] [--master IP:5050 | --url URL [--ca FILE]]
   ls [--json]              agents: id, address, state
   rm AGENT_ID [--force]    remove an agent; its overlay subnets and VTEP address are released after the
                            master's grace period (--agent-release-grace-ms). --force: even if it still heartbeats
@@ -29,7 +30,7 @@ interface Slave {
 export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { master: { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { master: { type: 'string' }, url: { type: 'string' }, ca: { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   } catch (e) {
     io.err(`${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -39,17 +40,21 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     io.out(USAGE);
     return v.help ? 0 : 2;
   }
-  let base: string;
+  let client: ClusterClient;
   try {
-    base = masterUrl(v.master);
+    client = new ClusterClient({ master: v.master, url: v.url, ca: v.ca });
   } catch (e) {
-    io.err(`sextant node: ${(e as Error).message}\n`);
+    if (!(e instanceof ClusterConfigError)) throw e;
+    io.err(`sextant node: ${e.message}\n`);
     return 2;
   }
   const call = async (method: string, path: string) => {
-    const r = await requestJson(base + path, { method, headers: authHeaders() });
-    if (r.status >= 300) throw new CliError(`${r.status} ${(r.body as { message?: string } | undefined)?.message ?? bodyText(r.body)}`);
-    return r.body;
+    try {
+      return await client.request('mesos', path, { method });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      throw new CliError(`${e.status} ${(e.body as { message?: string } | undefined)?.message ?? bodyText(e.body)}`);
+    }
   };
   try {
     switch (cmd) {
@@ -70,7 +75,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
         return 2;
     }
   } catch (e) {
-    io.err(`sextant node ${cmd}: ${e instanceof CliError ? e.message : `cannot reach ${base}: ${(e as Error).message}`}\n`);
+    io.err(`sextant node ${cmd}: ${(e as Error).message}\n`);
     return 1;
   }
 }

@@ -6,13 +6,14 @@
  *   isolate NAME allow|deny          (default towards other networks)
  *   allow FROM TO [--ports 80,8000-8100] [--protocol tcp|udp] [--delete]
  *   rules [--json]                   (defaults, rules, counters)
- * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050).
+ * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050),
+ * or --url URL [--ca FILE] of an entry point (its /net/ routes); requests go through common/cli-client.ts.
  */
-import { masterUrl, stdio, type CliIo } from '../common/endpoint.js';
+import { stdio, type CliIo } from '../common/endpoint.js';
 import { parseArgs } from 'node:util';
-import { bodyText, requestJson } from '../common/index.js';
+import { ApiError, bodyText, ClusterClient, ClusterConfigError } from '../common/index.js';
 
-const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] [--master IP:5050]
+const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] [--master IP:5050 | --url URL [--ca FILE]]
   create NAME --subnet CIDR [--prefix N] [--subnet6 CIDR --prefix6 N] [--mtu N]
   ls [--json]
   rm NAME [--force]
@@ -30,7 +31,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        master: { type: 'string' }, subnet: { type: 'string' }, prefix: { type: 'string' }, subnet6: { type: 'string' }, prefix6: { type: 'string' },
+        master: { type: 'string' }, url: { type: 'string' }, ca: { type: 'string' }, subnet: { type: 'string' }, prefix: { type: 'string' }, subnet6: { type: 'string' }, prefix6: { type: 'string' },
         mtu: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, ports: { type: 'string' }, protocol: { type: 'string' },
         delete: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
@@ -44,17 +45,20 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     io.out(USAGE);
     return v.help ? 0 : 2;
   }
-  let base: string;
+  let client: ClusterClient;
   try {
-    base = masterUrl(v.master);
+    client = new ClusterClient({ master: v.master, url: v.url, ca: v.ca });
   } catch (e) {
-    io.err(`sextant network: ${(e as Error).message}\n`);
+    if (!(e instanceof ClusterConfigError)) throw e;
+    io.err(`sextant network: ${e.message}\n`);
     return 2;
   }
   const call = async (method: string, path: string, body?: unknown) => {
-    const r = await requestJson(base + path, { method, body });
-    if (r.status >= 300) throw new CliError(describe(r.status, r.body));
-    return r.body;
+    try {
+      return await client.request('net', path, { method, body });
+    } catch (e) {
+      throw e instanceof ApiError ? new CliError(describe(e.status, e.body)) : e;
+    }
   };
   try {
     switch (cmd) {
@@ -103,7 +107,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
         return 2;
     }
   } catch (e) {
-    io.err(`sextant network ${cmd}: ${e instanceof CliError ? e.message : `cannot reach ${base}: ${(e as Error).message}`}\n`);
+    io.err(`sextant network ${cmd}: ${e instanceof CliError ? e.message : (e as Error).message}\n`);
     return 1;
   }
 }

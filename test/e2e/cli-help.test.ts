@@ -31,6 +31,11 @@ const rows: [string[], RegExp][] = [
   [['network', 'ls'], /^usage: sextant network /],
   [['node'], /^usage: sextant node /],
   [['node', 'rm'], /^usage: sextant node /],
+  [['app'], /^Usage: sextant app \[options\] \[command\]/],
+  ...['add', 'ls', 'show', 'scale', 'restart', 'rm'].map((c): [string[], RegExp] => [['app', c], new RegExp(`^Usage: sextant app ${c} \\[options\\]`)]),
+  [['task'], /^Usage: sextant task \[options\] \[command\]/],
+  [['task', 'ls'], /^Usage: sextant task ls \[options\] \[app\]/],
+  [['task', 'log'], /^Usage: sextant task log \[options\] <task>/],
 ];
 
 t.test('every command prints usage and exits 0 on --help and -h', async (t) => {
@@ -55,7 +60,7 @@ t.test('the usage of sextant up lists its options', async (t) => {
 });
 
 t.test('bad options still fail', async (t) => {
-  for (const args of [['up', '--bogus'], ['up', '--agents', '0'], ['master', '--bogus'], ['nosuchcommand']]) {
+  for (const args of [['up', '--bogus'], ['up', '--agents', '0'], ['master', '--bogus'], ['nosuchcommand'], ['app'], ['app', 'ls', '--bogus'], ['app', 'scale', '/x'], ['task', 'log']]) {
     const r = await run(args);
     t.equal(r.code, 2, `sextant ${args.join(' ')} exits 2`);
     t.ok(r.err.length > 0, 'and says why on stderr');

@@ -25,6 +25,7 @@ const aptPackageOf: Record<string, string> = {
   taskset: 'util-linux',
   python3: 'python3',
   openssl: 'openssl',
+  tmux: 'tmux',
   '/usr/lib/cni/bridge': 'containernetworking-plugins',
   '/usr/lib/cni/host-local': 'containernetworking-plugins',
   '/usr/bin/chromium': 'chromium',

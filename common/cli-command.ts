@@ -1,0 +1,80 @@
+/**
+ * What every cluster command of the CLI shares: the options that say where the cluster is
+ * (cli-client.ts reads them), and one way to run a commander program and turn its outcome into
+ * an exit code: 0 done, 1 the cluster refused or could not be reached (its message on stderr),
+ * 2 bad usage or bad input (nothing was sent).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ApiError, ClusterClient, ClusterConfigError, UnreachableError, type ClusterOptions } from './cli-client.js';
+import type { Term } from './cli-output.js';
+
+/** Bad input found before anything was sent (exit 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The request was sent and did not do what was asked (exit 1); the message says what happened. */
+export class CommandFailed extends Error {
+  override name = 'CommandFailed';
+}
+
+export const CLUSTER_HELP = `
+Where the cluster is: --url (or SEXTANT_URL) names an entry point (https; CA from --ca or SEXTANT_CA);
+otherwise --master (or SEXTANT_MASTER, default 127.0.0.1:5050) and --marathon (or SEXTANT_MARATHON,
+default the master's host on :8080). A token from \`sextant auth login\` (or SEXTANT_TOKEN) is sent along.`;
+
+/** Adds --url, --ca, --master, --marathon to a command. */
+export function clusterOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--url <url>', 'the cluster entry point, https://HOST[:PORT] (env SEXTANT_URL)'))
+    .addOption(new Option('--ca <file>', "the CA certificate the entry point's certificate is signed by (env SEXTANT_CA)"))
+    .addOption(new Option('--master <host[:port]>', "the master's Mesos API when there is no --url (env SEXTANT_MASTER; default 127.0.0.1:5050)"))
+    .addOption(new Option('--marathon <host[:port]>', "Marathon when there is no --url (env SEXTANT_MARATHON; default the master's host, port 8080)"));
+}
+
+export function clientFrom(o: ClusterOptions): ClusterClient {
+  return new ClusterClient({ url: o.url, ca: o.ca, master: o.master, marathon: o.marathon });
+}
+
+/** The message and exit code for an error a command threw. */
+export function failure(prefix: string, e: unknown): { message: string; code: number } {
+  if (e instanceof UsageError || e instanceof ClusterConfigError) return { message: `${prefix}: ${e.message}`, code: 2 };
+  if (e instanceof ApiError || e instanceof UnreachableError || e instanceof CommandFailed) return { message: `${prefix}: ${e.message}`, code: 1 };
+  throw e;
+}
+
+/**
+ * Run a commander program: `define` adds the subcommands to `root` (already set to write to
+ * `term` and not to exit, which its subcommands inherit), and each action runs its work through
+ * `run(prefix, fn)`, which makes the exit code. Help exits 0, a commander usage error 2.
+ */
+export async function runProgram(
+  argv: string[],
+  term: Term,
+  name: string,
+  define: (root: Command, run: (prefix: string, fn: () => Promise<number>) => Promise<void>) => void,
+): Promise<number> {
+  let code = 0;
+  const run = async (prefix: string, fn: () => Promise<number>) => {
+    try {
+      code = await fn();
+    } catch (e) {
+      const f = failure(prefix, e);
+      term.err(`${f.message}\n`);
+      code = f.code;
+    }
+  };
+  const root = new Command(name).exitOverride().configureOutput({ writeOut: term.out, writeErr: term.err });
+  define(root, run);
+  if (argv.length === 0) {
+    term.err(root.helpInformation());
+    return 2;
+  }
+  try {
+    await root.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  return code;
+}

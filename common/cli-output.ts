@@ -1,0 +1,96 @@
+/**
+ * How CLI commands print for a person and for a script: on a terminal a boxed table (cli-table3)
+ * and a live progress bar (cli-progress); off a terminal aligned plain columns and one plain line
+ * per change, so `grep`/`awk` and logs read them. `--json` output does not come through here.
+ */
+import Table from 'cli-table3';
+import cliProgress from 'cli-progress';
+
+/** Where a command writes and whether a person watches (tests pass their own). */
+export interface Term {
+  out(s: string): void;
+  err(s: string): void;
+  /** stdout is a terminal (tables). */
+  tty: boolean;
+  /** stderr is a terminal (progress); its stream, for the bar to redraw on. */
+  progressStream?: NodeJS.WriteStream;
+}
+
+export const processTerm = (): Term => ({
+  out: (s) => void process.stdout.write(s),
+  err: (s) => void process.stderr.write(s),
+  tty: process.stdout.isTTY === true,
+  ...(process.stderr.isTTY ? { progressStream: process.stderr } : {}),
+});
+
+/** A table: boxed on a terminal, aligned columns separated by two spaces otherwise. */
+export function renderTable(term: Pick<Term, 'tty'>, head: string[], rows: string[][]): string {
+  if (term.tty) {
+    const t = new Table({ head, style: { head: ['bold'], border: [] }, wordWrap: false, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+    t.push(...rows);
+    return `${t.toString()}\n`;
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [head, ...rows].map(line).join('\n') + '\n';
+}
+
+/** Label/value pairs, one per line, labels aligned. */
+export function renderFields(pairs: [string, string][]): string {
+  const w = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+/** What a waiting command reports while it waits. */
+export interface ProgressState {
+  /** Instances wanted. */
+  total: number;
+  staged: number;
+  running: number;
+  healthy: number;
+  /** Health checks defined: `healthy` counts toward done. */
+  checked: boolean;
+  note?: string;
+}
+
+export interface Progress {
+  update(s: ProgressState): void;
+  /** Stop the bar (the command then prints its result). */
+  stop(): void;
+}
+
+/** A progress bar on a terminal (left showing its last state), else one plain line (on stderr) each time the counts change. */
+export function progress(term: Term, label: string): Progress {
+  const text = (s: ProgressState) => `${s.running}/${s.total} running, ${s.staged} staged${s.checked ? `, ${s.healthy} healthy` : ''}${s.note ? ` (${s.note})` : ''}`;
+  if (term.progressStream) {
+    const bar = new cliProgress.SingleBar(
+      { stream: term.progressStream, format: `${label} [{bar}] {status}`, barsize: 20, hideCursor: false, clearOnComplete: false, fps: 10 },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(s) {
+        const value = Math.min(s.total, s.checked ? s.healthy : s.running);
+        if (!started) bar.start(Math.max(s.total, 1), value, { status: text(s) });
+        else {
+          bar.setTotal(Math.max(s.total, 1));
+          bar.update(value, { status: text(s) });
+        }
+        started = true;
+      },
+      stop() {
+        if (started) bar.stop();
+        started = false;
+      },
+    };
+  }
+  let last = '';
+  return {
+    update(s) {
+      const t = `${label}: ${text(s)}`;
+      if (t !== last) term.err(`${t}\n`);
+      last = t;
+    },
+    stop() {},
+  };
+}
