@@ -154,6 +154,11 @@ export class ElementDelta {
     for (const [set, items] of this.add) lines.push(...elementLines('add', table, set, items));
     return lines;
   }
+  /** Per set: its deletes, then per set its adds (items `key` or `key : value`), as `commands` orders them. */
+  each(emit: (verb: 'add' | 'delete', set: string, items: string[]) => void): void {
+    for (const [set, items] of this.del) emit('delete', set, items);
+    for (const [set, items] of this.add) emit('add', set, items);
+  }
   script(table: string): string {
     const lines = this.commands(table);
     return lines.length ? lines.join('\n') + '\n' : '';
@@ -197,6 +202,17 @@ export function diffScript(table: string, have: Elements, want: Elements): { scr
   }
   // Deletes first: a changed map value is a delete and an add of the same key in one transaction.
   return { script: [...del, ...add].join('\n') + (del.length + add.length ? '\n' : ''), ops };
+}
+
+/** `diffScript` as an ElementDelta (for the netlink writer). */
+export function diffDelta(have: Elements, want: Elements): ElementDelta {
+  const delta = new ElementDelta();
+  for (const [set, wantEls] of want) {
+    const haveEls = have.get(set) ?? new Map<string, string>();
+    for (const [k, v] of haveEls) if (wantEls.get(k) !== v) delta.remove(set, k);
+    for (const [k, v] of wantEls) if (haveEls.get(k) !== v) delta.insert(set, k, v);
+  }
+  return delta;
 }
 
 /** Replace the whole table atomically: create-if-missing, delete, recreate, fill. */
