@@ -175,8 +175,7 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   private writeNetlink(nl: NftNetlink, delta: ElementDelta): void {
-    const { elements, bytes } = nl.write(delta);
-    this.onWrite?.({ via: 'netlink', commands: elements, bytes, script: '' });
+    nl.write(delta, (elements, bytes) => this.onWrite?.({ via: 'netlink', commands: elements, bytes, script: '' }));
   }
 
   /**

@@ -334,9 +334,10 @@ export class NftNetlink {
   }
 
   /** Write `ops` as one transaction; rejects with NetlinkBatchError naming the first element the kernel refused. */
-  write(ops: ElementOps): { elements: number; bytes: number } {
+  write(ops: ElementOps, sending?: (elements: number, bytes: number) => void): { elements: number; bytes: number } {
     const { buf, sent, elements } = this.encode(ops);
     if (!sent.length) return { elements: 0, bytes: 0 };
+    sending?.(elements, buf.length);
     let replies: Buffer;
     try {
       replies = this.addon.batch(this.fd, buf);
