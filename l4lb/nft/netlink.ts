@@ -8,7 +8,7 @@
  * inet_service 2 B big-endian, numgen and mark u32 in host order), a verdict is a code and a chain.
  * The socket is the native module native/nfnetlink.c (opened in the driver's network namespace).
  */
-import { constants } from 'node:os';
+import { constants, endianness } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import { loadNative } from '../../common/native.js';
 import { DriverError } from '../errors.js';
@@ -85,6 +85,9 @@ export function layouts(): Map<string, Layout> {
   return m;
 }
 const LAYOUTS = layouts();
+
+/** `numgen` and `mark` are integers in host byte order. */
+const HOST_LE = endianness() === 'LE';
 
 const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 const PROTO_NAME: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
@@ -196,7 +199,8 @@ function putField(w: Writer, f: Field, text: string): void {
     case 'u32': {
       const n = Number(text);
       if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`bad integer ${JSON.stringify(text)}`);
-      b.writeUInt32LE(n, at); // host order (little-endian on the machines Sextant runs on)
+      if (HOST_LE) b.writeUInt32LE(n, at);
+      else b.writeUInt32BE(n, at);
       break;
     }
   }
@@ -452,7 +456,7 @@ function fieldText(f: Field, b: Buffer, at: number): string {
     case 'port':
       return String(b.readUInt16BE(at));
     case 'u32':
-      return String(b.readUInt32LE(at));
+      return String(HOST_LE ? b.readUInt32LE(at) : b.readUInt32BE(at));
   }
 }
 
