@@ -169,13 +169,22 @@ function putField(w: Writer, f: Field, text: string): void {
   b.fill(0, at, at + size);
   switch (f) {
     case 'ip4': {
-      const p = text.split('.');
-      if (p.length !== 4) throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
-      for (let i = 0; i < 4; i++) {
-        const n = Number(p[i]);
-        if (!(n >= 0 && n <= 255) || p[i] === '') throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
-        b[at + i] = n;
+      let part = 0;
+      let n = 0;
+      let digits = 0;
+      for (let i = 0; i <= text.length; i++) {
+        const c = i < text.length ? text.charCodeAt(i) : 46;
+        if (c === 46) {
+          if (digits === 0 || n > 255 || part > 3) throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
+          b[at + part++] = n;
+          n = 0;
+          digits = 0;
+        } else if (c >= 48 && c <= 57 && digits < 3) {
+          n = n * 10 + c - 48;
+          digits++;
+        } else throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
       }
+      if (part !== 4) throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
       break;
     }
     case 'ip6': {
@@ -240,8 +249,8 @@ interface Sent {
 
 /** One change of a batch: add (`value` '' for sets) or delete of `key` in `set`. */
 export interface ElementOps {
-  /** Calls `emit` per set with its deletes, then per set with its adds (items: `key` or `key : value`). */
-  each(emit: (verb: 'add' | 'delete', set: string, items: string[]) => void): void;
+  /** Calls `emit` per set with its deletes, then per set with its adds (keys, and values: '' for sets). */
+  each(emit: (verb: 'add' | 'delete', set: string, keys: string[], values?: string[]) => void): void;
 }
 
 /** A failed batch: the kernel's errno name and the element it named. */
@@ -292,7 +301,7 @@ export class NftNetlink {
     let lastAt = -1;
     const begin = w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, this.seq++, 0, NFNL_SUBSYS_NFTABLES);
     w.endMsg(begin);
-    ops.each((verb, set, items) => {
+    ops.each((verb, set, items, values) => {
       const layout = LAYOUTS.get(set);
       if (!layout) throw new DriverError('nftables', `netlink: no layout for set ${set}`);
       let i = 0;
@@ -306,22 +315,22 @@ export class NftNetlink {
         const list = w.begin(LIST_ELEMENTS | NLA_F_NESTED);
         const s: Sent = { seq, verb, set, items: [], offsets: [] };
         while (i < items.length && w.len - list < MAX_ELEMENTS_BYTES) {
-          const item = items[i++]!;
-          s.items.push(item);
+          const key = items[i]!;
+          const value = verb === 'add' && layout.data !== 'none' ? (values?.[i] ?? '') : '';
+          i++;
+          s.items.push(value === '' ? key : `${key} : ${value}`);
           s.offsets.push(w.len - msg);
           try {
             const el = w.begin(LIST_ELEM | NLA_F_NESTED);
-            const cut = verb === 'add' && layout.data !== 'none' ? item.indexOf(' : ') : -1;
-            if (verb === 'add' && layout.data !== 'none' && cut < 0) throw new Error('no value');
-            putValue(w, ELEM_KEY, layout.key, cut < 0 ? item : item.slice(0, cut));
-            if (cut >= 0) {
-              const value = item.slice(cut + 3);
+            if (verb === 'add' && layout.data !== 'none' && value === '') throw new Error('no value');
+            putValue(w, ELEM_KEY, layout.key, key);
+            if (value !== '') {
               if (layout.data === 'verdict') putVerdict(w, value);
               else putValue(w, ELEM_DATA, layout.data as Field[], value);
             }
             w.endAttr(el);
           } catch (e) {
-            throw new DriverError('nftables', `netlink: cannot encode element ${set} { ${item} }: ${(e as Error).message}`);
+            throw new DriverError('nftables', `netlink: cannot encode element ${set} { ${s.items.at(-1)} }: ${(e as Error).message}`);
           }
           elements++;
         }
