@@ -95,8 +95,11 @@ const ERRNO_NAME = new Map<number, string>(Object.entries(constants.errno).map((
 
 /** A growing byte buffer with netlink attribute helpers. */
 class Writer {
-  buf = Buffer.allocUnsafe(1 << 16);
+  buf: Buffer;
   len = 0;
+  constructor(size = 0) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, size));
+  }
   reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
@@ -242,13 +245,24 @@ interface Sent {
   seq: number;
   verb: 'add' | 'delete';
   set: string;
-  items: string[];
+  keys: string[];
+  values?: string[];
+  /** The message holds keys[from] up to keys[from + offsets.length - 1]. */
+  from: number;
   /** Offset of each element's attribute from the message start. */
   offsets: number[];
 }
 
+const itemText = (s: Sent, i: number): string => {
+  const v = s.values?.[s.from + i] ?? '';
+  const k = s.keys[s.from + i]!;
+  return s.verb === 'add' && v !== '' ? `${k} : ${v}` : k;
+};
+
 /** One change of a batch: add (`value` '' for sets) or delete of `key` in `set`. */
 export interface ElementOps {
+  /** Elements in all (sizes the buffer). */
+  ops?: number;
   /** Calls `emit` per set with its deletes, then per set with its adds (keys, and values: '' for sets). */
   each(emit: (verb: 'add' | 'delete', set: string, keys: string[], values?: string[]) => void): void;
 }
@@ -295,7 +309,7 @@ export class NftNetlink {
 
   /** Encode `ops` as one batch (throws naming a malformed element before anything is sent). */
   encode(ops: ElementOps): { buf: Buffer; sent: Sent[]; elements: number } {
-    const w = new Writer();
+    const w = new Writer((ops.ops ?? 0) * 64);
     const sent: Sent[] = [];
     let elements = 0;
     let lastAt = -1;
@@ -313,12 +327,11 @@ export class NftNetlink {
         w.string(LIST_TABLE, this.table);
         w.string(LIST_SET, set);
         const list = w.begin(LIST_ELEMENTS | NLA_F_NESTED);
-        const s: Sent = { seq, verb, set, items: [], offsets: [] };
+        const s: Sent = { seq, verb, set, keys: items, values, from: i, offsets: [] };
         while (i < items.length && w.len - list < MAX_ELEMENTS_BYTES) {
           const key = items[i]!;
           const value = verb === 'add' && layout.data !== 'none' ? (values?.[i] ?? '') : '';
           i++;
-          s.items.push(value === '' ? key : `${key} : ${value}`);
           s.offsets.push(w.len - msg);
           try {
             const el = w.begin(LIST_ELEM | NLA_F_NESTED);
@@ -330,7 +343,7 @@ export class NftNetlink {
             }
             w.endAttr(el);
           } catch (e) {
-            throw new DriverError('nftables', `netlink: cannot encode element ${set} { ${s.items.at(-1)} }: ${(e as Error).message}`);
+            throw new DriverError('nftables', `netlink: cannot encode element ${set} { ${itemText(s, s.offsets.length - 1)} }: ${(e as Error).message}`);
           }
           elements++;
         }
@@ -423,8 +436,8 @@ export class NftNetlink {
 function elementAt(s: Sent, offset: number): string {
   let i = 0;
   if (offset >= 0) while (i + 1 < s.offsets.length && s.offsets[i + 1]! <= offset) i++;
-  const more = offset < 0 && s.items.length > 1 ? ` (or one of ${s.items.length - 1} more in that message)` : '';
-  return `${s.verb} element ${s.set} { ${s.items[i]} }${more}`;
+  const more = offset < 0 && s.offsets.length > 1 ? ` (or one of ${s.offsets.length - 1} more in that message)` : '';
+  return `${s.verb} element ${s.set} { ${itemText(s, i)} }${more}`;
 }
 
 interface Msg {
