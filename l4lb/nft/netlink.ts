@@ -36,6 +36,7 @@ const NLM_F_ACK = 0x4;
 const NLM_F_DUMP = 0x300;
 const NLM_F_CREATE = 0x400;
 const NLM_F_ACK_TLVS = 0x200;
+const NLM_F_DUMP_INTR = 0x10;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 const NFNL_MSG_BATCH_BEGIN = 0x10;
@@ -301,6 +302,13 @@ export class NftNetlink {
     }
   }
 
+  /** Sequence numbers as the kernel echoes them (u32). */
+  private nextSeq(): number {
+    const s = this.seq;
+    this.seq = (this.seq + 1) >>> 0;
+    return s;
+  }
+
   close(): void {
     if (this.fd < 0) return;
     this.addon.close(this.fd);
@@ -313,14 +321,14 @@ export class NftNetlink {
     const sent: Sent[] = [];
     let elements = 0;
     let lastAt = -1;
-    const begin = w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, this.seq++, 0, NFNL_SUBSYS_NFTABLES);
+    const begin = w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES);
     w.endMsg(begin);
     ops.each((verb, set, items, values) => {
       const layout = LAYOUTS.get(set);
       if (!layout) throw new DriverError('nftables', `netlink: no layout for set ${set}`);
       let i = 0;
       while (i < items.length) {
-        const seq = this.seq++;
+        const seq = this.nextSeq();
         const type = nftType(verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
         const msg = w.beginMsg(type, NLM_F_REQUEST | (verb === 'add' ? NLM_F_CREATE : 0), seq, NFPROTO_INET, 0);
         lastAt = msg;
@@ -354,7 +362,7 @@ export class NftNetlink {
     });
     // The last message asks for an ack: its arrival says the batch ran to its end.
     if (lastAt >= 0) w.buf.writeUInt16LE(w.buf.readUInt16LE(lastAt + 6) | NLM_F_ACK, lastAt + 6);
-    const end = w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, this.seq++, 0, NFNL_SUBSYS_NFTABLES);
+    const end = w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES);
     w.endMsg(end);
     return { buf: w.buf.subarray(0, w.len), sent, elements };
   }
@@ -401,17 +409,9 @@ export class NftNetlink {
   readElements(timeoutMs = 30_000): Elements {
     const out = emptyElements();
     for (const [set, layout] of LAYOUTS) {
-      const w = new Writer();
-      const msg = w.beginMsg(nftType(NFT_MSG_GETSETELEM), NLM_F_REQUEST | NLM_F_DUMP, this.seq++, NFPROTO_INET, 0);
-      w.string(LIST_TABLE, this.table);
-      w.string(LIST_SET, set);
-      w.endMsg(msg);
-      let replies: Buffer;
-      try {
-        replies = this.addon.dump(this.fd, w.buf.subarray(0, w.len), timeoutMs);
-      } catch (e) {
-        throw new DriverError('nftables', `netlink dump of ${set} failed: ${(e as Error).message}`, { cause: e });
-      }
+      // A set changed during its dump says so (NLM_F_DUMP_INTR): read it again.
+      let replies = this.dumpSet(set, timeoutMs);
+      for (let tries = 1; tries < 5 && [...messages(replies)].some((m) => m.flags & NLM_F_DUMP_INTR); tries++) replies = this.dumpSet(set, timeoutMs);
       const els = out.get(set)!;
       for (const m of messages(replies)) {
         if (m.type === NLMSG_DONE) break;
@@ -429,6 +429,19 @@ export class NftNetlink {
       }
     }
     return out;
+  }
+
+  private dumpSet(set: string, timeoutMs: number): Buffer {
+    const w = new Writer();
+    const msg = w.beginMsg(nftType(NFT_MSG_GETSETELEM), NLM_F_REQUEST | NLM_F_DUMP, this.nextSeq(), NFPROTO_INET, 0);
+    w.string(LIST_TABLE, this.table);
+    w.string(LIST_SET, set);
+    w.endMsg(msg);
+    try {
+      return this.addon.dump(this.fd, w.buf.subarray(0, w.len), timeoutMs);
+    } catch (e) {
+      throw new DriverError('nftables', `netlink dump of ${set} failed: ${(e as Error).message}`, { cause: e });
+    }
   }
 }
 
