@@ -1,6 +1,6 @@
 /**
  * The nftables driver programming N VIPs in a process of its own, as the agent holds it:
- * `node bench/l4lb/program-main.js '<json>'` with `{ netns, n, session }`. Prints one JSON line:
+ * `node bench/l4lb/program-main.js '<json>'` with `{ netns, n, session, netlink }`. Prints one JSON line:
  * wall and CPU times from empty, per change (weight flip, VIP added, VIP removed; median of 5 each),
  * the full reconcile (last), and the process's memory (RSS at the end and its peak, VmHWM) at N VIPs.
  */
@@ -11,7 +11,7 @@ import { createLogger } from '../../common/log.js';
 import { median } from '../lib/stats.js';
 import { makeServices } from './services.js';
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as { netns: string; n: number; session: boolean };
+const cfg = JSON.parse(process.argv[2] ?? '{}') as { netns: string; n: number; session: boolean; netlink?: boolean };
 
 /** CPU seconds of this process and of its reaped children (nft, nsenter). */
 function cpu(): { self: number; children: number } {
@@ -41,7 +41,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-const d = new NftablesDriver({ prefix: ['nsenter', `--net=/run/netns/${cfg.netns}`], session: cfg.session, log: createLogger('l4lb-bench') });
+const d = new NftablesDriver({ prefix: ['nsenter', `--net=/run/netns/${cfg.netns}`], session: cfg.session, netlink: cfg.netlink ?? false, log: createLogger('l4lb-bench') });
 await d.start();
 const svcs = makeServices(cfg.n);
 const c0 = cpu();
@@ -99,6 +99,7 @@ console.log(
     first,
     reconcile,
     processes,
+    netlink: d.netlinkUnavailable ?? (cfg.netlink ? 'used' : 'off'),
     memory: memoryMiB(),
   }),
 );

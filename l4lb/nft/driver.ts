@@ -11,9 +11,10 @@ import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from 
 import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './exec.js';
 import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap, tableName } from './names.js';
 import { parseElementsText, parseTable, sameSkeleton, type KernelTable } from './parse.js';
-import { ElementDelta, diffScript, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
+import { ElementDelta, diffDelta, diffScript, emptyElements, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
 import { emptyPlan, planAdd, planChange, planRemove, planSorted, sortedServices, type Plan } from './plan.js';
 import { NftSession, SESSION_MAX_LINE } from './session.js';
+import { NftNetlink, namespacePath } from './netlink.js';
 import type { Protocol } from '../../contracts/index.js';
 
 export interface NftablesDriverOptions extends NftExecOptions {
@@ -29,6 +30,13 @@ export interface NftablesDriverOptions extends NftExecOptions {
    * false: every transaction is a one-shot `nft -f -`.
    */
   session?: boolean;
+  /**
+   * Elements are written and read over nfnetlink (native/nfnetlink.c), nft keeping only the table's
+   * skeleton (default: on, unless `run` is injected). Off, or when the native module is not built
+   * or the namespace cannot be followed (a `prefix` other than nsenter's), elements go through nft's
+   * text (the session and `nft -f`), as they do after a netlink write fails.
+   */
+  netlink?: boolean;
   /** Told of every incremental transaction the driver writes (tests, bench). */
   onWrite?(w: NftWrite): void;
   /** Injected sysctl reader (tests); default: /proc/sys in the runner's namespace. */
@@ -43,7 +51,7 @@ export interface NftablesDriverOptions extends NftExecOptions {
  */
 /** One incremental transaction: how it went to nft, its commands (`add`/`delete element` lines) and size. */
 export interface NftWrite {
-  via: 'session' | 'nft -f';
+  via: 'session' | 'nft -f' | 'netlink';
   commands: number;
   bytes: number;
   script: string;
@@ -71,6 +79,11 @@ export class NftablesDriver implements L4lbDriver {
   private readonly onBridgeNetfilter?: (state: BridgeNetfilter) => void;
   /** The last bridge-netfilter state seen (undefined before the first reconcile). */
   bridgeNetfilter?: BridgeNetfilter;
+  /** The netlink socket's namespace file (undefined: this one); null when netlink is off or cannot follow. */
+  private nsPath: string | undefined | null;
+  private nl?: NftNetlink;
+  /** Why netlink is not used (said once). */
+  private netlinkOff?: string;
   /** Why the last read of the sysctl failed (logged once per distinct error). */
   private sysctlError?: string;
 
@@ -79,6 +92,8 @@ export class NftablesDriver implements L4lbDriver {
     this.maxSlots = opts.maxSlots ?? 64;
     this.run = opts.run ?? nftRunner(opts);
     if (opts.session ?? !opts.run) this.session = new NftSession(opts);
+    this.nsPath = (opts.netlink ?? !opts.run) ? namespacePath(opts) : null;
+    if (this.nsPath === null && (opts.netlink ?? !opts.run)) this.netlinkOff = `cannot follow the command prefix ${JSON.stringify(opts.prefix)} into its namespace`;
     this.onWrite = opts.onWrite;
     this.sysctl = opts.sysctl ?? sysctlReader(opts);
     this.onBridgeNetfilter = opts.onBridgeNetfilter;
@@ -112,12 +127,18 @@ export class NftablesDriver implements L4lbDriver {
       }
       planHairpin(current.hairpin, adjust, delta);
       if (delta.ops) {
+        let via: 'netlink' | 'text' = 'text';
         try {
-          await this.write(delta.commands(this.table));
+          const nl = this.netlink();
+          if (nl) {
+            via = 'netlink';
+            this.writeNetlink(nl, delta);
+          } else await this.write(delta.commands(this.table));
         } catch (e) {
-          this.log.warn('nft_apply_failed_full_resync', { err: e });
+          this.log.warn('nft_apply_failed_full_resync', { err: e, via });
           this.current = undefined;
-          return this.reconcileNow(normalize(desired));
+          // After a failed netlink write the repair goes through nft's text path.
+          return this.reconcileNow(normalize(desired), via === 'netlink');
         }
       }
       commitHairpin(current.hairpin, adjust);
@@ -130,6 +151,31 @@ export class NftablesDriver implements L4lbDriver {
       else if (changes.size) current.order = sortedServices(current.services);
       return { ...result, rules: delta.ops };
     });
+  }
+
+  /** The netlink socket (opened on first use), or undefined when elements go through nft's text. */
+  private netlink(): NftNetlink | undefined {
+    if (this.nl || this.nsPath === null) return this.nl;
+    try {
+      this.nl = NftNetlink.open(this.table, this.nsPath);
+      if (!this.nl) this.netlinkOff = 'the native module nfnetlink is not built';
+    } catch (e) {
+      this.netlinkOff = (e as Error).message;
+    }
+    if (!this.nl) {
+      this.log.info('nft_netlink_unavailable', { reason: this.netlinkOff, fallback: 'nft text' });
+      this.nsPath = null;
+    }
+    return this.nl;
+  }
+
+  /** Why elements go through nft's text rather than netlink (undefined while netlink is used or untried). */
+  get netlinkUnavailable(): string | undefined {
+    return this.netlinkOff;
+  }
+
+  private writeNetlink(nl: NftNetlink, delta: ElementDelta): void {
+    nl.write(delta, (elements, bytes) => this.onWrite?.({ via: 'netlink', commands: elements, bytes, script: '' }));
   }
 
   /**
@@ -192,13 +238,15 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   async dump(): Promise<Service[]> {
-    const k = await this.readKernel();
+    const k = await this.readKernel(this.netlink());
     return k ? servicesFrom(k.elements) : [];
   }
 
   async stop(): Promise<void> {
     await this.queue.idle();
     await this.session?.close();
+    this.nl?.close();
+    this.nl = undefined;
   }
 
   /** Processes the session started so far (0 without one): one for any number of changes. */
@@ -217,16 +265,25 @@ export class NftablesDriver implements L4lbDriver {
       await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n`);
       this.current = undefined;
       await this.session?.close();
+      this.nl?.close();
+      this.nl = undefined;
     });
   }
 
-  private async reconcileNow(want: Service[]): Promise<ApplyResult> {
-    const kernel = await this.readKernel();
+  /** `textOnly`: read and write through nft's text even when netlink is available (the repair after a failed netlink write). */
+  private async reconcileNow(want: Service[], textOnly = false): Promise<ApplyResult> {
+    const nl = textOnly ? undefined : this.netlink();
+    const kernel = await this.readKernel(nl);
     const elements = renderElements(want, this.maxSlots);
     const intact = kernel !== undefined && sameSkeleton(kernel.skeleton, skeleton(this.maxSlots));
-    const { script, ops } = intact ? diffScript(this.table, kernel.elements, elements) : fullScript(this.table, this.maxSlots, elements);
     if (!intact) this.log.info(kernel ? 'nft_table_rebuilt' : 'nft_table_created', { reason: kernel ? 'skeleton differs from expected' : 'table missing' });
-    if (script) await this.run(['-f', '-'], script);
+    let ops: number;
+    if (nl) ops = await this.reconcileNetlink(nl, intact ? kernel.elements : undefined, elements);
+    else {
+      const r = intact ? diffScript(this.table, kernel.elements, elements) : fullScript(this.table, this.maxSlots, elements);
+      ops = r.ops;
+      if (r.script) await this.run(['-f', '-'], r.script);
+    }
     // Nothing written: the kernel held exactly `want` (the common case; no need to rebuild its services).
     const res = ops === 0 ? { added: 0, removed: 0, changed: 0 } : diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
     const hairpin = new Map<string, number>();
@@ -267,17 +324,52 @@ export class NftablesDriver implements L4lbDriver {
     this.onBridgeNetfilter?.(state);
   }
 
-  private async readKernel(): Promise<KernelTable | undefined> {
+  /**
+   * Netlink: an intact table gets the element diff in one batch; otherwise nft recreates the
+   * skeleton from text (one transaction) and one batch fills it. A failed batch is repeated as text.
+   */
+  private async reconcileNetlink(nl: NftNetlink, have: Elements | undefined, want: Elements): Promise<number> {
+    let extra = 0;
+    if (!have) {
+      await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n${renderSkeleton(this.table, this.maxSlots)}`);
+      have = emptyElements();
+      extra = skeleton(this.maxSlots).rules.length;
+    }
+    const delta = diffDelta(have, want);
+    if (!delta.ops) return extra;
+    try {
+      this.writeNetlink(nl, delta);
+    } catch (e) {
+      this.log.warn('nft_netlink_write_failed_text_fallback', { err: e });
+      const kernel = await this.readKernel(undefined);
+      const { script } = diffScript(this.table, kernel?.elements ?? emptyElements(), want);
+      if (script) await this.run(['-f', '-'], script);
+    }
+    return delta.ops + extra;
+  }
+
+  /** The skeleton from nft's terse JSON; the elements over netlink when `nl` is given, else from nft's text listing. */
+  private async readKernel(nl?: NftNetlink): Promise<KernelTable | undefined> {
     let skeleton: string;
-    let text: string;
+    let text = '';
     try {
       skeleton = await this.run(['-j', '-t', 'list', 'table', 'inet', this.table]);
-      text = await this.run(['list', 'table', 'inet', this.table]);
+      if (!nl) text = await this.run(['list', 'table', 'inet', this.table]);
     } catch (e) {
       if (/No such file or directory/.test((e as Error).message)) return undefined;
       throw e;
     }
-    return { skeleton: parseTable(skeleton).skeleton, elements: parseElementsText(text) };
+    const sk = parseTable(skeleton).skeleton;
+    if (nl) {
+      try {
+        return { skeleton: sk, elements: nl.readElements() };
+      } catch (e) {
+        // A set missing (the skeleton differs) reads as empty: the caller rebuilds the table.
+        if ((e as { errno?: string }).errno !== 'ENOENT') throw e;
+        return { skeleton: sk, elements: emptyElements() };
+      }
+    }
+    return { skeleton: sk, elements: parseElementsText(text) };
   }
 }
 

@@ -137,22 +137,31 @@ export function renderElements(services: Iterable<Service>, maxSlots: number): E
 /** Element changes collected for one transaction (deletes run before adds). */
 export class ElementDelta {
   private readonly del = new Map<string, string[]>();
-  private readonly add = new Map<string, string[]>();
+  /** Per set: keys and their values ('' for sets), side by side. */
+  private readonly add = new Map<string, [string[], string[]]>();
   ops = 0;
   remove(set: string, key: string): void {
     push(this.del, set, key);
     this.ops++;
   }
   insert(set: string, key: string, value: string): void {
-    push(this.add, set, value === '' ? key : `${key} : ${value}`);
+    let kv = this.add.get(set);
+    if (!kv) this.add.set(set, (kv = [[], []]));
+    kv[0].push(key);
+    kv[1].push(value);
     this.ops++;
   }
   /** The `delete element` then `add element` commands, one per set (and chunk). */
   commands(table: string): string[] {
     const lines: string[] = [];
     for (const [set, items] of this.del) lines.push(...elementLines('delete', table, set, items));
-    for (const [set, items] of this.add) lines.push(...elementLines('add', table, set, items));
+    for (const [set, [keys, values]] of this.add) lines.push(...elementLines('add', table, set, keys.map((k, i) => (values[i] === '' ? k : `${k} : ${values[i]}`))));
     return lines;
+  }
+  /** Per set its deletes (keys), then per set its adds (keys and values), as `commands` orders them. */
+  each(emit: (verb: 'add' | 'delete', set: string, keys: string[], values?: string[]) => void): void {
+    for (const [set, keys] of this.del) emit('delete', set, keys);
+    for (const [set, [keys, values]] of this.add) emit('add', set, keys, values);
   }
   script(table: string): string {
     const lines = this.commands(table);
@@ -197,6 +206,17 @@ export function diffScript(table: string, have: Elements, want: Elements): { scr
   }
   // Deletes first: a changed map value is a delete and an add of the same key in one transaction.
   return { script: [...del, ...add].join('\n') + (del.length + add.length ? '\n' : ''), ops };
+}
+
+/** `diffScript` as an ElementDelta (for the netlink writer). */
+export function diffDelta(have: Elements, want: Elements): ElementDelta {
+  const delta = new ElementDelta();
+  for (const [set, wantEls] of want) {
+    const haveEls = have.get(set) ?? new Map<string, string>();
+    for (const [k, v] of haveEls) if (wantEls.get(k) !== v) delta.remove(set, k);
+    for (const [k, v] of wantEls) if (haveEls.get(k) !== v) delta.insert(set, k, v);
+  }
+  return delta;
 }
 
 /** Replace the whole table atomically: create-if-missing, delete, recreate, fill. */

@@ -37,7 +37,7 @@ t.test('one change among 2,000 VIPs: one transaction of that VIP only, through o
   requireTools('nft', 'ip');
   const ns = await createNetns(t, 'nft');
   const writes: NftWrite[] = [];
-  const d = new NftablesDriver({ netns: ns.name, log, onWrite: (w) => writes.push(w) });
+  const d = new NftablesDriver({ netns: ns.name, netlink: false, log, onWrite: (w) => writes.push(w) });
   t.teardown(() => d.stop());
   await d.start();
   let svcs = services(2000);
@@ -73,7 +73,7 @@ t.test('changes through the session beat a one-shot nft per change on the same k
   requireTools('nft', 'ip');
   const time = async (session: boolean): Promise<number> => {
     const ns = await createNetns(t, 'nft');
-    const d = new NftablesDriver({ netns: ns.name, log, session });
+    const d = new NftablesDriver({ netns: ns.name, netlink: false, log, session });
     await d.start();
     let svcs = services(1000);
     await d.apply(svcs);
@@ -102,7 +102,7 @@ t.test('an element deleted behind the driver: the change fails atomically and a 
   requireTools('nft', 'ip');
   const ns = await createNetns(t, 'nft');
   const writes: NftWrite[] = [];
-  const d = new NftablesDriver({ netns: ns.name, log, onWrite: (w) => writes.push(w) });
+  const d = new NftablesDriver({ netns: ns.name, netlink: false, log, onWrite: (w) => writes.push(w) });
   t.teardown(() => d.stop());
   await d.start();
   let svcs = services(50);
@@ -124,7 +124,7 @@ t.test('v6, drained and scaled weights read back through the text listing', asyn
   requireRoot();
   requireTools('nft', 'ip');
   const ns = await createNetns(t, 'nft');
-  const d = new NftablesDriver({ netns: ns.name, log, maxSlots: 8 });
+  const d = new NftablesDriver({ netns: ns.name, netlink: false, log, maxSlots: 8 });
   t.teardown(() => d.stop());
   await d.start();
   const want = normalize([

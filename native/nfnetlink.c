@@ -1,0 +1,235 @@
+/*
+ * A NETLINK_NETFILTER socket for the nftables driver (l4lb/nft/netlink.ts): the messages are
+ * built in JavaScript; this module only opens the socket (optionally inside another network
+ * namespace), sends a prepared batch and returns what the kernel answered.
+ *
+ *   open(nsPath | null) -> fd         socket in the namespace at nsPath (e.g. /run/netns/NAME)
+ *   batch(fd, buf) -> Buffer          sendmsg one nfnetlink batch; the kernel runs it inside
+ *                                     sendmsg, so every ack and error is queued when it returns:
+ *                                     they are read without waiting and returned as raw messages
+ *   dump(fd, buf, timeoutMs) -> Buffer send a dump request; the raw replies up to NLMSG_DONE
+ *   close(fd)
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "napi_util.h"
+
+#define SX_MODULE "nfnetlink"
+#ifndef NETLINK_NETFILTER
+#define NETLINK_NETFILTER 12
+#endif
+
+static int get_fd(napi_env env, napi_value v, int *fd) {
+  int32_t x;
+  if (napi_get_value_int32(env, v, &x) != napi_ok || x < 0) {
+    napi_throw_type_error(env, NULL, SX_MODULE ": fd must be a descriptor");
+    return -1;
+  }
+  *fd = x;
+  return 0;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[512] = "";
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, NULL));
+
+  int here = -1, there = -1;
+  if (path[0]) {
+    /* setns affects only this thread: switch, create the socket (it stays in that namespace), switch back. */
+    here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (here < 0) return throw_errno(env, "open /proc/thread-self/ns/net", errno);
+    there = open(path, O_RDONLY | O_CLOEXEC);
+    if (there < 0) {
+      int e = errno;
+      close(here);
+      char what[160];
+      snprintf(what, sizeof what, "open %s", path);
+      return throw_errno(env, what, e);
+    }
+    if (setns(there, CLONE_NEWNET) < 0) {
+      int e = errno;
+      close(here);
+      close(there);
+      return throw_errno(env, "setns", e);
+    }
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  int err = fd < 0 ? errno : 0;
+  if (path[0]) {
+    int back = setns(here, CLONE_NEWNET);
+    close(here);
+    close(there);
+    if (back < 0) abort(); /* this thread would stay in the wrong namespace */
+  }
+  if (fd < 0) return throw_errno(env, "socket(AF_NETLINK, NETLINK_NETFILTER)", err);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "bind", e);
+  }
+  int one = 1, big = 8 << 20;
+  /* Errors carry only the failed message's header (not the message), plus the offending attribute's offset. */
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
+static int send_all(int fd, const void *data, size_t len) {
+  /* One sendmsg is one batch: the send buffer must hold all of it. */
+  int want = (int)(len + 65536);
+  int have = 0;
+  socklen_t l = sizeof have;
+  getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &have, &l);
+  if (have < want && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+  struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+  struct msghdr mh = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov, .msg_iovlen = 1};
+  ssize_t n;
+  do n = sendmsg(fd, &mh, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  return (size_t)n == len ? 0 : EMSGSIZE;
+}
+
+/* A growing byte buffer for the replies. */
+struct out {
+  char *p;
+  size_t len, cap;
+};
+
+static int out_reserve(struct out *o, size_t more) {
+  if (o->len + more <= o->cap) return 0;
+  size_t cap = o->cap ? o->cap : 65536;
+  while (cap < o->len + more) cap *= 2;
+  char *p = realloc(o->p, cap);
+  if (!p) return ENOMEM;
+  o->p = p;
+  o->cap = cap;
+  return 0;
+}
+
+static void free_out(napi_env env, void *data, void *hint) { free(data); }
+
+static napi_value to_buffer(napi_env env, struct out *o) {
+  napi_value buf;
+  if (o->len == 0) {
+    free(o->p);
+    void *d;
+    CHECK(napi_create_buffer(env, 0, &d, &buf));
+    return buf;
+  }
+  CHECK(napi_create_external_buffer(env, o->len, o->p, free_out, NULL, &buf));
+  return buf;
+}
+
+/*
+ * Read replies into `o`. wait_done: block (up to the socket's receive timeout) until NLMSG_DONE
+ * or an error message ends a dump; otherwise read what is queued, without waiting.
+ */
+static int read_replies(int fd, struct out *o, int wait_done) {
+  for (;;) {
+    int e = out_reserve(o, 1 << 20);
+    if (e) return e;
+    ssize_t n = recv(fd, o->p + o->len, o->cap - o->len, wait_done ? 0 : MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (!wait_done && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+      return errno;
+    }
+    if (n == 0) return 0;
+    char *at = o->p + o->len;
+    o->len += (size_t)n;
+    if (!wait_done) continue;
+    /* Dump: stop after the datagram that holds NLMSG_DONE (or an error). */
+    for (struct nlmsghdr *h = (struct nlmsghdr *)at; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n))
+      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) return 0;
+  }
+}
+
+static napi_value js_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (argc < 2 || get_fd(env, argv[0], &fd) < 0) return NULL;
+  void *data;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, SX_MODULE ": batch(fd, buffer)");
+    return NULL;
+  }
+  /* Nothing queued from an earlier call may be taken for this batch's answer. */
+  struct out stale = {0};
+  read_replies(fd, &stale, 0);
+  free(stale.p);
+  int e = send_all(fd, data, len);
+  if (e) return throw_errno(env, "sendmsg", e);
+  struct out o = {0};
+  e = read_replies(fd, &o, 0);
+  if (e) {
+    free(o.p);
+    return throw_errno(env, "recv", e);
+  }
+  return to_buffer(env, &o);
+}
+
+static napi_value js_dump(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (argc < 3 || get_fd(env, argv[0], &fd) < 0) return NULL;
+  void *data;
+  size_t len;
+  int32_t ms;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || napi_get_value_int32(env, argv[2], &ms) != napi_ok) {
+    napi_throw_type_error(env, NULL, SX_MODULE ": dump(fd, buffer, timeoutMs)");
+    return NULL;
+  }
+  struct out stale = {0};
+  read_replies(fd, &stale, 0);
+  free(stale.p);
+  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int e = send_all(fd, data, len);
+  if (e) return throw_errno(env, "sendmsg", e);
+  struct out o = {0};
+  e = read_replies(fd, &o, 1);
+  if (e) {
+    free(o.p);
+    return throw_errno(env, e == EAGAIN ? "recv (dump timed out)" : "recv", e);
+  }
+  return to_buffer(env, &o);
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (argc < 1 || get_fd(env, argv[0], &fd) < 0) return NULL;
+  close(fd);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {METHOD("open", js_open), METHOD("batch", js_batch), METHOD("dump", js_dump), METHOD("close", js_close)};
+  return export_methods(env, exports, props, sizeof props / sizeof props[0]);
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
