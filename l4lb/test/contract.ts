@@ -1,7 +1,8 @@
 /**
- * The L4LB driver contract: the same assertions for every driver (nftables, userspace, ipvs).
- * `make` builds a fresh driver plus the addresses it may use and a way to break its state
- * behind its back (what an admin's `nft flush ruleset` or `ipvsadm -C` does).
+ * The L4LB driver contract: the same assertions for every driver (nftables, userspace, ipvs), once
+ * per address family (`FAMILIES`: IPv4 and IPv6 rows). `make(t, family)` builds a fresh driver plus
+ * the addresses of that family it may use and a way to break its state behind its back (what an
+ * admin's `nft flush ruleset` or `ipvsadm -C` does). Traffic assertions are in traffic-contract.ts.
  */
 import type { Test } from 'tap';
 import type { L4lbDriver, Service } from '../driver.js';
@@ -28,8 +29,19 @@ function svc(f: DriverFixture, i: number, protocol: 'tcp' | 'udp', backends: [nu
   };
 }
 
-export async function runDriverContract(t: Test, make: (t: Test) => Promise<DriverFixture>): Promise<void> {
-  const f = await make(t);
+export type Family = 4 | 6;
+/** The rows every driver runs: each assertion once over IPv4 addresses, once over IPv6. */
+export const FAMILIES: readonly Family[] = [4, 6];
+
+export async function runDriverContract(t: Test, make: (t: Test, family: Family) => Promise<DriverFixture>): Promise<void> {
+  for (const family of FAMILIES) await t.test(`IPv${family}`, async (t) => runFamily(t, family, await make(t, family)));
+}
+
+async function runFamily(t: Test, family: Family, f: DriverFixture): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    t.equal(f.vip(i).ip.includes(':'), family === 6, `the fixture's VIP ${i} is IPv${family}`);
+    t.equal(f.backend(i).ip.includes(':'), family === 6, `the fixture's backend ${i} is IPv${family}`);
+  }
   const d = f.driver;
   const probe = await d.available();
   t.same(probe, { ok: true }, `${d.name} is available here`);

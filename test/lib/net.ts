@@ -2,7 +2,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 
-/** A free TCP (and UDP) port on the given loopback address. */
+/** A free TCP (and UDP) port on the given loopback address (IPv4 or IPv6). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = await new Promise<number>((resolve, reject) => {
@@ -14,7 +14,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       });
     });
     const udpFree = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
+      const u = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
       u.once('error', () => resolve(false));
       u.bind(port, host, () => u.close(() => resolve(true)));
     });
