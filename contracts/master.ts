@@ -73,6 +73,8 @@ export interface AddressOwnership {
   /** Add a source of claims, asked on every check; returns the function that removes it. */
   claim(source: () => AddressClaim[]): () => void;
   claims(): AddressClaim[];
+  /** Where named VIPs get their addresses, per family (default 11.0.0.0/8 and fd01:c::/64); absent in test doubles. */
+  readonly namedVipRanges?: { readonly 4: string; readonly 6: string };
   vipRefusal(ip: string): string | undefined;
   nodeRefusal(ip: string): string | undefined;
   subnetRefusal(cidr: string, skip?: (c: AddressClaim) => boolean): string | undefined;

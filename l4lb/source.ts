@@ -42,7 +42,9 @@ export function toVips(specs: VipSpec[], ips: Map<string, string>): Vip[] {
 export function vipSource(handle: MasterHandle, opts: VipSourceOptions = {}): VipSource {
   const log: Logger = opts.log ?? createLogger('l4lb', { role: 'vip-source' });
   const clock: Clock = opts.clock ?? systemClock;
-  const allocator = new VipAllocator(handle.store, { ...opts, log, clock });
+  // Named VIPs' IPv6 range: the option, else the master's configured one (SEXTANT_VIP_V6_RANGE).
+  const v6Cidr = opts.v6Cidr ?? handle.addresses?.namedVipRanges?.[6];
+  const allocator = new VipAllocator(handle.store, { ...opts, ...(v6Cidr ? { v6Cidr } : {}), log, clock });
   const listeners = new Set<() => void>();
   const reported = new Set<string>();
   let problems: LabelProblem[] = [];

@@ -57,14 +57,30 @@ export function parseVipRanges(text: string | undefined, field = 'SEXTANT_VIP_RA
   return out;
 }
 
+/**
+ * `SEXTANT_VIP_V6_RANGE=fd02:c::/64`: where named VIPs get their IPv6 addresses (default
+ * fd01:c::/64). One IPv6 CIDR, prefix /64 to /120, outside the reserved ranges; else a ConfigError.
+ */
+export function parseNamedVipV6Range(text: string | undefined, field = 'SEXTANT_VIP_V6_RANGE'): string {
+  if (text === undefined || text.trim() === '') return NAMED_VIP_RANGES[1]!;
+  const [cidr] = parseVipRanges(text, field);
+  if (text.includes(',')) throw new ConfigError(field, `'${text.trim()}' is more than one CIDR (named VIPs take one IPv6 range)`);
+  const r = range(cidr!)!;
+  if (r[0].kind() !== 'ipv6') throw new ConfigError(field, `${cidr} is not an IPv6 range`);
+  if (r[1] < 64 || r[1] > 120) throw new ConfigError(field, `${cidr}: the prefix must be /64 to /120`);
+  return cidr!;
+}
+
 export class AddressBook implements AddressOwnership {
   readonly vipRanges: readonly string[];
+  readonly namedVipRanges: { readonly 4: string; readonly 6: string };
   private readonly ranges: Range[];
   private readonly sources = new Set<() => AddressClaim[]>();
 
-  /** `extraVipRanges` are added to the named-VIP ranges. */
-  constructor(extraVipRanges: readonly string[] = []) {
-    this.vipRanges = [...NAMED_VIP_RANGES, ...extraVipRanges];
+  /** `extraVipRanges` are added to the named-VIP ranges; `namedV6` replaces fd01:c::/64 (SEXTANT_VIP_V6_RANGE). */
+  constructor(extraVipRanges: readonly string[] = [], namedV6: string = NAMED_VIP_RANGES[1]!) {
+    this.namedVipRanges = { 4: NAMED_VIP_RANGES[0]!, 6: namedV6 };
+    this.vipRanges = [...new Set([this.namedVipRanges[4], namedV6, ...extraVipRanges])];
     this.ranges = this.vipRanges.map((c) => range(c)!);
   }
 

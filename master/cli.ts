@@ -13,7 +13,7 @@ import { ConfigError, createLogger, createRegistry, untilSignal, type Component,
 import type { MasterFront, MasterFrontHost, MasterHandle, ServiceBuilders } from '../contracts/index.js';
 import path from 'node:path';
 import { Master, type MasterOptions } from './master.js';
-import { parseVipRanges } from './addresses.js';
+import { parseNamedVipV6Range, parseVipRanges } from './addresses.js';
 import { limitsFromEnv } from './limits.js';
 import { runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
@@ -76,6 +76,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(values.hostname ? { hostname: values.hostname } : {}),
     limits: limitsFromEnv(env),
     vipRanges: parseVipRanges(env.SEXTANT_VIP_RANGES),
+    namedVipV6Range: parseNamedVipV6Range(env.SEXTANT_VIP_V6_RANGE),
   };
 }
 

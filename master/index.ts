@@ -5,6 +5,6 @@ export type { AgentRecord, TaskRecord, TaskStatusRecord, FrameworkRecord } from 
 export { parseApp, type App } from './marathon/app.js';
 export { taskName, taskId } from './marathon/naming.js';
 export { formatRanges } from './ports.js';
-export { AddressBook, parseVipRanges, RESERVED_RANGES, type AddressClaim } from './addresses.js';
+export { AddressBook, parseNamedVipV6Range, parseVipRanges, RESERVED_RANGES, type AddressClaim } from './addresses.js';
 export { DEFAULT_LIMITS, LIMIT_ENV, limitsFromEnv, type Limits } from './limits.js';
 export { main as masterMain, parseMasterArgs } from './cli.js';

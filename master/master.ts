@@ -47,6 +47,8 @@ export interface MasterOptions {
   limits?: Limits;
   /** VIP ranges besides the named-VIP range, for literal-IP VIPs (SEXTANT_VIP_RANGES). */
   vipRanges?: string[];
+  /** Where named VIPs get their IPv6 addresses (SEXTANT_VIP_V6_RANGE; default fd01:c::/64). */
+  namedVipV6Range?: string;
 }
 
 export const DEFAULT_AGENT_RELEASE_GRACE_MS = 24 * 3600_000;
@@ -102,7 +104,7 @@ export class Master implements MasterHandle {
     this.events = new EventBus(() => this.clock.now());
     this.marathon = new MarathonScheduler(this.store, this.clock, this.events, this.log.child({ framework: 'marathon' }));
     this.limits = o.limits ?? limitsFromEnv();
-    this.addresses = new AddressBook(o.vipRanges ?? []);
+    this.addresses = new AddressBook(o.vipRanges ?? [], o.namedVipV6Range);
     this.addresses.claim(() => [
       { what: `the master (${this.ip})`, cidr: this.ip, kind: 'node' },
       ...[...this.cluster.agents.values()].filter((a) => !a.pending).map((a) => ({ what: `agent ${a.agent_id} (${a.ip})`, cidr: a.ip, kind: 'node' as const })),

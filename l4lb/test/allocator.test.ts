@@ -77,3 +77,40 @@ t.test('vipSource gives named VIPs their IP and DNS name, drops VIPs without bac
   state = { slaves: [], frameworks: [] };
   t.same(await src.entries(), [], 'no backends: no VIP');
 });
+
+t.test('a named VIP of a dual-stack task gets an IPv4 and an IPv6 address (v6 from the configured range), each with its family backends', async (t) => {
+  const store = memStore();
+  const state = {
+    slaves: [{ id: 'a1', pid: 'slave(1)@10.0.0.1:5051' }],
+    frameworks: [
+      {
+        name: 'marathon',
+        tasks: [
+          {
+            id: 'ds.1',
+            slave_id: 'a1',
+            state: 'TASK_RUNNING',
+            statuses: [{ state: 'TASK_RUNNING', timestamp: 1, container_status: { network_infos: [{ name: 'dual', ip_addresses: [{ ip_address: '9.0.0.2' }, { protocol: 'IPv6', ip_address: 'fd00:9::2' }] }] } }],
+            discovery: { ports: { ports: [{ number: 8080, protocol: 'tcp', labels: { labels: [{ key: 'VIP_0', value: '/ds:80' }] } }] } },
+          },
+          {
+            id: 'v4.1',
+            slave_id: 'a1',
+            state: 'TASK_RUNNING',
+            statuses: [],
+            discovery: { ports: { ports: [{ number: 31000, protocol: 'tcp', labels: { labels: [{ key: 'VIP_0', value: '/v4only:80' }] } }] } },
+          },
+        ],
+      },
+    ],
+  };
+  const addresses = { namedVipRanges: { 4: '11.0.0.0/8', 6: 'fd99:5::/112' }, vipRefusal: () => undefined };
+  const handle = { store, state: () => state, addresses, onChange: () => () => undefined, routes: () => undefined } as never;
+  const src = vipSource(handle, { clock: new FakeClock() });
+  const got = (await src.entries()).map((v) => `${v.dns_name} ${v.ip} ${v.port} ${v.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`);
+  t.same(got.sort(), [
+    'ds.marathon.l4lb.thisdcos.directory 11.0.0.1 80 9.0.0.2:8080',
+    'ds.marathon.l4lb.thisdcos.directory fd99:5::1 80 fd00:9::2:8080',
+    'v4only.marathon.l4lb.thisdcos.directory 11.0.0.2 80 10.0.0.1:31000',
+  ]);
+});

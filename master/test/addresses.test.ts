@@ -1,6 +1,6 @@
 /** Address ownership rules of the master's AddressBook, with node addresses off loopback. */
 import t from 'tap';
-import { AddressBook, parseVipRanges } from '../addresses.js';
+import { AddressBook, parseNamedVipV6Range, parseVipRanges } from '../addresses.js';
 
 const book = () => {
   const b = new AddressBook(['10.96.0.0/12']);
@@ -50,4 +50,33 @@ t.test('SEXTANT_VIP_RANGES', async (t) => {
   t.same(parseVipRanges(undefined), []);
   t.throws(() => parseVipRanges('10.0.0.1'), { name: 'ConfigError', message: /is not a CIDR/ });
   t.throws(() => parseVipRanges('127.0.0.0/8'), { name: 'ConfigError', message: /overlaps loopback/ });
+});
+
+t.test('IPv6 VIPs: the named range is configurable (SEXTANT_VIP_V6_RANGE), the operator list adds to it', async (t) => {
+  const def = new AddressBook(['fd02:1::/64']);
+  t.same(def.namedVipRanges, { 4: '11.0.0.0/8', 6: 'fd01:c::/64' }, 'default named ranges');
+  t.equal(def.vipRefusal('fd01:c::10'), undefined, 'default named v6 range');
+  t.equal(def.vipRefusal('fd02:1::10'), undefined, 'operator v6 range');
+  t.match(def.vipRefusal('fd03::1'), /outside the VIP ranges/);
+  t.match(def.vipRefusal('::1'), /loopback/);
+  t.match(def.vipRefusal('fe80::10'), /link-local/);
+  t.match(def.vipRefusal('ff05::2'), /multicast/);
+  t.match(def.vipRefusal('::'), /unspecified/);
+  const moved = new AddressBook([], parseNamedVipV6Range('fd99:5::/112'));
+  t.same(moved.namedVipRanges, { 4: '11.0.0.0/8', 6: 'fd99:5::/112' });
+  t.equal(moved.vipRefusal('fd99:5::7'), undefined, 'inside the configured named range');
+  t.match(moved.vipRefusal('fd01:c::10'), /outside the VIP ranges \(11\.0\.0\.0\/8, fd99:5::\/112;/, 'the default is replaced, not added');
+  t.match(moved.nodeRefusal('fd99:5::9'), /inside the VIP range fd99:5::\/112/, 'an agent may not sit in it');
+  t.match(moved.subnetRefusal('fd99:5::/120'), /overlaps the VIP range fd99:5::\/112/, 'a network may not overlap it');
+  t.equal(parseNamedVipV6Range(undefined), 'fd01:c::/64');
+  t.equal(parseNamedVipV6Range(' fd02:c:0::/64 '), 'fd02:c::/64', 'canonical form');
+  for (const [bad, re] of [
+    ['11.0.0.0/8', /not an IPv6 range/],
+    ['fd02::/48', /prefix must be \/64 to \/120/],
+    ['fd02::/124', /prefix must be \/64 to \/120/],
+    ['fe80::/64', /link-local/],
+    ['fd02::1', /not a CIDR/],
+    ['fd02::/64,fd03::/64', /more than one/],
+  ] as const)
+    t.throws(() => parseNamedVipV6Range(bad), { name: 'ConfigError', message: re }, bad);
 });

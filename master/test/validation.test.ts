@@ -46,6 +46,10 @@ t.test('Marathon apps: POST, PUT and PATCH', async (t) => {
     ['VIP on link-local', 'POST', '/v2/apps', vip('169.254.169.254:80'), '/portDefinitions/0/labels/VIP_0', /link-local/],
     ['VIP on multicast', 'POST', '/v2/apps', vip('224.0.0.251:5353'), '/portDefinitions/0/labels/VIP_0', /multicast/],
     ['VIP on IPv6 loopback', 'POST', '/v2/apps', vip('[::1]:80'), '/portDefinitions/0/labels/VIP_0', /::1 is loopback/],
+    ['VIP on IPv6 link-local', 'POST', '/v2/apps', vip('[fe80::1]:80'), '/portDefinitions/0/labels/VIP_0', /fe80::1 is link-local \(fe80::\/10\)/],
+    ['VIP on IPv6 multicast', 'POST', '/v2/apps', vip('[ff02::fb]:5353'), '/portDefinitions/0/labels/VIP_0', /ff02::fb is multicast \(ff00::\/8\)/],
+    ['VIP outside the IPv6 VIP range', 'POST', '/v2/apps', vip('[fd03::1]:80'), '/portDefinitions/0/labels/VIP_0', /fd03::1 is outside the VIP ranges \(11\.0\.0\.0\/8, fd01:c::\/64/],
+    ['VIP with a bad IPv6 literal', 'POST', '/v2/apps', vip('[fd01:c::g]:80'), '/portDefinitions/0/labels/VIP_0', /not a valid IP address/],
     ['VIP garbage', 'POST', '/v2/apps', vip('garbage'), '/portDefinitions/0/labels/VIP_0', /expected "\/name:port" or "ip:port" \(VIP label\)/],
     ['VIP port 70000', 'POST', '/v2/apps', vip('/web:70000'), '/portDefinitions/0/labels/VIP_0', /out of range 1-65535/],
     ['VIP without a name', 'POST', '/v2/apps', vip(':70000'), '/portDefinitions/0/labels/VIP_0', /VIP label/],
@@ -70,6 +74,7 @@ t.test('Marathon apps: POST, PUT and PATCH', async (t) => {
   await expectRows(t, h, h.marathon, rows);
   t.same([...h.master.marathon.apps.keys()], ['/web'], 'only the good app exists');
   t.equal((await h.api('/v2/apps', { body: vip('11.1.2.3:80') })).status, 201, 'a literal VIP inside the VIP range is accepted');
+  t.equal((await h.api('/v2/apps', { body: { ...vip('[fd01:c::10]:80'), id: '/v6' } })).status, 201, 'a literal IPv6 VIP inside the v6 VIP range is accepted');
 });
 
 t.test('bounds on apps and on rules per network', async (t) => {
