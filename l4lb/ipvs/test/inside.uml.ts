@@ -20,7 +20,7 @@ const pexec = promisify(execFile);
 const NODE = process.env.SEXTANT_UML_NODE ?? process.execPath;
 const IPTABLES = 'iptables-legacy';
 
-// Address plan: contract 11.0.0.1-4 -> 10.1.0.1-4 (no hosts); ipvsadm check 11.0.1.x;
+// Address plan: contract 11.0.0.1-4 -> 10.1.0.1-4, fd01:c::1-4 -> fd77:1::1-4 (no hosts); ipvsadm check 11.0.1.x;
 // traffic 11.0.2.x -> backends b1 10.9.1.2, b2 10.9.2.2 in their own namespaces.
 const B = [
   { ns: 'b1', ip: '10.9.1.2', gw: '10.9.1.1' },
@@ -45,10 +45,10 @@ if (process.env.SEXTANT_UML !== '1') {
   // (a fresh-clone CI run timed out in its last test); the host bounds the UML run at 240 s.
   t.setTimeout(200_000);
   t.test('ipvs driver satisfies the l4lb driver contract', async (t) => {
-    await runDriverContract(t, async () => ({
+    await runDriverContract(t, async (_t, family) => ({
       driver: new IpvsDriver({ iptables: IPTABLES }),
-      vip: (i) => ({ ip: `11.0.0.${i + 1}`, port: 80 + i }),
-      backend: (i) => ({ ip: `10.1.0.${i + 1}`, port: 8080 + i }),
+      vip: (i) => ({ ip: family === 4 ? `11.0.0.${i + 1}` : `fd01:c::${i + 1}`, port: 80 + i }),
+      backend: (i) => ({ ip: family === 4 ? `10.1.0.${i + 1}` : `fd77:1::${i + 1}`, port: 8080 + i }),
       tamper: async () => void (await sh('ipvsadm', '-C')),
     }));
   });
