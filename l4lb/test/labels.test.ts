@@ -10,6 +10,7 @@ t.test('VIP port label values', async (t) => {
     ['[fd01::1]:80', { kind: 'ip', ip: 'fd01::1', port: 80 }],
     ['fd01::1:80', { kind: 'ip', ip: 'fd01::1', port: 80 }],
     ['fd01:0:0::2:443', { kind: 'ip', ip: 'fd01::2', port: 443 }],
+    ['[FD01:C:0:0::10]:80', { kind: 'ip', ip: 'fd01:c::10', port: 80 }],
   ];
   for (const [v, want] of rows) t.same(parseVipValue(v), want, v);
 });
@@ -26,6 +27,9 @@ t.test('bad VIP labels name what is wrong', async (t) => {
     ['1.2.3:80', /not a valid IP|dotted-quad/],
     ['300.1.1.1:80', /not a valid IP/],
     ['/we b:80', /not allowed/],
+    ['[fd01:c::g]:80', /not a valid IP address/],
+    ['[fd01:c::1]:', /port "" is not a number/],
+    ['[fd01:c::1]:99999', /out of range/],
   ];
   for (const [v, re] of rows) t.throws(() => parseVipValue(v, 'app /x', 'VIP_0'), { name: 'VipLabelError', message: re }, v);
 });
