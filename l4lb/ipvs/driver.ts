@@ -92,7 +92,17 @@ export class IpvsDriver implements L4lbDriver {
     } catch (e) {
       this.log.warn('ipvs_hairpin_masquerade_unavailable', { err: e, message: 'a client that is its own backend will not get replies' });
     }
+    try {
+      await this.host.ensureMasquerade(6);
+      this.masq6Problem = undefined;
+    } catch (e) {
+      const why = (e as Error).message;
+      if (why !== this.masq6Problem) this.log.warn('ipvs_v6_masquerade_unavailable', { err: e, message: 'IPv6 VIPs will not get replies from backends on other hosts or the client itself' });
+      this.masq6Problem = why;
+    }
   }
+
+  private masq6Problem?: string;
 
   async stop(): Promise<void> {
     await this.queue.idle();

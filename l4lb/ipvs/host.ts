@@ -87,16 +87,20 @@ export class IpvsHost {
     return true;
   }
 
-  /** Chain, jump from nat POSTROUTING and the rule, each added only when missing. */
-  async ensureMasquerade(): Promise<void> {
-    const ipt = this.o.iptables;
+  /**
+   * Chain, jump from nat POSTROUTING and the rule, each added only when missing. IPv6 (`family` 6)
+   * uses the ip6tables of the same flavour (`iptables-legacy` -> `ip6tables-legacy`) and has no
+   * node-source rule: every IPv6 IPVS flow is masqueraded.
+   */
+  async ensureMasquerade(family: 4 | 6 = 4): Promise<void> {
+    const ipt = this.o.iptables === false ? false : family === 6 ? this.o.iptables.replace(/iptables/, 'ip6tables') : this.o.iptables;
     if (!ipt) return;
     const run = (...a: string[]) => this.o.run(ipt, ['-w', '-t', 'nat', ...a]);
     // One listing answers the common case (all in place) with a single process.
     const listing = await run('-S').catch(() => '');
     const jump = listing.includes(`-A POSTROUTING -j ${MASQ_CHAIN}`);
     const rules = listing.split('\n').filter((l) => l.startsWith(`-A ${MASQ_CHAIN} `));
-    const want = [...(this.source ? [sourceRule(this.source)] : []), MASQ_RULE];
+    const want = [...(this.source && family === 4 ? [sourceRule(this.source)] : []), MASQ_RULE];
     const matches = (line: string, r: string[]) => (r[0] === '-s' ? line.includes(`-s ${this.source}/32`) && line.includes('-j RETURN') : line.includes('--vmethod MASQ') && line.includes('-j MASQUERADE'));
     const same = rules.length === want.length && want.every((r, i) => matches(rules[i]!, r));
     if (jump && same) return;

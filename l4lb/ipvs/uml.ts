@@ -22,7 +22,7 @@ import { UmlError } from './errors.js';
 
 export const UML_BINARY = '/usr/bin/linux.uml';
 export const UML_MODULES = '/usr/lib/uml/modules';
-export const DEFAULT_MODULES = ['ip_vs', 'ip_vs_wlc', 'ip_vs_mh', 'ip_vs_rr', 'dummy', 'veth', 'iptable_nat', 'xt_ipvs', 'xt_MASQUERADE', 'xt_comment'];
+export const DEFAULT_MODULES = ['ip_vs', 'ip_vs_wlc', 'ip_vs_mh', 'ip_vs_rr', 'dummy', 'veth', 'iptable_nat', 'ip6table_nat', 'xt_ipvs', 'xt_MASQUERADE', 'xt_comment'];
 
 export interface UmlOptions {
   /** argv run inside UML; a first element `node` (or the host's node path) gets the UML node flags. */

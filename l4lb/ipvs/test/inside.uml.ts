@@ -21,10 +21,15 @@ const NODE = process.env.SEXTANT_UML_NODE ?? process.execPath;
 const IPTABLES = 'iptables-legacy';
 
 // Address plan: contract 11.0.0.1-4 -> 10.1.0.1-4, fd01:c::1-4 -> fd77:1::1-4 (no hosts); ipvsadm check 11.0.1.x;
-// traffic 11.0.2.x -> backends b1 10.9.1.2, b2 10.9.2.2 in their own namespaces.
+// traffic 11.0.2.x -> backends b1 10.9.1.2, b2 10.9.2.2 in their own namespaces; IPv6 traffic
+// fd01:c::2:x -> c1 fd79:1::2, c2 fd79:2::2.
 const B = [
   { ns: 'b1', ip: '10.9.1.2', gw: '10.9.1.1' },
   { ns: 'b2', ip: '10.9.2.2', gw: '10.9.2.1' },
+];
+const B6 = [
+  { ns: 'c1', ip: 'fd79:1::2', gw: 'fd79:1::1' },
+  { ns: 'c2', ip: 'fd79:2::2', gw: 'fd79:2::1' },
 ];
 const TCP_PORT = 8080;
 const UDP_PORT = 8081;
@@ -177,6 +182,44 @@ if (process.env.SEXTANT_UML !== '1') {
     await d.apply([]);
     await t.rejects(tcpHello('11.0.2.1', 80), 'no VIP after removal');
   });
+
+  t.test('IPv6: traffic through v6 VIPs (TCP and UDP spread, drain, removal, hairpin)', async (t) => {
+    await sh('sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
+    for (const [i, b] of B6.entries()) {
+      await sh('ip', 'netns', 'add', b.ns);
+      await sh('ip', 'link', 'add', `v${b.ns}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.ns);
+      await sh('ip', 'addr', 'add', `${b.gw}/64`, 'dev', `v${b.ns}`, 'nodad');
+      await sh('ip', 'link', 'set', `v${b.ns}`, 'up');
+      await sh('ip', '-n', b.ns, 'addr', 'add', `${b.ip}/64`, 'dev', 'eth0', 'nodad');
+      await sh('ip', '-n', b.ns, 'link', 'set', 'eth0', 'up');
+      await sh('ip', '-n', b.ns, 'link', 'set', 'lo', 'up');
+      await sh('ip', '-n', b.ns, '-6', 'route', 'add', 'default', 'via', b.gw);
+      await startBackend(t, b.ns, `backend${i + 1}`);
+    }
+    const d = new IpvsDriver({ iptables: IPTABLES });
+    await d.start();
+    t.teardown(() => d.stop());
+    const [b1, b2] = [B6[0]!.ip, B6[1]!.ip];
+    const spread = svc('fd01:c::2:1', 80, 'tcp', [[b1, TCP_PORT, 1], [b2, TCP_PORT, 1]]);
+    const udp = svc('fd01:c::2:2', 53, 'udp', [[b1, UDP_PORT, 1], [b2, UDP_PORT, 1]]);
+    const hairpin = svc('fd01:c::2:3', 80, 'tcp', [[b1, TCP_PORT, 1]]);
+    await d.apply([spread, udp, hairpin]);
+    t.same(normalize([spread, udp, hairpin]), await d.dump(), 'dump() is what was applied');
+    t.match(await sh('ip6tables-legacy', '-w', '-t', 'nat', '-S', 'SEXTANT-IPVS'), /--vmethod MASQ .*-j MASQUERADE/, 'the v6 masquerade rule is in ip6tables');
+
+    const counts = await tally(20, () => tcpHello('fd01:c::2:1', 80));
+    t.ok((counts.backend1 ?? 0) >= 5 && (counts.backend2 ?? 0) >= 5, `TCP connections spread over both backends ${JSON.stringify(counts)}`);
+    const ucounts = await tally(10, () => udpHello('fd01:c::2:2', 53));
+    t.ok((ucounts.backend1 ?? 0) > 0 && (ucounts.backend2 ?? 0) > 0, `UDP VIP answers from both backends ${JSON.stringify(ucounts)}`);
+    await d.apply([svc('fd01:c::2:1', 80, 'tcp', [[b1, TCP_PORT, 1], [b2, TCP_PORT, 0]]), udp, hairpin]);
+    t.same(await tally(10, () => tcpHello('fd01:c::2:1', 80)), { backend1: 10 }, 'a backend at weight 0 gets no new connections');
+    await d.apply([svc('fd01:c::2:1', 80, 'tcp', [[b1, TCP_PORT, 1]]), udp, hairpin]);
+    t.same(await tally(5, () => tcpHello('fd01:c::2:1', 80)), { backend1: 5 }, 'a removed backend gets no connections');
+    const fromB1 = await sh('ip', 'netns', 'exec', B6[0]!.ns, NODE, '-e', CLIENT, 'fd01:c::2:3', '80');
+    t.equal(fromB1.trim(), 'backend1', 'hairpin: a backend reaches itself through the v6 VIP (masquerade)');
+    await d.apply([]);
+    await t.rejects(tcpHello('fd01:c::2:1', 80), 'no VIP after removal');
+  });
 }
 
 /** The VIP routes on `minuteman` in the local table. */
@@ -192,8 +235,8 @@ async function masqCounters(): Promise<{ nodeSource: number; masquerade: number 
 }
 
 const SERVER = `const net=require('net'),dgram=require('dgram');const name=process.argv[1];
-net.createServer((s)=>s.end(name+'\\n')).listen(${TCP_PORT},'0.0.0.0',()=>{
-const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send(name,r.port,r.address));u.bind(${UDP_PORT},()=>console.log('ready'));});`;
+net.createServer((s)=>s.end(name+'\\n')).listen(${TCP_PORT},'::',()=>{
+const u=dgram.createSocket('udp6');u.on('message',(m,r)=>u.send(name,r.port,r.address));u.bind(${UDP_PORT},()=>console.log('ready'));});`;
 
 const CLIENT = `const s=require('net').connect(+process.argv[2],process.argv[1]);let d='';s.on('data',(c)=>d+=c);
 s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',(e)=>{console.error(e.message);process.exit(1)});setTimeout(()=>process.exit(2),5000);`;
@@ -238,7 +281,7 @@ function tcpHello(host: string, port: number): Promise<string> {
 
 function udpHello(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const u = dgram.createSocket('udp4');
+    const u = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const timer = setTimeout(() => {
       u.close();
       reject(new Error(`no UDP answer from ${host}:${port}`));
