@@ -217,6 +217,12 @@ if (process.env.SEXTANT_UML !== '1') {
     t.same(await tally(5, () => tcpHello('fd01:c::2:1', 80)), { backend1: 5 }, 'a removed backend gets no connections');
     const fromB1 = await sh('ip', 'netns', 'exec', B6[0]!.ns, NODE, '-e', CLIENT, 'fd01:c::2:3', '80');
     t.equal(fromB1.trim(), 'backend1', 'hairpin: a backend reaches itself through the v6 VIP (masquerade)');
+    await sh('ip6tables-legacy', '-w', '-t', 'nat', '-F', 'SEXTANT-IPVS');
+    await t.rejects(sh('ip', 'netns', 'exec', B6[0]!.ns, NODE, '-e', CLIENT, 'fd01:c::2:3', '80'), 'v6 hairpin fails without the ip6tables masquerade rule');
+    await d.reconcile([svc('fd01:c::2:1', 80, 'tcp', [[b1, TCP_PORT, 1]]), udp, hairpin]);
+    let again = '';
+    for (let i = 0; i < 5 && !again; i++) again = await sh('ip', 'netns', 'exec', B6[0]!.ns, NODE, '-e', CLIENT, 'fd01:c::2:3', '80').catch(() => '');
+    t.equal(again.trim(), 'backend1', 'reconcile restores the v6 masquerade rule: hairpin works again');
     await d.apply([]);
     await t.rejects(tcpHello('fd01:c::2:1', 80), 'no VIP after removal');
   });
