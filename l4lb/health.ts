@@ -42,6 +42,7 @@ export function l4lbHealthCheck(state: () => { reconciler?: L4lbReconciler; star
       const want = r.desiredServices();
       const d = driftOf(want, await r.driver.dump());
       const problems = [...list('service(s) missing from the kernel', d.missing), ...list('unknown service(s) in the kernel', d.extra), ...list('service(s) with other backends', d.changed)];
+      if (r.driver.drift) problems.push(...(await r.driver.drift(want)));
       const head = `${r.driver.name} driver, version ${r.appliedVersion}`;
       if (problems.length) return { healthy: false, output: `${head}: kernel differs from the desired state: ${problems.join('; ')}` };
       return { healthy: true, output: `${head}: kernel holds the ${want.length} desired service(s)` };
