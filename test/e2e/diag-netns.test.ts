@@ -75,9 +75,17 @@ async function agentApi(c: NetnsCluster, i: number): Promise<string> {
 
 /** Resolve just after the counter `name` on agent i moved on (a periodic reconcile ran). */
 async function justAfterTick(c: NetnsCluster, i: number, api: string, name: RegExp): Promise<void> {
-  const read = async () => Number((await c.inAgent(i, ['curl', '-s', '-m', '5', `${api}/metrics`])).match(name)?.[1] ?? NaN);
+  const seen: number[] = [];
+  const read = async () => {
+    const text = await c.inAgent(i, ['curl', '-sS', '-m', '5', `${api}/metrics`]);
+    const n = Number(text.match(name)?.[1] ?? 0); // absent until the first one
+    seen.push(n);
+    return n;
+  };
   const before = await read();
-  await eventually(async () => (await read()) > before, 45_000, 200, `a new ${name.source}`);
+  await eventually(async () => (await read()) > before, 45_000, 200, `a new ${name.source} on ${api}`).catch((e: Error) => {
+    throw new Error(`${e.message} (read: ${[...new Set(seen)].join(', ')})`);
+  });
 }
 
 t.test('units turn unhealthy on the right node when broken, and healthy after repair', async (t) => {
