@@ -7,7 +7,7 @@
  *   progress line per node (a bar on a terminal). Exit 0 once written, 3 when it could not be.
  * `sextant node ls` (master/node-cli.ts) shows each agent's health summary from the same report.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { masterUrl, stdio, type CliIo } from '../common/endpoint.js';
 import { apiJson } from './cli-http.js';
 import { progressFor, writeBundle } from './bundle.js';
@@ -25,7 +25,17 @@ export interface DiagIo extends CliIo {
   tty: boolean;
 }
 
-const MASTER_HELP = 'the master (IP, IP:PORT or URL; default SEXTANT_MASTER, else 127.0.0.1:5050)';
+export const MASTER_HELP = 'the master (IP, IP:PORT or URL; default SEXTANT_MASTER, else 127.0.0.1:5050)';
+
+/** `--master` checked as commander parses it, so a bad address is bad usage (exit 2). */
+export function masterOption(v: string): string {
+  try {
+    masterUrl(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return v;
+}
 
 async function showUnits(o: Common, io: DiagIo): Promise<number> {
   const nodes = nodesOfReport(await apiJson<unknown>(masterUrl(o.master), '/system/health/v1/report', 60_000));
@@ -52,7 +62,7 @@ async function bundle(o: Common & { output?: string }, io: DiagIo): Promise<numb
 function program(io: DiagIo, done: (p: Promise<number>) => void): Command {
   const root = new Command('sextant diag')
     .description('health of every unit on every node (DC/OS 3DT), from the masters')
-    .option('--master <addr>', MASTER_HELP)
+    .option('--master <addr>', MASTER_HELP, masterOption)
     .option('--json', 'print JSON')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
@@ -62,7 +72,7 @@ function program(io: DiagIo, done: (p: Promise<number>) => void): Command {
     .command('bundle')
     .description("write one .tar.gz with every node's logs, health and kernel dumps, the master state and the control-plane view")
     .option('-o, --output <file>', 'the archive to write (default ./sextant-diag-<time>.tar.gz)')
-    .option('--master <addr>', MASTER_HELP)
+    .option('--master <addr>', MASTER_HELP, masterOption)
     .option('--json', 'print what was written as JSON')
     .action((o: Common & { output?: string }, cmd: Command) => done(bundle({ ...cmd.parent?.opts<Common>(), ...o }, io)));
   return root;
