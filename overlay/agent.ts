@@ -241,9 +241,12 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
   }
 
   /** The plan a sync would run now against a fresh kernel dump (empty: the kernel matches). */
-  async pendingOps(): Promise<Op[] | undefined> {
-    const want = this.want;
-    return want ? planChanges(want, await this.driver.dump(want.vtep.name)) : undefined;
+  pendingOps(): Promise<Op[] | undefined> {
+    // In the sync queue: the dump never interleaves with a sync's dump and apply on the driver.
+    return this.queue.run(async () => {
+      const want = this.want;
+      return want ? planChanges(want, await this.driver.dump(want.vtep.name)) : undefined;
+    });
   }
 
   /** Agent API: `GET /v1/overlay` (state) and `GET /v1/overlay/isolation` (counters per rule). */

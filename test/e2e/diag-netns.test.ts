@@ -102,7 +102,7 @@ t.test('units turn unhealthy on the right node when broken, and healthy after re
   t.match(ok.out, /3 node\(s\), 13 unit\(s\): all healthy/);
   const ls = await sextant(c, ['node', 'ls']);
   t.equal(ls.code, 0, 'sextant node ls exits 0');
-  for (const a of c.agents) t.match(ls.out, new RegExp(`${a.ip.replace(/\./g, '\\.')}\\s+${a.id}\\s+healthy\\s+5/5`), `node ls: ${a.ip} healthy 5/5`);
+  for (const a of c.agents) t.match(ls.out, new RegExp(`${a.id}\\s+${a.ip.replace(/\./g, '\\.')}:\\d+\\s+\\S+\\s+active\\s+-\\s+healthy\\s+5/5`), `node ls: ${a.ip} active, healthy 5/5`);
 
   // Agent 2: dispatcher unreachable, control stream cut, CNI plugin gone.
   const table = uniqueName('dcut');
@@ -128,8 +128,9 @@ t.test('units turn unhealthy on the right node when broken, and healthy after re
   for (const [id] of broken) t.match(bad.out, new RegExp(`${id} on ${a2.ip.replace(/\./g, '\\.')}`), `and names ${id} on agent 2`);
   const json = JSON.parse((await sextant(c, ['diag', '--json'])).out) as { healthy: boolean; nodes: { ip: string; health: number }[] };
   t.equal(json.healthy, false, 'diag --json says unhealthy');
-  const lsBad = JSON.parse((await sextant(c, ['node', 'ls', '--json'])).out) as { ip: string; health: number; unhealthy: string[] }[];
-  t.same(lsBad.find((n) => n.ip === a2.ip)?.unhealthy.sort(), broken.map(([id]) => id).sort(), 'node ls --json lists agent 2\'s unhealthy units');
+  const lsBad = JSON.parse((await sextant(c, ['node', 'ls', '--json'])).out) as { slaves: { id: string; health: { health: number; unhealthy: string[] } | null }[] };
+  t.same(lsBad.slaves.find((n) => n.id === a2.id)?.health?.unhealthy.sort(), broken.map(([id]) => id).sort(), 'node ls --json lists agent 2\'s unhealthy units');
+  t.match((await sextant(c, ['node', 'ls'])).out, new RegExp(`${a2.id}\\s.*\\sUNHEALTHY\\s+2/5\\s+sextant-cni, sextant-control, sextant-dns-dispatcher`), 'node ls: agent 2 UNHEALTHY, naming its units');
 
   await pexec('nsenter', ['--target', String(a2.pid), '--net', '--', 'nft', 'delete', 'table', 'inet', table]);
   renameSync(`${plugin}.moved`, plugin);
