@@ -9,7 +9,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
-import { tmpdir } from 'node:os';
+import { hostname as osHostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentHandle, NetworkAttacher, ServiceBuilders } from '../contracts/index.js';
 import type { Component } from '../common/daemon.js';
@@ -98,7 +98,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   const plugins: Component[] = [];
   if (id) {
     process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api http://${o.ip}:${agent.port})\n`);
-    const base: AgentHandle = { agentId: id, ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
+    const base: AgentHandle = { agentId: id, ip: o.ip, hostname: o.hostname ?? osHostname(), ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
     // setNetworkAttacher: lets a plugin (CNI) give the agent its NetworkAttacher (see README).
     // setNameservers: the dispatcher plugin points tasks' resolv.conf at its addresses.
     const handle = Object.assign(base, {

@@ -16,11 +16,15 @@
  * The entry point (admin/router) is a front: it runs on every master given `--admin-port`, leader or
  * not, and asks `entryAuthority.current` (the identity service, admin/acs, once it runs in this
  * process) per request; SEXTANT_ENTRY_* tune its limits (admin/README.md).
+ * Every process also runs `diag` (first): one HealthRegistry handed to each plugin as `host.health`,
+ * served as the node's units on `/system/health/v1` (and, on the master, aggregated over the agents).
  * Each plugin is loaded lazily and guarded: a network service that cannot start is logged with the
  * reason and skipped, and never takes the master's or agent's task handling down with it.
  */
 import { createLogger } from '../common/log.js';
 import type { Authority } from '../contracts/auth.js';
+import { diagAgentPlugin, diagMasterPlugin, HealthRegistry } from '../diag/index.js';
+import { storeHealthCheck } from '../master/index.js';
 import {
   createAgentControl,
   createMasterControl,
@@ -126,14 +130,24 @@ function select<P>(catalog: Record<string, P>, names: string[], env: string): [s
 const masterSelected = select(masterCatalog, envList('SEXTANT_MASTER_SERVICES', 'overlay,l4lb,mesos-dns,control,dashboard'), 'SEXTANT_MASTER_SERVICES');
 const agentSelected = select(agentCatalog, envList('SEXTANT_NODE_SERVICES', 'l4lb,overlay,cni,dispatcher,control'), 'SEXTANT_NODE_SERVICES');
 
+/** SEXTANT_LOG_FILE: where this process's stderr goes (`sextant up` sets it); served as the node's `process.log`. */
+const logFile = () => process.env.SEXTANT_LOG_FILE || undefined;
+
 export const masterServices: ServiceBuilders<MasterHandle> = (handle) => {
   const control = createMasterControl();
-  return masterSelected.map(([name, load]) => () => buildGuarded(name, load, { handle, control, metrics: handle.registry, log: createLogger(name) }));
+  const health = new HealthRegistry();
+  health.add(storeHealthCheck(handle.store));
+  const host = (name: string): MasterHost => ({ handle, control, metrics: handle.registry, log: createLogger(name), health });
+  const diag: [string, Loader<MasterHost>] = ['diag', async () => diagMasterPlugin({ registry: health, logFile: logFile() })];
+  return [diag, ...masterSelected].map(([name, load]) => () => buildGuarded(name, load, host(name)));
 };
 
 export const agentServices: ServiceBuilders<AgentHandle> = (handle) => {
   const control = createAgentControl();
-  return agentSelected.map(([name, load]) => () => buildGuarded(name, load, { handle, control, metrics: handle.registry, log: createLogger(name) }));
+  const health = new HealthRegistry();
+  const host = (name: string): AgentHost => ({ handle, control, metrics: handle.registry, log: createLogger(name), health });
+  const diag: [string, Loader<AgentHost>] = ['diag', async () => diagAgentPlugin({ registry: health, logFile: logFile() })];
+  return [diag, ...agentSelected].map(([name, load]) => () => buildGuarded(name, load, host(name)));
 };
 
 /** The identity service the entry point authenticates and authorizes with; undefined: it refuses (503) what needs a token. */

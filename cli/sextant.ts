@@ -15,7 +15,8 @@ const commands: Record<string, { module: string; help: string }> = {
   control: { module: '../control/cli.js', help: 'control plane: `control status` shows convergence per agent' },
   vip: { module: '../l4lb/cli.js', help: 'VIPs: `vip ls`' },
   network: { module: '../overlay/cli.js', help: 'virtual networks: create|ls|rm|isolate|allow' },
-  node: { module: '../master/node-cli.js', help: 'agents: `node ls`, `node rm AGENT_ID` (releases its overlay share after the grace period)' },
+  node: { module: '../master/node-cli.js', help: 'agents: `node ls` (with their health), `node rm AGENT_ID` (releases its overlay share after the grace period)' },
+  diag: { module: '../diag/cli.js', help: 'diagnostics: `diag` shows every unit on every node (exit 1 if any is unhealthy), `diag bundle` writes a .tar.gz for a bug report' },
 };
 
 function usage(): string {

@@ -65,8 +65,10 @@ type Wrap = (cmd: string, args: string[]) => [string, string[]];
 
 function startChild(name: string, argv: string[], logDir: string, onExit: (how: string) => void, wrap?: Wrap, env: Record<string, string> = {}): Child {
   const [cmd, args] = wrap ? wrap(process.execPath, [sextantEntry(), ...argv]) : [process.execPath, [sextantEntry(), ...argv]];
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
-  const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+  const logFile = join(logDir, `${name}.log`);
+  // SEXTANT_LOG_FILE: the node serves its own log to `sextant diag bundle` (diag/logs.ts).
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env, SEXTANT_LOG_FILE: logFile } });
+  const log = createWriteStream(logFile, { flags: 'a' });
   proc.stderr!.pipe(log);
   const lines: string[] = [];
   let buf = '';

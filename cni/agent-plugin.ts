@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AgentPlugin, Snapshot, SnapshotConsumer } from '../contracts/index.js';
 import { CniAttacher, type BridgeNetwork, type CniAttacherOptions } from './attacher.js';
 import { NotFoundError } from '../common/errors.js';
+import { cniHealthCheck } from './health.js';
 import { noSliceReason } from '../overlay/index.js';
 
 export type CniPluginOptions = Partial<Omit<CniAttacherOptions, 'networks'>>;
@@ -26,7 +27,7 @@ function throwNoSlice(view: Snapshot | undefined, agentId: string, network: stri
 }
 
 export function cniAgentPlugin(opts: CniPluginOptions = {}): AgentPlugin {
-  return ({ handle: a, control, log: base }) => {
+  return ({ handle: a, control, log: base, health }) => {
     const log = base.child({ agent_id: a.agentId });
     let view: Snapshot | undefined;
     const dir = join(a.workDir, 'cni');
@@ -49,6 +50,13 @@ export function cniAgentPlugin(opts: CniPluginOptions = {}): AgentPlugin {
     };
     control.addConsumer(consumer);
     a.setNetworkAttacher?.(attacher);
+    health?.add(
+      cniHealthCheck({
+        confDir: opts.confDir ?? join(dir, 'net.d'),
+        binDirs: [opts.binDir ?? join(dir, 'bin'), opts.standardBinDir ?? '/usr/lib/cni'],
+        networks: () => (view ? view.parts.networks.filter((n) => sliceOf(view, a.agentId, n.name)).map((n) => n.name) : []),
+      }),
+    );
     return {
       name: 'cni',
       start: () => attacher.start(),

@@ -11,6 +11,8 @@ export interface AgentHandle {
   readonly ip: string;
   /** The node's IPv6 address when it is dual-stack (`sextant agent --ip6`). */
   readonly ip6?: string;
+  /** The agent's hostname (`--hostname`, else the OS's); absent in test doubles. */
+  readonly hostname?: string;
   readonly workDir: string;
   /** `ip:port` of the masters' Mesos API. */
   readonly masters: string[];

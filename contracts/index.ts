@@ -5,6 +5,7 @@ export * from './agent.js';
 export * from './network.js';
 export * from './control.js';
 export * from './plugin.js';
+export * from './health.js';
 export * from './limits.js';
 export * from './vip-label.js';
 export { createMasterControl, createAgentControl } from './registry.js';

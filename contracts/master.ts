@@ -26,6 +26,10 @@ export interface MasterHandle {
   readonly masterId: string;
   readonly ip: string;
   readonly port: number;
+  /** The master's hostname (as in `/master/state`); absent in test doubles. */
+  readonly hostname?: string;
+  /** The master's work dir (its store, logs); absent in test doubles. */
+  readonly workDir?: string;
   /** The current `/master/state` JSON (Mesos format). */
   state(): Record<string, unknown>;
   /** Called after every change of apps, tasks or agents (may be called often: coalesce). */

@@ -4,7 +4,8 @@
  *   plugin(config) => (host) => Component
  *
  * `config` is the component's own options; `host` is what the process lends it: its handle, the
- * control plane's registration object, the metrics registry and a logger named for the service.
+ * control plane's registration object, the metrics registry, a logger named for the service and the
+ * process's health registry (its checks become the node's units on `/system/health/v1`).
  * Calling `plugin(config)(host)` does no I/O (no servers, sockets, probes, files): it only builds
  * objects and registers sources, consumers and routes. All I/O happens in `start(signal)`.
  */
@@ -12,6 +13,7 @@ import type { Component } from '../common/daemon.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { AgentHandle } from './agent.js';
+import type { HealthChecks } from './health.js';
 import type { AgentControl, MasterControl } from './control.js';
 import type { MasterHandle } from './master.js';
 
@@ -22,6 +24,8 @@ export interface PluginHost<Handle, Control> {
   readonly control: Control;
   readonly metrics: Registry;
   readonly log: Logger;
+  /** Where the component registers its health checks (contracts/health.ts); absent in test doubles. */
+  readonly health?: HealthChecks;
 }
 
 export type MasterHost = PluginHost<MasterHandle, MasterControl>;

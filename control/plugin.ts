@@ -11,6 +11,7 @@
  */
 import type { AgentPlugin, KvStore, MasterHandle, MasterPlugin, PartSource } from '../contracts/index.js';
 import { ControlClient } from './client.js';
+import { controlAgentHealthCheck, controlMasterHealthCheck } from './health.js';
 import type { PersistedSnapshot, SnapshotStore } from './engine.js';
 import { ControlServer, DEFAULT_CONTROL_PORT } from './server.js';
 import { mastersSource, type MastersSourceOptions } from './sources/masters.js';
@@ -48,7 +49,7 @@ function knownAgents(m: MasterHandle): (id: string) => boolean {
 }
 
 export function controlMasterPlugin(opts: ControlMasterPluginOptions = {}): MasterPlugin {
-  return ({ handle: m, control, metrics, log }) => {
+  return ({ handle: m, control, metrics, log, health }) => {
     const masters = mastersSource(m, { ...opts, controlPort: opts.controlPort ?? opts.port ?? DEFAULT_CONTROL_PORT });
     let vips: PartSource<'vips'> | undefined;
     const zones = zonesSource(m, { masters, vips: () => vips });
@@ -71,6 +72,7 @@ export function controlMasterPlugin(opts: ControlMasterPluginOptions = {}): Mast
       }
     });
     m.routes((r) => r.get('/v1/control/agents', () => ({ json: server.status() })));
+    health?.add(controlMasterHealthCheck(server));
     return server;
   };
 }
@@ -84,12 +86,13 @@ export interface ControlAgentPluginOptions {
 }
 
 export function controlAgentPlugin(opts: ControlAgentPluginOptions = {}): AgentPlugin {
-  return ({ handle: a, control, metrics, log }) => {
+  return ({ handle: a, control, metrics, log, health }) => {
     const port = opts.port ?? DEFAULT_CONTROL_PORT;
     const masters = opts.masters ?? a.masters.map((hp) => `${hp.replace(/:\d+$/, '')}:${port}`);
     const client = new ControlClient({ agentId: a.agentId, masters, tls: opts.tls, registry: metrics, log: log.child({ role: 'agent' }) });
     control.onConsumer((c) => client.addConsumer(c));
     a.routes((r) => r.get('/v1/control/state', () => ({ json: { ...client.state(), masters } })));
+    health?.add(controlAgentHealthCheck(client));
     return client;
   };
 }

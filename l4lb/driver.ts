@@ -39,5 +39,11 @@ export interface L4lbDriver {
   apply(desired: Service[]): Promise<ApplyResult>;
   dump(): Promise<Service[]>;
   reconcile(desired: Service[]): Promise<ApplyResult>;
+  /**
+   * Optional: what a reconcile now would change, as lines an operator reads, changing nothing
+   * (drivers whose kernel state is more than `dump` shows: the nftables skeleton). Without it, the
+   * health check compares `dump()` with the desired services.
+   */
+  drift?(desired: Service[]): Promise<string[]>;
   stop(): Promise<void>;
 }

@@ -12,6 +12,7 @@
 import type { Clock } from '../common/clock.js';
 import type { Component } from '../common/daemon.js';
 import type { AgentPlugin, MasterPlugin } from '../contracts/index.js';
+import { l4lbHealthCheck } from './health.js';
 import { l4lbMetrics } from './metrics.js';
 import { probeDriver, type DriverChoice, type ProbeOptions } from './probe.js';
 import { L4lbReconciler, vipsApiView } from './reconciler.js';
@@ -26,30 +27,40 @@ export interface L4lbAgentPluginOptions extends ProbeOptions {
 }
 
 export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin {
-  return ({ handle: agent, control, metrics: registry, log }) => {
+  return ({ handle: agent, control, metrics: registry, log, health }) => {
     const metrics = l4lbMetrics(registry);
     let reconciler: L4lbReconciler | undefined;
+    let startError: string | undefined;
+    health?.add(l4lbHealthCheck(() => ({ reconciler, startError })));
     const component: Component = {
       name: 'l4lb',
       async start() {
-        const driver = await probeDriver(opts.driver ?? 'auto', {
-          ...opts,
-          log: opts.log ?? log,
-          // The agent's address: VIP routes prefer it as source, and the node's own flows skip MASQUERADE.
-          ipvs: { nodeIp: agent.ip, ...opts.ipvs },
-          nftables: { ...opts.nftables, onBridgeNetfilter: (state) => metrics.bridgeNetfilter.set(state === 'on' ? 1 : 0) },
-          userspace: { ...opts.userspace, onUnreachable: (b) => metrics.unreachable.inc({ backend: b }), onSocketError: (op, e) => metrics.socketErrors.inc({ op, errno: e }) },
-        });
-        if (driver instanceof UserspaceDriver) metrics.openSource = () => driver.openTotals();
-        const r = new L4lbReconciler({ driver, registry, clock: opts.clock, reconcileMs: opts.reconcileMs, log: opts.log ?? log });
-        reconciler = r;
-        agent.routes((router) => router.get('/v1/vips', () => ({ json: vipsApiView(r.current()) })));
-        control.addConsumer(r);
-        await r.start();
+        try {
+          await startL4lb();
+        } catch (e) {
+          startError = (e as Error).message;
+          throw e;
+        }
       },
       async stop() {
         await reconciler?.stop();
       },
+    };
+    const startL4lb = async () => {
+      const driver = await probeDriver(opts.driver ?? 'auto', {
+        ...opts,
+        log: opts.log ?? log,
+        // The agent's address: VIP routes prefer it as source, and the node's own flows skip MASQUERADE.
+        ipvs: { nodeIp: agent.ip, ...opts.ipvs },
+        nftables: { ...opts.nftables, onBridgeNetfilter: (state) => metrics.bridgeNetfilter.set(state === 'on' ? 1 : 0) },
+        userspace: { ...opts.userspace, onUnreachable: (b) => metrics.unreachable.inc({ backend: b }), onSocketError: (op, e) => metrics.socketErrors.inc({ op, errno: e }) },
+      });
+      if (driver instanceof UserspaceDriver) metrics.openSource = () => driver.openTotals();
+      const r = new L4lbReconciler({ driver, registry, clock: opts.clock, reconcileMs: opts.reconcileMs, log: opts.log ?? log });
+      reconciler = r;
+      agent.routes((router) => router.get('/v1/vips', () => ({ json: vipsApiView(r.current()) })));
+      control.addConsumer(r);
+      await r.start();
     };
     return component;
   };

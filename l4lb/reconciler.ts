@@ -33,6 +33,8 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
   private readonly metrics: L4lbMetrics;
   private vips: Vip[] = [];
   private desired: Service[] = [];
+  /** The control-plane version whose VIPs were last applied (health: sextant-l4lb). */
+  appliedVersion: number | undefined;
   private timer: unknown;
   private running = false;
   /** Settles when the current periodic reconcile ends (tests await it). */
@@ -61,6 +63,11 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
     await this.driver.stop();
   }
 
+  /** The services the kernel should hold now (normalized). */
+  desiredServices(): Service[] {
+    return this.desired;
+  }
+
   /** The VIPs last applied (for `GET /v1/vips`). */
   current(): Vip[] {
     return this.vips;
@@ -75,6 +82,7 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
     try {
       const res = await this.driver.apply(desired);
       this.vips = vips.filter((v) => v.backends.length > 0);
+      this.appliedVersion = view.version;
       this.observe();
       if (res.added || res.removed || res.changed) this.log.info('vips_applied', { version: view.version, ...res });
     } catch (e) {

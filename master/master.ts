@@ -127,6 +127,12 @@ export class Master implements MasterHandle {
   get port(): number {
     return this.servers[0]?.address().port ?? this.opts.port;
   }
+  get hostname(): string {
+    return this.opts.hostname;
+  }
+  get workDir(): string {
+    return this.opts.workDir;
+  }
   get marathonPort(): number {
     return this.servers[1]?.address().port ?? this.opts.marathonPort;
   }

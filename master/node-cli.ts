@@ -12,7 +12,7 @@ import { ApiError, bodyText, ClusterClient, ClusterConfigError, stdio, type CliI
 import { API } from '../contracts/index.js';
 
 const USAGE = `usage: sextant node <ls|rm> [args] [--master IP:5050 | --url URL [--ca FILE]]
-  ls [--json]              agents: id, address, state
+  ls [--json]              agents: id, address, state, health (units healthy/total, which are not)
   rm AGENT_ID [--force]    remove an agent; its overlay subnets and VTEP address are released after the
                            master's grace period (--agent-release-grace-ms). --force: even if it still heartbeats
 `;
@@ -60,8 +60,21 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     switch (cmd) {
       case 'ls': {
         const r = (await call('GET', '/master/slaves')) as { slaves: Slave[] };
-        if (v.json) io.out(JSON.stringify(r, null, 2) + '\n');
-        else io.out(table(['ID', 'ADDRESS', 'HOSTNAME', 'STATE', 'RELEASED AT'], r.slaves.map((s) => [s.id, s.pid.replace(/^slave\(1\)@/, ''), s.hostname, stateOf(s), s.release_at ? new Date(s.release_at * 1000).toISOString() : '-'])));
+        // Health is a summary (diag/README.md): without it (no diag on that master) the list still prints.
+        const health = healthByIp(await client.request('mesos', '/system/health/v1/report', { timeoutMs: 30_000 }).catch(() => undefined));
+        const of = (s: Slave) => health?.get(ipOf(s.pid));
+        if (v.json) io.out(JSON.stringify({ slaves: r.slaves.map((s) => ({ ...s, health: of(s) ?? null })) }, null, 2) + '\n');
+        else
+          io.out(
+            table(
+              ['ID', 'ADDRESS', 'HOSTNAME', 'STATE', 'RELEASED AT', 'HEALTH', 'UNITS', 'PROBLEMS'],
+              r.slaves.map((s) => {
+                const h = of(s);
+                const cols = h ? [h.health ? 'healthy' : 'UNHEALTHY', `${h.units_healthy}/${h.units_total}`, h.output || h.unhealthy.join(', ') || '-'] : ['-', '-', '-'];
+                return [s.id, s.pid.replace(/^slave\(1\)@/, ''), s.hostname, stateOf(s), s.release_at ? new Date(s.release_at * 1000).toISOString() : '-', ...cols];
+              }),
+            ),
+          );
         return 0;
       }
       case 'rm': {
@@ -78,6 +91,35 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     io.err(`sextant node ${cmd}: ${(e as Error).message}\n`);
     return 1;
   }
+}
+
+interface NodeHealth {
+  health: 0 | 1;
+  units_healthy: number;
+  units_total: number;
+  unhealthy: string[];
+  /** Why the master could not ask the node ('' when it answered). */
+  output: string;
+}
+
+const ipOf = (pid: string) => pid.replace(/^[^@]*@/, '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+
+/** The masters' health report (3DT MonitoringResponse) summed up per node IP; undefined when absent. */
+export function healthByIp(report: unknown): Map<string, NodeHealth> | undefined {
+  const nodes = (report as { Nodes?: Record<string, { Health?: number; Output?: Record<string, string>; Units?: { UnitName?: string; Health?: number }[] }> } | undefined)?.Nodes;
+  if (!nodes || typeof nodes !== 'object') return undefined;
+  const out = new Map<string, NodeHealth>();
+  for (const [ip, n] of Object.entries(nodes)) {
+    const units = n.Units ?? [];
+    out.set(ip, {
+      health: n.Health === 1 ? 1 : 0,
+      units_healthy: units.filter((u) => u.Health === 1).length,
+      units_total: units.length,
+      unhealthy: units.filter((u) => u.Health !== 1).map((u) => String(u.UnitName)),
+      output: n.Output?.node ?? '',
+    });
+  }
+  return out;
 }
 
 function stateOf(s: Slave): string {

@@ -235,6 +235,20 @@ export class OverlayAgentComponent implements Component, SnapshotConsumer {
     return sumCounters([...v4, ...parseCounters(await this.driver.nftJson(['list', 'table', 'ip6', NFT_TABLE]))]);
   }
 
+  /** What the overlay should hold now (undefined until the master gave this agent a VTEP). */
+  desired(): DesiredState | undefined {
+    return this.want;
+  }
+
+  /** The plan a sync would run now against a fresh kernel dump (empty: the kernel matches). */
+  pendingOps(): Promise<Op[] | undefined> {
+    // In the sync queue: the dump never interleaves with a sync's dump and apply on the driver.
+    return this.queue.run(async () => {
+      const want = this.want;
+      return want ? planChanges(want, await this.driver.dump(want.vtep.name)) : undefined;
+    });
+  }
+
   /** Agent API: `GET /v1/overlay` (state) and `GET /v1/overlay/isolation` (counters per rule). */
   mount(router: Router): void {
     router.get('/v1/overlay', () => ({ json: { agent_id: this.opts.agentId, kernel: this.kernel, desired: this.want ?? null, unallocated: this.missing, last_error: this.lastError ?? null } }));

@@ -5,6 +5,7 @@
  */
 import type { AgentPlugin, MasterPlugin } from '../contracts/index.js';
 import { OverlayAgentComponent, type OverlayAgentOptions } from './agent.js';
+import { overlayHealthCheck } from './health.js';
 import { OverlayMaster, type OverlayMasterOptions } from './master.js';
 
 export function overlayMasterPlugin(opts: OverlayMasterOptions = {}): MasterPlugin {
@@ -16,8 +17,9 @@ export function overlayMasterPlugin(opts: OverlayMasterOptions = {}): MasterPlug
 }
 
 export function overlayAgentPlugin(opts: Partial<Omit<OverlayAgentOptions, 'agentId' | 'registry'>> = {}): AgentPlugin {
-  return ({ handle, control, metrics }) => {
+  return ({ handle, control, metrics, health }) => {
     const c = new OverlayAgentComponent({ ...opts, agentId: handle.agentId, registry: metrics });
+    health?.add(overlayHealthCheck(c));
     handle.routes((r) => c.mount(r));
     control.addConsumer(c);
     return c;

@@ -14,6 +14,7 @@ import type { Component } from '../../common/daemon.js';
 import type { AgentHandle, AgentHost } from '../../contracts/index.js';
 import { parseDispatcherConfig, MESOS_DNS_PORT } from './config.js';
 import { Dispatcher } from './dispatcher.js';
+import { dispatcherHealthCheck } from './ready-check.js';
 
 export interface DispatcherPluginOptions {
   /** Raw config (same keys as the config file); defaults filled from the agent. */
@@ -37,9 +38,11 @@ export function agentDispatcherConfig(a: AgentHandle, overrides: Record<string, 
 }
 
 export function dispatcherAgentPlugin(opts: DispatcherPluginOptions = {}): (host: AgentHost) => DispatcherComponent {
-  return ({ handle: a, control, metrics, log: base }) => {
+  return ({ handle: a, control, metrics, log: base, health }) => {
     const log = base.child({ agent_id: a.agentId });
     let dispatcher: Dispatcher | undefined;
+    let startError: string | undefined;
+    health?.add(dispatcherHealthCheck(() => ({ dispatcher, startError })));
     return {
       name: 'dispatcher',
       get dispatcher() {
@@ -51,6 +54,7 @@ export function dispatcherAgentPlugin(opts: DispatcherPluginOptions = {}): (host
           d = new Dispatcher(parseDispatcherConfig(agentDispatcherConfig(a, opts.config)), { registry: metrics, log });
           await d.start();
         } catch (err) {
+          startError = (err as Error).message;
           log.error('dispatcher_not_started', { err, hint: 'port 53 needs root or CAP_NET_BIND_SERVICE; set udp_port/tcp_port in <work-dir>/dispatcher.json' });
           return;
         }

@@ -237,6 +237,19 @@ export class NftablesDriver implements L4lbDriver {
     return this.queue.run(() => this.reconcileNow(normalize(desired)));
   }
 
+  /** What a reconcile now would change, changing nothing (the sextant-l4lb health unit). */
+  drift(desired: Service[]): Promise<string[]> {
+    return this.queue.run(async () => {
+      const kernel = await this.readKernel();
+      if (!kernel) return [`table inet ${this.table} is missing`];
+      const out: string[] = [];
+      if (!sameSkeleton(kernel.skeleton, skeleton(this.maxSlots))) out.push(`table inet ${this.table}: its chains or rules differ from the expected ones (flushed or edited)`);
+      const { ops } = diffScript(this.table, kernel.elements, renderElements(normalize(desired), this.maxSlots));
+      if (ops) out.push(`table inet ${this.table}: ${ops} map or set element(s) differ from the desired services`);
+      return out;
+    });
+  }
+
   async dump(): Promise<Service[]> {
     const k = await this.readKernel(this.netlink());
     return k ? servicesFrom(k.elements) : [];

@@ -36,6 +36,8 @@ const rows: [string[], RegExp][] = [
   [['task'], /^Usage: sextant task \[options\] \[command\]/],
   [['task', 'ls'], /^Usage: sextant task ls \[options\] \[app\]/],
   [['task', 'log'], /^Usage: sextant task log \[options\] <task>/],
+  [['diag'], /^Usage: sextant diag/],
+  [['diag', 'bundle'], /^Usage: sextant diag bundle/],
 ];
 
 t.test('every command prints usage and exits 0 on --help and -h', async (t) => {
@@ -60,7 +62,7 @@ t.test('the usage of sextant up lists its options', async (t) => {
 });
 
 t.test('bad options still fail', async (t) => {
-  for (const args of [['up', '--bogus'], ['up', '--agents', '0'], ['master', '--bogus'], ['nosuchcommand'], ['app'], ['app', 'ls', '--bogus'], ['app', 'scale', '/x'], ['task', 'log']]) {
+  for (const args of [['up', '--bogus'], ['up', '--agents', '0'], ['master', '--bogus'], ['nosuchcommand'], ['app'], ['app', 'ls', '--bogus'], ['app', 'scale', '/x'], ['task', 'log'], ['diag', '--bogus'], ['diag', 'bundle', '--bogus'], ['node', 'ls', '--bogus'], ['node', 'nosuch']]) {
     const r = await run(args);
     t.equal(r.code, 2, `sextant ${args.join(' ')} exits 2`);
     t.ok(r.err.length > 0, 'and says why on stderr');
