@@ -27,6 +27,7 @@ export const R = {
   nodes: 'dcos:adminrouter:ops:nodes',
   metrics: 'dcos:adminrouter:ops:metrics',
   health: 'dcos:adminrouter:ops:system-health',
+  logs: 'dcos:adminrouter:ops:system-logs',
   acs: 'dcos:adminrouter:acs',
   agentFiles: 'dcos:adminrouter:ops:slave',
   marathon: 'dcos:adminrouter:service:marathon',
@@ -93,6 +94,9 @@ const ROWS: Row[] = [
   ['mesos', /^\/acs\/api\/v1\/auth\/jwks$/, publicGet],
   ['mesos', /^\/acs\/api\/v1(\/.*)?$/, (m) => perm(R.acs, m)],
   ['mesos', /^\/system\/health\/v1(\/.*)?$/, (m) => perm(R.health, m)],
+  // diagnostics: node logs need DC/OS's system-logs permission; kernel dumps the health one
+  ['mesos', /^\/system\/diag\/v1\/(nodes\/[^/]+\/)?logs(\/.*)?$/, (m) => perm(R.logs, m)],
+  ['mesos', /^\/system\/diag\/v1(\/.*)?$/, (m) => perm(R.health, m)],
   ['mesos', /^\/v1\/networks(\/.*)?$/, (m) => perm(R.networks, m)],
   ['mesos', /^\/v1\/overlay(\/.*)?$/, (m) => perm(R.networks, m)],
   ['mesos', /^\/v1\/agents\/[^/]+\/overlay$/, (m) => perm(R.networks, m)],

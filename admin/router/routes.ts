@@ -8,11 +8,12 @@
  *   /net/v1/networks...   -> master (leader) /v1/networks...   (also v1/overlay, v1/agents/ID/overlay, v1/l4lb)
  *   /net/v1/vips..., /net/v1/backends...  -> master (leader), path unchanged (network metrics)
  *   /system/health/v1...  -> master (leader), path unchanged
+ *   /system/diag/v1...    -> master (leader), path unchanged (logs need system-logs)
  *   /acs/api/v1...        -> master (leader), path unchanged
  *   /service/APP/X        -> a running task of Marathon app APP (host, first port) /X; nested ids as `group%2Fapp`
  *   anything else         -> master (leader), path unchanged (`/` is the dashboard)
  */
-export type RouteName = 'mesos' | 'marathon' | 'mesos_dns' | 'net' | 'system_health' | 'acs' | 'service' | 'dashboard';
+export type RouteName = 'mesos' | 'marathon' | 'mesos_dns' | 'net' | 'system_health' | 'system_diag' | 'acs' | 'service' | 'dashboard';
 
 export interface Mapped {
   route: RouteName;
@@ -49,6 +50,7 @@ export function mapPath(target: string): Mapped {
     return { route: 'net', upstream: 'mesos', path: m ? m[1]! : path, query, prefix: m ? '/net' : '' };
   }
   if (prefixed('/system/health/v1')) return { route: 'system_health', upstream: 'mesos', path, query, prefix: '' };
+  if (prefixed('/system/diag/v1')) return { route: 'system_diag', upstream: 'mesos', path, query, prefix: '' };
   if (prefixed('/acs/api/v1')) return { route: 'acs', upstream: 'mesos', path, query, prefix: '' };
   if (prefixed('/service')) {
     const m = path.match(/^\/service\/([^/]+)(\/.*)?$/);

@@ -16,6 +16,7 @@ t.test('mapPath: DC/OS layout', async (t) => {
     ['/net/v1/l4lb/vips', 'net', 'mesos', '/v1/l4lb/vips'],
     ['/net/v1/vips/1.2.3.4:80', 'net', 'mesos', '/net/v1/vips/1.2.3.4:80'],
     ['/system/health/v1/report', 'system_health', 'mesos', '/system/health/v1/report'],
+    ['/system/diag/v1/nodes/10.0.0.2/logs', 'system_diag', 'mesos', '/system/diag/v1/nodes/10.0.0.2/logs'],
     ['/acs/api/v1/auth/login', 'acs', 'mesos', '/acs/api/v1/auth/login'],
     ['/service/web/index.html', 'service', 'service', '/index.html'],
     ['/', 'dashboard', 'mesos', '/'],
