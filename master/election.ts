@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { prom, type Logger, type Registry } from '../common/index.js';
-import { NotLeaderError } from './errors.js';
+import { LeaseUnverifiedError, NotLeaderError } from './errors.js';
 import type { Fence } from './store/zk.js';
 import { CreateMode, ZK, zkCode, type ZkSession, type SessionState } from './zk/session.js';
 
@@ -143,8 +143,26 @@ export class ZkElection extends EventEmitter implements Fence {
     const s = this.o.session.state;
     if (!this.view.elected || !this.mine) throw new NotLeaderError(`not the leader${this.view.leader ? ` (the leader is ${this.view.leader.pid})` : ' (no leader elected)'}; write refused`);
     if (s !== 'connected') throw new NotLeaderError(`ZooKeeper session ${s}: this master may have lost leadership; write refused`);
-    if (!this.leaseLive()) throw new NotLeaderError(`ZooKeeper has not answered for ${Date.now() - this.o.session.lastHeard} ms: this master may have lost leadership; write refused`);
+    if (!this.leaseLive()) throw new LeaseUnverifiedError(`ZooKeeper has not answered for ${Date.now() - this.o.session.lastHeard} ms: this master may have lost leadership; write refused`);
     return this.mine;
+  }
+
+  /**
+   * Ask ZooKeeper for this master's znode: an answer within two thirds of the session timeout
+   * renews the lease guard() checks (a busy event loop sent no probe meanwhile); a znode gone
+   * means leadership is lost. Never waits longer than that window.
+   */
+  async renew(): Promise<void> {
+    const mine = this.mine;
+    if (!mine || this.o.session.state !== 'connected') return;
+    const window = (this.o.session.sessionTimeoutMs * 2) / 3;
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      this.o.session.exists(mine).catch(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), window))),
+    ]);
+    clearTimeout(timer);
+    if (!ok && this.mine === mine) await this.refresh();
   }
 
   private async contend(): Promise<void> {

@@ -8,3 +8,4 @@ export { formatRanges } from './ports.js';
 export { AddressBook, parseVipRanges, RESERVED_RANGES, type AddressClaim } from './addresses.js';
 export { DEFAULT_LIMITS, LIMIT_ENV, limitsFromEnv, type Limits } from './limits.js';
 export { main as masterMain, parseMasterArgs } from './cli.js';
+export { ZkEnsemble, zooKeeperServerProblems, fourLetter, type ZkEnsembleOptions, type ZkServer, type ZkServerPorts } from './zk/ensemble.js';
