@@ -126,6 +126,12 @@ export class ZkElection extends EventEmitter implements Fence {
     return Date.now() - this.o.session.lastHeard < (this.o.session.sessionTimeoutMs * 2) / 3;
   }
 
+  /** Contend again on a new session (the last one expired and took this master's znode with it). */
+  async recontend(): Promise<void> {
+    if (this.stopped || this.mine) return;
+    await this.contend();
+  }
+
   /** Resign: delete the znode (the next master leads at once) and stop watching. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -142,8 +148,8 @@ export class ZkElection extends EventEmitter implements Fence {
   guard(): string {
     const s = this.o.session.state;
     if (!this.view.elected || !this.mine) throw new NotLeaderError(`not the leader${this.view.leader ? ` (the leader is ${this.view.leader.pid})` : ' (no leader elected)'}; write refused`);
-    if (s !== 'connected') throw new NotLeaderError(`ZooKeeper session ${s}: this master may have lost leadership; write refused`);
-    if (!this.leaseLive()) throw new LeaseUnverifiedError(`ZooKeeper has not answered for ${Date.now() - this.o.session.lastHeard} ms: this master may have lost leadership; write refused`);
+    if (s !== 'connected') throw new NotLeaderError(`ZooKeeper quorum unavailable: session ${s} (no server of a quorum answers); this master may have lost leadership; write refused, reads are served from its state`);
+    if (!this.leaseLive()) throw new LeaseUnverifiedError(`ZooKeeper quorum unavailable: ZooKeeper has not answered for ${Date.now() - this.o.session.lastHeard} ms: this master may have lost leadership; write refused`);
     return this.mine;
   }
 

@@ -5,7 +5,8 @@
  * port, Marathon proxied). Once elected it loads everything from the ZooKeeper store (every write
  * fenced by its election znode), publishes its Marathon address in the ephemeral znode
  * `<chroot>/marathon/leader`, and runs as today. A leader that loses leadership exits (status 1),
- * as a Mesos master does: a supervisor restarts it as a follower with fresh state.
+ * as a Mesos master does: a supervisor restarts it as a follower with fresh state. A follower
+ * whose session expires opens a new one and contends again, in process.
  */
 import { randomUUID } from 'node:crypto';
 import { createRegistry, type Logger } from '../common/index.js';
@@ -87,6 +88,32 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
     if (phase === 'starting') phase = 'leader';
     log.info('master_leading', { pid: info.pid });
   };
+
+  // A follower's expired session (a partition or a quorum lost longer than the session timeout):
+  // open a new one and contend again, retrying until ZooKeeper answers.
+  let reopening = false;
+  const recontend = async () => {
+    if (reopening) return;
+    reopening = true;
+    try {
+      for (let attempt = 0; phase === 'follower'; attempt++) {
+        try {
+          await session.connect();
+          await election.recontend();
+          log.info('election_recontending', { pid: info.pid, znode: election.znode, why: 'the previous ZooKeeper session expired' });
+          return;
+        } catch (e) {
+          log.warn('zk_reopen_failed', { err: String(e), attempt, why: 'retrying' });
+          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+        }
+      }
+    } finally {
+      reopening = false;
+    }
+  };
+  session.on('state', (s) => {
+    if (s === 'expired' && phase === 'follower') void recontend();
+  });
 
   election.on('change', (v) => {
     if (v.elected && phase === 'follower')
