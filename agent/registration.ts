@@ -135,7 +135,8 @@ export class Registration {
     this.opts.log.warn('agent_register_failed', { master: this.master, why });
     this.idx++;
     const wait = this.retry;
-    this.retry = Math.min(this.retry * 2, 5000);
+    // Following an elected leader, retries stay short: it is known to exist, it may just be starting.
+    this.retry = Math.min(this.retry * 2, this.opts.leader ? 1000 : 5000);
     this.schedule(() => this.register(), wait);
   }
 
@@ -165,6 +166,7 @@ export class Registration {
     this.opts.log.info('agent_reregistering', { why, master: this.master });
     if (rotate) this.idx++;
     this.registered = false;
+    this.retry = this.opts.retryMs ?? 250;
     this.opts.onUnregistered?.();
     this.schedule(() => this.register(), 0);
   }

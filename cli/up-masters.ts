@@ -72,6 +72,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
   };
   try {
     await step(`starting a ZooKeeper ensemble of ${o.masters} (${ensemble.connect})`, () => ensemble.start(120_000));
+    for (const z of ensemble.servers) say(`zookeeper ${z.id}: pid ${z.pid} ${z.address} (data ${join(o.workDir, 'zookeeper', `server${z.id}`)})`);
     const zk = ensemble.url('/sextant');
     const electionZk = ensemble.url('/mesos');
     status.update((s) => {
@@ -90,6 +91,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
         if (restarts >= MAX_RESTARTS) return say(`master-${n}: not restarting after ${restarts} restarts; see its log`);
         say(`master-${n}: starting it again (a master exits when it loses its leadership)`);
         m.child = launch(n, ip, restarts + 1);
+        say(`master ${n}: pid ${m.child.proc.pid} ${m.mesos}`);
         status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { pid: m.child.proc.pid!, state: 'running', leader: false, id: '', exit: undefined })));
       }, undefined, env);
       pid = c.proc.pid ?? 0;

@@ -59,6 +59,8 @@ export interface ElectionOptions {
   info: MasterInfo;
   log: Logger;
   registry?: Registry;
+  /** Asked when the session expires: true to open a new session and contend again (a follower). */
+  recontend?: () => boolean;
 }
 
 /** Events: 'change' (ElectionView). */
@@ -70,6 +72,7 @@ export class ZkElection extends EventEmitter implements Fence {
   private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter };
   private readonly onState = (s: SessionState) => this.sessionState(s);
   private probeTimer?: NodeJS.Timeout;
+  private reopening = false;
 
   constructor(private readonly o: ElectionOptions) {
     super();
@@ -124,12 +127,6 @@ export class ZkElection extends EventEmitter implements Fence {
 
   private leaseLive(): boolean {
     return Date.now() - this.o.session.lastHeard < (this.o.session.sessionTimeoutMs * 2) / 3;
-  }
-
-  /** Contend again on a new session (the last one expired and took this master's znode with it). */
-  async recontend(): Promise<void> {
-    if (this.stopped || this.mine) return;
-    await this.contend();
   }
 
   /** Resign: delete the znode (the next master leads at once) and stop watching. */
@@ -189,6 +186,29 @@ export class ZkElection extends EventEmitter implements Fence {
       this.o.log.error('zk_session_expired', { why: 'ZooKeeper session expired: this master\'s election znode is gone', was_leader: this.view.elected });
       this.mine = undefined;
       this.publish({ elected: false });
+      if (this.o.recontend?.()) void this.reopen();
+    }
+  }
+
+  /** A new session, then contend again; retried (backing off up to 5 s) until ZooKeeper answers or this stops. */
+  private async reopen(): Promise<void> {
+    if (this.reopening) return;
+    this.reopening = true;
+    try {
+      for (let attempt = 0; !this.stopped && !this.mine; attempt++) {
+        try {
+          await this.o.session.connect();
+          if (this.stopped) return;
+          await this.contend();
+          this.o.log.info('election_recontending', { znode: this.mine, why: 'the previous ZooKeeper session expired' });
+          return;
+        } catch (e) {
+          this.o.log.warn('zk_reopen_failed', { err: String(e), attempt, why: 'retrying' });
+          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+        }
+      }
+    } finally {
+      this.reopening = false;
     }
   }
 

@@ -45,7 +45,9 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
   const port = opts.port ?? 5050;
   const marathonPort = opts.marathonPort ?? 8080;
   const info = masterInfo({ id: randomUUID(), ip: opts.ip, port, ...(opts.hostname ? { hostname: opts.hostname } : {}) });
-  const election = new ZkElection({ session, path: ha.mesosPath ?? '/mesos', info, log, registry });
+  let phase: 'follower' | 'starting' | 'leader' | 'stopped' = 'follower';
+  // A follower whose session expired contends again on a new one; a leader exits (below).
+  const election = new ZkElection({ session, path: ha.mesosPath ?? '/mesos', info, log, registry, recontend: () => phase === 'follower' });
   const chroot = target.path;
   const marathonZnode = `${chroot === '/' ? '' : chroot}/marathon/leader`;
   const follower = new FollowerServer({
@@ -63,7 +65,6 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
   const done = new Promise<number>((r) => (finish = r));
   let master: Master | undefined;
   let stopPlugins: (() => Promise<void>) | undefined;
-  let phase: 'follower' | 'starting' | 'leader' | 'stopped' = 'follower';
 
   const stop = async () => {
     if (phase === 'stopped') return;
@@ -88,32 +89,6 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
     if (phase === 'starting') phase = 'leader';
     log.info('master_leading', { pid: info.pid });
   };
-
-  // A follower's expired session (a partition or a quorum lost longer than the session timeout):
-  // open a new one and contend again, retrying until ZooKeeper answers.
-  let reopening = false;
-  const recontend = async () => {
-    if (reopening) return;
-    reopening = true;
-    try {
-      for (let attempt = 0; phase === 'follower'; attempt++) {
-        try {
-          await session.connect();
-          await election.recontend();
-          log.info('election_recontending', { pid: info.pid, znode: election.znode, why: 'the previous ZooKeeper session expired' });
-          return;
-        } catch (e) {
-          log.warn('zk_reopen_failed', { err: String(e), attempt, why: 'retrying' });
-          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
-        }
-      }
-    } finally {
-      reopening = false;
-    }
-  };
-  session.on('state', (s) => {
-    if (s === 'expired' && phase === 'follower') void recontend();
-  });
 
   election.on('change', (v) => {
     if (v.elected && phase === 'follower')
