@@ -189,11 +189,11 @@ export class ZkKvStore implements KvStore {
 
   /** ZooKeeper connection errors become StoreUnavailableError naming the operation and the cause. */
   private async wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.zk.state !== 'connected') throw new StoreUnavailableError(`ZooKeeper quorum unavailable: session ${this.zk.state} (store ${what}; nothing sent); reads are served from this master's state`);
+    if (this.zk.state !== 'connected') throw new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: ZooKeeper session ${this.zk.state} (no quorum reachable); nothing sent`);
     const ms = this.o.opTimeoutMs ?? this.zk.sessionTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`ZooKeeper quorum unavailable: no answer in ${ms} ms (store ${what}, session ${this.zk.state}; a write may or may not have committed)`)), ms);
+      timer = setTimeout(() => reject(new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: no answer from ZooKeeper in ${ms} ms (session ${this.zk.state}; a write may or may not have committed)`)), ms);
     });
     try {
       return await Promise.race([fn(), late]);
@@ -201,7 +201,7 @@ export class ZkKvStore implements KvStore {
       if (e instanceof NotLeaderError || e instanceof StoreCorruptError || e instanceof StoreUnavailableError) throw e;
       const code = zkCode(e);
       if (code === ZK.CONNECTION_LOSS || code === ZK.SESSION_EXPIRED || code === ZK.OPERATION_TIMEOUT || (e as Error).message === 'ZooKeeper session not open')
-        throw new StoreUnavailableError(`ZooKeeper quorum unavailable: ${String(e)} (store ${what}; a write may or may not have committed)`, { cause: e });
+        throw new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: ZooKeeper ${String(e)} (no quorum or session lost; a write may or may not have committed)`, { cause: e });
       throw e;
     } finally {
       clearTimeout(timer);

@@ -9,7 +9,7 @@ import { masterInfo, ZkElection, type ElectionView } from '../election.js';
 import { NotLeaderError, StoreUnavailableError } from '../errors.js';
 import { ZkKvStore } from '../store/zk.js';
 import { ZkSession } from '../zk/session.js';
-import { startEnsemble, uniqueName } from '../../test/lib/index.js';
+import { eventually, startEnsemble, uniqueName } from '../../test/lib/index.js';
 
 const ens = await startEnsemble(t, 3);
 const log = createLogger('election-test');
@@ -154,12 +154,12 @@ t.test('a follower whose session expired opens a new one and contends again', as
     if (Date.now() - t0 > 20_000) throw new Error('b\'s session did not expire in 20 s');
     await new Promise((res) => setTimeout(res, 100)); // no event on the leader's side tells of another's expiry
   }
-  const expired = once(b.zk, 'state').then(function wait([s]): unknown {
-    return s === 'expired' ? undefined : once(b.zk, 'state').then(wait);
-  });
+  const states: string[] = [];
+  const seen = new Promise<void>((resolve) => b.zk.on('state', (s: string) => (states.push(s), s === 'expired' && resolve())));
   r.thaw();
-  await expired;
-  await until(b.e, (v) => !!b.e.znode && b.e.znode !== first && !v.elected && v.leader?.id === 'm5050', 20_000);
+  await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error(`b's session was not reported expired in 20 s (states: ${states.join(', ')})`)), 20_000))]);
+  // The view does not change (a still leads), so no event to await: ask for b's new znode.
+  await eventually(() => !!b.e.znode && b.e.znode !== first && !b.e.current.elected && b.e.current.leader?.id === 'm5050', 20_000, 50, 'b to contend again');
   t.equal((await a.zk.children(path)).length, 2, 'b contends again with a new znode');
   await a.e.stop();
   await until(b.e, (v) => v.elected, 20_000);
