@@ -22,7 +22,7 @@ import type { StatusFile } from './up-status.js';
 /** The masters' ZooKeeper session timeout: a dead leader's znode goes after this long. */
 export const UP_ZK_SESSION_TIMEOUT_MS = 4000;
 
-/** A master that exits with a status (a leader that lost its leadership does, as Mesos's) is started again, at most this often in a row. */
+/** A master that exits with a status (a leader that lost its leadership does, as Mesos's) is started again, at most this many times per master. */
 const MAX_RESTARTS = 20;
 
 export interface UpMaster {

@@ -189,8 +189,11 @@ export class ZkKvStore implements KvStore {
 
   /** ZooKeeper connection errors become StoreUnavailableError naming the operation and the cause. */
   private async wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.zk.state !== 'connected') throw new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: ZooKeeper session ${this.zk.state} (no quorum reachable); nothing sent`);
     const ms = this.o.opTimeoutMs ?? this.zk.sessionTimeoutMs;
+    // Disconnected: wait (within the op timeout) for the same session to come back before refusing.
+    const waitMs = Math.floor(ms / 2);
+    if (this.zk.state !== 'connected' && !(await this.zk.whenConnected(waitMs)))
+      throw new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: ZooKeeper session ${this.zk.state} (no quorum reachable in ${waitMs} ms); nothing sent`);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: no answer from ZooKeeper in ${ms} ms (session ${this.zk.state}; a write may or may not have committed)`)), ms);
