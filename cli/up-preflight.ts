@@ -42,13 +42,13 @@ export function plannedBinds(o: UpOptions): PlannedBind[] {
     const who = o.masters > 1 ? `master ${k + 1} ` : 'master ';
     out.push({ proto: 'tcp', host: m, port: o.masterPort, what: `${who}Mesos API` });
     out.push({ proto: 'tcp', host: m, port: o.marathonPort, what: o.masters > 1 ? `master ${k + 1} Marathon` : 'Marathon' });
+    if (k === 0 && o.adminPort) out.push({ proto: 'tcp', host: m, port: o.adminPort, what: 'entry point HTTPS (--admin-port)' });
     if (o.masterServices.includes('control')) out.push({ proto: 'tcp', host: m, port: o.controlPort, what: `${o.masters > 1 ? who : ''}control plane gRPC (SEXTANT_CONTROL_PORT)` });
     if (o.masterServices.includes('mesos-dns')) {
       out.push({ proto: 'udp', host: m, port: o.mesosDnsPort, what: `${o.masters > 1 ? who : ''}Mesos-DNS DNS` });
       out.push({ proto: 'tcp', host: m, port: o.mesosDnsPort, what: `${o.masters > 1 ? who : ''}Mesos-DNS DNS` });
       out.push({ proto: 'tcp', host: m, port: o.mesosDnsHttpPort, what: `${o.masters > 1 ? who : ''}Mesos-DNS HTTP (SEXTANT_MESOS_DNS_HTTP_PORT)` });
     }
-    if (k === 0 && o.adminPort) out.push({ proto: 'tcp', host: m, port: o.adminPort, what: 'entry point HTTPS (--admin-port)' });
     if (o.masters > 1) {
       out.push({ proto: 'tcp', host: m, port: o.zkPorts.client, what: `ZooKeeper server ${k + 1} client port (--zk-port)` });
       out.push({ proto: 'tcp', host: m, port: o.zkPorts.peer, what: `ZooKeeper server ${k + 1} peer port` });
