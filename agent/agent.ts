@@ -31,6 +31,8 @@ import { join } from 'node:path';
 export interface AgentOptions {
   /** `host:port` of the masters' Mesos API. */
   masters: string[];
+  /** The elected master's `host:port` (`sextant agent --master zk://...`); overrides `masters`. */
+  leader?: () => string | undefined;
   ip: string;
   /** The node's IPv6 address on a dual-stack node (registered with the master; see AgentRegistration.ip6). */
   ip6?: string;
@@ -135,6 +137,7 @@ export class Agent implements Component {
     this.boundPort = this.server.address().port;
     this.registration = new Registration({
       masters: this.opts.masters,
+      ...(this.opts.leader ? { leader: this.opts.leader } : {}),
       clock: this.clock,
       log: this.log,
       call: this.opts.callMaster,
@@ -173,6 +176,11 @@ export class Agent implements Component {
 
   get master(): string | undefined {
     return this.registration?.master;
+  }
+
+  /** The elected master changed (`leader` option): re-register with it now, reporting the running tasks. */
+  leaderChanged(): void {
+    this.registration?.leaderChanged();
   }
 
   async stop(): Promise<void> {

@@ -1,11 +1,14 @@
 /**
- * `sextant agent --master HOST:PORT --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR] [--resources R]
+ * `sextant agent --master HOST:PORT[,...]|zk://H1:2181,.../mesos --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR] [--resources R]
  *  [--attributes A] [--hostname H] [--kill-tasks-on-exit]`
  *
  * Prints `sextant agent <id> registered with master <host:port>` once registered, then starts the
  * services the composition root gives it (cli/plugins.ts), one after another. On SIGINT/SIGTERM
  * the agent stops but leaves its tasks running, so a restart on the same work dir adopts them
  * (Mesos checkpointing); `--kill-tasks-on-exit` (what `sextant up` uses) kills them first.
+ * With `--master zk://...` (as a Mesos agent) it follows the elected master through the masters'
+ * election znodes under the URL's path (leader.ts): it registers with the leader, re-registers with
+ * each new one (reporting its running tasks), and its control-plane client moves to the new leader.
  */
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -19,8 +22,9 @@ import { createLogger } from '../common/log.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { Agent } from './agent.js';
 import { DEFAULT_RESOURCES, parseAttributes, parseResources } from './resources.js';
+import { checkZkMaster, followLeader, isZkMaster, type LeaderFollower } from './leader.js';
 
-const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...] --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR]
+const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...]|zk://HOST:PORT,.../mesos --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR]
        [--resources 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'] [--attributes 'rack:a;zone:1']
        [--hostname H] [--kill-tasks-on-exit]
 
@@ -30,6 +34,8 @@ routes tasks' IPv6 traffic to it).\n`;
 
 export interface AgentCliOptions {
   masters: string[];
+  /** `--master zk://...`: the masters' election path; `masters` is empty then. */
+  zk?: string;
   ip: string;
   ip6?: string;
   port: number;
@@ -56,9 +62,11 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
     },
     strict: true,
   });
-  if (!values.master) throw new ConfigError('--master', 'is required (HOST:PORT of the master)');
-  const masters = values.master.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const m of masters) if (!/^[^:\s]+:\d+$/.test(m)) throw new ConfigError('--master', `'${m}' is not HOST:PORT`);
+  if (!values.master) throw new ConfigError('--master', 'is required (HOST:PORT of the master, or zk://HOST:PORT,.../mesos)');
+  const zk = isZkMaster(values.master) ? values.master : undefined;
+  if (zk) checkZkMaster(zk);
+  const masters = zk ? [] : values.master.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of masters) if (!/^[^:\s]+:\d+$/.test(m)) throw new ConfigError('--master', `'${m}' is not HOST:PORT (nor a zk:// URL)`);
   const ip = values.ip ?? '127.0.0.1';
   const ip6 = values.ip6;
   if (ip6 !== undefined && !isIPv6(ip6)) throw new ConfigError('--ip6', `'${ip6}' is not an IPv6 address`);
@@ -66,6 +74,7 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('--port', `'${values.port}' is not a port`);
   return {
     masters,
+    ...(zk ? { zk } : {}),
     ip,
     ...(ip6 ? { ip6 } : {}),
     port,
@@ -90,7 +99,17 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
     return 2;
   }
   const log = createLogger('agent', { ip: o.ip });
-  const agent = new Agent({ masters: o.masters, ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log });
+  const mastersListeners = new Set<(m: string[]) => void>();
+  let agentRef: Agent | undefined;
+  const follower: LeaderFollower | undefined = o.zk
+    ? await followLeader(o.zk, log.child({ role: 'leader-detector' }), (leader) => {
+        if (!leader) return; // no leader: everything stays as it is until one is elected
+        agentRef?.leaderChanged();
+        for (const fn of mastersListeners) fn([leader]);
+      })
+    : undefined;
+  const agent = new Agent({ masters: o.masters, ...(follower ? { leader: () => follower.current() } : {}), ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log });
+  agentRef = agent;
   collectProcessMetrics(agent.registry);
   await agent.start();
   const stopping = untilSignal();
@@ -98,7 +117,11 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   const plugins: Component[] = [];
   if (id) {
     process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api http://${o.ip}:${agent.port})\n`);
-    const base: AgentHandle = { agentId: id, ip: o.ip, hostname: o.hostname ?? osHostname(), ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters: o.masters, registry: agent.registry, routes: (r) => agent.routes(r) };
+    const masters = follower ? [agent.master!] : o.masters;
+    const base: AgentHandle = {
+      agentId: id, ip: o.ip, hostname: o.hostname ?? osHostname(), ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters, registry: agent.registry, routes: (r) => agent.routes(r),
+      ...(follower ? { onMastersChange: (fn: (m: string[]) => void) => (mastersListeners.add(fn), () => void mastersListeners.delete(fn)) } : {}),
+    };
     // setNetworkAttacher: lets a plugin (CNI) give the agent its NetworkAttacher (see README).
     // setNameservers: the dispatcher plugin points tasks' resolv.conf at its addresses.
     const handle = Object.assign(base, {
@@ -119,5 +142,6 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   if (o.killTasksOnExit) await agent.killAllTasks(undefined, 10000);
   for (const c of plugins.reverse()) await c.stop().catch((e) => log.warn('plugin_stop_failed', { name: c.name, err: e }));
   await agent.stop();
+  await follower?.stop();
   return 0;
 }

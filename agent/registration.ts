@@ -2,7 +2,9 @@
  * Registration with the master and heartbeats. The agent registers (with its running tasks), then
  * heartbeats every heartbeat_interval_ms the master asked for. It registers again when the master
  * answers 404 (it forgot us) or after heartbeats failed and the master is back (it may have
- * restarted). With several masters it moves to the next one when one fails. Every call but a
+ * restarted). With several masters it moves to the next one when one fails. With `leader` (the
+ * elected master, found through ZooKeeper) it talks to the leader only, and leaderChanged()
+ * re-registers with a new one at once (reporting the running tasks). Every call but a
  * first registration carries the agent's credentials (`auth()`); a master that answers 403
  * `unknown_agent` to a re-registration has forgotten this agent, so `onUnknown` drops the id and
  * secret and the agent registers as a new one.
@@ -16,6 +18,8 @@ export type CallMaster = (url: string, body: unknown, headers?: Record<string, s
 
 export interface RegistrationOptions {
   masters: string[];
+  /** The elected master's `host:port` (undefined while none is): used instead of `masters`. */
+  leader?: () => string | undefined;
   clock: Clock;
   log: Logger;
   /** What to send on (re-)registration: built fresh each time (current tasks). */
@@ -50,7 +54,14 @@ export class Registration {
   }
 
   get master(): string {
+    if (this.opts.leader) return this.opts.leader() ?? '';
     return this.opts.masters[this.idx % this.opts.masters.length]!;
+  }
+
+  /** The elected master changed: register with the new one now (a no-op while none is elected). */
+  leaderChanged(): void {
+    if (this.stopped || !this.opts.leader?.()) return;
+    this.reregister('a new master was elected');
   }
 
   isRegistered(): boolean {
@@ -68,6 +79,7 @@ export class Registration {
   }
 
   private call(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    if (!this.master) return Promise.reject(new Error('no master is elected (waiting for ZooKeeper to name a leader)'));
     const url = `http://${this.master}${path}`;
     const headers = this.opts.auth?.() ?? {};
     if (this.opts.call) return this.opts.call(url, body, headers);
@@ -123,7 +135,8 @@ export class Registration {
     this.opts.log.warn('agent_register_failed', { master: this.master, why });
     this.idx++;
     const wait = this.retry;
-    this.retry = Math.min(this.retry * 2, 5000);
+    // Following an elected leader, retries stay short: it is known to exist, it may just be starting.
+    this.retry = Math.min(this.retry * 2, this.opts.leader ? 1000 : 5000);
     this.schedule(() => this.register(), wait);
   }
 
@@ -153,6 +166,7 @@ export class Registration {
     this.opts.log.info('agent_reregistering', { why, master: this.master });
     if (rotate) this.idx++;
     this.registered = false;
+    this.retry = this.opts.retryMs ?? 250;
     this.opts.onUnregistered?.();
     this.schedule(() => this.register(), 0);
   }

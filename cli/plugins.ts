@@ -172,3 +172,20 @@ export const masterFront: MasterFront = (host) => {
     },
   };
 };
+
+/** The modules of the selected master services, for preloadMasterServices(). */
+const masterModules: Record<string, () => Promise<unknown>> = {
+  overlay: () => import('../overlay/index.js'),
+  l4lb: () => import('../l4lb/index.js'),
+  'mesos-dns': () => import('../dns/index.js'),
+  control: () => import('../control/index.js'),
+};
+
+/**
+ * Load (compile) the selected master services' modules without starting anything: a master that
+ * waits as a follower does it, so taking over as leader does not stall its event loop (and its
+ * ZooKeeper session) for seconds on a busy machine.
+ */
+export async function preloadMasterServices(): Promise<void> {
+  for (const [name] of masterSelected) await masterModules[name]?.().catch((err: unknown) => log.warn('service_preload_failed', { service: name, err }));
+}

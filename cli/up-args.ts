@@ -10,6 +10,10 @@ import { ConfigError } from '../common/errors.js';
 
 export interface UpOptions {
   agents: number;
+  /** 1: one master with its file store (today's `up`); 3 or 5: that many masters over a ZooKeeper ensemble of the same size. */
+  masters: number;
+  /** ZooKeeper client, peer and leader-election ports on each master's address (with --masters 3|5). */
+  zkPorts: { client: number; peer: number; election: number };
   workDir: string;
   example: boolean;
   netns: boolean;
@@ -53,6 +57,8 @@ function upCommand(out: { text: string }): Command {
         'Checks first that every address it will bind is free (and names who holds one that is not); Ctrl-C stops what it started.',
     )
     .option('--agents <n>', 'number of agents', intIn('--agents', 1, 200), 2)
+    .option('--masters <n>', 'number of masters: 1 (a file store), or 3 or 5 over a ZooKeeper ensemble of that size (one server per master, Debian\'s zookeeper); masters on <ip-base>.1 .. .n, agents after them', intIn('--masters', 1, 5), 1)
+    .option('--zk-port <port>', 'ZooKeeper client port on each master address (with --masters 3|5); peer and election ports are this + 707 and + 1707 (2181: 2888, 3888)', port('--zk-port'), 2181)
     .option('--work-dir <dir>', 'logs and state of the master and agents', join(tmpdir(), 'sextant', 'up'))
     .option('--no-example', 'do not deploy the example app /hello')
     .option('--netns', 'run each agent in its own network namespace (root)')
@@ -97,10 +103,14 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
     throw e;
   }
   const v = cmd.opts<{
-    agents: number; workDir: string; example: boolean; netns?: boolean; ipv6?: boolean; masterPort: number; marathonPort: number; agentPort: number;
+    agents: number; masters: number; zkPort: number; workDir: string; example: boolean; netns?: boolean; ipv6?: boolean; masterPort: number; marathonPort: number; agentPort: number;
     ipBase: string; portBase: number; agentTimeoutMs: number; mesosDnsPort?: number; statusFile?: string; adminPort: number; admin: boolean;
   }>();
   if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v.ipBase) || v.ipBase.split('.').some((o) => Number(o) > 255)) throw new ConfigError('--ip-base', `'${v.ipBase}' must be three octets like 127.0.0`);
+  if (![1, 3, 5].includes(v.masters)) throw new ConfigError('--masters', `'${v.masters}' must be 1, 3 or 5 (a ZooKeeper ensemble needs an odd size)`);
+  if (v.masters > 1 && v.netns) throw new ConfigError('--masters', `${v.masters} masters with --netns is not supported yet: run --masters without --netns (masters, ZooKeeper and agents on loopback addresses)`);
+  if (v.zkPort + 1707 > 65535) throw new ConfigError('--zk-port', `'${v.zkPort}' leaves no room for the peer and election ports (+707, +1707)`);
+  if (v.masters + v.agents > 254) throw new ConfigError('--agents', `${v.masters} masters and ${v.agents} agents need more than the 254 addresses of ${v.ipBase}.0/24`);
   if (v.portBase > 65535 - 1000 * v.agents) throw new ConfigError('--port-base', `'${v.portBase}' leaves no room for ${v.agents} agents of 1000 ports (at most ${65535 - 1000 * v.agents})`);
   if (v.statusFile === '') throw new ConfigError('--status-file', 'needs a path');
   if (v.ipv6 && !v.netns) throw new ConfigError('--ipv6', 'needs --netns (the agents get IPv6 addresses in their own namespaces)');
@@ -108,6 +118,8 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
     kind: 'run',
     options: {
       agents: v.agents,
+      masters: v.masters,
+      zkPorts: { client: v.zkPort, peer: v.zkPort + 707, election: v.zkPort + 1707 },
       workDir: v.workDir,
       example: v.example,
       netns: v.netns ?? false,
@@ -119,11 +131,21 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
       portBase: v.portBase,
       agentTimeoutMs: v.agentTimeoutMs,
       mesosDnsPort: v.mesosDnsPort ?? envPort(env, 'SEXTANT_MESOS_DNS_PORT', 61053),
-      adminPort: v.admin === false ? 0 : v.adminPort,
+      adminPort: v.admin === false || v.masters > 1 ? 0 : v.adminPort, // the entry point runs with one master (not yet with --masters 3|5)
       mesosDnsHttpPort: envPort(env, 'SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
       controlPort: envPort(env, 'SEXTANT_CONTROL_PORT', 5060),
       masterServices: (env.SEXTANT_MASTER_SERVICES ?? 'overlay,l4lb,mesos-dns,control,dashboard').split(',').map((s) => s.trim()).filter(Boolean),
       ...(v.statusFile ? { statusFile: v.statusFile } : {}),
     },
   };
+}
+
+/** The address of master k (0-based): <ip-base>.1, .2, ... */
+export function masterIpOf(o: Pick<UpOptions, 'ipBase'>, k: number): string {
+  return `${o.ipBase}.${k + 1}`;
+}
+
+/** The address of agent i (0-based), after the masters' addresses. */
+export function agentIpOf(o: Pick<UpOptions, 'ipBase' | 'masters'>, i: number): string {
+  return `${o.ipBase}.${o.masters + i + 1}`;
 }

@@ -11,8 +11,9 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { commandLine, describeHolders, portHolders, type Proto } from './port-holders.js';
 import { isRunning, LOCK_FILE, lockOwner } from './up-lock.js';
-import type { UpOptions } from './up-args.js';
+import { agentIpOf, masterIpOf, type UpOptions } from './up-args.js';
 import { readStatusFile } from './up-status.js';
+import { zooKeeperServerProblems } from '../master/index.js';
 
 export interface PlannedBind {
   proto: Proto;
@@ -35,19 +36,26 @@ export function plannedBinds(o: UpOptions): PlannedBind[] {
       ...(o.adminPort ? [{ proto: 'tcp' as const, host: '127.0.0.1', port: o.adminPort, what: 'entry point HTTPS (forwarded from the netns)' }] : []),
     ];
   }
-  const m = `${o.ipBase}.1`;
-  const out: PlannedBind[] = [
-    { proto: 'tcp', host: m, port: o.masterPort, what: 'master Mesos API' },
-    { proto: 'tcp', host: m, port: o.marathonPort, what: 'Marathon' },
-  ];
-  if (o.adminPort) out.push({ proto: 'tcp', host: m, port: o.adminPort, what: 'entry point HTTPS (--admin-port)' });
-  if (o.masterServices.includes('control')) out.push({ proto: 'tcp', host: m, port: o.controlPort, what: 'control plane gRPC (SEXTANT_CONTROL_PORT)' });
-  if (o.masterServices.includes('mesos-dns')) {
-    out.push({ proto: 'udp', host: m, port: o.mesosDnsPort, what: 'Mesos-DNS DNS' });
-    out.push({ proto: 'tcp', host: m, port: o.mesosDnsPort, what: 'Mesos-DNS DNS' });
-    out.push({ proto: 'tcp', host: m, port: o.mesosDnsHttpPort, what: 'Mesos-DNS HTTP (SEXTANT_MESOS_DNS_HTTP_PORT)' });
+  const out: PlannedBind[] = [];
+  for (let k = 0; k < o.masters; k++) {
+    const m = masterIpOf(o, k);
+    const who = o.masters > 1 ? `master ${k + 1} ` : 'master ';
+    out.push({ proto: 'tcp', host: m, port: o.masterPort, what: `${who}Mesos API` });
+    out.push({ proto: 'tcp', host: m, port: o.marathonPort, what: o.masters > 1 ? `master ${k + 1} Marathon` : 'Marathon' });
+    if (k === 0 && o.adminPort) out.push({ proto: 'tcp', host: m, port: o.adminPort, what: 'entry point HTTPS (--admin-port)' });
+    if (o.masterServices.includes('control')) out.push({ proto: 'tcp', host: m, port: o.controlPort, what: `${o.masters > 1 ? who : ''}control plane gRPC (SEXTANT_CONTROL_PORT)` });
+    if (o.masterServices.includes('mesos-dns')) {
+      out.push({ proto: 'udp', host: m, port: o.mesosDnsPort, what: `${o.masters > 1 ? who : ''}Mesos-DNS DNS` });
+      out.push({ proto: 'tcp', host: m, port: o.mesosDnsPort, what: `${o.masters > 1 ? who : ''}Mesos-DNS DNS` });
+      out.push({ proto: 'tcp', host: m, port: o.mesosDnsHttpPort, what: `${o.masters > 1 ? who : ''}Mesos-DNS HTTP (SEXTANT_MESOS_DNS_HTTP_PORT)` });
+    }
+    if (o.masters > 1) {
+      out.push({ proto: 'tcp', host: m, port: o.zkPorts.client, what: `ZooKeeper server ${k + 1} client port (--zk-port)` });
+      out.push({ proto: 'tcp', host: m, port: o.zkPorts.peer, what: `ZooKeeper server ${k + 1} peer port` });
+      out.push({ proto: 'tcp', host: m, port: o.zkPorts.election, what: `ZooKeeper server ${k + 1} election port` });
+    }
   }
-  for (let i = 0; i < o.agents; i++) out.push({ proto: 'tcp', host: `${o.ipBase}.${i + 2}`, port: o.agentPort, what: `agent ${i + 1} API` });
+  for (let i = 0; i < o.agents; i++) out.push({ proto: 'tcp', host: agentIpOf(o, i), port: o.agentPort, what: `agent ${i + 1} API` });
   return out;
 }
 
@@ -125,6 +133,7 @@ export async function preflight(o: UpOptions): Promise<string[]> {
     const s = statusFileProblem(o.statusFile);
     if (s) out.push(s);
   }
+  if (o.masters > 1) out.push(...zooKeeperServerProblems().map((p) => `--masters ${o.masters} needs a ZooKeeper server: ${p}`));
   out.push(...(await checkBinds(plannedBinds(o))));
   return out;
 }

@@ -50,6 +50,17 @@ export interface UpStatus {
   entry?: string;
   /** Path of the cluster CA certificate the entry point's certificate is issued by (curl --cacert). */
   ca?: string;
+  /** With --masters 3|5: the ZooKeeper servers this run started, and the masters' store URL. */
+  zookeeper?: ZooKeeperStatus[];
+  zk?: string;
+}
+
+export interface ZooKeeperStatus {
+  /** `host:clientPort` */
+  address: string;
+  pid: number;
+  state: ProcState;
+  exit?: string;
 }
 
 /** The status file at `path` if it is one (pid, state, masters and agents lists), else undefined. */

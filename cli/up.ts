@@ -15,16 +15,14 @@
  * With --netns (root) every agent runs in its own network namespace on a bridge (up-netns.ts).
  * With --status-file PATH it keeps a JSON description of the cluster there (up-status.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { requestJson } from '../common/http.js';
 import { ensureCa } from '../common/pki.js';
 import { untilSignal } from '../common/daemon.js';
 import { killCheckpointedTasks } from '../agent/index.js';
 import { NetnsLayout } from './up-netns.js';
-import { readUpArgs, type UpOptions } from './up-args.js';
+import { agentIpOf, masterIpOf, readUpArgs, type UpOptions } from './up-args.js';
+import { masterIdOf, startHaMasters, type HaMasters } from './up-masters.js';
 import { preflight } from './up-preflight.js';
 import { acquireLock, LOCK_FILE, selfRef } from './up-lock.js';
 import { StatusFile } from './up-status.js';
@@ -32,22 +30,10 @@ import { waitApplied, type Applied, type StartedAgent } from './up-applied.js';
 import { deleteOwnedExample, deployExample, EXAMPLE_CONTAINER_PORT, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
 import { nextSteps } from './up-next.js';
 
+import { running, say, sextantEntry, startChild, terminate, waitLine, type Child } from './up-child.js';
+
 export { parseUpArgs, type UpOptions } from './up-args.js';
-
-/** dist/cli/sextant.js, whether this runs compiled (dist/cli/up.js) or through tsx (cli/up.ts). */
-export function sextantEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? join(here, '..', '..', 'dist', 'cli', 'sextant.js') : join(here, '..', 'sextant.js');
-}
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  exited: Promise<void>;
-  lines: string[];
-}
-
-const say = (s: string) => process.stdout.write(`${s}\n`);
+export { sextantEntry } from './up-child.js';
 
 /**
  * Agents that share the host's kernel (no --netns) must not each program it (nftables VIPs, VXLAN,
@@ -59,51 +45,6 @@ function nodeServicesEnv(netns: boolean): Record<string, string> {
   if (netns) return process.env.SEXTANT_L4LB_VIP_INTERFACE ? {} : { SEXTANT_L4LB_VIP_INTERFACE: 'lo' };
   if (process.env.SEXTANT_NODE_SERVICES) return {};
   return { SEXTANT_NODE_SERVICES: 'control' };
-}
-
-type Wrap = (cmd: string, args: string[]) => [string, string[]];
-
-function startChild(name: string, argv: string[], logDir: string, onExit: (how: string) => void, wrap?: Wrap, env: Record<string, string> = {}): Child {
-  const [cmd, args] = wrap ? wrap(process.execPath, [sextantEntry(), ...argv]) : [process.execPath, [sextantEntry(), ...argv]];
-  const logFile = join(logDir, `${name}.log`);
-  // SEXTANT_LOG_FILE: the node serves its own log to `sextant diag bundle` (diag/logs.ts).
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env, SEXTANT_LOG_FILE: logFile } });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  proc.stderr!.pipe(log);
-  const lines: string[] = [];
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  const exited = new Promise<void>((resolve) =>
-    proc.once('exit', (code, sig) => {
-      const how = sig ?? `code ${code}`;
-      say(`${name}: exited (${how})`);
-      onExit(how);
-      resolve();
-    }),
-  );
-  return { name, proc, exited, lines };
-}
-
-/** Wait for a stdout line of the child matching `re` (fails when it exits first). */
-async function waitLine(c: Child, re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-  const end = Date.now() + timeoutMs;
-  let dead = false;
-  void c.exited.then(() => (dead = true));
-  for (;;) {
-    for (const l of c.lines) {
-      const m = l.match(re);
-      if (m) return m;
-    }
-    if (dead) throw new Error(`${c.name} exited before it was ready; see its log`);
-    if (Date.now() > end) throw new Error(`${c.name} not ready after ${timeoutMs} ms; see its log`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -119,7 +60,6 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const running = (c: Child | undefined): c is Child => !!c && c.proc.exitCode === null && c.proc.signalCode === null;
 
 export interface UpCluster {
   masterUrl: string;
@@ -165,11 +105,11 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   const logDir = join(o.workDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const layout = o.netns ? new NetnsLayout(o.agents, o.ipv6 ?? false) : undefined;
-  const masterIp = layout ? layout.masterIp : `${o.ipBase}.1`;
+  const masterIp = layout ? layout.masterIp : masterIpOf(o, 0);
   const apiIp = layout ? '127.0.0.1' : masterIp;
-  const masterUrl = `http://${apiIp}:${o.masterPort}`;
-  const marathonUrl = `http://${apiIp}:${o.marathonPort}`;
-  const agentIp = (i: number) => (layout ? layout.agentIp(i) : `${o.ipBase}.${i + 2}`);
+  let masterUrl = `http://${apiIp}:${o.masterPort}`;
+  let marathonUrl = `http://${apiIp}:${o.marathonPort}`;
+  const agentIp = (i: number) => (layout ? layout.agentIp(i) : agentIpOf(o, i));
   const entryUrl = o.adminPort ? `https://${apiIp}:${o.adminPort}` : undefined;
   const status = new StatusFile(o.statusFile, { state: 'up', ...selfRef(), workDir: o.workDir, masters: [], agents: [] });
   status.removeStale();
@@ -177,12 +117,21 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   const agentDirs: string[] = [];
   const started: StartedAgent[] = [];
   let master: Child | undefined;
+  let ha: HaMasters | undefined;
   let owned: OwnedApp | undefined;
+  const masterChildren = () => (ha ? ha.masters.map((m) => m.child) : master ? [master] : []);
   const stop = async () => {
     status.update((s) => void (s.state = 'stopping'));
-    const guard = { masterAlive: () => running(master), ourPids: () => [process.pid, ...(master?.proc.pid ? [master.proc.pid] : []), ...(layout?.proxyPid ? [layout.proxyPid] : [])] };
+    // With several masters the app is deleted through whichever leads now (it may not be the one that created it).
+    const lead = ha?.leader();
+    if (owned && lead) owned = { ...owned, marathon: lead.marathon };
+    const guard = {
+      masterAlive: () => (ha ? !!lead && running(lead.child) : running(master)),
+      ourPids: () => [process.pid, ...masterChildren().flatMap((c) => (c.proc.pid ? [c.proc.pid] : [])), ...(layout?.proxyPid ? [layout.proxyPid] : [])],
+    };
     await deleteOwnedExample(owned, guard, say);
     await stopCluster(master, agents, agentDirs, layout);
+    await ha?.stop();
     status.update((s) => void (s.state = 'stopped'));
   };
   const stopAndRelease = async () => {
@@ -192,23 +141,32 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   try {
     if (layout) await step(`creating ${o.agents} network namespaces (${layout.prefix}*) and a bridge`, () => layout.create());
     const ca = o.adminPort ? await step(`making the cluster CA in ${join(o.workDir, 'pki')}`, () => ensureCa(join(o.workDir, 'pki'))) : undefined;
-    master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
-      const admin = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
-      const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...admin];
-      const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort), ...(o.ipv6 ? { SEXTANT_OVERLAY_SUBNET6: DUAL_STACK_SUBNET6 } : {}) });
-      await waitLine(c, /sextant master listening/, 30_000);
-      return c;
-    });
-    say(`master: pid ${master.proc.pid} http://${masterIp}:${o.masterPort}`);
-    if (layout) await step(`forwarding 127.0.0.1:${o.masterPort} and :${o.marathonPort} to the master in ${layout.hubName}`, () => layout.expose([o.masterPort, o.marathonPort, ...(o.adminPort ? [o.adminPort] : [])]));
-    const masterId = await masterIdOf(masterUrl);
-    if (entryUrl && ca) status.update((s) => Object.assign(s, { entry: entryUrl, ca: ca.cert }));
-    status.update((s) => s.masters.push({ id: masterId, mesos: masterUrl, marathon: marathonUrl, pid: master!.proc.pid!, leader: true, state: running(master) ? 'running' : 'exited' }));
+    const masterEnv = { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort), ...(o.ipv6 ? { SEXTANT_OVERLAY_SUBNET6: DUAL_STACK_SUBNET6 } : {}) };
+    if (o.masters > 1) {
+      ha = await startHaMasters(o, logDir, status, step, masterEnv);
+      const lead = await step('waiting for a leader', () => ha!.waitLeader(60_000));
+      masterUrl = lead.mesos;
+      marathonUrl = lead.marathon;
+    } else {
+      master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
+        const admin = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
+        const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...admin];
+        const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), masterEnv);
+        await waitLine(c, /sextant master listening/, 30_000);
+        return c;
+      });
+      say(`master: pid ${master.proc.pid} http://${masterIp}:${o.masterPort}`);
+      if (layout) await step(`forwarding 127.0.0.1:${o.masterPort} and :${o.marathonPort} to the master in ${layout.hubName}`, () => layout.expose([o.masterPort, o.marathonPort, ...(o.adminPort ? [o.adminPort] : [])]));
+      const masterId = await masterIdOf(masterUrl);
+      if (entryUrl && ca) status.update((s) => Object.assign(s, { entry: entryUrl, ca: ca.cert }));
+      status.update((s) => s.masters.push({ id: masterId, mesos: masterUrl, marathon: marathonUrl, pid: master!.proc.pid!, leader: true, state: running(master) ? 'running' : 'exited' }));
+    }
+    const agentMaster = ha ? ha.electionZk : `${masterIp}:${o.masterPort}`;
     for (let i = 0; i < o.agents; i++) {
       const ip = agentIp(i);
       const dir = join(o.workDir, `agent-${i + 1}`);
       const ports = `ports:[${o.portBase + 1000 * i}-${o.portBase + 1000 * i + 999}]`;
-      const argv = ['agent', '--master', `${masterIp}:${o.masterPort}`, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...(layout?.ipv6 ? ['--ip6', layout.agentIp6(i)] : [])];
+      const argv = ['agent', '--master', agentMaster, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...(layout?.ipv6 ? ['--ip6', layout.agentIp6(i)] : [])];
       let pid = 0;
       const onExit = (how: string) => status.update((s) => s.agents.filter((a) => a.pid === pid).forEach((a) => Object.assign(a, { state: 'exited', exit: how })));
       const c = await step(`starting agent ${i + 1} on ${ip}:${o.agentPort}`, async () => {
@@ -234,23 +192,17 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       owned = r.owned;
       tasks = r.tasks;
     }
+    if (ha) masterUrl = (await ha.waitLeader(30_000)).mesos;
     const applied = await waitApplied(masterUrl, started, APPLIED_TIMEOUT_MS);
     // The file first: a script that sees "ready" may read it at once.
     status.publish();
-    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined);
-    return { masterUrl, marathonUrl, masterPid: master.proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
+    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined, ha);
+    const first = masterChildren()[0]!;
+    return { masterUrl, marathonUrl, masterPid: (ha?.leader()?.child ?? first).proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
     await stop();
     throw e;
   }
-}
-
-/** The id the master this run started reports (its /master/state). */
-async function masterIdOf(masterUrl: string): Promise<string> {
-  const r = await requestJson(`${masterUrl}/master/state`, { timeoutMs: 10_000 });
-  const id = (r.body as { id?: unknown } | undefined)?.id;
-  if (r.status !== 200 || typeof id !== 'string') throw new Error(`${masterUrl}/master/state answered ${r.status} without an id`);
-  return id;
 }
 
 /** How long `up` waits for every agent to apply the control plane's current version before it says which did not. */
@@ -261,16 +213,23 @@ function agentServices(netns: boolean): string {
   return nodeServicesEnv(netns).SEXTANT_NODE_SERVICES ?? process.env.SEXTANT_NODE_SERVICES ?? 'l4lb,overlay,cni,dispatcher,control';
 }
 
-function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout, entry?: { url: string; ca: string }): void {
+function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout, entry?: { url: string; ca: string }, ha?: HaMasters): void {
   say('');
   say(`Sextant is up (logs and state in ${o.workDir})`);
-  say(`  master     ${masterUrl}/master/state`);
-  say(`  marathon   ${marathonUrl}/v2/apps`);
+  if (ha) {
+    const lead = ha.leader();
+    for (const m of ha.masters) say(`  master ${m.n}   ${m.mesos}/master/state   ${m.marathon}/v2/apps${m === lead ? '   (leader)' : ''}`);
+    say(`  zookeeper  ${ha.ensemble.connect}   (store ${ha.zk}, election ${ha.electionZk})`);
+    say(`  leader     master ${lead?.n ?? '?'}: any master answers (followers redirect or proxy to the leader)`);
+  } else {
+    say(`  master     ${masterUrl}/master/state`);
+    say(`  marathon   ${marathonUrl}/v2/apps`);
+  }
   if (entry) say(`  entry      curl --cacert ${entry.ca} -H "Authorization: token=$TOKEN" ${entry.url}/marathon/v2/apps   (HTTPS entry point: /mesos/, /marathon/, /mesos_dns/, /net/, /service/<app>/)`);
   const via = layout ? `ip netns exec ${layout.hubName} ` : '';
   if (layout?.ipv6) for (const line of dualStackLines(tasks, layout)) say(line);
   else for (const t of tasks) say(`  example    ${via}curl http://${t.host}:${t.ports[0]}/   (${t.id})`);
-  say(`  resolve    ${via}dig @${layout?.masterIp ?? `${o.ipBase}.1`} -p ${o.mesosDnsPort} ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (Mesos-DNS on the master)`);
+  say(`  resolve    ${via}dig @${layout?.masterIp ?? ha?.leader()?.ip ?? masterIpOf(o, 0)} -p ${o.mesosDnsPort} ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (Mesos-DNS on the master)`);
   if (layout && tasks.length) {
     const name = `${EXAMPLE_ID.replace(/^\//, '')}.marathon.l4lb.thisdcos.directory`;
     say(`  vip        ip netns exec ${layout.agentNs(0)} sh -c 'curl http://$(dig +short @${layout.agentIp(0)} ${name})/'   (the app's VIP, balanced in agent 1's kernel)`);
@@ -326,23 +285,6 @@ async function stopCluster(master: Child | undefined, agents: Child[], agentDirs
   }
   if (master) await terminate(master, 10_000);
   if (layout) await layout.destroy();
-}
-
-/** SIGTERM the child's process group (it was spawned detached: pgid = its pid), SIGKILL after graceMs. */
-async function terminate(c: Child, graceMs: number): Promise<void> {
-  const pid = c.proc.pid;
-  if (!pid || !running(c)) return;
-  const sig = (s: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, s);
-    } catch {
-      /* gone */
-    }
-  };
-  sig('SIGTERM');
-  const timer = setTimeout(() => sig('SIGKILL'), graceMs);
-  await c.exited;
-  clearTimeout(timer);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -14,8 +14,13 @@ export interface AgentHandle {
   /** The agent's hostname (`--hostname`, else the OS's); absent in test doubles. */
   readonly hostname?: string;
   readonly workDir: string;
-  /** `ip:port` of the masters' Mesos API. */
+  /** `ip:port` of the masters' Mesos API (with `--master zk://...`: the elected one when the plugins start). */
   readonly masters: string[];
+  /**
+   * With `--master zk://...`: call `fn` with the new elected master (`[ip:port]`) whenever another
+   * master is elected (never with an empty list: while none is, nothing changes). Returns an unsubscribe.
+   */
+  onMastersChange?(fn: (masters: string[]) => void): () => void;
   readonly registry: Registry;
   /** Mount extra HTTP routes on the agent's :5051 API (e.g. `/v1/vips`). */
   routes(register: (router: Router) => void): void;

@@ -2,13 +2,18 @@
  * The snapshot engine: registered PartSources -> coalesced rebuild (at most one per interval) ->
  * new version with its changes kept in a bounded log -> encoded updates per (from version, parts),
  * computed once and shared by every agent stream that needs the same one.
+ *
+ * Version continuity: with a store, a version is saved before any agent can see it (write-ahead).
+ * A master that takes over (a restart, or a new leader reading ZooKeeper) restores the last saved
+ * version, which is at least the last version any agent was sent, with that very content, so an
+ * agent's version never goes backwards and one at the restored version resumes with a delta. A
+ * save that fails (no ZooKeeper quorum, leadership lost) publishes nothing; the rebuild is retried.
  */
 import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../common/clock.js';
 import { ConflictError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Coalescer } from '../common/coalesce.js';
-import { SerialQueue } from '../common/serial-queue.js';
 import { type Changes, diffPart, mergeChanges, type PartChanges, type PartState, splitChanges, canonicalJson } from './delta.js';
 import { loadControlProto, type WirePartUpdate } from './proto.js';
 import { DEFAULT_OVERLAY, PART_NAMES, type OverlayConfig, type PartName, type PartSource, type SnapshotParts } from '../contracts/index.js';
@@ -34,6 +39,8 @@ export interface EngineOptions {
   coalesceMs?: number;
   /** Versions of changes kept for deltas (default 1000); older agents get a full snapshot. */
   retain?: number;
+  /** After a failed save, rebuild again after this many ms (default 1000). */
+  retryMs?: number;
   /** History id when nothing is persisted (default: random). */
   history?: string;
   store?: SnapshotStore;
@@ -70,7 +77,8 @@ export class SnapshotEngine {
   private hist: string;
   private ver = 0;
   private running = false;
-  private readonly saves = new SerialQueue();
+  private pendingOverlay: OverlayConfig | undefined;
+  private retryTimer: unknown;
 
   constructor(private readonly opts: EngineOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -124,14 +132,16 @@ export class SnapshotEngine {
   async stop(): Promise<void> {
     this.running = false;
     for (const u of this.unsubscribe.splice(0)) u();
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     await this.rebuilds.stop();
-    await this.saves.idle();
   }
 
+  /** A new overlay configuration: published as the next version (saved first, like every version). */
   setOverlay(cfg: OverlayConfig): void {
-    if (canonicalJson(cfg) === canonicalJson(this.overlayConfig)) return;
-    this.overlayConfig = cfg;
-    this.commit({}, true, this.clock.now());
+    if (canonicalJson(cfg) === canonicalJson(this.pendingOverlay ?? this.overlayConfig)) return;
+    this.pendingOverlay = cfg;
+    this.changed();
   }
 
   /** Resolves when no rebuild is running or about to start; one waiting for its interval does not count (tests). */
@@ -148,6 +158,7 @@ export class SnapshotEngine {
   private async rebuild(): Promise<void> {
     const at = this.clock.now();
     const changes: Changes = {};
+    const next = new Map<PartName, PartState>();
     for (const [part, source] of this.sources) {
       let entries: readonly unknown[];
       try {
@@ -161,11 +172,34 @@ export class SnapshotEngine {
       if (d.invalid.length) this.log.warn('source_entries_without_key', { part, count: d.invalid.length });
       if (d.duplicates.length) this.log.warn('source_duplicate_keys', { part, keys: d.duplicates.slice(0, 5) });
       if (d.changes.size) {
-        this.parts.set(part, d.next);
+        next.set(part, d.next);
         changes[part] = d.changes;
       }
     }
-    if (Object.keys(changes).length) this.commit(changes, false, at);
+    const overlay = this.pendingOverlay;
+    if (!Object.keys(changes).length && !overlay) return;
+    // Write-ahead: the version is durable before any agent sees it.
+    const store = this.opts.store;
+    if (store) {
+      try {
+        await store.save(this.snapshotData(next, overlay, this.ver + 1));
+      } catch (e) {
+        const retryMs = this.opts.retryMs ?? 1000;
+        this.log.error('persist_failed', { err: e, version: this.ver + 1, why: `version not published until it is saved; retrying in ${retryMs} ms` });
+        if (this.running && this.retryTimer === undefined)
+          this.retryTimer = this.clock.setTimeout(() => {
+            this.retryTimer = undefined;
+            this.changed();
+          }, retryMs);
+        return;
+      }
+    }
+    for (const [part, state] of next) this.parts.set(part, state);
+    if (overlay) {
+      this.overlayConfig = overlay;
+      if (this.pendingOverlay === overlay) this.pendingOverlay = undefined;
+    }
+    this.commit(changes, !!overlay, at);
   }
 
   /** `at`: when the change was seen (build start), for convergence latency. */
@@ -174,28 +208,15 @@ export class SnapshotEngine {
     this.changeLog.push({ version: this.ver, at, changes, overlay });
     if (this.changeLog.length > this.retain) this.changeLog.splice(0, this.changeLog.length - this.retain);
     this.cache.clear();
-    this.persist();
     this.log.debug('version', { history: this.hist, version: this.ver, parts: Object.keys(changes) });
     for (const fn of this.listeners) fn(this.ver);
   }
 
-  /** Save after pushing (a crash in between costs a full resync, never a wrong view); latest wins. */
-  private persist(): void {
-    const store = this.opts.store;
-    if (!store) return;
-    void this.saves.run(async () => {
-      try {
-        await store.save(this.snapshotData());
-      } catch (e) {
-        this.log.error('persist_failed', { err: e });
-      }
-    });
-  }
-
-  snapshotData(): PersistedSnapshot {
+  /** What is saved: the current parts with `next` over them, at `version`. */
+  snapshotData(next: ReadonlyMap<PartName, PartState> = new Map(), overlay?: OverlayConfig, version = this.ver): PersistedSnapshot {
     const parts: Partial<SnapshotParts> = {};
-    for (const [p, m] of this.parts) (parts as Record<string, unknown[]>)[p] = [...m.values()].map((j) => JSON.parse(j));
-    return { history: this.hist, version: this.ver, overlay: this.overlayConfig, parts };
+    for (const [p, m] of this.parts) (parts as Record<string, unknown[]>)[p] = [...(next.get(p) ?? m).values()].map((j) => JSON.parse(j));
+    return { history: this.hist, version, overlay: overlay ?? this.overlayConfig, parts };
   }
 
   private restore(s: PersistedSnapshot): void {

@@ -88,8 +88,11 @@ export interface ControlAgentPluginOptions {
 export function controlAgentPlugin(opts: ControlAgentPluginOptions = {}): AgentPlugin {
   return ({ handle: a, control, metrics, log, health }) => {
     const port = opts.port ?? DEFAULT_CONTROL_PORT;
-    const masters = opts.masters ?? a.masters.map((hp) => `${hp.replace(/:\d+$/, '')}:${port}`);
+    const toControl = (list: string[]) => list.map((hp) => `${hp.replace(/:\d+$/, '')}:${port}`);
+    let masters = opts.masters ?? toControl(a.masters);
     const client = new ControlClient({ agentId: a.agentId, masters, tls: opts.tls, registry: metrics, log: log.child({ role: 'agent' }) });
+    // A new leader (agents that follow the leader through ZooKeeper): watch its control plane, resuming from the held version.
+    if (!opts.masters) a.onMastersChange?.((list) => client.setMasters((masters = toControl(list))));
     control.onConsumer((c) => client.addConsumer(c));
     a.routes((r) => r.get('/v1/control/state', () => ({ json: { ...client.state(), masters } })));
     health?.add(controlAgentHealthCheck(client));

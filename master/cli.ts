@@ -92,7 +92,7 @@ function parseHa(values: Record<string, string | boolean | undefined>, env: Node
   return { zk, mesosPath: path, sessionTimeoutMs: timeout, maxValueBytes: max };
 }
 
-export async function main(argv: string[], services: ServiceBuilders<MasterHandle> = () => [], front?: MasterFront): Promise<number> {
+export async function main(argv: string[], services: ServiceBuilders<MasterHandle> = () => [], front?: MasterFront, preload?: () => Promise<void>): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -116,7 +116,7 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
     return 1;
   }
   if (opts.ha) {
-    const code = await mainHa(opts, opts.ha, log, services);
+    const code = await mainHa(opts, opts.ha, log, services, preload);
     await entry?.stop();
     return code;
   }
@@ -148,7 +148,9 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
 }
 
 /** `--zk`: contend through ZooKeeper; plugins run while this master leads. */
-async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof createLogger>, services: ServiceBuilders<MasterHandle>): Promise<number> {
+async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof createLogger>, services: ServiceBuilders<MasterHandle>, preload?: () => Promise<void>): Promise<number> {
+  // Compile the services' modules first, while no one waits on this master (see cli/plugins.ts).
+  await preload?.();
   const run = await runHaMaster(opts, ha, log, async (master) => {
     const components: Component[] = [];
     const stopAll = async () => {

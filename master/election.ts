@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { prom, type Logger, type Registry } from '../common/index.js';
-import { NotLeaderError } from './errors.js';
+import { LeaseUnverifiedError, NotLeaderError } from './errors.js';
 import type { Fence } from './store/zk.js';
 import { CreateMode, ZK, zkCode, type ZkSession, type SessionState } from './zk/session.js';
 
@@ -59,6 +59,8 @@ export interface ElectionOptions {
   info: MasterInfo;
   log: Logger;
   registry?: Registry;
+  /** Asked when the session expires: true to open a new session and contend again (a follower). */
+  recontend?: () => boolean;
 }
 
 /** Events: 'change' (ElectionView). */
@@ -70,6 +72,7 @@ export class ZkElection extends EventEmitter implements Fence {
   private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter };
   private readonly onState = (s: SessionState) => this.sessionState(s);
   private probeTimer?: NodeJS.Timeout;
+  private reopening = false;
 
   constructor(private readonly o: ElectionOptions) {
     super();
@@ -142,9 +145,27 @@ export class ZkElection extends EventEmitter implements Fence {
   guard(): string {
     const s = this.o.session.state;
     if (!this.view.elected || !this.mine) throw new NotLeaderError(`not the leader${this.view.leader ? ` (the leader is ${this.view.leader.pid})` : ' (no leader elected)'}; write refused`);
-    if (s !== 'connected') throw new NotLeaderError(`ZooKeeper session ${s}: this master may have lost leadership; write refused`);
-    if (!this.leaseLive()) throw new NotLeaderError(`ZooKeeper has not answered for ${Date.now() - this.o.session.lastHeard} ms: this master may have lost leadership; write refused`);
+    if (s !== 'connected') throw new NotLeaderError(`ZooKeeper quorum unavailable: session ${s} (no server of a quorum answers); this master may have lost leadership; write refused, reads are served from its state`);
+    if (!this.leaseLive()) throw new LeaseUnverifiedError(`ZooKeeper quorum unavailable: ZooKeeper has not answered for ${Date.now() - this.o.session.lastHeard} ms: this master may have lost leadership; write refused`);
     return this.mine;
+  }
+
+  /**
+   * Ask ZooKeeper for this master's znode: an answer within two thirds of the session timeout
+   * renews the lease guard() checks (a busy event loop sent no probe meanwhile); a znode gone
+   * means leadership is lost. Never waits longer than that window.
+   */
+  async renew(): Promise<void> {
+    const mine = this.mine;
+    if (!mine || this.o.session.state !== 'connected') return;
+    const window = (this.o.session.sessionTimeoutMs * 2) / 3;
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      this.o.session.exists(mine).catch(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), window))),
+    ]);
+    clearTimeout(timer);
+    if (!ok && this.mine === mine) await this.refresh();
   }
 
   private async contend(): Promise<void> {
@@ -165,6 +186,29 @@ export class ZkElection extends EventEmitter implements Fence {
       this.o.log.error('zk_session_expired', { why: 'ZooKeeper session expired: this master\'s election znode is gone', was_leader: this.view.elected });
       this.mine = undefined;
       this.publish({ elected: false });
+      if (this.o.recontend?.()) void this.reopen();
+    }
+  }
+
+  /** A new session, then contend again; retried (backing off up to 5 s) until ZooKeeper answers or this stops. */
+  private async reopen(): Promise<void> {
+    if (this.reopening) return;
+    this.reopening = true;
+    try {
+      for (let attempt = 0; !this.stopped && !this.mine; attempt++) {
+        try {
+          await this.o.session.connect();
+          if (this.stopped) return;
+          await this.contend();
+          this.o.log.info('election_recontending', { znode: this.mine, why: 'the previous ZooKeeper session expired' });
+          return;
+        } catch (e) {
+          this.o.log.warn('zk_reopen_failed', { err: String(e), attempt, why: 'retrying' });
+          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+        }
+      }
+    } finally {
+      this.reopening = false;
     }
   }
 

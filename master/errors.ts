@@ -30,5 +30,8 @@ export class StoreValueTooLargeError extends SextantError {
 /** This master may not write: it is not the elected leader, or its ZooKeeper session is not live (HTTP 503). */
 export class NotLeaderError extends UnavailableError {}
 
+/** The leader has not heard from ZooKeeper recently enough to be sure it still leads (a busy event loop, a partition): renewable by asking ZooKeeper. */
+export class LeaseUnverifiedError extends NotLeaderError {}
+
 /** The store cannot be reached (no ZooKeeper quorum, session lost): HTTP 503, nothing acknowledged. */
 export class StoreUnavailableError extends UnavailableError {}

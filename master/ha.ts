@@ -5,7 +5,8 @@
  * port, Marathon proxied). Once elected it loads everything from the ZooKeeper store (every write
  * fenced by its election znode), publishes its Marathon address in the ephemeral znode
  * `<chroot>/marathon/leader`, and runs as today. A leader that loses leadership exits (status 1),
- * as a Mesos master does: a supervisor restarts it as a follower with fresh state.
+ * as a Mesos master does: a supervisor restarts it as a follower with fresh state. A follower
+ * whose session expires opens a new one and contends again, in process.
  */
 import { randomUUID } from 'node:crypto';
 import { createRegistry, type Logger } from '../common/index.js';
@@ -44,7 +45,9 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
   const port = opts.port ?? 5050;
   const marathonPort = opts.marathonPort ?? 8080;
   const info = masterInfo({ id: randomUUID(), ip: opts.ip, port, ...(opts.hostname ? { hostname: opts.hostname } : {}) });
-  const election = new ZkElection({ session, path: ha.mesosPath ?? '/mesos', info, log, registry });
+  let phase: 'follower' | 'starting' | 'leader' | 'stopped' = 'follower';
+  // A follower whose session expired contends again on a new one; a leader exits (below).
+  const election = new ZkElection({ session, path: ha.mesosPath ?? '/mesos', info, log, registry, recontend: () => phase === 'follower' });
   const chroot = target.path;
   const marathonZnode = `${chroot === '/' ? '' : chroot}/marathon/leader`;
   const follower = new FollowerServer({
@@ -62,7 +65,6 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
   const done = new Promise<number>((r) => (finish = r));
   let master: Master | undefined;
   let stopPlugins: (() => Promise<void>) | undefined;
-  let phase: 'follower' | 'starting' | 'leader' | 'stopped' = 'follower';
 
   const stop = async () => {
     if (phase === 'stopped') return;

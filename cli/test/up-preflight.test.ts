@@ -162,3 +162,19 @@ t.test('preflight: the status file', async (t) => {
   writeFileSync(file, status('up'));
   t.same(await statusProblems(), [], 'one whose up is gone is replaced');
 });
+
+t.test('--masters: 1, 3 or 5; with 3 each master address gets its ZooKeeper ports and the agents come after', async (t) => {
+  t.throws(() => parseUpArgs(['--masters', '2'], env), /--masters.*1, 3 or 5/, 'an even ensemble is refused');
+  t.throws(() => parseUpArgs(['--masters', '3', '--netns'], env), /--masters.*--netns is not supported yet/, 'not with --netns yet');
+  t.equal(parseUpArgs([], env).masters, 1, 'one master by default');
+  const o = parseUpArgs(['--ip-base', '127.9.9', '--agents', '1', '--masters', '3'], env);
+  t.same(o.zkPorts, { client: 2181, peer: 2888, election: 3888 });
+  t.equal(o.adminPort, 0, 'no entry point with several masters (yet)');
+  const binds = plannedBinds(o).map((b) => `${b.proto} ${b.host}:${b.port} ${b.what}`);
+  for (const k of [1, 2, 3]) {
+    t.ok(binds.includes(`tcp 127.9.9.${k}:5050 master ${k} Mesos API`), `master ${k} on 127.9.9.${k}`);
+    t.ok(binds.includes(`tcp 127.9.9.${k}:2181 ZooKeeper server ${k} client port (--zk-port)`), `ZooKeeper server ${k} on 127.9.9.${k}`);
+    t.ok(binds.includes(`tcp 127.9.9.${k}:3888 ZooKeeper server ${k} election port`));
+  }
+  t.ok(binds.includes('tcp 127.9.9.4:5051 agent 1 API'), 'agent 1 after the masters');
+});

@@ -142,6 +142,56 @@ t.test('persistence: restart continues the history and version', async (t) => {
   t.equal(e2.canDelta('h1', 1), false, 'older ones need a full snapshot (no log before restart)');
 });
 
+t.test('version continuity: saved before published, a failed save publishes nothing, a successor continues above every version sent', async (t) => {
+  const clock = new FakeClock(0);
+  class FlakyStore extends MemoryStore {
+    down = false;
+    override async save(s: Parameters<MemoryStore['save']>[0]): Promise<void> {
+      if (this.down) throw new Error('ZooKeeper quorum unavailable');
+      return super.save(s);
+    }
+  }
+  const store = new FlakyStore();
+  const { e, zones } = await engineWith(t, clock, { store, retryMs: 500 });
+  const seen: [number, number | undefined][] = [];
+  e.onVersion((v) => seen.push([v, store.saved?.version]));
+  zones.set([rec('b.x', '2.2.2.2')]);
+  clock.advance(50);
+  await e.idle();
+  t.same(seen, [[2, 2]], 'version 2 was in the store when it was published');
+
+  store.down = true;
+  zones.set([rec('c.x', '3.3.3.3')]);
+  clock.advance(50);
+  await e.idle();
+  t.equal(e.version, 2, 'a version that cannot be saved is not published');
+  t.equal(e.updateFor('h1', 0, ['zones']).version, 2, 'an agent connecting now is sent version 2');
+  t.same(e.entries('zones').map((z) => z.name), ['b.x'], 'and the content of version 2');
+  store.down = false;
+  clock.advance(500);
+  await e.idle();
+  t.equal(e.version, 3, 'published once the retried save succeeds');
+  t.same(store.saved?.version, 3);
+
+  // A successor (new leader) restores from the store: it continues at the last version sent, same content.
+  await e.stop();
+  const e2 = new SnapshotEngine({ clock, coalesceMs: 50, history: 'other', store, log: quietLog });
+  const zones2 = new SettableSource('zones', [rec('c.x', '3.3.3.3')]);
+  e2.addSource(zones2);
+  await e2.start();
+  t.teardown(() => e2.stop());
+  clock.advance(0);
+  await e2.idle();
+  t.same([e2.history, e2.version], ['h1', 3], 'the successor resumes the history at the highest version any agent saw');
+  t.equal(e2.canDelta('h1', 3), true, 'an agent at that version resumes with a delta');
+  zones2.set([rec('d.x', '4.4.4.4')]);
+  clock.advance(50);
+  await e2.idle();
+  t.equal(e2.version, 4, 'and its next version is above it');
+  const u = loadControlProto().decodeUpdate(e2.updateFor('h1', 3, ['zones']).buf);
+  t.same([u.version, u.full, u.from_version], [4, false, 3], 'the agent at 3 gets a delta 3 -> 4');
+});
+
 t.test('a failing source keeps its part; a second source for a part is refused', async (t) => {
   const clock = new FakeClock(0);
   const { e, zones } = await engineWith(t, clock);

@@ -9,7 +9,7 @@
  */
 import type zookeeper from 'node-zookeeper-client';
 import type { KvStore } from '../../contracts/index.js';
-import { NotLeaderError, StoreCorruptError, StoreUnavailableError, StoreValueTooLargeError } from '../errors.js';
+import { LeaseUnverifiedError, NotLeaderError, StoreCorruptError, StoreUnavailableError, StoreValueTooLargeError } from '../errors.js';
 import { ZK, zkCode, type ZkSession } from '../zk/session.js';
 
 /** ZooKeeper's jute.maxbuffer is 1 MiB - 1 for a whole request: keep room for the path and the check op. */
@@ -18,6 +18,8 @@ export const DEFAULT_MAX_VALUE_BYTES = 1_000_000;
 /** What a write is conditional on: the znode to `check`, or a throw (NotLeaderError) to refuse. */
 export interface Fence {
   guard(): string;
+  /** After guard() threw LeaseUnverifiedError: ask ZooKeeper (bounded in time) so guard() may pass again. */
+  renew?(): Promise<void>;
 }
 
 export interface ZkStoreOptions {
@@ -124,9 +126,22 @@ export class ZkKvStore implements KvStore {
     return { ...(got.data ? { data: got.data } : {}), children };
   }
 
+  /** The fence's znode; a lease not verified lately (the event loop was busy) is renewed once by asking ZooKeeper. */
+  private async guarded(): Promise<string | undefined> {
+    const f = this.fence;
+    if (!f) return undefined;
+    try {
+      return f.guard();
+    } catch (e) {
+      if (!(e instanceof LeaseUnverifiedError) || !f.renew) throw e;
+      await f.renew();
+      return f.guard();
+    }
+  }
+
   /** One fenced multi-op; returns the index of the failing op with its code, or undefined on commit. */
   private async commit(ops: (tx: zookeeper.Transaction) => void): Promise<{ op: number; code: number } | undefined> {
-    const check = this.fence?.guard(); // throws NotLeaderError: nothing sent
+    const check = await this.guarded(); // throws NotLeaderError: nothing sent
     const tx = this.zk.client.transaction();
     const sent = Date.now();
     if (check) tx.check(check);
@@ -174,11 +189,14 @@ export class ZkKvStore implements KvStore {
 
   /** ZooKeeper connection errors become StoreUnavailableError naming the operation and the cause. */
   private async wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.zk.state !== 'connected') throw new StoreUnavailableError(`store ${what}: ZooKeeper session ${this.zk.state} (no quorum reachable); nothing sent`);
     const ms = this.o.opTimeoutMs ?? this.zk.sessionTimeoutMs;
+    // Disconnected: wait (within the op timeout) for the same session to come back before refusing.
+    const waitMs = Math.floor(ms / 2);
+    if (this.zk.state !== 'connected' && !(await this.zk.whenConnected(waitMs)))
+      throw new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: ZooKeeper session ${this.zk.state} (no quorum reachable in ${waitMs} ms); nothing sent`);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`store ${what}: no answer from ZooKeeper in ${ms} ms (session ${this.zk.state}; a write may or may not have committed)`)), ms);
+      timer = setTimeout(() => reject(new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: no answer from ZooKeeper in ${ms} ms (session ${this.zk.state}; a write may or may not have committed)`)), ms);
     });
     try {
       return await Promise.race([fn(), late]);
@@ -186,7 +204,7 @@ export class ZkKvStore implements KvStore {
       if (e instanceof NotLeaderError || e instanceof StoreCorruptError || e instanceof StoreUnavailableError) throw e;
       const code = zkCode(e);
       if (code === ZK.CONNECTION_LOSS || code === ZK.SESSION_EXPIRED || code === ZK.OPERATION_TIMEOUT || (e as Error).message === 'ZooKeeper session not open')
-        throw new StoreUnavailableError(`store ${what}: ZooKeeper ${String(e)} (no quorum or session lost; a write may or may not have committed)`, { cause: e });
+        throw new StoreUnavailableError(`ZooKeeper quorum unavailable: store ${what}: ZooKeeper ${String(e)} (no quorum or session lost; a write may or may not have committed)`, { cause: e });
       throw e;
     } finally {
       clearTimeout(timer);

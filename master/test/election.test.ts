@@ -9,7 +9,7 @@ import { masterInfo, ZkElection, type ElectionView } from '../election.js';
 import { NotLeaderError, StoreUnavailableError } from '../errors.js';
 import { ZkKvStore } from '../store/zk.js';
 import { ZkSession } from '../zk/session.js';
-import { startEnsemble, uniqueName } from '../../test/lib/index.js';
+import { eventually, startEnsemble, uniqueName } from '../../test/lib/index.js';
 
 const ens = await startEnsemble(t, 3);
 const log = createLogger('election-test');
@@ -22,10 +22,10 @@ async function session(t: TD, connect = ens.connect, sessionTimeoutMs = 2000) {
   return s;
 }
 
-async function contender(t: TD, path: string, port: number, connect?: string) {
+async function contender(t: TD, path: string, port: number, connect?: string, recontend?: () => boolean) {
   const zk = await session(t, connect);
   const registry = createRegistry();
-  const e = new ZkElection({ session: zk, path, info: masterInfo({ id: `m${port}`, ip: '127.0.0.1', port }), log, registry });
+  const e = new ZkElection({ session: zk, path, info: masterInfo({ id: `m${port}`, ip: '127.0.0.1', port }), log, registry, ...(recontend ? { recontend } : {}) });
   await e.start();
   t.teardown(() => e.stop());
   return { zk, e, registry };
@@ -76,7 +76,13 @@ async function relay(t: TD, host: string, port: number) {
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
   t.teardown(() => (socks.forEach((s) => s.destroy()), srv.close()));
-  return { connect: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`, freeze: () => (frozen = true), cut: () => socks.forEach((s) => s.destroy()) };
+  return {
+    connect: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+    freeze: () => (frozen = true),
+    cut: () => socks.forEach((s) => s.destroy()),
+    /** Drop the frozen connections and let new ones through. */
+    thaw: () => (socks.splice(0).forEach((s) => s.destroy()), (frozen = false)),
+  };
 }
 
 t.test('fencing: a silently partitioned leader refuses writes; the new leader commits; no write commits from both', async (t) => {
@@ -130,4 +136,32 @@ t.test('fencing: a write checked against a gone election znode is refused and ch
   const plain = new ZkKvStore(zk, chroot);
   t.equal(await plain.get('k'), 'before');
   t.equal(await plain.get('new/key'), undefined);
+});
+
+t.test('a follower whose session expired opens a new one and contends again', async (t) => {
+  const path = `/${uniqueName('mesos')}`;
+  const a = await contender(t, path, 5050);
+  await until(a.e, (v) => v.elected);
+  const r = await relay(t, ens.servers[0]!.host, ens.servers[0]!.clientPort);
+  const b = await contender(t, path, 5051, r.connect, () => true);
+  await until(b.e, (v) => !v.elected && v.leader?.id === 'm5050');
+  const first = b.e.znode!;
+  r.freeze();
+  // ZooKeeper expires b's session (2 s) and deletes its znode: the leader sees one contender left.
+  const t0 = Date.now();
+  for (;;) {
+    if ((await a.zk.children(path)).length === 1) break;
+    if (Date.now() - t0 > 20_000) throw new Error('b\'s session did not expire in 20 s');
+    await new Promise((res) => setTimeout(res, 100)); // no event on the leader's side tells of another's expiry
+  }
+  const states: string[] = [];
+  const seen = new Promise<void>((resolve) => b.zk.on('state', (s: string) => (states.push(s), s === 'expired' && resolve())));
+  r.thaw();
+  await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error(`b's session was not reported expired in 20 s (states: ${states.join(', ')})`)), 20_000))]);
+  // The view does not change (a still leads), so no event to await: ask for b's new znode.
+  await eventually(() => !!b.e.znode && b.e.znode !== first && !b.e.current.elected && b.e.current.leader?.id === 'm5050', 20_000, 50, 'b to contend again');
+  t.equal((await a.zk.children(path)).length, 2, 'b contends again with a new znode');
+  await a.e.stop();
+  await until(b.e, (v) => v.elected, 20_000);
+  t.equal(b.e.guard(), b.e.znode, 'and leads once a resigns');
 });

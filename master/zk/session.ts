@@ -101,6 +101,22 @@ export class ZkSession extends EventEmitter {
     });
   }
 
+  /**
+   * Resolves true once the session is connected (at once if it is), false when it expires or
+   * closes, or after `ms`: a connection dropped for a moment (a busy machine) comes back with the
+   * same session, and what waited goes on.
+   */
+  whenConnected(ms: number): Promise<boolean> {
+    if (this.st === 'connected') return Promise.resolve(true);
+    if (this.st === 'expired' || this.st === 'closed') return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (v: boolean) => (clearTimeout(timer), this.off('state', on), resolve(v));
+      const on = (s: SessionState) => (s === 'connected' ? done(true) : s === 'expired' || s === 'closed' ? done(false) : undefined);
+      const timer = setTimeout(() => done(false), ms);
+      this.on('state', on);
+    });
+  }
+
   close(): void {
     this.closeClient();
     this.set('closed');

@@ -58,7 +58,7 @@ export function upWorkDir(t: Teardownable, kind: string): string {
 export function spawnUp(t: Teardownable, args: string[], workDir: string): Tracked {
   const up = spawnTracked(t, process.execPath, args, { graceMs: 20_000 });
   t.teardown(async () => {
-    const pids = [...up.output().matchAll(/^(?:master|agent \d+): pid (\d+)/gm)].map((m) => Number(m[1]));
+    const pids = [...up.output().matchAll(/^(?:master(?: \d+)?|agent \d+|zookeeper \d+): pid (\d+)/gm)].map((m) => Number(m[1]));
     up.kill('SIGTERM');
     await Promise.race([up.exited, new Promise((r) => setTimeout(r, 20_000))]);
     await stopPids(pids);

@@ -1,0 +1,192 @@
+/**
+ * `sextant up --masters 3|5`: a ZooKeeper ensemble of that size (Debian's zookeeper, one server
+ * per master address, data under `<work-dir>/zookeeper`), then the masters, each on its own
+ * loopback address with `--zk zk://.../sextant` (the store) and the election under `/mesos`, where
+ * agents (`--master zk://.../mesos`) and Mesos-DNS find the leader. Which master leads is watched
+ * through the election znodes (Mesos-DNS's detector) and kept current in the status file.
+ * `up` is the masters' supervisor: a master that exits with a status (a leader that lost its
+ * ZooKeeper leadership exits 1, as a Mesos master does) is started again on the same address and
+ * work dir; one ended by a signal (kill -9, Ctrl-C) is not.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requestJson } from '../common/http.js';
+import type { Logger, LogFields } from '../common/log.js';
+import { createRegistry } from '../common/metrics.js';
+import { ZkDetector, ZkMetrics } from '../dns/index.js';
+import { ZkEnsemble } from '../master/index.js';
+import { masterIpOf, type UpOptions } from './up-args.js';
+import { running, say, startChild, terminate, waitLine, type Child } from './up-child.js';
+import type { StatusFile } from './up-status.js';
+
+/** The masters' ZooKeeper session timeout: a dead leader's znode goes after this long. */
+export const UP_ZK_SESSION_TIMEOUT_MS = 4000;
+
+/** A master that exits with a status (a leader that lost its leadership does, as Mesos's) is started again, at most this many times per master. */
+const MAX_RESTARTS = 20;
+
+export interface UpMaster {
+  /** 1-based */
+  n: number;
+  ip: string;
+  mesos: string;
+  marathon: string;
+  child: Child;
+}
+
+export interface HaMasters {
+  /** zk://.../sextant: the masters' store. */
+  zk: string;
+  /** zk://.../mesos: where the masters' election znodes are (agents' --master). */
+  electionZk: string;
+  masters: UpMaster[];
+  ensemble: ZkEnsemble;
+  leader(): UpMaster | undefined;
+  /** Resolves with the leader once one is elected and its Mesos API answers. */
+  waitLeader(timeoutMs: number): Promise<UpMaster>;
+  /** Masters (by pid), then the ZooKeeper servers, then the leader watch. */
+  stop(): Promise<void>;
+}
+
+type Step = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+export async function startHaMasters(o: UpOptions, logDir: string, status: StatusFile, step: Step, env: Record<string, string>): Promise<HaMasters> {
+  const ips = Array.from({ length: o.masters }, (_, k) => masterIpOf(o, k));
+  const ensemble = new ZkEnsemble({
+    dir: join(o.workDir, 'zookeeper'),
+    servers: ips.map((host) => ({ host, ports: o.zkPorts })),
+    tickMs: 200,
+    onExit: (id, how) => {
+      say(`zookeeper-${id}: exited (${how})`);
+      status.update((s) => s.zookeeper?.filter((z) => z.address === ensemble.servers[id - 1]!.address).forEach((z) => Object.assign(z, { state: 'exited', exit: how })));
+    },
+  });
+  const masters: UpMaster[] = [];
+  let watch: ZkDetector | undefined;
+  let stopMasters = async () => undefined as void;
+  const stop = async () => {
+    await stopMasters();
+    await watch?.stop();
+    await ensemble.stop();
+    status.update((s) => s.zookeeper?.forEach((z) => (z.state = 'exited')));
+  };
+  try {
+    await step(`starting a ZooKeeper ensemble of ${o.masters} (${ensemble.connect})`, () => ensemble.start(120_000));
+    for (const z of ensemble.servers) say(`zookeeper ${z.id}: pid ${z.pid} ${z.address} (data ${join(o.workDir, 'zookeeper', `server${z.id}`)})`);
+    const zk = ensemble.url('/sextant');
+    const electionZk = ensemble.url('/mesos');
+    status.update((s) => {
+      s.zk = zk;
+      s.zookeeper = ensemble.servers.map((z) => ({ address: z.address, pid: z.pid ?? 0, state: 'running' }));
+    });
+    let stopping = false;
+    const launch = (n: number, ip: string, restarts: number): Child => {
+      const argv = ['master', '--ip', ip, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, `master-${n}`),
+        '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS)];
+      let pid = 0;
+      const c = startChild(`master-${n}`, argv, logDir, (how) => {
+        status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { state: 'exited', exit: how, leader: false })));
+        const m = masters.find((x) => x.n === n);
+        if (stopping || !m || !/^code [1-9]/.test(how)) return;
+        if (restarts >= MAX_RESTARTS) return say(`master-${n}: not restarting after ${restarts} restarts; see its log`);
+        say(`master-${n}: starting it again (a master exits when it loses its leadership)`);
+        m.child = launch(n, ip, restarts + 1);
+        say(`master ${n}: pid ${m.child.proc.pid} ${m.mesos}`);
+        status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { pid: m.child.proc.pid!, state: 'running', leader: false, id: '', exit: undefined })));
+      }, undefined, env);
+      pid = c.proc.pid ?? 0;
+      return c;
+    };
+    stopMasters = async () => {
+      stopping = true;
+      await Promise.all(masters.map((m) => terminate(m.child, 10_000)));
+    };
+    for (const [k, ip] of ips.entries()) {
+      const n = k + 1;
+      const m = await step(`starting master ${n} on ${ip}:${o.masterPort}`, async () => {
+        const c = launch(n, ip, 0);
+        await waitLine(c, /sextant master listening/, 30_000);
+        return c;
+      });
+      const mesos = `http://${ip}:${o.masterPort}`;
+      masters.push({ n, ip, mesos, marathon: `http://${ip}:${o.marathonPort}`, child: m });
+      status.update((s) => s.masters.push({ id: '', mesos, marathon: `http://${ip}:${o.marathonPort}`, pid: m.proc.pid!, leader: false, state: 'running' }));
+      say(`master ${n}: pid ${m.proc.pid} ${mesos}`);
+    }
+    let leader: UpMaster | undefined;
+    const waiters = new Set<() => void>();
+    watch = new ZkDetector({
+      url: electionZk,
+      log: fileLogger(join(logDir, 'up.log'), 'up-leader-watch'),
+      metrics: new ZkMetrics(createRegistry()),
+      sessionTimeoutMs: 4000,
+      onChange: (v) => {
+        const next = masters.find((m) => `${m.ip}:${o.masterPort}` === v.leader);
+        if (next === leader) return;
+        leader = next;
+        if (next) say(`master ${next.n} (${next.mesos}) is the leader`);
+        status.update((s) => s.masters.forEach((x) => (x.leader = !!next && x.pid === next.child.proc.pid)));
+        for (const w of waiters) w();
+        if (next) void leaderId(next).then((id) => id && status.update((s) => s.masters.filter((x) => x.pid === next.child.proc.pid).forEach((x) => (x.id = id))));
+      },
+    });
+    watch.start();
+    /** The new leader's id, once its Mesos API answers (it starts serving a moment after its election). */
+    const leaderId = async (m: UpMaster): Promise<string | undefined> => {
+      for (let i = 0; i < 150 && leader === m && running(m.child); i++) {
+        const id = await masterIdOf(m.mesos).catch(() => undefined);
+        if (id) return id;
+        await new Promise((r) => setTimeout(r, 200)); // no event tells when a new leader serves
+      }
+      return undefined;
+    };
+    const waitLeader = async (timeoutMs: number): Promise<UpMaster> => {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const l = leader;
+        if (l && running(l.child)) {
+          const r = await requestJson(`${l.mesos}/master/state`, { timeoutMs: 3000 }).catch(() => undefined);
+          if (r?.status === 200 && l === leader) return l;
+        }
+        if (!masters.some((m) => running(m.child))) throw new Error('every master exited; see their logs');
+        if (Date.now() > end) throw new Error(`no master elected and serving after ${timeoutMs} ms; see the masters' logs`);
+        // A new leader is announced by the watch; its API answering has no event: ask again shortly.
+        await new Promise<void>((r) => {
+          const done = () => (waiters.delete(done), clearTimeout(timer), r());
+          const timer = setTimeout(done, 200);
+          waiters.add(done);
+        });
+      }
+    };
+    return { zk, electionZk, masters, ensemble, leader: () => leader, waitLeader, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** The id a master reports in its /master/state. */
+export async function masterIdOf(masterUrl: string): Promise<string> {
+  const r = await requestJson(`${masterUrl}/master/state`, { timeoutMs: 10_000 });
+  const id = (r.body as { id?: unknown } | undefined)?.id;
+  if (r.status !== 200 || typeof id !== 'string') throw new Error(`${masterUrl}/master/state answered ${r.status} without an id`);
+  return id;
+}
+
+/** JSON lines appended to a file of the logs directory (`up`'s own stdout is for people). */
+function fileLogger(path: string, component: string, base: LogFields = {}): Logger {
+  const emit = (level: string, event: string, fields?: LogFields) => {
+    try {
+      appendFileSync(path, `${JSON.stringify({ ts: new Date().toISOString(), level, component, event, ...base, ...fields })}\n`);
+    } catch {
+      /* the log is a convenience */
+    }
+  };
+  return {
+    debug: () => undefined,
+    info: (e, f) => emit('info', e, f),
+    warn: (e, f) => emit('warn', e, f),
+    error: (e, f) => emit('error', e, f),
+    child: (f) => fileLogger(path, component, { ...base, ...f }),
+  };
+}
