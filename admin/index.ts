@@ -9,3 +9,16 @@ export { mapPath, BadPath, type Mapped, type RouteName } from './router/routes.j
 export { MasterUpstreams, type Target, type Upstreams } from './router/upstreams.js';
 export { AuthGate, credentialOf } from './router/auth-gate.js';
 // ---- end entry point ----
+
+// ---- identity service (admin/acs): identities, tokens, permissions (`/acs/api/v1`) ----
+export { Acs, type AcsOptions, type LoginResult } from './acs/service.js';
+export { acsMasterPlugin, createAcs, type AcsPluginOptions } from './acs/plugin.js';
+export { AcsAuthority, tokenOf } from './acs/authority.js';
+export { IdentityStore, type UserRecord, type AclRecord } from './acs/store.js';
+export { TokenSigner, verifyJwt, DEFAULT_TOKEN_LIFETIME_MS } from './acs/tokens.js';
+export { LoginThrottle, type ThrottleOptions } from './acs/throttle.js';
+export { hashPassword, verifyPassword, DEFAULT_SCRYPT, type PasswordHash, type ScryptParams } from './acs/password.js';
+export { coveringResources, actionAllows, ACS_RESOURCE, SUPERUSER_RESOURCE, ACTIONS } from './acs/ids.js';
+export { AcsError } from './acs/errors.js';
+export { PREFIX as ACS_PREFIX, mountAcsApi } from './acs/api.js';
+// ---- end identity service ----

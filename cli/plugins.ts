@@ -5,14 +5,15 @@
  * `{handle, control, metrics, log}` (contracts/plugin.ts).
  *
  * Which services run is data, chosen by environment (so `sextant up` can pass it to its children):
- *   SEXTANT_MASTER_SERVICES  default `overlay,l4lb,mesos-dns,control,dashboard`
+ *   SEXTANT_MASTER_SERVICES  default `acs,overlay,l4lb,mesos-dns,control,dashboard`
  *   SEXTANT_NODE_SERVICES    default `l4lb,overlay,cni,dispatcher,control` (a real node). `sextant up`
  *                            without --netns runs only `control`: its agents share one kernel.
  *   SEXTANT_CONTROL_PORT (5060), SEXTANT_MESOS_DNS_PORT (61053), SEXTANT_MESOS_DNS_HTTP_PORT (8123),
  *   SEXTANT_OVERLAY_SUBNET6 / SEXTANT_OVERLAY_PREFIX6 (network dcos dual-stack on a fresh master),
  *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace), SEXTANT_L4LB_VIP_INTERFACE (the userspace driver
  *   makes VIPs local as addresses of this interface; `sextant up --netns` sets it), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
- *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni).
+ *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni),
+ *   SEXTANT_ACS_TOKEN_LIFETIME_S (lifetime of the tokens the identity service issues; default 432000, 5 days).
  * The entry point (admin/router) is a front: it runs on every master given `--admin-port`, leader or
  * not, and asks `entryAuthority.current` (the identity service, admin/acs, once it runs in this
  * process) per request; SEXTANT_ENTRY_* tune its limits (admin/README.md).
@@ -35,10 +36,29 @@ import {
   type MasterHandle,
   type MasterHost,
   type ServiceBuilders,
+  type ServiceFlags,
 } from '../contracts/index.js';
+import type { Acs } from '../admin/index.js';
 
-/** Loads a component's module and makes its plugin from the environment. */
-type Loader<Host> = () => Promise<(host: Host) => Component>;
+/** Loads a component's module and makes its plugin from the environment and what the process shares. */
+type Loader<Host, Shared = unknown> = (shared: Shared) => Promise<(host: Host) => Component>;
+
+/**
+ * What the master's services share: the command line's flags and the one identity service of the
+ * process (made on first use); once it runs, the entry point checks tokens with its `authority`.
+ */
+interface MasterShared {
+  flags: ServiceFlags;
+  acs(): Promise<Acs>;
+}
+
+function envSeconds(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}='${v}' is not a positive number of seconds`);
+  return n;
+}
 
 const log = createLogger('plugins');
 
@@ -63,7 +83,25 @@ function cniPluginsChoice(): 'sextant' | 'standard' {
   return v;
 }
 
-const masterCatalog: Record<string, Loader<MasterHost>> = {
+const masterCatalog: Record<string, Loader<MasterHost, MasterShared>> = {
+  acs: async (shared) => {
+    const acs = await shared.acs();
+    const plugin = (await import('../admin/index.js')).acsMasterPlugin({ acs });
+    return (host) => {
+      const c = plugin(host);
+      return {
+        name: c.name,
+        start: async (signal) => {
+          await c.start(signal);
+          entryAuthority.current = acs.authority;
+        },
+        stop: async () => {
+          if (entryAuthority.current === acs.authority) delete entryAuthority.current;
+          await c.stop();
+        },
+      };
+    };
+  },
   overlay: async () => {
     const overlay = await import('../overlay/index.js');
     // SEXTANT_OVERLAY_SUBNET6 (e.g. fd01:b::/64; SEXTANT_OVERLAY_PREFIX6, default 80): network dcos
@@ -94,10 +132,10 @@ const agentCatalog: Record<string, Loader<AgentHost>> = {
 };
 
 /** Build one service; on failure log why and skip it. Start is guarded too. */
-async function buildGuarded<H>(name: string, load: Loader<H>, host: H): Promise<Component | undefined> {
+async function buildGuarded<H, S>(name: string, load: Loader<H, S>, host: H, shared: S): Promise<Component | undefined> {
   let inner: Component;
   try {
-    inner = (await load())(host);
+    inner = (await load(shared))(host);
   } catch (err) {
     log.error('service_not_started', { service: name, err });
     return undefined;
@@ -127,19 +165,31 @@ function select<P>(catalog: Record<string, P>, names: string[], env: string): [s
   });
 }
 
-const masterSelected = select(masterCatalog, envList('SEXTANT_MASTER_SERVICES', 'overlay,l4lb,mesos-dns,control,dashboard'), 'SEXTANT_MASTER_SERVICES');
+const masterSelected = select(masterCatalog, envList('SEXTANT_MASTER_SERVICES', 'acs,overlay,l4lb,mesos-dns,control,dashboard'), 'SEXTANT_MASTER_SERVICES');
 const agentSelected = select(agentCatalog, envList('SEXTANT_NODE_SERVICES', 'l4lb,overlay,cni,dispatcher,control'), 'SEXTANT_NODE_SERVICES');
 
 /** SEXTANT_LOG_FILE: where this process's stderr goes (`sextant up` sets it); served as the node's `process.log`. */
 const logFile = () => process.env.SEXTANT_LOG_FILE || undefined;
 
-export const masterServices: ServiceBuilders<MasterHandle> = (handle) => {
+export const masterServices: ServiceBuilders<MasterHandle> = (handle, flags = {}) => {
   const control = createMasterControl();
   const health = new HealthRegistry();
   health.add(storeHealthCheck(handle.store));
   const host = (name: string): MasterHost => ({ handle, control, metrics: handle.registry, log: createLogger(name), health });
-  const diag: [string, Loader<MasterHost>] = ['diag', async () => diagMasterPlugin({ registry: health, logFile: logFile() })];
-  return [diag, ...masterSelected].map(([name, load]) => () => buildGuarded(name, load, host(name)));
+  let acs: Promise<Acs> | undefined;
+  const shared: MasterShared = {
+    flags,
+    acs: () =>
+      (acs ??= import('../admin/index.js').then((admin) => {
+        const lifetime = envSeconds('SEXTANT_ACS_TOKEN_LIFETIME_S');
+        return admin.createAcs(
+          { handle, metrics: handle.registry, log: createLogger('acs') },
+          { ...(flags.superuser ? { superuser: flags.superuser } : {}), ...(lifetime ? { tokenLifetimeMs: lifetime * 1000 } : {}) },
+        );
+      })),
+  };
+  const diag: [string, Loader<MasterHost, MasterShared>] = ['diag', async () => diagMasterPlugin({ registry: health, logFile: logFile() })];
+  return [diag, ...masterSelected].map(([name, load]) => () => buildGuarded(name, load, host(name), shared));
 };
 
 export const agentServices: ServiceBuilders<AgentHandle> = (handle) => {
@@ -147,7 +197,7 @@ export const agentServices: ServiceBuilders<AgentHandle> = (handle) => {
   const health = new HealthRegistry();
   const host = (name: string): AgentHost => ({ handle, control, metrics: handle.registry, log: createLogger(name), health });
   const diag: [string, Loader<AgentHost>] = ['diag', async () => diagAgentPlugin({ registry: health, logFile: logFile() })];
-  return [diag, ...agentSelected].map(([name, load]) => () => buildGuarded(name, load, host(name)));
+  return [diag, ...agentSelected].map(([name, load]) => () => buildGuarded(name, load, host(name), undefined));
 };
 
 /** The identity service the entry point authenticates and authorizes with; undefined: it refuses (503) what needs a token. */

@@ -41,7 +41,13 @@ export type AgentPlugin = (host: AgentHost) => Component;
  * start order. The process builds and starts them one after another; a builder resolves to
  * undefined for a service that is skipped (it logged why).
  */
-export type ServiceBuilders<Handle> = (handle: Handle) => (() => Promise<Component | undefined>)[];
+export type ServiceBuilders<Handle> = (handle: Handle, flags?: ServiceFlags) => (() => Promise<Component | undefined>)[];
+
+/** What the process's command line tells its services (`sextant master --superuser UID`). */
+export interface ServiceFlags {
+  /** The first superuser, created only when the identity store holds no account. */
+  superuser?: { uid: string; password: string };
+}
 
 /**
  * A front: a component that runs on EVERY master, leader or follower, from before the election

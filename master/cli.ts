@@ -8,9 +8,10 @@
  * and runs the services only while leading. `--admin-port` starts the HTTPS entry point (the front
  * the composition root gives, admin/) on this master whether it leads or not; off by default.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, createLogger, createRegistry, untilSignal, type Component, type Registry } from '../common/index.js';
-import type { MasterFront, MasterFrontHost, MasterHandle, ServiceBuilders } from '../contracts/index.js';
+import type { MasterFront, MasterFrontHost, MasterHandle, ServiceBuilders, ServiceFlags } from '../contracts/index.js';
 import path from 'node:path';
 import { Master, type MasterOptions } from './master.js';
 import { parseNamedVipV6Range, parseVipRanges } from './addresses.js';
@@ -18,7 +19,7 @@ import { limitsFromEnv } from './limits.js';
 import { runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -27,7 +28,7 @@ function int(v: string | undefined, flag: string, dflt: number): number {
   return n;
 }
 
-export type MasterArgs = MasterOptions & { ha?: HaOptions; admin: MasterFrontHost['admin'] };
+export type MasterArgs = MasterOptions & { ha?: HaOptions; admin: MasterFrontHost['admin']; flags: ServiceFlags };
 
 export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): MasterArgs {
   const { values } = parseArgs({
@@ -48,6 +49,8 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'admin-cert': { type: 'string' },
       'admin-key': { type: 'string' },
       'ca-dir': { type: 'string' },
+      superuser: { type: 'string' },
+      'superuser-password-file': { type: 'string' },
     },
     strict: true,
   });
@@ -63,9 +66,11 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(values['admin-cert'] ? { cert: values['admin-cert'], key: values['admin-key']! } : {}),
     caDir: values['ca-dir'] ?? path.join(values['work-dir'], 'pki'),
   };
+  const superuser = parseSuperuser(values.superuser, values['superuser-password-file'], env);
   return {
     ...(ha ? { ha } : {}),
     admin,
+    flags: superuser ? { superuser } : {},
     ip: values.ip,
     port: int(values.port, '--port', 5050),
     marathonPort: int(values['marathon-port'], '--marathon-port', 8080),
@@ -78,6 +83,26 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
     vipRanges: parseVipRanges(env.SEXTANT_VIP_RANGES),
     namedVipV6Range: parseNamedVipV6Range(env.SEXTANT_VIP_V6_RANGE),
   };
+}
+
+/** `--superuser UID`: its password from `--superuser-password-file` (first line) or SEXTANT_SUPERUSER_PASSWORD. */
+function parseSuperuser(uid: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv): ServiceFlags['superuser'] {
+  if (uid === undefined) {
+    if (file !== undefined) throw new ConfigError('--superuser-password-file', 'needs --superuser UID');
+    return undefined;
+  }
+  if (!uid) throw new ConfigError('--superuser', 'is empty');
+  let password: string | undefined;
+  if (file !== undefined) {
+    try {
+      password = readFileSync(file, 'utf8').split('\n')[0]!.trimEnd();
+    } catch (e) {
+      throw new ConfigError('--superuser-password-file', `cannot read ${file}: ${(e as Error).message}`);
+    }
+  } else password = env.SEXTANT_SUPERUSER_PASSWORD;
+  if (!password) throw new ConfigError('--superuser', 'needs a password: --superuser-password-file FILE or SEXTANT_SUPERUSER_PASSWORD');
+  if (password.length < 8) throw new ConfigError('--superuser', 'the password is shorter than 8 characters');
+  return { uid, password };
 }
 
 function parseHa(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): HaOptions {
@@ -116,7 +141,7 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
     return 1;
   }
   if (opts.ha) {
-    const code = await mainHa(opts, opts.ha, log, services, preload);
+    const code = await mainHa(opts, opts.ha, log, services, opts.flags, preload);
     await entry?.stop();
     return code;
   }
@@ -129,7 +154,7 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
     await entry?.stop();
   };
   try {
-    for (const build of services(master)) {
+    for (const build of services(master, opts.flags)) {
       const c = await build();
       if (!c) continue;
       await c.start();
@@ -148,7 +173,7 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
 }
 
 /** `--zk`: contend through ZooKeeper; plugins run while this master leads. */
-async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof createLogger>, services: ServiceBuilders<MasterHandle>, preload?: () => Promise<void>): Promise<number> {
+async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof createLogger>, services: ServiceBuilders<MasterHandle>, flags: ServiceFlags, preload?: () => Promise<void>): Promise<number> {
   // Compile the services' modules first, while no one waits on this master (see cli/plugins.ts).
   await preload?.();
   const run = await runHaMaster(opts, ha, log, async (master) => {
@@ -156,7 +181,7 @@ async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof
     const stopAll = async () => {
       for (const c of components.splice(0).reverse()) await c.stop().catch((e) => log.warn('component_stop_failed', { name: c.name, err: e }));
     };
-    for (const build of services(master)) {
+    for (const build of services(master, flags)) {
       const c = await build();
       if (!c) continue;
       await c.start();
