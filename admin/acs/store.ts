@@ -98,7 +98,7 @@ export class IdentityStore {
   }
 
   /** Create a user (password) or a service account (public_key). */
-  createUser(uid: string, body: { password?: string; public_key?: string; description?: string }): Promise<UserRecord> {
+  async createUser(uid: string, body: { password?: string; public_key?: string; description?: string }): Promise<UserRecord> {
     checkUid(uid);
     const publicKey = body.public_key === undefined ? undefined : checkPublicKey(body.public_key);
     return this.writes.run(async () => {
@@ -118,7 +118,7 @@ export class IdentityStore {
     });
   }
 
-  patchUser(uid: string, body: { password?: string; public_key?: string; description?: string }): Promise<UserRecord> {
+  async patchUser(uid: string, body: { password?: string; public_key?: string; description?: string }): Promise<UserRecord> {
     const publicKey = body.public_key === undefined ? undefined : checkPublicKey(body.public_key);
     return this.writes.run(async () => {
       const old = this.users.get(uid);
@@ -138,7 +138,7 @@ export class IdentityStore {
   }
 
   /** Delete an account and every grant it holds. */
-  deleteUser(uid: string): Promise<void> {
+  async deleteUser(uid: string): Promise<void> {
     return this.writes.run(async () => {
       if (!this.users.has(uid)) throw unknownUser(uid);
       await this.kv.delete(userKey(uid));
@@ -153,7 +153,7 @@ export class IdentityStore {
     });
   }
 
-  createAcl(rid: string, description = ''): Promise<AclRecord> {
+  async createAcl(rid: string, description = ''): Promise<AclRecord> {
     checkRid(rid);
     return this.writes.run(async () => {
       if (this.acls.has(rid)) throw aclExists(rid);
@@ -161,7 +161,7 @@ export class IdentityStore {
     });
   }
 
-  deleteAcl(rid: string): Promise<void> {
+  async deleteAcl(rid: string): Promise<void> {
     return this.writes.run(async () => {
       if (!this.acls.has(rid)) throw unknownAcl(rid);
       await this.kv.delete(aclKey(rid));
@@ -170,7 +170,7 @@ export class IdentityStore {
   }
 
   /** Grant `action` on `rid` to `uid`; the ACL is created when it does not exist yet. */
-  grant(rid: string, uid: string, action: Action): Promise<void> {
+  async grant(rid: string, uid: string, action: Action): Promise<void> {
     checkRid(rid);
     return this.writes.run(async () => {
       if (!this.users.has(uid)) throw unknownUser(uid);
@@ -182,7 +182,7 @@ export class IdentityStore {
   }
 
   /** Revoke `action` on `rid` from `uid` (nothing to do when not held). */
-  revoke(rid: string, uid: string, action: Action): Promise<void> {
+  async revoke(rid: string, uid: string, action: Action): Promise<void> {
     return this.writes.run(async () => {
       const a = this.acls.get(rid);
       if (!a) throw unknownAcl(rid);
