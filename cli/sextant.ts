@@ -17,6 +17,9 @@ const commands: Record<string, { module: string; help: string }> = {
   network: { module: '../overlay/cli.js', help: 'virtual networks: create|ls|rm|isolate|allow' },
   node: { module: '../master/node-cli.js', help: 'agents: `node ls` (with their health), `node rm AGENT_ID` (releases its overlay share after the grace period)' },
   diag: { module: '../diag/cli.js', help: 'diagnostics: `diag` shows every unit on every node (exit 1 if any is unhealthy), `diag bundle` writes a .tar.gz for a bug report' },
+  auth: { module: '../admin/acs/cli-auth.js', help: 'log in and out: `auth login|logout|whoami` (keeps the token every command sends)' },
+  acl: { module: '../admin/acs/cli-acl.js', help: 'permissions: `acl grant|revoke UID RESOURCE ACTION`, `acl ls [UID]`' },
+  user: { module: '../admin/acs/cli-user.js', help: 'accounts: `user add|ls|rm` (users and service accounts)' },
 };
 
 function usage(): string {
