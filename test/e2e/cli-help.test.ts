@@ -38,6 +38,11 @@ const rows: [string[], RegExp][] = [
   [['task', 'log'], /^Usage: sextant task log \[options\] <task>/],
   [['diag'], /^Usage: sextant diag/],
   [['diag', 'bundle'], /^Usage: sextant diag bundle/],
+  [['auth'], /^Usage: sextant auth /],
+  [['auth', 'login'], /^Usage: sextant auth login /],
+  [['acl'], /^Usage: sextant acl /],
+  [['acl', 'grant'], /^Usage: sextant acl grant /],
+  [['user'], /^Usage: sextant user /],
 ];
 
 t.test('every command prints usage and exits 0 on --help and -h', async (t) => {
