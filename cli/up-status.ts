@@ -53,6 +53,8 @@ export interface UpStatus {
   /** With --masters 3|5: the ZooKeeper servers this run started, and the masters' store URL. */
   zookeeper?: ZooKeeperStatus[];
   zk?: string;
+  /** A superuser token for this cluster's ACS (`Authorization: token=<jwt>`), once logged in. */
+  token?: string;
 }
 
 export interface ZooKeeperStatus {
@@ -114,7 +116,8 @@ export class StatusFile {
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      writeFileSync(tmp, `${JSON.stringify(this.status, null, 2)}\n`);
+      // 0600: the status holds a superuser token.
+      writeFileSync(tmp, `${JSON.stringify(this.status, null, 2)}\n`, { mode: 0o600 });
       renameSync(tmp, this.path);
     } catch (e) {
       if (!this.warned) process.stderr.write(`sextant up: cannot write --status-file ${this.path}: ${(e as Error).message}\n`);

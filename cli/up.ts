@@ -29,6 +29,7 @@ import { StatusFile } from './up-status.js';
 import { waitApplied, type Applied, type StartedAgent } from './up-applied.js';
 import { deleteOwnedExample, deployExample, EXAMPLE_CONTAINER_PORT, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
 import { nextSteps } from './up-next.js';
+import { adminCredentials, adminToken, superuserArgs, type AdminCredentials } from './up-admin.js';
 
 import { running, say, sextantEntry, startChild, terminate, waitLine, type Child } from './up-child.js';
 
@@ -113,6 +114,8 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   const entryUrl = o.adminPort ? `https://${apiIp}:${o.adminPort}` : undefined;
   const status = new StatusFile(o.statusFile, { state: 'up', ...selfRef(), workDir: o.workDir, masters: [], agents: [] });
   status.removeStale();
+  // The first superuser (single master; with --masters the ensemble's masters start without one).
+  const admin = o.masters === 1 && o.masterServices.includes('acs') ? adminCredentials(o.workDir) : undefined;
   const agents: Child[] = [];
   const agentDirs: string[] = [];
   const started: StartedAgent[] = [];
@@ -149,8 +152,8 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       marathonUrl = lead.marathon;
     } else {
       master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
-        const admin = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
-        const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...admin];
+        const adminArgs = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
+        const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...adminArgs, ...(admin ? superuserArgs(admin) : [])];
         const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), masterEnv);
         await waitLine(c, /sextant master listening/, 30_000);
         return c;
@@ -160,6 +163,11 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       const masterId = await masterIdOf(masterUrl);
       if (entryUrl && ca) status.update((s) => Object.assign(s, { entry: entryUrl, ca: ca.cert }));
       status.update((s) => s.masters.push({ id: masterId, mesos: masterUrl, marathon: marathonUrl, pid: master!.proc.pid!, leader: true, state: running(master) ? 'running' : 'exited' }));
+      if (admin) {
+        // Not fatal: the cluster works without it; the status file then has no token.
+        const token = await step(`logging in as ${admin.uid}`, () => adminToken(masterUrl, admin)).catch((e: Error) => void say(`  (no token in the status file: ${e.message})`));
+        if (token) status.update((s) => void (s.token = token));
+      }
     }
     const agentMaster = ha ? ha.electionZk : `${masterIp}:${o.masterPort}`;
     for (let i = 0; i < o.agents; i++) {
@@ -196,7 +204,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     const applied = await waitApplied(masterUrl, started, APPLIED_TIMEOUT_MS);
     // The file first: a script that sees "ready" may read it at once.
     status.publish();
-    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined, ha);
+    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined, ha, admin);
     const first = masterChildren()[0]!;
     return { masterUrl, marathonUrl, masterPid: (ha?.leader()?.child ?? first).proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
@@ -213,7 +221,7 @@ function agentServices(netns: boolean): string {
   return nodeServicesEnv(netns).SEXTANT_NODE_SERVICES ?? process.env.SEXTANT_NODE_SERVICES ?? 'l4lb,overlay,cni,dispatcher,control';
 }
 
-function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout, entry?: { url: string; ca: string }, ha?: HaMasters): void {
+function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout, entry?: { url: string; ca: string }, ha?: HaMasters, admin?: AdminCredentials): void {
   say('');
   say(`Sextant is up (logs and state in ${o.workDir})`);
   if (ha) {
@@ -240,7 +248,11 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
   say(`  agents     run ${services}`);
   if (!layout && !/\b(l4lb|overlay|dispatcher)\b/.test(services))
     say('             (they share this host\'s kernel, so no VIPs, overlay networks or DNS dispatcher; `sextant up --netns`, as root, runs the full data plane)');
-  if (o.statusFile) say(`  status     ${o.statusFile}`);
+  if (admin) {
+    say(`  login      sextant auth login --master ${masterUrl.replace(/^http:\/\//, '')} --username ${admin.uid}   (superuser)`);
+    say(`             password ${admin.fresh ? `${admin.password} (shown once; also` : '(in'} ${admin.file}, mode 0600)`);
+  }
+  if (o.statusFile) say(`  status     ${o.statusFile}${admin ? ' (mode 0600: it holds a superuser token)' : ''}`);
   say('Next, from another shell:');
   for (const line of nextSteps({ entry: sextantEntry(), masterUrl, marathonUrl, ...(tasks.length ? { exampleId: EXAMPLE_ID, exampleTask: tasks[0]!.id } : {}), netns: layout !== undefined })) say(line);
   say('Ctrl-C stops everything (apps, agents, master).');

@@ -4,7 +4,7 @@
  * stopped when `up` exits.
  */
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { requestJson } from '../../common/http.js';
 import { alive, eventually } from '../lib/index.js';
@@ -17,6 +17,7 @@ interface Status {
   pid: number;
   masters: { id: string; mesos: string; marathon: string; pid: number; leader: boolean; state: string }[];
   agents: { id: string; ip: string; api: string; pid: number; netns: string | null; state: string; exit?: string }[];
+  token?: string;
 }
 
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Status;
@@ -42,6 +43,15 @@ t.test('--status-file matches what runs and follows it', async (t) => {
   const state = await requestJson(`${m.mesos}/master/state`);
   t.equal((state.body as { id: string }).id, m.id, 'the Mesos URL answers with this master id');
   t.equal((await requestJson(`${m.marathon}/v2/apps`)).status, 200, 'the Marathon URL answers');
+
+  // Issue 30: a superuser token for this cluster, in a file only its owner reads.
+  t.equal(statSync(file).mode & 0o777, 0o600, 'the status file is 0600 (it holds a token)');
+  t.type(s.token, 'string', 'the status file has a token');
+  const who = await fetch(`${m.mesos}/acs/api/v1/auth/whoami`, { headers: { authorization: `token=${s.token}` } });
+  t.match(await who.json(), { uid: 'admin', superuser: true }, 'the token is the superuser admin');
+  const pw = join(dir, 'admin-password');
+  t.equal(statSync(pw).mode & 0o777, 0o600, 'the admin password file is 0600');
+  t.ok(out.includes(`password ${readFileSync(pw, 'utf8').trim()} (shown once`), 'the summary shows the password once');
 
   t.equal(s.agents.length, 2, 'two agents');
   for (const [i, a] of s.agents.entries()) {
