@@ -10,7 +10,7 @@
 import { createPublicKey } from 'node:crypto';
 import { SerialQueue, systemClock, type Clock, type Logger } from '../../common/index.js';
 import type { Action, KvStore, Permission } from '../../contracts/index.js';
-import { aclExists, invalidData, unknownAcl, unknownUser, userExists } from './errors.js';
+import { aclExists, AcsError, invalidData, unknownAcl, unknownUser, userExists } from './errors.js';
 import { actionAllows, coveringResources, isRid, isUid, SUPERUSER_RESOURCE } from './ids.js';
 import { DEFAULT_SCRYPT, hashPassword, type PasswordHash, type ScryptParams } from './password.js';
 import { checkAclRecord, checkUserRecord } from './schema.js';
@@ -141,6 +141,7 @@ export class IdentityStore {
   async deleteUser(uid: string): Promise<void> {
     return this.writes.run(async () => {
       if (!this.users.has(uid)) throw unknownUser(uid);
+      this.keepASuperuser((u) => u !== uid, `deleting \`${uid}\``);
       await this.kv.delete(userKey(uid));
       this.users.delete(uid);
       for (const a of this.acls.values()) {
@@ -164,6 +165,7 @@ export class IdentityStore {
   async deleteAcl(rid: string): Promise<void> {
     return this.writes.run(async () => {
       if (!this.acls.has(rid)) throw unknownAcl(rid);
+      if (rid === SUPERUSER_RESOURCE) this.keepASuperuser(() => false, `deleting the ACL ${rid}`);
       await this.kv.delete(aclKey(rid));
       this.acls.delete(rid);
     });
@@ -191,6 +193,7 @@ export class IdentityStore {
         if (!this.users.has(uid)) throw unknownUser(uid);
         return;
       }
+      if (rid === SUPERUSER_RESOURCE && action === 'full') this.keepASuperuser((u) => u !== uid, `revoking ${rid} full from \`${uid}\``);
       const left = held.filter((x) => x !== action);
       const { [uid]: _old, ...rest } = a.users;
       await this.putAcl({ ...a, users: left.length ? { ...rest, [uid]: left } : rest });
@@ -207,6 +210,12 @@ export class IdentityStore {
   /** Every ACL naming `uid`, with its actions. */
   grantsOf(uid: string): { rid: string; description: string; actions: Action[] }[] {
     return this.listAcls().flatMap((a) => (a.users[uid]?.length ? [{ rid: a.rid, description: a.description, actions: a.users[uid]! }] : []));
+  }
+
+  /** Refuses a change that would leave no superuser (no one could administer the cluster again). */
+  private keepASuperuser(stays: (uid: string) => boolean, what: string): void {
+    const su = Object.keys(this.acls.get(SUPERUSER_RESOURCE)?.users ?? {}).filter((u) => this.users.has(u) && this.isSuperuser(u));
+    if (su.length > 0 && !su.some(stays)) throw new AcsError(409, 'ERR_LAST_SUPERUSER', `${what} would leave the cluster without a superuser; make another superuser first`);
   }
 
   isSuperuser(uid: string): boolean {

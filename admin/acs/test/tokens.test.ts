@@ -177,6 +177,25 @@ t.test('bad accounts are refused with the reason and nothing is stored', async (
   t.equal(JSON.stringify(await store.list('')), before, 'store unchanged');
 });
 
+t.test('the last superuser cannot be deleted or lose dcos:superuser', async (t) => {
+  const { acs, store } = setup();
+  await acs.start();
+  const before = JSON.stringify(await store.list(''));
+  for (const [what, p] of [
+    ['delete root', acs.identities.deleteUser('root')],
+    ['revoke its full', acs.identities.revoke('dcos:superuser', 'root', 'full')],
+    ['delete the ACL', acs.identities.deleteAcl('dcos:superuser')],
+  ] as const) {
+    const e = await p.catch((x: unknown) => x);
+    t.ok(e instanceof AcsError && e.status === 409 && e.code === 'ERR_LAST_SUPERUSER', `${what}: 409 (${(e as Error).message})`);
+  }
+  t.equal(JSON.stringify(await store.list('')), before, 'store unchanged');
+  await acs.identities.createUser('root2', { password: 'root2password' });
+  await acs.identities.grant('dcos:superuser', 'root2', 'full');
+  await acs.identities.deleteUser('root');
+  t.notOk(acs.identities.user('root'), 'with another superuser, root may go');
+});
+
 t.test('authorize: superuser, grants on the resource or a parent, Marathon groups, full implies the rest', async (t) => {
   const { acs } = setup();
   await acs.start();
