@@ -33,15 +33,16 @@ export type TokenCheck = { ok: true; token: VerifiedToken } | { ok: false; reaso
 export class TokenSigner {
   private keys?: Promise<{ kid: string; priv: KeyObject; pub: KeyObject }>;
   private readonly clock: Clock;
+  private readonly log?: Logger;
   readonly lifetimeMs: number;
 
   constructor(
     private readonly kv: KvStore,
     opts: { clock?: Clock; lifetimeMs?: number; log?: Logger } = {},
-    private readonly log = opts.log,
   ) {
     this.clock = opts.clock ?? systemClock;
     this.lifetimeMs = opts.lifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
+    if (opts.log) this.log = opts.log;
   }
 
   /** Loads the cluster key, making it if the store has none (once; later calls share it). */
