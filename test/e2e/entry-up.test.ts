@@ -52,4 +52,14 @@ t.test('sextant up: the entry point answers over TLS from the cluster CA', async
   t.match(JSON.parse(body!), { code: 'missing' });
   const apps = await requestJson(`${s.masters[0]!.marathon}/v2/apps`);
   t.same(apps.body, { apps: [] }, 'nothing reached Marathon');
+
+  // The status file's superuser token (admin/acs) deploys through the entry point.
+  const token = (JSON.parse(readFileSync(file, 'utf8')) as { token?: string }).token;
+  t.type(token, 'string', 'the status file has a token');
+  const who = await curl(['--cacert', s.ca!, '-H', `authorization: token=${token}`, `${s.entry}/acs/api/v1/auth/whoami`]);
+  t.match(JSON.parse(who.out || '{}'), { uid: 'admin', superuser: true }, 'whoami through the entry point');
+  const authed = await curl(['--cacert', s.ca!, '-w', '\n%{http_code}', '-H', 'content-type: application/json', '-H', `authorization: token=${token}`, '-d', JSON.stringify({ id: '/ops/web', cmd: 'sleep 100', cpus: 0.1, mem: 16 }), `${s.entry}/marathon/v2/apps`]);
+  t.equal(authed.out.split('\n').pop(), '201', 'a deploy with the token: 201');
+  const after = await requestJson(`${s.masters[0]!.marathon}/v2/apps`);
+  t.same((after.body as { apps: { id: string }[] }).apps.map((a) => a.id), ['/ops/web'], 'it reached Marathon');
 });
