@@ -74,7 +74,10 @@ t.test('every route through the entry point: 401 without a token, 403 without th
           const uid = `u${walked}`;
           e.authority.user(uid, [perm]);
           const ok = await request(url, e.ca, { method, token: await e.authority.token(uid), ...(body ? { body } : {}), headersOnly: p === '/v2/events' });
-          t.notOk([401, 403].includes(ok.status), `${name} with ${perm.resource} ${perm.action}: through (${ok.status})`);
+          // The identity service checks the token again itself (its writes, whoami): it cannot know the stub
+          // authority's key, so its own DC/OS-shaped 401 (code ERR_...) means the entry point let the request through.
+          const fromAcs = p.startsWith('/acs/api/v1/') && /^ERR_/.test(String((ok.json() as { code?: unknown } | undefined)?.code));
+          t.notOk([401, 403].includes(ok.status) && !fromAcs, `${name} with ${perm.resource} ${perm.action}: through (${ok.status})`);
           t.notOk(ok.status >= 500 && ok.json() && (ok.json() as { code?: string }).code?.startsWith('upstream'), `${name}: the entry point reached the upstream`);
         }
       }
