@@ -95,6 +95,9 @@ export class NetnsLayout {
       // namespace and its host-network clients fail before the L4LB's DNAT sees the packet. The
       // hub has no uplink and does not forward: nothing leaves the namespaces.
       await ipIn(ns, 'route', 'add', 'default', 'via', this.masterIp);
+      // The same for IPv6 VIPs (fd01:c::/64): without a v6 default route a connect fails with
+      // ENETUNREACH before the DNAT.
+      if (this.ipv6) await ipIn(ns, '-6', 'route', 'add', 'default', 'via', this.masterIp6);
       this.writeResolvConf(ns, this.agentIp(i));
     }
   }

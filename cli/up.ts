@@ -283,6 +283,8 @@ function dualStackLines(tasks: MarathonTask[], layout: NetnsLayout): string[] {
     if (v6) out.push(`  example6   ip netns exec ${ns} curl -g 'http://[${v6}]:${EXAMPLE_CONTAINER_PORT}/'   (${t.id}, IPv6)`);
   }
   const name = `${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos`;
+  const vipName = `${EXAMPLE_ID.replace(/^\//, '')}.marathon.l4lb.thisdcos.directory`;
+  out.push(`  vip6       ip netns exec ${ns} sh -c 'curl -g "http://[$(dig +short AAAA @${layout.agentIp6(0)} ${vipName})]/"'   (the app's VIP over IPv6: its name has an AAAA from fd01:c::/64)`);
   out.push(`  names6     ip netns exec ${ns} dig AAAA ${name}   (the tasks' IPv6 addresses, through agent 1's dispatcher; it also listens on ${layout.agentIp6(0)})`);
   out.push(`  ipv6       network dcos is dual-stack (9.0.0.0/8 and ${DUAL_STACK_SUBNET6}); agents have IPv6 addresses ${layout.agentIp6(0)}..`);
   return out;

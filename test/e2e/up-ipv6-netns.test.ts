@@ -120,4 +120,15 @@ t.test('sextant up --netns --ipv6: a dual-stack app, names and connections over 
     const body = await eventually(() => c.inAgent(1, ['curl', '-sS', '-m', '5', `http://${vip}/`]), 15_000, 250, `VIP ${vip}:80`).catch((e: Error) => e.message);
     t.match(body, /^hello from hello\./, 'the VIP answers from a task');
   });
+
+  t.test('the VIP name has an AAAA from the IPv6 VIP range, and the v6 VIP balances to the tasks', async (t) => {
+    const vip6 = await eventually(async () => {
+      const a = (await c.inAgent(1, ['dig', '+short', '+time=1', '+tries=2', 'AAAA', 'hello.marathon.l4lb.thisdcos.directory'])).trim();
+      return /^fd01:c:/.test(a) ? a : undefined;
+    }, 15_000, 250, 'AAAA hello.marathon.l4lb.thisdcos.directory').catch((e: Error) => e.message);
+    t.match(vip6, /^fd01:c:[0-9a-f:]+$/, `the VIP name has an IPv6 address (${vip6})`);
+    const body = await eventually(() => c.inAgent(1, ['curl', '-sS', '-g', '-m', '5', `http://[${vip6}]/`]), 15_000, 250, `VIP [${vip6}]:80`).catch((e: Error) => e.message);
+    t.match(body, /^hello from hello\./, 'the IPv6 VIP answers from a task (balanced in that agent\'s kernel)');
+    t.match(out, /vip6 +ip netns exec \S+ sh -c 'curl -g "http:\/\/\[\$\(dig \+short AAAA @[0-9a-f:]+ hello\.marathon\.l4lb\.thisdcos\.directory\)\]\/"'/, 'the summary shows how to reach the IPv6 VIP');
+  });
 });
