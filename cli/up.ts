@@ -114,8 +114,9 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   const entryUrl = o.adminPort ? `https://${apiIp}:${o.adminPort}` : undefined;
   const status = new StatusFile(o.statusFile, { state: 'up', ...selfRef(), workDir: o.workDir, masters: [], agents: [] });
   status.removeStale();
-  // The first superuser (single master; with --masters the ensemble's masters start without one).
-  const admin = o.masters === 1 && o.masterServices.includes('acs') ? adminCredentials(o.workDir) : undefined;
+  // The first superuser; with --masters every master gets the flags and whichever leads first
+  // creates it in the shared ZooKeeper store (only while the store holds no account).
+  const admin = o.masterServices.includes('acs') ? adminCredentials(o.workDir) : undefined;
   const agents: Child[] = [];
   const agentDirs: string[] = [];
   const started: StartedAgent[] = [];
@@ -146,10 +147,14 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     const ca = o.adminPort ? await step(`making the cluster CA in ${join(o.workDir, 'pki')}`, () => ensureCa(join(o.workDir, 'pki'))) : undefined;
     const masterEnv = { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort), ...(o.ipv6 ? { SEXTANT_OVERLAY_SUBNET6: DUAL_STACK_SUBNET6 } : {}) };
     if (o.masters > 1) {
-      ha = await startHaMasters(o, logDir, status, step, masterEnv);
+      ha = await startHaMasters(o, logDir, status, step, masterEnv, admin ? superuserArgs(admin) : []);
       const lead = await step('waiting for a leader', () => ha!.waitLeader(60_000));
       masterUrl = lead.mesos;
       marathonUrl = lead.marathon;
+      if (admin) {
+        const token = await step(`logging in as ${admin.uid} at the leader`, () => adminToken(masterUrl, admin)).catch((e: Error) => void say(`  (no token in the status file: ${e.message})`));
+        if (token) status.update((s) => void (s.token = token));
+      }
     } else {
       master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
         const adminArgs = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];

@@ -26,6 +26,7 @@ interface Status {
   agents: { id: string; ip: string; api: string; pid: number; state: string }[];
   zookeeper?: { address: string; pid: number; state: string }[];
   zk?: string;
+  token?: string;
 }
 interface AppTask {
   id: string;
@@ -91,6 +92,9 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   const lead0 = leaders(s0)[0]!;
   t.match((await requestJson(`${lead0.mesos}/master/state`)).body, { id: lead0.id }, 'the leader answers /master/state with its id');
   t.equal(s0.agents.length, 2);
+  t.type(s0.token, 'string', 'the status file holds a superuser token (the admin made in the shared store)');
+  const whoami = async (mesos: string) => (await requestJson(`${mesos}/acs/api/v1/auth/whoami`, { headers: { authorization: `token=${s0.token}` }, timeoutMs: 5000 })).body;
+  t.match(await whoami(lead0.mesos), { uid: 'admin' }, 'the leader accepts it');
 
   const tasks0 = await tasksOf(lead0.marathon);
   t.equal(tasks0.length, 2, 'the example app runs 2 tasks');
@@ -150,6 +154,7 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   const w1 = await putProbe(lead1.marathon, 1);
   t.ok(w1.status === 200 || w1.status === 201, `an app write acknowledged by the new leader (${w1.status})`);
   t.equal((await requestJson(`${lead1.marathon}/v2/apps/ha-probe`)).status, 200, 'and read back');
+  t.match(await whoami(lead1.mesos), { uid: 'admin' }, "the new leader accepts the old leader's token (one signing key in the store)");
 
   for (const [i, a] of s1.agents.entries())
     await eventually(async () => {
