@@ -4,6 +4,7 @@
  * an exit code: 0 done, 1 the cluster refused or could not be reached (its message on stderr),
  * 2 bad usage or bad input (nothing was sent).
  */
+import { parseArgs } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError, ClusterClient, ClusterConfigError, UnreachableError, type ClusterOptions } from './cli-client.js';
 import type { Term } from './cli-output.js';
@@ -77,4 +78,41 @@ export async function runProgram(
     return e.exitCode === 0 ? 0 : 2;
   }
   return code;
+}
+
+type ParseOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+/**
+ * The start of a hand-parsed cluster command (`sextant node`, `sextant network`): parse `argv` with
+ * the cluster options (--master, --url, --ca, -h) added, print usage on --help (0) or when no
+ * subcommand is given (2), and build the client. Returns the exit code when the command ends here.
+ */
+export function startClusterCommand<O extends ParseOptions>(
+  name: string,
+  argv: string[],
+  usage: string,
+  io: { out(s: string): void; err(s: string): void },
+  options: O,
+): number | { values: Record<string, string | boolean | undefined>; cmd: string; args: string[]; client: ClusterClient } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { master: { type: 'string' }, url: { type: 'string' }, ca: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options } });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n${usage}`);
+    return 2;
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const [cmd, ...args] = parsed.positionals;
+  if (values.help || !cmd) {
+    io.out(usage);
+    return values.help ? 0 : 2;
+  }
+  try {
+    const client = new ClusterClient({ master: values.master as string | undefined, url: values.url as string | undefined, ca: values.ca as string | undefined });
+    return { values, cmd, args, client };
+  } catch (e) {
+    if (!(e instanceof ClusterConfigError)) throw e;
+    io.err(`sextant ${name}: ${e.message}\n`);
+    return 2;
+  }
 }

@@ -7,8 +7,8 @@
  * Every command takes --master IP[:PORT] or http://IP:PORT (or SEXTANT_MASTER; default 127.0.0.1:5050), or
  * --url URL [--ca FILE] of an entry point; requests go through common/cli-client.ts.
  */
-import { parseArgs } from 'node:util';
-import { ApiError, bodyText, ClusterClient, ClusterConfigError, stdio, type CliIo } from '../common/index.js';
+import { ApiError, bodyText, stdio, type CliIo } from '../common/index.js';
+import { startClusterCommand } from '../common/cli-command.js';
 import { API } from '../contracts/index.js';
 
 const USAGE = `usage: sextant node <ls|rm> [args] [--master IP:5050 | --url URL [--ca FILE]]
@@ -28,26 +28,9 @@ interface Slave {
 }
 
 export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { master: { type: 'string' }, url: { type: 'string' }, ca: { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    io.err(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values: v, positionals: [cmd, ...args] } = parsed;
-  if (v.help || !cmd) {
-    io.out(USAGE);
-    return v.help ? 0 : 2;
-  }
-  let client: ClusterClient;
-  try {
-    client = new ClusterClient({ master: v.master, url: v.url, ca: v.ca });
-  } catch (e) {
-    if (!(e instanceof ClusterConfigError)) throw e;
-    io.err(`sextant node: ${e.message}\n`);
-    return 2;
-  }
+  const started = startClusterCommand('node', argv, USAGE, io, { json: { type: 'boolean' }, force: { type: 'boolean' } });
+  if (typeof started === 'number') return started;
+  const { values: v, cmd, args, client } = started;
   const call = async (method: string, path: string) => {
     try {
       return await client.request('mesos', path, { method });

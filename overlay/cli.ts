@@ -10,8 +10,8 @@
  * or --url URL [--ca FILE] of an entry point (its /net/ routes); requests go through common/cli-client.ts.
  */
 import { stdio, type CliIo } from '../common/endpoint.js';
-import { parseArgs } from 'node:util';
-import { ApiError, bodyText, ClusterClient, ClusterConfigError } from '../common/index.js';
+import { ApiError, bodyText } from '../common/index.js';
+import { startClusterCommand } from '../common/cli-command.js';
 
 const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] [--master IP:5050 | --url URL [--ca FILE]]
   create NAME --subnet CIDR [--prefix N] [--subnet6 CIDR --prefix6 N] [--mtu N]
@@ -25,34 +25,14 @@ const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] 
 const num = (s: string | undefined): number | string | undefined => (s === undefined ? undefined : /^\d+$/.test(s) ? Number(s) : s);
 
 export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        master: { type: 'string' }, url: { type: 'string' }, ca: { type: 'string' }, subnet: { type: 'string' }, prefix: { type: 'string' }, subnet6: { type: 'string' }, prefix6: { type: 'string' },
-        mtu: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, ports: { type: 'string' }, protocol: { type: 'string' },
-        delete: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values: v, positionals: [cmd, ...args] } = parsed;
-  if (v.help || !cmd) {
-    io.out(USAGE);
-    return v.help ? 0 : 2;
-  }
-  let client: ClusterClient;
-  try {
-    client = new ClusterClient({ master: v.master, url: v.url, ca: v.ca });
-  } catch (e) {
-    if (!(e instanceof ClusterConfigError)) throw e;
-    io.err(`sextant network: ${e.message}\n`);
-    return 2;
-  }
+  const started = startClusterCommand('network', argv, USAGE, io, {
+    subnet: { type: 'string' }, prefix: { type: 'string' }, subnet6: { type: 'string' }, prefix6: { type: 'string' },
+    mtu: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, ports: { type: 'string' }, protocol: { type: 'string' },
+    delete: { type: 'boolean' },
+  });
+  if (typeof started === 'number') return started;
+  const { cmd, args, client } = started;
+  const v = started.values as { [k in 'subnet' | 'prefix' | 'subnet6' | 'prefix6' | 'mtu' | 'ports' | 'protocol']?: string } & { force?: boolean; json?: boolean; delete?: boolean };
   const call = async (method: string, path: string, body?: unknown) => {
     try {
       return await client.request('net', path, { method, body });
