@@ -10,3 +10,4 @@ export * from './limits.js';
 export * from './vip-label.js';
 export { createMasterControl, createAgentControl } from './registry.js';
 export * from './auth.js';
+export * from './netmetrics.js';
