@@ -400,8 +400,8 @@ function planHairpin(counts: Map<string, number>, adjust: Map<string, number>, d
   for (const [ip, by] of adjust) {
     const before = counts.get(ip) ?? 0;
     const after = before + by;
-    if (before <= 0 && after > 0) delta.insert(hairpinSet(familyOf(ip)), `${ip} . ${ip}`, '');
-    if (before > 0 && after <= 0) delta.remove(hairpinSet(familyOf(ip)), `${ip} . ${ip}`);
+    if (before <= 0 && after > 0) delta.hairpin(ip, true);
+    if (before > 0 && after <= 0) delta.hairpin(ip, false);
   }
 }
 

@@ -1,19 +1,17 @@
 /**
  * Element writes and reads over nfnetlink, skipping nft's parser and process: the driver's element
- * changes (`set`, `key`, `value` in the text form ruleset.ts renders) become NFT_MSG_NEWSETELEM /
- * DELSETELEM messages in one NFNL batch (one transaction, as one `nft -f` line is), and the
- * elements are read back with NFT_MSG_GETSETELEM dumps. The table's skeleton (chains, maps, sets)
- * is still created from text by nft; this file only knows the key and data layout of its maps:
- * each field of a concatenation takes whole 4-byte registers (ipv4 4 B, ipv6 16 B, inet_proto 1 B,
- * inet_service 2 B big-endian, numgen and mark u32 in host order), a verdict is a code and a chain.
- * The socket is the native module native/nfnetlink.c (opened in the driver's network namespace).
+ * changes (an ElementDelta: whole services and hairpin addresses, encoded straight to bytes by
+ * encode.ts, and single elements in text form) become NFT_MSG_NEWSETELEM / DELSETELEM messages in
+ * one NFNL batch (one transaction, as one `nft -f` line is), and the elements are read back with
+ * NFT_MSG_GETSETELEM dumps, as text or as compact bytes. The table's skeleton (chains, maps, sets)
+ * is still created from text by nft. The socket is the native module native/nfnetlink.c (opened in the driver's network namespace).
  */
-import { constants, endianness } from 'node:os';
-import ipaddr from 'ipaddr.js';
+import { constants } from 'node:os';
 import { loadNative } from '../../common/native.js';
 import { DriverError } from '../errors.js';
-import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap, type Family } from './names.js';
-import { emptyElements, type Elements } from './ruleset.js';
+import { FAMILIES, type Family } from './names.js';
+import { emptyElements, type ElementDelta, type Elements } from './ruleset.js';
+import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, attrs, elementBytes, elementText, encodeHairpin, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
 
 interface Addon {
   open(nsPath: string | null): number;
@@ -46,20 +44,11 @@ const NFT_MSG_NEWSETELEM = 12;
 const NFT_MSG_GETSETELEM = 13;
 const NFT_MSG_DELSETELEM = 14;
 const NFPROTO_INET = 1;
-const NLA_F_NESTED = 0x8000;
-const NLA_TYPE_MASK = 0x3fff;
 const LIST_TABLE = 1;
 const LIST_SET = 2;
 const LIST_ELEMENTS = 3;
-const LIST_ELEM = 1;
 const ELEM_KEY = 1;
 const ELEM_DATA = 2;
-const DATA_VALUE = 1;
-const DATA_VERDICT = 2;
-const VERDICT_CODE = 1;
-const VERDICT_CHAIN = 2;
-const NFT_JUMP = -3;
-const NFT_GOTO = -4;
 const NLMSGERR_ATTR_MSG = 1;
 const NLMSGERR_ATTR_OFFS = 2;
 const nftType = (msg: number) => (NFNL_SUBSYS_NFTABLES << 8) | msg;
@@ -67,207 +56,93 @@ const nftType = (msg: number) => (NFNL_SUBSYS_NFTABLES << 8) | msg;
 /** A message's element list stays under the 64 KiB an attribute length can say. */
 const MAX_ELEMENTS_BYTES = 60_000;
 
-type Field = 'ip4' | 'ip6' | 'proto' | 'port' | 'u32';
-interface Layout {
-  key: Field[];
-  data: Field[] | 'verdict' | 'none';
-}
+export { layouts } from './encode.js';
 
-/** The layout of each map and set renderSkeleton creates. */
-export function layouts(): Map<string, Layout> {
-  const m = new Map<string, Layout>();
-  for (const f of FAMILIES) {
-    const ip: Field = f === 4 ? 'ip4' : 'ip6';
-    m.set(svcMap(f), { key: [ip, 'proto', 'port'], data: 'verdict' });
-    m.set(slotMap(f), { key: [ip, 'proto', 'port', 'u32'], data: [ip, 'port'] });
-    m.set(backendMap(f), { key: [ip, 'proto', 'port', ip, 'port'], data: ['u32'] });
-    m.set(hairpinSet(f), { key: [ip, ip], data: 'none' });
-  }
-  return m;
-}
-const LAYOUTS = layouts();
-
-/** `numgen` and `mark` are integers in host byte order. */
-const HOST_LE = endianness() === 'LE';
-
-const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
-const PROTO_NAME: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 const ERRNO_NAME = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
-
-/** A growing byte buffer with netlink attribute helpers. */
-class Writer {
-  buf: Buffer;
-  len = 0;
-  constructor(size = 0) {
-    this.buf = Buffer.allocUnsafe(Math.max(4096, size));
-  }
-  reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.len + n) cap *= 2;
-    const b = Buffer.allocUnsafe(cap);
-    this.buf.copy(b, 0, 0, this.len);
-    this.buf = b;
-  }
-  /** Start an attribute (or a message header of `hdr` bytes); returns its offset for `end`. */
-  begin(type: number, hdr = 4): number {
-    this.reserve(hdr);
-    const at = this.len;
-    this.buf.fill(0, at, at + hdr);
-    this.buf.writeUInt16LE(type, at + 2);
-    this.len += hdr;
-    return at;
-  }
-  endAttr(at: number): void {
-    this.buf.writeUInt16LE(this.len - at, at);
-    this.pad();
-  }
-  pad(): void {
-    const p = (4 - (this.len & 3)) & 3;
-    this.reserve(p);
-    this.buf.fill(0, this.len, this.len + p);
-    this.len += p;
-  }
-  string(type: number, s: string): void {
-    const at = this.begin(type);
-    const n = Buffer.byteLength(s);
-    this.reserve(n + 1);
-    this.buf.write(s, this.len);
-    this.buf[this.len + n] = 0;
-    this.len += n + 1;
-    this.endAttr(at);
-  }
-  u32be(type: number, v: number): void {
-    const at = this.begin(type);
-    this.reserve(4);
-    this.buf.writeInt32BE(v, this.len);
-    this.len += 4;
-    this.endAttr(at);
-  }
-  /** Message header + nfgenmsg; `endMsg` fills the length. */
-  beginMsg(type: number, flags: number, seq: number, family: number, resId: number): number {
-    this.reserve(20);
-    const at = this.len;
-    this.buf.writeUInt32LE(0, at);
-    this.buf.writeUInt16LE(type, at + 4);
-    this.buf.writeUInt16LE(flags, at + 6);
-    this.buf.writeUInt32LE(seq >>> 0, at + 8);
-    this.buf.writeUInt32LE(0, at + 12);
-    this.buf[at + 16] = family;
-    this.buf[at + 17] = 0;
-    this.buf.writeUInt16BE(resId, at + 18);
-    this.len += 20;
-    return at;
-  }
-  endMsg(at: number): void {
-    this.buf.writeUInt32LE(this.len - at, at);
-  }
-}
-
-/** One field of a key or data value in the text form, into 4-byte registers. */
-function putField(w: Writer, f: Field, text: string): void {
-  const size = f === 'ip6' ? 16 : 4;
-  w.reserve(size);
-  const b = w.buf;
-  const at = w.len;
-  b.fill(0, at, at + size);
-  switch (f) {
-    case 'ip4': {
-      let part = 0;
-      let n = 0;
-      let digits = 0;
-      for (let i = 0; i <= text.length; i++) {
-        const c = i < text.length ? text.charCodeAt(i) : 46;
-        if (c === 46) {
-          if (digits === 0 || n > 255 || part > 3) throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
-          b[at + part++] = n;
-          n = 0;
-          digits = 0;
-        } else if (c >= 48 && c <= 57 && digits < 3) {
-          n = n * 10 + c - 48;
-          digits++;
-        } else throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
-      }
-      if (part !== 4) throw new Error(`bad IPv4 address ${JSON.stringify(text)}`);
-      break;
-    }
-    case 'ip6': {
-      if (!ipaddr.IPv6.isValid(text)) throw new Error(`bad IPv6 address ${JSON.stringify(text)}`);
-      const bytes = ipaddr.IPv6.parse(text).toByteArray();
-      for (let i = 0; i < 16; i++) b[at + i] = bytes[i]!;
-      break;
-    }
-    case 'proto': {
-      const n = PROTO_NUM[text];
-      if (n === undefined) throw new Error(`bad protocol ${JSON.stringify(text)}`);
-      b[at] = n;
-      break;
-    }
-    case 'port': {
-      const n = Number(text);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`bad port ${JSON.stringify(text)}`);
-      b.writeUInt16BE(n, at);
-      break;
-    }
-    case 'u32': {
-      const n = Number(text);
-      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`bad integer ${JSON.stringify(text)}`);
-      if (HOST_LE) b.writeUInt32LE(n, at);
-      else b.writeUInt32BE(n, at);
-      break;
-    }
-  }
-  w.len += size;
-}
-
-function putValue(w: Writer, type: number, fields: Field[], text: string): void {
-  const parts = text.split(' . ');
-  if (parts.length !== fields.length) throw new Error(`expected ${fields.length} fields, got ${JSON.stringify(text)}`);
-  const outer = w.begin(type | NLA_F_NESTED);
-  const inner = w.begin(DATA_VALUE);
-  for (let i = 0; i < fields.length; i++) putField(w, fields[i]!, parts[i]!);
-  w.endAttr(inner);
-  w.endAttr(outer);
-}
-
-function putVerdict(w: Writer, text: string): void {
-  const m = /^(goto|jump) (\S+)$/.exec(text);
-  if (!m) throw new Error(`bad verdict ${JSON.stringify(text)}`);
-  const outer = w.begin(ELEM_DATA | NLA_F_NESTED);
-  const v = w.begin(DATA_VERDICT | NLA_F_NESTED);
-  w.u32be(VERDICT_CODE, m[1] === 'goto' ? NFT_GOTO : NFT_JUMP);
-  w.string(VERDICT_CHAIN, m[2]!);
-  w.endAttr(v);
-  w.endAttr(outer);
-}
 
 /** What one message of a batch carried, to name the element an error points at. */
 interface Sent {
   seq: number;
   verb: 'add' | 'delete';
   set: string;
-  keys: string[];
-  values?: string[];
-  /** The message holds keys[from] up to keys[from + offsets.length - 1]. */
-  from: number;
+  /** The message's offset in `buf` (its writer's until the batch is assembled). */
+  at: number;
+  buf?: Buffer;
   /** Offset of each element's attribute from the message start. */
   offsets: number[];
 }
 
-const itemText = (s: Sent, i: number): string => {
-  const v = s.values?.[s.from + i] ?? '';
-  const k = s.keys[s.from + i]!;
-  return s.verb === 'add' && v !== '' ? `${k} : ${v}` : k;
-};
-
-/** One change of a batch: add (`value` '' for sets) or delete of `key` in `set`. */
-export interface ElementOps {
-  /** Elements in all (sizes the buffer). */
-  ops?: number;
-  /** Calls `emit` per set with its deletes, then per set with its adds (keys, and values: '' for sets). */
-  each(emit: (verb: 'add' | 'delete', set: string, keys: string[], values?: string[]) => void): void;
+/** The messages of one verb on one set: a new one starts when the element list nears its limit. */
+class SetMessages {
+  readonly w: Writer;
+  private msg = -1;
+  private list = -1;
+  elements = 0;
+  constructor(
+    readonly verb: 'add' | 'delete',
+    readonly set: string,
+    private readonly table: string,
+    private readonly nextSeq: () => number,
+    readonly sent: Sent[],
+    size: number,
+  ) {
+    this.w = new Writer(size);
+  }
+  /** Start one element; returns its attribute's offset. */
+  element(): number {
+    if (this.msg < 0 || this.w.len - this.list >= MAX_ELEMENTS_BYTES) this.open();
+    this.sent[this.sent.length - 1]!.offsets.push(this.w.len - this.msg);
+    this.elements++;
+    return this.w.begin(LIST_ELEM | NLA_F_NESTED);
+  }
+  private open(): void {
+    this.close();
+    const seq = this.nextSeq();
+    const type = nftType(this.verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
+    this.msg = this.w.beginMsg(type, NLM_F_REQUEST | (this.verb === 'add' ? NLM_F_CREATE : 0), seq, NFPROTO_INET, 0);
+    this.w.string(LIST_TABLE, this.table);
+    this.w.string(LIST_SET, this.set);
+    this.list = this.w.begin(LIST_ELEMENTS | NLA_F_NESTED);
+    this.sent.push({ seq, verb: this.verb, set: this.set, at: this.msg, offsets: [] });
+  }
+  close(): void {
+    if (this.msg < 0) return;
+    this.w.endAttr(this.list);
+    this.w.endMsg(this.msg);
+    this.msg = -1;
+  }
 }
 
+/** Elements of one verb, each set's into its own messages. */
+class VerbSink implements ElementSink {
+  w: Writer = new Writer(0);
+  readonly sets = new Map<string, SetMessages>();
+  private cur?: SetMessages;
+  constructor(
+    private readonly verb: 'add' | 'delete',
+    private readonly table: string,
+    private readonly nextSeq: () => number,
+    private readonly sizeHint: number,
+  ) {}
+  messages(set: string): SetMessages {
+    if (this.cur?.set === set) return this.cur;
+    let m = this.sets.get(set);
+    if (!m) {
+      if (!LAYOUTS.has(set)) throw new DriverError('nftables', `netlink: no layout for set ${set}`);
+      this.sets.set(set, (m = new SetMessages(this.verb, set, this.table, this.nextSeq, [], this.sizeHint)));
+    }
+    this.cur = m;
+    return m;
+  }
+  element(set: string): number {
+    const m = this.messages(set);
+    this.w = m.w;
+    return m.element();
+  }
+  end(at: number): void {
+    this.w.endAttr(at);
+  }
+}
 /** A failed batch: the kernel's errno name and the element it named. */
 export class NetlinkBatchError extends DriverError {
   constructor(
@@ -315,60 +190,88 @@ export class NftNetlink {
     this.fd = -1;
   }
 
-  /** Encode `ops` as one batch (throws naming a malformed element before anything is sent). */
-  encode(ops: ElementOps): { buf: Buffer; sent: Sent[]; elements: number } {
-    const w = new Writer((ops.ops ?? 0) * 64);
-    const sent: Sent[] = [];
-    let elements = 0;
-    let lastAt = -1;
-    const begin = w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES);
-    w.endMsg(begin);
-    ops.each((verb, set, items, values) => {
+  /** Encode `delta` as one batch (throws naming a malformed element before anything is sent). */
+  encode(delta: ElementDelta): { buf: Buffer; sent: Sent[]; elements: number } {
+    const hint = Math.min(4 << 20, (delta.ops || 1) * 24);
+    const sinks = { delete: new VerbSink('delete', this.table, () => this.nextSeq(), hint), add: new VerbSink('add', this.table, () => this.nextSeq(), hint) };
+    const beginSeq = this.nextSeq();
+    const { bulk } = delta;
+    for (const [verb, services, hairpin] of [
+      ['delete', bulk.del, bulk.delHairpin],
+      ['add', bulk.add, bulk.addHairpin],
+    ] as const) {
+      const sink = sinks[verb];
+      for (const s of services) {
+        try {
+          encodeService(sink, s, bulk.maxSlots, verb === 'add');
+        } catch (e) {
+          throw new DriverError('nftables', `netlink: cannot encode the elements of service ${s.key}: ${(e as Error).message}`);
+        }
+      }
+      for (const ip of hairpin) {
+        try {
+          encodeHairpin(sink, ip);
+        } catch (e) {
+          throw new DriverError('nftables', `netlink: cannot encode the hairpin element of backend ${ip}: ${(e as Error).message}`);
+        }
+      }
+    }
+    delta.eachText((verb, set, items, values) => {
+      const sink = sinks[verb];
       const layout = LAYOUTS.get(set);
       if (!layout) throw new DriverError('nftables', `netlink: no layout for set ${set}`);
-      let i = 0;
-      while (i < items.length) {
-        const seq = this.nextSeq();
-        const type = nftType(verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-        const msg = w.beginMsg(type, NLM_F_REQUEST | (verb === 'add' ? NLM_F_CREATE : 0), seq, NFPROTO_INET, 0);
-        lastAt = msg;
-        w.string(LIST_TABLE, this.table);
-        w.string(LIST_SET, set);
-        const list = w.begin(LIST_ELEMENTS | NLA_F_NESTED);
-        const s: Sent = { seq, verb, set, keys: items, values, from: i, offsets: [] };
-        while (i < items.length && w.len - list < MAX_ELEMENTS_BYTES) {
-          const key = items[i]!;
-          const value = verb === 'add' && layout.data !== 'none' ? (values?.[i] ?? '') : '';
-          i++;
-          s.offsets.push(w.len - msg);
-          try {
-            const el = w.begin(LIST_ELEM | NLA_F_NESTED);
-            if (verb === 'add' && layout.data !== 'none' && value === '') throw new Error('no value');
-            putValue(w, ELEM_KEY, layout.key, key);
-            if (value !== '') {
-              if (layout.data === 'verdict') putVerdict(w, value);
-              else putValue(w, ELEM_DATA, layout.data as Field[], value);
-            }
-            w.endAttr(el);
-          } catch (e) {
-            throw new DriverError('nftables', `netlink: cannot encode element ${set} { ${itemText(s, s.offsets.length - 1)} }: ${(e as Error).message}`);
+      const withData = verb === 'add' && layout.data !== 'none';
+      for (let i = 0; i < items.length; i++) {
+        const key = items[i]!;
+        const value = withData ? (values?.[i] ?? '') : '';
+        const el = sink.element(set);
+        const w = sink.w;
+        try {
+          if (withData && value === '') throw new Error('no value');
+          putValue(w, ELEM_KEY, layout.key, key);
+          if (value !== '') {
+            if (layout.data === 'verdict') putVerdict(w, value);
+            else putValue(w, ELEM_DATA, layout.data as Field[], value);
           }
-          elements++;
+        } catch (e) {
+          throw new DriverError('nftables', `netlink: cannot encode element ${set} { ${verb === 'add' && value !== '' ? `${key} : ${value}` : key} }: ${(e as Error).message}`);
         }
-        w.endAttr(list);
-        w.endMsg(msg);
-        sent.push(s);
+        sink.end(el);
       }
     });
+    // Assemble: begin, every delete message, every add message, end.
+    const parts: SetMessages[] = [...sinks.delete.sets.values(), ...sinks.add.sets.values()].filter((m) => m.elements > 0);
+    let total = 40;
+    for (const m of parts) {
+      m.close();
+      total += m.w.len;
+    }
+    const out = Buffer.allocUnsafe(total);
+    const w = new Writer(0);
+    w.buf = out;
+    w.endMsg(w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, beginSeq, 0, NFNL_SUBSYS_NFTABLES));
+    const sent: Sent[] = [];
+    let elements = 0;
+    for (const m of parts) {
+      const base = w.len;
+      m.w.buf.copy(out, base, 0, m.w.len);
+      w.len += m.w.len;
+      elements += m.elements;
+      for (const s of m.sent) {
+        s.at += base;
+        s.buf = out;
+        sent.push(s);
+      }
+    }
     // The last message asks for an ack: its arrival says the batch ran to its end.
-    if (lastAt >= 0) w.buf.writeUInt16LE(w.buf.readUInt16LE(lastAt + 6) | NLM_F_ACK, lastAt + 6);
-    const end = w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES);
-    w.endMsg(end);
-    return { buf: w.buf.subarray(0, w.len), sent, elements };
+    const last = sent[sent.length - 1];
+    if (last) out.writeUInt16LE(out.readUInt16LE(last.at + 6) | NLM_F_ACK, last.at + 6);
+    w.endMsg(w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES));
+    return { buf: out.subarray(0, w.len), sent, elements };
   }
 
   /** Write `ops` as one transaction; rejects with NetlinkBatchError naming the first element the kernel refused. */
-  write(ops: ElementOps, sending?: (elements: number, bytes: number) => void): { elements: number; bytes: number } {
+  write(ops: ElementDelta, sending?: (elements: number, bytes: number) => void): { elements: number; bytes: number } {
     const { buf, sent, elements } = this.encode(ops);
     if (!sent.length) return { elements: 0, bytes: 0 };
     sending?.(elements, buf.length);
@@ -408,11 +311,30 @@ export class NftNetlink {
   /** Every element of every map and set of the table, in the text form the renderer writes. */
   readElements(timeoutMs = 30_000): Elements {
     const out = emptyElements();
+    this.eachDumped(timeoutMs, (set, layout, el) => {
+      const [k, v] = elementText(el, layout);
+      if (k) out.get(set)!.set(k, v);
+    });
+    return out;
+  }
+
+  /** Every element, compact: per set, key bytes -> data bytes (latin1 strings, as encode.ts's elementBytes). */
+  readElementBytes(timeoutMs = 30_000): Map<string, Map<string, string>> {
+    const out = new Map<string, Map<string, string>>();
+    for (const set of LAYOUTS.keys()) out.set(set, new Map());
+    this.eachDumped(timeoutMs, (set, _layout, el) => {
+      const kd = elementBytes(el);
+      if (kd) out.get(set)!.set(kd[0], kd[1]);
+    });
+    return out;
+  }
+
+  /** Dump each set; `visit` gets each element's LIST_ELEM payload (a view into the replies). */
+  private eachDumped(timeoutMs: number, visit: (set: string, layout: Layout, el: Buffer) => void): void {
     for (const [set, layout] of LAYOUTS) {
       // A set changed during its dump says so (NLM_F_DUMP_INTR): read it again.
       let replies = this.dumpSet(set, timeoutMs);
       for (let tries = 1; tries < 5 && [...messages(replies)].some((m) => m.flags & NLM_F_DUMP_INTR); tries++) replies = this.dumpSet(set, timeoutMs);
-      const els = out.get(set)!;
       for (const m of messages(replies)) {
         if (m.type === NLMSG_DONE) break;
         if (m.type === NLMSG_ERROR) {
@@ -424,11 +346,10 @@ export class NftNetlink {
         }
         for (const [type, v] of attrs(m.body, 4)) {
           if (type !== LIST_ELEMENTS) continue;
-          for (const [, el] of attrs(v, 0)) decodeElement(el, layout, els);
+          for (const [, el] of attrs(v, 0)) visit(set, layout, el);
         }
       }
     }
-    return out;
   }
 
   private dumpSet(set: string, timeoutMs: number): Buffer {
@@ -445,12 +366,19 @@ export class NftNetlink {
   }
 }
 
-/** The element an error's attribute offset falls in (the message's first element without one). */
+/** The element an error's attribute offset falls in (the message's first element without one), decoded from the batch. */
 function elementAt(s: Sent, offset: number): string {
   let i = 0;
   if (offset >= 0) while (i + 1 < s.offsets.length && s.offsets[i + 1]! <= offset) i++;
   const more = offset < 0 && s.offsets.length > 1 ? ` (or one of ${s.offsets.length - 1} more in that message)` : '';
-  return `${s.verb} element ${s.set} { ${itemText(s, i)} }${more}`;
+  let text = '?';
+  const layout = LAYOUTS.get(s.set);
+  if (s.buf && layout && s.offsets.length) {
+    const at = s.at + s.offsets[i]!;
+    const [k, v] = elementText(s.buf.subarray(at + 4, at + s.buf.readUInt16LE(at)), layout);
+    text = s.verb === 'add' && v !== '' ? `${k} : ${v}` : k;
+  }
+  return `${s.verb} element ${s.set} { ${text} }${more}`;
 }
 
 interface Msg {
@@ -468,69 +396,6 @@ function* messages(buf: Buffer): Generator<Msg> {
     yield { type: buf.readUInt16LE(at + 4), flags: buf.readUInt16LE(at + 6), body: buf.subarray(at + 16, at + len) };
     at += (len + 3) & ~3;
   }
-}
-
-function* attrs(buf: Buffer, from: number): Generator<[number, Buffer]> {
-  let at = from;
-  while (at + 4 <= buf.length) {
-    const len = buf.readUInt16LE(at);
-    if (len < 4 || at + len > buf.length) return;
-    yield [buf.readUInt16LE(at + 2) & NLA_TYPE_MASK, buf.subarray(at + 4, at + len)];
-    at += (len + 3) & ~3;
-  }
-}
-
-function fieldText(f: Field, b: Buffer, at: number): string {
-  switch (f) {
-    case 'ip4':
-      return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-    case 'ip6':
-      return ipaddr.fromByteArray([...b.subarray(at, at + 16)]).toString();
-    case 'proto':
-      return PROTO_NAME[b[at]!] ?? String(b[at]);
-    case 'port':
-      return String(b.readUInt16BE(at));
-    case 'u32':
-      return String(HOST_LE ? b.readUInt32LE(at) : b.readUInt32BE(at));
-  }
-}
-
-function valueText(fields: Field[], nested: Buffer): string {
-  for (const [type, v] of attrs(nested, 0)) {
-    if (type !== DATA_VALUE) continue;
-    const parts: string[] = [];
-    let at = 0;
-    for (const f of fields) {
-      parts.push(fieldText(f, v, at));
-      at += f === 'ip6' ? 16 : 4;
-    }
-    return parts.join(' . ');
-  }
-  return '';
-}
-
-function verdictText(nested: Buffer): string {
-  for (const [type, v] of attrs(nested, 0)) {
-    if (type !== DATA_VERDICT) continue;
-    let code = 0;
-    let chain = '';
-    for (const [t, x] of attrs(v, 0)) {
-      if (t === VERDICT_CODE) code = x.readInt32BE(0);
-      if (t === VERDICT_CHAIN) chain = x.toString('utf8').replace(/\0+$/, '');
-    }
-    return code === NFT_GOTO ? `goto ${chain}` : code === NFT_JUMP ? `jump ${chain}` : `verdict ${code}`;
-  }
-  return '';
-}
-
-function decodeElement(el: Buffer, layout: Layout, into: Map<string, string>): void {
-  let key = '';
-  let value = '';
-  for (const [type, v] of attrs(el, 0)) {
-    if (type === ELEM_KEY) key = valueText(layout.key, v);
-    else if (type === ELEM_DATA) value = layout.data === 'verdict' ? verdictText(v) : layout.data === 'none' ? '' : valueText(layout.data, v);
-  }
-  if (key) into.set(key, value);
 }
 
 /** The namespace file a runner's options point at: `netns` NAME, or a `nsenter --net=PATH` / `-t PID -n` prefix. */

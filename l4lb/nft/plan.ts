@@ -4,7 +4,7 @@
  */
 import type { ApplyResult, Backend, Service } from '../driver.js';
 import { normalizeOne, sameBackends } from '../services.js';
-import { ElementDelta, eachServiceElement, serviceElements, type Element } from './ruleset.js';
+import { ElementDelta, serviceElements, type Element } from './ruleset.js';
 
 export interface Plan {
   delta: ElementDelta;
@@ -23,7 +23,7 @@ export function planAdd(p: Plan, s: Service, maxSlots: number): void {
   // A new service owns only new keys: no element-level diff needed (the from-empty case).
   p.changes.set(s.key, s);
   p.result.added++;
-  eachServiceElement(s, maxSlots, (set, k, v) => p.delta.insert(set, k, v));
+  p.delta.addService(s, maxSlots);
 }
 
 export function planChange(p: Plan, old: Service, s: Service, maxSlots: number): void {
@@ -35,7 +35,7 @@ export function planChange(p: Plan, old: Service, s: Service, maxSlots: number):
 export function planRemove(p: Plan, old: Service, maxSlots: number): void {
   p.changes.set(old.key, undefined);
   p.result.removed++;
-  eachServiceElement(old, maxSlots, (set, key) => p.delta.remove(set, key));
+  p.delta.removeService(old, maxSlots);
 }
 
 /**
@@ -59,7 +59,7 @@ export function planSorted(have: Service[], desired: Service[], maxSlots: number
       j++;
       continue;
     }
-    const s = normalizeOne(raw);
+    const s = isCanonical(raw) ? raw : normalizeOne(raw);
     if (s.key <= last) return undefined;
     while (j < have.length && have[j]!.key < s.key) planRemove(p, have[j++]!, maxSlots);
     const old = have[j];
@@ -86,6 +86,38 @@ function diffElements(delta: ElementDelta, before: Element[], after: Element[]):
   const prev = new Map(before.map(([set, k, v]) => [`${set}|${k}`, v]));
   for (const [set, k, v] of before) if (next.get(`${set}|${k}`) !== v) delta.remove(set, k);
   for (const [set, k, v] of after) if (prev.get(`${set}|${k}`) !== v) delta.insert(set, k, v);
+}
+
+const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * `s` is what normalizeOne would return (IPv4 addresses, key spelled from its fields, backends
+ * sorted), checked without building anything: programming from empty then copies no service.
+ */
+export function isCanonical(s: Service): boolean {
+  const k = s.key;
+  const p = s.protocol.length;
+  const v = s.vip.length;
+  if (!V4.test(s.vip) || !k.startsWith(s.protocol) || k.charCodeAt(p) !== 47 || !k.startsWith(s.vip, p + 1) || k.charCodeAt(p + 1 + v) !== 58) return false;
+  let port = 0;
+  const from = p + v + 2;
+  if (k.length === from || k.length - from > 5 || (k.charCodeAt(from) === 48 && k.length > from + 1)) return false;
+  for (let i = from; i < k.length; i++) {
+    const c = k.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return false;
+    port = port * 10 + c;
+  }
+  if (port !== s.port) return false;
+  const bs = s.backends;
+  for (let i = 0; i < bs.length; i++) {
+    const b = bs[i]!;
+    if (!V4.test(b.ip)) return false;
+    if (i > 0) {
+      const a = bs[i - 1]!;
+      if (a.ip > b.ip || (a.ip === b.ip && a.port > b.port)) return false;
+    }
+  }
+  return true;
 }
 
 /** `sameBackends` as a plain loop: the walk calls it once per service. */

@@ -134,11 +134,43 @@ export function renderElements(services: Iterable<Service>, maxSlots: number): E
   return e;
 }
 
-/** Element changes collected for one transaction (deletes run before adds). */
+/** How many elements `eachServiceElement` gives for `s` (without building them). */
+export function serviceElementCount(s: Service, maxSlots: number): number {
+  const f = familyOf(s.vip);
+  // The common case without arrays: every weight fits (no scaling), draining backends add one each.
+  let sum = 0;
+  let n = 1;
+  for (const b of s.backends) {
+    if (familyOf(b.ip) !== f) continue;
+    if (b.weight > 0) sum += b.weight;
+    else n++;
+  }
+  if (sum <= maxSlots) return n + sum;
+  const counts = slotsFor(
+    s.backends.map((b) => (familyOf(b.ip) === f ? b.weight : 0)),
+    maxSlots,
+  );
+  const scaled = s.backends.some((b, i) => familyOf(b.ip) === f && b.weight > 0 && counts[i] !== b.weight);
+  n = 1;
+  s.backends.forEach((b, i) => {
+    if (familyOf(b.ip) !== f) return;
+    if (scaled || b.weight <= 0) n++;
+    n += counts[i]!;
+  });
+  return n;
+}
+
+/**
+ * Element changes collected for one transaction (deletes run before adds): single elements as
+ * text, and whole services and hairpin addresses, which the netlink writer encodes straight to
+ * bytes (l4lb/nft/encode.ts) and the text writers expand to element text.
+ */
 export class ElementDelta {
   private readonly del = new Map<string, string[]>();
   /** Per set: keys and their values ('' for sets), side by side. */
   private readonly add = new Map<string, [string[], string[]]>();
+  /** Whole services whose every element is added or deleted, and hairpin entries by backend address. */
+  readonly bulk = { add: [] as Service[], del: [] as Service[], addHairpin: [] as string[], delHairpin: [] as string[], maxSlots: 64 };
   ops = 0;
   remove(set: string, key: string): void {
     push(this.del, set, key);
@@ -151,15 +183,57 @@ export class ElementDelta {
     kv[1].push(value);
     this.ops++;
   }
+  /** Every element of `s` added. */
+  addService(s: Service, maxSlots: number): void {
+    this.bulk.add.push(s);
+    this.bulk.maxSlots = maxSlots;
+    this.ops += serviceElementCount(s, maxSlots);
+  }
+  /** Every element of `s` deleted. */
+  removeService(s: Service, maxSlots: number): void {
+    this.bulk.del.push(s);
+    this.bulk.maxSlots = maxSlots;
+    this.ops += serviceElementCount(s, maxSlots);
+  }
+  /** The hairpin entry of backend address `ip` added or deleted. */
+  hairpin(ip: string, add: boolean): void {
+    (add ? this.bulk.addHairpin : this.bulk.delHairpin).push(ip);
+    this.ops++;
+  }
+  /** The bulk parts as element text (the text writers' form). */
+  private expand(): void {
+    const b = this.bulk;
+    if (!b.add.length && !b.del.length && !b.addHairpin.length && !b.delHairpin.length) return;
+    for (const s of b.del) eachServiceElement(s, b.maxSlots, (set, k) => push(this.del, set, k));
+    for (const ip of b.delHairpin) push(this.del, hairpinSet(familyOf(ip)), `${ip} . ${ip}`);
+    const ins = (set: string, k: string, v: string) => {
+      let kv = this.add.get(set);
+      if (!kv) this.add.set(set, (kv = [[], []]));
+      kv[0].push(k);
+      kv[1].push(v);
+    };
+    for (const s of b.add) eachServiceElement(s, b.maxSlots, ins);
+    for (const ip of b.addHairpin) ins(hairpinSet(familyOf(ip)), `${ip} . ${ip}`, '');
+    b.add = [];
+    b.del = [];
+    b.addHairpin = [];
+    b.delHairpin = [];
+  }
   /** The `delete element` then `add element` commands, one per set (and chunk). */
   commands(table: string): string[] {
+    this.expand();
     const lines: string[] = [];
     for (const [set, items] of this.del) lines.push(...elementLines('delete', table, set, items));
     for (const [set, [keys, values]] of this.add) lines.push(...elementLines('add', table, set, keys.map((k, i) => (values[i] === '' ? k : `${k} : ${values[i]}`))));
     return lines;
   }
-  /** Per set its deletes (keys), then per set its adds (keys and values), as `commands` orders them. */
+  /** Per set its deletes (keys), then per set its adds (keys and values), as `commands` orders them (the bulk parts included, as text). */
   each(emit: (verb: 'add' | 'delete', set: string, keys: string[], values?: string[]) => void): void {
+    this.expand();
+    this.eachText(emit);
+  }
+  /** `each` without the bulk parts. */
+  eachText(emit: (verb: 'add' | 'delete', set: string, keys: string[], values?: string[]) => void): void {
     for (const [set, keys] of this.del) emit('delete', set, keys);
     for (const [set, [keys, values]] of this.add) emit('add', set, keys, values);
   }
