@@ -15,6 +15,7 @@
 #include <linux/netlink.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -112,53 +113,66 @@ struct out {
   size_t len, cap;
 };
 
-static int out_reserve(struct out *o, size_t more) {
-  if (o->len + more <= o->cap) return 0;
-  size_t cap = o->cap ? o->cap : 65536;
-  while (cap < o->len + more) cap *= 2;
-  char *p = realloc(o->p, cap);
-  if (!p) return ENOMEM;
-  o->p = p;
-  o->cap = cap;
+static int out_append(struct out *o, const char *data, size_t n) {
+  if (o->len + n > o->cap) {
+    size_t cap = o->cap ? o->cap : 65536;
+    while (cap < o->len + n) cap *= 2;
+    char *p = realloc(o->p, cap);
+    if (!p) return ENOMEM;
+    o->p = p;
+    o->cap = cap;
+  }
+  memcpy(o->p + o->len, data, n);
+  o->len += n;
   return 0;
 }
 
-static void free_out(napi_env env, void *data, void *hint) { free(data); }
-
+/*
+ * The replies as a Buffer V8 owns and counts (a copy: an external buffer would hold the whole
+ * capacity, unseen by the garbage collector, until a collection happens to free it).
+ */
 static napi_value to_buffer(napi_env env, struct out *o) {
   napi_value buf;
-  if (o->len == 0) {
-    free(o->p);
-    void *d;
-    CHECK(napi_create_buffer(env, 0, &d, &buf));
-    return buf;
-  }
-  CHECK(napi_create_external_buffer(env, o->len, o->p, free_out, NULL, &buf));
+  void *d;
+  napi_status st = napi_create_buffer_copy(env, o->len, o->len ? o->p : "", &d, &buf);
+  free(o->p);
+  o->p = NULL;
+  CHECK(st);
   return buf;
 }
 
+/* One datagram at a time: nfnetlink's dump datagrams stay well under this. */
+#define RECV_CHUNK (128 * 1024)
+
 /*
- * Read replies into `o`. wait_done: block (up to the socket's receive timeout) until NLMSG_DONE
- * or an error message ends a dump; otherwise read what is queued, without waiting.
+ * Read replies into `o` (NULL: read and drop them). wait_done: block (up to the socket's
+ * receive timeout) until NLMSG_DONE or an error message ends a dump; otherwise read what is
+ * queued, without waiting.
  */
 static int read_replies(int fd, struct out *o, int wait_done) {
+  char *chunk = malloc(RECV_CHUNK);
+  if (!chunk) return ENOMEM;
+  int ret = 0;
   for (;;) {
-    int e = out_reserve(o, 1 << 20);
-    if (e) return e;
-    ssize_t n = recv(fd, o->p + o->len, o->cap - o->len, wait_done ? 0 : MSG_DONTWAIT);
+    ssize_t n = recv(fd, chunk, RECV_CHUNK, wait_done ? 0 : MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (!wait_done && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-      return errno;
+      if (!wait_done && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      ret = errno;
+      break;
     }
-    if (n == 0) return 0;
-    char *at = o->p + o->len;
-    o->len += (size_t)n;
+    if (n == 0) break;
+    if (o && (ret = out_append(o, chunk, (size_t)n))) break;
     if (!wait_done) continue;
     /* Dump: stop after the datagram that holds NLMSG_DONE (or an error). */
-    for (struct nlmsghdr *h = (struct nlmsghdr *)at; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n))
-      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) return 0;
+    int done = 0;
+    int left = (int)n;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)chunk; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
+      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) done = 1;
+    if (done) break;
   }
+  free(chunk);
+  return ret;
 }
 
 static napi_value js_batch(napi_env env, napi_callback_info info) {
@@ -174,9 +188,7 @@ static napi_value js_batch(napi_env env, napi_callback_info info) {
     return NULL;
   }
   /* Nothing queued from an earlier call may be taken for this batch's answer. */
-  struct out stale = {0};
-  read_replies(fd, &stale, 0);
-  free(stale.p);
+  read_replies(fd, NULL, 0);
   int e = send_all(fd, data, len);
   if (e) return throw_errno(env, "sendmsg", e);
   struct out o = {0};
@@ -201,9 +213,7 @@ static napi_value js_dump(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, SX_MODULE ": dump(fd, buffer, timeoutMs)");
     return NULL;
   }
-  struct out stale = {0};
-  read_replies(fd, &stale, 0);
-  free(stale.p);
+  read_replies(fd, NULL, 0);
   struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int e = send_all(fd, data, len);
