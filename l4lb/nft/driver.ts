@@ -9,12 +9,13 @@ import { SerialQueue } from '../../common/serial-queue.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
 import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './exec.js';
-import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap, tableName } from './names.js';
+import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
 import { parseElementsText, parseTable, sameSkeleton, type KernelTable } from './parse.js';
-import { ElementDelta, diffDelta, diffScript, emptyElements, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
+import { ElementDelta, diffScript, emptyElements, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
 import { emptyPlan, planAdd, planChange, planRemove, planSorted, sortedServices, type Plan } from './plan.js';
 import { NftSession, SESSION_MAX_LINE } from './session.js';
 import { NftNetlink, namespacePath } from './netlink.js';
+import { diffBytes, type ElementBytes } from './bytes-diff.js';
 import type { Protocol } from '../../contracts/index.js';
 
 export interface NftablesDriverOptions extends NftExecOptions {
@@ -286,25 +287,30 @@ export class NftablesDriver implements L4lbDriver {
   /** `textOnly`: read and write through nft's text even when netlink is available (the repair after a failed netlink write). */
   private async reconcileNow(want: Service[], textOnly = false): Promise<ApplyResult> {
     const nl = textOnly ? undefined : this.netlink();
-    const kernel = await this.readKernel(nl);
-    const elements = renderElements(want, this.maxSlots);
-    const intact = kernel !== undefined && sameSkeleton(kernel.skeleton, skeleton(this.maxSlots));
-    if (!intact) this.log.info(kernel ? 'nft_table_rebuilt' : 'nft_table_created', { reason: kernel ? 'skeleton differs from expected' : 'table missing' });
     let ops: number;
-    if (nl) ops = await this.reconcileNetlink(nl, intact ? kernel.elements : undefined, elements);
+    let res: ApplyResult;
+    if (nl) ({ ops, res } = await this.reconcileNetlink(nl, want));
     else {
+      const kernel = await this.readKernel();
+      const elements = renderElements(want, this.maxSlots);
+      const intact = kernel !== undefined && sameSkeleton(kernel.skeleton, skeleton(this.maxSlots));
+      this.logRebuild(kernel !== undefined, intact);
       const r = intact ? diffScript(this.table, kernel.elements, elements) : fullScript(this.table, this.maxSlots, elements);
       ops = r.ops;
       if (r.script) await this.run(['-f', '-'], r.script);
+      // Nothing written: the kernel held exactly `want` (the common case; no need to rebuild its services).
+      res = ops === 0 ? { added: 0, removed: 0, changed: 0 } : diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
     }
-    // Nothing written: the kernel held exactly `want` (the common case; no need to rebuild its services).
-    const res = ops === 0 ? { added: 0, removed: 0, changed: 0 } : diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
     const hairpin = new Map<string, number>();
     for (const s of want) countHairpin(hairpin, s, +1);
     this.seen.clear();
     this.current = { services: new Map(want.map((s) => [s.key, s])), order: want, hairpin };
     await this.checkBridgeNetfilter();
     return { ...res, rules: ops };
+  }
+
+  private logRebuild(exists: boolean, intact: boolean): void {
+    if (!intact) this.log.info(exists ? 'nft_table_rebuilt' : 'nft_table_created', { reason: exists ? 'skeleton differs from expected' : 'table missing' });
   }
 
   /**
@@ -338,27 +344,60 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   /**
-   * Netlink: an intact table gets the element diff in one batch; otherwise nft recreates the
-   * skeleton from text (one transaction) and one batch fills it. A failed batch is repeated as text.
+   * Netlink: an intact table gets the element diff in one batch, computed on element bytes (the
+   * kernel's dump against the desired services encoded, no element text); otherwise nft recreates
+   * the skeleton from text (one transaction) and one batch fills it. A failed batch is repeated as text.
    */
-  private async reconcileNetlink(nl: NftNetlink, have: Elements | undefined, want: Elements): Promise<number> {
+  private async reconcileNetlink(nl: NftNetlink, want: Service[]): Promise<{ ops: number; res: ApplyResult }> {
+    const sk = await this.readSkeleton();
+    const intact = sk !== undefined && sameSkeleton(sk, skeleton(this.maxSlots));
+    this.logRebuild(sk !== undefined, intact);
+    let delta: ElementDelta;
+    let res: ApplyResult;
     let extra = 0;
-    if (!have) {
+    if (intact) {
+      let have: ElementBytes;
+      try {
+        have = nl.readElementBytes();
+      } catch (e) {
+        // A set missing (the skeleton differs) reads as empty.
+        if ((e as { errno?: string }).errno !== 'ENOENT') throw e;
+        have = new Map();
+      }
+      ({ delta, result: res } = diffBytes(have, want, this.maxSlots));
+    } else {
       await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n${renderSkeleton(this.table, this.maxSlots)}`);
-      have = emptyElements();
       extra = skeleton(this.maxSlots).rules.length;
+      delta = new ElementDelta();
+      const hairpins = new Set<string>();
+      for (const s of want) {
+        delta.addService(s, this.maxSlots);
+        const f = familyOf(s.vip);
+        for (const b of s.backends) if (familyOf(b.ip) === f) hairpins.add(b.ip);
+      }
+      for (const ip of hairpins) delta.hairpin(ip, true);
+      res = { added: want.length, removed: 0, changed: 0 };
     }
-    const delta = diffDelta(have, want);
-    if (!delta.ops) return extra;
+    if (!delta.ops) return { ops: extra, res: extra ? res : { added: 0, removed: 0, changed: 0 } };
     try {
       this.writeNetlink(nl, delta);
     } catch (e) {
       this.log.warn('nft_netlink_write_failed_text_fallback', { err: e });
       const kernel = await this.readKernel(undefined);
-      const { script } = diffScript(this.table, kernel?.elements ?? emptyElements(), want);
+      const { script } = diffScript(this.table, kernel?.elements ?? emptyElements(), renderElements(want, this.maxSlots));
       if (script) await this.run(['-f', '-'], script);
     }
-    return delta.ops + extra;
+    return { ops: delta.ops + extra, res };
+  }
+
+  /** The table's chains, rules and sets from nft's terse JSON listing; undefined when the table is missing. */
+  private async readSkeleton(): Promise<KernelTable['skeleton'] | undefined> {
+    try {
+      return parseTable(await this.run(['-j', '-t', 'list', 'table', 'inet', this.table])).skeleton;
+    } catch (e) {
+      if (/No such file or directory/.test((e as Error).message)) return undefined;
+      throw e;
+    }
   }
 
   /** The skeleton from nft's terse JSON; the elements over netlink when `nl` is given, else from nft's text listing. */

@@ -9,9 +9,9 @@
 import { constants } from 'node:os';
 import { loadNative } from '../../common/native.js';
 import { DriverError } from '../errors.js';
-import { FAMILIES, type Family } from './names.js';
+import type { Family } from './names.js';
 import { emptyElements, type ElementDelta, type Elements } from './ruleset.js';
-import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, attrs, elementBytes, elementText, encodeHairpin, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
+import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, attrs, eachAttr, elementBytesAt, elementText, encodeHairpin, encodeRaw, encodeRawKey, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
 
 interface Addon {
   open(nsPath: string | null): number;
@@ -216,6 +216,8 @@ export class NftNetlink {
         }
       }
     }
+    for (const [set, key] of bulk.rawDel) encodeRawKey(sinks.delete, set, key);
+    for (const [set, payload] of bulk.rawAdd) encodeRaw(sinks.add, set, payload);
     delta.eachText((verb, set, items, values) => {
       const sink = sinks[verb];
       const layout = LAYOUTS.get(set);
@@ -311,26 +313,26 @@ export class NftNetlink {
   /** Every element of every map and set of the table, in the text form the renderer writes. */
   readElements(timeoutMs = 30_000): Elements {
     const out = emptyElements();
-    this.eachDumped(timeoutMs, (set, layout, el) => {
-      const [k, v] = elementText(el, layout);
+    this.eachDumped(timeoutMs, (set, layout, buf, start, end) => {
+      const [k, v] = elementText(buf.subarray(start, end), layout);
       if (k) out.get(set)!.set(k, v);
     });
     return out;
   }
 
-  /** Every element, compact: per set, key bytes -> data bytes (latin1 strings, as encode.ts's elementBytes). */
+  /** Every element, compact: per set, key bytes -> data bytes (latin1 strings, as encode.ts's elementBytesAt). */
   readElementBytes(timeoutMs = 30_000): Map<string, Map<string, string>> {
     const out = new Map<string, Map<string, string>>();
     for (const set of LAYOUTS.keys()) out.set(set, new Map());
-    this.eachDumped(timeoutMs, (set, _layout, el) => {
-      const kd = elementBytes(el);
+    this.eachDumped(timeoutMs, (set, _layout, buf, start, end) => {
+      const kd = elementBytesAt(buf, start, end);
       if (kd) out.get(set)!.set(kd[0], kd[1]);
     });
     return out;
   }
 
-  /** Dump each set; `visit` gets each element's LIST_ELEM payload (a view into the replies). */
-  private eachDumped(timeoutMs: number, visit: (set: string, layout: Layout, el: Buffer) => void): void {
+  /** Dump each set; `visit` gets each element's LIST_ELEM payload as buf[start, end) (the replies). */
+  private eachDumped(timeoutMs: number, visit: (set: string, layout: Layout, buf: Buffer, start: number, end: number) => void): void {
     for (const [set, layout] of LAYOUTS) {
       // A set changed during its dump says so (NLM_F_DUMP_INTR): read it again.
       let replies = this.dumpSet(set, timeoutMs);
@@ -344,10 +346,10 @@ export class NftNetlink {
           (e as { errno?: string }).errno = ERRNO_NAME.get(err);
           throw e;
         }
-        for (const [type, v] of attrs(m.body, 4)) {
-          if (type !== LIST_ELEMENTS) continue;
-          for (const [, el] of attrs(v, 0)) visit(set, layout, el);
-        }
+        const b = m.body;
+        eachAttr(b, 4, b.length, (type, start, end) => {
+          if (type === LIST_ELEMENTS) eachAttr(b, start, end, (_t, s, e) => visit(set, layout, b, s, e));
+        });
       }
     }
   }

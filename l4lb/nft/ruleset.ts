@@ -6,6 +6,7 @@
  * DNAT runs at `dstnat - 10`, before CNI port-mapping rules, so they can never capture VIP traffic.
  */
 import type { Service } from '../driver.js';
+import { LAYOUTS, elementText, valueText } from './encode.js';
 import { FAMILIES, REJECT_CHAIN, SERVICES_CHAIN, backendMap, hairpinSet, modChain, slotMap, svcMap, type Family } from './names.js';
 
 /** Per map/set name: element key -> value ('' for sets). */
@@ -170,7 +171,16 @@ export class ElementDelta {
   /** Per set: keys and their values ('' for sets), side by side. */
   private readonly add = new Map<string, [string[], string[]]>();
   /** Whole services whose every element is added or deleted, and hairpin entries by backend address. */
-  readonly bulk = { add: [] as Service[], del: [] as Service[], addHairpin: [] as string[], delHairpin: [] as string[], maxSlots: 64 };
+  readonly bulk = {
+    add: [] as Service[],
+    del: [] as Service[],
+    addHairpin: [] as string[],
+    delHairpin: [] as string[],
+    maxSlots: 64,
+    /** Elements as bytes (a byte diff's changes): set and key bytes (latin1) to delete, set and LIST_ELEM payload to add. */
+    rawDel: [] as [string, string][],
+    rawAdd: [] as [string, Buffer][],
+  };
   ops = 0;
   remove(set: string, key: string): void {
     push(this.del, set, key);
@@ -200,9 +210,31 @@ export class ElementDelta {
     (add ? this.bulk.addHairpin : this.bulk.delHairpin).push(ip);
     this.ops++;
   }
+  /** A delete of the element with key bytes `key` (latin1). */
+  rawRemove(set: string, key: string): void {
+    this.bulk.rawDel.push([set, key]);
+    this.ops++;
+  }
+  /** An add of the element whose LIST_ELEM payload is `payload`. */
+  rawInsert(set: string, payload: Buffer): void {
+    this.bulk.rawAdd.push([set, payload]);
+    this.ops++;
+  }
   /** The bulk parts as element text (the text writers' form). */
   private expand(): void {
     const b = this.bulk;
+    for (const [set, key] of b.rawDel) push(this.del, set, rawKeyText(set, key));
+    for (const [set, payload] of b.rawAdd) {
+      const layout = LAYOUTS.get(set);
+      if (!layout) throw new Error(`no layout for set ${set}`);
+      const [k, v] = elementText(payload, layout);
+      let kv = this.add.get(set);
+      if (!kv) this.add.set(set, (kv = [[], []]));
+      kv[0].push(k);
+      kv[1].push(v);
+    }
+    b.rawDel = [];
+    b.rawAdd = [];
     if (!b.add.length && !b.del.length && !b.addHairpin.length && !b.delHairpin.length) return;
     for (const s of b.del) eachServiceElement(s, b.maxSlots, (set, k) => push(this.del, set, k));
     for (const ip of b.delHairpin) push(this.del, hairpinSet(familyOf(ip)), `${ip} . ${ip}`);
@@ -241,6 +273,12 @@ export class ElementDelta {
     const lines = this.commands(table);
     return lines.length ? lines.join('\n') + '\n' : '';
   }
+}
+
+function rawKeyText(set: string, key: string): string {
+  const layout = LAYOUTS.get(set);
+  if (!layout) throw new Error(`no layout for set ${set}`);
+  return valueText(layout.key, Buffer.from(key, 'latin1'));
 }
 
 function push(m: Map<string, string[]>, k: string, v: string): void {
