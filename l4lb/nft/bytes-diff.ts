@@ -1,23 +1,26 @@
 /**
  * Reconcile without element text: the desired services encoded to element bytes (encode.ts)
- * against the kernel's dump in the same compact form (key bytes -> data bytes per set), so a
- * reconcile of 10,000 VIPs builds no element strings of either side's text form.
+ * against the kernel's dump, both held as byte ranges (element-index.ts), so a reconcile of
+ * 10,000 VIPs builds no string or object per element; only the elements that differ are copied
+ * into the delta.
  */
 import type { ApplyResult, Service } from '../driver.js';
-import { CollectSink, eachAttr, elementBytesAt, encodeHairpin, encodeService } from './encode.js';
+import { CollectSink, eachAttr, encodeHairpin, encodeService } from './encode.js';
+import { ElementIndex, elementRanges, indexPacked, sameData } from './element-index.js';
 import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap } from './names.js';
 import { ElementDelta } from './ruleset.js';
 
-/** Per set: key bytes -> data bytes (latin1 strings), as NftNetlink.readElementBytes gives them. */
-export type ElementBytes = Map<string, Map<string, string>>;
+/** Per set, the kernel's elements (NftNetlink.readElementIndex). */
+export type ElementBytes = Map<string, ElementIndex>;
 
-/** What the services own in each family: the sets whose keys start with `vip . proto . port`. */
+/** The sets whose keys start with a service's `vip . proto . port` (12 bytes for IPv4, 24 for IPv6). */
 const SERVICE_SETS = new Map<string, number>(FAMILIES.flatMap((f) => [svcMap(f), slotMap(f), backendMap(f)].map((s) => [s, f === 4 ? 12 : 24] as [string, number])));
 
+const r = new Int32Array(6);
+
 /**
- * The element changes turning `have` (consumed: matched entries are removed) into `want`, and
- * the services added, removed and changed (a service changed when any element keyed by its
- * `vip . proto . port` differs).
+ * The element changes turning `have` into `want`, and the services added, removed and changed
+ * (a service changed when any element keyed by its `vip . proto . port` differs).
  */
 export function diffBytes(have: ElementBytes, want: Service[], maxSlots: number): { delta: ElementDelta; result: ApplyResult } {
   const sink = new CollectSink();
@@ -32,42 +35,49 @@ export function diffBytes(have: ElementBytes, want: Service[], maxSlots: number)
 
   const delta = new ElementDelta();
   const result: ApplyResult = { added: 0, removed: 0, changed: 0 };
+  /** Service prefixes (latin1) whose verdict-map entry is new, and of services with any element changed. */
   const added = new Set<string>();
   const touched = new Set<string>();
-  const wanted = new Set<string>();
   for (const f of FAMILIES) {
-    for (const set of [svcMap(f), slotMap(f), backendMap(f), hairpinSet(f)]) {
-      const kernel = have.get(set) ?? new Map<string, string>();
+    const svc = svcMap(f);
+    for (const set of [svc, slotMap(f), backendMap(f), hairpinSet(f)]) {
+      const kernel = have.get(set);
       const prefix = SERVICE_SETS.get(set);
       const w = sink.sets.get(set);
       if (w) {
         const buf = w.buf;
-        eachAttr(buf, 0, w.len, (_type, start, end) => {
-          const [k, d] = elementBytesAt(buf, start, end)!;
-          if (set === svcMap(f)) wanted.add(k);
-          const h = kernel.get(k);
-          if (h === d) {
-            kernel.delete(k);
-            return;
-          }
-          if (h !== undefined) {
-            delta.rawRemove(set, k);
-            kernel.delete(k);
-          } else if (set === svcMap(f)) added.add(k);
-          delta.rawInsert(set, buf.subarray(start, end));
-          if (prefix) touched.add(k.slice(0, prefix));
+        eachAttr(buf, 0, w.len, (_t, s, e) => {
+          if (!elementRanges(buf, s, e, r, 0)) return;
+          const i = kernel ? kernel.find(buf, r[0]!, r[1]!) : -1;
+          if (i >= 0) {
+            kernel!.taken[i] = 1;
+            if (sameData(buf, r[2]!, r[3]!, kernel!.buffer(i), kernel!.dataStart(i), kernel!.dataEnd(i))) return;
+            delta.rawRemove(set, buf.toString('latin1', r[0]!, r[1]!));
+          } else if (set === svc) added.add(buf.toString('latin1', r[0]!, r[1]!));
+          delta.rawInsert(set, buf.subarray(s, e));
+          if (prefix) touched.add(buf.toString('latin1', r[0]!, r[0]! + prefix));
         });
       }
-      // What is left in the kernel is not wanted.
-      for (const k of kernel.keys()) {
-        delta.rawRemove(set, k);
-        if (set === svcMap(f)) result.removed++;
-        else if (prefix) touched.add(k.slice(0, prefix));
+      // What the kernel has and nothing wanted is deleted.
+      if (!kernel) continue;
+      for (let i = 0; i < kernel.size; i++) {
+        if (kernel.taken[i]) continue;
+        const b = kernel.buffer(i);
+        delta.rawRemove(set, b.toString('latin1', kernel.keyStart(i), kernel.keyEnd(i)));
+        if (set === svc) result.removed++;
+        else if (prefix) touched.add(b.toString('latin1', kernel.keyStart(i), kernel.keyStart(i) + prefix));
       }
-      kernel.clear();
     }
   }
   result.added = added.size;
-  for (const p of touched) if (wanted.has(p) && !added.has(p)) result.changed++;
+  if (touched.size) {
+    // Changed: touched, not new, and still wanted.
+    const wanted = FAMILIES.map((f) => sink.sets.get(svcMap(f))).map((w) => (w ? indexPacked(w.buf, w.len) : undefined));
+    for (const p of touched) {
+      if (added.has(p)) continue;
+      const key = Buffer.from(p, 'latin1');
+      if (wanted.some((ix) => ix && ix.find(key, 0, key.length) >= 0)) result.changed++;
+    }
+  }
   return { delta, result };
 }

@@ -358,7 +358,7 @@ export class NftablesDriver implements L4lbDriver {
     if (intact) {
       let have: ElementBytes;
       try {
-        have = nl.readElementBytes();
+        have = nl.readElementIndex();
       } catch (e) {
         // A set missing (the skeleton differs) reads as empty.
         if ((e as { errno?: string }).errno !== 'ENOENT') throw e;

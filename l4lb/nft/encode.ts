@@ -450,27 +450,7 @@ export function elementText(el: Buffer, layout: Layout): [string, string] {
   return [key, value];
 }
 
-/**
- * One LIST_ELEM payload in a compact comparable form: the key's bytes and the data's (a value's
- * bytes, or a verdict as code and chain), as latin1 strings (one byte a character: V8 keeps them
- * in one byte each). Undefined without a key.
- */
-export function elementBytes(el: Buffer): [string, string] | undefined {
-  let key: string | undefined;
-  let data = '';
-  for (const [type, v] of attrs(el, 0)) {
-    if (type === ELEM_KEY) key = valueBytes(v).toString('latin1');
-    else if (type === ELEM_DATA) {
-      for (const [t, x] of attrs(v, 0)) {
-        if (t === DATA_VALUE) data = x.toString('latin1');
-        else if (t === DATA_VERDICT) data = 'v' + verdictText(v);
-      }
-    }
-  }
-  return key === undefined ? undefined : [key, data];
-}
-
-/** A delete of the element whose key bytes are `key` (latin1, as elementBytes gives them). */
+/** A delete of the element whose key bytes are `key` (latin1). */
 export function encodeRawKey(sink: ElementSink, set: string, key: string): void {
   const el = sink.element(set);
   const at = valueHeader(sink.w, ELEM_KEY, key.length);
@@ -498,34 +478,6 @@ export class CollectSink implements ElementSink {
   end(at: number): void {
     this.w.endAttr(at);
   }
-}
-
-/** The payload [start, end) of the first attribute of `type` in buf[from, to), or undefined. */
-function findAttr(buf: Buffer, from: number, to: number, type: number): [number, number] | undefined {
-  let at = from;
-  while (at + 4 <= to) {
-    const len = buf[at]! | (buf[at + 1]! << 8);
-    if (len < 4 || at + len > to) return undefined;
-    if (((buf[at + 2]! | (buf[at + 3]! << 8)) & NLA_TYPE_MASK) === type) return [at + 4, at + len];
-    at += (len + 3) & ~3;
-  }
-  return undefined;
-}
-
-/**
- * `elementBytes` on buf[from, to) without building Buffers (a reconcile reads 70,000 elements):
- * the key's bytes and the data's (value bytes, or 'v' + the verdict's text) as latin1 strings.
- */
-export function elementBytesAt(buf: Buffer, from: number, to: number): [string, string] | undefined {
-  const key = findAttr(buf, from, to, ELEM_KEY);
-  if (!key) return undefined;
-  const kv = findAttr(buf, key[0], key[1], DATA_VALUE);
-  const k = kv ? buf.toString('latin1', kv[0], kv[1]) : '';
-  const data = findAttr(buf, from, to, ELEM_DATA);
-  if (!data) return [k, ''];
-  const dv = findAttr(buf, data[0], data[1], DATA_VALUE);
-  if (dv) return [k, buf.toString('latin1', dv[0], dv[1])];
-  return [k, 'v' + verdictText(buf.subarray(data[0], data[1]))];
 }
 
 /** Each attribute's payload [start, end) in buf[from, to) (no allocation per attribute). */

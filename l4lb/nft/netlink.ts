@@ -11,7 +11,8 @@ import { loadNative } from '../../common/native.js';
 import { DriverError } from '../errors.js';
 import type { Family } from './names.js';
 import { emptyElements, type ElementDelta, type Elements } from './ruleset.js';
-import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, attrs, eachAttr, elementBytesAt, elementText, encodeHairpin, encodeRaw, encodeRawKey, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
+import { ElementIndex } from './element-index.js';
+import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, attrs, eachAttr, elementText, encodeHairpin, encodeRaw, encodeRawKey, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
 
 interface Addon {
   open(nsPath: string | null): number;
@@ -320,38 +321,54 @@ export class NftNetlink {
     return out;
   }
 
-  /** Every element, compact: per set, key bytes -> data bytes (latin1 strings, as encode.ts's elementBytesAt). */
-  readElementBytes(timeoutMs = 30_000): Map<string, Map<string, string>> {
-    const out = new Map<string, Map<string, string>>();
-    for (const set of LAYOUTS.keys()) out.set(set, new Map());
-    this.eachDumped(timeoutMs, (set, _layout, buf, start, end) => {
-      const kd = elementBytesAt(buf, start, end);
-      if (kd) out.get(set)!.set(kd[0], kd[1]);
-    });
+  /** Every element as byte ranges of the dump's replies, per set, found by key bytes (the reconcile's byte diff). */
+  readElementIndex(timeoutMs = 30_000): Map<string, ElementIndex> {
+    const out = new Map<string, ElementIndex>();
+    for (const set of LAYOUTS.keys()) {
+      const replies = this.dumpChecked(set, timeoutMs);
+      const each = (visit: (b: number, s: number, e: number) => void) => {
+        for (const m of messages(replies)) {
+          if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) continue;
+          // Offsets are the replies' own: m.body starts 16 bytes past the message's start.
+          const base = m.body.byteOffset - replies.byteOffset;
+          eachAttr(m.body, 4, m.body.length, (type, start, end) => {
+            if (type === LIST_ELEMENTS) eachAttr(m.body, start, end, (_t, s, e) => visit(0, base + s, base + e));
+          });
+        }
+      };
+      out.set(set, new ElementIndex([replies], each));
+    }
     return out;
   }
 
   /** Dump each set; `visit` gets each element's LIST_ELEM payload as buf[start, end) (the replies). */
   private eachDumped(timeoutMs: number, visit: (set: string, layout: Layout, buf: Buffer, start: number, end: number) => void): void {
     for (const [set, layout] of LAYOUTS) {
-      // A set changed during its dump says so (NLM_F_DUMP_INTR): read it again.
-      let replies = this.dumpSet(set, timeoutMs);
-      for (let tries = 1; tries < 5 && [...messages(replies)].some((m) => m.flags & NLM_F_DUMP_INTR); tries++) replies = this.dumpSet(set, timeoutMs);
-      for (const m of messages(replies)) {
-        if (m.type === NLMSG_DONE) break;
-        if (m.type === NLMSG_ERROR) {
-          const err = -m.body.readInt32LE(0);
-          if (err === 0) continue;
-          const e = new DriverError('nftables', `netlink dump of ${set}: ${ERRNO_NAME.get(err) ?? err}`);
-          (e as { errno?: string }).errno = ERRNO_NAME.get(err);
-          throw e;
-        }
+      for (const m of messages(this.dumpChecked(set, timeoutMs))) {
+        if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) continue;
         const b = m.body;
         eachAttr(b, 4, b.length, (type, start, end) => {
           if (type === LIST_ELEMENTS) eachAttr(b, start, end, (_t, s, e) => visit(set, layout, b, s, e));
         });
       }
     }
+  }
+
+  /** One set's dump replies, read again when the set changed during the dump; throws on an error reply (with `errno`). */
+  private dumpChecked(set: string, timeoutMs: number): Buffer {
+    // A set changed during its dump says so (NLM_F_DUMP_INTR): read it again.
+    let replies = this.dumpSet(set, timeoutMs);
+    for (let tries = 1; tries < 5 && [...messages(replies)].some((m) => m.flags & NLM_F_DUMP_INTR); tries++) replies = this.dumpSet(set, timeoutMs);
+    for (const m of messages(replies)) {
+      if (m.type === NLMSG_DONE) break;
+      if (m.type !== NLMSG_ERROR) continue;
+      const err = -m.body.readInt32LE(0);
+      if (err === 0) continue;
+      const e = new DriverError('nftables', `netlink dump of ${set}: ${ERRNO_NAME.get(err) ?? err}`);
+      (e as { errno?: string }).errno = ERRNO_NAME.get(err);
+      throw e;
+    }
+    return replies;
   }
 
   private dumpSet(set: string, timeoutMs: number): Buffer {
