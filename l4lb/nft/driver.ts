@@ -241,11 +241,13 @@ export class NftablesDriver implements L4lbDriver {
   /** What a reconcile now would change, changing nothing (the sextant-l4lb health unit). */
   drift(desired: Service[]): Promise<string[]> {
     return this.queue.run(async () => {
-      const kernel = await this.readKernel();
-      if (!kernel) return [`table inet ${this.table} is missing`];
+      const nl = this.netlink();
+      const sk = nl ? await this.readSkeleton() : undefined;
+      const kernel = nl ? undefined : await this.readKernel();
+      if (!sk && !kernel) return [`table inet ${this.table} is missing`];
       const out: string[] = [];
-      if (!sameSkeleton(kernel.skeleton, skeleton(this.maxSlots))) out.push(`table inet ${this.table}: its chains or rules differ from the expected ones (flushed or edited)`);
-      const { ops } = diffScript(this.table, kernel.elements, renderElements(normalize(desired), this.maxSlots));
+      if (!sameSkeleton(sk ?? kernel!.skeleton, skeleton(this.maxSlots))) out.push(`table inet ${this.table}: its chains or rules differ from the expected ones (flushed or edited)`);
+      const ops = kernel ? diffScript(this.table, kernel.elements, renderElements(normalize(desired), this.maxSlots)).ops : diffBytes(await this.readIndex(nl!), normalize(desired), this.maxSlots).delta.ops;
       if (ops) out.push(`table inet ${this.table}: ${ops} map or set element(s) differ from the desired services`);
       return out;
     });
@@ -356,15 +358,7 @@ export class NftablesDriver implements L4lbDriver {
     let res: ApplyResult;
     let extra = 0;
     if (intact) {
-      let have: ElementBytes;
-      try {
-        have = nl.readElementIndex();
-      } catch (e) {
-        // A set missing (the skeleton differs) reads as empty.
-        if ((e as { errno?: string }).errno !== 'ENOENT') throw e;
-        have = new Map();
-      }
-      ({ delta, result: res } = diffBytes(have, want, this.maxSlots));
+      ({ delta, result: res } = diffBytes(await this.readIndex(nl), want, this.maxSlots));
     } else {
       await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n${renderSkeleton(this.table, this.maxSlots)}`);
       extra = skeleton(this.maxSlots).rules.length;
@@ -390,28 +384,34 @@ export class NftablesDriver implements L4lbDriver {
     return { ops: delta.ops + extra, res };
   }
 
-  /** The table's chains, rules and sets from nft's terse JSON listing; undefined when the table is missing. */
+  /** The kernel's elements as byte ranges; a set missing reads as empty. */
+  private async readIndex(nl: NftNetlink): Promise<ElementBytes> {
+    try {
+      return nl.readElementIndex();
+    } catch (e) {
+      if ((e as { errno?: string }).errno !== 'ENOENT') throw e;
+      return new Map();
+    }
+  }
+
+  /**
+   * The table's chains, rules and sets; undefined when the table is missing. From the terse JSON
+   * listing of the whole ruleset: `nft -t list table` fills nft's cache with the table's elements
+   * before leaving them out (0.6 s of nft's CPU at 10,000 VIPs), `list ruleset -t` does not (0.05 s).
+   */
   private async readSkeleton(): Promise<KernelTable['skeleton'] | undefined> {
     try {
-      return parseTable(await this.run(['-j', '-t', 'list', 'table', 'inet', this.table])).skeleton;
+      return parseTable(await this.run(['-j', '-t', 'list', 'ruleset']), { family: 'inet', table: this.table })?.skeleton;
     } catch (e) {
       if (/No such file or directory/.test((e as Error).message)) return undefined;
       throw e;
     }
   }
 
-  /** The skeleton from nft's terse JSON; the elements over netlink when `nl` is given, else from nft's text listing. */
+  /** The skeleton (readSkeleton); the elements over netlink when `nl` is given, else from nft's text listing. */
   private async readKernel(nl?: NftNetlink): Promise<KernelTable | undefined> {
-    let skeleton: string;
-    let text = '';
-    try {
-      skeleton = await this.run(['-j', '-t', 'list', 'table', 'inet', this.table]);
-      if (!nl) text = await this.run(['list', 'table', 'inet', this.table]);
-    } catch (e) {
-      if (/No such file or directory/.test((e as Error).message)) return undefined;
-      throw e;
-    }
-    const sk = parseTable(skeleton).skeleton;
+    const sk = await this.readSkeleton();
+    if (!sk) return undefined;
     if (nl) {
       try {
         return { skeleton: sk, elements: nl.readElements() };
@@ -420,6 +420,13 @@ export class NftablesDriver implements L4lbDriver {
         if ((e as { errno?: string }).errno !== 'ENOENT') throw e;
         return { skeleton: sk, elements: emptyElements() };
       }
+    }
+    let text: string;
+    try {
+      text = await this.run(['list', 'table', 'inet', this.table]);
+    } catch (e) {
+      if (/No such file or directory/.test((e as Error).message)) return undefined;
+      throw e;
     }
     return { skeleton: sk, elements: parseElementsText(text) };
   }

@@ -28,14 +28,29 @@ export interface KernelTable {
   elements: Elements;
 }
 
-export function parseTable(json: string): KernelTable {
+/**
+ * `only`: the listing is a whole ruleset (`nft -j -t list ruleset`); keep the objects of that
+ * table, undefined when it is not there.
+ */
+export function parseTable(json: string): KernelTable;
+export function parseTable(json: string, only: { family: string; table: string }): KernelTable | undefined;
+export function parseTable(json: string, only?: { family: string; table: string }): KernelTable | undefined {
   const doc = JSON.parse(json) as { nftables?: Obj[] };
   const chains: string[] = [];
   const rules: string[] = [];
   const sets: string[] = [];
   const elements = emptyElements();
+  let found = !only;
   for (const item of doc.nftables ?? []) {
     const [kind, body] = Object.entries(item)[0] as [string, Obj];
+    if (only) {
+      if (body.family !== only.family) continue;
+      if (kind === 'table') {
+        if (body.name === only.table) found = true;
+        continue;
+      }
+      if (body.table !== only.table) continue;
+    }
     if (kind === 'chain') chains.push(body.hook ? `${body.name}/${body.type}/${body.hook}/${body.prio}` : String(body.name));
     else if (kind === 'rule') rules.push(`${body.chain}/${body.comment ?? '?'}`);
     else if (kind === 'set' || kind === 'map') {
@@ -49,6 +64,7 @@ export function parseTable(json: string): KernelTable {
       elements.set(name, els);
     }
   }
+  if (!found) return undefined;
   return { skeleton: { chains: chains.sort(), rules: rules.sort(), sets: sets.sort() }, elements };
 }
 
