@@ -5,7 +5,8 @@
  * into the delta.
  */
 import type { ApplyResult, Service } from '../driver.js';
-import { CollectSink, eachAttr, encodeHairpin, encodeService } from './encode.js';
+import { CollectSink, encodeHairpin, encodeService } from './encode.js';
+import { eachAttr } from './decode.js';
 import { ElementIndex, elementRanges, indexPacked, sameData } from './element-index.js';
 import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap } from './names.js';
 import { ElementDelta } from './ruleset.js';

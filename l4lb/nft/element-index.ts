@@ -4,7 +4,8 @@
  * side allocates no string or object per element (a reconcile's garbage grew V8's young
  * generation, and the agent's RSS with it, by 20-30 MB).
  */
-import { DATA_VALUE, DATA_VERDICT, ELEM_DATA, ELEM_KEY, NLA_TYPE_MASK, VERDICT_CHAIN, VERDICT_CODE, eachAttr } from './encode.js';
+import { DATA_VALUE, DATA_VERDICT, ELEM_DATA, ELEM_KEY, NLA_TYPE_MASK, VERDICT_CHAIN, VERDICT_CODE } from './encode.js';
+import { eachAttr } from './decode.js';
 
 /** The end of the attribute the last `find` found. */
 let foundEnd = 0;

@@ -12,7 +12,8 @@ import { DriverError } from '../errors.js';
 import type { Family } from './names.js';
 import { emptyElements, type ElementDelta, type Elements } from './ruleset.js';
 import { ElementIndex } from './element-index.js';
-import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, attrs, eachAttr, elementText, encodeHairpin, encodeRaw, encodeRawKey, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
+import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, encodeHairpin, encodeRaw, encodeRawKey, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
+import { attrs, eachAttr, elementText } from './decode.js';
 
 interface Addon {
   open(nsPath: string | null): number;

@@ -6,7 +6,8 @@
  * DNAT runs at `dstnat - 10`, before CNI port-mapping rules, so they can never capture VIP traffic.
  */
 import type { Service } from '../driver.js';
-import { LAYOUTS, elementText, valueText } from './encode.js';
+import { LAYOUTS } from './encode.js';
+import { elementText, valueText } from './decode.js';
 import { FAMILIES, REJECT_CHAIN, SERVICES_CHAIN, backendMap, hairpinSet, modChain, slotMap, svcMap, type Family } from './names.js';
 
 /** Per map/set name: element key -> value ('' for sets). */

@@ -7,7 +7,8 @@
 import t from 'tap';
 import type { Service } from '../../driver.js';
 import { diffServices, normalize } from '../../services.js';
-import { CollectSink, LAYOUTS, NLA_F_NESTED, Writer, eachAttr, elementText, encodeHairpin, encodeService, putVerdict } from '../encode.js';
+import { CollectSink, LAYOUTS, NLA_F_NESTED, Writer, encodeHairpin, encodeService, putVerdict } from '../encode.js';
+import { eachAttr, elementText } from '../decode.js';
 import { ElementIndex, indexPacked, sameData } from '../element-index.js';
 import { diffBytes } from '../bytes-diff.js';
 import { isCanonical } from '../plan.js';
