@@ -400,12 +400,20 @@ export class NftablesDriver implements L4lbDriver {
    * before leaving them out (0.6 s of nft's CPU at 10,000 VIPs), `list ruleset -t` does not (0.05 s).
    */
   private async readSkeleton(): Promise<KernelTable['skeleton'] | undefined> {
+    let ruleset: string;
     try {
-      return parseTable(await this.run(['-j', '-t', 'list', 'ruleset']), { family: 'inet', table: this.table })?.skeleton;
+      ruleset = await this.run(['-j', '-t', 'list', 'ruleset']);
     } catch (e) {
       if (/No such file or directory/.test((e as Error).message)) return undefined;
-      throw e;
+      // Another table nft cannot list (an expression it does not know) must not stop this one's reconcile.
+      try {
+        return parseTable(await this.run(['-j', '-t', 'list', 'table', 'inet', this.table])).skeleton;
+      } catch (e2) {
+        if (/No such file or directory/.test((e2 as Error).message)) return undefined;
+        throw e2;
+      }
     }
+    return parseTable(ruleset, { family: 'inet', table: this.table })?.skeleton;
   }
 
   /** The skeleton (readSkeleton); the elements over netlink when `nl` is given, else from nft's text listing. */

@@ -181,3 +181,32 @@ t.test('a namespace netlink cannot follow (a command prefix other than nsenter) 
   t.equal(namespacePath({ netns: 'x' }), '/run/netns/x');
   t.equal(namespacePath({}), undefined);
 });
+
+t.test('reconcile reads the skeleton from the whole ruleset and keeps to its own table; a byte-diff reconcile repairs drift', async (t) => {
+  requireRoot();
+  requireTools('nft', 'ip');
+  requireNative();
+  const ns = await createNetns(t, 'nftnl');
+  const d = new NftablesDriver({ netns: ns.name, log });
+  t.teardown(() => d.stop());
+  // Other tables with the same chain and set names, in the same and in another family.
+  await ns.exec('nft', ['-f', '-'], { input: renderSkeleton(`${d.table}_other`, 2) });
+  await ns.exec('nft', ['-f', '-'], { input: `table ip ${d.table} {\n  chain services {\n  }\n  set svc4 { type ipv4_addr; elements = { 10.9.9.9 } }\n}\n` });
+  await d.start();
+  t.same((await d.apply(START)).added, START.length);
+  t.same(await d.reconcile(START), { added: 0, removed: 0, changed: 0, rules: 0 }, 'intact: nothing rebuilt, nothing written');
+  t.same(await d.drift(START), [], 'no drift');
+
+  // Behind the driver's back: one element deleted, one changed, one added.
+  await ns.exec('nft', ['delete', 'element', 'inet', d.table, 'slots4', '{ 11.0.0.1 . tcp . 80 . 0 }']);
+  await ns.exec('nft', ['delete', 'element', 'inet', d.table, 'svc6', '{ fd01:c::2 . tcp . 80 }']);
+  await ns.exec('nft', ['add', 'element', 'inet', d.table, 'svc6', '{ fd01:c::2 . tcp . 80 : goto pick2 }']);
+  await ns.exec('nft', ['add', 'element', 'inet', d.table, 'hairpin4', '{ 10.7.7.7 . 10.7.7.7 }']);
+  t.match(await d.drift(START), [/4 map or set element\(s\) differ/], 'drift counts the four differing elements');
+  const res = await d.reconcile(START);
+  t.same(res, { added: 0, removed: 0, changed: 2, rules: 4 }, 'two services changed: one slot added back, one verdict deleted and added again, the stray hairpin deleted');
+  t.same(await d.dump(), START, 'the kernel holds the desired state again');
+  t.same(await d.drift(START), []);
+  t.match(await ns.exec('nft', ['list', 'table', 'ip', d.table]), /10\.9\.9\.9/, 'the ip-family table of the same name is untouched');
+  t.match(await ns.exec('nft', ['list', 'table', 'inet', `${d.table}_other`]), /chain services/, 'the other inet table is untouched');
+});
