@@ -4,7 +4,7 @@
  * and returns what it changed; `dump` reads back what is programmed (sorted), `reconcile` is a full
  * apply that also repairs changes made by others.
  */
-import type { Protocol } from '../contracts/index.js';
+import type { NodeNetMetrics, Protocol } from '../contracts/index.js';
 
 export interface Backend {
   ip: string;
@@ -31,6 +31,9 @@ export interface ApplyResult {
 
 export type DriverName = 'ipvs' | 'nftables' | 'userspace';
 
+/** What a driver measured per VIP and backend (issue #28); the agent adds the node and the time. */
+export type DriverNetMetrics = Pick<NodeNetMetrics, 'measures' | 'since' | 'vips'>;
+
 export interface L4lbDriver {
   readonly name: DriverName;
   /** Probe: can this driver work here? Resolves with a reason when it cannot. */
@@ -45,5 +48,10 @@ export interface L4lbDriver {
    * health check compares `dump()` with the desired services.
    */
   drift?(desired: Service[]): Promise<string[]>;
+  /**
+   * Optional: per VIP and backend counters since the driver started, read now (cheap: no work per
+   * packet or connection beyond counting). Undefined when the driver's metrics are off.
+   */
+  netMetrics?(): Promise<DriverNetMetrics | undefined>;
   stop(): Promise<void>;
 }

@@ -67,6 +67,7 @@ static int pump(char *buf, dir_t *d, int from, int to) {
       if (errno == EINTR) continue;
       return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
     }
+    d->bytes += (uint64_t)n;
     const char *p = buf;
     size_t left = (size_t)n;
     while (left) {

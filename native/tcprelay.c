@@ -98,16 +98,18 @@ static void refresh_ref(relay_t *r) {
 
 /* --- JavaScript events --- */
 
-static void emit(relay_t *r, int kind, uint32_t srv, uint32_t id, int err, const struct sockaddr_storage *peer) {
+/* `bytes`: with EV_CLOSED, the bytes relayed both ways (0 otherwise). */
+static void emit(relay_t *r, int kind, uint32_t srv, uint32_t id, int err, const struct sockaddr_storage *peer, double bytes) {
   napi_env env = r->env;
   napi_handle_scope hs;
   napi_open_handle_scope(env, &hs);
-  napi_value argv[5], cb, self, ret;
+  napi_value argv[6], cb, self, ret;
   napi_create_int32(env, kind, &argv[0]);
   napi_create_uint32(env, srv, &argv[1]);
   napi_create_uint32(env, id, &argv[2]);
   napi_create_int32(env, err, &argv[3]);
   napi_get_undefined(env, &argv[4]);
+  napi_create_double(env, bytes, &argv[5]);
   if (peer) {
     char s[INET6_ADDRSTRLEN] = "";
     if (peer->ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)peer)->sin_addr, s, sizeof s);
@@ -116,7 +118,7 @@ static void emit(relay_t *r, int kind, uint32_t srv, uint32_t id, int err, const
   }
   napi_get_reference_value(env, r->cb, &cb);
   napi_get_reference_value(env, r->self, &self);
-  if (napi_call_function(env, self, cb, 5, argv, &ret) == napi_pending_exception) {
+  if (napi_call_function(env, self, cb, 6, argv, &ret) == napi_pending_exception) {
     /* Raised as uncaught once the batch is over (handlers are meant to catch their own errors). */
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
@@ -165,6 +167,7 @@ static void conn_kill(relay_t *r, conn_t *c, int notify) {
   }
   c->state = S_DEAD;
   uint32_t srv = c->srv, id = c->id; /* the struct may be freed below */
+  double bytes = (double)(c->d[0].bytes + c->d[1].bytes);
   if (c->c.fd >= 0) close(c->c.fd);
   if (c->u.fd >= 0) close(c->u.fd);
   c->c.fd = c->u.fd = -1;
@@ -177,7 +180,7 @@ static void conn_kill(relay_t *r, conn_t *c, int notify) {
   }
   resume_listeners(r);
   refresh_ref(r);
-  if (notify) emit(r, EV_CLOSED, srv, id, 0, NULL);
+  if (notify) emit(r, EV_CLOSED, srv, id, 0, NULL, bytes);
 }
 
 static conn_t *conn_new(relay_t *r, uint32_t srv, int fd) {
@@ -229,12 +232,12 @@ static void on_connect_done(relay_t *r, conn_t *c, uint32_t ev) {
     } else {
       io_update(r->epfd, c);
     }
-    emit(r, EV_CONNECTED, c->srv, c->id, 0, NULL);
+    emit(r, EV_CONNECTED, c->srv, c->id, 0, NULL, 0);
     return;
   }
   if (err == 0) err = ECONNREFUSED;
   upstream_reset(c);
-  emit(r, EV_CONNECT_FAILED, c->srv, c->id, err, NULL);
+  emit(r, EV_CONNECT_FAILED, c->srv, c->id, err, NULL, 0);
   /* JavaScript dials the next backend or drops the client; if it did neither, drop it. */
   if (c->state == S_ACCEPTED) conn_kill(r, c, 1);
 }
@@ -253,16 +256,16 @@ static void on_accept(relay_t *r, listener_t *l) {
         r->npaused++;
         io_set_mask(r->epfd, &l->it, 0);
       }
-      emit(r, EV_ACCEPT_ERROR, l->srv, 0, e, NULL);
+      emit(r, EV_ACCEPT_ERROR, l->srv, 0, e, NULL, 0);
       return;
     }
     conn_t *c = conn_new(r, l->srv, fd); /* TCP_NODELAY comes from the listening socket */
     if (!c) {
       close(fd);
-      emit(r, EV_ACCEPT_ERROR, l->srv, 0, ENOMEM, NULL);
+      emit(r, EV_ACCEPT_ERROR, l->srv, 0, ENOMEM, NULL, 0);
       return;
     }
-    emit(r, EV_ACCEPT, l->srv, c->id, 0, &peer);
+    emit(r, EV_ACCEPT, l->srv, c->id, 0, &peer, 0);
     if (c->state == S_ACCEPTED) conn_kill(r, c, 1); /* neither dialed nor dropped */
   }
 }

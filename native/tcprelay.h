@@ -27,6 +27,7 @@ typedef struct {
   size_t off, len;
   int eof;  /* FIN read */
   int shut; /* FIN passed on */
+  uint64_t bytes; /* read from this direction's source (VIP metrics, reported with the CLOSED event) */
 } dir_t;
 
 struct worker;

@@ -17,6 +17,8 @@ import { NftSession, SESSION_MAX_LINE } from './session.js';
 import { NftNetlink, namespacePath } from './netlink.js';
 import { diffBytes, type ElementBytes } from './bytes-diff.js';
 import type { Protocol } from '../../contracts/index.js';
+import type { DriverNetMetrics } from '../driver.js';
+import { NftCounters } from '../vipmetrics/nft-counters.js';
 
 export interface NftablesDriverOptions extends NftExecOptions {
   /** Table name (default `sextant_l4lb`). */
@@ -44,6 +46,11 @@ export interface NftablesDriverOptions extends NftExecOptions {
   sysctl?: (key: string) => Promise<string | undefined>;
   /** Told the bridge-netfilter state at start and whenever a reconcile finds it changed. */
   onBridgeNetfilter?(state: BridgeNetfilter): void;
+  /**
+   * Per VIP and backend counters in a table of their own (`<table>_metrics`, vipmetrics/nft-counters.ts);
+   * default on. Off: that table is removed at start.
+   */
+  metrics?: boolean;
 }
 
 /**
@@ -87,6 +94,8 @@ export class NftablesDriver implements L4lbDriver {
   private netlinkOff?: string;
   /** Why the last read of the sysctl failed (logged once per distinct error). */
   private sysctlError?: string;
+  private readonly counters: NftCounters;
+  private readonly metricsOn: boolean;
 
   constructor(opts: NftablesDriverOptions = {}) {
     this.table = opts.table ?? tableName();
@@ -99,6 +108,8 @@ export class NftablesDriver implements L4lbDriver {
     this.sysctl = opts.sysctl ?? sysctlReader(opts);
     this.onBridgeNetfilter = opts.onBridgeNetfilter;
     this.log = opts.log ?? createLogger('l4lb', { driver: 'nftables', table: this.table });
+    this.counters = new NftCounters(opts.run ?? nftRunner(opts), this.table);
+    this.metricsOn = opts.metrics ?? !opts.run;
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -113,6 +124,12 @@ export class NftablesDriver implements L4lbDriver {
 
   async start(): Promise<void> {
     await this.queue.run(() => this.reconcileNow([]));
+    await (this.metricsOn ? this.counters.install() : this.counters.remove());
+  }
+
+  async netMetrics(): Promise<DriverNetMetrics | undefined> {
+    if (!this.metricsOn) return undefined;
+    return this.counters.read(this.current?.order ?? []);
   }
 
   apply(desired: Service[]): Promise<ApplyResult> {

@@ -6,6 +6,7 @@
  */
 import ConsistentHash from 'consistent-hash';
 import type { Backend } from '../driver.js';
+import type { BackendCounters } from '../vipmetrics/counters.js';
 
 export type Balance = 'hash' | 'leastconn';
 
@@ -17,6 +18,8 @@ export interface Slot {
   backend: Backend;
   open: number;
   active: boolean;
+  /** Its VIP metrics (set by the proxy on first use when metrics are on). */
+  stats?: BackendCounters;
 }
 
 const NO_SKIP: ReadonlySet<string> = new Set();

@@ -12,6 +12,9 @@ import { ServiceProxy, type ListenAddress } from './service.js';
 import type { SocketOp } from './local-errors.js';
 import { nativeRelay } from './native-relay.js';
 import { LocalVips } from './local-vips.js';
+import type { DriverNetMetrics } from '../driver.js';
+import { VipCounters } from '../vipmetrics/counters.js';
+import type { Clock } from '../../common/clock.js';
 
 export interface UserspaceDriverOptions {
   /** Where to listen for a service; default the VIP and port themselves (the VIP must be local). */
@@ -29,7 +32,14 @@ export interface UserspaceDriverOptions {
   onUnreachable?: (backend: string) => void;
   /** Called when this process could not get a socket (errno name, e.g. EMFILE). */
   onSocketError?: (op: SocketOp, errno: string) => void;
+  /** Per VIP and backend metrics (connections, failures, bytes, connect latency); default on. */
+  metrics?: boolean;
+  /** Metrics: their clock (`since`, how long a removed backend's counters are kept). */
+  clock?: Clock;
 }
+
+/** What the userspace proxy measures: everything (connect latency for TCP only). */
+const MEASURES = { connections: true, failures: true, bytes: true, latency: true };
 
 export class UserspaceDriver implements L4lbDriver {
   readonly name = 'userspace' as const;
@@ -38,9 +48,11 @@ export class UserspaceDriver implements L4lbDriver {
   /** Changes run one at a time. */
   private readonly queue = new SerialQueue();
   private readonly localVips?: LocalVips;
+  private readonly counters?: VipCounters;
 
   constructor(private readonly opts: UserspaceDriverOptions = {}) {
     this.log = opts.log ?? createLogger('l4lb', { driver: 'userspace' });
+    if (opts.metrics !== false) this.counters = new VipCounters(opts.clock);
     if (opts.vipInterface && !opts.listenAddress) this.localVips = new LocalVips(opts.vipInterface);
   }
 
@@ -82,6 +94,14 @@ export class UserspaceDriver implements L4lbDriver {
     });
   }
 
+  async netMetrics(): Promise<DriverNetMetrics | undefined> {
+    const c = this.counters;
+    if (!c) return undefined;
+    const live = [...this.proxies.values()].map((p) => p.service);
+    const vips = c.snapshot(live, { fields: MEASURES, latencyFor: (p) => p === 'tcp' });
+    return { measures: MEASURES, since: c.since, vips };
+  }
+
   /** Open connections per backend (`ip:port`) for one service key. */
   openConnections(key: string): Map<string, number> {
     return new Map(this.proxies.get(key)?.balancer.open ?? []);
@@ -121,6 +141,7 @@ export class UserspaceDriver implements L4lbDriver {
           udpIdleMs: this.opts.udpIdleMs ?? 30_000,
           onUnreachable: (b) => this.opts.onUnreachable?.(b),
           onSocketError: (op, e) => this.opts.onSocketError?.(op, e),
+          counters: this.counters,
         });
         this.proxies.set(s.key, p);
       }

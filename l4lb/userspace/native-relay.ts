@@ -13,7 +13,7 @@
 import { loadNative } from '../../common/native.js';
 
 interface Addon {
-  init(cb: (kind: number, srv: number, id: number, err: number, peer: string | undefined) => void, self: object, threads: number): void;
+  init(cb: (kind: number, srv: number, id: number, err: number, peer: string | undefined, bytes: number) => void, self: object, threads: number): void;
   listen(srv: number, ip: string, port: number): object;
   port(l: object): number;
   unlisten(l: object): void;
@@ -30,8 +30,8 @@ export interface RelayHandlers {
   connected(id: number): void;
   /** The connect failed (errno): `dial` another backend or `drop` (doing neither drops it). */
   connectFailed(id: number, errno: number): void;
-  /** Both directions ended, or a socket failed; not called after `drop`. */
-  closed(id: number): void;
+  /** Both directions ended, or a socket failed; not called after `drop`. `bytes`: relayed both ways. */
+  closed(id: number, bytes: number): void;
   acceptError(errno: number): void;
   /** A handler threw (the relay carries on). */
   handlerError(err: unknown): void;
@@ -99,14 +99,14 @@ export class NativeRelay {
     return { connections, listeners };
   }
 
-  private readonly onEvent = (kind: number, srv: number, id: number, err: number, peer: string | undefined): void => {
+  private readonly onEvent = (kind: number, srv: number, id: number, err: number, peer: string | undefined, bytes: number): void => {
     const h = this.servers.get(srv);
     if (!h) return; // the C side drops a client nobody dialed
     try {
       if (kind === EV_ACCEPT) h.accepted(id, peer ?? '');
       else if (kind === EV_CONNECTED) h.connected(id);
       else if (kind === EV_CONNECT_FAILED) h.connectFailed(id, err);
-      else if (kind === EV_CLOSED) h.closed(id);
+      else if (kind === EV_CLOSED) h.closed(id, bytes);
       else if (kind === EV_ACCEPT_ERROR) h.acceptError(err);
     } catch (e) {
       h.handlerError(e);

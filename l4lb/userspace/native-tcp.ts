@@ -7,7 +7,9 @@
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import type { Logger } from '../../common/log.js';
+import { performance } from 'node:perf_hooks';
 import type { Balancer, Slot } from './balancer.js';
+import type { BackendCounters } from '../vipmetrics/counters.js';
 import type { NativeRelay, RelayHandlers } from './native-relay.js';
 import { ConnectSweep } from './sweep.js';
 import type { ListenAddress } from './service.js';
@@ -18,6 +20,8 @@ interface Client {
   /** The backend it is connected or connecting to (counted open on the balancer). */
   slot?: Slot;
   tried?: Set<string>;
+  /** When the current connect started (performance.now(), ms), when metrics are on. */
+  t0?: number;
 }
 
 const errName = (errno: number) => {
@@ -35,6 +39,8 @@ export interface NativeTcpOptions {
   onUnreachable(backend: string): void;
   onSocketError?(op: SocketOp, errno: string): void;
   service(): string;
+  /** VIP metrics of a backend; absent when metrics are off. */
+  stats?(slot: Slot): BackendCounters;
 }
 
 export class NativeTcpService implements RelayHandlers {
@@ -97,6 +103,8 @@ export class NativeTcpService implements RelayHandlers {
 
   connected(id: number): void {
     this.connects.delete(id);
+    const c = this.opts.stats && this.clients.get(id);
+    if (c && c.slot) this.opts.stats!(c.slot).connected((performance.now() - c.t0!) / 1000);
   }
 
   connectFailed(id: number, errno: number): void {
@@ -110,9 +118,10 @@ export class NativeTcpService implements RelayHandlers {
     this.dial(id, c);
   }
 
-  closed(id: number): void {
+  closed(id: number, bytes: number): void {
     const c = this.clients.get(id);
     if (!c) return;
+    if (this.opts.stats && c.slot) this.opts.stats(c.slot).bytes += bytes;
     this.connects.delete(id);
     this.forget(id, c);
     this.release();
@@ -138,6 +147,7 @@ export class NativeTcpService implements RelayHandlers {
       if (err === 0) {
         bal.opened(slot);
         c.slot = slot;
+        if (this.opts.stats) c.t0 = performance.now();
         this.connects.add(id);
         return;
       }
@@ -154,6 +164,7 @@ export class NativeTcpService implements RelayHandlers {
 
   private unreachable(c: Client, slot: Slot, errno: number): void {
     (c.tried ??= new Set()).add(slot.id);
+    if (this.opts.stats) this.opts.stats(slot).failures++;
     this.opts.onUnreachable(slot.id);
     this.opts.log.warn('userspace_backend_unreachable', { service: this.opts.service(), backend: slot.id, err: errName(errno) });
   }

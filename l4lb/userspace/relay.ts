@@ -13,6 +13,7 @@
  * connection allocates nothing once the proxy is warm.
  */
 import net from 'node:net';
+import type { BackendCounters } from '../vipmetrics/counters.js';
 
 export const SMALL = 4096;
 export const LARGE = 262144;
@@ -46,10 +47,13 @@ export class Leg {
   /** A write into `dst` still points into `buf`. */
   private queued = false;
   private released = false;
+  /** VIP metrics of the backend, when metrics are on: bytes read count here. */
+  stats?: BackendCounters;
   readonly onread: OnRead = { buffer: () => this.next(), callback: (n, b) => this.chunk(n, b) };
 
   private chunk(n: number, b: Buffer): boolean {
     this.last = n;
+    if (this.stats) this.stats.bytes += n;
     const dst = this.dst!;
     dst.write(b.subarray(0, n), this.flushed);
     if (dst.writableLength === 0) return true;
@@ -101,8 +105,9 @@ export function adopt(accepted: net.Socket, onread: OnRead): net.Socket | undefi
 }
 
 /** Relay with 'data' events: the path when `adopt` cannot take the accepted socket's handle. */
-export function relayData(src: net.Socket, dst: net.Socket): void {
+export function relayData(src: net.Socket, dst: net.Socket, stats?: BackendCounters): void {
   src.on('data', (d: Buffer) => {
+    if (stats) stats.bytes += d.length;
     if (!dst.write(d)) src.pause();
   });
   dst.on('drain', () => src.resume());

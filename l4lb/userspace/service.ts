@@ -12,6 +12,9 @@ import { adopt, Leg, relayData } from './relay.js';
 import { nativeRelay } from './native-relay.js';
 import { NativeTcpService } from './native-tcp.js';
 import { isLocalError, type SocketOp } from './local-errors.js';
+import { performance } from 'node:perf_hooks';
+import type { Slot } from './balancer.js';
+import { vipName, type BackendCounters, type VipCounters } from '../vipmetrics/counters.js';
 
 const noop = () => undefined;
 
@@ -40,6 +43,8 @@ export interface ServiceProxyOptions {
   udpIdleMs: number;
   onUnreachable: (backend: string) => void;
   onSocketError?: (op: SocketOp, errno: string) => void;
+  /** VIP metrics (connections, failures, bytes, connect latency); absent when metrics are off. */
+  counters?: VipCounters;
 }
 
 export class ServiceProxy {
@@ -54,7 +59,7 @@ export class ServiceProxy {
   private readonly sockets = new Set<dgram.Socket>();
   /** Upstream connects in flight, destroyed when past the connect timeout (no timer per connection). */
   private readonly connects: ConnectSweep<net.Socket>;
-  private readonly sessions = new Map<string, { sock: dgram.Socket; timer: NodeJS.Timeout }>();
+  private readonly sessions = new Map<string, { sock: dgram.Socket; timer: NodeJS.Timeout; stats?: BackendCounters }>();
   listening = false;
 
   constructor(
@@ -73,6 +78,9 @@ export class ServiceProxy {
     this.balancer.set(service.backends);
   }
 
+  /** A backend's VIP metrics, looked up once per balancer slot. */
+  private readonly stats = (slot: Slot): BackendCounters => (slot.stats ??= this.opts.counters!.backend(vipName(this.service), slot.id));
+
   async start(): Promise<void> {
     if (this.listening) return;
     if (this.service.protocol === 'tcp') await this.startTcp();
@@ -90,6 +98,7 @@ export class ServiceProxy {
         onUnreachable: this.opts.onUnreachable,
         onSocketError: this.opts.onSocketError,
         service: () => this.service.key,
+        ...(this.opts.counters ? { stats: this.stats } : {}),
       });
       this.native.start();
       return Promise.resolve();
@@ -155,6 +164,8 @@ export class ServiceProxy {
     const up = net.connect({ host: b.ip, port: b.port, noDelay: true, allowHalfOpen: true, ...(legs ? { onread: legs[1].onread } : {}) });
     this.connects.add(up);
     bal.opened(slot);
+    const stats = this.opts.counters && this.stats(slot);
+    const t0 = stats ? performance.now() : 0;
     let connected = false;
     const onClientClose = () => up.destroy();
     client.on('close', onClientClose);
@@ -162,12 +173,14 @@ export class ServiceProxy {
       connected = true;
       conn.upOpen = true;
       this.connects.delete(up);
+      if (stats) stats.connected((performance.now() - t0) / 1000);
       if (legs) {
         const [toUp, toClient] = legs;
         [toUp.src, toUp.dst, toClient.src, toClient.dst] = [client, up, up, client];
+        toUp.stats = toClient.stats = stats || undefined;
       } else {
-        relayData(client, up);
-        relayData(up, client);
+        relayData(client, up, stats || undefined);
+        relayData(up, client, stats || undefined);
       }
       client.on('end', () => up.end());
       up.on('end', () => client.end());
@@ -183,6 +196,7 @@ export class ServiceProxy {
         client.destroy();
         return;
       }
+      if (stats) stats.failures++;
       this.opts.onUnreachable(slot.id);
       this.opts.log.warn('userspace_backend_unreachable', { service: this.service.key, backend: slot.id, err: e });
       client.off('close', onClientClose);
@@ -224,11 +238,17 @@ export class ServiceProxy {
       const b = slot.backend;
       const up = dgram.createSocket(b.ip.includes(':') ? 'udp6' : 'udp4');
       this.balancer.opened(slot);
-      const session = { sock: up, timer: setTimeout(() => up.close(), this.opts.udpIdleMs) };
+      const stats = this.opts.counters && this.stats(slot);
+      if (stats) {
+        stats.connected();
+        stats.bytes += msg.length;
+      }
+      const session = { sock: up, timer: setTimeout(() => up.close(), this.opts.udpIdleMs), stats: stats || undefined };
       s = session;
       this.sessions.set(id, session);
       this.sockets.add(up);
       up.on('message', (reply) => {
+        if (stats) stats.bytes += reply.length;
         this.udp?.send(reply, rinfo.port, rinfo.address);
         session.timer.refresh();
       });
@@ -244,6 +264,7 @@ export class ServiceProxy {
       return;
     }
     s.timer.refresh();
+    if (s.stats) s.stats.bytes += msg.length;
     try {
       s.sock.send(msg);
     } catch {

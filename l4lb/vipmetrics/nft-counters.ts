@@ -1,0 +1,217 @@
+/**
+ * VIP metrics for the nftables driver, counted by the kernel in a table of their own
+ * (`inet <driver table>_metrics`), so the driver's ruleset and its element writes stay as they are.
+ * Filter chains after NAT (prerouting and output, priority 10) look at packets of DNAT'd
+ * connections and update dynamic sets with per-element counters, keyed on
+ * VIP . protocol . backend . backend port (the VIP from the connection's original tuple, the backend
+ * from the packet). The VIP's port is not in the key (nft 1.0.6 cannot put `ct original proto-dst`
+ * in a concatenation: it crashes), so `read` finds it from the programmed services; two ports of
+ * one VIP sent to the same backend address and port are counted together, on the lower port.
+ * The sets:
+ *   - `bytes4/6`: every packet both ways (packets and bytes, L3 lengths);
+ *   - `conns4/6`: the first packet of each connection (a ct mark bit keeps SYN retransmits out);
+ *   - `fails4/6` (TCP): a reset from the backend before the handshake completed (`ct status` not
+ *     assured: refused), or a SYN retransmitted with no reply yet (no SYN-ACK within the first
+ *     retransmission timeout, ~1 s; counted once per connection, a second ct mark bit).
+ * Nothing runs per packet in this process: counters are read at poll time with one `nft -j list
+ * table`. Packets arriving on `lo` are skipped in prerouting (the output hook counted them).
+ * Connect latency is not measured. Every DNAT'd flow is counted (a CNI port mapping too); `read`
+ * keeps the VIPs' elements and deletes the others, and a removed backend's elements after `retainMs`.
+ */
+import type { NftRunner } from '../nft/exec.js';
+import type { DriverNetMetrics, Service } from '../driver.js';
+import type { BackendMetrics, VipMetrics } from '../../contracts/netmetrics.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { backendName, vipName } from './counters.js';
+
+/** ct mark bits this table owns (nothing else in Sextant uses ct mark). */
+export const MARK_COUNTED = 0x40000000;
+export const MARK_RETRANSMIT = 0x20000000;
+export const NFT_MEASURES = { connections: true, failures: true, bytes: true, latency: false };
+
+export const metricsTable = (driverTable: string): string => `${driverTable}_metrics`;
+
+const SETS = ['conns', 'fails', 'bytes'] as const;
+type SetKind = (typeof SETS)[number];
+
+/** The whole table, recreated from empty (counters start again). */
+export function renderMetricsTable(table: string): string {
+  const fam = (v: 4 | 6) => {
+    const ip = v === 4 ? 'ip' : 'ip6';
+    const orig = `ct original ${ip} daddr . meta l4proto . ${ip} daddr . th dport`;
+    const reply = `ct original ${ip} daddr . meta l4proto . ${ip} saddr . th sport`;
+    const sets = SETS.map((k) => `  set ${k}${v} { typeof ${orig}; flags dynamic; size 65535; counter; }`);
+    const chain = [
+      `  chain count${v} {`,
+      `    ct direction original update @bytes${v} { ${orig} }`,
+      `    ct direction reply update @bytes${v} { ${reply} }`,
+      `    ct direction original ct mark & ${hex(MARK_COUNTED)} == 0 update @conns${v} { ${orig} } ct mark set ct mark | ${hex(MARK_COUNTED)} return`,
+      `    ct direction original tcp flags & (syn | ack) == syn ct status & seen-reply == 0 ct mark & ${hex(MARK_RETRANSMIT)} == 0 update @fails${v} { ${orig} } ct mark set ct mark | ${hex(MARK_RETRANSMIT)} return`,
+      `    ct direction reply tcp flags & rst == rst ct status & assured == 0 update @fails${v} { ${reply} }`,
+      '  }',
+    ];
+    return [...sets, ...chain];
+  };
+  return [
+    `table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
+    ...fam(4),
+    ...fam(6),
+    '  chain count {',
+    '    meta nfproto ipv4 jump count4',
+    '    meta nfproto ipv6 jump count6',
+    '  }',
+    '  chain pre {',
+    '    type filter hook prerouting priority 10; policy accept;',
+    '    iif != "lo" ct status dnat jump count',
+    '  }',
+    '  chain out {',
+    '    type filter hook output priority 10; policy accept;',
+    '    ct status dnat jump count',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+
+export interface ElementCount {
+  /** The VIP's address and protocol (its port is found from the services). */
+  vipIp: string;
+  protocol: string;
+  /** `IP:PORT` */
+  backend: string;
+  /** The element as nft writes it back (for `delete element`). */
+  key: string;
+  family: 4 | 6;
+  set: SetKind;
+  packets: number;
+  bytes: number;
+}
+
+const PROTO: Record<string, string> = { '6': 'tcp', '17': 'udp', tcp: 'tcp', udp: 'udp' };
+
+/** Elements with their counters from `nft -j list table inet T`; elements it cannot read are skipped. */
+export function parseCounters(json: string): ElementCount[] {
+  const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+  const out: ElementCount[] = [];
+  for (const item of doc.nftables ?? []) {
+    const set = item.set as { name?: string; elem?: unknown[] } | undefined;
+    const m = set?.name && /^(conns|fails|bytes)(4|6)$/.exec(set.name);
+    if (!m || !set?.elem) continue;
+    for (const e of set.elem) {
+      const el = (e as { elem?: { val?: { concat?: unknown[] }; counter?: { packets?: number; bytes?: number } } }).elem;
+      const parts = el?.val?.concat;
+      if (!parts || parts.length !== 4) continue;
+      const [vip, proto, bip, bport] = parts.map((p) => String(p));
+      const protocol = PROTO[proto!];
+      if (!protocol) continue;
+      out.push({
+        vipIp: vip!,
+        protocol,
+        backend: backendName({ ip: bip!, port: Number(bport) }),
+        key: `${vip} . ${protocol} . ${bip} . ${bport}`,
+        family: m[2] === '4' ? 4 : 6,
+        set: m[1] as SetKind,
+        packets: el?.counter?.packets ?? 0,
+        bytes: el?.counter?.bytes ?? 0,
+      });
+    }
+  }
+  return out;
+}
+
+/** The metrics table of one nftables driver: install, read, remove. */
+export class NftCounters {
+  readonly table: string;
+  since: number;
+  /** Element key (vip + backend) -> when a read last found it among the programmed services. */
+  private readonly seen = new Map<string, number>();
+  /** Element key -> the VIP name (`IP:PORT/PROTO`) its counts go to. */
+  private readonly names = new Map<string, string>();
+
+  constructor(
+    private readonly run: NftRunner,
+    driverTable: string,
+    private readonly clock: Clock = systemClock,
+    private readonly retainMs = 600_000,
+  ) {
+    this.table = metricsTable(driverTable);
+    this.since = clock.now();
+  }
+
+  /** Create the table from empty: counters start again (`since` moves). */
+  async install(): Promise<void> {
+    await this.run(['-f', '-'], renderMetricsTable(this.table));
+    this.since = this.clock.now();
+    this.seen.clear();
+    this.names.clear();
+  }
+
+  /** Metrics off: remove a table left by an earlier run, so nothing is counted. */
+  async remove(): Promise<void> {
+    await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n`);
+  }
+
+  /** Read every counter; elements of no programmed VIP are deleted (after `retainMs` for removed backends). */
+  async read(live: Service[]): Promise<DriverNetMetrics> {
+    let json: string;
+    try {
+      json = await this.run(['-j', 'list', 'table', 'inet', this.table]);
+    } catch {
+      // Gone (someone flushed the ruleset): counting starts again.
+      await this.install();
+      json = await this.run(['-j', 'list', 'table', 'inet', this.table]);
+    }
+    const now = this.clock.now();
+    const vips = new Map<string, Map<string, BackendMetrics>>();
+    const entry = (vip: string, backend: string) => {
+      let m = vips.get(vip);
+      if (!m) vips.set(vip, (m = new Map()));
+      let b = m.get(backend);
+      if (!b) m.set(backend, (b = { backend, connections: 0, failures: 0, bytes: 0 }));
+      return b;
+    };
+    const liveNames = new Set(live.map(vipName));
+    for (const s of live)
+      for (const b of s.backends) {
+        const id = elementId(s.vip, s.protocol, backendName(b));
+        entry(vipName(s), backendName(b));
+        this.seen.set(id, now);
+        // The lowest port of the VIP that sends to this backend (services come sorted; keep the first).
+        if (!liveNames.has(this.names.get(id) ?? '')) this.names.set(id, vipName(s));
+      }
+    const stale: ElementCount[] = [];
+    for (const e of parseCounters(json)) {
+      const id = elementId(e.vipIp, e.protocol, e.backend);
+      const at = this.seen.get(id);
+      const vip = this.names.get(id);
+      if (at === undefined || vip === undefined || now - at > this.retainMs) {
+        stale.push(e);
+        continue;
+      }
+      const b = entry(vip, e.backend);
+      if (e.set === 'conns') b.connections! += e.packets;
+      else if (e.set === 'fails') b.failures! += e.packets;
+      else b.bytes! += e.bytes;
+    }
+    if (stale.length) await this.prune(stale);
+    const out: VipMetrics[] = [...vips].map(([vip, m]) => ({ vip, backends: [...m.values()].sort((a, b) => cmp(a.backend, b.backend)) }));
+    return { measures: NFT_MEASURES, since: this.since, vips: out.sort((a, b) => cmp(a.vip, b.vip)) };
+  }
+
+  private async prune(stale: ElementCount[]): Promise<void> {
+    for (const [k, at] of this.seen)
+      if (this.clock.now() - at > this.retainMs) {
+        this.seen.delete(k);
+        this.names.delete(k);
+      }
+    const lines = stale.map((e) => `delete element inet ${this.table} ${e.set}${e.family} { ${e.key} }`);
+    await this.run(['-f', '-'], lines.join('\n') + '\n').catch(() => undefined); // an element gone meanwhile: the next read retries
+  }
+}
+
+const elementId = (vipIp: string, protocol: string, backend: string) => `${vipIp} ${protocol} ${backend}`;
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

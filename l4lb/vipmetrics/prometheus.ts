@@ -1,0 +1,104 @@
+/**
+ * The per VIP, per backend Prometheus series, read from the driver's NodeNetMetrics at scrape
+ * time (nothing is counted twice: the driver's own counters are the only state). Labels are
+ * bounded (labels.ts). Only the figures the driver measures are exported.
+ */
+import { CONNECT_LATENCY_BUCKETS, type NodeNetMetrics } from '../../contracts/netmetrics.js';
+import type { Registry } from '../../common/metrics.js';
+import { BoundedLabels, type SeriesKey } from './labels.js';
+
+export const METRIC_NAMES = {
+  connections: 'sextant_l4lb_vip_connections_total',
+  failures: 'sextant_l4lb_vip_failures_total',
+  bytes: 'sextant_l4lb_vip_bytes_total',
+  latency: 'sextant_l4lb_vip_connect_latency_seconds',
+} as const;
+
+const HELP = {
+  connections: 'New connections (TCP) or flows (UDP) this node sent to a VIP backend',
+  failures: 'Failed connection attempts to a VIP backend (refused/reset, no SYN-ACK, timeout)',
+  bytes: 'Bytes both ways between clients and a VIP backend',
+  latency: 'Time for a VIP backend to accept a connection (userspace driver)',
+} as const;
+
+interface Row {
+  labels: SeriesKey;
+  connections: number;
+  failures: number;
+  bytes: number;
+  counts?: number[];
+  sum: number;
+}
+
+type Value = { labels: Record<string, string | number>; value: number; metricName?: string };
+
+/** Sum the snapshot into bounded series. */
+export function seriesOf(m: NodeNetMetrics, labels: BoundedLabels): Row[] {
+  const pairs: SeriesKey[] = [];
+  for (const v of m.vips) for (const b of v.backends) pairs.push({ vip: v.vip, backend: b.backend });
+  const assigned = labels.assign(pairs);
+  const rows = new Map<string, Row>();
+  let i = 0;
+  for (const v of m.vips)
+    for (const b of v.backends) {
+      const l = assigned[i++]!;
+      const k = `${l.vip}\u0000${l.backend}`;
+      let r = rows.get(k);
+      if (!r) rows.set(k, (r = { labels: l, connections: 0, failures: 0, bytes: 0, sum: 0 }));
+      r.connections += b.connections ?? 0;
+      r.failures += b.failures ?? 0;
+      r.bytes += b.bytes ?? 0;
+      if (b.latency) {
+        r.counts ??= new Array<number>(CONNECT_LATENCY_BUCKETS.length + 1).fill(0);
+        b.latency.counts.forEach((n, j) => (r!.counts![j]! += n));
+        r.sum += b.latency.sum;
+      }
+    }
+  return [...rows.values()];
+}
+
+/**
+ * Register the four families on `registry`; `source` gives the node's metrics (undefined: none
+ * yet, or metrics off). One read per scrape, shared by the four families.
+ */
+export function registerVipSeries(registry: Registry, source: () => Promise<NodeNetMetrics | undefined>, maxSeries: number): void {
+  const labels = new BoundedLabels(maxSeries);
+  let pending: Promise<{ m?: NodeNetMetrics; rows: Row[] }> | undefined;
+  let since: number | undefined;
+  const read = () =>
+    (pending ??= source()
+      .then((m) => {
+        if (!m) return { rows: [] };
+        if (since !== m.since) labels.assign([]); // counters restarted: labels start again too
+        since = m.since;
+        return { m, rows: seriesOf(m, labels) };
+      })
+      .finally(() => (pending = undefined)));
+  const family = (key: keyof typeof METRIC_NAMES, type: 'counter' | 'histogram', values: (rows: Row[]) => Value[]) => ({
+    name: METRIC_NAMES[key],
+    help: HELP[key],
+    type,
+    aggregator: 'sum',
+    reset() {},
+    async get() {
+      const { m, rows } = await read().catch(() => ({ m: undefined, rows: [] as Row[] }));
+      return { name: METRIC_NAMES[key], help: HELP[key], type, aggregator: 'sum', values: m?.measures[key] ? values(rows) : [] };
+    },
+  });
+  const counter = (key: 'connections' | 'failures' | 'bytes') =>
+    family(key, 'counter', (rows) => rows.map((r) => ({ labels: { ...r.labels }, value: r[key] })));
+  for (const k of ['connections', 'failures', 'bytes'] as const) registry.registerMetric(counter(k) as never);
+  registry.registerMetric(
+    family('latency', 'histogram', (rows) => {
+      const out: Value[] = [];
+      const name = METRIC_NAMES.latency;
+      for (const r of rows) {
+        if (!r.counts) continue;
+        r.counts.forEach((n, j) => out.push({ metricName: `${name}_bucket`, labels: { ...r.labels, le: j < CONNECT_LATENCY_BUCKETS.length ? CONNECT_LATENCY_BUCKETS[j]! : '+Inf' }, value: n }));
+        out.push({ metricName: `${name}_sum`, labels: { ...r.labels }, value: r.sum });
+        out.push({ metricName: `${name}_count`, labels: { ...r.labels }, value: r.counts[r.counts.length - 1]! });
+      }
+      return out;
+    }) as never,
+  );
+}
