@@ -17,6 +17,8 @@ import { IpvsSocket } from './genl.js';
 import { IpvsHost, execRunner, type LocalRoutes, type Runner } from './host.js';
 import { kernelKey, opCount, planChanges, type KernelService, type Plan } from './plan.js';
 import { Written } from './written.js';
+import type { DriverNetMetrics } from '../driver.js';
+import { IPVSADM_STATS_ARGS, ipvsMetrics, parseIpvsStats } from '../vipmetrics/ipvs-stats.js';
 
 export interface IpvsDriverOptions {
   /** IPVS scheduler for every service (default `wlc`; `mh` for consistent hashing). */
@@ -37,6 +39,10 @@ export interface IpvsDriverOptions {
   log?: Logger;
   /** Injected command runner (tests). */
   run?: Runner;
+  /** Per VIP and backend counters from `ipvsadm -Ln --stats` at poll time (vipmetrics/ipvs-stats.ts); default on. */
+  metrics?: boolean;
+  /** `ipvsadm` binary (metrics; default `ipvsadm`). */
+  ipvsadm?: string;
 }
 
 export class IpvsDriver implements L4lbDriver {
@@ -52,8 +58,11 @@ export class IpvsDriver implements L4lbDriver {
   /** Changes run one at a time. */
   private readonly queue = new SerialQueue();
   private sourceProblem?: string;
+  private readonly opts: IpvsDriverOptions;
+  private readonly since = Date.now();
 
   constructor(opts: IpvsDriverOptions = {}) {
+    this.opts = opts;
     this.scheduler = opts.scheduler ?? 'wlc';
     this.iface = opts.iface ?? 'minuteman';
     this.window = opts.window ?? 64;
@@ -129,6 +138,12 @@ export class IpvsDriver implements L4lbDriver {
 
   reconcile(desired: Service[]): Promise<ApplyResult> {
     return this.queue.run(() => this.reconcileNow(normalize(desired)));
+  }
+
+  async netMetrics(): Promise<DriverNetMetrics | undefined> {
+    if (this.opts.metrics === false) return undefined;
+    const text = await (this.opts.run ?? execRunner)(this.opts.ipvsadm ?? 'ipvsadm', IPVSADM_STATS_ARGS);
+    return ipvsMetrics(parseIpvsStats(text), await this.dump(), this.since);
   }
 
   async dump(): Promise<Service[]> {
