@@ -11,7 +11,8 @@
  *   SEXTANT_CONTROL_PORT (5060), SEXTANT_MESOS_DNS_PORT (61053), SEXTANT_MESOS_DNS_HTTP_PORT (8123),
  *   SEXTANT_OVERLAY_SUBNET6 / SEXTANT_OVERLAY_PREFIX6 (network dcos dual-stack on a fresh master),
  *   SEXTANT_L4LB_DRIVER (auto|ipvs|nftables|userspace), SEXTANT_L4LB_VIP_INTERFACE (the userspace driver
- *   makes VIPs local as addresses of this interface; `sextant up --netns` sets it), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
+ *   makes VIPs local as addresses of this interface; `sextant up --netns` sets it), SEXTANT_L4LB_METRICS
+ *   (`0`: no per VIP and backend metrics, `GET /net/v1/metrics` answers 404), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
  *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni),
  *   SEXTANT_ACS_TOKEN_LIFETIME_S (lifetime of the tokens the identity service issues; default 432000, 5 days).
  * The entry point (admin/router) is a front: it runs on every master given `--admin-port`, leader or
@@ -123,7 +124,8 @@ const agentCatalog: Record<string, Loader<AgentHost>> = {
   l4lb: async () => {
     const l4lb = await import('../l4lb/index.js');
     const vipInterface = process.env.SEXTANT_L4LB_VIP_INTERFACE || undefined;
-    return l4lb.l4lbAgentPlugin({ driver: l4lb.parseDriverChoice(process.env.SEXTANT_L4LB_DRIVER ?? 'auto'), userspace: { vipInterface } });
+    const metrics = { enabled: process.env.SEXTANT_L4LB_METRICS !== '0' };
+    return l4lb.l4lbAgentPlugin({ driver: l4lb.parseDriverChoice(process.env.SEXTANT_L4LB_DRIVER ?? 'auto'), userspace: { vipInterface }, metrics });
   },
   overlay: async () => (await import('../overlay/index.js')).overlayAgentPlugin(),
   cni: async () => (await import('../cni/index.js')).cniAgentPlugin({ plugins: cniPluginsChoice() }),
