@@ -160,8 +160,9 @@ export class NftCounters {
     let json: string;
     try {
       json = await this.run(['-j', 'list', 'table', 'inet', this.table]);
-    } catch {
-      // Gone (someone flushed the ruleset): counting starts again.
+    } catch (e) {
+      // Gone (someone flushed the ruleset): counting starts again. Any other failure is the caller's.
+      if (!/No such file or directory/.test((e as Error).message)) throw e;
       await this.install();
       json = await this.run(['-j', 'list', 'table', 'inet', this.table]);
     }
