@@ -14,7 +14,7 @@ import { NftCounters } from '../../l4lb/vipmetrics/nft-counters.js';
 import { which } from '../../test/lib/require.js';
 import { withNetns } from '../l4lb/index.js';
 import { nsExec } from '../l4lb/procs.js';
-import { httpServer, iperf, iperfServer, withProcs, wrk } from '../l4lb/traffic.js';
+import { WRK_SECONDS, httpServer, iperf, iperfServer, withProcs, wrk } from '../l4lb/traffic.js';
 import { alternate, type Pair } from '../lib/pairs.js';
 import { median, pairedRatio } from '../lib/stats.js';
 import { stealNote } from '../lib/steal.js';
@@ -100,8 +100,13 @@ async function userspace(): Promise<Result> {
   const offD = new UserspaceDriver({ listenAddress: (s) => ({ host: offIp, port: s.port }), log: quiet, metrics: false });
   const onD = new UserspaceDriver({ listenAddress: (s) => ({ host: onIp, port: s.port }), log: quiet, metrics: true });
   let errors = 0;
+  // CPU this process (both proxies, their relay thread) spent per connection: robust to a busy machine.
+  const usPerConn: Record<string, number[]> = { [offIp]: [], [onIp]: [] };
   const rate = (host: string) => async () => {
+    const c0 = process.cpuUsage();
     const r = await wrk(undefined, `http://${host}:${port + 1}/`);
+    const c = process.cpuUsage(c0);
+    usPerConn[host]!.push((c.user + c.system) / (r.rps * WRK_SECONDS));
     errors += r.errors;
     return r.rps;
   };
@@ -119,6 +124,7 @@ async function userspace(): Promise<Result> {
       return {
         rows: [row('userspace (native relay)', 'connections/s', conn, 0), row('userspace (native relay)', 'Gbit/s', tput, 2)],
         notes: [
+          `- userspace CPU per connection (this process: the proxy and its relay thread; median of the wrk runs): metrics off ${median(usPerConn[offIp]!).toFixed(1)} µs, on ${median(usPerConn[onIp]!).toFixed(1)} µs (${list(usPerConn[offIp]!, 1)} / ${list(usPerConn[onIp]!, 1)}).`,
           `- userspace: the proxy with metrics counted ${seen?.connections ?? 0} connections to the HTTP backend ; wrk socket errors over all runs: ${errors}; steal: wrk ${stealNote(conn.steal)}, iperf3 ${stealNote(tput.steal)}.`,
         ],
       };

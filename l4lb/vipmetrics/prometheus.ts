@@ -57,21 +57,33 @@ export function seriesOf(m: NodeNetMetrics, labels: BoundedLabels): Row[] {
   return [...rows.values()];
 }
 
+type Source = () => Promise<NodeNetMetrics | undefined>;
+/** Registries that have the families: a second registration (the plugin started again) only swaps the source. */
+const registered = new WeakMap<Registry, { source: Source; labels: BoundedLabels }>();
+
 /**
  * Register the four families on `registry`; `source` gives the node's metrics (undefined: none
  * yet, or metrics off). One read per scrape, shared by the four families.
  */
-export function registerVipSeries(registry: Registry, source: () => Promise<NodeNetMetrics | undefined>, maxSeries: number): void {
-  const labels = new BoundedLabels(maxSeries);
+export function registerVipSeries(registry: Registry, source: Source, maxSeries: number): void {
+  const have = registered.get(registry);
+  if (have) {
+    have.source = source;
+    have.labels = new BoundedLabels(maxSeries);
+    return;
+  }
+  const state = { source, labels: new BoundedLabels(maxSeries) };
+  registered.set(registry, state);
   let pending: Promise<{ m?: NodeNetMetrics; rows: Row[] }> | undefined;
   let since: number | undefined;
   const read = () =>
-    (pending ??= source()
+    (pending ??= state
+      .source()
       .then((m) => {
         if (!m) return { rows: [] };
-        if (since !== m.since) labels.assign([]); // counters restarted: labels start again too
+        if (since !== m.since) state.labels.assign([]); // counters restarted: labels start again too
         since = m.since;
-        return { m, rows: seriesOf(m, labels) };
+        return { m, rows: seriesOf(m, state.labels) };
       })
       .finally(() => (pending = undefined)));
   const family = (key: keyof typeof METRIC_NAMES, type: 'counter' | 'histogram', values: (rows: Row[]) => Value[]) => ({

@@ -136,4 +136,6 @@ t.test('registry: the families, only the measured ones, one read per scrape', as
   current = undefined;
   registry.resetMetrics();
   t.ok(await registry.metrics(), 'reset is harmless');
+  registerVipSeries(registry, async () => node([{ vip: 'again', backends: [{ backend: 'b', connections: 9 }] }]), 10);
+  t.match(await registry.metrics(), /sextant_l4lb_vip_connections_total\{vip="again",backend="b"\} 9/, 'registering again (a restart) swaps the source');
 });
