@@ -18,6 +18,23 @@ import { WRK_SECONDS, httpServer, iperf, iperfServer, withProcs, wrk } from '../
 import { alternate, type Pair } from '../lib/pairs.js';
 import { median, pairedRatio } from '../lib/stats.js';
 import { stealNote } from '../lib/steal.js';
+import { runAsync } from '../l4lb/procs.js';
+
+/**
+ * CPU per packet of a sender pushing UDP datagrams through a VIP (python3, a connected socket):
+ * the output hook (NAT, the metrics chain) runs in the sender's system call, so its system time
+ * per packet is the kernel's cost, measured in CPU time rather than rate (robust to a busy machine).
+ */
+const SENDER = `import socket, os, sys, json
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((host, port)); b = b'x' * 64
+t0 = os.times()
+for i in range(n):
+    try: s.send(b)
+    except OSError: pass
+t1 = os.times()
+print(json.dumps({"sys": (t1.system - t0.system) / n * 1e6, "user": (t1.user - t0.user) / n * 1e6}))`;
+const PACKETS = 200_000;
 
 const quiet = createLogger('vip-metrics-bench');
 const RUNS = Number(process.env.VIPMETRICS_BENCH_RUNS ?? 7);
@@ -55,7 +72,13 @@ async function nftables(): Promise<Result> {
       await d.apply([
         { key: 'tcp/11.0.0.1:5201', vip: '11.0.0.1', port: 5201, protocol: 'tcp', backends: [{ ip: b, port: 5201, weight: 1 }] },
         { key: 'tcp/11.0.0.1:8080', vip: '11.0.0.1', port: 8080, protocol: 'tcp', backends: [{ ip: b, port: 8080, weight: 1 }] },
+        // Datagrams for the CPU-per-packet runs (nothing listens: the server's kernel drops them).
+        { key: 'udp/11.0.0.1:9000', vip: '11.0.0.1', port: 9000, protocol: 'udp', backends: [{ ip: b, port: 9000, weight: 1 }] },
       ]);
+      const perPacket = async () => {
+        const out = await runAsync(['ip', 'netns', 'exec', cli, 'python3', '-c', SENDER, '11.0.0.1', '9000', String(PACKETS)], 120_000);
+        return (JSON.parse(out) as { sys: number }).sys;
+      };
       let errors = 0;
       const rate = async () => {
         const r = await wrk(cli, 'http://11.0.0.1:8080/');
@@ -74,9 +97,12 @@ async function nftables(): Promise<Result> {
         return await withProcs([iperfServer(srv, b, 5201), httpServer(srv, b, 8080)], async () => {
           const conn = await alternate(RUNS, off(rate), on(rate));
           const tput = await alternate(RUNS, off(async () => (await iperf(cli, '11.0.0.1', 5201)).gbps), on(async () => (await iperf(cli, '11.0.0.1', 5201)).gbps));
+          const cpu = await alternate(RUNS, off(perPacket), on(perPacket));
+          const [cOff, cOn] = [median(cpu.direct), median(cpu.via)];
           return {
             rows: [row('nftables', 'connections/s', conn, 0), row('nftables', 'Gbit/s', tput, 2)],
             notes: [
+              `- nftables kernel CPU per packet (system time of a sender pushing ${PACKETS.toLocaleString('en')} 64-byte UDP datagrams through the VIP per run, the output hook runs in its system call; median of ${RUNS} alternating pairs): metrics off ${cOff.toFixed(2)} µs, on ${cOn.toFixed(2)} µs, **+${(cOn - cOff).toFixed(2)} µs per packet** (per pair ${f2(pairedRatio(cpu.direct, cpu.via))}x; runs off: ${list(cpu.direct, 2)}; on: ${list(cpu.via, 2)}).`,
               `- nftables: the last "on" iperf3 run was counted by the kernel (${seen?.connections ?? 0} connections, ${((seen?.bytes ?? 0) / 1e9).toFixed(2)} GB with the backend); wrk socket errors over all runs: ${errors}; steal: wrk ${stealNote(conn.steal)}, iperf3 ${stealNote(tput.steal)}.`,
             ],
           };
@@ -124,7 +150,7 @@ async function userspace(): Promise<Result> {
       return {
         rows: [row('userspace (native relay)', 'connections/s', conn, 0), row('userspace (native relay)', 'Gbit/s', tput, 2)],
         notes: [
-          `- userspace CPU per connection (this process: the proxy and its relay thread; median of the wrk runs): metrics off ${median(usPerConn[offIp]!).toFixed(1)} µs, on ${median(usPerConn[onIp]!).toFixed(1)} µs (${list(usPerConn[offIp]!, 1)} / ${list(usPerConn[onIp]!, 1)}).`,
+          `- userspace CPU per connection (this process: the proxy and its relay thread; median of the wrk runs): metrics off ${median(usPerConn[offIp]!).toFixed(1)} µs, on ${median(usPerConn[onIp]!).toFixed(1)} µs (runs off: ${list(usPerConn[offIp]!, 1)}; on: ${list(usPerConn[onIp]!, 1)}).`,
           `- userspace: the proxy with metrics counted ${seen?.connections ?? 0} connections to the HTTP backend ; wrk socket errors over all runs: ${errors}; steal: wrk ${stealNote(conn.steal)}, iperf3 ${stealNote(tput.steal)}.`,
         ],
       };
