@@ -28,7 +28,8 @@ export type GateResult =
 
 type Headers = Record<string, string | string[] | undefined>;
 
-class TtlCache<V> {
+/** A map whose entries expire and whose oldest entry goes first when full. */
+export class TtlCache<V> {
   private readonly m = new Map<string, { v: V; until: number }>();
   constructor(private readonly size: number) {}
   get(k: string, now: number): V | undefined {
@@ -56,7 +57,19 @@ export function credentialOf(h: Headers): string {
   return a || (cookie.includes(AUTH_COOKIE) ? cookie : '');
 }
 
-export class AuthGate {
+/** What the entry point asks per request: an AuthGate, or in a worker process the primary's one through IPC (workers.ts). */
+export interface Gate {
+  authenticate(headers: Headers, address: string): Promise<GateResult>;
+  authorize(identity: Identity, p: Permission): Promise<boolean>;
+  readonly cached: number;
+}
+
+/** The cache key of a credential: its SHA-256 (the credential itself is not kept). */
+export function credentialKey(cred: string): string {
+  return cred ? createHash('sha256').update(cred).digest('base64') : '';
+}
+
+export class AuthGate implements Gate {
   private readonly tokens: TtlCache<Identity>;
   private readonly grants: TtlCache<boolean>;
   private readonly failures = new Map<string, { count: number; since: number }>();
@@ -69,7 +82,7 @@ export class AuthGate {
   async authenticate(headers: Headers, address: string): Promise<GateResult> {
     const now = this.o.clock.now();
     const cred = credentialOf(headers);
-    const key = cred ? createHash('sha256').update(cred).digest('base64') : '';
+    const key = credentialKey(cred);
     const cached = key ? this.tokens.get(key, now) : undefined;
     if (cached) return { ok: true, identity: cached };
     const throttled = this.throttledFor(address, now);

@@ -1,13 +1,14 @@
 /** The entry point's Prometheus metrics (names in admin/README.md). */
 import { prom, type Registry } from '../../common/metrics.js';
 
+/** What the entry point records (prom-client's metrics, or a worker's relay to them: workers.ts). */
 export interface EntryMetrics {
-  requests: prom.Counter<'route' | 'code'>;
-  upstreamSeconds: prom.Histogram<'route'>;
-  refusals: prom.Counter<'reason'>;
+  requests: { inc(labels: { route: string; code: string }): void };
+  upstreamSeconds: { observe(labels: { route: string }, seconds: number): void };
+  refusals: { inc(labels: { reason: string }): void };
 }
 
-export function createEntryMetrics(registry: Registry): EntryMetrics {
+export function createEntryMetrics(registry: Registry): { requests: prom.Counter<'route' | 'code'>; upstreamSeconds: prom.Histogram<'route'>; refusals: prom.Counter<'reason'> } {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
     requests: get('sextant_entry_requests_total', () => new prom.Counter({ name: 'sextant_entry_requests_total', help: 'Requests the entry point answered, by route and HTTP status', labelNames: ['route', 'code'] as const, registers: [registry] })),

@@ -12,12 +12,13 @@ import { systemClock, type Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Registry } from '../../common/metrics.js';
 import type { Authority, Identity, Permission } from '../../contracts/auth.js';
-import { AuthGate } from './auth-gate.js';
+import { AuthGate, type Gate } from './auth-gate.js';
 import { DEFAULT_ENTRY_LIMITS, type EntryLimits } from './config.js';
 import { forward, forwardWs, LeaderMoved, type AnyReq, type AnyRes } from './forward.js';
 import { createEntryMetrics, type EntryMetrics } from './metrics.js';
-import { permissionFor } from './permissions.js';
-import { BadPath, mapPath, type Mapped } from './routes.js';
+import type { Need } from './permissions.js';
+import { RouteCache } from './route-cache.js';
+import { BadPath, type Mapped } from './routes.js';
 import type { Target, Upstreams } from './upstreams.js';
 
 export interface EntryOptions {
@@ -33,6 +34,9 @@ export interface EntryOptions {
   log: Logger;
   limits?: Partial<EntryLimits>;
   clock?: Clock;
+  /** Instead of an AuthGate in front of `authority` and metrics in `registry`: a worker process's relays to its primary (workers.ts). */
+  gate?: Gate;
+  metrics?: EntryMetrics;
 }
 
 /** Why the entry point itself refused a request: status, metric reason, body. */
@@ -51,16 +55,17 @@ function headerBytes(raw: string[]): number {
 export class EntryServer {
   readonly limits: EntryLimits;
   private server: http2.Http2SecureServer | undefined;
-  private readonly gate: AuthGate;
+  private readonly gate: Gate;
   private readonly metrics: EntryMetrics;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   private readonly sessions = new Set<{ destroy(): void }>();
+  private readonly routes = new RouteCache();
 
   constructor(private readonly o: EntryOptions) {
     this.limits = { ...DEFAULT_ENTRY_LIMITS, ...o.limits };
     const clock = o.clock ?? systemClock;
-    this.gate = new AuthGate(o.authority, { clock, cacheMs: this.limits.tokenCacheMs, cacheSize: this.limits.tokenCacheSize, throttleFailures: this.limits.throttleFailures, throttleWindowMs: this.limits.throttleWindowMs });
-    this.metrics = createEntryMetrics(o.registry);
+    this.gate = o.gate ?? new AuthGate(o.authority, { clock, cacheMs: this.limits.tokenCacheMs, cacheSize: this.limits.tokenCacheSize, throttleFailures: this.limits.throttleFailures, throttleWindowMs: this.limits.throttleWindowMs });
+    this.metrics = o.metrics ?? createEntryMetrics(o.registry);
   }
 
   async start(): Promise<void> {
@@ -126,8 +131,9 @@ export class EntryServer {
     };
     res.once('finish', finish).once('close', finish);
     try {
-      m = mapPath(req.url ?? '/');
-      const body = await this.admit(req, m, method, (i) => (who = i));
+      const r = this.routes.resolve(method, req.url ?? '/');
+      m = r.m;
+      const body = await this.admit(req, m, r.need, method, (i) => (who = i));
       await this.proxy(req, res, m, body);
     } catch (e) {
       if (e instanceof BadPath) refused = new Refusal(400, 'bad-path', e.message);
@@ -139,11 +145,10 @@ export class EntryServer {
   }
 
   /** Every check before a request may be forwarded; throws a Refusal. Returns a buffered body when the permission needed it. */
-  private async admit(req: AnyReq, m: Mapped, method: string, identified: (i: Identity) => void): Promise<Buffer | undefined> {
+  private async admit(req: AnyReq, m: Mapped, need: Need, method: string, identified: (i: Identity) => void): Promise<Buffer | undefined> {
     if (headerBytes(req.rawHeaders) > this.limits.maxHeaderBytes) throw new Refusal(431, 'headers-too-large', `request headers exceed ${this.limits.maxHeaderBytes} bytes`);
     const len = Number(req.headers['content-length'] ?? 0);
     if (len > this.limits.maxBodyBytes) throw new Refusal(413, 'body-too-large', `request body of ${len} bytes exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
-    const need = permissionFor(m.upstream, method, m.path, m.app);
     if (need.kind === 'none') throw new Refusal(403, 'no-permission-entry', `${method} ${m.prefix}${m.path} has no entry in the entry point's permission table: refused`);
     if (need.kind === 'public') return undefined;
     const auth = await this.gate.authenticate(req.headers, req.socket?.remoteAddress ?? '');
@@ -254,8 +259,9 @@ export class EntryServer {
     let m: Mapped | undefined;
     socket.on('error', () => undefined);
     try {
-      m = mapPath(req.url ?? '/');
-      await this.admit(req, m, 'GET', () => undefined);
+      const r = this.routes.resolve('GET', req.url ?? '/');
+      m = r.m;
+      await this.admit(req, m, r.need, 'GET', () => undefined);
       const target = await this.target(m);
       this.metrics.requests.inc({ route: m.route, code: '101' });
       await forwardWs(req, socket, head, target, m, { agent: this.agent, timeoutMs: this.limits.upstreamTimeoutMs, onHeaders: () => undefined });
