@@ -14,6 +14,7 @@ import type { Component, MasterFrontHost } from '../../contracts/plugin.js';
 import type { EntryLimits } from './config.js';
 import { EntryServer } from './server.js';
 import { MasterUpstreams } from './upstreams.js';
+import { EntryWorkers } from './workers.js';
 
 export interface EntryPluginConfig {
   /** The identity service, asked per request (it may start after the entry point); none: non-public requests get 503. */
@@ -39,13 +40,15 @@ export function entryPlugin(c: EntryPluginConfig): (h: MasterFrontHost) => Compo
   return (h) => {
     const port = h.admin.port;
     if (port === undefined) return undefined;
-    let server: EntryServer | undefined;
+    let server: EntryServer | EntryWorkers | undefined;
     return {
       name: 'entry',
       async start() {
         const tls = await entryTls(h);
-        const upstreams = new MasterUpstreams({ ip: h.ip, port: h.port, marathonPort: h.marathonPort, mesosDnsPort: c.mesosDnsPort, clock: systemClock });
-        server = new EntryServer({ host: h.ip, port, cert: tls.cert, key: tls.key, upstreams, authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
+        const upstream = { ip: h.ip, port: h.port, marathonPort: h.marathonPort, mesosDnsPort: c.mesosDnsPort };
+        const workers = c.limits?.workers ?? 1;
+        if (workers > 1) server = new EntryWorkers({ workers, host: h.ip, port, cert: tls.cert, key: tls.key, upstream, authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
+        else server = new EntryServer({ host: h.ip, port, cert: tls.cert, key: tls.key, upstreams: new MasterUpstreams({ ...upstream, clock: systemClock }), authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
         await server.start();
         if (!c.authority()) h.log.warn('entry_without_identity_service', { why: 'no Authority (admin/acs) in this master: every request that needs a token is refused with 503' });
       },

@@ -3,13 +3,14 @@
  * without the master's work beside it): `node entry-main.js HOST PORT CERT KEY UPSTREAM_IP MESOS_PORT
  * MARATHON_PORT`, with the token's public key (SPKI PEM) in $BENCH_JWT_PUBLIC_KEY. Its Authority
  * verifies RS256 tokens with jose and grants `bench` everything; the entry point caches the
- * verification by hash as it does in production. Prints `entry ready` once listening.
+ * verification by hash as it does in production. $BENCH_ENTRY_WORKERS > 1 runs it as that many
+ * worker processes (EntryWorkers, as SEXTANT_ENTRY_WORKERS does in a master). Prints `entry ready` once listening.
  */
 import fs from 'node:fs';
 import { importSPKI, jwtVerify } from 'jose';
 import { createLogger, createRegistry, systemClock } from '../../common/index.js';
 import type { Authority } from '../../contracts/auth.js';
-import { EntryServer, MasterUpstreams } from '../../admin/index.js';
+import { EntryServer, EntryWorkers, MasterUpstreams } from '../../admin/index.js';
 
 const [host, port, cert, key, upIp, mesosPort, marathonPort] = process.argv.slice(2);
 const pub = await importSPKI(process.env.BENCH_JWT_PUBLIC_KEY!, 'RS256');
@@ -28,8 +29,10 @@ const authority: Authority = {
     return true;
   },
 };
-const upstreams = new MasterUpstreams({ ip: upIp!, port: Number(mesosPort), marathonPort: Number(marathonPort), mesosDnsPort: 8123, clock: systemClock });
-const entry = new EntryServer({ host: host!, port: Number(port), cert: fs.readFileSync(cert!), key: fs.readFileSync(key!), upstreams, authority: () => authority, registry: createRegistry(), log: createLogger('entry-bench') });
+const upstream = { ip: upIp!, port: Number(mesosPort), marathonPort: Number(marathonPort), mesosDnsPort: 8123 };
+const workers = Number(process.env.BENCH_ENTRY_WORKERS ?? 1);
+const common = { host: host!, port: Number(port), cert: fs.readFileSync(cert!), key: fs.readFileSync(key!), authority: () => authority, registry: createRegistry(), log: createLogger('entry-bench') };
+const entry = workers > 1 ? new EntryWorkers({ ...common, workers, upstream }) : new EntryServer({ ...common, upstreams: new MasterUpstreams({ ...upstream, clock: systemClock }) });
 await entry.start();
 process.stdout.write('entry ready\n');
 process.on('SIGTERM', () => void entry.stop().then(() => process.exit(0)));
