@@ -2,9 +2,11 @@
  * The entry point against nginx (Debian nginx-light) as a TLS reverse proxy in front of the same
  * upstream (a real `sextant master` process, 20 apps), same run: wrk over HTTPS/1.1 keep-alive on
  * `/marathon/v2/apps` and `/mesos/master/state`, throughput at 16 connections and latency at 1
- * connection, each also measured on the upstream directly (what the proxy adds). The entry point
- * runs in its own process (entry-main.ts) with one worker, nginx with `worker_processes 1`; the entry
- * point checks a token on every request (RS256, cached by hash), nginx checks nothing.
+ * connection, each also measured on the upstream directly (what the proxy adds). Two pairings, same
+ * run: the entry point in its own process (entry-main.ts) on one thread against nginx with
+ * `worker_processes 1`, and the entry point with N worker processes (SEXTANT_ENTRY_WORKERS, N = the
+ * CPUs) against nginx with `worker_processes N`. The entry point checks a token on every request
+ * (RS256, cached by hash), nginx checks nothing.
  * Plus the cost of one token check: a jose RS256 verification against a cache hit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,6 +25,7 @@ import { median } from '../lib/stats.js';
 const HOST = '127.0.0.1';
 const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 3);
+const WARMUP = Number(process.env.SEXTANT_BENCH_WARMUP_SECONDS ?? 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 const sextantJs = path.join(root, 'dist', 'cli', 'sextant.js');
@@ -75,20 +78,20 @@ export function parseWrk(out: string): WrkResult {
   return { rps, p50: p('50'), p99: p('99'), errors: Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((s, x) => s + Number(x), 0) : 0) };
 }
 
-async function wrk(url: string, conns: number, token?: string): Promise<WrkResult> {
-  const args = ['wrk', '-t', '1', '-c', String(conns), '-d', `${SECONDS}s`, '--latency', ...(token ? ['-H', `Authorization: token=${token}`] : []), url];
-  const r = await run(args, { timeoutMs: (SECONDS + 30) * 1000 });
+async function wrk(url: string, conns: number, token?: string, seconds = SECONDS): Promise<WrkResult> {
+  const args = ['wrk', '-t', '1', '-c', String(conns), '-d', `${seconds}s`, '--latency', ...(token ? ['-H', `Authorization: token=${token}`] : []), url];
+  const r = await run(args, { timeoutMs: (seconds + 30) * 1000 });
   const w = parseWrk(r.stdout);
   if (!(w.rps > 0)) throw new Error(`wrk gave no rate for ${url}: ${r.stdout}`);
   if (w.errors) throw new Error(`wrk saw ${w.errors} errors on ${url}: ${r.stdout}`);
   return w;
 }
 
-function nginxConf(dir: string, port: number, mesos: number, marathon: number, cert: string, key: string): string {
-  const tmp = path.join(dir, 'tmp');
+function nginxConf(dir: string, workers: number, port: number, mesos: number, marathon: number, cert: string, key: string): string {
+  const tmp = path.join(dir, `tmp${workers}`);
   fs.mkdirSync(tmp, { recursive: true });
   const loc = (p: string, up: string) => `location /${p}/ { proxy_pass http://${up}/; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }`;
-  return `user root; worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+  return `user root; worker_processes ${workers}; daemon off; pid ${dir}/nginx${workers}.pid; error_log ${dir}/error${workers}.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
@@ -162,9 +165,10 @@ export async function bench(): Promise<string> {
   try {
     const ca = await ensureCa(path.join(dir, 'ca'));
     const leaf = await issueCert(ca, dir, 'entry', { cn: HOST, usage: 'server', ips: [HOST] });
+    const workers = Math.max(2, os.cpus().length);
     const ports = new Set<number>();
-    while (ports.size < 4) ports.add(await freePort(HOST));
-    const [mesos, marathon, entryPort, nginxPort] = [...ports] as [number, number, number, number];
+    while (ports.size < 6) ports.add(await freePort(HOST));
+    const [mesos, marathon, entryPort, nginxPort, entryNPort, nginxNPort] = [...ports] as [number, number, number, number, number, number];
     const m = start(process.execPath, [sextantJs, 'master', '--ip', HOST, '--port', String(mesos), '--marathon-port', String(marathon), '--work-dir', path.join(dir, 'master')], { SEXTANT_MASTER_SERVICES: '', SEXTANT_LOG_LEVEL: 'warn' });
     procs.push(m.child);
     await m.ready(/sextant master listening/);
@@ -174,59 +178,83 @@ export async function bench(): Promise<string> {
     const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('bench').setExpirationTime('2h').sign(privateKey);
     const main = path.join(here, fs.existsSync(path.join(here, 'entry-main.js')) ? 'entry-main.js' : 'entry-main.ts');
-    const e = start(process.execPath, [...(main.endsWith('.ts') ? ['--import', 'tsx'] : []), main, HOST, String(entryPort), leaf.cert, leaf.key, HOST, String(mesos), String(marathon)], { BENCH_JWT_PUBLIC_KEY: await exportSPKI(publicKey), SEXTANT_LOG_LEVEL: 'warn' });
-    procs.push(e.child);
-    await e.ready(/entry ready/);
-    const conf = path.join(dir, 'nginx.conf');
-    fs.writeFileSync(conf, nginxConf(dir, nginxPort, mesos, marathon, leaf.cert, leaf.key));
-    const n = start('nginx', ['-p', dir, '-c', conf]);
-    procs.push(n.child);
-    await listening(nginxPort, n.out); // nginx prints nothing once up
+    const entryProc = async (port: number, n: number) => {
+      const e = start(process.execPath, [...(main.endsWith('.ts') ? ['--import', 'tsx'] : []), main, HOST, String(port), leaf.cert, leaf.key, HOST, String(mesos), String(marathon)], { BENCH_JWT_PUBLIC_KEY: await exportSPKI(publicKey), SEXTANT_LOG_LEVEL: 'warn', BENCH_ENTRY_WORKERS: String(n) });
+      procs.push(e.child);
+      await e.ready(/entry ready/);
+      return e.child.pid!;
+    };
+    const nginxProc = async (port: number, n: number) => {
+      const conf = path.join(dir, `nginx${n}.conf`);
+      fs.writeFileSync(conf, nginxConf(dir, n, port, mesos, marathon, leaf.cert, leaf.key));
+      const p = start('nginx', ['-p', dir, '-c', conf]);
+      procs.push(p.child);
+      await listening(port, p.out); // nginx prints nothing once up
+      return p.child.pid!;
+    };
+    type Who = 'direct' | 'entry' | 'nginx' | 'entryN' | 'nginxN';
+    const pids: Record<Who, number> = { direct: m.child.pid!, entry: await entryProc(entryPort, 1), nginx: await nginxProc(nginxPort, 1), entryN: await entryProc(entryNPort, workers), nginxN: await nginxProc(nginxNPort, workers) };
+    const portOf: Record<Exclude<Who, 'direct'>, number> = { entry: entryPort, nginx: nginxPort, entryN: entryNPort, nginxN: nginxNPort };
     const paths = [
       { name: 'Marathon GET /v2/apps (20 apps)', up: `http://${HOST}:${marathon}/v2/apps`, via: '/marathon/v2/apps' },
       { name: 'Mesos GET /master/state', up: `http://${HOST}:${mesos}/master/state`, via: '/mesos/master/state' },
     ];
     const rows: string[] = [];
+    const rowsN: string[] = [];
+    // Warm every proxy up first (the entry point's JIT, in every worker), untimed.
+    for (const p of paths) for (const who of Object.keys(portOf) as (keyof typeof portOf)[]) await wrk(`https://${HOST}:${portOf[who]}${p.via}`, 16, who.startsWith('entry') ? token : undefined, WARMUP);
+    const load0 = os.loadavg()[0]!;
     for (const p of paths) {
-      const acc = { direct: [] as WrkResult[], entry: [] as WrkResult[], nginx: [] as WrkResult[], directLat: [] as WrkResult[], entryLat: [] as WrkResult[], nginxLat: [] as WrkResult[] };
+      const acc = {} as Record<Who | `${Who}Lat`, WrkResult[]>;
+      for (const w of ['direct', 'entry', 'nginx', 'entryN', 'nginxN'] as Who[]) (acc[w] = []), (acc[`${w}Lat`] = []);
       for (let r = 0; r < ROUNDS; r++) {
-        const order: ('direct' | 'entry' | 'nginx')[] = r % 2 ? ['nginx', 'entry', 'direct'] : ['direct', 'entry', 'nginx'];
+        const order: Who[] = r % 2 ? ['nginxN', 'entryN', 'nginx', 'entry', 'direct'] : ['direct', 'entry', 'nginx', 'entryN', 'nginxN'];
         for (const who of order) {
-          const url = who === 'direct' ? p.up : `https://${HOST}:${who === 'entry' ? entryPort : nginxPort}${p.via}`;
-          const tok = who === 'entry' ? token : undefined;
-          const pid = who === 'entry' ? e.child.pid! : who === 'nginx' ? n.child.pid! : m.child.pid!;
-          const c0 = cpuSeconds(pid);
+          const url = who === 'direct' ? p.up : `https://${HOST}:${portOf[who]}${p.via}`;
+          const tok = who.startsWith('entry') ? token : undefined;
+          const c0 = cpuSeconds(pids[who]);
           const w = await wrk(url, 16, tok);
-          w.cpuUs = ((cpuSeconds(pid) - c0) * 1e6) / (w.rps * SECONDS);
+          w.cpuUs = ((cpuSeconds(pids[who]) - c0) * 1e6) / (w.rps * SECONDS);
           acc[who].push(w);
           acc[`${who}Lat`].push(await wrk(url, 1, tok));
         }
       }
       const med = (xs: WrkResult[], k: keyof WrkResult) => median(xs.map((x) => x[k] ?? NaN));
       const f = (x: number) => x.toFixed(3);
-      rows.push(
-        `| ${p.name} | ${med(acc.direct, 'rps').toFixed(0)} | ${med(acc.entry, 'rps').toFixed(0)} | ${med(acc.nginx, 'rps').toFixed(0)} | **${(med(acc.entry, 'rps') / med(acc.nginx, 'rps')).toFixed(2)}** | ` +
-          `${f(med(acc.directLat, 'p50'))} / ${f(med(acc.directLat, 'p99'))} | ${f(med(acc.entryLat, 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc.entryLat, 'p99') - med(acc.directLat, 'p99'))} | ` +
-          `${f(med(acc.nginxLat, 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc.nginxLat, 'p99') - med(acc.directLat, 'p99'))} | ` +
-          `${med(acc.entry, 'cpuUs').toFixed(0)} / ${med(acc.nginx, 'cpuUs').toFixed(0)} |`,
-      );
+      const row = (e: 'entry' | 'entryN', n: 'nginx' | 'nginxN') =>
+        `| ${p.name} | ${med(acc.direct, 'rps').toFixed(0)} | ${med(acc[e], 'rps').toFixed(0)} | ${med(acc[n], 'rps').toFixed(0)} | **${(med(acc[e], 'rps') / med(acc[n], 'rps')).toFixed(2)}** | ` +
+        `${f(med(acc.directLat, 'p50'))} / ${f(med(acc.directLat, 'p99'))} | ${f(med(acc[`${e}Lat`], 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc[`${e}Lat`], 'p99') - med(acc.directLat, 'p99'))} | ` +
+        `${f(med(acc[`${n}Lat`], 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc[`${n}Lat`], 'p99') - med(acc.directLat, 'p99'))} | ` +
+        `${med(acc[e], 'cpuUs').toFixed(0)} / ${med(acc[n], 'cpuUs').toFixed(0)} |`;
+      rows.push(row('entry', 'nginx'));
+      rowsN.push(row('entryN', 'nginxN'));
     }
     const cost = await tokenCost();
     return [
       '## Entry point vs nginx in front of the same master',
       '',
-      `wrk over HTTPS (HTTP/1.1, keep-alive) to the entry point (its own Node process, one thread) and to nginx ${(await run(['nginx', '-v'])).stderr.trim().replace('nginx version: ', '')} (\`worker_processes 1\`,`,
-      'upstream keep-alive), both with the same certificate, in front of one `sextant master` process (no plugins) on loopback; "direct" is wrk on the',
-      `upstream itself. Throughput at 16 connections, latency at 1 connection; ${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians.`,
+      `wrk over HTTPS (HTTP/1.1, keep-alive) to the entry point (its own Node process) and to nginx ${(await run(['nginx', '-v'])).stderr.trim().replace('nginx version: ', '')} (upstream keep-alive),`,
+      'both with the same certificate, in front of one `sextant master` process (no plugins) on loopback; "direct" is wrk on the',
+      `upstream itself. Throughput at 16 connections, latency at 1 connection; ${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians,`,
+      `after ${WARMUP} s of untimed load on every proxy and path (the entry point's JIT warm in every worker).`,
       'The entry point authenticates every request (RS256 token, verification cached by SHA-256 of the header) and authorizes it against the',
       'permission table; nginx checks nothing. Ratio = entry point / nginx requests per second, same run. CPU µs/req: CPU time of the',
-      'proxy process (nginx: master and worker) during the 16-connection run over the requests it served, the figure least moved by other load.',
+      'proxy (entry point: primary and workers; nginx: master and workers) during the 16-connection run over the requests it served,',
+      'the figure least moved by other load. wrk, the upstream and the proxy share the machine\'s CPUs.',
       '',
-      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work shares this machine).`,
+      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average (1 min) ${load0.toFixed(1)} at the start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end (other work shares this machine).`,
+      '',
+      '### One thread each: the entry point (one Node thread) and nginx `worker_processes 1`',
       '',
       '| path | direct req/s | entry req/s | nginx req/s | entry / nginx | direct p50 / p99 ms | entry adds p50 / p99 ms | nginx adds p50 / p99 ms | CPU µs/req entry / nginx |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
+      '',
+      `### ${workers} workers each: the entry point with \`SEXTANT_ENTRY_WORKERS=${workers}\` and nginx \`worker_processes ${workers}\``,
+      '',
+      '| path | direct req/s | entry req/s | nginx req/s | entry / nginx | direct p50 / p99 ms | entry adds p50 / p99 ms | nginx adds p50 / p99 ms | CPU µs/req entry / nginx |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...rowsN,
       '',
       `Token check: one RS256 verification (jose) ${cost.verifyUs.toFixed(1)} µs; a cached check (SHA-256 of the credential, map lookup) ${cost.cachedUs.toFixed(1)} µs.`,
       '',
