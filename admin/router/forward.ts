@@ -59,19 +59,20 @@ function requestFor(agent: http.Agent): typeof http.request {
  * not stall `timeoutMs` (a large body may take longer in all); once the request is complete, the
  * response headers must come within `timeoutMs`.
  */
-function deadline(r: http.ClientRequest, timeoutMs: number, timedOut: { v: boolean }): void {
+function deadline(r: http.ClientRequest, timeoutMs: number, timedOut: { v: boolean }, bodiless = false): void {
   let timer: NodeJS.Timeout | undefined;
   const fire = () => {
     timedOut.v = true;
     r.destroy(new UpstreamTimeout(`the upstream gave no response within ${timeoutMs} ms`));
   };
-  r.setTimeout(timeoutMs, fire);
+  // A request without a body is complete as soon as it is written: only the response deadline applies.
+  if (!bodiless) r.setTimeout(timeoutMs, fire);
   const done = () => {
-    r.setTimeout(0);
+    if (!bodiless) r.setTimeout(0);
     clearTimeout(timer);
   };
   r.once('finish', () => {
-    r.setTimeout(0);
+    if (!bodiless) r.setTimeout(0);
     timer = setTimeout(fire, timeoutMs);
   });
   r.once('response', done).once('upgrade', done).once('close', done);
@@ -137,7 +138,7 @@ export function forward(req: AnyReq, res: AnyRes, target: Target, m: Mapped, o: 
     } catch (e) {
       return reject(new ForwardError((e as Error).message, 502));
     }
-    deadline(up, o.timeoutMs, timedOut);
+    deadline(up, o.timeoutMs, timedOut, BODILESS.has(method));
     up.once('socket', (s) => (s.connecting ? s.once('connect', () => (connected = true)) : (connected = true)));
     up.on('error', (e) => {
       if (timedOut.v) return settle(new UpstreamTimeout(`the upstream (${target.host}:${target.port}) gave no response within ${o.timeoutMs} ms`));
