@@ -101,7 +101,7 @@ const BODILESS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * connection to the upstream; 502: the upstream failed after it; 504: `UpstreamTimeout`).
  *
  * Written on node:http's client rather than through http2-proxy (which `forwardWs` still uses): the
- * same header handling and streaming with about half the CPU per request (docs/benchmarks/admin.md).
+ * same header handling and streaming with less CPU per request (docs/benchmarks/admin.md).
  */
 export function forward(req: AnyReq, res: AnyRes, target: Target, m: Mapped, o: ForwardOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -156,7 +156,7 @@ export function forward(req: AnyReq, res: AnyRes, target: Target, m: Mapped, o: 
         return settle(new LeaderMoved(loc));
       }
       const aborted = () => !r.complete && settle(new ForwardError('the upstream response was cut short', 502, 'ECONNRESET'));
-      r.once('aborted', aborted).once('error', aborted);
+      r.once('aborted', aborted).on('error', aborted);
       r.once('end', () => {
         if (r.rawTrailers.length && 'addTrailers' in res) (res as http.ServerResponse).addTrailers(r.trailers as Record<string, string>);
       });
@@ -169,7 +169,7 @@ export function forward(req: AnyReq, res: AnyRes, target: Target, m: Mapped, o: 
       up.end();
     } else {
       const onEnd = () => up.end();
-      req.on('data', onData).once('end', onEnd).once('error', (e: Error) => settle(new ForwardError(e.message, 502)));
+      req.on('data', onData).once('end', onEnd).on('error', (e: Error) => settle(new ForwardError(e.message, 502)));
       up.on('drain', () => req.resume());
     }
   });
