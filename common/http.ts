@@ -8,7 +8,7 @@ import https from 'node:https';
 import { AddressInfo } from 'node:net';
 import { checkServerIdentity as tlsCheckServerIdentity, type TLSSocket } from 'node:tls';
 import type { TlsMaterial } from './tls-files.js';
-import { peerIdentity } from './tls-identity.js';
+import { peerIdentity, type IdentityKind } from './tls-identity.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import type { Registry } from './metrics.js';
 import { compileSchema, type JsonSchema, type SchemaChecker } from './schema.js';
@@ -76,6 +76,11 @@ export class Router {
   }
   delete(p: string, h: Handler, spec?: RouteSpec): this {
     return this.on('DELETE', p, h, spec);
+  }
+
+  /** Every route mounted so far (method and pattern), for tests that walk them. */
+  list(): { method: string; pattern: string }[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: r.pattern }));
   }
 
   /** An OpenAPI 3 document of the routes mounted so far (built when asked, so late mounts show). */
@@ -166,7 +171,10 @@ export interface ServeOptions {
 }
 
 export interface ServerTls {
-  material: TlsMaterial;
+  /** The cluster CA and this node's certificate; a server without a certificate yet (an agent before its bootstrap) completes no handshake until setTls(). */
+  material: Partial<TlsMaterial> & { ca: Buffer };
+  /** Which cluster identities may call (default: any); another gets 403 naming it. */
+  kinds?: readonly IdentityKind[];
   /**
    * The routes a caller may reach without a verified client certificate. Absent: the TLS layer
    * itself requires one. Present: a connection without a certificate is let through to these
@@ -277,6 +285,8 @@ export function withoutNulls(v: unknown): unknown {
 
 export interface HttpServer {
   server: http.Server | https.Server;
+  /** Replace the TLS material (a certificate that arrived after listening); only for a server started with tls. */
+  setTls?(material: Partial<TlsMaterial> & { ca: Buffer }): void;
   address(): { host: string; port: number };
   close(): Promise<void>;
 }
@@ -302,6 +312,7 @@ export async function serve(router: Router, opts: ServeOptions): Promise<HttpSer
   });
   return {
     server,
+    ...(opts.tls ? { setTls: (m: Partial<TlsMaterial> & { ca: Buffer }) => (server as https.Server).setSecureContext({ ...m, minVersion: 'TLSv1.2' }) } : {}),
     address: () => {
       const a = server.address() as AddressInfo;
       return { host: a.address, port: a.port };
@@ -328,8 +339,14 @@ function tlsServer(tls: ServerTls, onRequest: http.RequestListener): https.Serve
 /** Answers 401 (and returns true) when the route needs a verified client certificate with a cluster identity the caller lacks. */
 function refusedWithoutCertificate(tls: ServerTls, req: http.IncomingMessage, res: http.ServerResponse): boolean {
   const peer = peerIdentity(req.socket);
-  if (peer.ok) return false;
   const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (peer.ok) {
+    if (!tls.kinds || tls.kinds.includes(peer.identity.kind)) return false;
+    tls.onRefused?.('identity_not_allowed', req);
+    req.resume();
+    send(res, { status: 403, json: { message: `${path} is not for ${peer.identity.uri} (allowed: ${tls.kinds.join(', ')})`, reason: 'identity_not_allowed' } });
+    return true;
+  }
   if (tls.isPublic?.(req.method ?? 'GET', path)) return false;
   tls.onRefused?.(peer.reason, req);
   req.resume();

@@ -85,13 +85,13 @@ export async function issueCert(ca: CaFiles, dir: string, name: string, req: Lea
 }
 
 /**
- * A new private key at `keyFile` (0600, never leaves the node) and a certificate signing request
- * for it (PEM), as an agent makes before its TLS bootstrap.
+ * A private key at `keyFile` (0600, never leaves the node; made when absent, reused otherwise) and
+ * a certificate signing request for it (PEM), as an agent makes before its TLS bootstrap.
  */
 export async function makeKeyAndCsr(keyFile: string, cn: string): Promise<string> {
   if (!cn || /[\n\r/\\]/.test(cn)) throw new ConfigError('cn', `'${cn}' is not a usable common name`);
   fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-  await genKey(keyFile);
+  if (!fs.existsSync(keyFile)) await genKey(keyFile);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-csr-'));
   try {
     const csr = path.join(work, 'req.csr');

@@ -59,3 +59,25 @@ export function tlsPathsFromFlags(v: { 'tls-dir'?: string; 'tls-ca'?: string; 't
   if (v['tls-cert'] === undefined && !certOptional) throw new ConfigError('--tls-cert', 'is required (with --tls-key and --tls-ca)');
   return { ca: v['tls-ca'], ...(v['tls-cert'] !== undefined ? { cert: v['tls-cert'], key: v['tls-key']! } : {}) };
 }
+
+/** The flags that give a node its TLS material (in error messages). */
+export const TLS_FLAGS_HINT = '--tls-dir DIR (or --tls-ca/--tls-cert/--tls-key), or --insecure-dev for plain HTTP in development';
+
+/**
+ * A bootstrap token: the first line of `file` (trimmed), else `envValue`; at least 16 characters.
+ * Undefined when neither is given.
+ */
+export function readBootstrapToken(file: string | undefined, envValue: string | undefined, flag = '--bootstrap-token-file'): string | undefined {
+  let token: string | undefined;
+  if (file !== undefined) {
+    try {
+      token = fs.readFileSync(file, 'utf8').split('\n')[0]!.trim();
+    } catch (e) {
+      throw new ConfigError(flag, `cannot read ${file}: ${(e as Error).message}`);
+    }
+    if (!token) throw new ConfigError(flag, `${file} is empty`);
+  } else if (envValue) token = envValue.trim();
+  if (token === undefined) return undefined;
+  if (token.length < 16 || !/^[\x21-\x7e]+$/.test(token)) throw new ConfigError(file !== undefined ? flag : 'SEXTANT_BOOTSTRAP_TOKEN', 'the bootstrap token must be at least 16 printable characters without spaces');
+  return token;
+}
