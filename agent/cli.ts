@@ -82,13 +82,6 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     },
     strict: true,
   });
-  if (values['tls-cert'] !== undefined || values['tls-key'] !== undefined) throw new ConfigError(values['tls-cert'] !== undefined ? '--tls-cert' : '--tls-key', 'is not for agents: an agent gets its certificate from the master (TLS bootstrap); give --tls-dir or --tls-ca');
-  const tlsPaths = tlsPathsFromFlags(values, true);
-  if (tlsPaths && values['insecure-dev']) throw new ConfigError('--insecure-dev', 'is given with --tls-dir/--tls-ca: use one or the other');
-  if (!tlsPaths && !values['insecure-dev']) throw new ConfigError('--tls-dir', `an agent needs the cluster CA: ${TLS_FLAGS_HINT}`);
-  const token = readBootstrapToken(values['bootstrap-token-file'], env.SEXTANT_BOOTSTRAP_TOKEN);
-  if (token !== undefined && !tlsPaths && values['bootstrap-token-file'] !== undefined) throw new ConfigError('--bootstrap-token-file', 'needs --tls-dir or --tls-ca (there is no bootstrap without TLS)');
-  const tls: AgentTlsOptions | undefined = tlsPaths ? { ca: readPem(tlsPaths.ca, values['tls-dir'] !== undefined ? '--tls-dir' : '--tls-ca'), ...(token ? { bootstrapToken: token } : {}) } : undefined;
   if (!values.master) throw new ConfigError('--master', 'is required (HOST:PORT of the master, or zk://HOST:PORT,.../mesos)');
   const zk = isZkMaster(values.master) ? values.master : undefined;
   if (zk) checkZkMaster(zk);
@@ -99,6 +92,13 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (ip6 !== undefined && !isIPv6(ip6)) throw new ConfigError('--ip6', `'${ip6}' is not an IPv6 address`);
   const port = values.port === undefined ? 5051 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('--port', `'${values.port}' is not a port`);
+  if (values['tls-cert'] !== undefined || values['tls-key'] !== undefined) throw new ConfigError(values['tls-cert'] !== undefined ? '--tls-cert' : '--tls-key', 'is not for agents: an agent gets its certificate from the master (TLS bootstrap); give --tls-dir or --tls-ca');
+  const tlsPaths = tlsPathsFromFlags(values, true);
+  if (tlsPaths && values['insecure-dev']) throw new ConfigError('--insecure-dev', 'is given with --tls-dir/--tls-ca: use one or the other');
+  if (!tlsPaths && !values['insecure-dev']) throw new ConfigError('--tls-dir', `an agent needs the cluster CA: ${TLS_FLAGS_HINT}`);
+  const token = readBootstrapToken(values['bootstrap-token-file'], env.SEXTANT_BOOTSTRAP_TOKEN);
+  if (token !== undefined && !tlsPaths && values['bootstrap-token-file'] !== undefined) throw new ConfigError('--bootstrap-token-file', 'needs --tls-dir or --tls-ca (there is no bootstrap without TLS)');
+  const tls: AgentTlsOptions | undefined = tlsPaths ? { ca: readPem(tlsPaths.ca, values['tls-dir'] !== undefined ? '--tls-dir' : '--tls-ca'), ...(token ? { bootstrapToken: token } : {}) } : undefined;
   return {
     masters,
     ...(zk ? { zk } : {}),

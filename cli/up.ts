@@ -158,7 +158,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     } else {
       master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
         const adminArgs = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
-        const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...adminArgs, ...(admin ? superuserArgs(admin) : [])];
+        const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), '--insecure-dev', ...adminArgs, ...(admin ? superuserArgs(admin) : [])];
         const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), masterEnv);
         await waitLine(c, /sextant master listening/, 30_000);
         return c;
@@ -179,7 +179,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       const ip = agentIp(i);
       const dir = join(o.workDir, `agent-${i + 1}`);
       const ports = `ports:[${o.portBase + 1000 * i}-${o.portBase + 1000 * i + 999}]`;
-      const argv = ['agent', '--master', agentMaster, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...(layout?.ipv6 ? ['--ip6', layout.agentIp6(i)] : [])];
+      const argv = ['agent', '--master', agentMaster, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', '--insecure-dev', ...(layout?.ipv6 ? ['--ip6', layout.agentIp6(i)] : [])];
       let pid = 0;
       const onExit = (how: string) => status.update((s) => s.agents.filter((a) => a.pid === pid).forEach((a) => Object.assign(a, { state: 'exited', exit: how })));
       const c = await step(`starting agent ${i + 1} on ${ip}:${o.agentPort}`, async () => {

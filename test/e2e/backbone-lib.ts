@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../../common/http.js';
-import { eventually, freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
+import { INSECURE_DEV, eventually, freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
 
 interface Teardownable {
   teardown(fn: () => unknown): void;
@@ -71,7 +71,7 @@ export async function startUp(t: Teardownable, agents = 2, agentTimeoutMs = 3000
     },
     async restartAgent(t, i) {
       const ports = `ports:[${portBase + 1000 * (i - 1)}-${portBase + 1000 * (i - 1) + 999}]`;
-      const a = spawnTracked(t, process.execPath, [sextantJs, 'agent', '--master', `${ipBase}.1:${masterPort}`, '--ip', c.agentIp(i), '--port', String(agentPort), '--hostname', c.agentIp(i), '--work-dir', join(workDir, `agent-${i}`), '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit'], {
+      const a = spawnTracked(t, process.execPath, [sextantJs, 'agent', '--master', `${ipBase}.1:${masterPort}`, '--ip', c.agentIp(i), '--port', String(agentPort), '--hostname', c.agentIp(i), '--work-dir', join(workDir, `agent-${i}`), '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...INSECURE_DEV], {
         // As `sextant up` starts agents without --netns: the control plane only. An agent with the
         // default node services would put its overlay, L4LB and DNS state into the host namespace.
         env: { ...process.env, SEXTANT_NODE_SERVICES: 'control' },

@@ -10,3 +10,4 @@ export * from './net.js';
 export * from './hosts.js';
 export * from './zookeeper.js';
 export * from './pki.js';
+export * from './insecure.js';
