@@ -28,6 +28,7 @@ import { WorkDir, type TaskRecord, type TaskStatusEntry } from './workdir.js';
 import { mountFiles } from './files.js';
 import { join } from 'node:path';
 import { AgentCertificate, type AgentTlsOptions } from './agent-tls.js';
+import type { TlsMaterial } from '../common/tls-files.js';
 
 export interface AgentOptions {
   /** `host:port` of the masters' Mesos API. */
@@ -113,6 +114,12 @@ export class Agent implements Component {
 
   get workDir(): string {
     return this.opts.workDir;
+  }
+
+  /** The CA, and the agent's certificate and key once it has them (AgentHandle.tls); undefined under --insecure-dev. */
+  get tls(): TlsMaterial | undefined {
+    const m = this.cert?.material();
+    return m?.cert && m.key ? { ca: m.ca, cert: m.cert, key: m.key } : undefined;
   }
 
   tasks(): TaskRecord[] {

@@ -147,7 +147,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
     process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api ${o.tls ? 'https' : 'http'}://${o.ip}:${agent.port})\n`);
     const masters = follower ? [agent.master!] : o.masters;
     const base: AgentHandle = {
-      agentId: id, ip: o.ip, hostname: o.hostname ?? osHostname(), ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters, registry: agent.registry, routes: (r) => agent.routes(r),
+      agentId: id, ip: o.ip, ...(agent.tls ? { tls: agent.tls } : {}), hostname: o.hostname ?? osHostname(), ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters, registry: agent.registry, routes: (r) => agent.routes(r),
       ...(follower ? { onMastersChange: (fn: (m: string[]) => void) => (mastersListeners.add(fn), () => void mastersListeners.delete(fn)) } : {}),
     };
     // setNetworkAttacher: lets a plugin (CNI) give the agent its NetworkAttacher (see README).

@@ -234,7 +234,7 @@ async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof
 async function startFront(front: MasterFront | undefined, opts: MasterArgs, registry: Registry): Promise<Component | undefined> {
   if (!front || opts.admin.port === undefined) return undefined;
   const c = front({
-    ip: opts.ip, port: opts.port ?? 5050, marathonPort: opts.marathonPort ?? 8080, workDir: opts.workDir,
+    ip: opts.ip, port: opts.port ?? 5050, marathonPort: opts.marathonPort ?? 8080, workDir: opts.workDir, ...(opts.tls ? { tls: opts.tls.material } : {}),
     ...(opts.hostname ? { hostname: opts.hostname } : {}), admin: opts.admin, metrics: registry, log: createLogger('entry'),
   });
   await c?.start();

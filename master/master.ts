@@ -92,7 +92,7 @@ export class Master implements MasterHandle {
   private startTime = 0;
   private cache: { version: number; obj?: Record<string, unknown>; body?: Buffer } | undefined;
   private metrics!: MasterMetrics;
-  private readonly tls: MasterTls | undefined;
+  private readonly tlsOpts: MasterTls | undefined;
   private protocolLog: Logger | undefined;
   frameworkId = '';
 
@@ -112,7 +112,7 @@ export class Master implements MasterHandle {
     };
     this.store = o.store ?? new FileKvStore(o.workDir);
     this.cluster = new Cluster(this.store, this.clock);
-    this.tls = o.tls;
+    this.tlsOpts = o.tls;
     const client = o.agentClient ?? new HttpAgentClient(undefined, o.tls?.material);
     this.agents = new AgentService(this.cluster, client, this.clock, this.log, this.opts);
     this.events = new EventBus(() => this.clock.now());
@@ -161,9 +161,9 @@ export class Master implements MasterHandle {
     if (this.store instanceof FileKvStore || this.store instanceof ZkKvStore) this.store.onWrite = (s) => (this.metrics.storeWrites.inc(), this.metrics.storeWriteSeconds.observe(s));
     this.wire();
     const onError = (e: unknown) => this.log.error('http_error', { err: e });
-    this.servers.push(await serve(this.mesosRouter, { host: this.ip, port: this.opts.port, onError, ...(this.tls ? { tls: this.serverTls(isPublicRoute) } : {}) }));
-    this.servers.push(await serve(this.marathonRouter, { host: this.ip, port: this.opts.marathonPort, onError, ...(this.tls ? { tls: this.serverTls() } : {}) }));
-    if (!this.tls) this.log.warn('insecure_dev', { hint: 'INSECURE: the Mesos and Marathon ports serve plain HTTP without client certificates (--insecure-dev); anyone who reaches them controls the cluster' });
+    this.servers.push(await serve(this.mesosRouter, { host: this.ip, port: this.opts.port, onError, ...(this.tlsOpts ? { tls: this.serverTls(isPublicRoute) } : {}) }));
+    this.servers.push(await serve(this.marathonRouter, { host: this.ip, port: this.opts.marathonPort, onError, ...(this.tlsOpts ? { tls: this.serverTls() } : {}) }));
+    if (!this.tlsOpts) this.log.warn('insecure_dev', { hint: 'INSECURE: the Mesos and Marathon ports serve plain HTTP without client certificates (--insecure-dev); anyone who reaches them controls the cluster' });
     await this.registerMarathon();
     this.tick();
     this.marathon.requestReconcile();
@@ -203,7 +203,7 @@ export class Master implements MasterHandle {
   }
 
   private stateContext() {
-    return { cluster: this.cluster, ip: this.ip, port: this.port, hostname: this.opts.hostname, startTime: this.startTime, workDir: this.opts.workDir, insecureDev: !this.tls };
+    return { cluster: this.cluster, ip: this.ip, port: this.port, hostname: this.opts.hostname, startTime: this.startTime, workDir: this.opts.workDir, insecureDev: !this.tlsOpts };
   }
 
   onChange(fn: () => void): () => void {
@@ -220,12 +220,17 @@ export class Master implements MasterHandle {
 
   /** True when the ports serve mutual TLS. */
   get secure(): boolean {
-    return this.tls !== undefined;
+    return this.tlsOpts !== undefined;
+  }
+
+  /** MasterHandle.tls: the CA and this master's certificate and key. */
+  get tls(): TlsMaterial | undefined {
+    return this.tlsOpts?.material;
   }
 
   private serverTls(isPublic?: (method: string, path: string) => boolean): ServerTls {
     return {
-      material: this.tls!.material,
+      material: this.tlsOpts!.material,
       ...(isPublic ? { isPublic } : {}),
       onRefused: (reason, req) => {
         this.metrics.tlsRefused.inc({ reason });
@@ -270,7 +275,7 @@ export class Master implements MasterHandle {
       leader: () => `${this.ip}:${this.port}`,
       limits: this.limits,
       nodeRefusal: (ip) => this.addresses.nodeRefusal(ip),
-      ...(this.tls ? { bootstrap: new AgentBootstrap(this.tls) } : {}),
+      ...(this.tlsOpts ? { bootstrap: new AgentBootstrap(this.tlsOpts) } : {}),
     });
     this.mesosRouter.metrics(this.registry);
     marathonRoutes(this.marathonRouter, {

@@ -7,6 +7,7 @@
  * instead of being handed to the client.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import proxy from 'http2-proxy';
@@ -49,7 +50,7 @@ export function rewriteLocation(loc: string, target: Target, m: Mapped): string 
 
 function upstreamRequest(o: ForwardOptions, timedOut: { v: boolean }) {
   return (_req: unknown, opts: http.RequestOptions) => {
-    const r = http.request({ ...opts, agent: o.agent });
+    const r = o.agent instanceof https.Agent ? https.request({ ...opts, protocol: 'https:', agent: o.agent }) : http.request({ ...opts, agent: o.agent });
     let timer: NodeJS.Timeout | undefined;
     const fire = () => {
       timedOut.v = true;

@@ -44,8 +44,8 @@ export function entryPlugin(c: EntryPluginConfig): (h: MasterFrontHost) => Compo
       name: 'entry',
       async start() {
         const tls = await entryTls(h);
-        const upstreams = new MasterUpstreams({ ip: h.ip, port: h.port, marathonPort: h.marathonPort, mesosDnsPort: c.mesosDnsPort, clock: systemClock });
-        server = new EntryServer({ host: h.ip, port, cert: tls.cert, key: tls.key, upstreams, authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
+        const upstreams = new MasterUpstreams({ ip: h.ip, port: h.port, marathonPort: h.marathonPort, mesosDnsPort: c.mesosDnsPort, clock: systemClock, ...(h.tls ? { tls: h.tls } : {}) });
+        server = new EntryServer({ host: h.ip, port, cert: tls.cert, key: tls.key, upstreams, ...(h.tls ? { upstreamTls: h.tls } : {}), authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
         await server.start();
         if (!c.authority()) h.log.warn('entry_without_identity_service', { why: 'no Authority (admin/acs) in this master: every request that needs a token is refused with 503' });
       },
