@@ -347,7 +347,7 @@ export class Agent implements Component {
   private mountRoutes(): void {
     const state = () => ({ json: this.stateJson() });
     for (const p of ['/state', '/state.json', '/slave(1)/state', '/slave(1)/state.json']) this.router.get(p, state);
-    this.router.get('/health', () => ({ json: { healthy: true, registered: this.registration?.isRegistered() ?? false, agent_id: this.agentId ?? null } }));
+    this.router.get('/health', () => ({ json: { healthy: true, registered: this.registration?.isRegistered() ?? false, agent_id: this.agentId ?? null, ...(this.cert ? {} : { insecure_dev: true }) } }));
     this.router.metrics(this.registry);
     this.router.post(
       API.launch,
