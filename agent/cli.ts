@@ -88,6 +88,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const masters = zk ? [] : values.master.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of masters) if (!/^[^:\s]+:\d+$/.test(m)) throw new ConfigError('--master', `'${m}' is not HOST:PORT (nor a zk:// URL)`);
   const ip = values.ip ?? '127.0.0.1';
+  if (/^0+(\.0+){3}$/.test(ip) || /^[0:]+$/.test(ip)) throw new ConfigError('--ip', `'${ip}' listens on every interface: give the node's internal address (or a loopback one)`);
   const ip6 = values.ip6;
   if (ip6 !== undefined && !isIPv6(ip6)) throw new ConfigError('--ip6', `'${ip6}' is not an IPv6 address`);
   const port = values.port === undefined ? 5051 : Number(values.port);

@@ -68,6 +68,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
   });
   const tls = parseMasterTls(values, env);
   if (!values.ip) throw new ConfigError('--ip', 'is required');
+  if (isUnspecified(values.ip)) throw new ConfigError('--ip', `'${values.ip}' listens on every interface: give the node's internal address (or a loopback one)`);
   if (!values['work-dir']) throw new ConfigError('--work-dir', 'is required');
   const ha = values.zk === undefined ? undefined : parseHa(values, env);
   if ((values['admin-cert'] === undefined) !== (values['admin-key'] === undefined)) throw new ConfigError(values['admin-cert'] ? '--admin-key' : '--admin-cert', 'is required with the other');
@@ -239,6 +240,11 @@ async function startFront(front: MasterFront | undefined, opts: MasterArgs, regi
   });
   await c?.start();
   return c;
+}
+
+/** 0.0.0.0 or :: (any spelling). */
+export function isUnspecified(ip: string): boolean {
+  return /^0+(\.0+){3}$/.test(ip) || /^[0:]+$/.test(ip);
 }
 
 function hostPort(ip: string, port: number): string {

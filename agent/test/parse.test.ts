@@ -45,6 +45,7 @@ t.test('agent TLS flags: secure by default, --insecure-dev the way out, the CA f
   const m = ['--master', '127.0.0.1:5050'];
   t.throws(() => parseAgentArgs(m, {}), { name: 'ConfigError', field: '--tls-dir', message: /--tls-dir DIR.*--insecure-dev/ }, 'no TLS material and no --insecure-dev: refused, naming the flags');
   t.equal(parseAgentArgs([...m, '--insecure-dev'], {}).tls, undefined);
+  t.throws(() => parseAgentArgs([...m, '--ip', '0.0.0.0', '--insecure-dev'], {}), { name: 'ConfigError', field: '--ip', message: /every interface/ });
   t.same(parseAgentArgs([...m, '--tls-dir', dir, '--bootstrap-token-file', join(dir, 'token')], {}).tls, { ca: Buffer.from(ca), bootstrapToken: 'a'.repeat(32) });
   t.same(parseAgentArgs([...m, '--tls-ca', join(dir, 'ca.crt')], { SEXTANT_BOOTSTRAP_TOKEN: 'b'.repeat(20) }).tls, { ca: Buffer.from(ca), bootstrapToken: 'b'.repeat(20) }, 'the token from the environment');
   t.throws(() => parseAgentArgs([...m, '--tls-dir', dir, '--insecure-dev'], {}), { name: 'ConfigError', field: '--insecure-dev' });

@@ -36,6 +36,7 @@ t.test('master TLS flags: refused without TLS material unless --insecure-dev; a 
   const plain = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x'];
   t.throws(() => parseMasterArgs(plain, {}), { name: 'ConfigError', field: '--tls-dir', message: /--tls-dir DIR.*--insecure-dev/ }, 'neither: refused naming the flags');
   t.equal(parseMasterArgs([...plain, '--insecure-dev'], {}).tls, undefined);
+  for (const any of ['0.0.0.0', '::', '0:0::0']) t.throws(() => parseMasterArgs(['--ip', any, '--work-dir', '/tmp/x', '--insecure-dev'], {}), { name: 'ConfigError', field: '--ip', message: /every interface/ }, `--ip ${any}`);
   const o = parseMasterArgs([...plain, '--tls-dir', dir, '--bootstrap-token-file', pki.tokenFile], {});
   t.match(o.tls, { signer: { cert: `${dir}/ca.crt`, key: `${dir}/ca.key` }, token: pki.token });
   t.ok(Buffer.isBuffer(o.tls?.material.cert), 'the certificate is loaded');
