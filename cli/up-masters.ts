@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requestJson } from '../common/http.js';
+import { upRequest as requestJson } from './up-tls.js';
 import type { Logger, LogFields } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
 import { ZkDetector, ZkMetrics } from '../dns/index.js';

@@ -42,7 +42,7 @@ export async function startUp(t: Teardownable, agents = 2, agentTimeoutMs = 3000
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('up')}-`));
   const [masterPort, marathonPort, agentPort] = [await freePort(), await freePort(), await freePort()];
   const portBase = randomInt(20, 55) * 1000;
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--agents', String(agents), '--no-example', '--work-dir', workDir, '--ip-base', ipBase, '--master-port', String(masterPort), '--marathon-port', String(marathonPort), '--agent-port', String(agentPort), '--port-base', String(portBase), '--agent-timeout-ms', String(agentTimeoutMs), '--admin-port', String(await freePort(block(1)))], { graceMs: 15000 });
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--agents', String(agents), '--no-example', '--work-dir', workDir, '--ip-base', ipBase, '--master-port', String(masterPort), '--marathon-port', String(marathonPort), '--agent-port', String(agentPort), '--port-base', String(portBase), '--agent-timeout-ms', String(agentTimeoutMs), '--admin-port', String(await freePort(block(1))), ...INSECURE_DEV], { graceMs: 15000 });
   // `up` starts the master and agents in their own process groups: stop them by the PIDs it
   // printed, so a slow shutdown under load can never leak them (then remove the work dir).
   t.teardown(async () => {
