@@ -27,6 +27,8 @@ import { StatusSender } from './status.js';
 import { WorkDir, type TaskRecord, type TaskStatusEntry } from './workdir.js';
 import { mountFiles } from './files.js';
 import { join } from 'node:path';
+import { AgentCertificate, type AgentTlsOptions } from './agent-tls.js';
+import type { TlsMaterial } from '../common/tls-files.js';
 
 export interface AgentOptions {
   /** `host:port` of the masters' Mesos API. */
@@ -50,6 +52,11 @@ export interface AgentOptions {
   probe?: Probe;
   callMaster?: CallMaster;
   version?: string;
+  /**
+   * Mutual TLS: the cluster CA and the bootstrap token. The agent's own key and certificate live in
+   * `<workDir>/tls/` (TLS bootstrap at the first registration). Absent: plain HTTP (--insecure-dev).
+   */
+  tls?: AgentTlsOptions;
 }
 
 export class Agent implements Component {
@@ -72,6 +79,7 @@ export class Agent implements Component {
   private boundPort = 0;
   private readonly startTime: number;
   private readonly registeredWaiters: ((id: string) => void)[] = [];
+  private readonly cert: AgentCertificate | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -92,6 +100,7 @@ export class Agent implements Component {
     this.sender = new StatusSender({ clock: this.clock, deliver: (u) => this.deliver(u), onAcked: (u) => this.acked(u) });
     this.metrics = new AgentMetrics(this.registry, () => this.countByState(), () => this.sender.pending());
     this.runner.onStatus = (rec, entry) => this.statusChanged(rec, entry);
+    this.cert = opts.tls ? new AgentCertificate(opts.workDir, opts.tls) : undefined;
     this.mountRoutes();
   }
 
@@ -105,6 +114,12 @@ export class Agent implements Component {
 
   get workDir(): string {
     return this.opts.workDir;
+  }
+
+  /** The CA, and the agent's certificate and key once it has them (AgentHandle.tls); undefined under --insecure-dev. */
+  get tls(): TlsMaterial | undefined {
+    const m = this.cert?.material();
+    return m?.cert && m.key ? { ca: m.ca, cert: m.cert, key: m.key } : undefined;
   }
 
   tasks(): TaskRecord[] {
@@ -133,7 +148,18 @@ export class Agent implements Component {
     this.secret = saved?.secret;
     const counts = this.runner.recover();
     if (counts.adopted + counts.ended + counts.terminal) this.log.info('tasks_recovered', counts);
-    this.server = await serve(this.router, { host: this.opts.ip, port: this.opts.port ?? 5051, onError: (e) => this.log.error('http_error', { err: e }) });
+    await this.cert?.prepare(this.agentId, `agent-${this.opts.ip}`);
+    if (this.cert && this.agentId && !this.cert.hasCertificate()) {
+      // An id from a plain-HTTP run (or a lost certificate): only a certificate may re-register it.
+      this.log.warn('agent_id_without_certificate', { agent_id: this.agentId, then: 'registering as a new agent with the bootstrap token' });
+      this.wd.forgetAgentId();
+      this.agentId = undefined;
+      this.secret = undefined;
+    }
+    // Only the masters, the entry point and the operator call an agent; not other agents.
+    const tls = this.cert ? { tls: { material: this.cert.material(), kinds: ['master', 'entry', 'cli'] as const } } : {};
+    if (!this.cert) this.log.warn('insecure_dev', { hint: 'INSECURE: the agent API serves plain HTTP without client certificates and talks to the master in plain text (--insecure-dev)' });
+    this.server = await serve(this.router, { host: this.opts.ip, port: this.opts.port ?? 5051, onError: (e) => this.log.error('http_error', { err: e }), ...tls });
     this.boundPort = this.server.address().port;
     this.registration = new Registration({
       masters: this.opts.masters,
@@ -141,17 +167,29 @@ export class Agent implements Component {
       clock: this.clock,
       log: this.log,
       call: this.opts.callMaster,
+      ...(this.cert ? { tls: () => this.cert!.client() } : {}),
       request: () => {
         this.registering ??= new Promise<void>((resolve) => (this.registeringDone = resolve));
         return this.registerRequest();
       },
-      auth: () => this.authHeaders(),
+      auth: () => ({ ...this.authHeaders(), ...this.cert?.bootstrapHeaders() }),
       onUnknown: () => {
         this.wd.forgetAgentId();
         this.agentId = undefined;
         this.secret = undefined;
+        this.cert?.drop();
+        this.server?.setTls?.(this.cert!.material());
       },
       onRegistered: (resp, again) => {
+        if (this.cert && resp.certificate) {
+          try {
+            this.cert.install(resp.certificate, resp.agent_id);
+            this.server?.setTls?.(this.cert.material());
+            this.log.info('agent_certificate_installed', { agent_id: resp.agent_id, file: this.cert.certFile });
+          } catch (e) {
+            this.log.error('agent_certificate_refused', { agent_id: resp.agent_id, err: e });
+          }
+        }
         const secret = resp.agent_secret ?? this.secret;
         if (this.agentId !== resp.agent_id || secret !== this.secret) this.wd.writeAgentId(resp.agent_id, secret);
         this.agentId = resp.agent_id;
@@ -206,6 +244,7 @@ export class Agent implements Component {
       resources: this.opts.resources ?? DEFAULT_RESOURCES,
       attributes: this.opts.attributes ?? {},
       tasks: this.runner.list().filter((r) => !r.terminalAcked).map((r) => this.report(r)),
+      ...(this.cert?.csr() && !this.agentId ? { csr: this.cert.csr()! } : {}),
     };
   }
 
@@ -239,10 +278,10 @@ export class Agent implements Component {
 
   private async deliver(u: StatusUpdate): Promise<boolean> {
     if (!this.registration?.isRegistered() || !this.agentId) return false;
-    const url = `http://${this.registration.master}${API.status}`;
+    const url = `${this.cert ? 'https' : 'http'}://${this.registration.master}${API.status}`;
     const body = { ...u, agent_id: this.agentId };
     const headers = this.authHeaders();
-    const res = await (this.opts.callMaster ? this.opts.callMaster(url, body, headers) : requestJson(url, { method: 'POST', body, headers }));
+    const res = await (this.opts.callMaster ? this.opts.callMaster(url, body, headers) : requestJson(url, { method: 'POST', body, headers, ...(this.cert ? { tls: this.cert.client() } : {}) }));
     // 200 {"dropped":"stale"}: the master already has a newer update of this task; done with this one.
     if (res.status === 403 && (res.body as { reason?: unknown } | undefined)?.reason === 'not_task_owner') {
       this.log.warn('status_update_refused', { task_id: u.task_id, agent_id: this.agentId, why: 'the master has the task on another agent' });
@@ -308,7 +347,7 @@ export class Agent implements Component {
   private mountRoutes(): void {
     const state = () => ({ json: this.stateJson() });
     for (const p of ['/state', '/state.json', '/slave(1)/state', '/slave(1)/state.json']) this.router.get(p, state);
-    this.router.get('/health', () => ({ json: { healthy: true, registered: this.registration?.isRegistered() ?? false, agent_id: this.agentId ?? null } }));
+    this.router.get('/health', () => ({ json: { healthy: true, registered: this.registration?.isRegistered() ?? false, agent_id: this.agentId ?? null, ...(this.cert ? {} : { insecure_dev: true }) } }));
     this.router.metrics(this.registry);
     this.router.post(
       API.launch,

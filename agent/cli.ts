@@ -1,6 +1,11 @@
 /**
  * `sextant agent --master HOST:PORT[,...]|zk://H1:2181,.../mesos --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR] [--resources R]
- *  [--attributes A] [--hostname H] [--kill-tasks-on-exit]`
+ *  [--attributes A] [--hostname H] [--kill-tasks-on-exit] (--tls-dir DIR | --tls-ca FILE) [--bootstrap-token-file F] | --insecure-dev`
+ *
+ * Mutual TLS by default: `--tls-dir DIR` (its ca.crt) or `--tls-ca FILE` is the cluster CA; the
+ * agent's own key and certificate live in `<work-dir>/tls/` and come from the master's TLS bootstrap
+ * (`--bootstrap-token-file`, or $SEXTANT_BOOTSTRAP_TOKEN, for the first registration). Without them
+ * it refuses to start, unless `--insecure-dev` (plain HTTP, logged loudly).
  *
  * Prints `sextant agent <id> registered with master <host:port>` once registered, then starts the
  * services the composition root gives it (cli/plugins.ts), one after another. On SIGINT/SIGTERM
@@ -18,6 +23,8 @@ import type { AgentHandle, NetworkAttacher, ServiceBuilders } from '../contracts
 import type { Component } from '../common/daemon.js';
 import { untilSignal } from '../common/daemon.js';
 import { ConfigError } from '../common/errors.js';
+import { readBootstrapToken, readPem, TLS_FLAGS_HINT, tlsPathsFromFlags } from '../common/tls-files.js';
+import type { AgentTlsOptions } from './agent-tls.js';
 import { createLogger } from '../common/log.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { Agent } from './agent.js';
@@ -27,10 +34,15 @@ import { checkZkMaster, followLeader, isZkMaster, type LeaderFollower } from './
 const USAGE = `usage: sextant agent --master HOST:PORT[,HOST:PORT...]|zk://HOST:PORT,.../mesos --ip IP [--ip6 IP6] [--port 5051] [--work-dir DIR]
        [--resources 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'] [--attributes 'rack:a;zone:1']
        [--hostname H] [--kill-tasks-on-exit]
+       (--tls-dir DIR | --tls-ca FILE) [--bootstrap-token-file FILE] | --insecure-dev
 
 Runs an agent (task runner and the node services of SEXTANT_NODE_SERVICES) until SIGINT/SIGTERM.
 --ip6: the node's IPv6 address on a dual-stack node (the dispatcher listens there too; the overlay
-routes tasks' IPv6 traffic to it).\n`;
+routes tasks' IPv6 traffic to it).
+Mutual TLS: --tls-dir DIR (DIR/ca.crt) or --tls-ca FILE is the cluster CA; the agent makes its key in
+WORK_DIR/tls and gets its certificate from the master at its first registration, which needs the
+bootstrap token (--bootstrap-token-file FILE or $SEXTANT_BOOTSTRAP_TOKEN). --insecure-dev: plain HTTP
+without certificates (development and tests only).\n`;
 
 export interface AgentCliOptions {
   masters: string[];
@@ -44,9 +56,11 @@ export interface AgentCliOptions {
   attributes: Record<string, string>;
   hostname?: string;
   killTasksOnExit: boolean;
+  /** Mutual TLS (absent: --insecure-dev). */
+  tls?: AgentTlsOptions;
 }
 
-export function parseAgentArgs(argv: string[]): AgentCliOptions {
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentCliOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -59,6 +73,12 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
       attributes: { type: 'string' },
       hostname: { type: 'string' },
       'kill-tasks-on-exit': { type: 'boolean' },
+      'tls-dir': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'bootstrap-token-file': { type: 'string' },
+      'insecure-dev': { type: 'boolean' },
     },
     strict: true,
   });
@@ -68,10 +88,18 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
   const masters = zk ? [] : values.master.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of masters) if (!/^[^:\s]+:\d+$/.test(m)) throw new ConfigError('--master', `'${m}' is not HOST:PORT (nor a zk:// URL)`);
   const ip = values.ip ?? '127.0.0.1';
+  if (/^0+(\.0+){3}$/.test(ip) || /^[0:]+$/.test(ip)) throw new ConfigError('--ip', `'${ip}' listens on every interface: give the node's internal address (or a loopback one)`);
   const ip6 = values.ip6;
   if (ip6 !== undefined && !isIPv6(ip6)) throw new ConfigError('--ip6', `'${ip6}' is not an IPv6 address`);
   const port = values.port === undefined ? 5051 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('--port', `'${values.port}' is not a port`);
+  if (values['tls-cert'] !== undefined || values['tls-key'] !== undefined) throw new ConfigError(values['tls-cert'] !== undefined ? '--tls-cert' : '--tls-key', 'is not for agents: an agent gets its certificate from the master (TLS bootstrap); give --tls-dir or --tls-ca');
+  const tlsPaths = tlsPathsFromFlags(values, true);
+  if (tlsPaths && values['insecure-dev']) throw new ConfigError('--insecure-dev', 'is given with --tls-dir/--tls-ca: use one or the other');
+  if (!tlsPaths && !values['insecure-dev']) throw new ConfigError('--tls-dir', `an agent needs the cluster CA: ${TLS_FLAGS_HINT}`);
+  const token = readBootstrapToken(values['bootstrap-token-file'], env.SEXTANT_BOOTSTRAP_TOKEN);
+  if (token !== undefined && !tlsPaths && values['bootstrap-token-file'] !== undefined) throw new ConfigError('--bootstrap-token-file', 'needs --tls-dir or --tls-ca (there is no bootstrap without TLS)');
+  const tls: AgentTlsOptions | undefined = tlsPaths ? { ca: readPem(tlsPaths.ca, values['tls-dir'] !== undefined ? '--tls-dir' : '--tls-ca'), ...(token ? { bootstrapToken: token } : {}) } : undefined;
   return {
     masters,
     ...(zk ? { zk } : {}),
@@ -83,6 +111,7 @@ export function parseAgentArgs(argv: string[]): AgentCliOptions {
     attributes: values.attributes ? parseAttributes(values.attributes) : {},
     hostname: values.hostname,
     killTasksOnExit: values['kill-tasks-on-exit'] ?? false,
+    ...(tls ? { tls } : {}),
   };
 }
 
@@ -108,7 +137,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
         for (const fn of mastersListeners) fn([leader]);
       })
     : undefined;
-  const agent = new Agent({ masters: o.masters, ...(follower ? { leader: () => follower.current() } : {}), ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log });
+  const agent = new Agent({ masters: o.masters, ...(follower ? { leader: () => follower.current() } : {}), ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log, ...(o.tls ? { tls: o.tls } : {}) });
   agentRef = agent;
   collectProcessMetrics(agent.registry);
   await agent.start();
@@ -116,10 +145,10 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   const id = await Promise.race([agent.registered(), stopping.then(() => undefined)]);
   const plugins: Component[] = [];
   if (id) {
-    process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api http://${o.ip}:${agent.port})\n`);
+    process.stdout.write(`sextant agent ${id} registered with master ${agent.master} (api ${o.tls ? 'https' : 'http'}://${o.ip}:${agent.port})\n`);
     const masters = follower ? [agent.master!] : o.masters;
     const base: AgentHandle = {
-      agentId: id, ip: o.ip, hostname: o.hostname ?? osHostname(), ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters, registry: agent.registry, routes: (r) => agent.routes(r),
+      agentId: id, ip: o.ip, ...(agent.tls ? { tls: agent.tls } : {}), hostname: o.hostname ?? osHostname(), ...(o.ip6 ? { ip6: o.ip6 } : {}), workDir: o.workDir, masters, registry: agent.registry, routes: (r) => agent.routes(r),
       ...(follower ? { onMastersChange: (fn: (m: string[]) => void) => (mastersListeners.add(fn), () => void mastersListeners.delete(fn)) } : {}),
     };
     // setNetworkAttacher: lets a plugin (CNI) give the agent its NetworkAttacher (see README).

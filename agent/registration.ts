@@ -10,7 +10,7 @@
  * secret and the agent registers as a new one.
  */
 import type { Clock } from '../common/clock.js';
-import { bodyText, requestJson } from '../common/http.js';
+import { bodyText, requestJson, type ClientTls } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { API, type RegisterRequest, type RegisterResponse } from '../contracts/index.js';
 
@@ -33,6 +33,8 @@ export interface RegistrationOptions {
   /** The master does not know the id we re-registered with: forget id and secret. */
   onUnknown?(): void;
   call?: CallMaster;
+  /** Mutual TLS towards the master (https; the CA and, once it has one, the agent's certificate). */
+  tls?: () => ClientTls;
   retryMs?: number;
   timeoutMs?: number;
 }
@@ -80,10 +82,10 @@ export class Registration {
 
   private call(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
     if (!this.master) return Promise.reject(new Error('no master is elected (waiting for ZooKeeper to name a leader)'));
-    const url = `http://${this.master}${path}`;
+    const url = `${this.opts.tls ? 'https' : 'http'}://${this.master}${path}`;
     const headers = this.opts.auth?.() ?? {};
     if (this.opts.call) return this.opts.call(url, body, headers);
-    return requestJson(url, { method: 'POST', body, headers, timeoutMs: this.opts.timeoutMs ?? 5000 });
+    return requestJson(url, { method: 'POST', body, headers, timeoutMs: this.opts.timeoutMs ?? 5000, ...(this.opts.tls ? { tls: this.opts.tls() } : {}) });
   }
 
   private schedule(fn: () => Promise<void>, ms: number): void {
@@ -117,6 +119,7 @@ export class Registration {
       heartbeat_interval_ms: typeof body.heartbeat_interval_ms === 'number' && body.heartbeat_interval_ms > 0 ? body.heartbeat_interval_ms : 1000,
       ...(typeof body.agent_secret === 'string' && body.agent_secret ? { agent_secret: body.agent_secret } : {}),
       ...(body.pending === true ? { pending: true } : {}),
+      ...(typeof body.certificate === 'string' && body.certificate ? { certificate: body.certificate } : {}),
     };
     const again = this.everRegistered;
     this.agentId = resp.agent_id;

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requestJson } from '../common/index.js';
+import { upRequest as requestJson } from './up-tls.js';
 
 export const ADMIN_UID = 'admin';
 

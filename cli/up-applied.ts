@@ -3,7 +3,7 @@
  * current version (the master's `GET /v1/control/agents`); otherwise it names each agent that did
  * not and why (not connected, a version it refused and the error, or how far behind it is).
  */
-import { requestJson } from '../common/http.js';
+import { upRequest as requestJson } from './up-tls.js';
 
 /** An agent this run started: its number in the summary (1-based) and its id. */
 export interface StartedAgent {

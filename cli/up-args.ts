@@ -34,6 +34,8 @@ export interface UpOptions {
   masterServices: string[];
   /** Where to keep a JSON description of the running cluster (up-status.ts). */
   statusFile?: string;
+  /** --insecure-dev (and with --masters 3|5): plain HTTP between the components; otherwise mutual TLS (up-tls.ts). */
+  insecureDev: boolean;
 }
 
 export type UpArgs = { kind: 'run'; options: UpOptions } | { kind: 'help'; text: string };
@@ -72,6 +74,7 @@ function upCommand(out: { text: string }): Command {
     .option('--mesos-dns-port <port>', 'Mesos-DNS DNS port on the master (default: $SEXTANT_MESOS_DNS_PORT or 61053)', port('--mesos-dns-port'))
     .option('--admin-port <port>', 'HTTPS entry point on the master (certificate from a cluster CA made in <work-dir>/pki)', port('--admin-port'), 8443)
     .option('--no-admin', 'no HTTPS entry point')
+    .option('--insecure-dev', 'plain HTTP between the components, no certificates (the behaviour before mutual TLS; for development and tests). Always so with --masters 3|5 for now')
     .option('--status-file <path>', 'keep a JSON description of the running cluster here (see README, "Scripting sextant up")')
     .helpOption('-h, --help', 'show this help and exit')
     .allowExcessArguments(false)
@@ -104,7 +107,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const v = cmd.opts<{
     agents: number; masters: number; zkPort: number; workDir: string; example: boolean; netns?: boolean; ipv6?: boolean; masterPort: number; marathonPort: number; agentPort: number;
-    ipBase: string; portBase: number; agentTimeoutMs: number; mesosDnsPort?: number; statusFile?: string; adminPort: number; admin: boolean;
+    ipBase: string; portBase: number; agentTimeoutMs: number; mesosDnsPort?: number; statusFile?: string; adminPort: number; admin: boolean; insecureDev?: boolean;
   }>();
   if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v.ipBase) || v.ipBase.split('.').some((o) => Number(o) > 255)) throw new ConfigError('--ip-base', `'${v.ipBase}' must be three octets like 127.0.0`);
   if (![1, 3, 5].includes(v.masters)) throw new ConfigError('--masters', `'${v.masters}' must be 1, 3 or 5 (a ZooKeeper ensemble needs an odd size)`);
@@ -119,6 +122,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
     options: {
       agents: v.agents,
       masters: v.masters,
+      insecureDev: v.insecureDev === true || v.masters > 1,
       zkPorts: { client: v.zkPort, peer: v.zkPort + 707, election: v.zkPort + 1707 },
       workDir: v.workDir,
       example: v.example,

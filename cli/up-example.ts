@@ -6,7 +6,7 @@
  * another cluster's app.
  */
 import { URL } from 'node:url';
-import { requestJson } from '../common/http.js';
+import { upRequest as requestJson } from './up-tls.js';
 import { describeHolders, portHolders } from './port-holders.js';
 
 export const EXAMPLE_ID = '/hello';

@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requestJson } from '../common/http.js';
+import { upRequest as requestJson } from './up-tls.js';
 import type { Logger, LogFields } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
 import { ZkDetector, ZkMetrics } from '../dns/index.js';
@@ -82,7 +82,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
     let stopping = false;
     const launch = (n: number, ip: string, restarts: number): Child => {
       const argv = ['master', '--ip', ip, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, `master-${n}`),
-        '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS), ...extraArgs];
+        '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS), '--insecure-dev', ...extraArgs];
       let pid = 0;
       const c = startChild(`master-${n}`, argv, logDir, (how) => {
         status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { state: 'exited', exit: how, leader: false })));

@@ -17,6 +17,8 @@ export interface NextInput {
   exampleTask?: string;
   /** Agent APIs are in namespaces: `task log` cannot reach them from here. */
   netns: boolean;
+  /** Mutual TLS: the CA and the operator's client certificate the commands present (SEXTANT_CA/CERT/KEY). */
+  tls?: { ca: string; cert: string; key: string };
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -59,12 +61,14 @@ export function nextSteps(i: NextInput): string[] {
   if (i.exampleId) {
     rows.push([`${cli} app show ${i.exampleId}`, 'one app: definition, counts, tasks']);
     rows.push([`${cli} task ls ${i.exampleId}`, 'its tasks and where they run']);
-    if (i.exampleTask && !i.netns) rows.push([`${cli} task log ${i.exampleTask} --follow`, "a task's stdout (--stderr for stderr)"]);
+    if (i.exampleTask && !i.netns && !i.tls) rows.push([`${cli} task log ${i.exampleTask} --follow`, "a task's stdout (--stderr for stderr)"]);
     rows.push([`${cli} app scale ${i.exampleId} 3`, 'more instances, with progress']);
   }
   rows.push([`${cli} app add FILE.json`, 'deploy a Marathon app definition (- reads stdin)']);
   rows.push([`${cli} control status`, "control plane: each agent's applied version"]);
   const w = Math.max(...rows.map(([c]) => c.length));
-  const first = defaults ? [] : [`  export SEXTANT_MASTER=${master} SEXTANT_MARATHON=${marathon}   (where the commands below find this cluster)`];
+  const first = i.tls
+    ? [`  export SEXTANT_MASTER=${i.masterUrl} SEXTANT_MARATHON=${i.marathonUrl} SEXTANT_CA=${i.tls.ca} SEXTANT_CERT=${i.tls.cert} SEXTANT_KEY=${i.tls.key}   (where the commands below find this cluster, and the operator certificate its ports ask for)`]
+    : defaults ? [] : [`  export SEXTANT_MASTER=${master} SEXTANT_MARATHON=${marathon}   (where the commands below find this cluster)`];
   return [...first, ...rows.map(([c, note]) => `  ${c.padEnd(w)}   ${note}`)];
 }

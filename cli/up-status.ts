@@ -55,6 +55,9 @@ export interface UpStatus {
   zk?: string;
   /** A superuser token for this cluster's ACS (`Authorization: token=<jwt>`), once logged in. */
   token?: string;
+  /** Under mutual TLS: the operator's client certificate and key (paths) for the component ports (`--cert`/`--key`). */
+  cli_cert?: string;
+  cli_key?: string;
 }
 
 export interface ZooKeeperStatus {

@@ -30,6 +30,7 @@ import { waitApplied, type Applied, type StartedAgent } from './up-applied.js';
 import { deleteOwnedExample, deployExample, EXAMPLE_CONTAINER_PORT, EXAMPLE_ID, type MarathonTask, type OwnedApp } from './up-example.js';
 import { nextSteps } from './up-next.js';
 import { adminCredentials, adminToken, superuserArgs, type AdminCredentials } from './up-admin.js';
+import { prepareUpTls, useUpTls } from './up-tls.js';
 
 import { running, say, sextantEntry, startChild, terminate, waitLine, type Child } from './up-child.js';
 
@@ -108,8 +109,9 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   const layout = o.netns ? new NetnsLayout(o.agents, o.ipv6 ?? false) : undefined;
   const masterIp = layout ? layout.masterIp : masterIpOf(o, 0);
   const apiIp = layout ? '127.0.0.1' : masterIp;
-  let masterUrl = `http://${apiIp}:${o.masterPort}`;
-  let marathonUrl = `http://${apiIp}:${o.marathonPort}`;
+  const scheme = o.insecureDev ? 'http' : 'https';
+  let masterUrl = `${scheme}://${apiIp}:${o.masterPort}`;
+  let marathonUrl = `${scheme}://${apiIp}:${o.marathonPort}`;
   const agentIp = (i: number) => (layout ? layout.agentIp(i) : agentIpOf(o, i));
   const entryUrl = o.adminPort ? `https://${apiIp}:${o.adminPort}` : undefined;
   const status = new StatusFile(o.statusFile, { state: 'up', ...selfRef(), workDir: o.workDir, masters: [], agents: [] });
@@ -145,6 +147,13 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   try {
     if (layout) await step(`creating ${o.agents} network namespaces (${layout.prefix}*) and a bridge`, () => layout.create());
     const ca = o.adminPort ? await step(`making the cluster CA in ${join(o.workDir, 'pki')}`, () => ensureCa(join(o.workDir, 'pki'))) : undefined;
+    const tls = o.insecureDev ? undefined : await step(`issuing the master's and the operator's certificates and a bootstrap token in ${join(o.workDir, 'pki')}`, () => prepareUpTls(o.workDir, masterIp, layout ? ['127.0.0.1'] : []));
+    if (tls) {
+      useUpTls(tls);
+      status.update((s) => Object.assign(s, { ca: tls.ca.cert, cli_cert: tls.cli.cert, cli_key: tls.cli.key }));
+    }
+    const masterTlsArgs = tls ? ['--tls-dir', tls.masterDir, '--bootstrap-token-file', tls.tokenFile] : ['--insecure-dev'];
+    const agentTlsArgs = tls ? ['--tls-ca', tls.ca.cert, '--bootstrap-token-file', tls.tokenFile] : ['--insecure-dev'];
     const masterEnv = { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort), ...(o.ipv6 ? { SEXTANT_OVERLAY_SUBNET6: DUAL_STACK_SUBNET6 } : {}) };
     if (o.masters > 1) {
       ha = await startHaMasters(o, logDir, status, step, masterEnv, admin ? superuserArgs(admin) : []);
@@ -158,12 +167,12 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     } else {
       master = await step(`starting master on ${masterIp}:${o.masterPort}`, async () => {
         const adminArgs = ca ? ['--admin-port', String(o.adminPort), '--ca-dir', join(o.workDir, 'pki')] : [];
-        const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...adminArgs, ...(admin ? superuserArgs(admin) : [])];
+        const argv = ['master', '--ip', masterIp, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, 'master'), '--agent-timeout-ms', String(o.agentTimeoutMs), ...masterTlsArgs, ...adminArgs, ...(admin ? superuserArgs(admin) : [])];
         const c = startChild('master', argv, logDir, (how) => status.update((s) => s.masters.forEach((m) => Object.assign(m, { state: 'exited', exit: how }))), layout?.wrapMaster(), masterEnv);
         await waitLine(c, /sextant master listening/, 30_000);
         return c;
       });
-      say(`master: pid ${master.proc.pid} http://${masterIp}:${o.masterPort}`);
+      say(`master: pid ${master.proc.pid} ${scheme}://${masterIp}:${o.masterPort}`);
       if (layout) await step(`forwarding 127.0.0.1:${o.masterPort} and :${o.marathonPort} to the master in ${layout.hubName}`, () => layout.expose([o.masterPort, o.marathonPort, ...(o.adminPort ? [o.adminPort] : [])]));
       const masterId = await masterIdOf(masterUrl);
       if (entryUrl && ca) status.update((s) => Object.assign(s, { entry: entryUrl, ca: ca.cert }));
@@ -179,7 +188,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       const ip = agentIp(i);
       const dir = join(o.workDir, `agent-${i + 1}`);
       const ports = `ports:[${o.portBase + 1000 * i}-${o.portBase + 1000 * i + 999}]`;
-      const argv = ['agent', '--master', agentMaster, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...(layout?.ipv6 ? ['--ip6', layout.agentIp6(i)] : [])];
+      const argv = ['agent', '--master', agentMaster, '--ip', ip, '--port', String(o.agentPort), '--hostname', ip, '--work-dir', dir, '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...agentTlsArgs, ...(layout?.ipv6 ? ['--ip6', layout.agentIp6(i)] : [])];
       let pid = 0;
       const onExit = (how: string) => status.update((s) => s.agents.filter((a) => a.pid === pid).forEach((a) => Object.assign(a, { state: 'exited', exit: how })));
       const c = await step(`starting agent ${i + 1} on ${ip}:${o.agentPort}`, async () => {
@@ -190,9 +199,9 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
         const m = await waitLine(a, /sextant agent (\S+) registered/, 30_000);
         return { a, id: m[1]! };
       });
-      say(`agent ${i + 1}: pid ${c.a.proc.pid} http://${ip}:${o.agentPort} id ${c.id} work dir ${dir}`);
+      say(`agent ${i + 1}: pid ${c.a.proc.pid} ${scheme}://${ip}:${o.agentPort} id ${c.id} work dir ${dir}`);
       started.push({ n: i + 1, id: c.id });
-      status.update((s) => s.agents.push({ id: c.id, ip, api: `http://${ip}:${o.agentPort}`, pid: c.a.proc.pid!, netns: layout ? layout.agentNs(i) : null, state: running(c.a) ? 'running' : 'exited' }));
+      status.update((s) => s.agents.push({ id: c.id, ip, api: `${scheme}://${ip}:${o.agentPort}`, pid: c.a.proc.pid!, netns: layout ? layout.agentNs(i) : null, state: running(c.a) ? 'running' : 'exited' }));
     }
     let tasks: MarathonTask[] = [];
     if (o.example) {
@@ -209,7 +218,7 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     const applied = await waitApplied(masterUrl, started, APPLIED_TIMEOUT_MS);
     // The file first: a script that sees "ready" may read it at once.
     status.publish();
-    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined, ha, admin);
+    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined, ha, admin, tls ? { ca: tls.ca.cert, cert: tls.cli.cert, key: tls.cli.key } : undefined);
     const first = masterChildren()[0]!;
     return { masterUrl, marathonUrl, masterPid: (ha?.leader()?.child ?? first).proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
@@ -226,7 +235,7 @@ function agentServices(netns: boolean): string {
   return nodeServicesEnv(netns).SEXTANT_NODE_SERVICES ?? process.env.SEXTANT_NODE_SERVICES ?? 'l4lb,overlay,cni,dispatcher,control';
 }
 
-function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout, entry?: { url: string; ca: string }, ha?: HaMasters, admin?: AdminCredentials): void {
+function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, tasks: MarathonTask[], applied: Applied, layout?: NetnsLayout, entry?: { url: string; ca: string }, ha?: HaMasters, admin?: AdminCredentials, tlsFiles?: { ca: string; cert: string; key: string }): void {
   say('');
   say(`Sextant is up (logs and state in ${o.workDir})`);
   if (ha) {
@@ -259,7 +268,7 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
   }
   if (o.statusFile) say(`  status     ${o.statusFile}${admin ? ' (mode 0600: it holds a superuser token)' : ''}`);
   say('Next, from another shell:');
-  for (const line of nextSteps({ entry: sextantEntry(), masterUrl, marathonUrl, ...(tasks.length ? { exampleId: EXAMPLE_ID, exampleTask: tasks[0]!.id } : {}), netns: layout !== undefined })) say(line);
+  for (const line of nextSteps({ entry: sextantEntry(), masterUrl, marathonUrl, ...(tasks.length ? { exampleId: EXAMPLE_ID, exampleTask: tasks[0]!.id } : {}), netns: layout !== undefined, ...(tlsFiles ? { tls: tlsFiles } : {}) })) say(line);
   say('Ctrl-C stops everything (apps, agents, master).');
   if (applied.kind === 'behind') {
     say(`sextant up: not ready: not every agent applied the control plane's version ${applied.version} (after ${APPLIED_TIMEOUT_MS / 1000} s at most):`);

@@ -7,6 +7,9 @@
  *      127.0.0.1:5050) for the Mesos and network APIs, and Marathon at `--marathon HOST[:PORT]`
  *      (else `$SEXTANT_MARATHON`, else the master's host on :8080); an agent at the address the
  *      master's /master/state gives it.
+ * With `--cert`/`--key` (else `$SEXTANT_CERT`/`$SEXTANT_KEY`) every https request presents that client
+ * certificate: what a component port under mutual TLS (#30) asks for (`sextant up` issues a `cli` one
+ * and names it in its status file); `--master https://IP:5050 --ca ca.crt --cert cli.crt --key cli.key`.
  * Every request carries `authHeaders()` (common/cli-token.ts), follows leader redirects (a few
  * hops; the token goes along only to the same origin or to a leader redirect of the same path),
  * and an answer outside 2xx becomes an ApiError whose message is the API's own (Marathon
@@ -25,6 +28,9 @@ export interface ClusterOptions {
   ca?: string;
   master?: string;
   marathon?: string;
+  /** A client certificate and its key (PEM paths) for component ports under mutual TLS. */
+  cert?: string;
+  key?: string;
 }
 
 /** Bad `--url`/`--master`/... or an unreadable CA file: a usage problem (exit 2), nothing was sent. */
@@ -61,6 +67,8 @@ interface Resolved {
   mode: 'entry' | 'direct';
   bases: Record<Api, string>;
   ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 const MAX_REDIRECTS = 5;
@@ -78,6 +86,7 @@ export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = proce
       throw new ClusterConfigError(`${o.ca ? '--ca' : 'SEXTANT_CA'} ${caPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
+  const client = clientCert(o, env);
   if (url) {
     const what = o.url ? '--url' : 'SEXTANT_URL';
     let u: URL;
@@ -89,7 +98,7 @@ export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = proce
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ClusterConfigError(`${what} ${JSON.stringify(url)}: only https (or http) is spoken`);
     if (u.username || u.password || u.search || u.hash) throw new ClusterConfigError(`${what} ${JSON.stringify(url)} must be a plain base URL`);
     const base = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
-    return { mode: 'entry', bases: { mesos: `${base}/mesos`, marathon: `${base}/marathon`, net: `${base}/net` }, ...(ca ? { ca } : {}) };
+    return { mode: 'entry', bases: { mesos: `${base}/mesos`, marathon: `${base}/marathon`, net: `${base}/net` }, ...(ca ? { ca } : {}), ...client };
   }
   const fromMaster = o.master ?? env.SEXTANT_MASTER;
   let mesos: string;
@@ -97,11 +106,29 @@ export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = proce
   try {
     mesos = endpointUrl(fromMaster ?? '127.0.0.1', 5050, o.master !== undefined ? '--master' : 'SEXTANT_MASTER');
     const m = o.marathon ?? env.SEXTANT_MARATHON;
-    marathon = m !== undefined ? endpointUrl(m, 8080, o.marathon !== undefined ? '--marathon' : 'SEXTANT_MARATHON') : endpointUrl(new URL(mesos).hostname, 8080, 'the master');
+    const u = new URL(mesos);
+    marathon = m !== undefined ? endpointUrl(m, 8080, o.marathon !== undefined ? '--marathon' : 'SEXTANT_MARATHON') : endpointUrl(`${u.protocol}//${u.hostname}`, 8080, 'the master');
   } catch (e) {
     throw new ClusterConfigError((e as Error).message);
   }
-  return { mode: 'direct', bases: { mesos, marathon, net: mesos }, ...(ca ? { ca } : {}) };
+  return { mode: 'direct', bases: { mesos, marathon, net: mesos }, ...(ca ? { ca } : {}), ...client };
+}
+
+/** `--cert`/`--key` (else SEXTANT_CERT/SEXTANT_KEY): both or neither, readable. */
+function clientCert(o: ClusterOptions, env: NodeJS.ProcessEnv): { cert?: Buffer; key?: Buffer } {
+  const certPath = o.cert ?? (o.key === undefined ? env.SEXTANT_CERT : undefined);
+  const keyPath = o.key ?? (o.cert === undefined ? env.SEXTANT_KEY : undefined);
+  if (certPath === undefined && keyPath === undefined) return {};
+  const src = (flag: 'cert' | 'key') => (o[flag] !== undefined ? `--${flag}` : `SEXTANT_${flag.toUpperCase()}`);
+  if (certPath === undefined || keyPath === undefined) throw new ClusterConfigError(`${certPath === undefined ? src('key') : src('cert')} needs ${certPath === undefined ? '--cert (or SEXTANT_CERT)' : '--key (or SEXTANT_KEY)'} too`);
+  const read = (p: string, flag: 'cert' | 'key') => {
+    try {
+      return readFileSync(p);
+    } catch (e) {
+      throw new ClusterConfigError(`${src(flag)} ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return { cert: read(certPath, 'cert'), key: read(keyPath, 'key') };
 }
 
 export class ClusterClient {
@@ -133,7 +160,7 @@ export class ClusterClient {
 
   /** The same at a full URL (an agent's API). */
   call(url: string, o: RequestOptions = {}): Promise<{ status: number; body: unknown }> {
-    return callJson(url, { ...o, ...(this.r.ca ? { ca: this.r.ca } : {}), env: this.env });
+    return callJson(url, { ...o, ...(this.r.ca ? { ca: this.r.ca } : {}), ...(this.r.cert && this.r.key ? { cert: this.r.cert, key: this.r.key } : {}), env: this.env });
   }
 }
 
@@ -141,7 +168,7 @@ export class ClusterClient {
  * One CLI request at a full URL: the stored token, leader redirects followed, a 2xx answer's
  * parsed body, else ApiError (the API's message) or UnreachableError.
  */
-export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number; body: unknown }> {
+export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number; body: unknown }> {
   const target = new URL(url);
   for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) target.searchParams.set(k, String(v));
   const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
@@ -150,7 +177,7 @@ export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; e
   let auth = true;
   let cur = target;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await send(cur, method, body, auth ? authHeaders(o.env ?? process.env) : {}, o.ca, o);
+    const res = await send(cur, method, body, auth ? authHeaders(o.env ?? process.env) : {}, o);
     if (res.status >= 300 && res.status < 400 && res.location) {
       const next = new URL(res.location, cur);
       // The token follows a redirect only to the same origin, or to a leader answering the same path.
@@ -206,7 +233,7 @@ interface RawResponse {
   text: string;
 }
 
-function send(url: URL, method: string, body: string | undefined, headers: Record<string, string>, ca: Buffer | undefined, o: RequestOptions): Promise<RawResponse> {
+function send(url: URL, method: string, body: string | undefined, headers: Record<string, string>, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<RawResponse> {
   const mod = url.protocol === 'https:' ? https : http;
   const signals = [AbortSignal.timeout(o.timeoutMs ?? 10_000), ...(o.signal ? [o.signal] : [])];
   return new Promise((resolve, reject) => {
@@ -216,7 +243,8 @@ function send(url: URL, method: string, body: string | undefined, headers: Recor
         method,
         headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers },
         signal: AbortSignal.any(signals),
-        ...(url.protocol === 'https:' && ca ? { ca } : {}),
+        ...(url.protocol === 'https:' && o.ca ? { ca: o.ca } : {}),
+        ...(url.protocol === 'https:' && o.cert && o.key ? { cert: o.cert, key: o.key } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

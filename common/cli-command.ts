@@ -29,12 +29,14 @@ export function clusterOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--url <url>', 'the cluster entry point, https://HOST[:PORT] (env SEXTANT_URL)'))
     .addOption(new Option('--ca <file>', "the CA certificate the entry point's certificate is signed by (env SEXTANT_CA)"))
+    .addOption(new Option('--cert <file>', 'a client certificate of the cluster CA for component ports under mutual TLS (env SEXTANT_CERT)'))
+    .addOption(new Option('--key <file>', 'the key of --cert (env SEXTANT_KEY)'))
     .addOption(new Option('--master <host[:port]>', "the master's Mesos API when there is no --url (env SEXTANT_MASTER; default 127.0.0.1:5050)"))
     .addOption(new Option('--marathon <host[:port]>', "Marathon when there is no --url (env SEXTANT_MARATHON; default the master's host, port 8080)"));
 }
 
 export function clientFrom(o: ClusterOptions): ClusterClient {
-  return new ClusterClient({ url: o.url, ca: o.ca, master: o.master, marathon: o.marathon });
+  return new ClusterClient({ url: o.url, ca: o.ca, master: o.master, marathon: o.marathon, cert: o.cert, key: o.key });
 }
 
 /** The message and exit code for an error a command threw. */
@@ -96,7 +98,7 @@ export function startClusterCommand<O extends ParseOptions>(
 ): number | { values: Record<string, string | boolean | undefined>; cmd: string; args: string[]; client: ClusterClient } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { master: { type: 'string' }, url: { type: 'string' }, ca: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { master: { type: 'string' }, url: { type: 'string' }, ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options } });
   } catch (e) {
     io.err(`${(e as Error).message}\n${usage}`);
     return 2;
@@ -108,7 +110,7 @@ export function startClusterCommand<O extends ParseOptions>(
     return values.help ? 0 : 2;
   }
   try {
-    const client = new ClusterClient({ master: values.master as string | undefined, url: values.url as string | undefined, ca: values.ca as string | undefined });
+    const client = new ClusterClient({ master: values.master as string | undefined, url: values.url as string | undefined, ca: values.ca as string | undefined, cert: values.cert as string | undefined, key: values.key as string | undefined });
     return { values, cmd, args, client };
   } catch (e) {
     if (!(e instanceof ClusterConfigError)) throw e;

@@ -4,7 +4,11 @@
  * without crashing the daemon. Bodies are capped (default 1 MiB).
  */
 import http from 'node:http';
+import https from 'node:https';
 import { AddressInfo } from 'node:net';
+import { checkServerIdentity as tlsCheckServerIdentity, type TLSSocket } from 'node:tls';
+import type { TlsMaterial } from './tls-files.js';
+import { peerIdentity, type IdentityKind } from './tls-identity.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import type { Registry } from './metrics.js';
 import { compileSchema, type JsonSchema, type SchemaChecker } from './schema.js';
@@ -72,6 +76,11 @@ export class Router {
   }
   delete(p: string, h: Handler, spec?: RouteSpec): this {
     return this.on('DELETE', p, h, spec);
+  }
+
+  /** Every route mounted so far (method and pattern), for tests that walk them. */
+  list(): { method: string; pattern: string }[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: r.pattern }));
   }
 
   /** An OpenAPI 3 document of the routes mounted so far (built when asked, so late mounts show). */
@@ -157,6 +166,24 @@ export interface ServeOptions {
   port: number;
   maxBody?: number;
   onError?: (err: unknown, req: http.IncomingMessage) => void;
+  /** HTTPS with client certificates of the cluster CA (mutual TLS); absent: plain HTTP. */
+  tls?: ServerTls;
+}
+
+export interface ServerTls {
+  /** The cluster CA and this node's certificate; a server without a certificate yet (an agent before its bootstrap) completes no handshake until setTls(). */
+  material: Partial<TlsMaterial> & { ca: Buffer };
+  /** Which cluster identities may call (default: any); another gets 403 naming it. */
+  kinds?: readonly IdentityKind[];
+  /**
+   * The routes a caller may reach without a verified client certificate. Absent: the TLS layer
+   * itself requires one. Present: a connection without a certificate is let through to these
+   * routes only (every other route answers 401 naming why); a certificate that is not the
+   * cluster CA's is refused at the TLS layer either way.
+   */
+  isPublic?: (method: string, path: string) => boolean;
+  /** A request refused for want of a verified client certificate (metrics, rate-limited log). */
+  onRefused?: (reason: string, req: http.IncomingMessage) => void;
 }
 
 export function send(res: http.ServerResponse, reply: Reply): void {
@@ -257,20 +284,24 @@ export function withoutNulls(v: unknown): unknown {
 }
 
 export interface HttpServer {
-  server: http.Server;
+  server: http.Server | https.Server;
+  /** Replace the TLS material (a certificate that arrived after listening); only for a server started with tls. */
+  setTls?(material: Partial<TlsMaterial> & { ca: Buffer }): void;
   address(): { host: string; port: number };
   close(): Promise<void>;
 }
 
 /** Listen; resolves once bound (port 0 picks a free port, see address()). */
 export async function serve(router: Router, opts: ServeOptions): Promise<HttpServer> {
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (opts.tls && refusedWithoutCertificate(opts.tls, req, res)) return;
     handle(router, req, res, opts.maxBody).catch((err) => {
       opts.onError?.(err, req);
       if (!res.headersSent) send(res, { status: 500, json: { message: 'internal error' } });
       else res.destroy();
     });
-  });
+  };
+  const server = opts.tls ? tlsServer(opts.tls, onRequest) : http.createServer(onRequest);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -281,6 +312,7 @@ export async function serve(router: Router, opts: ServeOptions): Promise<HttpSer
   });
   return {
     server,
+    ...(opts.tls ? { setTls: (m: Partial<TlsMaterial> & { ca: Buffer }) => (server as https.Server).setSecureContext({ ...m, minVersion: 'TLSv1.2' }) } : {}),
     address: () => {
       const a = server.address() as AddressInfo;
       return { host: a.address, port: a.port };
@@ -293,6 +325,44 @@ export async function serve(router: Router, opts: ServeOptions): Promise<HttpSer
   };
 }
 
+function tlsServer(tls: ServerTls, onRequest: http.RequestListener): https.Server {
+  const { ca, cert, key } = tls.material;
+  const server = https.createServer({ ca, cert, key, requestCert: true, rejectUnauthorized: !tls.isPublic, minVersion: 'TLSv1.2' }, onRequest);
+  if (tls.isPublic)
+    // Without a certificate a caller may reach the public routes; with one, it must be the cluster CA's.
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0) socket.destroy();
+    });
+  return server;
+}
+
+/** Answers 401 (and returns true) when the route needs a verified client certificate with a cluster identity the caller lacks. */
+function refusedWithoutCertificate(tls: ServerTls, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const peer = peerIdentity(req.socket);
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (peer.ok) {
+    if (!tls.kinds || tls.kinds.includes(peer.identity.kind)) return false;
+    tls.onRefused?.('identity_not_allowed', req);
+    req.resume();
+    send(res, { status: 403, json: { message: `${path} is not for ${peer.identity.uri} (allowed: ${tls.kinds.join(', ')})`, reason: 'identity_not_allowed' } });
+    return true;
+  }
+  if (tls.isPublic?.(req.method ?? 'GET', path)) return false;
+  tls.onRefused?.(peer.reason, req);
+  req.resume();
+  send(res, { status: 401, json: { message: `${path} needs a client certificate of the cluster CA: ${peer.why}`, reason: peer.reason } });
+  return true;
+}
+
+/** Client side of mutual TLS: trust only the cluster CA, present this node's certificate (when it has one). */
+export interface ClientTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** Check the server's certificate beyond the CA and its IP/DNS SAN (e.g. the expected cluster identity); return an Error to refuse. */
+  checkServerIdentity?: (host: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
+}
+
 /** A response body for an error message: its JSON (cut at `max` characters), its text, or "an empty body". */
 export function bodyText(body: unknown, max = 300): string {
   if (body === undefined || body === '') return 'an empty body';
@@ -303,8 +373,9 @@ export function bodyText(body: unknown, max = 300): string {
 /** A JSON HTTP call with a timeout; throws on network errors, returns status and parsed body. */
 export async function requestJson(
   url: string,
-  opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string> } = {},
+  opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; tls?: ClientTls } = {},
 ): Promise<{ status: number; body: unknown }> {
+  if (opts.tls && url.startsWith('https:')) return requestJsonTls(url, { ...opts, tls: opts.tls });
   const signals = [AbortSignal.timeout(opts.timeoutMs ?? 5000)];
   if (opts.signal) signals.push(opts.signal);
   const res = await fetch(url, {
@@ -321,4 +392,45 @@ export async function requestJson(
     /* not JSON: keep text */
   }
   return { status: res.status, body };
+}
+
+/** requestJson over https with the cluster CA and a client certificate (fetch cannot present one). */
+function requestJsonTls(url: string, opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; tls: ClientTls }): Promise<{ status: number; body: unknown }> {
+  const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+  const { ca, cert, key, checkServerIdentity } = opts.tls;
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        method: opts.method ?? (payload === undefined ? 'GET' : 'POST'),
+        headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) }), ...opts.headers },
+        ca,
+        ...(cert && key ? { cert, key } : {}),
+        ...(checkServerIdentity ? { checkServerIdentity: (host: string, c: import('node:tls').PeerCertificate) => checkServerIdentity(host, c) ?? tlsCheckServerIdentity(host, c) } : {}),
+        agent: false,
+        timeout: opts.timeoutMs ?? 5000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            /* not JSON: keep text */
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
+    const deadline = setTimeout(() => req.destroy(new Error(`${url}: no answer within ${opts.timeoutMs ?? 5000} ms`)), opts.timeoutMs ?? 5000);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }

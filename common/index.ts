@@ -20,3 +20,5 @@ export * from './cli-token.js';
 export * from './agent-credentials.js';
 export * from './pki.js';
 export * from './cli-client.js';
+export * from './tls-files.js';
+export * from './tls-identity.js';

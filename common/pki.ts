@@ -84,6 +84,57 @@ export async function issueCert(ca: CaFiles, dir: string, name: string, req: Lea
   return out;
 }
 
+/**
+ * A private key at `keyFile` (0600, never leaves the node; made when absent, reused otherwise) and
+ * a certificate signing request for it (PEM), as an agent makes before its TLS bootstrap.
+ */
+export async function makeKeyAndCsr(keyFile: string, cn: string): Promise<string> {
+  if (!cn || /[\n\r/\\]/.test(cn)) throw new ConfigError('cn', `'${cn}' is not a usable common name`);
+  fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(keyFile)) await genKey(keyFile);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-csr-'));
+  try {
+    const csr = path.join(work, 'req.csr');
+    await openssl(['req', '-new', '-key', keyFile, '-out', csr, '-subj', subject(cn)]);
+    return fs.readFileSync(csr, 'utf8');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Largest CSR accepted (a P-256 or RSA-4096 CSR is well under this). */
+export const MAX_CSR_BYTES = 8192;
+
+/**
+ * Sign a CSR (PEM) with the CA: the CSR gives only its public key (its signature is checked); the
+ * subject, SANs and usages are the request's, never the CSR's. Returns the certificate (PEM).
+ * A CSR that is not one, or whose signature does not match, is a ConfigError naming `csr`.
+ */
+export async function signCsr(ca: CaFiles, csrPem: string, req: LeafRequest): Promise<string> {
+  if (typeof csrPem !== 'string' || csrPem.length > MAX_CSR_BYTES || !/^-----BEGIN CERTIFICATE REQUEST-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE REQUEST-----\s*$/.test(csrPem.trim() + '\n'))
+    throw new ConfigError('csr', `is not a PEM certificate signing request of at most ${MAX_CSR_BYTES} bytes`);
+  if (!req.cn || /[\n\r/\\]/.test(req.cn)) throw new ConfigError('cn', `'${req.cn}' is not a usable common name`);
+  const extText = extensions(req);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-sign-'));
+  try {
+    const csr = path.join(work, 'req.csr');
+    const ext = path.join(work, 'ext.cnf');
+    const out = path.join(work, 'leaf.crt');
+    fs.writeFileSync(csr, csrPem);
+    fs.writeFileSync(ext, extText);
+    try {
+      await openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-subj', subject(req.cn),
+        '-days', String(req.days ?? LEAF_DAYS), '-sha256', '-extfile', ext, '-extensions', 'leaf', '-out', out]);
+    } catch (e) {
+      if (e instanceof MissingRequirementError) throw e;
+      throw new ConfigError('csr', `could not be signed (bad request or signature): ${String((e as Error).message).split('\n')[0]}`);
+    }
+    return fs.readFileSync(out, 'utf8');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 /** The `[leaf]` extension section for a request (exported for its unit test). */
 export function extensions(req: LeafRequest): string {
   const eku = { server: 'serverAuth', client: 'clientAuth', both: 'serverAuth,clientAuth' }[req.usage];

@@ -5,10 +5,13 @@
 import type { Router } from '../common/http.js';
 import type { Registry } from '../common/metrics.js';
 import type { NetworkAttacher } from './network.js';
+import type { TlsMaterial } from '../common/tls-files.js';
 
 export interface AgentHandle {
   readonly agentId: string;
   readonly ip: string;
+  /** The node's mutual-TLS material (#30): the cluster CA and the agent's bootstrapped certificate (`spiffe://sextant/agent/<id>`); absent under `--insecure-dev`. */
+  readonly tls?: TlsMaterial;
   /** The node's IPv6 address when it is dual-stack (`sextant agent --ip6`). */
   readonly ip6?: string;
   /** The agent's hostname (`--hostname`, else the OS's); absent in test doubles. */

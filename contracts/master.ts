@@ -5,6 +5,7 @@
 import type { Router } from '../common/http.js';
 import type { Registry } from '../common/metrics.js';
 import type { Limits } from './limits.js';
+import type { TlsMaterial } from '../common/tls-files.js';
 
 /**
  * A small durable key-value store (the embedded file store now, ZooKeeper later). Values are JSON.
@@ -25,6 +26,12 @@ export interface KvStore {
 export interface MasterHandle {
   readonly masterId: string;
   readonly ip: string;
+  /**
+   * This node's mutual-TLS material (#30): the cluster CA, the master's certificate and key (URI SAN
+   * `spiffe://sextant/master/<ip>`). Servers a component opens on the master serve it and require a
+   * client certificate of the CA; clients present it. Absent under `--insecure-dev` and in test doubles.
+   */
+  readonly tls?: TlsMaterial;
   readonly port: number;
   /** The master's hostname (as in `/master/state`); absent in test doubles. */
   readonly hostname?: string;

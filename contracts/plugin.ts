@@ -13,6 +13,7 @@ import type { Component } from '../common/daemon.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { AgentHandle } from './agent.js';
+import type { TlsMaterial } from '../common/tls-files.js';
 import type { HealthChecks } from './health.js';
 import type { AgentControl, MasterControl } from './control.js';
 import type { MasterHandle } from './master.js';
@@ -64,5 +65,7 @@ export interface MasterFrontHost {
   readonly admin: { port?: number; cert?: string; key?: string; caDir: string };
   readonly metrics: Registry;
   readonly log: Logger;
+  /** The master's mutual-TLS material: the front calls the master's ports and agents with it (absent: --insecure-dev, plain HTTP upstreams). */
+  readonly tls?: TlsMaterial;
 }
 export type MasterFront = (host: MasterFrontHost) => Component | undefined;

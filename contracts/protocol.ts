@@ -34,6 +34,17 @@
  *   `{agent_id, proof: hex HMAC-SHA256(key = SHA-256(secret), nonce)}`. The master retries on
  *   every heartbeat of a pending agent.
  *
+ * - **Mutual TLS** (#30; off only under `--insecure-dev`). Both ports are HTTPS with certificates of
+ *   the cluster CA. An agent's certificate carries `spiffe://sextant/agent/<agent_id>` (URI SAN) and
+ *   its address (IP SAN). A first registration comes without a client certificate (the only route
+ *   that may), with the bootstrap token in `X-Sextant-Bootstrap-Token` and a CSR: the master checks
+ *   the token (401 `missing_bootstrap_token` / `bad_bootstrap_token`, nothing stored), assigns the id,
+ *   signs the CSR and answers `certificate`. Every later call -- re-registration included, which
+ *   takes no token -- presents that certificate, and the agent id it names must be the one in the
+ *   credentials and the body (403 `agent_mismatch`); the secret stays as a second factor. The
+ *   master calls the agent with its own certificate and accepts only a server certificate naming
+ *   the agent it meant to call.
+ *
  * An agent that restarts re-registers with the same agent_id and secret (kept in its work dir) and
  * the tasks it still runs; the master reconciles (tasks it does not know are killed, tasks it
  * expected but the agent does not report become TASK_LOST). An agent unreachable past the timeout,
@@ -85,6 +96,12 @@ export interface AgentRegistration {
 export interface RegisterRequest extends AgentRegistration {
   /** Tasks the agent is running right now (on re-registration after a restart). */
   tasks: TaskReport[];
+  /**
+   * TLS bootstrap (mutual TLS on, first registration only): a PEM certificate signing request for
+   * the key the agent made (it never leaves the node); sent with the bootstrap token in
+   * `X-Sextant-Bootstrap-Token`.
+   */
+  csr?: string;
 }
 
 export interface RegisterResponse {
@@ -95,7 +112,12 @@ export interface RegisterResponse {
   agent_secret?: string;
   /** True until the agent answered the master's ping on its own API (no offers meanwhile). */
   pending?: boolean;
+  /** TLS bootstrap: the agent's certificate (PEM), signed by the cluster CA for the CSR it sent. */
+  certificate?: string;
 }
+
+/** The header that carries the bootstrap token on a first registration under mutual TLS. */
+export const BOOTSTRAP_TOKEN_HEADER = 'x-sextant-bootstrap-token';
 
 /** master -> agent: prove you are the agent that registered with this id. */
 export interface PingRequest {
@@ -121,7 +143,10 @@ export type AgentRefusalReason =
   | 'unknown_agent'
   | 'bad_secret'
   | 'agent_mismatch'
-  | 'not_task_owner';
+  | 'not_task_owner'
+  | 'missing_bootstrap_token'
+  | 'bad_bootstrap_token'
+  | 'bootstrap_unavailable';
 
 export interface HeartbeatRequest {
   agent_id: string;

@@ -5,6 +5,7 @@
  * made on demand; concurrent requests share one poll, and a result younger than `cacheMs` is reused.
  */
 import { systemClock, type Clock } from '../common/clock.js';
+import { requestJson, type ClientTls } from '../common/http.js';
 import { parseNodeHealth, type NodeRole } from './node.js';
 import type { UnitHealth } from './registry.js';
 
@@ -126,13 +127,22 @@ export class HealthAggregator {
 }
 
 /** The nodes to poll from the master's `/master/state`: the master itself and each agent by its pid. */
-export function targetsFromState(state: Record<string, unknown>, self: { ip: string; hostname: string; masterId: string }): NodeTarget[] {
+export function targetsFromState(state: Record<string, unknown>, self: { ip: string; hostname: string; masterId: string }, secure = false): NodeTarget[] {
   const out: NodeTarget[] = [{ ip: self.ip, role: 'master', hostname: self.hostname, mesosId: self.masterId, leader: true }];
   for (const s of (state.slaves as { id?: unknown; hostname?: unknown; pid?: unknown }[] | undefined) ?? []) {
     const m = typeof s.pid === 'string' ? /@(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s.pid) : null;
     if (!m) continue;
     const ip = m[1]!.replace(/^\[|\]$/g, '');
-    out.push({ ip, role: 'agent', hostname: typeof s.hostname === 'string' ? s.hostname : ip, mesosId: String(s.id ?? ''), leader: false, url: `http://${m[1]}:${m[2]}` });
+    out.push({ ip, role: 'agent', hostname: typeof s.hostname === 'string' ? s.hostname : ip, mesosId: String(s.id ?? ''), leader: false, url: `${secure ? 'https' : 'http'}://${m[1]}:${m[2]}` });
   }
   return out;
+}
+
+/** A GET of a JSON body over mutual TLS (the agents' APIs under #30): the cluster CA and the master's certificate. */
+export function tlsJsonGetter(tls: ClientTls): (url: string, signal: AbortSignal) => Promise<unknown> {
+  return async (url, signal) => {
+    const r = await requestJson(url, { tls, signal, timeoutMs: 60_000 });
+    if (r.status !== 200) throw new Error(`answered HTTP ${r.status}: ${JSON.stringify(r.body).slice(0, 200)}`);
+    return r.body;
+  };
 }

@@ -6,7 +6,7 @@
  */
 import type { Component } from '../common/daemon.js';
 import type { AgentPlugin, MasterPlugin } from '../contracts/index.js';
-import { HealthAggregator, targetsFromState, type AggregatorOptions } from './aggregate.js';
+import { HealthAggregator, targetsFromState, tlsJsonGetter, type AggregatorOptions } from './aggregate.js';
 import type { HealthRegistry } from './registry.js';
 import { mountMasterRoutes, mountNodeRoutes } from './routes.js';
 
@@ -33,15 +33,17 @@ export function diagMasterPlugin(opts: DiagMasterPluginOptions): MasterPlugin {
   return ({ handle: m }) => {
     const hostname = m.hostname ?? m.ip;
     const info = () => ({ ip: m.ip, hostname, role: 'master' as const, mesosId: m.masterId });
-    const targets = () => targetsFromState(m.state(), { ip: m.ip, hostname, masterId: m.masterId });
+    const targets = () => targetsFromState(m.state(), { ip: m.ip, hostname, masterId: m.masterId }, m.tls !== undefined);
+    const get = m.tls ? tlsJsonGetter(m.tls) : undefined;
     const aggregator = new HealthAggregator({
       targets,
+      ...(get ? { get } : {}),
       local: () => opts.registry.run(opts.checkTimeoutMs),
       concurrency: opts.concurrency,
       timeoutMs: opts.timeoutMs,
       cacheMs: opts.cacheMs,
     });
-    m.routes((r) => mountMasterRoutes(r, { registry: opts.registry, info, logs: { workDir: m.workDir, logFile: opts.logFile }, checkTimeoutMs: opts.checkTimeoutMs, aggregator, targets }));
+    m.routes((r) => mountMasterRoutes(r, { registry: opts.registry, info, logs: { workDir: m.workDir, logFile: opts.logFile }, checkTimeoutMs: opts.checkTimeoutMs, aggregator, targets, ...(get ? { get } : {}) }));
     return idle('diag');
   };
 }

@@ -44,6 +44,8 @@ export function mountNodeRoutes(router: Router, d: NodeDiag): void {
 export interface MasterDiag extends NodeDiag {
   aggregator: HealthAggregator;
   targets(): NodeTarget[];
+  /** GET a JSON body from an agent under mutual TLS (absent: plain fetch). */
+  get?(url: string, signal: AbortSignal): Promise<unknown>;
 }
 
 async function proxyGet(url: string, timeoutMs: number): Promise<Reply> {
@@ -58,6 +60,19 @@ async function proxyGet(url: string, timeoutMs: number): Promise<Reply> {
   if (res.status !== 200) throw new UnavailableError(`GET ${url} answered HTTP ${res.status}: ${text.slice(0, 300)}`);
   const type = res.headers.get('content-type') ?? '';
   return type.includes('json') ? { json: JSON.parse(text) } : { text, contentType: type || 'text/plain' };
+}
+
+/** proxyGet over mutual TLS: a JSON body as JSON, any other body as text. */
+async function tlsProxyGet(get: (url: string, signal: AbortSignal) => Promise<unknown>, url: string, timeoutMs: number): Promise<Reply> {
+  let body: unknown;
+  try {
+    body = await get(url, AbortSignal.timeout(timeoutMs));
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/HTTP 404/.test(msg)) throw new NotFoundError(`GET ${url}: ${msg}`);
+    throw new UnavailableError(`GET ${url} failed: ${msg}`);
+  }
+  return typeof body === 'string' ? { text: body, contentType: 'text/plain' } : { json: body };
 }
 
 export function mountMasterRoutes(router: Router, d: MasterDiag): void {
@@ -78,7 +93,8 @@ export function mountMasterRoutes(router: Router, d: MasterDiag): void {
   const onNode = (ip: string, local: () => Promise<Reply>, path: string, timeoutMs: number): Promise<Reply> => {
     const t = d.targets().find((x) => x.ip === ip);
     if (!t) throw new NotFoundError(`node ${ip} is not this master or an agent it knows`);
-    return t.url === undefined ? local() : proxyGet(`${t.url}${path}`, timeoutMs);
+    if (t.url === undefined) return local();
+    return d.get ? tlsProxyGet(d.get, `${t.url}${path}`, timeoutMs) : proxyGet(`${t.url}${path}`, timeoutMs);
   };
   const N = '/system/diag/v1/nodes/:ip';
   router.get(`${N}/logs`, (r) => onNode(r.params.ip!, async () => ({ json: await logsList(d.logs) }), LOGS, 10_000), { summary: "a node's log files" });

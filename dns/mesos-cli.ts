@@ -5,7 +5,7 @@
 import { untilSignal } from '../common/daemon.js';
 import { createLogger } from '../common/log.js';
 import { collectProcessMetrics, createRegistry } from '../common/metrics.js';
-import { loadConfig, MesosDns, Poller, MESOS_DNS_VERSION } from './mesos/index.js';
+import { configFetchState, loadConfig, MesosDns, Poller, MESOS_DNS_VERSION } from './mesos/index.js';
 import { checkZk } from './mesos/zk.js';
 
 const USAGE = 'usage: sextant mesos-dns [-config FILE] [-version] [-v N]\n';
@@ -71,7 +71,14 @@ export async function main(argv: string[]): Promise<number> {
   const registry = createRegistry();
   collectProcessMetrics(registry);
   const dns = new MesosDns({ config, registry, log });
-  const poller = new Poller({ target: dns, masters: config.Masters, refreshSeconds: config.RefreshSeconds, timeoutSeconds: config.StateTimeoutSeconds, log, registry });
+  let fetchState;
+  try {
+    fetchState = configFetchState(config);
+  } catch (e) {
+    process.stderr.write(`mesos-dns: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const poller = new Poller({ target: dns, masters: config.Masters, refreshSeconds: config.RefreshSeconds, timeoutSeconds: config.StateTimeoutSeconds, log, registry, fetchState });
   try {
     await dns.start();
   } catch (e) {

@@ -69,7 +69,9 @@ export function parseRegister(body: unknown): RegisterRequest {
     if (typeof attrs !== 'object' || Array.isArray(attrs) || Object.values(attrs as object).some((v) => typeof v !== 'string'))
       throw new ConfigError('attributes', 'must be an object of strings');
     const agentId = f.string('agent_id', { default: '' });
+    const csr = f.string('csr', { default: '' });
     return {
+      ...(csr ? { csr } : {}),
       ...(agentId ? { agent_id: agentId } : {}),
       hostname: f.string('hostname', { default: ip }),
       ip,

@@ -66,6 +66,7 @@ export function registerSchema(l: Limits = DEFAULT_LIMITS) {
       },
       attributes: { type: 'object', maxProperties: 100, additionalProperties: { type: 'string', maxLength: 1024 } },
       tasks: { type: 'array', maxItems: l.tasksPerAgent, 'x-bound': LIMIT_ENV.tasksPerAgent, items: taskReport },
+      csr: { type: 'string', maxLength: 8192 },
     },
   } as const;
 }

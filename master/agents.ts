@@ -70,15 +70,17 @@ export class AgentService {
    * A registration. `req.agent_id` set means a re-registration, which the route has checked comes
    * from that agent (its secret), or from a record that has none yet (it gets one now).
    */
-  async register(req: RegisterRequest): Promise<RegisterResponse> {
+  async register(req: RegisterRequest, issueCertificate?: (agentId: string) => Promise<string>): Promise<RegisterResponse> {
     const now = this.cluster.nowSeconds();
     const known = req.agent_id ? this.cluster.agents.get(req.agent_id) : undefined;
     if (req.agent_id && !known) throw new AgentRefusedError(403, 'unknown_agent', `agent ${req.agent_id} is not known to this master: register as a new agent`);
     const id = known?.agent_id ?? (await this.newAgentId());
+    // TLS bootstrap: signed before anything is stored (a CSR that cannot be signed leaves no record).
+    const certificate = issueCertificate ? await issueCertificate(id) : undefined;
     const secret = known?.secret_sha256 ? undefined : newAgentSecret();
     // Usable only once it answers on the address it gives: a new agent, or a known one that moved.
     const pending = !known || known.pending === true || known.ip !== req.ip || known.port !== req.port;
-    const { tasks: reports, agent_id: _id, ...reg } = req;
+    const { tasks: reports, agent_id: _id, csr: _csr, ...reg } = req;
     const rec: AgentRecord = {
       ...reg,
       agent_id: id,
@@ -105,6 +107,7 @@ export class AgentService {
       heartbeat_interval_ms: this.opts.heartbeatIntervalMs,
       ...(secret ? { agent_secret: secret } : {}),
       ...(pending ? { pending: true } : {}),
+      ...(certificate ? { certificate } : {}),
     };
   }
 

@@ -2,24 +2,29 @@
  * `sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR
  *  [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME]
  *  [--zk zk://H1:2181,H2:2181/sextant [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]
- *  [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]]`
+ *  [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]]
+ *  (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev`
+ * Mutual TLS by default on :5050 and :8080 (and the master's calls to agents): `--tls-dir DIR` holds
+ * ca.crt, node.crt, node.key and, to sign agents' certificates (TLS bootstrap), ca.key. Without TLS
+ * material it refuses to start unless `--insecure-dev` (plain HTTP, logged loudly, flags.insecure_dev
+ * in /master/state).
  * Starts the master, then every service the composition root gives it (cli/plugins.ts), one after
  * another, and runs until SIGINT/SIGTERM. With `--zk` the master contends for leadership (ha.ts)
  * and runs the services only while leading. `--admin-port` starts the HTTPS entry point (the front
  * the composition root gives, admin/) on this master whether it leads or not; off by default.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger, createRegistry, untilSignal, type Component, type Registry } from '../common/index.js';
+import { ConfigError, createLogger, createRegistry, loadTls, readBootstrapToken, readPem, TLS_FLAGS_HINT, tlsPathsFromFlags, untilSignal, type Component, type Registry, type TlsPaths } from '../common/index.js';
 import type { MasterFront, MasterFrontHost, MasterHandle, ServiceBuilders, ServiceFlags } from '../contracts/index.js';
 import path from 'node:path';
-import { Master, type MasterOptions } from './master.js';
+import { Master, type MasterOptions, type MasterTls } from './master.js';
 import { parseNamedVipV6Range, parseVipRanges } from './addresses.js';
 import { limitsFromEnv } from './limits.js';
 import { runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]]\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -51,10 +56,19 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'ca-dir': { type: 'string' },
       superuser: { type: 'string' },
       'superuser-password-file': { type: 'string' },
+      'tls-dir': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca-key': { type: 'string' },
+      'bootstrap-token-file': { type: 'string' },
+      'insecure-dev': { type: 'boolean' },
     },
     strict: true,
   });
+  const tls = parseMasterTls(values, env);
   if (!values.ip) throw new ConfigError('--ip', 'is required');
+  if (isUnspecified(values.ip)) throw new ConfigError('--ip', `'${values.ip}' listens on every interface: give the node's internal address (or a loopback one)`);
   if (!values['work-dir']) throw new ConfigError('--work-dir', 'is required');
   const ha = values.zk === undefined ? undefined : parseHa(values, env);
   if ((values['admin-cert'] === undefined) !== (values['admin-key'] === undefined)) throw new ConfigError(values['admin-cert'] ? '--admin-key' : '--admin-cert', 'is required with the other');
@@ -82,7 +96,27 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
     limits: limitsFromEnv(env),
     vipRanges: parseVipRanges(env.SEXTANT_VIP_RANGES),
     namedVipV6Range: parseNamedVipV6Range(env.SEXTANT_VIP_V6_RANGE),
+    ...(tls ? { tls } : {}),
   };
+}
+
+/** Mutual TLS from the flags; undefined with --insecure-dev; a ConfigError naming the flags without either. */
+function parseMasterTls(v: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): MasterTls | undefined {
+  const s = (k: string) => v[k] as string | undefined;
+  const paths = tlsPathsFromFlags({ 'tls-dir': s('tls-dir'), 'tls-ca': s('tls-ca'), 'tls-cert': s('tls-cert'), 'tls-key': s('tls-key') });
+  if (v['insecure-dev']) {
+    if (paths || s('tls-ca-key') || s('bootstrap-token-file')) throw new ConfigError('--insecure-dev', 'is given with TLS flags: use one or the other');
+    return undefined;
+  }
+  if (!paths) throw new ConfigError('--tls-dir', `a master needs TLS material: ${TLS_FLAGS_HINT}`);
+  const dirFlags = s('tls-dir') !== undefined ? { ca: '--tls-dir', cert: '--tls-dir', key: '--tls-dir' } : undefined;
+  const material = loadTls(paths as TlsPaths, dirFlags);
+  const caKey = s('tls-ca-key') ?? (s('tls-dir') !== undefined ? path.join(s('tls-dir')!, 'ca.key') : undefined);
+  if (s('tls-ca-key') !== undefined) readPem(caKey!, '--tls-ca-key');
+  const signer = caKey && existsSync(caKey) ? { cert: paths.ca, key: caKey } : undefined;
+  const token = readBootstrapToken(s('bootstrap-token-file'), undefined);
+  if (token && !signer) throw new ConfigError('--bootstrap-token-file', 'needs the CA key to sign agents\' certificates: ca.key in --tls-dir, or --tls-ca-key');
+  return { material, ...(signer ? { signer } : {}), ...(token ? { token } : {}) };
 }
 
 /** `--superuser UID`: its password from `--superuser-password-file` (first line) or SEXTANT_SUPERUSER_PASSWORD. */
@@ -165,7 +199,8 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
     await stopAll();
     return 1;
   }
-  process.stdout.write(`sextant master listening on http://${hostPort(master.ip, master.port)} (marathon http://${hostPort(master.ip, master.marathonPort)})${opts.admin.port !== undefined ? ` (entry https://${hostPort(master.ip, opts.admin.port)})` : ''}\n`);
+  const scheme = master.secure ? 'https' : 'http';
+  process.stdout.write(`sextant master listening on ${scheme}://${hostPort(master.ip, master.port)} (marathon ${scheme}://${hostPort(master.ip, master.marathonPort)})${opts.admin.port !== undefined ? ` (entry https://${hostPort(master.ip, opts.admin.port)})` : ''}\n`);
   const sig = await untilSignal();
   log.info('master_stopping', { signal: sig });
   await stopAll();
@@ -200,11 +235,16 @@ async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof
 async function startFront(front: MasterFront | undefined, opts: MasterArgs, registry: Registry): Promise<Component | undefined> {
   if (!front || opts.admin.port === undefined) return undefined;
   const c = front({
-    ip: opts.ip, port: opts.port ?? 5050, marathonPort: opts.marathonPort ?? 8080, workDir: opts.workDir,
+    ip: opts.ip, port: opts.port ?? 5050, marathonPort: opts.marathonPort ?? 8080, workDir: opts.workDir, ...(opts.tls ? { tls: opts.tls.material } : {}),
     ...(opts.hostname ? { hostname: opts.hostname } : {}), admin: opts.admin, metrics: registry, log: createLogger('entry'),
   });
   await c?.start();
   return c;
+}
+
+/** 0.0.0.0 or :: (any spelling). */
+export function isUnspecified(ip: string): boolean {
+  return /^0+(\.0+){3}$/.test(ip) || /^[0:]+$/.test(ip);
 }
 
 function hostPort(ip: string, port: number): string {

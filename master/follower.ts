@@ -3,11 +3,15 @@
  * Mesos port: `/master/redirect` -> 307 `Location: //LEADER_IP:PORT`, any other Mesos call -> 307
  * to the same path on the leader, `/health` and `/metrics` answered here. Marathon port: every
  * request proxied to the leader's Marathon (so clients that do not follow redirects still work).
- * Without a known leader: 503 with a body naming the cause.
+ * Without a known leader: 503 with a body naming the cause. Under mutual TLS (#30) both ports are
+ * https and require a client certificate of the cluster CA at the TLS layer (a follower has no
+ * public route: an agent bootstraps with the leader), redirects name https, and the Marathon proxy
+ * presents this master's certificate to the leader.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from '../common/index.js';
+import type { Registry, TlsMaterial } from '../common/index.js';
 
 export interface FollowerOptions {
   ip: string;
@@ -18,6 +22,8 @@ export interface FollowerOptions {
   leader(): string | undefined;
   /** Leader's Marathon `host:port` (read from ZooKeeper), undefined while unknown. */
   marathonLeader(): Promise<string | undefined>;
+  /** The master's mutual-TLS material (absent: --insecure-dev, plain HTTP). */
+  tls?: TlsMaterial;
 }
 
 const NO_LEADER = 'no leading master elected (ZooKeeper election in progress or no quorum); retry shortly';
@@ -27,12 +33,13 @@ function reply(res: http.ServerResponse, status: number, body: unknown, headers:
 }
 
 export class FollowerServer {
-  private servers: http.Server[] = [];
+  private servers: (http.Server | https.Server)[] = [];
   constructor(private readonly o: FollowerOptions) {}
 
   async start(): Promise<void> {
-    const mesos = http.createServer((req, res) => void this.mesos(req, res).catch(() => res.headersSent || reply(res, 500, { message: 'internal error' })));
-    const marathon = http.createServer((req, res) => void this.marathon(req, res).catch(() => res.headersSent || reply(res, 502, { message: 'proxy to the leader failed' })));
+    const create = (fn: http.RequestListener) => (this.o.tls ? https.createServer({ ...this.o.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, fn) : http.createServer(fn));
+    const mesos = create((req, res) => void this.mesos(req, res).catch(() => res.headersSent || reply(res, 500, { message: 'internal error' })));
+    const marathon = create((req, res) => void this.marathon(req, res).catch(() => res.headersSent || reply(res, 502, { message: 'proxy to the leader failed' })));
     for (const [srv, port] of [[mesos, this.o.port], [marathon, this.o.marathonPort]] as const) {
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
@@ -65,17 +72,23 @@ export class FollowerServer {
     const leader = this.o.leader();
     if (!leader) return reply(res, 503, { message: NO_LEADER });
     if (path === '/master/redirect' || path.startsWith('/master/redirect?')) return reply(res, 307, { leader }, { location: `//${leader}` });
-    reply(res, 307, { message: `not the leader; the leader is ${leader}`, leader }, { location: `http://${leader}${path}` });
+    reply(res, 307, { message: `not the leader; the leader is ${leader}`, leader }, { location: `${this.scheme}://${leader}${path}` });
+  }
+
+  private get scheme(): string {
+    return this.o.tls ? 'https' : 'http';
   }
 
   private async marathon(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const target = await this.o.marathonLeader();
     if (!target) return reply(res, 503, { message: NO_LEADER });
     const [host, port] = [target.slice(0, target.lastIndexOf(':')).replace(/^\[|\]$/g, ''), Number(target.slice(target.lastIndexOf(':') + 1))];
-    const up = http.request({ host, port, method: req.method, path: req.url, headers: { ...req.headers, host: target } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, { ...r.headers, 'x-marathon-leader': `http://${target}` });
+    const opts = { host, port, method: req.method, path: req.url, headers: { ...req.headers, host: target } };
+    const onRes = (r: http.IncomingMessage) => {
+      res.writeHead(r.statusCode ?? 502, { ...r.headers, 'x-marathon-leader': `${this.scheme}://${target}` });
       r.pipe(res);
-    });
+    };
+    const up = this.o.tls ? https.request({ ...opts, ...this.o.tls, agent: false }, onRes) : http.request(opts, onRes);
     up.on('error', (e) => (res.headersSent ? res.destroy() : reply(res, 502, { message: `leader ${target} unreachable: ${e.message}` })));
     res.on('close', () => up.destroy());
     req.pipe(up);

@@ -51,7 +51,7 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
   const chroot = target.path;
   const marathonZnode = `${chroot === '/' ? '' : chroot}/marathon/leader`;
   const follower = new FollowerServer({
-    ip: opts.ip, port, marathonPort, registry,
+    ip: opts.ip, port, marathonPort, registry, ...(opts.tls ? { tls: opts.tls.material } : {}),
     leader: () => election.current.leader && `${election.current.leader.address.ip}:${election.current.leader.address.port}`,
     marathonLeader: async () => {
       if (!election.current.leader || session.state !== 'connected') return undefined;

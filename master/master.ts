@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import {
   createLogger, createRegistry, limitedLogger, logDroppedCounter, LogLimiter, Router, serve, systemClock,
-  type Clock, type HttpServer, type Logger, type Registry,
+  type Clock, type HttpServer, type Logger, type Registry, type ServerTls, type TlsMaterial,
 } from '../common/index.js';
 import { DEFAULT_PORTS, type KvStore, type MasterHandle } from '../contracts/index.js';
 import { HttpAgentClient, type AgentClient } from './agent-client.js';
@@ -26,6 +26,8 @@ import { ZkKvStore } from './store/zk.js';
 import { AddressBook } from './addresses.js';
 import { appAdmission, networkAdmission } from './admission.js';
 import { limitsFromEnv, type Limits } from './limits.js';
+import { AgentBootstrap, type BootstrapOptions } from './agent-bootstrap.js';
+import { isPublicRoute } from './public-routes.js';
 
 export interface MasterOptions {
   ip: string;
@@ -49,6 +51,15 @@ export interface MasterOptions {
   vipRanges?: string[];
   /** Where named VIPs get their IPv6 addresses (SEXTANT_VIP_V6_RANGE; default fd01:c::/64). */
   namedVipV6Range?: string;
+  /**
+   * Mutual TLS on :5050 and :8080 (the cluster CA and this master's certificate, which it also
+   * presents when it calls agents), and the agent TLS bootstrap. Absent: plain HTTP (--insecure-dev).
+   */
+  tls?: MasterTls;
+}
+
+export interface MasterTls extends BootstrapOptions {
+  material: TlsMaterial;
 }
 
 export const DEFAULT_AGENT_RELEASE_GRACE_MS = 24 * 3600_000;
@@ -81,6 +92,8 @@ export class Master implements MasterHandle {
   private startTime = 0;
   private cache: { version: number; obj?: Record<string, unknown>; body?: Buffer } | undefined;
   private metrics!: MasterMetrics;
+  private readonly tlsOpts: MasterTls | undefined;
+  private protocolLog: Logger | undefined;
   frameworkId = '';
 
   constructor(o: MasterOptions) {
@@ -99,7 +112,8 @@ export class Master implements MasterHandle {
     };
     this.store = o.store ?? new FileKvStore(o.workDir);
     this.cluster = new Cluster(this.store, this.clock);
-    const client = o.agentClient ?? new HttpAgentClient();
+    this.tlsOpts = o.tls;
+    const client = o.agentClient ?? new HttpAgentClient(undefined, o.tls?.material);
     this.agents = new AgentService(this.cluster, client, this.clock, this.log, this.opts);
     this.events = new EventBus(() => this.clock.now());
     this.marathon = new MarathonScheduler(this.store, this.clock, this.events, this.log.child({ framework: 'marathon' }));
@@ -146,8 +160,10 @@ export class Master implements MasterHandle {
     this.metrics = createMasterMetrics(this.registry, this.cluster, this.marathon);
     if (this.store instanceof FileKvStore || this.store instanceof ZkKvStore) this.store.onWrite = (s) => (this.metrics.storeWrites.inc(), this.metrics.storeWriteSeconds.observe(s));
     this.wire();
-    this.servers.push(await serve(this.mesosRouter, { host: this.ip, port: this.opts.port, onError: (e) => this.log.error('http_error', { err: e }) }));
-    this.servers.push(await serve(this.marathonRouter, { host: this.ip, port: this.opts.marathonPort, onError: (e) => this.log.error('http_error', { err: e }) }));
+    const onError = (e: unknown) => this.log.error('http_error', { err: e });
+    this.servers.push(await serve(this.mesosRouter, { host: this.ip, port: this.opts.port, onError, ...(this.tlsOpts ? { tls: this.serverTls(isPublicRoute) } : {}) }));
+    this.servers.push(await serve(this.marathonRouter, { host: this.ip, port: this.opts.marathonPort, onError, ...(this.tlsOpts ? { tls: this.serverTls() } : {}) }));
+    if (!this.tlsOpts) this.log.warn('insecure_dev', { hint: 'INSECURE: the Mesos and Marathon ports serve plain HTTP without client certificates (--insecure-dev); anyone who reaches them controls the cluster' });
     await this.registerMarathon();
     this.tick();
     this.marathon.requestReconcile();
@@ -187,7 +203,7 @@ export class Master implements MasterHandle {
   }
 
   private stateContext() {
-    return { cluster: this.cluster, ip: this.ip, port: this.port, hostname: this.opts.hostname, startTime: this.startTime, workDir: this.opts.workDir };
+    return { cluster: this.cluster, ip: this.ip, port: this.port, hostname: this.opts.hostname, startTime: this.startTime, workDir: this.opts.workDir, insecureDev: !this.tlsOpts };
   }
 
   onChange(fn: () => void): () => void {
@@ -200,6 +216,27 @@ export class Master implements MasterHandle {
 
   routes(register: (router: Router) => void): void {
     register(this.mesosRouter);
+  }
+
+  /** True when the ports serve mutual TLS. */
+  get secure(): boolean {
+    return this.tlsOpts !== undefined;
+  }
+
+  /** MasterHandle.tls: the CA and this master's certificate and key. */
+  get tls(): TlsMaterial | undefined {
+    return this.tlsOpts?.material;
+  }
+
+  private serverTls(isPublic?: (method: string, path: string) => boolean): ServerTls {
+    return {
+      material: this.tlsOpts!.material,
+      ...(isPublic ? { isPublic } : {}),
+      onRefused: (reason, req) => {
+        this.metrics.tlsRefused.inc({ reason });
+        this.protocolLog?.warn('tls_refused', { reason, path: req.url, remote: req.socket.remoteAddress });
+      },
+    };
   }
 
   // ---- wiring ----
@@ -221,6 +258,7 @@ export class Master implements MasterHandle {
       revive: () => this.offers.revive(this.frameworkId),
     };
     const protocolLog = limitedLogger(this.log, new LogLimiter(undefined, this.clock), logDroppedCounter(this.registry, 'master'));
+    this.protocolLog = protocolLog;
     this.agents.noisyLog = protocolLog;
     this.agents.verifyListeners.add((_id, ok) => this.metrics.agentCallbacks.inc({ result: ok ? 'verified' : 'failed' }));
     mesosRoutes(this.mesosRouter, {
@@ -237,6 +275,7 @@ export class Master implements MasterHandle {
       leader: () => `${this.ip}:${this.port}`,
       limits: this.limits,
       nodeRefusal: (ip) => this.addresses.nodeRefusal(ip),
+      ...(this.tlsOpts ? { bootstrap: new AgentBootstrap(this.tlsOpts) } : {}),
     });
     this.mesosRouter.metrics(this.registry);
     marathonRoutes(this.marathonRouter, {

@@ -5,6 +5,7 @@ import type { Limits } from './limits.js';
 import { API } from '../contracts/index.js';
 import type { AgentService } from './agents.js';
 import { agentIdentity, AgentRefusedError, sameAgent } from './agent-auth.js';
+import { registrationPeer, type AgentBootstrap } from './agent-bootstrap.js';
 import { parseHeartbeat, parseRegister, parseStatus } from './agent-parse.js';
 import type { AgentRecord } from './model.js';
 import { MESOS_VERSION } from './state-json.js';
@@ -25,6 +26,8 @@ export interface MesosRouteContext {
   refused(e: AgentRefusedError, path: string, remote: string | undefined): void;
   /** A status update dropped as stale. */
   dropped(reason: 'stale'): void;
+  /** Mutual TLS: agents are known by their certificates and bootstrap through this (absent: --insecure-dev). */
+  bootstrap?: AgentBootstrap;
 }
 
 export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
@@ -65,13 +68,28 @@ export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
       if (why) throw new ValidationError([{ path: '/ip', errors: [`${why} (node address)`] }]);
       const why6 = reg.ip6 ? ctx.nodeRefusal(reg.ip6) : undefined;
       if (why6) throw new ValidationError([{ path: '/ip6', errors: [`${why6} (node address)`] }]);
+      const { csr: _csr, ...plain } = reg;
+      if (ctx.bootstrap) {
+        const certId = registrationPeer(r);
+        if (reg.agent_id) {
+          // A re-registration: only with that agent's certificate (a bootstrap token is not enough).
+          if (certId === undefined) throw new AgentRefusedError(401, 'missing_credentials', `re-registering agent ${reg.agent_id} needs its certificate (mutual TLS); a bootstrap token registers only new agents`);
+          if (certId !== reg.agent_id) throw new AgentRefusedError(403, 'agent_mismatch', `the registration names agent ${reg.agent_id} but the certificate is agent ${certId}'s`);
+          if (!ctx.agentRecords.has(reg.agent_id)) throw new AgentRefusedError(403, 'unknown_agent', `agent ${reg.agent_id} is not known to this master: register as a new agent`);
+          sameAgent(agentIdentity(r, ctx.agentRecords, true), reg.agent_id, 'the registration');
+          return { json: await ctx.agents.register(plain) };
+        }
+        const csr = ctx.bootstrap.admit(r, reg);
+        const bootstrap = ctx.bootstrap;
+        return { json: await ctx.agents.register(plain, (id) => bootstrap.issue(id, reg, csr)) };
+      }
       if (reg.agent_id) {
         const rec = ctx.agentRecords.get(reg.agent_id);
         if (!rec) throw new AgentRefusedError(403, 'unknown_agent', `agent ${reg.agent_id} is not known to this master: register as a new agent`);
         // A record from before secrets has none to check: this re-registration issues one.
         if (rec.secret_sha256) sameAgent(agentIdentity(r, ctx.agentRecords), reg.agent_id, 'the registration');
       }
-      return { json: await ctx.agents.register(reg) };
+      return { json: await ctx.agents.register(plain) };
     }),
     { summary: 'agent registration (protocol.ts); a re-registration carries the agent\'s credentials', body: registerSchema(ctx.limits) },
   );
@@ -79,7 +97,7 @@ export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
     API.heartbeat,
     guarded((r) => {
       const body = parseHeartbeat(r.body);
-      sameAgent(agentIdentity(r, ctx.agentRecords), body.agent_id, 'the heartbeat');
+      sameAgent(agentIdentity(r, ctx.agentRecords, ctx.bootstrap !== undefined), body.agent_id, 'the heartbeat');
       ctx.agents.heartbeat(body.agent_id);
       return { json: {} };
     }),
@@ -89,7 +107,7 @@ export function mesosRoutes(router: Router, ctx: MesosRouteContext): void {
     API.status,
     guarded(async (r) => {
       const u = parseStatus(r.body);
-      const who = agentIdentity(r, ctx.agentRecords);
+      const who = agentIdentity(r, ctx.agentRecords, ctx.bootstrap !== undefined);
       sameAgent(who, u.agent_id, 'the status update');
       const res = await ctx.agents.status(u, who.agentId);
       if (res !== 'stale') return { json: {} };

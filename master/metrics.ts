@@ -13,6 +13,7 @@ export interface MasterMetrics {
   agentProtocolRefused: prom.Counter<'reason'>;
   statusDropped: prom.Counter<'reason'>;
   agentCallbacks: prom.Counter<'result'>;
+  tlsRefused: prom.Counter<'reason'>;
 }
 
 export function createMasterMetrics(r: Registry, cluster: Cluster, marathon: MarathonScheduler): MasterMetrics {
@@ -68,6 +69,7 @@ export function createMasterMetrics(r: Registry, cluster: Cluster, marathon: Mar
     agentProtocolRefused: new prom.Counter({ name: 'sextant_master_agent_protocol_refused_total', help: 'Agent protocol calls refused (credentials, another agent\'s task), by reason', labelNames: ['reason'], registers: [r] }),
     agentCallbacks: new prom.Counter({ name: 'sextant_master_agent_callbacks_total', help: 'Registration callbacks (ping of a pending agent on its advertised address), by result (verified|failed)', labelNames: ['result'], registers: [r] }),
     statusDropped: new prom.Counter({ name: 'sextant_master_status_updates_dropped_total', help: 'Status updates dropped, by reason (stale: seq not above the last applied)', labelNames: ['reason'], registers: [r] }),
+    tlsRefused: new prom.Counter({ name: 'sextant_master_tls_refused_total', help: 'Requests refused for want of a verified client certificate of the cluster CA (mutual TLS), by reason (no_client_certificate|no_identity)', labelNames: ['reason'], registers: [r] }),
     storeWriteSeconds: new prom.Histogram({ name: 'sextant_master_store_write_seconds', help: 'Time for one durable store write (write+fsync+rename)', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [r] }),
   };
 }

@@ -16,6 +16,8 @@ export interface StateContext {
   hostname: string;
   startTime: number;
   workDir: string;
+  /** Running without mutual TLS (`--insecure-dev`): shown in flags as insecure_dev "true". */
+  insecureDev?: boolean;
 }
 
 /** The state as an object (for in-process readers). */
@@ -74,7 +76,7 @@ function stateHead(ctx: StateContext): Record<string, unknown> {
     leader: pid,
     leader_info: { id: cluster.masterId, pid, port: ctx.port, hostname: ctx.hostname, address: { hostname: ctx.hostname, ip: ctx.ip, port: ctx.port } },
     log_dir: '',
-    flags: { hostname: ctx.hostname, port: String(ctx.port), work_dir: ctx.workDir, quorum: '1', registry: 'replicated_log', version: 'false', zk: '' },
+    flags: { hostname: ctx.hostname, port: String(ctx.port), work_dir: ctx.workDir, quorum: '1', registry: 'replicated_log', version: 'false', zk: '', insecure_dev: String(ctx.insecureDev === true) },
     ...counts,
     slaves: agents.filter(usable).map(slaveJson),
     completed_frameworks: [],

@@ -6,7 +6,7 @@
  *   GET /v1/overlay/agents                    (allocations and exhaustion errors)
  * Bad input answers 422 naming the field and stores nothing.
  */
-import { ConfigError, ConflictError, NotFoundError, requestJson, ValidationError, type Request, type Router } from '../common/index.js';
+import { ConfigError, ConflictError, NotFoundError, requestJson, ValidationError, type ClientTls, type Request, type Router } from '../common/index.js';
 import type { IsolationRule, OverlayAgent } from '../contracts/index.js';
 import type { Allocator } from './allocator.js';
 import { parseNetwork, parsePolicy, parseRule } from './config.js';
@@ -24,6 +24,8 @@ export interface ApiDeps {
   /** Bounds: networks, isolation rules that name one network. */
   maxNetworks: number;
   maxRulesPerNetwork: number;
+  /** The master's mutual-TLS material for the agents' https APIs (#30); absent: plain HTTP. */
+  tls?: ClientTls;
 }
 
 /** Turn a parser's ConfigError into the 422 the router answers. */
@@ -127,7 +129,7 @@ async function isolationView(d: ApiDeps) {
       const url = d.agentUrl(ag);
       if (!url) return;
       try {
-        const r = await requestJson(url, { timeoutMs: 1000 });
+        const r = await requestJson(url, { timeoutMs: 1000, ...(d.tls ? { tls: d.tls } : {}) });
         if (r.status !== 200) return;
         answered.push(ag.agent_id);
         for (const c of (r.body as { counters?: { key: string; packets: number; bytes: number }[] }).counters ?? []) {

@@ -133,7 +133,8 @@ export class OverlayMaster implements Component {
         allocator: this.allocator,
         vtepSubnet: this.config.vtep_subnet,
         tasksOn: (n) => tasksOnNetwork(this.m.state(), n),
-        agentUrl: this.opts.agentUrl ?? ((ag) => `http://${ag.ip}:${this.opts.agentPort ?? this.registeredPort(ag.agent_id) ?? 5051}/v1/overlay/isolation`),
+        ...(this.m.tls ? { tls: this.m.tls } : {}),
+        agentUrl: this.opts.agentUrl ?? ((ag) => `${this.m.tls ? 'https' : 'http'}://${ag.ip}:${this.opts.agentPort ?? this.registeredPort(ag.agent_id) ?? 5051}/v1/overlay/isolation`),
       }),
     );
     this.unsub = this.m.onChange(() => void this.sync());

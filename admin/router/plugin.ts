@@ -46,9 +46,13 @@ export function entryPlugin(c: EntryPluginConfig): (h: MasterFrontHost) => Compo
       async start() {
         const tls = await entryTls(h);
         const upstream = { ip: h.ip, port: h.port, marathonPort: h.marathonPort, mesosDnsPort: c.mesosDnsPort };
-        const workers = c.limits?.workers ?? 1;
+        let workers = c.limits?.workers ?? 1;
+        if (workers > 1 && h.tls) {
+          h.log.warn('entry workers', { workers, hint: 'SEXTANT_ENTRY_WORKERS is not supported with mutual TLS to the upstreams yet: running the entry point in one process' });
+          workers = 1;
+        }
         if (workers > 1) server = new EntryWorkers({ workers, host: h.ip, port, cert: tls.cert, key: tls.key, upstream, authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
-        else server = new EntryServer({ host: h.ip, port, cert: tls.cert, key: tls.key, upstreams: new MasterUpstreams({ ...upstream, clock: systemClock }), authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
+        else server = new EntryServer({ host: h.ip, port, cert: tls.cert, key: tls.key, upstreams: new MasterUpstreams({ ...upstream, clock: systemClock, ...(h.tls ? { tls: h.tls } : {}) }), ...(h.tls ? { upstreamTls: h.tls } : {}), authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
         await server.start();
         if (!c.authority()) h.log.warn('entry_without_identity_service', { why: 'no Authority (admin/acs) in this master: every request that needs a token is refused with 503' });
       },

@@ -5,6 +5,8 @@
  * (forward.ts). Construction does no I/O; start() listens; stop() closes every connection.
  */
 import http from 'node:http';
+import https from 'node:https';
+import type { TlsMaterial } from '../../common/tls-files.js';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Readable, Transform } from 'node:stream';
@@ -37,6 +39,8 @@ export interface EntryOptions {
   /** Instead of an AuthGate in front of `authority` and metrics in `registry`: a worker process's relays to its primary (workers.ts). */
   gate?: Gate;
   metrics?: EntryMetrics;
+  /** The client certificate (and CA) for upstreams under mutual TLS (targets with `tls`). */
+  upstreamTls?: TlsMaterial;
 }
 
 /** Why the entry point itself refused a request: status, metric reason, body. */
@@ -57,7 +61,8 @@ export class EntryServer {
   private server: http2.Http2SecureServer | undefined;
   private readonly gate: Gate;
   private readonly metrics: EntryMetrics;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  private readonly tlsAgent: https.Agent | undefined;
   private readonly sessions = new Set<{ destroy(): void }>();
   private readonly routes = new RouteCache();
 
@@ -66,6 +71,11 @@ export class EntryServer {
     const clock = o.clock ?? systemClock;
     this.gate = o.gate ?? new AuthGate(o.authority, { clock, cacheMs: this.limits.tokenCacheMs, cacheSize: this.limits.tokenCacheSize, throttleFailures: this.limits.throttleFailures, throttleWindowMs: this.limits.throttleWindowMs });
     this.metrics = o.metrics ?? createEntryMetrics(o.registry);
+    this.tlsAgent = o.upstreamTls ? new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, ...o.upstreamTls }) : undefined;
+  }
+
+  private agentFor(t: Target): http.Agent {
+    return t.tls && this.tlsAgent ? this.tlsAgent : this.plainAgent;
   }
 
   async start(): Promise<void> {
@@ -108,7 +118,8 @@ export class EntryServer {
     const closed = new Promise<void>((r) => srv.close(() => r()));
     for (const s of this.sessions) s.destroy();
     await closed;
-    this.agent.destroy();
+    this.plainAgent.destroy();
+    this.tlsAgent?.destroy();
   }
 
   /** Token verifications skipped thanks to the cache (for the benchmark and tests). */
@@ -211,7 +222,7 @@ export class EntryServer {
     const src = body !== undefined ? substitute(req, Readable.from([body]), body.length) : this.limitedBody(req, res);
     try {
       await forward(src, res, target, m, {
-        agent: this.agent,
+        agent: this.agentFor(target),
         timeoutMs: this.limits.upstreamTimeoutMs,
         onHeaders: () => this.metrics.upstreamSeconds.observe({ route: m.route }, Number(process.hrtime.bigint() - start) / 1e9),
       });
@@ -264,7 +275,7 @@ export class EntryServer {
       await this.admit(req, m, r.need, 'GET', () => undefined);
       const target = await this.target(m);
       this.metrics.requests.inc({ route: m.route, code: '101' });
-      await forwardWs(req, socket, head, target, m, { agent: this.agent, timeoutMs: this.limits.upstreamTimeoutMs, onHeaders: () => undefined });
+      await forwardWs(req, socket, head, target, m, { agent: this.agentFor(target), timeoutMs: this.limits.upstreamTimeoutMs, onHeaders: () => undefined });
     } catch (e) {
       const r = e instanceof Refusal ? e : e instanceof BadPath ? new Refusal(400, 'bad-path', e.message) : new Refusal(502, 'upstream-error', (e as Error).message);
       if (e instanceof Refusal || e instanceof BadPath) this.metrics.refusals.inc({ reason: r.reason });

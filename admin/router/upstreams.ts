@@ -7,12 +7,16 @@
  * a running task of the app, asked from Marathon (host and first port), round robin.
  */
 import http from 'node:http';
+import https from 'node:https';
+import type { TlsMaterial } from '../../common/tls-files.js';
 import type { Clock } from '../../common/clock.js';
 import { UnavailableError } from '../../common/errors.js';
 
 export interface Target {
   host: string;
   port: number;
+  /** A component port under mutual TLS: https with the master's client certificate. */
+  tls?: boolean;
 }
 
 export interface Upstreams {
@@ -34,13 +38,16 @@ export interface MasterUpstreamOptions {
   /** How long a leader lookup is reused (ms). */
   leaderCacheMs?: number;
   agent?: http.Agent;
+  /** The master's mutual-TLS material: its ports (and Mesos-DNS) are https and want a client certificate. */
+  tls?: TlsMaterial;
 }
 
 const LOOKUP_TIMEOUT_MS = 5000;
 
 function getJson(agent: http.Agent, t: Target, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: t.host, port: t.port, path, agent, timeout: LOOKUP_TIMEOUT_MS }, (res) => {
+    const get = agent instanceof https.Agent ? https.get : http.get;
+    const req = get({ host: t.host, port: t.port, path, agent, timeout: LOOKUP_TIMEOUT_MS }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
         const text = Buffer.concat(chunks).toString();
@@ -68,11 +75,15 @@ export class MasterUpstreams implements Upstreams {
   private rr = 0;
   private readonly agent: http.Agent;
   constructor(private readonly o: MasterUpstreamOptions) {
-    this.agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: 16 });
+    this.agent = o.agent ?? (o.tls ? new https.Agent({ keepAlive: true, maxSockets: 16, ...o.tls }) : new http.Agent({ keepAlive: true, maxSockets: 16 }));
+  }
+
+  private get secure(): { tls?: true } {
+    return this.o.tls ? { tls: true } : {};
   }
 
   private get self(): Target {
-    return { host: this.o.ip, port: this.o.port };
+    return { host: this.o.ip, port: this.o.port, ...this.secure };
   }
 
   async mesos(): Promise<Target> {
@@ -94,16 +105,16 @@ export class MasterUpstreams implements Upstreams {
       const why = typeof r.body === 'object' && r.body && 'message' in r.body ? String((r.body as { message: unknown }).message) : `answered ${r.status}`;
       throw new UnavailableError(`no leading master known: ${why}`);
     }
-    this.leader = { t, until: this.o.clock.now() + (this.o.leaderCacheMs ?? 2000) };
-    return t;
+    this.leader = { t: { ...t, ...this.secure }, until: this.o.clock.now() + (this.o.leaderCacheMs ?? 2000) };
+    return this.leader.t;
   }
 
   async marathon(): Promise<Target> {
-    return { host: this.o.ip, port: this.o.marathonPort };
+    return { host: this.o.ip, port: this.o.marathonPort, ...this.secure };
   }
 
   async mesosDns(): Promise<Target> {
-    return { host: (await this.mesos()).host, port: this.o.mesosDnsPort };
+    return { host: (await this.mesos()).host, port: this.o.mesosDnsPort, ...this.secure };
   }
 
   async service(app: string): Promise<Target> {

@@ -5,7 +5,7 @@
  * follows the new leader.
  */
 import t from 'tap';
-import { eventually, freePort, loopbackBlock, spawnTracked, startEnsemble } from '../../test/lib/index.js';
+import { INSECURE_DEV, eventually, freePort, loopbackBlock, spawnTracked, startEnsemble } from '../../test/lib/index.js';
 import { request, sextantJs, startEntry, tmpDir } from './lib.js';
 
 t.setTimeout(180_000);
@@ -17,7 +17,7 @@ t.test('entry point on a follower', async (t) => {
   const start = async (n: number) => {
     const host = ip(n);
     const [port, marathonPort] = [await freePort(host), await freePort(host)];
-    const p = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', host, '--port', String(port), '--marathon-port', String(marathonPort), '--work-dir', tmpDir(t, 'ha'), '--zk', ens.url('/sextant'), '--zk-session-timeout-ms', '4000'], { env });
+    const p = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', host, '--port', String(port), '--marathon-port', String(marathonPort), '--work-dir', tmpDir(t, 'ha'), '--zk', ens.url('/sextant'), '--zk-session-timeout-ms', '4000', ...INSECURE_DEV], { env });
     await p.waitFor(/as a contender/, 30_000);
     return { p, ip: host, port, marathonPort, mesosDnsPort: 1 };
   };

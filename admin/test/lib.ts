@@ -14,7 +14,7 @@ import { SignJWT, generateKeyPair, jwtVerify, errors as joseErrors, type CryptoK
 import { createLogger, createRegistry, ensureCa, issueCert, systemClock, type Clock, type Registry } from '../../common/index.js';
 import { AUTH_COOKIE, type Action, type AuthResult, type Authority, type Identity, type Permission } from '../../contracts/auth.js';
 import { EntryServer, MasterUpstreams, type EntryLimits, type Upstreams } from '../index.js';
-import { freePort, loopbackBlock, spawnTracked, type Tracked } from '../../test/lib/index.js';
+import { INSECURE_DEV, freePort, loopbackBlock, spawnTracked, type Tracked } from '../../test/lib/index.js';
 
 interface Teardownable {
   teardown(fn: () => unknown): void;
@@ -92,7 +92,7 @@ export async function spawnMaster(t: Teardownable, extra: string[] = [], env: No
   if (!fs.existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: run \`npm run build\` first (npm test builds it as pretest)`);
   const [port, marathonPort, mesosDnsPort, dnsPort, controlPort] = await distinctPorts(ip, 5);
   const workDir = tmpDir(t, 'master');
-  const proc = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', ip, '--port', String(port), '--marathon-port', String(marathonPort), '--work-dir', workDir, ...extra], {
+  const proc = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', ip, '--port', String(port), '--marathon-port', String(marathonPort), '--work-dir', workDir, ...INSECURE_DEV, ...extra], {
     env: { ...process.env, SEXTANT_LOG_LEVEL: 'warn', SEXTANT_MESOS_DNS_HTTP_PORT: String(mesosDnsPort), SEXTANT_MESOS_DNS_PORT: String(dnsPort), SEXTANT_CONTROL_PORT: String(controlPort), SEXTANT_L4LB_DRIVER: 'userspace', ...env },
   });
   await proc.waitFor(/sextant master listening on/, 30_000);

@@ -1,5 +1,8 @@
 import t from 'tap';
 import { parseResources, parseAttributes, parsePortRanges, formatPortRanges, portsToRanges } from '../resources.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseAgentArgs } from '../cli.js';
 import { parseLaunch, parseKill } from '../launch.js';
 import { taskInfo } from './helpers.js';
@@ -26,11 +29,30 @@ t.test('--resources / --attributes / port ranges', async (t) => {
 });
 
 t.test('agent flags', async (t) => {
-  const a = parseAgentArgs(['--master', '127.0.0.1:5050', '--ip', '127.0.0.2', '--port', '0', '--attributes', 'rack:a']);
+  const a = parseAgentArgs(['--master', '127.0.0.1:5050', '--ip', '127.0.0.2', '--port', '0', '--attributes', 'rack:a', '--insecure-dev']);
   t.match(a, { masters: ['127.0.0.1:5050'], ip: '127.0.0.2', port: 0, attributes: { rack: 'a' }, killTasksOnExit: false });
   t.throws(() => parseAgentArgs(['--ip', '127.0.0.2']), { name: 'ConfigError', field: '--master' });
   t.throws(() => parseAgentArgs(['--master', 'nohost']), { name: 'ConfigError', field: '--master' });
   t.throws(() => parseAgentArgs(['--master', 'h:1', '--port', '70000']), { name: 'ConfigError', field: '--port' });
+});
+
+t.test('agent TLS flags: secure by default, --insecure-dev the way out, the CA from a dir or a file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sx-agent-flags-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  writeFileSync(join(dir, 'ca.crt'), ca);
+  writeFileSync(join(dir, 'token'), 'a'.repeat(32) + '\n');
+  const m = ['--master', '127.0.0.1:5050'];
+  t.throws(() => parseAgentArgs(m, {}), { name: 'ConfigError', field: '--tls-dir', message: /--tls-dir DIR.*--insecure-dev/ }, 'no TLS material and no --insecure-dev: refused, naming the flags');
+  t.equal(parseAgentArgs([...m, '--insecure-dev'], {}).tls, undefined);
+  t.throws(() => parseAgentArgs([...m, '--ip', '0.0.0.0', '--insecure-dev'], {}), { name: 'ConfigError', field: '--ip', message: /every interface/ });
+  t.same(parseAgentArgs([...m, '--tls-dir', dir, '--bootstrap-token-file', join(dir, 'token')], {}).tls, { ca: Buffer.from(ca), bootstrapToken: 'a'.repeat(32) });
+  t.same(parseAgentArgs([...m, '--tls-ca', join(dir, 'ca.crt')], { SEXTANT_BOOTSTRAP_TOKEN: 'b'.repeat(20) }).tls, { ca: Buffer.from(ca), bootstrapToken: 'b'.repeat(20) }, 'the token from the environment');
+  t.throws(() => parseAgentArgs([...m, '--tls-dir', dir, '--insecure-dev'], {}), { name: 'ConfigError', field: '--insecure-dev' });
+  t.throws(() => parseAgentArgs([...m, '--tls-ca', join(dir, 'ca.crt'), '--tls-cert', 'x', '--tls-key', 'y'], {}), { field: '--tls-cert', message: /TLS bootstrap/ });
+  t.throws(() => parseAgentArgs([...m, '--tls-dir', join(dir, 'nope')], {}), { field: '--tls-dir', message: /cannot read/ });
+  t.throws(() => parseAgentArgs([...m, '--tls-dir', dir], { SEXTANT_BOOTSTRAP_TOKEN: 'short' }), { field: 'SEXTANT_BOOTSTRAP_TOKEN', message: /at least 16/ });
+  t.throws(() => parseAgentArgs([...m, '--tls-dir', dir, '--bootstrap-token-file', join(dir, 'missing')], {}), { field: '--bootstrap-token-file', message: /cannot read/ });
 });
 
 t.test('launch and kill bodies', async (t) => {

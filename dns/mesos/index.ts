@@ -3,7 +3,7 @@ export { MesosDns } from './mesosdns.js';
 export type { MesosDnsOptions } from './mesosdns.js';
 export { mesosDnsMasterPlugin, pluginConfig, PLUGIN_DEFAULTS } from './plugin.js';
 export type { MesosDnsPluginOptions } from './plugin.js';
-export { Poller, httpFetchState } from './poller.js';
+export { Poller, httpFetchState, configFetchState } from './poller.js';
 export type { PollerOptions, FetchState } from './poller.js';
 export { parseConfig, loadConfig, defaultConfig, redactedConfig } from './config.js';
 export type { MesosDnsConfig } from './config.js';

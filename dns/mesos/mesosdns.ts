@@ -5,7 +5,7 @@
 import { promises as dnsp } from 'node:dns';
 import { networkInterfaces } from 'node:os';
 import type { Component } from '../../common/daemon.js';
-import { serve, type HttpServer, type Router } from '../../common/http.js';
+import { serve, type HttpServer, type Router, type ServerTls } from '../../common/http.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { LogLimiter, limitedLogger, logDroppedCounter } from '../../common/log-limit.js';
@@ -30,6 +30,8 @@ export interface MesosDnsOptions {
   clock?: Clock;
   /** Order of the answers in a reply (default: a fresh random shuffle per reply variant; tests inject a fixed order). */
   shuffle?: Shuffler;
+  /** The HTTP API over mutual TLS (inside a secure master: its certificate, callers need one of the cluster CA). */
+  httpTls?: ServerTls;
 }
 
 const HOST_CACHE_MS = 60_000;
@@ -175,7 +177,7 @@ export class MesosDns implements Component {
     }
     if (c.HttpOn) {
       try {
-        this.http = await serve(this.apiRouter(), { host: c.HTTPListener, port: c.HttpPort });
+        this.http = await serve(this.apiRouter(), { host: c.HTTPListener, port: c.HttpPort, ...(this.o.httpTls ? { tls: this.o.httpTls } : {}) });
       } catch (e) {
         await this.stop();
         throw new Error(`cannot listen for HTTP on ${c.HTTPListener}:${c.HttpPort}: ${(e as Error).message}`);

@@ -92,7 +92,7 @@ export function mesosDnsMasterPlugin(opts: MesosDnsPluginOptions = {}): MasterPl
   return ({ handle: m, metrics, log: base, health }) => {
     const log = opts.log ?? base.child({ master: m.masterId });
     const config = pluginConfig(m, opts.config);
-    const dns = new MesosDns({ config, registry: metrics, log });
+    const dns = new MesosDns({ config, registry: metrics, log, ...(m.tls ? { httpTls: { material: m.tls } } : {}) });
     if (config.HttpOn) m.apis?.set('/mesos_dns', dns.apiRouter());
     const clock = opts.clock ?? systemClock;
     const c = new MesosDnsInMaster(dns, m, opts.coalesceMs ?? 50, clock, log);

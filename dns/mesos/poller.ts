@@ -13,6 +13,9 @@ import type { Component } from '../../common/daemon.js';
 import type { MesosDns } from './mesosdns.js';
 import { createRegistry, type Registry } from '../../common/metrics.js';
 import { splitHostPort } from './state.js';
+import { bodyText, requestJson, type ClientTls } from '../../common/http.js';
+import { readPem } from '../../common/tls-files.js';
+import type { MesosDnsConfig } from './config.js';
 import { ZkDetector, ZkMetrics, type ZkView } from './zk-detector.js';
 
 export type FetchState = (hostPort: string, timeoutMs: number) => Promise<unknown>;
@@ -29,6 +32,24 @@ export async function httpFetchState(hostPort: string, timeoutMs: number, https 
   } catch (e) {
     throw new Error(`GET ${hostPort}/master/state: not JSON: ${(e as Error).message}`);
   }
+}
+
+/**
+ * The poll as the config says (mesos-dns's own keys): `MesosHTTPSOn` polls over https, trusting
+ * `CACertFile` and presenting `CertFile`/`KeyFile` as the client certificate (what a master under
+ * mutual TLS requires; issue it with `spiffe://sextant/mesos-dns`). Files are read once, here: a
+ * missing one is an error at start, not at every poll.
+ */
+export function configFetchState(c: Pick<MesosDnsConfig, 'MesosHTTPSOn' | 'CACertFile' | 'CertFile' | 'KeyFile'>): FetchState {
+  if (!c.MesosHTTPSOn) return (hp, ms) => httpFetchState(hp, ms);
+  if (!c.CACertFile) return (hp, ms) => httpFetchState(hp, ms, true);
+  const tls: ClientTls = { ca: readPem(c.CACertFile, 'CACertFile'), ...(c.CertFile ? { cert: readPem(c.CertFile, 'CertFile'), key: readPem(c.KeyFile, 'KeyFile') } : {}) };
+  return async (hostPort, timeoutMs) => {
+    const r = await requestJson(`https://${hostPort}/master/state`, { timeoutMs, tls, headers: { 'user-agent': 'Mesos-DNS' } });
+    if (r.status !== 200) throw new Error(`GET ${hostPort}/master/state: HTTP ${r.status}${r.status === 401 ? ` (${bodyText(r.body, 200)})` : ''}`);
+    if (typeof r.body !== 'object' || r.body === null) throw new Error(`GET ${hostPort}/master/state: not JSON`);
+    return r.body;
+  };
 }
 
 function leaderHostPort(state: unknown): string | undefined {

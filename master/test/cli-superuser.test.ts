@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMasterArgs } from '../cli.js';
+import { INSECURE_DEV } from '../../test/lib/index.js';
 
-const base = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x'];
+const base = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x', ...INSECURE_DEV];
 
 t.test('--superuser and its password', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sx-su-'));

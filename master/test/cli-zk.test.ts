@@ -2,8 +2,9 @@
 import t from 'tap';
 import { ConfigError } from '../../common/index.js';
 import { parseMasterArgs } from '../cli.js';
+import { INSECURE_DEV } from '../../test/lib/index.js';
 
-const base = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x'];
+const base = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x', ...INSECURE_DEV];
 
 t.test('no --zk: no HA options (file store as before)', async (t) => {
   t.equal(parseMasterArgs(base, {}).ha, undefined);

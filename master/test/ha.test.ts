@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../../common/index.js';
-import { eventually, freePort, loopbackBlock, requireTools, spawnTracked, startEnsemble } from '../../test/lib/index.js';
+import { INSECURE_DEV, eventually, freePort, loopbackBlock, requireTools, spawnTracked, startEnsemble } from '../../test/lib/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'dist', 'cli', 'sextant.js');
@@ -28,7 +28,7 @@ t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the le
     const mport = await freePort(host);
     const workDir = mkdtempSync(join(tmpdir(), 'sx-ha-'));
     t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
-    const p = spawnTracked(t, process.execPath, [bin, 'master', '--ip', host, '--port', String(port), '--marathon-port', String(mport), '--work-dir', workDir, '--zk', zk, '--zk-session-timeout-ms', '4000'], { env });
+    const p = spawnTracked(t, process.execPath, [bin, 'master', '--ip', host, '--port', String(port), '--marathon-port', String(mport), '--work-dir', workDir, '--zk', zk, '--zk-session-timeout-ms', '4000', ...INSECURE_DEV], { env });
     await p.waitFor(/sextant master listening on .* as a contender/, 30_000);
     return { p, host, mesos: `http://${host}:${port}`, marathon: `http://${host}:${mport}`, pid: `master@${host}:${port}` };
   };

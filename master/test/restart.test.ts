@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../../common/index.js';
-import { eventually, freePort, loopbackBlock, spawnTracked } from '../../test/lib/index.js';
+import { INSECURE_DEV, eventually, freePort, loopbackBlock, spawnTracked } from '../../test/lib/index.js';
 import { FakeAgent } from './fake-agent.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,7 +22,7 @@ t.test('kill -9 and restart: apps, tasks and agents are still there', async (t) 
   t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
   const port = await freePort(ip(1));
   const mport = await freePort(ip(1));
-  const args = [bin, 'master', '--ip', ip(1), '--port', String(port), '--marathon-port', String(mport), '--work-dir', workDir, '--agent-timeout-ms', '60000'];
+  const args = [bin, 'master', '--ip', ip(1), '--port', String(port), '--marathon-port', String(mport), '--work-dir', workDir, '--agent-timeout-ms', '60000', ...INSECURE_DEV];
   const env = { ...process.env, SEXTANT_LOG_LEVEL: 'warn' };
   const marathon = `http://${ip(1)}:${mport}`;
   const mesos = `http://${ip(1)}:${port}`;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../../common/http.js';
-import { eventually, freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
+import { INSECURE_DEV, eventually, freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
 
 interface Teardownable {
   teardown(fn: () => unknown): void;
@@ -42,7 +42,7 @@ export async function startUp(t: Teardownable, agents = 2, agentTimeoutMs = 3000
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('up')}-`));
   const [masterPort, marathonPort, agentPort] = [await freePort(), await freePort(), await freePort()];
   const portBase = randomInt(20, 55) * 1000;
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--agents', String(agents), '--no-example', '--work-dir', workDir, '--ip-base', ipBase, '--master-port', String(masterPort), '--marathon-port', String(marathonPort), '--agent-port', String(agentPort), '--port-base', String(portBase), '--agent-timeout-ms', String(agentTimeoutMs), '--admin-port', String(await freePort(block(1)))], { graceMs: 15000 });
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--agents', String(agents), '--no-example', '--work-dir', workDir, '--ip-base', ipBase, '--master-port', String(masterPort), '--marathon-port', String(marathonPort), '--agent-port', String(agentPort), '--port-base', String(portBase), '--agent-timeout-ms', String(agentTimeoutMs), '--admin-port', String(await freePort(block(1))), ...INSECURE_DEV], { graceMs: 15000 });
   // `up` starts the master and agents in their own process groups: stop them by the PIDs it
   // printed, so a slow shutdown under load can never leak them (then remove the work dir).
   t.teardown(async () => {
@@ -71,7 +71,7 @@ export async function startUp(t: Teardownable, agents = 2, agentTimeoutMs = 3000
     },
     async restartAgent(t, i) {
       const ports = `ports:[${portBase + 1000 * (i - 1)}-${portBase + 1000 * (i - 1) + 999}]`;
-      const a = spawnTracked(t, process.execPath, [sextantJs, 'agent', '--master', `${ipBase}.1:${masterPort}`, '--ip', c.agentIp(i), '--port', String(agentPort), '--hostname', c.agentIp(i), '--work-dir', join(workDir, `agent-${i}`), '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit'], {
+      const a = spawnTracked(t, process.execPath, [sextantJs, 'agent', '--master', `${ipBase}.1:${masterPort}`, '--ip', c.agentIp(i), '--port', String(agentPort), '--hostname', c.agentIp(i), '--work-dir', join(workDir, `agent-${i}`), '--resources', `cpus:4;mem:4096;disk:10000;${ports}`, '--kill-tasks-on-exit', ...INSECURE_DEV], {
         // As `sextant up` starts agents without --netns: the control plane only. An agent with the
         // default node services would put its overlay, L4LB and DNS state into the host namespace.
         env: { ...process.env, SEXTANT_NODE_SERVICES: 'control' },

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestJson } from '../../common/http.js';
-import { deleteNetns, eventually, freePort, requireNetns, spawnTracked, uniqueName } from '../lib/index.js';
+import { INSECURE_DEV, deleteNetns, eventually, freePort, requireNetns, spawnTracked, uniqueName } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
 
 t.setTimeout(120_000);
@@ -21,7 +21,7 @@ t.test('sextant up --netns', async (t) => {
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('upns')}-`));
   t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
   const [mp, mkp, ap] = [await freePort(), await freePort(), await freePort()];
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', '--agents', '2', '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap), '--admin-port', String(await freePort())]);
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', '--agents', '2', '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap), '--admin-port', String(await freePort()), ...INSECURE_DEV]);
   t.teardown(() => {
     // If the test failed before a clean stop: remove what up created (by name and pid).
     const pfx = up.output().match(/(sxup[0-9a-f]{4})/)?.[1];

@@ -38,7 +38,7 @@ t.test('the dashboard through the entry point: login form, then a write without 
   const admin = await freePort(`${plan.ipBase}.1`);
   const dir = upWorkDir(t, 'dashentry');
   const file = join(dir, 'status.json');
-  const up = spawnUp(t, upArgs(plan, dir, 1, ['--no-example', '--status-file', file, '--admin-port', String(admin)]), dir);
+  const up = spawnUp(t, upArgs(plan, dir, 1, ['--no-example', '--status-file', file, '--admin-port', String(admin)], { secure: true }), dir);
   await up.waitFor(/sextant up: (ready|not ready)/, 120_000);
   const s = JSON.parse(readFileSync(file, 'utf8')) as { entry?: string; ca?: string; token?: string };
   t.ok(s.entry && s.ca && s.token, 'the status file has the entry point, its CA and a superuser token');

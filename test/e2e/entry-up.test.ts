@@ -31,9 +31,9 @@ t.test('sextant up: the entry point answers over TLS from the cluster CA', async
   const admin = await freePort(`${plan.ipBase}.1`);
   const dir = upWorkDir(t, 'entry');
   const file = join(dir, 'status.json');
-  const up = spawnUp(t, upArgs(plan, dir, 1, ['--no-example', '--status-file', file, '--admin-port', String(admin)]), dir);
+  const up = spawnUp(t, upArgs(plan, dir, 1, ['--no-example', '--status-file', file, '--admin-port', String(admin)], { secure: true }), dir);
   await up.waitFor(/sextant up: (ready|not ready)/, 90_000);
-  const s = JSON.parse(readFileSync(file, 'utf8')) as { entry?: string; ca?: string; masters: { marathon: string }[] };
+  const s = JSON.parse(readFileSync(file, 'utf8')) as { entry?: string; ca?: string; cli_cert?: string; cli_key?: string; masters: { marathon: string }[] };
   t.equal(s.entry, `https://${plan.ipBase}.1:${admin}`, 'the status file names the entry point');
   t.equal(s.ca, join(dir, 'pki', 'ca.crt'), 'and the CA made in the work dir');
   t.match(up.output(), new RegExp(`curl --cacert ${s.ca!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} .*${s.entry!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/marathon/v2/apps`), 'the summary shows how to reach it');
@@ -50,7 +50,10 @@ t.test('sextant up: the entry point answers over TLS from the cluster CA', async
   const [body, code] = anon.out.split('\n');
   t.equal(code, '401', 'a deploy without a token: 401');
   t.match(JSON.parse(body!), { code: 'missing' });
-  const apps = await requestJson(`${s.masters[0]!.marathon}/v2/apps`);
+  // The component ports are mutual TLS (#30): the test reads Marathon directly with the status file's cli certificate.
+  const tls = { ca: readFileSync(s.ca!), cert: readFileSync(s.cli_cert!), key: readFileSync(s.cli_key!) };
+  t.match(await requestJson(`${s.masters[0]!.marathon}/v2/apps`, { tls: { ca: tls.ca } }).catch((e: Error) => ({ refused: e.message })), { refused: String }, 'Marathon directly without a certificate: refused');
+  const apps = await requestJson(`${s.masters[0]!.marathon}/v2/apps`, { tls });
   t.same(apps.body, { apps: [] }, 'nothing reached Marathon');
 
   // The status file's superuser token (admin/acs) deploys through the entry point.
@@ -60,6 +63,6 @@ t.test('sextant up: the entry point answers over TLS from the cluster CA', async
   t.match(JSON.parse(who.out || '{}'), { uid: 'admin', superuser: true }, 'whoami through the entry point');
   const authed = await curl(['--cacert', s.ca!, '-w', '\n%{http_code}', '-H', 'content-type: application/json', '-H', `authorization: token=${token}`, '-d', JSON.stringify({ id: '/ops/web', cmd: 'sleep 100', cpus: 0.1, mem: 16 }), `${s.entry}/marathon/v2/apps`]);
   t.equal(authed.out.split('\n').pop(), '201', 'a deploy with the token: 201');
-  const after = await requestJson(`${s.masters[0]!.marathon}/v2/apps`);
+  const after = await requestJson(`${s.masters[0]!.marathon}/v2/apps`, { tls });
   t.same((after.body as { apps: { id: string }[] }).apps.map((a) => a.id), ['/ops/web'], 'it reached Marathon');
 });

@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requestJson } from '../../common/http.js';
-import { eventually, requireNetns, requireTools, spawnTracked } from '../lib/index.js';
+import { INSECURE_DEV, eventually, requireNetns, requireTools, spawnTracked } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
 import { startNetnsUp, taskNetns, type NetnsCluster } from './netns-up.js';
 import { settledAgentKernel } from './agent-kernel.js';
@@ -135,7 +135,7 @@ t.test('master kill -9 and restart: fail-static, state kept, nothing rewritten',
   t.same(failures, [], `fail-static: ${rounds} rounds with the master down, none failed`);
   t.ok(rounds >= 3, `(${rounds} rounds)`);
 
-  const master = spawnTracked(t, 'ip', ['netns', 'exec', hub, process.execPath, sextantJs, 'master', '--ip', masterIp!, '--port', masterPort!, '--marathon-port', marathonPort, '--work-dir', join(c.workDir, 'master'), '--agent-timeout-ms', '15000'], { graceMs: 10_000 });
+  const master = spawnTracked(t, 'ip', ['netns', 'exec', hub, process.execPath, sextantJs, 'master', '--ip', masterIp!, '--port', masterPort!, '--marathon-port', marathonPort, '--work-dir', join(c.workDir, 'master'), '--agent-timeout-ms', '15000', ...INSECURE_DEV], { graceMs: 10_000 });
   await master.waitFor(/sextant master listening/, 30_000);
   await settled(c, 'after the restart');
   await eventually(async () => (await masterState(c, agentApi)).countersFrom.length === c.agents.length || undefined, 20_000, 250, 'the isolation view with both agents\' counters back');

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { killCheckpointedTasks } from '../../agent/index.js';
-import { deleteNetns, freePort, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
+import { INSECURE_DEV, deleteNetns, freePort, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
 
 const pexec = promisify(execFile);
@@ -63,7 +63,7 @@ export async function startNetnsUp(t: Teardownable, agents: number, env: Record<
   if (!existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: run \`npx tsc -p .\` (npm test builds it first)`);
   const workDir = mkdtempSync(join(tmpdir(), `${uniqueName('cniup')}-`));
   const [mp, mkp, ap] = [await freePort(), await freePort(), await freePort()];
-  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', ...(opts.args ?? []), ...(opts.example ? [] : ['--no-example']), '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap), '--admin-port', String(await freePort())], {
+  const up = spawnTracked(t, process.execPath, [sextantJs, 'up', '--netns', ...(opts.args ?? []), ...(opts.example ? [] : ['--no-example']), '--agents', String(agents), '--work-dir', workDir, '--master-port', String(mp), '--marathon-port', String(mkp), '--agent-port', String(ap), '--admin-port', String(await freePort()), ...INSECURE_DEV], {
     env: { ...process.env, ...env },
     graceMs: 20_000,
   });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { killCheckpointedTasks } from '../../agent/index.js';
-import { freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
+import { INSECURE_DEV, freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
 
 interface Teardownable {
@@ -40,10 +40,11 @@ async function distinctFreePorts(host: string, n: number): Promise<number[]> {
   return [...out];
 }
 
-export function upArgs(p: UpPlan, workDir: string, agents: number, extra: string[] = []): string[] {
+/** `sextant up` arguments; plain HTTP (INSECURE_DEV) unless `secure` (the tests of the mutual-TLS cluster). */
+export function upArgs(p: UpPlan, workDir: string, agents: number, extra: string[] = [], o: { secure?: boolean } = {}): string[] {
   return [
     sextantJs, 'up', '--agents', String(agents), '--work-dir', workDir, '--ip-base', p.ipBase, '--master-port', String(p.masterPort), '--marathon-port', String(p.marathonPort),
-    '--agent-port', String(p.agentPort), '--mesos-dns-port', String(p.mesosDnsPort), '--port-base', String(p.portBase), '--agent-timeout-ms', '3000', ...(extra.includes('--admin-port') ? [] : ['--admin-port', String(p.adminPort)]), ...extra,
+    '--agent-port', String(p.agentPort), '--mesos-dns-port', String(p.mesosDnsPort), '--port-base', String(p.portBase), '--agent-timeout-ms', '3000', ...(extra.includes('--admin-port') ? [] : ['--admin-port', String(p.adminPort)]), ...(o.secure ? [] : INSECURE_DEV), ...extra,
   ];
 }
 

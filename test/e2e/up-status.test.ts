@@ -18,6 +18,9 @@ interface Status {
   masters: { id: string; mesos: string; marathon: string; pid: number; leader: boolean; state: string }[];
   agents: { id: string; ip: string; api: string; pid: number; netns: string | null; state: string; exit?: string }[];
   token?: string;
+  ca?: string;
+  cli_cert?: string;
+  cli_key?: string;
 }
 
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Status;
@@ -26,7 +29,7 @@ t.test('--status-file matches what runs and follows it', async (t) => {
   const plan = await upPlan();
   const dir = upWorkDir(t, 'stat');
   const file = join(dir, 'status', 'cluster.json');
-  const up = spawnUp(t, upArgs(plan, dir, 2, ['--no-example', '--status-file', file]), dir);
+  const up = spawnUp(t, upArgs(plan, dir, 2, ['--no-example', '--status-file', file], { secure: true }), dir);
   await up.waitFor(/sextant up: ready/, 90_000);
   const out = up.output();
 
@@ -37,18 +40,24 @@ t.test('--status-file matches what runs and follows it', async (t) => {
   const m = s.masters[0]!;
   t.equal(m.pid, Number(out.match(/^master: pid (\d+)/m)?.[1]), 'the master pid is the one up printed');
   t.ok(alive(m.pid), 'and it is alive');
-  t.equal(m.mesos, `http://${plan.ipBase}.1:${plan.masterPort}`, 'full Mesos URL');
-  t.equal(m.marathon, `http://${plan.ipBase}.1:${plan.marathonPort}`, 'full Marathon URL');
+  t.equal(m.mesos, `https://${plan.ipBase}.1:${plan.masterPort}`, 'full Mesos URL (mutual TLS)');
+  t.equal(m.marathon, `https://${plan.ipBase}.1:${plan.marathonPort}`, 'full Marathon URL');
   t.equal(m.leader, true);
-  const state = await requestJson(`${m.mesos}/master/state`);
+  // Issue 30: the component ports take the operator certificate the status file names, and no caller without one.
+  t.type(s.cli_cert, 'string', 'the status file names the cli certificate');
+  t.equal(statSync(s.cli_key!).mode & 0o777, 0o600, 'its key is 0600');
+  const tls = { ca: readFileSync(s.ca!), cert: readFileSync(s.cli_cert!), key: readFileSync(s.cli_key!) };
+  const state = await requestJson(`${m.mesos}/master/state`, { tls });
   t.equal((state.body as { id: string }).id, m.id, 'the Mesos URL answers with this master id');
-  t.equal((await requestJson(`${m.marathon}/v2/apps`)).status, 200, 'the Marathon URL answers');
+  t.match((state.body as { flags: unknown }).flags, { insecure_dev: 'false' });
+  t.equal((await requestJson(`${m.marathon}/v2/apps`, { tls })).status, 200, 'the Marathon URL answers');
+  t.match(await requestJson(`${m.mesos}/master/state`, { tls: { ca: tls.ca } }), { status: 401, body: { reason: 'no_client_certificate' } }, 'without the certificate: 401');
 
   // Issue 30: a superuser token for this cluster, in a file only its owner reads.
   t.equal(statSync(file).mode & 0o777, 0o600, 'the status file is 0600 (it holds a token)');
   t.type(s.token, 'string', 'the status file has a token');
-  const who = await fetch(`${m.mesos}/acs/api/v1/auth/whoami`, { headers: { authorization: `token=${s.token}` } });
-  t.match(await who.json(), { uid: 'admin', superuser: true }, 'the token is the superuser admin');
+  const who = await requestJson(`${m.mesos}/acs/api/v1/auth/whoami`, { headers: { authorization: `token=${s.token}` }, tls });
+  t.match(who.body, { uid: 'admin', superuser: true }, 'the token is the superuser admin');
   const pw = join(dir, 'admin-password');
   t.equal(statSync(pw).mode & 0o777, 0o600, 'the admin password file is 0600');
   t.ok(out.includes(`password ${readFileSync(pw, 'utf8').trim()} (shown once`), 'the summary shows the password once');
@@ -56,11 +65,11 @@ t.test('--status-file matches what runs and follows it', async (t) => {
   t.equal(s.agents.length, 2, 'two agents');
   for (const [i, a] of s.agents.entries()) {
     t.equal(a.ip, `${plan.ipBase}.${i + 2}`);
-    t.equal(a.api, `http://${a.ip}:${plan.agentPort}`, `agent ${i + 1}: full API URL`);
+    t.equal(a.api, `https://${a.ip}:${plan.agentPort}`, `agent ${i + 1}: full API URL`);
     t.equal(a.netns, null, 'in the host namespace');
     t.equal(a.state, 'running');
     t.ok(alive(a.pid), `agent ${i + 1}: pid ${a.pid} alive`);
-    const st = await requestJson(`${a.api}/state`);
+    const st = await requestJson(`${a.api}/state`, { tls });
     t.equal((st.body as { id: string }).id, a.id, `agent ${i + 1}: the API URL answers with this agent id`);
   }
 

@@ -9,3 +9,5 @@ export * from './proc.js';
 export * from './net.js';
 export * from './hosts.js';
 export * from './zookeeper.js';
+export * from './pki.js';
+export * from './insecure.js';

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loopbackBlock, spawnTracked } from '../../../test/lib/index.js';
+import { INSECURE_DEV, loopbackBlock, spawnTracked } from '../../../test/lib/index.js';
 
 const sextantJs = fileURLToPath(new URL('../../../dist/cli/sextant.js', import.meta.url));
 const GROUP = 'dcos:service:marathon:marathon:services:/prod';
@@ -20,7 +20,7 @@ t.test('auth, acl and user commands against a real master', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sx-acs-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const ip = loopbackBlock()(1);
-  const master = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', ip, '--port', '0', '--marathon-port', '0', '--work-dir', join(dir, 'master'), '--superuser', 'root'], {
+  const master = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', ip, '--port', '0', '--marathon-port', '0', '--work-dir', join(dir, 'master'), '--superuser', 'root', ...INSECURE_DEV], {
     env: { ...process.env, SEXTANT_MASTER_SERVICES: 'acs', SEXTANT_SUPERUSER_PASSWORD: 'rootpassword', SEXTANT_LOG_LEVEL: 'warn' },
   });
   const addr = (await master.waitFor(/listening on http:\/\/([\d.]+:\d+)/, 60_000))[1]!;
