@@ -12,6 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { createRegistry, type Logger } from '../common/index.js';
 import { masterInfo, ZkElection } from './election.js';
 import { FollowerServer } from './follower.js';
+import { limitsFromEnv } from './limits.js';
+import { warmMarathonSchemas } from './marathon/schema.js';
 import { Master, type MasterOptions } from './master.js';
 import { ZkKvStore } from './store/zk.js';
 import { CreateMode, parseZkTarget, ZK, zkCode, ZkSession } from './zk/session.js';
@@ -39,6 +41,8 @@ export interface HaRun {
  */
 export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logger, onLeader: (m: Master) => Promise<() => Promise<void>>, onListening: (ip: string, port: number, marathonPort: number) => void): Promise<HaRun> {
   const target = parseZkTarget(ha.zk);
+  // Before contending: the new leader's route building must not spend seconds in ajv.
+  warmMarathonSchemas(opts.limits ?? limitsFromEnv());
   const session = new ZkSession(target, { sessionTimeoutMs: ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS });
   await session.connect();
   const registry = opts.registry ?? createRegistry();

@@ -1,0 +1,35 @@
+/**
+ * High availability on ZooKeeper (issue 25, "Speed"): failover time over BENCH_HA_KILLS kill -9 of
+ * the leader with BENCH_HA_AGENTS simulated agents, app-update writes on the ZooKeeper store vs the
+ * file store (same run), and a new leader loading 10,000 tasks. BENCH_HA=failover,writes,load
+ * picks parts; the page keeps the sections of parts not run (bench/lib/sections.ts).
+ */
+import { cpus, loadavg } from 'node:os';
+import { cpuTimes, stealShare } from '../lib/steal.js';
+import { failover, failoverTable } from './failover.js';
+import { requireBuild } from './procs.js';
+
+const num = (name: string, dflt: number) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${v}: not a positive integer`);
+  return n;
+};
+
+const log = (s: string) => console.log(`bench ha: ${s}`);
+
+export async function bench(): Promise<string> {
+  requireBuild();
+  const parts = (process.env.BENCH_HA ?? 'failover,writes,load').split(',').map((s) => s.trim());
+  const out: string[] = [];
+  const load = () => `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs`;
+  if (parts.includes('failover')) {
+    const o = { kills: num('BENCH_HA_KILLS', 20), agents: num('BENCH_HA_AGENTS', 100), sessionMs: num('BENCH_HA_SESSION_MS', 4000), tasksPerAgent: 2 };
+    const a = cpuTimes();
+    const r = await failover(o, log);
+    const steal = stealShare(a, cpuTimes());
+    out.push('## Failover', '', `Run: ${load()} at the end, CPU steal ${(steal * 100).toFixed(0)}% over the part.`, '', failoverTable(o, r));
+  }
+  return out.join('\n');
+}
