@@ -15,7 +15,7 @@ import { percentile } from '../lib/stats.js';
 import { loopbackBlock, startEnsemble, eventually } from '../../test/lib/index.js';
 import { trackGroup } from '../lib/groups.js';
 import { AgentsProc, Cleanup, MasterProc, masterSpec } from './procs.js';
-import { getJson, send, writeApp } from './http.js';
+import { create, getJson, send, writeApp } from './http.js';
 
 export interface FailoverOptions {
   kills: number;
@@ -65,8 +65,8 @@ export async function failover(o: FailoverOptions, log: (s: string) => void): Pr
     await agents.wait((m) => m.ready === o.agents, 180_000, `${o.agents} agents registered`);
     const instances = o.agents * o.tasksPerAgent;
     const app = { id: '/bench/run', cmd: 'sleep 100000', instances, cpus: 0.01, mem: 8, constraints: [['hostname', 'MAX_PER', String(o.tasksPerAgent)]] };
-    if ((await send(`${leader.marathon}/v2/apps`, 'POST', app, 10_000)) !== 201) throw new Error('could not create /bench/run');
-    if ((await send(`${leader.marathon}/v2/apps`, 'POST', writeApp('/bench/write', 0), 10_000)) !== 201) throw new Error('could not create /bench/write');
+    await create(leader.marathon, app);
+    await create(leader.marathon, writeApp('/bench/write', 0));
     const running = (m: MasterProc) => async () => (await getJson<{ app: { tasksRunning: number } }>(`${m.marathon}/v2/apps/bench/run`)).body?.app.tasksRunning === instances;
     await eventually(running(leader), 120_000, 200, `${instances} tasks running`);
     log(`failover: ${instances} tasks running; ${o.kills} kills`);
@@ -125,7 +125,7 @@ export async function failover(o: FailoverOptions, log: (s: string) => void): Pr
       };
       rounds.push(r);
       if (process.env.BENCH_HA_KEEP && electedAt) console.error(next.proc!.output().split('\n').filter((l) => { const m = /"ts":"([^"]+)"/.exec(l); return m && Date.parse(m[1]!) >= electedAt - 200 && Date.parse(m[1]!) < electedAt + 6000; }).map((l) => l.slice(0, 300)).join('\n'));
-      log(`failover: kill ${k + 1}/${o.kills}: ${leader.hostPort} -> ${next.hostPort}: elected ${r.electedMs} ms, leading ${r.leadingMs} ms, first write ${r.firstWriteMs.toFixed(0)} ms, all agents ${r.allAgentsMs} ms`);
+      log(`failover: kill ${k + 1}/${o.kills}: ${leader.hostPort} -> ${next.hostPort}: elected ${r.electedMs} ms, leading ${r.leadingMs} ms, first write ${r.firstWriteMs.toFixed(0)} ms, agents first/median/all ${Math.min(...[...latest.values()].map(([, t]) => t))}/${percentile([...latest.values()].map(([, t]) => t), 50)}/${r.allAgentsMs} ms`);
 
       const dead = leader;
       leader = next;

@@ -30,3 +30,14 @@ export async function getJson<T>(url: string, timeoutMs = 10_000): Promise<{ sta
 export function writeApp(id: string, n: number): Record<string, unknown> {
   return { id, cmd: 'sleep 1000', instances: 0, cpus: 0.01, mem: 8, env: { WRITE: String(n) } };
 }
+
+/** POST /v2/apps, retried (a loaded machine); an app already there (409 after a retry) is fine. */
+export async function create(marathon: string, app: { id: unknown }): Promise<void> {
+  let st = 0;
+  for (let i = 0; i < 5; i++) {
+    st = await send(`${marathon}/v2/apps`, 'POST', app, 20_000);
+    if (st === 201 || (i > 0 && st === 409)) return;
+    if (st !== 0 && st < 500) break;
+  }
+  throw new Error(`could not create ${String(app.id)} on ${marathon}: HTTP ${st}`);
+}

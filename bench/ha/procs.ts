@@ -89,7 +89,9 @@ export class MasterProc {
   async start(): Promise<void> {
     const s = this.spec;
     const argv = [SEXTANT, 'master', '--ip', s.host, '--port', String(s.port), '--marathon-port', String(s.marathonPort), '--work-dir', s.workDir, ...s.args];
-    const p = spawnTracked(this.c, process.execPath, argv, { env: s.env, graceMs: 5000 });
+    // BENCH_HA_NODE_ARGS: node flags for the masters (e.g. --cpu-prof --cpu-prof-dir=DIR to profile a takeover).
+    const nodeArgs = (process.env.BENCH_HA_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const p = spawnTracked(this.c, process.execPath, [...nodeArgs, ...argv], { env: s.env, graceMs: 5000 });
     trackGroup(p.pid);
     void p.exited.then(() => forgetGroup(p.pid));
     this.proc = p;
