@@ -32,7 +32,7 @@ export function writeApp(id: string, n: number): Record<string, unknown> {
 }
 
 /** POST /v2/apps, retried (a loaded machine); an app already there (409 after a retry) is fine. */
-export async function create(marathon: string, app: { id: unknown }): Promise<void> {
+export async function create(marathon: string, app: Record<string, unknown>): Promise<void> {
   let st = 0;
   for (let i = 0; i < 5; i++) {
     st = await send(`${marathon}/v2/apps`, 'POST', app, 20_000);

@@ -7,7 +7,9 @@
 import { cpus, loadavg } from 'node:os';
 import { cpuTimes, stealShare } from '../lib/steal.js';
 import { failover, failoverTable } from './failover.js';
+import { loadTable, loadTime } from './load.js';
 import { requireBuild } from './procs.js';
+import { writes, writesTable } from './writes.js';
 
 const num = (name: string, dflt: number) => {
   const v = process.env[name];
@@ -30,6 +32,20 @@ export async function bench(): Promise<string> {
     const r = await failover(o, log);
     const steal = stealShare(a, cpuTimes());
     out.push('## Failover', '', `Run: ${load()} at the end, CPU steal ${(steal * 100).toFixed(0)}% over the part.`, '', failoverTable(o, r));
+  }
+  const sessionMs = num('BENCH_HA_SESSION_MS', 4000);
+  if (parts.includes('writes')) {
+    const a = cpuTimes();
+    const r = await writes({ sessionMs }, log);
+    const steal = stealShare(a, cpuTimes());
+    out.push('## App updates: ZooKeeper store vs file store', '', `Run: ${load()} at the end, CPU steal ${(steal * 100).toFixed(0)}% over the part.`, '', writesTable(r));
+  }
+  if (parts.includes('load')) {
+    const a = cpuTimes();
+    const o = { rounds: num('BENCH_HA_LOAD_ROUNDS', 3), sessionMs };
+    const r = await loadTime(o, log);
+    const steal = stealShare(a, cpuTimes());
+    out.push('## A new leader loading 10,000 tasks', '', `Run: ${load()} at the end, CPU steal ${(steal * 100).toFixed(0)}% over the part.`, '', loadTable(o, r));
   }
   return out.join('\n');
 }
