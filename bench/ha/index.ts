@@ -27,11 +27,17 @@ export async function bench(): Promise<string> {
   const out: string[] = [];
   const load = () => `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs`;
   if (parts.includes('failover')) {
-    const o = { kills: num('BENCH_HA_KILLS', 20), agents: num('BENCH_HA_AGENTS', 100), sessionMs: num('BENCH_HA_SESSION_MS', 4000), tasksPerAgent: 2 };
-    const a = cpuTimes();
-    const r = await failover(o, log);
-    const steal = stealShare(a, cpuTimes());
-    out.push('## Failover', '', `Run: ${load()} at the end, CPU steal ${(steal * 100).toFixed(0)}% over the part.`, '', failoverTable(o, r));
+    // One failover series per session timeout (BENCH_HA_FAILOVER_SESSIONS), the same run.
+    const sessions = (process.env.BENCH_HA_FAILOVER_SESSIONS ?? '4000,2000').split(',').map((x) => Number(x.trim()));
+    if (sessions.some((x) => !Number.isInteger(x) || x < 400)) throw new Error(`BENCH_HA_FAILOVER_SESSIONS=${process.env.BENCH_HA_FAILOVER_SESSIONS}: session timeouts in ms, each at least 400`);
+    out.push('## Failover', '');
+    for (const sessionMs of sessions) {
+      const o = { kills: num('BENCH_HA_KILLS', 20), agents: num('BENCH_HA_AGENTS', 100), sessionMs, tasksPerAgent: 2 };
+      const a = cpuTimes();
+      const r = await failover(o, log);
+      const steal = stealShare(a, cpuTimes());
+      out.push(`### ZooKeeper session timeout ${sessionMs} ms`, '', `Run: ${load()} at the end, CPU steal ${(steal * 100).toFixed(0)}% over the part.`, '', failoverTable(o, r));
+    }
   }
   const sessionMs = num('BENCH_HA_SESSION_MS', 4000);
   if (parts.includes('writes')) {
