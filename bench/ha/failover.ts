@@ -143,11 +143,12 @@ export async function failover(o: FailoverOptions, log: (s: string) => void): Pr
 
 export function failoverTable(o: FailoverOptions, r: FailoverResult): string {
   const ok = r.rounds.filter((x) => !Number.isNaN(x.firstWriteMs) && !Number.isNaN(x.allAgentsMs));
-  const col = (f: (x: Round) => number) => ok.map(f);
+  // A round whose leader had not logged a step yet when measured has NaN there: left out of that row.
+  const col = (f: (x: Round) => number) => ok.map(f).filter((x) => !Number.isNaN(x));
   const row = (what: string, xs: number[], target?: number) => {
     const p50 = percentile(xs, 50);
     const p99 = percentile(xs, 99);
-    return `| ${what} | ${(p50 / 1000).toFixed(2)} | ${(p99 / 1000).toFixed(2)} | ${(Math.max(...xs) / 1000).toFixed(2)} | ${target ? `${(target / 1000).toFixed(0)} s (p99 / target ${(p99 / target).toFixed(2)})` : '-'} |`;
+    return `| ${what} (${xs.length}) | ${(p50 / 1000).toFixed(2)} | ${(p99 / 1000).toFixed(2)} | ${(Math.max(...xs) / 1000).toFixed(2)} | ${target ? `${(target / 1000).toFixed(0)} s (p99 / target ${(p99 / target).toFixed(2)})` : '-'} |`;
   };
   return [
     `${ok.length} of ${r.rounds.length} kills measured completely; ZooKeeper session timeout ${o.sessionMs} ms (\`--zk-session-timeout-ms\`), tickTime 200 ms.`,
