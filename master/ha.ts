@@ -27,7 +27,8 @@ export interface HaOptions {
   maxValueBytes?: number;
 }
 
-export const DEFAULT_ZK_SESSION_TIMEOUT_MS = 4000;
+/** 2 s: a dead leader is replaced within about 2-3 s (docs/benchmarks/ha.md; 4 s could not meet a 3 s failover). */
+export const DEFAULT_ZK_SESSION_TIMEOUT_MS = 2000;
 
 export interface HaRun {
   /** Resolves with the exit status once the master stops or loses leadership. */
