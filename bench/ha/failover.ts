@@ -130,8 +130,13 @@ export async function failover(o: FailoverOptions, log: (s: string) => void): Pr
       const dead = leader;
       leader = next;
       await dead.start();
-      await eventually(running(leader), ROUND_BOUND_MS, 200, `${instances} tasks running under ${leader.hostPort} after kill ${k + 1}`).catch((err: Error) => {
-        errors.push(err.message);
+      await eventually(running(leader), ROUND_BOUND_MS, 200, `${instances} tasks running under ${leader.hostPort} after kill ${k + 1}`).catch(async (err: Error) => {
+        const a = (await getJson<{ app: Record<string, unknown> }>(`${leader.marathon}/v2/apps/bench/run`)).body?.app ?? {};
+        const counts = ['tasksRunning', 'tasksStaged', 'tasksHealthy', 'tasksUnhealthy'].map((k) => `${k} ${String(a[k])}`).join(', ');
+        const st = (await getJson<{ frameworks: { tasks: { state: string }[] }[] }>(`${leader.mesos}/master/state`)).body;
+        const states = new Map<string, number>();
+        for (const f of st?.frameworks ?? []) for (const t of f.tasks) states.set(t.state, (states.get(t.state) ?? 0) + 1);
+        errors.push(`${err.message} (${counts}; /master/state: ${[...states].map(([s, n]) => `${s} ${n}`).join(', ')})`);
       });
     }
     for (const m of ms) errors.push(...m.exits);
