@@ -138,8 +138,10 @@ export class Registration {
     this.opts.log.warn('agent_register_failed', { master: this.master, why });
     this.idx++;
     const wait = this.retry;
-    // Following an elected leader, retries stay short: it is known to exist, it may just be starting.
-    this.retry = Math.min(this.retry * 2, this.opts.leader ? 1000 : 5000);
+    // Following an elected leader, retries stay at retryMs and do not grow: it is known to exist and
+    // most likely still loading its state, and a growing backoff added up to a second to every agent's
+    // re-registration after a failover (bench/ha). A list of masters backs off up to 5 s.
+    if (!this.opts.leader) this.retry = Math.min(this.retry * 2, 5000);
     this.schedule(() => this.register(), wait);
   }
 

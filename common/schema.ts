@@ -79,11 +79,28 @@ export interface SchemaChecker<T> {
 }
 
 const compiled = new WeakMap<object, ValidateFunction>();
+/**
+ * Also by content: schemas built per call (from limits) compile once per process, so a master that
+ * builds its routes again (a follower elected leader) does not spend seconds of CPU in ajv.
+ */
+const byText = new Map<string, ValidateFunction>();
+let compilations = 0;
+
+/** How many schemas ajv has compiled in this process (tests; the caches above avoid repeats). */
+export function schemaCompilations(): number {
+  return compilations;
+}
 
 export function compileSchema<T>(schema: JsonSchema, paths: 'pointer' | 'dotted' = 'pointer'): SchemaChecker<T> {
   let fn = compiled.get(schema);
   if (!fn) {
-    fn = schemaAjv().compile(schema);
+    const text = JSON.stringify(schema);
+    fn = byText.get(text);
+    if (!fn) {
+      fn = schemaAjv().compile(schema);
+      compilations++;
+      byText.set(text, fn);
+    }
     compiled.set(schema, fn);
   }
   const validate = fn;

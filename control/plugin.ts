@@ -12,18 +12,16 @@
 import type { AgentPlugin, KvStore, MasterHandle, MasterPlugin, PartSource } from '../contracts/index.js';
 import { ControlClient } from './client.js';
 import { controlAgentHealthCheck, controlMasterHealthCheck } from './health.js';
-import type { PersistedSnapshot, SnapshotStore } from './engine.js';
+import type { SnapshotStore } from './engine.js';
+import { chunkedSnapshotStore } from './snapshot-store.js';
 import { ControlServer, DEFAULT_CONTROL_PORT } from './server.js';
 import { mastersSource, type MastersSourceOptions } from './sources/masters.js';
 import { zonesSource } from './sources/zones.js';
 import type { TlsOptions } from './tls.js';
 
-/** The master's durable store as the engine's snapshot store (key `control/snapshot`). */
+/** The master's durable store as the engine's snapshot store (head `control/snapshot`, chunks beside it: snapshot-store.ts). */
 export function kvSnapshotStore(store: KvStore, key = 'control/snapshot'): SnapshotStore {
-  return {
-    load: () => store.get<PersistedSnapshot>(key),
-    save: (s) => store.put(key, s),
-  };
+  return chunkedSnapshotStore(store, key);
 }
 
 export interface ControlMasterPluginOptions extends MastersSourceOptions {

@@ -1,7 +1,7 @@
 /**
  * `sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR
  *  [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME]
- *  [--zk zk://H1:2181,H2:2181/sextant [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]]
+ *  [--zk zk://H1:2181,H2:2181/sextant [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]]
  *  [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]]
  *  (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev`
  * Mutual TLS by default on :5050 and :8080 (and the master's calls to agents): `--tls-dir DIR` holds
@@ -21,10 +21,10 @@ import path from 'node:path';
 import { Master, type MasterOptions, type MasterTls } from './master.js';
 import { parseNamedVipV6Range, parseVipRanges } from './addresses.js';
 import { limitsFromEnv } from './limits.js';
-import { runHaMaster, type HaOptions } from './ha.js';
+import { DEFAULT_ZK_SESSION_TIMEOUT_MS, runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 4000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -144,7 +144,7 @@ function parseHa(values: Record<string, string | boolean | undefined>, env: Node
   parseZkTarget(zk, '--zk'); // throws ConfigError naming the flag
   const path = values['zk-mesos-path'] === undefined ? '/mesos' : String(values['zk-mesos-path']);
   if (!/^\/[^\0]*[^/]$|^\/$/.test(path)) throw new ConfigError('--zk-mesos-path', `'${path}' is not an absolute ZooKeeper path`);
-  const timeout = int(values['zk-session-timeout-ms'] as string | undefined, '--zk-session-timeout-ms', 4000);
+  const timeout = int(values['zk-session-timeout-ms'] as string | undefined, '--zk-session-timeout-ms', DEFAULT_ZK_SESSION_TIMEOUT_MS);
   if (timeout < 400) throw new ConfigError('--zk-session-timeout-ms', `${timeout} is below 400 ms`);
   const max = int(env.SEXTANT_ZK_MAX_VALUE_BYTES, 'SEXTANT_ZK_MAX_VALUE_BYTES', 1_000_000);
   if (max < 1 || max > 1_040_000) throw new ConfigError('SEXTANT_ZK_MAX_VALUE_BYTES', `${max} is not within 1..1040000 (ZooKeeper's jute.maxbuffer is 1 MiB per request)`);

@@ -12,6 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { createRegistry, type Logger } from '../common/index.js';
 import { masterInfo, ZkElection } from './election.js';
 import { FollowerServer } from './follower.js';
+import { limitsFromEnv } from './limits.js';
+import { warmMarathonSchemas } from './marathon/schema.js';
 import { Master, type MasterOptions } from './master.js';
 import { ZkKvStore } from './store/zk.js';
 import { CreateMode, parseZkTarget, ZK, zkCode, ZkSession } from './zk/session.js';
@@ -25,7 +27,8 @@ export interface HaOptions {
   maxValueBytes?: number;
 }
 
-export const DEFAULT_ZK_SESSION_TIMEOUT_MS = 4000;
+/** 2 s: a dead leader is replaced within about 2-3 s (docs/benchmarks/ha.md; 4 s could not meet a 3 s failover). */
+export const DEFAULT_ZK_SESSION_TIMEOUT_MS = 2000;
 
 export interface HaRun {
   /** Resolves with the exit status once the master stops or loses leadership. */
@@ -39,6 +42,8 @@ export interface HaRun {
  */
 export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logger, onLeader: (m: Master) => Promise<() => Promise<void>>, onListening: (ip: string, port: number, marathonPort: number) => void): Promise<HaRun> {
   const target = parseZkTarget(ha.zk);
+  // Before contending: the new leader's route building must not spend seconds in ajv.
+  warmMarathonSchemas(opts.limits ?? limitsFromEnv());
   const session = new ZkSession(target, { sessionTimeoutMs: ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS });
   await session.connect();
   const registry = opts.registry ?? createRegistry();

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keptNotes } from './notes.js';
 
-const all = ['master', 'agent', 'dns', 'l4lb', 'vip-metrics', 'overlay', 'cni', 'control', 'admin'];
+const all = ['master', 'agent', 'dns', 'l4lb', 'vip-metrics', 'overlay', 'cni', 'control', 'admin', 'ha'];
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 

@@ -14,7 +14,7 @@ t.test('--zk with defaults and overrides', async (t) => {
   const { parseZkTarget } = await import('../zk/session.js');
   t.same(parseZkTarget('zk://u:p@h1,h2:2182,[::1]:2183/sextant/'), { connect: 'h1:2181,h2:2182,[::1]:2183', path: '/sextant', auth: 'u:p' });
   t.same(parseZkTarget('zk://h1:2181'), { connect: 'h1:2181', path: '/' });
-  t.same(parseMasterArgs([...base, '--zk', 'zk://127.0.0.1:2181,127.0.0.2:2181/sextant'], {}).ha, { zk: 'zk://127.0.0.1:2181,127.0.0.2:2181/sextant', mesosPath: '/mesos', sessionTimeoutMs: 4000, maxValueBytes: 1_000_000 });
+  t.same(parseMasterArgs([...base, '--zk', 'zk://127.0.0.1:2181,127.0.0.2:2181/sextant'], {}).ha, { zk: 'zk://127.0.0.1:2181,127.0.0.2:2181/sextant', mesosPath: '/mesos', sessionTimeoutMs: 2000, maxValueBytes: 1_000_000 });
   t.match(parseMasterArgs([...base, '--zk', 'zk://h/s', '--zk-mesos-path', '/m/x', '--zk-session-timeout-ms', '2000'], { SEXTANT_ZK_MAX_VALUE_BYTES: '5000' }).ha, { mesosPath: '/m/x', sessionTimeoutMs: 2000, maxValueBytes: 5000 });
 });
 
