@@ -40,11 +40,15 @@ export interface HaRun {
  * Start a master under ZooKeeper. `onLeader` starts the in-process components (plugins) and
  * returns their stop function. Resolves once the follower ports listen and the master contends.
  */
+/** Take-over attempts when the ZooKeeper connection drops (not expires) during one. */
+const TAKEOVER_ATTEMPTS = 3;
+
 export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logger, onLeader: (m: Master) => Promise<() => Promise<void>>, onListening: (ip: string, port: number, marathonPort: number) => void): Promise<HaRun> {
   const target = parseZkTarget(ha.zk);
   // Before contending: the new leader's route building must not spend seconds in ajv.
   warmMarathonSchemas(opts.limits ?? limitsFromEnv());
-  const session = new ZkSession(target, { sessionTimeoutMs: ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS });
+  const sessionTimeoutMs = ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS;
+  const session = new ZkSession(target, { sessionTimeoutMs });
   await session.connect();
   const registry = opts.registry ?? createRegistry();
   const port = opts.port ?? 5050;
@@ -84,11 +88,24 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
   const becomeLeader = async () => {
     phase = 'starting';
     log.info('master_elected', { pid: info.pid, znode: election.znode });
-    const store = new ZkKvStore(session, chroot, { fence: election, ...(ha.maxValueBytes ? { maxValueBytes: ha.maxValueBytes } : {}) });
-    await store.open();
     await follower.stop();
-    master = new Master({ ...opts, store, registry, logger: log });
-    await master.start();
+    // A connection dropped for a moment while taking over (a busy machine) is not a lost session:
+    // wait for it to come back and take over again, as long as this master is still elected.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const store = new ZkKvStore(session, chroot, { fence: election, ...(ha.maxValueBytes ? { maxValueBytes: ha.maxValueBytes } : {}) });
+        await store.open();
+        master = new Master({ ...opts, store, registry, logger: log });
+        await master.start();
+        break;
+      } catch (e) {
+        if (attempt >= TAKEOVER_ATTEMPTS || phase !== 'starting' || session.state === 'connected') throw e;
+        log.warn('leader_start_retry', { err: e, attempt, why: 'the ZooKeeper connection dropped while taking over; trying again once it is back' });
+        await master?.stop().catch(() => undefined);
+        master = undefined;
+        if (!(await session.whenConnected(sessionTimeoutMs)) || !election.current.elected) throw e;
+      }
+    }
     await publishMarathon(session, marathonZnode, `${opts.ip.includes(':') ? `[${opts.ip}]` : opts.ip}:${master.marathonPort}`);
     stopPlugins = await onLeader(master);
     if (phase === 'starting') phase = 'leader';
