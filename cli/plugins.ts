@@ -116,7 +116,7 @@ const masterCatalog: Record<string, Loader<MasterHost, MasterShared>> = {
     (await import('../dns/index.js')).mesosDnsMasterPlugin({
       config: { Port: envPort('SEXTANT_MESOS_DNS_PORT', 61053), HttpPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123) },
     }),
-  control: async () => (await import('../control/index.js')).controlMasterPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060) }),
+  control: async () => (await import('../control/index.js')).controlMasterPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060), dnsPort: envPort('SEXTANT_MESOS_DNS_PORT', 61053) }),
   dashboard: async () => (await import('../dashboard/index.js')).dashboardMasterPlugin(),
 };
 
