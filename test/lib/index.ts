@@ -9,3 +9,4 @@ export * from './proc.js';
 export * from './net.js';
 export * from './hosts.js';
 export * from './zookeeper.js';
+export * from './churn.js';
