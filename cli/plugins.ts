@@ -231,6 +231,11 @@ const masterModules: Record<string, () => Promise<unknown>> = {
   l4lb: () => import('../l4lb/index.js'),
   'mesos-dns': () => import('../dns/index.js'),
   control: () => import('../control/index.js'),
+  // The identity service and the dashboard are the heaviest to compile (jose, the entry point,
+  // the bundle's server side): a follower that takes over without them loaded spends seconds of
+  // CPU on a busy machine while its ZooKeeper session must stay alive.
+  acs: () => import('../admin/index.js'),
+  dashboard: () => import('../dashboard/index.js'),
 };
 
 /**

@@ -79,11 +79,20 @@ export interface SchemaChecker<T> {
 }
 
 const compiled = new WeakMap<object, ValidateFunction>();
+/**
+ * Also by the schema's JSON text: schema factories (`appDefinitionSchema(limits)`) build a new
+ * object per call, and compiling one takes hundreds of ms of event loop. A master that takes over
+ * as leader must not stall its ZooKeeper session for that: it compiles them while it follows
+ * (master/warm.ts) and finds them here when its routes are built.
+ */
+const compiledByText = new Map<string, ValidateFunction>();
 
 export function compileSchema<T>(schema: JsonSchema, paths: 'pointer' | 'dotted' = 'pointer'): SchemaChecker<T> {
   let fn = compiled.get(schema);
   if (!fn) {
-    fn = schemaAjv().compile(schema);
+    const text = JSON.stringify(schema);
+    fn = compiledByText.get(text) ?? schemaAjv().compile(schema);
+    compiledByText.set(text, fn);
     compiled.set(schema, fn);
   }
   const validate = fn;

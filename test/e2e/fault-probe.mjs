@@ -1,7 +1,7 @@
 // The HA fault suite's data-plane client (test/e2e/fault-netns.test.ts), run in an agent's
 // network namespace: in a bounded loop it resolves NAME through the agent's dispatcher (DNS
 // server IP:53) and makes an HTTP request to the VIP (VIPNAME, resolved once the same way, port
-// 80). Every failure is one JSON line on stdout at once; on SIGTERM, stdin's end, MAX_S seconds or
+// 80). Every failure is one JSON line on stdout at once; on SIGTERM, MAX_S seconds or
 // MAX_N rounds it prints {"summary": ...} and exits 0.
 // Usage: node fault-probe.mjs DNS_IP NAME VIPNAME MAX_S MAX_N
 import dns from 'node:dns';
@@ -19,8 +19,6 @@ const end = Date.now() + Number(maxS) * 1000;
 let stopping = false;
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 process.on('SIGTERM', () => (stopping = true));
-process.stdin.on('end', () => (stopping = true));
-process.stdin.resume();
 
 function get(ip) {
   return new Promise((resolve, reject) => {

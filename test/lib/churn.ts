@@ -6,7 +6,8 @@
  *  - `ack`: a 2xx answer; `by` is the master that acknowledged it (the `x-marathon-leader` header a
  *    follower's proxy adds, else the master the request went to);
  *  - `refused`: the master said no (4xx, 503, or a follower's 307 to the leader): not applied;
- *  - `unknown`: no answer (connection error, timeout) or a proxy's 502/504: it may or may not be.
+ *  - `unknown`: no answer (connection error, timeout), a 500, a proxy's 502/504, or a 503 saying the
+ *    write may or may not have committed (the store lost ZooKeeper mid-write): it may or may not be.
  * Requests go to the leader the client believes in (`/v2/leader`, asked again after any failure),
  * never through a redirect, so each write meets exactly one master.
  *
@@ -89,6 +90,10 @@ export class ChurnClient {
   private readonly networks: string[] = [];
   private readonly rules: { port: number; key: string }[] = [];
   private readonly waiters = new Set<() => void>();
+
+  get prefix(): string {
+    return this.o.prefix;
+  }
 
   constructor(private readonly o: ChurnOptions) {
     if (!/^[a-z][a-z0-9]{0,7}$/.test(o.prefix)) throw new Error(`churn prefix '${o.prefix}': lowercase letters and digits, at most 8`);
@@ -245,7 +250,9 @@ export class ChurnClient {
         w = { ...base, outcome: 'ack', status, by: by ? new URL(by).hostname : m.ip, doneAt: Date.now() };
         if (kind === 'rule-add') this.lastKey = (JSON.parse(text) as { key?: string }).key;
       } else {
-        w = { ...base, outcome: status === 502 || status === 504 ? 'unknown' : 'refused', status, error: text.slice(0, 200), doneAt: Date.now() };
+        // A 503 may say the write may or may not have committed (the store lost ZooKeeper mid-write).
+        const maybe = status === 500 || status === 502 || status === 504 || (status === 503 && /may or may not/.test(text));
+        w = { ...base, outcome: maybe ? 'unknown' : 'refused', status, error: text.slice(0, 200), doneAt: Date.now() };
       }
     } catch (e) {
       w = { ...base, outcome: 'unknown', error: (e as Error).message, doneAt: Date.now() };
