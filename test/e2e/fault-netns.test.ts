@@ -61,6 +61,21 @@ function taskPids(c: HaNetnsCluster, tasks: Task[]): Map<string, number> {
   return out;
 }
 
+/** The masters' election and leadership events from their logs (the last 30). */
+function masterEvents(c: HaNetnsCluster): string {
+  const out: string[] = [];
+  for (const m of c.masters) {
+    let text = '';
+    try {
+      text = readFileSync(join(c.workDir, 'logs', `master-${m.n}.log`), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const l of text.split('\n')) if (/master_elected|master_leading|leader_start_failed|leadership_lost|zk_disconnected|zk_expired/.test(l)) out.push(`master-${m.n}: ${l.slice(0, 240)}`);
+  }
+  return out.sort((a, b) => (a.slice(a.indexOf('"ts"')) < b.slice(b.indexOf('"ts"')) ? -1 : 1)).slice(-30).join('\n');
+}
+
 const describe = (w: ChurnWrite) => `#${w.seq} ${w.kind} ${w.target} ${w.outcome}${w.status ? ` ${w.status}` : ''} to ${w.to}${w.by ? ` by ${w.by}` : ''}${w.error ? ` (${w.error.slice(0, 80)})` : ''}`;
 
 t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS and VIP never fail', async (t) => {
@@ -90,6 +105,13 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   const churn = new ChurnClient({ masters, prefix: `c${hex()}` });
   churn.start();
   t.teardown(() => churn.stop());
+  // On a failed wait: the last writes and the masters' leadership events, to explain it.
+  const explain = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e: Error) => {
+      t.comment(`last writes:\n${churn.log.slice(-15).map(describe).join('\n')}`);
+      t.comment(`masters:\n${masterEvents(c)}`);
+      throw e;
+    });
   await churn.waitFor((w) => w.outcome === 'ack', 60_000, 'a first acknowledged write');
 
   // --- 20 x kill -9 the leader
@@ -99,7 +121,7 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
     const ip = c.masters[lead.k]!.ip;
     const killedAt = Date.now();
     process.kill(lead.pid, 'SIGKILL');
-    const ack = await churn.waitFor((w) => w.outcome === 'ack' && w.by !== ip && w.sentAt > killedAt, 120_000, `a write acknowledged by a new leader after kill ${i}`);
+    const ack = await explain(churn.waitFor((w) => w.outcome === 'ack' && w.by !== ip && w.sentAt > killedAt, 120_000, `a write acknowledged by a new leader after kill ${i}`));
     failovers.push(ack.doneAt - killedAt);
     // `up` starts the killed master again (a crash): wait for it before the next kill, so two of three stay.
     await eventually(() => {
@@ -138,14 +160,14 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   };
   t.teardown(heal);
   t.pass(`master ${lead.k + 1} (${old.ip}, pid ${lead.pid}) cut off in ${old.ns}: only ${c.hubIp} (the forwarder) reaches it`);
-  const takeover = await churn.waitFor((w) => w.outcome === 'ack' && w.by !== old.ip && w.sentAt > cutAt, 120_000, 'a write acknowledged by another master after the cut');
+  const takeover = await explain(churn.waitFor((w) => w.outcome === 'ack' && w.by !== old.ip && w.sentAt > cutAt, 120_000, 'a write acknowledged by another master after the cut'));
   t.pass(`write #${takeover.seq} acknowledged by ${takeover.by} ${takeover.doneAt - cutAt} ms after the cut`);
   const refused = await pinned.waitFor((w) => w.outcome !== 'ack' && w.sentAt > cutAt + UP_ZK_SESSION_TIMEOUT_MS, 120_000, 'the cut-off leader to stop acknowledging');
   t.pass(`the cut-off master answers ${describe(refused)}`);
   await pinned.stop();
   const late = pinned.log.filter((w) => w.outcome === 'ack' && w.by === old.ip && w.sentAt > cutAt + UP_ZK_SESSION_TIMEOUT_MS);
   t.same(late.map(describe), [], `the cut-off leader acknowledged no write sent more than the session timeout (${UP_ZK_SESSION_TIMEOUT_MS} ms) after the cut`);
-  const both = acksAfterTakeover([...churn.log, ...pinned.log], old.ip, takeover.by!);
+  const both = acksAfterTakeover([...churn.log, ...pinned.log], old.ip, takeover.by!, cutAt);
   t.same(both, [], 'no write acknowledged by the old leader after the new one acknowledged one');
   const s1 = c.status();
   t.notOk(s1.masters[lead.k]!.leader, 'the status file no longer names the cut-off master as the leader');

@@ -266,7 +266,8 @@ export class ChurnClient {
 
 /** What the cluster holds at the end, as verifyChurn() reads it. */
 export interface ChurnState {
-  apps: { id: string; instances: number; tasks: number }[];
+  /** tasks: every task Marathon lists for the app; running: those TASK_RUNNING; states: each task's. */
+  apps: { id: string; instances: number; tasks: number; running?: number; states?: string[] }[];
   networks: string[];
   /** Isolation rules' ports (rules this client added have exactly one). */
   rulePorts: number[];
@@ -283,7 +284,10 @@ export async function readChurnState(leader: ChurnMaster, prefix: string): Promi
   };
   const apps = ((await get(`${leader.marathon}/v2/apps?embed=apps.tasks`)).apps as { id: string; instances: number; tasks?: { state?: string }[]; tasksRunning?: number }[])
     .filter((a) => a.id.startsWith(`/${prefix}/`))
-    .map((a) => ({ id: a.id, instances: a.instances, tasks: a.tasks ? a.tasks.length : (a.tasksRunning ?? 0) }));
+    .map((a) => {
+      const states = (a.tasks ?? []).map((x) => x.state ?? '?');
+      return { id: a.id, instances: a.instances, tasks: a.tasks ? a.tasks.length : (a.tasksRunning ?? 0), running: a.tasks ? states.filter((x) => x === 'TASK_RUNNING').length : (a.tasksRunning ?? 0), states };
+    });
   const networks = ((await get(`${leader.mesos}/v1/networks`)).networks as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith(prefix));
   const rules = ((await get(`${leader.mesos}/v1/networks/isolation`)).rules as { from: string; to: string; ports?: (number | string)[] }[]).filter((r) => r.from === 'dcos' && r.to === 'dcos');
   const rulePorts = rules.flatMap((r) => (r.ports ?? []).map(Number)).filter((p) => p >= 20000);
@@ -350,17 +354,18 @@ export function verifyChurn(log: ChurnWrite[], s: ChurnState): ChurnCheck {
   for (const w of log) {
     if (w.kind !== 'app-create' || !w.vip || w.outcome !== 'ack') continue;
     const a = apps.get(w.target);
-    if (a && a.tasks > 0 && !s.vips.some((v) => v.name.includes(w.vip!))) problems.push(`app ${w.target} runs with VIP ${w.vip} but no address is allocated to it`);
+    if (a && (a.running ?? a.tasks) > 0 && !s.vips.some((v) => v.name.includes(w.vip!)))
+      problems.push(`app ${w.target} runs (tasks ${(a.states ?? []).join(', ') || a.tasks}) with VIP ${w.vip} but no address is allocated to it (allocated: ${s.vips.map((v) => `${v.name}=${v.ip}`).join(', ') || 'none'})`);
   }
   return { problems, certain, uncertain };
 }
 
 /**
  * Split brain in the log: writes `old` acknowledged that were sent after `fresh` had acknowledged
- * one (so `old` committed after the new leader did). One line each.
+ * one sent after `since` (the cut), so `old` committed after the new leader did. One line each.
  */
-export function acksAfterTakeover(log: ChurnWrite[], old: string, fresh: string): string[] {
-  const first = log.filter((w) => w.outcome === 'ack' && w.by === fresh).sort((a, b) => a.doneAt - b.doneAt)[0];
+export function acksAfterTakeover(log: ChurnWrite[], old: string, fresh: string, since: number): string[] {
+  const first = log.filter((w) => w.outcome === 'ack' && w.by === fresh && w.sentAt > since).sort((a, b) => a.doneAt - b.doneAt)[0];
   if (!first) return [];
   return log
     .filter((w) => w.outcome === 'ack' && w.by === old && w.sentAt > first.doneAt)
