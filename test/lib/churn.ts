@@ -8,8 +8,8 @@
  *  - `refused`: the master said no (4xx, 503, or a follower's 307 to the leader): not applied;
  *  - `unknown`: no answer (connection error, timeout), a 500, a proxy's 502/504, or a 503 saying the
  *    write may or may not have committed (the store lost ZooKeeper mid-write): it may or may not be.
- * Requests go to the leader the client believes in (`/v2/leader`, asked again after any failure),
- * never through a redirect, so each write meets exactly one master.
+ * Requests go to the leader the client believes in (`/v2/leader`, asked again after any failure,
+ * 200 ms later), never through a redirect, so each write meets exactly one master.
  *
  * verifyChurn() replays the log and compares the cluster's final state: every acknowledged write is
  * there, nothing refused is there (unless a later write made it so), nothing is there twice.
@@ -53,7 +53,7 @@ export interface ChurnOptions {
   masters: ChurnMaster[];
   /** Names every entity (`/<prefix>/a1`, network `<prefix>1`): unique per run, at most 8 characters. */
   prefix: string;
-  /** Stop after this many writes at most (default 5000). */
+  /** Stop after this many writes at most (default 20000). */
   maxWrites?: number;
   /** Per-request timeout (default 8000 ms). */
   timeoutMs?: number;
@@ -70,6 +70,8 @@ interface LiveApp {
 }
 
 const APP_CMD = 'sleep 3600';
+/** After a write that was not acknowledged, the next one waits this long (a client's retry pacing). */
+const RETRY_PACE_MS = 200;
 const appDef = (a: LiveApp) => ({
   id: a.id,
   cmd: APP_CMD,
@@ -132,7 +134,7 @@ export class ChurnClient {
 
   private async run(): Promise<void> {
     const kinds = this.o.kinds ?? ['app', 'vip', 'network', 'rule'];
-    const max = this.o.maxWrites ?? 5000;
+    const max = this.o.maxWrites ?? 20_000;
     for (let i = 0; this.running && this.log.length < max; i++) {
       const k = kinds[i % kinds.length]!;
       if (k === 'app') await this.appStep();
@@ -257,9 +259,14 @@ export class ChurnClient {
     } catch (e) {
       w = { ...base, outcome: 'unknown', error: (e as Error).message, doneAt: Date.now() };
     }
-    if (w.outcome !== 'ack') this.leader = undefined;
     this.log.push(w);
     for (const fn of [...this.waiters]) fn();
+    if (w.outcome !== 'ack') {
+      this.leader = undefined;
+      // A client's retry pacing: without it a dead leader (whose znode lives until its session
+      // expires) is asked hundreds of times a second, each an `unknown` that proves nothing.
+      await new Promise((r) => setTimeout(r, RETRY_PACE_MS));
+    }
     return w;
   }
 }
