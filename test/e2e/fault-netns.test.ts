@@ -76,6 +76,21 @@ function masterEvents(c: HaNetnsCluster): string {
   return out.sort((a, b) => (a.slice(a.indexOf('"ts"')) < b.slice(b.indexOf('"ts"')) ? -1 : 1)).slice(-30).join('\n');
 }
 
+/** Lines of the masters' and agents' logs that name one of `needles` (the last 40). */
+function logLines(c: HaNetnsCluster, needles: string[]): string[] {
+  const out: string[] = [];
+  for (const f of [...c.masters.map((m) => `master-${m.n}.log`), ...c.agents.map((_, i) => `agent-${i + 1}.log`)]) {
+    let text = '';
+    try {
+      text = readFileSync(join(c.workDir, 'logs', f), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const l of text.split('\n')) if (needles.some((n) => l.includes(n))) out.push(`${f}: ${l.slice(0, 300)}`);
+  }
+  return out.slice(-40);
+}
+
 const describe = (w: ChurnWrite) => `#${w.seq} ${w.kind} ${w.target} ${w.outcome}${w.status ? ` ${w.status}` : ''} to ${w.to}${w.by ? ` by ${w.by}` : ''}${w.error ? ` (${w.error.slice(0, 80)})` : ''}`;
 
 t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS and VIP never fail', async (t) => {
@@ -212,7 +227,8 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
     const ts = await tasksOf(leadNow.k).catch(() => undefined);
     return ts && ts.length === 2 && ts.every((x) => x.state === 'TASK_RUNNING') && ts;
   }, 60_000, 200, 'the example tasks running at the leader');
-  t.same(tasks1.map((x) => x.id).sort(), tasks0.map((x) => x.id).sort(), 'the same task ids: nothing killed, lost or duplicated');
+  const sameTasks = t.same(tasks1.map((x) => x.id).sort(), tasks0.map((x) => x.id).sort(), 'the same task ids: nothing killed, lost or duplicated');
+  if (!sameTasks) t.comment(`what the masters and agents logged about the first tasks:\n${logLines(c, tasks0.map((x) => x.id)).join('\n')}`);
   const pids1 = taskPids(c, tasks1);
   for (const [id, pid] of pids0) t.ok(pids1.get(id) === pid && alive(pid), `task ${id}: the same process (pid ${pid}) still runs`);
 
