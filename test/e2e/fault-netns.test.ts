@@ -31,6 +31,7 @@ import { startHaNetnsUp, type HaNetnsCluster } from './ha-netns-up.js';
 t.setTimeout(1_800_000);
 
 const KILLS = 20;
+const AGENT_TIMEOUT_MS = 15_000;
 const PROBE = fileURLToPath(new URL('./fault-probe.mjs', import.meta.url));
 
 interface Task {
@@ -97,7 +98,10 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   if (process.getuid?.() !== 0) throw new Error('this test needs root (network namespaces, nftables)');
   requireZooKeeperServer();
   requireTools('ip', 'nft');
-  const c = await startHaNetnsUp(t, { masters: 3, agents: 2, kind: 'fault' });
+  // The agents' timeout of `sextant up` (15 s), not the 3 s of the other up tests: a failover takes ~5 s
+  // (4 s session + election + takeover) before agents can re-register, and a master that marks
+  // them gone sooner replaces their tasks (TASK_LOST), which is what this suite must not see.
+  const c = await startHaNetnsUp(t, { masters: 3, agents: 2, kind: 'fault', agentTimeoutMs: AGENT_TIMEOUT_MS });
   const masters: ChurnMaster[] = c.masters.map((m) => ({ ip: m.ip, mesos: m.mesos, marathon: m.marathon }));
   const lead0 = await currentLeader(c);
   const tasksOf = async (k: number) => {

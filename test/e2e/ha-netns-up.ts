@@ -39,14 +39,14 @@ export interface HaNetnsCluster {
   status(): HaStatus;
 }
 
-export async function startHaNetnsUp(t: Teardownable, o: { masters: 3 | 5; agents: number; kind: string }): Promise<HaNetnsCluster> {
+export async function startHaNetnsUp(t: Teardownable, o: { masters: 3 | 5; agents: number; kind: string; agentTimeoutMs?: number }): Promise<HaNetnsCluster> {
   const plan = await upPlan();
   const dir = upWorkDir(t, o.kind);
   const workDir = join(dir, 'work');
   const statusFile = join(dir, 'status.json');
   let zkPort = 0;
   while (!zkPort || zkPort + 1707 > 65535) zkPort = await freePort(`${plan.ipBase}.1`);
-  const up = spawnUp(t, upArgs(plan, workDir, o.agents, ['--netns', '--masters', String(o.masters), '--zk-port', String(zkPort), '--status-file', statusFile]), workDir);
+  const up = spawnUp(t, upArgs(plan, workDir, o.agents, ['--netns', '--masters', String(o.masters), '--zk-port', String(zkPort), '--status-file', statusFile, ...(o.agentTimeoutMs ? ['--agent-timeout-ms', String(o.agentTimeoutMs)] : [])]), workDir);
   t.teardown(async () => {
     up.kill('SIGTERM');
     await Promise.race([up.exited, new Promise((r) => setTimeout(r, 25_000))]);
