@@ -116,7 +116,7 @@ const masterCatalog: Record<string, Loader<MasterHost, MasterShared>> = {
     (await import('../dns/index.js')).mesosDnsMasterPlugin({
       config: { Port: envPort('SEXTANT_MESOS_DNS_PORT', 61053), HttpPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123) },
     }),
-  control: async () => (await import('../control/index.js')).controlMasterPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060) }),
+  control: async () => (await import('../control/index.js')).controlMasterPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060), dnsPort: envPort('SEXTANT_MESOS_DNS_PORT', 61053) }),
   dashboard: async () => (await import('../dashboard/index.js')).dashboardMasterPlugin(),
 };
 
@@ -231,6 +231,11 @@ const masterModules: Record<string, () => Promise<unknown>> = {
   l4lb: () => import('../l4lb/index.js'),
   'mesos-dns': () => import('../dns/index.js'),
   control: () => import('../control/index.js'),
+  // The identity service and the dashboard are the heaviest to compile (jose, the entry point,
+  // the bundle's server side): a follower that takes over without them loaded spends seconds of
+  // CPU on a busy machine while its ZooKeeper session must stay alive.
+  acs: () => import('../admin/index.js'),
+  dashboard: () => import('../dashboard/index.js'),
 };
 
 /**

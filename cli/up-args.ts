@@ -63,7 +63,7 @@ function upCommand(out: { text: string }): Command {
     .option('--zk-port <port>', 'ZooKeeper client port on each master address (with --masters 3|5); peer and election ports are this + 707 and + 1707 (2181: 2888, 3888)', port('--zk-port'), 2181)
     .option('--work-dir <dir>', 'logs and state of the master and agents', join(tmpdir(), 'sextant', 'up'))
     .option('--no-example', 'do not deploy the example app /hello')
-    .option('--netns', 'run each agent in its own network namespace (root)')
+    .option('--netns', 'run each agent in its own network namespace (root); with --masters 3|5 each master and its ZooKeeper server too, reachable from the host on <ip-base>.1 .. .n')
     .option('--ipv6', 'dual-stack (with --netns): network dcos gets IPv6 fd01:b::/64, agents IPv6 addresses, and the example app runs on dcos with an IPv4 and an IPv6 address')
     .option('--master-port <port>', 'master Mesos API port', port('--master-port'), 5050)
     .option('--marathon-port <port>', 'Marathon API port', port('--marathon-port'), 8080)
@@ -111,7 +111,6 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }>();
   if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v.ipBase) || v.ipBase.split('.').some((o) => Number(o) > 255)) throw new ConfigError('--ip-base', `'${v.ipBase}' must be three octets like 127.0.0`);
   if (![1, 3, 5].includes(v.masters)) throw new ConfigError('--masters', `'${v.masters}' must be 1, 3 or 5 (a ZooKeeper ensemble needs an odd size)`);
-  if (v.masters > 1 && v.netns) throw new ConfigError('--masters', `${v.masters} masters with --netns is not supported yet: run --masters without --netns (masters, ZooKeeper and agents on loopback addresses)`);
   if (v.zkPort + 1707 > 65535) throw new ConfigError('--zk-port', `'${v.zkPort}' leaves no room for the peer and election ports (+707, +1707)`);
   if (v.masters + v.agents > 254) throw new ConfigError('--agents', `${v.masters} masters and ${v.agents} agents need more than the 254 addresses of ${v.ipBase}.0/24`);
   if (v.portBase > 65535 - 1000 * v.agents) throw new ConfigError('--port-base', `'${v.portBase}' leaves no room for ${v.agents} agents of 1000 ports (at most ${65535 - 1000 * v.agents})`);

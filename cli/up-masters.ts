@@ -5,8 +5,13 @@
  * agents (`--master zk://.../mesos`) and Mesos-DNS find the leader. Which master leads is watched
  * through the election znodes (Mesos-DNS's detector) and kept current in the status file.
  * `up` is the masters' supervisor: a master that exits with a status (a leader that lost its
- * ZooKeeper leadership exits 1, as a Mesos master does) is started again on the same address and
- * work dir; one ended by a signal (kill -9, Ctrl-C) is not.
+ * ZooKeeper leadership exits 1, as a Mesos master does) or is killed by SIGKILL (a crash: the OOM
+ * killer, `kill -9`; systemd's Restart=always did this for DC/OS masters) is started again on the
+ * same address and work dir; one stopped by SIGTERM or SIGINT (an operator) is not.
+ * With --netns (`net`), each master and its ZooKeeper server run in the master's own namespace
+ * (cli/up-netns.ts) and the host reaches them on <ip-base>.k through the forwarder: the URLs in
+ * the status file and the summary are those; the zk:// URLs the masters and agents use name the
+ * namespaces' addresses.
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,19 +21,33 @@ import { createRegistry } from '../common/metrics.js';
 import { ZkDetector, ZkMetrics } from '../dns/index.js';
 import { ZkEnsemble } from '../master/index.js';
 import { masterIpOf, type UpOptions } from './up-args.js';
-import { running, say, startChild, terminate, waitLine, type Child } from './up-child.js';
+import { running, say, startChild, terminate, waitLine, type Child, type Wrap } from './up-child.js';
 import type { StatusFile } from './up-status.js';
 
 /** The masters' ZooKeeper session timeout: a dead leader's znode goes after this long. */
 export const UP_ZK_SESSION_TIMEOUT_MS = 4000;
 
 /** A master that exits with a status (a leader that lost its leadership does, as Mesos's) is started again, at most this many times per master. */
-const MAX_RESTARTS = 20;
+const MAX_RESTARTS = 40;
+
+/** Where the masters run with --netns: their own namespaces (NetnsLayout). */
+export interface HaNet {
+  /** Master k's own address (0-based), in its namespace. */
+  ip(k: number): string;
+  /** argv run inside master k's namespace. */
+  inMaster(k: number, argv: string[]): string[];
+  wrap(k: number): Wrap;
+  /** Make `target:port` reachable from the host as `host:port`. */
+  forward(list: { host: string; port: number; target: string }[]): Promise<void>;
+}
 
 export interface UpMaster {
   /** 1-based */
   n: number;
+  /** Its own address (what it binds and publishes in ZooKeeper). */
   ip: string;
+  /** Where this process reaches it (the same as ip, but with --netns its forwarded <ip-base>.k). */
+  hostIp: string;
   mesos: string;
   marathon: string;
   child: Child;
@@ -50,11 +69,16 @@ export interface HaMasters {
 
 type Step = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
-export async function startHaMasters(o: UpOptions, logDir: string, status: StatusFile, step: Step, env: Record<string, string>, extraArgs: string[] = []): Promise<HaMasters> {
-  const ips = Array.from({ length: o.masters }, (_, k) => masterIpOf(o, k));
+export async function startHaMasters(o: UpOptions, logDir: string, status: StatusFile, step: Step, env: Record<string, string>, extraArgs: string[] = [], net?: HaNet): Promise<HaMasters> {
+  const hostIps = Array.from({ length: o.masters }, (_, k) => masterIpOf(o, k));
+  const ips = net ? hostIps.map((_, k) => net.ip(k)) : hostIps;
   const ensemble = new ZkEnsemble({
     dir: join(o.workDir, 'zookeeper'),
-    servers: ips.map((host) => ({ host, ports: o.zkPorts })),
+    servers: ips.map((host, k) => ({
+      host,
+      ports: o.zkPorts,
+      ...(net ? { wrap: (argv: string[]) => net.inMaster(k, argv), probe: { host: hostIps[k]!, port: o.zkPorts.client } } : {}),
+    })),
     tickMs: 200,
     onExit: (id, how) => {
       say(`zookeeper-${id}: exited (${how})`);
@@ -71,6 +95,10 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
     status.update((s) => s.zookeeper?.forEach((z) => (z.state = 'exited')));
   };
   try {
+    if (net)
+      await step(`forwarding each master's Mesos, Marathon and ZooKeeper ports to ${hostIps.join(', ')}`, () =>
+        net.forward(ips.flatMap((target, k) => [o.masterPort, o.marathonPort, o.zkPorts.client].map((port) => ({ host: hostIps[k]!, port, target })))),
+      );
     await step(`starting a ZooKeeper ensemble of ${o.masters} (${ensemble.connect})`, () => ensemble.start(120_000));
     for (const z of ensemble.servers) say(`zookeeper ${z.id}: pid ${z.pid} ${z.address} (data ${join(o.workDir, 'zookeeper', `server${z.id}`)})`);
     const zk = ensemble.url('/sextant');
@@ -80,6 +108,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
       s.zookeeper = ensemble.servers.map((z) => ({ address: z.address, pid: z.pid ?? 0, state: 'running' }));
     });
     let stopping = false;
+    const restartable = (how: string) => /^code [1-9]/.test(how) || how === 'SIGKILL';
     const launch = (n: number, ip: string, restarts: number): Child => {
       const argv = ['master', '--ip', ip, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, `master-${n}`),
         '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS), '--insecure-dev', ...extraArgs];
@@ -87,13 +116,13 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
       const c = startChild(`master-${n}`, argv, logDir, (how) => {
         status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { state: 'exited', exit: how, leader: false })));
         const m = masters.find((x) => x.n === n);
-        if (stopping || !m || !/^code [1-9]/.test(how)) return;
+        if (stopping || !m || !restartable(how)) return;
         if (restarts >= MAX_RESTARTS) return say(`master-${n}: not restarting after ${restarts} restarts; see its log`);
-        say(`master-${n}: starting it again (a master exits when it loses its leadership)`);
+        say(`master-${n}: starting it again (${how === 'SIGKILL' ? 'it was killed' : 'a master exits when it loses its leadership'})`);
         m.child = launch(n, ip, restarts + 1);
         say(`master ${n}: pid ${m.child.proc.pid} ${m.mesos}`);
         status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { pid: m.child.proc.pid!, state: 'running', leader: false, id: '', exit: undefined })));
-      }, undefined, env);
+      }, net?.wrap(n - 1), env);
       pid = c.proc.pid ?? 0;
       return c;
     };
@@ -108,15 +137,16 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
         await waitLine(c, /sextant master listening/, 30_000);
         return c;
       });
-      const mesos = `http://${ip}:${o.masterPort}`;
-      masters.push({ n, ip, mesos, marathon: `http://${ip}:${o.marathonPort}`, child: m });
-      status.update((s) => s.masters.push({ id: '', mesos, marathon: `http://${ip}:${o.marathonPort}`, pid: m.proc.pid!, leader: false, state: 'running' }));
+      const hostIp = hostIps[k]!;
+      const mesos = `http://${hostIp}:${o.masterPort}`;
+      masters.push({ n, ip, hostIp, mesos, marathon: `http://${hostIp}:${o.marathonPort}`, child: m });
+      status.update((s) => s.masters.push({ id: '', mesos, marathon: `http://${hostIp}:${o.marathonPort}`, pid: m.proc.pid!, leader: false, state: 'running' }));
       say(`master ${n}: pid ${m.proc.pid} ${mesos}`);
     }
     let leader: UpMaster | undefined;
     const waiters = new Set<() => void>();
     watch = new ZkDetector({
-      url: electionZk,
+      url: net ? `zk://${hostIps.map((h) => `${h}:${o.zkPorts.client}`).join(',')}/mesos` : electionZk,
       log: fileLogger(join(logDir, 'up.log'), 'up-leader-watch'),
       metrics: new ZkMetrics(createRegistry()),
       sessionTimeoutMs: 4000,

@@ -8,6 +8,10 @@
  * (the agent, its host-networked tasks, an operator's `dig web.marathon.mesos`) resolves through
  * it. The hub gets none: the master's Mesos-DNS reads its upstream resolvers from resolv.conf, and
  * pointing them at the dispatchers (which forward `.mesos` to it) would make a loop.
+ * With several masters (`--masters 3|5 --netns`) each master and its ZooKeeper server get their
+ * own namespace (`<prefix>m<k>`, `eth0` at 10.<a>.<b>.(240+k), veth `m<k>` on the bridge), so a
+ * master can be cut off by rules in its own namespace; the hub keeps only the bridge (.1, the
+ * nodes' gateway) and the port forwarder.
  * Every name starts with a per-run prefix (`sxup<hex>`), and destroy() removes exactly those
  * namespaces (which takes their links with them) and their /etc/netns directories. The host
  * namespace is never touched.
@@ -38,7 +42,28 @@ export class NetnsLayout {
     readonly agents: number,
     /** Dual-stack underlay (`sextant up --ipv6`): br0 and every agent's eth0 get an IPv6 address too. */
     readonly ipv6 = false,
+    /** 1: the master runs in the hub; 3 or 5: each master in its own namespace on the bridge. */
+    readonly masters = 1,
   ) {}
+
+  /** Master k's address (0-based) with several masters: 10.<a>.<b>.(241+k). */
+  haMasterIp(k: number): string {
+    return `${this.net}.${241 + k}`;
+  }
+
+  /** Master k's namespace (0-based) with several masters. */
+  masterNs(k: number): string {
+    return `${this.prefix}m${k + 1}`;
+  }
+
+  /** argv run inside master k's namespace (several masters). */
+  inMaster(k: number, argv: string[]): string[] {
+    return inNetns(this.masterNs(k), argv);
+  }
+
+  wrapHaMaster(k: number): (cmd: string, args: string[]) => [string, string[]] {
+    return (cmd, args) => split(this.inMaster(k, [cmd, ...args]));
+  }
 
   /** The IPv6 underlay /64 (a ULA made of the same random octets as the IPv4 one). */
   private get net6(): string {
@@ -72,7 +97,8 @@ export class NetnsLayout {
   }
 
   describe(): string {
-    return `namespaces ${this.prefix}a1..a${this.agents} on bridge br0 in ${this.hubName} (${this.net}.0/24${this.ipv6 ? `, ${this.net6}::/64` : ''})`;
+    const masters = this.masters > 1 ? `; masters in ${this.prefix}m1..m${this.masters}, ${this.haMasterIp(0)}..` : '';
+    return `namespaces ${this.prefix}a1..a${this.agents} on bridge br0 in ${this.hubName} (${this.net}.0/24${this.ipv6 ? `, ${this.net6}::/64` : ''})${masters}`;
   }
 
   async create(): Promise<void> {
@@ -82,6 +108,18 @@ export class NetnsLayout {
     await ipIn(this.hubName, 'addr', 'add', `${this.masterIp}/24`, 'dev', 'br0');
     if (this.ipv6) await ipIn(this.hubName, 'addr', 'add', `${this.masterIp6}/64`, 'dev', 'br0', 'nodad');
     await ipIn(this.hubName, 'link', 'set', 'br0', 'up');
+    if (this.masters > 1) {
+      for (let k = 0; k < this.masters; k++) {
+        const ns = this.masterNs(k);
+        await this.ns(ns);
+        await ipIn(this.hubName, 'link', 'add', `m${k}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+        await ipIn(this.hubName, 'link', 'set', `m${k}`, 'master', 'br0');
+        await ipIn(this.hubName, 'link', 'set', `m${k}`, 'up');
+        await ipIn(ns, 'addr', 'add', `${this.haMasterIp(k)}/24`, 'dev', 'eth0');
+        await ipIn(ns, 'link', 'set', 'eth0', 'up');
+        await ipIn(ns, 'route', 'add', 'default', 'via', this.masterIp);
+      }
+    }
     for (let i = 0; i < this.agents; i++) {
       const ns = this.agentNs(i);
       await this.ns(ns);
@@ -129,23 +167,35 @@ export class NetnsLayout {
    * (host namespace) and hand the sockets to a forwarder running in the hub namespace.
    */
   async expose(ports: number[]): Promise<void> {
+    await this.forward(ports.map((port) => ({ host: '127.0.0.1', port, target: this.masterIp })));
+  }
+
+  /**
+   * Make `target:port` (an address on the bridge) reachable from the host as `host:port` (a
+   * loopback address), for each entry: listen here (host namespace) and hand the sockets to a
+   * forwarder running in the hub namespace (its connections come from the bridge address .1).
+   */
+  async forward(list: { host: string; port: number; target: string }[]): Promise<void> {
     const here = fileURLToPath(import.meta.url);
     const script = here.endsWith('.ts') ? join(here, '..', '..', 'dist', 'cli', 'up-proxy.js') : join(here, '..', 'up-proxy.js');
-    const [file, ...args] = inNetns(this.hubName, [process.execPath, script, this.masterIp]);
-    const p = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.proxy = p;
-    for (const port of ports) {
+    if (!this.proxy) {
+      const [file, ...args] = inNetns(this.hubName, [process.execPath, script, this.masterIp]);
+      this.proxy = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    }
+    const p = this.proxy;
+    for (const { host, port, target } of list) {
+      const key = `${host}:${port}`;
       const s = net.createServer({ pauseOnConnect: true });
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen(port, '127.0.0.1', () => resolve());
+        s.listen(port, host, () => resolve());
       });
       const ready = new Promise<void>((resolve, reject) => {
-        const onMsg = (m: { ready?: number }) => m?.ready === port && (p.off('message', onMsg), resolve());
+        const onMsg = (m: { ready?: string }) => m?.ready === key && (p.off('message', onMsg), resolve());
         p.on('message', onMsg);
         p.once('exit', () => reject(new Error('the netns port forwarder exited')));
       });
-      p.send({ port }, s);
+      p.send({ port, target, key }, s);
       await ready;
       // The forwarder owns the socket now: stop accepting here, or connections could land in
       // this process and never be served.

@@ -29,6 +29,15 @@ export interface PlannedBind {
  * forwarded to 127.0.0.1 are in the host's.
  */
 export function plannedBinds(o: UpOptions): PlannedBind[] {
+  if (o.netns && o.masters > 1) {
+    // Each master and its ZooKeeper server live in their own namespace; the host sees them on
+    // <ip-base>.k through the forwarder (cli/up-netns.ts).
+    return Array.from({ length: o.masters }, (_, k) => masterIpOf(o, k)).flatMap((m, k) => [
+      { proto: 'tcp' as const, host: m, port: o.masterPort, what: `master ${k + 1} Mesos API (forwarded from the netns)` },
+      { proto: 'tcp' as const, host: m, port: o.marathonPort, what: `master ${k + 1} Marathon (forwarded from the netns)` },
+      { proto: 'tcp' as const, host: m, port: o.zkPorts.client, what: `ZooKeeper server ${k + 1} client port (forwarded from the netns)` },
+    ]);
+  }
   if (o.netns) {
     return [
       { proto: 'tcp', host: '127.0.0.1', port: o.masterPort, what: 'master Mesos API (forwarded from the netns)' },

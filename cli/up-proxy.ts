@@ -12,12 +12,15 @@ if (!target || !process.send) {
   process.exit(2);
 }
 
-process.on('message', (msg: { port?: number }, handle: unknown) => {
+// A message may name its own target (`sextant up --masters N --netns`: one per master) and the key
+// its ready answer carries; by default the target is argv[2] and the key the port.
+process.on('message', (msg: { port?: number; target?: string; key?: string }, handle: unknown) => {
   const server = handle as net.Server | undefined;
   if (!server || typeof msg?.port !== 'number') return;
   const port = msg.port;
+  const host = msg.target ?? target;
   server.on('connection', (client: net.Socket) => {
-    const upstream = net.connect({ host: target, port });
+    const upstream = net.connect({ host, port });
     client.pipe(upstream).pipe(client);
     const close = () => {
       client.destroy();
@@ -26,6 +29,6 @@ process.on('message', (msg: { port?: number }, handle: unknown) => {
     client.on('error', close);
     upstream.on('error', close);
   });
-  process.send!({ ready: port });
+  process.send!({ ready: msg.key ?? port });
 });
 process.on('disconnect', () => process.exit(0));

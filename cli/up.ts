@@ -106,7 +106,7 @@ export async function startCluster(o: UpOptions): Promise<UpCluster> {
 async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster> {
   const logDir = join(o.workDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const layout = o.netns ? new NetnsLayout(o.agents, o.ipv6 ?? false) : undefined;
+  const layout = o.netns ? new NetnsLayout(o.agents, o.ipv6 ?? false, o.masters) : undefined;
   const masterIp = layout ? layout.masterIp : masterIpOf(o, 0);
   const apiIp = layout ? '127.0.0.1' : masterIp;
   const scheme = o.insecureDev ? 'http' : 'https';
@@ -136,8 +136,10 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
       ourPids: () => [process.pid, ...masterChildren().flatMap((c) => (c.proc.pid ? [c.proc.pid] : [])), ...(layout?.proxyPid ? [layout.proxyPid] : [])],
     };
     await deleteOwnedExample(owned, guard, say);
-    await stopCluster(master, agents, agentDirs, layout);
+    await stopCluster(master, agents, agentDirs);
+    // The masters before the namespaces: destroy() SIGKILLs what is left in them, which their supervisor would restart.
     await ha?.stop();
+    await layout?.destroy();
     status.update((s) => void (s.state = 'stopped'));
   };
   const stopAndRelease = async () => {
@@ -156,7 +158,8 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     const agentTlsArgs = tls ? ['--tls-ca', tls.ca.cert, '--bootstrap-token-file', tls.tokenFile] : ['--insecure-dev'];
     const masterEnv = { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort), ...(o.ipv6 ? { SEXTANT_OVERLAY_SUBNET6: DUAL_STACK_SUBNET6 } : {}) };
     if (o.masters > 1) {
-      ha = await startHaMasters(o, logDir, status, step, masterEnv, admin ? superuserArgs(admin) : []);
+      const net = layout && { ip: (k: number) => layout.haMasterIp(k), inMaster: (k: number, argv: string[]) => layout.inMaster(k, argv), wrap: (k: number) => layout.wrapHaMaster(k), forward: (l: { host: string; port: number; target: string }[]) => layout.forward(l) };
+      ha = await startHaMasters(o, logDir, status, step, masterEnv, admin ? superuserArgs(admin) : [], net);
       const lead = await step('waiting for a leader', () => ha!.waitLeader(60_000));
       masterUrl = lead.mesos;
       marathonUrl = lead.marathon;
@@ -251,7 +254,7 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
   const via = layout ? `ip netns exec ${layout.hubName} ` : '';
   if (layout?.ipv6) for (const line of dualStackLines(tasks, layout)) say(line);
   else for (const t of tasks) say(`  example    ${via}curl http://${t.host}:${t.ports[0]}/   (${t.id})`);
-  say(`  resolve    ${via}dig @${layout?.masterIp ?? ha?.leader()?.ip ?? masterIpOf(o, 0)} -p ${o.mesosDnsPort} ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (Mesos-DNS on the master)`);
+  say(`  resolve    ${via}dig @${ha?.leader()?.ip ?? layout?.masterIp ?? masterIpOf(o, 0)} -p ${o.mesosDnsPort} ${EXAMPLE_ID.replace(/^\//, '')}.marathon.mesos   (Mesos-DNS on the master)`);
   if (layout && tasks.length) {
     const name = `${EXAMPLE_ID.replace(/^\//, '')}.marathon.l4lb.thisdcos.directory`;
     say(`  vip        ip netns exec ${layout.agentNs(0)} sh -c 'curl http://$(dig +short @${layout.agentIp(0)} ${name})/'   (the app's VIP, balanced in agent 1's kernel)`);
@@ -304,15 +307,14 @@ function dualStackLines(tasks: MarathonTask[], layout: NetnsLayout): string[] {
   return out;
 }
 
-/** Stop what this run started: its agents (by pid), their tasks (their own work dirs), the master, its namespaces. */
-async function stopCluster(master: Child | undefined, agents: Child[], agentDirs: string[], layout?: NetnsLayout): Promise<void> {
+/** Stop what this run started: its agents (by pid), their tasks (their own work dirs), the master (one). */
+async function stopCluster(master: Child | undefined, agents: Child[], agentDirs: string[]): Promise<void> {
   await Promise.all(agents.map((a) => terminate(a, 15_000)));
   for (const dir of agentDirs) {
     const pids = killCheckpointedTasks(dir);
     if (pids.length) say(`killed ${pids.length} leftover task process group(s) of ${dir}`);
   }
   if (master) await terminate(master, 10_000);
-  if (layout) await layout.destroy();
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -20,6 +20,7 @@ import type { MasterFront, MasterFrontHost, MasterHandle, ServiceBuilders, Servi
 import path from 'node:path';
 import { Master, type MasterOptions, type MasterTls } from './master.js';
 import { parseNamedVipV6Range, parseVipRanges } from './addresses.js';
+import { warmMasterSchemas } from './warm.js';
 import { limitsFromEnv } from './limits.js';
 import { DEFAULT_ZK_SESSION_TIMEOUT_MS, runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
@@ -211,6 +212,7 @@ export async function main(argv: string[], services: ServiceBuilders<MasterHandl
 async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof createLogger>, services: ServiceBuilders<MasterHandle>, flags: ServiceFlags, preload?: () => Promise<void>): Promise<number> {
   // Compile the services' modules first, while no one waits on this master (see cli/plugins.ts).
   await preload?.();
+  warmMasterSchemas(opts.limits);
   const run = await runHaMaster(opts, ha, log, async (master) => {
     const components: Component[] = [];
     const stopAll = async () => {

@@ -13,7 +13,7 @@ import { createRegistry, type Logger } from '../common/index.js';
 import { masterInfo, ZkElection } from './election.js';
 import { FollowerServer } from './follower.js';
 import { limitsFromEnv } from './limits.js';
-import { warmMarathonSchemas } from './marathon/schema.js';
+import { warmMasterSchemas } from './warm.js';
 import { Master, type MasterOptions } from './master.js';
 import { ZkKvStore } from './store/zk.js';
 import { CreateMode, parseZkTarget, ZK, zkCode, ZkSession } from './zk/session.js';
@@ -46,7 +46,7 @@ const TAKEOVER_ATTEMPTS = 3;
 export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logger, onLeader: (m: Master) => Promise<() => Promise<void>>, onListening: (ip: string, port: number, marathonPort: number) => void): Promise<HaRun> {
   const target = parseZkTarget(ha.zk);
   // Before contending: the new leader's route building must not spend seconds in ajv.
-  warmMarathonSchemas(opts.limits ?? limitsFromEnv());
+  warmMasterSchemas(opts.limits ?? limitsFromEnv());
   const sessionTimeoutMs = ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS;
   const session = new ZkSession(target, { sessionTimeoutMs });
   await session.connect();

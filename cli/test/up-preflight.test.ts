@@ -165,7 +165,12 @@ t.test('preflight: the status file', async (t) => {
 
 t.test('--masters: 1, 3 or 5; with 3 each master address gets its ZooKeeper ports and the agents come after', async (t) => {
   t.throws(() => parseUpArgs(['--masters', '2'], env), /--masters.*1, 3 or 5/, 'an even ensemble is refused');
-  t.throws(() => parseUpArgs(['--masters', '3', '--netns'], env), /--masters.*--netns is not supported yet/, 'not with --netns yet');
+  const n = parseUpArgs(['--ip-base', '127.9.9', '--masters', '3', '--netns'], env);
+  t.same(
+    plannedBinds(n).map((b) => `${b.proto} ${b.host}:${b.port}`),
+    [1, 2, 3].flatMap((k) => [`tcp 127.9.9.${k}:5050`, `tcp 127.9.9.${k}:8080`, `tcp 127.9.9.${k}:2181`]),
+    'with --netns: only the forwarded Mesos, Marathon and ZooKeeper client ports of each master, on <ip-base>.k',
+  );
   t.equal(parseUpArgs([], env).masters, 1, 'one master by default');
   const o = parseUpArgs(['--ip-base', '127.9.9', '--agents', '1', '--masters', '3'], env);
   t.same(o.zkPorts, { client: 2181, peer: 2888, election: 3888 });

@@ -4,8 +4,7 @@
  * Limits; `x-bound` names the setting that changes one, and appears in the 422 message.
  * `AppDefinition` is the type of a body the schema accepts.
  */
-import { compileSchema, type FromSchema, type JsonSchema } from '../../common/index.js';
-import { registerSchema } from '../agent-schema.js';
+import type { FromSchema } from '../../common/index.js';
 import { DEFAULT_LIMITS, LIMIT_ENV, type Limits } from '../limits.js';
 
 const PROTOCOL = { type: 'string', enum: ['tcp', 'udp', 'udp,tcp'] } as const;
@@ -160,11 +159,3 @@ export function groupUpdateSchema(l: Limits = DEFAULT_LIMITS): Record<string, un
   };
 }
 
-/**
- * Compile the Marathon API's request schemas (and the agents' registration) for these limits now (ajv keeps them per process, by
- * content): a master elected leader then builds its routes without seconds of ajv on the way to
- * its first write. `runHaMaster` calls it before the master contends.
- */
-export function warmMarathonSchemas(l: Limits = DEFAULT_LIMITS): void {
-  for (const s of [appDefinitionSchema(l), appUpdateSchema(l), groupSchema(l), groupUpdateSchema(l), registerSchema(l)]) compileSchema(s as JsonSchema);
-}

@@ -1,19 +1,20 @@
 /**
  * A follower elected leader builds the Marathon routes again: their schemas (built per call from the
- * limits) must compile once per process, by content, and `warmMarathonSchemas` (called before a
+ * limits) must compile once per process, by content, and `warmMasterSchemas` (called before a
  * master contends) must leave nothing heavy for the takeover. The cached validators still validate.
  */
 import t from 'tap';
 import { compileSchema, createLogger, schemaCompilations } from '../../common/index.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { Master } from '../master.js';
-import { appDefinitionSchema, warmMarathonSchemas } from '../marathon/schema.js';
+import { appDefinitionSchema } from '../marathon/schema.js';
+import { warmMasterSchemas } from '../warm.js';
 import { MemoryKvStore } from '../store/memory.js';
 
 t.test('schemas compile once per process by content; a second master start compiles none', async (t) => {
-  warmMarathonSchemas(DEFAULT_LIMITS);
+  warmMasterSchemas(DEFAULT_LIMITS);
   const afterWarm = schemaCompilations();
-  warmMarathonSchemas(DEFAULT_LIMITS);
+  warmMasterSchemas(DEFAULT_LIMITS);
   t.equal(schemaCompilations(), afterWarm, 'warming again with new schema objects of the same content compiles nothing');
 
   const start = async () => {

@@ -56,8 +56,12 @@ export interface ZkServer {
 export interface ZkEnsembleOptions {
   /** Where each server keeps `server<id>/{zoo.cfg,data,zookeeper.log}`. */
   dir: string;
-  /** One entry per server: the address it listens on and its ports. */
-  servers: { host: string; ports: ZkServerPorts }[];
+  /**
+   * One entry per server: the address it listens on and its ports; `wrap` turns the java command
+   * into the one that runs it (e.g. inside a network namespace: `ip netns exec NS ...`), and `probe`
+   * is where this process reaches its client port when that is not `host` (a forwarded address).
+   */
+  servers: { host: string; ports: ZkServerPorts; wrap?: (argv: string[]) => string[]; probe?: { host: string; port: number } }[];
   /** ZooKeeper tickTime (default 200 ms). */
   tickMs?: number;
   /** maxSessionTimeout in ms (default 50 ticks). */
@@ -157,7 +161,8 @@ export class ZkEnsemble {
 
   /** Does this server answer with a Mode (it is part of a quorum, or standalone)? */
   async serving(s: ZkServer): Promise<boolean> {
-    return SERVE_RE.test(await fourLetter(s.host, s.ports.client, 'srvr'));
+    const at = this.o.servers[s.id - 1]?.probe ?? { host: s.host, port: s.ports.client };
+    return SERVE_RE.test(await fourLetter(at.host, at.port, 'srvr'));
   }
 
   /** The last lines the server wrote (stdout and stderr). */
@@ -234,11 +239,13 @@ export class ZkEnsemble {
     const cfg = this.configFor(s);
     const logDir = join(this.o.dir, `server${s.id}`);
     const cp = existsSync(CONF_DIR) ? `${CONF_DIR}:${ZK_JAR}` : ZK_JAR;
-    const proc = spawn(this.java, [
-      `-Xmx${this.o.heap ?? '96m'}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
+    const argv = [
+      this.java, `-Xmx${this.o.heap ?? '96m'}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
       '-Dzookeeper.admin.enableServer=false', `-Dzookeeper.log.dir=${logDir}`,
       '-cp', cp, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg,
-    ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    ];
+    const [cmd, ...args] = this.o.servers[s.id - 1]?.wrap?.(argv) ?? argv;
+    const proc = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const tail: string[] = [];
     const keep = (d: Buffer) => {
       tail.push(d.toString());

@@ -11,3 +11,4 @@ export * from './hosts.js';
 export * from './zookeeper.js';
 export * from './pki.js';
 export * from './insecure.js';
+export * from './churn.js';
