@@ -43,7 +43,7 @@ function metrics(node: string, since: number, live: number, dead: number): NodeN
   };
 }
 
-async function agent(t: Tap.Test, ip: string, body: () => unknown): Promise<PollTarget> {
+async function agent(t: { teardown(fn: () => unknown): void }, ip: string, body: () => unknown): Promise<PollTarget> {
   const s = http.createServer((req, res) => {
     if (req.url !== '/net/v1/metrics') return res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body()));
