@@ -22,7 +22,7 @@ export interface BackendMetrics {
   backend: string;
   /** New connections (TCP) or flows (UDP) sent to this backend. */
   connections?: number;
-  /** Failed attempts: no SYN-ACK, RST, timeout. */
+  /** Failed attempts: no SYN-ACK, RST, timeout. Each is counted in `connections` too (failures <= connections): the aggregator's success rate is 1 - failures / connections. */
   failures?: number;
   /** Bytes both ways. */
   bytes?: number;
