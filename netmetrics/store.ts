@@ -24,7 +24,7 @@ export interface StoreOptions {
   minute?: WindowSpec;
   /** Default 12 × 5 min. */
   hour?: WindowSpec;
-  /** Series (VIP, backend, node) kept at most; new ones beyond are dropped and counted. Default 100,000. */
+  /** Series (VIP, backend, node) kept at most; new ones beyond are dropped and counted. Default 60,000 (twice 1,000 VIPs × 3 backends × 10 nodes). */
   maxSeries?: number;
   /** When the store started (ms): a node first seen with counters younger than this counts them all. */
   startedAt: number;
@@ -79,7 +79,7 @@ export class MetricsStore {
   constructor(private readonly o: StoreOptions) {
     this.minute = o.minute ?? { slots: 12, slotMs: 5_000 };
     this.hour = o.hour ?? { slots: 12, slotMs: 300_000 };
-    this.maxSeries = o.maxSeries ?? 100_000;
+    this.maxSeries = o.maxSeries ?? 60_000;
   }
 
   get seriesCount(): number {
@@ -159,8 +159,11 @@ export class MetricsStore {
     return { node: s, backend: be };
   }
 
+  /** Both windows in one buffer. */
   private windows(width: number): Windows {
-    return { minute: new Ring(this.minute.slots, this.minute.slotMs, width), hour: new Ring(this.hour.slots, this.hour.slotMs, width) };
+    const m = Ring.size(this.minute.slots, width);
+    const buf = new Float64Array(m + Ring.size(this.hour.slots, width));
+    return { minute: new Ring(this.minute.slots, this.minute.slotMs, width, buf, 0), hour: new Ring(this.hour.slots, this.hour.slotMs, width, buf, m) };
   }
 
   /** Drop series with nothing in the last hour, then backends and VIPs left without any. */
