@@ -74,7 +74,10 @@ export class NetMetricsAggregator {
     if (this.stopped) return;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      this.running = this.poll().finally(() => this.schedule(this.intervalMs));
+      // A poll never throws by design; should one (the master's state unreadable), log it and poll again.
+      this.running = this.poll()
+        .catch((err: unknown) => this.o.log?.error('netmetrics_poll_failed', { err }))
+        .finally(() => this.schedule(this.intervalMs));
     }, ms);
   }
 

@@ -136,3 +136,31 @@ t.test('end to end on a fake clock: polls -> unhealthy -> the VIP source drains 
   relay.set(undefined);
   t.equal(rebuilt, 3, 'taking the aggregator out of the relay rebuilds too');
 });
+
+t.test('a poll that throws is logged and the next one still comes', async (t) => {
+  const clock = new FakeClock(1_700_000_000_000);
+  let calls = 0;
+  const errors: string[] = [];
+  const log = { error: (event: string) => errors.push(event), warn: () => {}, info: () => {} } as never;
+  let asked = 0;
+  const a = new NetMetricsAggregator({
+    targets: () => {
+      if (++calls === 1) throw new Error('state unreadable');
+      return [{ ip: '10.0.0.2', url: 'http://10.0.0.2:5051' }];
+    },
+    get: async () => (asked++, node('10.0.0.2', 0, {})),
+    mapLimit,
+    clock,
+    log,
+    intervalMs: 1000,
+  });
+  a.start();
+  t.teardown(() => a.stop());
+  const settle = () => new Promise((r) => setImmediate(r));
+  clock.advance(0);
+  await settle();
+  t.same(errors, ['netmetrics_poll_failed'], 'the failed poll is logged');
+  clock.advance(1000);
+  await settle();
+  t.equal(asked, 1, 'the next poll asked the agent');
+});
