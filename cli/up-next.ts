@@ -64,6 +64,8 @@ export function nextSteps(i: NextInput): string[] {
   }
   rows.push([`${cli} app add FILE.json`, 'deploy a Marathon app definition (- reads stdin)']);
   rows.push([`${cli} control status`, "control plane: each agent's applied version"]);
+  // VIPs are programmed only where agents have a kernel of their own (--netns).
+  if (i.netns) rows.push([`${cli} vip ls`, 'VIPs: connections, failures, success rate (`vip show NAME` for its backends)']);
   const w = Math.max(...rows.map(([c]) => c.length));
   const first = defaults ? [] : [`  export SEXTANT_MASTER=${master} SEXTANT_MARATHON=${marathon}   (where the commands below find this cluster)`];
   return [...first, ...rows.map(([c, note]) => `  ${c.padEnd(w)}   ${note}`)];

@@ -162,6 +162,7 @@ t.test('VIP metrics from the agents, aggregated on the master; the dead backend 
       return { code: x.code ?? 1, out: x.stdout ?? '', err: x.stderr ?? '' };
     }
   };
+  t.match(c.up.output(), /^ {2}\S.* vip ls +VIPs: connections, failures, success rate/m, "sextant up's summary suggests vip ls");
   const ls = await cli('ls');
   t.equal(ls.code, 0, ls.err);
   t.match(ls.out, new RegExp(`${vip.replace(/\./g, '\\.')}/tcp\\s+${NAME.replace(/\./g, '\\.')}\\s+2 \\(1 unhealthy\\)`), 'sextant vip ls: the VIP with one unhealthy backend');
