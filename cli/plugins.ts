@@ -5,7 +5,7 @@
  * `{handle, control, metrics, log}` (contracts/plugin.ts).
  *
  * Which services run is data, chosen by environment (so `sextant up` can pass it to its children):
- *   SEXTANT_MASTER_SERVICES  default `acs,overlay,l4lb,mesos-dns,control,dashboard`
+ *   SEXTANT_MASTER_SERVICES  default `acs,overlay,l4lb,netmetrics,mesos-dns,control,dashboard`
  *   SEXTANT_NODE_SERVICES    default `l4lb,overlay,cni,dispatcher,control` (a real node). `sextant up`
  *                            without --netns runs only `control`: its agents share one kernel.
  *   SEXTANT_CONTROL_PORT (5060), SEXTANT_MESOS_DNS_PORT (61053), SEXTANT_MESOS_DNS_HTTP_PORT (8123),
@@ -38,6 +38,8 @@ import {
   type MasterHost,
   type ServiceBuilders,
   type ServiceFlags,
+  type VipDrainRelay,
+  createVipDrainRelay,
 } from '../contracts/index.js';
 import type { Acs } from '../admin/index.js';
 
@@ -51,6 +53,8 @@ type Loader<Host, Shared = unknown> = (shared: Shared) => Promise<(host: Host) =
 interface MasterShared {
   flags: ServiceFlags;
   acs(): Promise<Acs>;
+  /** The drain decisions of the network metrics aggregator, which the l4lb VIP source applies. */
+  drain: VipDrainRelay;
 }
 
 function envSeconds(name: string): number | undefined {
@@ -111,7 +115,8 @@ const masterCatalog: Record<string, Loader<MasterHost, MasterShared>> = {
     const p6 = process.env.SEXTANT_OVERLAY_PREFIX6 ? Number(process.env.SEXTANT_OVERLAY_PREFIX6) : undefined;
     return overlay.overlayMasterPlugin(s6 ? { initialNetworks: overlay.dualStackDefaultNetworks(s6, p6) } : {});
   },
-  l4lb: async () => (await import('../l4lb/index.js')).l4lbMasterPlugin(),
+  l4lb: async (shared) => (await import('../l4lb/index.js')).l4lbMasterPlugin({ drain: shared.drain }),
+  netmetrics: async (shared) => (await import('../netmetrics/index.js')).netmetricsMasterPlugin({ ...shared.flags.netmetrics, relay: shared.drain }),
   'mesos-dns': async () =>
     (await import('../dns/index.js')).mesosDnsMasterPlugin({
       config: { Port: envPort('SEXTANT_MESOS_DNS_PORT', 61053), HttpPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123) },
@@ -167,7 +172,7 @@ function select<P>(catalog: Record<string, P>, names: string[], env: string): [s
   });
 }
 
-const masterSelected = select(masterCatalog, envList('SEXTANT_MASTER_SERVICES', 'acs,overlay,l4lb,mesos-dns,control,dashboard'), 'SEXTANT_MASTER_SERVICES');
+const masterSelected = select(masterCatalog, envList('SEXTANT_MASTER_SERVICES', 'acs,overlay,l4lb,netmetrics,mesos-dns,control,dashboard'), 'SEXTANT_MASTER_SERVICES');
 const agentSelected = select(agentCatalog, envList('SEXTANT_NODE_SERVICES', 'l4lb,overlay,cni,dispatcher,control'), 'SEXTANT_NODE_SERVICES');
 
 /** SEXTANT_LOG_FILE: where this process's stderr goes (`sextant up` sets it); served as the node's `process.log`. */
@@ -181,6 +186,7 @@ export const masterServices: ServiceBuilders<MasterHandle> = (handle, flags = {}
   let acs: Promise<Acs> | undefined;
   const shared: MasterShared = {
     flags,
+    drain: createVipDrainRelay(),
     acs: () =>
       (acs ??= import('../admin/index.js').then((admin) => {
         const lifetime = envSeconds('SEXTANT_ACS_TOKEN_LIFETIME_S');
@@ -229,6 +235,7 @@ export const masterFront: MasterFront = (host) => {
 const masterModules: Record<string, () => Promise<unknown>> = {
   overlay: () => import('../overlay/index.js'),
   l4lb: () => import('../l4lb/index.js'),
+  netmetrics: () => import('../netmetrics/index.js'),
   'mesos-dns': () => import('../dns/index.js'),
   control: () => import('../control/index.js'),
   // The identity service and the dashboard are the heaviest to compile (jose, the entry point,

@@ -13,7 +13,7 @@ const commands: Record<string, { module: string; help: string }> = {
   app: { module: './app.js', help: 'Marathon apps: add FILE|-, ls, show ID, scale ID N, restart ID, rm ID' },
   task: { module: './task.js', help: "tasks: `task ls [APP]`, `task log TASK [--follow] [--stderr]` (the task's sandbox output)" },
   control: { module: '../control/cli.js', help: 'control plane: `control status` shows convergence per agent' },
-  vip: { module: '../l4lb/cli.js', help: 'VIPs: `vip ls`' },
+  vip: { module: '../netmetrics/cli.js', help: 'VIPs: `vip ls` (every VIP with connections, failures, success rate, from the masters; --agent: what one agent programmed), `vip show NAME|VIP` (its backends)' },
   network: { module: '../overlay/cli.js', help: 'virtual networks: create|ls|rm|isolate|allow' },
   node: { module: '../master/node-cli.js', help: 'agents: `node ls` (with their health), `node rm AGENT_ID` (releases its overlay share after the grace period)' },
   diag: { module: '../diag/cli.js', help: 'diagnostics: `diag` shows every unit on every node (exit 1 if any is unhealthy), `diag bundle` writes a .tar.gz for a bug report' },

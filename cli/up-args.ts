@@ -137,7 +137,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
       adminPort: v.admin === false || v.masters > 1 ? 0 : v.adminPort, // the entry point runs with one master (not yet with --masters 3|5)
       mesosDnsHttpPort: envPort(env, 'SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
       controlPort: envPort(env, 'SEXTANT_CONTROL_PORT', 5060),
-      masterServices: (env.SEXTANT_MASTER_SERVICES ?? 'acs,overlay,l4lb,mesos-dns,control,dashboard').split(',').map((s) => s.trim()).filter(Boolean),
+      masterServices: (env.SEXTANT_MASTER_SERVICES ?? 'acs,overlay,l4lb,netmetrics,mesos-dns,control,dashboard').split(',').map((s) => s.trim()).filter(Boolean),
       ...(v.statusFile ? { statusFile: v.statusFile } : {}),
     },
   };

@@ -66,6 +66,8 @@ export function nextSteps(i: NextInput): string[] {
   }
   rows.push([`${cli} app add FILE.json`, 'deploy a Marathon app definition (- reads stdin)']);
   rows.push([`${cli} control status`, "control plane: each agent's applied version"]);
+  // VIPs are programmed only where agents have a kernel of their own (--netns).
+  if (i.netns) rows.push([`${cli} vip ls`, 'VIPs: connections, failures, success rate (`vip show NAME` for its backends)']);
   const w = Math.max(...rows.map(([c]) => c.length));
   const first = i.tls
     ? [`  export SEXTANT_MASTER=${i.masterUrl} SEXTANT_MARATHON=${i.marathonUrl} SEXTANT_CA=${i.tls.ca} SEXTANT_CERT=${i.tls.cert} SEXTANT_KEY=${i.tls.key}   (where the commands below find this cluster, and the operator certificate its ports ask for)`]

@@ -155,7 +155,16 @@ export class ClusterClient {
 
   /** A JSON call to one API; resolves with the parsed body of a 2xx answer, throws ApiError or UnreachableError. */
   async request<T = unknown>(api: Api, path: string, o: RequestOptions = {}): Promise<T> {
-    return (await this.call(`${this.base(api)}${path}`, o)).body as T;
+    return (await this.call(`${this.base(api)}${this.netPath(api, path)}`, o)).body as T;
+  }
+
+  /**
+   * The master serves the network metrics at `/net/v1/vips...` and `/net/v1/backends...` (the entry
+   * point passes those paths on unchanged, admin/router/routes.ts), the rest of the network API
+   * without the prefix: on the master's own port, `net` paths of the metrics keep their `/net`.
+   */
+  private netPath(api: Api, path: string): string {
+    return api === 'net' && this.r.mode === 'direct' && /^\/v1\/(vips|backends)(\/|$|\?)/.test(path) ? `/net${path}` : path;
   }
 
   /** The same at a full URL (an agent's API). */

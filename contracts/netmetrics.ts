@@ -22,7 +22,7 @@ export interface BackendMetrics {
   backend: string;
   /** New connections (TCP) or flows (UDP) sent to this backend. */
   connections?: number;
-  /** Failed attempts: no SYN-ACK, RST, timeout. */
+  /** Failed attempts: no SYN-ACK, RST, timeout. Each is counted in `connections` too (failures <= connections): the aggregator's success rate is 1 - failures / connections. */
   failures?: number;
   /** Bytes both ways. */
   bytes?: number;
@@ -48,4 +48,63 @@ export interface NodeNetMetrics {
   /** When this snapshot was taken (ms since epoch). */
   at: number;
   vips: VipMetrics[];
+}
+
+/**
+ * Draining failing backends (`sextant master --vip-drain-failing`): the aggregator decides which
+ * backends get weight 0, the VIP source (l4lb) asks it for every snapshot it builds. `apply` must
+ * be pure over its input (it may remember what it saw) and never leave a VIP with backends but
+ * none of weight > 0 that had one before.
+ */
+export interface VipDrain {
+  /** The VIPs with the drained backends' weight set to 0. */
+  apply<V extends DrainableVip>(vips: V[]): V[];
+  /** Called when the set of drained backends changed (the source rebuilds its entries). */
+  onChange(fn: () => void): () => void;
+}
+
+/** What `VipDrain.apply` reads of a control-plane VIP (contracts/control.ts `Vip`). */
+export interface DrainableVip {
+  key: string;
+  backends: { ip: string; port: number; weight: number }[];
+}
+
+/**
+ * A VipDrain the composition root hands to both sides before either exists: the l4lb source reads
+ * it, the aggregator `set`s itself into it once it runs (and `set(undefined)` when it stops).
+ * Without a delegate it changes nothing.
+ */
+export interface VipDrainRelay extends VipDrain {
+  set(delegate: VipDrain | undefined): void;
+}
+
+export function createVipDrainRelay(): VipDrainRelay {
+  const listeners = new Set<() => void>();
+  let current: VipDrain | undefined;
+  let off: (() => void) | undefined;
+  const fire = () => listeners.forEach((fn) => fn());
+  return {
+    apply: (vips) => (current ? current.apply(vips) : vips),
+    onChange(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    set(delegate) {
+      off?.();
+      current = delegate;
+      off = delegate?.onChange(fire);
+      fire();
+    },
+  };
+}
+
+/** `IP:PORT` as NodeNetMetrics names a backend (`[IP]:PORT` for IPv6). */
+export function backendName(ip: string, port: number): string {
+  return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+}
+
+/** `IP:PORT/PROTO` as NodeNetMetrics names a VIP, from the control plane's `PROTO/IP:PORT` key. */
+export function vipNameOfKey(key: string): string {
+  const m = /^(tcp|udp)\/(.+):(\d+)$/.exec(key);
+  return m ? `${backendName(m[2]!, Number(m[3]))}/${m[1]}` : key;
 }

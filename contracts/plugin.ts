@@ -48,6 +48,8 @@ export type ServiceBuilders<Handle> = (handle: Handle, flags?: ServiceFlags) => 
 export interface ServiceFlags {
   /** The first superuser, created only when the identity store holds no account. */
   superuser?: { uid: string; password: string };
+  /** The network metrics aggregator (`--vip-failure-threshold`, `--vip-failure-min-connections`, `--vip-drain-failing`, `--vip-metrics-interval-ms`). */
+  netmetrics?: { threshold?: number; minConnections?: number; drain?: boolean; intervalMs?: number };
 }
 
 /**

@@ -41,7 +41,8 @@ export interface AggregatorOptions {
 
 export const HEALTH_PATH = '/system/health/v1';
 
-async function fetchJson(url: string, signal: AbortSignal): Promise<unknown> {
+/** The masters' GET of a JSON body from an agent (diag polls and the network metrics aggregator use this one). */
+export async function fetchJson(url: string, signal: AbortSignal): Promise<unknown> {
   const res = await fetch(url, { signal });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`answered HTTP ${res.status}: ${text.slice(0, 200)}`);

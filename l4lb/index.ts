@@ -13,3 +13,4 @@ export { probeDriver, loadIpvsDriver, parseDriverChoice, DRIVER_CHOICES, type Dr
 export { L4lbReconciler, vipsApiView, type ReconcilerOptions } from './reconciler.js';
 export { l4lbAgentPlugin, l4lbMasterPlugin, type L4lbAgentPluginOptions, type L4lbMasterPluginOptions } from './plugin.js';
 export { l4lbMetrics, type L4lbMetrics } from './metrics.js';
+export { main as agentVipsMain, formatVips } from './cli.js';

@@ -94,6 +94,7 @@ export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin 
   };
 }
 
+/** `drain`: the composition root's VipDrainRelay, which the network metrics aggregator fills (netmetrics/). */
 export type L4lbMasterPluginOptions = Omit<VipSourceOptions, 'log'>;
 
 export function l4lbMasterPlugin(opts: L4lbMasterPluginOptions = {}): MasterPlugin {

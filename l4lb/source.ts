@@ -4,7 +4,7 @@
  * returns only VIPs that have backends. Bad labels are logged once each and kept for the API.
  */
 import type { MasterHandle } from '../contracts/index.js';
-import type { PartSource, Vip } from '../contracts/index.js';
+import type { PartSource, Vip, VipDrain } from '../contracts/index.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { VipAllocator, type AllocatorOptions } from './allocator.js';
@@ -13,6 +13,8 @@ import { vipDnsName, vipsFromState, type LabelProblem, type VipSpec } from './mo
 export interface VipSourceOptions extends AllocatorOptions {
   /** Mount `GET /v1/l4lb/vips` ({vips, problems}) on the master API (default true). */
   routes?: boolean;
+  /** Failing backends to drain (weight 0), decided by the network metrics aggregator (`--vip-drain-failing`). */
+  drain?: VipDrain;
 }
 
 export interface VipSource extends PartSource<'vips'> {
@@ -89,6 +91,7 @@ export function vipSource(handle: MasterHandle, opts: VipSourceOptions = {}): Vi
       const ips = await allocator.ensure([...named.values()]);
       scheduleExpiry();
       last = toVips(allowed, ips);
+      if (opts.drain) last = opts.drain.apply(last);
       return last;
     },
     onChange(fn) {
@@ -97,6 +100,7 @@ export function vipSource(handle: MasterHandle, opts: VipSourceOptions = {}): Vi
     },
   };
   handle.onChange(fire);
+  opts.drain?.onChange(fire);
   if (opts.routes !== false) {
     handle.routes((r) => r.get('/v1/l4lb/vips', () => ({ json: { vips: last, problems, allocations: allocator.allocations() } })));
   }

@@ -25,7 +25,7 @@ import { limitsFromEnv } from './limits.js';
 import { DEFAULT_ZK_SESSION_TIMEOUT_MS, runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]] [--vip-failure-threshold 0.5] [--vip-failure-min-connections 10] [--vip-drain-failing] [--vip-metrics-interval-ms 5000] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).\n--vip-failure-threshold RATE: a VIP backend failing this share of at least --vip-failure-min-connections connections in the\nlast minute is marked unhealthy in /net/v1/vips (network metrics, polled every --vip-metrics-interval-ms); --vip-drain-failing\nalso drains it (weight 0) until it recovers, never the last live backend of a VIP.';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -64,6 +64,10 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'tls-ca-key': { type: 'string' },
       'bootstrap-token-file': { type: 'string' },
       'insecure-dev': { type: 'boolean' },
+      'vip-failure-threshold': { type: 'string' },
+      'vip-failure-min-connections': { type: 'string' },
+      'vip-drain-failing': { type: 'boolean' },
+      'vip-metrics-interval-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -82,10 +86,11 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
     caDir: values['ca-dir'] ?? path.join(values['work-dir'], 'pki'),
   };
   const superuser = parseSuperuser(values.superuser, values['superuser-password-file'], env);
+  const netmetrics = parseNetmetrics(values, env);
   return {
     ...(ha ? { ha } : {}),
     admin,
-    flags: superuser ? { superuser } : {},
+    flags: { ...(superuser ? { superuser } : {}), ...(Object.keys(netmetrics).length ? { netmetrics } : {}) },
     ip: values.ip,
     port: int(values.port, '--port', 5050),
     marathonPort: int(values['marathon-port'], '--marathon-port', 8080),
@@ -138,6 +143,36 @@ function parseSuperuser(uid: string | undefined, file: string | undefined, env: 
   if (!password) throw new ConfigError('--superuser', 'needs a password: --superuser-password-file FILE or SEXTANT_SUPERUSER_PASSWORD');
   if (password.length < 8) throw new ConfigError('--superuser', 'the password is shorter than 8 characters');
   return { uid, password };
+}
+
+/**
+ * The network metrics aggregator's flags, each also read from the environment (so `sextant up` can
+ * pass them to its master): SEXTANT_VIP_FAILURE_THRESHOLD, SEXTANT_VIP_FAILURE_MIN_CONNECTIONS,
+ * SEXTANT_VIP_DRAIN_FAILING (1|true), SEXTANT_VIP_METRICS_INTERVAL_MS. A flag beats its variable.
+ */
+function parseNetmetrics(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): NonNullable<ServiceFlags['netmetrics']> {
+  const pick = (flag: string, name: string): [string, string | undefined] => (values[flag] !== undefined ? [`--${flag}`, String(values[flag])] : [name, env[name] || undefined]);
+  const out: NonNullable<ServiceFlags['netmetrics']> = {};
+  const [tf, tv] = pick('vip-failure-threshold', 'SEXTANT_VIP_FAILURE_THRESHOLD');
+  if (tv !== undefined) {
+    const n = Number(tv);
+    if (!(Number.isFinite(n) && n > 0 && n <= 1)) throw new ConfigError(tf, `'${tv}' is not a failure rate in (0, 1] (0.5: half the connections failed)`);
+    out.threshold = n;
+  }
+  const [mf, mv] = pick('vip-failure-min-connections', 'SEXTANT_VIP_FAILURE_MIN_CONNECTIONS');
+  if (mv !== undefined) out.minConnections = Math.max(1, int(mv, mf, 10));
+  const [inf, iv] = pick('vip-metrics-interval-ms', 'SEXTANT_VIP_METRICS_INTERVAL_MS');
+  if (iv !== undefined) {
+    out.intervalMs = int(iv, inf, 5000);
+    if (out.intervalMs < 100) throw new ConfigError(inf, `${out.intervalMs} is below 100 ms`);
+  }
+  if (values['vip-drain-failing'] === true) out.drain = true;
+  else if (env.SEXTANT_VIP_DRAIN_FAILING !== undefined && env.SEXTANT_VIP_DRAIN_FAILING !== '') {
+    const d = env.SEXTANT_VIP_DRAIN_FAILING;
+    if (!/^(1|true|0|false)$/.test(d)) throw new ConfigError('SEXTANT_VIP_DRAIN_FAILING', `'${d}' is not 1, true, 0 or false`);
+    out.drain = d === '1' || d === 'true';
+  }
+  return out;
 }
 
 function parseHa(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): HaOptions {

@@ -21,7 +21,7 @@ const env = {};
 t.test('options', async (t) => {
   const o = parseUpArgs([], env);
   t.match(o, { agents: 2, example: true, netns: false, masterPort: 5050, marathonPort: 8080, agentPort: 5051, ipBase: '127.0.0', portBase: 31000, mesosDnsPort: 61053, mesosDnsHttpPort: 8123, controlPort: 5060 });
-  t.same(o.masterServices, ['acs', 'overlay', 'l4lb', 'mesos-dns', 'control', 'dashboard'], 'the identity service runs by default (issue 30)');
+  t.same(o.masterServices, ['acs', 'overlay', 'l4lb', 'netmetrics', 'mesos-dns', 'control', 'dashboard'], 'the identity service (issue 30) and the network metrics aggregator (issue 28) run by default');
   t.equal(o.statusFile, undefined);
   const e = parseUpArgs(['--agents', '3', '--no-example', '--netns', '--status-file', '/tmp/s.json', '--mesos-dns-port', '5353'], { SEXTANT_CONTROL_PORT: '6000', SEXTANT_MASTER_SERVICES: 'control' });
   t.match(e, { agents: 3, example: false, netns: true, statusFile: '/tmp/s.json', mesosDnsPort: 5353, controlPort: 6000, masterServices: ['control'] });

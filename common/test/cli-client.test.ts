@@ -128,6 +128,7 @@ t.test('an https entry point: paths under /marathon and /mesos, verified with th
   t.same(await c.request('marathon', '/v2/apps'), { path: '/marathon/v2/apps' });
   t.same(await c.request('mesos', '/master/state'), { path: '/mesos/master/state' });
   t.same(await c.request('net', '/v1/networks'), { path: '/net/v1/networks' });
+  t.same(await c.request('net', '/v1/vips/11.0.0.1:80/tcp'), { path: '/net/v1/vips/11.0.0.1:80/tcp' }, 'the network metrics: /net kept, the entry point passes it on unchanged');
   t.equal(c.agentBase('S0', 'http://10.0.0.2:5051'), `${entry.url}/agent/S0`, 'an agent through the entry point by id');
   t.equal(entry.seen[0]!.auth, 'token=tok');
   const viaEnv = new ClusterClient({}, { SEXTANT_URL: entry.url, SEXTANT_CA: join(dir, 'ca.crt') });
@@ -135,4 +136,13 @@ t.test('an https entry point: paths under /marathon and /mesos, verified with th
   const untrusted = await new ClusterClient({ url: entry.url }, {}).request('marathon', '/v2/apps').catch((x: unknown) => x);
   t.ok(untrusted instanceof UnreachableError, 'without the CA the certificate is refused');
   t.match((untrusted as Error).message, /SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i);
+});
+
+t.test("the master's own port: the network metrics keep /net, the rest of the network API has none", async (t) => {
+  const master = await server(t, (req) => ({ status: 200, body: JSON.stringify({ path: req.url }) }));
+  const c = new ClusterClient({ master: master.url }, {});
+  t.same(await c.request('net', '/v1/networks'), { path: '/v1/networks' });
+  t.same(await c.request('net', '/v1/vips'), { path: '/net/v1/vips' });
+  t.same(await c.request('net', '/v1/backends/10.0.0.2:80'), { path: '/net/v1/backends/10.0.0.2:80' });
+  t.same(await c.request('net', '/v1/vipsx'), { path: '/v1/vipsx' }, 'only the metrics paths');
 });

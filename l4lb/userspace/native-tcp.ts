@@ -164,7 +164,7 @@ export class NativeTcpService implements RelayHandlers {
 
   private unreachable(c: Client, slot: Slot, errno: number): void {
     (c.tried ??= new Set()).add(slot.id);
-    if (this.opts.stats) this.opts.stats(slot).failures++;
+    this.opts.stats?.(slot).failed();
     this.opts.onUnreachable(slot.id);
     this.opts.log.warn('userspace_backend_unreachable', { service: this.opts.service(), backend: slot.id, err: errName(errno) });
   }

@@ -196,7 +196,7 @@ export class ServiceProxy {
         client.destroy();
         return;
       }
-      if (stats) stats.failures++;
+      stats?.failed();
       this.opts.onUnreachable(slot.id);
       this.opts.log.warn('userspace_backend_unreachable', { service: this.service.key, backend: slot.id, err: e });
       client.off('close', onClientClose);

@@ -38,6 +38,12 @@ export class BackendCounters {
     this.latencySum += seconds;
   }
 
+  /** A failed attempt (refused, timed out): counted among the connections too, as the contract says. */
+  failed(): void {
+    this.connections++;
+    this.failures++;
+  }
+
   /** Cumulative counts as the contract wants them: `counts[i]` = connections with latency <= bound i. */
   latency(): { counts: number[]; sum: number } {
     const counts: number[] = [];

@@ -27,6 +27,7 @@ const rows: [string[], RegExp][] = [
   [['control', 'status'], /^usage: sextant control status/],
   [['vip'], /^usage: sextant vip ls/],
   [['vip', 'ls'], /^usage: sextant vip ls/],
+  [['vip', 'show'], /^usage: sextant vip ls.* \| show NAME\|VIP/],
   [['network'], /^usage: sextant network /],
   [['network', 'ls'], /^usage: sextant network /],
   [['node'], /^usage: sextant node /],
@@ -66,8 +67,13 @@ t.test('the usage of sextant up lists its options', async (t) => {
     t.match(r.out, opt, `lists ${opt}`);
 });
 
+t.test('the usage of sextant master lists the network metrics flags', async (t) => {
+  const r = await run(['master', '--help']);
+  for (const opt of ['--vip-failure-threshold', '--vip-failure-min-connections', '--vip-drain-failing', '--vip-metrics-interval-ms']) t.match(r.out, opt, `lists ${opt}`);
+});
+
 t.test('bad options still fail', async (t) => {
-  for (const args of [['up', '--bogus'], ['up', '--agents', '0'], ['master', '--bogus'], ['nosuchcommand'], ['app'], ['app', 'ls', '--bogus'], ['app', 'scale', '/x'], ['task', 'log'], ['diag', '--bogus'], ['diag', 'bundle', '--bogus'], ['node', 'ls', '--bogus'], ['node', 'nosuch']]) {
+  for (const args of [['up', '--bogus'], ['up', '--agents', '0'], ['master', '--bogus'], ['nosuchcommand'], ['app'], ['app', 'ls', '--bogus'], ['app', 'scale', '/x'], ['task', 'log'], ['diag', '--bogus'], ['diag', 'bundle', '--bogus'], ['node', 'ls', '--bogus'], ['node', 'nosuch'], ['vip', 'ls', '--bogus'], ['vip', 'show'], ['vip', 'nosuch'], ['master', '--vip-failure-threshold', '2']]) {
     const r = await run(args);
     t.equal(r.code, 2, `sextant ${args.join(' ')} exits 2`);
     t.ok(r.err.length > 0, 'and says why on stderr');

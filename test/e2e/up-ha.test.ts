@@ -77,7 +77,7 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   const plan = await upPlan();
   const dir = upWorkDir(t, 'upha');
   const file = join(dir, 'status.json');
-  const up = spawnUp(t, upArgs(plan, join(dir, 'work'), 2, ['--masters', '3', '--status-file', file]), join(dir, 'work'));
+  const up = spawnUp(t, upArgs(plan, join(dir, 'work'), 2, ['--masters', '3', '--status-file', file, '--agent-timeout-ms', '15000']), join(dir, 'work'));
   await up.waitFor(/sextant up: ready/, 300_000);
 
   // --- the status file

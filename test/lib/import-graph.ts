@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import ts from 'typescript';
 
 /** Top-level component folders. `cli/` is the composition root; `test/` and `bench/` are neither. */
-export const COMPONENTS = ['master', 'agent', 'dns', 'l4lb', 'overlay', 'cni', 'control', 'admin', 'diag', 'common', 'contracts'];
+export const COMPONENTS = ['master', 'agent', 'dns', 'l4lb', 'overlay', 'cni', 'control', 'admin', 'diag', 'netmetrics', 'common', 'contracts'];
 const SKIP = new Set(['node_modules', 'dist', '.git', 'build']);
 
 /** Files under `root` (repo-relative) whose names end with one of `exts`. */
