@@ -10,6 +10,7 @@ export interface ServerMetrics {
   bytesSent: prom.Counter;
   updatesSent: prom.Counter<'kind'>;
   rejected: prom.Counter<'reason'>;
+  refused: prom.Counter<'reason'>;
   agentLag: prom.Gauge<'agent_id'>;
 }
 
@@ -33,6 +34,12 @@ export function serverMetrics(registry: Registry, lag: () => [string, number][])
     bytesSent: new prom.Counter({ name: 'sextant_control_sent_bytes_total', help: 'Update bytes written to agent streams', registers: [registry] }),
     updatesSent: new prom.Counter({ name: 'sextant_control_updates_sent_total', help: 'Updates written to agent streams', labelNames: ['kind'], registers: [registry] }),
     rejected: new prom.Counter({ name: 'sextant_control_rejected_streams_total', help: 'Watch streams refused (bad message, unknown agent)', labelNames: ['reason'], registers: [registry] }),
+    refused: new prom.Counter({
+      name: 'sextant_control_refused_total',
+      help: 'Watch streams refused by mutual TLS identity: no_certificate, no_identity, not_agent, identity_mismatch',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     agentLag: new prom.Gauge({
       name: 'sextant_control_agent_lag_versions',
       help: 'Versions between the current snapshot and what each agent last applied',

@@ -4,13 +4,17 @@
  * what that agent was last sent. Per agent it keeps last sent / applied / failed (+ error).
  */
 import * as grpc from '@grpc/grpc-js';
+import { systemClock } from '../common/clock.js';
 import type { Component } from '../common/daemon.js';
+import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { limitedLogger, LogLimiter, logDroppedCounter } from '../common/log-limit.js';
 import { createRegistry, type Registry } from '../common/metrics.js';
 import { AgentTable, type ControlStatus } from './agents.js';
 import { SnapshotEngine, type EngineOptions } from './engine.js';
 import { serverMetrics, type ServerMetrics } from './metrics.js';
 import { loadControlProto } from './proto.js';
+import type { PeerIdentity, Refusal } from './identity.js';
 import { AgentStream, type Incoming, type StreamHost } from './stream.js';
 import { serverCredentials, type TlsOptions } from './tls.js';
 import type { PartSource } from '../contracts/index.js';
@@ -18,10 +22,16 @@ import type { PartSource } from '../contracts/index.js';
 export const DEFAULT_CONTROL_PORT = 5060;
 
 export interface ControlServerOptions extends EngineOptions {
-  /** Listen address (default 0.0.0.0) and port (default 5060; 0 picks a free one). */
+  /**
+   * Listen address: the master's internal address or loopback (default 127.0.0.1); a wildcard
+   * (0.0.0.0, ::) is refused. Port: default 5060; 0 picks a free one.
+   */
   host?: string;
   port?: number;
-  /** Mutual TLS with the cluster CA; plaintext (with a warning) when absent. */
+  /**
+   * Mutual TLS with the cluster CA; plaintext (with a warning) when absent. With it, every stream
+   * must come from an agent's certificate (`spiffe://sextant/agent/<id>`) and watch as that agent.
+   */
   tls?: TlsOptions;
   /** Which agent ids may watch (default: any). */
   isKnownAgent?: (agentId: string) => boolean;
@@ -35,6 +45,8 @@ export class ControlServer implements Component, StreamHost {
   readonly name = 'control-server';
   readonly engine: SnapshotEngine;
   private readonly log: Logger;
+  /** For lines a peer can trigger once per connection (refusals, rejected streams). */
+  private readonly peerLog: Logger;
   private readonly table = new AgentTable();
   private readonly streams = new Map<string, AgentStream>();
   private readonly metrics: ServerMetrics;
@@ -48,7 +60,14 @@ export class ControlServer implements Component, StreamHost {
     this.engine = new SnapshotEngine({ ...opts, log: this.log });
     this.clock = { now: () => (opts.clock ?? { now: Date.now }).now() };
     for (const s of opts.sources ?? []) this.engine.addSource(s);
-    this.metrics = serverMetrics(opts.registry ?? createRegistry(), () => this.table.lags(this.engine.history, this.engine.version));
+    const registry = opts.registry ?? createRegistry();
+    this.metrics = serverMetrics(registry, () => this.table.lags(this.engine.history, this.engine.version));
+    this.peerLog = limitedLogger(this.log, new LogLimiter({ perSecond: 1, burst: 10 }, opts.clock ?? systemClock), logDroppedCounter(registry, 'control'));
+  }
+
+  /** Mutual TLS is on (StreamHost): streams are checked against the client certificate's agent id. */
+  get authenticated(): boolean {
+    return this.opts.tls !== undefined;
   }
 
   addSource(source: PartSource): void {
@@ -78,7 +97,8 @@ export class ControlServer implements Component, StreamHost {
     };
     const server = new grpc.Server({ 'grpc.max_receive_message_length': this.opts.maxReceiveBytes ?? 64 << 10, 'grpc.keepalive_time_ms': 30000 });
     server.addService(service, { Watch: (call: grpc.ServerDuplexStream<Incoming, Buffer>) => new AgentStream(call, this) });
-    const host = this.opts.host ?? '0.0.0.0';
+    const host = this.opts.host ?? '127.0.0.1';
+    if (host === '0.0.0.0' || host === '::' || host === '[::]') throw new ConfigError('control host', `'${host}' is a wildcard: the control plane listens on the master's internal address or loopback only`);
     const creds = serverCredentials(this.opts.tls, this.log);
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${this.opts.port ?? DEFAULT_CONTROL_PORT}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
@@ -176,6 +196,12 @@ export class ControlServer implements Component, StreamHost {
 
   rejected(reason: string, details: string, peer: string): void {
     this.metrics.rejected.inc({ reason });
-    this.log.warn('stream_rejected', { reason, details, peer });
+    this.peerLog.warn('stream_rejected', { reason, details, peer });
+  }
+
+  refused(r: Refusal, peer: string, identity: PeerIdentity): void {
+    this.metrics.refused.inc({ reason: r.reason });
+    const who = identity.kind === 'agent' || identity.kind === 'master' ? identity.uri : identity.kind;
+    this.peerLog.warn('stream_refused', { reason: r.reason, code: r.code, details: r.details, peer, identity: who });
   }
 }

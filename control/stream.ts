@@ -6,6 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { SnapshotEngine } from './engine.js';
+import { AGENT_ID, peerIdentity, refuseAgentId, refuseCaller, type PeerIdentity, type Refusal } from './identity.js';
 import type { WireAgentMessage } from './proto.js';
 import { PART_NAMES, type PartName } from '../contracts/index.js';
 
@@ -14,15 +15,16 @@ export type Incoming = WireAgentMessage | { garbage: string };
 
 export interface StreamHost {
   readonly engine: SnapshotEngine;
+  /** Mutual TLS is on: every stream must come from an agent's certificate and watch as that agent. */
+  readonly authenticated: boolean;
   isKnownAgent(id: string): boolean;
   attach(s: AgentStream): void;
   detach(s: AgentStream): void;
   sent(s: AgentStream, bytes: number, full: boolean): void;
   acked(s: AgentStream, version: number, error: string): void;
   rejected(reason: string, details: string, peer: string): void;
+  refused(refusal: Refusal, peer: string, identity: PeerIdentity): void;
 }
-
-const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/;
 
 export class AgentStream {
   agentId = '';
@@ -33,6 +35,8 @@ export class AgentStream {
   private inFlight = false;
   private dirty = false;
   readonly peer: string;
+  /** Who the client certificate says the peer is (`anonymous` without mutual TLS). */
+  readonly identity: PeerIdentity;
   /** Updates and bytes written on this stream. */
   sentMessages = 0;
   sentBytes = 0;
@@ -42,10 +46,14 @@ export class AgentStream {
     private readonly host: StreamHost,
   ) {
     this.peer = safePeer(call);
+    this.identity = host.authenticated ? peerIdentity(call) : { kind: 'anonymous' };
     call.on('data', (m: Incoming) => this.onMessage(m));
     call.on('end', () => this.close(true));
     call.on('cancelled', () => this.close(false));
     call.on('error', () => this.close(false));
+    // Not an agent's certificate: refused before it can send anything, hello included.
+    const r = host.authenticated ? refuseCaller(this.identity) : undefined;
+    if (r) this.refuse(r);
   }
 
   get watching(): boolean {
@@ -64,6 +72,11 @@ export class AgentStream {
   private reject(code: grpc.status, reason: string, details: string): void {
     this.host.rejected(reason, details, this.peer);
     this.fail(code, details);
+  }
+
+  private refuse(r: Refusal): void {
+    this.host.refused(r, this.peer, this.identity);
+    this.fail(grpc.status[r.code], r.details);
   }
 
   private close(graceful: boolean): void {
@@ -89,6 +102,8 @@ export class AgentStream {
     const h = m.msg === 'hello' ? m.hello : undefined;
     if (!h) return this.reject(grpc.status.INVALID_ARGUMENT, 'protocol', `the first message must be a hello, got ${m.msg ?? 'an empty message'}`);
     if (!AGENT_ID.test(h.agent_id)) return this.reject(grpc.status.INVALID_ARGUMENT, 'protocol', `hello.agent_id ${JSON.stringify(h.agent_id.slice(0, 64))} is not a valid agent id`);
+    const denied = this.host.authenticated ? refuseAgentId(this.identity, h.agent_id) : undefined;
+    if (denied) return this.refuse(denied);
     const bad = h.parts.filter((p) => !(PART_NAMES as string[]).includes(p));
     if (bad.length) return this.reject(grpc.status.INVALID_ARGUMENT, 'protocol', `hello.parts: unknown part ${JSON.stringify(bad[0])} (known: ${PART_NAMES.join(', ')})`);
     if (!Number.isSafeInteger(h.version) || h.version < 0) return this.reject(grpc.status.INVALID_ARGUMENT, 'protocol', `hello.version ${h.version} is not a version`);
