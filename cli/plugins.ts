@@ -14,7 +14,9 @@
  *   makes VIPs local as addresses of this interface; `sextant up --netns` sets it), SEXTANT_L4LB_METRICS
  *   (`0`: no per VIP and backend metrics, `GET /net/v1/metrics` answers 404), SEXTANT_CNI_PLUGINS (sextant|standard: which CNI
  *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni),
- *   SEXTANT_ACS_TOKEN_LIFETIME_S (lifetime of the tokens the identity service issues; default 432000, 5 days).
+ *   SEXTANT_ACS_TOKEN_LIFETIME_S (lifetime of the tokens the identity service issues; default 432000, 5 days),
+ *   SEXTANT_CONTROL_TLS_CA / _CERT / _KEY (all three or none: PEM paths for the control plane's mutual TLS,
+ *   overriding the node's `nodeTls`; the certificate carries the node's spiffe identity).
  * The entry point (admin/router) is a front: it runs on every master given `--admin-port`, leader or
  * not, and asks `entryAuthority.current` (the identity service, admin/acs, once it runs in this
  * process) per request; SEXTANT_ENTRY_* tune its limits (admin/README.md).
@@ -38,6 +40,7 @@ import {
   type MasterHost,
   type ServiceBuilders,
   type ServiceFlags,
+  type TlsOptions,
   type VipDrainRelay,
   createVipDrainRelay,
 } from '../contracts/index.js';
@@ -81,6 +84,15 @@ function envPort(name: string, fallback: number): number {
   return n;
 }
 
+/** SEXTANT_CONTROL_TLS_CA/_CERT/_KEY: the control plane's TLS files, all three or none. */
+export function controlTlsFromEnv(env: NodeJS.ProcessEnv = process.env): TlsOptions | undefined {
+  const names = ['SEXTANT_CONTROL_TLS_CA', 'SEXTANT_CONTROL_TLS_CERT', 'SEXTANT_CONTROL_TLS_KEY'] as const;
+  const [ca, cert, key] = names.map((n) => env[n] || undefined);
+  if (!ca && !cert && !key) return undefined;
+  if (!ca || !cert || !key) throw new Error(`${names.join(', ')} go together: ${names.filter((n) => !env[n]).join(', ')} missing`);
+  return { ca, cert, key };
+}
+
 /** SEXTANT_CNI_PLUGINS: `sextant` (default, our plugin) or `standard` (bridge + host-local from /usr/lib/cni). */
 function cniPluginsChoice(): 'sextant' | 'standard' {
   const v = process.env.SEXTANT_CNI_PLUGINS ?? 'sextant';
@@ -121,7 +133,10 @@ const masterCatalog: Record<string, Loader<MasterHost, MasterShared>> = {
     (await import('../dns/index.js')).mesosDnsMasterPlugin({
       config: { Port: envPort('SEXTANT_MESOS_DNS_PORT', 61053), HttpPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123) },
     }),
-  control: async () => (await import('../control/index.js')).controlMasterPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060), dnsPort: envPort('SEXTANT_MESOS_DNS_PORT', 61053) }),
+  control: async () => {
+    const tls = controlTlsFromEnv();
+    return (await import('../control/index.js')).controlMasterPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060), dnsPort: envPort('SEXTANT_MESOS_DNS_PORT', 61053), ...(tls ? { tls } : {}) });
+  },
   dashboard: async () => (await import('../dashboard/index.js')).dashboardMasterPlugin(),
 };
 
@@ -135,7 +150,10 @@ const agentCatalog: Record<string, Loader<AgentHost>> = {
   overlay: async () => (await import('../overlay/index.js')).overlayAgentPlugin(),
   cni: async () => (await import('../cni/index.js')).cniAgentPlugin({ plugins: cniPluginsChoice() }),
   dispatcher: async () => (await import('../dns/index.js')).dispatcherAgentPlugin(),
-  control: async () => (await import('../control/index.js')).controlAgentPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060) }),
+  control: async () => {
+    const tls = controlTlsFromEnv();
+    return (await import('../control/index.js')).controlAgentPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060), ...(tls ? { tls } : {}) });
+  },
 };
 
 /** Build one service; on failure log why and skip it. Start is guarded too. */

@@ -11,3 +11,4 @@ export * from './vip-label.js';
 export { createMasterControl, createAgentControl } from './registry.js';
 export * from './auth.js';
 export * from './netmetrics.js';
+export * from './tls.js';

@@ -35,7 +35,7 @@ export function controlMasterHealthCheck(server: ControlServer): HealthCheck {
       const st = server.status();
       const connected = st.agents.filter((a) => a.connected).length;
       const applied = st.agents.filter((a) => a.applied === st.version).length;
-      return { healthy: true, output: `listening on :${server.port}; version ${st.version}; ${connected} agent(s) connected, ${applied} applied it` };
+      return { healthy: true, output: `listening on :${server.port} (${server.authenticated ? 'mutual TLS, per-agent identity' : 'PLAINTEXT: insecure development mode'}); version ${st.version}; ${connected} agent(s) connected, ${applied} applied it` };
     },
   };
 }

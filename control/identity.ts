@@ -12,17 +12,22 @@ export const SPIFFE_DOMAIN = 'sextant';
 /** Agent ids as the control plane accepts them in a hello (control/stream.ts). */
 export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/;
 
+/** Cluster components whose certificates name no id (common/tls-identity.ts): never agents. */
+const OTHER_ROLES = new Set(['entry', 'mesos-dns', 'cli']);
+
 export type PeerIdentity =
   | { kind: 'agent'; agentId: string; uri: string }
   | { kind: 'master'; ip: string; uri: string }
+  /** Another cluster component (`spiffe://sextant/entry`, `.../mesos-dns`, `.../cli`). */
+  | { kind: 'component'; role: string; uri: string }
   /** A certificate without a usable sextant identity (`why` says what it held instead). */
   | { kind: 'none'; why: string }
   /** No client certificate at all (plaintext, or TLS without one). */
   | { kind: 'anonymous' };
 
-/** The URI SAN of an agent's certificate. */
+/** The URI SAN of an agent's certificate (agent ids need no escaping; a percent-encoded one is read too). */
 export function agentUri(agentId: string): string {
-  return `spiffe://${SPIFFE_DOMAIN}/agent/${encodeURIComponent(agentId)}`;
+  return `spiffe://${SPIFFE_DOMAIN}/agent/${agentId}`;
 }
 
 /** The URI SAN of a master's certificate. */
@@ -74,7 +79,8 @@ export function parseSpiffeUri(uri: string): PeerIdentity | Error | undefined {
   const prefix = `spiffe://${SPIFFE_DOMAIN}/`;
   if (!uri.toLowerCase().startsWith(prefix)) return undefined;
   const rest = uri.slice(prefix.length);
-  const [role, ...tail] = rest.split('/');
+  const [role = '', ...tail] = rest.split('/');
+  if (OTHER_ROLES.has(role) && tail.length === 0) return { kind: 'component', role, uri };
   if (tail.length !== 1 || !tail[0]) return new Error(`'${uri}' is not spiffe://${SPIFFE_DOMAIN}/<agent|master>/<id>`);
   let id: string;
   try {
@@ -127,6 +133,7 @@ export function refuseCaller(id: PeerIdentity): Refusal | undefined {
   if (id.kind === 'anonymous') return { code: 'UNAUTHENTICATED', reason: 'no_certificate', details: 'a client certificate of the cluster CA is required' };
   if (id.kind === 'none') return { code: 'UNAUTHENTICATED', reason: 'no_identity', details: id.why };
   if (id.kind === 'master') return { code: 'PERMISSION_DENIED', reason: 'not_agent', details: `${id.uri} is a master's certificate; only agents watch the control plane` };
+  if (id.kind === 'component') return { code: 'PERMISSION_DENIED', reason: 'not_agent', details: `${id.uri} is the ${id.role}'s certificate; only agents watch the control plane` };
   return undefined;
 }
 

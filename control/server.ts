@@ -201,7 +201,7 @@ export class ControlServer implements Component, StreamHost {
 
   refused(r: Refusal, peer: string, identity: PeerIdentity): void {
     this.metrics.refused.inc({ reason: r.reason });
-    const who = identity.kind === 'agent' || identity.kind === 'master' ? identity.uri : identity.kind;
+    const who = 'uri' in identity ? identity.uri : identity.kind;
     this.peerLog.warn('stream_refused', { reason: r.reason, code: r.code, details: r.details, peer, identity: who });
   }
 }

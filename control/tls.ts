@@ -6,13 +6,10 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { TlsOptions } from '../contracts/index.js';
 
-/** PEM file paths, or the PEM contents as Buffers. */
-export interface TlsOptions {
-  ca: string | Buffer;
-  cert: string | Buffer;
-  key: string | Buffer;
-}
+/** PEM file paths, or the PEM contents as Buffers (contracts/tls.ts). */
+export type { TlsOptions };
 
 function pem(field: string, v: string | Buffer): Buffer {
   if (Buffer.isBuffer(v)) return v;
@@ -25,7 +22,7 @@ function pem(field: string, v: string | Buffer): Buffer {
 
 export function serverCredentials(tls: TlsOptions | undefined, log: Logger): grpc.ServerCredentials {
   if (!tls) {
-    log.warn('plaintext', { side: 'server', hint: 'gRPC without TLS: for local development only; set tls {ca, cert, key} for mutual TLS' });
+    log.warn('plaintext', { side: 'server', hint: "INSECURE: the control plane's gRPC runs without TLS (--insecure-dev): anyone who reaches this port can watch the cluster's network state as any agent; set tls {ca, cert, key} for mutual TLS" });
     return grpc.ServerCredentials.createInsecure();
   }
   return grpc.ServerCredentials.createSsl(pem('tls.ca', tls.ca), [{ cert_chain: pem('tls.cert', tls.cert), private_key: pem('tls.key', tls.key) }], true);
@@ -33,7 +30,7 @@ export function serverCredentials(tls: TlsOptions | undefined, log: Logger): grp
 
 export function clientCredentials(tls: TlsOptions | undefined, log: Logger): grpc.ChannelCredentials {
   if (!tls) {
-    log.warn('plaintext', { side: 'client', hint: 'gRPC without TLS: for local development only; set tls {ca, cert, key} for mutual TLS' });
+    log.warn('plaintext', { side: 'client', hint: "INSECURE: watching the control plane without TLS (--insecure-dev): the snapshot is neither authenticated nor private; set tls {ca, cert, key} for mutual TLS" });
     return grpc.credentials.createInsecure();
   }
   return grpc.credentials.createSsl(pem('tls.ca', tls.ca), pem('tls.key', tls.key), pem('tls.cert', tls.cert));

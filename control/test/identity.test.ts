@@ -18,7 +18,10 @@ t.test('identityFromSan', async (t) => {
   const rows: [string, string | undefined, object][] = [
     ['agent', 'URI:spiffe://sextant/agent/S1', { kind: 'agent', agentId: 'S1' }],
     ['agent among other SANs', 'DNS:node1, IP Address:10.0.0.2, URI:spiffe://sextant/agent/0b1c-S3', { kind: 'agent', agentId: '0b1c-S3' }],
-    ['percent-encoded agent id', `URI:${agentUri('a:b@c')}`, { kind: 'agent', agentId: 'a:b@c' }],
+    ['agent id with a colon', `URI:${agentUri('a:b')}`, { kind: 'agent', agentId: 'a:b' }],
+    ['percent-encoded agent id', 'URI:spiffe://sextant/agent/a%3Ab%40c', { kind: 'agent', agentId: 'a:b@c' }],
+    ['the entry point', 'URI:spiffe://sextant/entry', { kind: 'component', role: 'entry' }],
+    ['the CLI', 'URI:spiffe://sextant/cli', { kind: 'component', role: 'cli' }],
     ['master', `URI:${masterUri('10.0.0.1')}`, { kind: 'master', ip: '10.0.0.1' }],
     ['master IPv6', `URI:${masterUri('fd00::1')}`, { kind: 'master', ip: 'fd00::1' }],
     ['scheme case-insensitive', 'URI:SPIFFE://sextant/agent/S1', { kind: 'agent', agentId: 'S1' }],
@@ -43,6 +46,7 @@ t.test('refuseAgentId: who may watch as whom', async (t) => {
     ['an agent as itself', agent, 'S1', undefined],
     ['an agent as another', agent, 'S2', { code: 'PERMISSION_DENIED', reason: 'identity_mismatch', details: /'S2' is not the certificate's agent 'S1'/ }],
     ['a master', identityFromSan(`URI:${masterUri('10.0.0.1')}`), 'S1', { code: 'PERMISSION_DENIED', reason: 'not_agent' }],
+    ['the entry point', identityFromSan('URI:spiffe://sextant/entry'), 'S1', { code: 'PERMISSION_DENIED', reason: 'not_agent', details: /entry's certificate/ }],
     ['no identity', identityFromSan(undefined), 'S1', { code: 'UNAUTHENTICATED', reason: 'no_identity' }],
     ['no certificate', { kind: 'anonymous' }, 'S1', { code: 'UNAUTHENTICATED', reason: 'no_certificate' }],
   ];

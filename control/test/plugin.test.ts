@@ -4,10 +4,15 @@
  * after the control plane is built; `GET /v1/control/agents` and `sextant control status` on top.
  */
 import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureCa, issueCert, type LeafFiles } from '../../common/pki.js';
 import { createRegistry } from '../../common/metrics.js';
 import { Router, serve } from '../../common/http.js';
 import { createAgentControl, createMasterControl, type AgentHandle, type KvStore, type MasterHandle } from '../../contracts/index.js';
-import { agentHost, freePort, masterHost } from '../../test/lib/index.js';
+import { agentHost, freePort, masterHost, requireTools } from '../../test/lib/index.js';
+import { agentUri, masterUri } from '../identity.js';
 import { main as cli } from '../cli.js';
 import { controlAgentPlugin, controlMasterPlugin } from '../index.js';
 import { clientReaches, RecordingConsumer, serverSees, SettableSource, vip } from './helpers.js';
@@ -93,4 +98,32 @@ t.test('master and agent plugins, status API and CLI', async (t) => {
   t.match(err.join(''), /--master "http:\/\/" is not an address/);
   t.equal(await cli(['bogus'], io), 2, 'usage error');
   t.match(err.join(''), /unknown command 'bogus'/);
+});
+
+t.test("the plugins take the node's certificate from the handle (nodeTls): mutual TLS end to end", async (t) => {
+  requireTools('openssl');
+  const dir = mkdtempSync(join(tmpdir(), 'sx-control-plugin-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = await ensureCa(join(dir, 'ca'));
+  const masterCert = await issueCert(ca, dir, 'master', { cn: 'master', usage: 'both', ips: ['127.0.0.1'], uris: [masterUri('127.0.0.1')] });
+  const s1Cert = await issueCert(ca, dir, 's1', { cn: 'S1', usage: 'both', uris: [agentUri('S1')] });
+  const state = { slaves: [{ id: 'S1' }], frameworks: [] };
+  const master: MasterHandle = {
+    masterId: 'M1', ip: '127.0.0.1', port: 5050, state: () => state, onChange: () => () => {}, store: new MemKv(), routes: () => {}, registry: createRegistry(), nodeTls: masterCert,
+  };
+  const port = await freePort();
+  const server = controlMasterPlugin({ port, coalesceMs: 5 })(masterHost(master, 'control')) as ControlServer;
+  await server.start();
+  t.teardown(() => server.stop());
+  t.equal(server.authenticated, true, "the master's nodeTls turns on mutual TLS");
+  const agent = (nodeTls?: LeafFiles): AgentHandle => ({ agentId: 'S1', ip: '127.0.0.1', workDir: '/nonexistent', masters: ['127.0.0.1:5050'], registry: createRegistry(), routes: () => {}, ...(nodeTls ? { nodeTls } : {}) });
+  const plain = controlAgentPlugin({ port })(agentHost(agent(), 'control')) as ControlClient;
+  await plain.start();
+  t.teardown(() => plain.stop());
+  await clientReaches(plain, (s) => s.broken >= 2, 'the plaintext agent fails to connect');
+  const client = controlAgentPlugin({ port })(agentHost(agent(s1Cert), 'control')) as ControlClient;
+  await client.start();
+  t.teardown(() => client.stop());
+  await clientReaches(client, (s) => s.connected && s.applied === server.engine.version, "S1 with its certificate converges");
+  t.same([plain.state().updates, plain.state().connected], [0, false], 'the plaintext agent got nothing');
 });
