@@ -1,30 +1,33 @@
 /**
- * `sextant control status [--master HOST:PORT | --url URL [--ca FILE]] [--json]`: convergence per
- * agent, from the master's `GET /v1/control/agents` (through common/cli-client.ts).
+ * `sextant control status [--master HOST:PORT | --url URL] [--ca FILE] [--cert FILE --key FILE] [--json]`:
+ * convergence per agent, from the master's `GET /v1/control/agents` (through common/cli-client.ts).
+ * A master under mutual TLS (`--master https://IP:5050`) wants a client certificate of the cluster CA:
+ * `--cert/--key` (else SEXTANT_CERT/SEXTANT_KEY); through the entry point (`--url`) the token is enough.
  */
 import { ApiError, ClusterClient, ClusterConfigError, UnreachableError } from '../common/cli-client.js';
 import { stdio, type CliIo } from '../common/endpoint.js';
 import { bodyText } from '../common/http.js';
 import type { ControlStatus } from './agents.js';
 
-const USAGE = 'usage: sextant control status [--master HOST:PORT | --url URL [--ca FILE]] [--json]\n';
+const USAGE = 'usage: sextant control status [--master HOST:PORT | --url URL] [--ca FILE] [--cert FILE --key FILE] [--json]\n';
 
-type Parsed = { cmd: 'status'; master?: string; url?: string; ca?: string; json: boolean };
+type Flag = 'master' | 'url' | 'ca' | 'cert' | 'key';
+type Parsed = { cmd: 'status'; json: boolean } & Partial<Record<Flag, string>>;
 
-/** `master`/`url`/`ca`: the values given, if any (the client falls back to the environment and the default). */
+/** `master`/`url`/`ca`/`cert`/`key`: the values given, if any (the client falls back to the environment and the default). */
 export function parseArgs(argv: string[]): Parsed | { cmd: 'help' } | string {
   if (argv.includes('--help') || argv.includes('-h')) return { cmd: 'help' };
-  const given: Partial<Record<'master' | 'url' | 'ca', string>> = {};
+  const given: Partial<Record<Flag, string>> = {};
   let json = false;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const opt = /^--(master|url|ca)(?:=(.*))?$/.exec(a);
+    const opt = /^--(master|url|ca|cert|key)(?:=(.*))?$/.exec(a);
     if (a === '--json') json = true;
     else if (opt) {
       const v = opt[2] ?? argv[++i];
       if (!v) return `--${opt[1]} needs a value`;
-      given[opt[1] as 'master' | 'url' | 'ca'] = v;
+      given[opt[1] as Flag] = v;
     } else if (a.startsWith('-')) return `unknown option ${a}`;
     else rest.push(a);
   }
@@ -53,7 +56,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
   }
   let client: ClusterClient;
   try {
-    client = new ClusterClient({ master: args.master, url: args.url, ca: args.ca });
+    client = new ClusterClient({ master: args.master, url: args.url, ca: args.ca, cert: args.cert, key: args.key });
   } catch (e) {
     if (!(e instanceof ClusterConfigError)) throw e;
     io.err(`sextant control: ${e.message}\n`);
