@@ -4,6 +4,7 @@
  * what that agent was last sent. Per agent it keeps last sent / applied / failed (+ error).
  */
 import * as grpc from '@grpc/grpc-js';
+import ipaddr from 'ipaddr.js';
 import { systemClock } from '../common/clock.js';
 import type { Component } from '../common/daemon.js';
 import { ConfigError } from '../common/errors.js';
@@ -20,6 +21,12 @@ import { serverCredentials, type TlsOptions } from './tls.js';
 import type { PartSource } from '../contracts/index.js';
 
 export const DEFAULT_CONTROL_PORT = 5060;
+
+/** 0.0.0.0, ::, and their other spellings: every address of the host. */
+function isWildcard(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return ipaddr.isValid(h) && ipaddr.parse(h).range() === 'unspecified';
+}
 
 export interface ControlServerOptions extends EngineOptions {
   /**
@@ -98,7 +105,7 @@ export class ControlServer implements Component, StreamHost {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': this.opts.maxReceiveBytes ?? 64 << 10, 'grpc.keepalive_time_ms': 30000 });
     server.addService(service, { Watch: (call: grpc.ServerDuplexStream<Incoming, Buffer>) => new AgentStream(call, this) });
     const host = this.opts.host ?? '127.0.0.1';
-    if (host === '0.0.0.0' || host === '::' || host === '[::]') throw new ConfigError('control host', `'${host}' is a wildcard: the control plane listens on the master's internal address or loopback only`);
+    if (isWildcard(host)) throw new ConfigError('control host', `'${host}' is a wildcard: the control plane listens on the master's internal address or loopback only`);
     const creds = serverCredentials(this.opts.tls, this.log);
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${this.opts.port ?? DEFAULT_CONTROL_PORT}`, creds, (err, port) => (err ? reject(err) : resolve(port))),

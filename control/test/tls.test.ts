@@ -89,5 +89,5 @@ t.test('without tls: plaintext, no identity (insecure development mode)', async 
 });
 
 t.test('the control port never listens on a wildcard address', async (t) => {
-  for (const host of ['0.0.0.0', '::']) await t.rejects(startServer(t, { host }), /is a wildcard: the control plane listens on the master's internal address or loopback only/, host);
+  for (const host of ['0.0.0.0', '::', '0:0::0', '[::]']) await t.rejects(startServer(t, { host }), /is a wildcard: the control plane listens on the master's internal address or loopback only/, host);
 });
