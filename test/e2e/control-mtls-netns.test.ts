@@ -6,6 +6,7 @@
  * another agent is PERMISSION_DENIED with nothing streamed; the real agent converges and gets updates.
  */
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,12 @@ t.setTimeout(180_000);
 process.env.SEXTANT_LOG_LEVEL ??= 'warn';
 
 const CONTROL_PORT = 5060;
+
+/**
+ * The HTTP ports stay plain here (the control plane's TLS comes from SEXTANT_CONTROL_TLS_*): once
+ * master and agent require TLS material for their HTTP ports, they take --insecure-dev for that.
+ */
+const httpPlainFlags = () => (execFileSync(process.execPath, [sextantJs, 'master', '--help'], { encoding: 'utf8' }).includes('--insecure-dev') ? ['--insecure-dev'] : []);
 const attackerJs = join(root, 'dist', 'test', 'e2e', 'control-attacker.js');
 
 /** GET (or POST) a URL from inside a namespace; the parsed JSON body, or the text. */
@@ -34,6 +41,7 @@ const tls = (f: LeafFiles): ProbeCreds => ({ kind: 'tls', ca: f.ca, cert: f.cert
 t.test('control plane over mutual TLS between namespaces; an attacker on another host is refused', async (t) => {
   requireNetns();
   requireTools('openssl');
+  const httpPlain = httpPlainFlags();
   const dir = mkdtempSync(join(tmpdir(), `${uniqueName('ctls')}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const [mns, ans, xns] = [await createNetns(t, 'ctm'), await createNetns(t, 'cta'), await createNetns(t, 'ctx')];
@@ -46,14 +54,14 @@ t.test('control plane over mutual TLS between namespaces; an attacker on another
   const masterCert = await issueCert(ca, certs, 'master', { cn: mip, usage: 'both', ips: [mip], uris: [masterUri(mip)] });
 
   const baseEnv = { ...process.env, SEXTANT_LOG_LEVEL: 'info', SEXTANT_CONTROL_PORT: String(CONTROL_PORT) };
-  const [mcmd, margs] = mns.wrap(process.execPath, [sextantJs, 'master', '--ip', mip, '--work-dir', join(dir, 'master')]);
+  const [mcmd, margs] = mns.wrap(process.execPath, [sextantJs, 'master', '--ip', mip, '--work-dir', join(dir, 'master'), ...httpPlain]);
   const master = spawnTracked(t, mcmd, margs, { env: { ...baseEnv, SEXTANT_MASTER_SERVICES: 'control', ...tlsEnv(masterCert) } });
   await master.waitFor(/sextant master listening/, 60_000);
   await master.waitFor(/"event":"listening".*"tls":true/, 30_000);
 
   // The agent id comes from registration: register once without services, then restart with the
   // certificate issued for that id (the agent keeps its id across restarts, as a Mesos agent does).
-  const agentArgs = ['agent', '--master', `${mip}:5050`, '--ip', aip, '--work-dir', join(dir, 'agent'), '--kill-tasks-on-exit'];
+  const agentArgs = ['agent', '--master', `${mip}:5050`, '--ip', aip, '--work-dir', join(dir, 'agent'), '--kill-tasks-on-exit', ...httpPlain];
   const [acmd, aargs] = ans.wrap(process.execPath, [sextantJs, ...agentArgs]);
   const first = spawnTracked(t, acmd, aargs, { env: { ...baseEnv, SEXTANT_NODE_SERVICES: '' } });
   const agentId = (await first.waitFor(/sextant agent (\S+) registered/, 60_000))[1]!;
