@@ -16,7 +16,7 @@
  *   plugins the agent's conflists use; standard = bridge + host-local from /usr/lib/cni),
  *   SEXTANT_ACS_TOKEN_LIFETIME_S (lifetime of the tokens the identity service issues; default 432000, 5 days),
  *   SEXTANT_CONTROL_TLS_CA / _CERT / _KEY (all three or none: PEM paths for the control plane's mutual TLS,
- *   overriding the node's `nodeTls`; the certificate carries the node's spiffe identity).
+ *   overriding the node handle's `tls`; the certificate carries the node's spiffe identity).
  * The entry point (admin/router) is a front: it runs on every master given `--admin-port`, leader or
  * not, and asks `entryAuthority.current` (the identity service, admin/acs, once it runs in this
  * process) per request; SEXTANT_ENTRY_* tune its limits (admin/README.md).

@@ -28,7 +28,7 @@ export interface ControlMasterPluginOptions extends MastersSourceOptions {
   host?: string;
   /** gRPC port (default 5060). */
   port?: number;
-  /** Mutual TLS (default: the master's `nodeTls`); none: plaintext with a loud warning. */
+  /** Mutual TLS (default: the master handle's `tls`); none: plaintext with a loud warning. */
   tls?: TlsOptions;
   coalesceMs?: number;
   /** Refuse watch streams from agent ids the master does not know (default true). */
@@ -55,7 +55,7 @@ export function controlMasterPlugin(opts: ControlMasterPluginOptions = {}): Mast
     const server = new ControlServer({
       host: opts.host ?? m.ip,
       port: opts.port ?? DEFAULT_CONTROL_PORT,
-      tls: opts.tls ?? m.nodeTls,
+      tls: opts.tls ?? m.tls,
       coalesceMs: opts.coalesceMs,
       registry: metrics,
       store: kvSnapshotStore(m.store),
@@ -81,7 +81,7 @@ export interface ControlAgentPluginOptions {
   masters?: string[];
   /** Control port of the masters (default 5060). */
   port?: number;
-  /** Mutual TLS with this agent's certificate (default: the agent's `nodeTls`); none: plaintext with a loud warning. */
+  /** Mutual TLS with this agent's certificate (default: the agent handle's `tls`); none: plaintext with a loud warning. */
   tls?: TlsOptions;
 }
 
@@ -90,7 +90,7 @@ export function controlAgentPlugin(opts: ControlAgentPluginOptions = {}): AgentP
     const port = opts.port ?? DEFAULT_CONTROL_PORT;
     const toControl = (list: string[]) => list.map((hp) => `${hp.replace(/:\d+$/, '')}:${port}`);
     let masters = opts.masters ?? toControl(a.masters);
-    const client = new ControlClient({ agentId: a.agentId, masters, tls: opts.tls ?? a.nodeTls, registry: metrics, log: log.child({ role: 'agent' }) });
+    const client = new ControlClient({ agentId: a.agentId, masters, tls: opts.tls ?? a.tls, registry: metrics, log: log.child({ role: 'agent' }) });
     // A new leader (agents that follow the leader through ZooKeeper): watch its control plane, resuming from the held version.
     if (!opts.masters) a.onMastersChange?.((list) => client.setMasters((masters = toControl(list))));
     control.onConsumer((c) => client.addConsumer(c));

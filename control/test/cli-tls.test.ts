@@ -42,5 +42,5 @@ t.test('control status over mutual TLS', async (t) => {
   t.match(anon.err, /sextant control: cannot reach https:\/\/127\.0\.0\.1/);
   const half = await run(['--cert', op.cert]);
   t.equal(half.code, 2, 'half of the pair: usage error');
-  t.match(half.err, /--key is required with --cert/);
+  t.match(half.err, /--cert needs --key/);
 });

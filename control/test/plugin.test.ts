@@ -100,7 +100,7 @@ t.test('master and agent plugins, status API and CLI', async (t) => {
   t.match(err.join(''), /unknown command 'bogus'/);
 });
 
-t.test("the plugins take the node's certificate from the handle (nodeTls): mutual TLS end to end", async (t) => {
+t.test("the plugins take the node's certificate from the handle (tls): mutual TLS end to end", async (t) => {
   requireTools('openssl');
   const dir = mkdtempSync(join(tmpdir(), 'sx-control-plugin-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -109,14 +109,14 @@ t.test("the plugins take the node's certificate from the handle (nodeTls): mutua
   const s1Cert = await issueCert(ca, dir, 's1', { cn: 'S1', usage: 'both', uris: [agentUri('S1')] });
   const state = { slaves: [{ id: 'S1' }], frameworks: [] };
   const master: MasterHandle = {
-    masterId: 'M1', ip: '127.0.0.1', port: 5050, state: () => state, onChange: () => () => {}, store: new MemKv(), routes: () => {}, registry: createRegistry(), nodeTls: masterCert,
+    masterId: 'M1', ip: '127.0.0.1', port: 5050, state: () => state, onChange: () => () => {}, store: new MemKv(), routes: () => {}, registry: createRegistry(), tls: masterCert,
   };
   const port = await freePort();
   const server = controlMasterPlugin({ port, coalesceMs: 5 })(masterHost(master, 'control')) as ControlServer;
   await server.start();
   t.teardown(() => server.stop());
-  t.equal(server.authenticated, true, "the master's nodeTls turns on mutual TLS");
-  const agent = (nodeTls?: LeafFiles): AgentHandle => ({ agentId: 'S1', ip: '127.0.0.1', workDir: '/nonexistent', masters: ['127.0.0.1:5050'], registry: createRegistry(), routes: () => {}, ...(nodeTls ? { nodeTls } : {}) });
+  t.equal(server.authenticated, true, "the master handle's tls turns on mutual TLS");
+  const agent = (tls?: LeafFiles): AgentHandle => ({ agentId: 'S1', ip: '127.0.0.1', workDir: '/nonexistent', masters: ['127.0.0.1:5050'], registry: createRegistry(), routes: () => {}, ...(tls ? { tls } : {}) });
   const plain = controlAgentPlugin({ port })(agentHost(agent(), 'control')) as ControlClient;
   await plain.start();
   t.teardown(() => plain.stop());
