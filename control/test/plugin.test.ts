@@ -4,7 +4,7 @@
  * after the control plane is built; `GET /v1/control/agents` and `sextant control status` on top.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCa, issueCert, type LeafFiles } from '../../common/pki.js';
@@ -100,6 +100,9 @@ t.test('master and agent plugins, status API and CLI', async (t) => {
   t.match(err.join(''), /unknown command 'bogus'/);
 });
 
+/** The handle carries the PEM contents (as the master and agent load them), not paths. */
+const pem = (f: LeafFiles) => ({ ca: readFileSync(f.ca), cert: readFileSync(f.cert), key: readFileSync(f.key) });
+
 t.test("the plugins take the node's certificate from the handle (tls): mutual TLS end to end", async (t) => {
   requireTools('openssl');
   const dir = mkdtempSync(join(tmpdir(), 'sx-control-plugin-tls-'));
@@ -109,14 +112,14 @@ t.test("the plugins take the node's certificate from the handle (tls): mutual TL
   const s1Cert = await issueCert(ca, dir, 's1', { cn: 'S1', usage: 'both', uris: [agentUri('S1')] });
   const state = { slaves: [{ id: 'S1' }], frameworks: [] };
   const master: MasterHandle = {
-    masterId: 'M1', ip: '127.0.0.1', port: 5050, state: () => state, onChange: () => () => {}, store: new MemKv(), routes: () => {}, registry: createRegistry(), tls: masterCert,
+    masterId: 'M1', ip: '127.0.0.1', port: 5050, state: () => state, onChange: () => () => {}, store: new MemKv(), routes: () => {}, registry: createRegistry(), tls: pem(masterCert),
   };
   const port = await freePort();
   const server = controlMasterPlugin({ port, coalesceMs: 5 })(masterHost(master, 'control')) as ControlServer;
   await server.start();
   t.teardown(() => server.stop());
   t.equal(server.authenticated, true, "the master handle's tls turns on mutual TLS");
-  const agent = (tls?: LeafFiles): AgentHandle => ({ agentId: 'S1', ip: '127.0.0.1', workDir: '/nonexistent', masters: ['127.0.0.1:5050'], registry: createRegistry(), routes: () => {}, ...(tls ? { tls } : {}) });
+  const agent = (tls?: LeafFiles): AgentHandle => ({ agentId: 'S1', ip: '127.0.0.1', workDir: '/nonexistent', masters: ['127.0.0.1:5050'], registry: createRegistry(), routes: () => {}, ...(tls ? { tls: pem(tls) } : {}) });
   const plain = controlAgentPlugin({ port })(agentHost(agent(), 'control')) as ControlClient;
   await plain.start();
   t.teardown(() => plain.stop());
