@@ -94,3 +94,37 @@ export function progress(term: Term, label: string): Progress {
     stop() {},
   };
 }
+
+/** A count toward a total ("agents applied 2/3"): a bar on a terminal, else one plain line (stderr) per change. */
+export function countProgress(term: Term, label: string): { update(done: number, total: number): void; stop(): void } {
+  if (term.progressStream) {
+    const bar = new cliProgress.SingleBar(
+      { stream: term.progressStream, format: `${label} [{bar}] {value}/{total}`, barsize: 20, hideCursor: false, clearOnComplete: false, fps: 10 },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(done, total) {
+        if (!started) bar.start(total, done);
+        else {
+          bar.setTotal(total);
+          bar.update(done);
+        }
+        started = true;
+      },
+      stop() {
+        if (started) bar.stop();
+        started = false;
+      },
+    };
+  }
+  let last = '';
+  return {
+    update(done, total) {
+      const t = `${label} ${done}/${total}`;
+      if (t !== last) term.err(`${t}\n`);
+      last = t;
+    },
+    stop() {},
+  };
+}

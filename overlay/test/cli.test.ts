@@ -62,3 +62,28 @@ t.test('the master written as IP:PORT, as a URL, or in SEXTANT_MASTER: the same 
   t.equal(badEnv.code, 2);
   t.match(badEnv.err, /SEXTANT_MASTER "http:\/\/" is not an address/);
 });
+
+t.test('--json prints { result, wait } for the writes; --no-wait skips the wait; bad --timeout is a usage error; --help exits 0', async (t) => {
+  const { url } = await serveOverlayMaster(t);
+  const run = async (...argv: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await main([...argv, '--master', url], { out: (s) => (out += s), err: (s) => (err += s) });
+    return { code, out, err };
+  };
+  const c = await run('create', 'hr', '--subnet', '10.10.0.0/16', '--json');
+  t.equal(c.code, 0);
+  t.match(JSON.parse(c.out), { result: { name: 'hr', subnet: '10.10.0.0/16' }, wait: { waited: 'no-control' } }, 'no control plane on this master: nothing waited for');
+  const n = await run('create', 'it', '--subnet', '10.20.0.0/16', '--json', '--no-wait');
+  t.match(JSON.parse(n.out), { result: { name: 'it' }, wait: { waited: 'skipped' } });
+  const i = await run('isolate', 'hr', 'deny', '--json');
+  t.equal(i.code, 0);
+  t.type(JSON.parse(i.out).result, 'object');
+  const r = await run('rm', 'it', '--json');
+  t.equal(r.code, 0);
+  t.match(JSON.parse(r.out), { wait: { waited: 'no-control' } });
+  const bad = await run('create', 'x', '--subnet', '10.30.0.0/16', '--timeout', 'soon');
+  t.equal(bad.code, 2);
+  t.match(bad.err, /--timeout "soon" is not a number/);
+  t.equal((await run('--help')).code, 0);
+});
