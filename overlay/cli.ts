@@ -65,7 +65,16 @@ export async function main(argv: string[], io: CliIo = stdio, deps: NetworkCliDe
   const timeoutMs = Number(v.timeout ?? 30) * 1000;
   const term = deps.term ?? (io === stdio ? processTerm() : { ...io, tty: false });
   /** The control-plane version before a write (the wait's start), or null (no control plane, or --no-wait). */
-  const before = async (): Promise<number | null> => (v['no-wait'] ? null : ((await controlStatus(client))?.version ?? null));
+  const before = async (): Promise<number | null> => {
+    if (v['no-wait']) return null;
+    try {
+      return (await controlStatus(client))?.version ?? null;
+    } catch (e) {
+      // Not allowed to read the control plane: the write goes ahead, unwatched.
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return null;
+      throw e;
+    }
+  };
   /** Wait for the agents after a write; a failed wait throws naming the agents that lag (after --json printed the outcome). */
   const wait = async (since: number | null, result: unknown): Promise<WaitOutcome> => {
     let w: WaitOutcome;
