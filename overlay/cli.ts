@@ -18,7 +18,7 @@ import { ApiError, bodyText } from '../common/index.js';
 import { startClusterCommand } from '../common/cli-command.js';
 import type { ClusterClient } from '../common/cli-client.js';
 import { countProgress, processTerm, type Term } from '../common/cli-output.js';
-import type { ControlStatus } from '../control/agents.js';
+import type { ControlStatus } from '../control/index.js';
 import { waitAgentsApplied, type WaitClock, type WaitOutcome } from './net-wait.js';
 
 const USAGE = `usage: sextant network <create|ls|rm|isolate|allow|rules> [args] [--master IP:5050 | --url URL [--ca FILE]]

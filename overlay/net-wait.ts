@@ -7,7 +7,7 @@
  * apply it by waiting: the wait ends at once and names it. Bounded by `timeoutMs`; the clock and
  * the pause are injected (tests).
  */
-import type { ControlStatus } from '../control/agents.js';
+import type { ControlStatus } from '../control/index.js';
 
 export interface WaitClock {
   now(): number;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { AgentStatus, ControlStatus } from '../../control/agents.js';
+import type { AgentStatus, ControlStatus } from '../../control/index.js';
 import { waitAgentsApplied, type WaitClock } from '../net-wait.js';
 
 const agent = (id: string, applied: number, o: Partial<AgentStatus> = {}): AgentStatus => ({
