@@ -2,7 +2,7 @@
 import t from 'tap';
 import { parseMasterArgs } from '../cli.js';
 
-const base = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x'];
+const base = ['--ip', '127.0.0.1', '--work-dir', '/tmp/x', '--insecure-dev'];
 
 t.test('--vip-failure-threshold, --vip-failure-min-connections, --vip-drain-failing, --vip-metrics-interval-ms', async (t) => {
   const rows: [string, string[], NodeJS.ProcessEnv, unknown][] = [
