@@ -34,7 +34,7 @@ export interface UpOptions {
   masterServices: string[];
   /** Where to keep a JSON description of the running cluster (up-status.ts). */
   statusFile?: string;
-  /** --insecure-dev (and with --masters 3|5): plain HTTP between the components; otherwise mutual TLS (up-tls.ts). */
+  /** --insecure-dev: plain HTTP between the components; otherwise mutual TLS (up-tls.ts), with one master or several. */
   insecureDev: boolean;
 }
 
@@ -72,9 +72,9 @@ function upCommand(out: { text: string }): Command {
     .option('--port-base <port>', 'first task port of agent 1 (agent i gets 1000 ports from port-base + 1000*(i-1))', intIn('--port-base', 1024, 65535), 31000)
     .option('--agent-timeout-ms <ms>', 'master marks an agent gone after this silence', intIn('--agent-timeout-ms', 100, 3_600_000), 15000)
     .option('--mesos-dns-port <port>', 'Mesos-DNS DNS port on the master (default: $SEXTANT_MESOS_DNS_PORT or 61053)', port('--mesos-dns-port'))
-    .option('--admin-port <port>', 'HTTPS entry point on the master (certificate from a cluster CA made in <work-dir>/pki)', port('--admin-port'), 8443)
+    .option('--admin-port <port>', 'HTTPS entry point on the master, on every master with --masters 3|5 (certificate from a cluster CA made in <work-dir>/pki)', port('--admin-port'), 8443)
     .option('--no-admin', 'no HTTPS entry point')
-    .option('--insecure-dev', 'plain HTTP between the components, no certificates (the behaviour before mutual TLS; for development and tests). Always so with --masters 3|5 for now')
+    .option('--insecure-dev', 'plain HTTP between the components, no certificates (the behaviour before mutual TLS; for development and tests)')
     .option('--status-file <path>', 'keep a JSON description of the running cluster here (see README, "Scripting sextant up")')
     .helpOption('-h, --help', 'show this help and exit')
     .allowExcessArguments(false)
@@ -121,7 +121,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
     options: {
       agents: v.agents,
       masters: v.masters,
-      insecureDev: v.insecureDev === true || v.masters > 1,
+      insecureDev: v.insecureDev === true,
       zkPorts: { client: v.zkPort, peer: v.zkPort + 707, election: v.zkPort + 1707 },
       workDir: v.workDir,
       example: v.example,
@@ -134,7 +134,7 @@ export function readUpArgs(argv: string[], env: NodeJS.ProcessEnv = process.env)
       portBase: v.portBase,
       agentTimeoutMs: v.agentTimeoutMs,
       mesosDnsPort: v.mesosDnsPort ?? envPort(env, 'SEXTANT_MESOS_DNS_PORT', 61053),
-      adminPort: v.admin === false || v.masters > 1 ? 0 : v.adminPort, // the entry point runs with one master (not yet with --masters 3|5)
+      adminPort: v.admin === false ? 0 : v.adminPort,
       mesosDnsHttpPort: envPort(env, 'SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
       controlPort: envPort(env, 'SEXTANT_CONTROL_PORT', 5060),
       masterServices: (env.SEXTANT_MASTER_SERVICES ?? 'acs,overlay,l4lb,netmetrics,mesos-dns,control,dashboard').split(',').map((s) => s.trim()).filter(Boolean),

@@ -15,7 +15,8 @@
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { upRequest as requestJson } from './up-tls.js';
+import { haEntryCert, haMasterTlsDir, upRequest as requestJson, type UpTls } from './up-tls.js';
+import type { CaFiles } from '../common/pki.js';
 import type { Logger, LogFields } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
 import { ZkDetector, ZkMetrics } from '../dns/index.js';
@@ -25,7 +26,7 @@ import { running, say, startChild, terminate, waitLine, type Child, type Wrap } 
 import type { StatusFile } from './up-status.js';
 
 /** The masters' ZooKeeper session timeout: a dead leader's znode goes after this long. */
-export const UP_ZK_SESSION_TIMEOUT_MS = 4000;
+export const UP_ZK_SESSION_TIMEOUT_MS = 2000;
 
 /** A master that exits with a status (a leader that lost its leadership does, as Mesos's) is started again, at most this many times per master. */
 const MAX_RESTARTS = 40;
@@ -50,7 +51,15 @@ export interface UpMaster {
   hostIp: string;
   mesos: string;
   marathon: string;
+  /** Its HTTPS entry point (`https://hostIp:admin-port`), when `up` runs one. */
+  entry?: string;
   child: Child;
+}
+
+/** The masters' security: mutual TLS (absent: --insecure-dev) and the CA that issues the entry points' certificates (absent: --no-admin). */
+export interface HaSecurity {
+  tls?: UpTls;
+  entryCa?: CaFiles;
 }
 
 export interface HaMasters {
@@ -69,9 +78,11 @@ export interface HaMasters {
 
 type Step = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
-export async function startHaMasters(o: UpOptions, logDir: string, status: StatusFile, step: Step, env: Record<string, string>, extraArgs: string[] = [], net?: HaNet): Promise<HaMasters> {
+export async function startHaMasters(o: UpOptions, logDir: string, status: StatusFile, step: Step, env: Record<string, string>, extraArgs: string[] = [], net?: HaNet, sec: HaSecurity = {}): Promise<HaMasters> {
   const hostIps = Array.from({ length: o.masters }, (_, k) => masterIpOf(o, k));
   const ips = net ? hostIps.map((_, k) => net.ip(k)) : hostIps;
+  const scheme = sec.tls ? 'https' : 'http';
+  const entryOn = !!(o.adminPort && sec.entryCa);
   const ensemble = new ZkEnsemble({
     dir: join(o.workDir, 'zookeeper'),
     servers: ips.map((host, k) => ({
@@ -97,7 +108,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
   try {
     if (net)
       await step(`forwarding each master's Mesos, Marathon and ZooKeeper ports to ${hostIps.join(', ')}`, () =>
-        net.forward(ips.flatMap((target, k) => [o.masterPort, o.marathonPort, o.zkPorts.client].map((port) => ({ host: hostIps[k]!, port, target })))),
+        net.forward(ips.flatMap((target, k) => [o.masterPort, o.marathonPort, o.zkPorts.client, ...(entryOn ? [o.adminPort] : [])].map((port) => ({ host: hostIps[k]!, port, target })))),
       );
     await step(`starting a ZooKeeper ensemble of ${o.masters} (${ensemble.connect})`, () => ensemble.start(120_000));
     for (const z of ensemble.servers) say(`zookeeper ${z.id}: pid ${z.pid} ${z.address} (data ${join(o.workDir, 'zookeeper', `server${z.id}`)})`);
@@ -107,11 +118,21 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
       s.zk = zk;
       s.zookeeper = ensemble.servers.map((z) => ({ address: z.address, pid: z.pid ?? 0, state: 'running' }));
     });
+    // Each master's own certificate (IP SAN and spiffe identity of its address) and its entry point's.
+    const secArgs = new Map<number, string[]>();
+    if (sec.tls || entryOn)
+      await step(`issuing ${o.masters} masters' ${sec.tls ? 'certificates' : ''}${sec.tls && entryOn ? ' and ' : ''}${entryOn ? 'entry-point certificates' : ''} in ${join(o.workDir, 'pki')}`, async () => {
+        for (const [k, ip] of ips.entries()) {
+          const tlsArgs = sec.tls ? ['--tls-dir', await haMasterTlsDir(sec.tls.ca, k + 1, ip, hostIps[k]!), '--bootstrap-token-file', sec.tls.tokenFile] : ['--insecure-dev'];
+          const e = entryOn ? await haEntryCert(sec.entryCa!, k + 1, ip, hostIps[k]!) : undefined;
+          secArgs.set(k + 1, [...tlsArgs, ...(e ? ['--admin-port', String(o.adminPort), '--admin-cert', e.cert, '--admin-key', e.key] : [])]);
+        }
+      });
     let stopping = false;
     const restartable = (how: string) => /^code [1-9]/.test(how) || how === 'SIGKILL';
     const launch = (n: number, ip: string, restarts: number): Child => {
       const argv = ['master', '--ip', ip, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, `master-${n}`),
-        '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS), '--insecure-dev', ...extraArgs];
+        '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS), ...(secArgs.get(n) ?? ['--insecure-dev']), ...extraArgs];
       let pid = 0;
       const c = startChild(`master-${n}`, argv, logDir, (how) => {
         status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { state: 'exited', exit: how, leader: false })));
@@ -138,9 +159,11 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
         return c;
       });
       const hostIp = hostIps[k]!;
-      const mesos = `http://${hostIp}:${o.masterPort}`;
-      masters.push({ n, ip, hostIp, mesos, marathon: `http://${hostIp}:${o.marathonPort}`, child: m });
-      status.update((s) => s.masters.push({ id: '', mesos, marathon: `http://${hostIp}:${o.marathonPort}`, pid: m.proc.pid!, leader: false, state: 'running' }));
+      const mesos = `${scheme}://${hostIp}:${o.masterPort}`;
+      const marathon = `${scheme}://${hostIp}:${o.marathonPort}`;
+      const entry = entryOn ? `https://${hostIp}:${o.adminPort}` : undefined;
+      masters.push({ n, ip, hostIp, mesos, marathon, ...(entry ? { entry } : {}), child: m });
+      status.update((s) => s.masters.push({ id: '', mesos, marathon, ...(entry ? { entry } : {}), pid: m.proc.pid!, leader: false, state: 'running' }));
       say(`master ${n}: pid ${m.proc.pid} ${mesos}`);
     }
     let leader: UpMaster | undefined;
@@ -155,7 +178,11 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
         if (next === leader) return;
         leader = next;
         if (next) say(`master ${next.n} (${next.mesos}) is the leader`);
-        status.update((s) => s.masters.forEach((x) => (x.leader = !!next && x.pid === next.child.proc.pid)));
+        status.update((s) => {
+          s.masters.forEach((x) => (x.leader = !!next && x.pid === next.child.proc.pid));
+          // The top-level entry point is the leader's (any master's would do: each reaches the leader).
+          if (next?.entry) s.entry = next.entry;
+        });
         for (const w of waiters) w();
         if (next) void leaderId(next).then((id) => id && status.update((s) => s.masters.filter((x) => x.pid === next.child.proc.pid).forEach((x) => (x.id = id))));
       },

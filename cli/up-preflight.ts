@@ -36,6 +36,7 @@ export function plannedBinds(o: UpOptions): PlannedBind[] {
       { proto: 'tcp' as const, host: m, port: o.masterPort, what: `master ${k + 1} Mesos API (forwarded from the netns)` },
       { proto: 'tcp' as const, host: m, port: o.marathonPort, what: `master ${k + 1} Marathon (forwarded from the netns)` },
       { proto: 'tcp' as const, host: m, port: o.zkPorts.client, what: `ZooKeeper server ${k + 1} client port (forwarded from the netns)` },
+      ...(o.adminPort ? [{ proto: 'tcp' as const, host: m, port: o.adminPort, what: `master ${k + 1} entry point HTTPS (forwarded from the netns)` }] : []),
     ]);
   }
   if (o.netns) {
@@ -51,7 +52,7 @@ export function plannedBinds(o: UpOptions): PlannedBind[] {
     const who = o.masters > 1 ? `master ${k + 1} ` : 'master ';
     out.push({ proto: 'tcp', host: m, port: o.masterPort, what: `${who}Mesos API` });
     out.push({ proto: 'tcp', host: m, port: o.marathonPort, what: o.masters > 1 ? `master ${k + 1} Marathon` : 'Marathon' });
-    if (k === 0 && o.adminPort) out.push({ proto: 'tcp', host: m, port: o.adminPort, what: 'entry point HTTPS (--admin-port)' });
+    if (o.adminPort) out.push({ proto: 'tcp', host: m, port: o.adminPort, what: `${o.masters > 1 ? who : ''}entry point HTTPS (--admin-port)` });
     if (o.masterServices.includes('control')) out.push({ proto: 'tcp', host: m, port: o.controlPort, what: `${o.masters > 1 ? who : ''}control plane gRPC (SEXTANT_CONTROL_PORT)` });
     if (o.masterServices.includes('mesos-dns')) {
       out.push({ proto: 'udp', host: m, port: o.mesosDnsPort, what: `${o.masters > 1 ? who : ''}Mesos-DNS DNS` });

@@ -18,6 +18,8 @@ export interface MasterStatus {
   mesos: string;
   /** Marathon API base URL, e.g. http://127.0.0.1:8080 */
   marathon: string;
+  /** With --masters 3|5: this master's HTTPS entry point (every master runs one), e.g. https://127.0.0.2:8443 */
+  entry?: string;
   pid: number;
   leader: boolean;
   state: ProcState;
@@ -46,7 +48,7 @@ export interface UpStatus {
   workDir: string;
   masters: MasterStatus[];
   agents: AgentStatus[];
-  /** The HTTPS entry point's URL (`https://IP:8443`), when one runs. */
+  /** The HTTPS entry point's URL (`https://IP:8443`), when one runs; with --masters 3|5 the current leader's (kept current across failovers). */
   entry?: string;
   /** Path of the cluster CA certificate the entry point's certificate is issued by (curl --cacert). */
   ca?: string;

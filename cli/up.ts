@@ -149,20 +149,24 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
   try {
     if (layout) await step(`creating ${o.agents} network namespaces (${layout.prefix}*) and a bridge`, () => layout.create());
     const ca = o.adminPort ? await step(`making the cluster CA in ${join(o.workDir, 'pki')}`, () => ensureCa(join(o.workDir, 'pki'))) : undefined;
-    const tls = o.insecureDev ? undefined : await step(`issuing the master's and the operator's certificates and a bootstrap token in ${join(o.workDir, 'pki')}`, () => prepareUpTls(o.workDir, masterIp, layout ? ['127.0.0.1'] : []));
+    const ha1 = o.masters === 1;
+    const tls = o.insecureDev
+      ? undefined
+      : await step(`issuing the ${ha1 ? "master's" : 'cluster CA'} and the operator's certificates and a bootstrap token in ${join(o.workDir, 'pki')}`, () => prepareUpTls(o.workDir, ha1 ? { ip: masterIp, ips: layout ? ['127.0.0.1'] : [] } : undefined));
     if (tls) {
       useUpTls(tls);
       status.update((s) => Object.assign(s, { ca: tls.ca.cert, cli_cert: tls.cli.cert, cli_key: tls.cli.key }));
     }
-    const masterTlsArgs = tls ? ['--tls-dir', tls.masterDir, '--bootstrap-token-file', tls.tokenFile] : ['--insecure-dev'];
+    const masterTlsArgs = tls ? ['--tls-dir', tls.masterDir!, '--bootstrap-token-file', tls.tokenFile] : ['--insecure-dev'];
     const agentTlsArgs = tls ? ['--tls-ca', tls.ca.cert, '--bootstrap-token-file', tls.tokenFile] : ['--insecure-dev'];
     const masterEnv = { SEXTANT_MESOS_DNS_PORT: String(o.mesosDnsPort), ...(o.ipv6 ? { SEXTANT_OVERLAY_SUBNET6: DUAL_STACK_SUBNET6 } : {}) };
     if (o.masters > 1) {
       const net = layout && { ip: (k: number) => layout.haMasterIp(k), inMaster: (k: number, argv: string[]) => layout.inMaster(k, argv), wrap: (k: number) => layout.wrapHaMaster(k), forward: (l: { host: string; port: number; target: string }[]) => layout.forward(l) };
-      ha = await startHaMasters(o, logDir, status, step, masterEnv, admin ? superuserArgs(admin) : [], net);
+      ha = await startHaMasters(o, logDir, status, step, masterEnv, admin ? superuserArgs(admin) : [], net, { ...(tls ? { tls } : {}), ...(ca ? { entryCa: ca } : {}) });
       const lead = await step('waiting for a leader', () => ha!.waitLeader(60_000));
       masterUrl = lead.mesos;
       marathonUrl = lead.marathon;
+      if (ca && lead.entry) status.update((s) => Object.assign(s, { entry: lead.entry, ca: ca.cert }));
       if (admin) {
         const token = await step(`logging in as ${admin.uid} at the leader`, () => adminToken(masterUrl, admin)).catch((e: Error) => void say(`  (no token in the status file: ${e.message})`));
         if (token) status.update((s) => void (s.token = token));
@@ -221,7 +225,8 @@ async function runCluster(o: UpOptions, release: () => void): Promise<UpCluster>
     const applied = await waitApplied(masterUrl, started, APPLIED_TIMEOUT_MS);
     // The file first: a script that sees "ready" may read it at once.
     status.publish();
-    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entryUrl && ca ? { url: entryUrl, ca: ca.cert } : undefined, ha, admin, tls ? { ca: tls.ca.cert, cert: tls.cli.cert, key: tls.cli.key } : undefined);
+    const entry = ha ? ha.leader()?.entry ?? ha.masters[0]!.entry : entryUrl;
+    printSummary(o, masterUrl, marathonUrl, tasks, applied, layout, entry && ca ? { url: entry, ca: ca.cert } : undefined, ha, admin, tls ? { ca: tls.ca.cert, cert: tls.cli.cert, key: tls.cli.key } : undefined);
     const first = masterChildren()[0]!;
     return { masterUrl, marathonUrl, masterPid: (ha?.leader()?.child ?? first).proc.pid!, agentPids: agents.map((a) => a.proc.pid!), stop: stopAndRelease };
   } catch (e) {
@@ -243,14 +248,14 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
   say(`Sextant is up (logs and state in ${o.workDir})`);
   if (ha) {
     const lead = ha.leader();
-    for (const m of ha.masters) say(`  master ${m.n}   ${m.mesos}/master/state   ${m.marathon}/v2/apps${m === lead ? '   (leader)' : ''}`);
+    for (const m of ha.masters) say(`  master ${m.n}   ${m.mesos}/master/state   ${m.marathon}/v2/apps${m.entry ? `   entry ${m.entry}` : ''}${m === lead ? '   (leader)' : ''}`);
     say(`  zookeeper  ${ha.ensemble.connect}   (store ${ha.zk}, election ${ha.electionZk})`);
     say(`  leader     master ${lead?.n ?? '?'}: any master answers (followers redirect or proxy to the leader)`);
   } else {
     say(`  master     ${masterUrl}/master/state`);
     say(`  marathon   ${marathonUrl}/v2/apps`);
   }
-  if (entry) say(`  entry      curl --cacert ${entry.ca} -H "Authorization: token=$TOKEN" ${entry.url}/marathon/v2/apps   (HTTPS entry point: /mesos/, /marathon/, /mesos_dns/, /net/, /service/<app>/)`);
+  if (entry) say(`  entry      curl --cacert ${entry.ca} -H "Authorization: token=$TOKEN" ${entry.url}/marathon/v2/apps   (HTTPS entry point: /mesos/, /marathon/, /mesos_dns/, /net/, /service/<app>/${ha ? '; one on every master, each reaches the leader' : ''})`);
   const via = layout ? `ip netns exec ${layout.hubName} ` : '';
   if (layout?.ipv6) for (const line of dualStackLines(tasks, layout)) say(line);
   else for (const t of tasks) say(`  example    ${via}curl http://${t.host}:${t.ports[0]}/   (${t.id})`);

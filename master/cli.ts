@@ -261,7 +261,7 @@ async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof
     }
     process.stdout.write(`sextant master elected leader ${hostPort(master.ip, master.port)}\n`);
     return stopAll;
-  }, (ip, port, mport) => process.stdout.write(`sextant master listening on http://${hostPort(ip, port)} (marathon http://${hostPort(ip, mport)}) as a contender (zk ${ha.zk.replace(/\/\/[^@/]*@/, '//******@')})\n`));
+  }, (ip, port, mport) => process.stdout.write(`sextant master listening on ${opts.tls ? 'https' : 'http'}://${hostPort(ip, port)} (marathon ${opts.tls ? 'https' : 'http'}://${hostPort(ip, mport)}) as a contender (zk ${ha.zk.replace(/\/\/[^@/]*@/, '//******@')})\n`));
   const sig = untilSignal().then((s) => (log.info('master_stopping', { signal: s }), run.stop()));
   const code = await Promise.race([run.done, sig.then(() => 0)]);
   await run.stop();

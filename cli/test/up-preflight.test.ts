@@ -168,16 +168,19 @@ t.test('--masters: 1, 3 or 5; with 3 each master address gets its ZooKeeper port
   const n = parseUpArgs(['--ip-base', '127.9.9', '--masters', '3', '--netns'], env);
   t.same(
     plannedBinds(n).map((b) => `${b.proto} ${b.host}:${b.port}`),
-    [1, 2, 3].flatMap((k) => [`tcp 127.9.9.${k}:5050`, `tcp 127.9.9.${k}:8080`, `tcp 127.9.9.${k}:2181`]),
-    'with --netns: only the forwarded Mesos, Marathon and ZooKeeper client ports of each master, on <ip-base>.k',
+    [1, 2, 3].flatMap((k) => [`tcp 127.9.9.${k}:5050`, `tcp 127.9.9.${k}:8080`, `tcp 127.9.9.${k}:2181`, `tcp 127.9.9.${k}:8443`]),
+    'with --netns: only the forwarded Mesos, Marathon, ZooKeeper client and entry-point ports of each master, on <ip-base>.k',
   );
   t.equal(parseUpArgs([], env).masters, 1, 'one master by default');
   const o = parseUpArgs(['--ip-base', '127.9.9', '--agents', '1', '--masters', '3'], env);
   t.same(o.zkPorts, { client: 2181, peer: 2888, election: 3888 });
-  t.equal(o.adminPort, 0, 'no entry point with several masters (yet)');
+  t.equal(o.adminPort, 8443, 'an entry point on every master');
+  t.equal(o.insecureDev, false, 'mutual TLS by default with several masters too');
+  t.equal(parseUpArgs(['--masters', '3', '--insecure-dev'], env).insecureDev, true, '--insecure-dev when asked');
   const binds = plannedBinds(o).map((b) => `${b.proto} ${b.host}:${b.port} ${b.what}`);
   for (const k of [1, 2, 3]) {
     t.ok(binds.includes(`tcp 127.9.9.${k}:5050 master ${k} Mesos API`), `master ${k} on 127.9.9.${k}`);
+    t.ok(binds.includes(`tcp 127.9.9.${k}:8443 master ${k} entry point HTTPS (--admin-port)`), `master ${k}'s entry point on 127.9.9.${k}`);
     t.ok(binds.includes(`tcp 127.9.9.${k}:2181 ZooKeeper server ${k} client port (--zk-port)`), `ZooKeeper server ${k} on 127.9.9.${k}`);
     t.ok(binds.includes(`tcp 127.9.9.${k}:3888 ZooKeeper server ${k} election port`));
   }
