@@ -15,6 +15,7 @@ export { AuthGate, credentialOf } from './router/auth-gate.js';
 export { Acs, type AcsOptions, type LoginResult } from './acs/service.js';
 export { acsMasterPlugin, createAcs, type AcsPluginOptions } from './acs/plugin.js';
 export { AcsAuthority, tokenOf } from './acs/authority.js';
+export { LeaderAuthority, type LeaderAuthorityOptions } from './acs/leader-authority.js';
 export { IdentityStore, type UserRecord, type AclRecord } from './acs/store.js';
 export { TokenSigner, verifyJwt, DEFAULT_TOKEN_LIFETIME_MS } from './acs/tokens.js';
 export { LoginThrottle, type ThrottleOptions } from './acs/throttle.js';

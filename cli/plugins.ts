@@ -19,7 +19,7 @@
  *   overriding the node handle's `tls`; the certificate carries the node's spiffe identity).
  * The entry point (admin/router) is a front: it runs on every master given `--admin-port`, leader or
  * not, and asks `entryAuthority.current` (the identity service, admin/acs, once it runs in this
- * process) per request; SEXTANT_ENTRY_* tune its limits (admin/README.md).
+ * process) per request, else (a follower) the leader's identity service (admin/acs/leader-authority.ts); SEXTANT_ENTRY_* tune its limits (admin/README.md).
  * Every process also runs `diag` (first): one HealthRegistry handed to each plugin as `host.health`,
  * served as the node's units on `/system/health/v1` (and, on the master, aggregated over the agents).
  * Each plugin is loaded lazily and guarded: a network service that cannot start is logged with the
@@ -236,8 +236,10 @@ export const masterFront: MasterFront = (host) => {
     name: 'entry',
     start: async (signal) => {
       const admin = await import('../admin/index.js');
+      // Where the identity service does not run (a follower of --zk: services run on the leader only), the leader's answers it.
+      const viaLeader = masterSelected.some(([name]) => name === 'acs') ? new admin.LeaderAuthority({ ip: host.ip, port: host.port, ...(host.tls ? { tls: host.tls } : {}) }) : undefined;
       inner = admin.entryPlugin({
-        authority: () => entryAuthority.current,
+        authority: () => entryAuthority.current ?? viaLeader,
         mesosDnsPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
         limits: admin.entryLimitsFromEnv(),
       })(host);
