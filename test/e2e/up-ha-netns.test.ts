@@ -3,14 +3,15 @@
  * own network namespace on the hub bridge, the agents in theirs; the status file lists the three
  * masters (exactly one leader) and the ensemble; both agents are registered at the leader; the
  * example app runs and answers from an agent's namespace, and its name resolves there through the
- * agent's dispatcher. Ctrl-C (SIGINT) stops everything and removes every namespace of the run.
+ * agent's dispatcher. Secure, as `up` is by default: every master and agent serves https (the test
+ * presents the status file's operator certificate). Ctrl-C (SIGINT) stops everything and removes every namespace of the run.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { requestJson } from '../../common/http.js';
+import { requestJson as plainRequest } from '../../common/http.js';
 import { alive, eventually, requireTools, requireZooKeeperServer } from '../lib/index.js';
 import { startHaNetnsUp } from './ha-netns-up.js';
 import { netnsList } from './netns-up.js';
@@ -23,7 +24,9 @@ t.test('sextant up --masters 3 --netns: masters, ZooKeeper and agents each in th
   requireZooKeeperServer();
   requireTools('ip', 'dig', 'curl');
   const c = await startHaNetnsUp(t, { masters: 3, agents: 2, kind: 'uphans' });
+  const requestJson: typeof plainRequest = (url, opts = {}) => plainRequest(url, { ...opts, ...(c.tls ? { tls: c.tls } : {}) });
   const s = c.status();
+  t.ok(c.tls && s.masters.every((m) => m.mesos.startsWith('https://')) && s.agents.every((a) => a.api.startsWith('https://')), 'mutual TLS: every master and agent serves https');
   t.equal(s.masters.length, 3, 'three masters');
   t.equal(s.masters.filter((m) => m.leader).length, 1, 'exactly one leader');
   t.equal(s.zookeeper?.length, 3, 'three ZooKeeper servers');

@@ -1,32 +1,42 @@
 /**
  * Issue 25: `sextant up --masters 3` on a real ZooKeeper ensemble (Debian's zookeeper), real
- * masters and agents. The status file lists 3 masters (exactly one leader), the ZooKeeper servers
- * and the zk URL. kill -9 the leader: another is elected and the status file says which, the
- * agents re-register with it and watch its control plane, the example app's tasks run on under
- * the same ids, the new leader acknowledges an app write, and no agent's control-plane version
- * goes backwards. Then ZooKeeper: a follower server killed is noticed by no client; a second one
+ * masters and agents, secure by default (#30: mutual TLS between the components, an entry point
+ * on every master, a superuser token). The status file lists 3 masters (exactly one leader, each
+ * with its entry point), the ZooKeeper servers, the zk URL, the CA, the operator's certificate and
+ * the token; the CLI with the token deploys through the leader's entry point and a follower's.
+ * kill -9 the leader: another is elected and the status file says which (and names its entry
+ * point), the agents re-register with it over TLS and watch its control plane, the example app's
+ * tasks run on under the same ids, the new leader acknowledges an app write, the CLI with the same
+ * token deploys through another master's entry point, and no agent's control-plane version goes
+ * backwards. Then ZooKeeper: a follower server killed is noticed by no client; a second one
  * killed (no quorum): writes get 503 naming the cause, reads and DNS answer; both back: writes
- * resume and nothing is lost.
+ * resume and nothing is lost. The test's own calls to the component ports present the status
+ * file's operator certificate.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { requestJson } from '../../common/http.js';
+import { requestJson as plainRequest, type ClientTls } from '../../common/http.js';
 import { ZkEnsemble } from '../../master/index.js';
 import { alive, eventually, fourLetter, requireTools, requireZooKeeperServer } from '../lib/index.js';
 import { spawnUp, upArgs, upPlan, upWorkDir } from './up-lib.js';
+import { sextantJs } from './backbone-lib.js';
 
 t.setTimeout(600_000);
 
 interface Status {
   state: string;
-  masters: { id: string; mesos: string; marathon: string; pid: number; leader: boolean; state: string }[];
+  masters: { id: string; mesos: string; marathon: string; entry?: string; pid: number; leader: boolean; state: string }[];
   agents: { id: string; ip: string; api: string; pid: number; state: string }[];
   zookeeper?: { address: string; pid: number; state: string }[];
   zk?: string;
   token?: string;
+  entry?: string;
+  ca?: string;
+  cli_cert?: string;
+  cli_key?: string;
 }
 interface AppTask {
   id: string;
@@ -60,6 +70,23 @@ const leaders = (s: Status) => s.masters.filter((m) => m.leader);
 const hostOf = (url: string) => new URL(url).hostname;
 const sh = promisify(execFile);
 
+/** The operator's certificate from the status file: every https call of this test presents it. */
+let operator: ClientTls | undefined;
+const requestJson: typeof plainRequest = (url, opts = {}) => plainRequest(url, { ...opts, ...(operator && url.startsWith('https:') ? { tls: operator } : {}) });
+
+/** The CLI as a user runs it against an entry point with the status file's token (no stored token, no client certificate). */
+async function cli(dir: string, entry: string, ca: string, token: string, args: string[]): Promise<{ code: number; out: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, SEXTANT_URL: entry, SEXTANT_CA: ca, SEXTANT_TOKEN: token, XDG_CONFIG_HOME: join(dir, 'config') };
+  for (const k of ['SEXTANT_MASTER', 'SEXTANT_MARATHON', 'SEXTANT_CERT', 'SEXTANT_KEY']) delete env[k];
+  try {
+    const r = await sh(process.execPath, [sextantJs, ...args], { env, timeout: 60_000 });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string; message: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, out: `${x.stdout ?? ''}${x.stderr ?? x.message}` };
+  }
+}
+
 async function tasksOf(marathon: string): Promise<AppTask[]> {
   const r = await requestJson(`${marathon}/v2/apps/hello/tasks`, { timeoutMs: 5000 });
   if (r.status !== 200) throw new Error(`${marathon}/v2/apps/hello/tasks answered ${r.status}`);
@@ -77,11 +104,18 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   const plan = await upPlan();
   const dir = upWorkDir(t, 'upha');
   const file = join(dir, 'status.json');
-  const up = spawnUp(t, upArgs(plan, join(dir, 'work'), 2, ['--masters', '3', '--status-file', file, '--agent-timeout-ms', '15000']), join(dir, 'work'));
+  const up = spawnUp(t, upArgs(plan, join(dir, 'work'), 2, ['--masters', '3', '--status-file', file, '--agent-timeout-ms', '15000'], { secure: true }), join(dir, 'work'));
   await up.waitFor(/sextant up: ready/, 300_000);
 
   // --- the status file
   const s0 = read(file);
+  t.equal(s0.ca, join(dir, 'work', 'pki', 'ca.crt'), 'the cluster CA');
+  t.ok(s0.cli_cert && s0.cli_key, "the operator's certificate and key");
+  operator = { ca: readFileSync(s0.ca!), cert: readFileSync(s0.cli_cert!), key: readFileSync(s0.cli_key!) };
+  t.ok(s0.masters.every((m) => m.mesos.startsWith('https://') && m.marathon.startsWith('https://')), 'every master serves https');
+  t.same(s0.masters.map((m) => m.entry), [1, 2, 3].map((i) => `https://${plan.ipBase}.${i}:${plan.adminPort}`), 'an entry point on every master');
+  t.ok(s0.agents.every((a) => a.api.startsWith('https://')), 'every agent serves https');
+  t.match(await plainRequest(`${s0.masters[1]!.mesos}/master/state`, { tls: { ca: operator.ca } }).catch((e: Error) => ({ refused: e.message })), { refused: String }, "a follower's Mesos port refuses a caller without a certificate");
   t.equal(s0.masters.length, 3, 'three masters');
   t.equal(leaders(s0).length, 1, 'exactly one leader');
   t.same(s0.masters.map((m) => hostOf(m.mesos)), [1, 2, 3].map((i) => `${plan.ipBase}.${i}`), 'each master on its own address');
@@ -95,6 +129,21 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   t.type(s0.token, 'string', 'the status file holds a superuser token (the admin made in the shared store)');
   const whoami = async (mesos: string) => (await requestJson(`${mesos}/acs/api/v1/auth/whoami`, { headers: { authorization: `token=${s0.token}` }, timeoutMs: 5000 })).body;
   t.match(await whoami(lead0.mesos), { uid: 'admin' }, 'the leader accepts it');
+  t.equal(s0.entry, lead0.entry, "the status file's entry point is the leader's");
+  const cliDir = join(dir, 'cli');
+  const appFile = (id: string) => {
+    writeFileSync(join(dir, `${id}.json`), JSON.stringify({ id: `/${id}`, cmd: 'sleep 1000', cpus: 0.01, mem: 8, instances: 0 }));
+    return join(dir, `${id}.json`);
+  };
+  const follower0 = s0.masters.find((m) => !m.leader)!;
+  for (const [what, entry, id] of [['the leader', lead0.entry!, 'via-leader'], ['a follower', follower0.entry!, 'via-follower']] as const) {
+    const r = await cli(cliDir, entry, s0.ca!, s0.token!, ['app', 'add', appFile(id), '--no-wait']);
+    t.equal(r.code, 0, `sextant app add with the token through ${what}'s entry point (${entry}): ${r.out.trim().split('\n')[0]}`);
+  }
+  const anon = await cli(cliDir, follower0.entry!, s0.ca!, '', ['app', 'ls']);
+  t.not(anon.code, 0, `without a token a follower's entry point refuses: ${anon.out.trim().split('\n').pop()}`);
+  const appIds = (await requestJson(`${lead0.marathon}/v2/apps`)).body as { apps: { id: string }[] };
+  t.ok(['/via-leader', '/via-follower'].every((id) => appIds.apps.some((a) => a.id === id)), 'both apps reached Marathon');
 
   const tasks0 = await tasksOf(lead0.marathon);
   t.equal(tasks0.length, 2, 'the example app runs 2 tasks');
@@ -155,6 +204,12 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   t.ok(w1.status === 200 || w1.status === 201, `an app write acknowledged by the new leader (${w1.status})`);
   t.equal((await requestJson(`${lead1.marathon}/v2/apps/ha-probe`)).status, 200, 'and read back');
   t.match(await whoami(lead1.mesos), { uid: 'admin' }, "the new leader accepts the old leader's token (one signing key in the store)");
+  t.equal(s1.entry, lead1.entry, "the status file's entry point follows the leader");
+  const other = s1.masters.find((m) => m.mesos !== lead0.mesos && m.mesos !== lead1.mesos)!;
+  for (const m of [lead1, other]) {
+    const r = await cli(cliDir, m.entry!, s1.ca!, s0.token!, ['app', 'add', appFile(`after-${new URL(m.mesos).hostname.split('.').pop()}`), '--no-wait']);
+    t.equal(r.code, 0, `after the failover the same token deploys through ${m.entry}${m === lead1 ? ' (the new leader)' : ' (a follower)'}: ${r.out.trim().split('\n')[0]}`);
+  }
 
   for (const [i, a] of s1.agents.entries())
     await eventually(async () => {
