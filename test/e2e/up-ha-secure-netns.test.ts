@@ -35,12 +35,14 @@ async function cli(dir: string, entry: string, ca: string, token: string, args: 
   }
 }
 
-/** curl inside a namespace: the HTTP status, or 0 and curl's error when no HTTP answer came (refused at the TLS layer). */
-async function curl(ns: Netns, url: string, tls?: { ca: string; cert?: string; key?: string }): Promise<{ code: number; error?: string }> {
-  const args = ['-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}'];
+/** curl inside a namespace: the HTTP status and body, or 0 and curl's error when no HTTP answer came (refused at the TLS layer). */
+async function curl(ns: Netns, url: string, tls?: { ca: string; cert?: string; key?: string }): Promise<{ code: number; body?: string; error?: string }> {
+  const args = ['-sS', '--max-time', '10', '-o', '-', '-w', '\n%{http_code}'];
   if (tls) args.push('--cacert', tls.ca, ...(tls.cert ? ['--cert', tls.cert, '--key', tls.key!] : []));
   try {
-    return { code: Number(await ns.exec('curl', [...args, url])) };
+    const out = await ns.exec('curl', [...args, url]);
+    const i = out.lastIndexOf('\n');
+    return { code: Number(out.slice(i + 1)), body: out.slice(0, i) };
   } catch (e) {
     return { code: 0, error: (e as Error).message.split('\n').filter(Boolean).slice(-1)[0] ?? '' };
   }
@@ -139,12 +141,13 @@ t.test('sextant up --masters 3 --netns, secure: CLI through the entry points acr
     t.equal(r.code, 0, `the same token deploys through ${m.entry} (${m === lead1 ? 'the new leader' : 'a follower'}): ${r.out.trim().split('\n').pop()}`);
   }
 
-  // --- agents re-register with the new leader over TLS
+  // --- agents re-register with the new leader over TLS (their APIs are inside the bridge: asked from the other namespace, with the operator's certificate)
   const leaderHost = new URL(lead1.mesos).hostname;
   const leaderNsIp = c.masters.find((m) => new URL(m.mesos).hostname === leaderHost)!.ip;
   for (const [i, a] of s1.agents.entries())
     await eventually(async () => {
-      const st = (await requestJson(`${a.api}/state`, { ...op, timeoutMs: 3000 }).catch(() => undefined))?.body as { flags?: { master?: string } } | undefined;
+      const r = await curl(evil, `${a.api}/state`, cluster);
+      const st = r.code === 200 ? (JSON.parse(r.body ?? '{}') as { flags?: { master?: string } }) : undefined;
       return st?.flags?.master === `${leaderNsIp}:${c.plan.masterPort}`;
     }, 60_000, 200, `agent ${i + 1} to follow the new leader`);
   const slaves = await eventually(async () => {
