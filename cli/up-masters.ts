@@ -12,6 +12,11 @@
  * (cli/up-netns.ts) and the host reaches them on <ip-base>.k through the forwarder: the URLs in
  * the status file and the summary are those; the zk:// URLs the masters and agents use name the
  * namespaces' addresses.
+ * Secure unless --insecure-dev (#30): each master gets its own certificate for its own address
+ * (`<work-dir>/pki/master-<n>/`, with the one CA and its key: whichever leads signs agents'
+ * certificates at their bootstrap) and, unless --no-admin, an HTTPS entry point with a certificate
+ * `up` issues for the addresses it is reached on (cli/up-tls.ts); the status file's `entry` follows
+ * the leader.
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
