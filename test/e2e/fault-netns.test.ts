@@ -1,8 +1,8 @@
 /**
  * Issue 25's fault suite, on `sextant up --masters 3 --netns` (real masters, a real ZooKeeper
  * ensemble, each master and its ZooKeeper server in its own namespace, agents in theirs), with the
- * masters' ZooKeeper session timeout of `sextant up` (UP_ZK_SESSION_TIMEOUT_MS, 2 s), in plain
- * HTTP (`--insecure-dev`, see below).
+ * masters' ZooKeeper session timeout of `sextant up` (UP_ZK_SESSION_TIMEOUT_MS, 2 s), secure as
+ * `up` is by default (mutual TLS: every client call presents the operator's certificate).
  *
  * While a churn client (test/lib/churn.ts) writes without pause through the masters and a client
  * in agent 1's namespace resolves `hello.marathon.mesos` through the agent's dispatcher and
@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requestJson } from '../../common/http.js';
+import { requestJson as plainRequest } from '../../common/http.js';
 import { UP_ZK_SESSION_TIMEOUT_MS } from '../../cli/up-masters.js';
 import { acksAfterTakeover, alive, ChurnClient, eventually, readChurnState, requireTools, requireZooKeeperServer, spawnTracked, uniqueName, verifyChurn, type ChurnCheck, type ChurnMaster, type ChurnWrite } from '../lib/index.js';
 import { startHaNetnsUp, type HaNetnsCluster } from './ha-netns-up.js';
@@ -102,11 +102,11 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   // The agents' timeout of `sextant up` (15 s), not the 3 s of the other up tests: a failover takes ~3 s
   // (2 s session + election + takeover) before agents can re-register, and a master that marks
   // them gone sooner replaces their tasks (TASK_LOST), which is what this suite must not see.
-  // --insecure-dev: this suite is about failover under churn (acknowledged writes, fencing, the data
-  // plane); its churn client writes with fetch, which cannot present the operator's client
-  // certificate the secure masters ask for. The secure HA cluster has its own tests (up-ha.test.ts,
-  // up-ha-secure-netns.test.ts).
-  const c = await startHaNetnsUp(t, { masters: 3, agents: 2, kind: 'fault', agentTimeoutMs: AGENT_TIMEOUT_MS, insecure: true });
+  // Secure, as `up` is by default: the churn client and this test's own calls present the status file's operator certificate.
+  const c = await startHaNetnsUp(t, { masters: 3, agents: 2, kind: 'fault', agentTimeoutMs: AGENT_TIMEOUT_MS });
+  if (!c.tls) throw new Error('the status file names no CA and operator certificate');
+  const tls = c.tls;
+  const requestJson: typeof plainRequest = (url, opts = {}) => plainRequest(url, { ...opts, tls });
   const masters: ChurnMaster[] = c.masters.map((m) => ({ ip: m.ip, mesos: m.mesos, marathon: m.marathon }));
   const lead0 = await currentLeader(c);
   const tasksOf = async (k: number) => {
@@ -126,7 +126,7 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   t.match(probe.output(), /"ready"/, `the probe resolved the VIP: ${probe.output().trim().split('\n')[0]}`);
 
   // --- churn
-  const churn = new ChurnClient({ masters, prefix: `c${hex()}` });
+  const churn = new ChurnClient({ masters, prefix: `c${hex()}`, tls });
   churn.start();
   t.teardown(() => churn.stop());
   // On a failed wait: the last writes and the masters' leadership events, to explain it.
@@ -160,7 +160,7 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   // --- the leader cut off from ZooKeeper and the agents, its process alive
   const lead = await currentLeader(c);
   const old = c.masters[lead.k]!;
-  const pinned = new ChurnClient({ masters, prefix: `p${hex()}`, pinned: masters[lead.k]!, kinds: ['app'], timeoutMs: 5000 });
+  const pinned = new ChurnClient({ masters, prefix: `p${hex()}`, pinned: masters[lead.k]!, kinds: ['app'], timeoutMs: 5000, tls });
   pinned.start();
   t.teardown(() => pinned.stop());
   await pinned.waitFor((w) => w.outcome === 'ack' && w.by === old.ip, 60_000, `a write acknowledged by the leader ${old.ip} before the cut`);
@@ -222,7 +222,7 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   }, 60_000, 250, 'every deployment to finish').catch(() => t.comment(`deployments still running after 60 s: ${JSON.stringify(pending).slice(0, 1500)}`));
   let check: ChurnCheck = { problems: ['not read'], certain: 0, uncertain: 0 };
   await eventually(async () => {
-    const [a, b] = await Promise.all([readChurnState(at, churn.prefix), readChurnState(at, pinned.prefix)]);
+    const [a, b] = await Promise.all([readChurnState(at, churn.prefix, tls), readChurnState(at, pinned.prefix, tls)]);
     check = verifyChurn(churn.log, a);
     const pc = verifyChurn(pinned.log, b);
     check = { problems: [...check.problems, ...pc.problems], certain: check.certain + pc.certain, uncertain: check.uncertain + pc.uncertain };

@@ -9,13 +9,16 @@
  *  - `unknown`: no answer (connection error, timeout), a 500, a proxy's 502/504, or a 503 saying the
  *    write may or may not have committed (the store lost ZooKeeper mid-write): it may or may not be.
  * Requests go to the leader the client believes in (`/v2/leader`, asked again after any failure,
- * 200 ms later), never through a redirect, so each write meets exactly one master.
+ * 200 ms later), never through a redirect, so each write meets exactly one master. Against a secure
+ * cluster (`tls`) every request presents the operator's certificate.
  *
  * verifyChurn() replays the log and compares the cluster's final state: every acknowledged write is
  * there, nothing refused is there (unless a later write made it so), nothing is there twice.
  * Entities with an `unknown` write are only checked for duplicates.
  */
-import { requestJson } from '../../common/http.js';
+import http from 'node:http';
+import https from 'node:https';
+import { requestJson, type ClientTls } from '../../common/http.js';
 
 export interface ChurnMaster {
   /** The master's own address, as /v2/leader and `x-marathon-leader` name it. */
@@ -61,6 +64,28 @@ export interface ChurnOptions {
   pinned?: ChurnMaster;
   /** Kinds to cycle through (default all). */
   kinds?: ('app' | 'vip' | 'network' | 'rule')[];
+  /** Mutual TLS: the cluster CA and the operator's certificate (`sextant up`'s status file), for https masters. */
+  tls?: ClientTls;
+}
+
+/** One request, no redirect followed: status, body text and the `x-marathon-leader` header; rejects on no answer within `timeoutMs`. */
+function send(url: string, method: string, body: unknown, timeoutMs: number, tls?: ClientTls): Promise<{ status: number; text: string; leader?: string }> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string | number> = payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {};
+  return new Promise((resolve, reject) => {
+    const onRes = (res: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
+        clearTimeout(timer);
+        const l = res.headers['x-marathon-leader'];
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), ...(typeof l === 'string' ? { leader: l } : {}) });
+      });
+    };
+    const req = url.startsWith('https:') ? https.request(url, { method, headers, agent: false, ...(tls ?? {}) }, onRes) : http.request(url, { method, headers, agent: false }, onRes);
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (e) => (clearTimeout(timer), reject(e)));
+    req.end(payload);
+  });
 }
 
 interface LiveApp {
@@ -224,7 +249,7 @@ export class ChurnClient {
 
   private async findLeader(): Promise<ChurnMaster | undefined> {
     for (const m of this.o.masters) {
-      const r = await requestJson(`${m.marathon}/v2/leader`, { timeoutMs: 2000 }).catch(() => undefined);
+      const r = await requestJson(`${m.marathon}/v2/leader`, { timeoutMs: 2000, ...(this.o.tls ? { tls: this.o.tls } : {}) }).catch(() => undefined);
       const ip = (r?.body as { leader?: string } | undefined)?.leader?.split(':')[0];
       const l = r?.status === 200 ? this.o.masters.find((x) => x.ip === ip) : undefined;
       if (l) return l;
@@ -238,15 +263,9 @@ export class ChurnClient {
     const base: Omit<ChurnWrite, 'outcome' | 'doneAt'> = { seq: this.log.length, kind, target, ...extra, to: m.ip, sentAt };
     let w: ChurnWrite;
     try {
-      const res = await fetch(`${m[port]}${path}`, {
-        method,
-        redirect: 'manual',
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 8000),
-      });
-      const text = await res.text();
-      const by = res.headers.get('x-marathon-leader');
+      const res = await send(`${m[port]}${path}`, method, body, this.o.timeoutMs ?? 8000, this.o.tls);
+      const text = res.text;
+      const by = res.leader;
       const status = res.status;
       if (status >= 200 && status < 300) {
         w = { ...base, outcome: 'ack', status, by: by ? new URL(by).hostname : m.ip, doneAt: Date.now() };
@@ -283,9 +302,9 @@ export interface ChurnState {
 }
 
 /** The final state from the leader (apps with their running task counts, networks, rules, VIP allocations). */
-export async function readChurnState(leader: ChurnMaster, prefix: string): Promise<ChurnState> {
+export async function readChurnState(leader: ChurnMaster, prefix: string, tls?: ClientTls): Promise<ChurnState> {
   const get = async (url: string) => {
-    const r = await requestJson(url, { timeoutMs: 10_000 });
+    const r = await requestJson(url, { timeoutMs: 10_000, ...(tls ? { tls } : {}) });
     if (r.status !== 200) throw new Error(`${url} answered ${r.status}`);
     return r.body as Record<string, unknown>;
   };
