@@ -36,6 +36,7 @@ import {
   type AgentHost,
   type Component,
   type MasterFront,
+  type MasterFrontHost,
   type MasterHandle,
   type MasterHost,
   type ServiceBuilders,
@@ -229,15 +230,25 @@ export const agentServices: ServiceBuilders<AgentHandle> = (handle) => {
 /** The identity service the entry point authenticates and authorizes with; undefined: it refuses (503) what needs a token. */
 export const entryAuthority: { current?: Authority } = {};
 
-export const masterFront: MasterFront = (host) => {
+/**
+ * The entry point of a master. `askLeader` (a master of several, `--zk`): where the identity service
+ * does not run in this process (a follower: services run on the leader only), the leader's answers.
+ * A single master without it refuses (503) what needs a token, as before its identity service runs.
+ */
+export function makeMasterFront(o: { askLeader: boolean }): MasterFront {
+  return (host) => frontOf(host, o.askLeader);
+}
+
+export const masterFront: MasterFront = makeMasterFront({ askLeader: false });
+
+function frontOf(host: MasterFrontHost, askLeader: boolean): Component | undefined {
   if (host.admin.port === undefined) return undefined;
   let inner: Component | undefined;
   return {
     name: 'entry',
     start: async (signal) => {
       const admin = await import('../admin/index.js');
-      // Where the identity service does not run (a follower of --zk: services run on the leader only), the leader's answers it.
-      const viaLeader = masterSelected.some(([name]) => name === 'acs') ? new admin.LeaderAuthority({ ip: host.ip, port: host.port, ...(host.tls ? { tls: host.tls } : {}) }) : undefined;
+      const viaLeader = askLeader && masterSelected.some(([name]) => name === 'acs') ? new admin.LeaderAuthority({ ip: host.ip, port: host.port, ...(host.tls ? { tls: host.tls } : {}) }) : undefined;
       inner = admin.entryPlugin({
         authority: () => entryAuthority.current ?? viaLeader,
         mesosDnsPort: envPort('SEXTANT_MESOS_DNS_HTTP_PORT', 8123),
@@ -249,7 +260,7 @@ export const masterFront: MasterFront = (host) => {
       await inner?.stop();
     },
   };
-};
+}
 
 /** The modules of the selected master services, for preloadMasterServices(). */
 const masterModules: Record<string, () => Promise<unknown>> = {
