@@ -1,7 +1,7 @@
 /** Tables and progress for a person (terminal) and for a script (plain), one row per behaviour. */
 import t from 'tap';
 import { PassThrough } from 'node:stream';
-import { progress, renderTable, type Term } from '../cli-output.js';
+import { countProgress, progress, renderTable, type Term } from '../cli-output.js';
 
 const head = ['ID', 'RUNNING'];
 const rows = [
@@ -37,4 +37,23 @@ t.test('progress: one plain line per change off a terminal, a bar on one', async
   bar.update({ total: 2, staged: 0, running: 2, healthy: 0, checked: false });
   bar.stop();
   t.match(drawn, /\/web \[█{20}\] 2\/2 running, 0 staged/, 'a full bar with the counts');
+});
+
+t.test('countProgress: "label done/total" lines off a terminal, a bar with the count on one', async (t) => {
+  let err = '';
+  const c = countProgress({ out: () => {}, err: (s) => (err += s), tty: false }, 'agents applied');
+  c.update(0, 2);
+  c.update(0, 2);
+  c.update(2, 2);
+  c.stop();
+  t.equal(err, 'agents applied 0/2\nagents applied 2/2\n', 'a line per change, none repeated');
+
+  const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true }) as unknown as NodeJS.WriteStream;
+  let drawn = '';
+  (stream as unknown as PassThrough).on('data', (b: Buffer) => (drawn += b.toString()));
+  const bar = countProgress({ out: () => {}, err: () => {}, tty: true, progressStream: stream }, 'agents applied');
+  bar.update(1, 2);
+  bar.update(2, 2);
+  bar.stop();
+  t.match(drawn, /agents applied \[█{20}\] 2\/2/, 'a full bar with the count');
 });
