@@ -4,17 +4,16 @@
  * terminal (plain lines, then `--json` with the wait's outcome) and on one (tmux: the bar).
  */
 import t from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { requestJson } from '../../common/http.js';
-import { eventually, requireNetns, requireTools, uniqueName } from '../lib/index.js';
+import { eventually, requireNetns, requireTools, runInTmux } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
 import { startNetnsUp } from './netns-up.js';
 
 t.setTimeout(240_000);
 requireNetns();
-const { tmux } = requireTools('tmux');
+requireTools('tmux');
 
 const pexec = promisify(execFile);
 type Status = { version: number; agents: { agent_id: string; applied: number }[] };
@@ -39,23 +38,8 @@ t.test('network create waits until every agent applied it, on and off a terminal
   const json = await pexec(process.execPath, [sextantJs, 'network', 'create', 'waitjs', '--subnet', '10.233.0.0/16', '--json', '--master', c.master], { encoding: 'utf8', timeout: 60_000 });
   t.match(JSON.parse(json.stdout), { result: { name: 'waitjs' }, wait: { waited: 'applied', agents: 2 } });
 
-  const sock = uniqueName('tmux');
-  const session = uniqueName('net');
   const cmd = `${process.execPath} ${sextantJs} network create waittty --subnet 10.234.0.0/16 --master ${c.master}; echo CODE=$?; exec cat`;
-  execFileSync(tmux, ['-L', sock, 'new-session', '-d', '-s', session, '-x', '120', '-y', '20', cmd]);
-  const socketPath = execFileSync(tmux, ['-L', sock, 'display-message', '-p', '#{socket_path}'], { encoding: 'utf8' }).trim();
-  t.teardown(() => {
-    try {
-      execFileSync(tmux, ['-L', sock, 'kill-session', '-t', session], { stdio: 'pipe' });
-    } catch {
-      /* already gone */
-    }
-    if (socketPath.endsWith(`/${sock}`)) rmSync(socketPath, { force: true });
-  });
-  const pane = await eventually(() => {
-    const p = execFileSync(tmux, ['-L', sock, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
-    return /^CODE=\d+$/m.test(p) && p;
-  }, 90_000, 250, 'network create to finish in tmux');
+  const pane = await runInTmux(t, { cmd, done: /^CODE=\d+$/m, rows: 20, timeoutMs: 90_000, what: 'network create to finish in tmux' });
   t.match(pane, /^CODE=0$/m);
   t.match(pane, /^agents applied \[█+░*\] 2\/2$/m, 'the bar, full at the end');
   t.match(pane, /^created waittty /m);
