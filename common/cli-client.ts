@@ -10,7 +10,9 @@
  * With `--cert`/`--key` (else `$SEXTANT_CERT`/`$SEXTANT_KEY`) every https request presents that client
  * certificate: what a component port under mutual TLS (#30) asks for (`sextant up` issues a `cli` one
  * and names it in its status file); `--master https://IP:5050 --ca ca.crt --cert cli.crt --key cli.key`.
- * Every request carries `authHeaders()` (common/cli-token.ts), follows leader redirects (a few
+ * Paths the entry point serves at its root (`/system/...`, `/acs/api/v1`) are the `root` API: the
+ * entry point itself, else the master. Every request carries `authHeaders()` (common/cli-token.ts;
+ * none with `anonymous`, a login), follows leader redirects (a few
  * hops; the token goes along only to the same origin or to a leader redirect of the same path),
  * and an answer outside 2xx becomes an ApiError whose message is the API's own (Marathon
  * `{message, details}`, DC/OS `{title, description}`, Mesos plain text).
@@ -21,7 +23,12 @@ import { readFileSync } from 'node:fs';
 import { authHeaders } from './cli-token.js';
 import { endpointUrl } from './endpoint.js';
 
-export type Api = 'mesos' | 'marathon' | 'net';
+/**
+ * Which API a path is of. `root`: the paths an entry point serves at its root and passes on
+ * unchanged (`/system/health/v1`, `/system/diag/v1`, `/acs/api/v1`), which the master serves at
+ * the same paths on its own port.
+ */
+export type Api = 'mesos' | 'marathon' | 'net' | 'root';
 
 export interface ClusterOptions {
   url?: string;
@@ -61,11 +68,17 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Send no token (a login). */
+  anonymous?: boolean;
+  /** A 2xx answer's body as its text, unparsed (logs, a state to keep as written). */
+  text?: boolean;
 }
 
 interface Resolved {
   mode: 'entry' | 'direct';
-  bases: Record<Api, string>;
+  bases: Record<Exclude<Api, 'root'>, string>;
+  /** Where `root` paths go: the entry point's base URL, else the master. */
+  root: string;
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
@@ -98,7 +111,7 @@ export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = proce
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ClusterConfigError(`${what} ${JSON.stringify(url)}: only https (or http) is spoken`);
     if (u.username || u.password || u.search || u.hash) throw new ClusterConfigError(`${what} ${JSON.stringify(url)} must be a plain base URL`);
     const base = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
-    return { mode: 'entry', bases: { mesos: `${base}/mesos`, marathon: `${base}/marathon`, net: `${base}/net` }, ...(ca ? { ca } : {}), ...client };
+    return { mode: 'entry', bases: { mesos: `${base}/mesos`, marathon: `${base}/marathon`, net: `${base}/net` }, root: base, ...(ca ? { ca } : {}), ...client };
   }
   const fromMaster = o.master ?? env.SEXTANT_MASTER;
   let mesos: string;
@@ -111,7 +124,7 @@ export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = proce
   } catch (e) {
     throw new ClusterConfigError((e as Error).message);
   }
-  return { mode: 'direct', bases: { mesos, marathon, net: mesos }, ...(ca ? { ca } : {}), ...client };
+  return { mode: 'direct', bases: { mesos, marathon, net: mesos }, root: mesos, ...(ca ? { ca } : {}), ...client };
 }
 
 /** `--cert`/`--key` (else SEXTANT_CERT/SEXTANT_KEY): both or neither, readable. */
@@ -145,7 +158,7 @@ export class ClusterClient {
   }
 
   base(api: Api): string {
-    return this.r.bases[api];
+    return api === 'root' ? this.r.root : this.r.bases[api];
   }
 
   /** Base URL of an agent's API: through the entry point by id, directly at the address the master gave. */
@@ -186,7 +199,7 @@ export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; c
   let auth = true;
   let cur = target;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await send(cur, method, body, auth ? authHeaders(o.env ?? process.env) : {}, o);
+    const res = await send(cur, method, body, auth && !o.anonymous ? authHeaders(o.env ?? process.env) : {}, o);
     if (res.status >= 300 && res.status < 400 && res.location) {
       const next = new URL(res.location, cur);
       // The token follows a redirect only to the same origin, or to a leader answering the same path.
@@ -200,7 +213,7 @@ export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; c
     }
     const parsed = parseBody(res.text);
     if (res.status < 200 || res.status >= 300) throw new ApiError(res.status, apiMessage(res.status, parsed), parsed);
-    return { status: res.status, body: parsed };
+    return { status: res.status, body: o.text ? res.text : parsed };
   }
   throw new UnreachableError(`${target.href}: more than ${MAX_REDIRECTS} redirects`);
 }
