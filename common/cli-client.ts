@@ -74,6 +74,13 @@ export interface RequestOptions {
   text?: boolean;
 }
 
+/** A 2xx answer: its status, parsed body (or text) and headers. */
+export interface Answer<T = unknown> {
+  status: number;
+  body: T;
+  headers: http.IncomingHttpHeaders;
+}
+
 interface Resolved {
   mode: 'entry' | 'direct';
   bases: Record<Exclude<Api, 'root'>, string>;
@@ -168,7 +175,12 @@ export class ClusterClient {
 
   /** A JSON call to one API; resolves with the parsed body of a 2xx answer, throws ApiError or UnreachableError. */
   async request<T = unknown>(api: Api, path: string, o: RequestOptions = {}): Promise<T> {
-    return (await this.call(`${this.base(api)}${this.netPath(api, path)}`, o)).body as T;
+    return (await this.exchange<T>(api, path, o)).body;
+  }
+
+  /** The same, with the answer's status and headers (lowercase names). */
+  async exchange<T = unknown>(api: Api, path: string, o: RequestOptions = {}): Promise<Answer<T>> {
+    return (await this.call(`${this.base(api)}${this.netPath(api, path)}`, o)) as Answer<T>;
   }
 
   /**
@@ -181,7 +193,7 @@ export class ClusterClient {
   }
 
   /** The same at a full URL (an agent's API). */
-  call(url: string, o: RequestOptions = {}): Promise<{ status: number; body: unknown }> {
+  call(url: string, o: RequestOptions = {}): Promise<Answer> {
     return callJson(url, { ...o, ...(this.r.ca ? { ca: this.r.ca } : {}), ...(this.r.cert && this.r.key ? { cert: this.r.cert, key: this.r.key } : {}), env: this.env });
   }
 }
@@ -190,7 +202,7 @@ export class ClusterClient {
  * One CLI request at a full URL: the stored token, leader redirects followed, a 2xx answer's
  * parsed body, else ApiError (the API's message) or UnreachableError.
  */
-export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number; body: unknown }> {
+export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Answer> {
   const target = new URL(url);
   for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) target.searchParams.set(k, String(v));
   const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
@@ -213,7 +225,7 @@ export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; c
     }
     const parsed = parseBody(res.text);
     if (res.status < 200 || res.status >= 300) throw new ApiError(res.status, apiMessage(res.status, parsed), parsed);
-    return { status: res.status, body: o.text ? res.text : parsed };
+    return { status: res.status, body: o.text ? res.text : parsed, headers: res.headers };
   }
   throw new UnreachableError(`${target.href}: more than ${MAX_REDIRECTS} redirects`);
 }
@@ -253,6 +265,7 @@ interface RawResponse {
   status: number;
   location?: string;
   text: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 function send(url: URL, method: string, body: string | undefined, headers: Record<string, string>, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<RawResponse> {
@@ -271,7 +284,7 @@ function send(url: URL, method: string, body: string | undefined, headers: Recor
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
         res.on('error', (e) => reject(new UnreachableError(`${url.origin}: ${e.message}`)));
       },
     );
