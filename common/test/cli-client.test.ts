@@ -81,10 +81,12 @@ t.test("an API's refusal becomes its own message", async (t) => {
   ];
   for (const [status, body, want] of rows) t.equal(apiMessage(status, body), want, `${status} ${JSON.stringify(body)}`);
 
-  const { url } = await server(t, (req) => (req.url === '/v2/apps' ? { status: 422, body: JSON.stringify({ message: 'Object is not valid', details: [{ path: '/id', errors: ['required'] }] }) } : { status: 200, body: '{"ok":true}' }));
+  const { url } = await server(t, (req) => (req.url === '/v2/apps' ? { status: 422, body: JSON.stringify({ message: 'Object is not valid', details: [{ path: '/id', errors: ['required'] }] }) } : { status: 200, body: '{"ok":true}', headers: { 'x-seen': 'yes' } }));
   const c = new ClusterClient({ marathon: url }, {});
   t.same(await c.request('marathon', '/v2/info'), { ok: true });
   t.equal(await c.request('marathon', '/v2/info', { text: true }), '{"ok":true}', 'text: the body as written, unparsed');
+  const x = await c.exchange('marathon', '/v2/info');
+  t.same([x.status, x.body, x.headers['x-seen']], [200, { ok: true }, 'yes'], 'exchange: status, body and the headers');
   const te = await c.request('marathon', '/v2/apps', { method: 'POST', body: {}, text: true }).catch((x: unknown) => x);
   t.equal((te as ApiError).message, 'Object is not valid: /id: required', 'text: a refusal still names the message');
   const e = await c.request('marathon', '/v2/apps', { method: 'POST', body: {} }).catch((x: unknown) => x);
