@@ -178,6 +178,32 @@ export function consumerRank(name: string): number {
   return i < 0 ? CONSUMER_ORDER.length : i;
 }
 
+/** One agent in `GET /v1/control/agents`: what the master sent it, what it applied, what it refused. */
+export interface AgentStatus {
+  agent_id: string;
+  connected: boolean;
+  /** Remote address of the current (or last) stream. */
+  peer: string;
+  parts: PartName[];
+  history: string;
+  last_sent: number;
+  applied: number;
+  /** Last NACKed version and its error (null once a later version is applied). */
+  failed: number | null;
+  error: string | null;
+  /** Current version minus applied (the whole version when the agent holds another history). */
+  lag: number;
+  connected_at: string;
+  last_ack_at: string | null;
+}
+
+/** `GET /v1/control/agents` on the master: its history and current version, and every agent's. */
+export interface ControlStatus {
+  history: string;
+  version: number;
+  agents: AgentStatus[];
+}
+
 /**
  * The response header of the master's network and isolation writes: the control-plane version that
  * carries the write (or the current one when the write changed nothing), so a client waits for
