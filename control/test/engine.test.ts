@@ -27,6 +27,15 @@ t.test('diffPart', async (t) => {
   t.equal(canonicalJson({ b: 1, a: { d: 1, c: [2, { f: 1, e: 0 }] } }), '{"a":{"c":[2,{"e":0,"f":1}],"d":1},"b":1}');
 });
 
+/** A store whose saves fail while `down` (no ZooKeeper quorum). */
+class FlakyStore extends MemoryStore {
+  down = false;
+  override async save(s: Parameters<MemoryStore['save']>[0]): Promise<void> {
+    if (this.down) throw new Error('ZooKeeper quorum unavailable');
+    return super.save(s);
+  }
+}
+
 async function engineWith(t: { teardown(fn: () => unknown): void }, clock: FakeClock, opts = {}) {
   const zones = new SettableSource('zones', [rec('a.x', '1.1.1.1')]);
   const e = new SnapshotEngine({ clock, coalesceMs: 50, history: 'h1', log: quietLog, ...opts });
@@ -144,13 +153,6 @@ t.test('persistence: restart continues the history and version', async (t) => {
 
 t.test('version continuity: saved before published, a failed save publishes nothing, a successor continues above every version sent', async (t) => {
   const clock = new FakeClock(0);
-  class FlakyStore extends MemoryStore {
-    down = false;
-    override async save(s: Parameters<MemoryStore['save']>[0]): Promise<void> {
-      if (this.down) throw new Error('ZooKeeper quorum unavailable');
-      return super.save(s);
-    }
-  }
   const store = new FlakyStore();
   const { e, zones } = await engineWith(t, clock, { store, retryMs: 500 });
   const seen: [number, number | undefined][] = [];
@@ -207,13 +209,6 @@ t.test('a failing source keeps its part; a second source for a part is refused',
 
 t.test('settle(): the version carrying the sources as of the call, not one a rebuild already under way publishes', async (t) => {
   const clock = new FakeClock(0);
-  class FlakyStore extends MemoryStore {
-    down = false;
-    override async save(s: Parameters<MemoryStore['save']>[0]): Promise<void> {
-      if (this.down) throw new Error('ZooKeeper quorum unavailable');
-      return super.save(s);
-    }
-  }
   const store = new FlakyStore();
   const { e, zones } = await engineWith(t, clock, { store, retryMs: 500 });
   const track = (p: Promise<number | undefined>) => {
