@@ -10,7 +10,9 @@
  * With `--cert`/`--key` (else `$SEXTANT_CERT`/`$SEXTANT_KEY`) every https request presents that client
  * certificate: what a component port under mutual TLS (#30) asks for (`sextant up` issues a `cli` one
  * and names it in its status file); `--master https://IP:5050 --ca ca.crt --cert cli.crt --key cli.key`.
- * Every request carries `authHeaders()` (common/cli-token.ts), follows leader redirects (a few
+ * Paths the entry point serves at its root (`/system/...`, `/acs/api/v1`) are the `root` API: the
+ * entry point itself, else the master. Every request carries `authHeaders()` (common/cli-token.ts;
+ * none with `anonymous`, a login), follows leader redirects (a few
  * hops; the token goes along only to the same origin or to a leader redirect of the same path),
  * and an answer outside 2xx becomes an ApiError whose message is the API's own (Marathon
  * `{message, details}`, DC/OS `{title, description}`, Mesos plain text).
@@ -21,7 +23,12 @@ import { readFileSync } from 'node:fs';
 import { authHeaders } from './cli-token.js';
 import { endpointUrl } from './endpoint.js';
 
-export type Api = 'mesos' | 'marathon' | 'net';
+/**
+ * Which API a path is of. `root`: the paths an entry point serves at its root and passes on
+ * unchanged (`/system/health/v1`, `/system/diag/v1`, `/acs/api/v1`), which the master serves at
+ * the same paths on its own port.
+ */
+export type Api = 'mesos' | 'marathon' | 'net' | 'root';
 
 export interface ClusterOptions {
   url?: string;
@@ -61,11 +68,24 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Send no token (a login). */
+  anonymous?: boolean;
+  /** A 2xx answer's body as its text, unparsed (logs, a state to keep as written). */
+  text?: boolean;
+}
+
+/** A 2xx answer: its status, parsed body (or text) and headers. */
+export interface Answer<T = unknown> {
+  status: number;
+  body: T;
+  headers: http.IncomingHttpHeaders;
 }
 
 interface Resolved {
   mode: 'entry' | 'direct';
-  bases: Record<Api, string>;
+  bases: Record<Exclude<Api, 'root'>, string>;
+  /** Where `root` paths go: the entry point's base URL, else the master. */
+  root: string;
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
@@ -98,7 +118,7 @@ export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = proce
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ClusterConfigError(`${what} ${JSON.stringify(url)}: only https (or http) is spoken`);
     if (u.username || u.password || u.search || u.hash) throw new ClusterConfigError(`${what} ${JSON.stringify(url)} must be a plain base URL`);
     const base = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
-    return { mode: 'entry', bases: { mesos: `${base}/mesos`, marathon: `${base}/marathon`, net: `${base}/net` }, ...(ca ? { ca } : {}), ...client };
+    return { mode: 'entry', bases: { mesos: `${base}/mesos`, marathon: `${base}/marathon`, net: `${base}/net` }, root: base, ...(ca ? { ca } : {}), ...client };
   }
   const fromMaster = o.master ?? env.SEXTANT_MASTER;
   let mesos: string;
@@ -111,7 +131,7 @@ export function resolveCluster(o: ClusterOptions, env: NodeJS.ProcessEnv = proce
   } catch (e) {
     throw new ClusterConfigError((e as Error).message);
   }
-  return { mode: 'direct', bases: { mesos, marathon, net: mesos }, ...(ca ? { ca } : {}), ...client };
+  return { mode: 'direct', bases: { mesos, marathon, net: mesos }, root: mesos, ...(ca ? { ca } : {}), ...client };
 }
 
 /** `--cert`/`--key` (else SEXTANT_CERT/SEXTANT_KEY): both or neither, readable. */
@@ -145,7 +165,7 @@ export class ClusterClient {
   }
 
   base(api: Api): string {
-    return this.r.bases[api];
+    return api === 'root' ? this.r.root : this.r.bases[api];
   }
 
   /** Base URL of an agent's API: through the entry point by id, directly at the address the master gave. */
@@ -155,7 +175,12 @@ export class ClusterClient {
 
   /** A JSON call to one API; resolves with the parsed body of a 2xx answer, throws ApiError or UnreachableError. */
   async request<T = unknown>(api: Api, path: string, o: RequestOptions = {}): Promise<T> {
-    return (await this.call(`${this.base(api)}${this.netPath(api, path)}`, o)).body as T;
+    return (await this.exchange<T>(api, path, o)).body;
+  }
+
+  /** The same, with the answer's status and headers (lowercase names). */
+  async exchange<T = unknown>(api: Api, path: string, o: RequestOptions = {}): Promise<Answer<T>> {
+    return (await this.call(`${this.base(api)}${this.netPath(api, path)}`, o)) as Answer<T>;
   }
 
   /**
@@ -168,7 +193,7 @@ export class ClusterClient {
   }
 
   /** The same at a full URL (an agent's API). */
-  call(url: string, o: RequestOptions = {}): Promise<{ status: number; body: unknown }> {
+  call(url: string, o: RequestOptions = {}): Promise<Answer> {
     return callJson(url, { ...o, ...(this.r.ca ? { ca: this.r.ca } : {}), ...(this.r.cert && this.r.key ? { cert: this.r.cert, key: this.r.key } : {}), env: this.env });
   }
 }
@@ -177,7 +202,7 @@ export class ClusterClient {
  * One CLI request at a full URL: the stored token, leader redirects followed, a 2xx answer's
  * parsed body, else ApiError (the API's message) or UnreachableError.
  */
-export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number; body: unknown }> {
+export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Answer> {
   const target = new URL(url);
   for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) target.searchParams.set(k, String(v));
   const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
@@ -186,7 +211,7 @@ export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; c
   let auth = true;
   let cur = target;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await send(cur, method, body, auth ? authHeaders(o.env ?? process.env) : {}, o);
+    const res = await send(cur, method, body, auth && !o.anonymous ? authHeaders(o.env ?? process.env) : {}, o);
     if (res.status >= 300 && res.status < 400 && res.location) {
       const next = new URL(res.location, cur);
       // The token follows a redirect only to the same origin, or to a leader answering the same path.
@@ -200,7 +225,7 @@ export async function callJson(url: string, o: RequestOptions & { ca?: Buffer; c
     }
     const parsed = parseBody(res.text);
     if (res.status < 200 || res.status >= 300) throw new ApiError(res.status, apiMessage(res.status, parsed), parsed);
-    return { status: res.status, body: parsed };
+    return { status: res.status, body: o.text ? res.text : parsed, headers: res.headers };
   }
   throw new UnreachableError(`${target.href}: more than ${MAX_REDIRECTS} redirects`);
 }
@@ -240,6 +265,7 @@ interface RawResponse {
   status: number;
   location?: string;
   text: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 function send(url: URL, method: string, body: string | undefined, headers: Record<string, string>, o: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<RawResponse> {
@@ -258,7 +284,7 @@ function send(url: URL, method: string, body: string | undefined, headers: Recor
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
         res.on('error', (e) => reject(new UnreachableError(`${url.origin}: ${e.message}`)));
       },
     );

@@ -24,15 +24,15 @@ Where the cluster is: --url (or SEXTANT_URL) names an entry point (https; CA fro
 otherwise --master (or SEXTANT_MASTER, default 127.0.0.1:5050) and --marathon (or SEXTANT_MARATHON,
 default the master's host on :8080). A token from \`sextant auth login\` (or SEXTANT_TOKEN) is sent along.`;
 
-/** Adds --url, --ca, --master, --marathon to a command. */
-export function clusterOptions(cmd: Command): Command {
-  return cmd
+/** Adds --url, --ca, --cert, --key, --master and (unless the command never asks Marathon) --marathon to a command. */
+export function clusterOptions(cmd: Command, o: { marathon?: boolean } = {}): Command {
+  cmd
     .addOption(new Option('--url <url>', 'the cluster entry point, https://HOST[:PORT] (env SEXTANT_URL)'))
     .addOption(new Option('--ca <file>', "the CA certificate the entry point's certificate is signed by (env SEXTANT_CA)"))
     .addOption(new Option('--cert <file>', 'a client certificate of the cluster CA for component ports under mutual TLS (env SEXTANT_CERT)'))
     .addOption(new Option('--key <file>', 'the key of --cert (env SEXTANT_KEY)'))
-    .addOption(new Option('--master <host[:port]>', "the master's Mesos API when there is no --url (env SEXTANT_MASTER; default 127.0.0.1:5050)"))
-    .addOption(new Option('--marathon <host[:port]>', "Marathon when there is no --url (env SEXTANT_MARATHON; default the master's host, port 8080)"));
+    .addOption(new Option('--master <host[:port]>', "the master's Mesos API when there is no --url (env SEXTANT_MASTER; default 127.0.0.1:5050)"));
+  return o.marathon === false ? cmd : cmd.addOption(new Option('--marathon <host[:port]>', "Marathon when there is no --url (env SEXTANT_MARATHON; default the master's host, port 8080)"));
 }
 
 export function clientFrom(o: ClusterOptions): ClusterClient {

@@ -59,22 +59,33 @@ export interface Progress {
   stop(): void;
 }
 
-/** A progress bar on a terminal (left showing its last state), else one plain line (on stderr) each time the counts change. */
-export function progress(term: Term, label: string): Progress {
-  const text = (s: ProgressState) => `${s.running}/${s.total} running, ${s.staged} staged${s.checked ? `, ${s.healthy} healthy` : ''}${s.note ? ` (${s.note})` : ''}`;
+/** What a bar shows for one state, and the plain line that stands for it off a terminal. */
+interface Frame {
+  value: number;
+  total: number;
+  /** The bar's `{status}`. */
+  status: string;
+  line: string;
+}
+
+/**
+ * A cli-progress bar drawn with `format` on a terminal (left showing its last state), else one plain
+ * line (stderr) each time the rendered line changes.
+ */
+function liveProgress<S>(term: Term, format: string, render: (s: S) => Frame): { update(s: S): void; stop(): void } {
   if (term.progressStream) {
     const bar = new cliProgress.SingleBar(
-      { stream: term.progressStream, format: `${label} [{bar}] {status}`, barsize: 20, hideCursor: false, clearOnComplete: false, fps: 10 },
+      { stream: term.progressStream, format, barsize: 20, hideCursor: false, clearOnComplete: false, fps: 10 },
       cliProgress.Presets.shades_classic,
     );
     let started = false;
     return {
       update(s) {
-        const value = Math.min(s.total, s.checked ? s.healthy : s.running);
-        if (!started) bar.start(Math.max(s.total, 1), value, { status: text(s) });
+        const f = render(s);
+        if (!started) bar.start(f.total, f.value, { status: f.status });
         else {
-          bar.setTotal(Math.max(s.total, 1));
-          bar.update(value, { status: text(s) });
+          bar.setTotal(f.total);
+          bar.update(f.value, { status: f.status });
         }
         started = true;
       },
@@ -87,7 +98,7 @@ export function progress(term: Term, label: string): Progress {
   let last = '';
   return {
     update(s) {
-      const t = `${label}: ${text(s)}`;
+      const t = render(s).line;
       if (t !== last) term.err(`${t}\n`);
       last = t;
     },
@@ -95,36 +106,16 @@ export function progress(term: Term, label: string): Progress {
   };
 }
 
+/** Instances staged/running/healthy toward a total: a bar on a terminal, else one plain line (stderr) per change. */
+export function progress(term: Term, label: string): Progress {
+  return liveProgress<ProgressState>(term, `${label} [{bar}] {status}`, (s) => {
+    const status = `${s.running}/${s.total} running, ${s.staged} staged${s.checked ? `, ${s.healthy} healthy` : ''}${s.note ? ` (${s.note})` : ''}`;
+    return { value: Math.min(s.total, s.checked ? s.healthy : s.running), total: Math.max(s.total, 1), status, line: `${label}: ${status}` };
+  });
+}
+
 /** A count toward a total ("agents applied 2/3"): a bar on a terminal, else one plain line (stderr) per change. */
 export function countProgress(term: Term, label: string): { update(done: number, total: number): void; stop(): void } {
-  if (term.progressStream) {
-    const bar = new cliProgress.SingleBar(
-      { stream: term.progressStream, format: `${label} [{bar}] {value}/{total}`, barsize: 20, hideCursor: false, clearOnComplete: false, fps: 10 },
-      cliProgress.Presets.shades_classic,
-    );
-    let started = false;
-    return {
-      update(done, total) {
-        if (!started) bar.start(total, done);
-        else {
-          bar.setTotal(total);
-          bar.update(done);
-        }
-        started = true;
-      },
-      stop() {
-        if (started) bar.stop();
-        started = false;
-      },
-    };
-  }
-  let last = '';
-  return {
-    update(done, total) {
-      const t = `${label} ${done}/${total}`;
-      if (t !== last) term.err(`${t}\n`);
-      last = t;
-    },
-    stop() {},
-  };
+  const p = liveProgress<{ done: number; total: number }>(term, `${label} [{bar}] {value}/{total}`, ({ done, total }) => ({ value: done, total, status: '', line: `${label} ${done}/${total}` }));
+  return { update: (done, total) => p.update({ done, total }), stop: () => p.stop() };
 }

@@ -178,6 +178,39 @@ export function consumerRank(name: string): number {
   return i < 0 ? CONSUMER_ORDER.length : i;
 }
 
+/** One agent in `GET /v1/control/agents`: what the master sent it, what it applied, what it refused. */
+export interface AgentStatus {
+  agent_id: string;
+  connected: boolean;
+  /** Remote address of the current (or last) stream. */
+  peer: string;
+  parts: PartName[];
+  history: string;
+  last_sent: number;
+  applied: number;
+  /** Last NACKed version and its error (null once a later version is applied). */
+  failed: number | null;
+  error: string | null;
+  /** Current version minus applied (the whole version when the agent holds another history). */
+  lag: number;
+  connected_at: string;
+  last_ack_at: string | null;
+}
+
+/** `GET /v1/control/agents` on the master: its history and current version, and every agent's. */
+export interface ControlStatus {
+  history: string;
+  version: number;
+  agents: AgentStatus[];
+}
+
+/**
+ * The response header of the master's network and isolation writes: the control-plane version that
+ * carries the write (or the current one when the write changed nothing), so a client waits for
+ * exactly that version (`sextant network ...`, overlay/net-wait.ts). Absent without a control plane.
+ */
+export const CONTROL_VERSION_HEADER = 'x-sextant-control-version';
+
 /**
  * The master process's control-plane registration object. The composition root makes one per
  * process and hands it to every master plugin: components add their part sources, the control
@@ -188,6 +221,14 @@ export interface MasterControl {
   addSource(source: PartSource): void;
   /** The control plane's side: `fn` gets every source added so far, then each one added later. */
   onSource(fn: (source: PartSource) => void): () => void;
+  /**
+   * The control-plane version that carries what every source says as of this call: the version a
+   * write made before the call is published in, or the current one when it changed nothing.
+   * Undefined when no control plane runs here (or it could not say in time).
+   */
+  settledVersion(): Promise<number | undefined>;
+  /** The control plane's side: how to answer settledVersion (the last one given wins). */
+  provideSettledVersion(fn: () => Promise<number | undefined>): void;
 }
 
 /**

@@ -22,7 +22,13 @@ class Followed<T> {
 
 export function createMasterControl(): MasterControl {
   const sources = new Followed<PartSource>();
-  return { addSource: (s) => sources.add(s), onSource: (fn) => sources.follow(fn) };
+  let settled: (() => Promise<number | undefined>) | undefined;
+  return {
+    addSource: (s) => sources.add(s),
+    onSource: (fn) => sources.follow(fn),
+    settledVersion: () => (settled ? settled() : Promise.resolve(undefined)),
+    provideSettledVersion: (fn) => void (settled = fn),
+  };
 }
 
 export function createAgentControl(): AgentControl {

@@ -1,29 +1,7 @@
 /** Per-agent convergence bookkeeping on the master: what was sent, applied and failed. */
-import type { PartName } from '../contracts/index.js';
+import type { AgentStatus, ControlStatus, PartName } from '../contracts/index.js';
 
-export interface AgentStatus {
-  agent_id: string;
-  connected: boolean;
-  /** Remote address of the current (or last) stream. */
-  peer: string;
-  parts: PartName[];
-  history: string;
-  last_sent: number;
-  applied: number;
-  /** Last NACKed version and its error (null once a later version is applied). */
-  failed: number | null;
-  error: string | null;
-  /** Current version minus applied (the whole version when the agent holds another history). */
-  lag: number;
-  connected_at: string;
-  last_ack_at: string | null;
-}
-
-export interface ControlStatus {
-  history: string;
-  version: number;
-  agents: AgentStatus[];
-}
+export type { AgentStatus, ControlStatus };
 
 interface Row {
   agent_id: string;

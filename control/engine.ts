@@ -79,6 +79,9 @@ export class SnapshotEngine {
   private running = false;
   private pendingOverlay: OverlayConfig | undefined;
   private retryTimer: unknown;
+  /** Rebuilds started so far; a settle() waits for one started after it was called. */
+  private rebuildsStarted = 0;
+  private readonly settlers: { after: number; resolve: (v: number | undefined) => void }[] = [];
 
   constructor(private readonly opts: EngineOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -135,6 +138,7 @@ export class SnapshotEngine {
     if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.rebuilds.stop();
+    for (const w of this.settlers.splice(0)) w.resolve(undefined);
   }
 
   /** A new overlay configuration: published as the next version (saved first, like every version). */
@@ -142,6 +146,31 @@ export class SnapshotEngine {
     if (canonicalJson(cfg) === canonicalJson(this.pendingOverlay ?? this.overlayConfig)) return;
     this.pendingOverlay = cfg;
     this.changed();
+  }
+
+  /**
+   * The version that carries what every source says as of this call: a rebuild starts after the
+   * call, and once one such rebuild has published (its new version) or found nothing to change (the
+   * current version), this resolves with the version. A rebuild whose save failed does not count:
+   * the retry does. Undefined when the engine is not running or stops first.
+   */
+  settle(): Promise<number | undefined> {
+    if (!this.running) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.settlers.push({ after: this.rebuildsStarted, resolve });
+      this.changed();
+    });
+  }
+
+  /** A rebuild numbered `run` ended with the snapshot current: answer the settle() calls made before it started. */
+  private settled(run: number): void {
+    for (let i = this.settlers.length - 1; i >= 0; i--) {
+      const w = this.settlers[i]!;
+      if (w.after < run) {
+        this.settlers.splice(i, 1);
+        w.resolve(this.ver);
+      }
+    }
   }
 
   /** Resolves when no rebuild is running or about to start; one waiting for its interval does not count (tests). */
@@ -156,6 +185,7 @@ export class SnapshotEngine {
   }
 
   private async rebuild(): Promise<void> {
+    const run = ++this.rebuildsStarted;
     const at = this.clock.now();
     const changes: Changes = {};
     const next = new Map<PartName, PartState>();
@@ -177,7 +207,7 @@ export class SnapshotEngine {
       }
     }
     const overlay = this.pendingOverlay;
-    if (!Object.keys(changes).length && !overlay) return;
+    if (!Object.keys(changes).length && !overlay) return this.settled(run);
     // Write-ahead: the version is durable before any agent sees it.
     const store = this.opts.store;
     if (store) {
@@ -200,6 +230,7 @@ export class SnapshotEngine {
       if (this.pendingOverlay === overlay) this.pendingOverlay = undefined;
     }
     this.commit(changes, !!overlay, at);
+    this.settled(run);
   }
 
   /** `at`: when the change was seen (build start), for convergence latency. */

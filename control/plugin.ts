@@ -4,7 +4,8 @@
  * Master: `controlMasterPlugin(opts)(host)` builds the ControlServer with the `masters` and `zones`
  * sources and follows `host.control` for every other source (before or after it starts: l4lb's
  * `vips`, the overlay's parts); the `vips` source also feeds the zones. It mounts
- * `GET /v1/control/agents` on the master API. The gRPC server listens in `start()`.
+ * `GET /v1/control/agents` on the master API, and answers `host.control.settledVersion()` (the
+ * version a write's routes name, overlay/api.ts). The gRPC server listens in `start()`.
  *
  * Agent: `controlAgentPlugin(opts)(host)` builds the ControlClient and follows `host.control` for
  * the consumers other agent plugins add; the client applies them in CONSUMER_ORDER.
@@ -33,6 +34,15 @@ export interface ControlMasterPluginOptions extends MastersSourceOptions {
   coalesceMs?: number;
   /** Refuse watch streams from agent ids the master does not know (default true). */
   knownAgentsOnly?: boolean;
+  /** How long a write's route may wait for the version carrying it (settledVersion) before answering without one (default 10 s). */
+  settleTimeoutMs?: number;
+}
+
+/** The version, or undefined when it takes longer than `ms` (saves failing: the write's answer goes out without one). */
+function settledWithin(p: Promise<number | undefined>, ms: number): Promise<number | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** Agent ids in the master state, recomputed lazily after each change. */
@@ -70,6 +80,7 @@ export function controlMasterPlugin(opts: ControlMasterPluginOptions = {}): Mast
         zones.watchVips(vips);
       }
     });
+    control.provideSettledVersion(() => settledWithin(server.engine.settle(), opts.settleTimeoutMs ?? 10_000));
     m.routes((r) => r.get('/v1/control/agents', () => ({ json: server.status() })));
     health?.add(controlMasterHealthCheck(server));
     return server;

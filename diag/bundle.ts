@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { run } from '../common/proc.js';
-import { apiGet, apiJson } from './cli-http.js';
+import type { ClusterClient } from '../common/cli-client.js';
 import { nodesOfReport, type ReportNode } from './report.js';
 import type { Dump } from './dumps.js';
 
@@ -71,17 +71,23 @@ async function put(path: string, data: string): Promise<void> {
 
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
-async function collectNode(master: string, n: ReportNode, dir: string) {
+/** A JSON answer of the master (30 s unless said), or, with `text`, the body as written. */
+const fetcher = (client: ClusterClient) => ({
+  json: <T>(path: string, timeoutMs = 30_000) => client.request<T>('root', path, { timeoutMs }),
+  text: (api: 'root' | 'mesos' | 'net', path: string, timeoutMs = 30_000) => client.request<string>(api, path, { timeoutMs, text: true }),
+});
+
+async function collectNode(get: ReturnType<typeof fetcher>, n: ReportNode, dir: string) {
   const errors: string[] = [];
   const base = `/system/diag/v1/nodes/${encodeURIComponent(n.ip)}`;
   await put(join(dir, 'health.json'), json(n));
   let logs = 0;
   try {
-    const list = await apiJson<{ files: { name: string }[] }>(master, `${base}/logs`);
+    const list = await get.json<{ files: { name: string }[] }>(`${base}/logs`);
     for (const f of list.files) {
       try {
-        const r = await apiGet(master, `${base}/logs/${f.name.split('/').map(encodeURIComponent).join('/')}`, 60_000);
-        await put(join(dir, 'logs', safeRelative(f.name)), r.text);
+        const text = await get.text('root', `${base}/logs/${f.name.split('/').map(encodeURIComponent).join('/')}`, 60_000);
+        await put(join(dir, 'logs', safeRelative(f.name)), text);
         logs++;
       } catch (e) {
         errors.push(`log ${f.name}: ${(e as Error).message}`);
@@ -92,7 +98,7 @@ async function collectNode(master: string, n: ReportNode, dir: string) {
   }
   let dumps = 0;
   try {
-    const d = await apiJson<{ dumps: Dump[] }>(master, `${base}/dumps`, 60_000);
+    const d = await get.json<{ dumps: Dump[] }>(`${base}/dumps`, 60_000);
     for (const x of d.dumps) {
       const head = `# ${x.command}\n# exit ${x.exit_code}${x.error ? `; ${x.error}` : ''}\n`;
       await put(join(dir, 'dumps', `${safeRelative(x.name)}.txt`), `${head}${x.output}`);
@@ -105,17 +111,18 @@ async function collectNode(master: string, n: ReportNode, dir: string) {
   return { ip: n.ip, role: n.role, logs, dumps, errors };
 }
 
-export async function writeBundle(master: string, out: string | undefined, progress: BundleProgress): Promise<BundleResult> {
+export async function writeBundle(client: ClusterClient, out: string | undefined, progress: BundleProgress): Promise<BundleResult> {
+  const get = fetcher(client);
   const name = defaultBundleName();
   const file = resolve(out ?? `${name}.tar.gz`);
   const stage = await mkdtemp(join(tmpdir(), 'sextant-diag-'));
   try {
     const root = join(stage, name);
-    const report = await apiJson<unknown>(master, '/system/health/v1/report', 60_000);
+    const report = await get.json<unknown>('/system/health/v1/report', 60_000);
     await put(join(root, 'cluster', 'health-report.json'), json(report));
-    for (const [file, path] of [['master-state.json', '/master/state'], ['control-agents.json', '/v1/control/agents']] as const) {
+    for (const [file, api, path] of [['master-state.json', 'mesos', '/master/state'], ['control-agents.json', 'net', '/v1/control/agents']] as const) {
       try {
-        await put(join(root, 'cluster', file), (await apiGet(master, path)).text);
+        await put(join(root, 'cluster', file), await get.text(api, path));
       } catch (e) {
         await put(join(root, 'cluster', `${file}.error.txt`), `${(e as Error).message}\n`);
       }
@@ -125,7 +132,7 @@ export async function writeBundle(master: string, out: string | undefined, progr
     const results: BundleResult['nodes'] = [];
     try {
       for (const n of nodes) {
-        const r = await collectNode(master, n, join(root, 'nodes', `${safeRelative(n.ip)}-${n.role}`));
+        const r = await collectNode(get, n, join(root, 'nodes', `${safeRelative(n.ip)}-${n.role}`));
         results.push(r);
         progress.node(n, results.length, `${r.logs} log(s), ${r.dumps} dump(s)${r.errors.length ? `, ${r.errors.length} error(s)` : ''}`);
       }

@@ -4,10 +4,12 @@
  *   GET/POST/DELETE /v1/networks/isolation   (policies {network, default}, rules {from, to, ports?, protocol?})
  *   DELETE /v1/agents/{id}/overlay            (free an agent's share)
  *   GET /v1/overlay/agents                    (allocations and exhaustion errors)
- * Bad input answers 422 naming the field and stores nothing.
+ * Bad input answers 422 naming the field and stores nothing. The writes of networks and isolation
+ * answer with the header `X-Sextant-Control-Version`: the control-plane version that carries the write
+ * (or the current one when it changed nothing), when the master runs a control plane.
  */
 import { ConfigError, ConflictError, NotFoundError, requestJson, ValidationError, type ClientTls, type Request, type Router } from '../common/index.js';
-import type { IsolationRule, OverlayAgent } from '../contracts/index.js';
+import { CONTROL_VERSION_HEADER, type IsolationRule, type OverlayAgent } from '../contracts/index.js';
 import type { Allocator } from './allocator.js';
 import { parseNetwork, parsePolicy, parseRule } from './config.js';
 import { isolationSchema, networkSchema } from './schema.js';
@@ -26,6 +28,19 @@ export interface ApiDeps {
   maxRulesPerNetwork: number;
   /** The master's mutual-TLS material for the agents' https APIs (#30); absent: plain HTTP. */
   tls?: ClientTls;
+  /** The control-plane version carrying what the allocator holds now (MasterControl.settledVersion); absent or undefined: no header. */
+  settledVersion?(): Promise<number | undefined>;
+}
+
+type Reply = { status?: number; json: unknown };
+
+/** A write's reply with the version that carries it in CONTROL_VERSION_HEADER (asked after the write is done). */
+function carried(d: ApiDeps, write: (req: Request) => Promise<Reply>): (req: Request) => Promise<Reply & { headers?: Record<string, string> }> {
+  return async (req) => {
+    const reply = await write(req);
+    const version = await d.settledVersion?.();
+    return version === undefined ? reply : { ...reply, headers: { [CONTROL_VERSION_HEADER]: String(version) } };
+  };
 }
 
 /** Turn a parser's ConfigError into the 422 the router answers. */
@@ -41,8 +56,8 @@ function parsed<T>(fn: () => T): T {
 export function mountApi(router: Router, d: ApiDeps): void {
   const a = d.allocator;
   router.get('/v1/networks/isolation', async () => ({ json: await isolationView(d) }));
-  router.post('/v1/networks/isolation', async (req) => postIsolation(d, req), { summary: 'set a network default (body with "default") or add an allow rule', body: isolationSchema, paths: 'dotted' });
-  router.delete('/v1/networks/isolation', async (req) => deleteIsolation(d, req), { summary: 'remove a default (?network=) or a rule (?rule=KEY or the rule as body)', query: { network: 'network name', rule: 'rule key' } });
+  router.post('/v1/networks/isolation', carried(d, (req) => postIsolation(d, req)), { summary: 'set a network default (body with "default") or add an allow rule', body: isolationSchema, paths: 'dotted' });
+  router.delete('/v1/networks/isolation', carried(d, (req) => deleteIsolation(d, req)), { summary: 'remove a default (?network=) or a rule (?rule=KEY or the rule as body)', query: { network: 'network name', rule: 'rule key' } });
   router.get('/v1/networks', () => ({ json: { networks: [...a.networks.values()].map((n) => networkView(a, n.name)) } }));
   router.get('/v1/networks/:name', (req) => {
     if (!a.networks.has(req.params.name!)) throw new NotFoundError(`no network "${req.params.name}"`);
@@ -50,7 +65,7 @@ export function mountApi(router: Router, d: ApiDeps): void {
   });
   router.post(
     '/v1/networks',
-    async (req) => {
+    carried(d, async (req) => {
       const n = parsed(() => parseNetwork(req.body, [...a.networks.values()], d.vtepSubnet));
       const refused = [['/subnet', n.subnet], ['/subnet6', n.subnet6]].flatMap(([path, c]) => {
         const why = c ? d.subnetRefusal?.(c) : undefined;
@@ -60,17 +75,17 @@ export function mountApi(router: Router, d: ApiDeps): void {
       if (a.networks.size >= d.maxNetworks) throw new ValidationError([{ path: 'name', errors: [`${a.networks.size} networks exist, the most allowed (maxNetworks ${d.maxNetworks}, set by SEXTANT_MAX_NETWORKS)`] }]);
       await a.addNetwork(n);
       return { status: 201, json: networkView(a, n.name) };
-    },
+    }),
     { summary: 'create a virtual network', body: networkSchema, paths: 'dotted' },
   );
-  router.delete('/v1/networks/:name', async (req) => {
+  router.delete('/v1/networks/:name', carried(d, async (req) => {
     const name = req.params.name!;
     if (!a.networks.has(name)) throw new NotFoundError(`no network "${name}"`);
     const tasks = d.tasksOn(name);
     if (tasks.length && req.query.get('force') !== 'true') throw new ConflictError(`network "${name}" is in use by ${tasks.length} task(s) (${tasks.slice(0, 3).join(', ')}); use ?force=true`);
     await a.removeNetwork(name);
     return { json: { removed: name } };
-  });
+  }));
   router.delete('/v1/agents/:id/overlay', async (req) => {
     if (!(await a.releaseAgent(req.params.id!))) throw new NotFoundError(`agent ${req.params.id} has no overlay allocation`);
     return { json: { released: req.params.id } };

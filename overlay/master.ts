@@ -24,6 +24,8 @@ export interface OverlayMasterOptions {
   agentPort?: number;
   /** Override where an agent's `GET /v1/overlay/isolation` is (tests, proxies). */
   agentUrl?: (a: OverlayAgent) => string | undefined;
+  /** The control-plane version carrying the allocator's state now, named by the API's writes (the plugin: `host.control.settledVersion`). */
+  settledVersion?: () => Promise<number | undefined>;
 }
 
 interface Slave {
@@ -134,6 +136,7 @@ export class OverlayMaster implements Component {
         vtepSubnet: this.config.vtep_subnet,
         tasksOn: (n) => tasksOnNetwork(this.m.state(), n),
         ...(this.m.tls ? { tls: this.m.tls } : {}),
+        ...(this.opts.settledVersion ? { settledVersion: this.opts.settledVersion } : {}),
         agentUrl: this.opts.agentUrl ?? ((ag) => `${this.m.tls ? 'https' : 'http'}://${ag.ip}:${this.opts.agentPort ?? this.registeredPort(ag.agent_id) ?? 5051}/v1/overlay/isolation`),
       }),
     );

@@ -1,12 +1,15 @@
 /**
- * Waiting for a network change to reach the agents: the master's control plane publishes the
- * change as a new version (coalesced, after it is saved), and each agent acknowledges the version
- * it applied (`GET /v1/control/agents`). The CLI reads the version before the write (`since`);
- * the change is carried by the first version published after it, and the wait is done once every
- * connected agent applied that version or a later one. An agent that refused it (NACK) will not
- * apply it by waiting: the wait ends at once and names it. Bounded by `timeoutMs`; the clock and
- * the pause are injected (tests).
+ * Waiting for a network change to reach the agents. The master answers each network or isolation
+ * write with the control-plane version that carries it (`X-Sextant-Control-Version`: the version
+ * the write was published in, or the current one when it changed nothing), and each agent
+ * acknowledges the version it applied (`GET /v1/control/agents`). The wait is done once every
+ * connected agent applied that version or a later one; a version another writer published after
+ * ours does not end it early, and an idempotent write waits for the version already carrying it.
+ * An agent that refused the version (NACK) will not apply it by waiting: the wait ends at once and
+ * names it. Bounded by `timeoutMs`; the clock and the pause are injected (tests).
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import { CONTROL_VERSION_HEADER } from '../contracts/index.js';
 import type { ControlStatus } from '../control/index.js';
 
 export interface WaitClock {
@@ -21,11 +24,19 @@ export type WaitOutcome =
   /** The master runs no control plane: there is nothing to wait for. */
   | { waited: 'no-control' }
   | { waited: 'skipped' }
-  | { waited: 'timeout' | 'refused'; version: number | null; lagging: string[] };
+  /** The master runs a control plane but did not name the version carrying the write (it could not publish it in time). */
+  | { waited: 'unknown' }
+  | { waited: 'timeout' | 'refused'; version: number; lagging: string[] };
+
+/** The version a write's answer names, or undefined (no control plane; a malformed value counts as none). */
+export function carriedVersion(headers: IncomingHttpHeaders): number | undefined {
+  const v = headers[CONTROL_VERSION_HEADER];
+  return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined;
+}
 
 export interface WaitAppliedOptions {
-  /** The master's control-plane version read before the write. */
-  since: number;
+  /** The control-plane version that carries the write (carriedVersion of its answer). */
+  version: number;
   timeoutMs: number;
   pollMs?: number;
   clock?: WaitClock;
@@ -53,21 +64,14 @@ export function lagging(s: ControlStatus, target: number): { lines: string[]; re
 export async function waitAgentsApplied(read: StatusReader, o: WaitAppliedOptions): Promise<WaitOutcome> {
   const clock = o.clock ?? realClock;
   const end = clock.now() + o.timeoutMs;
-  let target: number | null = null;
   for (;;) {
     const s = await read();
     if (!s) return { waited: 'no-control' };
-    if (target === null && s.version > o.since) target = s.version;
-    if (target !== null) {
-      const l = lagging(s, target);
-      o.onProgress?.(l.total - l.lines.length, l.total);
-      if (!l.lines.length) return { waited: 'applied', version: target, agents: l.total };
-      if (l.refused) return { waited: 'refused', version: target, lagging: l.lines };
-      if (clock.now() >= end) return { waited: 'timeout', version: target, lagging: l.lines };
-    } else {
-      o.onProgress?.(0, s.agents.filter((a) => a.connected).length);
-      if (clock.now() >= end) return { waited: 'timeout', version: null, lagging: [`the master published no control-plane version after ${o.since}`] };
-    }
+    const l = lagging(s, o.version);
+    o.onProgress?.(l.total - l.lines.length, l.total);
+    if (!l.lines.length) return { waited: 'applied', version: o.version, agents: l.total };
+    if (l.refused) return { waited: 'refused', version: o.version, lagging: l.lines };
+    if (clock.now() >= end) return { waited: 'timeout', version: o.version, lagging: l.lines };
     await clock.sleep(o.pollMs ?? 200);
   }
 }

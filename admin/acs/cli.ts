@@ -1,34 +1,39 @@
 /**
  * `sextant auth login|logout|whoami`, `sextant acl grant|revoke|ls`, `sextant user add|ls|rm`: the
- * identity service from the command line (commander). Each takes `--url URL` (an entry point,
- * $SEXTANT_URL; `--ca FILE` / $SEXTANT_CA for its certificate) or `--master ADDR` ($SEXTANT_MASTER,
- * default 127.0.0.1:5050). The token `auth login` gets is kept where common/cli-token.ts says
- * (directory 0700, file 0600) and sent by every later command. API errors print the API's
- * description and exit 1; bad usage exits 2; `--help` exits 0.
+ * identity service from the command line (commander). Each takes the cluster options of every
+ * command (common/cli-command.ts: `--url URL` of an entry point with `--ca FILE`, or `--master ADDR`;
+ * `--cert`/`--key`) and asks `/acs/api/v1` through common/cli-client.ts. The token `auth login` gets
+ * is kept where common/cli-token.ts says (directory 0700, file 0600) and sent by every later
+ * command. API errors print the API's description and code and exit 1; bad usage exits 2; `--help`
+ * exits 0.
  */
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { SignJWT } from 'jose';
-import { configDir, loadToken, stdio, tokenPath, type CliIo } from '../../common/index.js';
-import { acsCall, AcsCallError, resolveTarget } from './client.js';
+import { ApiError, ClusterClient, ClusterConfigError, configDir, loadToken, stdio, tokenPath, type CliIo, type ClusterOptions, type RequestOptions } from '../../common/index.js';
+import { clusterOptions, UsageError } from '../../common/cli-command.js';
 
-interface Conn {
-  url?: string;
-  master?: string;
-  ca?: string;
+type Conn = ClusterOptions;
+
+const withConn = (c: Command): Command => clusterOptions(c, { marathon: false });
+
+/** The identity service of the cluster `o` names: its base URL, and a call to `/acs/api/v1` there. */
+function acs(o: Conn, env: NodeJS.ProcessEnv) {
+  const client = new ClusterClient({ url: o.url, ca: o.ca, master: o.master, cert: o.cert, key: o.key }, env);
+  return {
+    base: client.base('root'),
+    call: (method: string, path: string, x: Pick<RequestOptions, 'body' | 'anonymous'> = {}) => client.request('root', `/acs/api/v1${path}`, { method, timeoutMs: 15_000, ...x }),
+  };
 }
 
-function withConn(c: Command): Command {
-  return c
-    .option('--url <URL>', 'entry point URL (https://HOST:8443); default $SEXTANT_URL, else --master')
-    .option('--master <ADDR>', 'a master directly (IP[:5050]); default $SEXTANT_MASTER, else 127.0.0.1:5050')
-    .option('--ca <FILE>', "the entry point's CA certificate; default $SEXTANT_CA");
+/** The API's own words: DC/OS IAM's `{description, code}`, else what the client read, and the status. */
+function acsMessage(e: ApiError): string {
+  const b = e.body as { description?: unknown; code?: unknown } | undefined;
+  const text = b && typeof b === 'object' && typeof b.description === 'string' ? `${b.description}${typeof b.code === 'string' ? ` (${b.code})` : ''}` : e.message;
+  return `${text} [HTTP ${e.status}]`;
 }
-
-/** Thrown for wrong usage the parser cannot see (exit 2). */
-class UsageError extends Error {}
 
 function program(name: string, io: CliIo, env: NodeJS.ProcessEnv): Command {
   return new Command(name)
@@ -115,9 +120,9 @@ function authProgram({ io, env }: Run): Command {
     .action(async (o: Conn & { username?: string; passwordEnv?: string; privateKey?: string }) => {
       const uid = o.username ?? env.SEXTANT_USER;
       if (!uid) throw new UsageError('--username UID is required');
-      const target = resolveTarget(o, env);
+      const target = acs(o, env);
       const body = o.privateKey ? { uid, token: await loginToken(uid, o.privateKey) } : { uid, password: await secret(`password for ${uid}`, o.passwordEnv, env) };
-      const r = (await acsCall(target, 'POST', '/auth/login', { body, anonymous: true })) as { token?: unknown };
+      const r = (await target.call('POST', '/auth/login', { body, anonymous: true })) as { token?: unknown };
       if (typeof r?.token !== 'string') throw new Error(`${target.base} answered the login without a token`);
       const path = saveToken(r.token, env);
       io.out(`logged in as ${uid} at ${target.base} (token kept in ${path})\n`);
@@ -136,7 +141,7 @@ function authProgram({ io, env }: Run): Command {
     .option('--json', 'print the answer as JSON')
     .action(async (o: Conn & { json?: boolean }) => {
       if (!loadToken(env)) throw new UsageError('not logged in: run `sextant auth login` (or set SEXTANT_TOKEN)');
-      const r = (await acsCall(resolveTarget(o, env), 'GET', '/auth/whoami', { env })) as { uid: string; kind: string; superuser: boolean; permissions: { rid: string; actions: string[] }[] };
+      const r = (await acs(o, env).call('GET', '/auth/whoami')) as { uid: string; kind: string; superuser: boolean; permissions: { rid: string; actions: string[] }[] };
       if (o.json) return io.out(`${JSON.stringify(r, null, 2)}\n`);
       io.out(`${r.uid} (${r.kind === 'service' ? 'service account' : 'user'}${r.superuser ? ', superuser' : ''})\n`);
       for (const g of r.permissions) io.out(`  ${g.rid} ${g.actions.join(',')}\n`);
@@ -150,7 +155,7 @@ function aclProgram({ io, env }: Run): Command {
     withConn(p.command(`${verb} <UID> <RESOURCE> <ACTION>`))
       .description(`${verb} ACTION (full|read|update|delete) on RESOURCE (e.g. dcos:service:marathon:marathon:services:/prod) ${verb === 'grant' ? 'to' : 'from'} UID`)
       .action(async (uid: string, rid: string, action: string, o: Conn) => {
-        await acsCall(resolveTarget(o, env), method, `/acls/${enc(rid)}/users/${enc(uid)}/${enc(action)}`, { env });
+        await acs(o, env).call(method, `/acls/${enc(rid)}/users/${enc(uid)}/${enc(action)}`);
         io.out(`${what} ${rid} ${action} ${verb === 'grant' ? 'to' : 'from'} ${uid}\n`);
       });
   }
@@ -158,15 +163,15 @@ function aclProgram({ io, env }: Run): Command {
     .description("list grants: every resource's, or one account's")
     .option('--json', 'print rows as JSON')
     .action(async (uid: string | undefined, o: Conn & { json?: boolean }) => {
-      const target = resolveTarget(o, env);
+      const target = acs(o, env);
       const rows: { rid: string; uid: string; actions: string[] }[] = [];
       if (uid) {
-        const r = (await acsCall(target, 'GET', `/users/${enc(uid)}/permissions`, { env })) as { direct: { rid: string; actions: { name: string }[] }[] };
+        const r = (await target.call('GET', `/users/${enc(uid)}/permissions`)) as { direct: { rid: string; actions: { name: string }[] }[] };
         for (const d of r.direct) rows.push({ rid: d.rid, uid, actions: d.actions.map((a) => a.name) });
       } else {
-        const acls = (await acsCall(target, 'GET', '/acls', { env })) as { array: { rid: string }[] };
+        const acls = (await target.call('GET', '/acls')) as { array: { rid: string }[] };
         for (const a of acls.array) {
-          const perms = (await acsCall(target, 'GET', `/acls/${enc(a.rid)}/permissions`, { env })) as { users: { uid: string; actions: { name: string }[] }[] };
+          const perms = (await target.call('GET', `/acls/${enc(a.rid)}/permissions`)) as { users: { uid: string; actions: { name: string }[] }[] };
           for (const u of perms.users) rows.push({ rid: a.rid, uid: u.uid, actions: u.actions.map((x) => x.name) });
         }
       }
@@ -192,21 +197,21 @@ function userProgram({ io, env }: Run): Command {
           throw new UsageError(`--public-key ${o.publicKey}: ${(e as Error).message}`);
         }
       } else body = { password: await secret(`password for ${uid}`, o.passwordEnv, env), description: o.description };
-      await acsCall(resolveTarget(o, env), 'PUT', `/users/${enc(uid)}`, { body, env });
+      await acs(o, env).call('PUT', `/users/${enc(uid)}`, { body });
       io.out(`created ${o.publicKey ? 'service account' : 'user'} ${uid}\n`);
     });
   withConn(p.command('ls'))
     .description('list accounts')
     .option('--json', 'print the accounts as JSON')
     .action(async (o: Conn & { json?: boolean }) => {
-      const r = (await acsCall(resolveTarget(o, env), 'GET', '/users', { env })) as { array: { uid: string; is_service: boolean; description: string }[] };
+      const r = (await acs(o, env).call('GET', '/users')) as { array: { uid: string; is_service: boolean; description: string }[] };
       if (o.json) return io.out(`${JSON.stringify(r.array, null, 2)}\n`);
       io.out(table(['UID', 'KIND', 'DESCRIPTION'], r.array.map((u) => [u.uid, u.is_service ? 'service' : 'user', u.description])));
     });
   withConn(p.command('rm <UID>'))
     .description('delete an account and its grants')
     .action(async (uid: string, o: Conn) => {
-      await acsCall(resolveTarget(o, env), 'DELETE', `/users/${enc(uid)}`, { env });
+      await acs(o, env).call('DELETE', `/users/${enc(uid)}`);
       io.out(`deleted ${uid}\n`);
     });
   return p;
@@ -230,11 +235,11 @@ async function run(make: (r: Run) => Command, argv: string[], io: CliIo, env: No
   } catch (e) {
     if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 2;
     const prefix = p.name();
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof ClusterConfigError) {
       io.err(`${prefix}: ${e.message}\n`);
       return 2;
     }
-    io.err(`${prefix}: ${e instanceof AcsCallError ? `${e.message} [HTTP ${e.status}]` : (e as Error).message}\n`);
+    io.err(`${prefix}: ${e instanceof ApiError ? acsMessage(e) : (e as Error).message}\n`);
     return 1;
   }
 }

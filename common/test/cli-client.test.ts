@@ -57,6 +57,8 @@ t.test('where requests go: options, then environment, then defaults', async (t) 
     const r = resolveCluster(o, env);
     for (const [api, base] of Object.entries(want)) t.equal(r.bases[api as 'mesos'], base, `${what}: ${api}`);
   }
+  t.equal(resolveCluster({ url: 'https://dcos.example:8443/' }, {}).root, 'https://dcos.example:8443', 'root paths (/system, /acs): the entry point itself');
+  t.equal(resolveCluster({ master: '10.0.0.5' }, {}).root, 'http://10.0.0.5:5050', 'root paths without an entry point: the master');
   const bad: [Parameters<typeof resolveCluster>[0], NodeJS.ProcessEnv, RegExp][] = [
     [{ url: 'not a url' }, {}, /--url "not a url" is not a URL/],
     [{}, { SEXTANT_URL: 'ftp://x' }, /SEXTANT_URL "ftp:\/\/x": only https/],
@@ -79,9 +81,14 @@ t.test("an API's refusal becomes its own message", async (t) => {
   ];
   for (const [status, body, want] of rows) t.equal(apiMessage(status, body), want, `${status} ${JSON.stringify(body)}`);
 
-  const { url } = await server(t, (req) => (req.url === '/v2/apps' ? { status: 422, body: JSON.stringify({ message: 'Object is not valid', details: [{ path: '/id', errors: ['required'] }] }) } : { status: 200, body: '{"ok":true}' }));
+  const { url } = await server(t, (req) => (req.url === '/v2/apps' ? { status: 422, body: JSON.stringify({ message: 'Object is not valid', details: [{ path: '/id', errors: ['required'] }] }) } : { status: 200, body: '{"ok":true}', headers: { 'x-seen': 'yes' } }));
   const c = new ClusterClient({ marathon: url }, {});
   t.same(await c.request('marathon', '/v2/info'), { ok: true });
+  t.equal(await c.request('marathon', '/v2/info', { text: true }), '{"ok":true}', 'text: the body as written, unparsed');
+  const x = await c.exchange('marathon', '/v2/info');
+  t.same([x.status, x.body, x.headers['x-seen']], [200, { ok: true }, 'yes'], 'exchange: status, body and the headers');
+  const te = await c.request('marathon', '/v2/apps', { method: 'POST', body: {}, text: true }).catch((x: unknown) => x);
+  t.equal((te as ApiError).message, 'Object is not valid: /id: required', 'text: a refusal still names the message');
   const e = await c.request('marathon', '/v2/apps', { method: 'POST', body: {} }).catch((x: unknown) => x);
   t.ok(e instanceof ApiError, 'an ApiError');
   t.equal((e as ApiError).status, 422);
@@ -109,6 +116,10 @@ t.test('the token goes along, and follows a leader redirect but not a redirect e
   const e = await new ClusterClient({ master: loop.url }, {}).request('mesos', '/x').catch((x: unknown) => x);
   t.ok(e instanceof UnreachableError);
   t.match((e as Error).message, /more than 5 redirects/);
+  await c.request('mesos', '/login', { anonymous: true });
+  t.equal(leader.seen.at(-1)!.url, '/login');
+  t.equal(follower.seen.at(-1)!.auth, undefined, 'anonymous: no token, even to the same origin');
+  t.equal(leader.seen.at(-1)!.auth, undefined, 'nor to the leader');
   const none = await server(t, () => ({ status: 200, body: '{}' }));
   await new ClusterClient({ master: none.url }, { HOME: mkdtempSync(join(tmpdir(), `${uniqueName('home')}-`)) }).request('mesos', '/');
   t.equal(none.seen[0]!.auth, undefined, 'no token stored: no authorization header');
@@ -128,6 +139,8 @@ t.test('an https entry point: paths under /marathon and /mesos, verified with th
   t.same(await c.request('marathon', '/v2/apps'), { path: '/marathon/v2/apps' });
   t.same(await c.request('mesos', '/master/state'), { path: '/mesos/master/state' });
   t.same(await c.request('net', '/v1/networks'), { path: '/net/v1/networks' });
+  t.same(await c.request('root', '/system/health/v1/report'), { path: '/system/health/v1/report' }, 'root paths at the entry point root');
+  t.same(await c.request('root', '/acs/api/v1/users'), { path: '/acs/api/v1/users' });
   t.same(await c.request('net', '/v1/vips/11.0.0.1:80/tcp'), { path: '/net/v1/vips/11.0.0.1:80/tcp' }, 'the network metrics: /net kept, the entry point passes it on unchanged');
   t.equal(c.agentBase('S0', 'http://10.0.0.2:5051'), `${entry.url}/agent/S0`, 'an agent through the entry point by id');
   t.equal(entry.seen[0]!.auth, 'token=tok');

@@ -27,6 +27,15 @@ t.test('diffPart', async (t) => {
   t.equal(canonicalJson({ b: 1, a: { d: 1, c: [2, { f: 1, e: 0 }] } }), '{"a":{"c":[2,{"e":0,"f":1}],"d":1},"b":1}');
 });
 
+/** A store whose saves fail while `down` (no ZooKeeper quorum). */
+class FlakyStore extends MemoryStore {
+  down = false;
+  override async save(s: Parameters<MemoryStore['save']>[0]): Promise<void> {
+    if (this.down) throw new Error('ZooKeeper quorum unavailable');
+    return super.save(s);
+  }
+}
+
 async function engineWith(t: { teardown(fn: () => unknown): void }, clock: FakeClock, opts = {}) {
   const zones = new SettableSource('zones', [rec('a.x', '1.1.1.1')]);
   const e = new SnapshotEngine({ clock, coalesceMs: 50, history: 'h1', log: quietLog, ...opts });
@@ -144,13 +153,6 @@ t.test('persistence: restart continues the history and version', async (t) => {
 
 t.test('version continuity: saved before published, a failed save publishes nothing, a successor continues above every version sent', async (t) => {
   const clock = new FakeClock(0);
-  class FlakyStore extends MemoryStore {
-    down = false;
-    override async save(s: Parameters<MemoryStore['save']>[0]): Promise<void> {
-      if (this.down) throw new Error('ZooKeeper quorum unavailable');
-      return super.save(s);
-    }
-  }
   const store = new FlakyStore();
   const { e, zones } = await engineWith(t, clock, { store, retryMs: 500 });
   const seen: [number, number | undefined][] = [];
@@ -203,4 +205,69 @@ t.test('a failing source keeps its part; a second source for a part is refused',
   await e.idle();
   t.same([e.version, e.entries('zones').length], [1, 1], 'part kept, no version');
   t.throws(() => e.addSource(new SettableSource('zones')), { name: 'ConflictError' });
+});
+
+t.test('settle(): the version carrying the sources as of the call, not one a rebuild already under way publishes', async (t) => {
+  const clock = new FakeClock(0);
+  const store = new FlakyStore();
+  const { e, zones } = await engineWith(t, clock, { store, retryMs: 500 });
+  const track = (p: Promise<number | undefined>) => {
+    const r: { done: boolean; v?: number } = { done: false };
+    void p.then((v) => Object.assign(r, { done: true, v }));
+    return r;
+  };
+  const settleNow = async (p: Promise<number | undefined>) => {
+    const r = track(p);
+    clock.advance(50);
+    await e.idle();
+    return r;
+  };
+
+  zones.set([rec('b.x', '2.2.2.2')]);
+  const changed = await settleNow(e.settle());
+  t.same(changed, { done: true, v: 2 }, 'a change: the version that published it');
+  const same = await settleNow(e.settle());
+  t.same(same, { done: true, v: 2 }, 'nothing changed: the current version');
+  t.equal(e.version, 2, 'and no new version');
+
+  // A rebuild reads the source, then waits; the source changes meanwhile and settle() is called.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let list = [rec('c.x', '3.3.3.3')];
+  const read = zones.entries.bind(zones);
+  (zones as unknown as { entries: () => Promise<ZoneRecord[]> }).entries = async () => {
+    const seen = (read(), list);
+    await gate;
+    return seen;
+  };
+  clock.advance(1000);
+  zones.set(list);
+  await Promise.resolve();
+  list = [rec('d.x', '4.4.4.4')];
+  const during = track(e.settle());
+  release();
+  await e.idle();
+  t.equal(e.version, 3, 'the rebuild under way published version 3 (c.x only)');
+  t.equal(during.done, false, 'which does not answer a settle() made after it read its source');
+  clock.advance(50);
+  await e.idle();
+  await Promise.resolve();
+  t.same(during, { done: true, v: 4 }, 'the next rebuild does: version 4');
+  t.same(e.entries('zones').map((z) => z.name), ['d.x'], 'carrying what the source said at the call');
+
+  store.down = true;
+  list = [rec('e.x', '5.5.5.5')];
+  const unsaved = await settleNow(e.settle());
+  t.same([unsaved.done, e.version], [false, 4], 'a rebuild whose save failed answers nothing');
+  store.down = false;
+  clock.advance(500);
+  await e.idle();
+  await Promise.resolve();
+  t.same(unsaved, { done: true, v: 5 }, 'the retry that publishes does');
+
+  const pending = track(e.settle());
+  await e.stop();
+  await Promise.resolve();
+  t.same(pending, { done: true, v: undefined }, 'stopping answers a pending settle() with undefined');
+  t.equal(await e.settle(), undefined, 'as does a stopped engine');
 });

@@ -4,7 +4,8 @@
  * in `Authorization: token=...` and in the `dcos-acs-auth-cookie` cookie for the event stream,
  * which cannot set headers. Other errors carry the API's own message (a 403 names the permission).
  */
-export const AUTH_COOKIE = 'dcos-acs-auth-cookie';
+import { AUTH_COOKIE } from '../../contracts/auth.js';
+
 const TOKEN_KEY = 'sextant-dashboard-token';
 
 export class HttpError extends Error {

@@ -4,13 +4,9 @@
  * tick arrives; `status` says whether each stream is up.
  */
 import { useEffect, useState } from 'preact/hooks';
+import type { ControlStatus } from '../../contracts/control.js';
 import { get } from './api.js';
 
-export interface ControlStatus {
-  history: string;
-  version: number;
-  agents: { agent_id: string; connected: boolean; applied: number; failed: number | null; error: string | null; lag: number; last_ack_at: string | null }[];
-}
 
 export interface LiveStatus {
   events: 'connecting' | 'up' | 'down';

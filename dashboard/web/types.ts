@@ -1,4 +1,14 @@
-/** The slices of the APIs' JSON the pages read (Marathon, Mesos state, /net). */
+/**
+ * The JSON the pages read. Ours (/net) is typed where it is built: contracts/ and the dashboard's
+ * own server side (type-only imports, erased by esbuild); Marathon's and Mesos state's are the
+ * slices the pages use.
+ */
+import type { IsolationRule, NetworkPolicy, OverlayAgent, OverlayNetwork, Vip } from '../../contracts/control.js';
+import type { Convergence } from '../convergence.js';
+import type { SeriesJson } from '../series.js';
+
+export type { Vip };
+
 export interface MarathonTask {
   id: string;
   appId: string;
@@ -36,17 +46,6 @@ export interface MarathonApp {
   lastTaskFailure?: { message?: string; state?: string } | null;
 }
 
-export interface Vip {
-  key: string;
-  name?: string;
-  framework?: string;
-  dns_name?: string;
-  ip: string;
-  port: number;
-  protocol: string;
-  backends: { ip: string; port: number; weight: number; task_id?: string; agent_id?: string }[];
-}
-
 export interface Slave {
   id: string;
   hostname: string;
@@ -61,29 +60,21 @@ export interface MesosState {
   frameworks?: { tasks?: { slave_id: string; state: string; resources?: Record<string, unknown> }[] }[];
 }
 
-export interface Network {
-  name: string;
-  subnet?: string;
-  subnet6?: string;
-  prefix?: number;
-  agents: { agent_id: string; subnet: string; bridge: string; subnet6?: string }[];
-}
+/** `GET /v1/networks`: a network and each agent's slice of it. */
+export type Network = OverlayNetwork & { agents: ({ agent_id: string } & OverlayAgent['subnets'][string])[] };
 
+/** Packets and bytes the agents that answered counted for a policy or rule. */
+type Counted = { packets: number; bytes: number };
+
+/** `GET /v1/networks/isolation`: every network's default, the rules, each with counters. */
 export interface Isolation {
-  policies: { network: string; default: string; packets: number; bytes: number }[];
-  rules: { key: string; from: string; to: string; ports?: number[]; protocol?: string; packets: number; bytes: number }[];
+  policies: (Pick<NetworkPolicy, 'network' | 'default'> & Counted)[];
+  rules: (IsolationRule & Counted)[];
   counters_from: string[];
 }
 
-export interface Series {
-  interval_ms: number;
-  t: number[];
-  dns: Record<string, (number | null)[]>;
-  l4lb_open: Record<string, (number | null)[]>;
-  l4lb_backends: Record<string, (number | null)[]>;
-  nodes?: Record<string, { l4lb_driver?: string; overlay_kernel?: string }>;
-  convergence: { version: number; changed_at: number; converged_at: number | null; seconds: number | null; agents: number }[];
-}
+/** `GET /v1/dashboard/series`. */
+export type Series = SeriesJson & { convergence: Convergence[] };
 
 /** VIP labels of an app's ports: `VIP_0: /web:80` (named) or `10.1.2.3:80`. */
 export function vipLabels(app: MarathonApp): string[] {

@@ -2,14 +2,17 @@ import t from 'tap';
 import { main } from '../cli.js';
 import { serveOverlayMaster } from './harness.js';
 
+/** `sextant network ARGV` in this process, its exit code and what it wrote. */
+async function runCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
 t.test('sextant network create|ls|rm|isolate|allow|rules', async (t) => {
   const { url } = await serveOverlayMaster(t);
-  const run = async (...argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await main([...argv, '--master', url], { out: (s) => (out += s), err: (s) => (err += s) });
-    return { code, out, err };
-  };
+  const run = (...argv: string[]) => runCli([...argv, '--master', url]);
   const rows: [string[], number, RegExp][] = [
     [['create', 'hr', '--subnet', '10.10.0.0/16'], 0, /created hr 10\.10\.0\.0\/16 \/24/],
     [['create', 'it', '--subnet', '10.20.0.0/16', '--prefix', '26'], 0, /created it/],
@@ -35,14 +38,11 @@ t.test('sextant network create|ls|rm|isolate|allow|rules', async (t) => {
 t.test('the master written as IP:PORT, as a URL, or in SEXTANT_MASTER: the same master; a bad one names the option', async (t) => {
   const { url } = await serveOverlayMaster(t);
   const run = async (argv: string[], env?: string) => {
-    let out = '';
-    let err = '';
     const saved = process.env.SEXTANT_MASTER;
     if (env === undefined) delete process.env.SEXTANT_MASTER;
     else process.env.SEXTANT_MASTER = env;
     try {
-      const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-      return { code, out, err };
+      return await runCli(argv);
     } finally {
       if (saved === undefined) delete process.env.SEXTANT_MASTER;
       else process.env.SEXTANT_MASTER = saved;
@@ -65,12 +65,7 @@ t.test('the master written as IP:PORT, as a URL, or in SEXTANT_MASTER: the same 
 
 t.test('--json prints { result, wait } for the writes; --no-wait skips the wait; bad --timeout is a usage error; --help exits 0', async (t) => {
   const { url } = await serveOverlayMaster(t);
-  const run = async (...argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await main([...argv, '--master', url], { out: (s) => (out += s), err: (s) => (err += s) });
-    return { code, out, err };
-  };
+  const run = (...argv: string[]) => runCli([...argv, '--master', url]);
   const c = await run('create', 'hr', '--subnet', '10.10.0.0/16', '--json');
   t.equal(c.code, 0);
   t.match(JSON.parse(c.out), { result: { name: 'hr', subnet: '10.10.0.0/16' }, wait: { waited: 'no-control' } }, 'no control plane on this master: nothing waited for');

@@ -63,9 +63,9 @@ export async function snapshotOf(sources: PartSource[], overlay: OverlayConfig):
 }
 
 /** An OverlayMaster on a FakeMaster, its API served on loopback; stopped on teardown. */
-export async function serveOverlayMaster(t: { teardown(fn: () => unknown): void }, store = new MemStore()) {
+export async function serveOverlayMaster(t: { teardown(fn: () => unknown): void }, store = new MemStore(), opts: OverlayMasterOptions = {}) {
   const m = new FakeMaster(store);
-  const master = new OverlayMaster(m);
+  const master = new OverlayMaster(m, opts);
   await master.start();
   const srv = await serve(m.router, { host: '127.0.0.1', port: 0 });
   t.teardown(async () => {

@@ -8,11 +8,10 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, requireTools, spawnTracked, uniqueName } from '../lib/index.js';
+import { eventually, requireTools, runInTmux, spawnTracked, uniqueName } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
 import { spawnUp, upArgs, upPlan, upWorkDir } from './up-lib.js';
 
@@ -177,26 +176,9 @@ t.test('sextant app and task against sextant up', async (t) => {
   });
 
   t.test('on a terminal: a progress bar and boxed tables', async (t) => {
-    const { tmux } = requireTools('tmux');
-    const sock = uniqueName('tmux');
-    const session = uniqueName('cli');
     const envs = `SEXTANT_MASTER=${master} SEXTANT_MARATHON=${marathon} HOME=${home} XDG_CONFIG_HOME=${home}/.config`;
     const cmd = `env ${envs} ${process.execPath} ${sextantJs} app add ${file}; echo ADD=$?; env ${envs} ${process.execPath} ${sextantJs} app ls; echo LS=$?; env ${envs} ${process.execPath} ${sextantJs} app rm /ticker --no-wait; echo DONE; exec cat`;
-    execFileSync(tmux, ['-L', sock, 'new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd]);
-    const socketPath = execFileSync(tmux, ['-L', sock, 'display-message', '-p', '#{socket_path}'], { encoding: 'utf8' }).trim();
-    t.teardown(() => {
-      try {
-        execFileSync(tmux, ['-L', sock, 'kill-session', '-t', session], { stdio: 'pipe' });
-      } catch {
-        /* already gone */
-      }
-      // The server ends with its only session; its socket file stays unless removed.
-      if (socketPath.endsWith(`/${sock}`)) rmSync(socketPath, { force: true });
-    });
-    const pane = await eventually(() => {
-      const s = execFileSync(tmux, ['-L', sock, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
-      return /^DONE$/m.test(s) && s;
-    }, 120_000, 250, 'the commands to finish in tmux');
+    const pane = await runInTmux(t, { cmd, done: /^DONE$/m, timeoutMs: 120_000, what: 'the commands to finish in tmux' });
     t.match(pane, /^ADD=0$/m, 'app add exits 0 on a terminal');
     t.match(pane, /^\/ticker \[█+░*\] 1\/1 running, 0 staged$/m, 'the progress bar, full at the end');
     t.match(pane, /^\/ticker: 1\/1 running \(deployment \S+ done\)$/m, 'then the result');

@@ -12,3 +12,4 @@ export * from './zookeeper.js';
 export * from './pki.js';
 export * from './insecure.js';
 export * from './churn.js';
+export * from './tmux.js';

@@ -13,7 +13,7 @@ export interface Tracked {
   kill(signal?: NodeJS.Signals): void;
 }
 
-interface Teardownable {
+export interface Teardownable {
   teardown(fn: () => unknown): void;
 }
 

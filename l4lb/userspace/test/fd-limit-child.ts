@@ -1,6 +1,6 @@
 /**
  * Runs one userspace proxy (a ServiceProxy) for fd-limit.test.ts, started under a low
- * RLIMIT_NOFILE: env HOST, PORT (listen), BACKEND_PORT (on HOST), EXTRA_FD. Prints `ready`, then one
+ * RLIMIT_NOFILE: env HOST, PORT (listen), BACKEND_PORT (on HOST), EXTRA_FD (descriptors to take first). Prints `ready`, then one
  * `socket-error <op> <errno>` line per socket it could not get.
  */
 import { openSync } from 'node:fs';
@@ -19,8 +19,8 @@ const proxy = new ServiceProxy(service, { host, port }, {
   onUnreachable: (b) => console.log(`unreachable ${b}`),
   onSocketError: (op, errno) => console.log(`socket-error ${op} ${errno}`),
 });
-// EXTRA_FD=1 takes one more descriptor: the proxy then runs out at the other step (accept vs backend socket).
-if (process.env.EXTRA_FD === '1') openSync('/dev/null', 'r');
+// EXTRA_FD=N takes N more descriptors: one more makes the proxy run out at the other step (accept vs backend socket).
+for (let i = 0; i < Number(process.env.EXTRA_FD ?? 0); i++) openSync('/dev/null', 'r');
 await proxy.start();
 console.log('ready');
 process.on('SIGTERM', () => void proxy.stop().then(() => process.exit(0)));
