@@ -33,6 +33,8 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
   private readonly metrics: L4lbMetrics;
   private vips: Vip[] = [];
   private desired: Service[] = [];
+  /** The Service built for each VIP object of the last snapshots (an unchanged VIP keeps its Service). */
+  private readonly built = new WeakMap<Vip, Service>();
   /** The control-plane version whose VIPs were last applied (health: sextant-l4lb). */
   appliedVersion: number | undefined;
   private timer: unknown;
@@ -75,7 +77,7 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
 
   async apply(view: Snapshot): Promise<void> {
     const vips = view.parts.vips ?? [];
-    const desired = servicesFromVips(vips);
+    const desired = servicesFromVips(vips, this.built);
     const end = this.metrics.syncSeconds.startTimer({ kind: 'apply' });
     // Set first: a periodic reconcile queued behind this apply must aim at the newest state.
     this.desired = desired;

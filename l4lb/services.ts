@@ -49,11 +49,26 @@ export function diffServices(before: Service[] | Map<string, Service>, after: Se
   return res;
 }
 
-/** Snapshot VIPs -> driver services (VIPs without backends are not programmed). */
-export function servicesFromVips(vips: Vip[]): Service[] {
-  return normalize(
-    vips
-      .filter((v) => v.backends.length > 0)
-      .map((v) => ({ key: v.key, vip: v.ip, port: v.port, protocol: v.protocol, backends: v.backends.map((b) => ({ ip: b.ip, port: b.port, weight: b.weight })) })),
-  );
+/**
+ * Snapshot VIPs -> driver services (VIPs without backends are not programmed). With `reuse`, a VIP
+ * object seen before gives the same Service object as then: snapshot entries are immutable (the
+ * agent's held view replaces an entry it receives again), so an unchanged VIP costs a lookup here
+ * and a pointer comparison in the driver, and only new or changed VIPs are normalized.
+ */
+export function servicesFromVips(vips: Vip[], reuse?: WeakMap<Vip, Service>): Service[] {
+  const out: Service[] = [];
+  for (const v of vips) {
+    if (v.backends.length === 0) continue;
+    let s = reuse?.get(v);
+    if (!s) {
+      s = normalizeOne({ key: v.key, vip: v.ip, port: v.port, protocol: v.protocol, backends: v.backends.map((b) => ({ ip: b.ip, port: b.port, weight: b.weight })) });
+      reuse?.set(v, s);
+    }
+    out.push(s);
+  }
+  // Snapshots list entries sorted by key, which is the service key: usually nothing to sort.
+  for (let i = 1; i < out.length; i++) if (out[i - 1]!.key >= out[i]!.key) return out.sort(byKey);
+  return out;
 }
+
+const byKey = (a: Service, b: Service) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);

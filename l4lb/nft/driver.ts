@@ -12,7 +12,7 @@ import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './
 import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
 import { parseElementsText, parseTable, sameSkeleton, type KernelTable } from './parse.js';
 import { ElementDelta, diffScript, emptyElements, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
-import { emptyPlan, planAdd, planChange, planRemove, planSorted, sortedServices, type Plan } from './plan.js';
+import { canonicalServices, emptyPlan, planAdd, planChange, planRemove, planSorted, sortedServices, type Plan } from './plan.js';
 import { NftSession, SESSION_MAX_LINE } from './session.js';
 import { NftNetlink, namespacePath } from './netlink.js';
 import { diffBytes, type ElementBytes } from './bytes-diff.js';
@@ -135,7 +135,7 @@ export class NftablesDriver implements L4lbDriver {
   apply(desired: Service[]): Promise<ApplyResult> {
     return this.queue.run(async () => {
       const current = this.current;
-      if (!current) return this.reconcileNow(normalize(desired));
+      if (!current) return this.reconcileNow(canonicalServices(desired));
       const { delta, result, changes, next } = planSorted(current.order, desired, this.maxSlots) ?? this.plan(current.services, desired);
       const adjust = new Map<string, number>();
       for (const [k, s] of changes) {
@@ -156,7 +156,7 @@ export class NftablesDriver implements L4lbDriver {
           this.log.warn('nft_apply_failed_full_resync', { err: e, via });
           this.current = undefined;
           // After a failed netlink write the repair goes through nft's text path.
-          return this.reconcileNow(normalize(desired), via === 'netlink');
+          return this.reconcileNow(canonicalServices(desired), via === 'netlink');
         }
       }
       commitHairpin(current.hairpin, adjust);
@@ -252,7 +252,7 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   reconcile(desired: Service[]): Promise<ApplyResult> {
-    return this.queue.run(() => this.reconcileNow(normalize(desired)));
+    return this.queue.run(() => this.reconcileNow(canonicalServices(desired)));
   }
 
   /** What a reconcile now would change, changing nothing (the sextant-l4lb health unit). */

@@ -1,0 +1,100 @@
+/**
+ * The planning walk of one apply (l4lb/nft/plan.ts) and the reconciler's Service reuse
+ * (l4lb/services.ts): an unchanged service passed again as the same object is recognised by
+ * identity, without reading its fields, so a change among many services costs what changed.
+ */
+import t from 'tap';
+import type { Vip } from '../../../contracts/index.js';
+import type { Service } from '../../driver.js';
+import { normalize, servicesFromVips } from '../../services.js';
+import { canonicalServices, planSorted } from '../plan.js';
+
+const services = (n: number): Service[] =>
+  normalize(
+    Array.from({ length: n }, (_, i) => ({
+      key: '',
+      vip: `11.0.${i >> 8}.${i & 255}`,
+      port: 80,
+      protocol: 'tcp' as const,
+      backends: [1, 2].map((b) => ({ ip: `10.${b}.${i >> 8}.${i & 255}`, port: 8080, weight: 1 })),
+    })),
+  );
+
+/** `s` whose backends can no longer be read (counting the attempts). */
+function sealed(s: Service, reads: { n: number }): Service {
+  const backends = s.backends;
+  let open = true;
+  Object.defineProperty(s, 'backends', {
+    get() {
+      if (!open) reads.n++;
+      return backends;
+    },
+  });
+  return Object.assign(s, { seal: () => (open = false) });
+}
+
+t.test('the same objects again: nothing read, nothing planned, the written list kept', async (t) => {
+  const reads = { n: 0 };
+  const have = services(500).map((s) => sealed(s, reads));
+  for (const s of have) (s as unknown as { seal(): void }).seal();
+  const p = planSorted(have, [...have], 64)!;
+  t.ok(p, 'planned by the walk');
+  t.equal(reads.n, 0, 'no backends compared');
+  t.equal(p.changes.size, 0, 'no change');
+  t.equal(p.delta.ops, 0, 'no element');
+  t.equal(p.next, have, 'the written list is kept as it is (no copy)');
+});
+
+t.test('one change among many: only it is planned, the others stay the same objects', async (t) => {
+  const have = services(500);
+  const desired = have.map((s, i) => (i === 250 ? { ...s, backends: s.backends.map((b, k) => (k === 0 ? { ...b, weight: 0 } : b)) } : s));
+  const p = planSorted(have, desired, 64)!;
+  t.same([p.result.added, p.result.removed, p.result.changed], [0, 0, 1]);
+  t.same([...p.changes.keys()], [have[250]!.key]);
+  t.equal(p.next!.length, 500);
+  t.ok(
+    p.next!.every((s, i) => (i === 250 ? s === desired[250] : s === have[i])),
+    'next: the new service at its place, every other the written object',
+  );
+  const added = { ...have[0]!, key: 'tcp/11.0.0.0:81', port: 81 };
+  const withAdd = [have[0]!, added, ...have.slice(1)];
+  const q = planSorted(have, withAdd, 64)!;
+  t.same([q.result.added, q.result.removed, q.result.changed], [1, 0, 0]);
+  t.equal(q.next![1], added);
+  const r = planSorted(have, have.slice(0, 499), 64)!;
+  t.same([r.result.added, r.result.removed, r.result.changed], [0, 1, 0]);
+  t.equal(r.next!.length, 499);
+});
+
+t.test('equal copies (after a reconcile) are adopted, so the next apply compares by identity', async (t) => {
+  const have = services(50);
+  const copies = have.map((s) => ({ ...s, backends: s.backends.map((b) => ({ ...b })) }));
+  const p = planSorted(have, copies, 64)!;
+  t.equal(p.changes.size, 0, 'no change');
+  t.ok(
+    p.next!.every((s, i) => s === copies[i]),
+    'the caller objects are kept',
+  );
+  t.equal(canonicalServices(copies)[3], copies[3], 'canonical services are not copied');
+  t.not(canonicalServices([{ ...copies[3]!, key: 'x' }])[0], copies[3], 'a service with a miswritten key is normalized');
+});
+
+t.test('servicesFromVips reuses the Service of a VIP object it has seen', async (t) => {
+  const vip = (i: number, w = 1): Vip => ({ key: `tcp/11.0.0.${i}:80`, ip: `11.0.0.${i}`, port: 80, protocol: 'tcp', backends: [{ ip: '10.0.0.1', port: 8080, weight: w }] as Vip['backends'] });
+  const reuse = new WeakMap<Vip, Service>();
+  const vips = [vip(1), vip(2), vip(3)];
+  const a = servicesFromVips(vips, reuse);
+  const changed = vip(2, 0);
+  const b = servicesFromVips([vips[0]!, changed, vips[2]!], reuse);
+  t.equal(b[0], a[0], 'unchanged VIP: the same Service');
+  t.equal(b[2], a[2], 'unchanged VIP: the same Service');
+  t.not(b[1], a[1], 'a new VIP object: a new Service');
+  t.equal(b[1]!.backends[0]!.weight, 0);
+  const unsorted = servicesFromVips([vips[2]!, vips[0]!], reuse);
+  t.same(
+    unsorted.map((s) => s.key),
+    ['tcp/11.0.0.1:80', 'tcp/11.0.0.3:80'],
+    'sorted by key',
+  );
+  t.same(servicesFromVips([vip(4, 1), { ...vip(5), backends: [] }]).map((s) => s.key), ['tcp/11.0.0.4:80'], 'no reuse map; a VIP without backends is left out');
+});
