@@ -15,6 +15,7 @@
  * election znodes under the URL's path (leader.ts): it registers with the leader, re-registers with
  * each new one (reporting its running tasks), and its control-plane client moves to the new leader.
  */
+import { limitYoungGeneration } from './heap.js';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { hostname as osHostname, tmpdir } from 'node:os';
@@ -120,6 +121,8 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
     process.stdout.write(USAGE);
     return 0;
   }
+  // Before any VIP is programmed: the young generation stays small (agent/heap.ts).
+  limitYoungGeneration();
   let o: AgentCliOptions;
   try {
     o = parseAgentArgs(argv);

@@ -83,12 +83,11 @@ interface NftRow {
 }
 
 const PROGRAM_MAIN = siblingArgv(import.meta.url, 'program-main');
-const SEMI_SPACE = '--max-semi-space-size=2';
 
-/** The driver in a process of its own (as the agent holds it), so its memory is its own. */
-async function nftRow(n: number, session: boolean, netlink: boolean, nodeFlags: string[] = []): Promise<NftRow & { steal: number }> {
+/** The driver in a process of its own (as the agent holds it), so its memory is its own; `as`: with the agent's heap setting, or in a process holding the agent's modules too. */
+async function nftRow(n: number, session: boolean, netlink: boolean, as?: 'heap' | 'agent'): Promise<NftRow & { steal: number }> {
   return withNetns(async (ns) => {
-    const { value, steal } = await measuredSteal(() => runAsync([process.execPath, ...nodeFlags, ...PROGRAM_MAIN, JSON.stringify({ netns: ns, n, session, netlink })], 600_000));
+    const { value, steal } = await measuredSteal(() => runAsync([process.execPath, ...PROGRAM_MAIN, JSON.stringify({ netns: ns, n, session, netlink, ...(as ? { as } : {}) })], 600_000));
     const row = JSON.parse(value.trim().split('\n').at(-1)!) as NftRow;
     if (netlink && row.netlink !== 'used') throw new Error(`the netlink row ran without netlink: ${row.netlink}`);
     return { ...row, steal };
@@ -135,12 +134,18 @@ async function programming(): Promise<string[]> {
     const nl = await nftRow(n, true, true);
     const nft = await nftRow(n, true, false);
     const oneShot = await nftRow(n, false, false);
-    // The same driver in a Node with a small young generation (V8 grows it to 16 MiB semi-spaces for the garbage of programming and reconciling).
-    const small = n >= 10000 ? await nftRow(n, true, true, [SEMI_SPACE]) : undefined;
-    steals.push(nl.steal, nft.steal, oneShot.steal, ...(small ? [small.steal] : []));
+    // The same driver with the agent's heap setting (agent/heap.ts: the young generation does not grow), alone and beside every module the agent loads.
+    const heap = n >= 10000 ? await nftRow(n, true, true, 'heap') : undefined;
+    const agent = n >= 10000 ? await nftRow(n, true, true, 'agent') : undefined;
+    steals.push(nl.steal, nft.steal, oneShot.steal, ...(heap && agent ? [heap.steal, agent.steal] : []));
     const rows = [
       ['nftables (maps, this driver: elements over netlink, the default)', nl],
-      ...(small ? ([[`nftables (as the row above, Node started with \`${SEMI_SPACE}\`)`, small]] as const) : []),
+      ...(heap && agent
+        ? ([
+            ['nftables (as the row above, with the agent\'s heap setting `--semi-space-growth-factor=1`, agent/heap.ts)', heap],
+            ['nftables (as the row above, in a process that also loads every module of the agent: `cli/plugins.ts`)', agent],
+          ] as const)
+        : []),
       ['nftables (maps, this driver, netlink off: one `nft -i` session for changes)', nft],
       ['nftables (maps, this driver, netlink and session off: one `nft -f` per change)', oneShot],
     ] as const;
@@ -160,7 +165,7 @@ async function programming(): Promise<string[]> {
     'Targets (issue 26): nftables 10,000 VIPs x 3 backends under 0.3 s from empty, under 5 ms per single-VIP change (weight, add, remove), the driver\'s process under 100 MB at 10,000 VIPs (issue 6: under 2 s and 50 ms).',
     'The nftables rows run the driver in a process of its own (`bench/l4lb/program-main.ts`, as the agent holds it: its memory is the driver\'s and Node\'s, nothing of the bench); the desired state is the whole sorted list each time, as the reconciler passes it.',
     'The netlink rows: nft creates the table\'s skeleton from text once; every element write is one nfnetlink batch (NEWSETELEM/DELSETELEM) encoded straight from the services (l4lb/nft/encode.ts, no element text) and sent from the driver\'s process through native/nfnetlink.c; reconcile reads the elements back with GETSETELEM dumps and diffs them as bytes (l4lb/nft/bytes-diff.ts), the skeleton from `nft -j -t list ruleset`. The kernel\'s work on a batch runs inside the driver\'s sendmsg, so it counts as the driver\'s (Node) CPU there; in the text rows it counts as nft\'s.',
-    'Wall times depend on the machine load (see the load lines and steal); the CPU columns less so: Node CPU of the driver\'s process, plus CPU of the `nft` (and `nsenter`) children in 10 ms ticks; per change: Node CPU of the median change (the mean, beside it, also carries the first changes\' compilation and garbage collection left from programming from empty), nft CPU over the changes divided by their count (for the session: its `nft` process over the 14 changes after the first, read from /proc). Memory: RSS after the changes and the reconcile, and the peak (VmHWM); the driver itself keeps about 8 MB of heap at 10,000 VIPs (17 MB live after a full collection, the 10,000 services included), the rest is Node (about 60 MB before the first VIP) and V8\'s young generation, grown to its 16 MiB semi-spaces by the garbage of building the services and programming them (the `--max-semi-space-size=2` row).',
+    'Wall times depend on the machine load (see the load lines and steal); the CPU columns less so: Node CPU of the driver\'s process, plus CPU of the `nft` (and `nsenter`) children in 10 ms ticks; per change: Node CPU of the median change (the mean, beside it, also carries the first changes\' compilation and garbage collection left from programming from empty), nft CPU over the changes divided by their count (for the session: its `nft` process over the 14 changes after the first, read from /proc). Memory: RSS after the changes and the reconcile, and the peak (VmHWM); the driver itself keeps about 8 MB of heap at 10,000 VIPs (17 MB live after a full collection, the 10,000 services included), the rest is Node (about 60 MB before the first VIP) and V8\'s young generation, grown to its 16 MiB semi-spaces by the garbage of building the services and programming them unless the agent\'s heap setting keeps it at its size (the rows with it).',
     'A one-shot change ends when `nft` exits; the kernel has committed it earlier: closing nft\'s netlink socket after a commit waits for an RCU grace period (7-15 ms measured with strace, idle CPU). The session keeps its socket open and answers as soon as the batch is committed.',
     'The userspace row is capped at 2,000 VIPs: each VIP is a listening socket (file descriptors).',
     '',

@@ -1,6 +1,6 @@
 /**
  * The nftables driver programming N VIPs in a process of its own, as the agent holds it:
- * `node bench/l4lb/program-main.js '<json>'` with `{ netns, n, session, netlink }`. Prints one JSON line:
+ * `node bench/l4lb/program-main.js '<json>'` with `{ netns, n, session, netlink, as }`. Prints one JSON line:
  * wall and CPU times from empty, per change (weight flip, VIP added, VIP removed; median of 5 each),
  * the full reconcile (last), and the process's memory (RSS at the end and its peak, VmHWM) at N VIPs.
  */
@@ -11,7 +11,20 @@ import { createLogger } from '../../common/log.js';
 import { median } from '../lib/stats.js';
 import { makeServices } from './services.js';
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as { netns: string; n: number; session: boolean; netlink?: boolean };
+const cfg = JSON.parse(process.argv[2] ?? '{}') as {
+  netns: string;
+  n: number;
+  session: boolean;
+  netlink?: boolean;
+  /** 'heap': the agent's heap setting (agent/heap.ts); 'agent': that, and every module the agent process loads (cli/plugins.ts). */
+  as?: 'heap' | 'agent';
+};
+if (cfg.as) {
+  const { limitYoungGeneration } = await import('../../agent/index.js');
+  // The agent sets it at the start of its main, after its modules are loaded: the same order here.
+  if (cfg.as === 'agent') await import('../../cli/plugins.js');
+  limitYoungGeneration();
+}
 
 /** CPU seconds of this process and of its reaped children (nft, nsenter). */
 function cpu(): { self: number; children: number } {
