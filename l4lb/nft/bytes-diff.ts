@@ -11,8 +11,11 @@ import { ElementIndex, elementRanges, indexPacked, sameData } from './element-in
 import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap } from './names.js';
 import { ElementDelta } from './ruleset.js';
 
-/** Per set, the kernel's elements (NftNetlink.readElementIndex). */
-export type ElementBytes = Map<string, ElementIndex>;
+/**
+ * Per set, the kernel's elements (NftNetlink.readElementIndex), or a reader called once per set as
+ * the diff reaches it (NftNetlink.readSetIndex: one set's dump held at a time); undefined: none.
+ */
+export type ElementBytes = Map<string, ElementIndex> | ((set: string) => ElementIndex | undefined);
 
 /** The sets whose keys start with a service's `vip . proto . port` (12 bytes for IPv4, 24 for IPv6). */
 const SERVICE_SETS = new Map<string, number>(FAMILIES.flatMap((f) => [svcMap(f), slotMap(f), backendMap(f)].map((s) => [s, f === 4 ? 12 : 24] as [string, number])));
@@ -42,7 +45,7 @@ export function diffBytes(have: ElementBytes, want: Service[], maxSlots: number)
   for (const f of FAMILIES) {
     const svc = svcMap(f);
     for (const set of [svc, slotMap(f), backendMap(f), hairpinSet(f)]) {
-      const kernel = have.get(set);
+      const kernel = typeof have === 'function' ? have(set) : have.get(set);
       const prefix = SERVICE_SETS.get(set);
       const w = sink.sets.get(set);
       if (w) {

@@ -138,8 +138,9 @@ export class NftablesDriver implements L4lbDriver {
       if (!current) return this.reconcileNow(canonicalServices(desired));
       const { delta, result, changes, next } = planSorted(current.order, desired, this.maxSlots) ?? this.plan(current.services, desired);
       const adjust = new Map<string, number>();
+      const empty = current.services.size === 0;
       for (const [k, s] of changes) {
-        const old = current.services.get(k);
+        const old = empty ? undefined : current.services.get(k);
         if (old) countHairpin(adjust, old, -1);
         if (s) countHairpin(adjust, s, +1);
       }
@@ -159,11 +160,17 @@ export class NftablesDriver implements L4lbDriver {
           return this.reconcileNow(canonicalServices(desired), via === 'netlink');
         }
       }
-      commitHairpin(current.hairpin, adjust);
-      // Only what changed is written back: a one-service change costs one walk over `desired`.
-      for (const [k, s] of changes) {
-        if (s) current.services.set(k, s);
-        else current.services.delete(k);
+      if (current.services.size === 0 && current.hairpin.size === 0) {
+        // From empty: every change is an add and every count positive; the plan's maps become the state as they are.
+        current.hairpin = adjust;
+        current.services = changes as Map<string, Service>;
+      } else {
+        commitHairpin(current.hairpin, adjust);
+        // Only what changed is written back: a one-service change costs one walk over `desired`.
+        for (const [k, s] of changes) {
+          if (s) current.services.set(k, s);
+          else current.services.delete(k);
+        }
       }
       if (next) current.order = next;
       else if (changes.size) current.order = sortedServices(current.services);
@@ -264,7 +271,7 @@ export class NftablesDriver implements L4lbDriver {
       if (!sk && !kernel) return [`table inet ${this.table} is missing`];
       const out: string[] = [];
       if (!sameSkeleton(sk ?? kernel!.skeleton, skeleton(this.maxSlots))) out.push(`table inet ${this.table}: its chains or rules differ from the expected ones (flushed or edited)`);
-      const ops = kernel ? diffScript(this.table, kernel.elements, renderElements(normalize(desired), this.maxSlots)).ops : diffBytes(await this.readIndex(nl!), normalize(desired), this.maxSlots).delta.ops;
+      const ops = kernel ? diffScript(this.table, kernel.elements, renderElements(normalize(desired), this.maxSlots)).ops : diffBytes(this.readIndex(nl!), normalize(desired), this.maxSlots).delta.ops;
       if (ops) out.push(`table inet ${this.table}: ${ops} map or set element(s) differ from the desired services`);
       return out;
     });
@@ -375,7 +382,7 @@ export class NftablesDriver implements L4lbDriver {
     let res: ApplyResult;
     let extra = 0;
     if (intact) {
-      ({ delta, result: res } = diffBytes(await this.readIndex(nl), want, this.maxSlots));
+      ({ delta, result: res } = diffBytes(this.readIndex(nl), want, this.maxSlots));
     } else {
       await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n${renderSkeleton(this.table, this.maxSlots)}`);
       extra = skeleton(this.maxSlots).rules.length;
@@ -401,14 +408,16 @@ export class NftablesDriver implements L4lbDriver {
     return { ops: delta.ops + extra, res };
   }
 
-  /** The kernel's elements as byte ranges; a set missing reads as empty. */
-  private async readIndex(nl: NftNetlink): Promise<ElementBytes> {
-    try {
-      return nl.readElementIndex();
-    } catch (e) {
-      if ((e as { errno?: string }).errno !== 'ENOENT') throw e;
-      return new Map();
-    }
+  /** The kernel's elements as byte ranges, one set dumped when the diff reaches it; a set missing reads as empty. */
+  private readIndex(nl: NftNetlink): ElementBytes {
+    return (set) => {
+      try {
+        return nl.readSetIndex(set);
+      } catch (e) {
+        if ((e as { errno?: string }).errno !== 'ENOENT') throw e;
+        return undefined;
+      }
+    };
   }
 
   /**

@@ -325,21 +325,24 @@ export class NftNetlink {
   /** Every element as byte ranges of the dump's replies, per set, found by key bytes (the reconcile's byte diff). */
   readElementIndex(timeoutMs = 30_000): Map<string, ElementIndex> {
     const out = new Map<string, ElementIndex>();
-    for (const set of LAYOUTS.keys()) {
-      const replies = this.dumpChecked(set, timeoutMs);
-      const each = (visit: (b: number, s: number, e: number) => void) => {
-        for (const m of messages(replies)) {
-          if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) continue;
-          // Offsets are the replies' own: m.body starts 16 bytes past the message's start.
-          const base = m.body.byteOffset - replies.byteOffset;
-          eachAttr(m.body, 4, m.body.length, (type, start, end) => {
-            if (type === LIST_ELEMENTS) eachAttr(m.body, start, end, (_t, s, e) => visit(0, base + s, base + e));
-          });
-        }
-      };
-      out.set(set, new ElementIndex([replies], each));
-    }
+    for (const set of LAYOUTS.keys()) out.set(set, this.readSetIndex(set, timeoutMs));
     return out;
+  }
+
+  /** One set's elements as byte ranges of its dump's replies (a reconcile holds one set's dump at a time). */
+  readSetIndex(set: string, timeoutMs = 30_000): ElementIndex {
+    const replies = this.dumpChecked(set, timeoutMs);
+    const each = (visit: (b: number, s: number, e: number) => void) => {
+      for (const m of messages(replies)) {
+        if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) continue;
+        // Offsets are the replies' own: m.body starts 16 bytes past the message's start.
+        const base = m.body.byteOffset - replies.byteOffset;
+        eachAttr(m.body, 4, m.body.length, (type, start, end) => {
+          if (type === LIST_ELEMENTS) eachAttr(m.body, start, end, (_t, s, e) => visit(0, base + s, base + e));
+        });
+      }
+    };
+    return new ElementIndex([replies], each);
   }
 
   /** Dump each set; `visit` gets each element's LIST_ELEM payload as buf[start, end) (the replies). */
