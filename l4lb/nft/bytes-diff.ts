@@ -85,3 +85,33 @@ export function diffBytes(have: ElementBytes, want: Service[], maxSlots: number)
   }
   return { delta, result };
 }
+
+/**
+ * One service's element changes from `old` to `s` (same key), on their bytes: both encoded as
+ * from empty (the encoder programming from empty uses, warm), elements compared by key and data,
+ * only those that differ written. No element text, no string per element but the keys deleted.
+ */
+export function diffServiceBytes(delta: ElementDelta, old: Service, s: Service, maxSlots: number): void {
+  const before = new CollectSink(0);
+  encodeService(before, old, maxSlots, true);
+  const after = new CollectSink(0);
+  encodeService(after, s, maxSlots, true);
+  const had = new Map<string, ElementIndex>();
+  for (const [set, w] of before.sets) had.set(set, indexPacked(w.buf, w.len));
+  for (const [set, w] of after.sets) {
+    const have = had.get(set);
+    const buf = w.buf;
+    eachAttr(buf, 0, w.len, (_t, st, e) => {
+      if (!elementRanges(buf, st, e, r, 0)) return;
+      const i = have ? have.find(buf, r[0]!, r[1]!) : -1;
+      if (i >= 0) {
+        have!.taken[i] = 1;
+        if (sameData(buf, r[2]!, r[3]!, have!.buffer(i), have!.dataStart(i), have!.dataEnd(i))) return;
+        delta.rawRemove(set, buf.toString('latin1', r[0]!, r[1]!));
+      }
+      delta.rawInsert(set, buf.subarray(st, e));
+    });
+  }
+  // What the old service had and the new one has not.
+  for (const [set, have] of had) for (let i = 0; i < have.size; i++) if (!have.taken[i]) delta.rawRemove(set, have.buffer(i).toString('latin1', have.keyStart(i), have.keyEnd(i)));
+}

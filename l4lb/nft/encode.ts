@@ -403,9 +403,11 @@ export function encodeRaw(sink: ElementSink, set: string, payload: Buffer): void
 export class CollectSink implements ElementSink {
   w: Writer = new Writer(0);
   readonly sets = new Map<string, Writer>();
+  /** `size`: each set's first buffer (one service's elements fit in the 4 KiB minimum). */
+  constructor(private readonly size = 64 * 1024) {}
   element(set: string): number {
     let w = this.sets.get(set);
-    if (!w) this.sets.set(set, (w = new Writer(64 * 1024)));
+    if (!w) this.sets.set(set, (w = new Writer(this.size)));
     this.w = w;
     return w.begin(LIST_ELEM | NLA_F_NESTED);
   }

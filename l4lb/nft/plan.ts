@@ -4,7 +4,8 @@
  */
 import type { ApplyResult, Backend, Service } from '../driver.js';
 import { normalizeOne, sameBackends } from '../services.js';
-import { ElementDelta, serviceElements, type Element } from './ruleset.js';
+import { ElementDelta } from './ruleset.js';
+import { diffServiceBytes } from './bytes-diff.js';
 
 export interface Plan {
   delta: ElementDelta;
@@ -29,7 +30,7 @@ export function planAdd(p: Plan, s: Service, maxSlots: number): void {
 export function planChange(p: Plan, old: Service, s: Service, maxSlots: number): void {
   p.changes.set(s.key, s);
   p.result.changed++;
-  diffElements(p.delta, serviceElements(old, maxSlots), serviceElements(s, maxSlots));
+  diffServiceBytes(p.delta, old, s, maxSlots);
 }
 
 export function planRemove(p: Plan, old: Service, maxSlots: number): void {
@@ -93,14 +94,6 @@ export function planSorted(have: Service[], desired: Service[], maxSlots: number
   while (j < have.length) planRemove(p, have[j++]!, maxSlots);
   p.next = next ?? have;
   return p;
-}
-
-/** Element-level diff of one service's old and new elements into `delta`. */
-function diffElements(delta: ElementDelta, before: Element[], after: Element[]): void {
-  const next = new Map(after.map(([set, k, v]) => [`${set}|${k}`, v]));
-  const prev = new Map(before.map(([set, k, v]) => [`${set}|${k}`, v]));
-  for (const [set, k, v] of before) if (next.get(`${set}|${k}`) !== v) delta.remove(set, k);
-  for (const [set, k, v] of after) if (prev.get(`${set}|${k}`) !== v) delta.insert(set, k, v);
 }
 
 const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;

@@ -1,13 +1,15 @@
 /**
  * The planning walk of one apply (l4lb/nft/plan.ts) and the reconciler's Service reuse
  * (l4lb/services.ts): an unchanged service passed again as the same object is recognised by
- * identity, without reading its fields, so a change among many services costs what changed.
+ * identity, without reading its fields, so a change among many services costs what changed; a
+ * changed service's element diff, computed on bytes, is the minimal one.
  */
 import t from 'tap';
 import type { Vip } from '../../../contracts/index.js';
 import type { Service } from '../../driver.js';
-import { normalize, servicesFromVips } from '../../services.js';
-import { canonicalServices, planSorted } from '../plan.js';
+import { normalize, normalizeOne, servicesFromVips } from '../../services.js';
+import { canonicalServices, emptyPlan, planChange, planSorted } from '../plan.js';
+import { serviceElements } from '../ruleset.js';
 
 const services = (n: number): Service[] =>
   normalize(
@@ -97,4 +99,33 @@ t.test('servicesFromVips reuses the Service of a VIP object it has seen', async 
     'sorted by key',
   );
   t.same(servicesFromVips([vip(4, 1), { ...vip(5), backends: [] }]).map((s) => s.key), ['tcp/11.0.0.4:80'], 'no reuse map; a VIP without backends is left out');
+});
+
+t.test('a changed service: its element diff, computed on bytes, is the minimal one', async (t) => {
+  const base = (vip: string, backends: [string, number][]): Service =>
+    normalizeOne({ key: '', vip, port: 80, protocol: 'tcp', backends: backends.map(([ip, weight]) => ({ ip, port: 8080, weight })) });
+  const v6 = (w: number) => base('fd01:c::10', [['fd01:b::1', 1], ['fd01:b::2', w]]);
+  const pairs: [string, Service, Service][] = [
+    ['a backend drained', base('11.0.0.1', [['10.0.0.1', 1], ['10.0.0.2', 1], ['10.0.0.3', 1]]), base('11.0.0.1', [['10.0.0.1', 1], ['10.0.0.2', 0], ['10.0.0.3', 1]])],
+    ['a weight raised', base('11.0.0.1', [['10.0.0.1', 1], ['10.0.0.2', 1]]), base('11.0.0.1', [['10.0.0.1', 1], ['10.0.0.2', 3]])],
+    ['weights scaled down (over 64 slots)', base('11.0.0.1', [['10.0.0.1', 1]]), base('11.0.0.1', [['10.0.0.1', 50], ['10.0.0.2', 50]])],
+    ['a backend replaced', base('11.0.0.1', [['10.0.0.1', 1], ['10.0.0.2', 1]]), base('11.0.0.1', [['10.0.0.1', 1], ['10.0.0.9', 1]])],
+    ['all drained (reject)', base('11.0.0.1', [['10.0.0.1', 1]]), base('11.0.0.1', [['10.0.0.1', 0]])],
+    ['IPv6', v6(1), v6(0)],
+  ];
+  for (const [name, old, s] of pairs) {
+    const p = emptyPlan();
+    planChange(p, old, s, 64);
+    const got = { del: [] as string[], add: [] as string[] };
+    p.delta.each((verb, set, keys, values) => keys.forEach((k, i) => (verb === 'add' ? got.add : got.del).push(`${set}|${k}${verb === 'add' && values?.[i] ? ` : ${values[i]}` : ''}`)));
+    const before = new Map(serviceElements(old, 64).map(([set, k, v]) => [`${set}|${k}`, v]));
+    const after = new Map(serviceElements(s, 64).map(([set, k, v]) => [`${set}|${k}`, v]));
+    const want = {
+      del: [...before].filter(([k, v]) => after.get(k) !== v).map(([k]) => k),
+      add: [...after].filter(([k, v]) => before.get(k) !== v).map(([k, v]) => (v ? `${k} : ${v}` : k)),
+    };
+    t.same(got.del.sort(), want.del.sort(), `${name}: deletes`);
+    t.same(got.add.sort(), want.add.sort(), `${name}: adds`);
+    t.equal(p.delta.ops, want.del.length + want.add.length, `${name}: element count`);
+  }
 });
