@@ -36,7 +36,7 @@ export function serverMetrics(registry: Registry, lag: () => [string, number][])
     rejected: new prom.Counter({ name: 'sextant_control_rejected_streams_total', help: 'Watch streams refused (bad message, unknown agent)', labelNames: ['reason'], registers: [registry] }),
     refused: new prom.Counter({
       name: 'sextant_control_refused_total',
-      help: 'Watch streams refused by mutual TLS identity: no_certificate, no_identity, not_agent, identity_mismatch',
+      help: 'Connections and watch streams refused by mutual TLS: failed handshakes (tls_handshake_plaintext, tls_handshake_no_certificate, tls_handshake_unknown_ca, tls_handshake_other) and identity (no_certificate, no_identity, not_agent, identity_mismatch)',
       labelNames: ['reason'],
       registers: [registry],
     }),

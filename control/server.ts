@@ -18,6 +18,7 @@ import { loadControlProto } from './proto.js';
 import type { PeerIdentity, Refusal } from './identity.js';
 import { AgentStream, type Incoming, type StreamHost } from './stream.js';
 import { serverCredentials, type TlsOptions } from './tls.js';
+import { listenMutualTls, type HandshakeFailure, type MutualTlsListener } from './tls-listener.js';
 import type { PartSource } from '../contracts/index.js';
 
 export const DEFAULT_CONTROL_PORT = 5060;
@@ -59,6 +60,7 @@ export class ControlServer implements Component, StreamHost {
   private readonly metrics: ServerMetrics;
   private readonly clock;
   private server: grpc.Server | undefined;
+  private listener: MutualTlsListener | undefined;
   private boundPort = 0;
   private offVersion: (() => void) | undefined;
 
@@ -106,10 +108,17 @@ export class ControlServer implements Component, StreamHost {
     server.addService(service, { Watch: (call: grpc.ServerDuplexStream<Incoming, Buffer>) => new AgentStream(call, this) });
     const host = this.opts.host ?? '127.0.0.1';
     if (isWildcard(host)) throw new ConfigError('control host', `'${host}' is a wildcard: the control plane listens on the master's internal address or loopback only`);
-    const creds = serverCredentials(this.opts.tls, this.log);
-    this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${this.opts.port ?? DEFAULT_CONTROL_PORT}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
-    );
+    const port = this.opts.port ?? DEFAULT_CONTROL_PORT;
+    if (this.opts.tls) {
+      // Our own TLS listener, so that failed handshakes are counted (control/tls-listener.ts).
+      this.listener = await listenMutualTls(server, { host, port, tls: this.opts.tls, onFailure: (f) => this.handshakeFailed(f) });
+      this.boundPort = this.listener.port;
+    } else {
+      const creds = serverCredentials(undefined, this.log);
+      this.boundPort = await new Promise<number>((resolve, reject) =>
+        server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
+      );
+    }
     this.server = server;
     this.log.info('listening', { host, port: this.boundPort, tls: !!this.opts.tls, history: this.engine.history, version: this.engine.version });
   }
@@ -118,6 +127,9 @@ export class ControlServer implements Component, StreamHost {
     this.offVersion?.();
     for (const s of [...this.streams.values()]) s.fail(grpc.status.UNAVAILABLE, 'control server stopping');
     await this.engine.stop();
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.stopAccepting();
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -132,6 +144,7 @@ export class ControlServer implements Component, StreamHost {
         });
       });
     }
+    listener?.destroyRemaining();
   }
 
   /** The port actually bound (useful with port 0). */
@@ -210,5 +223,11 @@ export class ControlServer implements Component, StreamHost {
     this.metrics.refused.inc({ reason: r.reason });
     const who = 'uri' in identity ? identity.uri : identity.kind;
     this.peerLog.warn('stream_refused', { reason: r.reason, code: r.code, details: r.details, peer, identity: who });
+  }
+
+  /** A TLS handshake on the control port failed: nothing reached grpc-js (control/tls-listener.ts). */
+  private handshakeFailed(f: HandshakeFailure): void {
+    this.metrics.refused.inc({ reason: f.reason });
+    this.peerLog.warn('tls_handshake_failed', { reason: f.reason, code: f.code, peer: f.peer });
   }
 }

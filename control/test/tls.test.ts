@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCa, issueCert, type LeafFiles } from '../../common/pki.js';
-import { createRegistry } from '../../common/metrics.js';
-import { requireTools } from '../../test/lib/index.js';
+import { createRegistry, type Registry } from '../../common/metrics.js';
+import { eventually, requireTools } from '../../test/lib/index.js';
 import { agentUri, masterUri } from '../identity.js';
 import { clientReaches, RecordingConsumer, serverSees, SettableSource, startClient, startServer, vip } from './helpers.js';
 import { probeWatch, type ProbeCreds } from './probe.js';
@@ -31,6 +31,10 @@ async function makeCerts(dir: string) {
   };
 }
 
+async function refusals(registry: Registry): Promise<Record<string, number>> {
+  return Object.fromEntries((await registry.getSingleMetric('sextant_control_refused_total')!.get()).values.map((v) => [String(v.labels.reason), v.value]));
+}
+
 const tls = (f: LeafFiles): ProbeCreds => ({ kind: 'tls', ca: f.ca, cert: f.cert, key: f.key });
 
 t.test('mutual TLS and per-agent identity on the control port', async (t) => {
@@ -45,15 +49,23 @@ t.test('mutual TLS and per-agent identity on the control port', async (t) => {
   const good = await startClient(t, { agentId: 'a1', masters: [addr], tls: certs.a1, consumers: [new RecordingConsumer('l4lb', ['vips'])] });
   await clientReaches(good, (s) => s.applied === 1, 'the TLS agent a1 converges');
 
-  // Refused before any RPC: the TLS handshake fails (the server never sees a call).
-  const handshake: [string, ProbeCreds][] = [
-    ['anonymous plaintext watch with a known agent id', { kind: 'plaintext' }],
-    ['TLS without a client certificate', { kind: 'tls', ca: certs.a1.ca }],
-    ["a certificate from another CA claiming agent a1", tls(certs.intruder)],
+  // Refused before any RPC: the TLS handshake fails (grpc-js never sees the connection), counted by reason.
+  const handshake: [string, ProbeCreds, string][] = [
+    ['anonymous plaintext watch with a known agent id', { kind: 'plaintext' }, 'tls_handshake_plaintext'],
+    ['TLS without a client certificate', { kind: 'tls', ca: certs.a1.ca }, 'tls_handshake_no_certificate'],
+    ["a certificate from another CA claiming agent a1", tls(certs.intruder), 'tls_handshake_unknown_ca'],
   ];
-  for (const [name, creds] of handshake) {
+  const counted: Record<string, number> = {};
+  for (const [name, creds, reason] of handshake) {
     const r = await probeWatch(addr, creds, 'a1');
     t.same([r.code, r.updates], ['UNAVAILABLE', 0], `${name}: refused, nothing streamed (${r.details})`);
+    counted[reason] = 1;
+    // The server sees the failure when the socket closes, which may come just after the client's error.
+    const now = await eventually(async () => {
+      const m = await refusals(registry);
+      return (m[reason] ?? 0) >= 1 && m;
+    }, 5000, 20, `sextant_control_refused_total{reason="${reason}"}`);
+    t.same(now, counted, `${name}: counted as ${reason}, and nothing else`);
   }
 
   // Refused by identity: the call reaches the server, which answers with a status naming why.
@@ -78,8 +90,7 @@ t.test('mutual TLS and per-agent identity on the control port', async (t) => {
   t.same([ok.code, ok.updates, ok.entries.vips], ['OK', 2, 2], 'a2 as itself: the snapshot, then the update');
 
   t.same(server.status().agents.map((a) => a.agent_id).sort(), ['a1', 'a2'], 'refused streams leave no trace in the agent table');
-  const refused = Object.fromEntries((await registry.getSingleMetric('sextant_control_refused_total')!.get()).values.map((v) => [v.labels.reason, v.value]));
-  t.same(refused, { identity_mismatch: 1, not_agent: 1, no_identity: 2 }, 'sextant_control_refused_total by reason');
+  t.same(await refusals(registry), { ...counted, identity_mismatch: 1, not_agent: 1, no_identity: 2 }, 'sextant_control_refused_total by reason');
 });
 
 t.test('without tls: plaintext, no identity (insecure development mode)', async (t) => {

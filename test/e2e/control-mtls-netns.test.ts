@@ -3,7 +3,8 @@
  * (`--tls-dir`: its certificate from the cluster CA) and a real `sextant agent` (its certificate from
  * the TLS bootstrap at registration), each in its own network namespace; the control plane takes
  * their certificates from the node (`nodeTls`). An attacker process in a third namespace on the same
- * bridge: anonymous, certificate-less and foreign-CA watches fail the handshake; a cluster certificate
+ * bridge: anonymous, certificate-less and foreign-CA watches fail the handshake (counted on the master by
+ * reason: tls_handshake_plaintext, _no_certificate, _unknown_ca); a cluster certificate
  * of another agent is PERMISSION_DENIED with nothing streamed; the real agent converges and gets updates.
  */
 import t from 'tap';
@@ -82,10 +83,33 @@ t.test('control plane over mutual TLS between namespaces; an attacker on another
     { name: "the operator's (cli) certificate", creds: tls(cli), agentId },
     { name: 'a valid certificate of an agent the master does not know', creds: tls(otherAgent), agentId: 'S-other' },
   ];
-  const [xcmd, xargs] = xns.wrap(process.execPath, [attackerJs, JSON.stringify({ target: `${mip}:${CONTROL_PORT}`, cases })]);
-  const attacker = spawnTracked(t, xcmd, xargs);
-  t.equal(await attacker.exited, 0, 'the attacker process ran');
-  const results = JSON.parse(attacker.output().trim().split('\n').at(-1)!) as (ProbeResult & { name: string })[];
+  const attack = async (some: typeof cases) => {
+    const [xcmd, xargs] = xns.wrap(process.execPath, [attackerJs, JSON.stringify({ target: `${mip}:${CONTROL_PORT}`, cases: some })]);
+    const attacker = spawnTracked(t, xcmd, xargs);
+    t.equal(await attacker.exited, 0, 'the attacker process ran');
+    return JSON.parse(attacker.output().trim().split('\n').at(-1)!) as (ProbeResult & { name: string })[];
+  };
+  const handshakeRefusals = async () => {
+    const text = (await httpsIn(mns, cli, `https://${mip}:5050/metrics`)).body as string;
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^sextant_control_refused_total\{reason="(tls_handshake_[a-z_]+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+    return out;
+  };
+  // The handshake failures, one attacker run each: the master counts each with its reason, and nothing else.
+  const results: (ProbeResult & { name: string })[] = [];
+  const reasons = ['tls_handshake_plaintext', 'tls_handshake_no_certificate', 'tls_handshake_unknown_ca'];
+  const counted: Record<string, number> = {};
+  for (const [i, reason] of reasons.entries()) {
+    results.push(...(await attack([cases[i]!])));
+    counted[reason] = 1;
+    const now = await eventually(async () => {
+      const m = await handshakeRefusals();
+      return (m[reason] ?? 0) >= 1 && m;
+    }, 15_000, 100, `sextant_control_refused_total{reason="${reason}"} on the master`);
+    t.same(now, counted, `${cases[i]!.name}: counted as ${reason}, and nothing else`);
+  }
+  t.match(master.output(), /"event":"tls_handshake_failed".*"reason":"tls_handshake_unknown_ca".*"peer":"10\.96\.0\./, "the failed handshake is logged with the attacker's address");
+  results.push(...(await attack(cases.slice(reasons.length))));
   const got = Object.fromEntries(results.map((r) => [r.name, [r.code, r.updates]]));
   t.same(got, {
     [cases[0]!.name]: ['UNAVAILABLE', 0],
