@@ -2,7 +2,9 @@
  * Finding a task's sandbox file and reading it, as `dcos task log` did: the master's
  * /master/state names the task's agent, and that agent's `/files/read` serves slices of
  * `/<task_id>/stdout` (or stderr) by byte offset, directly or, behind an entry point, through
- * the master's `/agent/<id>/files/read`.
+ * the master's `/agent/<id>/files/read` (a token with `dcos:adminrouter:ops:slave` read).
+ * A master under mutual TLS (https) means agents under it too: directly, the agent is asked over
+ * https and wants the operator's client certificate (`--cert/--key`, `sextant up`'s `cli_cert`).
  */
 import { ApiError, type ClusterClient } from '../common/cli-client.js';
 import { CommandFailed } from '../common/cli-command.js';
@@ -36,11 +38,11 @@ export function pickTask<T extends { id: string }>(tasks: T[], want: string): T 
   throw new CommandFailed(`'${want}' matches ${some.length} tasks: ${some.slice(0, 5).map((t) => t.id).join(', ')}${some.length > 5 ? ', ...' : ''}; give more of the id`);
 }
 
-/** `slave(1)@IP:PORT` -> `http://IP:PORT`. */
-export function agentUrlFromPid(pid: string): string {
+/** `slave(1)@IP:PORT` -> `http://IP:PORT` (or https: agents speak what their master speaks). */
+export function agentUrlFromPid(pid: string, scheme: 'http' | 'https' = 'http'): string {
   const m = /@(.+)$/.exec(pid);
   if (!m) throw new CommandFailed(`the master gave the agent pid '${pid}', which names no address`);
-  return `http://${m[1]}`;
+  return `${scheme}://${m[1]}`;
 }
 
 export async function findSandboxFile(client: ClusterClient, want: string, file: 'stdout' | 'stderr'): Promise<SandboxFile> {
@@ -49,7 +51,8 @@ export async function findSandboxFile(client: ClusterClient, want: string, file:
   const task = pickTask(all, want);
   const slave = st.slaves.find((s) => s.id === task.slave_id);
   if (!slave) throw new CommandFailed(`task ${task.id} ran on agent ${task.slave_id}, which the master no longer knows`);
-  const agent = client.agentBase(slave.id, agentUrlFromPid(slave.pid));
+  const scheme = new URL(client.base('mesos')).protocol === 'https:' ? 'https' : 'http';
+  const agent = client.agentBase(slave.id, agentUrlFromPid(slave.pid, scheme));
   return { taskId: task.id, agentId: slave.id, agent, path: `/${task.id}/${file}` };
 }
 

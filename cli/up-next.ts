@@ -61,7 +61,8 @@ export function nextSteps(i: NextInput): string[] {
   if (i.exampleId) {
     rows.push([`${cli} app show ${i.exampleId}`, 'one app: definition, counts, tasks']);
     rows.push([`${cli} task ls ${i.exampleId}`, 'its tasks and where they run']);
-    if (i.exampleTask && !i.netns && !i.tls) rows.push([`${cli} task log ${i.exampleTask} --follow`, "a task's stdout (--stderr for stderr)"]);
+    // Under mutual TLS the exported operator certificate reaches the agent too (agents accept the cli identity).
+    if (i.exampleTask && !i.netns) rows.push([`${cli} task log ${i.exampleTask} --follow`, "a task's stdout (--stderr for stderr)"]);
     rows.push([`${cli} app scale ${i.exampleId} 3`, 'more instances, with progress']);
   }
   rows.push([`${cli} app add FILE.json`, 'deploy a Marathon app definition (- reads stdin)']);

@@ -39,7 +39,7 @@ export function dashboardMasterPlugin(opts: DashboardPluginOptions = {}): Master
       });
       mountShim(r, handle.apis ?? new Map([['/mesos', r], ['/net', r]]));
       mountDnsRoute(r, { state: () => handle.state(), dispatcherPort: opts.dispatcherPort ?? 53 });
-      mountFilesRoute(r, () => handle.state());
+      mountFilesRoute(r, () => handle.state(), handle.tls);
       r.get('/v1/dashboard/series', () => ({ json: { ...sampler.series.json(), convergence: sampler.convergence.list() } }), { summary: 'chart data of the dashboard: convergence history, DNS and L4LB samples (last hour)' });
     });
     return {
