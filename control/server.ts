@@ -111,7 +111,7 @@ export class ControlServer implements Component, StreamHost {
     const port = this.opts.port ?? DEFAULT_CONTROL_PORT;
     if (this.opts.tls) {
       // Our own TLS listener, so that failed handshakes are counted (control/tls-listener.ts).
-      this.listener = await listenMutualTls(server, { host, port, tls: this.opts.tls, onFailure: (f) => this.handshakeFailed(f) });
+      this.listener = await listenMutualTls(server, { host, port, tls: this.opts.tls, onFailure: (f) => this.handshakeFailed(f), onError: (err) => this.log.warn('listener_error', { err }) });
       this.boundPort = this.listener.port;
     } else {
       const creds = serverCredentials(undefined, this.log);

@@ -3,21 +3,17 @@
  * handshake inside its own HTTP/2 server and never tells the application when one fails, so a
  * plaintext caller, one without a certificate or one with another CA's certificate left no trace.
  * Here a `tls.Server` owned by the control server does the handshake (cluster CA, client certificate
- * required and verified, ALPN `h2`), counts and logs each failure by reason, and hands every
- * verified socket to grpc-js through `Server.createConnectionInjector`, which runs HTTP/2 on it
- * unchanged: `call.getAuthContext()` still reads the peer certificate of that TLS socket.
+ * requested and verified, ALPN `h2`), reports each failure by reason, and hands only sockets whose
+ * certificate verified to grpc-js through `Server.createConnectionInjector`, which runs HTTP/2 on
+ * them unchanged: `call.getAuthContext()` still reads the peer certificate of that TLS socket.
  */
-import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError } from '../common/errors.js';
-import type { TlsOptions } from './tls.js';
+import { pem, type TlsOptions } from './tls.js';
 
 /** Why a handshake on the control port failed (`sextant_control_refused_total{reason}`). */
 export type HandshakeReason = 'tls_handshake_plaintext' | 'tls_handshake_no_certificate' | 'tls_handshake_unknown_ca' | 'tls_handshake_other';
-
-export const HANDSHAKE_REASONS: readonly HandshakeReason[] = ['tls_handshake_plaintext', 'tls_handshake_no_certificate', 'tls_handshake_unknown_ca', 'tls_handshake_other'];
 
 /** OpenSSL's answers to bytes that are not a TLS record (an HTTP/2 preface, an HTTP request, ...). */
 const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_RECORD_LAYER_FAILURE']);
@@ -60,15 +56,6 @@ export function unverifiedPeer(socket: Pick<tls.TLSSocket, 'authorized' | 'autho
   return handshakeReason({}, socket.authorizationError ?? 'UNVERIFIED');
 }
 
-function pem(field: string, v: string | Buffer): Buffer {
-  if (Buffer.isBuffer(v)) return v;
-  try {
-    return readFileSync(v);
-  } catch (e) {
-    throw new ConfigError(field, `cannot read ${v}: ${(e as Error).message}`);
-  }
-}
-
 export interface MutualTlsListener {
   port: number;
   /** Stop accepting connections (those open stay: grpc-js shuts its sessions down). */
@@ -82,6 +69,8 @@ export interface ListenOptions {
   port: number;
   tls: TlsOptions;
   onFailure(f: HandshakeFailure): void;
+  /** The listening socket failed after it was bound (accept errors). */
+  onError?(e: Error): void;
   /** A handshake not done by then fails (`tls_handshake_other`, ERR_TLS_HANDSHAKE_TIMEOUT). Default 10 s. */
   handshakeTimeoutMs?: number;
 }
@@ -130,7 +119,7 @@ export async function listenMutualTls(server: grpc.Server, o: ListenOptions): Pr
       resolve((tlsServer.address() as { port: number }).port);
     });
   });
-  tlsServer.on('error', () => undefined);
+  tlsServer.on('error', (e) => o.onError?.(e));
   return {
     port,
     stopAccepting: () => void tlsServer.close(),

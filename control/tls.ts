@@ -11,7 +11,8 @@ import type { TlsOptions } from '../contracts/index.js';
 /** PEM file paths, or the PEM contents as Buffers (contracts/tls.ts). */
 export type { TlsOptions };
 
-function pem(field: string, v: string | Buffer): Buffer {
+/** The PEM bytes of a path or Buffer; an unreadable path is a ConfigError naming the field. */
+export function pem(field: string, v: string | Buffer): Buffer {
   if (Buffer.isBuffer(v)) return v;
   try {
     return readFileSync(v);
