@@ -7,9 +7,10 @@
  *     are drained every `drainMs` and at each read, without waiting, and summed per (VIP, backend);
  *   - dump: at read time, every live connection the metrics table marked (`MARK_COUNTED`; the
  *     kernel filters on the mark), with its counters so far.
- * bytes = finished + live. A connection that ends between the drain and the dump is in neither
- * until the next read (`NftCounters` keeps each figure from going down); one whose destroy event
- * was read is skipped if the dump still finds it (ids of the last two reads' events).
+ * bytes = finished + live: a read drains the events, dumps, and drains again (the dump itself
+ * destroys expired connections it walks over: their events arrive then); a connection both dumped
+ * and destroyed counts once, with its final figure (ids of the last two reads' events). A live
+ * connection's bytes are those of the moment of the read.
  * With `nf_conntrack_events=2` (the default) the kernel keeps event state for new connections only
  * while a listener exists: metrics off (sockets closed) costs nothing per connection.
  */
@@ -112,6 +113,10 @@ export class ConntrackBytes {
     const errors: number[] = [];
     const live = parseFlows(replies, errors);
     if (errors.length) throw new DriverError('nftables', `conntrack dump failed: errno ${errors[0]}`);
+    // A dump destroys the expired connections it walks over (their events are queued by now), and
+    // connections may have ended while it ran: read those events too; a connection in both the dump
+    // and an event counts once, with the event's final figure.
+    this.drain();
     const out = new Map(this.finished);
     for (const f of live) {
       if (!this.ours(f) || this.ended.has(f.id) || this.endedBefore.has(f.id)) continue;
