@@ -1,28 +1,27 @@
 /**
  * VIP metrics for the nftables driver, counted by the kernel in a table of their own
  * (`inet <driver table>_metrics`), so the driver's ruleset and its element writes stay as they are.
- * Connections and failures: filter chains after NAT (prerouting and output, priority 10) look at
- * packets of DNAT'd connections not yet assured (`ct status & (dnat | assured) == dnat`: one ct
- * load and compare for the packets of an established connection) and update dynamic sets with
- * per-element counters, keyed on VIP . protocol . backend . backend port (the VIP from the
- * connection's original tuple, the backend from the packet). The VIP's port is not in the key
- * (nft 1.0.6 cannot put `ct original proto-dst` in a concatenation: it crashes), so `read` finds it
- * from the programmed services; two ports of one VIP sent to the same backend address and port are
- * counted together, on the lower port. The sets:
- *   - `conns4/6`: the first packet of each connection (a ct mark bit, `MARK_COUNTED`, keeps SYN
- *     retransmits out and marks the connection as one of ours for the byte counts);
- *   - `fails4/6` (TCP): a reset from the backend before the handshake completed (`ct status` not
- *     assured: refused), or a SYN retransmitted with no reply yet (no SYN-ACK within the first
- *     retransmission timeout, ~1 s; counted once per connection, a second ct mark bit).
- * Bytes are not counted per packet by a rule: conntrack accounting (`nf_conntrack_acct=1`, set in
- * the driver's namespace while metrics are on) counts them with the connection, and `read` sums the
- * marked connections (ct-bytes.ts: destroy events for ended ones, a dump for live ones; a live
- * connection's bytes are those of the moment of the read).
+ * Dynamic sets with per-element counters, keyed on VIP . protocol . backend . backend port (the VIP
+ * from the connection's original tuple, the backend from the DNAT'd packet). The VIP's port is not
+ * in the key (nft 1.0.6 cannot put `ct original proto-dst` in a concatenation: it crashes), so
+ * `read` finds it from the programmed services; two ports of one VIP sent to the same backend
+ * address and port are counted together, on the lower port. The sets:
+ *   - `conns4/6`: updated by NAT chains (postrouting before the driver's masquerade, and input),
+ *     which the kernel runs only for a connection's first packet: no work for the packets after
+ *     it. A ct mark bit (`MARK_COUNTED`) marks the connection as counted, for the byte counts;
+ *   - `fails4/6` (TCP): filter chains after NAT (prerouting and output, priority 10) see the TCP
+ *     packets of DNAT'd connections not yet assured (`ct status & (dnat | assured) == dnat`: an
+ *     established connection's packets stop at that one compare, other protocols' before it): a
+ *     reset from the backend before the handshake completed (refused), or a SYN retransmitted with
+ *     no reply yet (no SYN-ACK within the first retransmission timeout, ~1 s), counted once per
+ *     connection (ct mark bits: the first SYN went by, the retransmit was counted).
+ * Bytes are not counted by a rule: conntrack accounting (`nf_conntrack_acct=1`, set in the
+ * driver's namespace while metrics are on) counts them with the connection, and `read` sums the
+ * marked connections (ct-bytes.ts: destroy events for ended ones, a dump for live ones).
  * Nothing runs per packet in this process: counters are read at poll time with one `nft -j list
  * table` and one conntrack dump. Packets arriving on `lo` are skipped in prerouting (the output
- * hook counted them). Connect latency is not measured. Every DNAT'd flow is counted (a CNI port
- * mapping too); `read` keeps the VIPs' counts and deletes the others, and a removed backend's
- * after `retainMs`.
+ * hook saw them). Connect latency is not measured. Every DNAT'd flow is counted (a CNI port mapping
+ * too); `read` keeps the VIPs' counts and deletes the others, and a removed backend's after `retainMs`.
  */
 import type { NftRunner } from '../nft/exec.js';
 import type { Logger } from '../../common/log.js';
@@ -35,6 +34,8 @@ import { ConntrackBytes, flowKey } from './ct-bytes.js';
 /** ct mark bits this table owns (nothing else in Sextant uses ct mark). */
 export const MARK_COUNTED = 0x40000000;
 export const MARK_RETRANSMIT = 0x20000000;
+/** The first SYN of a connection went by (the next one is a retransmit). */
+export const MARK_SYN = 0x10000000;
 export const NFT_MEASURES = { connections: true, failures: true, bytes: true, latency: false };
 const ACCT = 'net.netfilter.nf_conntrack_acct';
 
@@ -49,15 +50,18 @@ export function renderMetricsTable(table: string): string {
     const ip = v === 4 ? 'ip' : 'ip6';
     const orig = `ct original ${ip} daddr . meta l4proto . ${ip} daddr . th dport`;
     const reply = `ct original ${ip} daddr . meta l4proto . ${ip} saddr . th sport`;
-    const sets = SETS.map((k) => `  set ${k}${v} { typeof ${orig}; flags dynamic; size 65535; counter; }`);
-    const chain = [
-      `  chain count${v} {`,
-      `    ct direction original ct mark & ${hex(MARK_COUNTED)} == 0 update @conns${v} { ${orig} } ct mark set ct mark | ${hex(MARK_COUNTED)} return`,
-      `    ct direction original tcp flags & (syn | ack) == syn ct status & seen-reply == 0 ct mark & ${hex(MARK_RETRANSMIT)} == 0 update @fails${v} { ${orig} } ct mark set ct mark | ${hex(MARK_RETRANSMIT)} return`,
+    const syn = 'ct direction original tcp flags & (syn | ack) == syn ct status & seen-reply == 0';
+    return [
+      ...SETS.map((k) => `  set ${k}${v} { typeof ${orig}; flags dynamic; size 65535; counter; }`),
+      `  chain conns${v} {`,
+      `    ct mark & ${hex(MARK_COUNTED)} == 0 update @conns${v} { ${orig} } ct mark set ct mark | ${hex(MARK_COUNTED)}`,
+      '  }',
+      `  chain fails${v} {`,
+      `    ${syn} ct mark & ${hex(MARK_SYN)} == 0 ct mark set ct mark | ${hex(MARK_SYN)} return`,
+      `    ${syn} ct mark & ${hex(MARK_RETRANSMIT)} == 0 update @fails${v} { ${orig} } ct mark set ct mark | ${hex(MARK_RETRANSMIT)} return`,
       `    ct direction reply tcp flags & rst == rst ct status & assured == 0 update @fails${v} { ${reply} }`,
       '  }',
     ];
-    return [...sets, ...chain];
   };
   return [
     `table inet ${table}`,
@@ -65,17 +69,32 @@ export function renderMetricsTable(table: string): string {
     `table inet ${table} {`,
     ...fam(4),
     ...fam(6),
-    '  chain count {',
-    '    meta nfproto ipv4 jump count4',
-    '    meta nfproto ipv6 jump count6',
+    '  chain conns {',
+    '    meta nfproto ipv4 jump conns4',
+    '    meta nfproto ipv6 jump conns6',
     '  }',
+    '  chain fails {',
+    '    meta nfproto ipv4 jump fails4',
+    '    meta nfproto ipv6 jump fails6',
+    '  }',
+    // NAT chains run for a connection's first packet only (then its NAT is set up): a connection
+    // costs one pass, later packets none. Before the driver's masquerade (srcnat - 10).
+    '  chain new_post {',
+    '    type nat hook postrouting priority srcnat - 20; policy accept;',
+    '    ct status dnat jump conns',
+    '  }',
+    '  chain new_in {',
+    '    type nat hook input priority 80; policy accept;',
+    '    ct status dnat jump conns',
+    '  }',
+    // Failures: TCP packets of DNAT'd connections not yet assured (an established one's packets stop at the first rule).
     '  chain pre {',
     '    type filter hook prerouting priority 10; policy accept;',
-    `    iif != "lo" ct status & (dnat | assured) == dnat jump count`,
+    '    iif != "lo" meta l4proto tcp ct status & (dnat | assured) == dnat jump fails',
     '  }',
     '  chain out {',
     '    type filter hook output priority 10; policy accept;',
-    `    ct status & (dnat | assured) == dnat jump count`,
+    '    meta l4proto tcp ct status & (dnat | assured) == dnat jump fails',
     '  }',
     '}',
     '',

@@ -31,7 +31,9 @@ t.test('nft: the table is recreated whole, owns its name, counts after NAT', asy
   t.match(s, /type filter hook output priority 10;/);
   for (const set of ['conns4', 'fails4', 'conns6', 'fails6']) t.match(s, new RegExp(`set ${set} \\{ typeof .*; flags dynamic; size 65535; counter; \\}`));
   t.notMatch(s, /bytes/, 'no per-packet byte counting (conntrack accounting counts bytes)');
-  t.equal(s.match(/ct status & \(dnat \| assured\) == dnat jump count/g)?.length, 2, 'only packets of DNAT\'d connections not yet assured reach the counting rules');
+  t.equal(s.match(/meta l4proto tcp ct status & \(dnat \| assured\) == dnat jump fails/g)?.length, 2, 'only TCP packets of DNAT\'d connections not yet assured reach the failure rules');
+  t.match(s, /type nat hook postrouting priority srcnat - 20;[^}]*ct status dnat jump conns/, 'connections are counted in NAT chains (first packet only)');
+  t.match(s, /type nat hook input priority 80;[^}]*ct status dnat jump conns/);
 });
 
 const IPVSADM = `IP Virtual Server version 1.2.1 (size=4096)
