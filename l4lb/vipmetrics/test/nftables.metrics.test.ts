@@ -43,6 +43,8 @@ t.test('nftables VIP metrics from the kernel', async (t) => {
   // The blackholes: without a neighbour entry, SYNs would wait on ARP/ND and never be retransmitted.
   for (const f of [4, 6] as const) await n3.ip('neigh', 'add', PLAN[f].addr(9), 'lladdr', PLAN[f].mac, 'dev', 'eth0', 'nud', 'permanent');
   await spawnTracked(t, 'ip', ['netns', 'exec', n1.name, 'node', fixture('server.mjs'), 'n1', String(BPORT)]).waitFor(/ready/);
+  // A backend on the driver's node itself (n3), for clients elsewhere: the input path.
+  await spawnTracked(t, 'ip', ['netns', 'exec', n3.name, 'node', fixture('server.mjs'), 'n3', String(BPORT + 1)]).waitFor(/ready/);
 
   const node = PLAN[4].addr(3);
   const agent = await metricsAgent(t, { plugin: { driver: 'nftables', nftables: { netns: n3.name } }, node, host: '127.0.0.1' });
@@ -73,11 +75,12 @@ t.test('nftables VIP metrics from the kernel', async (t) => {
     protocol: 'tcp',
     backends: [{ ip: PLAN[f].addr(1), port: BPORT, weight: 1, task_id: 't1', agent_id: 'a' }],
   }));
-  await agent.apply([...vips, ...vips2]);
+  const local: Vip = { key: `tcp/11.0.0.3:82`, ip: '11.0.0.3', port: 82, protocol: 'tcp', backends: [{ ip: PLAN[4].addr(3), port: BPORT + 1, weight: 1, task_id: 't3', agent_id: 'a' }] };
+  await agent.apply([...vips, ...vips2, local]);
 
   const before = await get();
   t.match(before, { node, driver: 'nftables', measures: { connections: true, failures: true, bytes: true, latency: false } });
-  t.same(before.vips.flatMap((v) => v.backends.map((b) => [b.connections, b.failures, b.bytes])), new Array(8).fill([0, 0, 0]), 'every programmed backend is listed, at zero');
+  t.same(before.vips.flatMap((v) => v.backends.map((b) => [b.connections, b.failures, b.bytes])), new Array(9).fill([0, 0, 0]), 'every programmed backend is listed, at zero');
 
   for (const f of [4, 6] as const) {
     await t.test(`IPv${f}: the dead backends' failures, the live one's connections and bytes`, async (t) => {
@@ -154,4 +157,13 @@ t.test('nftables VIP metrics from the kernel', async (t) => {
       t.equal(sample(await registry.metrics(), 'sextant_l4lb_vip_bytes_total', vipName, live), after, 'Prometheus: bytes');
     });
   }
+
+  await t.test('a client on another node, the backend on the driver\'s node (prerouting, input)', async (t) => {
+    await n1.ip('route', 'add', '11.0.0.3/32', 'via', PLAN[4].addr(3));
+    const out = await n1.exec('node', [fixture('client.mjs'), 'tcp', '11.0.0.3', '82', '3'], { timeoutMs: 30_000 });
+    t.match(out, /"n3":3/, 'answered by the local backend');
+    const b = (await get()).vips.find((v) => v.vip === '11.0.0.3:82/tcp')!.backends[0]!;
+    t.match(b, { backend: `${PLAN[4].addr(3)}:${BPORT + 1}`, connections: 3, failures: 0 }, 'each connection counted once (NAT input chain)');
+    t.ok(b.bytes! >= 3 * 7 * 40, `their bytes (${b.bytes})`);
+  });
 });
