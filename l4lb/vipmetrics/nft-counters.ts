@@ -13,8 +13,8 @@
  *     packets of DNAT'd connections not yet assured (`ct status & (dnat | assured) == dnat`: an
  *     established connection's packets stop at that one compare, other protocols' before it): a
  *     reset from the backend before the handshake completed (refused), or a SYN retransmitted with
- *     no reply yet (no SYN-ACK within the first retransmission timeout, ~1 s), counted once per
- *     connection (ct mark bits: the first SYN went by, the retransmit was counted).
+ *     no reply yet (no SYN-ACK within the first retransmission timeout, ~1 s: a SYN of a connection
+ *     already confirmed, the first one's is not yet), counted once per connection (a ct mark bit).
  * Bytes are not counted by a rule: conntrack accounting (`nf_conntrack_acct=1`, set in the
  * driver's namespace while metrics are on) counts them with the connection, and `read` sums the
  * marked connections (ct-bytes.ts: destroy events for ended ones, a dump for live ones).
@@ -34,8 +34,6 @@ import { ConntrackBytes, flowKey } from './ct-bytes.js';
 /** ct mark bits this table owns (nothing else in Sextant uses ct mark). */
 export const MARK_COUNTED = 0x40000000;
 export const MARK_RETRANSMIT = 0x20000000;
-/** The first SYN of a connection went by (the next one is a retransmit). */
-export const MARK_SYN = 0x10000000;
 export const NFT_MEASURES = { connections: true, failures: true, bytes: true, latency: false };
 const ACCT = 'net.netfilter.nf_conntrack_acct';
 
@@ -50,15 +48,14 @@ export function renderMetricsTable(table: string): string {
     const ip = v === 4 ? 'ip' : 'ip6';
     const orig = `ct original ${ip} daddr . meta l4proto . ${ip} daddr . th dport`;
     const reply = `ct original ${ip} daddr . meta l4proto . ${ip} saddr . th sport`;
-    const syn = 'ct direction original tcp flags & (syn | ack) == syn ct status & seen-reply == 0';
     return [
       ...SETS.map((k) => `  set ${k}${v} { typeof ${orig}; flags dynamic; size 65535; counter; }`),
       `  chain conns${v} {`,
       `    ct mark & ${hex(MARK_COUNTED)} == 0 update @conns${v} { ${orig} } ct mark set ct mark | ${hex(MARK_COUNTED)}`,
       '  }',
       `  chain fails${v} {`,
-      `    ${syn} ct mark & ${hex(MARK_SYN)} == 0 ct mark set ct mark | ${hex(MARK_SYN)} return`,
-      `    ${syn} ct mark & ${hex(MARK_RETRANSMIT)} == 0 update @fails${v} { ${orig} } ct mark set ct mark | ${hex(MARK_RETRANSMIT)} return`,
+      // A SYN of a confirmed connection with no reply yet is a retransmit (the first one's connection is not confirmed yet).
+      `    ct direction original tcp flags & (syn | ack) == syn ct status & (seen-reply | confirmed) == confirmed ct mark & ${hex(MARK_RETRANSMIT)} == 0 update @fails${v} { ${orig} } ct mark set ct mark | ${hex(MARK_RETRANSMIT)} return`,
       `    ct direction reply tcp flags & rst == rst ct status & assured == 0 update @fails${v} { ${reply} }`,
       '  }',
     ];
