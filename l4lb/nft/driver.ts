@@ -111,7 +111,7 @@ export class NftablesDriver implements L4lbDriver {
     this.log = opts.log ?? createLogger('l4lb', { driver: 'nftables', table: this.table });
     // Bytes come from conntrack in the driver's namespace (not with an injected runner: a test's fake kernel).
     const ns = namespacePath(opts);
-    const conntrack = opts.run || ns === null ? undefined : { nsPath: ns, sysctl: { read: this.sysctl, write: sysctlWriter(opts) } };
+    const conntrack = opts.run || ns === null ? undefined : { nsPath: ns, sysctl: { read: sysctlReader(opts), write: sysctlWriter(opts) } };
     this.counters = new NftCounters(opts.run ?? nftRunner(opts), this.table, { log: this.log, conntrack });
     this.metricsOn = opts.metrics ?? !opts.run;
   }
