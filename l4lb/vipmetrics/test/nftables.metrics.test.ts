@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Vip } from '../../../contracts/index.js';
 import { bridgeNamespaces, createNetns, eventually, requireRoot, requireTools, spawnTracked, type Netns } from '../../../test/lib/index.js';
 import { nativeNfnetlink } from '../../nft/netlink.js';
+import { NftablesDriver } from '../../nft/driver.js';
 import { dumpRequest, parseFlows } from '../ct-decode.js';
 import { MARK_COUNTED } from '../nft-counters.js';
 import { metricsAgent, sample } from './metrics-agent.js';
@@ -166,4 +167,22 @@ t.test('nftables VIP metrics from the kernel', async (t) => {
     t.match(b, { backend: `${PLAN[4].addr(3)}:${BPORT + 1}`, connections: 3, failures: 0 }, 'each connection counted once (NAT input chain)');
     t.ok(b.bytes! >= 3 * 7 * 40, `their bytes (${b.bytes})`);
   });
+});
+
+t.test('conntrack accounting: on while the driver runs with metrics, back as found when it stops; off: untouched', async (t) => {
+  requireRoot();
+  requireTools('nft', 'sysctl');
+  const ns = await createNetns(t, 'acct');
+  const acct = async () => (await ns.exec('sysctl', ['-n', 'net.netfilter.nf_conntrack_acct'])).trim();
+  const on = new NftablesDriver({ netns: ns.name, metrics: true, table: 'sx_acct' });
+  await on.start();
+  t.equal(await acct(), '1', 'metrics on: accounting on in the driver\'s namespace');
+  t.equal((await on.netMetrics())?.measures.bytes, true, 'bytes measured');
+  await on.stop();
+  t.equal(await acct(), '0', 'stopped: accounting back to 0');
+  const off = new NftablesDriver({ netns: ns.name, metrics: false, table: 'sx_acct' });
+  await off.start();
+  t.equal(await acct(), '0', 'metrics off: accounting left as it was');
+  t.equal(await off.netMetrics(), undefined);
+  await off.stop();
 });
