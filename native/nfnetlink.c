@@ -3,11 +3,16 @@
  * built in JavaScript; this module only opens the socket (optionally inside another network
  * namespace), sends a prepared batch and returns what the kernel answered.
  *
- *   open(nsPath | null) -> fd         socket in the namespace at nsPath (e.g. /run/netns/NAME)
+ *   open(nsPath | null[, groups, rcvbuf]) -> fd
+ *                                     socket in the namespace at nsPath (e.g. /run/netns/NAME);
+ *                                     groups: a bitmask of multicast groups to join (bit n-1 for
+ *                                     group n: conntrack destroy events are group 3, so 4)
  *   batch(fd, buf) -> Buffer          sendmsg one nfnetlink batch; the kernel runs it inside
  *                                     sendmsg, so every ack and error is queued when it returns:
  *                                     they are read without waiting and returned as raw messages
  *   dump(fd, buf, timeoutMs) -> Buffer send a dump request; the raw replies up to NLMSG_DONE
+ *   drain(fd) -> [Buffer, overflows]  what is queued (event messages), without waiting; overflows:
+ *                                     how many times the kernel said events were dropped (ENOBUFS)
  *   close(fd)
  */
 #define _GNU_SOURCE
@@ -37,13 +42,23 @@ static int get_fd(napi_env env, napi_value v, int *fd) {
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char path[512] = "";
   napi_valuetype t = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &t);
   if (t == napi_string) CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, NULL));
+  uint32_t groups = 0;
+  int32_t rcvbuf = 8 << 20;
+  if (argc >= 2) {
+    napi_typeof(env, argv[1], &t);
+    if (t == napi_number) CHECK(napi_get_value_uint32(env, argv[1], &groups));
+  }
+  if (argc >= 3) {
+    napi_typeof(env, argv[2], &t);
+    if (t == napi_number) CHECK(napi_get_value_int32(env, argv[2], &rcvbuf));
+  }
 
   int here = -1, there = -1;
   if (path[0]) {
@@ -74,13 +89,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (back < 0) abort(); /* this thread would stay in the wrong namespace */
   }
   if (fd < 0) return throw_errno(env, "socket(AF_NETLINK, NETLINK_NETFILTER)", err);
-  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = groups};
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
     close(fd);
     return throw_errno(env, "bind", e);
   }
-  int one = 1, big = 8 << 20;
+  int one = 1, big = rcvbuf;
   /* Errors carry only the failed message's header (not the message), plus the offending attribute's offset. */
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
@@ -227,6 +242,30 @@ static napi_value js_dump(napi_env env, napi_callback_info info) {
   return to_buffer(env, &o);
 }
 
+static napi_value js_drain(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (argc < 1 || get_fd(env, argv[0], &fd) < 0) return NULL;
+  struct out o = {0};
+  uint32_t overflows = 0;
+  int e;
+  /* ENOBUFS: the kernel dropped events for this socket; what follows is still good, keep reading. */
+  while ((e = read_replies(fd, &o, 0)) == ENOBUFS) overflows++;
+  if (e) {
+    free(o.p);
+    return throw_errno(env, "recv", e);
+  }
+  napi_value arr, n, buf = to_buffer(env, &o);
+  if (!buf) return NULL;
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  CHECK(napi_create_uint32(env, overflows, &n));
+  CHECK(napi_set_element(env, arr, 0, buf));
+  CHECK(napi_set_element(env, arr, 1, n));
+  return arr;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -238,7 +277,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {METHOD("open", js_open), METHOD("batch", js_batch), METHOD("dump", js_dump), METHOD("close", js_close)};
+  napi_property_descriptor props[] = {METHOD("open", js_open), METHOD("batch", js_batch), METHOD("dump", js_dump), METHOD("drain", js_drain),
+                                       METHOD("close", js_close)};
   return export_methods(env, exports, props, sizeof props / sizeof props[0]);
 }
 

@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { createLogger } from '../../common/log.js';
 import { NftablesDriver } from '../../l4lb/nft/driver.js';
-import { nftRunner } from '../../l4lb/nft/exec.js';
+import { nftRunner, sysctlReader, sysctlWriter } from '../../l4lb/nft/exec.js';
 import { UserspaceDriver } from '../../l4lb/userspace/driver.js';
 import { NftCounters } from '../../l4lb/vipmetrics/nft-counters.js';
 import { which } from '../../test/lib/require.js';
@@ -35,6 +35,25 @@ for i in range(n):
 t1 = os.times()
 print(json.dumps({"sys": (t1.system - t0.system) / n * 1e6, "user": (t1.user - t0.user) / n * 1e6}))`;
 const PACKETS = 200_000;
+
+/**
+ * CPU per connection of a client opening and closing TCP connections to a VIP one after another
+ * (python3): the SYN's output hook (NAT, the metrics chain and set update) runs in its system
+ * call, and on a veth the handshake's replies are processed in it too (softirq on the same CPU).
+ * Destroy events are sent later, by conntrack's garbage collector (not in this figure; the agent's
+ * share of reading them is the "this process" figure).
+ */
+const CONNECTOR = `import socket, os, sys, json
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t0 = os.times(); bad = 0
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try: s.connect((host, port))
+    except OSError: bad += 1
+    s.close()
+t1 = os.times()
+print(json.dumps({"sys": (t1.system - t0.system) / n * 1e6, "user": (t1.user - t0.user) / n * 1e6, "bad": bad}))`;
+const CONNECTIONS = 20_000;
 
 const quiet = createLogger('vip-metrics-bench');
 const RUNS = Number(process.env.VIPMETRICS_BENCH_RUNS ?? 7);
@@ -65,32 +84,61 @@ async function nftables(): Promise<Result> {
       for (const ns of [srv, cli]) nsExec(ns, 'ip', 'link', 'set', 'eth0', 'up');
       nsExec(cli, 'ip', 'route', 'add', 'default', 'dev', 'eth0');
       nsExec(cli, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000');
-      const d = new NftablesDriver({ netns: cli, log: quiet, metrics: true });
+      // The driver without metrics; the bench installs and removes them (table, accounting, conntrack sockets) itself.
+      const d = new NftablesDriver({ netns: cli, log: quiet, metrics: false });
       await d.start();
-      const counters = new NftCounters(nftRunner({ netns: cli }), d.table);
+      // Closed connections leave conntrack within seconds (not 120 s of TIME_WAIT): their destroy events are read during the runs, off and on alike.
+      nsExec(cli, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_timeout_time_wait=2');
+      const counters = new NftCounters(nftRunner({ netns: cli }), d.table, {
+        log: quiet,
+        conntrack: { nsPath: `/run/netns/${cli}`, sysctl: { read: sysctlReader({ netns: cli }), write: sysctlWriter({ netns: cli }) } },
+      });
+      const acct = () => nsExec(cli, 'sysctl', '-n', 'net.netfilter.nf_conntrack_acct').trim();
       const b = '10.79.0.1';
-      await d.apply([
-        { key: 'tcp/11.0.0.1:5201', vip: '11.0.0.1', port: 5201, protocol: 'tcp', backends: [{ ip: b, port: 5201, weight: 1 }] },
-        { key: 'tcp/11.0.0.1:8080', vip: '11.0.0.1', port: 8080, protocol: 'tcp', backends: [{ ip: b, port: 8080, weight: 1 }] },
+      const services = [
+        { key: 'tcp/11.0.0.1:5201', vip: '11.0.0.1', port: 5201, protocol: 'tcp' as const, backends: [{ ip: b, port: 5201, weight: 1 }] },
+        { key: 'tcp/11.0.0.1:8080', vip: '11.0.0.1', port: 8080, protocol: 'tcp' as const, backends: [{ ip: b, port: 8080, weight: 1 }] },
         // Datagrams for the CPU-per-packet runs (nothing listens: the server's kernel drops them).
-        { key: 'udp/11.0.0.1:9000', vip: '11.0.0.1', port: 9000, protocol: 'udp', backends: [{ ip: b, port: 9000, weight: 1 }] },
-      ]);
+        { key: 'udp/11.0.0.1:9000', vip: '11.0.0.1', port: 9000, protocol: 'udp' as const, backends: [{ ip: b, port: 9000, weight: 1 }] },
+      ];
+      await d.apply(services);
       const perPacket = async () => {
         const out = await runAsync(['ip', 'netns', 'exec', cli, 'python3', '-c', SENDER, '11.0.0.1', '9000', String(PACKETS)], 120_000);
         return (JSON.parse(out) as { sys: number }).sys;
       };
+      let connectErrors = 0;
+      const perConnection = async () => {
+        const out = await runAsync(['ip', 'netns', 'exec', cli, 'python3', '-c', CONNECTOR, '11.0.0.1', '8080', String(CONNECTIONS)], 120_000);
+        const r = JSON.parse(out) as { sys: number; user: number; bad: number };
+        connectErrors += r.bad;
+        return r.sys;
+      };
       let errors = 0;
+      // This process's CPU per connection during the wrk runs (the conntrack event reads when on), by side.
+      const selfUs: { off: number[]; on: number[] } = { off: [], on: [] };
+      let side: 'off' | 'on' = 'off';
       const rate = async () => {
+        const c0 = process.cpuUsage();
         const r = await wrk(cli, 'http://11.0.0.1:8080/');
+        const c = process.cpuUsage(c0);
+        selfUs[side].push((c.user + c.system) / (r.rps * WRK_SECONDS));
         errors += r.errors;
         return r.rps;
       };
       let seen: { connections?: number; bytes?: number } | undefined;
-      const off = (fn: () => Promise<number>) => async () => (await counters.remove(), fn());
+      const acctSeen = { off: new Set<string>(), on: new Set<string>() };
+      const off = (fn: () => Promise<number>) => async () => {
+        await counters.remove();
+        side = 'off';
+        acctSeen.off.add(acct());
+        return fn();
+      };
       const on = (fn: () => Promise<number>) => async () => {
         await counters.install();
+        side = 'on';
+        acctSeen.on.add(acct());
         const v = await fn();
-        seen = (await d.netMetrics())?.vips.find((x) => x.backends[0]?.connections)?.backends[0];
+        seen = (await counters.read(services)).vips.find((x) => x.backends[0]?.connections)?.backends[0];
         return v;
       };
       try {
@@ -99,11 +147,16 @@ async function nftables(): Promise<Result> {
           const tput = await alternate(RUNS, off(async () => (await iperf(cli, '11.0.0.1', 5201)).gbps), on(async () => (await iperf(cli, '11.0.0.1', 5201)).gbps));
           const cpu = await alternate(RUNS, off(perPacket), on(perPacket));
           const [cOff, cOn] = [median(cpu.direct), median(cpu.via)];
+          const conns = await alternate(RUNS, off(perConnection), on(perConnection));
+          const [kOff, kOn] = [median(conns.direct), median(conns.via)];
+          await counters.remove();
           return {
             rows: [row('nftables', 'connections/s', conn, 0), row('nftables', 'Gbit/s', tput, 2)],
             notes: [
               `- nftables kernel CPU per packet (system time of a sender pushing ${PACKETS.toLocaleString('en')} 64-byte UDP datagrams through the VIP per run, the output hook runs in its system call; median of ${RUNS} alternating pairs): metrics off ${cOff.toFixed(2)} µs, on ${cOn.toFixed(2)} µs, **+${(cOn - cOff).toFixed(2)} µs per packet** (per pair ${f2(pairedRatio(cpu.direct, cpu.via))}x; runs off: ${list(cpu.direct, 2)}; on: ${list(cpu.via, 2)}).`,
-              `- nftables: the last "on" iperf3 run was counted by the kernel (${seen?.connections ?? 0} connections, ${((seen?.bytes ?? 0) / 1e9).toFixed(2)} GB with the backend); wrk socket errors over all runs: ${errors}; steal: wrk ${stealNote(conn.steal)}, iperf3 ${stealNote(tput.steal)}.`,
+              `- nftables kernel CPU per connection (system time of a client opening and closing ${CONNECTIONS.toLocaleString('en')} TCP connections to the VIP one after another per run; median of ${RUNS} alternating pairs): metrics off ${kOff.toFixed(1)} µs, on ${kOn.toFixed(1)} µs, **${kOn >= kOff ? '+' : ''}${(kOn - kOff).toFixed(1)} µs per connection** (per pair ${f2(pairedRatio(conns.direct, conns.via))}x; runs off: ${list(conns.direct, 1)}; on: ${list(conns.via, 1)}; failed connects: ${connectErrors}).`,
+              `- nftables, this process (the driver; on: the conntrack event and dump reads) CPU per connection during the wrk runs: off ${median(selfUs.off).toFixed(2)} µs, on ${median(selfUs.on).toFixed(2)} µs (runs off: ${list(selfUs.off, 2)}; on: ${list(selfUs.on, 2)}); \`nf_conntrack_acct\` was ${[...acctSeen.off].join('/')} in the off runs, ${[...acctSeen.on].join('/')} in the on runs.`,
+              `- nftables: the last "on" run (the per-connection client) was counted by the kernel (${seen?.connections ?? 0} connections, ${((seen?.bytes ?? 0) / 1e9).toFixed(2)} GB with the backend); wrk socket errors over all runs: ${errors}; steal: wrk ${stealNote(conn.steal)}, iperf3 ${stealNote(tput.steal)}.`,
             ],
           };
         });
@@ -175,7 +228,7 @@ export async function bench(): Promise<string> {
     ...parts.flatMap((p) => p.rows),
     '',
     '- wrk: `-t 1 -c 16`, `Connection: close` (one new TCP connection per request), 3 s a run; iperf3: one TCP stream, 5 s a run. Servers: one Node HTTP process, iperf3.',
-    '- nftables: the VIP in the client\'s namespace (output DNAT), the backend across a veth; "on" installs the metrics table (`inet sextant_l4lb_metrics`: counting chains after NAT, dynamic sets with counters), "off" removes it. Same driver, same VIPs.',
+    '- nftables: the VIP in the client\'s namespace (output DNAT), the backend across a veth; "on" installs the metrics table (`inet sextant_l4lb_metrics`: dynamic sets with counters, connections updated in NAT chains that run for a connection\'s first packet only, failures in filter chains that only TCP packets of connections not yet assured enter), turns on conntrack accounting (`nf_conntrack_acct=1`) and opens the conntrack sockets (destroy events, read every 250 ms, and a dump at read time) for bytes; "off" removes the table, puts accounting back to 0 and closes the sockets. Same driver, same VIPs; the client namespace\'s TIME_WAIT conntrack timeout is 2 s in both.',
     '- userspace: two proxies in this process on loopback addresses, one with `metrics: false`, same backend servers.',
     ...parts.flatMap((p) => p.notes),
     '',

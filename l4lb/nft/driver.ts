@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { SerialQueue } from '../../common/serial-queue.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
-import { nftRunner, sysctlReader, type NftExecOptions, type NftRunner } from './exec.js';
+import { nftRunner, sysctlReader, sysctlWriter, type NftExecOptions, type NftRunner } from './exec.js';
 import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
 import { parseElementsText, parseTable, sameSkeleton, type KernelTable } from './parse.js';
 import { ElementDelta, diffScript, emptyElements, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
@@ -47,8 +47,9 @@ export interface NftablesDriverOptions extends NftExecOptions {
   /** Told the bridge-netfilter state at start and whenever a reconcile finds it changed. */
   onBridgeNetfilter?(state: BridgeNetfilter): void;
   /**
-   * Per VIP and backend counters in a table of their own (`<table>_metrics`, vipmetrics/nft-counters.ts);
-   * default on. Off: that table is removed at start.
+   * Per VIP and backend counters in a table of their own (`<table>_metrics`, vipmetrics/nft-counters.ts)
+   * and bytes from conntrack accounting (`nf_conntrack_acct` set to 1 in the driver's namespace while
+   * the driver runs); default on. Off: that table is removed at start.
    */
   metrics?: boolean;
 }
@@ -108,7 +109,10 @@ export class NftablesDriver implements L4lbDriver {
     this.sysctl = opts.sysctl ?? sysctlReader(opts);
     this.onBridgeNetfilter = opts.onBridgeNetfilter;
     this.log = opts.log ?? createLogger('l4lb', { driver: 'nftables', table: this.table });
-    this.counters = new NftCounters(opts.run ?? nftRunner(opts), this.table);
+    // Bytes come from conntrack in the driver's namespace (not with an injected runner: a test's fake kernel).
+    const ns = namespacePath(opts);
+    const conntrack = opts.run || ns === null ? undefined : { nsPath: ns, sysctl: { read: sysctlReader(opts), write: sysctlWriter(opts) } };
+    this.counters = new NftCounters(opts.run ?? nftRunner(opts), this.table, { log: this.log, conntrack });
     this.metricsOn = opts.metrics ?? !opts.run;
   }
 
@@ -285,6 +289,7 @@ export class NftablesDriver implements L4lbDriver {
   async stop(): Promise<void> {
     await this.queue.idle();
     await this.session?.close();
+    await this.counters.close();
     this.nl?.close();
     this.nl = undefined;
   }

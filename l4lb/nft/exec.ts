@@ -1,5 +1,5 @@
 /** Runs `nft` (optionally inside a named network namespace or behind a command prefix) through common/proc. */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { inNetns, run, ProcessError } from '../../common/index.js';
 import { DriverError } from '../errors.js';
 
@@ -56,6 +56,19 @@ export function sysctlReader(opts: NftExecOptions = {}): (key: string) => Promis
       // `cat` ran and found no such key (the namespace exists, the module is not loaded).
       if (said.startsWith('cat:') && said.includes('No such file or directory')) return undefined;
       throw fail(key, (e as Error).message, e);
+    }
+  };
+}
+
+/** Writes a sysctl in the namespace the runner works in (rejects naming the key and why). */
+export function sysctlWriter(opts: NftExecOptions = {}): (key: string, value: string) => Promise<void> {
+  return async (key, value) => {
+    const path = `/proc/sys/${key.replaceAll('.', '/')}`;
+    try {
+      if (!opts.prefix && !opts.netns) await writeFile(path, `${value}\n`);
+      else await run(place(opts, ['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', value, path]), { timeoutMs: opts.timeoutMs ?? 10_000 });
+    } catch (e) {
+      throw new DriverError('nftables', `cannot set sysctl ${key}=${value}: ${(e as Error).message}`, { cause: e });
     }
   };
 }

@@ -16,7 +16,10 @@ import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, encodeHairpin, encodeRaw, enc
 import { attrs, eachAttr, elementText } from './decode.js';
 
 interface Addon {
-  open(nsPath: string | null): number;
+  /** groups: multicast groups to join (bitmask); rcvbuf: receive buffer bytes (default 8 MiB). */
+  open(nsPath: string | null, groups?: number, rcvbuf?: number): number;
+  /** What is queued, without waiting; and how many times the kernel dropped messages (ENOBUFS). */
+  drain(fd: number): [Buffer, number];
   batch(fd: number, buf: Buffer): Buffer;
   dump(fd: number, buf: Buffer, timeoutMs: number): Buffer;
   close(fd: number): void;

@@ -1,37 +1,45 @@
 /**
  * VIP metrics for the nftables driver, counted by the kernel in a table of their own
  * (`inet <driver table>_metrics`), so the driver's ruleset and its element writes stay as they are.
- * Filter chains after NAT (prerouting and output, priority 10) look at packets of DNAT'd
- * connections and update dynamic sets with per-element counters, keyed on
- * VIP . protocol . backend . backend port (the VIP from the connection's original tuple, the backend
- * from the packet). The VIP's port is not in the key (nft 1.0.6 cannot put `ct original proto-dst`
- * in a concatenation: it crashes), so `read` finds it from the programmed services; two ports of
- * one VIP sent to the same backend address and port are counted together, on the lower port.
- * The sets:
- *   - `bytes4/6`: every packet both ways (packets and bytes, L3 lengths);
- *   - `conns4/6`: the first packet of each connection (a ct mark bit keeps SYN retransmits out);
- *   - `fails4/6` (TCP): a reset from the backend before the handshake completed (`ct status` not
- *     assured: refused), or a SYN retransmitted with no reply yet (no SYN-ACK within the first
- *     retransmission timeout, ~1 s; counted once per connection, a second ct mark bit).
+ * Dynamic sets with per-element counters, keyed on VIP . protocol . backend . backend port (the VIP
+ * from the connection's original tuple, the backend from the DNAT'd packet). The VIP's port is not
+ * in the key (nft 1.0.6 cannot put `ct original proto-dst` in a concatenation: it crashes), so
+ * `read` finds it from the programmed services; two ports of one VIP sent to the same backend
+ * address and port are counted together, on the lower port. The sets:
+ *   - `conns4/6`: updated by NAT chains (postrouting before the driver's masquerade, and input),
+ *     which the kernel runs only for a connection's first packet: no work for the packets after
+ *     it. A ct mark bit (`MARK_COUNTED`) marks the connection as counted, for the byte counts;
+ *   - `fails4/6` (TCP): filter chains after NAT (prerouting and output, priority 10) see the TCP
+ *     packets of DNAT'd connections not yet assured (`ct status & (dnat | assured) == dnat`: an
+ *     established connection's packets stop at that one compare, other protocols' before it): a
+ *     reset from the backend before the handshake completed (refused), or a SYN retransmitted with
+ *     no reply yet (no SYN-ACK within the first retransmission timeout, ~1 s: a SYN of a connection
+ *     already confirmed, the first one's is not yet), counted once per connection (a ct mark bit).
+ * Bytes are not counted by a rule: conntrack accounting (`nf_conntrack_acct=1`, set in the
+ * driver's namespace while metrics are on) counts them with the connection, and `read` sums the
+ * marked connections (ct-bytes.ts: destroy events for ended ones, a dump for live ones).
  * Nothing runs per packet in this process: counters are read at poll time with one `nft -j list
- * table`. Packets arriving on `lo` are skipped in prerouting (the output hook counted them).
- * Connect latency is not measured. Every DNAT'd flow is counted (a CNI port mapping too); `read`
- * keeps the VIPs' elements and deletes the others, and a removed backend's elements after `retainMs`.
+ * table` and one conntrack dump. Packets arriving on `lo` are skipped in prerouting (the output
+ * hook saw them). Connect latency is not measured. Every DNAT'd flow is counted (a CNI port mapping
+ * too); `read` keeps the VIPs' counts and deletes the others, and a removed backend's after `retainMs`.
  */
 import type { NftRunner } from '../nft/exec.js';
+import type { Logger } from '../../common/log.js';
 import type { DriverNetMetrics, Service } from '../driver.js';
 import type { BackendMetrics, VipMetrics } from '../../contracts/netmetrics.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { backendName, vipName } from './counters.js';
+import { ConntrackBytes, flowKey } from './ct-bytes.js';
 
 /** ct mark bits this table owns (nothing else in Sextant uses ct mark). */
 export const MARK_COUNTED = 0x40000000;
 export const MARK_RETRANSMIT = 0x20000000;
 export const NFT_MEASURES = { connections: true, failures: true, bytes: true, latency: false };
+const ACCT = 'net.netfilter.nf_conntrack_acct';
 
 export const metricsTable = (driverTable: string): string => `${driverTable}_metrics`;
 
-const SETS = ['conns', 'fails', 'bytes'] as const;
+const SETS = ['conns', 'fails'] as const;
 type SetKind = (typeof SETS)[number];
 
 /** The whole table, recreated from empty (counters start again). */
@@ -40,17 +48,17 @@ export function renderMetricsTable(table: string): string {
     const ip = v === 4 ? 'ip' : 'ip6';
     const orig = `ct original ${ip} daddr . meta l4proto . ${ip} daddr . th dport`;
     const reply = `ct original ${ip} daddr . meta l4proto . ${ip} saddr . th sport`;
-    const sets = SETS.map((k) => `  set ${k}${v} { typeof ${orig}; flags dynamic; size 65535; counter; }`);
-    const chain = [
-      `  chain count${v} {`,
-      `    ct direction original update @bytes${v} { ${orig} }`,
-      `    ct direction reply update @bytes${v} { ${reply} }`,
-      `    ct direction original ct mark & ${hex(MARK_COUNTED)} == 0 update @conns${v} { ${orig} } ct mark set ct mark | ${hex(MARK_COUNTED)} return`,
-      `    ct direction original tcp flags & (syn | ack) == syn ct status & seen-reply == 0 ct mark & ${hex(MARK_RETRANSMIT)} == 0 update @fails${v} { ${orig} } ct mark set ct mark | ${hex(MARK_RETRANSMIT)} return`,
+    return [
+      ...SETS.map((k) => `  set ${k}${v} { typeof ${orig}; flags dynamic; size 65535; counter; }`),
+      `  chain conns${v} {`,
+      `    ct mark & ${hex(MARK_COUNTED)} == 0 update @conns${v} { ${orig} } ct mark set ct mark | ${hex(MARK_COUNTED)}`,
+      '  }',
+      `  chain fails${v} {`,
+      // A SYN of a confirmed connection with no reply yet is a retransmit (the first one's connection is not confirmed yet).
+      `    ct direction original tcp flags & (syn | ack) == syn ct status & (seen-reply | confirmed) == confirmed ct mark & ${hex(MARK_RETRANSMIT)} == 0 update @fails${v} { ${orig} } ct mark set ct mark | ${hex(MARK_RETRANSMIT)} return`,
       `    ct direction reply tcp flags & rst == rst ct status & assured == 0 update @fails${v} { ${reply} }`,
       '  }',
     ];
-    return [...sets, ...chain];
   };
   return [
     `table inet ${table}`,
@@ -58,17 +66,32 @@ export function renderMetricsTable(table: string): string {
     `table inet ${table} {`,
     ...fam(4),
     ...fam(6),
-    '  chain count {',
-    '    meta nfproto ipv4 jump count4',
-    '    meta nfproto ipv6 jump count6',
+    '  chain conns {',
+    '    meta nfproto ipv4 jump conns4',
+    '    meta nfproto ipv6 jump conns6',
     '  }',
+    '  chain fails {',
+    '    meta nfproto ipv4 jump fails4',
+    '    meta nfproto ipv6 jump fails6',
+    '  }',
+    // NAT chains run for a connection's first packet only (then its NAT is set up): a connection
+    // costs one pass, later packets none. Before the driver's masquerade (srcnat - 10).
+    '  chain new_post {',
+    '    type nat hook postrouting priority srcnat - 20; policy accept;',
+    '    ct status dnat jump conns',
+    '  }',
+    '  chain new_in {',
+    '    type nat hook input priority 80; policy accept;',
+    '    ct status dnat jump conns',
+    '  }',
+    // Failures: TCP packets of DNAT'd connections not yet assured (an established one's packets stop at the first rule).
     '  chain pre {',
     '    type filter hook prerouting priority 10; policy accept;',
-    '    iif != "lo" ct status dnat jump count',
+    '    iif != "lo" meta l4proto tcp ct status & (dnat | assured) == dnat jump fails',
     '  }',
     '  chain out {',
     '    type filter hook output priority 10; policy accept;',
-    '    ct status dnat jump count',
+    '    meta l4proto tcp ct status & (dnat | assured) == dnat jump fails',
     '  }',
     '}',
     '',
@@ -99,7 +122,7 @@ export function parseCounters(json: string): ElementCount[] {
   const out: ElementCount[] = [];
   for (const item of doc.nftables ?? []) {
     const set = item.set as { name?: string; elem?: unknown[] } | undefined;
-    const m = set?.name && /^(conns|fails|bytes)(4|6)$/.exec(set.name);
+    const m = set?.name && /^(conns|fails)(4|6)$/.exec(set.name);
     if (!m || !set?.elem) continue;
     for (const e of set.elem) {
       const el = (e as { elem?: { val?: { concat?: unknown[] }; counter?: { packets?: number; bytes?: number } } }).elem;
@@ -123,6 +146,20 @@ export function parseCounters(json: string): ElementCount[] {
   return out;
 }
 
+export interface NftCountersOptions {
+  clock?: Clock;
+  retainMs?: number;
+  /**
+   * Bytes from conntrack (ct-bytes.ts): the namespace file the netlink sockets open in and the
+   * sysctl access there (`nf_conntrack_acct`). Absent: no bytes (`measures.bytes` false).
+   */
+  conntrack?: {
+    nsPath?: string;
+    sysctl: { read(key: string): Promise<string | undefined>; write(key: string, value: string): Promise<void> };
+  };
+  log?: Logger;
+}
+
 /** The metrics table of one nftables driver: install, read, remove. */
 export class NftCounters {
   readonly table: string;
@@ -131,31 +168,80 @@ export class NftCounters {
   private readonly seen = new Map<string, number>();
   /** Element key -> the VIP name (`IP:PORT/PROTO`) its counts go to. */
   private readonly names = new Map<string, string>();
+  private readonly clock: Clock;
+  private readonly retainMs: number;
+  private ct?: ConntrackBytes;
+  /** Why bytes are not counted (said once per reason). */
+  private bytesOff?: string;
+  /** `nf_conntrack_acct` as found before install set it (restored by remove and close). */
+  private acctBefore?: string;
+  /** The bytes each (VIP, backend) last reported: a figure never goes down (a flow ending between drain and dump). */
+  private readonly reported = new Map<string, number>();
 
   constructor(
     private readonly run: NftRunner,
     driverTable: string,
-    private readonly clock: Clock = systemClock,
-    private readonly retainMs = 600_000,
+    private readonly opts: NftCountersOptions = {},
   ) {
     this.table = metricsTable(driverTable);
-    this.since = clock.now();
+    this.clock = opts.clock ?? systemClock;
+    this.retainMs = opts.retainMs ?? 600_000;
+    this.since = this.clock.now();
   }
 
-  /** Create the table from empty: counters start again (`since` moves). */
+  /** Create the table from empty and turn on conntrack accounting: counters start again (`since` moves). */
   async install(): Promise<void> {
     await this.run(['-f', '-'], renderMetricsTable(this.table));
     this.since = this.clock.now();
     this.seen.clear();
     this.names.clear();
+    this.reported.clear();
+    this.ct?.close();
+    this.ct = undefined;
+    const c = this.opts.conntrack;
+    if (!c) return;
+    try {
+      // The table's ct expressions loaded nf_conntrack, so the key exists now.
+      const acct = await c.sysctl.read(ACCT);
+      if (acct === undefined) throw new Error(`${ACCT} does not exist (nf_conntrack not loaded)`);
+      if (acct !== '1') {
+        await c.sysctl.write(ACCT, '1');
+        this.acctBefore ??= acct;
+      }
+      this.ct = ConntrackBytes.open({
+        nsPath: c.nsPath,
+        mark: MARK_COUNTED,
+        onOverflow: (n) => this.opts.log?.warn('vip_metrics_conntrack_events_lost', { overflows: n, message: 'the kernel dropped conntrack destroy events: bytes of connections that ended then are missing' }),
+        onError: (e) => this.opts.log?.warn('vip_metrics_conntrack_drain_failed', { err: e }),
+      });
+      this.bytesOff = undefined;
+    } catch (e) {
+      this.noBytes((e as Error).message);
+    }
   }
 
-  /** Metrics off: remove a table left by an earlier run, so nothing is counted. */
+  /** Metrics off: remove a table left by an earlier run (nothing is counted) and put accounting back as found. */
   async remove(): Promise<void> {
     await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n`);
+    await this.close();
   }
 
-  /** Read every counter; elements of no programmed VIP are deleted (after `retainMs` for removed backends). */
+  /** Stop reading conntrack; `nf_conntrack_acct` back to what install found. The table stays. */
+  async close(): Promise<void> {
+    this.ct?.close();
+    this.ct = undefined;
+    const before = this.acctBefore;
+    if (before === undefined || !this.opts.conntrack) return;
+    this.acctBefore = undefined;
+    await this.opts.conntrack.sysctl.write(ACCT, before).catch((e: Error) => this.opts.log?.warn('vip_metrics_acct_restore_failed', { err: e }));
+  }
+
+  private noBytes(why: string): void {
+    if (why !== this.bytesOff) this.opts.log?.warn('vip_metrics_bytes_off', { reason: why, message: 'VIP bytes are not counted' });
+    this.bytesOff = why;
+  }
+
+  /** Read every counter; counts of no programmed VIP are deleted (after `retainMs` for removed backends). */
   async read(live: Service[]): Promise<DriverNetMetrics> {
     let json: string;
     try {
@@ -166,41 +252,69 @@ export class NftCounters {
       await this.install();
       json = await this.run(['-j', 'list', 'table', 'inet', this.table]);
     }
+    let bytes: Map<string, number> | undefined;
+    try {
+      bytes = this.ct?.read();
+    } catch (e) {
+      this.opts.log?.warn('vip_metrics_conntrack_read_failed', { err: e }); // the figures stay where they were
+    }
+    const withBytes = this.ct !== undefined;
     const now = this.clock.now();
     const vips = new Map<string, Map<string, BackendMetrics>>();
     const entry = (vip: string, backend: string) => {
       let m = vips.get(vip);
       if (!m) vips.set(vip, (m = new Map()));
       let b = m.get(backend);
-      if (!b) m.set(backend, (b = { backend, connections: 0, failures: 0, bytes: 0 }));
+      if (!b) m.set(backend, (b = withBytes ? { backend, connections: 0, failures: 0, bytes: 0 } : { backend, connections: 0, failures: 0 }));
       return b;
     };
     const liveNames = new Set(live.map(vipName));
     for (const s of live)
       for (const b of s.backends) {
-        const id = elementId(s.vip, s.protocol, backendName(b));
+        const id = flowKey(s.vip, s.protocol, backendName(b));
         entry(vipName(s), backendName(b));
         this.seen.set(id, now);
         // The lowest port of the VIP that sends to this backend (services come sorted; keep the first).
         if (!liveNames.has(this.names.get(id) ?? '')) this.names.set(id, vipName(s));
       }
-    const stale: ElementCount[] = [];
-    for (const e of parseCounters(json)) {
-      const id = elementId(e.vipIp, e.protocol, e.backend);
+    const counted = (id: string) => {
       const at = this.seen.get(id);
       const vip = this.names.get(id);
-      if (at === undefined || vip === undefined || now - at > this.retainMs) {
+      return at === undefined || vip === undefined || now - at > this.retainMs ? undefined : vip;
+    };
+    const stale: ElementCount[] = [];
+    for (const e of parseCounters(json)) {
+      const vip = counted(flowKey(e.vipIp, e.protocol, e.backend));
+      if (!vip) {
         stale.push(e);
         continue;
       }
       const b = entry(vip, e.backend);
       if (e.set === 'conns') b.connections! += e.packets;
-      else if (e.set === 'fails') b.failures! += e.packets;
-      else b.bytes! += e.bytes;
+      else b.failures! += e.packets;
+    }
+    for (const [id, n] of bytes ?? []) {
+      const vip = counted(id);
+      if (!vip) {
+        this.ct?.forget(id);
+        continue;
+      }
+      entry(vip, id.slice(id.lastIndexOf(' ') + 1)).bytes! += n;
+    }
+    if (withBytes) {
+      const keep = new Set<string>();
+      for (const [vip, m] of vips)
+        for (const b of m.values()) {
+          const k = `${vip} ${b.backend}`;
+          b.bytes = Math.max(b.bytes!, this.reported.get(k) ?? 0);
+          this.reported.set(k, b.bytes);
+          keep.add(k);
+        }
+      for (const k of this.reported.keys()) if (!keep.has(k)) this.reported.delete(k);
     }
     if (stale.length) await this.prune(stale);
     const out: VipMetrics[] = [...vips].map(([vip, m]) => ({ vip, backends: [...m.values()].sort((a, b) => cmp(a.backend, b.backend)) }));
-    return { measures: NFT_MEASURES, since: this.since, vips: out.sort((a, b) => cmp(a.vip, b.vip)) };
+    return { measures: { ...NFT_MEASURES, bytes: withBytes }, since: this.since, vips: out.sort((a, b) => cmp(a.vip, b.vip)) };
   }
 
   private async prune(stale: ElementCount[]): Promise<void> {
@@ -214,5 +328,4 @@ export class NftCounters {
   }
 }
 
-const elementId = (vipIp: string, protocol: string, backend: string) => `${vipIp} ${protocol} ${backend}`;
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

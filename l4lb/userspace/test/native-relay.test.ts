@@ -6,12 +6,12 @@
  */
 import t from 'tap';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
 import { freePort, loopbackBlock } from '../../../test/lib/index.js';
 import { createLogger } from '../../../common/log.js';
 import type { Service } from '../../driver.js';
 import { ServiceProxy } from '../service.js';
 import { nativeRelay, relayThreads } from '../native-relay.js';
+import { hangingPort } from '../../test/hanging-port.js';
 
 t.test('SEXTANT_TCP_RELAY_THREADS: 0 to 16, default 1, anything else named', async (t) => {
   t.equal(relayThreads(undefined), 1);
@@ -109,23 +109,8 @@ if (!relay) {
   });
 
   t.test('a connect that hangs times out and the next backend gets the client', async (t) => {
-    // A listener whose accept queue is full (backlog 0, filled by its own clients, never accepted) drops SYNs.
     const ip = lb(23);
-    const py = spawn('python3', ['-c', `
-import socket, sys, time
-s = socket.socket(); s.bind(("${ip}", 0)); s.listen(0)
-fill = []
-for i in range(3):
-    c = socket.socket(); c.setblocking(False)
-    try: c.connect(s.getsockname())
-    except BlockingIOError: pass
-    fill.append(c)
-time.sleep(0.2)
-print(s.getsockname()[1], flush=True)
-sys.stdin.read()
-`], { stdio: ['pipe', 'pipe', 'inherit'] });
-    t.teardown(() => py.kill());
-    const hangPort = await new Promise<number>((res) => py.stdout.once('data', (d) => res(Number(String(d).trim()))));
+    const hangPort = await hangingPort(t, ip);
     const live = await echoAfterEnd(t, lb(24));
     const unreachable: string[] = [];
     const { host, port } = await proxy(t, lb(12), [{ ip, port: hangPort }, live], { unreachable, connectTimeoutMs: 200 });
