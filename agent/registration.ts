@@ -37,7 +37,18 @@ export interface RegistrationOptions {
   tls?: () => ClientTls;
   retryMs?: number;
   timeoutMs?: number;
+  /** Uniform in [0, 1): the jitter of retries after a leader (default Math.random). */
+  random?: () => number;
 }
+
+/**
+ * Following an elected leader, a failed registration is retried after 50 ms, doubling up to 400 ms,
+ * each delay jittered to 0.5-1.5 times: the new leader is known to exist and most likely still
+ * loading its state, so the first retries come soon, and 100 agents that saw it at the same moment
+ * do not all come back in the same millisecond.
+ */
+export const LEADER_RETRY_FIRST_MS = 50;
+export const LEADER_RETRY_MAX_MS = 400;
 
 export class Registration {
   private idx = 0;
@@ -48,6 +59,8 @@ export class Registration {
   private heartbeatMs = 1000;
   private suspect = false;
   private retry: number;
+  /** Retries after a leader since the last success (LEADER_RETRY_*). */
+  private leaderFailures = 0;
   agentId: string | undefined;
   masterId: string | undefined;
 
@@ -129,6 +142,7 @@ export class Registration {
     this.everRegistered = true;
     this.suspect = false;
     this.retry = this.opts.retryMs ?? 250;
+    this.leaderFailures = 0;
     this.opts.log.info(again ? 'agent_reregistered' : 'agent_registered', { agent_id: resp.agent_id, master: this.master, master_id: resp.master_id, tasks: req.tasks.length });
     this.opts.onRegistered(resp, again);
     this.schedule(() => this.heartbeat(), this.heartbeatMs);
@@ -137,11 +151,14 @@ export class Registration {
   private registerFailed(why: string): void {
     this.opts.log.warn('agent_register_failed', { master: this.master, why });
     this.idx++;
+    if (this.opts.leader) {
+      // Soon and jittered (LEADER_RETRY_*): a fixed 250 ms put every agent in lockstep after a failover.
+      const base = Math.min(LEADER_RETRY_MAX_MS, LEADER_RETRY_FIRST_MS * 2 ** Math.min(this.leaderFailures++, 10));
+      return this.schedule(() => this.register(), Math.round(base * (0.5 + (this.opts.random ?? Math.random)())));
+    }
+    // A list of masters backs off up to 5 s.
     const wait = this.retry;
-    // Following an elected leader, retries stay at retryMs and do not grow: it is known to exist and
-    // most likely still loading its state, and a growing backoff added up to a second to every agent's
-    // re-registration after a failover (bench/ha). A list of masters backs off up to 5 s.
-    if (!this.opts.leader) this.retry = Math.min(this.retry * 2, 5000);
+    this.retry = Math.min(this.retry * 2, 5000);
     this.schedule(() => this.register(), wait);
   }
 
@@ -172,6 +189,7 @@ export class Registration {
     if (rotate) this.idx++;
     this.registered = false;
     this.retry = this.opts.retryMs ?? 250;
+    this.leaderFailures = 0;
     this.opts.onUnregistered?.();
     this.schedule(() => this.register(), 0);
   }

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock, Logger } from '../common/index.js';
-import { agentProof, ConflictError, hashAgentSecret, newAgentSecret, NotFoundError, proofMatches } from '../common/index.js';
+import { agentProof, ConflictError, hashAgentSecret, newAgentSecret, NotFoundError, proofMatches, UnavailableError } from '../common/index.js';
 import type { RegisterRequest, RegisterResponse, StatusUpdate, TaskReport, TaskState } from '../contracts/index.js';
 import { KEYS, type AgentRecord, type TaskRecord } from './model.js';
 import type { Cluster } from './cluster.js';
@@ -37,6 +37,16 @@ export class AgentService {
   private readonly forgetting = new Set<string>();
   private readonly verifiedWaiters = new Map<string, (() => void)[]>();
   private seq = -1;
+  /** Agents whose registration is being processed: never timed out meanwhile. */
+  private readonly registering = new Set<string>();
+  /** Agents active in the loaded state that have not re-registered with this master yet. */
+  private readonly awaited = new Set<string>();
+  private awaitedListeners = new Set<() => void>();
+  /**
+   * True while a new leader's services have not started: only known agents re-registering from the
+   * address they had are admitted (the services' address claims are not there to check a new one).
+   */
+  onlyKnownAgents: () => boolean = () => false;
   /** Called when resources appear (registration) so offers go out. */
   onResources: () => void = () => {};
   /** Called with the id of every agent forgotten after its grace period. */
@@ -60,10 +70,44 @@ export class AgentService {
   async recover(): Promise<void> {
     this.seq = (await this.cluster.store.get<number>(KEYS.agentSeq)) ?? -1;
     for (const a of this.cluster.agents.values()) {
-      if (a.active) this.lastSeen.set(a.agent_id, this.clock.now());
+      if (a.active) {
+        this.lastSeen.set(a.agent_id, this.clock.now());
+        this.awaited.add(a.agent_id);
+      }
       // Records from before the grace period existed: it starts now.
       else if (a.inactive_since === undefined) await this.cluster.putAgent({ ...a, inactive_since: this.cluster.nowSeconds() });
     }
+  }
+
+  /**
+   * Resolves once every agent that was active in the loaded state has re-registered (or is no
+   * longer active), or after `ms`: a new leader starts its other services after its agents are back.
+   */
+  reregistered(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.clock.clearTimeout(timer);
+        this.awaitedListeners.delete(check);
+        resolve();
+      };
+      const check = () => {
+        for (const id of this.awaited) if (!this.cluster.agents.get(id)?.active) this.awaited.delete(id);
+        if (!this.awaited.size) done();
+      };
+      const timer = this.clock.setTimeout(done, ms);
+      this.awaitedListeners.add(check);
+      check();
+    });
+  }
+
+  /** How many agents active in the loaded state have not re-registered yet. */
+  get notReregistered(): number {
+    return this.awaited.size;
+  }
+
+  private arrived(id: string): void {
+    if (!this.awaited.delete(id)) return;
+    for (const fn of [...this.awaitedListeners]) fn();
   }
 
   /**
@@ -71,9 +115,21 @@ export class AgentService {
    * from that agent (its secret), or from a record that has none yet (it gets one now).
    */
   async register(req: RegisterRequest, issueCertificate?: (agentId: string) => Promise<string>): Promise<RegisterResponse> {
-    const now = this.cluster.nowSeconds();
     const known = req.agent_id ? this.cluster.agents.get(req.agent_id) : undefined;
     if (req.agent_id && !known) throw new AgentRefusedError(403, 'unknown_agent', `agent ${req.agent_id} is not known to this master: register as a new agent`);
+    if (this.onlyKnownAgents() && (!known || known.ip !== req.ip || known.ip6 !== req.ip6))
+      throw new UnavailableError(`this master was just elected and is starting its services: it re-registers known agents from their registered address only; ${known ? `agent ${known.agent_id} moved from ${known.ip}` : 'a new agent'} can register in a few seconds (retry)`);
+    if (!known) return this.registerNow(req, known, issueCertificate);
+    this.registering.add(known.agent_id);
+    try {
+      return await this.registerNow(req, known, issueCertificate);
+    } finally {
+      this.registering.delete(known.agent_id);
+    }
+  }
+
+  private async registerNow(req: RegisterRequest, known: AgentRecord | undefined, issueCertificate?: (agentId: string) => Promise<string>): Promise<RegisterResponse> {
+    const now = this.cluster.nowSeconds();
     const id = known?.agent_id ?? (await this.newAgentId());
     // TLS bootstrap: signed before anything is stored (a CSR that cannot be signed leaves no record).
     const certificate = issueCertificate ? await issueCertificate(id) : undefined;
@@ -101,6 +157,7 @@ export class AgentService {
       await this.reconcile(rec, reports);
       this.onResources();
     }
+    this.arrived(id);
     return {
       agent_id: id,
       master_id: this.cluster.masterId,
@@ -210,6 +267,7 @@ export class AgentService {
         if (a.inactive_since !== undefined && now - a.inactive_since * 1000 >= this.opts.agentReleaseGraceMs) await this.forget(a);
         continue;
       }
+      if (this.registering.has(a.agent_id)) continue; // its re-registration is being written
       const seen = this.lastSeen.get(a.agent_id) ?? now;
       if (!this.lastSeen.has(a.agent_id)) this.lastSeen.set(a.agent_id, now);
       if (now - seen > this.opts.agentTimeoutMs) await this.markUnreachable(a, `no heartbeat for ${now - seen} ms`);

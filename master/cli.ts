@@ -254,10 +254,12 @@ async function mainHa(opts: MasterOptions, ha: HaOptions, log: ReturnType<typeof
       for (const c of components.splice(0).reverse()) await c.stop().catch((e) => log.warn('component_stop_failed', { name: c.name, err: e }));
     };
     for (const build of services(master, flags)) {
+      const t0 = performance.now();
       const c = await build();
       if (!c) continue;
       await c.start();
       components.push(c);
+      log.info('service_started', { name: c.name, ms: Math.round(performance.now() - t0) });
     }
     process.stdout.write(`sextant master elected leader ${hostPort(master.ip, master.port)}\n`);
     return stopAll;

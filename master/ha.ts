@@ -95,7 +95,7 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
       try {
         const store = new ZkKvStore(session, chroot, { fence: election, ...(ha.maxValueBytes ? { maxValueBytes: ha.maxValueBytes } : {}) });
         await store.open();
-        master = new Master({ ...opts, store, registry, logger: log });
+        master = new Master({ ...opts, store, registry, logger: log, servicesPending: true });
         await master.start();
         break;
       } catch (e) {
@@ -106,8 +106,16 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
         if (!(await session.whenConnected(sessionTimeoutMs)) || !election.current.elected) throw e;
       }
     }
+    takeoverWrites(master, log, TAKEOVER_STATS_MS);
     await publishMarathon(session, marathonZnode, `${opts.ip.includes(':') ? `[${opts.ip}]` : opts.ip}:${master.marathonPort}`);
+    // The agents re-register and the first writes are served before the other services start:
+    // they would compete for the CPU with the re-registrations (docs/benchmarks/ha.md).
+    const t0 = performance.now();
+    await master.agents.reregistered(REREGISTRATION_WAIT_MS);
+    log.info('agents_reregistered', { ms: Math.round(performance.now() - t0), waiting_for: master.agents.notReregistered, bound_ms: REREGISTRATION_WAIT_MS });
+    if (phase !== 'starting') return; // stopped meanwhile (leadership lost): start nothing
     stopPlugins = await onLeader(master);
+    master.servicesStarted();
     if (phase === 'starting') phase = 'leader';
     log.info('master_leading', { pid: info.pid });
   };
@@ -132,6 +140,36 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
       finish(0);
     },
   };
+}
+
+/**
+ * A new leader starts its other services once every agent active in its state re-registered, or
+ * after this long (agents that are gone must not hold the services back).
+ */
+export const REREGISTRATION_WAIT_MS = 3000;
+
+/** How long after taking over the store's write latencies are collected and logged (`takeover_store_writes`). */
+const TAKEOVER_STATS_MS = 6000;
+
+/**
+ * Log the ZooKeeper write latencies of the first `ms` after the take-over (count, p50, p99, max):
+ * the re-registrations and first writes happen then (docs/benchmarks/ha.md's breakdown).
+ */
+function takeoverWrites(master: Master, log: Logger, ms: number): void {
+  const store = master.store as ZkKvStore;
+  const inner = store.onWrite;
+  const xs: number[] = [];
+  const mine = (s: number) => {
+    inner?.(s);
+    xs.push(s * 1000);
+  };
+  store.onWrite = mine;
+  setTimeout(() => {
+    if (store.onWrite === mine) store.onWrite = inner;
+    const sorted = xs.sort((a, b) => a - b);
+    const at = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 10) / 10 : null);
+    log.info('takeover_store_writes', { window_ms: ms, writes: sorted.length, p50_ms: at(50), p99_ms: at(99), max_ms: at(100) });
+  }, ms).unref();
 }
 
 /** The ephemeral znode naming the leader's Marathon `host:port` (replaced when a stale one is there). */

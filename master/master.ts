@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import {
-  createLogger, createRegistry, limitedLogger, logDroppedCounter, LogLimiter, Router, serve, systemClock,
+  createLogger, createRegistry, limitedLogger, logDroppedCounter, LogLimiter, Router, serve, systemClock, UnavailableError,
   type Clock, type HttpServer, type Logger, type Registry, type ServerTls, type TlsMaterial,
 } from '../common/index.js';
 import { DEFAULT_PORTS, type KvStore, type MasterHandle } from '../contracts/index.js';
@@ -28,6 +28,7 @@ import { appAdmission, networkAdmission } from './admission.js';
 import { limitsFromEnv, type Limits } from './limits.js';
 import { AgentBootstrap, type BootstrapOptions } from './agent-bootstrap.js';
 import { isPublicRoute } from './public-routes.js';
+import { literalVips } from './marathon/app.js';
 
 export interface MasterOptions {
   ip: string;
@@ -56,6 +57,13 @@ export interface MasterOptions {
    * presents when it calls agents), and the agent TLS bootstrap. Absent: plain HTTP (--insecure-dev).
    */
   tls?: MasterTls;
+  /**
+   * A new leader under ZooKeeper (ha.ts) starts its services (overlay, l4lb, Mesos-DNS, control
+   * plane...) after the agents re-registered: until `servicesStarted()`, only known agents from their
+   * registered address are admitted, and an app that needs the services' address book (a container
+   * network, a literal VIP) is refused with 503 (retry). Default false: everything is admitted.
+   */
+  servicesPending?: boolean;
 }
 
 export interface MasterTls extends BootstrapOptions {
@@ -94,6 +102,8 @@ export class Master implements MasterHandle {
   private metrics!: MasterMetrics;
   private readonly tlsOpts: MasterTls | undefined;
   private protocolLog: Logger | undefined;
+  /** See MasterOptions.servicesPending. */
+  private servicesPending: boolean;
   frameworkId = '';
 
   constructor(o: MasterOptions) {
@@ -125,7 +135,14 @@ export class Master implements MasterHandle {
     ]);
     this.marathon.limits = this.limits;
     this.marathon.admit = appAdmission(this.limits, this.addresses);
-    this.marathon.checkNetworks = networkAdmission(this.addresses);
+    const networks = networkAdmission(this.addresses);
+    this.marathon.checkNetworks = (app, body) => {
+      if (this.servicesPending && (app.networks.some((n) => n.mode === 'container') || literalVips(app).length))
+        throw new UnavailableError(`app ${app.id}: this master was just elected and is starting its services: an app on a container network or with a literal VIP is checked against the overlay's address book, which is not loaded yet; retry in a few seconds`);
+      networks(app, body);
+    };
+    this.servicesPending = o.servicesPending === true;
+    this.agents.onlyKnownAgents = () => this.servicesPending;
     this.offers = new OfferLoop(this.cluster, client, this.clock, this.log, {
       onRound: (r) => {
         this.metrics?.offers.inc(r.offers);
@@ -154,9 +171,11 @@ export class Master implements MasterHandle {
   async start(): Promise<void> {
     if (this.store instanceof FileKvStore) await this.store.open();
     this.startTime = this.clock.now() / 1000;
+    const t0 = performance.now();
     await this.cluster.load(() => `${randomUUID()}`);
     await this.agents.recover();
     await this.marathon.load();
+    this.log.info('master_state_loaded', { ms: Math.round(performance.now() - t0), agents: this.cluster.agents.size, tasks: this.cluster.tasks.size, apps: this.marathon.apps.size });
     this.metrics = createMasterMetrics(this.registry, this.cluster, this.marathon);
     if (this.store instanceof FileKvStore || this.store instanceof ZkKvStore) this.store.onWrite = (s) => (this.metrics.storeWrites.inc(), this.metrics.storeWriteSeconds.observe(s));
     this.wire();
@@ -180,6 +199,11 @@ export class Master implements MasterHandle {
     await this.offers.idle;
     if (this.store instanceof FileKvStore || this.store instanceof ZkKvStore) await this.store.flush();
     this.log.info('master_stopped', { master_id: this.masterId });
+  }
+
+  /** A new leader's services have started: every registration and app is admitted again. */
+  servicesStarted(): void {
+    this.servicesPending = false;
   }
 
   // ---- MasterHandle ----

@@ -73,13 +73,29 @@ class SimAgent {
     });
     this.server = await serve(r, { host: ip!, port: 0 });
     const port = this.server.address().port;
-    this.follower = await followLeader(zk!, log, () => this.reg?.leaderChanged());
+    this.follower = await followLeader(zk!, log, (l) => {
+      out({ seen: this.n, leader: l ?? '', t: Date.now() });
+      this.reg?.leaderChanged();
+    });
     this.reg = new Registration({
       masters: [],
       leader: () => this.follower?.current(),
       clock: systemClock,
       log,
       auth: () => this.auth(),
+      // Every registration attempt with its outcome, for the breakdown (failover.ts).
+      call: async (url, body, headers) => {
+        const t0 = Date.now();
+        const register = url.endsWith(API.register);
+        try {
+          const r = await requestJson(url, { method: 'POST', body, headers: headers ?? {}, timeoutMs: 5000 });
+          if (register) out({ try: this.n, t0, t: Date.now(), status: r.status });
+          return r;
+        } catch (e) {
+          if (register) out({ try: this.n, t0, t: Date.now(), err: (e as { cause?: { code?: string } }).cause?.code ?? String(e).slice(0, 80) });
+          throw e;
+        }
+      },
       onUnknown: () => {
         this.id = undefined;
         this.secret = undefined;

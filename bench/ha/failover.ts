@@ -16,6 +16,7 @@ import { loopbackBlock, startEnsemble, eventually } from '../../test/lib/index.j
 import { trackGroup } from '../lib/groups.js';
 import { AgentsProc, Cleanup, MasterProc, masterSpec } from './procs.js';
 import { create, getJson, send, writeApp } from './http.js';
+import { breakdown, breakdownTable, type AgentLine, type Breakdown } from './breakdown.js';
 
 export interface FailoverOptions {
   kills: number;
@@ -34,6 +35,8 @@ export interface Round {
 
 export interface FailoverResult {
   rounds: Round[];
+  /** Where the time went, per kill (breakdown.ts). */
+  steps: Breakdown[];
   errors: string[];
 }
 
@@ -44,6 +47,7 @@ const ROUND_BOUND_MS = 60_000;
 export async function failover(o: FailoverOptions, log: (s: string) => void): Promise<FailoverResult> {
   const c = new Cleanup();
   const rounds: Round[] = [];
+  const steps: Breakdown[] = [];
   const errors: string[] = [];
   try {
     const ens = await startEnsemble(c, 3);
@@ -79,7 +83,9 @@ export async function failover(o: FailoverOptions, log: (s: string) => void): Pr
       let killWall = Infinity;
       let settle: () => void = () => undefined;
       const settled = new Promise<void>((r) => (settle = r));
+      const lines: AgentLine[] = [];
       const off = agents.on((m) => {
+        if (typeof m.t === 'number' && m.t >= killWall && (typeof m.seen === 'number' || typeof m.try === 'number')) lines.push(m as AgentLine);
         if (typeof m.reg !== 'number' || typeof m.t !== 'number' || typeof m.master !== 'string' || m.t < killWall) return;
         latest.set(m.reg, [m.master, m.t - killWall]);
         if (latest.size === o.agents && new Set([...latest.values()].map(([h]) => h)).size === 1) settle();
@@ -130,7 +136,8 @@ export async function failover(o: FailoverOptions, log: (s: string) => void): Pr
       const dead = leader;
       leader = next;
       await dead.start();
-      await eventually(running(leader), ROUND_BOUND_MS, 200, `${instances} tasks running under ${leader.hostPort} after kill ${k + 1}`).catch(async (err: Error) => {
+      const follower = survivors.find((m) => m !== next)!;
+      await eventually(running(leader), ROUND_BOUND_MS, 200, `${instances} tasks running under ${leader.hostPort} after kill ${k + 1}`).then(() => undefined, async (err: Error) => {
         const a = (await getJson<{ app: Record<string, unknown> }>(`${leader.marathon}/v2/apps/bench/run`)).body?.app ?? {};
         const counts = ['tasksRunning', 'tasksStaged', 'tasksHealthy', 'tasksUnhealthy'].map((k) => `${k} ${String(a[k])}`).join(', ');
         const st = (await getJson<{ frameworks: { tasks: { state: string }[] }[] }>(`${leader.mesos}/master/state`)).body;
@@ -138,9 +145,14 @@ export async function failover(o: FailoverOptions, log: (s: string) => void): Pr
         for (const f of st?.frameworks ?? []) for (const t of f.tasks) states.set(t.state, (states.get(t.state) ?? 0) + 1);
         errors.push(`${err.message} (${counts}; /master/state: ${[...states].map(([s, n]) => `${s} ${n}`).join(', ')})`);
       });
+      // The new leader logs its take-over's ZooKeeper write latencies 6 s after taking over.
+      await eventually(async () => next.logSince(killWall).some((l) => l.event === 'takeover_store_writes'), 15_000, 200, 'takeover_store_writes').catch(() => undefined);
+      const b = breakdown(killWall, firstWriteMs, next.logSince(killWall), follower.logSince(killWall), lines, next.hostPort);
+      steps.push(b);
+      log(`failover: kill ${k + 1} steps: follower saw ${b.followerSaw}, agents saw ${b.agentsSawMedian}/${b.agentsSawMax}, loaded ${b.stateLoaded}, listening ${b.listening}, services ${JSON.stringify(b.services)}, agents ok ${b.agentFirst}/${b.agentMedian}/${b.agentAll}, req ${b.requestMedianMs}/${b.requestMaxMs} ms, failed tries ${b.attemptsFailedMean.toFixed(2)} ${JSON.stringify(b.failures)}, zk ${JSON.stringify(b.zkWrites)}`);
     }
     for (const m of ms) errors.push(...m.exits);
-    return { rounds, errors };
+    return { rounds, steps, errors };
   } finally {
     await c.run();
   }
@@ -165,6 +177,9 @@ export function failoverTable(o: FailoverOptions, r: FailoverResult): string {
     row('the first write acknowledged by the new leader', col((x) => x.firstWriteMs), 3000),
     row(`every one of ${o.agents} agents re-registered with the new leader`, col((x) => x.allAgentsMs), 5000),
     '',
+    'Where the time goes (each step over the same kills; `master_leading` is when every service has started):',
+    '',
+    breakdownTable(r.steps),
     `Per kill (ms, elected / leading / first write / all agents): ${r.rounds.map((x) => `${x.electedMs.toFixed(0)}/${x.leadingMs.toFixed(0)}/${x.firstWriteMs.toFixed(0)}/${x.allAgentsMs.toFixed(0)}`).join(', ')}.`,
     ...(r.errors.length ? ['', 'Errors:', ...r.errors.map((e) => `- ${e}`)] : []),
     '',

@@ -118,6 +118,22 @@ export class MasterProc {
     return undefined;
   }
 
+  /** This process's log lines (parsed) with a ts at or after `since`, each with `at` (ms since the epoch). */
+  logSince(since: number): (Record<string, unknown> & { event: string; at: number })[] {
+    const out: (Record<string, unknown> & { event: string; at: number })[] = [];
+    for (const l of this.proc?.output().split('\n') ?? []) {
+      if (!l.startsWith('{')) continue;
+      try {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        const at = Date.parse(String(o.ts));
+        if (at >= since && typeof o.event === 'string') out.push({ ...o, event: o.event, at });
+      } catch {
+        /* not a log line */
+      }
+    }
+    return out;
+  }
+
   /** Resolves when this process says it was elected. */
   elected(timeoutMs = 60_000): Promise<unknown> {
     return this.proc!.waitFor(/sextant master elected leader/, timeoutMs);

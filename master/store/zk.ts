@@ -6,6 +6,13 @@
  * ZooKeeper committed it. With a fence (the master's election), every write is a multi-op that
  * first `check`s the leader's own ephemeral election znode, so a master whose session expired (its
  * znode gone) cannot commit anything. Writes to one key are serialised in call order.
+ *
+ * Group commit: a put of a key whose znode is known to exist (listed, read or written by this store)
+ * joins the open batch, sent as one fenced multi-op of `setData`s at the next turn of the event
+ * loop, or once one of the MAX_BATCHES_IN_FLIGHT batches in flight is answered. Each put resolves
+ * only after its batch committed. A batch refused for one of its ops (a znode deleted meanwhile)
+ * committed nothing: its puts are then written one by one. A new leader's 100 re-registrations
+ * become a few multi-ops instead of 100 (docs/benchmarks/ha.md).
  */
 import type zookeeper from 'node-zookeeper-client';
 import type { KvStore } from '../../contracts/index.js';
@@ -20,6 +27,20 @@ export interface Fence {
   guard(): string;
   /** After guard() threw LeaseUnverifiedError: ask ZooKeeper (bounded in time) so guard() may pass again. */
   renew?(): Promise<void>;
+}
+
+/** Batches sent and not yet answered; further puts wait in the open batch. */
+export const MAX_BATCHES_IN_FLIGHT = 2;
+/** A batch holds at most this many puts and this many bytes of values (a request is at most 1 MiB). */
+export const MAX_BATCH_OPS = 200;
+export const MAX_BATCH_BYTES = 512 * 1024;
+
+interface Queued {
+  path: string;
+  data: Buffer;
+  t0: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
 export interface ZkStoreOptions {
@@ -37,8 +58,15 @@ export class ZkKvStore implements KvStore {
   readonly maxValueBytes: number;
   fence?: Fence;
   private readonly chains = new Map<string, Promise<void>>();
+  /** Znode paths known to exist (a put of one is batched). */
+  private readonly known = new Set<string>();
+  private queued: Queued[] = [];
+  private inFlight = 0;
+  private kicked = false;
   /** Called after each committed write (metrics). */
   onWrite?: (seconds: number) => void;
+  /** Multi-ops sent for batched puts, and the puts they carried (tests, metrics). */
+  readonly batches = { sent: 0, puts: 0 };
 
   constructor(
     private readonly zk: ZkSession,
@@ -63,6 +91,7 @@ export class ZkKvStore implements KvStore {
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const path = this.pathOf(key);
     const r = await this.wrap(`get ${key}`, () => this.zk.getData(path).catch(noNode(undefined)));
+    if (r) this.known.add(path);
     return r ? parse<T>(path, r.data) : undefined;
   }
 
@@ -97,12 +126,15 @@ export class ZkKvStore implements KvStore {
     const data = Buffer.from(text);
     if (data.length > this.maxValueBytes) return Promise.reject(new StoreValueTooLargeError(key, data.length, this.maxValueBytes));
     const path = this.pathOf(key);
-    return this.enqueue(key, () => this.wrap(`put ${key}`, () => this.write(path, data)));
+    return this.enqueue(key, () => this.wrap(`put ${key}`, () => (this.known.has(path) ? this.batched(path, data) : this.write(path, data))));
   }
 
   delete(key: string): Promise<void> {
     const path = this.pathOf(key);
-    return this.enqueue(key, () => this.wrap(`delete ${key}`, () => this.remove(path)));
+    return this.enqueue(key, () => {
+      this.known.delete(path);
+      return this.wrap(`delete ${key}`, () => this.remove(path));
+    });
   }
 
   /** Wait for every write in flight. */
@@ -122,6 +154,7 @@ export class ZkKvStore implements KvStore {
       }),
     );
     if (!got) return { children: [] }; // deleted since the parent was listed
+    this.known.add(path);
     const children = got.numChildren ? await this.zk.children(path).catch(noNode([] as string[])) : [];
     return { ...(got.data ? { data: got.data } : {}), children };
   }
@@ -159,16 +192,77 @@ export class ZkKvStore implements KvStore {
     );
   }
 
-  private async write(path: string, data: Buffer): Promise<void> {
-    const t0 = performance.now();
+  /** A put of an existing znode: joins the open batch; resolves once its batch committed. */
+  private batched(path: string, data: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ path, data, t0: performance.now(), resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.kicked) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      this.drain();
+    });
+  }
+
+  /** Send the open puts as batches while fewer than MAX_BATCHES_IN_FLIGHT are in flight. */
+  private drain(): void {
+    while (this.queued.length && this.inFlight < MAX_BATCHES_IN_FLIGHT) {
+      let bytes = 0;
+      let n = 0;
+      while (n < this.queued.length && n < MAX_BATCH_OPS && (n === 0 || bytes + this.queued[n]!.data.length <= MAX_BATCH_BYTES)) bytes += this.queued[n++]!.data.length;
+      const items = this.queued.splice(0, n);
+      this.inFlight++;
+      void this.commitBatch(items).finally(() => {
+        this.inFlight--;
+        this.drain();
+      });
+    }
+  }
+
+  private async commitBatch(items: Queued[]): Promise<void> {
+    let failed: { op: number; code: number } | undefined;
+    try {
+      this.batches.sent++;
+      this.batches.puts += items.length;
+      failed = await this.commit((tx) => {
+        for (const i of items) tx.setData(i.path, i.data);
+      });
+    } catch (e) {
+      for (const i of items) i.reject(e); // not the leader, connection lost: as for a single write
+      return;
+    }
+    if (!failed) {
+      for (const i of items) {
+        this.done(i.t0);
+        i.resolve();
+      }
+      return;
+    }
+    // Nothing committed (a multi-op is all or nothing): each put on its own (creates what is gone).
+    this.known.delete(items[failed.op]?.path ?? '');
+    await Promise.all(items.map((i) => this.write(i.path, i.data, i.t0).then(i.resolve, i.reject)));
+  }
+
+  private async write(path: string, data: Buffer, t0 = performance.now()): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const set = await this.commit((tx) => tx.setData(path, data));
-      if (!set) return this.done(t0);
+      if (!set) {
+        this.known.add(path);
+        return this.done(t0);
+      }
       if (set.code !== ZK.NO_NODE) throw new Error(`setData ${path} failed (ZooKeeper code ${set.code})`);
       const parent = path.slice(0, path.lastIndexOf('/'));
       if (parent !== this.root) await this.zk.mkdirp(parent); // empty parents carry no value
       const made = await this.commit((tx) => tx.create(path, data));
-      if (!made) return this.done(t0);
+      if (!made) {
+        this.known.add(path);
+        return this.done(t0);
+      }
       if (made.code !== ZK.NODE_EXISTS) throw new Error(`create ${path} failed (ZooKeeper code ${made.code})`);
     }
     throw new Error(`write ${path} raced with concurrent creates/deletes 5 times`);
