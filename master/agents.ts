@@ -148,6 +148,7 @@ export class AgentService {
     };
     this.lastSeen.set(id, this.clock.now());
     await this.cluster.putAgent(rec);
+    this.lastSeen.set(id, this.clock.now()); // seen again once written (the write may have waited)
     this.log.info(known ? 'agent_reregistered' : 'agent_registered', { agent_id: id, ip: req.ip, port: req.port, tasks: reports.length, pending });
     if (pending) {
       this.pendingReports.set(id, reports);
