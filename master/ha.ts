@@ -159,6 +159,7 @@ function takeoverWrites(master: Master, log: Logger, ms: number): void {
   const store = master.store as ZkKvStore;
   const inner = store.onWrite;
   const xs: number[] = [];
+  const before = { ...store.batches };
   const mine = (s: number) => {
     inner?.(s);
     xs.push(s * 1000);
@@ -168,7 +169,7 @@ function takeoverWrites(master: Master, log: Logger, ms: number): void {
     if (store.onWrite === mine) store.onWrite = inner;
     const sorted = xs.sort((a, b) => a - b);
     const at = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 10) / 10 : null);
-    log.info('takeover_store_writes', { window_ms: ms, writes: sorted.length, p50_ms: at(50), p99_ms: at(99), max_ms: at(100) });
+    log.info('takeover_store_writes', { window_ms: ms, writes: sorted.length, p50_ms: at(50), p99_ms: at(99), max_ms: at(100), batches: store.batches.sent - before.sent, batched_puts: store.batches.puts - before.puts });
   }, ms).unref();
 }
 

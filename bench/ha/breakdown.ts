@@ -33,7 +33,7 @@ export interface Breakdown {
   requestMedianMs: number;
   requestMaxMs: number;
   /** The new leader's ZooKeeper write latencies in its first seconds (`takeover_store_writes`). */
-  zkWrites?: { writes: number; p50_ms: number; p99_ms: number; max_ms: number };
+  zkWrites?: { writes: number; p50_ms: number; p99_ms: number; max_ms: number; batches?: number; batched_puts?: number };
 }
 
 export interface AgentLine {
@@ -91,7 +91,7 @@ export function breakdown(killWall: number, firstWriteMs: number, leaderLog: Log
     failures,
     requestMedianMs: percentile(lat, 50),
     requestMaxMs: Math.max(...lat),
-    ...(zk ? { zkWrites: { writes: Number(zk.writes), p50_ms: Number(zk.p50_ms), p99_ms: Number(zk.p99_ms), max_ms: Number(zk.max_ms) } } : {}),
+    ...(zk ? { zkWrites: { writes: Number(zk.writes), p50_ms: Number(zk.p50_ms), p99_ms: Number(zk.p99_ms), max_ms: Number(zk.max_ms), ...(zk.batches !== undefined ? { batches: Number(zk.batches), batched_puts: Number(zk.batched_puts) } : {}) } } : {}),
   };
 }
 
@@ -127,7 +127,7 @@ export function breakdownTable(bs: Breakdown[]): string {
     '',
     `Failed registration attempts before the successful one: ${(bs.reduce((a, b) => a + b.attemptsFailedMean, 0) / bs.length).toFixed(2)} per agent and kill (${Object.entries(failures).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}).`,
     zk.length
-      ? `ZooKeeper writes of the new leader in its first 6 s (\`takeover_store_writes\`), median over kills: ${percentile(zk.map((z) => z.writes), 50)} writes, p50 ${percentile(zk.map((z) => z.p50_ms), 50)} ms, p99 ${percentile(zk.map((z) => z.p99_ms), 50)} ms, max ${percentile(zk.map((z) => z.max_ms), 50)} ms.`
+      ? `ZooKeeper writes of the new leader in its first 6 s (\`takeover_store_writes\`, each from its call to its commit), median over kills: ${percentile(zk.map((z) => z.writes), 50)} writes, p50 ${percentile(zk.map((z) => z.p50_ms), 50)} ms, p99 ${percentile(zk.map((z) => z.p99_ms), 50)} ms, max ${percentile(zk.map((z) => z.max_ms), 50)} ms${zk.some((z) => z.batches !== undefined) ? `; ${percentile(zk.map((z) => z.batched_puts ?? 0), 50)} of them group-committed in ${percentile(zk.map((z) => z.batches ?? 0), 50)} multi-ops` : ''}.`
       : 'ZooKeeper write latencies: not logged.',
     '',
   ].join('\n');
