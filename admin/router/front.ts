@@ -73,8 +73,10 @@ export class NginxFront {
     this.entry = new EntryServer({ ...entry, cert: '', key: '', behind: { socket: this.socket, decisionMs: limits.frontDecisionMs ?? 1000 } });
   }
 
+  private listenPort = 0;
+
   get port(): number {
-    return this.o.port;
+    return this.listenPort || this.o.port;
   }
 
   get limits() {
@@ -102,7 +104,7 @@ export class NginxFront {
     const tls = this.o.upstreamTls;
     return {
       dir: d,
-      listen: { host: this.o.host, port: this.o.port },
+      listen: { host: this.o.host, port: this.port },
       cert: this.write('entry.crt', this.o.cert),
       key: this.write('entry.key', this.o.key),
       workers: this.o.workers ?? this.entry.limits.workers,
@@ -128,6 +130,8 @@ export class NginxFront {
     if (!fs.existsSync(bin)) throw new ConfigError('--admin-front', `nginx (${bin}) is not installed: install Debian's nginx-light (and libnginx-mod-http-lua), or use --admin-front node`);
     fs.mkdirSync(path.join(this.o.dir, 'tmp'), { recursive: true, mode: 0o700 });
     fs.chmodSync(this.o.dir, 0o700);
+    // Port 0 (tests): nginx cannot pick one itself; take one the kernel has free now.
+    this.listenPort = this.o.port || (await freePortOn(this.o.host));
     const c = this.conf();
     const confFile = this.write('nginx.conf', nginxConf(c), 0o644);
     fs.writeFileSync(c.accessLog, '', { flag: 'a' });
@@ -144,7 +148,7 @@ export class NginxFront {
     const metrics = this.o.metrics ?? createEntryMetrics(this.o.registry);
     this.log = new FrontLog(c.accessLog, metrics, () => this.signal('SIGUSR1'));
     this.log.start();
-    this.o.log.info('entry_listening', { address: this.o.host, port: this.o.port, front: 'nginx', check: this.check, pid: this.child?.pid });
+    this.o.log.info('entry_listening', { address: this.o.host, port: this.port, front: 'nginx', check: this.check, pid: this.child?.pid });
   }
 
   private async spawn(bin: string, args: string[]): Promise<void> {
@@ -162,10 +166,10 @@ export class NginxFront {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (!this.child) throw new Error(`nginx exited at start: ${this.stderr.trim() || `see ${path.join(this.o.dir, 'error.log')}`}`);
-      if (await accepts(this.o.host, this.o.port)) return;
+      if (await accepts(this.o.host, this.port)) return;
       if (Date.now() > deadline) {
         await this.stopNginx();
-        throw new Error(`nginx did not listen on ${this.o.host}:${this.o.port} within ${START_TIMEOUT_MS} ms`);
+        throw new Error(`nginx did not listen on ${this.o.host}:${this.port} within ${START_TIMEOUT_MS} ms`);
       }
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -214,6 +218,17 @@ export class NginxFront {
 /** The master's mutual-TLS material as files for nginx (0600), and the name its certificate holds. */
 function upstreamFiles(f: NginxFront, tls: TlsMaterial): NonNullable<FrontConf['upstreamTls']> {
   return { cert: f.file('upstream.crt', tls.cert), key: f.file('upstream.key', tls.key), ca: f.file('upstream-ca.crt', tls.ca), name: certName(tls.cert) };
+}
+
+function freePortOn(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 function accepts(host: string, port: number): Promise<boolean> {
