@@ -39,9 +39,10 @@ const common = { host: host!, port: Number(port), cert: fs.readFileSync(cert!), 
 const front = process.env.BENCH_ENTRY_FRONT;
 const upstreams = () => new MasterUpstreams({ ...upstream, clock: systemClock });
 const local = { marathon: { host: upIp!, port: Number(marathonPort) }, mesos: { host: upIp!, port: Number(mesosPort) }, mesosDns: { host: upIp!, port: 8123 } };
-const entry = front === 'lua' || front === 'auth_request'
-  ? new NginxFront({ ...common, upstreams: upstreams(), dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-bench-front-')), local, workers, check: front })
+const frontDir = front ? fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-bench-front-')) : undefined;
+const entry = frontDir && (front === 'lua' || front === 'auth_request')
+  ? new NginxFront({ ...common, upstreams: upstreams(), dir: frontDir, local, workers, check: front })
   : workers > 1 ? new EntryWorkers({ ...common, workers, upstream }) : new EntryServer({ ...common, upstreams: upstreams() });
 await entry.start();
 process.stdout.write('entry ready\n');
-process.on('SIGTERM', () => void entry.stop().then(() => process.exit(0)));
+process.on('SIGTERM', () => void entry.stop().then(() => (frontDir && fs.rmSync(frontDir, { recursive: true, force: true }), process.exit(0))));
