@@ -13,6 +13,8 @@ export interface Identity {
   kind: 'user' | 'service';
   /** Superusers hold `dcos:superuser full` and pass every permission check. */
   superuser: boolean;
+  /** When the credential this identity came from expires (ms since the epoch), when known: caches of it end there. */
+  expiresAt?: number;
 }
 
 /** Why a request could not be authenticated; each maps to 401 with a body that says which. */

@@ -63,8 +63,8 @@ export interface MasterFrontHost {
   readonly marathonPort: number;
   readonly workDir: string;
   readonly hostname?: string;
-  /** `--admin-port` (undefined: no entry point), `--admin-cert`/`--admin-key`, `--ca-dir`. */
-  readonly admin: { port?: number; cert?: string; key?: string; caDir: string };
+  /** `--admin-port` (undefined: no entry point), `--admin-cert`/`--admin-key`, `--ca-dir`, `--admin-front` (undefined: nginx when installed, else node). */
+  readonly admin: { port?: number; cert?: string; key?: string; caDir: string; front?: 'nginx' | 'node' };
   readonly metrics: Registry;
   readonly log: Logger;
   /** The master's mutual-TLS material: the front calls the master's ports and agents with it (absent: --insecure-dev, plain HTTP upstreams). */

@@ -25,7 +25,7 @@ import { limitsFromEnv } from './limits.js';
 import { DEFAULT_ZK_SESSION_TIMEOUT_MS, runHaMaster, type HaOptions } from './ha.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]] [--superuser UID [--superuser-password-file FILE]] [--vip-failure-threshold 0.5] [--vip-failure-min-connections 10] [--vip-drain-failing] [--vip-metrics-interval-ms 5000] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent).\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).\n--vip-failure-threshold RATE: a VIP backend failing this share of at least --vip-failure-min-connections connections in the\nlast minute is marked unhealthy in /net/v1/vips (network metrics, polled every --vip-metrics-interval-ms); --vip-drain-failing\nalso drains it (weight 0) until it recovers, never the last live backend of a VIP.';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR] [--admin-front nginx|node]] [--superuser UID [--superuser-password-file FILE]] [--vip-failure-threshold 0.5] [--vip-failure-min-connections 10] [--vip-drain-failing] [--vip-metrics-interval-ms 5000] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent);\n--admin-front nginx (default when /usr/sbin/nginx exists): nginx terminates TLS and serves the hot reads, the Node entry point behind it; node: the Node entry point alone.\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).\n--vip-failure-threshold RATE: a VIP backend failing this share of at least --vip-failure-min-connections connections in the\nlast minute is marked unhealthy in /net/v1/vips (network metrics, polled every --vip-metrics-interval-ms); --vip-drain-failing\nalso drains it (weight 0) until it recovers, never the last live backend of a VIP.';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -55,6 +55,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'admin-cert': { type: 'string' },
       'admin-key': { type: 'string' },
       'ca-dir': { type: 'string' },
+      'admin-front': { type: 'string' },
       superuser: { type: 'string' },
       'superuser-password-file': { type: 'string' },
       'tls-dir': { type: 'string' },
@@ -80,8 +81,12 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (values['admin-port'] === undefined && (values['admin-cert'] || values['ca-dir'])) throw new ConfigError('--admin-port', 'is required with --admin-cert/--admin-key/--ca-dir');
   const adminPort = values['admin-port'] === undefined ? undefined : int(values['admin-port'], '--admin-port', 0);
   if (adminPort !== undefined && adminPort > 65535) throw new ConfigError('--admin-port', `${adminPort} is not a port`);
+  const front = values['admin-front'];
+  if (front !== undefined && front !== 'nginx' && front !== 'node') throw new ConfigError('--admin-front', `'${front}' is not nginx or node`);
+  if (front !== undefined && adminPort === undefined) throw new ConfigError('--admin-port', 'is required with --admin-front');
   const admin = {
     ...(adminPort !== undefined ? { port: adminPort } : {}),
+    ...(front !== undefined ? { front: front as 'nginx' | 'node' } : {}),
     ...(values['admin-cert'] ? { cert: values['admin-cert'], key: values['admin-key']! } : {}),
     caDir: values['ca-dir'] ?? path.join(values['work-dir'], 'pki'),
   };

@@ -106,7 +106,8 @@ export function mountAcsApi(r: Router, acs: Acs): void {
   on('get', '/auth/whoami', async (req) => {
     const a = await acs.authority.authenticate(req.headers);
     if (!a.ok) throw new AcsError(401, AUTH_CODES[a.reason] ?? 'ERR_INVALID_AUTH_TOKEN', a.message);
-    return { json: { ...a.identity, permissions: acs.identities.grantsOf(a.identity.uid).map((g) => ({ rid: g.rid, actions: g.actions })) } };
+    const { uid, kind, superuser } = a.identity;
+    return { json: { uid, kind, superuser, permissions: acs.identities.grantsOf(a.identity.uid).map((g) => ({ rid: g.rid, actions: g.actions })) } };
   }, 'who the request token speaks for, and their grants (Sextant)');
 
   on('get', '/users', async () => ({ json: { array: acs.identities.listUsers().map(userJson) } }), 'accounts');

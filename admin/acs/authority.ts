@@ -54,7 +54,7 @@ export class AcsAuthority implements Authority {
     const user = this.store.user(v.token.uid);
     // A token from before the account existed belongs to an earlier account of that name.
     if (!user || v.token.iat < Math.floor(user.created / 1000) * 1000) return { ok: false, reason: 'unknown-identity', message: `the token is for \`${v.token.uid}\`, which is not an account here (deleted?)` };
-    return { ok: true, identity: { uid: user.uid, kind: user.kind, superuser: this.store.isSuperuser(user.uid) } };
+    return { ok: true, identity: { uid: user.uid, kind: user.kind, superuser: this.store.isSuperuser(user.uid), expiresAt: v.token.exp } };
   }
 
   async authorize(identity: Identity, permission: Permission): Promise<boolean> {

@@ -37,6 +37,16 @@ interface Answer {
 /** whoami's 401 codes (admin/acs/api.ts) back to the AuthFailure they stand for. */
 const REASONS: Record<string, AuthFailure> = { ERR_MISSING_AUTH_TOKEN: 'missing', ERR_EXPIRED_AUTH_TOKEN: 'expired', ERR_UNKNOWN_USER_ID: 'unknown-identity', ERR_INVALID_AUTH_TOKEN: 'bad-signature' };
 
+/** The `exp` claim (ms) of a token the leader just accepted (read, not verified: the leader verified it), so caches end with it. */
+function expiryOf(token: string): number | undefined {
+  try {
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { exp?: unknown }).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Grants kept per uid: at most this many uids (oldest dropped). */
 const MAX_UIDS = 10_000;
 
@@ -55,7 +65,8 @@ export class LeaderAuthority implements Authority {
     const b = (r.body ?? {}) as { uid?: unknown; kind?: unknown; superuser?: unknown; permissions?: unknown; code?: unknown; description?: unknown };
     if (r.status === 401) return { ok: false, reason: REASONS[String(b.code)] ?? 'bad-signature', message: typeof b.description === 'string' ? b.description : 'the leader refused the token' };
     if (r.status !== 200 || typeof b.uid !== 'string') throw new Error(`the leading master's identity service answered ${r.status} to whoami${typeof b.description === 'string' ? `: ${b.description}` : ''}`);
-    const identity: Identity = { uid: b.uid, kind: b.kind === 'service' ? 'service' : 'user', superuser: b.superuser === true };
+    const exp = expiryOf(found.token);
+    const identity: Identity = { uid: b.uid, kind: b.kind === 'service' ? 'service' : 'user', superuser: b.superuser === true, ...(exp ? { expiresAt: exp } : {}) };
     if (this.grants.size >= MAX_UIDS && !this.grants.has(identity.uid)) this.grants.delete(this.grants.keys().next().value!);
     this.grants.set(identity.uid, Array.isArray(b.permissions) ? (b.permissions as { rid: string; actions: string[] }[]) : []);
     return { ok: true, identity };

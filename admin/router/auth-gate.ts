@@ -59,7 +59,7 @@ export function credentialOf(h: Headers): string {
 
 /** What the entry point asks per request: an AuthGate, or in a worker process the primary's one through IPC (workers.ts). */
 export interface Gate {
-  authenticate(headers: Headers, address: string): Promise<GateResult>;
+  authenticate(headers: Headers, address: string, count?: boolean): Promise<GateResult>;
   authorize(identity: Identity, p: Permission): Promise<boolean>;
   readonly cached: number;
 }
@@ -79,7 +79,8 @@ export class AuthGate implements Gate {
     this.grants = new TtlCache(o.cacheSize);
   }
 
-  async authenticate(headers: Headers, address: string): Promise<GateResult> {
+  /** `count`: false for a look that must not feed the throttle (the nginx front's decision check: the refusal itself comes next). */
+  async authenticate(headers: Headers, address: string, count = true): Promise<GateResult> {
     const now = this.o.clock.now();
     const cred = credentialOf(headers);
     const key = credentialKey(cred);
@@ -88,17 +89,18 @@ export class AuthGate implements Gate {
     const throttled = this.throttledFor(address, now);
     if (throttled) return { ok: false, status: 429, reason: 'throttled', message: `too many failed authentications from ${address}; retry in ${throttled} s`, retryAfterS: throttled };
     if (!cred) {
-      this.fail(address, now);
+      if (count) this.fail(address, now);
       return { ok: false, status: 401, reason: 'missing', message: 'no credential: send Authorization: token=<jwt> (or Bearer <jwt>, or the dcos-acs-auth-cookie cookie)' };
     }
     const authority = this.authority();
     if (!authority) return { ok: false, status: 503, reason: 'no-authority', message: 'no identity service runs in this master (admin/acs): the entry point refuses what it cannot authenticate' };
     const r = await authority.authenticate(headers);
     if (!r.ok) {
-      this.fail(address, now);
+      if (count) this.fail(address, now);
       return { ok: false, status: 401, reason: r.reason, message: r.message };
     }
-    this.tokens.set(key, r.identity, now + this.o.cacheMs);
+    // Never reused past the credential's expiry.
+    this.tokens.set(key, r.identity, Math.min(now + this.o.cacheMs, r.identity.expiresAt ?? Infinity));
     return { ok: true, identity: r.identity };
   }
 

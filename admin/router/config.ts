@@ -17,6 +17,8 @@ export interface EntryLimits {
   /** Failed authentications from one address within the window before it gets 429. */
   throttleFailures: number;
   throttleWindowMs: number;
+  /** Behind the nginx front: how long nginx reuses an allowed read decision (ms; never past the token's expiry). */
+  frontDecisionMs: number;
   /** Worker processes serving the port (node:cluster, workers.ts); 1: the entry point runs in the master's own thread. */
   workers: number;
 }
@@ -29,6 +31,7 @@ export const DEFAULT_ENTRY_LIMITS: EntryLimits = {
   tokenCacheSize: 10_000,
   throttleFailures: 20,
   throttleWindowMs: 60_000,
+  frontDecisionMs: 1000,
   workers: 1,
 };
 
@@ -40,6 +43,7 @@ export const ENTRY_ENV: Record<keyof EntryLimits, string> = {
   tokenCacheSize: 'SEXTANT_ENTRY_TOKEN_CACHE_SIZE',
   throttleFailures: 'SEXTANT_ENTRY_THROTTLE_FAILURES',
   throttleWindowMs: 'SEXTANT_ENTRY_THROTTLE_WINDOW_MS',
+  frontDecisionMs: 'SEXTANT_ENTRY_FRONT_DECISION_MS',
   workers: 'SEXTANT_ENTRY_WORKERS',
 };
 

@@ -34,6 +34,8 @@ export class UpstreamTimeout extends Error {
 export interface ForwardOptions {
   agent: http.Agent;
   timeoutMs: number;
+  /** The client's connection for `Forwarded` (default: the request's socket; behind the front, what the front said). */
+  client?: { localAddress?: string | undefined; localPort?: number | undefined; remoteAddress?: string | undefined; remotePort?: number | undefined };
   /** Called once the upstream's response headers arrived. */
   onHeaders(status: number): void;
 }
@@ -134,7 +136,7 @@ export function forward(req: AnyReq, res: AnyRes, target: Target, m: Mapped, o: 
       if (!up.write(c)) req.pause();
     };
     try {
-      up = requestFor(o.agent)({ hostname: target.host, port: target.port, method, path: m.path + m.query, headers: upstreamRequestHeaders(req.headers, req.socket as never), agent: o.agent });
+      up = requestFor(o.agent)({ hostname: target.host, port: target.port, method, path: m.path + m.query, headers: upstreamRequestHeaders(req.headers, (o.client ?? req.socket) as never), agent: o.agent });
     } catch (e) {
       return reject(new ForwardError((e as Error).message, 502));
     }

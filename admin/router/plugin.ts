@@ -15,6 +15,7 @@ import type { EntryLimits } from './config.js';
 import { EntryServer } from './server.js';
 import { MasterUpstreams } from './upstreams.js';
 import { EntryWorkers } from './workers.js';
+import { NGINX, NginxFront } from './front.js';
 
 export interface EntryPluginConfig {
   /** The identity service, asked per request (it may start after the entry point); none: non-public requests get 503. */
@@ -40,18 +41,26 @@ export function entryPlugin(c: EntryPluginConfig): (h: MasterFrontHost) => Compo
   return (h) => {
     const port = h.admin.port;
     if (port === undefined) return undefined;
-    let server: EntryServer | EntryWorkers | undefined;
+    let server: EntryServer | EntryWorkers | NginxFront | undefined;
     return {
       name: 'entry',
       async start() {
         const tls = await entryTls(h);
         const upstream = { ip: h.ip, port: h.port, marathonPort: h.marathonPort, mesosDnsPort: c.mesosDnsPort };
-        let workers = c.limits?.workers ?? 1;
-        if (workers > 1 && h.tls) {
-          h.log.warn('entry workers', { workers, hint: 'SEXTANT_ENTRY_WORKERS is not supported with mutual TLS to the upstreams yet: running the entry point in one process' });
-          workers = 1;
+        const workers = c.limits?.workers ?? 1;
+        let front = h.admin.front;
+        if (front === undefined) {
+          front = fs.existsSync(NGINX) ? 'nginx' : 'node';
+          if (front === 'node') h.log.warn('entry_front_node', { why: `${NGINX} is not installed: the entry point runs without nginx in front (install nginx-light and libnginx-mod-http-lua for its throughput; docs/benchmarks/admin.md)` });
         }
-        if (workers > 1) server = new EntryWorkers({ workers, host: h.ip, port, cert: tls.cert, key: tls.key, upstream, authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
+        if (front === 'nginx') {
+          const local = { marathon: { host: h.ip, port: h.marathonPort }, mesos: { host: h.ip, port: h.port }, mesosDns: { host: h.ip, port: c.mesosDnsPort } };
+          server = new NginxFront({
+            host: h.ip, port, cert: tls.cert, key: tls.key, dir: path.join(h.workDir, 'entry-front'), local, workers,
+            upstreams: new MasterUpstreams({ ...upstream, clock: systemClock, ...(h.tls ? { tls: h.tls } : {}) }), ...(h.tls ? { upstreamTls: h.tls } : {}),
+            authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}),
+          });
+        } else if (workers > 1) server = new EntryWorkers({ workers, host: h.ip, port, cert: tls.cert, key: tls.key, upstream, authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}), ...(h.tls ? { upstreamTls: h.tls } : {}) });
         else server = new EntryServer({ host: h.ip, port, cert: tls.cert, key: tls.key, upstreams: new MasterUpstreams({ ...upstream, clock: systemClock, ...(h.tls ? { tls: h.tls } : {}) }), ...(h.tls ? { upstreamTls: h.tls } : {}), authority: c.authority, registry: h.metrics, log: h.log, ...(c.limits ? { limits: c.limits } : {}) });
         await server.start();
         if (!c.authority()) h.log.warn('entry_without_identity_service', { why: 'no Authority (admin/acs) in this master: every request that needs a token is refused with 503' });

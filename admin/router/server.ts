@@ -4,6 +4,7 @@
  * authentication, the permission table), writes an audit line for every write, and forwards the rest
  * (forward.ts). Construction does no I/O; start() listens; stop() closes every connection.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { TlsMaterial } from '../../common/tls-files.js';
@@ -41,6 +42,12 @@ export interface EntryOptions {
   metrics?: EntryMetrics;
   /** The client certificate (and CA) for upstreams under mutual TLS (targets with `tls`). */
   upstreamTls?: TlsMaterial;
+  /**
+   * Behind the nginx front (front.ts): plain HTTP/1.1 on this unix socket instead of TLS on host:port,
+   * the client's address taken from the front's `x-sextant-*` headers, and the front's decision check
+   * (`/_sextant/auth`) answered; `decisionMs`: how long the front may reuse an allowed read.
+   */
+  behind?: { socket: string; decisionMs: number };
 }
 
 /** Why the entry point itself refused a request: status, metric reason, body. */
@@ -50,9 +57,29 @@ class Refusal {
 
 const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** The path of the front's decision check (front-conf.ts); only reachable on the unix socket behind the front. */
+export const AUTH_CHECK_PATH = '/_sextant/auth';
+/** Headers the nginx front sets on every request it passes (overwriting any the client sent). */
+const FRONT_HEADERS = ['x-sextant-client', 'x-sextant-client-port', 'x-sextant-server', 'x-sextant-server-port'];
+/** Room for the headers the front adds, above the client's header limit. */
+const FRONT_HEADER_ALLOWANCE = 2048;
+
+interface ClientConn {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+}
+const fronted = new WeakMap<object, ClientConn>();
+
+/** The client's header bytes (the front's own `x-sextant-*` headers not counted). */
 function headerBytes(raw: string[]): number {
   let n = 0;
-  for (const s of raw) n += s.length + 2;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length > 10 && (k.charCodeAt(0) | 32) === 120 && k.toLowerCase().startsWith('x-sextant-')) continue;
+    n += k.length + raw[i + 1]!.length + 4;
+  }
   return n;
 }
 
@@ -65,10 +92,12 @@ export class EntryServer {
   private readonly tlsAgent: https.Agent | undefined;
   private readonly sessions = new Set<{ destroy(): void }>();
   private readonly routes = new RouteCache();
+  private readonly clock: Clock;
 
   constructor(private readonly o: EntryOptions) {
     this.limits = { ...DEFAULT_ENTRY_LIMITS, ...o.limits };
     const clock = o.clock ?? systemClock;
+    this.clock = clock;
     this.gate = o.gate ?? new AuthGate(o.authority, { clock, cacheMs: this.limits.tokenCacheMs, cacheSize: this.limits.tokenCacheSize, throttleFailures: this.limits.throttleFailures, throttleWindowMs: this.limits.throttleWindowMs });
     this.metrics = o.metrics ?? createEntryMetrics(o.registry);
     this.tlsAgent = o.upstreamTls ? new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, ...o.upstreamTls }) : undefined;
@@ -79,6 +108,7 @@ export class EntryServer {
   }
 
   async start(): Promise<void> {
+    if (this.o.behind) return this.startBehind(this.o.behind.socket);
     const srv = http2.createSecureServer({
       cert: this.o.cert,
       key: this.o.key,
@@ -107,7 +137,28 @@ export class EntryServer {
     this.o.log.info('entry_listening', { address: this.o.host, port: this.port });
   }
 
+  /** Plain HTTP/1.1 on a unix socket, for the nginx front only (the socket's directory is the front's, 0700). */
+  private async startBehind(socket: string): Promise<void> {
+    fs.rmSync(socket, { force: true });
+    const srv = http.createServer({ maxHeaderSize: this.limits.maxHeaderBytes + FRONT_HEADER_ALLOWANCE, keepAliveTimeout: 75_000 });
+    srv.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (req.url === AUTH_CHECK_PATH) return void this.onDecision(req, res);
+      void this.onRequest(req, res);
+    });
+    srv.on('upgrade', (req: http.IncomingMessage, s, head: Buffer) => void this.onUpgrade(req, s, head));
+    srv.on('connection', (s) => (this.sessions.add(s), s.once('close', () => this.sessions.delete(s))));
+    srv.headersTimeout = 0;
+    srv.requestTimeout = 0;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(socket, () => (srv.off('error', reject), resolve()));
+    });
+    this.server = srv as unknown as http2.Http2SecureServer;
+    this.o.log.debug('entry_behind_front', { socket });
+  }
+
   get port(): number {
+    if (this.o.behind) return 0;
     return (this.server?.address() as AddressInfo | null)?.port ?? this.o.port;
   }
 
@@ -129,6 +180,47 @@ export class EntryServer {
 
   // ---- request flow ----
 
+  /** The client's connection: the socket, or behind the front what the front said about its own (headers it always sets). */
+  private clientOf(req: AnyReq): ClientConn {
+    if (!this.o.behind) return req.socket as ClientConn;
+    let c = fronted.get(req);
+    if (c === undefined) {
+      const h = req.headers;
+      const one = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : undefined);
+      c = { remoteAddress: one('x-sextant-client'), remotePort: Number(one('x-sextant-client-port')) || undefined, localAddress: one('x-sextant-server'), localPort: Number(one('x-sextant-server-port')) || undefined };
+      for (const k of FRONT_HEADERS) delete h[k];
+      fronted.set(req, c);
+    }
+    return c;
+  }
+
+  /**
+   * The front's check for a read it may serve itself (GET/HEAD of /mesos/, /marathon/, /mesos_dns/):
+   * `x-sextant-uri` is the client's request target, the credential headers are the client's. 200 with
+   * `x-sextant-decision-ms` (how long the front may reuse it: the decision TTL, never past the token's
+   * expiry) when the request would be forwarded; 403 otherwise, and the front then sends the request
+   * itself here for the full answer (401/403/429 bodies, the throttle counted once, metrics).
+   */
+  private async onDecision(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const deny = (why: string) => void res.writeHead(403, { 'content-length': 0, 'x-sextant-why': why }).end();
+    try {
+      const target = req.headers['x-sextant-uri'];
+      if (typeof target !== 'string') return deny('no x-sextant-uri');
+      const address = this.clientOf(req).remoteAddress ?? '';
+      const { need } = this.routes.resolve('GET', target);
+      if (need.kind === 'public') return void res.writeHead(200, { 'content-length': 0, 'x-sextant-decision-ms': this.o.behind!.decisionMs }).end();
+      if (need.kind !== 'permission') return deny(need.kind);
+      const auth = await this.gate.authenticate(req.headers, address, false);
+      if (!auth.ok) return deny(auth.reason);
+      if (!(await this.gate.authorize(auth.identity, need.permission))) return deny('forbidden');
+      const ms = Math.min(this.o.behind!.decisionMs, (auth.identity.expiresAt ?? Infinity) - this.clock.now());
+      if (ms <= 0) return deny('expired');
+      res.writeHead(200, { 'content-length': 0, 'x-sextant-decision-ms': Math.floor(ms) }).end();
+    } catch (e) {
+      deny(e instanceof BadPath ? 'bad-path' : 'error');
+    }
+  }
+
   private async onRequest(req: AnyReq, res: AnyRes): Promise<void> {
     const method = req.method ?? 'GET';
     let m: Mapped | undefined;
@@ -141,6 +233,7 @@ export class EntryServer {
       this.done(req, res, m, who, refused);
     };
     res.once('finish', finish).once('close', finish);
+    this.clientOf(req);
     try {
       const r = this.routes.resolve(method, req.url ?? '/');
       m = r.m;
@@ -162,7 +255,7 @@ export class EntryServer {
     if (len > this.limits.maxBodyBytes) throw new Refusal(413, 'body-too-large', `request body of ${len} bytes exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
     if (need.kind === 'none') throw new Refusal(403, 'no-permission-entry', `${method} ${m.prefix}${m.path} has no entry in the entry point's permission table: refused`);
     if (need.kind === 'public') return undefined;
-    const auth = await this.gate.authenticate(req.headers, req.socket?.remoteAddress ?? '');
+    const auth = await this.gate.authenticate(req.headers, this.clientOf(req).remoteAddress ?? '');
     if (!auth.ok) {
       throw auth.status === 429
         ? new Refusal(429, 'throttled', auth.message, { code: 'throttled' }, { 'retry-after': String(auth.retryAfterS) })
@@ -223,6 +316,7 @@ export class EntryServer {
     try {
       await forward(src, res, target, m, {
         agent: this.agentFor(target),
+        client: this.clientOf(req),
         timeoutMs: this.limits.upstreamTimeoutMs,
         onHeaders: () => this.metrics.upstreamSeconds.observe({ route: m.route }, Number(process.hrtime.bigint() - start) / 1e9),
       });
@@ -272,6 +366,7 @@ export class EntryServer {
     try {
       const r = this.routes.resolve('GET', req.url ?? '/');
       m = r.m;
+      this.clientOf(req);
       await this.admit(req, m, r.need, 'GET', () => undefined);
       const target = await this.target(m);
       this.metrics.requests.inc({ route: m.route, code: '101' });
@@ -306,7 +401,7 @@ export class EntryServer {
     if (refused) this.metrics.refusals.inc({ reason: refused.reason });
     const method = req.method ?? 'GET';
     if (WRITE.has(method))
-      this.o.log.info('audit', { uid: who?.uid ?? null, method, path: req.url, route: m?.route ?? null, allowed: !refused, status: res.statusCode, ...(refused ? { reason: refused.reason } : {}), client: req.socket?.remoteAddress });
+      this.o.log.info('audit', { uid: who?.uid ?? null, method, path: req.url, route: m?.route ?? null, allowed: !refused, status: res.statusCode, ...(refused ? { reason: refused.reason } : {}), client: this.clientOf(req).remoteAddress });
   }
 }
 

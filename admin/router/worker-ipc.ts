@@ -17,6 +17,8 @@ export interface EntryWorkerConfig {
   key: string;
   limits: EntryLimits;
   upstream: { ip: string; port: number; marathonPort: number; mesosDnsPort: number; leaderCacheMs?: number };
+  /** The master's client certificate, key and CA (PEM) for upstreams under mutual TLS; absent: plain HTTP upstreams. */
+  upstreamTls?: { ca: string; cert: string; key: string };
 }
 
 /** Counts and observations since the last batch: [route, code, n], [reason, n], [route, seconds] pairs flattened. */

@@ -92,9 +92,10 @@ const log: Logger = {
 const relay = new Relay();
 const timer = setInterval(() => relay.flush(), 1000);
 timer.unref();
-const upstreams = new MasterUpstreams({ ...cfg.upstream, clock: systemClock });
+const upstreamTls = cfg.upstreamTls ? { ca: Buffer.from(cfg.upstreamTls.ca), cert: Buffer.from(cfg.upstreamTls.cert), key: Buffer.from(cfg.upstreamTls.key) } : undefined;
+const upstreams = new MasterUpstreams({ ...cfg.upstream, clock: systemClock, ...(upstreamTls ? { tls: upstreamTls } : {}) });
 const entry = new EntryServer({
-  host: cfg.host, port: cfg.port, cert: cfg.cert, key: cfg.key, upstreams, limits: cfg.limits,
+  host: cfg.host, port: cfg.port, cert: cfg.cert, key: cfg.key, upstreams, limits: cfg.limits, ...(upstreamTls ? { upstreamTls } : {}),
   authority: () => undefined, registry: createRegistry(), log, gate: new RemoteGate(), metrics: relay,
 });
 

@@ -13,6 +13,7 @@ import { ConfigError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Registry } from '../../common/metrics.js';
 import type { Authority } from '../../contracts/auth.js';
+import type { TlsMaterial } from '../../common/tls-files.js';
 import { AuthGate } from './auth-gate.js';
 import { DEFAULT_ENTRY_LIMITS, type EntryLimits } from './config.js';
 import { createEntryMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface EntryWorkersOptions {
   log: Logger;
   limits?: Partial<EntryLimits>;
   clock?: Clock;
+  /** The master's mutual-TLS material: the workers call the upstreams with this client certificate. */
+  upstreamTls?: TlsMaterial;
 }
 
 const here = fileURLToPath(import.meta.url);
@@ -71,7 +74,7 @@ export class EntryWorkers {
 
   async start(): Promise<void> {
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv, silent: false });
-    const config: EntryWorkerConfig = { host: this.o.host, port: this.o.port, cert: String(this.o.cert), key: String(this.o.key), limits: this.limits, upstream: this.o.upstream };
+    const config: EntryWorkerConfig = { host: this.o.host, port: this.o.port, cert: String(this.o.cert), key: String(this.o.key), limits: this.limits, upstream: this.o.upstream, ...(this.o.upstreamTls ? { upstreamTls: { ca: String(this.o.upstreamTls.ca), cert: String(this.o.upstreamTls.cert), key: String(this.o.upstreamTls.key) } } : {}) };
     const env = { [WORKER_ENV]: JSON.stringify(config) };
     // Every worker listens with the same arguments, so the cluster hands them one shared listener
     // (port 0 included: one port picked once). The first one up tells the port.

@@ -4,6 +4,8 @@
  * (one signature check for many requests) until the cache TTL; repeated failures from one address
  * get 429 with Retry-After while a verified token from it keeps working; the window passes.
  * The upstream is a plain HTTP server on loopback (what is tested is the gate, not a master).
+ * The Node entry point alone: the gate's TTLs run on the injected clock, which nginx's decision cache
+ * cannot take (front-decisions.test.ts tests that cache in real time).
  */
 import t from 'tap';
 import http from 'node:http';
@@ -24,7 +26,7 @@ t.test('the gate', async (t) => {
   const upstreams: Upstreams = { mesos: async () => target, marathon: async () => target, mesosDns: async () => target, service: async () => target, leaderChanged: () => undefined };
   const clock = new FakeClock();
   const authority = await StubAuthority.create(clock);
-  const e = await startEntry(t, { ip: IP, port: 0, marathonPort: 0, mesosDnsPort: 0 }, { upstreams, authority, clock, limits: { tokenCacheMs: 10_000, throttleFailures: 3, throttleWindowMs: 60_000 } });
+  const e = await startEntry(t, { ip: IP, port: 0, marathonPort: 0, mesosDnsPort: 0 }, { front: 'node', upstreams, authority, clock, limits: { tokenCacheMs: 10_000, throttleFailures: 3, throttleWindowMs: 60_000 } });
   authority.user('alice', 'superuser');
   const url = `${e.url}/marathon/v2/apps`;
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT, generateKeyPair, jwtVerify, errors as joseErrors, type CryptoKey, type KeyObject } from 'jose';
 import { createLogger, createRegistry, ensureCa, issueCert, systemClock, type Clock, type Registry } from '../../common/index.js';
 import { AUTH_COOKIE, type Action, type AuthResult, type Authority, type Identity, type Permission } from '../../contracts/auth.js';
-import { EntryServer, MasterUpstreams, type EntryLimits, type Upstreams } from '../index.js';
+import { EntryServer, MasterUpstreams, NGINX, NginxFront, type EntryLimits, type Upstreams } from '../index.js';
 import { INSECURE_DEV, freePort, loopbackBlock, spawnTracked, type Tracked } from '../../test/lib/index.js';
 
 interface Teardownable {
@@ -58,7 +58,7 @@ export class StubAuthority implements Authority {
       const uid = payload.sub ?? '';
       const g = this.grants.get(uid);
       if (!g) return { ok: false, reason: 'unknown-identity', message: `no identity '${uid}'` };
-      return { ok: true, identity: { uid, kind: 'user', superuser: g.some((p) => p.resource === 'dcos:superuser') } };
+      return { ok: true, identity: { uid, kind: 'user', superuser: g.some((p) => p.resource === 'dcos:superuser'), ...(payload.exp ? { expiresAt: payload.exp * 1000 } : {}) } };
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired', message: 'the token expired' };
       if (e instanceof joseErrors.JWSSignatureVerificationFailed) return { ok: false, reason: 'bad-signature', message: 'the token signature does not verify' };
@@ -105,8 +105,11 @@ async function distinctPorts(host: string, n: number): Promise<number[]> {
   return [...out];
 }
 
+/** Which front the tests run through: SEXTANT_TEST_ENTRY_FRONT, else nginx when installed (the default of `sextant master`). */
+export const TEST_FRONT: 'nginx' | 'node' = process.env.SEXTANT_TEST_ENTRY_FRONT === 'node' ? 'node' : process.env.SEXTANT_TEST_ENTRY_FRONT === 'nginx' || fs.existsSync(NGINX) ? 'nginx' : 'node';
+
 export interface TestEntry {
-  entry: EntryServer;
+  entry: EntryServer | NginxFront;
   url: string;
   ca: Buffer;
   registry: Registry;
@@ -114,17 +117,20 @@ export interface TestEntry {
 }
 
 /** An EntryServer on the master's address with a certificate from a fresh test CA. */
-export async function startEntry(t: Teardownable, m: Pick<TestMaster, 'ip' | 'port' | 'marathonPort' | 'mesosDnsPort'>, o: { limits?: Partial<EntryLimits>; upstreams?: Upstreams; authority?: StubAuthority; clock?: Clock } = {}): Promise<TestEntry> {
+export async function startEntry(t: Teardownable, m: Pick<TestMaster, 'ip' | 'port' | 'marathonPort' | 'mesosDnsPort'>, o: { limits?: Partial<EntryLimits>; upstreams?: Upstreams; authority?: StubAuthority; clock?: Clock; front?: 'nginx' | 'node'; mesosPort?: number } = {}): Promise<TestEntry> {
   const dir = tmpDir(t, 'pki');
   const ca = await ensureCa(path.join(dir, 'ca'));
   const leaf = await issueCert(ca, dir, 'entry', { cn: m.ip, usage: 'server', ips: [m.ip] });
   const authority = o.authority ?? (await StubAuthority.create(o.clock));
   const registry = createRegistry();
   const upstreams = o.upstreams ?? new MasterUpstreams({ ip: m.ip, port: m.port, marathonPort: m.marathonPort, mesosDnsPort: m.mesosDnsPort, clock: systemClock });
-  const entry = new EntryServer({
-    host: m.ip, port: 0, cert: fs.readFileSync(leaf.cert), key: fs.readFileSync(leaf.key), upstreams, authority: () => authority, registry, log: createLogger('entry-test'),
+  const common = {
+    host: m.ip, cert: fs.readFileSync(leaf.cert), key: fs.readFileSync(leaf.key), upstreams, authority: () => authority, registry, log: createLogger('entry-test'),
     ...(o.limits ? { limits: o.limits } : {}), ...(o.clock ? { clock: o.clock } : {}),
-  });
+  };
+  const entry = (o.front ?? TEST_FRONT) === 'nginx'
+    ? new NginxFront({ ...common, port: await freePort(m.ip), dir: tmpDir(t, 'front'), local: { marathon: { host: m.ip, port: m.marathonPort }, mesos: { host: m.ip, port: o.mesosPort ?? m.port }, mesosDns: { host: m.ip, port: m.mesosDnsPort } } })
+    : new EntryServer({ ...common, port: 0 });
   await entry.start();
   t.teardown(() => entry.stop());
   return { entry, url: `https://${m.ip}:${entry.port}`, ca: fs.readFileSync(ca.cert), registry, authority };

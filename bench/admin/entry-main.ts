@@ -4,13 +4,17 @@
  * MARATHON_PORT`, with the token's public key (SPKI PEM) in $BENCH_JWT_PUBLIC_KEY. Its Authority
  * verifies RS256 tokens with jose and grants `bench` everything; the entry point caches the
  * verification by hash as it does in production. $BENCH_ENTRY_WORKERS > 1 runs it as that many
- * worker processes (EntryWorkers, as SEXTANT_ENTRY_WORKERS does in a master). Prints `entry ready` once listening.
+ * worker processes (EntryWorkers, as SEXTANT_ENTRY_WORKERS does in a master). $BENCH_ENTRY_FRONT `lua` or
+ * `auth_request` runs it behind the nginx front (NginxFront, as `--admin-front nginx` does, with that
+ * check) with $BENCH_ENTRY_WORKERS nginx workers. Prints `entry ready` once listening.
  */
 import fs from 'node:fs';
 import { importSPKI, jwtVerify } from 'jose';
 import { createLogger, createRegistry, systemClock } from '../../common/index.js';
 import type { Authority } from '../../contracts/auth.js';
-import { EntryServer, EntryWorkers, MasterUpstreams } from '../../admin/index.js';
+import os from 'node:os';
+import path from 'node:path';
+import { EntryServer, EntryWorkers, MasterUpstreams, NginxFront } from '../../admin/index.js';
 
 const [host, port, cert, key, upIp, mesosPort, marathonPort] = process.argv.slice(2);
 const pub = await importSPKI(process.env.BENCH_JWT_PUBLIC_KEY!, 'RS256');
@@ -32,7 +36,13 @@ const authority: Authority = {
 const upstream = { ip: upIp!, port: Number(mesosPort), marathonPort: Number(marathonPort), mesosDnsPort: 8123 };
 const workers = Number(process.env.BENCH_ENTRY_WORKERS ?? 1);
 const common = { host: host!, port: Number(port), cert: fs.readFileSync(cert!), key: fs.readFileSync(key!), authority: () => authority, registry: createRegistry(), log: createLogger('entry-bench') };
-const entry = workers > 1 ? new EntryWorkers({ ...common, workers, upstream }) : new EntryServer({ ...common, upstreams: new MasterUpstreams({ ...upstream, clock: systemClock }) });
+const front = process.env.BENCH_ENTRY_FRONT;
+const upstreams = () => new MasterUpstreams({ ...upstream, clock: systemClock });
+const local = { marathon: { host: upIp!, port: Number(marathonPort) }, mesos: { host: upIp!, port: Number(mesosPort) }, mesosDns: { host: upIp!, port: 8123 } };
+const frontDir = front ? fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-bench-front-')) : undefined;
+const entry = frontDir && (front === 'lua' || front === 'auth_request')
+  ? new NginxFront({ ...common, upstreams: upstreams(), dir: frontDir, local, workers, check: front })
+  : workers > 1 ? new EntryWorkers({ ...common, workers, upstream }) : new EntryServer({ ...common, upstreams: upstreams() });
 await entry.start();
 process.stdout.write('entry ready\n');
-process.on('SIGTERM', () => void entry.stop().then(() => process.exit(0)));
+process.on('SIGTERM', () => void entry.stop().then(() => (frontDir && fs.rmSync(frontDir, { recursive: true, force: true }), process.exit(0))));

@@ -1,13 +1,12 @@
 /**
- * The entry point against nginx (Debian nginx-light) as a TLS reverse proxy in front of the same
+ * The entry point against nginx (Debian nginx-light) as a plain TLS reverse proxy in front of the same
  * upstream (a real `sextant master` process, 20 apps), same run: wrk over HTTPS/1.1 keep-alive on
  * `/marathon/v2/apps` and `/mesos/master/state`, throughput at 16 connections and latency at 1
- * connection, each also measured on the upstream directly (what the proxy adds). Two pairings, same
- * run: the entry point in its own process (entry-main.ts) on one thread against nginx with
- * `worker_processes 1`, and the entry point with N worker processes (SEXTANT_ENTRY_WORKERS, N = the
- * CPUs) against nginx with `worker_processes N`. The entry point checks a token on every request
- * (RS256, cached by hash), nginx checks nothing.
- * Plus the cost of one token check: a jose RS256 verification against a cache hit.
+ * connection, each also measured on the upstream directly (what the proxy adds). The entry point runs in
+ * its own process (entry-main.ts) with its nginx front (`--admin-front nginx`, the Lua decision cache),
+ * with the front's `auth_request` variant, and alone (`--admin-front node`), all against nginx with the
+ * same worker count (one; and N = the CPUs for nginx and the front). The entry point checks a token on
+ * every request; plain nginx checks nothing. Plus the cost of one token check in Node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -118,13 +117,17 @@ function cpuSeconds(pid: number): number {
       return 0;
     }
   };
-  let kids: number[] = [];
-  try {
-    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    /* no children file */
-  }
-  return one(pid) + kids.reduce((s, k) => s + one(k), 0);
+  const kids = (p: number): number[] => {
+    try {
+      return fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return []; // no children file
+    }
+  };
+  // The process, its children and theirs (the nginx front's master is the entry point's child, its workers the master's).
+  let all = [pid];
+  for (let depth = 0, level = [pid]; depth < 2; depth++) (level = level.flatMap(kids)), (all = all.concat(level));
+  return all.reduce((s, k) => s + one(k), 0);
 }
 
 /** Resolve once something accepts TCP on the port (bounded: 10 s, 100 tries). */
@@ -166,9 +169,12 @@ export async function bench(): Promise<string> {
     const ca = await ensureCa(path.join(dir, 'ca'));
     const leaf = await issueCert(ca, dir, 'entry', { cn: HOST, usage: 'server', ips: [HOST] });
     const workers = Math.max(2, os.cpus().length);
-    const ports = new Set<number>();
-    while (ports.size < 6) ports.add(await freePort(HOST));
-    const [mesos, marathon, entryPort, nginxPort, entryNPort, nginxNPort] = [...ports] as [number, number, number, number, number, number];
+    const ports: number[] = [];
+    while (ports.length < 9) {
+      const p = await freePort(HOST);
+      if (!ports.includes(p)) ports.push(p);
+    }
+    const [mesos, marathon] = ports as [number, number];
     const m = start(process.execPath, [sextantJs, 'master', '--ip', HOST, '--port', String(mesos), '--marathon-port', String(marathon), '--work-dir', path.join(dir, 'master'), '--insecure-dev'], { SEXTANT_MASTER_SERVICES: '', SEXTANT_LOG_LEVEL: 'warn' });
     procs.push(m.child);
     await m.ready(/sextant master listening/);
@@ -178,8 +184,8 @@ export async function bench(): Promise<string> {
     const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('bench').setExpirationTime('2h').sign(privateKey);
     const main = path.join(here, fs.existsSync(path.join(here, 'entry-main.js')) ? 'entry-main.js' : 'entry-main.ts');
-    const entryProc = async (port: number, n: number) => {
-      const e = start(process.execPath, [...(main.endsWith('.ts') ? ['--import', 'tsx'] : []), main, HOST, String(port), leaf.cert, leaf.key, HOST, String(mesos), String(marathon)], { BENCH_JWT_PUBLIC_KEY: await exportSPKI(publicKey), SEXTANT_LOG_LEVEL: 'warn', BENCH_ENTRY_WORKERS: String(n) });
+    const entryProc = async (port: number, n: number, front?: 'lua' | 'auth_request') => {
+      const e = start(process.execPath, [...(main.endsWith('.ts') ? ['--import', 'tsx'] : []), main, HOST, String(port), leaf.cert, leaf.key, HOST, String(mesos), String(marathon)], { BENCH_JWT_PUBLIC_KEY: await exportSPKI(publicKey), SEXTANT_LOG_LEVEL: 'warn', BENCH_ENTRY_WORKERS: String(n), ...(front ? { BENCH_ENTRY_FRONT: front } : {}) });
       procs.push(e.child);
       await e.ready(/entry ready/);
       return e.child.pid!;
@@ -192,71 +198,83 @@ export async function bench(): Promise<string> {
       await listening(port, p.out); // nginx prints nothing once up
       return p.child.pid!;
     };
-    type Who = 'direct' | 'entry' | 'nginx' | 'entryN' | 'nginxN';
-    const pids: Record<Who, number> = { direct: m.child.pid!, entry: await entryProc(entryPort, 1), nginx: await nginxProc(nginxPort, 1), entryN: await entryProc(entryNPort, workers), nginxN: await nginxProc(nginxNPort, workers) };
-    const portOf: Record<Exclude<Who, 'direct'>, number> = { entry: entryPort, nginx: nginxPort, entryN: entryNPort, nginxN: nginxNPort };
+    // The proxies: nginx plain (checks nothing), our front (nginx + the Lua decision cache; and with auth_request + proxy_cache), the Node entry point alone.
+    type Who = 'direct' | 'nginx' | 'front' | 'frontA' | 'node' | 'nginxN' | 'frontN';
+    const proxies: Exclude<Who, 'direct'>[] = ['nginx', 'front', 'frontA', 'node', 'nginxN', 'frontN'];
+    const portOf = Object.fromEntries(proxies.map((w, i) => [w, ports[2 + i]!])) as Record<Exclude<Who, 'direct'>, number>;
+    const pids: Record<Who, number> = {
+      direct: m.child.pid!,
+      nginx: await nginxProc(portOf.nginx, 1),
+      front: await entryProc(portOf.front, 1, 'lua'),
+      frontA: await entryProc(portOf.frontA, 1, 'auth_request'),
+      node: await entryProc(portOf.node, 1),
+      nginxN: await nginxProc(portOf.nginxN, workers),
+      frontN: await entryProc(portOf.frontN, workers, 'lua'),
+    };
     const paths = [
       { name: 'Marathon GET /v2/apps (20 apps)', up: `http://${HOST}:${marathon}/v2/apps`, via: '/marathon/v2/apps' },
       { name: 'Mesos GET /master/state', up: `http://${HOST}:${mesos}/master/state`, via: '/mesos/master/state' },
     ];
+    const tokenFor = (who: Who) => (who === 'direct' || who.startsWith('nginx') ? undefined : token);
     const rows: string[] = [];
     const rowsN: string[] = [];
-    // Warm every proxy up first (the entry point's JIT, in every worker), untimed.
-    for (const p of paths) for (const who of Object.keys(portOf) as (keyof typeof portOf)[]) await wrk(`https://${HOST}:${portOf[who]}${p.via}`, 16, who.startsWith('entry') ? token : undefined, WARMUP);
+    // Warm every proxy up first (the entry point's JIT), untimed.
+    for (const p of paths) for (const who of proxies) await wrk(`https://${HOST}:${portOf[who]}${p.via}`, 16, tokenFor(who), WARMUP);
     const load0 = os.loadavg()[0]!;
+    const all: Who[] = ['direct', ...proxies];
     for (const p of paths) {
       const acc = {} as Record<Who | `${Who}Lat`, WrkResult[]>;
-      for (const w of ['direct', 'entry', 'nginx', 'entryN', 'nginxN'] as Who[]) (acc[w] = []), (acc[`${w}Lat`] = []);
+      for (const w of all) (acc[w] = []), (acc[`${w}Lat`] = []);
       for (let r = 0; r < ROUNDS; r++) {
-        const order: Who[] = r % 2 ? ['nginxN', 'entryN', 'nginx', 'entry', 'direct'] : ['direct', 'entry', 'nginx', 'entryN', 'nginxN'];
+        const order = r % 2 ? [...all].reverse() : all;
         for (const who of order) {
           const url = who === 'direct' ? p.up : `https://${HOST}:${portOf[who]}${p.via}`;
-          const tok = who.startsWith('entry') ? token : undefined;
           const c0 = cpuSeconds(pids[who]);
-          const w = await wrk(url, 16, tok);
+          const w = await wrk(url, 16, tokenFor(who));
           w.cpuUs = ((cpuSeconds(pids[who]) - c0) * 1e6) / (w.rps * SECONDS);
           acc[who].push(w);
-          acc[`${who}Lat`].push(await wrk(url, 1, tok));
+          acc[`${who}Lat`].push(await wrk(url, 1, tokenFor(who)));
         }
       }
       const med = (xs: WrkResult[], k: keyof WrkResult) => median(xs.map((x) => x[k] ?? NaN));
       const f = (x: number) => x.toFixed(3);
-      const row = (e: 'entry' | 'entryN', n: 'nginx' | 'nginxN') =>
-        `| ${p.name} | ${med(acc.direct, 'rps').toFixed(0)} | ${med(acc[e], 'rps').toFixed(0)} | ${med(acc[n], 'rps').toFixed(0)} | **${(med(acc[e], 'rps') / med(acc[n], 'rps')).toFixed(2)}** | ` +
-        `${f(med(acc.directLat, 'p50'))} / ${f(med(acc.directLat, 'p99'))} | ${f(med(acc[`${e}Lat`], 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc[`${e}Lat`], 'p99') - med(acc.directLat, 'p99'))} | ` +
-        `${f(med(acc[`${n}Lat`], 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc[`${n}Lat`], 'p99') - med(acc.directLat, 'p99'))} | ` +
-        `${med(acc[e], 'cpuUs').toFixed(0)} / ${med(acc[n], 'cpuUs').toFixed(0)} |`;
-      rows.push(row('entry', 'nginx'));
-      rowsN.push(row('entryN', 'nginxN'));
+      const rps = (w: Who) => med(acc[w], 'rps').toFixed(0);
+      const adds = (w: Who) => `${f(med(acc[`${w}Lat`], 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc[`${w}Lat`], 'p99') - med(acc.directLat, 'p99'))}`;
+      const cpu = (w: Who) => med(acc[w], 'cpuUs').toFixed(0);
+      const ratio = (a: Who, b: Who) => (med(acc[a], 'rps') / med(acc[b], 'rps')).toFixed(2);
+      rows.push(`| ${p.name} | ${rps('direct')} | ${rps('nginx')} | ${rps('front')} | **${ratio('front', 'nginx')}** | ${rps('frontA')} | ${rps('node')} | ${f(med(acc.directLat, 'p50'))} / ${f(med(acc.directLat, 'p99'))} | ${adds('nginx')} | ${adds('front')} | ${adds('frontA')} | ${adds('node')} | ${cpu('nginx')} / ${cpu('front')} / ${cpu('frontA')} / ${cpu('node')} |`);
+      rowsN.push(`| ${p.name} | ${rps('direct')} | ${rps('nginxN')} | ${rps('frontN')} | **${ratio('frontN', 'nginxN')}** | ${adds('nginxN')} | ${adds('frontN')} | ${cpu('nginxN')} / ${cpu('frontN')} |`);
     }
     const cost = await tokenCost();
     return [
-      '## Entry point vs nginx in front of the same master',
+      '## The entry point (nginx front) vs nginx in front of the same master',
       '',
-      `wrk over HTTPS (HTTP/1.1, keep-alive) to the entry point (its own Node process) and to nginx ${(await run(['nginx', '-v'])).stderr.trim().replace('nginx version: ', '')} (upstream keep-alive),`,
-      'both with the same certificate, in front of one `sextant master` process (no plugins) on loopback; "direct" is wrk on the',
-      `upstream itself. Throughput at 16 connections, latency at 1 connection; ${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians,`,
-      `after ${WARMUP} s of untimed load on every proxy and path (the entry point's JIT warm in every worker).`,
-      'The entry point authenticates every request (RS256 token, verification cached by SHA-256 of the header) and authorizes it against the',
-      'permission table; nginx checks nothing. Ratio = entry point / nginx requests per second, same run. CPU µs/req: CPU time of the',
-      'proxy (entry point: primary and workers; nginx: master and workers) during the 16-connection run over the requests it served,',
-      'the figure least moved by other load. wrk, the upstream and the proxy share the machine\'s CPUs.',
+      `wrk over HTTPS (HTTP/1.1, keep-alive) to nginx ${(await run(['nginx', '-v'])).stderr.trim().replace('nginx version: ', '')} as a plain reverse proxy (upstream keep-alive, no checks),`,
+      'to the entry point with its nginx front (`--admin-front nginx`: nginx with the Lua decision cache, the Node entry point behind it on a',
+      'unix socket; "front auth_request": the same with stock nginx\'s `auth_request` and a `proxy_cache` of the decision instead of Lua),',
+      'and to the Node entry point alone (`--admin-front node`), all with the same certificate, in front of one `sextant master` process',
+      '(no plugins) on loopback; "direct" is wrk on the upstream itself. Throughput at 16 connections, latency at 1 connection;',
+      `${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians, after ${WARMUP} s of untimed load on every proxy and path.`,
+      'The entry point checks the token of every request (RS256; a decision cached 1 s by nginx, by hash of the credential and path;',
+      'the Node side caches verifications by SHA-256); plain nginx checks nothing. Ratio = front / nginx requests per second, same run.',
+      'CPU µs/req: CPU time of the proxy (its process and descendants: Node, the nginx master and workers) during the 16-connection run',
+      'over the requests it served. wrk, the upstream and the proxy share the machine\'s CPUs.',
       '',
       `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average (1 min) ${load0.toFixed(1)} at the start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end (other work shares this machine).`,
       '',
-      '### One thread each: the entry point (one Node thread) and nginx `worker_processes 1`',
+      '### One worker each: nginx `worker_processes 1`, the front with one nginx worker (+ Node behind), the Node entry point on one thread',
       '',
-      '| path | direct req/s | entry req/s | nginx req/s | entry / nginx | direct p50 / p99 ms | entry adds p50 / p99 ms | nginx adds p50 / p99 ms | CPU µs/req entry / nginx |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| path | direct req/s | nginx req/s | front req/s | front / nginx | front auth_request req/s | Node alone req/s | direct p50 / p99 ms | nginx adds p50 / p99 ms | front adds p50 / p99 ms | front auth_request adds | Node alone adds | CPU µs/req nginx / front / auth_request / Node |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
       '',
-      `### ${workers} workers each: the entry point with \`SEXTANT_ENTRY_WORKERS=${workers}\` and nginx \`worker_processes ${workers}\``,
+      `### ${workers} workers each: nginx \`worker_processes ${workers}\` and the front with \`SEXTANT_ENTRY_WORKERS=${workers}\` (nginx workers)`,
       '',
-      '| path | direct req/s | entry req/s | nginx req/s | entry / nginx | direct p50 / p99 ms | entry adds p50 / p99 ms | nginx adds p50 / p99 ms | CPU µs/req entry / nginx |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| path | direct req/s | nginx req/s | front req/s | front / nginx | nginx adds p50 / p99 ms | front adds p50 / p99 ms | CPU µs/req nginx / front |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rowsN,
       '',
-      `Token check: one RS256 verification (jose) ${cost.verifyUs.toFixed(1)} µs; a cached check (SHA-256 of the credential, map lookup) ${cost.cachedUs.toFixed(1)} µs.`,
+      `Token check in Node: one RS256 verification (jose) ${cost.verifyUs.toFixed(1)} µs; a cached check (SHA-256 of the credential, map lookup) ${cost.cachedUs.toFixed(1)} µs.`,
       '',
     ].join('\n');
   } finally {

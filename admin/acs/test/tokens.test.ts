@@ -36,7 +36,7 @@ t.test('a password login gives a token the Authority accepts; it expires after i
   const { token, exp } = await acs.login({ uid: 'root', password: 'rootpassword' }, '127.0.0.1');
   t.equal(exp - clock.now(), 5 * DAY, 'five days');
   const a = await acs.authority.authenticate(hdr(token));
-  t.same(a, { ok: true, identity: { uid: 'root', kind: 'user', superuser: true } });
+  t.same(a, { ok: true, identity: { uid: 'root', kind: 'user', superuser: true, expiresAt: exp } }, 'with the token\'s expiry (caches end there)');
   clock.advance(5 * DAY - 1000);
   t.ok((await acs.authority.authenticate(hdr(token))).ok, 'valid just before expiry');
   clock.advance(2000);
@@ -133,7 +133,9 @@ t.test('a service account logs in with a login JWT signed by its private key', a
   const now = Math.floor(clock.now() / 1000);
   const login = (claims: Record<string, unknown>, priv = key.priv, exp = now + 300) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).setExpirationTime(exp).sign(priv);
   const { token } = await acs.login({ uid: 'svc-deployer', token: await login({ uid: 'svc-deployer' }) }, '127.0.0.1');
-  t.same(await acs.authority.authenticate(hdr(token)), { ok: true, identity: { uid: 'svc-deployer', kind: 'service', superuser: false } });
+  const svc = await acs.authority.authenticate(hdr(token));
+  t.match(svc, { ok: true, identity: { uid: 'svc-deployer', kind: 'service', superuser: false } });
+  t.same(Object.keys(svc.ok ? svc.identity : {}).sort(), ['expiresAt', 'kind', 'superuser', 'uid'], 'nothing else, and the token\'s expiry');
   const refused: [string, Promise<string>][] = [
     ['signed by another key', login({ uid: 'svc-deployer' }, rsa().priv)],
     ['naming another uid', login({ uid: 'root' })],

@@ -1,0 +1,307 @@
+/**
+ * The nginx front's configuration (front.ts), as text: pure, no I/O. nginx terminates TLS (HTTP/2 and
+ * HTTP/1.1) on the admin port; reads of the hot routes (GET/HEAD of `/marathon/`, `/mesos/`,
+ * `/mesos_dns/` with a plain path) are proxied by nginx straight to this master's own ports over
+ * keep-alive pools (mutual TLS with the master's certificate when the master has one), after a
+ * decision check whose "allowed" nginx keeps for a short time keyed by the credential's hash and the
+ * path; everything else (writes, other routes, websockets, odd paths, refusals, redirects from the
+ * upstream, upstream failures) goes to the Node entry point on a unix socket, which answers as it does
+ * without the front. How the check is done (`check`):
+ *  - `lua`: `access_by_lua` with a `lua_shared_dict` of allowed decisions (libnginx-mod-http-lua); a
+ *    hit never leaves nginx, a miss asks Node with a subrequest.
+ *  - `auth_request`: stock nginx; the decision subrequest is cached with `proxy_cache` (the cache key,
+ *    the credential itself, is written into the cache files: kept for the benchmark's comparison).
+ */
+
+export type FrontCheck = 'lua' | 'auth_request';
+
+export interface FrontUpstream {
+  host: string;
+  port: number;
+}
+
+export interface FrontConf {
+  /** Directory of the config, pid, logs, temp files and the decision cache (0700). */
+  dir: string;
+  listen: FrontUpstream;
+  cert: string;
+  key: string;
+  workers: number;
+  /** The Node entry point's unix socket. */
+  socket: string;
+  check: FrontCheck;
+  /** This master's ports the hot routes go to. */
+  marathon: FrontUpstream;
+  mesos: FrontUpstream;
+  mesosDns: FrontUpstream;
+  /** Mutual TLS to those ports: the master's certificate, key and CA files, and the name its certificate holds. */
+  upstreamTls?: { cert: string; key: string; ca: string; name: string };
+  /** Time to the upstream's response (hot routes); past it the request goes to Node, which answers 504. */
+  upstreamTimeoutMs: number;
+  /** The access log of the requests nginx served itself (front-log.ts reads it into the metrics). */
+  accessLog: string;
+  /** Path of the Lua code (check `lua`). */
+  luaFile: string;
+  /** The user nginx's workers run as (when nginx starts as root): the entry point's own, so they reach its socket. */
+  user?: string;
+  /** Largest client header line nginx accepts (Node checks the total against its own limit). */
+  maxHeaderBytes: number;
+}
+
+export const LUA_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_lua_module.so'];
+/** The log line format of front-log.ts: route, status, upstream header time(s). */
+export const ACCESS_FORMAT = '$sextant_route $status $upstream_header_time';
+
+const hostPort = (u: FrontUpstream) => (u.host.includes(':') ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`);
+
+/** What Node needs to know about the client's connection, on every request nginx passes to it. */
+function clientHeaders(): string {
+  return `      proxy_set_header X-Sextant-Client $remote_addr;
+      proxy_set_header X-Sextant-Client-Port $remote_port;
+      proxy_set_header X-Sextant-Server $server_addr;
+      proxy_set_header X-Sextant-Server-Port $server_port;`;
+}
+
+/** Everything Node serves: streaming both ways (SSE, large bodies), upgrades, no nginx limits of its own. */
+function toNode(): string {
+  return `      proxy_pass http://sextant_node;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection $sextant_connection;
+      proxy_set_header Upgrade $http_upgrade;
+${clientHeaders()}
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 1d;
+      proxy_send_timeout 1d;
+      access_log off;`;
+}
+
+function hotLocation(c: FrontConf, prefix: string, route: string, up: FrontUpstream): string {
+  const scheme = c.upstreamTls ? 'https' : 'http';
+  const check = c.check === 'lua'
+    ? '      access_by_lua_block { sextant_front.check() }'
+    : `      if ($request_method !~ ^(GET|HEAD)$) { return 418; }
+      if ($http_upgrade) { return 418; }
+      if ($http_accept ~ event-stream) { return 418; }
+      if ($request_uri ~ /v2/events) { return 418; }
+      if ($sextant_plain = 0) { return 418; }
+      auth_request /_sextant/auth-cached;`;
+  const tls = c.upstreamTls
+    ? `
+      proxy_ssl_certificate ${c.upstreamTls.cert};
+      proxy_ssl_certificate_key ${c.upstreamTls.key};
+      proxy_ssl_trusted_certificate ${c.upstreamTls.ca};
+      proxy_ssl_verify on;
+      proxy_ssl_name ${c.upstreamTls.name};
+      proxy_ssl_session_reuse on;`
+    : '';
+  return `    location ${prefix}/ {
+      set $sextant_route ${route};
+${check}
+      proxy_pass ${scheme}://sextant_${route}/;${tls}
+      proxy_set_header Host ${hostPort(up)};
+      proxy_set_header Connection "";
+      proxy_set_header Forwarded "\${sextant_forwarded_prev}by=\\"$sextant_server_node\\";for=\\"$sextant_client_node\\";proto=https;host=$http_host";
+      proxy_connect_timeout 5s;
+      proxy_read_timeout ${c.upstreamTimeoutMs}ms;
+      proxy_send_timeout ${c.upstreamTimeoutMs}ms;
+      proxy_intercept_errors on;
+      error_page ${c.check === 'auth_request' ? '401 403 ' : ''}301 302 303 307 308 418 500 502 503 504 = @node;
+      access_log ${c.accessLog} sextant_front buffer=32k flush=1s;
+    }`;
+}
+
+export function nginxConf(c: FrontConf): string {
+  const t = `${c.dir}/tmp`;
+  const lua = c.check === 'lua';
+  const line = Math.max(8192, c.maxHeaderBytes + 1024);
+  const upstream = (name: string, u: FrontUpstream) => `  upstream sextant_${name} {\n    server ${hostPort(u)} max_fails=0;\n    keepalive 64;\n  }`;
+  return `# The entry point's nginx front, written by sextant (admin/router/front-conf.ts) at every start: do not edit.
+${lua ? LUA_MODULES.map((m) => `load_module ${m};`).join('\n') : ''}
+${c.user ? `user ${c.user};
+` : ''}worker_processes ${c.workers};
+daemon off;
+master_process on;
+pid ${c.dir}/nginx.pid;
+error_log ${c.dir}/error.log warn;
+worker_shutdown_timeout 5s;
+events {
+  worker_connections 4096;
+}
+http {
+  default_type application/octet-stream;
+  client_body_temp_path ${t}/body;
+  proxy_temp_path ${t}/proxy;
+  fastcgi_temp_path ${t}/fastcgi;
+  uwsgi_temp_path ${t}/uwsgi;
+  scgi_temp_path ${t}/scgi;
+  access_log off;
+  server_tokens off;
+  underscores_in_headers on;
+  ignore_invalid_headers off;
+  log_format sextant_front '${ACCESS_FORMAT}';
+${lua ? `  lua_shared_dict sextant_decisions 16m;\n  init_by_lua_file ${c.luaFile};` : `  proxy_cache_path ${c.dir}/decisions levels=1:2 keys_zone=sextant_decisions:4m max_size=64m inactive=10s use_temp_path=off;`}
+  map $http_upgrade $sextant_connection {
+    default upgrade;
+    '' '';
+  }
+  map $remote_addr $sextant_client_node {
+    ~: "[$remote_addr]:$remote_port";
+    default "$remote_addr:$remote_port";
+  }
+  map $server_addr $sextant_server_node {
+    ~: "[$server_addr]:$server_port";
+    default "$server_addr:$server_port";
+  }
+  map $http_forwarded $sextant_forwarded_prev {
+    '' '';
+    default "$http_forwarded, ";
+  }
+  map $request_uri $sextant_plain {
+    "~^(/[A-Za-z0-9_~!$&'()*+,;=:@.-]+)+/?(\\?.*)?$" 1;
+    default 0;
+  }
+  map $request_uri $sextant_path {
+    "~^(?<p>[^?]*)" $p;
+  }
+  upstream sextant_node {
+    server unix:${c.socket};
+    keepalive 32;
+  }
+${upstream('marathon', c.marathon)}
+${upstream('mesos', c.mesos)}
+${upstream('mesos_dns', c.mesosDns)}
+  server {
+    listen ${hostPort(c.listen)} ssl http2;
+    ssl_certificate ${c.cert};
+    ssl_certificate_key ${c.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:sextant_tls:4m;
+    ssl_session_timeout 1h;
+    client_max_body_size 0;
+    large_client_header_buffers 8 ${line};
+    keepalive_requests 100000;
+    keepalive_timeout 75s;
+    proxy_http_version 1.1;
+    proxy_redirect off;
+    set $sextant_route node;
+
+    location / {
+${toNode()}
+    }
+    location @node {
+${toNode()}
+    }
+    location ^~ /_sextant/ {
+      return 404;
+    }
+    location = /_sextant/auth {
+      internal;
+      proxy_pass http://sextant_node;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header Connection "";
+      proxy_set_header X-Sextant-Uri $request_uri;
+${clientHeaders()}
+      access_log off;
+    }
+${lua ? '' : `    location = /_sextant/auth-cached {
+      internal;
+      proxy_pass http://sextant_node/_sextant/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header Connection "";
+      proxy_set_header X-Sextant-Uri $request_uri;
+${clientHeaders()}
+      proxy_cache sextant_decisions;
+      proxy_cache_key "$http_authorization|$http_cookie|$sextant_path";
+      proxy_cache_valid 200 1s;
+      proxy_cache_methods GET HEAD;
+      proxy_cache_lock off;
+      access_log off;
+    }
+`}${hotLocation(c, '/marathon', 'marathon', c.marathon)}
+${hotLocation(c, '/mesos', 'mesos', c.mesos)}
+${hotLocation(c, '/mesos_dns', 'mesos_dns', c.mesosDns)}
+  }
+}
+`;
+}
+
+/**
+ * The Lua side of check `lua` (init_by_lua_file): `sextant_front.check()` in the access phase of a
+ * hot route. Only GET/HEAD without an upgrade, not for a stream (`/v2/events`, `Accept: text/event-stream`), and with a plain path (no %-escapes, no dot or empty
+ * segments) may be served by nginx; the rest goes to Node (`@node`), which refuses or serves it as
+ * without the front. An allowed decision is kept for what Node said (`x-sextant-decision-ms`: the
+ * decision TTL, never past the token's expiry) under SHA-1(credential) + path; a refusal is never
+ * kept (Node answers it, counting it once). A miss asks Node's `/_sextant/auth` over a pooled
+ * cosocket on its unix socket (lua-nginx-module's subrequests do not work for HTTP/2 requests).
+ */
+export function frontLua(socket: string): string {
+  return `-- written by sextant (admin/router/front-conf.ts): do not edit
+local dict = ngx.shared.sextant_decisions
+local re_find = ngx.re.find
+local sha1 = ngx.sha1_bin
+local exec = ngx.exec
+local get_method = ngx.req.get_method
+local var = ngx.var
+local tcp = ngx.socket.tcp
+local SOCKET = "unix:${socket}"
+local PLAIN = [=[^(/[A-Za-z0-9_~!$&'()*+,;=:@.-]+)+/?$]=]
+local DOTS = [=[/\\.\\.?(/|$)]=]
+
+sextant_front = {}
+
+-- Ask Node: the decision's lifetime in ms when allowed, nil otherwise (refused, or Node unreachable).
+local function ask(uri, auth, cookie)
+  local s = tcp()
+  s:settimeout(5000)
+  if not s:connect(SOCKET) then return nil end
+  local req = "GET /_sextant/auth HTTP/1.1\\r\\nHost: sextant\\r\\nX-Sextant-Uri: " .. uri ..
+    "\\r\\nX-Sextant-Client: " .. var.remote_addr .. "\\r\\nX-Sextant-Client-Port: " .. var.remote_port ..
+    (auth and ("\\r\\nAuthorization: " .. auth) or "") .. (cookie and ("\\r\\nCookie: " .. cookie) or "") .. "\\r\\n\\r\\n"
+  if not s:send(req) then s:close() return nil end
+  local status = s:receive("*l")
+  if not status then s:close() return nil end
+  local ms = nil
+  while true do
+    local line = s:receive("*l")
+    if not line then s:close() return nil end
+    if line == "" then break end
+    local v = line:match("^[Xx]%-[Ss]extant%-[Dd]ecision%-[Mm]s:%s*(%d+)")
+    if v then ms = tonumber(v) end
+  end
+  s:setkeepalive(60000, 64)
+  if status:sub(10, 12) ~= "200" then return nil end
+  return ms
+end
+
+function sextant_front.check()
+  local method = get_method()
+  if (method ~= "GET" and method ~= "HEAD") or var.http_upgrade then return exec("@node") end
+  -- streams (Marathon's /v2/events, any text/event-stream) are Node's: nginx's hot path times out between reads
+  local accept = var.http_accept
+  if accept and accept:find("event-stream", 1, true) then return exec("@node") end
+  local uri = var.request_uri
+  local path = uri
+  local q = uri:find("?", 1, true)
+  if q then path = uri:sub(1, q - 1) end
+  if not re_find(path, PLAIN, "jo") or re_find(path, DOTS, "jo") or path:find("/v2/events", 1, true) then return exec("@node") end
+  local auth = var.http_authorization
+  local cookie = var.http_cookie
+  local cred = auth
+  if not cred then
+    if cookie and cookie:find("dcos-acs-auth-cookie", 1, true) then cred = cookie else cred = "" end
+  end
+  local key = sha1(cred) .. path
+  if dict:get(key) then return end
+  local ms = ask(uri, auth, cookie)
+  if ms and ms > 0 then
+    dict:set(key, true, ms / 1000)
+    return
+  end
+  if ms then return end
+  return exec("@node")
+end
+`;
+}

@@ -1,0 +1,251 @@
+/**
+ * The entry point with nginx in front (`--admin-front nginx`, the default when /usr/sbin/nginx exists),
+ * in the shape of DC/OS's Admin Router: nginx terminates TLS on the admin port and serves the hot reads
+ * itself after a cached decision (front-conf.ts); the EntryServer runs behind it on a unix socket and
+ * answers everything else, and the decision checks. nginx is this process's child, with its own
+ * config, pid, logs and temp files in `dir` (0700), stopped by its PID with the entry point. Same
+ * start/stop/port as EntryServer.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { ConfigError } from '../../common/errors.js';
+import type { TlsMaterial } from '../../common/tls-files.js';
+import { frontLua, LUA_MODULES, nginxConf, type FrontCheck, type FrontConf, type FrontUpstream } from './front-conf.js';
+import { FrontLog } from './front-log.js';
+import { createEntryMetrics } from './metrics.js';
+import { EntryServer, type EntryOptions } from './server.js';
+
+export const NGINX = '/usr/sbin/nginx';
+const SETPRIV = '/usr/bin/setpriv';
+const START_TIMEOUT_MS = 15_000;
+const STOP_GRACE_MS = 5000;
+
+export interface NginxFrontOptions extends Omit<EntryOptions, 'cert' | 'key' | 'behind'> {
+  /** PEM certificate (chain) and key of the admin port. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** The front's files (created 0700). */
+  dir: string;
+  /** This master's own ports: where nginx sends the hot reads. */
+  local: { marathon: FrontUpstream; mesos: FrontUpstream; mesosDns: FrontUpstream };
+  /** nginx worker processes (SEXTANT_ENTRY_WORKERS). */
+  workers?: number;
+  /** Default: `lua` when nginx's Lua module is installed, else `auth_request`. */
+  check?: FrontCheck;
+  nginx?: string;
+}
+
+/** The check the front uses: SEXTANT_ENTRY_FRONT_CHECK, else Lua when its module is installed. */
+export function defaultCheck(env: NodeJS.ProcessEnv = process.env): FrontCheck {
+  const v = env.SEXTANT_ENTRY_FRONT_CHECK;
+  if (v === 'lua' || v === 'auth_request') return v;
+  if (v) throw new ConfigError('SEXTANT_ENTRY_FRONT_CHECK', `'${v}' is not lua or auth_request`);
+  return LUA_MODULES.every((m) => fs.existsSync(m)) ? 'lua' : 'auth_request';
+}
+
+/** The name nginx must find in the upstream's certificate: its first DNS name, else its CN (OpenSSL's host check). */
+export function certName(pem: string | Buffer): string {
+  const c = new X509Certificate(pem);
+  const dns = c.subjectAltName?.split(', ').find((s) => s.startsWith('DNS:'));
+  if (dns) return dns.slice(4);
+  const cn = c.subject.split('\n').find((s) => s.startsWith('CN='));
+  if (!cn) throw new ConfigError('--tls-cert', 'the master certificate has neither a DNS name nor a CN: the nginx front cannot check its upstreams');
+  return cn.slice(3);
+}
+
+export class NginxFront {
+  readonly entry: EntryServer;
+  readonly check: FrontCheck;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> | undefined;
+  private log: FrontLog | undefined;
+  private stderr = '';
+  private readonly socket: string;
+
+  constructor(private readonly o: NginxFrontOptions) {
+    this.check = o.check ?? defaultCheck();
+    this.socket = path.join(o.dir, 'entry.sock');
+    const { cert: _c, key: _k, dir: _d, local: _l, workers: _w, check: _ch, nginx: _n, ...entry } = o;
+    const limits = o.limits ?? {};
+    this.entry = new EntryServer({ ...entry, cert: '', key: '', behind: { socket: this.socket, decisionMs: limits.frontDecisionMs ?? 1000 } });
+  }
+
+  private listenPort = 0;
+
+  get port(): number {
+    return this.listenPort || this.o.port;
+  }
+
+  get limits() {
+    return this.entry.limits;
+  }
+
+  get cachedTokens(): number {
+    return this.entry.cachedTokens;
+  }
+
+  /** nginx's master process id (for the benchmark's CPU figures). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private write(name: string, data: string | Buffer, mode = 0o600): string {
+    const f = path.join(this.o.dir, name);
+    fs.writeFileSync(f, data, { mode });
+    fs.chmodSync(f, mode);
+    return f;
+  }
+
+  private conf(): FrontConf {
+    const d = this.o.dir;
+    const tls = this.o.upstreamTls;
+    return {
+      dir: d,
+      listen: { host: this.o.host, port: this.port },
+      cert: this.write('entry.crt', this.o.cert),
+      key: this.write('entry.key', this.o.key),
+      workers: this.o.workers ?? this.entry.limits.workers,
+      socket: this.socket,
+      check: this.check,
+      ...this.o.local,
+      ...(tls ? { upstreamTls: upstreamFiles(this, tls) } : {}),
+      upstreamTimeoutMs: this.entry.limits.upstreamTimeoutMs,
+      accessLog: path.join(d, 'access.log'),
+      luaFile: this.write('front.lua', frontLua(this.socket), 0o644),
+      ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
+      maxHeaderBytes: this.entry.limits.maxHeaderBytes,
+    };
+  }
+
+  /** Write a file of the front's (for upstreamFiles). */
+  file(name: string, data: string | Buffer): string {
+    return this.write(name, data);
+  }
+
+  async start(): Promise<void> {
+    const bin = this.o.nginx ?? NGINX;
+    if (!fs.existsSync(bin)) throw new ConfigError('--admin-front', `nginx (${bin}) is not installed: install Debian's nginx-light (and libnginx-mod-http-lua), or use --admin-front node`);
+    fs.mkdirSync(path.join(this.o.dir, 'tmp'), { recursive: true, mode: 0o700 });
+    fs.chmodSync(this.o.dir, 0o700);
+    // Port 0 (tests): nginx cannot pick one itself; take one the kernel has free now.
+    this.listenPort = this.o.port || (await freePortOn(this.o.host));
+    const c = this.conf();
+    const confFile = this.write('nginx.conf', nginxConf(c), 0o644);
+    fs.writeFileSync(c.accessLog, '', { flag: 'a' });
+    const args = ['-p', this.o.dir, '-e', path.join(this.o.dir, 'error.log'), '-c', confFile];
+    const test = await runOnce(bin, ['-t', '-q', ...args]);
+    if (test.code !== 0) throw new ConfigError('--admin-front', `nginx refused its configuration (${confFile}): ${test.out.trim()}`);
+    await this.entry.start();
+    try {
+      await this.spawn(bin, args);
+    } catch (e) {
+      await this.entry.stop();
+      throw e;
+    }
+    const metrics = this.o.metrics ?? createEntryMetrics(this.o.registry);
+    this.log = new FrontLog(c.accessLog, metrics, () => this.signal('SIGUSR1'));
+    this.log.start();
+    this.o.log.info('entry_listening', { address: this.o.host, port: this.port, front: 'nginx', check: this.check, pid: this.child?.pid });
+  }
+
+  private async spawn(bin: string, args: string[]): Promise<void> {
+    // setpriv --pdeathsig: nginx gets SIGTERM when this process dies without stopping it (killed).
+    const child = fs.existsSync(SETPRIV) ? spawn(SETPRIV, ['--pdeathsig', 'SIGTERM', '--', bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr!.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-4000)));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      if (this.child === child) {
+        this.child = undefined;
+        this.o.log.error('entry_front_exited', { code, signal, stderr: this.stderr.trim(), hint: `see ${path.join(this.o.dir, 'error.log')}` });
+      }
+      resolve();
+    }));
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (!this.child) throw new Error(`nginx exited at start: ${this.stderr.trim() || `see ${path.join(this.o.dir, 'error.log')}`}`);
+      if (await accepts(this.o.host, this.port)) return;
+      if (Date.now() > deadline) {
+        await this.stopNginx();
+        throw new Error(`nginx did not listen on ${this.o.host}:${this.port} within ${START_TIMEOUT_MS} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  private signal(s: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid) {
+      try {
+        process.kill(pid, s);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  private async stopNginx(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    try {
+      process.kill(child.pid!, 'SIGQUIT');
+    } catch {
+      /* gone */
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, STOP_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopNginx();
+    this.log?.stop();
+    this.log = undefined;
+    await this.entry.stop();
+    fs.rmSync(this.socket, { force: true });
+  }
+}
+
+/** The master's mutual-TLS material as files for nginx (0600), and the name its certificate holds. */
+function upstreamFiles(f: NginxFront, tls: TlsMaterial): NonNullable<FrontConf['upstreamTls']> {
+  return { cert: f.file('upstream.crt', tls.cert), key: f.file('upstream.key', tls.key), ca: f.file('upstream-ca.crt', tls.ca), name: certName(tls.cert) };
+}
+
+function freePortOn(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+function runOnce(bin: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    p.once('error', (e) => resolve({ code: 1, out: e.message }));
+    p.once('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
