@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readZkAuthFile, secureMasterZnodes, ZkSession } from '../master/index.js';
+import { readZkAuthFile, secureMasterZnodes, ZK, zkCode, ZkSession } from '../master/index.js';
 
 export const ZK_AUTH_USER = 'sextant';
 
@@ -31,7 +31,11 @@ export async function lockZkRoot(connect: string, auth: string, chroot: string, 
   const s = new ZkSession({ connect, path: '/', auth }, { sessionTimeoutMs: 4000, connectTimeoutMs: 30_000 });
   await s.connect();
   try {
-    await new Promise<void>((resolve, reject) => s.client.setACL('/', s.worldReadAcl, -1, (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      s.client.setACL('/', s.worldReadAcl, -1, (e) =>
+        e ? reject(zkCode(e) === ZK.NO_AUTH ? new Error('ZooKeeper refused the credential on / (NoAuth): the ensemble\'s data was locked with another credential (a zk-auth file replaced or removed?)') : e) : resolve(),
+      ),
+    );
     await secureMasterZnodes(s, chroot, mesosPath);
     await s.mkdirp(chroot, s.acl);
     await s.mkdirp(mesosPath, s.worldReadAcl);
