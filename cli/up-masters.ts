@@ -78,6 +78,8 @@ export interface HaMasters {
   zk: string;
   /** zk://.../mesos: where the masters' election znodes are (agents' --master). */
   electionZk: string;
+  /** The masters' ZooKeeper credential file (`user:password`, 0600): the store's znodes are its alone. */
+  zkAuthFile: string;
   masters: UpMaster[];
   ensemble: ZkEnsemble;
   leader(): UpMaster | undefined;
@@ -233,7 +235,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
         });
       }
     };
-    return { zk, electionZk, masters, ensemble, leader: () => leader, waitLeader, stop };
+    return { zk, electionZk, zkAuthFile: zkAuth.file, masters, ensemble, leader: () => leader, waitLeader, stop };
   } catch (e) {
     await stop();
     throw e;
