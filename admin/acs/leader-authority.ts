@@ -8,7 +8,7 @@
  * (coveringResources/actionAllows, as the store does). The entry point caches both answers
  * (SEXTANT_ENTRY_TOKEN_CACHE_MS), so the leader is asked once per credential and period.
  * A missing or malformed credential is refused here without asking; when the leader cannot be
- * asked, authenticate() throws naming why (the entry point answers 500: nothing is let through).
+ * asked, authenticate() throws naming why (the entry point answers 503 `no-authority`: nothing is let through).
  */
 import http from 'node:http';
 import https from 'node:https';

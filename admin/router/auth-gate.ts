@@ -94,7 +94,14 @@ export class AuthGate implements Gate {
     }
     const authority = this.authority();
     if (!authority) return { ok: false, status: 503, reason: 'no-authority', message: 'no identity service runs in this master (admin/acs): the entry point refuses what it cannot authenticate' };
-    const r = await authority.authenticate(headers);
+    let r: Awaited<ReturnType<Authority['authenticate']>>;
+    try {
+      r = await authority.authenticate(headers);
+    } catch (e) {
+      // The identity service could not be asked (a follower whose leader is gone or not answering):
+      // unavailable, not the caller's fault and not a server bug; nothing is let through or counted.
+      return { ok: false, status: 503, reason: 'no-authority', message: `the identity service could not be asked: ${(e as Error).message}` };
+    }
     if (!r.ok) {
       if (count) this.fail(address, now);
       return { ok: false, status: 401, reason: r.reason, message: r.message };
