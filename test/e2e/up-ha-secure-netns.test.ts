@@ -20,25 +20,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requestJson } from '../../common/http.js';
 import { alive, createNetns, eventually, makeTestPki, requireTools, requireZooKeeperServer, type Netns } from '../lib/index.js';
-import { sextantJs } from './backbone-lib.js';
 import { startHaNetnsUp, type HaNetnsCluster, type HaStatus } from './ha-netns-up.js';
+import { cliWithToken } from './up-lib.js';
 import { zkAnonProbe } from './zk-anon-probe.js';
 
 t.setTimeout(600_000);
 const sh = promisify(execFile);
 
-/** The CLI as a user runs it: the entry point, the CA and the token from the status file (nothing stored, no client certificate). */
-async function cli(dir: string, entry: string, ca: string, token: string, args: string[]): Promise<{ code: number; out: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, SEXTANT_URL: entry, SEXTANT_CA: ca, SEXTANT_TOKEN: token, XDG_CONFIG_HOME: join(dir, 'config') };
-  for (const k of ['SEXTANT_MASTER', 'SEXTANT_MARATHON', 'SEXTANT_CERT', 'SEXTANT_KEY']) delete env[k];
-  try {
-    const r = await sh(process.execPath, [sextantJs, ...args], { env, timeout: 60_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string; message: string };
-    return { code: typeof x.code === 'number' ? x.code : -1, out: `${x.stdout ?? ''}${x.stderr ?? x.message}` };
-  }
-}
 
 /** curl inside a namespace: the HTTP status and body, or 0 and curl's error when no HTTP answer came (refused at the TLS layer). */
 async function curl(ns: Netns, url: string, tls?: { ca: string; cert?: string; key?: string }): Promise<{ code: number; body?: string; error?: string }> {
@@ -88,7 +76,7 @@ t.test('sextant up --masters 3 --netns, secure: CLI through the entry points acr
     writeFileSync(f, JSON.stringify({ id: `/${id}`, cmd: 'sleep 1000', cpus: 0.01, mem: 8, instances: 1 }));
     return f;
   };
-  const before = await cli(dir, s0.entry!, s0.ca!, s0.token!, ['app', 'add', appFile('sec-before')]);
+  const before = await cliWithToken(dir, s0.entry!, s0.ca!, s0.token!, ['app', 'add', appFile('sec-before')]);
   t.equal(before.code, 0, `sextant app add through ${s0.entry} with the token: ${before.out.trim().split('\n').pop()}`);
 
   // --- the attacker's side: another namespace on the bridge
@@ -142,7 +130,7 @@ t.test('sextant up --masters 3 --netns, secure: CLI through the entry points acr
   t.notOk(readFileSync(c.statusFile, 'utf8').includes(secret.split(':')[1]!), 'the secret is not in the status file');
   for (const m of s0.masters) t.notOk(readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').includes(secret.split(':')[1]!), `nor on master pid ${m.pid}'s command line`);
 
-  const anonEntry = await cli(dir, follower.entry!, s0.ca!, '', ['app', 'ls']);
+  const anonEntry = await cliWithToken(dir, follower.entry!, s0.ca!, '', ['app', 'ls']);
   t.not(anonEntry.code, 0, `a follower's entry point without a token refuses: ${anonEntry.out.trim().split('\n').pop()}`);
 
   // --- kill -9 the leader
@@ -158,7 +146,7 @@ t.test('sextant up --masters 3 --netns, secure: CLI through the entry points acr
   for (const m of [other, lead1]) {
     const id = `sec-after-${new URL(m.mesos).hostname.split('.').pop()}`;
     const r = await eventually(async () => {
-      const x = await cli(dir, m.entry!, s1.ca!, s0.token!, ['app', 'add', appFile(id)]);
+      const x = await cliWithToken(dir, m.entry!, s1.ca!, s0.token!, ['app', 'add', appFile(id)]);
       return x.code === 0 ? x : /already exists/.test(x.out) ? x : undefined;
     }, 60_000, 500, `a deploy through ${m.entry}`).catch((e: Error) => ({ code: -1, out: e.message }));
     t.equal(r.code, 0, `the same token deploys through ${m.entry} (${m === lead1 ? 'the new leader' : 'a follower'}): ${r.out.trim().split('\n').pop()}`);

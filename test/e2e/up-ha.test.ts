@@ -21,8 +21,7 @@ import { promisify } from 'node:util';
 import { requestJson as plainRequest, type ClientTls } from '../../common/http.js';
 import { ZkEnsemble } from '../../master/index.js';
 import { alive, eventually, fourLetter, requireTools, requireZooKeeperServer } from '../lib/index.js';
-import { spawnUp, upArgs, upPlan, upWorkDir } from './up-lib.js';
-import { sextantJs } from './backbone-lib.js';
+import { cliWithToken, spawnUp, upArgs, upPlan, upWorkDir } from './up-lib.js';
 
 t.setTimeout(600_000);
 
@@ -74,18 +73,6 @@ const sh = promisify(execFile);
 let operator: ClientTls | undefined;
 const requestJson: typeof plainRequest = (url, opts = {}) => plainRequest(url, { ...opts, ...(operator && url.startsWith('https:') ? { tls: operator } : {}) });
 
-/** The CLI as a user runs it against an entry point with the status file's token (no stored token, no client certificate). */
-async function cli(dir: string, entry: string, ca: string, token: string, args: string[]): Promise<{ code: number; out: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, SEXTANT_URL: entry, SEXTANT_CA: ca, SEXTANT_TOKEN: token, XDG_CONFIG_HOME: join(dir, 'config') };
-  for (const k of ['SEXTANT_MASTER', 'SEXTANT_MARATHON', 'SEXTANT_CERT', 'SEXTANT_KEY']) delete env[k];
-  try {
-    const r = await sh(process.execPath, [sextantJs, ...args], { env, timeout: 60_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string; message: string };
-    return { code: typeof x.code === 'number' ? x.code : -1, out: `${x.stdout ?? ''}${x.stderr ?? x.message}` };
-  }
-}
 
 async function tasksOf(marathon: string): Promise<AppTask[]> {
   const r = await requestJson(`${marathon}/v2/apps/hello/tasks`, { timeoutMs: 5000 });
@@ -137,10 +124,10 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   };
   const follower0 = s0.masters.find((m) => !m.leader)!;
   for (const [what, entry, id] of [['the leader', lead0.entry!, 'via-leader'], ['a follower', follower0.entry!, 'via-follower']] as const) {
-    const r = await cli(cliDir, entry, s0.ca!, s0.token!, ['app', 'add', appFile(id), '--no-wait']);
+    const r = await cliWithToken(cliDir, entry, s0.ca!, s0.token!, ['app', 'add', appFile(id), '--no-wait']);
     t.equal(r.code, 0, `sextant app add with the token through ${what}'s entry point (${entry}): ${r.out.trim().split('\n')[0]}`);
   }
-  const anon = await cli(cliDir, follower0.entry!, s0.ca!, '', ['app', 'ls']);
+  const anon = await cliWithToken(cliDir, follower0.entry!, s0.ca!, '', ['app', 'ls']);
   t.not(anon.code, 0, `without a token a follower's entry point refuses: ${anon.out.trim().split('\n').pop()}`);
   const appIds = (await requestJson(`${lead0.marathon}/v2/apps`)).body as { apps: { id: string }[] };
   t.ok(['/via-leader', '/via-follower'].every((id) => appIds.apps.some((a) => a.id === id)), 'both apps reached Marathon');
@@ -207,7 +194,7 @@ t.test('sextant up --masters 3: leader kill -9, ZooKeeper follower loss, quorum 
   t.equal(s1.entry, lead1.entry, "the status file's entry point follows the leader");
   const other = s1.masters.find((m) => m.mesos !== lead0.mesos && m.mesos !== lead1.mesos)!;
   for (const m of [lead1, other]) {
-    const r = await cli(cliDir, m.entry!, s1.ca!, s0.token!, ['app', 'add', appFile(`after-${new URL(m.mesos).hostname.split('.').pop()}`), '--no-wait']);
+    const r = await cliWithToken(cliDir, m.entry!, s1.ca!, s0.token!, ['app', 'add', appFile(`after-${new URL(m.mesos).hostname.split('.').pop()}`), '--no-wait']);
     t.equal(r.code, 0, `after the failover the same token deploys through ${m.entry}${m === lead1 ? ' (the new leader)' : ' (a follower)'}: ${r.out.trim().split('\n')[0]}`);
   }
 

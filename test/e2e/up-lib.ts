@@ -3,10 +3,12 @@
  * free ports, torn down by the pids it printed (and its agents' checkpointed tasks killed), even
  * when the test fails.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
+import { promisify } from 'node:util';
 import { killCheckpointedTasks } from '../../agent/index.js';
 import { INSECURE_DEV, freePort, loopbackBlock, spawnTracked, stopPids, uniqueName, type Tracked } from '../lib/index.js';
 import { sextantJs } from './backbone-lib.js';
@@ -66,4 +68,17 @@ export function spawnUp(t: Teardownable, args: string[], workDir: string): Track
     if (existsSync(workDir)) for (const d of readdirSync(workDir).filter((d) => d.startsWith('agent-'))) killCheckpointedTasks(join(workDir, d));
   });
   return up;
+}
+
+/** The CLI as a user runs it against an entry point: its URL, the CA and a token (nothing stored, no client certificate); exit code and output. */
+export async function cliWithToken(dir: string, entry: string, ca: string, token: string, args: string[]): Promise<{ code: number; out: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, SEXTANT_URL: entry, SEXTANT_CA: ca, SEXTANT_TOKEN: token, XDG_CONFIG_HOME: join(dir, 'config') };
+  for (const k of ['SEXTANT_MASTER', 'SEXTANT_MARATHON', 'SEXTANT_CERT', 'SEXTANT_KEY']) delete env[k];
+  try {
+    const r = await promisify(execFile)(process.execPath, [sextantJs, ...args], { env, timeout: 60_000 });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string; message: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, out: `${x.stdout ?? ''}${x.stderr ?? x.message}` };
+  }
 }
