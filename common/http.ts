@@ -394,6 +394,23 @@ export async function requestJson(
   return { status: res.status, body };
 }
 
+/** A whole response: its status, headers and body (parsed as JSON when it is JSON, else the text; undefined when empty). */
+export function responseJson(res: http.IncomingMessage): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+    });
+  });
+}
+
 /** requestJson over https with the cluster CA and a client certificate (fetch cannot present one). */
 function requestJsonTls(url: string, opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; tls: ClientTls }): Promise<{ status: number; body: unknown }> {
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
@@ -411,21 +428,7 @@ function requestJsonTls(url: string, opts: { method?: string; body?: unknown; ti
         timeout: opts.timeoutMs ?? 5000,
         ...(opts.signal ? { signal: opts.signal } : {}),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            /* not JSON: keep text */
-          }
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-      },
+      (res) => responseJson(res).then(({ status, body }) => resolve({ status, body }), reject),
     );
     const deadline = setTimeout(() => req.destroy(new Error(`${url}: no answer within ${opts.timeoutMs ?? 5000} ms`)), opts.timeoutMs ?? 5000);
     req.on('close', () => clearTimeout(deadline));

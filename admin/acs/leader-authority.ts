@@ -13,6 +13,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { responseJson } from '../../common/http.js';
 import { identityFromSan } from '../../common/tls-identity.js';
 import type { TlsMaterial } from '../../common/tls-files.js';
 import type { AuthFailure, AuthResult, Authority, Identity, Permission } from '../../contracts/auth.js';
@@ -81,19 +82,8 @@ export class LeaderAuthority implements Authority {
   private get(url: string, headers: Record<string, string>): Promise<Answer> {
     const timeout = this.o.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
-      const onRes = (res: http.IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          let body: unknown = text;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            /* keep the text */
-          }
-          resolve({ status: res.statusCode ?? 0, ...(typeof res.headers.location === 'string' ? { location: res.headers.location } : {}), body });
-        });
-      };
+      const onRes = (res: http.IncomingMessage) =>
+        void responseJson(res).then(({ status, headers, body }) => resolve({ status, ...(typeof headers.location === 'string' ? { location: headers.location } : {}), body }), reject);
       const opts = { headers, timeout, agent: false as const };
       const req = url.startsWith('https:')
         ? https.request(url, { ...opts, ...this.o.tls, checkServerIdentity: masterOnly }, onRes)

@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { TlsMaterial } from '../../common/tls-files.js';
 import type { Clock } from '../../common/clock.js';
 import { UnavailableError } from '../../common/errors.js';
+import { responseJson } from '../../common/http.js';
 
 export interface Target {
   host: string;
@@ -47,19 +48,7 @@ const LOOKUP_TIMEOUT_MS = 5000;
 function getJson(agent: http.Agent, t: Target, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
   return new Promise((resolve, reject) => {
     const get = agent instanceof https.Agent ? https.get : http.get;
-    const req = get({ host: t.host, port: t.port, path, agent, timeout: LOOKUP_TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let body: unknown = text;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          /* not JSON: keep the text for the message */
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-    });
+    const req = get({ host: t.host, port: t.port, path, agent, timeout: LOOKUP_TIMEOUT_MS }, (res) => void responseJson(res).then(resolve, reject));
     req.on('timeout', () => req.destroy(new Error(`no answer within ${LOOKUP_TIMEOUT_MS} ms`))).on('error', reject);
   });
 }
