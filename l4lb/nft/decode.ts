@@ -85,3 +85,21 @@ export function eachAttr(buf: Buffer, from: number, to: number, visit: (type: nu
     at += (len + 3) & ~3;
   }
 }
+
+/** One netlink message: its type, flags and the payload after the 16-byte header. */
+export interface NlMsg {
+  type: number;
+  flags: number;
+  body: Buffer;
+}
+
+/** The netlink messages in a buffer of replies or events (a truncated last one is left out). */
+export function* nlMessages(buf: Buffer): Generator<NlMsg> {
+  let at = 0;
+  while (at + 16 <= buf.length) {
+    const len = buf.readUInt32LE(at);
+    if (len < 16 || at + len > buf.length) return;
+    yield { type: buf.readUInt16LE(at + 4), flags: buf.readUInt16LE(at + 6), body: buf.subarray(at + 16, at + len) };
+    at += (len + 3) & ~3;
+  }
+}

@@ -13,7 +13,7 @@ import type { Family } from './names.js';
 import { emptyElements, type ElementDelta, type Elements } from './ruleset.js';
 import { ElementIndex } from './element-index.js';
 import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, encodeHairpin, encodeRaw, encodeRawKey, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
-import { attrs, eachAttr, elementText } from './decode.js';
+import { attrs, eachAttr, elementText, nlMessages as messages } from './decode.js';
 
 interface Addon {
   /** groups: multicast groups to join (bitmask); rcvbuf: receive buffer bytes (default 8 MiB). */
@@ -405,23 +405,6 @@ function elementAt(s: Sent, offset: number): string {
     text = s.verb === 'add' && v !== '' ? `${k} : ${v}` : k;
   }
   return `${s.verb} element ${s.set} { ${text} }${more}`;
-}
-
-interface Msg {
-  type: number;
-  flags: number;
-  /** The payload after the 16-byte header. */
-  body: Buffer;
-}
-
-function* messages(buf: Buffer): Generator<Msg> {
-  let at = 0;
-  while (at + 16 <= buf.length) {
-    const len = buf.readUInt32LE(at);
-    if (len < 16 || at + len > buf.length) return;
-    yield { type: buf.readUInt16LE(at + 4), flags: buf.readUInt16LE(at + 6), body: buf.subarray(at + 16, at + len) };
-    at += (len + 3) & ~3;
-  }
 }
 
 /** The namespace file a runner's options point at: `netns` NAME, or a `nsenter --net=PATH` / `-t PID -n` prefix. */

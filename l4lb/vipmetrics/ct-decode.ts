@@ -7,7 +7,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { Writer } from '../nft/encode.js';
-import { attrs } from '../nft/decode.js';
+import { attrs, nlMessages, type NlMsg } from '../nft/decode.js';
 
 const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300;
@@ -75,22 +75,6 @@ export function dumpRequest(seq: number, mark: number): Buffer {
   return Buffer.from(w.buf.subarray(0, w.len));
 }
 
-export interface NlMsg {
-  type: number;
-  flags: number;
-  body: Buffer;
-}
-
-/** Netlink messages in a buffer of replies or events. */
-export function* nlMessages(buf: Buffer): Generator<NlMsg> {
-  let at = 0;
-  while (at + 16 <= buf.length) {
-    const len = buf.readUInt32LE(at);
-    if (len < 16 || at + len > buf.length) return;
-    yield { type: buf.readUInt16LE(at + 4), flags: buf.readUInt16LE(at + 6), body: buf.subarray(at + 16, at + len) };
-    at += (len + 3) & ~3;
-  }
-}
 
 /** The errno of an NLMSG_ERROR message (0: an ack). */
 export const errorOf = (m: NlMsg): number => (m.body.length >= 4 ? -m.body.readInt32LE(0) : 0);
