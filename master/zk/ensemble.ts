@@ -224,7 +224,7 @@ export class ZkEnsemble {
       `maxSessionTimeout=${this.o.maxSessionTimeoutMs ?? tick * 50}`,
       'maxClientCnxns=0',
       'admin.enableServer=false',
-      '4lw.commands.whitelist=srvr,ruok,mntr',
+      '4lw.commands.whitelist=srvr,ruok,mntr,stat',
       'preAllocSize=1024',
       ...(this.servers.length > 1 ? this.servers.map((p) => `server.${p.id}=${hostPort(p.host, p.ports.peer)}:${p.ports.election}`) : []),
       '',
