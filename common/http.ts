@@ -203,7 +203,9 @@ function errorReply(err: unknown): Reply {
   if (err instanceof ValidationError) return { status: 422, json: { message: 'Object is not valid', details: err.details } };
   if (err instanceof NotFoundError) return { status: 404, json: { message: err.message } };
   if (err instanceof ConflictError) return { status: 409, json: { message: err.message } };
-  if (err instanceof UnavailableError) return { status: 503, json: { message: err.message } };
+  // RFC 9110 §10.2.3: a 503 may say when to come back; one second is what every refusal of this kind needs
+  // (a new leader starting its services, a store not answering), so a client that honours it retries in time.
+  if (err instanceof UnavailableError) return { status: 503, json: { message: err.message }, headers: { 'retry-after': '1' } };
   return { status: 500, json: { message: err instanceof Error ? err.message : String(err) } };
 }
 

@@ -90,6 +90,10 @@ t.test('until its services started, a new leader takes back known agents only, a
   const net = await requestJson(`${marathon}/v2/apps`, { body: { id: '/onnet', cmd: 'sleep 1', instances: 0, networks: [{ mode: 'container', name: 'dcos' }] } });
   t.equal(net.status, 503, 'an app on a container network: 503');
   t.match((net.body as { message: string }).message, /just elected/);
+  const again = await fetch(`${marathon}/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: '/onnet', cmd: 'sleep 1', instances: 0, networks: [{ mode: 'container', name: 'dcos' }] }) });
+  t.equal(again.status, 503);
+  t.equal(again.headers.get('retry-after'), '1', 'the 503 says when to retry (Retry-After: 1)');
+  await again.text();
   const plain = await requestJson(`${marathon}/v2/apps`, { body: { id: '/plain', cmd: 'sleep 1', instances: 0 } });
   t.equal(plain.status, 201, 'an app without networks is written at once');
 
