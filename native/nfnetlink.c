@@ -3,10 +3,13 @@
  * built in JavaScript; this module only opens the socket (optionally inside another network
  * namespace), sends a prepared batch and returns what the kernel answered.
  *
- *   open(nsPath | null[, groups, rcvbuf]) -> fd
+ *   open(nsPath | null[, groups, rcvbuf, filter]) -> fd
  *                                     socket in the namespace at nsPath (e.g. /run/netns/NAME);
  *                                     groups: a bitmask of multicast groups to join (bit n-1 for
- *                                     group n: conntrack destroy events are group 3, so 4)
+ *                                     group n: conntrack destroy events are group 3, so 4);
+ *                                     filter: a classic BPF program (the bytes of a struct
+ *                                     sock_filter array) attached with SO_ATTACH_FILTER before
+ *                                     the socket joins the groups: no message passes unfiltered
  *   batch(fd, buf) -> Buffer          sendmsg one nfnetlink batch; the kernel runs it inside
  *                                     sendmsg, so every ack and error is queued when it returns:
  *                                     they are read without waiting and returned as raw messages
@@ -17,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -42,8 +46,8 @@ static int get_fd(napi_env env, napi_value v, int *fd) {
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char path[512] = "";
   napi_valuetype t = napi_undefined;
@@ -58,6 +62,18 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (argc >= 3) {
     napi_typeof(env, argv[2], &t);
     if (t == napi_number) CHECK(napi_get_value_int32(env, argv[2], &rcvbuf));
+  }
+  void *filter = NULL;
+  size_t filter_len = 0;
+  if (argc >= 4) {
+    napi_typeof(env, argv[3], &t);
+    bool is_buffer = false;
+    if (t != napi_undefined && t != napi_null && (napi_is_buffer(env, argv[3], &is_buffer) != napi_ok || !is_buffer ||
+                                                  napi_get_buffer_info(env, argv[3], &filter, &filter_len) != napi_ok || filter_len == 0 ||
+                                                  filter_len % sizeof(struct sock_filter) || filter_len / sizeof(struct sock_filter) > BPF_MAXINSNS)) {
+      napi_throw_type_error(env, NULL, SX_MODULE ": filter must be a Buffer of 1 to 4096 struct sock_filter (8 bytes each)");
+      return NULL;
+    }
   }
 
   int here = -1, there = -1;
@@ -89,6 +105,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (back < 0) abort(); /* this thread would stay in the wrong namespace */
   }
   if (fd < 0) return throw_errno(env, "socket(AF_NETLINK, NETLINK_NETFILTER)", err);
+  if (filter_len) {
+    struct sock_fprog prog = {.len = (unsigned short)(filter_len / sizeof(struct sock_filter)), .filter = filter};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
+      int e = errno;
+      close(fd);
+      return throw_errno(env, "setsockopt(SO_ATTACH_FILTER)", e);
+    }
+  }
   struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = groups};
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
@@ -190,64 +214,64 @@ static int read_replies(int fd, struct out *o, int wait_done) {
   return ret;
 }
 
-static napi_value js_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int fd;
-  if (argc < 2 || get_fd(env, argv[0], &fd) < 0) return NULL;
-  void *data;
-  size_t len;
-  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, SX_MODULE ": batch(fd, buffer)");
-    return NULL;
+/*
+ * The arguments of a call on a socket: `n` of them into argv (missing ones undefined), the first
+ * a descriptor into *fd. -1 with a JavaScript exception pending when they are not that.
+ */
+static int fd_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, int *fd) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, SX_MODULE ": napi_get_cb_info failed");
+    return -1;
   }
-  /* Nothing queued from an earlier call may be taken for this batch's answer. */
-  read_replies(fd, NULL, 0);
-  int e = send_all(fd, data, len);
-  if (e) return throw_errno(env, "sendmsg", e);
+  return argc < 1 ? (napi_throw_type_error(env, NULL, SX_MODULE ": fd must be a descriptor"), -1) : get_fd(env, argv[0], fd);
+}
+
+/* Read replies (wait_done: up to NLMSG_DONE, see read_replies) into a Buffer; throws "<what>: <errno>" on failure. */
+static napi_value replies(napi_env env, int fd, int wait_done, const char *what) {
   struct out o = {0};
-  e = read_replies(fd, &o, 0);
+  int e = read_replies(fd, &o, wait_done);
   if (e) {
     free(o.p);
-    return throw_errno(env, "recv", e);
+    return throw_errno(env, e == EAGAIN && wait_done ? "recv (dump timed out)" : what, e);
   }
   return to_buffer(env, &o);
 }
 
-static napi_value js_dump(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
+/*
+ * batch(fd, buf) and dump(fd, buf, timeoutMs): send one request and return the kernel's replies
+ * (a batch: what is queued once sendmsg returns; a dump: up to NLMSG_DONE, waiting up to timeoutMs).
+ */
+static napi_value request(napi_env env, napi_callback_info info, int dump) {
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int fd;
-  if (argc < 3 || get_fd(env, argv[0], &fd) < 0) return NULL;
+  if (fd_args(env, info, dump ? 3 : 2, argv, &fd) < 0) return NULL;
   void *data;
   size_t len;
-  int32_t ms;
-  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || napi_get_value_int32(env, argv[2], &ms) != napi_ok) {
-    napi_throw_type_error(env, NULL, SX_MODULE ": dump(fd, buffer, timeoutMs)");
+  int32_t ms = 0;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || (dump && napi_get_value_int32(env, argv[2], &ms) != napi_ok)) {
+    napi_throw_type_error(env, NULL, dump ? SX_MODULE ": dump(fd, buffer, timeoutMs)" : SX_MODULE ": batch(fd, buffer)");
     return NULL;
   }
+  /* Nothing queued from an earlier call may be taken for this request's answer. */
   read_replies(fd, NULL, 0);
-  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (dump) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
   int e = send_all(fd, data, len);
   if (e) return throw_errno(env, "sendmsg", e);
-  struct out o = {0};
-  e = read_replies(fd, &o, 1);
-  if (e) {
-    free(o.p);
-    return throw_errno(env, e == EAGAIN ? "recv (dump timed out)" : "recv", e);
-  }
-  return to_buffer(env, &o);
+  return replies(env, fd, dump, "recv");
 }
+
+static napi_value js_batch(napi_env env, napi_callback_info info) { return request(env, info, 0); }
+
+static napi_value js_dump(napi_env env, napi_callback_info info) { return request(env, info, 1); }
 
 static napi_value js_drain(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int fd;
-  if (argc < 1 || get_fd(env, argv[0], &fd) < 0) return NULL;
+  if (fd_args(env, info, 1, argv, &fd) < 0) return NULL;
   struct out o = {0};
   uint32_t overflows = 0;
   int e;
@@ -267,11 +291,9 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int fd;
-  if (argc < 1 || get_fd(env, argv[0], &fd) < 0) return NULL;
+  if (fd_args(env, info, 1, argv, &fd) < 0) return NULL;
   close(fd);
   return NULL;
 }

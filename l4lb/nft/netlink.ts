@@ -16,8 +16,11 @@ import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, encodeHairpin, encodeRaw, enc
 import { attrs, eachAttr, elementText, nlMessages as messages } from './decode.js';
 
 interface Addon {
-  /** groups: multicast groups to join (bitmask); rcvbuf: receive buffer bytes (default 8 MiB). */
-  open(nsPath: string | null, groups?: number, rcvbuf?: number): number;
+  /**
+   * groups: multicast groups to join (bitmask); rcvbuf: receive buffer bytes (default 8 MiB);
+   * filter: a classic BPF program (struct sock_filter bytes) attached before the groups are joined.
+   */
+  open(nsPath: string | null, groups?: number, rcvbuf?: number, filter?: Buffer): number;
   /** What is queued, without waiting; and how many times the kernel dropped messages (ENOBUFS). */
   drain(fd: number): [Buffer, number];
   batch(fd: number, buf: Buffer): Buffer;

@@ -4,7 +4,11 @@
  * each packet's length to its connection's counters as part of the conntrack work it does anyway.
  * Two NETLINK_NETFILTER sockets in the driver's namespace (native/nfnetlink.c):
  *   - events: joined to the destroy group; a connection that ends brings its final counters. They
- *     are drained every `drainMs` and at each read, without waiting, and summed per (VIP, backend);
+ *     are drained every `drainMs` and at each read, without waiting, and summed per (VIP, backend).
+ *     The kernel sends the event of every connection of the namespace; a socket filter
+ *     (ct-filter.ts) drops in the kernel those without the metrics mark, so the agent reads only
+ *     the VIP connections' events. Where it cannot be attached, the socket reads them all (the
+ *     mark is checked here too) and `onFilterOff` says why;
  *   - dump: at read time, every live connection the metrics table marked (`MARK_COUNTED`; the
  *     kernel filters on the mark), with its counters so far.
  * bytes = finished + live: a read drains the events, dumps, and drains again (the dump itself
@@ -18,6 +22,7 @@ import { nativeNfnetlink } from '../nft/netlink.js';
 import { DriverError } from '../errors.js';
 import { DESTROY_GROUP_MASK, IPS_DST_NAT, dumpRequest, parseFlows, type CtFlow } from './ct-decode.js';
 import { backendName } from './counters.js';
+import { destroyEventFilter } from './ct-filter.js';
 
 /** (VIP address, protocol, backend `IP:PORT`): the key the metrics table's elements have too. */
 export const flowKey = (vipIp: string, protocol: string, backend: string): string => `${vipIp} ${protocol} ${backend}`;
@@ -33,6 +38,10 @@ export interface ConntrackBytesOptions {
   onOverflow?(times: number): void;
   /** Told when a timed drain fails. */
   onError?(e: Error): void;
+  /** The event socket's filter program; default `destroyEventFilter(mark)`; false: none (every event is read). */
+  eventFilter?: Buffer | false;
+  /** Told when the filter could not be attached (the socket then reads every connection's event). */
+  onFilterOff?(reason: string): void;
 }
 
 /** Receive buffer of the event socket: a destroy event takes ~1 KiB of it; 32 MiB is ~30,000 between drains. */
@@ -48,12 +57,16 @@ export class ConntrackBytes {
   private seq = 1;
   /** Times the kernel dropped events since open. */
   overflows = 0;
+  /** Flows read from destroy events since open, ours or not (with the filter, only ours reach the socket). */
+  eventsRead = 0;
 
   private constructor(
     private readonly addon: NonNullable<ReturnType<typeof nativeNfnetlink>>,
     private events: number,
     private query: number,
     private readonly opts: ConntrackBytesOptions,
+    /** Whether the event socket has the mark filter. */
+    readonly filtered: boolean,
   ) {
     this.timer = setInterval(() => {
       try {
@@ -70,10 +83,21 @@ export class ConntrackBytes {
     const a = nativeNfnetlink();
     if (!a) throw new DriverError('nftables', 'VIP bytes need the native module nfnetlink (npm run build), which is not built');
     const where = opts.nsPath ? ` in ${opts.nsPath}` : '';
+    const ns = opts.nsPath ?? null;
     let events = -1;
     try {
-      events = a.open(opts.nsPath ?? null, DESTROY_GROUP_MASK, EVENT_RCVBUF);
-      return new ConntrackBytes(a, events, a.open(opts.nsPath ?? null), opts);
+      const filter = opts.eventFilter ?? destroyEventFilter(opts.mark);
+      let filterError: Error | undefined;
+      if (filter)
+        try {
+          events = a.open(ns, DESTROY_GROUP_MASK, EVENT_RCVBUF, filter);
+        } catch (e) {
+          filterError = e as Error;
+        }
+      // Without the filter (it could not be attached: say so once the socket opened, or the failure was not the filter's).
+      if (events < 0) events = a.open(ns, DESTROY_GROUP_MASK, EVENT_RCVBUF);
+      if (filterError) opts.onFilterOff?.(filterError.message);
+      return new ConntrackBytes(a, events, a.open(ns), opts, filter !== false && !filterError);
     } catch (e) {
       if (events >= 0) a.close(events);
       throw new DriverError('nftables', `cannot open conntrack netlink sockets${where}: ${(e as Error).message}`, { cause: e });
@@ -95,7 +119,9 @@ export class ConntrackBytes {
       this.overflows += overflows;
       this.opts.onOverflow?.(overflows);
     }
-    for (const f of parseFlows(buf)) {
+    const flows = parseFlows(buf);
+    this.eventsRead += flows.length;
+    for (const f of flows) {
       if (!f.destroyed || !this.ours(f)) continue;
       this.ended.add(f.id);
       const k = key(f);

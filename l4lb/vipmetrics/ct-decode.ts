@@ -10,6 +10,7 @@ import { Writer } from '../nft/encode.js';
 import { attrs, nlMessages, type NlMsg } from '../nft/decode.js';
 
 const NLM_F_REQUEST = 0x1;
+const NLM_F_ACK = 0x4;
 const NLM_F_DUMP = 0x300;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -75,6 +76,16 @@ export function dumpRequest(seq: number, mark: number): Buffer {
   return Buffer.from(w.buf.subarray(0, w.len));
 }
 
+/**
+ * Delete every connection of the namespace, both families (tests and benchmarks: their destroy
+ * events are sent at once, where conntrack's garbage collector would send them over seconds).
+ */
+export function flushRequest(seq: number): Buffer {
+  const w = new Writer(32);
+  const at = w.beginMsg((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq, 0, 0);
+  w.endMsg(at);
+  return Buffer.from(w.buf.subarray(0, w.len));
+}
 
 /** The errno of an NLMSG_ERROR message (0: an ack). */
 export const errorOf = (m: NlMsg): number => (m.body.length >= 4 ? -m.body.readInt32LE(0) : 0);

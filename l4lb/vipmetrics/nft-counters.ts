@@ -155,6 +155,8 @@ export interface NftCountersOptions {
    */
   conntrack?: {
     nsPath?: string;
+    /** The destroy-event socket's filter (ct-bytes.ts): default the mark filter; false: none (benchmarks' "before"). */
+    eventFilter?: Buffer | false;
     sysctl: { read(key: string): Promise<string | undefined>; write(key: string, value: string): Promise<void> };
   };
   log?: Logger;
@@ -173,6 +175,8 @@ export class NftCounters {
   private ct?: ConntrackBytes;
   /** Why bytes are not counted (said once per reason). */
   private bytesOff?: string;
+  /** The event filter could not be attached (said once). */
+  private filterOffSaid = false;
   /** `nf_conntrack_acct` as found before install set it (restored by remove and close). */
   private acctBefore?: string;
   /** The bytes each (VIP, backend) last reported: a figure never goes down (a flow ending between drain and dump). */
@@ -213,6 +217,12 @@ export class NftCounters {
         mark: MARK_COUNTED,
         onOverflow: (n) => this.opts.log?.warn('vip_metrics_conntrack_events_lost', { overflows: n, message: 'the kernel dropped conntrack destroy events: bytes of connections that ended then are missing' }),
         onError: (e) => this.opts.log?.warn('vip_metrics_conntrack_drain_failed', { err: e }),
+        eventFilter: c.eventFilter,
+        onFilterOff: (reason) => {
+          if (this.filterOffSaid) return;
+          this.filterOffSaid = true;
+          this.opts.log?.warn('vip_metrics_conntrack_filter_off', { reason, message: 'the conntrack event filter could not be attached: the agent reads every connection\'s destroy event, VIP or not' });
+        },
       });
       this.bytesOff = undefined;
     } catch (e) {
