@@ -161,7 +161,10 @@ export async function benchDispatcher(): Promise<string> {
   const procs: Proc[] = [];
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const isTs = import.meta.url.endsWith('.ts');
-  const sextant = isTs ? ['--import', 'tsx', join(root, 'cli/sextant.ts')] : [join(root, 'cli/sextant.js')];
+  // SEXTANT_BENCH_DISPATCHER_HEAP=agent: the dispatcher with the agent process's V8 heap flags (agent/heap.ts).
+  const asAgent = process.env.SEXTANT_BENCH_DISPATCHER_HEAP === 'agent';
+  const main = asAgent ? (isTs ? 'bench/dns/agent-heap-main.ts' : 'bench/dns/agent-heap-main.js') : isTs ? 'cli/sextant.ts' : 'cli/sextant.js';
+  const sextant = isTs ? ['--import', 'tsx', join(root, main)] : [join(root, main)];
   try {
     const fwdFile = join(dir, 'forward.txt');
     writeFileSync(fwdFile, Array.from({ length: NAMES }, (_, i) => `n${i}.bench.test A`).join('\n') + '\n');
@@ -235,7 +238,7 @@ export async function benchDispatcher(): Promise<string> {
       '## Dispatcher (forwarding and local zones)',
       '',
       `dnsperf -l ${SECONDS} -q 200 over UDP on loopback; ${NAMES} distinct names under an upstream dnsmasq`,
-      '(`--address=/bench.test/...`, local TTL 300). Dispatcher as its own `sextant dispatcher` daemon, one upstream;',
+      `(\`--address=/bench.test/...\`, local TTL 300). Dispatcher as its own \`sextant dispatcher\` daemon${asAgent ? ' started with the agent\'s V8 heap flags (agent/heap.ts: `--semi-space-growth-factor=1`, set at start as the agent does)' : ''}, one upstream;`,
       '`workers: 2` = the daemon plus one worker process answering on the same UDP sockets (dnsmasq is single-threaded).',
       `Client UDP: ${nativeUdp() ? 'the native batch socket (`native/udpbatch.c`: recvmmsg/sendmmsg, up to 64 datagrams per call)' : "Node's dgram sockets (the native module is not built here)"}; upstream UDP: dgram.`,
       `${ROUNDS} rounds, each pair back to back (order alternating); figures are the mean over rounds.`,

@@ -55,6 +55,21 @@ t1 = os.times()
 print(json.dumps({"sys": (t1.system - t0.system) / n * 1e6, "user": (t1.user - t0.user) / n * 1e6, "bad": bad}))`;
 const CONNECTIONS = 20_000;
 
+/**
+ * Ends every connection of the namespace at once (a ctnetlink flush, IPCTNL_MSG_CT_DELETE with no
+ * tuple): conntrack sends their destroy events inside this process's system call (the garbage
+ * collector would send the same events over seconds, from a kernel thread). Its system time is the
+ * kernel's cost of building and delivering them (with the filter: building them and running it).
+ */
+const FLUSHER = `import socket, struct, os, json
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12); s.bind((0, 0))
+t0 = os.times()
+s.sendto(struct.pack('<IHHIIBBH', 20, (1 << 8) | 2, 5, 1, 0, 0, 0, 0), (0, 0)); s.recv(65536)
+t1 = os.times()
+print(json.dumps({"sys": t1.system - t0.system}))`;
+/** Connections straight to the backend (not through a VIP) a run of the non-VIP figure makes. */
+const NON_VIP = 20_000;
+
 const quiet = createLogger('vip-metrics-bench');
 const RUNS = Number(process.env.VIPMETRICS_BENCH_RUNS ?? 7);
 
@@ -93,6 +108,11 @@ async function nftables(): Promise<Result> {
         log: quiet,
         conntrack: { nsPath: `/run/netns/${cli}`, sysctl: { read: sysctlReader({ netns: cli }), write: sysctlWriter({ netns: cli }) } },
       });
+      // The same reader without the event filter (before #28's filter): every connection's destroy event reaches this process.
+      const unfiltered = new NftCounters(nftRunner({ netns: cli }), d.table, {
+        log: quiet,
+        conntrack: { nsPath: `/run/netns/${cli}`, eventFilter: false, sysctl: { read: sysctlReader({ netns: cli }), write: sysctlWriter({ netns: cli }) } },
+      });
       const acct = () => nsExec(cli, 'sysctl', '-n', 'net.netfilter.nf_conntrack_acct').trim();
       const b = '10.79.0.1';
       const services = [
@@ -112,6 +132,26 @@ async function nftables(): Promise<Result> {
         const r = JSON.parse(out) as { sys: number; user: number; bad: number };
         connectErrors += r.bad;
         return r.sys;
+      };
+      // This process's CPU per connection that is not to a VIP (metrics on): the conntrack event
+      // socket unfiltered (before) or filtered (after); the kernel's share in the flusher's system time.
+      const nonVip = { kernelUs: { before: [] as number[], after: [] as number[] }, events: { before: [] as number[], after: [] as number[] }, bad: 0 };
+      const perNonVip = (which: 'before' | 'after') => async () => {
+        const [c, other] = which === 'before' ? [unfiltered, counters] : [counters, unfiltered];
+        await other.close();
+        await c.install();
+        const read0 = c.conntrackEvents?.eventsRead ?? 0;
+        const c0 = process.cpuUsage();
+        const r = JSON.parse(await runAsync(['ip', 'netns', 'exec', cli, 'python3', '-c', CONNECTOR, b, '8080', String(NON_VIP)], 120_000)) as { bad: number };
+        const f = JSON.parse(await runAsync(['ip', 'netns', 'exec', cli, 'python3', '-c', FLUSHER], 60_000)) as { sys: number };
+        // Three drain periods (250 ms): what the flush queued is read.
+        await new Promise((resolve) => setTimeout(resolve, 750));
+        const used = process.cpuUsage(c0);
+        nonVip.bad += r.bad;
+        nonVip.kernelUs[which].push((f.sys * 1e6) / NON_VIP);
+        nonVip.events[which].push((c.conntrackEvents?.eventsRead ?? 0) - read0);
+        await c.close();
+        return (used.user + used.system) / NON_VIP;
       };
       let errors = 0;
       // This process's CPU per connection during the wrk runs (the conntrack event reads when on), by side.
@@ -149,6 +189,8 @@ async function nftables(): Promise<Result> {
           const [cOff, cOn] = [median(cpu.direct), median(cpu.via)];
           const conns = await alternate(RUNS, off(perConnection), on(perConnection));
           const [kOff, kOn] = [median(conns.direct), median(conns.via)];
+          const agent = await alternate(RUNS, perNonVip('before'), perNonVip('after'));
+          await unfiltered.close();
           await counters.remove();
           return {
             rows: [row('nftables', 'connections/s', conn, 0), row('nftables', 'Gbit/s', tput, 2)],
@@ -156,6 +198,7 @@ async function nftables(): Promise<Result> {
               `- nftables kernel CPU per packet (system time of a sender pushing ${PACKETS.toLocaleString('en')} 64-byte UDP datagrams through the VIP per run, the output hook runs in its system call; median of ${RUNS} alternating pairs): metrics off ${cOff.toFixed(2)} µs, on ${cOn.toFixed(2)} µs, **+${(cOn - cOff).toFixed(2)} µs per packet** (per pair ${f2(pairedRatio(cpu.direct, cpu.via))}x; runs off: ${list(cpu.direct, 2)}; on: ${list(cpu.via, 2)}).`,
               `- nftables kernel CPU per connection (system time of a client opening and closing ${CONNECTIONS.toLocaleString('en')} TCP connections to the VIP one after another per run; median of ${RUNS} alternating pairs): metrics off ${kOff.toFixed(1)} µs, on ${kOn.toFixed(1)} µs, **${kOn >= kOff ? '+' : ''}${(kOn - kOff).toFixed(1)} µs per connection** (per pair ${f2(pairedRatio(conns.direct, conns.via))}x; runs off: ${list(conns.direct, 1)}; on: ${list(conns.via, 1)}; failed connects: ${connectErrors}).`,
               `- nftables, this process (the driver; on: the conntrack event and dump reads) CPU per connection during the wrk runs: off ${median(selfUs.off).toFixed(2)} µs, on ${median(selfUs.on).toFixed(2)} µs (runs off: ${list(selfUs.off, 2)}; on: ${list(selfUs.on, 2)}); \`nf_conntrack_acct\` was ${[...acctSeen.off].join('/')} in the off runs, ${[...acctSeen.on].join('/')} in the on runs.`,
+              `- nftables, this process's CPU per connection that is not to a VIP (metrics on; ${NON_VIP.toLocaleString('en')} TCP connections straight to the backend a run, then a conntrack flush sends their destroy events at once; the window is the client, the flush and three 250 ms drains; median of ${RUNS} alternating pairs): event socket unfiltered (before) ${median(agent.direct).toFixed(2)} µs, with the mark filter (after) **${median(agent.via).toFixed(2)} µs** (runs before: ${list(agent.direct, 2)}; after: ${list(agent.via, 2)}); events this process read per run: before ${list(nonVip.events.before, 0)}, after ${list(nonVip.events.after, 0)}; kernel CPU to send the events (the flusher's system time per connection): before ${median(nonVip.kernelUs.before).toFixed(2)} µs, after ${median(nonVip.kernelUs.after).toFixed(2)} µs; failed connects: ${nonVip.bad}; steal ${stealNote(agent.steal)}.`,
               `- nftables: the last "on" run (the per-connection client) was counted by the kernel (${seen?.connections ?? 0} connections, ${((seen?.bytes ?? 0) / 1e9).toFixed(2)} GB with the backend); wrk socket errors over all runs: ${errors}; steal: wrk ${stealNote(conn.steal)}, iperf3 ${stealNote(tput.steal)}.`,
             ],
           };
@@ -228,7 +271,7 @@ export async function bench(): Promise<string> {
     ...parts.flatMap((p) => p.rows),
     '',
     '- wrk: `-t 1 -c 16`, `Connection: close` (one new TCP connection per request), 3 s a run; iperf3: one TCP stream, 5 s a run. Servers: one Node HTTP process, iperf3.',
-    '- nftables: the VIP in the client\'s namespace (output DNAT), the backend across a veth; "on" installs the metrics table (`inet sextant_l4lb_metrics`: dynamic sets with counters, connections updated in NAT chains that run for a connection\'s first packet only, failures in filter chains that only TCP packets of connections not yet assured enter), turns on conntrack accounting (`nf_conntrack_acct=1`) and opens the conntrack sockets (destroy events, read every 250 ms, and a dump at read time) for bytes; "off" removes the table, puts accounting back to 0 and closes the sockets. Same driver, same VIPs; the client namespace\'s TIME_WAIT conntrack timeout is 2 s in both.',
+    '- nftables: the VIP in the client\'s namespace (output DNAT), the backend across a veth; "on" installs the metrics table (`inet sextant_l4lb_metrics`: dynamic sets with counters, connections updated in NAT chains that run for a connection\'s first packet only, failures in filter chains that only TCP packets of connections not yet assured enter), turns on conntrack accounting (`nf_conntrack_acct=1`) and opens the conntrack sockets (destroy events of the connections the table marked, a socket filter dropping the others in the kernel, read every 250 ms; and a dump at read time) for bytes; "off" removes the table, puts accounting back to 0 and closes the sockets. Same driver, same VIPs; the client namespace\'s TIME_WAIT conntrack timeout is 2 s in both.',
     '- userspace: two proxies in this process on loopback addresses, one with `metrics: false`, same backend servers.',
     ...parts.flatMap((p) => p.notes),
     '',

@@ -246,6 +246,11 @@ export class NftCounters {
     await this.opts.conntrack.sysctl.write(ACCT, before).catch((e: Error) => this.opts.log?.warn('vip_metrics_acct_restore_failed', { err: e }));
   }
 
+  /** The conntrack event socket: whether it has the filter, how many events it read (undefined: bytes off). */
+  get conntrackEvents(): { filtered: boolean; eventsRead: number } | undefined {
+    return this.ct && { filtered: this.ct.filtered, eventsRead: this.ct.eventsRead };
+  }
+
   private noBytes(why: string): void {
     if (why !== this.bytesOff) this.opts.log?.warn('vip_metrics_bytes_off', { reason: why, message: 'VIP bytes are not counted' });
     this.bytesOff = why;
