@@ -1,7 +1,7 @@
 /**
  * `sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR
  *  [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME]
- *  [--zk zk://H1:2181,H2:2181/sextant [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]]
+ *  [--zk zk://H1:2181,H2:2181/sextant [--zk-auth-file FILE] [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]]
  *  [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR]]
  *  (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev`
  * Mutual TLS by default on :5050 and :8080 (and the master's calls to agents): `--tls-dir DIR` holds
@@ -23,9 +23,10 @@ import { parseNamedVipV6Range, parseVipRanges } from './addresses.js';
 import { warmMasterSchemas } from './warm.js';
 import { limitsFromEnv } from './limits.js';
 import { DEFAULT_ZK_SESSION_TIMEOUT_MS, runHaMaster, type HaOptions } from './ha.js';
+import { checkZkAuth, readZkAuthFile } from './zk/acl.js';
 import { parseZkTarget } from './zk/session.js';
 
-const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR] [--admin-front nginx|node]] [--superuser UID [--superuser-password-file FILE]] [--vip-failure-threshold 0.5] [--vip-failure-min-connections 10] [--vip-drain-failing] [--vip-metrics-interval-ms 5000] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent);\n--admin-front nginx (default when /usr/sbin/nginx exists): nginx terminates TLS and serves the hot reads, the Node entry point behind it; node: the Node entry point alone.\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).\n--vip-failure-threshold RATE: a VIP backend failing this share of at least --vip-failure-min-connections connections in the\nlast minute is marked unhealthy in /net/v1/vips (network metrics, polled every --vip-metrics-interval-ms); --vip-drain-failing\nalso drains it (weight 0) until it recovers, never the last live backend of a VIP.';
+const USAGE = 'usage: sextant master --ip IP [--port 5050] [--marathon-port 8080] --work-dir DIR [--agent-timeout-ms 15000] [--heartbeat-interval-ms 1000] [--agent-release-grace-ms 86400000] [--hostname NAME] [--zk zk://HOST:PORT,.../PATH [--zk-auth-file FILE] [--zk-mesos-path /mesos] [--zk-session-timeout-ms 2000]] [--admin-port PORT [--admin-cert FILE --admin-key FILE] [--ca-dir DIR] [--admin-front nginx|node]] [--superuser UID [--superuser-password-file FILE]] [--vip-failure-threshold 0.5] [--vip-failure-min-connections 10] [--vip-drain-failing] [--vip-metrics-interval-ms 5000] (--tls-dir DIR | --tls-ca F --tls-cert F --tls-key F [--tls-ca-key F]) [--bootstrap-token-file F] | --insecure-dev\n\nRuns a master (Mesos API, Marathon, and the services of SEXTANT_MASTER_SERVICES) until SIGINT/SIGTERM.\nWith --zk: one of several masters over a ZooKeeper ensemble (leader election, store in ZooKeeper).\n--zk-auth-file FILE: a ZooKeeper digest credential user:password (file mode 0600; zk://user:password@... works too, visible in ps):\nthe masters\' znodes then carry its ACL (ALL for it, nothing for others; the election under --zk-mesos-path stays world-readable).\nWith --admin-port: the HTTPS entry point on this master (443 in production), certificate from --admin-cert/--admin-key or issued by the cluster CA in --ca-dir (default WORK_DIR/pki, created when absent);\n--admin-front nginx (default when /usr/sbin/nginx exists): nginx terminates TLS and serves the hot reads, the Node entry point behind it; node: the Node entry point alone.\n--superuser UID: create this superuser when the identity store holds no account yet; its password is read from\nthe file, else from $SEXTANT_SUPERUSER_PASSWORD.\nMutual TLS (required unless --insecure-dev): --tls-dir DIR with ca.crt, node.crt, node.key (this master\'s certificate) and ca.key\n(signs agents\' certificates), or --tls-ca/--tls-cert/--tls-key [--tls-ca-key]; --bootstrap-token-file FILE: the token agents\nregister with the first time (TLS bootstrap). --insecure-dev: plain HTTP without client certificates (development and tests only).\n--vip-failure-threshold RATE: a VIP backend failing this share of at least --vip-failure-min-connections connections in the\nlast minute is marked unhealthy in /net/v1/vips (network metrics, polled every --vip-metrics-interval-ms); --vip-drain-failing\nalso drains it (weight 0) until it recovers, never the last live backend of a VIP.';
 
 function int(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -51,6 +52,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
       zk: { type: 'string' },
       'zk-mesos-path': { type: 'string' },
       'zk-session-timeout-ms': { type: 'string' },
+      'zk-auth-file': { type: 'string' },
       'admin-port': { type: 'string' },
       'admin-cert': { type: 'string' },
       'admin-key': { type: 'string' },
@@ -76,6 +78,7 @@ export function parseMasterArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (!values.ip) throw new ConfigError('--ip', 'is required');
   if (isUnspecified(values.ip)) throw new ConfigError('--ip', `'${values.ip}' listens on every interface: give the node's internal address (or a loopback one)`);
   if (!values['work-dir']) throw new ConfigError('--work-dir', 'is required');
+  if (values.zk === undefined && values['zk-auth-file'] !== undefined) throw new ConfigError('--zk-auth-file', 'needs --zk');
   const ha = values.zk === undefined ? undefined : parseHa(values, env);
   if ((values['admin-cert'] === undefined) !== (values['admin-key'] === undefined)) throw new ConfigError(values['admin-cert'] ? '--admin-key' : '--admin-cert', 'is required with the other');
   if (values['admin-port'] === undefined && (values['admin-cert'] || values['ca-dir'])) throw new ConfigError('--admin-port', 'is required with --admin-cert/--admin-key/--ca-dir');
@@ -182,14 +185,18 @@ function parseNetmetrics(values: Record<string, string | boolean | undefined>, e
 
 function parseHa(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): HaOptions {
   const zk = String(values.zk);
-  parseZkTarget(zk, '--zk'); // throws ConfigError naming the flag
+  const target = parseZkTarget(zk, '--zk'); // throws ConfigError naming the flag
+  if (target.auth) checkZkAuth(target.auth, '--zk');
+  const authFile = values['zk-auth-file'] === undefined ? undefined : String(values['zk-auth-file']);
+  if (authFile !== undefined && target.auth) throw new ConfigError('--zk-auth-file', 'the --zk URL carries a credential too: give one of them (the file keeps it out of `ps`)');
+  const auth = authFile === undefined ? undefined : readZkAuthFile(authFile);
   const path = values['zk-mesos-path'] === undefined ? '/mesos' : String(values['zk-mesos-path']);
   if (!/^\/[^\0]*[^/]$|^\/$/.test(path)) throw new ConfigError('--zk-mesos-path', `'${path}' is not an absolute ZooKeeper path`);
   const timeout = int(values['zk-session-timeout-ms'] as string | undefined, '--zk-session-timeout-ms', DEFAULT_ZK_SESSION_TIMEOUT_MS);
   if (timeout < 400) throw new ConfigError('--zk-session-timeout-ms', `${timeout} is below 400 ms`);
   const max = int(env.SEXTANT_ZK_MAX_VALUE_BYTES, 'SEXTANT_ZK_MAX_VALUE_BYTES', 1_000_000);
   if (max < 1 || max > 1_040_000) throw new ConfigError('SEXTANT_ZK_MAX_VALUE_BYTES', `${max} is not within 1..1040000 (ZooKeeper's jute.maxbuffer is 1 MiB per request)`);
-  return { zk, mesosPath: path, sessionTimeoutMs: timeout, maxValueBytes: max };
+  return { zk, mesosPath: path, sessionTimeoutMs: timeout, maxValueBytes: max, ...(auth ? { auth } : {}) };
 }
 
 export async function main(argv: string[], services: ServiceBuilders<MasterHandle> = () => [], front?: MasterFront, preload?: () => Promise<void>): Promise<number> {

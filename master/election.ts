@@ -170,8 +170,9 @@ export class ZkElection extends EventEmitter implements Fence {
 
   private async contend(): Promise<void> {
     const { session, path, info } = this.o;
-    await session.mkdirp(path);
-    this.mine = await session.create(`${path === '/' ? '' : path}/${PREFIX}`, Buffer.from(JSON.stringify(info)), CreateMode.EPHEMERAL_SEQUENTIAL);
+    // world-READ: Mesos-DNS, agents and the reference mesos-dns find the leader without a credential.
+    await session.mkdirp(path, session.worldReadAcl);
+    this.mine = await session.create(`${path === '/' ? '' : path}/${PREFIX}`, Buffer.from(JSON.stringify(info)), CreateMode.EPHEMERAL_SEQUENTIAL, session.worldReadAcl);
     this.o.log.info('election_contending', { znode: this.mine, pid: info.pid });
     await this.refresh();
   }

@@ -16,6 +16,7 @@ import { limitsFromEnv } from './limits.js';
 import { warmMasterSchemas } from './warm.js';
 import { Master, type MasterOptions } from './master.js';
 import { ZkKvStore } from './store/zk.js';
+import { secureMasterZnodes } from './zk/acl.js';
 import { CreateMode, parseZkTarget, ZK, zkCode, ZkSession } from './zk/session.js';
 
 export interface HaOptions {
@@ -25,6 +26,8 @@ export interface HaOptions {
   mesosPath?: string;
   sessionTimeoutMs?: number;
   maxValueBytes?: number;
+  /** Digest credential `user:password` (from --zk-auth-file; one in the URL works too): znodes get its ACL (master/zk/acl.ts). */
+  auth?: string;
 }
 
 /** 2 s: a dead leader is replaced within about 2-3 s (docs/benchmarks/ha.md; 4 s could not meet a 3 s failover). */
@@ -44,7 +47,7 @@ export interface HaRun {
 const TAKEOVER_ATTEMPTS = 3;
 
 export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logger, onLeader: (m: Master) => Promise<() => Promise<void>>, onListening: (ip: string, port: number, marathonPort: number) => void): Promise<HaRun> {
-  const target = parseZkTarget(ha.zk);
+  const target = { ...parseZkTarget(ha.zk), ...(ha.auth ? { auth: ha.auth } : {}) };
   // Before contending: the new leader's route building must not spend seconds in ajv.
   warmMasterSchemas(opts.limits ?? limitsFromEnv());
   const sessionTimeoutMs = ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS;
@@ -93,6 +96,7 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
     // wait for it to come back and take over again, as long as this master is still elected.
     for (let attempt = 1; ; attempt++) {
       try {
+        await secureMasterZnodes(session, chroot, ha.mesosPath ?? '/mesos', log);
         const store = new ZkKvStore(session, chroot, { fence: election, ...(ha.maxValueBytes ? { maxValueBytes: ha.maxValueBytes } : {}) });
         await store.open();
         master = new Master({ ...opts, store, registry, logger: log, servicesPending: true });

@@ -258,7 +258,7 @@ export class ZkKvStore implements KvStore {
       if (set.code !== ZK.NO_NODE) throw new Error(`setData ${path} failed (ZooKeeper code ${set.code})`);
       const parent = path.slice(0, path.lastIndexOf('/'));
       if (parent !== this.root) await this.zk.mkdirp(parent); // empty parents carry no value
-      const made = await this.commit((tx) => tx.create(path, data));
+      const made = await this.commit((tx) => tx.create(path, data, this.zk.acl));
       if (!made) {
         this.known.add(path);
         return this.done(t0);

@@ -41,3 +41,42 @@ for (const [args, env, field] of [
     t.equal((e as ConfigError).field, field, `names ${field}: ${(e as Error).message}`);
   });
 }
+
+t.test('--zk-auth-file: a 0600 file user:password is the credential; anything else is refused naming the flag', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync, chmodSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'zk-auth-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string, mode = 0o600) => {
+    const p = join(dir, name);
+    writeFileSync(p, text, { mode });
+    chmodSync(p, mode);
+    return p;
+  };
+  const ok = parseMasterArgs([...base, '--zk', 'zk://h/s', '--zk-auth-file', file('ok', 'sextant:pw-1\n')], {}).ha!;
+  t.equal(ok.auth, 'sextant:pw-1');
+  t.equal(ok.zk, 'zk://h/s', 'the URL stays without the secret');
+  const bad = (args: string[], why: RegExp, field = '--zk-auth-file') => {
+    const e = (() => {
+      try {
+        parseMasterArgs([...base, ...args], {});
+      } catch (err) {
+        return err;
+      }
+    })();
+    t.ok(e instanceof ConfigError, `ConfigError for ${args.join(' ')}`);
+    t.equal((e as ConfigError).field, field);
+    t.match((e as Error).message, why);
+  };
+  bad(['--zk', 'zk://h/s', '--zk-auth-file', file('wide', 'sextant:pw', 0o644)], /mode 0644: group or others may read .*chmod 600/);
+  bad(['--zk', 'zk://h/s', '--zk-auth-file', file('group', 'sextant:pw', 0o640)], /mode 0640/);
+  bad(['--zk', 'zk://h/s', '--zk-auth-file', join(dir, 'absent')], /cannot read .*ENOENT/);
+  bad(['--zk', 'zk://h/s', '--zk-auth-file', dir], /not a regular file/);
+  bad(['--zk', 'zk://h/s', '--zk-auth-file', file('nouser', ':pw')], /user:password/);
+  bad(['--zk', 'zk://h/s', '--zk-auth-file', file('nopw', 'sextant:')], /user:password/);
+  bad(['--zk', 'zk://h/s', '--zk-auth-file', file('two', 'a:b\nc:d\n')], /more than one line/);
+  bad(['--zk', 'zk://u:p@h/s', '--zk-auth-file', file('both', 'a:b')], /carries a credential too/);
+  bad(['--zk-auth-file', file('nozk', 'a:b')], /needs --zk/);
+  bad(['--zk', 'zk://justuser@h/s'], /user:password/, '--zk');
+});

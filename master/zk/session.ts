@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import { ConfigError } from '../../common/index.js';
 import { parseZkUrl, zkConnectString } from '../../common/zk-url.js';
+import { privateAcl, worldReadAcl, type ZkAcl } from './acl.js';
 
 export const ZK = zookeeper.Exception;
 export const CreateMode = zookeeper.CreateMode;
@@ -62,6 +63,14 @@ export class ZkSession extends EventEmitter {
 
   get state(): SessionState {
     return this.st;
+  }
+  /** The masters' own znodes: ALL for the credential's digest identity, nothing for world (open without a credential). */
+  get acl(): ZkAcl[] {
+    return privateAcl(this.target.auth);
+  }
+  /** Znodes others read without a credential (the election under /mesos): world READ, ALL for the identity. */
+  get worldReadAcl(): ZkAcl[] {
+    return worldReadAcl(this.target.auth);
   }
   get sessionTimeoutMs(): number {
     return this.opts.sessionTimeoutMs ?? 4000;
@@ -164,11 +173,13 @@ export class ZkSession extends EventEmitter {
   exists(path: string, watch?: () => void): Promise<boolean> {
     return this.call<zookeeper.Stat | null>((cb) => (watch ? this.client.exists(path, watch, cb) : this.client.exists(path, cb))).then((s) => !!s);
   }
-  create(path: string, data: Buffer | undefined, mode: number = CreateMode.PERSISTENT): Promise<string> {
-    return this.call<string>((cb) => this.client.create(path, data ?? (null as unknown as Buffer), mode, cb));
+  /** Create a znode with `acl` (default: this session's private ACL). */
+  create(path: string, data: Buffer | undefined, mode: number = CreateMode.PERSISTENT, acl: ZkAcl[] = this.acl): Promise<string> {
+    return this.call<string>((cb) => this.client.create(path, data ?? (null as unknown as Buffer), acl, mode, cb));
   }
-  mkdirp(path: string): Promise<string> {
-    return this.call<string>((cb) => this.client.mkdirp(path, cb));
+  /** Create `path` and its missing parents with `acl` (default: this session's private ACL). */
+  mkdirp(path: string, acl: ZkAcl[] = this.acl): Promise<string> {
+    return this.call<string>((cb) => this.client.mkdirp(path, acl, cb));
   }
   remove(path: string, version = -1): Promise<void> {
     return this.call<void>((cb) => this.client.remove(path, version, (e) => cb(e, undefined)));
