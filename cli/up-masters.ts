@@ -17,6 +17,11 @@
  * certificates at their bootstrap) and, unless --no-admin, an HTTPS entry point with a certificate
  * `up` issues for the addresses it is reached on (cli/up-tls.ts); the status file's `entry` follows
  * the leader.
+ * ZooKeeper behind digest ACLs (#30, cli/up-zk-auth.ts): a random credential in
+ * `<work-dir>/zk-auth` (0600) for every master (`--zk-auth-file`); the store is theirs alone, the
+ * election under /mesos world-readable (agents and Mesos-DNS need no credential). The servers'
+ * AdminServer is off, their four-letter words limited to srvr/ruok/mntr/stat, and each listens on
+ * its master's address only (master/zk/ensemble.ts).
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +34,7 @@ import { ZkEnsemble } from '../master/index.js';
 import { masterIpOf, type UpOptions } from './up-args.js';
 import { running, say, startChild, terminate, waitLine, type Child, type Wrap } from './up-child.js';
 import type { StatusFile } from './up-status.js';
+import { lockZkRoot, zkAuthFile } from './up-zk-auth.js';
 
 /** The masters' ZooKeeper session timeout: a dead leader's znode goes after this long. */
 export const UP_ZK_SESSION_TIMEOUT_MS = 2000;
@@ -72,6 +78,8 @@ export interface HaMasters {
   zk: string;
   /** zk://.../mesos: where the masters' election znodes are (agents' --master). */
   electionZk: string;
+  /** The masters' ZooKeeper credential file (`user:password`, 0600): the store's znodes are its alone. */
+  zkAuthFile: string;
   masters: UpMaster[];
   ensemble: ZkEnsemble;
   leader(): UpMaster | undefined;
@@ -119,8 +127,15 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
     for (const z of ensemble.servers) say(`zookeeper ${z.id}: pid ${z.pid} ${z.address} (data ${join(o.workDir, 'zookeeper', `server${z.id}`)})`);
     const zk = ensemble.url('/sextant');
     const electionZk = ensemble.url('/mesos');
+    // #30: the store behind a digest ACL; the credential in a 0600 file, never on a command line.
+    const zkAuth = zkAuthFile(o.workDir);
+    const hostConnect = hostIps.map((h) => `${h}:${o.zkPorts.client}`).join(',');
+    await step(`locking ZooKeeper's root, /sextant and /mesos to the credential in ${zkAuth.file} (0600)`, () =>
+      lockZkRoot(hostConnect, zkAuth.auth, '/sextant', '/mesos').catch((e: Error) => Promise.reject(new Error(`could not set ZooKeeper's ACLs with the credential in ${zkAuth.file}: ${e.message}`))),
+    );
     status.update((s) => {
       s.zk = zk;
+      s.zk_auth_file = zkAuth.file;
       s.zookeeper = ensemble.servers.map((z) => ({ address: z.address, pid: z.pid ?? 0, state: 'running' }));
     });
     // Each master's own certificate (IP SAN and spiffe identity of its address) and its entry point's.
@@ -137,7 +152,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
     const restartable = (how: string) => /^code [1-9]/.test(how) || how === 'SIGKILL';
     const launch = (n: number, ip: string, restarts: number): Child => {
       const argv = ['master', '--ip', ip, '--port', String(o.masterPort), '--marathon-port', String(o.marathonPort), '--work-dir', join(o.workDir, `master-${n}`),
-        '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS), ...(secArgs.get(n) ?? ['--insecure-dev']), ...extraArgs];
+        '--agent-timeout-ms', String(o.agentTimeoutMs), '--zk', zk, '--zk-auth-file', zkAuth.file, '--zk-session-timeout-ms', String(UP_ZK_SESSION_TIMEOUT_MS), ...(secArgs.get(n) ?? ['--insecure-dev']), ...extraArgs];
       let pid = 0;
       const c = startChild(`master-${n}`, argv, logDir, (how) => {
         status.update((s) => s.masters.filter((x) => x.pid === pid).forEach((x) => Object.assign(x, { state: 'exited', exit: how, leader: false })));
@@ -220,7 +235,7 @@ export async function startHaMasters(o: UpOptions, logDir: string, status: Statu
         });
       }
     };
-    return { zk, electionZk, masters, ensemble, leader: () => leader, waitLeader, stop };
+    return { zk, electionZk, zkAuthFile: zkAuth.file, masters, ensemble, leader: () => leader, waitLeader, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -55,6 +55,8 @@ export interface UpStatus {
   /** With --masters 3|5: the ZooKeeper servers this run started, and the masters' store URL. */
   zookeeper?: ZooKeeperStatus[];
   zk?: string;
+  /** Path of the masters' ZooKeeper credential (`user:password`, 0600); the secret itself is never in this file. */
+  zk_auth_file?: string;
   /** A superuser token for this cluster's ACS (`Authorization: token=<jwt>`), once logged in. */
   token?: string;
   /** Under mutual TLS: the operator's client certificate and key (paths) for the component ports (`--cert`/`--key`). */

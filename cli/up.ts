@@ -250,6 +250,7 @@ function printSummary(o: UpOptions, masterUrl: string, marathonUrl: string, task
     const lead = ha.leader();
     for (const m of ha.masters) say(`  master ${m.n}   ${m.mesos}/master/state   ${m.marathon}/v2/apps${m.entry ? `   entry ${m.entry}` : ''}${m === lead ? '   (leader)' : ''}`);
     say(`  zookeeper  ${ha.ensemble.connect}   (store ${ha.zk}, election ${ha.electionZk})`);
+    say(`             the store needs the credential in ${ha.zkAuthFile} (digest ACL, mode 0600); the election is world-readable`);
     say(`  leader     master ${lead?.n ?? '?'}: any master answers (followers redirect or proxy to the leader)`);
   } else {
     say(`  master     ${masterUrl}/master/state`);

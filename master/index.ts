@@ -9,4 +9,6 @@ export { AddressBook, parseNamedVipV6Range, parseVipRanges, RESERVED_RANGES, typ
 export { DEFAULT_LIMITS, LIMIT_ENV, limitsFromEnv, type Limits } from './limits.js';
 export { main as masterMain, parseMasterArgs } from './cli.js';
 export { storeHealthCheck, STORE_HEALTH_KEY } from './store-health.js';
+export { ZK, zkCode, ZkSession } from './zk/session.js';
+export { readZkAuthFile, secureMasterZnodes, checkZkAuth } from './zk/acl.js';
 export { ZkEnsemble, zooKeeperServerProblems, fourLetter, type ZkEnsembleOptions, type ZkServer, type ZkServerPorts } from './zk/ensemble.js';

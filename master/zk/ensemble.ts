@@ -224,7 +224,7 @@ export class ZkEnsemble {
       `maxSessionTimeout=${this.o.maxSessionTimeoutMs ?? tick * 50}`,
       'maxClientCnxns=0',
       'admin.enableServer=false',
-      '4lw.commands.whitelist=srvr,ruok,mntr,stat',
+      '4lw.commands.whitelist=srvr,ruok,mntr',
       'preAllocSize=1024',
       // Leader election when a peer is cut off (packets dropped, not refused): each connection attempt
       // to it blocks the election's sender for cnxTimeout (5 s by default), and the notification

@@ -23,6 +23,7 @@ export interface HaStatus {
   agents: { id: string; ip: string; api: string; pid: number; netns: string | null; state: string }[];
   zookeeper?: { address: string; pid: number; state: string }[];
   zk?: string;
+  zk_auth_file?: string;
   entry?: string;
   ca?: string;
   token?: string;

@@ -7,17 +7,22 @@
  * entry point; the agents re-register with the new leader over TLS; the app's name resolves in an
  * agent's namespace. From the attacker's side (another namespace on the same bridge, another
  * "host"): a follower's and the leader's component ports, and an agent's, refuse an anonymous
- * caller and a caller with a certificate of another CA, and serve one of the cluster CA.
+ * caller and a caller with a certificate of another CA, and serve one of the cluster CA; an
+ * anonymous ZooKeeper client gets NoAuth on the store (reading, listing, writing, creating) and on
+ * the election (no fake leader, no removing the real one), still reads the leader under /mesos,
+ * and the 4lw that list sessions are off; the credential is in a 0600 file, not in the status file
+ * nor on any master's command line.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requestJson } from '../../common/http.js';
 import { alive, createNetns, eventually, makeTestPki, requireTools, requireZooKeeperServer, type Netns } from '../lib/index.js';
-import { cliWithToken } from './up-lib.js';
 import { startHaNetnsUp, type HaNetnsCluster, type HaStatus } from './ha-netns-up.js';
+import { cliWithToken } from './up-lib.js';
+import { zkAnonProbe } from './zk-anon-probe.js';
 
 t.setTimeout(600_000);
 const sh = promisify(execFile);
@@ -107,6 +112,24 @@ t.test('sextant up --masters 3 --netns, secure: CLI through the entry points acr
       t.equal(r.code, 0, `control plane on ${ip}: ${what} refused (${r.error})`);
     }
   }
+  // ZooKeeper (#30): the store behind the masters' digest ACL, the election world-readable only.
+  const zkHosts = /^zk:\/\/([^/]+)\//.exec(s0.zk ?? '')?.[1];
+  t.ok(zkHosts && !zkHosts.includes('@'), `the status file's zk URL carries no credential (${s0.zk})`);
+  const [zkHost, zkPort] = [zkHosts!.split(',')[0]!.split(':')[0]!, Number(zkHosts!.split(',')[0]!.split(':')[1])];
+  const probe = await zkAnonProbe(evil, zkHosts!, { host: zkHost, port: zkPort });
+  for (const [op, got] of Object.entries(probe.ops).filter(([op]) => !/^(getChildren \/mesos|getData \/mesos)/.test(op)))
+    t.equal(got, 'NO_AUTH', `anonymous ZooKeeper client in the attacker's namespace: ${op} -> ${got}`);
+  t.equal(probe.ops['getChildren /mesos'], 'ok', 'it lists the election under /mesos');
+  t.equal(probe.ops['getData /mesos/<leader>'], 'ok', 'and reads the leader znode');
+  t.match(JSON.parse(probe.leader ?? '{}'), { address: { ip: leader.ip, port: c.plan.masterPort } }, 'which names the leader');
+  for (const w of ['stat', 'dump']) t.match(probe.words[w], /is not executed because it is not in the whitelist/, `4lw ${w} (lists sessions) is not served: ${JSON.stringify(probe.words[w]?.slice(0, 80))}`);
+  t.ok(s0.zk_auth_file, `the status file names the credential file (${s0.zk_auth_file})`);
+  t.equal(statSync(s0.zk_auth_file!).mode & 0o777, 0o600, 'mode 0600');
+  const secret = readFileSync(s0.zk_auth_file!, 'utf8').trim();
+  t.match(secret, /^sextant:\S{20,}$/, 'a generated user:password');
+  t.notOk(readFileSync(c.statusFile, 'utf8').includes(secret.split(':')[1]!), 'the secret is not in the status file');
+  for (const m of s0.masters) t.notOk(readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').includes(secret.split(':')[1]!), `nor on master pid ${m.pid}'s command line`);
+
   const anonEntry = await cliWithToken(dir, follower.entry!, s0.ca!, '', ['app', 'ls']);
   t.not(anonEntry.code, 0, `a follower's entry point without a token refuses: ${anonEntry.out.trim().split('\n').pop()}`);
 
