@@ -136,3 +136,22 @@ t.test('a master with the wrong credential (or none) is refused on takeover with
   const none = await session(t);
   await t.rejects(new ZkKvStore(none, chroot).get('k'), { message: /NoAuth|-102/ }, 'a master without a credential cannot read the store');
 });
+
+t.test('after a reconnection, requests made while the connection was down carry the credential (no NoAuth)', async (t) => {
+  const { s, zk } = await store(t);
+  await s.put('agents/a1', { v: 1 });
+  const cm = (zk.client as unknown as { connectionManager: { socket: { destroy(): void }; credentials: unknown[] } }).connectionManager;
+  for (let round = 1; round <= 3; round++) {
+    // Issued the moment the client sees the connection gone: queued before the new connection's auth packet.
+    const queued = new Promise<unknown>((resolve) => {
+      const read = () => zk.getData(s.pathOf('agents/a1')).then((r) => JSON.parse(String(r.data)) as unknown, (e: unknown) => `ZooKeeper code ${zkCode(e)}`);
+      const on = (st: string) => st === 'disconnected' && (zk.off('state', on), resolve(read()));
+      zk.on('state', on);
+    });
+    cm.socket.destroy();
+    const got = await queued;
+    t.same(got, { v: 1 }, `round ${round}: a read queued while disconnected is answered, not NoAuth`);
+    await s.put('agents/a1', { v: 1 });
+  }
+  t.equal(cm.credentials.length, 1, 'the credential is held once, not once per reconnection');
+});

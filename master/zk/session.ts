@@ -45,6 +45,38 @@ export interface ZkSessionOptions {
 
 type Cb<T> = (e: Error | zookeeper.Exception | null, v: T) => void;
 
+/** node-zookeeper-client's packet type of an auth packet (jute OP_CODES.AUTH). */
+const OP_AUTH = 100;
+
+interface Packet {
+  request: { header: { type: number } | null };
+}
+interface ConnectionManagerInternals {
+  onSocketConnected(this: ConnectionManagerInternals): void;
+  packetQueue: { queue: Packet[] };
+}
+
+/**
+ * On a new connection node-zookeeper-client queues the auth packets behind the requests made
+ * while the connection was down, so the server would run those without the credential: NoAuth on
+ * the masters' znodes after any reconnection (a store write or a read that waited for the
+ * connection). This moves the auth packets to the front of the queue, as ZooKeeper's Java client
+ * sends them. It reaches into the client's connection manager (node-zookeeper-client 1.1.x);
+ * should that change, connecting with a credential fails here rather than later with NoAuth.
+ */
+function authFirst(c: zookeeper.Client): void {
+  const cm = (c as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
+  if (typeof cm?.onSocketConnected !== 'function' || !Array.isArray(cm.packetQueue?.queue))
+    throw new Error('node-zookeeper-client: its connection manager is not the one ZkSession knows (authFirst): a digest credential could be sent after requests');
+  const sendConnect = cm.onSocketConnected;
+  cm.onSocketConnected = function (this: ConnectionManagerInternals) {
+    sendConnect.call(this);
+    const q = this.packetQueue.queue;
+    const auth = q.filter((p) => p.request.header?.type === OP_AUTH);
+    if (auth.length && q.indexOf(auth[auth.length - 1]!) !== auth.length - 1) this.packetQueue.queue = [...auth, ...q.filter((p) => p.request.header?.type !== OP_AUTH)];
+  };
+}
+
 /** Events: 'state' (SessionState). */
 export class ZkSession extends EventEmitter {
   readonly target: ZkTarget;
@@ -88,7 +120,13 @@ export class ZkSession extends EventEmitter {
     this.c = c;
     this.set('connecting');
     const mine = () => this.c === c;
-    c.on('connected', () => mine() && (this.target.auth && c.addAuthInfo('digest', Buffer.from(this.target.auth)), this.set('connected')));
+    if (this.target.auth) {
+      // Once, before connecting: the client sends it on every (re)connection (adding it on each
+      // 'connected' would pile up copies); authFirst puts it ahead of requests queued meanwhile.
+      authFirst(c);
+      c.addAuthInfo('digest', Buffer.from(this.target.auth));
+    }
+    c.on('connected', () => mine() && this.set('connected'));
     c.on('disconnected', () => mine() && this.set('disconnected'));
     c.on('expired', () => mine() && this.set('expired'));
     c.connect();
