@@ -12,13 +12,18 @@ export interface ZkUrl {
   auth?: string;
 }
 
+/** The URL with its credential (`user:pass@`) masked, for messages and logs. */
+export function redactZkUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1******@');
+}
+
 export function parseZkUrl(url: string, field = 'Zk'): ZkUrl {
   const m = /^zk:\/\/(?:([^@/]*)@)?([^/]+)(\/.*)?$/.exec(url);
-  if (!m) throw new ConfigError(field, `invalid zk url ${url} (want zk://host:port[,host:port]/path)`);
+  if (!m) throw new ConfigError(field, `invalid zk url ${redactZkUrl(url)} (want zk://host:port[,host:port]/path)`);
   const hosts = m[2]!.split(',').map((h) => {
     const hp = /^\[([^\]]+)\](?::(\d+))?$/.exec(h) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(h);
     const port = Number(hp?.[2] ?? 2181);
-    if (!hp || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(field, `bad zk host ${h} in ${url}`);
+    if (!hp || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(field, `bad zk host ${h} in ${redactZkUrl(url)}`);
     return { host: hp[1]!, port };
   });
   const path = (m[3] ?? '/').replace(/\/+$/, '') || '/';

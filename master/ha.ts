@@ -17,6 +17,7 @@ import { warmMasterSchemas } from './warm.js';
 import { Master, type MasterOptions } from './master.js';
 import { ZkKvStore } from './store/zk.js';
 import { secureMasterZnodes } from './zk/acl.js';
+import { checkZkAccess } from './zk/access.js';
 import { CreateMode, parseZkTarget, ZK, zkCode, ZkSession } from './zk/session.js';
 
 export interface HaOptions {
@@ -53,6 +54,11 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
   const sessionTimeoutMs = ha.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS;
   const session = new ZkSession(target, { sessionTimeoutMs });
   await session.connect();
+  // A wrong or missing credential against a locked tree: stop here, naming it, before creating anything.
+  await checkZkAccess(session, target.path, ha.mesosPath ?? '/mesos').catch((e: unknown) => {
+    session.close();
+    throw e;
+  });
   const registry = opts.registry ?? createRegistry();
   const port = opts.port ?? 5050;
   const marathonPort = opts.marathonPort ?? 8080;
@@ -136,7 +142,10 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
       void stop().then(() => finish(1));
     }
   });
-  await election.start();
+  await election.start().catch(async (e: unknown) => {
+    await stop(); // the follower port and the session: nothing may keep this process alive
+    throw e;
+  });
   return {
     done,
     async stop() {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../common/errors.js';
 import { Fields, loadConfigFile } from '../../common/config.js';
 import { splitHostPort } from './state.js';
+import { redactZkUrl } from '../../common/zk-url.js';
 
 export interface MesosDnsConfig {
   RefreshSeconds: number;
@@ -140,7 +141,7 @@ export function validate(c: MesosDnsConfig): MesosDnsConfig {
   if (c.StateTimeoutSeconds <= 0) throw new ConfigError('StateTimeoutSeconds', `Invalid HTTP Timeout: ${c.StateTimeoutSeconds}`);
   const domain = c.Domain.toLowerCase();
   if (!DOMAIN_RE.test(domain)) throw new ConfigError('Domain', `${domain} is not a valid domain name`);
-  if (c.Zk && !/^zk:\/\/[^/]+(\/.*)?$/.test(c.Zk)) throw new ConfigError('Zk', `invalid zk url ${c.Zk} (want zk://host:port[,host:port]/path)`);
+  if (c.Zk && !/^zk:\/\/[^/]+(\/.*)?$/.test(c.Zk)) throw new ConfigError('Zk', `invalid zk url ${redactZkUrl(c.Zk)} (want zk://host:port[,host:port]/path)`);
   if (c.CertFile && !c.KeyFile) throw new ConfigError('KeyFile', 'Missing private key');
   if (!c.CertFile && c.KeyFile) throw new ConfigError('CertFile', 'Missing certificate');
   for (const k of ['Port', 'HttpPort'] as const) if (c[k] < 0 || c[k] > 65535) throw new ConfigError(k, `illegal port ${c[k]}`);

@@ -80,3 +80,18 @@ t.test('--zk-auth-file: a 0600 file user:password is the credential; anything el
   bad(['--zk-auth-file', file('nozk', 'a:b')], /needs --zk/);
   bad(['--zk', 'zk://justuser@h/s'], /user:password/, '--zk');
 });
+
+t.test('a bad --zk URL with a credential: the error masks the credential', async (t) => {
+  for (const url of ['zk://sextant:hunter2@h:99999/s', 'zk://sextant:hunter2@h/a//b', 'zkx://sextant:hunter2@h/s']) {
+    const e = (() => {
+      try {
+        parseMasterArgs([...base, '--zk', url], {});
+      } catch (err) {
+        return err as Error;
+      }
+    })();
+    t.ok(e instanceof ConfigError, `refused: ${e?.message}`);
+    t.notMatch(e?.message ?? '', /hunter2/, 'no password in the message');
+    t.match(e?.message ?? '', /\*\*\*\*\*\*@/, 'masked');
+  }
+});

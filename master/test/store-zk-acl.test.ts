@@ -11,6 +11,7 @@ import { ZkDetector, ZkMetrics } from '../../dns/index.js';
 import { masterInfo, ZkElection } from '../election.js';
 import { ZkKvStore } from '../store/zk.js';
 import { aclOf, describeAcl, digestId, OPEN_ACL, secureMasterZnodes } from '../zk/acl.js';
+import { checkZkAccess } from '../zk/access.js';
 import { ZkSession, ZK, zkCode } from '../zk/session.js';
 import { startEnsemble, uniqueName } from '../../test/lib/index.js';
 import { storeContract } from './store-contract.js';
@@ -154,4 +155,24 @@ t.test('after a reconnection, requests made while the connection was down carry 
     await s.put('agents/a1', { v: 1 });
   }
   t.equal(cm.credentials.length, 1, 'the credential is held once, not once per reconnection');
+});
+
+t.test('checkZkAccess (before contending): asks, changes nothing, names the znode and the credential', async (t) => {
+  const chroot = `/${uniqueName('pre')}`;
+  const mesos = `/${uniqueName('mesos')}`;
+  const [anon, right, wrong] = [await session(t), await session(t, AUTH), await session(t, 'sextant:guess')];
+  for (const s of [anon, right, wrong]) await checkZkAccess(s, chroot, mesos); // a fresh tree: anyone may start it
+  t.notOk(await right.exists(chroot), 'nothing created by the check');
+  const s = new ZkKvStore(right, chroot);
+  await s.open();
+  await checkZkAccess(right, chroot, mesos);
+  await t.rejects(checkZkAccess(wrong, chroot, mesos), /refuses this master the store \(\/.*\): \/.*\/kv is locked to another identity.*credential \(user 'sextant'.*is not the one it was locked with/);
+  await t.rejects(checkZkAccess(anon, chroot, mesos), /has no credential: give it --zk-auth-file/);
+  // The election locked (world READ), the store not yet made: the election is named, the hash is not shown.
+  const chroot2 = `/${uniqueName('pre')}`;
+  await right.mkdirp(mesos, right.worldReadAcl);
+  const e = await checkZkAccess(anon, chroot2, mesos).then(() => undefined, (err: Error) => err.message);
+  t.match(e, new RegExp(`refuses this master the election \\(${mesos}\\): ${mesos} is locked to world:anyone=READ digest:sextant:…=ALL; this master has no credential`));
+  t.notMatch(e, digestId(AUTH).split(':')[1]!, 'not the digest hash');
+  await checkZkAccess(right, chroot2, mesos);
 });

@@ -53,6 +53,11 @@ export function describeAcl(acls: ZkAcl[]): string {
   return acls.map((a) => `${a.id.scheme}:${a.id.id}=${perm(permsOf(a))}`).join(' ');
 }
 
+/** describeAcl with digest hashes cut (`digest:sextant:…=ALL`): for log lines and errors, which carry no part of the credential. */
+export function describeAclMasked(acls: ZkAcl[]): string {
+  return describeAcl(acls).replace(/(digest:[^:\s]+:)\S+?=/g, '$1…=');
+}
+
 export function sameAcl(a: ZkAcl[], b: ZkAcl[]): boolean {
   const key = (l: ZkAcl[]) => l.map((x) => `${x.id.scheme}:${x.id.id}:${permsOf(x)}`).sort().join(',');
   return key(a) === key(b);
@@ -103,7 +108,7 @@ export async function secureTree(client: zookeeper.Client, path: string, acl: Zk
       if (code(e) !== NO_NODE) throw e;
     }
   }
-  log?.warn('zk_acl_secured', { path, znodes: changed, acl: describeAcl(acl), was: describeAcl(now), why: 'znodes an open (older) cluster created: they now carry the credential\'s ACL' });
+  log?.warn('zk_acl_secured', { path, znodes: changed, acl: describeAclMasked(acl), was: describeAclMasked(now), why: 'znodes an open (older) cluster created: they now carry the credential\'s ACL' });
   return changed;
 }
 

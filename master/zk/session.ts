@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import { ConfigError } from '../../common/index.js';
-import { parseZkUrl, zkConnectString } from '../../common/zk-url.js';
+import { parseZkUrl, redactZkUrl, zkConnectString } from '../../common/zk-url.js';
 import { privateAcl, worldReadAcl, type ZkAcl } from './acl.js';
 
 export const ZK = zookeeper.Exception;
@@ -26,7 +26,7 @@ export interface ZkTarget {
  */
 export function parseZkTarget(url: string, flag = '--zk'): ZkTarget {
   const z = parseZkUrl(url, flag);
-  if (z.path !== '/' && z.path.split('/').slice(1).some((seg) => seg === '' || seg === '.' || seg === '..')) throw new ConfigError(flag, `bad zk path ${z.path} in ${url}`);
+  if (z.path !== '/' && z.path.split('/').slice(1).some((seg) => seg === '' || seg === '.' || seg === '..')) throw new ConfigError(flag, `bad zk path ${z.path} in ${redactZkUrl(url)}`);
   return { connect: zkConnectString(z), path: z.path, ...(z.auth ? { auth: z.auth } : {}) };
 }
 
