@@ -57,7 +57,7 @@ t.test('a master with a wrong or missing credential against a locked tree stops,
     const out = bad.output();
     t.match(out, /ZooKeeper refuses this master the store \(\/sextant\): \/sextant\/kv is locked to another identity/, `${who}: names the locked znode`);
     t.match(out, why, `${who}: names the credential problem`);
-    t.match(out, /Nothing was changed/, out.trim().split("\n").pop());
+    t.match(out, /Nothing was changed/, `${who}: says so: ${out.trim().split('\n').pop() ?? ''}`);
     t.notMatch(out, /listening on .* as a contender/, `${who}: never contended`);
     t.notOk(out.includes(SECRET), `${who}: the secret is in none of its output`);
     t.same(await snapshot(), before, `${who}: no znode added or removed`);
