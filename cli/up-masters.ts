@@ -20,7 +20,7 @@
  * ZooKeeper behind digest ACLs (#30, cli/up-zk-auth.ts): a random credential in
  * `<work-dir>/zk-auth` (0600) for every master (`--zk-auth-file`); the store is theirs alone, the
  * election under /mesos world-readable (agents and Mesos-DNS need no credential). The servers'
- * AdminServer is off, their four-letter words limited to srvr/ruok/mntr/stat, and each listens on
+ * AdminServer is off, their four-letter words limited to srvr/ruok/mntr, and each listens on
  * its master's address only (master/zk/ensemble.ts).
  */
 import { appendFileSync } from 'node:fs';
