@@ -1,9 +1,12 @@
 /**
  * The agent's held view: what the master last sent, kept across disconnects (fail static). Updates
- * are checked in full before anything changes, so a bad update leaves the view as it was.
+ * are checked in full before anything changes, so a bad update leaves the view as it was. Each part
+ * stays sorted by key as it changes (sorted-part.ts): folding an update in and taking the snapshot
+ * cost what changed, and a part that did not change is the same array in the next snapshot.
  */
 import { parseUpserts } from './delta.js';
 import { DEFAULT_OVERLAY } from './engine.js';
+import { SortedPart } from './sorted-part.js';
 import type { WireUpdate } from './proto.js';
 import { PART_NAMES, type OverlayConfig, type PartName, type Snapshot, type SnapshotParts } from '../contracts/index.js';
 
@@ -15,7 +18,7 @@ export class HeldView {
   history = '';
   version = 0;
   overlay: OverlayConfig = DEFAULT_OVERLAY;
-  private readonly parts = new Map<PartName, Map<string, unknown>>(PART_NAMES.map((p) => [p, new Map()]));
+  private readonly parts = new Map<PartName, SortedPart>(PART_NAMES.map((p) => [p, new SortedPart()]));
 
   /** Fold one update in; throws (changing nothing) when it does not follow what is held or is malformed. */
   apply(u: WireUpdate): { changed: boolean } {
@@ -37,10 +40,7 @@ export class HeldView {
     if (u.full) for (const m of this.parts.values()) m.clear();
     let changed = u.full || u.history !== this.history;
     for (const p of parsed) {
-      const m = this.parts.get(p.part)!;
-      for (const k of p.removes) changed = m.delete(k) || changed;
-      for (const { key, entry } of p.upserts) m.set(key, entry);
-      if (p.upserts.length) changed = true;
+      changed = this.parts.get(p.part)!.update(p.removes, p.upserts) || changed;
     }
     if (overlay) {
       this.overlay = overlay;
@@ -51,10 +51,13 @@ export class HeldView {
     return { changed };
   }
 
-  /** The whole view as a Snapshot, entries sorted by key. */
+  /**
+   * The whole view as a Snapshot, entries sorted by key. A part unchanged since the last call is the
+   * very same array (never mutated afterwards): consumers may skip it by identity.
+   */
   snapshot(): Snapshot {
     const parts = {} as Record<PartName, unknown[]>;
-    for (const [p, m] of this.parts) parts[p] = [...m.keys()].sort().map((k) => m.get(k));
+    for (const [p, m] of this.parts) parts[p] = m.entries();
     return { history: this.history, version: this.version, overlay: this.overlay, parts: parts as unknown as SnapshotParts };
   }
 
