@@ -202,14 +202,22 @@ export class Dispatcher implements Component {
 
   /** A SnapshotConsumer for the control plane: `zones` feeds the local zones, `masters` the Mesos-DNS resolvers. */
   snapshotConsumer(): SnapshotConsumer {
+    // The agent's held view hands an unchanged part over as the same array (control/view.ts): when
+    // neither part changed since this consumer last applied them, and nothing else replaced the
+    // records meanwhile, there is nothing to do (a VIP's weight changes, not its name).
+    let last: { zones: unknown; masters: unknown; records: ZoneInput[] } | undefined;
     return {
       name: 'dispatcher',
       parts: ['zones', 'masters'],
       apply: async (view: Snapshot) => {
+        if (last && last.zones === view.parts.zones && last.masters === view.parts.masters && last.records === this.zoneRecords) return;
+        last = undefined;
         const masters = view.parts.masters ?? [];
-        this.setZoneRecords(withMasterRecords(view.parts.zones ?? [], masters));
+        const records = withMasterRecords(view.parts.zones ?? [], masters);
+        this.setZoneRecords(records);
         if (masters.length) this.setMesosResolvers(masters.map((m) => endpoint(m.ip, m.dns_port)));
         await this.synced();
+        last = { zones: view.parts.zones, masters: view.parts.masters, records };
       },
     };
   }

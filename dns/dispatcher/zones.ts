@@ -3,6 +3,9 @@
  * and rotation, so a query costs a copy and a few byte patches. Rotation is round-robin per
  * (name, type). Unknown names get NXDOMAIN, known names without the type NODATA, both with the
  * zone's SOA in authority. UDP answers over the client's limit are cut at a record boundary with TC.
+ * A new set of records rebuilds only the answers whose records changed: an answer whose (name, type)
+ * has the same records as before is reused, so an update of one name among 10,000 encodes one
+ * name's answers, not every name's.
  */
 import type { ZoneRecord } from '../../contracts/index.js';
 import { apexOf, builtinRecords, toResourceRecord } from './zone-data.js';
@@ -23,11 +26,31 @@ interface Answer {
 
 type Names = Map<string, Map<number, Answer>>;
 
+/** The answers of the last set, by `name|type`. */
+type Built = Map<string, Answer>;
+
+/** Two records alike field by field (a TXT's texts element by element). */
+function sameRecord(a: ResourceRecord, b: ResourceRecord): boolean {
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  for (const k of keys) {
+    const [u, v] = [x[k], y[k]];
+    if (u === v) continue;
+    if (!Array.isArray(u) || !Array.isArray(v) || u.length !== v.length || u.some((e, i) => e !== v[i])) return false;
+  }
+  return true;
+}
+
+const sameRecords = (a: ResourceRecord[], b: ResourceRecord[]): boolean => a.length === b.length && a.every((r, i) => sameRecord(r, b[i]!));
+
 export class LocalZones {
   private names: Names = new Map();
   private soa = new Map<string, ResourceRecord>();
   private serial = 0;
   private counts = new Map<string, number>();
+  private built: Built = new Map();
 
   constructor(private bindIps: string[] = []) {
     this.set([]);
@@ -47,15 +70,24 @@ export class LocalZones {
       list.push(rr);
       this.addName(names, rr.name);
     }
+    const built: Built = new Map();
+    const answer = (name: string, type: number, rrs: ResourceRecord[]): Answer => {
+      const k = `${name}|${type}`;
+      const was = this.built.get(k);
+      const a = was && sameRecords(was.rrs, rrs) ? was : prebuild(name, type, rrs);
+      built.set(k, a);
+      return a;
+    };
     for (const [k, list] of byKey) {
       const [name, type] = k.split('|') as [string, string];
-      names.get(name)!.set(Number(type), prebuild(name, Number(type), list));
+      names.get(name)!.set(Number(type), answer(name, Number(type), list));
     }
     for (const [name, types] of names) {
       const any = [...types.values()].flatMap((a) => a.rrs);
-      if (any.length) types.set(RRType.ANY, prebuild(name, RRType.ANY, any));
+      if (any.length) types.set(RRType.ANY, answer(name, RRType.ANY, any));
     }
     this.names = names;
+    this.built = built;
     this.serial = serial;
     this.soa = new Map(all.filter((r) => r.type === 'SOA').map((r) => [r.name, r]));
     this.counts = new Map();

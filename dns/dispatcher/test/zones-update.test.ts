@@ -1,0 +1,70 @@
+/**
+ * Updating the local zones costs what changed (issue 26: an agent at 10,000 VIP names got every
+ * name's answers re-encoded on each change): a name whose records are the same keeps its prebuilt
+ * answers (its round-robin goes on where it was; a rebuilt answer starts over), a changed name is
+ * answered from its new records, and the dispatcher's snapshot consumer does nothing when neither of
+ * its parts changed (the held view hands an unchanged part over as the same array).
+ */
+import t from 'tap';
+import type { Snapshot, ZoneRecord } from '../../../contracts/index.js';
+import { parseQuery } from '../../wire/query.js';
+import { LocalZones } from '../zones.js';
+import { addresses, query, startDispatcher } from './helpers.js';
+import { loopbackBlock } from '../../../test/lib/index.js';
+
+const A = 1;
+const rec = (name: string, data: string): ZoneRecord => ({ key: `${name}/A/${data}`, name, type: 'A', data });
+const vipName = (i: number) => `app${i}.marathon.l4lb.thisdcos.directory`;
+
+function ask(z: LocalZones, name: string): string[] {
+  const raw = query(name, A);
+  return addresses(z.answer(raw, parseQuery(raw), 512));
+}
+
+t.test('a set of records rebuilds only the names that changed', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const records = [rec('two.marathon.l4lb.thisdcos.directory', '11.0.0.1'), rec('two.marathon.l4lb.thisdcos.directory', '11.0.0.2'), rec('moving.marathon.l4lb.thisdcos.directory', '11.0.1.1'), rec('other.marathon.l4lb.thisdcos.directory', '11.0.2.1'), rec('other.marathon.l4lb.thisdcos.directory', '11.0.2.2')];
+  z.set(records);
+  t.same(ask(z, 'two.marathon.l4lb.thisdcos.directory'), ['11.0.0.1', '11.0.0.2'], 'first rotation');
+  t.same(ask(z, 'other.marathon.l4lb.thisdcos.directory'), ['11.0.2.1', '11.0.2.2'], 'first rotation of the other name');
+  // One name changes, one name is added; `two` and `other` keep their records.
+  z.set([...records.filter((r) => !r.name.startsWith('moving')), rec('moving.marathon.l4lb.thisdcos.directory', '11.0.1.9'), rec('new.marathon.l4lb.thisdcos.directory', '11.0.3.1')]);
+  t.same(ask(z, 'two.marathon.l4lb.thisdcos.directory'), ['11.0.0.2', '11.0.0.1'], 'an unchanged name keeps its answers: its rotation goes on');
+  t.same(ask(z, 'moving.marathon.l4lb.thisdcos.directory'), ['11.0.1.9'], 'a changed name answers its new record');
+  t.same(ask(z, 'new.marathon.l4lb.thisdcos.directory'), ['11.0.3.1'], 'an added name answers');
+  // `other` gets a third record: rebuilt, so its rotation starts over with the new list.
+  z.set([...records.filter((r) => !r.name.startsWith('moving')), rec('other.marathon.l4lb.thisdcos.directory', '11.0.2.3')]);
+  t.same(ask(z, 'other.marathon.l4lb.thisdcos.directory'), ['11.0.2.1', '11.0.2.2', '11.0.2.3'], 'a name with a record more is rebuilt from its first rotation');
+  const nx = query('moving.marathon.l4lb.thisdcos.directory', A);
+  t.equal(z.answer(nx, parseQuery(nx), 512)[3]! & 0x0f, 3, 'a removed name is NXDOMAIN');
+});
+
+t.test('the snapshot consumer skips a view whose zones and masters did not change', async (t) => {
+  const ip = loopbackBlock();
+  const { d } = await startDispatcher(t, ip(1), {});
+  const sets: number[] = [];
+  const real = d.setZoneRecords.bind(d);
+  d.setZoneRecords = (records) => {
+    sets.push(records.length);
+    real(records);
+  };
+  const zones = Array.from({ length: 100 }, (_, i) => rec(vipName(i), `11.0.0.${i + 1}`));
+  const masters: Snapshot['parts']['masters'] = [{ key: '10.0.0.1', id: 'm1', ip: '10.0.0.1', port: 5050, control_port: 5060, dns_port: 61053, leader: true }];
+  const view = (version: number, z: ZoneRecord[], vips: Snapshot['parts']['vips'] = []): Snapshot => ({
+    history: 'h',
+    version,
+    overlay: { vtep_subnet: '44.128.0.0/20', vtep_mac_oui: '70:B3:D5:00:00:00', vni: 1024, vtep_name: 'vtep1024', vxlan_port: 64000 },
+    parts: { vips, zones: z, networks: [], overlay_agents: [], isolation_rules: [], network_policies: [], masters },
+  });
+  const c = d.snapshotConsumer();
+  await c.apply(view(1, zones));
+  t.same(sets, [102], 'the first view is applied (100 names and the master\'s two)');
+  await c.apply(view(2, zones, []));
+  t.same(sets, [102], 'same zones and masters arrays (only the VIPs changed): nothing to do');
+  const more = [...zones, rec(vipName(100), '11.0.1.1')];
+  await c.apply(view(3, more));
+  t.same(sets, [102, 103], 'a changed zones part is applied');
+  d.setZoneRecords([]); // someone else (a zone file) replaced the records
+  await c.apply(view(4, more));
+  t.same(sets, [102, 103, 0, 103], 'after another writer, the same parts are applied again');
+});
