@@ -35,6 +35,8 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
   private desired: Service[] = [];
   /** The Service built for each VIP object of the last snapshots (an unchanged VIP keeps its Service). */
   private readonly built = new WeakMap<Vip, Service>();
+  /** The `vips` array of the last apply that succeeded. */
+  private appliedVips: Vip[] | undefined;
   /** The control-plane version whose VIPs were last applied (health: sextant-l4lb). */
   appliedVersion: number | undefined;
   private timer: unknown;
@@ -77,6 +79,14 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
 
   async apply(view: Snapshot): Promise<void> {
     const vips = view.parts.vips ?? [];
+    // The held view hands an unchanged part over as the same array (control/view.ts): the VIPs
+    // this reconciler last applied without error are in the kernel already (drift is the periodic
+    // reconcile's); nothing to build or walk.
+    if (vips === this.appliedVips) {
+      this.appliedVersion = view.version;
+      return;
+    }
+    this.appliedVips = undefined;
     const desired = servicesFromVips(vips, this.built);
     const end = this.metrics.syncSeconds.startTimer({ kind: 'apply' });
     // Set first: a periodic reconcile queued behind this apply must aim at the newest state.
@@ -85,6 +95,7 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
       const res = await this.driver.apply(desired);
       this.vips = vips.filter((v) => v.backends.length > 0);
       this.appliedVersion = view.version;
+      this.appliedVips = vips;
       this.observe();
       if (res.added || res.removed || res.changed) this.log.info('vips_applied', { version: view.version, ...res });
     } catch (e) {

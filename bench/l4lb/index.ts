@@ -109,8 +109,8 @@ async function baselineRow(n: number, limitMs: number): Promise<{ full: number |
   });
 }
 
-/** Bench parts, all by default; `L4LB_BENCH=program,traffic,ipvs` (comma-separated) runs only some. */
-export const PARTS = ['program', 'traffic', 'ipvs'] as const;
+/** Bench parts, all by default; `L4LB_BENCH=program,agent,traffic,ipvs` (comma-separated) runs only some. */
+export const PARTS = ['program', 'agent', 'traffic', 'ipvs'] as const;
 
 function parts(): Set<string> {
   const env = process.env.L4LB_BENCH?.trim();
@@ -176,6 +176,7 @@ async function programming(): Promise<string[]> {
 /** Each part's `## ` headings on the page, so a run of some parts keeps the others' sections. */
 const HEADINGS: Record<(typeof PARTS)[number], string[]> = {
   program: ['Programming VIPs'],
+  agent: ['The agent process'],
   traffic: ['Throughput through a VIP', 'Connection rate through a VIP', 'Traffic through a VIP'],
   ipvs: ['IPVS'],
 };
@@ -205,6 +206,8 @@ export async function bench(): Promise<string> {
   };
   if (want.has('program')) await part('Programming VIPs', programming);
   keep('program');
+  if (want.has('agent')) await part('The agent process', async () => (await import('./agent.js')).agentProcess());
+  keep('agent');
   if (want.has('traffic')) await part('Traffic through a VIP vs direct', throughput);
   keep('traffic');
   // IPVS runs inside a User-Mode-Linux kernel (the host kernel has no IPVS).

@@ -53,3 +53,22 @@ t.test('held view: a delta that does not follow, or a bad entry, changes nothing
   v.apply({ ...full, full: false, from_version: 3, version: 4, parts: [{ part: 'vips', upserts: ['{"key":"b"}'], removes: ['a'] }] });
   t.same([v.version, v.snapshot().parts.vips], [4, [{ key: 'b' }]], 'a following delta applies');
 });
+
+t.test('an update over gRPC\'s 4 MiB default (10,000 VIPs x 3 backends) arrives and is applied', async (t) => {
+  const many = Array.from({ length: 10_000 }, (_, i) =>
+    vip(`app-with-a-long-name-${i}`, `11.0.${i >> 8}.${i & 255}`, [
+      [`10.1.${i >> 8}.${i & 255}`, 20000 + (i % 30000)],
+      [`10.2.${i >> 8}.${i & 255}`, 20000 + (i % 30000)],
+      [`10.3.${i >> 8}.${i & 255}`, 20000 + (i % 30000)],
+    ]),
+  );
+  const vips = new SettableSource('vips', many);
+  const server = await startServer(t, { sources: [vips], history: 'h' });
+  const bytes = server.engine.updateFor('', 0, ['vips']).buf.length;
+  t.ok(bytes > 4 << 20, `the full update is ${(bytes / 1048576).toFixed(1)} MiB`);
+  const consumer = new RecordingConsumer('l4lb', ['vips']);
+  const c = await startClient(t, { agentId: 'big', masters: [`127.0.0.1:${server.port}`], consumers: [consumer] });
+  const s = await clientReaches(c, (s) => s.applied === 1, 'the big update applied', 30_000);
+  t.equal(s.broken, 0, 'no broken stream on the way');
+  t.equal(consumer.last!.parts.vips.length, 10_000, 'every VIP reached the consumer');
+});

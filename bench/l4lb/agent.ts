@@ -1,0 +1,223 @@
+/**
+ * The agent process at N VIPs (issue 26: under 100 MB at 10,000 VIPs, under 5 ms per single-VIP
+ * change): a real `sextant master` and a real `sextant agent` (default node services, nftables
+ * driver) in namespaces (agent-cluster.ts). N named VIPs x 3 backends come through Marathon as an
+ * operator makes them: N/100 apps of 3 instances, each with 100 ports labelled `VIP_0:
+ * /bNNN-pMM:80`, placed on a worker agent (so the measured agent runs no task). Reported: the
+ * measured agent's RSS (VmRSS, VmHWM, anonymous vs file-backed) and V8 heap from its own metrics
+ * before the first VIP, once all are programmed, and after the single changes and a full
+ * collection-free minute; the ramp (first app created -> every VIP in the agent's kernel); per single
+ * change (a VIP added: an app of one instance; removed: that app deleted; a backend's weight: a
+ * health check flipped by a file), the wall from the operator's request to the agent's log line
+ * saying it wrote the kernel, the master's version -> the agent's ACK, and the agent's CPU (every
+ * thread, schedstat) over the change minus its idle rate.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { median } from '../lib/stats.js';
+import { procCpuMs, procMemory, startAgentCluster, WORKER, type AgentCluster, type LogLine } from './agent-cluster.js';
+
+const PORTS_PER_APP = 100;
+
+const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+const mib = (b: number) => (b / 1048576).toFixed(1);
+
+/** `name{labels} value` lines of a Prometheus text page, summed per name (labels matched by `labels`). */
+function metric(text: string, name: string, labels = ''): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
+    if (labels && !rest.includes(labels)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+interface Heap {
+  used: number;
+  total: number;
+  external: number;
+  young: number;
+}
+
+async function heapOf(c: AgentCluster): Promise<Heap> {
+  const text = (await c.http('GET', `http://${c.aip}:5051/metrics`)).body as string;
+  const m = (n: string, l = '') => metric(text, `sextant_process_nodejs_${n}`, l);
+  return { used: m('heap_size_used_bytes'), total: m('heap_size_total_bytes'), external: m('external_memory_bytes'), young: m('heap_space_size_total_bytes', 'space="new"') };
+}
+
+async function memRow(c: AgentCluster, stage: string): Promise<string> {
+  const h = await heapOf(c);
+  const m = procMemory(c.agentPid);
+  return `| ${stage} | ${m.rss.toFixed(1)} | ${m.hwm.toFixed(1)} | ${m.anon.toFixed(1)} / ${m.file.toFixed(1)} | ${mib(h.used)} / ${mib(h.total)} (young ${mib(h.young)}) | ${mib(h.external)} |`;
+}
+
+function app(id: string, instances: number, vips: string[], extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    instances,
+    cmd: 'sleep 100000',
+    cpus: 0.01,
+    mem: 1,
+    constraints: [['hostname', 'CLUSTER', WORKER]],
+    portDefinitions: vips.map((v) => ({ port: 0, protocol: 'tcp', labels: { VIP_0: `/${v}:80` } })),
+    ...extra,
+  };
+}
+
+async function ok(c: AgentCluster, method: string, path: string, body?: unknown): Promise<void> {
+  const r = await c.http(method, `http://${c.mip}:8080${path}`, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+}
+
+async function controlState(c: AgentCluster): Promise<{ applied: number; version: number; broken: number }> {
+  return (await c.http('GET', `http://${c.aip}:5051/v1/control/state`)).body as { applied: number; version: number; broken: number };
+}
+
+/** The master's version -> ACK histogram (sum, count) for the measured agent. */
+async function ackLatency(c: AgentCluster): Promise<{ sum: number; count: number }> {
+  const text = (await c.http('GET', `http://${c.mip}:5050/metrics`)).body as string;
+  return { sum: metric(text, 'sextant_control_ack_latency_seconds_sum'), count: metric(text, 'sextant_control_ack_latency_seconds_count') };
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, everyMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch((e: unknown) => {
+      if (e instanceof Error && e.message.includes('control stream broke')) throw e;
+      return undefined;
+    });
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+interface ChangeResult {
+  wall: number;
+  ack: number;
+  cpu: number;
+  updates: number;
+}
+
+/**
+ * One change: `trigger`, then the agent's `vips_applied` line that `done` accepts, then its ACK of that
+ * version. CPU: every thread of the agent over the window, less `idleRate` (ms of CPU per ms) times it.
+ */
+async function change(c: AgentCluster, idleRate: number, trigger: () => Promise<void>, done: (l: LogLine) => boolean, what: string): Promise<ChangeResult> {
+  const [s0, a0] = [await controlState(c), await ackLatency(c)];
+  const cpu0 = procCpuMs(c.agentPid);
+  const t0 = performance.now();
+  const seen = c.nextLog((l) => l.event === 'vips_applied' && done(l), 120_000, what);
+  await trigger();
+  const line = await seen;
+  const wall = performance.now() - t0;
+  const version = Number(line.version);
+  const s1 = await until(async () => {
+    const s = await controlState(c);
+    return s.applied >= version ? s : undefined;
+  }, 30_000, 20, `the agent's ACK of version ${version}`);
+  const cpu = procCpuMs(c.agentPid) - cpu0 - idleRate * (performance.now() - t0);
+  const a1 = await ackLatency(c);
+  const acks = a1.count - a0.count;
+  return { wall, ack: acks > 0 ? ((a1.sum - a0.sum) / acks) * 1000 : NaN, cpu, updates: s1.applied - s0.applied };
+}
+
+function changeRow(name: string, rs: ChangeResult[]): string {
+  const m = (f: (r: ChangeResult) => number) => median(rs.map(f));
+  return `| ${name} | ${rs.length} | ${fmtMs(m((r) => r.wall))} | ${fmtMs(m((r) => r.ack))} | ${m((r) => r.cpu).toFixed(1)} ms (${rs.map((r) => r.cpu.toFixed(1)).join(' / ')}) | ${m((r) => r.updates)} |`;
+}
+
+export async function agentProcess(): Promise<string[]> {
+  const n = Number(process.env.SEXTANT_BENCH_AGENT_VIPS ?? 10000);
+  if (!Number.isInteger(n) || n < PORTS_PER_APP || n % PORTS_PER_APP) throw new Error(`SEXTANT_BENCH_AGENT_VIPS=${n}: a multiple of ${PORTS_PER_APP}`);
+  const out = [`## The agent process (a real \`sextant agent\` at ${n.toLocaleString('en')} VIPs x 3 backends)`, ''];
+  const nodeArgs = (process.env.SEXTANT_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const c = await startAgentCluster(nodeArgs);
+  // Stopped from outside (Ctrl-C, timeout): stop the cluster's processes and delete its namespaces first.
+  const onSignal = (sig: NodeJS.Signals) => void c.close().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    // Converged with no VIP: the control plane applied, the services started.
+    await until(async () => ((await controlState(c)).applied > 0 ? true : undefined), 60_000, 200, 'the agent applying a first version');
+    const mem: string[] = [await memRow(c, 'registered, node services started, no VIP')];
+    const idle0 = procCpuMs(c.agentPid);
+    const idleT0 = performance.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleRate = (procCpuMs(c.agentPid) - idle0) / (performance.now() - idleT0);
+
+    // The ramp: N/100 apps of 100 VIP ports and 3 instances, on the worker.
+    const apps = n / PORTS_PER_APP;
+    const [cpu0, a0, s0] = [procCpuMs(c.agentPid), await ackLatency(c), await controlState(c)];
+    const t0 = performance.now();
+    for (let a = 0; a < apps; a++) {
+      const tag = `b${String(a).padStart(3, '0')}`;
+      await ok(c, 'POST', '/v2/apps', app(`/bench/${tag}`, 3, Array.from({ length: PORTS_PER_APP }, (_, p) => `${tag}-p${String(p).padStart(2, '0')}`)));
+    }
+    const posted = performance.now() - t0;
+    const metricsOf = async () => (await c.http('GET', `http://${c.aip}:5051/metrics`)).body as string;
+    await until(
+      async () => {
+        const st = await controlState(c);
+        if (st.broken > s0.broken + 5) throw new Error(`the agent's control stream broke ${st.broken - s0.broken} times during the ramp: ${JSON.stringify(c.problems().slice(-3))}`);
+        const text = await metricsOf();
+        return metric(text, 'sextant_l4lb_vips') === n && metric(text, 'sextant_l4lb_backends', 'state="active"') === 3 * n ? true : undefined;
+      },
+      30 * 60_000,
+      1000,
+      `${n} VIPs with ${3 * n} active backends in the agent`,
+    );
+    const ramp = performance.now() - t0;
+    const [cpu1, a1, s1] = [procCpuMs(c.agentPid), await ackLatency(c), await controlState(c)];
+    const acks = a1.count - a0.count;
+    mem.push(await memRow(c, `${n.toLocaleString('en')} VIPs programmed (grown over the ramp)`));
+
+    // Single changes, 5 of each kind (weight: 5 each way).
+    const flag = join(c.dir, 'unhealthy');
+    mkdirSync(c.dir, { recursive: true });
+    await ok(c, 'POST', '/v2/apps', app('/bench/chgw', 1, ['chgw'], { healthChecks: [{ protocol: 'COMMAND', command: { value: `test ! -e ${flag}` }, intervalSeconds: 1, timeoutSeconds: 5, gracePeriodSeconds: 30, maxConsecutiveFailures: 0 }] }));
+    await ok(c, 'POST', '/v2/apps', app('/bench/chgw2', 2, ['chgw']));
+    await until(async () => (metric(await metricsOf(), 'sextant_l4lb_backends', 'state="active"') === 3 * n + 3 ? true : undefined), 120_000, 500, 'the weight app healthy');
+    const adds: ChangeResult[] = [];
+    const dels: ChangeResult[] = [];
+    const weights: ChangeResult[] = [];
+    for (let k = 0; k < 5; k++) {
+      const id = `/bench/chgadd${k}`;
+      adds.push(await change(c, idleRate, () => ok(c, 'POST', '/v2/apps', app(id, 1, [`chgadd${k}`])), (l) => Number(l.added) > 0, `VIP chgadd${k} added`));
+      dels.push(await change(c, idleRate, () => ok(c, 'DELETE', `/v2/apps${id}`), (l) => Number(l.removed) > 0, `VIP chgadd${k} removed`));
+      weights.push(await change(c, idleRate, async () => writeFileSync(flag, ''), (l) => Number(l.changed) > 0, 'a backend drained'));
+      weights.push(await change(c, idleRate, async () => rmSync(flag, { force: true }), (l) => Number(l.changed) > 0, 'a backend back'));
+    }
+    mem.push(await memRow(c, 'after the 25 single changes'));
+    // The periodic full reconcile (every 30 s) has run at least once by now; one more minute idle.
+    await new Promise((r) => setTimeout(r, 60_000));
+    mem.push(await memRow(c, 'one minute later (idle, periodic reconciles)'));
+    const kernel = JSON.parse(await c.agentNs.exec('nft', ['-j', 'list', 'map', 'inet', 'sextant_l4lb', 'svc4'], { timeoutMs: 60_000 })) as { nftables: { map?: { elem?: unknown[] } }[] };
+    const inKernel = kernel.nftables.find((o) => o.map)?.map?.elem?.length ?? 0;
+
+    out.push(
+      '| stage | VmRSS MiB | VmHWM MiB | RSS anonymous / file-backed MiB | V8 heap used / total MiB | external MiB |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...mem,
+      '',
+      `- Ramp: ${apps} apps posted in ${fmtMs(posted)}; from the first POST to all ${n.toLocaleString('en')} VIPs and ${(3 * n).toLocaleString('en')} backends programmed in the agent: ${fmtMs(ramp)} (the worker launching ${3 * apps} tasks of ${PORTS_PER_APP} ports, the master publishing versions as they run). The agent applied ${s1.applied - s0.applied} versions on the way, ${fmtMs(cpu1 - cpu0)} of CPU in all (${fmtMs((cpu1 - cpu0) / Math.max(1, s1.applied - s0.applied))} per version); the master's version -> the agent's ACK: mean ${fmtMs(acks ? ((a1.sum - a0.sum) / acks) * 1000 : NaN)} over ${acks} ACKs.`,
+      `- In the agent's kernel at the end: ${inKernel} elements in \`svc4\` (the ${n.toLocaleString('en')} VIPs and the change apps' one).`,
+      `- Idle CPU of the agent before the ramp: ${(idleRate * 1000).toFixed(1)} ms per second (subtracted from the CPU per change below).`,
+      '',
+      '| single change | runs | wall: operator\'s request -> the agent wrote the kernel (median) | master\'s version -> agent\'s ACK (mean over the run) | agent CPU per change, all threads, less idle (median; runs) | versions applied (median) |',
+      '| --- | --- | --- | --- | --- | --- |',
+      changeRow('VIP added (an app of 1 instance; waits for its task to run)', adds),
+      changeRow('VIP removed (that app deleted)', dels),
+      changeRow('backend weight 1 -> 0 -> 1 (a COMMAND health check flipped; 1 s interval)', weights),
+      '',
+    );
+    return out;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await c.close();
+  }
+}
