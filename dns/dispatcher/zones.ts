@@ -26,9 +26,6 @@ interface Answer {
 
 type Names = Map<string, Map<number, Answer>>;
 
-/** The answers of the last set, by `name|type`. */
-type Built = Map<string, Answer>;
-
 /** Two records alike field by field (a TXT's texts element by element). */
 function sameRecord(a: ResourceRecord, b: ResourceRecord): boolean {
   const x = a as unknown as Record<string, unknown>;
@@ -50,7 +47,6 @@ export class LocalZones {
   private soa = new Map<string, ResourceRecord>();
   private serial = 0;
   private counts = new Map<string, number>();
-  private built: Built = new Map();
 
   constructor(private bindIps: string[] = []) {
     this.set([]);
@@ -70,13 +66,10 @@ export class LocalZones {
       list.push(rr);
       this.addName(names, rr.name);
     }
-    const built: Built = new Map();
+    // The previous answer of the same name and type, reused when its records are the same.
     const answer = (name: string, type: number, rrs: ResourceRecord[]): Answer => {
-      const k = `${name}|${type}`;
-      const was = this.built.get(k);
-      const a = was && sameRecords(was.rrs, rrs) ? was : prebuild(name, type, rrs);
-      built.set(k, a);
-      return a;
+      const was = this.names.get(name)?.get(type);
+      return was && sameRecords(was.rrs, rrs) ? was : prebuild(name, type, rrs);
     };
     for (const [k, list] of byKey) {
       const [name, type] = k.split('|') as [string, string];
@@ -87,7 +80,6 @@ export class LocalZones {
       if (any.length) types.set(RRType.ANY, answer(name, RRType.ANY, any));
     }
     this.names = names;
-    this.built = built;
     this.serial = serial;
     this.soa = new Map(all.filter((r) => r.type === 'SOA').map((r) => [r.name, r]));
     this.counts = new Map();
