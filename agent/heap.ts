@@ -9,10 +9,17 @@
  * factor at 1 they stay at the size they have (V8 reads this flag at each growth decision, so it
  * works set at run time; `--max-semi-space-size` is read only when the heap is created). The cost:
  * more frequent scavenges, each as cheap (few survivors).
+ *
+ * `--optimize-for-size`: V8 grows the old generation by smaller steps and collects sooner (its heap
+ * growing factor is read at each decision, so this too works set at run time). A real agent taking
+ * 10,000 VIPs x 3 backends from the master peaked at about 400 MB RSS without it (the decoded
+ * update, the views and the consumers' rebuilds pile up as garbage between full collections) and
+ * about 180 MB with it (bench/l4lb/agent.ts, docs/benchmarks/l4lb.md "The agent process"). The cost:
+ * more garbage-collection CPU when much is allocated.
  */
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
-export const AGENT_V8_FLAGS = ['--semi-space-growth-factor=1'] as const;
+export const AGENT_V8_FLAGS = ['--semi-space-growth-factor=1', '--optimize-for-size'] as const;
 
 /** Apply AGENT_V8_FLAGS to this process (idempotent). */
 export function limitYoungGeneration(): void {
