@@ -257,6 +257,11 @@ export class ControlClient implements Component {
     }
     this.updates++;
     if (u.full) this.fullUpdates++;
+    const cpu0 = process.cpuUsage();
+    const observeCpu = () => {
+      const d = process.cpuUsage(cpu0);
+      this.metrics.updateCpu.observe((d.user + d.system) / 1e6);
+    };
     let changed: boolean;
     try {
       changed = this.view.apply(u).changed;
@@ -268,11 +273,12 @@ export class ControlClient implements Component {
       this.restartStream('bad update');
       return;
     }
-    if (this.updatesQueue.size > 1) return; // a newer update is queued: it applies the whole view once
+    if (this.updatesQueue.size > 1) return observeCpu(); // a newer update is queued: it applies the whole view once
     const version = this.view.version;
     const history = this.view.history;
     const current = !changed && history === this.appliedHistory && version === this.appliedVersion && !this.failed;
     const error = current ? undefined : await this.applyConsumers();
+    observeCpu();
     if (error) {
       this.failed = { version, error };
       this.metrics.nacks.inc();

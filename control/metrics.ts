@@ -56,6 +56,7 @@ export function serverMetrics(registry: Registry, lag: () => [string, number][])
 export interface ClientMetrics {
   applied: prom.Gauge;
   applyDuration: prom.Histogram;
+  updateCpu: prom.Histogram;
   reconnects: prom.Counter;
   nacks: prom.Counter;
   connected: prom.Gauge;
@@ -68,6 +69,12 @@ export function clientMetrics(registry: Registry): ClientMetrics {
       name: 'sextant_control_client_apply_duration_seconds',
       help: 'Time for all consumers to apply one version',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    updateCpu: new prom.Histogram({
+      name: 'sextant_control_client_update_cpu_seconds',
+      help: "CPU time of the agent's process (all threads) while it folded one update into its view and applied the view to the consumers",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
     reconnects: new prom.Counter({ name: 'sextant_control_client_reconnects_total', help: 'Watch stream (re)connection attempts', registers: [registry] }),
