@@ -21,8 +21,13 @@ export interface FrontUpstream {
 }
 
 export interface FrontConf {
-  /** Directory of the config, pid, logs, temp files and the decision cache (0700). */
+  /** Directory of the config, pid, Lua, certificates and keys: nginx's master's only. */
   dir: string;
+  /**
+   * Directory of what the workers open by path: Node's socket, the temp dirs, the decision cache
+   * (auth_request), the logs they reopen. `dir` itself when nginx runs as one user (default).
+   */
+  runDir?: string;
   listen: FrontUpstream;
   cert: string;
   key: string;
@@ -123,7 +128,8 @@ ${check}
 }
 
 export function nginxConf(c: FrontConf): string {
-  const t = `${c.dir}/tmp`;
+  const run = c.runDir ?? c.dir;
+  const t = `${run}/tmp`;
   const lua = c.check === 'lua';
   const line = Math.max(8192, c.maxHeaderBytes + 1024);
   const upstream = (name: string, u: FrontUpstream) => `  upstream sextant_${name} {\n    server ${hostPort(u)} max_fails=0;\n    keepalive 64;\n  }`;
@@ -134,7 +140,7 @@ ${c.user ? `user ${c.user};
 daemon off;
 master_process on;
 pid ${c.dir}/nginx.pid;
-error_log ${c.dir}/error.log warn;
+error_log ${run}/error.log warn;
 worker_shutdown_timeout 5s;
 events {
   worker_connections 4096;
@@ -151,7 +157,7 @@ http {
   underscores_in_headers on;
   ignore_invalid_headers off;
 ${HOT_ROUTES.map((r) => `  log_format sextant_${r} '${accessFormat(r)}';`).join('\n')}
-${lua ? `  lua_shared_dict sextant_decisions 16m;\n  init_by_lua_file ${c.luaFile};` : `  proxy_cache_path ${c.dir}/decisions levels=1:2 keys_zone=sextant_decisions:4m max_size=64m inactive=10s use_temp_path=off;`}
+${lua ? `  lua_shared_dict sextant_decisions 16m;\n  init_by_lua_file ${c.luaFile};` : `  proxy_cache_path ${run}/decisions levels=1:2 keys_zone=sextant_decisions:4m max_size=64m inactive=10s use_temp_path=off;`}
   map $http_upgrade $sextant_connection {
     default upgrade;
     '' '';

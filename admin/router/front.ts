@@ -7,9 +7,10 @@
  * start/stop/port as EntryServer.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../common/errors.js';
 import type { TlsMaterial } from '../../common/tls-files.js';
@@ -93,6 +94,15 @@ export function frontWorkerUser(isRoot = process.getuid?.() === 0): FrontWorkerU
   throw new ConfigError('--admin-front', `neither '${FRONT_USER}' nor 'nobody' is a user here: nginx's workers must not run as root`);
 }
 
+/**
+ * Where the workers' files go when they run as another user: a directory whose ancestors they can pass
+ * (`/run/sextant`, 0755; the work dir's own ancestors may be 0700), one per front dir.
+ */
+export function frontRunDir(dir: string): string {
+  const base = fs.existsSync('/run') ? '/run/sextant' : path.join(os.tmpdir(), 'sextant-run');
+  return path.join(base, `front-${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 12)}`);
+}
+
 export class NginxFront {
   readonly entry: EntryServer;
   readonly check: FrontCheck;
@@ -103,11 +113,14 @@ export class NginxFront {
   private readonly socket: string;
   /** Who the workers run as (nginx started as root), else undefined. */
   readonly workerUser: FrontWorkerUser | undefined;
+  /** What the workers open by path (socket, temp dirs, logs): `dir`, or frontRunDir(dir) with a worker user. */
+  readonly runDir: string;
 
   constructor(private readonly o: NginxFrontOptions) {
     this.check = o.check ?? defaultCheck();
     this.workerUser = frontWorkerUser();
-    this.socket = path.join(o.dir, 'entry.sock');
+    this.runDir = this.workerUser ? frontRunDir(o.dir) : o.dir;
+    this.socket = path.join(this.runDir, 'entry.sock');
     const { cert: _c, key: _k, dir: _d, local: _l, workers: _w, check: _ch, nginx: _n, ...entry } = o;
     const limits = o.limits ?? {};
     this.entry = new EntryServer({ ...entry, cert: '', key: '', behind: { socket: this.socket, decisionMs: limits.frontDecisionMs ?? 1000 } });
@@ -149,6 +162,7 @@ export class NginxFront {
     const tls = this.o.upstreamTls;
     return {
       dir: d,
+      runDir: this.runDir,
       listen: { host: this.o.host, port: this.port },
       cert: this.write('entry.crt', this.o.cert),
       key: this.write('entry.key', this.o.key),
@@ -158,7 +172,7 @@ export class NginxFront {
       ...this.o.local,
       ...(tls ? { upstreamTls: upstreamFiles(this, tls) } : {}),
       upstreamTimeoutMs: this.entry.limits.upstreamTimeoutMs,
-      accessLog: path.join(d, 'access.log'),
+      accessLog: path.join(this.runDir, 'access.log'),
       luaFile: this.write('front.lua', frontLua(this.socket)),
       ...(this.workerUser ? { user: `${this.workerUser.user} ${this.workerUser.group}` } : {}),
       maxHeaderBytes: this.entry.limits.maxHeaderBytes,
@@ -179,19 +193,26 @@ export class NginxFront {
   async start(): Promise<void> {
     const bin = this.o.nginx ?? NGINX;
     if (!fs.existsSync(bin)) throw new ConfigError('--admin-front', `nginx (${bin}) is not installed: install Debian's nginx-light (and libnginx-mod-http-lua), or use --admin-front node`);
-    // Only the master (root) reads the configuration, Lua, certificates and keys (at start and reload);
-    // the workers need to pass through the directory (group search, no listing) to the socket, their
+    // Only the master (root) reads the configuration, Lua, certificates and keys (at start and reload):
+    // `dir` stays 0700. The workers pass through `runDir` (group search, no listing) to the socket, their
     // temp dirs (nginx makes tmp/* theirs) and the logs they reopen.
-    const tmp = path.join(this.o.dir, 'tmp');
+    fs.mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(this.o.dir, 0o700);
+    if (this.runDir !== this.o.dir) {
+      const parent = path.dirname(this.runDir);
+      fs.mkdirSync(parent, { recursive: true });
+      fs.chmodSync(parent, 0o755); // whatever the umask: the workers must pass it
+    }
+    const tmp = path.join(this.runDir, 'tmp');
     fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
-    this.shareWithWorkers(this.o.dir, 0o710);
+    this.shareWithWorkers(this.runDir, 0o710);
     this.shareWithWorkers(tmp, 0o710);
     // Port 0 (tests): nginx cannot pick one itself; take one the kernel has free now.
     this.listenPort = this.o.port || (await freePortOn(this.o.host));
     const c = this.conf();
     const confFile = this.write('nginx.conf', nginxConf(c));
     fs.writeFileSync(c.accessLog, '', { flag: 'a' });
-    const args = ['-p', this.o.dir, '-e', path.join(this.o.dir, 'error.log'), '-c', confFile];
+    const args = ['-p', this.o.dir, '-e', this.errorLog, '-c', confFile];
     const test = await runOnce(bin, ['-t', '-q', ...args]);
     if (test.code !== 0) throw new ConfigError('--admin-front', `nginx refused its configuration (${confFile}): ${test.out.trim()}`);
     await this.entry.start();
@@ -216,13 +237,13 @@ export class NginxFront {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       if (this.child === child) {
         this.child = undefined;
-        this.o.log.error('entry_front_exited', { code, signal, stderr: this.stderr.trim(), hint: `see ${path.join(this.o.dir, 'error.log')}` });
+        this.o.log.error('entry_front_exited', { code, signal, stderr: this.stderr.trim(), hint: `see ${this.errorLog}` });
       }
       resolve();
     }));
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      if (!this.child) throw new Error(`nginx exited at start: ${this.stderr.trim() || `see ${path.join(this.o.dir, 'error.log')}`}`);
+      if (!this.child) throw new Error(`nginx exited at start: ${this.stderr.trim() || `see ${this.errorLog}`}`);
       if (await accepts(this.o.host, this.port)) return;
       if (Date.now() > deadline) {
         await this.stopNginx();
@@ -269,6 +290,11 @@ export class NginxFront {
     this.log = undefined;
     await this.entry.stop();
     fs.rmSync(this.socket, { force: true });
+    if (this.runDir !== this.o.dir) fs.rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  private get errorLog(): string {
+    return path.join(this.runDir, 'error.log');
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Issue 30, the nginx front under a root master, real nginx and a real master:
- *  - nginx's workers run as an unprivileged user (not root), the master as root; the files they need
- *    (the directory to pass through, Node's socket) are open to their group and no more; certificates,
- *    keys, configuration and Lua stay root's 0600; reads (nginx's hot path and Node's decision over the
- *    socket) and writes (proxied to Node) work.
+ *  - nginx's workers run as an unprivileged user (not root), the master as root; what they open by path
+ *    (Node's socket, temp dirs, logs) is in a directory under /run open to their group and no more (the
+ *    work dir's ancestors may be closed to them); certificates, keys, configuration and Lua stay root's
+ *    0600 in the front's 0700 dir; reads (nginx's hot path and Node's decision over the socket) and
+ *    writes (proxied to Node) work; stopped, the runtime directory is gone.
  *  - HTTP/2 header values holding CR, LF or NUL (raw frames: Node's client refuses to send them) never
  *    reach Node's check or the upstream: refused, while the same client with a clean value is served.
  */
@@ -99,12 +100,15 @@ t.test('the nginx front under root', async (t) => {
     const workers = childrenOf(master).filter((p) => /nginx: worker/.test(fs.readFileSync(`/proc/${p}/cmdline`, 'latin1')));
     t.ok(workers.length >= 1, `workers: ${workers.join(' ')}`);
     for (const p of workers) t.equal(uidOf(p), w.uid, `worker ${p} runs as ${w.user} (${w.uid})`);
-    const frontDir = front.dir;
-    const st = (f: string) => fs.statSync(path.join(frontDir, f));
-    t.equal(st('.').mode & 0o777, 0o710, 'the front\'s directory: its group may pass, not list');
-    t.equal(st('.').gid, w.gid, 'the directory\'s group is the workers\'');
-    t.equal(fs.statSync(path.join(frontDir, 'entry.sock')).mode & 0o777, 0o660, 'Node\'s socket: owner and the workers\' group');
-    t.equal(fs.statSync(path.join(frontDir, 'entry.sock')).gid, w.gid);
+    const st = (f: string) => fs.statSync(path.join(front.dir, f));
+    const run = (f: string) => fs.statSync(path.join(front.runDir, f));
+    t.equal(st('.').mode & 0o777, 0o700, 'the front\'s directory (configuration, keys): root\'s alone');
+    t.not(front.runDir, front.dir, `the workers' files are elsewhere: ${front.runDir}`);
+    for (let d = path.dirname(front.runDir); d !== '/'; d = path.dirname(d)) t.ok(fs.statSync(d).mode & 0o001, `${d}: others may pass`);
+    t.equal(run('.').mode & 0o777, 0o710, 'the workers\' directory: their group may pass, not list');
+    t.equal(run('.').gid, w.gid, 'its group is the workers\'');
+    t.equal(run('entry.sock').mode & 0o777, 0o660, 'Node\'s socket: owner and the workers\' group');
+    t.equal(run('entry.sock').gid, w.gid);
     for (const f of ['entry.key', 'entry.crt', 'nginx.conf', 'front.lua']) {
       t.equal(st(f).mode & 0o777, 0o600, `${f}: 0600`);
       t.equal(st(f).uid, 0, `${f}: root's (read by nginx's master only)`);
@@ -133,5 +137,11 @@ t.test('the nginx front under root', async (t) => {
       t.ok(r === 400 || r === 'reset' || r === 'goaway', `${name}: refused (${r})`);
       t.equal(a.verifications, v, `${name}: no credential check was asked of Node`);
     }
+  });
+
+  t.test('stopped: the workers\' runtime directory is gone', async (t) => {
+    t.ok(fs.existsSync(front.runDir), 'there while running');
+    await front.stop();
+    t.notOk(fs.existsSync(front.runDir), 'removed with the front');
   });
 });
