@@ -27,9 +27,9 @@ const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.SEXTANT_BENCH_WARMUP_SECONDS ?? 3);
 /** Latency: rounds, requests per target and round (one connection), and the most seconds one may take. */
-const LAT_ROUNDS = Number(process.env.SEXTANT_BENCH_LAT_ROUNDS ?? 15);
-const LAT_N = Number(process.env.SEXTANT_BENCH_LAT_REQUESTS ?? 1000);
-const LAT_SECONDS = 1;
+const LAT_ROUNDS = Number(process.env.SEXTANT_BENCH_LAT_ROUNDS ?? 12);
+const LAT_N = Number(process.env.SEXTANT_BENCH_LAT_REQUESTS ?? 2000);
+const LAT_SECONDS = Number(process.env.SEXTANT_BENCH_LAT_SECONDS ?? 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 const sextantJs = path.join(root, 'dist', 'cli', 'sextant.js');
