@@ -3,8 +3,9 @@
  * in the shape of DC/OS's Admin Router: nginx terminates TLS on the admin port and serves the hot reads
  * itself after a cached decision (front-conf.ts); the EntryServer runs behind it on a unix socket and
  * answers everything else, and the decision checks. nginx is this process's child, with its own
- * config, pid, logs and temp files in `dir` (0700), stopped by its PID with the entry point. Same
- * start/stop/port as EntryServer.
+ * config, pid, Lua, certificates and keys in `dir` (0700); its workers run unprivileged when this process
+ * is root, with what they open by path (Node's socket, logs, temp files) in `runDir`. Stopped by its PID
+ * with the entry point. Same start/stop/port as EntryServer.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -140,7 +141,7 @@ export class NginxFront {
     return this.entry.cachedTokens;
   }
 
-  /** The front's directory (configuration, socket, logs). */
+  /** The front's directory (configuration, Lua, pid, certificates and keys; with one user, also what runDir holds). */
   get dir(): string {
     return this.o.dir;
   }
