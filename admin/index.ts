@@ -4,7 +4,8 @@
 export { EntryServer, type EntryOptions } from './router/server.js';
 export { EntryWorkers, type EntryWorkersOptions } from './router/workers.js';
 export { NginxFront, NGINX, certName, defaultCheck as defaultFrontCheck, type NginxFrontOptions } from './router/front.js';
-export { nginxConf, frontLua, type FrontCheck, type FrontConf } from './router/front-conf.js';
+export { nginxConf, type FrontCheck, type FrontConf } from './router/front-conf.js';
+export { frontLua, WORKER_ENTRIES as FRONT_WORKER_ENTRIES } from './router/front-lua.js';
 export { entryPlugin, entryTls, type EntryPluginConfig } from './router/plugin.js';
 export { DEFAULT_ENTRY_LIMITS, ENTRY_ENV, entryLimitsFromEnv, type EntryLimits } from './router/config.js';
 export { permissionFor, actionOf, groupOf, groupOfApp, R as RESOURCES, type Need, type Upstream } from './router/permissions.js';

@@ -43,8 +43,10 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     switch (cmd) {
       case 'ls': {
         const r = (await call('GET', '/master/slaves')) as { slaves: Slave[] };
-        // Health is a summary (diag/README.md): without it (no diag on that master) the list still prints.
-        const health = healthByIp(await client.request('mesos', '/system/health/v1/report', { timeoutMs: 30_000 }).catch(() => undefined));
+        // Health is a summary (diag/README.md): without it (no diag on that master, or no
+        // system-health permission) the list still prints. It is a `root` path: through an entry point
+        // `/system/health/v1/report` (route system_health, ops:system-health), not under `/mesos/`.
+        const health = healthByIp(await client.request('root', '/system/health/v1/report', { timeoutMs: 30_000 }).catch(() => undefined));
         const of = (s: Slave) => health?.get(ipOf(s.pid));
         if (v.json) io.out(JSON.stringify({ slaves: r.slaves.map((s) => ({ ...s, health: of(s) ?? null })) }, null, 2) + '\n');
         else

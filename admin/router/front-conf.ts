@@ -3,12 +3,12 @@
  * HTTP/1.1) on the admin port; reads of the hot routes (GET/HEAD of `/marathon/`, `/mesos/`,
  * `/mesos_dns/` with a plain path) are proxied by nginx straight to this master's own ports over
  * keep-alive pools (mutual TLS with the master's certificate when the master has one), after a
- * decision check whose "allowed" nginx keeps for a short time keyed by the credential's hash and the
+ * decision check whose "allowed" nginx keeps for a short time keyed by the credential and the
  * path; everything else (writes, other routes, websockets, odd paths, refusals, redirects from the
  * upstream, upstream failures) goes to the Node entry point on a unix socket, which answers as it does
  * without the front. How the check is done (`check`):
- *  - `lua`: `access_by_lua` with a `lua_shared_dict` of allowed decisions (libnginx-mod-http-lua); a
- *    hit never leaves nginx, a miss asks Node with a subrequest.
+ *  - `lua`: `access_by_lua` with a per-worker table and a `lua_shared_dict` of allowed decisions
+ *    (libnginx-mod-http-lua; front-lua.ts); a hit never leaves nginx, a miss asks Node on its socket.
  *  - `auth_request`: stock nginx; the decision subrequest is cached with `proxy_cache` (the cache key,
  *    the credential itself, is written into the cache files: kept for the benchmark's comparison).
  */
@@ -21,8 +21,13 @@ export interface FrontUpstream {
 }
 
 export interface FrontConf {
-  /** Directory of the config, pid, logs, temp files and the decision cache (0700). */
+  /** Directory of the config, pid, Lua, certificates and keys: nginx's master's only. */
   dir: string;
+  /**
+   * Directory of what the workers open by path: Node's socket, the temp dirs, the decision cache
+   * (auth_request), the logs they reopen. `dir` itself when nginx runs as one user (default).
+   */
+  runDir?: string;
   listen: FrontUpstream;
   cert: string;
   key: string;
@@ -42,15 +47,16 @@ export interface FrontConf {
   accessLog: string;
   /** Path of the Lua code (check `lua`). */
   luaFile: string;
-  /** The user nginx's workers run as (when nginx starts as root): the entry point's own, so they reach its socket. */
+  /** `user group` nginx's workers run as (when nginx starts as root: front.ts picks an unprivileged one). */
   user?: string;
   /** Largest client header line nginx accepts (Node checks the total against its own limit). */
   maxHeaderBytes: number;
 }
 
 export const LUA_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_lua_module.so'];
-/** The log line format of front-log.ts: route, status, upstream header time(s). */
-export const ACCESS_FORMAT = '$sextant_route $status $upstream_header_time';
+/** The log line format of front-log.ts: route, status, upstream header time(s); one format per route (no variable to set per request). */
+export const accessFormat = (route: string) => `${route} $status $upstream_header_time`;
+const HOT_ROUTES = ['marathon', 'mesos', 'mesos_dns'];
 
 const hostPort = (u: FrontUpstream) => (u.host.includes(':') ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`);
 
@@ -76,6 +82,17 @@ ${clientHeaders()}
       access_log off;`;
 }
 
+/**
+ * A `Forwarded` node of the hot routes, without a regular expression per request: nginx listens on one
+ * address, so its family (IPv6 in brackets) is known here; `by` is that address itself unless it is a
+ * wildcard (an IPv6 listener takes IPv6 only: nginx's `ipv6only` default).
+ */
+function forwardedNode(listen: FrontUpstream, who: 'server' | 'remote'): string {
+  const v6 = listen.host.includes(':');
+  if (who === 'server' && listen.host !== '0.0.0.0' && listen.host !== '::') return hostPort(listen);
+  return v6 ? `[$${who}_addr]:$${who}_port` : `$${who}_addr:$${who}_port`;
+}
+
 function hotLocation(c: FrontConf, prefix: string, route: string, up: FrontUpstream): string {
   const scheme = c.upstreamTls ? 'https' : 'http';
   const check = c.check === 'lua'
@@ -96,23 +113,23 @@ function hotLocation(c: FrontConf, prefix: string, route: string, up: FrontUpstr
       proxy_ssl_session_reuse on;`
     : '';
   return `    location ${prefix}/ {
-      set $sextant_route ${route};
 ${check}
       proxy_pass ${scheme}://sextant_${route}/;${tls}
       proxy_set_header Host ${hostPort(up)};
       proxy_set_header Connection "";
-      proxy_set_header Forwarded "\${sextant_forwarded_prev}by=\\"$sextant_server_node\\";for=\\"$sextant_client_node\\";proto=https;host=$http_host";
+      proxy_set_header Forwarded "\${sextant_forwarded_prev}by=\\"${forwardedNode(c.listen, 'server')}\\";for=\\"${forwardedNode(c.listen, 'remote')}\\";proto=https;host=$http_host";
       proxy_connect_timeout 5s;
       proxy_read_timeout ${c.upstreamTimeoutMs}ms;
       proxy_send_timeout ${c.upstreamTimeoutMs}ms;
       proxy_intercept_errors on;
       error_page ${c.check === 'auth_request' ? '401 403 ' : ''}301 302 303 307 308 418 500 502 503 504 = @node;
-      access_log ${c.accessLog} sextant_front buffer=32k flush=1s;
+      access_log ${c.accessLog} sextant_${route} buffer=32k flush=1s;
     }`;
 }
 
 export function nginxConf(c: FrontConf): string {
-  const t = `${c.dir}/tmp`;
+  const run = c.runDir ?? c.dir;
+  const t = `${run}/tmp`;
   const lua = c.check === 'lua';
   const line = Math.max(8192, c.maxHeaderBytes + 1024);
   const upstream = (name: string, u: FrontUpstream) => `  upstream sextant_${name} {\n    server ${hostPort(u)} max_fails=0;\n    keepalive 64;\n  }`;
@@ -123,7 +140,7 @@ ${c.user ? `user ${c.user};
 daemon off;
 master_process on;
 pid ${c.dir}/nginx.pid;
-error_log ${c.dir}/error.log warn;
+error_log ${run}/error.log warn;
 worker_shutdown_timeout 5s;
 events {
   worker_connections 4096;
@@ -139,19 +156,11 @@ http {
   server_tokens off;
   underscores_in_headers on;
   ignore_invalid_headers off;
-  log_format sextant_front '${ACCESS_FORMAT}';
-${lua ? `  lua_shared_dict sextant_decisions 16m;\n  init_by_lua_file ${c.luaFile};` : `  proxy_cache_path ${c.dir}/decisions levels=1:2 keys_zone=sextant_decisions:4m max_size=64m inactive=10s use_temp_path=off;`}
+${HOT_ROUTES.map((r) => `  log_format sextant_${r} '${accessFormat(r)}';`).join('\n')}
+${lua ? `  lua_shared_dict sextant_decisions 16m;\n  init_by_lua_file ${c.luaFile};` : `  proxy_cache_path ${run}/decisions levels=1:2 keys_zone=sextant_decisions:4m max_size=64m inactive=10s use_temp_path=off;`}
   map $http_upgrade $sextant_connection {
     default upgrade;
     '' '';
-  }
-  map $remote_addr $sextant_client_node {
-    ~: "[$remote_addr]:$remote_port";
-    default "$remote_addr:$remote_port";
-  }
-  map $server_addr $sextant_server_node {
-    ~: "[$server_addr]:$server_port";
-    default "$server_addr:$server_port";
   }
   map $http_forwarded $sextant_forwarded_prev {
     '' '';
@@ -184,7 +193,6 @@ ${upstream('mesos_dns', c.mesosDns)}
     keepalive_timeout 75s;
     proxy_http_version 1.1;
     proxy_redirect off;
-    set $sextant_route node;
 
     location / {
 ${toNode()}
@@ -225,83 +233,5 @@ ${hotLocation(c, '/mesos', 'mesos', c.mesos)}
 ${hotLocation(c, '/mesos_dns', 'mesos_dns', c.mesosDns)}
   }
 }
-`;
-}
-
-/**
- * The Lua side of check `lua` (init_by_lua_file): `sextant_front.check()` in the access phase of a
- * hot route. Only GET/HEAD without an upgrade, not for a stream (`/v2/events`, `Accept: text/event-stream`), and with a plain path (no %-escapes, no dot or empty
- * segments) may be served by nginx; the rest goes to Node (`@node`), which refuses or serves it as
- * without the front. An allowed decision is kept for what Node said (`x-sextant-decision-ms`: the
- * decision TTL, never past the token's expiry) under SHA-1(credential) + path; a refusal is never
- * kept (Node answers it, counting it once). A miss asks Node's `/_sextant/auth` over a pooled
- * cosocket on its unix socket (lua-nginx-module's subrequests do not work for HTTP/2 requests).
- */
-export function frontLua(socket: string): string {
-  return `-- written by sextant (admin/router/front-conf.ts): do not edit
-local dict = ngx.shared.sextant_decisions
-local re_find = ngx.re.find
-local sha1 = ngx.sha1_bin
-local exec = ngx.exec
-local get_method = ngx.req.get_method
-local var = ngx.var
-local tcp = ngx.socket.tcp
-local SOCKET = "unix:${socket}"
-local PLAIN = [=[^(/[A-Za-z0-9_~!$&'()*+,;=:@.-]+)+/?$]=]
-local DOTS = [=[/\\.\\.?(/|$)]=]
-
-sextant_front = {}
-
--- Ask Node: the decision's lifetime in ms when allowed, nil otherwise (refused, or Node unreachable).
-local function ask(uri, auth, cookie)
-  local s = tcp()
-  s:settimeout(5000)
-  if not s:connect(SOCKET) then return nil end
-  local req = "GET /_sextant/auth HTTP/1.1\\r\\nHost: sextant\\r\\nX-Sextant-Uri: " .. uri ..
-    "\\r\\nX-Sextant-Client: " .. var.remote_addr .. "\\r\\nX-Sextant-Client-Port: " .. var.remote_port ..
-    (auth and ("\\r\\nAuthorization: " .. auth) or "") .. (cookie and ("\\r\\nCookie: " .. cookie) or "") .. "\\r\\n\\r\\n"
-  if not s:send(req) then s:close() return nil end
-  local status = s:receive("*l")
-  if not status then s:close() return nil end
-  local ms = nil
-  while true do
-    local line = s:receive("*l")
-    if not line then s:close() return nil end
-    if line == "" then break end
-    local v = line:match("^[Xx]%-[Ss]extant%-[Dd]ecision%-[Mm]s:%s*(%d+)")
-    if v then ms = tonumber(v) end
-  end
-  s:setkeepalive(60000, 64)
-  if status:sub(10, 12) ~= "200" then return nil end
-  return ms
-end
-
-function sextant_front.check()
-  local method = get_method()
-  if (method ~= "GET" and method ~= "HEAD") or var.http_upgrade then return exec("@node") end
-  -- streams (Marathon's /v2/events, any text/event-stream) are Node's: nginx's hot path times out between reads
-  local accept = var.http_accept
-  if accept and accept:find("event-stream", 1, true) then return exec("@node") end
-  local uri = var.request_uri
-  local path = uri
-  local q = uri:find("?", 1, true)
-  if q then path = uri:sub(1, q - 1) end
-  if not re_find(path, PLAIN, "jo") or re_find(path, DOTS, "jo") or path:find("/v2/events", 1, true) then return exec("@node") end
-  local auth = var.http_authorization
-  local cookie = var.http_cookie
-  local cred = auth
-  if not cred then
-    if cookie and cookie:find("dcos-acs-auth-cookie", 1, true) then cred = cookie else cred = "" end
-  end
-  local key = sha1(cred) .. path
-  if dict:get(key) then return end
-  local ms = ask(uri, auth, cookie)
-  if ms and ms > 0 then
-    dict:set(key, true, ms / 1000)
-    return
-  end
-  if ms then return end
-  return exec("@node")
-end
 `;
 }

@@ -66,15 +66,25 @@ export class FrontLog {
     }
   }
 
+  /** Counts add up per (route, status) before they reach the registry: one `inc` per key and read, not per line. */
   private lines(text: string): void {
     const all = (this.rest + text).split('\n');
     this.rest = all.pop() ?? '';
+    const counts = new Map<string, number>();
     for (const l of all) {
-      const [route, code, upstream] = l.split(' ');
-      if (!route || !code) continue;
-      this.metrics.requests.inc({ route, code });
-      const s = Number.parseFloat(upstream ?? '');
-      if (Number.isFinite(s)) this.metrics.upstreamSeconds.observe({ route }, s);
+      const a = l.indexOf(' ');
+      if (a <= 0) continue;
+      const b = l.indexOf(' ', a + 1);
+      const key = b < 0 ? l : l.slice(0, b);
+      if (key.length === a + 1) continue; // no status
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (b < 0) continue;
+      const s = Number.parseFloat(l.slice(b + 1));
+      if (Number.isFinite(s)) this.metrics.upstreamSeconds.observe({ route: l.slice(0, a) }, s);
+    }
+    for (const [key, n] of counts) {
+      const a = key.indexOf(' ');
+      this.metrics.requests.inc({ route: key.slice(0, a), code: key.slice(a + 1) }, n);
     }
   }
 }

@@ -3,17 +3,20 @@
  * in the shape of DC/OS's Admin Router: nginx terminates TLS on the admin port and serves the hot reads
  * itself after a cached decision (front-conf.ts); the EntryServer runs behind it on a unix socket and
  * answers everything else, and the decision checks. nginx is this process's child, with its own
- * config, pid, logs and temp files in `dir` (0700), stopped by its PID with the entry point. Same
- * start/stop/port as EntryServer.
+ * config, pid, Lua, certificates and keys in `dir` (0700); its workers run unprivileged when this process
+ * is root, with what they open by path (Node's socket, logs, temp files) in `runDir`. Stopped by its PID
+ * with the entry point. Same start/stop/port as EntryServer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../common/errors.js';
 import type { TlsMaterial } from '../../common/tls-files.js';
-import { frontLua, LUA_MODULES, nginxConf, type FrontCheck, type FrontConf, type FrontUpstream } from './front-conf.js';
+import { LUA_MODULES, nginxConf, type FrontCheck, type FrontConf, type FrontUpstream } from './front-conf.js';
+import { frontLua } from './front-lua.js';
 import { FrontLog } from './front-log.js';
 import { createEntryMetrics } from './metrics.js';
 import { EntryServer, type EntryOptions } from './server.js';
@@ -56,6 +59,51 @@ export function certName(pem: string | Buffer): string {
   return cn.slice(3);
 }
 
+/** Who nginx's workers run as when nginx starts as root. */
+export interface FrontWorkerUser {
+  user: string;
+  group: string;
+  uid: number;
+  gid: number;
+}
+
+/** A dedicated account the operator may create for the workers; without it, nobody/nogroup. */
+export const FRONT_USER = 'sextant-front';
+
+/** One passwd or group entry by name (getent: every NSS source), or undefined. */
+function getent(db: 'passwd' | 'group', key: string): string[] | undefined {
+  const r = spawnSync('getent', [db, key], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout ? r.stdout.trim().split('\n')[0]!.split(':') : undefined;
+}
+
+/**
+ * The unprivileged user nginx's workers run as when the master runs as root: `sextant-front` when that
+ * account exists, else `nobody` with its primary group (Debian: nogroup). Undefined when not root (nginx
+ * then runs as this process's user throughout).
+ */
+export function frontWorkerUser(isRoot = process.getuid?.() === 0): FrontWorkerUser | undefined {
+  if (!isRoot) return undefined;
+  for (const name of [FRONT_USER, 'nobody']) {
+    const pw = getent('passwd', name);
+    if (!pw) continue;
+    const uid = Number(pw[2]);
+    const gid = Number(pw[3]);
+    if (uid === 0) continue;
+    const group = getent('group', String(gid))?.[0] ?? String(gid);
+    return { user: name, group, uid, gid };
+  }
+  throw new ConfigError('--admin-front', `neither '${FRONT_USER}' nor 'nobody' is a user here: nginx's workers must not run as root`);
+}
+
+/**
+ * Where the workers' files go when they run as another user: a directory whose ancestors they can pass
+ * (`/run/sextant`, 0755; the work dir's own ancestors may be 0700), one per front dir.
+ */
+export function frontRunDir(dir: string): string {
+  const base = fs.existsSync('/run') ? '/run/sextant' : path.join(os.tmpdir(), 'sextant-run');
+  return path.join(base, `front-${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 12)}`);
+}
+
 export class NginxFront {
   readonly entry: EntryServer;
   readonly check: FrontCheck;
@@ -64,10 +112,16 @@ export class NginxFront {
   private log: FrontLog | undefined;
   private stderr = '';
   private readonly socket: string;
+  /** Who the workers run as (nginx started as root), else undefined. */
+  readonly workerUser: FrontWorkerUser | undefined;
+  /** What the workers open by path (socket, temp dirs, logs): `dir`, or frontRunDir(dir) with a worker user. */
+  readonly runDir: string;
 
   constructor(private readonly o: NginxFrontOptions) {
     this.check = o.check ?? defaultCheck();
-    this.socket = path.join(o.dir, 'entry.sock');
+    this.workerUser = frontWorkerUser();
+    this.runDir = this.workerUser ? frontRunDir(o.dir) : o.dir;
+    this.socket = path.join(this.runDir, 'entry.sock');
     const { cert: _c, key: _k, dir: _d, local: _l, workers: _w, check: _ch, nginx: _n, ...entry } = o;
     const limits = o.limits ?? {};
     this.entry = new EntryServer({ ...entry, cert: '', key: '', behind: { socket: this.socket, decisionMs: limits.frontDecisionMs ?? 1000 } });
@@ -87,6 +141,11 @@ export class NginxFront {
     return this.entry.cachedTokens;
   }
 
+  /** The front's directory (configuration, Lua, pid, certificates and keys; with one user, also what runDir holds). */
+  get dir(): string {
+    return this.o.dir;
+  }
+
   /** nginx's master process id (for the benchmark's CPU figures). */
   get pid(): number | undefined {
     return this.child?.pid;
@@ -104,6 +163,7 @@ export class NginxFront {
     const tls = this.o.upstreamTls;
     return {
       dir: d,
+      runDir: this.runDir,
       listen: { host: this.o.host, port: this.port },
       cert: this.write('entry.crt', this.o.cert),
       key: this.write('entry.key', this.o.key),
@@ -113,11 +173,17 @@ export class NginxFront {
       ...this.o.local,
       ...(tls ? { upstreamTls: upstreamFiles(this, tls) } : {}),
       upstreamTimeoutMs: this.entry.limits.upstreamTimeoutMs,
-      accessLog: path.join(d, 'access.log'),
-      luaFile: this.write('front.lua', frontLua(this.socket), 0o644),
-      ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
+      accessLog: path.join(this.runDir, 'access.log'),
+      luaFile: this.write('front.lua', frontLua(this.socket)),
+      ...(this.workerUser ? { user: `${this.workerUser.user} ${this.workerUser.group}` } : {}),
       maxHeaderBytes: this.entry.limits.maxHeaderBytes,
     };
+  }
+
+  /** `mode`, and with workers of another user, root:their group (else this process's own, 0700-style). */
+  private shareWithWorkers(f: string, mode: number): void {
+    if (this.workerUser) fs.chownSync(f, 0, this.workerUser.gid);
+    fs.chmodSync(f, this.workerUser ? mode : mode & 0o700);
   }
 
   /** Write a file of the front's (for upstreamFiles). */
@@ -128,18 +194,31 @@ export class NginxFront {
   async start(): Promise<void> {
     const bin = this.o.nginx ?? NGINX;
     if (!fs.existsSync(bin)) throw new ConfigError('--admin-front', `nginx (${bin}) is not installed: install Debian's nginx-light (and libnginx-mod-http-lua), or use --admin-front node`);
-    fs.mkdirSync(path.join(this.o.dir, 'tmp'), { recursive: true, mode: 0o700 });
+    // Only the master (root) reads the configuration, Lua, certificates and keys (at start and reload):
+    // `dir` stays 0700. The workers pass through `runDir` (group search, no listing) to the socket, their
+    // temp dirs (nginx makes tmp/* theirs) and the logs they reopen.
+    fs.mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
     fs.chmodSync(this.o.dir, 0o700);
+    if (this.runDir !== this.o.dir) {
+      const parent = path.dirname(this.runDir);
+      fs.mkdirSync(parent, { recursive: true });
+      fs.chmodSync(parent, 0o755); // whatever the umask: the workers must pass it
+    }
+    const tmp = path.join(this.runDir, 'tmp');
+    fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    this.shareWithWorkers(this.runDir, 0o710);
+    this.shareWithWorkers(tmp, 0o710);
     // Port 0 (tests): nginx cannot pick one itself; take one the kernel has free now.
     this.listenPort = this.o.port || (await freePortOn(this.o.host));
     const c = this.conf();
-    const confFile = this.write('nginx.conf', nginxConf(c), 0o644);
+    const confFile = this.write('nginx.conf', nginxConf(c));
     fs.writeFileSync(c.accessLog, '', { flag: 'a' });
-    const args = ['-p', this.o.dir, '-e', path.join(this.o.dir, 'error.log'), '-c', confFile];
+    const args = ['-p', this.o.dir, '-e', this.errorLog, '-c', confFile];
     const test = await runOnce(bin, ['-t', '-q', ...args]);
     if (test.code !== 0) throw new ConfigError('--admin-front', `nginx refused its configuration (${confFile}): ${test.out.trim()}`);
     await this.entry.start();
     try {
+      this.shareWithWorkers(this.socket, 0o660);
       await this.spawn(bin, args);
     } catch (e) {
       await this.entry.stop();
@@ -159,13 +238,13 @@ export class NginxFront {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       if (this.child === child) {
         this.child = undefined;
-        this.o.log.error('entry_front_exited', { code, signal, stderr: this.stderr.trim(), hint: `see ${path.join(this.o.dir, 'error.log')}` });
+        this.o.log.error('entry_front_exited', { code, signal, stderr: this.stderr.trim(), hint: `see ${this.errorLog}` });
       }
       resolve();
     }));
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      if (!this.child) throw new Error(`nginx exited at start: ${this.stderr.trim() || `see ${path.join(this.o.dir, 'error.log')}`}`);
+      if (!this.child) throw new Error(`nginx exited at start: ${this.stderr.trim() || `see ${this.errorLog}`}`);
       if (await accepts(this.o.host, this.port)) return;
       if (Date.now() > deadline) {
         await this.stopNginx();
@@ -212,6 +291,11 @@ export class NginxFront {
     this.log = undefined;
     await this.entry.stop();
     fs.rmSync(this.socket, { force: true });
+    if (this.runDir !== this.o.dir) fs.rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  private get errorLog(): string {
+    return path.join(this.runDir, 'error.log');
   }
 }
 

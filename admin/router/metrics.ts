@@ -3,7 +3,7 @@ import { prom, type Registry } from '../../common/metrics.js';
 
 /** What the entry point records (prom-client's metrics, or a worker's relay to them: workers.ts). */
 export interface EntryMetrics {
-  requests: { inc(labels: { route: string; code: string }): void };
+  requests: { inc(labels: { route: string; code: string }, n?: number): void };
   upstreamSeconds: { observe(labels: { route: string }, seconds: number): void };
   refusals: { inc(labels: { reason: string }): void };
 }

@@ -135,6 +135,9 @@ const ROWS: Row[] = [
 
 /** What a request needs. `path` is the upstream path without the query; `service` is the app id for `/service/<app>/`. */
 export function permissionFor(upstream: Upstream, method: string, path: string, service?: string): Need {
+  // No permission depends on the query: the nginx front keeps decisions per credential and path without it
+  // (front-lua.ts); admin/test/routes-walk.test.ts checks every route with and without one.
+  if (path.includes('?')) throw new Error(`permissionFor: '${path.slice(0, 100)}' carries a query: the table is keyed on the path alone`);
   if (upstream === 'service') return perm(R.service(service ?? ''), method) ?? { kind: 'none' };
   // The master's port also serves the DC/OS prefixes itself (the dashboard's shim hands `/marathon/...`
   // to Marathon in process): such a path needs what the API it reaches needs.

@@ -63,7 +63,7 @@ class Relay implements EntryMetrics {
   private req = new Map<string, number>();
   private ref = new Map<string, number>();
   private up: (string | number)[] = [];
-  requests = { inc: (l: { route: string; code: string }) => void this.req.set(`${l.route}\0${l.code}`, (this.req.get(`${l.route}\0${l.code}`) ?? 0) + 1) };
+  requests = { inc: (l: { route: string; code: string }, n = 1) => void this.req.set(`${l.route}\0${l.code}`, (this.req.get(`${l.route}\0${l.code}`) ?? 0) + n) };
   refusals = { inc: (l: { reason: string }) => void this.ref.set(l.reason, (this.ref.get(l.reason) ?? 0) + 1) };
   upstreamSeconds = { observe: (l: { route: string }, s: number) => void this.up.push(l.route, s) };
 

@@ -20,11 +20,16 @@ import { AuthGate } from '../../admin/index.js';
 import { freePort, which } from '../../test/lib/index.js';
 import { trackGroup } from '../lib/groups.js';
 import { median } from '../lib/stats.js';
+import { addedMs, fmtAdded, latencyRounds, type LatSample } from './latency.js';
 
 const HOST = '127.0.0.1';
 const SECONDS = Number(process.env.SEXTANT_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.SEXTANT_BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.SEXTANT_BENCH_WARMUP_SECONDS ?? 3);
+/** Latency: rounds, requests per target and round (one connection), and the most seconds one may take. */
+const LAT_ROUNDS = Number(process.env.SEXTANT_BENCH_LAT_ROUNDS ?? 12);
+const LAT_N = Number(process.env.SEXTANT_BENCH_LAT_REQUESTS ?? 2000);
+const LAT_SECONDS = Number(process.env.SEXTANT_BENCH_LAT_SECONDS ?? 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 const sextantJs = path.join(root, 'dist', 'cli', 'sextant.js');
@@ -86,37 +91,49 @@ async function wrk(url: string, conns: number, token?: string, seconds = SECONDS
   return w;
 }
 
+/**
+ * Plain nginx as the front proxies, minus the check: the same listener (TLS 1.2/1.3, HTTP/2 and
+ * HTTP/1.1, session cache), client keep-alive (`keepalive_requests`, timeout), upstream pools
+ * (`keepalive 64`, HTTP/1.1, `Connection ""`, a fixed Host), buffering (nginx's default on the hot
+ * routes of both) and worker connections as front-conf.ts writes them; no access log, no `Forwarded`.
+ */
 function nginxConf(dir: string, workers: number, port: number, mesos: number, marathon: number, cert: string, key: string): string {
   const tmp = path.join(dir, `tmp${workers}`);
   fs.mkdirSync(tmp, { recursive: true });
-  const loc = (p: string, up: string) => `location /${p}/ { proxy_pass http://${up}/; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }`;
+  const loc = (p: string, up: string, upPort: number) => `location /${p}/ { proxy_pass http://${up}/; proxy_set_header Host ${HOST}:${upPort}; proxy_set_header Connection ""; proxy_connect_timeout 5s; proxy_read_timeout 30000ms; proxy_send_timeout 30000ms; }`;
   return `user root; worker_processes ${workers}; daemon off; pid ${dir}/nginx${workers}.pid; error_log ${dir}/error${workers}.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log off; server_tokens off;
   client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi; uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
-  upstream mesos { server ${HOST}:${mesos}; keepalive 32; }
-  upstream marathon { server ${HOST}:${marathon}; keepalive 32; }
+  upstream mesos { server ${HOST}:${mesos} max_fails=0; keepalive 64; }
+  upstream marathon { server ${HOST}:${marathon} max_fails=0; keepalive 64; }
   server {
-    listen ${HOST}:${port} ssl;
+    listen ${HOST}:${port} ssl http2;
     ssl_certificate ${cert}; ssl_certificate_key ${key};
-    ${loc('mesos', 'mesos')}
-    ${loc('marathon', 'marathon')}
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:plain_tls${workers}:4m; ssl_session_timeout 1h;
+    keepalive_requests 100000; keepalive_timeout 75s;
+    proxy_http_version 1.1; proxy_redirect off;
+    ${loc('mesos', 'mesos', mesos)}
+    ${loc('marathon', 'marathon', marathon)}
   }
 }
 `;
 }
 
-/** CPU seconds (user + system) of a process and its direct children (nginx's workers), from /proc. */
+/** CPU seconds (user + system) of one process, from /proc. */
+function ownCpuSeconds(p: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) of a process and its descendants (nginx's master and workers), from /proc. */
 function cpuSeconds(pid: number): number {
-  const one = (p: number) => {
-    try {
-      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100)
-    } catch {
-      return 0;
-    }
-  };
+  const one = ownCpuSeconds;
   const kids = (p: number): number[] => {
     try {
       return fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
@@ -222,28 +239,36 @@ export async function bench(): Promise<string> {
     for (const p of paths) for (const who of proxies) await wrk(`https://${HOST}:${portOf[who]}${p.via}`, 16, tokenFor(who), WARMUP);
     const load0 = os.loadavg()[0]!;
     const all: Who[] = ['direct', ...proxies];
+    const latRows: string[] = [];
     for (const p of paths) {
-      const acc = {} as Record<Who | `${Who}Lat`, WrkResult[]>;
-      for (const w of all) (acc[w] = []), (acc[`${w}Lat`] = []);
+      const acc = {} as Record<Who, WrkResult[]>;
+      const nodeUs = {} as Record<Who, number[]>;
+      for (const w of all) (acc[w] = []), (nodeUs[w] = []);
       for (let r = 0; r < ROUNDS; r++) {
         const order = r % 2 ? [...all].reverse() : all;
         for (const who of order) {
           const url = who === 'direct' ? p.up : `https://${HOST}:${portOf[who]}${p.via}`;
           const c0 = cpuSeconds(pids[who]);
+          const n0 = ownCpuSeconds(pids[who]);
           const w = await wrk(url, 16, tokenFor(who));
           w.cpuUs = ((cpuSeconds(pids[who]) - c0) * 1e6) / (w.rps * SECONDS);
+          nodeUs[who].push(((ownCpuSeconds(pids[who]) - n0) * 1e6) / (w.rps * SECONDS));
           acc[who].push(w);
-          acc[`${who}Lat`].push(await wrk(url, 1, tokenFor(who)));
         }
       }
+      // Latency: short interleaved rounds at one connection (latency.ts), every target in each round.
+      const lat = await latencyRounds(dir, all.map((who) => ({ name: who, url: who === 'direct' ? p.up : `https://${HOST}:${portOf[who]}${p.via}`, ...(tokenFor(who) ? { token: tokenFor(who)! } : {}) })), LAT_ROUNDS, LAT_N, LAT_SECONDS);
       const med = (xs: WrkResult[], k: keyof WrkResult) => median(xs.map((x) => x[k] ?? NaN));
       const f = (x: number) => x.toFixed(3);
       const rps = (w: Who) => med(acc[w], 'rps').toFixed(0);
-      const adds = (w: Who) => `${f(med(acc[`${w}Lat`], 'p50') - med(acc.directLat, 'p50'))} / ${f(med(acc[`${w}Lat`], 'p99') - med(acc.directLat, 'p99'))}`;
+      const adds = (w: Who) => `${f(addedMs(lat, w, 'direct', 'p50').median)} / ${f(addedMs(lat, w, 'direct', 'p99').median)}`;
       const cpu = (w: Who) => med(acc[w], 'cpuUs').toFixed(0);
       const ratio = (a: Who, b: Who) => (med(acc[a], 'rps') / med(acc[b], 'rps')).toFixed(2);
-      rows.push(`| ${p.name} | ${rps('direct')} | ${rps('nginx')} | ${rps('front')} | **${ratio('front', 'nginx')}** | ${rps('frontA')} | ${rps('node')} | ${f(med(acc.directLat, 'p50'))} / ${f(med(acc.directLat, 'p99'))} | ${adds('nginx')} | ${adds('front')} | ${adds('frontA')} | ${adds('node')} | ${cpu('nginx')} / ${cpu('front')} / ${cpu('frontA')} / ${cpu('node')} |`);
-      rowsN.push(`| ${p.name} | ${rps('direct')} | ${rps('nginxN')} | ${rps('frontN')} | **${ratio('frontN', 'nginxN')}** | ${adds('nginxN')} | ${adds('frontN')} | ${cpu('nginxN')} / ${cpu('frontN')} |`);
+      const dl = (q: 'p50' | 'p99') => `${(median(lat.get('direct')!.map((x: LatSample) => x[q])) / 1000).toFixed(3)}`;
+      rows.push(`| ${p.name} | ${rps('direct')} | ${rps('nginx')} | ${rps('front')} | **${ratio('front', 'nginx')}** | ${rps('frontA')} | ${rps('node')} | ${dl('p50')} / ${dl('p99')} | ${adds('nginx')} | ${adds('front')} | ${adds('frontA')} | ${adds('node')} | ${cpu('nginx')} / ${cpu('front')} (${median(nodeUs.front).toFixed(1)}) / ${cpu('frontA')} / ${cpu('node')} |`);
+      rowsN.push(`| ${p.name} | ${rps('direct')} | ${rps('nginxN')} | ${rps('frontN')} | **${ratio('frontN', 'nginxN')}** | ${adds('nginxN')} | ${adds('frontN')} | ${cpu('nginxN')} / ${cpu('frontN')} (${median(nodeUs.frontN).toFixed(1)}) |`);
+      const reqs = Math.min(...[...lat.values()].flat().map((x) => x.requests));
+      for (const w of proxies) latRows.push(`| ${p.name} | ${w} | ${fmtAdded(addedMs(lat, w, 'direct', 'p50'))} | ${fmtAdded(addedMs(lat, w, 'direct', 'p99'))} | ${w === 'nginx' ? '' : w.startsWith('nginx') ? '' : fmtAdded(addedMs(lat, w, w.endsWith('N') ? 'nginxN' : 'nginx', 'p99'))} | ${reqs} |`);
     }
     const cost = await tokenCost();
     return [
@@ -253,12 +278,16 @@ export async function bench(): Promise<string> {
       'to the entry point with its nginx front (`--admin-front nginx`: nginx with the Lua decision cache, the Node entry point behind it on a',
       'unix socket; "front auth_request": the same with stock nginx\'s `auth_request` and a `proxy_cache` of the decision instead of Lua),',
       'and to the Node entry point alone (`--admin-front node`), all with the same certificate, in front of one `sextant master` process',
-      '(no plugins) on loopback; "direct" is wrk on the upstream itself. Throughput at 16 connections, latency at 1 connection;',
-      `${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians, after ${WARMUP} s of untimed load on every proxy and path.`,
-      'The entry point checks the token of every request (RS256; a decision cached 1 s by nginx, by hash of the credential and path;',
+      '(no plugins) on loopback; "direct" is wrk on the upstream itself. Plain nginx is configured as the front proxies (same listener,',
+      'TLS session cache, client and upstream keep-alive, buffering; bench/admin/index.ts) without the check, access log and `Forwarded`.',
+      `Throughput at 16 connections, ${SECONDS} s per run, ${ROUNDS} rounds alternating the order, medians, after ${WARMUP} s of untimed load on every proxy and path.`,
+      `Latency at 1 connection: ${LAT_ROUNDS} rounds, each taking every target in turn (order rotated per round), ${LAT_N} requests each (at most ${LAT_SECONDS} s);`,
+      '"adds" is the median over rounds of the per-round difference to direct (bench/admin/latency.ts).',
+      'The entry point checks the token of every request (RS256; an allowed decision kept 1 s by nginx per credential and path;',
       'the Node side caches verifications by SHA-256); plain nginx checks nothing. Ratio = front / nginx requests per second, same run.',
       'CPU µs/req: CPU time of the proxy (its process and descendants: Node, the nginx master and workers) during the 16-connection run',
-      'over the requests it served. wrk, the upstream and the proxy share the machine\'s CPUs.',
+      'over the requests it served; in brackets the front\'s Node process alone (the access-log reader, decisions). wrk, the upstream and',
+      'the proxy share the machine\'s CPUs.',
       '',
       `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average (1 min) ${load0.toFixed(1)} at the start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end (other work shares this machine).`,
       '',
@@ -273,6 +302,12 @@ export async function bench(): Promise<string> {
       '| path | direct req/s | nginx req/s | front req/s | front / nginx | nginx adds p50 / p99 ms | front adds p50 / p99 ms | CPU µs/req nginx / front |',
       '| --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rowsN,
+      '',
+      '### Added latency per round (1 connection), ms: median (25th … 75th percentile) of the per-round differences',
+      '',
+      '| path | proxy | adds p50 | adds p99 | p99 over plain nginx (same worker count) | requests per run (fewest) |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...latRows,
       '',
       `Token check in Node: one RS256 verification (jose) ${cost.verifyUs.toFixed(1)} µs; a cached check (SHA-256 of the credential, map lookup) ${cost.cachedUs.toFixed(1)} µs.`,
       '',
