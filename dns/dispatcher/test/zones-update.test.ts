@@ -68,3 +68,47 @@ t.test('the snapshot consumer skips a view whose zones and masters did not chang
   await c.apply(view(4, more));
   t.same(sets, [102, 103, 0, 103], 'after another writer, the same parts are applied again');
 });
+
+t.test('an update of one name among 10,000 rebuilds that name only; removed names and their emptied parents are NXDOMAIN', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const base = Array.from({ length: 10_000 }, (_, i) => rec(vipName(i), `11.${i >> 8}.${i & 255}.1`));
+  const lone = rec('x.lone.marathon.l4lb.thisdcos.directory', '11.200.0.1'); // the only record under lone.…
+  z.set([...base, lone]);
+  const before = new Map(base.map((r) => [r.name, z.answersOf(r.name)!]));
+  const beforeAnswers = new Map(base.map((r) => [r.name, [...z.answersOf(r.name)!.values()]]));
+  t.same(ask(z, 'lone.marathon.l4lb.thisdcos.directory'), [], 'the parent of a lone name exists (NODATA)');
+  // app5000 changes its address, lone.… goes, a new name comes; the rest are the same objects.
+  const changed = rec(vipName(5000), '11.250.0.1');
+  const added = rec('fresh.marathon.l4lb.thisdcos.directory', '11.201.0.1');
+  z.set([...base.slice(0, 5000), changed, ...base.slice(5001), added]);
+  let same = 0;
+  for (const r of base) {
+    if (r.name === vipName(5000)) continue;
+    const now = z.answersOf(r.name)!;
+    if (now === before.get(r.name) && [...now.values()].every((a, i) => a === beforeAnswers.get(r.name)![i])) same++;
+  }
+  t.equal(same, 9_999, 'every other name keeps its answers, the same objects');
+  t.not(z.answersOf(vipName(5000)), before.get(vipName(5000)), 'the changed name is rebuilt');
+  t.same(ask(z, vipName(5000)), ['11.250.0.1'], 'the changed name answers its new record');
+  t.same(ask(z, 'fresh.marathon.l4lb.thisdcos.directory'), ['11.201.0.1'], 'an added name answers');
+  const rcodeOf = (name: string) => {
+    const raw = query(name, A);
+    return z.answer(raw, parseQuery(raw), 512)[3]! & 0x0f;
+  };
+  t.equal(rcodeOf('x.lone.marathon.l4lb.thisdcos.directory'), 3, 'a removed name is NXDOMAIN');
+  t.equal(rcodeOf('lone.marathon.l4lb.thisdcos.directory'), 3, 'its parent, now empty, is NXDOMAIN');
+  t.equal(rcodeOf('marathon.l4lb.thisdcos.directory'), 0, 'a parent with names left stays (NODATA)');
+  t.equal(z.recordCounts().get('thisdcos.directory'), 10_001, 'the record count follows');
+});
+
+t.test('records kept in a new order answer in the new order (every name rebuilt)', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const a = rec('rr.marathon.l4lb.thisdcos.directory', '11.0.0.1');
+  const b = rec('rr.marathon.l4lb.thisdcos.directory', '11.0.0.2');
+  z.set([a, b]);
+  t.same(ask(z, 'rr.marathon.l4lb.thisdcos.directory'), ['11.0.0.1', '11.0.0.2']);
+  z.set([b, a]);
+  t.same(ask(z, 'rr.marathon.l4lb.thisdcos.directory'), ['11.0.0.2', '11.0.0.1'], 'the same objects reordered: the answer follows the order');
+  z.set([b, a, a]);
+  t.same(ask(z, 'rr.marathon.l4lb.thisdcos.directory'), ['11.0.0.2', '11.0.0.1', '11.0.0.1'], 'a repeated object is served twice, as before');
+});
