@@ -25,6 +25,7 @@ import { DnsServer, type BoundAddress, type SharedUdp } from './server.js';
 import { UdpUpstreamClient } from './udp-client.js';
 import { mergeWorkerMetrics } from './worker-metrics.js';
 import { WorkerPool, toWire, type ZoneInput } from './workers.js';
+import { zoneDelta } from './zone-delta.js';
 import { Rcode, TCP_LIMIT, UDP_LIMIT, parseQuery, type Query } from './wire.js';
 import { loadZoneFile } from './zone-file.js';
 import { LocalZones } from './zones.js';
@@ -54,6 +55,8 @@ export class Dispatcher implements Component {
   private resolv?: ResolvConfManager;
   private bindIps: string[];
   private zoneRecords: ZoneInput[] = [];
+  /** Counts zoneRecords' replacements: the workers hold a version, a delta goes from one to the next. */
+  private zonesVersion = 0;
   private inflight = 0;
   /** In-flight queries allowed in this process: handler_limit shared among the worker processes. */
   private readonly limit: number;
@@ -152,7 +155,7 @@ export class Dispatcher implements Component {
     const pool = new WorkerPool({
       count: this.config.workers - 1,
       sockets: server.udpSockets(),
-      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.zoneRecords, mesos: this.mesos }),
+      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.zoneRecords, zonesVersion: this.zonesVersion, mesos: this.mesos }),
       log: this.log,
     });
     this.workers = pool; // zone changes during the start go through the pool, which resends them to a starting child
@@ -188,10 +191,16 @@ export class Dispatcher implements Component {
   /** Replace the local zone records (snapshot or zone file). Throws on a bad record, changing nothing. */
   setZoneRecords(records: ZoneInput[]): void {
     this.zones.set(records);
+    const prev = this.zoneRecords;
     this.zoneRecords = records;
+    const from = this.zonesVersion++;
     this.metrics.zoneRecords.reset();
     for (const [zone, n] of this.zones.recordCounts()) this.metrics.zoneRecords.set({ zone }, n);
-    this.toWorkers({ t: 'zones', zones: records });
+    if (!this.workers) return;
+    // The workers hold the previous list: send what changed, unless most of it did.
+    const d = zoneDelta(prev, records);
+    if (d && d.added.length + d.removed.length < records.length / 2) this.toWorkers({ t: 'zones-delta', from, to: this.zonesVersion, ...d });
+    else this.toWorkers({ t: 'zones', zones: records, version: this.zonesVersion });
   }
 
   setMesosResolvers(resolvers: Endpoint[]): void {

@@ -8,9 +8,13 @@ import type { SharedUdp } from './server.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { Dispatcher } from './dispatcher.js';
-import { fromWire, type FromWorker, type ToWorker } from './workers.js';
+import { fromWire, type FromWorker, type ToWorker, type ZoneInput } from './workers.js';
+import { applyZoneDelta } from './zone-delta.js';
 
 let dispatcher: Dispatcher | undefined;
+/** The parent's zone list this process serves, and its version (a delta names the one it applies to). */
+let zones: ZoneInput[] = [];
+let zonesVersion = -1;
 const sockets: SharedUdp[] = [];
 let exiting = false;
 
@@ -28,6 +32,7 @@ async function onMessage(m: ToWorker, handle: dgram.Socket | undefined): Promise
         const log = createLogger('dispatcher', { worker: m.slot });
         dispatcher = new Dispatcher(fromWire(m.config), { registry: createRegistry(), log });
         dispatcher.setZoneRecords(m.zones);
+        [zones, zonesVersion] = [m.zones, m.zonesVersion ?? -1];
         dispatcher.setMesosResolvers(m.mesos);
         break;
       }
@@ -41,7 +46,15 @@ async function onMessage(m: ToWorker, handle: dgram.Socket | undefined): Promise
         break;
       case 'zones':
         need().setZoneRecords(m.zones);
+        [zones, zonesVersion] = [m.zones, m.version ?? -1];
         break;
+      case 'zones-delta': {
+        if (m.from !== zonesVersion) throw new Error(`zones delta from version ${m.from}, this process has ${zonesVersion}`);
+        const next = applyZoneDelta(zones, m);
+        need().setZoneRecords(next);
+        [zones, zonesVersion] = [next, m.to];
+        break;
+      }
       case 'mesos':
         need().setMesosResolvers(m.mesos);
         break;

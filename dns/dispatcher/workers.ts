@@ -14,6 +14,7 @@ import type { ZoneRecord } from '../../contracts/index.js';
 import type { DispatcherConfig } from './config.js';
 import type { Endpoint } from './endpoint.js';
 import type { SharedUdp } from './server.js';
+import type { ZoneDelta } from './zone-delta.js';
 
 export type ZoneInput = Pick<ZoneRecord, 'name' | 'type' | 'data'>;
 
@@ -27,15 +28,20 @@ export const fromWire = (c: WireConfig): DispatcherConfig => ({ ...c, forwardZon
 export interface WorkerState {
   config: WireConfig;
   zones: ZoneInput[];
+  /** Counts the parent's zone lists: a delta names the one it applies to (none: the child takes only whole lists). */
+  zonesVersion?: number;
   mesos: Endpoint[];
 }
+
+/** A zones update for the children: the whole list, or the change from the list they hold. */
+export type ZonesMessage = { t: 'zones'; zones: ZoneInput[]; version?: number } | ({ t: 'zones-delta'; from: number; to: number } & ZoneDelta);
 
 /** Parent -> child. Every message is answered with an `ack` of its seq (`metrics`: with the metrics; a failure: with `error`). */
 export type ToWorker =
   | ({ t: 'init'; seq: number; slot: number } & WorkerState)
   | { t: 'udp'; seq: number; native?: { ip: string; fd: number } }
   | { t: 'serve'; seq: number }
-  | { t: 'zones'; seq: number; zones: ZoneInput[] }
+  | ({ seq: number } & ZonesMessage)
   | { t: 'mesos'; seq: number; mesos: Endpoint[] }
   | { t: 'metrics'; seq: number };
 
@@ -127,14 +133,22 @@ export class WorkerPool extends EventEmitter {
     return [...this.workers.values()].filter((w) => w.ready).map((w) => w.proc.pid!);
   }
 
-  /** Send to every ready child and wait for their acknowledgements (a child that dies meanwhile restarts from state()). */
-  async broadcast(msg: { t: 'zones'; zones: ZoneInput[] } | { t: 'mesos'; mesos: Endpoint[] }): Promise<void> {
+  /**
+   * Send to every ready child and wait for their acknowledgements (a child that dies meanwhile
+   * restarts from state()). A child that fails a zones delta is sent the whole list from state().
+   */
+  async broadcast(msg: ZonesMessage | { t: 'mesos'; mesos: Endpoint[] }): Promise<void> {
     this.generation++;
     await Promise.all(
       [...this.workers.values()]
         .filter((w) => w.ready)
         .map(async (w) => {
-          const r = await w.ask({ ...msg, seq: ++this.seq }, this.timeoutMs);
+          let r = await w.ask({ ...msg, seq: ++this.seq }, this.timeoutMs);
+          if (r?.error && msg.t === 'zones-delta') {
+            this.opts.log.warn('dispatcher_worker_delta_failed', { slot: w.slot, pid: w.proc.pid, error: r.error, fallback: 'the whole list' });
+            const { zones, zonesVersion } = this.opts.state();
+            r = await w.ask({ t: 'zones', zones, version: zonesVersion, seq: ++this.seq }, this.timeoutMs);
+          }
           if (r?.error) this.opts.log.warn('dispatcher_worker_update_failed', { slot: w.slot, pid: w.proc.pid, error: r.error });
         }),
     );
@@ -193,8 +207,8 @@ export class WorkerPool extends EventEmitter {
       // Updates broadcast while this child was starting did not reach it: send the state again.
       while (gen !== this.generation) {
         gen = this.generation;
-        const { zones, mesos } = this.opts.state();
-        for (const m of [{ t: 'zones' as const, zones }, { t: 'mesos' as const, mesos }]) {
+        const { zones, zonesVersion, mesos } = this.opts.state();
+        for (const m of [{ t: 'zones' as const, zones, version: zonesVersion }, { t: 'mesos' as const, mesos }]) {
           const r = await w.ask({ ...m, seq: ++this.seq }, this.timeoutMs);
           if (!r || r.error) throw fail(m.t, r);
         }
