@@ -329,6 +329,9 @@ function localAnswer(chain: Next, ctx: QueryContext): Buffer | undefined {
   return out;
 }
 
+/** Each record's key for the merge below, made once per object (snapshot records are never mutated). */
+const dedupKeys = new WeakMap<ZoneInput, string>();
+
 /** `master.` (every master) and `leader.dcos.thisdcos.directory` from the master list, merged without duplicates. */
 export function withMasterRecords(zones: ZoneInput[], masters: MasterEntry[]): ZoneInput[] {
   const extra: ZoneInput[] = [];
@@ -339,7 +342,8 @@ export function withMasterRecords(zones: ZoneInput[], masters: MasterEntry[]): Z
   }
   const seen = new Set<string>();
   return [...zones, ...extra].filter((r) => {
-    const k = `${r.name.toLowerCase()}/${r.type}/${r.data}`;
+    let k = dedupKeys.get(r);
+    if (k === undefined) dedupKeys.set(r, (k = `${r.name.toLowerCase()}/${r.type}/${r.data}`));
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
