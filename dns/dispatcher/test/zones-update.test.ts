@@ -9,7 +9,7 @@ import t from 'tap';
 import type { Snapshot, ZoneRecord } from '../../../contracts/index.js';
 import { parseQuery } from '../../wire/query.js';
 import { LocalZones } from '../zones.js';
-import { addresses, query, startDispatcher } from './helpers.js';
+import { addresses, query, rcode, startDispatcher, udpAsk } from './helpers.js';
 import { loopbackBlock } from '../../../test/lib/index.js';
 
 const A = 1;
@@ -111,4 +111,16 @@ t.test('records kept in a new order answer in the new order (every name rebuilt)
   t.same(ask(z, 'rr.marathon.l4lb.thisdcos.directory'), ['11.0.0.2', '11.0.0.1'], 'the same objects reordered: the answer follows the order');
   z.set([b, a, a]);
   t.same(ask(z, 'rr.marathon.l4lb.thisdcos.directory'), ['11.0.0.2', '11.0.0.1', '11.0.0.1'], 'a repeated object is served twice, as before');
+});
+
+t.test('over a real socket: after an incremental update the dispatcher answers the added name and NXDOMAIN for the removed one', async (t) => {
+  const ip = loopbackBlock();
+  const { d, udp } = await startDispatcher(t, ip(1), {});
+  const base = Array.from({ length: 1_000 }, (_, i) => rec(vipName(i), `11.0.${i >> 8}.${i & 255}`));
+  d.setZoneRecords(base);
+  d.setZoneRecords([...base.slice(0, 500), ...base.slice(501), rec(vipName(1_000), '11.9.0.1')]);
+  const ask = (name: string) => udpAsk(ip(1), udp, query(name, A));
+  t.same(addresses(await ask(vipName(1_000))), ['11.9.0.1'], 'the added name answers');
+  t.equal(rcode(await ask(vipName(500))), 3, 'the removed name is NXDOMAIN');
+  t.same(addresses(await ask(vipName(499))), ['11.0.1.243'], 'a kept name answers');
 });
