@@ -198,7 +198,7 @@ export class Dispatcher implements Component {
     for (const [zone, n] of this.zones.recordCounts()) this.metrics.zoneRecords.set({ zone }, n);
     if (!this.workers) return;
     // The workers hold the previous list: send what changed, unless most of it did.
-    const d = zoneDelta(prev, records);
+    const d = prev !== records ? zoneDelta(prev, records) : undefined; // the same array may have been changed in place
     if (d && d.added.length + d.removed.length < records.length / 2) this.toWorkers({ t: 'zones-delta', from, to: this.zonesVersion, ...d });
     else this.toWorkers({ t: 'zones', zones: records, version: this.zonesVersion });
   }

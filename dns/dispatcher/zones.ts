@@ -83,7 +83,7 @@ export class LocalZones {
     this.soa = new Map(builtins.filter((r) => r.type === 'SOA').map((r) => [r.name, r]));
     this.counts = new Map();
     for (const p of parsed) this.counts.set(p.apex, (this.counts.get(p.apex) ?? 0) + 1);
-    this.prev = records;
+    this.prev = records.slice(); // a copy: the caller may change its array and pass it again
     this.prevSet = now;
   }
 

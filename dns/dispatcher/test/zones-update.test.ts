@@ -124,3 +124,14 @@ t.test('over a real socket: after an incremental update the dispatcher answers t
   t.equal(rcode(await ask(vipName(500))), 3, 'the removed name is NXDOMAIN');
   t.same(addresses(await ask(vipName(499))), ['11.0.1.243'], 'a kept name answers');
 });
+
+t.test('an array changed in place and set again is diffed against what was set, not against itself', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const records = [rec('keep.marathon.l4lb.thisdcos.directory', '11.0.0.1'), rec('go.marathon.l4lb.thisdcos.directory', '11.0.0.2')];
+  z.set(records);
+  records.pop();
+  z.set(records);
+  const raw = query('go.marathon.l4lb.thisdcos.directory', A);
+  t.equal(z.answer(raw, parseQuery(raw), 512)[3]! & 0x0f, 3, 'the record taken out of the array is gone');
+  t.same(ask(z, 'keep.marathon.l4lb.thisdcos.directory'), ['11.0.0.1']);
+});
