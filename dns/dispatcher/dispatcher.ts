@@ -55,7 +55,8 @@ export class Dispatcher implements Component {
   private resolv?: ResolvConfManager;
   private bindIps: string[];
   private zoneRecords: ZoneInput[] = [];
-  /** Counts zoneRecords' replacements: the workers hold a version, a delta goes from one to the next. */
+  /** What the workers were sent (a copy: the caller's array may change) and its version; a delta goes from one version to the next. */
+  private workerZones: ZoneInput[] = [];
   private zonesVersion = 0;
   private inflight = 0;
   /** In-flight queries allowed in this process: handler_limit shared among the worker processes. */
@@ -155,7 +156,7 @@ export class Dispatcher implements Component {
     const pool = new WorkerPool({
       count: this.config.workers - 1,
       sockets: server.udpSockets(),
-      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.zoneRecords, zonesVersion: this.zonesVersion, mesos: this.mesos }),
+      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.workerZones, zonesVersion: this.zonesVersion, mesos: this.mesos }),
       log: this.log,
     });
     this.workers = pool; // zone changes during the start go through the pool, which resends them to a starting child
@@ -191,16 +192,17 @@ export class Dispatcher implements Component {
   /** Replace the local zone records (snapshot or zone file). Throws on a bad record, changing nothing. */
   setZoneRecords(records: ZoneInput[]): void {
     this.zones.set(records);
-    const prev = this.zoneRecords;
     this.zoneRecords = records;
+    const prev = this.workerZones;
+    this.workerZones = records.slice();
     const from = this.zonesVersion++;
     this.metrics.zoneRecords.reset();
     for (const [zone, n] of this.zones.recordCounts()) this.metrics.zoneRecords.set({ zone }, n);
     if (!this.workers) return;
     // The workers hold the previous list: send what changed, unless most of it did.
-    const d = prev !== records ? zoneDelta(prev, records) : undefined; // the same array may have been changed in place
+    const d = zoneDelta(prev, this.workerZones);
     if (d && d.added.length + d.removed.length < records.length / 2) this.toWorkers({ t: 'zones-delta', from, to: this.zonesVersion, ...d });
-    else this.toWorkers({ t: 'zones', zones: records, version: this.zonesVersion });
+    else this.toWorkers({ t: 'zones', zones: this.workerZones, version: this.zonesVersion });
   }
 
   setMesosResolvers(resolvers: Endpoint[]): void {
