@@ -8,7 +8,7 @@ import type { ApplyResult, Service } from '../driver.js';
 import { CollectSink, encodeHairpin, encodeService } from './encode.js';
 import { eachAttr } from './decode.js';
 import { ElementIndex, elementRanges, indexPacked, sameData } from './element-index.js';
-import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap } from './names.js';
+import { FAMILIES, backendMap, hairpinSet, slotMap, svcMap, type SvcData } from './names.js';
 import { ElementDelta } from './ruleset.js';
 
 /**
@@ -26,18 +26,18 @@ const r = new Int32Array(6);
  * The element changes turning `have` into `want`, and the services added, removed and changed
  * (a service changed when any element keyed by its `vip . proto . port` differs).
  */
-export function diffBytes(have: ElementBytes, want: Service[], maxSlots: number): { delta: ElementDelta; result: ApplyResult } {
+export function diffBytes(have: ElementBytes, want: Service[], maxSlots: number, svcData: SvcData = 'verdict'): { delta: ElementDelta; result: ApplyResult } {
   const sink = new CollectSink();
   const hairpins = new Set<string>();
   for (const s of want) {
-    encodeService(sink, s, maxSlots, true);
+    encodeService(sink, s, maxSlots, true, svcData);
     const v6 = s.vip.includes(':');
     for (const b of s.backends) if (b.ip.includes(':') === v6) hairpins.add(b.ip);
   }
   for (const ip of hairpins) encodeHairpin(sink, ip);
   hairpins.clear();
 
-  const delta = new ElementDelta();
+  const delta = new ElementDelta(svcData);
   const result: ApplyResult = { added: 0, removed: 0, changed: 0 };
   /** Service prefixes (latin1) whose verdict-map entry is new, and of services with any element changed. */
   const added = new Set<string>();
@@ -93,9 +93,9 @@ export function diffBytes(have: ElementBytes, want: Service[], maxSlots: number)
  */
 export function diffServiceBytes(delta: ElementDelta, old: Service, s: Service, maxSlots: number): void {
   const before = new CollectSink(0);
-  encodeService(before, old, maxSlots, true);
+  encodeService(before, old, maxSlots, true, delta.svcData);
   const after = new CollectSink(0);
-  encodeService(after, s, maxSlots, true);
+  encodeService(after, s, maxSlots, true, delta.svcData);
   const had = new Map<string, ElementIndex>();
   for (const [set, w] of before.sets) had.set(set, indexPacked(w.buf, w.len));
   for (const [set, w] of after.sets) {

@@ -64,13 +64,22 @@ export function verdictText(nested: Buffer): string {
   return '';
 }
 
+/**
+ * A service map's data: a verdict, or (the slot-count encoding, names.ts SvcData) a u32 count;
+ * the attribute type says which, so a reader needs not know the table's encoding.
+ */
+function verdictOrCount(nested: Buffer): string {
+  const v = valueBytes(nested);
+  return v.length === 4 ? fieldText('u32', v, 0) : verdictText(nested);
+}
+
 /** One LIST_ELEM attribute's payload as text: [key, value ('' for sets)]. */
 export function elementText(el: Buffer, layout: Layout): [string, string] {
   let key = '';
   let value = '';
   for (const [type, v] of attrs(el, 0)) {
     if (type === ELEM_KEY) key = valueText(layout.key, valueBytes(v));
-    else if (type === ELEM_DATA) value = layout.data === 'verdict' ? verdictText(v) : layout.data === 'none' ? '' : valueText(layout.data, valueBytes(v));
+    else if (type === ELEM_DATA) value = layout.data === 'verdict' ? verdictOrCount(v) : layout.data === 'none' ? '' : valueText(layout.data, valueBytes(v));
   }
   return [key, value];
 }

@@ -9,16 +9,17 @@ import { SerialQueue } from '../../common/serial-queue.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
 import { nftRunner, sysctlReader, sysctlWriter, type NftExecOptions, type NftRunner } from './exec.js';
-import { FAMILIES, backendMap, slotMap, svcMap, tableName } from './names.js';
+import { FAMILIES, backendMap, slotMap, svcMap, tableName, type SvcData } from './names.js';
 import { parseElementsText, parseTable, sameSkeleton, type KernelTable } from './parse.js';
 import { ElementDelta, diffScript, emptyElements, familyOf, fullScript, renderElements, renderSkeleton, skeleton, type Elements } from './ruleset.js';
 import { canonicalServices, emptyPlan, planAdd, planChange, planRemove, planSorted, sortedServices, type Plan } from './plan.js';
 import { NftSession, SESSION_MAX_LINE } from './session.js';
-import { NftNetlink, namespacePath } from './netlink.js';
+import { NftNetlink, namespacePath, nativeNfnetlink } from './netlink.js';
 import { diffBytes, type ElementBytes } from './bytes-diff.js';
 import type { Protocol } from '../../contracts/index.js';
 import type { DriverNetMetrics } from '../driver.js';
 import { NftCounters } from '../vipmetrics/nft-counters.js';
+import { DriverError } from '../errors.js';
 
 export interface NftablesDriverOptions extends NftExecOptions {
   /** Table name (default `sextant_l4lb`). */
@@ -40,6 +41,15 @@ export interface NftablesDriverOptions extends NftExecOptions {
    * text (the session and `nft -f`), as they do after a netlink write fails.
    */
   netlink?: boolean;
+  /**
+   * What the service maps `svc4`/`svc6` hold. 'count' (the default where the native module is
+   * built and the namespace can be followed, as for netlink, `netlink: false` included): the
+   * slot count, turned into `goto pick<n>` by the `services` rules through the constant `picks`
+   * map (rules.ts, written over netlink), so no change ever adds a verdict-map element.
+   * 'verdict' (the default otherwise, and with an injected `run`): `goto pick<n>` itself, all in
+   * nft's text; each VIP added or slot count changed then makes the kernel validate the table.
+   */
+  svcData?: SvcData;
   /** Told of every incremental transaction the driver writes (tests, bench). */
   onWrite?(w: NftWrite): void;
   /** Injected sysctl reader (tests); default: /proc/sys in the runner's namespace. */
@@ -64,6 +74,8 @@ export interface NftWrite {
   commands: number;
   bytes: number;
   script: string;
+  /** The nfnetlink batch as sent (netlink writes). */
+  batch?: Buffer;
 }
 
 export type BridgeNetfilter = 'on' | 'off' | 'missing';
@@ -97,6 +109,12 @@ export class NftablesDriver implements L4lbDriver {
   private sysctlError?: string;
   private readonly counters: NftCounters;
   private readonly metricsOn: boolean;
+  /** What `svc4`/`svc6` hold (NftablesDriverOptions.svcData). */
+  readonly svcData: SvcData;
+  /** Where the slot-count encoding's rules are written from (the namespace file; undefined: this one). */
+  private readonly rulesNs?: string;
+  /** The socket for those rules when elements do not go over netlink. */
+  private rulesNl?: NftNetlink;
 
   constructor(opts: NftablesDriverOptions = {}) {
     this.table = opts.table ?? tableName();
@@ -114,6 +132,11 @@ export class NftablesDriver implements L4lbDriver {
     const conntrack = opts.run || ns === null ? undefined : { nsPath: ns, sysctl: { read: sysctlReader(opts), write: sysctlWriter(opts) } };
     this.counters = new NftCounters(opts.run ?? nftRunner(opts), this.table, { log: this.log, conntrack });
     this.metricsOn = opts.metrics ?? !opts.run;
+    // The slot-count encoding needs its rules written over netlink: the native module and a namespace it can follow.
+    const countPossible = ns !== null && nativeNfnetlink() !== undefined;
+    this.svcData = (opts.svcData ?? (opts.run ? 'verdict' : 'count')) === 'count' && countPossible ? 'count' : 'verdict';
+    if (opts.svcData === 'count' && !countPossible) this.log.info('nft_slot_count_map_unavailable', { reason: ns === null ? 'the command prefix cannot be followed into its namespace' : 'the native module nfnetlink is not built', fallback: 'verdict map' });
+    this.rulesNs = ns ?? undefined;
   }
 
   async available(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -140,7 +163,7 @@ export class NftablesDriver implements L4lbDriver {
     return this.queue.run(async () => {
       const current = this.current;
       if (!current) return this.reconcileNow(canonicalServices(desired));
-      const { delta, result, changes, next } = planSorted(current.order, desired, this.maxSlots) ?? this.plan(current.services, desired);
+      const { delta, result, changes, next } = planSorted(current.order, desired, this.maxSlots, this.svcData) ?? this.plan(current.services, desired);
       const adjust = new Map<string, number>();
       const empty = current.services.size === 0;
       for (const [k, s] of changes) {
@@ -186,7 +209,7 @@ export class NftablesDriver implements L4lbDriver {
   private netlink(): NftNetlink | undefined {
     if (this.nl || this.nsPath === null) return this.nl;
     try {
-      this.nl = NftNetlink.open(this.table, this.nsPath);
+      this.nl = NftNetlink.open(this.table, this.nsPath, this.svcData);
       if (!this.nl) this.netlinkOff = 'the native module nfnetlink is not built';
     } catch (e) {
       this.netlinkOff = (e as Error).message;
@@ -204,7 +227,19 @@ export class NftablesDriver implements L4lbDriver {
   }
 
   private writeNetlink(nl: NftNetlink, delta: ElementDelta): void {
-    nl.write(delta, (elements, bytes) => this.onWrite?.({ via: 'netlink', commands: elements, bytes, script: '' }));
+    nl.write(delta, (elements, bytes, batch) => this.onWrite?.({ via: 'netlink', commands: elements, bytes, script: '', batch }));
+  }
+
+  /** The slot-count encoding's `services` rules, into the freshly created (empty) chain, over netlink. */
+  private writeServicesRules(): void {
+    if (this.svcData !== 'count') return;
+    let nl = this.netlink();
+    if (!nl) {
+      this.rulesNl ??= NftNetlink.open(this.table, this.rulesNs, this.svcData);
+      nl = this.rulesNl;
+    }
+    if (!nl) throw new DriverError('nftables', 'the slot-count encoding needs the native module nfnetlink to write its rules');
+    nl.writeServicesRules((bytes, batch) => this.onWrite?.({ via: 'netlink', commands: FAMILIES.length, bytes, script: '', batch }));
   }
 
   /**
@@ -229,7 +264,7 @@ export class NftablesDriver implements L4lbDriver {
    * wins. Only services that changed are rendered and diffed element by element.
    */
   private plan(have: Map<string, Service>, desired: Service[]): Plan {
-    const p = emptyPlan();
+    const p = emptyPlan(this.svcData);
     const gen = ++this.generation;
     let kept = 0;
     for (const raw of desired) {
@@ -274,8 +309,8 @@ export class NftablesDriver implements L4lbDriver {
       const kernel = nl ? undefined : await this.readKernel();
       if (!sk && !kernel) return [`table inet ${this.table} is missing`];
       const out: string[] = [];
-      if (!sameSkeleton(sk ?? kernel!.skeleton, skeleton(this.maxSlots))) out.push(`table inet ${this.table}: its chains or rules differ from the expected ones (flushed or edited)`);
-      const ops = kernel ? diffScript(this.table, kernel.elements, renderElements(normalize(desired), this.maxSlots)).ops : diffBytes(this.readIndex(nl!), normalize(desired), this.maxSlots).delta.ops;
+      if (!sameSkeleton(sk ?? kernel!.skeleton, skeleton(this.maxSlots, this.svcData))) out.push(`table inet ${this.table}: its chains or rules differ from the expected ones (flushed or edited)`);
+      const ops = kernel ? diffScript(this.table, kernel.elements, renderElements(normalize(desired), this.maxSlots, this.svcData)).ops : diffBytes(this.readIndex(nl!), normalize(desired), this.maxSlots, this.svcData).delta.ops;
       if (ops) out.push(`table inet ${this.table}: ${ops} map or set element(s) differ from the desired services`);
       return out;
     });
@@ -292,6 +327,8 @@ export class NftablesDriver implements L4lbDriver {
     await this.counters.close();
     this.nl?.close();
     this.nl = undefined;
+    this.rulesNl?.close();
+    this.rulesNl = undefined;
   }
 
   /** Processes the session started so far (0 without one): one for any number of changes. */
@@ -323,12 +360,13 @@ export class NftablesDriver implements L4lbDriver {
     if (nl) ({ ops, res } = await this.reconcileNetlink(nl, want));
     else {
       const kernel = await this.readKernel();
-      const elements = renderElements(want, this.maxSlots);
-      const intact = kernel !== undefined && sameSkeleton(kernel.skeleton, skeleton(this.maxSlots));
+      const elements = renderElements(want, this.maxSlots, this.svcData);
+      const intact = kernel !== undefined && sameSkeleton(kernel.skeleton, skeleton(this.maxSlots, this.svcData));
       this.logRebuild(kernel !== undefined, intact);
-      const r = intact ? diffScript(this.table, kernel.elements, elements) : fullScript(this.table, this.maxSlots, elements);
+      const r = intact ? diffScript(this.table, kernel.elements, elements) : fullScript(this.table, this.maxSlots, elements, this.svcData);
       ops = r.ops;
       if (r.script) await this.run(['-f', '-'], r.script);
+      if (!intact) this.writeServicesRules();
       // Nothing written: the kernel held exactly `want` (the common case; no need to rebuild its services).
       res = ops === 0 ? { added: 0, removed: 0, changed: 0 } : diffServices(kernel && intact ? servicesFrom(kernel.elements) : [], want);
     }
@@ -381,17 +419,18 @@ export class NftablesDriver implements L4lbDriver {
    */
   private async reconcileNetlink(nl: NftNetlink, want: Service[]): Promise<{ ops: number; res: ApplyResult }> {
     const sk = await this.readSkeleton();
-    const intact = sk !== undefined && sameSkeleton(sk, skeleton(this.maxSlots));
+    const intact = sk !== undefined && sameSkeleton(sk, skeleton(this.maxSlots, this.svcData));
     this.logRebuild(sk !== undefined, intact);
     let delta: ElementDelta;
     let res: ApplyResult;
     let extra = 0;
     if (intact) {
-      ({ delta, result: res } = diffBytes(this.readIndex(nl), want, this.maxSlots));
+      ({ delta, result: res } = diffBytes(this.readIndex(nl), want, this.maxSlots, this.svcData));
     } else {
-      await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n${renderSkeleton(this.table, this.maxSlots)}`);
-      extra = skeleton(this.maxSlots).rules.length;
-      delta = new ElementDelta();
+      await this.run(['-f', '-'], `table inet ${this.table}\ndelete table inet ${this.table}\n${renderSkeleton(this.table, this.maxSlots, this.svcData)}`);
+      this.writeServicesRules();
+      extra = skeleton(this.maxSlots, this.svcData).rules.length;
+      delta = new ElementDelta(this.svcData);
       const hairpins = new Set<string>();
       for (const s of want) {
         delta.addService(s, this.maxSlots);
@@ -407,7 +446,7 @@ export class NftablesDriver implements L4lbDriver {
     } catch (e) {
       this.log.warn('nft_netlink_write_failed_text_fallback', { err: e });
       const kernel = await this.readKernel(undefined);
-      const { script } = diffScript(this.table, kernel?.elements ?? emptyElements(), renderElements(want, this.maxSlots));
+      const { script } = diffScript(this.table, kernel?.elements ?? emptyElements(), renderElements(want, this.maxSlots, this.svcData));
       if (script) await this.run(['-f', '-'], script);
     }
     return { ops: delta.ops + extra, res };

@@ -9,7 +9,7 @@
 import { endianness } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { Service } from '../driver.js';
-import { FAMILIES, REJECT_CHAIN, backendMap, hairpinSet, modChain, slotMap, svcMap, type Family } from './names.js';
+import { FAMILIES, REJECT_CHAIN, backendMap, hairpinSet, modChain, slotMap, svcMap, type Family, type SvcData } from './names.js';
 
 export const NLA_F_NESTED = 0x8000;
 export const NLA_TYPE_MASK = 0x3fff;
@@ -29,19 +29,22 @@ export interface Layout {
   data: Field[] | 'verdict' | 'none';
 }
 
-/** The layout of each map and set renderSkeleton creates. */
-export function layouts(): Map<string, Layout> {
+/** The layout of each map and set renderSkeleton creates (the constant `picks` aside). */
+export function layouts(svcData: SvcData = 'verdict'): Map<string, Layout> {
   const m = new Map<string, Layout>();
   for (const f of FAMILIES) {
     const ip: Field = f === 4 ? 'ip4' : 'ip6';
-    m.set(svcMap(f), { key: [ip, 'proto', 'port'], data: 'verdict' });
+    m.set(svcMap(f), { key: [ip, 'proto', 'port'], data: svcData === 'verdict' ? 'verdict' : ['u32'] });
     m.set(slotMap(f), { key: [ip, 'proto', 'port', 'u32'], data: [ip, 'port'] });
     m.set(backendMap(f), { key: [ip, 'proto', 'port', ip, 'port'], data: ['u32'] });
     m.set(hairpinSet(f), { key: [ip, ip], data: 'none' });
   }
   return m;
 }
-export const LAYOUTS = layouts();
+export const LAYOUTS = layouts('verdict');
+/** The slot-count encoding's: `svc4`/`svc6` map to a slot count (`mark`, u32 in host order). */
+export const COUNT_LAYOUTS = layouts('count');
+export const layoutsFor = (svcData: SvcData) => (svcData === 'count' ? COUNT_LAYOUTS : LAYOUTS);
 
 /** `numgen` and `mark` are integers in host byte order. */
 const HOST_LE = endianness() === 'LE';
@@ -314,9 +317,10 @@ const counts: number[] = [];
 /**
  * The elements `service` owns (ruleset.ts's eachServiceElement, the same elements in bytes):
  * backend-map entries for draining or scaled backends, one slot per unit of weight, and the
- * verdict-map entry. `withData` false: keys only (a delete).
+ * service-map entry (`goto pick<n>`, or the slot count n with `svcData` 'count'). `withData`
+ * false: keys only (a delete).
  */
-export function encodeService(sink: ElementSink, s: Service, maxSlots: number, withData: boolean): void {
+export function encodeService(sink: ElementSink, s: Service, maxSlots: number, withData: boolean, svcData: SvcData = 'verdict'): void {
   const f: Family = s.vip.includes(':') ? 6 : 4;
   const ipLen = f === 4 ? 4 : 16;
   putIp(f, s.vip, vipB, 0);
@@ -348,7 +352,11 @@ export function encodeService(sink: ElementSink, s: Service, maxSlots: number, w
       svcKey(k);
       copy(beB, ipLen, w.buf, k + ipLen + 8);
       putPort(w.buf, k + 2 * ipLen + 8, b.port);
-      if (withData) putU32(w.buf, valueHeader(w, ELEM_DATA, 4), Math.max(0, Math.floor(b.weight)));
+      if (withData) {
+        // valueHeader may grow the buffer: read w.buf after it.
+        const d = valueHeader(w, ELEM_DATA, 4);
+        putU32(w.buf, d, Math.max(0, Math.floor(b.weight)));
+      }
       sink.end(el);
     }
     for (let n = counts[i]!; n > 0; n--) {
@@ -368,7 +376,13 @@ export function encodeService(sink: ElementSink, s: Service, maxSlots: number, w
   const el = sink.element(svcMap(f));
   w = sink.w;
   svcKey(valueHeader(w, ELEM_KEY, ipLen + 8));
-  if (withData) w.bytes(gotoBytes(slot > 0 ? modChain(slot) : REJECT_CHAIN));
+  if (withData) {
+    if (svcData === 'count') {
+      const d = valueHeader(w, ELEM_DATA, 4);
+      putU32(w.buf, d, slot);
+    }
+    else w.bytes(gotoBytes(slot > 0 ? modChain(slot) : REJECT_CHAIN));
+  }
   sink.end(el);
 }
 

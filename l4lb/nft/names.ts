@@ -21,3 +21,16 @@ export const hairpinSet = (f: Family) => `hairpin${f}`;
 export const modChain = (n: number) => `pick${n}`;
 export const REJECT_CHAIN = 'no_backend';
 export const SERVICES_CHAIN = 'services';
+/**
+ * Slot count -> `goto pick<n>` (0: `goto no_backend`): the constant verdict map of the slot-count
+ * encoding (rules.ts), written once with the table.
+ */
+export const PICK_MAP = 'picks';
+
+/**
+ * What `svc4`/`svc6` map a service to: `count`, its slot count (data elements; the `services`
+ * rules, written over netlink, turn it into a verdict through `picks`), or `verdict`, `goto
+ * pick<n>` itself (nft's text can express it: the driver uses it when it cannot write rules
+ * over netlink).
+ */
+export type SvcData = 'count' | 'verdict';

@@ -9,10 +9,11 @@
 import { constants } from 'node:os';
 import { loadNative } from '../../common/native.js';
 import { DriverError } from '../errors.js';
-import type { Family } from './names.js';
+import { FAMILIES, type Family, type SvcData } from './names.js';
 import { emptyElements, type ElementDelta, type Elements } from './ruleset.js';
 import { ElementIndex } from './element-index.js';
-import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, encodeHairpin, encodeRaw, encodeRawKey, encodeService, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
+import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, encodeHairpin, encodeRaw, encodeRawKey, encodeService, layoutsFor, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
+import { NLM_F_APPEND, encodeServicesRule } from './rules.js';
 import { attrs, eachAttr, elementText, nlMessages as messages } from './decode.js';
 
 interface Addon {
@@ -71,7 +72,7 @@ const ERRNO_NAME = new Map<number, string>(Object.entries(constants.errno).map((
 /** What one message of a batch carried, to name the element an error points at. */
 interface Sent {
   seq: number;
-  verb: 'add' | 'delete';
+  verb: 'add' | 'delete' | 'rule';
   set: string;
   /** The message's offset in `buf` (its writer's until the batch is assembled). */
   at: number;
@@ -165,21 +166,28 @@ export class NetlinkBatchError extends DriverError {
 export class NftNetlink {
   private fd: number;
   private seq = Math.floor(Date.now() / 1000) & 0x7fffffff;
+  /** The layouts of the table's maps and sets (its encoding's: what `svc4`/`svc6` hold). */
+  private readonly layouts: Map<string, Layout>;
 
   private constructor(
     private readonly addon: Addon,
     fd: number,
     readonly table: string,
+    readonly svcData: SvcData,
   ) {
     this.fd = fd;
+    this.layouts = layoutsFor(svcData);
   }
 
-  /** Opens the socket in the namespace at `nsPath` (none: this one); undefined when the native module is missing. */
-  static open(table: string, nsPath?: string): NftNetlink | undefined {
+  /**
+   * Opens the socket in the namespace at `nsPath` (none: this one); undefined when the native
+   * module is missing. `svcData`: the table's encoding (what its elements are read back as).
+   */
+  static open(table: string, nsPath?: string, svcData: SvcData = 'verdict'): NftNetlink | undefined {
     const a = nativeNfnetlink();
     if (!a) return undefined;
     try {
-      return new NftNetlink(a, a.open(nsPath ?? null), table);
+      return new NftNetlink(a, a.open(nsPath ?? null), table, svcData);
     } catch (e) {
       throw new DriverError('nftables', `cannot open a netfilter netlink socket${nsPath ? ` in ${nsPath}` : ''}: ${(e as Error).message}`, { cause: e });
     }
@@ -211,7 +219,7 @@ export class NftNetlink {
       const sink = sinks[verb];
       for (const s of services) {
         try {
-          encodeService(sink, s, bulk.maxSlots, verb === 'add');
+          encodeService(sink, s, bulk.maxSlots, verb === 'add', delta.svcData);
         } catch (e) {
           throw new DriverError('nftables', `netlink: cannot encode the elements of service ${s.key}: ${(e as Error).message}`);
         }
@@ -226,9 +234,10 @@ export class NftNetlink {
     }
     for (const [set, key] of bulk.rawDel) encodeRawKey(sinks.delete, set, key);
     for (const [set, payload] of bulk.rawAdd) encodeRaw(sinks.add, set, payload);
+    const layouts = layoutsFor(delta.svcData);
     delta.eachText((verb, set, items, values) => {
       const sink = sinks[verb];
-      const layout = LAYOUTS.get(set);
+      const layout = layouts.get(set);
       if (!layout) throw new DriverError('nftables', `netlink: no layout for set ${set}`);
       const withData = verb === 'add' && layout.data !== 'none';
       for (let i = 0; i < items.length; i++) {
@@ -281,15 +290,41 @@ export class NftNetlink {
   }
 
   /** Write `ops` as one transaction; rejects with NetlinkBatchError naming the first element the kernel refused. */
-  write(ops: ElementDelta, sending?: (elements: number, bytes: number) => void): { elements: number; bytes: number } {
+  write(ops: ElementDelta, sending?: (elements: number, bytes: number, batch: Buffer) => void): { elements: number; bytes: number } {
     const { buf, sent, elements } = this.encode(ops);
     if (!sent.length) return { elements: 0, bytes: 0 };
-    sending?.(elements, buf.length);
+    sending?.(elements, buf.length, buf);
+    this.send(buf, sent, `${elements} elements`, layoutsFor(ops.svcData));
+    return { elements, bytes: buf.length };
+  }
+
+  /**
+   * The slot-count encoding's `services` rules (rules.ts), appended to the table's `services`
+   * chain in one transaction; rejects naming the rule the kernel refused.
+   */
+  writeServicesRules(sending?: (bytes: number, batch: Buffer) => void): void {
+    const w = new Writer();
+    w.endMsg(w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES));
+    const sent: Sent[] = [];
+    FAMILIES.forEach((f, i) => {
+      const seq = this.nextSeq();
+      sent.push({ seq, verb: 'rule', set: `services rule vmap${f}`, at: w.len, offsets: [] });
+      encodeServicesRule(w, this.table, f, seq, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | (i === FAMILIES.length - 1 ? NLM_F_ACK : 0));
+    });
+    w.endMsg(w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES));
+    const buf = w.buf.subarray(0, w.len);
+    for (const s of sent) s.buf = buf;
+    sending?.(buf.length, buf);
+    this.send(buf, sent, 'the services rules', this.layouts);
+  }
+
+  /** Sends a batch whose last message asks for an ack; throws naming what the kernel refused. */
+  private send(buf: Buffer, sent: Sent[], what: string, layouts: Map<string, Layout>): void {
     let replies: Buffer;
     try {
       replies = this.addon.batch(this.fd, buf);
     } catch (e) {
-      throw new DriverError('nftables', `netlink batch of ${elements} elements not sent: ${(e as Error).message}`, { cause: e });
+      throw new DriverError('nftables', `netlink batch of ${what} not sent: ${(e as Error).message}`, { cause: e });
     }
     const bySeq = new Map(sent.map((s) => [s.seq, s]));
     const lastSeq = sent[sent.length - 1]!.seq;
@@ -312,10 +347,9 @@ export class NftNetlink {
         }
       }
       const name = ERRNO_NAME.get(err) ?? `errno ${err}`;
-      throw new NetlinkBatchError(name, s ? elementAt(s, offset) : `message ${seq}`, detail);
+      throw new NetlinkBatchError(name, s ? (s.verb === 'rule' ? s.set : elementAt(s, offset, layouts)) : `message ${seq}`, detail);
     }
-    if (!acked) throw new DriverError('nftables', `netlink batch of ${elements} elements: no acknowledgement from the kernel`);
-    return { elements, bytes: buf.length };
+    if (!acked) throw new DriverError('nftables', `netlink batch of ${what}: no acknowledgement from the kernel`);
   }
 
   /** Every element of every map and set of the table, in the text form the renderer writes. */
@@ -331,7 +365,7 @@ export class NftNetlink {
   /** Every element as byte ranges of the dump's replies, per set, found by key bytes (the reconcile's byte diff). */
   readElementIndex(timeoutMs = 30_000): Map<string, ElementIndex> {
     const out = new Map<string, ElementIndex>();
-    for (const set of LAYOUTS.keys()) out.set(set, this.readSetIndex(set, timeoutMs));
+    for (const set of this.layouts.keys()) out.set(set, this.readSetIndex(set, timeoutMs));
     return out;
   }
 
@@ -353,7 +387,7 @@ export class NftNetlink {
 
   /** Dump each set; `visit` gets each element's LIST_ELEM payload as buf[start, end) (the replies). */
   private eachDumped(timeoutMs: number, visit: (set: string, layout: Layout, buf: Buffer, start: number, end: number) => void): void {
-    for (const [set, layout] of LAYOUTS) {
+    for (const [set, layout] of this.layouts) {
       for (const m of messages(this.dumpChecked(set, timeoutMs))) {
         if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) continue;
         const b = m.body;
@@ -396,12 +430,12 @@ export class NftNetlink {
 }
 
 /** The element an error's attribute offset falls in (the message's first element without one), decoded from the batch. */
-function elementAt(s: Sent, offset: number): string {
+function elementAt(s: Sent, offset: number, layouts: Map<string, Layout>): string {
   let i = 0;
   if (offset >= 0) while (i + 1 < s.offsets.length && s.offsets[i + 1]! <= offset) i++;
   const more = offset < 0 && s.offsets.length > 1 ? ` (or one of ${s.offsets.length - 1} more in that message)` : '';
   let text = '?';
-  const layout = LAYOUTS.get(s.set);
+  const layout = layouts.get(s.set);
   if (s.buf && layout && s.offsets.length) {
     const at = s.at + s.offsets[i]!;
     const [k, v] = elementText(s.buf.subarray(at + 4, at + s.buf.readUInt16LE(at)), layout);

@@ -75,7 +75,7 @@ export function sameSkeleton(a: Skeleton, b: Skeleton): boolean {
 
 /**
  * Elements of every set and map in a text listing (`nft list table inet T`): `elements = { ... }`
- * blocks, one element per comma, maps as `key : value`. `mark` values print in hex and are turned
+ * blocks, one element per comma, maps as `key : value`, of the maps and sets `emptyElements` names. `mark` values print in hex and are turned
  * back into the decimal the driver writes.
  */
 export function parseElementsText(text: string): Elements {
@@ -92,7 +92,8 @@ export function parseElementsText(text: string): Elements {
     const head = /^(map|set) (\S+) \{$/.exec(line);
     if (head) {
       isMap = head[1] === 'map';
-      name = head[2]!;
+      // Only the maps and sets elements are diffed in (not the constant `picks`).
+      name = elements.has(head[2]!) ? head[2]! : undefined;
       continue;
     }
     if (!els) {

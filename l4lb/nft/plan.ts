@@ -5,6 +5,7 @@
 import type { ApplyResult, Backend, Service } from '../driver.js';
 import { normalizeOne, sameBackends } from '../services.js';
 import { ElementDelta } from './ruleset.js';
+import type { SvcData } from './names.js';
 import { diffServiceBytes } from './bytes-diff.js';
 
 export interface Plan {
@@ -16,8 +17,8 @@ export interface Plan {
   next?: Service[];
 }
 
-export function emptyPlan(): Plan {
-  return { delta: new ElementDelta(), result: { added: 0, removed: 0, changed: 0 }, changes: new Map() };
+export function emptyPlan(svcData: SvcData = 'verdict'): Plan {
+  return { delta: new ElementDelta(svcData), result: { added: 0, removed: 0, changed: 0 }, changes: new Map() };
 }
 
 export function planAdd(p: Plan, s: Service, maxSlots: number): void {
@@ -48,8 +49,8 @@ export function planRemove(p: Plan, old: Service, maxSlots: number): void {
  * `next` is built only from the first difference on (before it, it is `have`'s prefix). Undefined
  * when `desired` turns out unsorted or has a duplicate key: the caller then plans by key.
  */
-export function planSorted(have: Service[], desired: Service[], maxSlots: number): Plan | undefined {
-  const p = emptyPlan();
+export function planSorted(have: Service[], desired: Service[], maxSlots: number, svcData: SvcData = 'verdict'): Plan | undefined {
+  const p = emptyPlan(svcData);
   // Undefined while every entry so far is have[i] at i (next would be have's prefix).
   let next: Service[] | undefined;
   const diverge = (upTo: number) => (next ??= have.slice(0, upTo));

@@ -6,9 +6,9 @@
  * DNAT runs at `dstnat - 10`, before CNI port-mapping rules, so they can never capture VIP traffic.
  */
 import type { Service } from '../driver.js';
-import { LAYOUTS } from './encode.js';
+import { layoutsFor } from './encode.js';
 import { elementText, valueText } from './decode.js';
-import { FAMILIES, REJECT_CHAIN, SERVICES_CHAIN, backendMap, hairpinSet, modChain, slotMap, svcMap, type Family } from './names.js';
+import { FAMILIES, PICK_MAP, REJECT_CHAIN, SERVICES_CHAIN, backendMap, hairpinSet, modChain, slotMap, svcMap, type Family, type SvcData } from './names.js';
 
 /** Per map/set name: element key -> value ('' for sets). */
 export type Elements = Map<string, Map<string, string>>;
@@ -23,7 +23,8 @@ export interface Skeleton {
   sets: string[];
 }
 
-export function skeleton(maxSlots: number): Skeleton {
+/** `svcData` 'count': the slot-count encoding (its `picks` map; the same chains and rule comments). */
+export function skeleton(maxSlots: number, svcData: SvcData = 'verdict'): Skeleton {
   const chains = [REJECT_CHAIN, SERVICES_CHAIN, 'prerouting/nat/prerouting/-110', 'output/nat/output/-110', 'postrouting/nat/postrouting/90'];
   const rules = [`${REJECT_CHAIN}/reject`, ...FAMILIES.map((f) => `${SERVICES_CHAIN}/vmap${f}`), 'prerouting/services', 'output/services', ...FAMILIES.map((f) => `postrouting/hairpin${f}`)];
   for (let n = 1; n <= maxSlots; n++) {
@@ -31,18 +32,28 @@ export function skeleton(maxSlots: number): Skeleton {
     for (const f of FAMILIES) rules.push(`${modChain(n)}/dnat${f}`);
   }
   const sets = FAMILIES.flatMap((f) => [svcMap(f), slotMap(f), backendMap(f), hairpinSet(f)]);
+  if (svcData === 'count') sets.push(PICK_MAP);
   return { chains: chains.sort(), rules: rules.sort(), sets: sets.sort() };
 }
 
-/** The table with its chains, maps and sets, and no elements. */
-export function renderSkeleton(table: string, maxSlots: number): string {
+/**
+ * The table with its chains, maps and sets, and no elements. With `svcData` 'count' the service
+ * maps hold slot counts, `picks` is filled (constant), and the `services` chain is left empty:
+ * its rules cannot be written in nft's text (rules.ts writes them over netlink).
+ */
+export function renderSkeleton(table: string, maxSlots: number, svcData: SvcData = 'verdict'): string {
   const L: string[] = [`table inet ${table} {`];
   for (const f of FAMILIES) {
     const a = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
-    L.push(`  map ${svcMap(f)} { type ${a} . inet_proto . inet_service : verdict; }`);
+    L.push(`  map ${svcMap(f)} { type ${a} . inet_proto . inet_service : ${svcData === 'count' ? 'mark' : 'verdict'}; }`);
     L.push(`  map ${slotMap(f)} { typeof ${ipKw(f)} daddr . meta l4proto . th dport . numgen random mod 1 : ${ipKw(f)} daddr . th dport; }`);
     L.push(`  map ${backendMap(f)} { type ${a} . inet_proto . inet_service . ${a} . inet_service : mark; }`);
     L.push(`  set ${hairpinSet(f)} { type ${a} . ${a}; }`);
+  }
+  if (svcData === 'count') {
+    const picks = [`0 : goto ${REJECT_CHAIN}`];
+    for (let n = 1; n <= maxSlots; n++) picks.push(`${n} : goto ${modChain(n)}`);
+    L.push(`  map ${PICK_MAP} { type mark : verdict; elements = { ${picks.join(', ')} } }`);
   }
   L.push(`  chain ${REJECT_CHAIN} {`, `    reject comment "reject"`, '  }');
   for (let n = 1; n <= maxSlots; n++) {
@@ -54,7 +65,7 @@ export function renderSkeleton(table: string, maxSlots: number): string {
     L.push('  }');
   }
   L.push(`  chain ${SERVICES_CHAIN} {`);
-  for (const f of FAMILIES) L.push(`    ${ipKw(f)} daddr . meta l4proto . th dport vmap @${svcMap(f)} comment "vmap${f}"`);
+  if (svcData === 'verdict') for (const f of FAMILIES) L.push(`    ${ipKw(f)} daddr . meta l4proto . th dport vmap @${svcMap(f)} comment "vmap${f}"`);
   L.push('  }');
   L.push('  chain prerouting {', '    type nat hook prerouting priority dstnat - 10; policy accept;', `    jump ${SERVICES_CHAIN} comment "services"`, '  }');
   L.push('  chain output {', '    type nat hook output priority -110; policy accept;', `    jump ${SERVICES_CHAIN} comment "services"`, '  }');
@@ -90,14 +101,14 @@ export function slotsFor(weights: number[], maxSlots: number): number[] {
 export type Element = [string, string, string];
 
 /** The elements one service owns (hairpin entries, shared between services, come separately). */
-export function serviceElements(s: Service, maxSlots: number): Element[] {
+export function serviceElements(s: Service, maxSlots: number, svcData: SvcData = 'verdict'): Element[] {
   const out: Element[] = [];
-  eachServiceElement(s, maxSlots, (set, k, v) => out.push([set, k, v]));
+  eachServiceElement(s, maxSlots, (set, k, v) => out.push([set, k, v]), svcData);
   return out;
 }
 
 /** `serviceElements` without the arrays: `emit(set, key, value)` per element. */
-export function eachServiceElement(s: Service, maxSlots: number, emit: (set: string, key: string, value: string) => void): void {
+export function eachServiceElement(s: Service, maxSlots: number, emit: (set: string, key: string, value: string) => void, svcData: SvcData = 'verdict'): void {
   const f = familyOf(s.vip);
   const svcKey = `${s.vip} . ${s.protocol} . ${s.port}`;
   const counts = slotsFor(
@@ -115,7 +126,7 @@ export function eachServiceElement(s: Service, maxSlots: number, emit: (set: str
     const backend = `${b.ip} . ${b.port}`;
     for (let k = 0; k < counts[i]!; k++) emit(slots, `${svcKey} . ${slot++}`, backend);
   });
-  emit(svcMap(f), svcKey, slot > 0 ? `goto ${modChain(slot)}` : `goto ${REJECT_CHAIN}`);
+  emit(svcMap(f), svcKey, svcData === 'count' ? String(slot) : slot > 0 ? `goto ${modChain(slot)}` : `goto ${REJECT_CHAIN}`);
 }
 
 /** Hairpin entries of a service: each backend talking to itself. */
@@ -125,10 +136,10 @@ export function hairpinElements(s: Service): Element[] {
 }
 
 /** The elements that program `services` (already normalized). */
-export function renderElements(services: Iterable<Service>, maxSlots: number): Elements {
+export function renderElements(services: Iterable<Service>, maxSlots: number, svcData: SvcData = 'verdict'): Elements {
   const e = emptyElements();
   for (const s of services) {
-    eachServiceElement(s, maxSlots, (set, k, v) => e.get(set)!.set(k, v));
+    eachServiceElement(s, maxSlots, (set, k, v) => e.get(set)!.set(k, v), svcData);
     const f = familyOf(s.vip);
     const hairpin = e.get(hairpinSet(f))!;
     for (const b of s.backends) if (familyOf(b.ip) === f) hairpin.set(`${b.ip} . ${b.ip}`, '');
@@ -168,6 +179,8 @@ export function serviceElementCount(s: Service, maxSlots: number): number {
  * bytes (l4lb/nft/encode.ts) and the text writers expand to element text.
  */
 export class ElementDelta {
+  /** `svcData`: what the service maps hold (the encoding of the table this delta is for). */
+  constructor(readonly svcData: SvcData = 'verdict') {}
   private readonly del = new Map<string, string[]>();
   /** Per set: keys and their values ('' for sets), side by side. */
   private readonly add = new Map<string, [string[], string[]]>();
@@ -226,7 +239,7 @@ export class ElementDelta {
     const b = this.bulk;
     for (const [set, key] of b.rawDel) push(this.del, set, rawKeyText(set, key));
     for (const [set, payload] of b.rawAdd) {
-      const layout = LAYOUTS.get(set);
+      const layout = layoutsFor(this.svcData).get(set);
       if (!layout) throw new Error(`no layout for set ${set}`);
       const [k, v] = elementText(payload, layout);
       let kv = this.add.get(set);
@@ -237,7 +250,7 @@ export class ElementDelta {
     b.rawDel = [];
     b.rawAdd = [];
     if (!b.add.length && !b.del.length && !b.addHairpin.length && !b.delHairpin.length) return;
-    for (const s of b.del) eachServiceElement(s, b.maxSlots, (set, k) => push(this.del, set, k));
+    for (const s of b.del) eachServiceElement(s, b.maxSlots, (set, k) => push(this.del, set, k), this.svcData);
     for (const ip of b.delHairpin) push(this.del, hairpinSet(familyOf(ip)), `${ip} . ${ip}`);
     const ins = (set: string, k: string, v: string) => {
       let kv = this.add.get(set);
@@ -245,7 +258,7 @@ export class ElementDelta {
       kv[0].push(k);
       kv[1].push(v);
     };
-    for (const s of b.add) eachServiceElement(s, b.maxSlots, ins);
+    for (const s of b.add) eachServiceElement(s, b.maxSlots, ins, this.svcData);
     for (const ip of b.addHairpin) ins(hairpinSet(familyOf(ip)), `${ip} . ${ip}`, '');
     b.add = [];
     b.del = [];
@@ -277,7 +290,8 @@ export class ElementDelta {
 }
 
 function rawKeyText(set: string, key: string): string {
-  const layout = LAYOUTS.get(set);
+  // Keys are the same in both encodings.
+  const layout = layoutsFor('verdict').get(set);
   if (!layout) throw new Error(`no layout for set ${set}`);
   return valueText(layout.key, Buffer.from(key, 'latin1'));
 }
@@ -322,8 +336,8 @@ export function diffScript(table: string, have: Elements, want: Elements): { scr
 }
 
 /** `diffScript` as an ElementDelta (for the netlink writer). */
-export function diffDelta(have: Elements, want: Elements): ElementDelta {
-  const delta = new ElementDelta();
+export function diffDelta(have: Elements, want: Elements, svcData: SvcData = 'verdict'): ElementDelta {
+  const delta = new ElementDelta(svcData);
   for (const [set, wantEls] of want) {
     const haveEls = have.get(set) ?? new Map<string, string>();
     for (const [k, v] of haveEls) if (wantEls.get(k) !== v) delta.remove(set, k);
@@ -332,8 +346,11 @@ export function diffDelta(have: Elements, want: Elements): ElementDelta {
   return delta;
 }
 
-/** Replace the whole table atomically: create-if-missing, delete, recreate, fill. */
-export function fullScript(table: string, maxSlots: number, want: Elements): { script: string; ops: number } {
+/**
+ * Replace the whole table atomically: create-if-missing, delete, recreate, fill. With `svcData`
+ * 'count' the `services` rules are not in it (the caller writes them over netlink, rules.ts).
+ */
+export function fullScript(table: string, maxSlots: number, want: Elements, svcData: SvcData = 'verdict'): { script: string; ops: number } {
   const { script, ops } = diffScript(table, emptyElements(), want);
-  return { script: `table inet ${table}\ndelete table inet ${table}\n${renderSkeleton(table, maxSlots)}${script}`, ops: ops + skeleton(maxSlots).rules.length };
+  return { script: `table inet ${table}\ndelete table inet ${table}\n${renderSkeleton(table, maxSlots, svcData)}${script}`, ops: ops + skeleton(maxSlots, svcData).rules.length };
 }

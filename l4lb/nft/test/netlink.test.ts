@@ -200,7 +200,8 @@ t.test('reconcile reads the skeleton from the whole ruleset and keeps to its own
   // Behind the driver's back: one element deleted, one changed, one added.
   await ns.exec('nft', ['delete', 'element', 'inet', d.table, 'slots4', '{ 11.0.0.1 . tcp . 80 . 0 }']);
   await ns.exec('nft', ['delete', 'element', 'inet', d.table, 'svc6', '{ fd01:c::2 . tcp . 80 }']);
-  await ns.exec('nft', ['add', 'element', 'inet', d.table, 'svc6', '{ fd01:c::2 . tcp . 80 : goto pick2 }']);
+  // A wrong slot count (the slot-count encoding's svc6 holds counts, the verdict one's `goto pick<n>`).
+  await ns.exec('nft', ['add', 'element', 'inet', d.table, 'svc6', `{ fd01:c::2 . tcp . 80 : ${d.svcData === 'count' ? '2' : 'goto pick2'} }`]);
   await ns.exec('nft', ['add', 'element', 'inet', d.table, 'hairpin4', '{ 10.7.7.7 . 10.7.7.7 }']);
   t.match(await d.drift(START), [/4 map or set element\(s\) differ/], 'drift counts the four differing elements');
   const res = await d.reconcile(START);
