@@ -239,7 +239,8 @@ export class NftablesDriver implements L4lbDriver {
       nl = this.rulesNl;
     }
     if (!nl) throw new DriverError('nftables', 'the slot-count encoding needs the native module nfnetlink to write its rules');
-    nl.writeServicesRules((bytes, batch) => this.onWrite?.({ via: 'netlink', commands: FAMILIES.length, bytes, script: '', batch }));
+    // Part of creating the skeleton, as the text before it: not an incremental write (onWrite).
+    nl.writeServicesRules();
   }
 
   /**
