@@ -80,16 +80,19 @@ interface NftRow {
   memory: { rss: number; peak: number };
   /** 'used', 'off', or why netlink could not be used. */
   netlink?: string;
+  /** What the service maps held: 'count' (the slot-count encoding) or 'verdict'. */
+  svcData?: string;
 }
 
 const PROGRAM_MAIN = siblingArgv(import.meta.url, 'program-main');
 
 /** The driver in a process of its own (as the agent holds it), so its memory is its own; `as`: with the agent's heap setting, or in a process holding the agent's modules too. */
-async function nftRow(n: number, session: boolean, netlink: boolean, as?: 'heap' | 'agent'): Promise<NftRow & { steal: number }> {
+async function nftRow(n: number, session: boolean, netlink: boolean, as?: 'heap' | 'agent', svcData: 'count' | 'verdict' = 'count'): Promise<NftRow & { steal: number }> {
   return withNetns(async (ns) => {
-    const { value, steal } = await measuredSteal(() => runAsync([process.execPath, ...PROGRAM_MAIN, JSON.stringify({ netns: ns, n, session, netlink, ...(as ? { as } : {}) })], 600_000));
+    const { value, steal } = await measuredSteal(() => runAsync([process.execPath, ...PROGRAM_MAIN, JSON.stringify({ netns: ns, n, session, netlink, svcData, ...(as ? { as } : {}) })], 600_000));
     const row = JSON.parse(value.trim().split('\n').at(-1)!) as NftRow;
     if (netlink && row.netlink !== 'used') throw new Error(`the netlink row ran without netlink: ${row.netlink}`);
+    if (row.svcData !== svcData) throw new Error(`the row asked for the ${svcData} encoding ran with ${row.svcData}`);
     return { ...row, steal };
   });
 }
@@ -132,14 +135,17 @@ async function programming(): Promise<string[]> {
   const changeCell = (r: NftRow) => `${fmt(r.weight)} / ${fmt(r.add)} / ${fmt(r.del)}`;
   for (const n of [1000, 10000]) {
     const nl = await nftRow(n, true, true);
+    // The same, with the verdict encoding (svc4/svc6 map to `goto pick<n>`: every VIP added or slot count changed adds a verdict element, and the kernel validates the table at commit).
+    const verdict = await nftRow(n, true, true, undefined, 'verdict');
     const nft = await nftRow(n, true, false);
     const oneShot = await nftRow(n, false, false);
     // The same driver with the agent's heap setting (agent/heap.ts: the young generation does not grow), alone and beside every module the agent loads.
     const heap = n >= 10000 ? await nftRow(n, true, true, 'heap') : undefined;
     const agent = n >= 10000 ? await nftRow(n, true, true, 'agent') : undefined;
-    steals.push(nl.steal, nft.steal, oneShot.steal, ...(heap && agent ? [heap.steal, agent.steal] : []));
+    steals.push(nl.steal, verdict.steal, nft.steal, oneShot.steal, ...(heap && agent ? [heap.steal, agent.steal] : []));
     const rows = [
-      ['nftables (maps, this driver: elements over netlink, the default)', nl],
+      ['nftables (maps, this driver: elements over netlink, slot counts in data maps: the default)', nl],
+      ['nftables (as the row above, but `goto pick<n>` verdict elements in svc4/svc6: the encoding before session 18)', verdict],
       ...(heap && agent
         ? ([
             ['nftables (as the row above, with the agent\'s heap setting `--semi-space-growth-factor=1`, agent/heap.ts)', heap],

@@ -1,6 +1,6 @@
 /**
  * The nftables driver programming N VIPs in a process of its own, as the agent holds it:
- * `node bench/l4lb/program-main.js '<json>'` with `{ netns, n, session, netlink, as }`. Prints one JSON line:
+ * `node bench/l4lb/program-main.js '<json>'` with `{ netns, n, session, netlink, svcData, as }`. Prints one JSON line:
  * wall and CPU times from empty, per change (weight flip, VIP added, VIP removed; median of 5 each),
  * the full reconcile (last), and the process's memory (RSS at the end and its peak, VmHWM) at N VIPs.
  */
@@ -16,6 +16,8 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as {
   n: number;
   session: boolean;
   netlink?: boolean;
+  /** What the service maps hold (NftablesDriverOptions.svcData); default: the driver's ('count' here). */
+  svcData?: 'count' | 'verdict';
   /** 'heap': the agent's heap setting (agent/heap.ts); 'agent': that, and every module the agent process loads (cli/plugins.ts). */
   as?: 'heap' | 'agent';
 };
@@ -54,7 +56,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-const d = new NftablesDriver({ prefix: ['nsenter', `--net=/run/netns/${cfg.netns}`], session: cfg.session, netlink: cfg.netlink ?? false, log: createLogger('l4lb-bench') });
+const d = new NftablesDriver({ prefix: ['nsenter', `--net=/run/netns/${cfg.netns}`], session: cfg.session, netlink: cfg.netlink ?? false, svcData: cfg.svcData, log: createLogger('l4lb-bench') });
 await d.start();
 const svcs = makeServices(cfg.n);
 const c0 = cpu();
@@ -113,6 +115,7 @@ console.log(
     reconcile,
     processes,
     netlink: d.netlinkUnavailable ?? (cfg.netlink ? 'used' : 'off'),
+    svcData: d.svcData,
     memory: memoryMiB(),
   }),
 );
