@@ -7,7 +7,7 @@
 import t from 'tap';
 import type { Service } from '../../driver.js';
 import { diffServices, normalize } from '../../services.js';
-import { CollectSink, LAYOUTS, NLA_F_NESTED, Writer, encodeHairpin, encodeService, putVerdict } from '../encode.js';
+import { COUNT_LAYOUTS, CollectSink, LAYOUTS, NLA_F_NESTED, Writer, encodeHairpin, encodeService, putVerdict } from '../encode.js';
 import { eachAttr, elementText } from '../decode.js';
 import { ElementIndex, indexPacked, sameData } from '../element-index.js';
 import { diffBytes } from '../bytes-diff.js';
@@ -62,6 +62,27 @@ t.test('services encoded to bytes decode to the elements the text renderer write
     want.map((e) => e.replace(/\|[^|]*$/, '|')).sort(),
     'a delete carries the keys only',
   );
+});
+
+t.test('the slot-count encoding: the service maps get the slot count (0: all draining), bytes and text agree', async (t) => {
+  const sink = new CollectSink();
+  for (const s of SERVICES) encodeService(sink, s, MAX, true, 'count');
+  const want: string[] = [];
+  for (const s of SERVICES) eachServiceElement(s, MAX, (set, k, v) => want.push(`${set}|${k}|${v}`), 'count');
+  t.same(decoded(sink), want.sort(), 'decoded (a reader tells a count from a verdict by its attribute)');
+  t.ok(want.includes('svc4|11.0.0.1 . tcp . 80|3'), 'three backends of weight 1: 3 slots');
+  t.ok(want.includes('svc4|11.0.0.4 . tcp . 80|0'), 'all draining: 0');
+  t.ok(want.includes('svc6|fd01::11 . tcp . 53|8'), 'scaled to maxSlots');
+  t.notOk(want.some((e) => / goto /.test(e)), 'no verdict anywhere');
+  const verdicts: string[] = [];
+  for (const s of SERVICES) eachServiceElement(s, MAX, (set, k, v) => verdicts.push(`${set}|${k}|${v}`));
+  t.same(
+    want.filter((e) => !e.startsWith('svc')).sort(),
+    verdicts.filter((e) => !e.startsWith('svc')).sort(),
+    'the slot, backend maps are the same in both encodings',
+  );
+  const layout = COUNT_LAYOUTS.get('svc4')!;
+  t.same(layout.data, ['u32'], 'svc4 holds a u32 in the slot-count layouts');
 });
 
 t.test('hairpin entries, v4 and v6', async (t) => {
