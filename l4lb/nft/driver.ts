@@ -350,6 +350,8 @@ export class NftablesDriver implements L4lbDriver {
       await this.session?.close();
       this.nl?.close();
       this.nl = undefined;
+      this.rulesNl?.close();
+      this.rulesNl = undefined;
     });
   }
 
