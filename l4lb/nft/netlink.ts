@@ -4,7 +4,8 @@
  * encode.ts, and single elements in text form) become NFT_MSG_NEWSETELEM / DELSETELEM messages in
  * one NFNL batch (one transaction, as one `nft -f` line is), and the elements are read back with
  * NFT_MSG_GETSETELEM dumps, as text or as compact bytes. The table's skeleton (chains, maps, sets)
- * is still created from text by nft. The socket is the native module native/nfnetlink.c (opened in the driver's network namespace).
+ * is still created from text by nft, but for the slot-count encoding's two `services` rules, which
+ * nft cannot express: they follow in a batch of their own (`writeServicesRules`, rules.ts). The socket is the native module native/nfnetlink.c (opened in the driver's network namespace).
  */
 import { constants } from 'node:os';
 import { loadNative } from '../../common/native.js';
