@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { RESOURCES } from '../index.js';
-import { FakeAgent } from '../../master/test/fake-agent.js';
+import { FakeAgent } from '../../test/lib/fake-agent.js';
 import { grant, sextantJs, spawnMaster, startEntry, tmpDir } from './lib.js';
 
 t.setTimeout(120_000);

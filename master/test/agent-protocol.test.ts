@@ -12,7 +12,7 @@ import { API } from '../../contracts/index.js';
 import { OverlayMaster } from '../../overlay/index.js';
 import { eventually } from '../../test/lib/index.js';
 import { startMaster, type Harness } from './harness.js';
-import { FakeAgent } from './fake-agent.js';
+import { FakeAgent } from '../../test/lib/fake-agent.js';
 
 const app = (id: string, extra: Record<string, unknown> = {}) => ({ id, cmd: 'sleep 1000', instances: 1, cpus: 0.1, mem: 16, ...extra });
 

@@ -17,7 +17,7 @@ import { OverlayMaster } from '../../overlay/index.js';
 import { eventually, loopbackBlock } from '../../test/lib/index.js';
 import { Master } from '../master.js';
 import { DEFAULT_LIMITS } from '../limits.js';
-import { FakeAgent } from './fake-agent.js';
+import { FakeAgent } from '../../test/lib/fake-agent.js';
 
 process.env.SEXTANT_LOG_LEVEL ??= 'warn';
 

@@ -6,7 +6,7 @@ import { FakeClock, requestJson } from '../../common/index.js';
 import { loopbackBlock } from '../../test/lib/index.js';
 import { Master } from '../master.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
-import { FakeAgent, type FakeAgentOptions } from './fake-agent.js';
+import { FakeAgent, type FakeAgentOptions } from '../../test/lib/fake-agent.js';
 
 process.env.SEXTANT_LOG_LEVEL ??= 'warn';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson } from '../../common/index.js';
 import { INSECURE_DEV, eventually, freePort, loopbackBlock, spawnTracked } from '../../test/lib/index.js';
-import { FakeAgent } from './fake-agent.js';
+import { FakeAgent } from '../../test/lib/fake-agent.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'dist', 'cli', 'sextant.js');

@@ -15,7 +15,7 @@ import type { KvStore } from '../../contracts/index.js';
 import { loopbackBlock } from '../../test/lib/index.js';
 import { Master } from '../master.js';
 import { FileKvStore } from '../store/file.js';
-import { FakeAgent } from './fake-agent.js';
+import { FakeAgent } from '../../test/lib/fake-agent.js';
 
 process.env.SEXTANT_LOG_LEVEL ??= 'warn';
 
