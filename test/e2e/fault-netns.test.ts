@@ -21,12 +21,12 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson as plainRequest } from '../../common/http.js';
 import { UP_ZK_SESSION_TIMEOUT_MS } from '../../cli/up-masters.js';
-import { acksAfterTakeover, alive, ChurnClient, eventually, readChurnState, requireTools, requireZooKeeperServer, spawnTracked, uniqueName, verifyChurn, type ChurnCheck, type ChurnMaster, type ChurnWrite } from '../lib/index.js';
+import { acksAfterTakeover, alive, fourLetter, ChurnClient, eventually, readChurnState, requireTools, requireZooKeeperServer, spawnTracked, uniqueName, verifyChurn, type ChurnCheck, type ChurnMaster, type ChurnWrite } from '../lib/index.js';
 import { startHaNetnsUp, type HaNetnsCluster } from './ha-netns-up.js';
 
 t.setTimeout(1_800_000);
@@ -73,9 +73,45 @@ function masterEvents(c: HaNetnsCluster): string {
     } catch {
       continue;
     }
-    for (const l of text.split('\n')) if (/master_elected|master_leading|leader_start_failed|leadership_lost|zk_disconnected|zk_expired/.test(l)) out.push(`master-${m.n}: ${l.slice(0, 240)}`);
+    for (const l of text.split('\n')) if (/master_elected|master_leading|leader_start_failed|leadership_lost|zk_disconnected|zk_session_expired|zk_reopen|zk_reconnected/.test(l)) out.push(`master-${m.n}: ${l.slice(0, 240)}`);
   }
   return out.sort((a, b) => (a.slice(a.indexOf('"ts"')) < b.slice(b.indexOf('"ts"')) ? -1 : 1)).slice(-30).join('\n');
+}
+
+/**
+ * On a failed wait: what each ZooKeeper server says of itself (`srvr`, through the forwarder), the
+ * last lines of its log and of each master's log, and the cut table's counters, to explain it.
+ */
+async function zkDiagnostics(c: HaNetnsCluster): Promise<string> {
+  const out: string[] = [];
+  const zk = c.status().zookeeper ?? [];
+  for (const [i, z] of zk.entries()) {
+    const port = Number(z.address.split(':').pop());
+    const host = c.masters[i] ? `${c.plan.ipBase}.${c.masters[i]!.n}` : z.address.split(':')[0]!;
+    const srvr = await fourLetter(host, port, 'srvr').catch((e: Error) => `(srvr failed: ${e.message})`);
+    out.push(`zookeeper ${i + 1} (${z.address}, pid ${z.pid}, ${z.state}): ${srvr.replace(/\n/g, ' | ').slice(0, 400)}`);
+  }
+  const tail = (file: string, n: number) => {
+    try {
+      return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).map((l) => `  ${l.slice(0, 300)}`);
+    } catch {
+      return [];
+    }
+  };
+  const zkDir = join(c.workDir, 'zookeeper');
+  for (const d of existsSync(zkDir) ? readdirSync(zkDir) : [])
+    for (const f of readdirSync(join(zkDir, d)).filter((f) => /\.(log|out)$/.test(f))) out.push(`${d}/${f}:`, ...tail(join(zkDir, d, f), 25));
+  for (const m of c.masters) out.push(`master-${m.n}.log:`, ...tail(join(c.workDir, 'logs', `master-${m.n}.log`), 12));
+  for (const m of c.masters) {
+    try {
+      const rules = execFileSync('ip', ['netns', 'exec', m.ns, 'nft', 'list', 'ruleset'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const counters = rules.split('\n').filter((l) => /counter packets [1-9]/.test(l));
+      if (counters.length) out.push(`${m.ns} counters:`, ...counters.map((l) => `  ${l.trim()}`));
+    } catch {
+      /* the namespace is gone */
+    }
+  }
+  return out.join('\n');
 }
 
 /** Lines of the masters' and agents' logs that name one of `needles` (the last 40). */
@@ -134,7 +170,10 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
     p.catch((e: Error) => {
       t.comment(`last writes:\n${churn.log.slice(-15).map(describe).join('\n')}`);
       t.comment(`masters:\n${masterEvents(c)}`);
-      throw e;
+      return zkDiagnostics(c).then((d) => {
+        t.comment(d);
+        throw e;
+      });
     });
   await churn.waitFor((w) => w.outcome === 'ack', 60_000, 'a first acknowledged write');
 
