@@ -71,6 +71,8 @@ export class ZkElection extends EventEmitter implements Fence {
   private gen = 0;
   private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter };
   private readonly onState = (s: SessionState) => this.sessionState(s);
+  private readonly onSilent = (ms: number) =>
+    this.o.log.warn('zk_connection_silent', { silent_ms: Math.round(ms), elected: this.view.elected, why: 'nothing heard from the ZooKeeper server (a partition that drops packets?); dropping the connection to reach another server of the ensemble' });
   private probeTimer?: NodeJS.Timeout;
   private reopening = false;
 
@@ -98,6 +100,7 @@ export class ZkElection extends EventEmitter implements Fence {
   async start(): Promise<void> {
     this.stopped = false;
     this.o.session.on('state', this.onState);
+    this.o.session.on('silent', this.onSilent);
     this.metrics?.session.set(this.o.session.state === 'connected' ? 1 : 0);
     await this.contend();
     this.probe();
@@ -135,6 +138,7 @@ export class ZkElection extends EventEmitter implements Fence {
     clearTimeout(this.probeTimer);
     this.gen++;
     this.o.session.off('state', this.onState);
+    this.o.session.off('silent', this.onSilent);
     const mine = this.mine;
     this.mine = undefined;
     this.publish({ elected: false });

@@ -7,6 +7,7 @@
  */
 import zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../../common/log.js';
+import { watchReads } from '../../common/zk-read-timeout.js';
 import { prom, type Registry } from '../../common/metrics.js';
 import { leaderOrder, masterInfoAddress, parseZkUrl, znodeSeq, ZnodeError, type ZkUrl } from './zk.js';
 
@@ -53,6 +54,7 @@ export class ZkDetector {
   private generation = 0;
   private retryTimer?: NodeJS.Timeout;
   private abandonTimer?: NodeJS.Timeout;
+  private stopReads?: () => void;
   private view: ZkView = { masters: [] };
   /** znode name -> address, or null when its data was malformed (logged once). */
   private readonly cache = new Map<string, string | null>();
@@ -92,6 +94,13 @@ export class ZkDetector {
     const client = zookeeper.createClient(conn, { sessionTimeout: this.o.sessionTimeoutMs ?? 10_000, spinDelay: 500, retries: 0 });
     this.client = client;
     const mine = () => this.client === client && !this.stopped;
+    // A partition that drops packets closes no socket: drop a connection heard nothing on, as
+    // ZooKeeper's Java client does, so that a new leader is not missed (common/zk-read-timeout.ts).
+    this.stopReads = watchReads(client, {
+      connected: () => mine() && this.isConnected,
+      sessionTimeoutMs: this.o.sessionTimeoutMs ?? 10_000,
+      onSilent: (ms) => this.o.log.warn('zk_connection_silent', { silent_ms: Math.round(ms), why: 'nothing heard from the ZooKeeper server; dropping the connection to reach another server' }),
+    });
     client.on('connected', () => {
       if (!mine()) return;
       this.clearAbandon();
@@ -146,6 +155,8 @@ export class ZkDetector {
 
   private closeSession(): void {
     this.clearAbandon();
+    this.stopReads?.();
+    this.stopReads = undefined;
     const c = this.client;
     this.client = undefined;
     this.generation++;

@@ -71,13 +71,17 @@ async function relay(t: TD, host: string, port: number) {
     up.on('data', (d) => frozen || c.write(d));
     const end = () => (c.destroy(), up.destroy());
     c.on('error', end).on('close', end);
-    up.on('error', end).on('close', end);
+    // Frozen, nothing reaches the client: not even the server closing its side (its session expired).
+    const upEnd = () => (frozen ? up.destroy() : end());
+    up.on('error', upEnd).on('close', upEnd);
   });
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
   t.teardown(() => (socks.forEach((s) => s.destroy()), srv.close()));
   return {
     connect: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+    /** Client connections open through this relay now. */
+    open: () => socks.filter((s, i) => i % 2 === 0 && !s.destroyed).length,
     freeze: () => (frozen = true),
     cut: () => socks.forEach((s) => s.destroy()),
     /** Drop the frozen connections and let new ones through. */
@@ -164,4 +168,34 @@ t.test('a follower whose session expired opens a new one and contends again', as
   await a.e.stop();
   await until(b.e, (v) => v.elected, 20_000);
   t.equal(b.e.guard(), b.e.znode, 'and leads once a resigns');
+});
+
+t.test('a follower whose server goes silent (packets dropped, nothing closed) reaches another server and leads when the leader goes', async (t) => {
+  // node-zookeeper-client alone stays "connected" to a silent server forever: the ensemble expires
+  // the session and the follower never hears that the leader is gone (the HA fault suite's partition
+  // once waited 120 s for an election that never came). The read timeout drops such a connection.
+  const path = `/${uniqueName('mesos')}`;
+  const a = await contender(t, path, 5050);
+  await until(a.e, (v) => v.elected);
+  const r0 = await relay(t, ens.servers[0]!.host, ens.servers[0]!.clientPort);
+  const r1 = await relay(t, ens.servers[1]!.host, ens.servers[1]!.clientPort);
+  const b = await contender(t, path, 5051, `${r0.connect},${r1.connect}`, () => true);
+  await until(b.e, (v) => !v.elected && v.leader?.id === 'm5050');
+  const [on, other] = r0.open() > 0 ? [r0, r1] : [r1, r0];
+  t.equal(on.open(), 1, 'b is connected through one relay');
+  const silent: number[] = [];
+  const states: string[] = [];
+  b.zk.on('silent', (ms: number) => silent.push(ms));
+  b.zk.on('state', (s: string) => states.push(s));
+  on.freeze();
+  const t0 = Date.now();
+  // b reconnects through the other relay, with its session or, if the ensemble expired it meanwhile, a new one.
+  await eventually(() => other.open() > 0 && b.zk.state === 'connected', 20_000, 50, `b to reconnect through the other relay (states: ${states.join(', ')})`);
+  t.comment(`b reconnected ${Date.now() - t0} ms after its server went silent (session timeout 2000 ms); states ${states.join(' -> ')}`);
+  t.equal(silent.length, 1, 'the silent connection was dropped once');
+  t.ok(silent[0]! >= (2000 * 2) / 3, `after two thirds of the session timeout of silence at least (${silent[0]} ms)`);
+  a.zk.close(); // the leader's session ends: its znode goes at once
+  const v = await until(b.e, (x) => x.elected, 20_000);
+  t.equal(v.leader!.id, 'm5051', 'b leads');
+  t.equal(b.e.guard(), b.e.znode, 'and writes, fenced by its own znode');
 });

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import { ConfigError } from '../../common/index.js';
 import { parseZkUrl, redactZkUrl, zkConnectString } from '../../common/zk-url.js';
+import { watchReads } from '../../common/zk-read-timeout.js';
 import { privateAcl, worldReadAcl, type ZkAcl } from './acl.js';
 
 export const ZK = zookeeper.Exception;
@@ -77,10 +78,14 @@ function authFirst(c: zookeeper.Client): void {
   };
 }
 
-/** Events: 'state' (SessionState). */
+/**
+ * Events: 'state' (SessionState); 'silent' (ms): a connection on which nothing was heard for that
+ * long was dropped, to reach another server (common/zk-read-timeout.ts).
+ */
 export class ZkSession extends EventEmitter {
   readonly target: ZkTarget;
   private c?: zookeeper.Client;
+  private stopReads?: () => void;
   private st: SessionState = 'closed';
   /** Send time (Date.now) of the latest request ZooKeeper answered: the session was alive then. */
   lastHeard = 0;
@@ -126,6 +131,9 @@ export class ZkSession extends EventEmitter {
       authFirst(c);
       c.addAuthInfo('digest', Buffer.from(this.target.auth));
     }
+    // A partition that drops packets closes no socket: without a read timeout this session would
+    // stay "connected" to a server it no longer hears while the ensemble expires it.
+    this.stopReads = watchReads(c, { connected: () => mine() && this.st === 'connected', sessionTimeoutMs: this.sessionTimeoutMs, onSilent: (ms) => this.emit('silent', ms) });
     c.on('connected', () => mine() && this.set('connected'));
     c.on('disconnected', () => mine() && this.set('disconnected'));
     c.on('expired', () => mine() && this.set('expired'));
@@ -172,6 +180,8 @@ export class ZkSession extends EventEmitter {
   private closeClient(): void {
     const c = this.c;
     this.c = undefined;
+    this.stopReads?.();
+    this.stopReads = undefined;
     if (c) {
       c.removeAllListeners();
       c.on('error', () => undefined);
