@@ -93,7 +93,7 @@ export async function spawnMaster(t: Teardownable, extra: string[] = [], env: No
   const [port, marathonPort, mesosDnsPort, dnsPort, controlPort] = await distinctPorts(ip, 5);
   const workDir = tmpDir(t, 'master');
   const proc = spawnTracked(t, process.execPath, [sextantJs, 'master', '--ip', ip, '--port', String(port), '--marathon-port', String(marathonPort), '--work-dir', workDir, ...INSECURE_DEV, ...extra], {
-    env: { ...process.env, SEXTANT_LOG_LEVEL: 'warn', SEXTANT_MESOS_DNS_HTTP_PORT: String(mesosDnsPort), SEXTANT_MESOS_DNS_PORT: String(dnsPort), SEXTANT_CONTROL_PORT: String(controlPort), SEXTANT_L4LB_DRIVER: 'userspace', SEXTANT_RUN_ROOT: tmpDir(t, 'run'), ...env },
+    env: { ...process.env, SEXTANT_LOG_LEVEL: 'warn', SEXTANT_MESOS_DNS_HTTP_PORT: String(mesosDnsPort), SEXTANT_MESOS_DNS_PORT: String(dnsPort), SEXTANT_CONTROL_PORT: String(controlPort), SEXTANT_L4LB_DRIVER: 'userspace', ...env },
   });
   await proc.waitFor(/sextant master listening on/, 30_000);
   return { ip, port: port!, marathonPort: marathonPort!, mesosDnsPort: mesosDnsPort!, proc, workDir };
@@ -129,7 +129,7 @@ export async function startEntry(t: Teardownable, m: Pick<TestMaster, 'ip' | 'po
     ...(o.limits ? { limits: o.limits } : {}), ...(o.clock ? { clock: o.clock } : {}),
   };
   const entry = (o.front ?? TEST_FRONT) === 'nginx'
-    ? new NginxFront({ ...common, port: await freePort(m.ip), dir: tmpDir(t, 'front'), local: { marathon: { host: m.ip, port: m.marathonPort }, mesos: { host: m.ip, port: o.mesosPort ?? m.port }, mesosDns: { host: m.ip, port: m.mesosDnsPort } }, runRoot: o.runRoot ?? tmpDir(t, 'run') })
+    ? new NginxFront({ ...common, port: await freePort(m.ip), dir: tmpDir(t, 'front'), local: { marathon: { host: m.ip, port: m.marathonPort }, mesos: { host: m.ip, port: o.mesosPort ?? m.port }, mesosDns: { host: m.ip, port: m.mesosDnsPort } }, ...(o.runRoot ? { runRoot: o.runRoot } : {}) })
     : new EntryServer({ ...common, port: 0 });
   await entry.start();
   t.teardown(() => entry.stop());
