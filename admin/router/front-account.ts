@@ -46,7 +46,8 @@ function lookup(name: string): FrontWorkerUser | undefined {
   return { user: name, group: getent('group', String(gid))?.[0] ?? String(gid), uid, gid };
 }
 
-const USERADD_LOCKED = 10; // "cannot lock /etc/passwd": another useradd (another master starting) holds it
+/** useradd's "cannot lock or update /etc/passwd" / "/etc/group": another useradd (another master starting) may hold it. */
+const USERADD_BUSY = new Set([1, 10]);
 
 /** useradd --system for `name`; the error text when it failed and the account is still missing. */
 function createAccount(name: string, useradd: string): string | undefined {
@@ -54,11 +55,11 @@ function createAccount(name: string, useradd: string): string | undefined {
   const group = getent('group', name) ? ['--gid', name] : ['--user-group'];
   const args = ['--system', ...group, '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--comment', 'sextant nginx front workers', name];
   let err = '';
-  for (let attempt = 0; attempt < 20; attempt++) {
+  for (let attempt = 0; attempt < 10; attempt++) {
     const r = spawnSync(useradd, args, { encoding: 'utf8' });
     if (r.status === 0 || lookup(name)) return undefined; // made, or made by a master starting beside this one
     err = r.error ? r.error.message : `${useradd} exited ${r.status}: ${(r.stderr || '').trim()}`;
-    if (r.status !== USERADD_LOCKED) break;
+    if (r.status === null || !USERADD_BUSY.has(r.status)) break;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // the lock is held for milliseconds
   }
   return err;
