@@ -93,7 +93,12 @@ export async function sweepFrontRunDirs(root: string, log: Logger, except?: stri
     if (except && path.resolve(dir) === path.resolve(except)) continue;
     const why = await deadWhy(dir);
     if (!why) continue;
-    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (e) {
+      log.warn('entry_front_sweep_failed', { dir, why, err: e }); // the front starts all the same
+      continue;
+    }
     log.info('entry_front_swept', { dir, why });
     removed.push(dir);
   }
