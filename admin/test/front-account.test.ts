@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLogger, setLogSink } from '../../common/index.js';
 import { eventually, freePort, loopbackBlock, uniqueName, type Teardownable } from '../../test/lib/index.js';
-import { FRONT_USER, NGINX, NginxFront, frontRunDir, frontWorkerUser } from '../index.js';
+import { FRONT_USER, NGINX, NginxFront, frontRunDir, frontRunRoot, frontWorkerUser } from '../index.js';
 import { grant, request, spawnMaster, startEntry, tmpDir } from './lib.js';
 
 t.setTimeout(240_000);
@@ -113,6 +113,13 @@ t.test('the account is created when missing; nobody when it cannot be, logged', 
   t.ok(loud.some((l) => l.event === 'entry_front_account_missing' && l.level === 'error' && l.user === missing), 'logged as an error');
   t.notOk(getent('passwd', missing), 'and nothing was created');
   t.equal(frontWorkerUser(createLogger('acct-test'), { isRoot: false }), undefined, 'not root: no worker user');
+});
+
+t.test('the runtime root: SEXTANT_RUN_ROOT, an absolute path, else /run/sextant', async (t) => {
+  t.equal(frontRunRoot({ SEXTANT_RUN_ROOT: '/tmp/x/' }), '/tmp/x');
+  t.equal(frontRunRoot({}), '/run/sextant');
+  t.throws(() => frontRunRoot({ SEXTANT_RUN_ROOT: 'run/here' }), /SEXTANT_RUN_ROOT.*'run\/here' is not an absolute path/, 'a relative path: an error naming the variable');
+  t.match(frontRunDir('/var/lib/sextant/entry-front', '/tmp/x'), /^\/tmp\/x\/front-[0-9a-f]{12}$/);
 });
 
 /** A unix socket at each path with no process behind it (its listener killed by SIGKILL). */
