@@ -7,16 +7,17 @@
  * is root, with what they open by path (Node's socket, logs, temp files) in `runDir`. Stopped by its PID
  * with the entry point. Same start/stop/port as EntryServer.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../common/errors.js';
 import type { TlsMaterial } from '../../common/tls-files.js';
+import { frontRunDir, frontWorkerUser, type FrontWorkerUser } from './front-account.js';
 import { LUA_MODULES, nginxConf, type FrontCheck, type FrontConf, type FrontUpstream } from './front-conf.js';
 import { frontLua } from './front-lua.js';
+import { sweepFrontRunDirs, writeOwner } from './front-sweep.js';
 import { FrontLog } from './front-log.js';
 import { createEntryMetrics } from './metrics.js';
 import { EntryServer, type EntryOptions } from './server.js';
@@ -39,6 +40,8 @@ export interface NginxFrontOptions extends Omit<EntryOptions, 'cert' | 'key' | '
   /** Default: `lua` when nginx's Lua module is installed, else `auth_request`. */
   check?: FrontCheck;
   nginx?: string;
+  /** Where runtime directories go with unprivileged workers (tests); default /run/sextant. */
+  runRoot?: string;
 }
 
 /** The check the front uses: SEXTANT_ENTRY_FRONT_CHECK, else Lua when its module is installed. */
@@ -59,51 +62,6 @@ export function certName(pem: string | Buffer): string {
   return cn.slice(3);
 }
 
-/** Who nginx's workers run as when nginx starts as root. */
-export interface FrontWorkerUser {
-  user: string;
-  group: string;
-  uid: number;
-  gid: number;
-}
-
-/** A dedicated account the operator may create for the workers; without it, nobody/nogroup. */
-export const FRONT_USER = 'sextant-front';
-
-/** One passwd or group entry by name (getent: every NSS source), or undefined. */
-function getent(db: 'passwd' | 'group', key: string): string[] | undefined {
-  const r = spawnSync('getent', [db, key], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout ? r.stdout.trim().split('\n')[0]!.split(':') : undefined;
-}
-
-/**
- * The unprivileged user nginx's workers run as when the master runs as root: `sextant-front` when that
- * account exists, else `nobody` with its primary group (Debian: nogroup). Undefined when not root (nginx
- * then runs as this process's user throughout).
- */
-export function frontWorkerUser(isRoot = process.getuid?.() === 0): FrontWorkerUser | undefined {
-  if (!isRoot) return undefined;
-  for (const name of [FRONT_USER, 'nobody']) {
-    const pw = getent('passwd', name);
-    if (!pw) continue;
-    const uid = Number(pw[2]);
-    const gid = Number(pw[3]);
-    if (uid === 0) continue;
-    const group = getent('group', String(gid))?.[0] ?? String(gid);
-    return { user: name, group, uid, gid };
-  }
-  throw new ConfigError('--admin-front', `neither '${FRONT_USER}' nor 'nobody' is a user here: nginx's workers must not run as root`);
-}
-
-/**
- * Where the workers' files go when they run as another user: a directory whose ancestors they can pass
- * (`/run/sextant`, 0755; the work dir's own ancestors may be 0700), one per front dir.
- */
-export function frontRunDir(dir: string): string {
-  const base = fs.existsSync('/run') ? '/run/sextant' : path.join(os.tmpdir(), 'sextant-run');
-  return path.join(base, `front-${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 12)}`);
-}
-
 export class NginxFront {
   readonly entry: EntryServer;
   readonly check: FrontCheck;
@@ -119,10 +77,10 @@ export class NginxFront {
 
   constructor(private readonly o: NginxFrontOptions) {
     this.check = o.check ?? defaultCheck();
-    this.workerUser = frontWorkerUser();
-    this.runDir = this.workerUser ? frontRunDir(o.dir) : o.dir;
+    this.workerUser = frontWorkerUser(o.log);
+    this.runDir = this.workerUser ? frontRunDir(o.dir, o.runRoot) : o.dir;
     this.socket = path.join(this.runDir, 'entry.sock');
-    const { cert: _c, key: _k, dir: _d, local: _l, workers: _w, check: _ch, nginx: _n, ...entry } = o;
+    const { cert: _c, key: _k, dir: _d, local: _l, workers: _w, check: _ch, nginx: _n, runRoot: _r, ...entry } = o;
     const limits = o.limits ?? {};
     this.entry = new EntryServer({ ...entry, cert: '', key: '', behind: { socket: this.socket, decisionMs: limits.frontDecisionMs ?? 1000 } });
   }
@@ -203,6 +161,9 @@ export class NginxFront {
       const parent = path.dirname(this.runDir);
       fs.mkdirSync(parent, { recursive: true });
       fs.chmodSync(parent, 0o755); // whatever the umask: the workers must pass it
+      await sweepFrontRunDirs(parent, this.o.log, this.runDir); // fronts killed without stopping
+      fs.mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
+      writeOwner(this.runDir); // first: the sweep of a front starting beside this one keeps it
     }
     const tmp = path.join(this.runDir, 'tmp');
     fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });

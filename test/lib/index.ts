@@ -4,6 +4,7 @@
  */
 export * from './require.js';
 export * from './names.js';
+export * from './run-root.js';
 export * from './netns.js';
 export * from './proc.js';
 export * from './net.js';
