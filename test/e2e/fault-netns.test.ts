@@ -64,7 +64,7 @@ function taskPids(c: HaNetnsCluster, tasks: Task[]): Map<string, number> {
 }
 
 /** The masters' election and leadership events from their logs (the last 30). */
-function masterEvents(c: HaNetnsCluster): string {
+function masterEvents(c: HaNetnsCluster, since = 0): string {
   const out: string[] = [];
   for (const m of c.masters) {
     let text = '';
@@ -73,7 +73,7 @@ function masterEvents(c: HaNetnsCluster): string {
     } catch {
       continue;
     }
-    for (const l of text.split('\n')) if (/master_elected|master_leading|leader_start_failed|leadership_lost|zk_disconnected|zk_session_expired|zk_reopen|zk_reconnected/.test(l)) out.push(`master-${m.n}: ${l.slice(0, 240)}`);
+    for (const l of text.split('\n')) if ((!since || Date.parse(l.match(/"ts":"([^"]+)"/)?.[1] ?? '') >= since) && /master_elected|master_leading|leader_start_failed|leadership_lost|zk_disconnected|zk_session_expired|zk_reopen|zk_reconnected/.test(l)) out.push(`master-${m.n}: ${l.slice(0, 240)}`);
   }
   return out.sort((a, b) => (a.slice(a.indexOf('"ts"')) < b.slice(b.indexOf('"ts"')) ? -1 : 1)).slice(-30).join('\n');
 }
@@ -225,6 +225,7 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   t.pass(`master ${lead.k + 1} (${old.ip}, pid ${lead.pid}) cut off in ${old.ns}: only ${c.hubIp} (the forwarder) reaches it`);
   const takeover = await explain(churn.waitFor((w) => w.outcome === 'ack' && w.by !== old.ip && w.sentAt > cutAt, 120_000, 'a write acknowledged by another master after the cut'));
   t.pass(`write #${takeover.seq} acknowledged by ${takeover.by} ${takeover.doneAt - cutAt} ms after the cut`);
+  t.comment(`masters since the cut:\n${masterEvents(c, cutAt)}`);
   const refused = await pinned.waitFor((w) => w.outcome !== 'ack' && w.sentAt > cutAt + UP_ZK_SESSION_TIMEOUT_MS, 120_000, 'the cut-off leader to stop acknowledging');
   t.pass(`the cut-off master answers ${describe(refused)}`);
   await pinned.stop();
