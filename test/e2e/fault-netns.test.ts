@@ -73,7 +73,7 @@ function masterEvents(c: HaNetnsCluster, since = 0): string {
     } catch {
       continue;
     }
-    for (const l of text.split('\n')) if ((!since || Date.parse(l.match(/"ts":"([^"]+)"/)?.[1] ?? '') >= since) && /master_elected|master_leading|leader_start_failed|leadership_lost|zk_disconnected|zk_session_expired|zk_reopen|zk_reconnected/.test(l)) out.push(`master-${m.n}: ${l.slice(0, 240)}`);
+    for (const l of text.split('\n')) if ((!since || Date.parse(l.match(/"ts":"([^"]+)"/)?.[1] ?? '') >= since) && /master_elected|master_leading|leader_start_failed|leadership_lost|zk_disconnected|zk_connection_silent|zk_session_expired|zk_reopen/.test(l)) out.push(`master-${m.n}: ${l.slice(0, 240)}`);
   }
   return out.sort((a, b) => (a.slice(a.indexOf('"ts"')) < b.slice(b.indexOf('"ts"')) ? -1 : 1)).slice(-30).join('\n');
 }
