@@ -191,7 +191,7 @@ export class Dispatcher implements Component {
 
   /** Replace the local zone records (snapshot or zone file). Throws on a bad record, changing nothing. */
   setZoneRecords(records: ZoneInput[]): void {
-    this.zones.set(records);
+    const delta = this.zones.set(records);
     this.zoneRecords = records;
     const prev = this.workerZones;
     this.workerZones = records.slice();
@@ -199,8 +199,9 @@ export class Dispatcher implements Component {
     this.metrics.zoneRecords.reset();
     for (const [zone, n] of this.zones.recordCounts()) this.metrics.zoneRecords.set({ zone }, n);
     if (!this.workers) return;
-    // The workers hold the previous list: send what changed, unless most of it did.
-    const d = zoneDelta(prev, this.workerZones);
+    // The workers hold the previous list: send what changed (the local zones' diff, made from the
+    // same list: it also counts a record changed in place), unless most of it did.
+    const d = delta && prev.length - delta.removed.length + delta.added.length === delta.size ? delta : zoneDelta(prev, this.workerZones);
     if (d && d.added.length + d.removed.length < records.length / 2) this.toWorkers({ t: 'zones-delta', from, to: this.zonesVersion, ...d });
     else this.toWorkers({ t: 'zones', zones: this.workerZones, version: this.zonesVersion });
   }
