@@ -121,8 +121,9 @@ export class HeldRecords {
   }
 
   /**
-   * `records`' own records of each name of `lists` appended to its list, in the order of `parsed`
-   * (the new list's, from `diff`): a pass over the records with no lookup per record.
+   * Appends to each list of `lists` the new list's records of exactly that name, in the new list's
+   * order (`d.parsed`): one pass over the records, with no lookup per record (each parse points at
+   * its name's entry).
    */
   collect(d: RecordsDiff, lists: Map<string, ResourceRecord[]>): void {
     const marked: NameEntry[] = [];
