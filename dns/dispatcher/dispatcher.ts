@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../common/clock.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { LogLimiter, limitedLogger, logDroppedCounter } from '../../common/log-limit.js';
 import { createRegistry, type Registry } from '../../common/metrics.js';
-import type { MasterEntry, Snapshot, SnapshotConsumer } from '../../contracts/index.js';
+import type { Snapshot, SnapshotConsumer } from '../../contracts/index.js';
 import { AnswerCache } from './cache.js';
 import { cacheKey, peekUdpQuery, type Peek } from './cache-key.js';
 import { cacheHandler, compose, forwardHandler, localHandler, staleHandler, CHAIN_ORDER, type DnsHandler, type Done, type HandlerName, type Next, type QueryContext } from './chain.js';
@@ -26,6 +26,7 @@ import { UdpUpstreamClient } from './udp-client.js';
 import { mergeWorkerMetrics } from './worker-metrics.js';
 import { WorkerPool, toWire, type ZoneInput } from './workers.js';
 import { zoneDelta } from './zone-delta.js';
+import { MasterRecords } from './master-records.js';
 import { Rcode, TCP_LIMIT, UDP_LIMIT, parseQuery, type Query } from './wire.js';
 import { loadZoneFile } from './zone-file.js';
 import { LocalZones } from './zones.js';
@@ -191,7 +192,7 @@ export class Dispatcher implements Component {
 
   /** Replace the local zone records (snapshot or zone file). Throws on a bad record, changing nothing. */
   setZoneRecords(records: ZoneInput[]): void {
-    this.zones.set(records);
+    const delta = this.zones.set(records);
     this.zoneRecords = records;
     const prev = this.workerZones;
     this.workerZones = records.slice();
@@ -199,8 +200,9 @@ export class Dispatcher implements Component {
     this.metrics.zoneRecords.reset();
     for (const [zone, n] of this.zones.recordCounts()) this.metrics.zoneRecords.set({ zone }, n);
     if (!this.workers) return;
-    // The workers hold the previous list: send what changed, unless most of it did.
-    const d = zoneDelta(prev, this.workerZones);
+    // The workers hold the previous list: send what changed (the local zones' diff, made from the
+    // same list: it also counts a record changed in place), unless most of it did.
+    const d = delta && prev.length - delta.removed.length + delta.added.length === delta.size ? delta : zoneDelta(prev, this.workerZones);
     if (d && d.added.length + d.removed.length < records.length / 2) this.toWorkers({ t: 'zones-delta', from, to: this.zonesVersion, ...d });
     else this.toWorkers({ t: 'zones', zones: this.workerZones, version: this.zonesVersion });
   }
@@ -217,6 +219,7 @@ export class Dispatcher implements Component {
     // neither part changed since this consumer last applied them, and nothing else replaced the
     // records meanwhile, there is nothing to do (a VIP's weight changes, not its name).
     let last: { zones: unknown; masters: unknown; records: ZoneInput[] } | undefined;
+    const merge = new MasterRecords();
     return {
       name: 'dispatcher',
       parts: ['zones', 'masters'],
@@ -224,7 +227,7 @@ export class Dispatcher implements Component {
         if (last && last.zones === view.parts.zones && last.masters === view.parts.masters && last.records === this.zoneRecords) return;
         last = undefined;
         const masters = view.parts.masters ?? [];
-        const records = withMasterRecords(view.parts.zones ?? [], masters);
+        const records = merge.merge(view.parts.zones ?? [], masters);
         this.setZoneRecords(records);
         if (masters.length) this.setMesosResolvers(masters.map((m) => endpoint(m.ip, m.dns_port)));
         await this.synced();
@@ -329,25 +332,4 @@ function localAnswer(chain: Next, ctx: QueryContext): Buffer | undefined {
   let out: Buffer | undefined;
   chain(ctx, (answer) => (out = answer));
   return out;
-}
-
-/** Each record's key for the merge below, made once per object (snapshot records are never mutated). */
-const dedupKeys = new WeakMap<ZoneInput, string>();
-
-/** `master.` (every master) and `leader.dcos.thisdcos.directory` from the master list, merged without duplicates. */
-export function withMasterRecords(zones: ZoneInput[], masters: MasterEntry[]): ZoneInput[] {
-  const extra: ZoneInput[] = [];
-  for (const m of masters) {
-    const type = m.ip.includes(':') ? 'AAAA' : 'A';
-    extra.push({ name: 'master.dcos.thisdcos.directory', type, data: m.ip });
-    if (m.leader) extra.push({ name: 'leader.dcos.thisdcos.directory', type, data: m.ip });
-  }
-  const seen = new Set<string>();
-  return [...zones, ...extra].filter((r) => {
-    let k = dedupKeys.get(r);
-    if (k === undefined) dedupKeys.set(r, (k = `${r.name.toLowerCase()}/${r.type}/${r.data}`));
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }

@@ -3,14 +3,17 @@
  * and rotation, so a query costs a copy and a few byte patches. Rotation is round-robin per
  * (name, type). Unknown names get NXDOMAIN, known names without the type NODATA, both with the
  * zone's SOA in authority. UDP answers over the client's limit are cut at a record boundary with TC.
- * A new set of records costs what changed: it is diffed with the previous one by object identity
- * (snapshot records are never mutated; each is parsed once), and only the names of records added or
- * removed, their parents and the built-in names (the SOA serial moves) are rebuilt; within those an
- * answer whose (name, type) has the same records as before is reused. Records kept in a new order
- * (or repeated) rebuild every name, as do new bind addresses.
+ * A new set of records costs what changed: it is walked beside the previous one by object identity
+ * (zone-records.ts: kept records are the same objects; only new ones are parsed, and a kept one
+ * whose fields changed since is parsed again), and only the names of records added or removed,
+ * their parents and the built-in names (the SOA serial moves) are rebuilt; within those an answer
+ * whose (name, type) has the same records as before is reused. Records kept in a new order rebuild
+ * every name, as do new bind addresses.
  */
-import type { ZoneRecord } from '../../contracts/index.js';
-import { apexOf, builtinRecords, toResourceRecord } from './zone-data.js';
+import { apexOf, builtinRecords } from './zone-data.js';
+import type { ZoneDelta } from './zone-delta.js';
+import { HeldRecords, type RecordsDiff } from './zone-records.js';
+import type { ZoneInput } from './workers.js';
 import { Flag, MessageBuilder, patchReply, Rcode, RRClass, RRType, type Query, type ResourceRecord } from './wire.js';
 
 /** Prebuild every rotation up to this many records; beyond, rotations are built per query. */
@@ -44,23 +47,14 @@ function sameRecord(a: ResourceRecord, b: ResourceRecord): boolean {
 
 const sameRecords = (a: ResourceRecord[], b: ResourceRecord[]): boolean => a.length === b.length && a.every((r, i) => sameRecord(r, b[i]!));
 
-/** What a zone record (an input object) became: cached per object, as snapshot records are never mutated. */
-interface Parsed {
-  rr: ResourceRecord;
-  apex: string;
-}
-
 export class LocalZones {
   private names: Names = new Map();
   private soa = new Map<string, ResourceRecord>();
   private serial = 0;
-  private counts = new Map<string, number>();
   /** Per name: how many records (built-in or given) have this name or one below it; 0 means gone. */
   private refs = new Map<string, number>();
-  private readonly parsed = new WeakMap<object, Parsed>();
-  /** The last input array and its objects: an update is diffed against them by identity. */
-  private prev: readonly object[] | undefined;
-  private prevSet = new Set<object>();
+  /** The records last set, diffed against the next ones (zone-records.ts). */
+  private readonly held = new HeldRecords();
 
   constructor(private bindIps: string[] = []) {
     this.set([]);
@@ -68,23 +62,24 @@ export class LocalZones {
 
   /**
    * Replace every record (snapshot `zones` part or zone file). Throws on a bad record, changing
-   * nothing. The records are taken as immutable: an object seen before is not parsed again, and
-   * only the names of records added or removed (by identity) since the last set are rebuilt.
+   * nothing. Only the names of records added or removed (by identity) since the last set are
+   * rebuilt; a kept record whose name, type or data changed since counts as removed and added.
+   * Returns the change from the last set's list (undefined: every name was rebuilt), which rebuilds
+   * this list from that one (the workers' update, zone-delta.ts).
    */
-  set(records: Pick<ZoneRecord, 'name' | 'type' | 'data'>[]): void {
-    const parsed = records.map((r) => this.parse(r));
+  set(records: ZoneInput[]): ZoneDelta | undefined {
     const serial = this.serial + 1;
     const builtins = builtinRecords(this.bindIps, serial);
-    const now = new Set<object>(records);
-    const changed = this.prev && this.changedNames(records, parsed, now);
-    if (changed) this.update(changed, builtins, parsed);
-    else this.rebuild(builtins, parsed);
+    const d = this.held.diff(records);
+    if (d) this.update(d, builtins, () => this.held.commit(records, d));
+    else {
+      const parsed = this.held.parseAll(records);
+      this.rebuild(builtins, parsed.map((p) => p.rr));
+      this.held.commitAll(records, parsed);
+    }
     this.serial = serial;
     this.soa = new Map(builtins.filter((r) => r.type === 'SOA').map((r) => [r.name, r]));
-    this.counts = new Map();
-    for (const p of parsed) this.counts.set(p.apex, (this.counts.get(p.apex) ?? 0) + 1);
-    this.prev = records.slice(); // a copy: the caller may change its array and pass it again
-    this.prevSet = now;
+    return d?.delta;
   }
 
   /** The prebuilt answers of a name by type (tests: an unchanged name keeps the same objects). */
@@ -92,41 +87,14 @@ export class LocalZones {
     return this.names.get(name);
   }
 
-  private parse(r: Pick<ZoneRecord, 'name' | 'type' | 'data'>): Parsed {
-    let p = this.parsed.get(r);
-    if (!p) {
-      const rr = toResourceRecord(r);
-      this.parsed.set(r, (p = { rr, apex: apexOf(rr.name)! }));
-    }
-    return p;
-  }
-
   /**
-   * The names whose records changed since the last set (a record added or removed by identity), or
-   * undefined when the records kept in both are not in the same order (then everything is rebuilt).
+   * Rebuild only the changed names, the built-in ones (the SOA serial moves) and their parents;
+   * `commit` (the held records) runs once everything is built, before anything is replaced.
    */
-  private changedNames(records: readonly object[], parsed: Parsed[], now: Set<object>): Map<string, number> | undefined {
-    const prev = this.prev!;
-    /** Name -> records gained (+) or lost (-) under it. */
-    const changed = new Map<string, number>();
-    const bump = (name: string, by: number) => changed.set(name, (changed.get(name) ?? 0) + by);
-    let i = 0;
-    let j = 0;
-    for (;;) {
-      while (i < records.length && !this.prevSet.has(records[i]!)) bump(parsed[i++]!.rr.name, 1);
-      while (j < prev.length && !now.has(prev[j]!)) bump(this.parsed.get(prev[j++]!)!.rr.name, -1);
-      if (i === records.length || j === prev.length) break;
-      if (records[i++] !== prev[j++]) return undefined;
-    }
-    // The loops above stop at a kept record: one left over on either side means a new order or a duplicate.
-    return i === records.length && j === prev.length ? changed : undefined;
-  }
-
-  /** Rebuild only the changed names, the built-in ones (the SOA serial moves) and their parents. */
-  private update(changed: Map<string, number>, builtins: ResourceRecord[], parsed: Parsed[]): void {
+  private update(d: RecordsDiff, builtins: ResourceRecord[], commit: () => void): void {
     const refs = new Map<string, number>();
     const refOf = (n: string) => refs.get(n) ?? this.refs.get(n) ?? 0;
-    for (const [name, by] of changed) {
+    for (const [name, by] of d.names) {
       const apex = apexOf(name)!;
       for (let n = name; ; n = n.slice(n.indexOf('.') + 1)) {
         refs.set(n, refOf(n) + by);
@@ -134,16 +102,17 @@ export class LocalZones {
       }
     }
     const lists = new Map<string, ResourceRecord[]>();
-    for (const name of changed.keys()) lists.set(name, []);
+    for (const name of d.names.keys()) lists.set(name, []);
     for (const rr of builtins) lists.set(rr.name, []);
     for (const rr of builtins) lists.get(rr.name)!.push(rr);
-    for (const p of parsed) lists.get(p.rr.name)?.push(p.rr);
+    this.held.collect(d, lists);
     // Everything is built before anything is replaced: a failure changes nothing.
     const built = new Map<string, Map<number, Answer> | undefined>();
     for (const [name, n] of refs) if (n <= 0) built.set(name, undefined);
     for (const [name, list] of lists) {
       if (refOf(name) > 0) built.set(name, this.typesOf(name, list));
     }
+    commit();
     for (const [name, n] of refs) {
       if (n > 0) this.refs.set(name, n);
       else this.refs.delete(name);
@@ -157,10 +126,10 @@ export class LocalZones {
   }
 
   /** Rebuild every name (first set, new bind addresses, records reordered). */
-  private rebuild(builtins: ResourceRecord[], parsed: Parsed[]): void {
+  private rebuild(builtins: ResourceRecord[], given: ResourceRecord[]): void {
     const lists = new Map<string, ResourceRecord[]>();
     const refs = new Map<string, number>();
-    for (const rr of [...builtins, ...parsed.map((p) => p.rr)]) {
+    for (const rr of [...builtins, ...given]) {
       let list = lists.get(rr.name);
       if (!list) lists.set(rr.name, (list = []));
       list.push(rr);
@@ -199,15 +168,15 @@ export class LocalZones {
     return types;
   }
 
-  setBindIps(ips: string[], records: Pick<ZoneRecord, 'name' | 'type' | 'data'>[]): void {
+  setBindIps(ips: string[], records: ZoneInput[]): void {
     this.bindIps = ips;
-    this.prev = undefined; // every name is rebuilt (ready.spartan, ns.spartan)
+    this.held.forget(); // every name is rebuilt (ready.spartan, ns.spartan)
     this.set(records);
   }
 
   /** Records from the snapshot/zone file per zone (for the zone_records gauge). */
-  recordCounts(): Map<string, number> {
-    return this.counts;
+  recordCounts(): ReadonlyMap<string, number> {
+    return this.held.counts;
   }
 
   /** The answer to a query routed here. `limit` is the size the client accepts. */

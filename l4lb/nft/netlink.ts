@@ -14,10 +14,14 @@ import { FAMILIES, type Family, type SvcData } from './names.js';
 import { emptyElements, type ElementDelta, type Elements } from './ruleset.js';
 import { ElementIndex } from './element-index.js';
 import { LAYOUTS, LIST_ELEM, NLA_F_NESTED, Writer, encodeHairpin, encodeRaw, encodeRawKey, encodeService, layoutsFor, putValue, putVerdict, type ElementSink, type Field, type Layout } from './encode.js';
-import { NLM_F_APPEND, encodeServicesRule } from './rules.js';
+import { NLM_F_APPEND, encodeServicesRule, ruleComment } from './rules.js';
+import { batchError, type Sent } from './batch-error.js';
+
+export { NetlinkBatchError } from './batch-error.js';
 import { attrs, eachAttr, elementText, nlMessages as messages } from './decode.js';
 
-interface Addon {
+/** The native module's calls (tests may hand `NftNetlink.open` a fake). */
+export interface NfnetlinkAddon {
   /**
    * groups: multicast groups to join (bitmask); rcvbuf: receive buffer bytes (default 8 MiB);
    * filter: a classic BPF program (struct sock_filter bytes) attached before the groups are joined.
@@ -30,11 +34,11 @@ interface Addon {
   close(fd: number): void;
 }
 
-let addon: Addon | null | undefined;
+let addon: NfnetlinkAddon | null | undefined;
 
 /** The native module, or undefined when it is not built (the driver then writes through nft). */
-export function nativeNfnetlink(): Addon | undefined {
-  if (addon === undefined) addon = loadNative<Addon>('nfnetlink') ?? null;
+export function nativeNfnetlink(): NfnetlinkAddon | undefined {
+  if (addon === undefined) addon = loadNative<NfnetlinkAddon>('nfnetlink') ?? null;
   return addon ?? undefined;
 }
 
@@ -70,18 +74,6 @@ export { layouts } from './encode.js';
 
 const ERRNO_NAME = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 
-/** What one message of a batch carried, to name the element an error points at. */
-interface Sent {
-  seq: number;
-  verb: 'add' | 'delete' | 'rule';
-  set: string;
-  /** The message's offset in `buf` (its writer's until the batch is assembled). */
-  at: number;
-  buf?: Buffer;
-  /** Offset of each element's attribute from the message start. */
-  offsets: number[];
-}
-
 /** The messages of one verb on one set: a new one starts when the element list nears its limit. */
 class SetMessages {
   readonly w: Writer;
@@ -113,7 +105,7 @@ class SetMessages {
     this.w.string(LIST_TABLE, this.table);
     this.w.string(LIST_SET, this.set);
     this.list = this.w.begin(LIST_ELEMENTS | NLA_F_NESTED);
-    this.sent.push({ seq, verb: this.verb, set: this.set, at: this.msg, offsets: [] });
+    this.sent.push({ seq, kind: 'element', verb: this.verb, name: this.set, at: this.msg, offsets: [] });
   }
   close(): void {
     if (this.msg < 0) return;
@@ -153,16 +145,6 @@ class VerbSink implements ElementSink {
     this.w.endAttr(at);
   }
 }
-/** A failed batch: the kernel's errno name and the element it named. */
-export class NetlinkBatchError extends DriverError {
-  constructor(
-    readonly errno: string,
-    readonly element: string,
-    detail = '',
-  ) {
-    super('nftables', `netlink element write failed: ${errno} on ${element}${detail ? ` (${detail})` : ''}`);
-  }
-}
 
 export class NftNetlink {
   private fd: number;
@@ -171,7 +153,7 @@ export class NftNetlink {
   private readonly layouts: Map<string, Layout>;
 
   private constructor(
-    private readonly addon: Addon,
+    private readonly addon: NfnetlinkAddon,
     fd: number,
     readonly table: string,
     readonly svcData: SvcData,
@@ -182,10 +164,11 @@ export class NftNetlink {
 
   /**
    * Opens the socket in the namespace at `nsPath` (none: this one); undefined when the native
-   * module is missing. `svcData`: the table's encoding (what its elements are read back as).
+   * module is missing. `svcData`: the table's encoding (what its elements are read back as);
+   * `socket`: the calls to use instead of the native module's (a test's fake kernel).
    */
-  static open(table: string, nsPath?: string, svcData: SvcData = 'verdict'): NftNetlink | undefined {
-    const a = nativeNfnetlink();
+  static open(table: string, nsPath?: string, svcData: SvcData = 'verdict', socket?: NfnetlinkAddon): NftNetlink | undefined {
+    const a = socket ?? nativeNfnetlink();
     if (!a) return undefined;
     try {
       return new NftNetlink(a, a.open(nsPath ?? null), table, svcData);
@@ -309,7 +292,7 @@ export class NftNetlink {
     const sent: Sent[] = [];
     FAMILIES.forEach((f, i) => {
       const seq = this.nextSeq();
-      sent.push({ seq, verb: 'rule', set: `services rule vmap${f}`, at: w.len, offsets: [] });
+      sent.push({ seq, kind: 'rule', verb: 'add', name: ruleComment(f), at: w.len, offsets: [] });
       encodeServicesRule(w, this.table, f, seq, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | (i === FAMILIES.length - 1 ? NLM_F_ACK : 0));
     });
     w.endMsg(w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, this.nextSeq(), 0, NFNL_SUBSYS_NFTABLES));
@@ -338,7 +321,6 @@ export class NftNetlink {
         if (seq === lastSeq) acked = true;
         continue;
       }
-      const s = bySeq.get(seq);
       let detail = '';
       let offset = -1;
       if (m.flags & NLM_F_ACK_TLVS) {
@@ -348,7 +330,7 @@ export class NftNetlink {
         }
       }
       const name = ERRNO_NAME.get(err) ?? `errno ${err}`;
-      throw new NetlinkBatchError(name, s ? (s.verb === 'rule' ? s.set : elementAt(s, offset, layouts)) : `message ${seq}`, detail);
+      throw batchError(name, seq, bySeq.get(seq), offset, layouts, detail);
     }
     if (!acked) throw new DriverError('nftables', `netlink batch of ${what}: no acknowledgement from the kernel`);
   }
@@ -428,21 +410,6 @@ export class NftNetlink {
       throw new DriverError('nftables', `netlink dump of ${set} failed: ${(e as Error).message}`, { cause: e });
     }
   }
-}
-
-/** The element an error's attribute offset falls in (the message's first element without one), decoded from the batch. */
-function elementAt(s: Sent, offset: number, layouts: Map<string, Layout>): string {
-  let i = 0;
-  if (offset >= 0) while (i + 1 < s.offsets.length && s.offsets[i + 1]! <= offset) i++;
-  const more = offset < 0 && s.offsets.length > 1 ? ` (or one of ${s.offsets.length - 1} more in that message)` : '';
-  let text = '?';
-  const layout = layouts.get(s.set);
-  if (s.buf && layout && s.offsets.length) {
-    const at = s.at + s.offsets[i]!;
-    const [k, v] = elementText(s.buf.subarray(at + 4, at + s.buf.readUInt16LE(at)), layout);
-    text = s.verb === 'add' && v !== '' ? `${k} : ${v}` : k;
-  }
-  return `${s.verb} element ${s.set} { ${text} }${more}`;
 }
 
 /** The namespace file a runner's options point at: `netns` NAME, or a `nsenter --net=PATH` / `-t PID -n` prefix. */

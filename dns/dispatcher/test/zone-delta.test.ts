@@ -1,8 +1,9 @@
 /**
  * Worker processes are sent what changed in the zones (zone-delta.ts), not the whole list: the
  * delta rebuilds the parent's list in the worker (same records, same order), a reordered list is
- * sent whole, and a worker that cannot apply a delta is sent the whole list. Worker answers are
- * checked with a synchronous `dig` (this process blocked: only the worker can answer).
+ * sent whole, a worker that cannot apply a delta is sent the whole list, and a record changed in
+ * place and set again is in the delta. Worker answers are checked with a synchronous `dig` (this
+ * process blocked: only the worker can answer).
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -55,4 +56,21 @@ t.test('a worker gets deltas for small changes and the whole list when a delta f
   t.equal(digBlocked(ip(1), udp, rec(50).name), '11.9.9.8', 'after a failed delta the worker answers from the whole list');
   t.equal(digBlocked(ip(1), udp, rec(0).name), '11.0.0.0', 'every name of it');
   t.equal(sent.at(-1), 'zones-delta', 'that change was sent as a delta');
+});
+
+t.test('a record changed in place and set again reaches the workers (in the delta, as removed and added)', async (t) => {
+  const ip = loopbackBlock();
+  const { d, udp } = await startDispatcher(t, ip(1), { upstream_resolvers: [], workers: 2 });
+  const pool: WorkerPool = d.workerPool()!;
+  const sent: string[] = [];
+  const broadcast = pool.broadcast.bind(pool);
+  pool.broadcast = (m) => (sent.push(m.t === 'zones-delta' ? `delta -${m.removed.join(',')} +${m.added.map(([i]) => i).join(',')}` : m.t), broadcast(m));
+  const base = Array.from({ length: 100 }, (_, i) => rec(i));
+  d.setZoneRecords(base);
+  await d.synced();
+  base[7]!.data = '11.7.7.7';
+  d.setZoneRecords(base.slice());
+  await d.synced();
+  t.same(sent, ['zones', 'delta -7 +7'], 'the changed record is sent as a delta');
+  t.equal(digBlocked(ip(1), udp, rec(7).name), '11.7.7.7', 'the worker answers its new data');
 });

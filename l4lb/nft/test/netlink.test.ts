@@ -2,7 +2,7 @@
  * Element writes over nfnetlink on a real kernel (throwaway namespaces): the same services written
  * through netlink and through nft's text leave identical tables (`nft list table`), v4 and v6, from
  * empty and after changes, deletes and weight changes; the kernel's refusal names the element and
- * changes nothing; a failed netlink change is repaired through the text path; netlink reads the
+ * changes nothing, as does a rule's (named as a rule, with the part refused); a failed netlink change is repaired through the text path; netlink reads the
  * elements back as nft's text listing does; a namespace netlink cannot follow falls back to text.
  */
 import t from 'tap';
@@ -136,6 +136,33 @@ t.test('a kernel error names the element, and the batch changes nothing', async 
   const missingTable = NftNetlink.open('sx_none', namespacePath({ netns: ns.name }) ?? undefined)!;
   t.teardown(() => missingTable.close());
   t.throws(() => missingTable.write(ok), /ENOENT on add element hairpin4/, 'a missing table is an error, not a silent no-op');
+  t.throws(() => missingTable.write(ok), /in table inet sx_none, refused at the table$/, 'the error names the table the kernel refused');
+});
+
+t.test('a rule the kernel refuses is named as a rule: its comment, chain and table, and the part refused', async (t) => {
+  requireRoot();
+  requireTools('nft', 'ip');
+  requireNative();
+  const ns = await createNetns(t, 'nftnl');
+  // A services chain but no svc4 map: the rule's lookup names a set that is not there.
+  await ns.exec('nft', ['-f', '-'], { input: 'table inet sx_rule {\n  chain services {\n  }\n}\ntable inet sx_nochain {\n}\n' });
+  const nl = NftNetlink.open('sx_rule', namespacePath({ netns: ns.name }) ?? undefined, 'count')!;
+  t.teardown(() => nl.close());
+  const err = (() => {
+    try {
+      nl.writeServicesRules();
+    } catch (e) {
+      return e as NetlinkBatchError;
+    }
+  })();
+  t.type(err, NetlinkBatchError, 'the write threw a NetlinkBatchError');
+  t.equal(err?.kind, 'rule');
+  t.equal(err?.errno, 'ENOENT');
+  t.equal(err?.message, 'nftables: netlink rule write failed: ENOENT on add rule vmap4 in chain services of table inet sx_rule, refused at expression 7 of 11 (lookup svc4)', 'the rule, where it goes, and the lookup of the missing map');
+  t.notMatch(await ns.exec('nft', ['list', 'table', 'inet', 'sx_rule']), /vmap/, 'no rule was committed');
+  const noChain = NftNetlink.open('sx_nochain', namespacePath({ netns: ns.name }) ?? undefined, 'count')!;
+  t.teardown(() => noChain.close());
+  t.throws(() => noChain.writeServicesRules(), /^nftables: netlink rule write failed: ENOENT on add rule vmap4 in chain services of table inet sx_nochain, refused at the chain$/, 'a missing chain is named');
 });
 
 t.test('a netlink change the kernel refuses is repaired through the text path; the next change goes over netlink', async (t) => {

@@ -1,0 +1,161 @@
+/**
+ * The snapshot's zone records and the masters' own (`master.dcos.thisdcos.directory` for every
+ * master, `leader.dcos.thisdcos.directory` for the leader), without duplicates: the first record of
+ * each name (any case), type and data is kept. `MasterRecords` does it at the cost of what changed
+ * since its last merge: the zones list is walked beside the last one (a kept record is the same
+ * object at the next position, with the fields it had), the count of each key follows the records
+ * added and removed, and while no key of the zones repeats, the merge is the zones list and the
+ * masters' records it does not have, with no lookup per record. A record changed in place since the
+ * last merge counts as removed and added.
+ */
+import type { MasterEntry } from '../../contracts/index.js';
+import type { ZoneInput } from './workers.js';
+
+const keyOf = (r: ZoneInput) => `${r.name.toLowerCase()}/${r.type}/${r.data}`;
+
+/** The masters' records. */
+function masterRecords(masters: readonly MasterEntry[]): ZoneInput[] {
+  const out: ZoneInput[] = [];
+  for (const m of masters) {
+    const type = m.ip.includes(':') ? 'AAAA' : 'A';
+    out.push({ name: 'master.dcos.thisdcos.directory', type, data: m.ip });
+    if (m.leader) out.push({ name: 'leader.dcos.thisdcos.directory', type, data: m.ip });
+  }
+  return out;
+}
+
+/** The first record of each key, in order. */
+function dedup(records: readonly ZoneInput[]): ZoneInput[] {
+  const seen = new Set<string>();
+  return records.filter((r) => {
+    const k = keyOf(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** `zones` and the masters' records, without duplicates (a pass over every record; `MasterRecords` follows changes). */
+export function withMasterRecords(zones: readonly ZoneInput[], masters: readonly MasterEntry[]): ZoneInput[] {
+  return dedup([...zones, ...masterRecords(masters)]);
+}
+
+export class MasterRecords {
+  /** The zones of the last merge, and each one's name, type and data (3 per record) and key as they were. */
+  private zones: readonly ZoneInput[] = [];
+  private fields: string[] = [];
+  private keys: string[] = [];
+  /** Each held object and how many times the zones have it. */
+  private multiplicity = new Map<object, number>();
+  /** How many of the zones have each key; `repeats`: how many keys more than one has. */
+  private counts = new Map<string, number>();
+  private repeats = 0;
+  private masters?: readonly MasterEntry[];
+  private extra: [string, ZoneInput][] = [];
+
+  merge(zones: readonly ZoneInput[], masters: readonly MasterEntry[]): ZoneInput[] {
+    if (masters !== this.masters) [this.masters, this.extra] = [masters, masterRecords(masters).map((r) => [keyOf(r), r])];
+    const d = this.diff(zones);
+    if (d) this.follow(zones, d.removed, d.added);
+    else this.reset(zones);
+    if (this.repeats > 0) return dedup([...zones, ...this.extra.map(([, r]) => r)]);
+    // The zones are unique: each master record goes after them unless its key is there already.
+    const out = zones.slice();
+    const seen = new Set<string>();
+    for (const [k, r] of this.extra) {
+      if (this.counts.has(k) || seen.has(k)) continue;
+      seen.add(k);
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Old positions removed and new positions added, or undefined when a kept record moved. */
+  private diff(zones: readonly ZoneInput[]): { removed: number[]; added: number[] } | undefined {
+    const prev = this.zones;
+    const f = this.fields;
+    const removed: number[] = [];
+    const added: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < zones.length) {
+      const r = zones[i]!;
+      if (j < prev.length && r === prev[j]) {
+        if (r.name !== f[3 * j] || r.type !== f[3 * j + 1] || r.data !== f[3 * j + 2]) {
+          removed.push(j);
+          added.push(i);
+        }
+        i++;
+        j++;
+      } else if (!this.multiplicity.has(r)) added.push(i++);
+      else if (j === prev.length) return undefined;
+      else removed.push(j++);
+    }
+    while (j < prev.length) removed.push(j++);
+    return { removed, added };
+  }
+
+  private follow(zones: readonly ZoneInput[], removed: number[], added: number[]): void {
+    const prev = this.zones;
+    for (const j of removed) {
+      this.count(this.keys[j]!, -1);
+      const m = this.multiplicity.get(prev[j]!)! - 1;
+      if (m > 0) this.multiplicity.set(prev[j]!, m);
+      else this.multiplicity.delete(prev[j]!);
+    }
+    const keys = new Array<string>(zones.length);
+    const fields = new Array<string>(3 * zones.length);
+    // Kept records are the old positions not removed, in order, at the new positions not added.
+    let a = 0;
+    let rm = 0;
+    let p = 0;
+    for (let k = 0; k < zones.length; k++) {
+      if (a < added.length && added[a] === k) {
+        const r = zones[k]!;
+        keys[k] = keyOf(r);
+        fields[3 * k] = r.name;
+        fields[3 * k + 1] = r.type;
+        fields[3 * k + 2] = r.data;
+        this.count(keys[k], 1);
+        this.multiplicity.set(r, (this.multiplicity.get(r) ?? 0) + 1);
+        a++;
+        continue;
+      }
+      while (rm < removed.length && removed[rm] === p) {
+        rm++;
+        p++;
+      }
+      keys[k] = this.keys[p]!;
+      fields[3 * k] = this.fields[3 * p]!;
+      fields[3 * k + 1] = this.fields[3 * p + 1]!;
+      fields[3 * k + 2] = this.fields[3 * p + 2]!;
+      p++;
+    }
+    this.hold(zones, keys, fields);
+  }
+
+  private reset(zones: readonly ZoneInput[]): void {
+    this.counts = new Map();
+    this.multiplicity = new Map();
+    this.repeats = 0;
+    const keys = zones.map(keyOf);
+    const fields = zones.flatMap((r) => [r.name, r.type, r.data]);
+    for (const k of keys) this.count(k, 1);
+    for (const r of zones) this.multiplicity.set(r, (this.multiplicity.get(r) ?? 0) + 1);
+    this.hold(zones, keys, fields);
+  }
+
+  private hold(zones: readonly ZoneInput[], keys: string[], fields: string[]): void {
+    this.zones = zones.slice(); // a copy: the caller may change its array and pass it again
+    this.keys = keys;
+    this.fields = fields;
+  }
+
+  private count(k: string, by: number): void {
+    const n = (this.counts.get(k) ?? 0) + by;
+    if (by > 0 && n === 2) this.repeats++;
+    if (by < 0 && n === 1) this.repeats--;
+    if (n > 0) this.counts.set(k, n);
+    else this.counts.delete(k);
+  }
+}

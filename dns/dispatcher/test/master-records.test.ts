@@ -1,0 +1,73 @@
+/**
+ * The snapshot consumer's merge of the masters' records into the zones (master-records.ts) follows
+ * changes instead of keying every record on each view: over a random sequence of changes (records
+ * added, removed, moved, repeated, equal records under another case, changed in place, masters
+ * changed, a zone record equal to a master's) it gives exactly what the merge from scratch gives.
+ */
+import t from 'tap';
+import type { MasterEntry } from '../../../contracts/index.js';
+import { MasterRecords, withMasterRecords } from '../master-records.js';
+import type { ZoneInput } from '../workers.js';
+
+const master = (ip: string, leader: boolean): MasterEntry => ({ key: ip, id: ip, ip, port: 5050, control_port: 5060, dns_port: 61053, leader });
+
+t.test('the masters\' records go after the zones, once, unless the zones have them', async (t) => {
+  const m = new MasterRecords();
+  const web: ZoneInput = { name: 'web.marathon.l4lb.thisdcos.directory', type: 'A', data: '11.0.0.1' };
+  const masters = [master('10.0.0.1', true), master('10.0.0.2', false)];
+  const names = (rs: ZoneInput[]) => rs.map((r) => `${r.name} ${r.data}`);
+  t.same(names(m.merge([web], masters)), ['web.marathon.l4lb.thisdcos.directory 11.0.0.1', 'master.dcos.thisdcos.directory 10.0.0.1', 'leader.dcos.thisdcos.directory 10.0.0.1', 'master.dcos.thisdcos.directory 10.0.0.2']);
+  const had: ZoneInput = { name: 'Leader.dcos.thisdcos.directory', type: 'A', data: '10.0.0.1' };
+  t.same(names(m.merge([had, web], masters)), ['Leader.dcos.thisdcos.directory 10.0.0.1', 'web.marathon.l4lb.thisdcos.directory 11.0.0.1', 'master.dcos.thisdcos.directory 10.0.0.1', 'master.dcos.thisdcos.directory 10.0.0.2'], 'a record the zones have (in any case) is not added again');
+  t.same(names(m.merge([web, web], [])), ['web.marathon.l4lb.thisdcos.directory 11.0.0.1'], 'a repeated record is kept once');
+  web.data = '11.0.0.2';
+  t.same(names(m.merge([web], [])), ['web.marathon.l4lb.thisdcos.directory 11.0.0.2'], 'a record changed in place is merged as it is');
+});
+
+t.test('random changes: the merge that follows changes equals the merge from scratch (fixed seed)', async (t) => {
+  let seed = 19; // xorshift32
+  const random = (n: number) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed % n;
+  };
+  // Mostly distinct records (the merge's fast path), a few equal to another or to a master's.
+  const pool: ZoneInput[] = Array.from({ length: 30 }, (_, i) => ({ name: `n${i}.marathon.l4lb.thisdcos.directory`, type: 'A', data: `11.0.0.${i}` }));
+  pool.push({ name: 'N1.marathon.l4lb.thisdcos.directory', type: 'A', data: '11.0.0.1' }, { name: 'master.dcos.thisdcos.directory', type: 'A', data: '10.0.0.1' }, { name: 'LEADER.dcos.thisdcos.directory', type: 'A', data: '10.0.0.2' });
+  const changeInPlace = (r: ZoneInput, step: number) => {
+    const to = random(6);
+    if (to < 4) r.data = `11.2.${step & 255}.1`; // a key of its own
+    else if (to === 4) [r.name, r.data] = ['n2.marathon.l4lb.thisdcos.directory', '11.0.0.2']; // equal to another
+    else [r.name, r.data] = ['master.dcos.thisdcos.directory', '10.0.0.2']; // equal to a master's
+  };
+  const masterSets = [[], [master('10.0.0.1', true)], [master('10.0.0.1', false), master('10.0.0.2', true)], [master('fd00::1', true)]];
+  const m = new MasterRecords();
+  let zones: ZoneInput[] = [];
+  let masters: MasterEntry[] = [];
+  let same = 0;
+  let unique = 0;
+  for (let step = 0; step < 500; step++) {
+    const next = zones.slice();
+    const op = random(12);
+    const pick = pool[random(pool.length)]!;
+    if (op < 4 || !next.length) next.splice(random(next.length + 1), 0, next.includes(pick) ? { name: `fresh${step}.marathon.l4lb.thisdcos.directory`, type: 'A', data: '11.1.0.1' } : pick);
+    else if (op < 8) next.splice(random(next.length), 1);
+    else if (op < 9) changeInPlace(next[random(next.length)]!, step);
+    else if (op < 10 && next.length > 1) next.push(next.shift()!); // moved
+    else if (op < 11) masters = masterSets[random(masterSets.length)]!;
+    else next.splice(random(next.length + 1), 0, { name: `fresh${random(5)}.marathon.l4lb.thisdcos.directory`, type: 'A', data: '11.1.0.1' });
+    zones = next;
+    const got = m.merge(zones, masters);
+    const want = withMasterRecords(zones, masters);
+    if (got.length !== want.length || got.some((r, i) => r !== want[i] && JSON.stringify(r) !== JSON.stringify(want[i]))) {
+      t.fail(`step ${step}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
+      break;
+    }
+    same++;
+    if (new Set(zones.map((r) => `${r.name.toLowerCase()}/${r.data}`)).size === zones.length) unique++;
+  }
+  t.equal(same, 500, 'every step merged as from scratch');
+  t.ok(unique > 100, `many steps had no repeated record (the merge's fast path): ${unique}`);
+});
