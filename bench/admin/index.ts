@@ -6,7 +6,10 @@
  * its own process (entry-main.ts) with its nginx front (`--admin-front nginx`, the Lua decision cache),
  * with the front's `auth_request` variant, and alone (`--admin-front node`), all against nginx with the
  * same worker count (one; and N = the CPUs for nginx and the front). The entry point checks a token on
- * every request; plain nginx checks nothing. Plus the cost of one token check in Node.
+ * every request; plain nginx checks nothing. Every target gets the same request, token header included
+ * (plain nginx and the upstream ignore it; nginx forwards it as the front does), unless
+ * SEXTANT_BENCH_SAME_REQUEST=0 (session 18's method: the token to the entry point only). Plus the cost
+ * of one token check in Node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +33,8 @@ const WARMUP = Number(process.env.SEXTANT_BENCH_WARMUP_SECONDS ?? 3);
 const LAT_ROUNDS = Number(process.env.SEXTANT_BENCH_LAT_ROUNDS ?? 12);
 const LAT_N = Number(process.env.SEXTANT_BENCH_LAT_REQUESTS ?? 2000);
 const LAT_SECONDS = Number(process.env.SEXTANT_BENCH_LAT_SECONDS ?? 3);
+/** Send the token to every target (plain nginx and the upstream ignore it), not only to the entry point. */
+const SAME_REQUEST = process.env.SEXTANT_BENCH_SAME_REQUEST !== '0';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 const sextantJs = path.join(root, 'dist', 'cli', 'sextant.js');
@@ -232,7 +237,8 @@ export async function bench(): Promise<string> {
       { name: 'Marathon GET /v2/apps (20 apps)', up: `http://${HOST}:${marathon}/v2/apps`, via: '/marathon/v2/apps' },
       { name: 'Mesos GET /master/state', up: `http://${HOST}:${mesos}/master/state`, via: '/mesos/master/state' },
     ];
-    const tokenFor = (who: Who) => (who === 'direct' || who.startsWith('nginx') ? undefined : token);
+    // The same request bytes everywhere (a ~400-byte header that every proxy parses, decrypts and forwards), or session 18's method.
+    const tokenFor = (who: Who) => (SAME_REQUEST || !(who === 'direct' || who.startsWith('nginx')) ? token : undefined);
     const rows: string[] = [];
     const rowsN: string[] = [];
     // Warm every proxy up first (the entry point's JIT), untimed.
@@ -284,7 +290,7 @@ export async function bench(): Promise<string> {
       `Latency at 1 connection: ${LAT_ROUNDS} rounds, each taking every target in turn (order rotated per round), ${LAT_N} requests each (at most ${LAT_SECONDS} s);`,
       '"adds" is the median over rounds of the per-round difference to direct (bench/admin/latency.ts).',
       'The entry point checks the token of every request (RS256; an allowed decision kept 1 s by nginx per credential and path;',
-      'the Node side caches verifications by SHA-256); plain nginx checks nothing. Ratio = front / nginx requests per second, same run.',
+      `the Node side caches verifications by SHA-256); plain nginx checks nothing. ${SAME_REQUEST ? 'Every target, direct and plain nginx included, gets the same request with the token header (ignored by them).' : 'Only the entry point gets the token header (SEXTANT_BENCH_SAME_REQUEST=0).'} Ratio = front / nginx requests per second, same run.`,
       'CPU µs/req: CPU time of the proxy (its process and descendants: Node, the nginx master and workers) during the 16-connection run',
       'over the requests it served; in brackets the front\'s Node process alone (the access-log reader, decisions). wrk, the upstream and',
       'the proxy share the machine\'s CPUs.',
