@@ -67,4 +67,10 @@ t.test('the access log reader counts each request once, across split lines and a
   t.notOk(fs.existsSync(`${file}.1`), 'the rotated file is removed once read');
   const h = (await registry.getSingleMetric('sextant_entry_upstream_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName === 'sextant_entry_upstream_seconds_count' && v.labels.route === 'mesos');
   t.equal(h?.value, 1, 'upstream time observed');
+  const hv = (await registry.getSingleMetric('sextant_entry_upstream_seconds')!.get()).values.filter((v) => v.labels.route === 'mesos_dns');
+  const of = (name: string, le?: number) => hv.find((v) => (v as { metricName?: string }).metricName === `sextant_entry_upstream_seconds_${name}` && (le === undefined || v.labels.le === le))?.value;
+  t.equal(of('count'), 11, 'identical lines: each one observed');
+  t.equal(of('bucket', 0.0005), 0, 'in its bucket only');
+  t.equal(of('bucket', 0.001), 11);
+  t.ok(Math.abs(of('sum')! - 0.011) < 1e-9, `sum of the identical lines' times: ${of('sum')}`);
 });
