@@ -3,6 +3,7 @@
  * so "changed" is a string comparison and an entry is encoded once, whatever the number of agents.
  */
 import type { PartName } from '../contracts/index.js';
+import type { Interner } from './intern.js';
 
 /** key -> canonical JSON of the entry. */
 export type PartState = Map<string, string>;
@@ -85,9 +86,10 @@ export function splitChanges(c: PartChanges): { upserts: string[]; removes: stri
 
 /**
  * Agent side: parse wire upserts into entries. Throws naming the first bad entry, before anything
- * is changed, so a bad update leaves the view as it was.
+ * is changed, so a bad update leaves the view as it was. With `interner`, repeated values (agent ids,
+ * addresses, task ids, DNS names) become one string each (intern.ts).
  */
-export function parseUpserts(part: string, upserts: readonly string[]): { key: string; entry: unknown }[] {
+export function parseUpserts(part: string, upserts: readonly string[], interner?: Interner): { key: string; entry: unknown }[] {
   return upserts.map((text, i) => {
     let entry: unknown;
     try {
@@ -97,6 +99,7 @@ export function parseUpserts(part: string, upserts: readonly string[]): { key: s
     }
     const key = (entry as { key?: unknown } | null)?.key;
     if (typeof key !== 'string' || !key) throw new Error(`${part} upsert #${i}: entry has no string key`);
+    interner?.entry(part, entry);
     return { key, entry };
   });
 }

@@ -5,6 +5,7 @@
  * cost what changed, and a part that did not change is the same array in the next snapshot.
  */
 import { parseUpserts } from './delta.js';
+import { Interner } from './intern.js';
 import { DEFAULT_OVERLAY } from './engine.js';
 import { SortedPart } from './sorted-part.js';
 import type { WireUpdate } from './proto.js';
@@ -19,16 +20,28 @@ export class HeldView {
   version = 0;
   overlay: OverlayConfig = DEFAULT_OVERLAY;
   private readonly parts = new Map<PartName, SortedPart>(PART_NAMES.map((p) => [p, new SortedPart()]));
+  /** Repeated values of the entries held once (intern.ts); `intern: false` only to measure it. */
+  private readonly interner: Interner | undefined;
+
+  constructor(opts: { intern?: boolean } = {}) {
+    this.interner = opts.intern === false ? undefined : new Interner();
+  }
 
   /** Fold one update in; throws (changing nothing) when it does not follow what is held or is malformed. */
   apply(u: WireUpdate): { changed: boolean } {
     if (!u.history) throw new UpdateMismatch('update without a history');
     if (!u.full && (u.history !== this.history || u.from_version !== this.version))
       throw new UpdateMismatch(`delta ${u.history}/${u.from_version}->${u.version} does not follow held ${this.history || '(none)'}/${this.version}`);
-    const parsed = u.parts.map((p) => {
-      if (!(PART_NAMES as string[]).includes(p.part)) throw new UpdateMismatch(`unknown part '${p.part}'`);
-      return { part: p.part as PartName, upserts: parseUpserts(p.part, p.upserts), removes: p.removes };
-    });
+    this.interner?.beginUpdate();
+    let parsed: { part: PartName; upserts: { key: string; entry: unknown }[]; removes: string[] }[];
+    try {
+      parsed = u.parts.map((p) => {
+        if (!(PART_NAMES as string[]).includes(p.part)) throw new UpdateMismatch(`unknown part '${p.part}'`);
+        return { part: p.part as PartName, upserts: parseUpserts(p.part, p.upserts, this.interner), removes: p.removes };
+      });
+    } finally {
+      this.interner?.endUpdate();
+    }
     let overlay: OverlayConfig | undefined;
     if (u.overlay) {
       try {

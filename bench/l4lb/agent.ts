@@ -12,7 +12,7 @@
  * saying it wrote the kernel, the master's version -> the agent's ACK, and the agent's CPU (every
  * thread, schedstat) over the change minus its idle rate.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median } from '../lib/stats.js';
 import { procCpuMs, procMemory, startAgentCluster, WORKER, type AgentCluster, type LogLine } from './agent-cluster.js';
@@ -48,9 +48,34 @@ async function heapOf(c: AgentCluster): Promise<Heap> {
   return { used: m('heap_size_used_bytes'), total: m('heap_size_total_bytes'), external: m('external_memory_bytes'), young: m('heap_space_size_total_bytes', 'space="new"') };
 }
 
-async function memRow(c: AgentCluster, stage: string): Promise<string> {
+/**
+ * `SEXTANT_BENCH_AGENT_HEAPSNAPSHOT=DIR`: the measured agent runs with `--heapsnapshot-signal=SIGUSR2`
+ * and a heap snapshot is written into DIR after the rows "no VIP" and "35 s later, idle" are read
+ * (so those rows are not affected; the peak (VmHWM) and the RSS of the later rows may be).
+ */
+const snapshotDir = process.env.SEXTANT_BENCH_AGENT_HEAPSNAPSHOT;
+
+async function heapSnapshot(c: AgentCluster): Promise<void> {
+  if (!snapshotDir) return;
+  const files = () => readdirSync(snapshotDir).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = new Set(files());
+  process.kill(c.agentPid, 'SIGUSR2');
+  const file = await until(async () => files().find((f) => !before.has(f)), 120_000, 500, 'a heap snapshot of the agent');
+  // Written synchronously by the agent's main thread: done once the agent answers again and the size holds.
+  let size = -1;
+  await until(async () => {
+    await heapOf(c);
+    const s = statSync(join(snapshotDir, file)).size;
+    const same = s === size && s > 0;
+    size = s;
+    return same ? true : undefined;
+  }, 300_000, 1000, 'the heap snapshot written');
+}
+
+async function memRow(c: AgentCluster, stage: string, snapshot = false): Promise<string> {
   const h = await heapOf(c);
   const m = procMemory(c.agentPid);
+  if (snapshot) await heapSnapshot(c);
   return `| ${stage} | ${m.rss.toFixed(1)} | ${m.hwm.toFixed(1)} | ${m.anon.toFixed(1)} / ${m.file.toFixed(1)} | ${mib(h.used)} / ${mib(h.total)} (young ${mib(h.young)}) | ${mib(h.external)} |`;
 }
 
@@ -154,6 +179,10 @@ export async function agentProcess(): Promise<string[]> {
   if (!Number.isInteger(n) || n < PORTS_PER_APP || n % PORTS_PER_APP) throw new Error(`SEXTANT_BENCH_AGENT_VIPS=${n}: a multiple of ${PORTS_PER_APP}`);
   const out = [`## The agent process (a real \`sextant agent\` at ${n.toLocaleString('en')} VIPs x 3 backends)`, ''];
   const nodeArgs = (process.env.SEXTANT_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  if (snapshotDir) {
+    mkdirSync(snapshotDir, { recursive: true });
+    nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`);
+  }
   const c = await startAgentCluster(nodeArgs);
   // Stopped from outside (Ctrl-C, timeout): stop the cluster's processes and delete its namespaces first.
   const onSignal = (sig: NodeJS.Signals) => void c.close().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
@@ -162,7 +191,7 @@ export async function agentProcess(): Promise<string[]> {
   try {
     // Converged with no VIP: the control plane applied, the services started.
     await until(async () => ((await controlState(c)).applied > 0 ? true : undefined), 60_000, 200, 'the agent applying a first version');
-    const mem: string[] = [await memRow(c, 'registered, node services started, no VIP')];
+    const mem: string[] = [await memRow(c, 'registered, node services started, no VIP', true)];
     const idleEmpty = await idleRate(c, 5000);
 
     // The ramp: N/100 apps of 100 VIP ports and 3 instances, on the worker.
@@ -192,7 +221,7 @@ export async function agentProcess(): Promise<string[]> {
     mem.push(await memRow(c, `${n.toLocaleString('en')} VIPs programmed (grown over the ramp)`));
     // The agent's own periodic work at N VIPs (VIP metrics reads, the 30 s reconciles), over more than one period.
     const idle = await idleRate(c, 35_000);
-    mem.push(await memRow(c, '35 s later, idle'));
+    mem.push(await memRow(c, '35 s later, idle', true));
 
     // Single changes, 5 of each kind (weight: 5 each way).
     const flag = join(c.dir, 'unhealthy');
