@@ -13,6 +13,7 @@
  * thread, schedstat) over the change minus its idle rate.
  */
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { median } from '../lib/stats.js';
 import { procCpuMs, procMemory, startAgentCluster, WORKER, type AgentCluster, type LogLine } from './agent-cluster.js';
@@ -243,6 +244,13 @@ export async function agentProcess(): Promise<string[]> {
     // The periodic full reconcile (every 30 s) has run at least once by now; one more minute idle.
     await new Promise((r) => setTimeout(r, 60_000));
     mem.push(await memRow(c, 'one minute later (idle, periodic reconciles)'));
+    // `SEXTANT_BENCH_AGENT_TRIM=1` (diagnostic, needs gdb): glibc's malloc_trim(0) in the agent, to tell
+    // the memory malloc holds free from what is in use.
+    if (process.env.SEXTANT_BENCH_AGENT_TRIM === '1') {
+      const r = spawnSync('gdb', ['-p', String(c.agentPid), '-batch', '-ex', 'call (int) malloc_trim(0)'], { encoding: 'utf8', timeout: 120_000 });
+      if (r.status !== 0) throw new Error(`gdb malloc_trim: ${r.status ?? r.signal} ${r.stderr.slice(-300)}`);
+      mem.push(await memRow(c, 'then glibc `malloc_trim(0)` in the agent (gdb; diagnostic)'));
+    }
     const kernel = JSON.parse(await c.agentNs.exec('nft', ['-j', 'list', 'map', 'inet', 'sextant_l4lb', 'svc4'], { timeoutMs: 60_000 })) as { nftables: { map?: { elem?: unknown[] } }[] };
     const inKernel = kernel.nftables.find((o) => o.map)?.map?.elem?.length ?? 0;
 
