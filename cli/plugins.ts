@@ -28,7 +28,8 @@
 import { createLogger } from '../common/log.js';
 import type { Authority } from '../contracts/auth.js';
 import { diagAgentPlugin, diagMasterPlugin, HealthRegistry } from '../diag/index.js';
-import { storeHealthCheck } from '../master/index.js';
+// The store's check alone (not master/index.js): an agent process loads this file too, and would load all of master/ with it.
+import { storeHealthCheck } from '../master/store-health.js';
 import {
   createAgentControl,
   createMasterControl,
