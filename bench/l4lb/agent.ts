@@ -102,10 +102,15 @@ async function controlState(c: AgentCluster): Promise<{ applied: number; version
   return (await c.http('GET', `http://${c.aip}:5051/v1/control/state`)).body as { applied: number; version: number; broken: number };
 }
 
-/** The master's version -> ACK histogram (sum, count) for the measured agent. */
-async function ackLatency(c: AgentCluster): Promise<{ sum: number; count: number }> {
+/** The master's version -> ACK histogram (sum, count) for the measured agent, and its durable store's writes (write + fsync + rename). */
+async function ackLatency(c: AgentCluster): Promise<{ sum: number; count: number; storeSum: number; storeCount: number }> {
   const text = (await c.http('GET', `http://${c.mip}:5050/metrics`)).body as string;
-  return { sum: metric(text, 'sextant_control_ack_latency_seconds_sum'), count: metric(text, 'sextant_control_ack_latency_seconds_count') };
+  return {
+    sum: metric(text, 'sextant_control_ack_latency_seconds_sum'),
+    count: metric(text, 'sextant_control_ack_latency_seconds_count'),
+    storeSum: metric(text, 'sextant_master_store_write_seconds_sum'),
+    storeCount: metric(text, 'sextant_master_store_write_seconds_count'),
+  };
 }
 
 async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, everyMs: number, what: string): Promise<T> {
@@ -130,6 +135,9 @@ interface ChangeResult {
   /** The agent's CPU while folding in and applying the update(s) (sextant_control_client_update_cpu_seconds), summed over the change. */
   updateCpu: number;
   updates: number;
+  /** The master's durable store writes over the change: how many, and their time (the control plane's write-ahead save of each version is among them). */
+  storeWrites: number;
+  storeMs: number;
 }
 
 /** The agent's apply-duration and update-CPU histograms (sum, count). */
@@ -167,12 +175,21 @@ async function change(c: AgentCluster, idleRate: number, trigger: () => Promise<
   const [a1, d1] = [await ackLatency(c), await applyDuration(c)];
   const acks = a1.count - a0.count;
   const applies = d1.count - d0.count;
-  return { wall, ack: acks > 0 ? ((a1.sum - a0.sum) / acks) * 1000 : NaN, cpu, apply: applies > 0 ? ((d1.sum - d0.sum) / applies) * 1000 : NaN, updateCpu: (d1.cpu - d0.cpu) * 1000, updates: s1.applied - s0.applied };
+  return {
+    wall,
+    ack: acks > 0 ? ((a1.sum - a0.sum) / acks) * 1000 : NaN,
+    cpu,
+    apply: applies > 0 ? ((d1.sum - d0.sum) / applies) * 1000 : NaN,
+    updateCpu: (d1.cpu - d0.cpu) * 1000,
+    updates: s1.applied - s0.applied,
+    storeWrites: a1.storeCount - a0.storeCount,
+    storeMs: (a1.storeSum - a0.storeSum) * 1000,
+  };
 }
 
 function changeRow(name: string, rs: ChangeResult[]): string {
   const m = (f: (r: ChangeResult) => number) => median(rs.map(f));
-  return `| ${name} | ${rs.length} | ${fmtMs(m((r) => r.wall))} | ${fmtMs(m((r) => r.ack))} | ${fmtMs(m((r) => r.apply))} | ${m((r) => r.updateCpu).toFixed(1)} ms (${rs.map((r) => r.updateCpu.toFixed(1)).join(' / ')}) | ${m((r) => r.cpu).toFixed(1)} ms | ${m((r) => r.updates)} |`;
+  return `| ${name} | ${rs.length} | ${fmtMs(m((r) => r.wall))} | ${fmtMs(m((r) => r.ack))} | ${fmtMs(m((r) => r.apply))} | ${m((r) => r.updateCpu).toFixed(1)} ms (${rs.map((r) => r.updateCpu.toFixed(1)).join(' / ')}) | ${m((r) => r.cpu).toFixed(1)} ms | ${m((r) => r.updates)} | ${m((r) => r.storeWrites)} / ${fmtMs(m((r) => r.storeMs))} |`;
 }
 
 export async function agentProcess(): Promise<string[]> {
@@ -263,8 +280,8 @@ export async function agentProcess(): Promise<string[]> {
       `- In the agent's kernel at the end: ${inKernel} elements in \`svc4\` (the ${n.toLocaleString('en')} VIPs and the change apps' one).`,
       `- Idle CPU of the agent: ${(idleEmpty * 1000).toFixed(1)} ms per second with no VIP, ${(idle * 1000).toFixed(1)} ms per second at ${n.toLocaleString('en')} VIPs over 35 s (its periodic work: VIP metrics reads, the 30 s full reconciles; subtracted from the CPU per change below, so single runs carry that noise).`,
       '',
-      '| single change | runs | wall: operator\'s request -> the agent wrote the kernel (median) | master\'s version -> agent\'s ACK (mean over the run) | the agent applying an update to its consumers (wall, median of the means) | the agent\'s CPU on the change\'s updates (its own accounting: median; runs) | the agent\'s CPU over the whole window less its idle rate (median; noisy) | versions applied (median) |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| single change | runs | wall: operator\'s request -> the agent wrote the kernel (median) | master\'s version -> agent\'s ACK (mean over the run) | the agent applying an update to its consumers (wall, median of the means) | the agent\'s CPU on the change\'s updates (its own accounting: median; runs) | the agent\'s CPU over the whole window less its idle rate (median; noisy) | versions applied (median) | the master\'s durable store over the change: writes / their time (median) |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       changeRow('VIP added (an app of 1 instance; waits for its task to run)', adds),
       changeRow('VIP removed (that app deleted)', dels),
       changeRow('backend weight 1 -> 0 -> 1 (a COMMAND health check flipped; 1 s interval)', weights),
