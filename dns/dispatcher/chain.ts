@@ -8,6 +8,7 @@ import type { DispatcherMetrics } from './metrics.js';
 import type { Forwarder, Transport } from './forwarder.js';
 import type { Route } from './routes.js';
 import type { LocalZones } from './zones.js';
+import type { Logger } from '../../common/log.js';
 import type { Query } from './wire.js';
 
 export interface QueryContext {
@@ -75,7 +76,7 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
  * recheck window after a failure a kept answer goes out at once, and the query goes upstream only
  * when no other is (to refresh the store and notice recovery), outside the client's answer.
  */
-export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics): DnsHandler {
+export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics, log?: Logger): DnsHandler {
   return {
     name: 'stale',
     handle(ctx, next, done) {
@@ -99,7 +100,11 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
         if (answer && stale.answered(key, answer)) return done(answer);
         stale.failed();
         const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
-        if (!old) return done(answer);
+        if (!old) {
+          // Every Mesos-DNS upstream failed and nothing is kept for this question: the client gets the failure.
+          log?.warn('mesos_failed_no_stale_answer', { name: ctx.q.qname, qtype: ctx.q.qtype, rcode: answer ? answer[3]! & 0xf : 'none', resolvers: route.resolvers.map((e) => e.label), kept: stale.size });
+          return done(answer);
+        }
         metrics.staleAnswers.inc({ why: 'upstream_failed' });
         done(old);
       });

@@ -99,7 +99,7 @@ export class Dispatcher implements Component {
     const handlers: Record<HandlerName, DnsHandler> = {
       local: localHandler(this.zones),
       cache: cacheHandler(this.cache, this.metrics),
-      stale: staleHandler(this.stale, this.metrics),
+      stale: staleHandler(this.stale, this.metrics, this.log),
       forward: forwardHandler(forwarder),
     };
     this.chain = compose(
@@ -208,6 +208,8 @@ export class Dispatcher implements Component {
   }
 
   setMesosResolvers(resolvers: Endpoint[]): void {
+    const labels = resolvers.map((e) => e.label);
+    if (labels.join() !== this.mesos.map((e) => e.label).join()) this.log.info('mesos_resolvers_changed', { from: this.mesos.map((e) => e.label), to: labels });
     this.routes.setMesosResolvers(resolvers);
     this.mesos = resolvers;
     this.toWorkers({ t: 'mesos', mesos: resolvers });

@@ -129,6 +129,36 @@ function logLines(c: HaNetnsCluster, needles: string[]): string[] {
   return out.slice(-40);
 }
 
+/**
+ * On failed lookups or connections: agent 1's log lines from 5 s before the first failure to 5 s
+ * after the last (its dispatcher's events: upstream failures, resolver changes, restarts), and its
+ * dispatcher's counters from the agent's /metrics (forwarder and upstream failures, stale answers,
+ * refusals), read before teardown removes the work dir.
+ */
+async function dataPlaneDiagnostics(c: HaNetnsCluster, failures: { at?: string }[], metrics: () => Promise<string>): Promise<string> {
+  const times = failures.map((f) => Date.parse(f.at ?? '')).filter((x) => Number.isFinite(x));
+  const from = Math.min(...times) - 5000;
+  const to = Math.max(...times) + 5000;
+  const out: string[] = [];
+  for (const [i, f] of [`agent-1.log`, ...c.masters.map((m) => `master-${m.n}.log`)].entries()) {
+    let text = '';
+    try {
+      text = readFileSync(join(c.workDir, 'logs', f), 'utf8');
+    } catch {
+      continue;
+    }
+    const near = text.split('\n').filter((l) => {
+      const ts = Date.parse(/"ts":"([^"]+)"/.exec(l)?.[1] ?? '');
+      return ts >= from && ts <= to && (i === 0 || /master_elected|leadership_lost|records_generated|dns_handler_failed|state_rejected|mesos_dns/.test(l));
+    });
+    out.push(`${f} (${near.length} lines from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}):`, ...near.slice(-120).map((l) => `  ${l.slice(0, 400)}`));
+  }
+  const text = await metrics().catch((e: Error) => `(agent /metrics failed: ${e.message})`);
+  const wanted = /^sextant_dispatcher_(forwarder_failures|worker_failures|stale_answers|stale_entries|refused|requests_total|workers|dropped_replies|udp_dropped|inflight|malformed)/;
+  out.push("agent 1's dispatcher metrics:", ...text.split('\n').filter((l) => wanted.test(l)).map((l) => `  ${l}`));
+  return out.join('\n');
+}
+
 const describe = (w: ChurnWrite) => `#${w.seq} ${w.kind} ${w.target} ${w.outcome}${w.status ? ` ${w.status}` : ''} to ${w.to}${w.by ? ` by ${w.by}` : ''}${w.error ? ` (${w.error.slice(0, 80)})` : ''}`;
 
 t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS and VIP never fail', async (t) => {
@@ -288,5 +318,16 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   const summary = lines.find((l) => l.summary)?.summary;
   t.ok(summary, 'the probe printed its summary');
   t.ok((summary?.lookups ?? 0) > 0 && (summary?.connects ?? 0) > 0, `the probe ran throughout: ${JSON.stringify(summary)}`);
-  t.same(lines.filter((l) => l.failure).slice(0, 20), [], 'no failed lookup of hello.marathon.mesos and no failed connection to its VIP');
+  const failed = lines.filter((l) => l.failure) as { failure: string; at?: string }[];
+  if (failed.length) {
+    const api = c.status().agents[0]?.api;
+    const metrics = async () => {
+      if (!api) throw new Error('the status file names no API for agent 1');
+      const r = await requestJson(`${api}/metrics`, { timeoutMs: 5000 });
+      if (r.status !== 200) throw new Error(`answered ${r.status}`);
+      return typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    };
+    t.comment(`data-plane failures: what agent 1 and the masters logged around them, and agent 1's dispatcher counters:\n${await dataPlaneDiagnostics(c, failed, metrics)}`);
+  }
+  t.same(failed.slice(0, 20), [], 'no failed lookup of hello.marathon.mesos and no failed connection to its VIP');
 });
