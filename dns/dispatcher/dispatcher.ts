@@ -11,7 +11,7 @@ import type { Snapshot, SnapshotConsumer } from '../../contracts/index.js';
 import { AnswerCache } from './cache.js';
 import { cacheKey, peekUdpQuery, type Peek } from './cache-key.js';
 import { cacheHandler, compose, forwardHandler, localHandler, staleHandler, CHAIN_ORDER, type DnsHandler, type Done, type HandlerName, type Next, type QueryContext } from './chain.js';
-import type { DispatcherConfig } from './config.js';
+import { MESOS_DNS_PORT, type DispatcherConfig } from './config.js';
 import { endpoint, type Endpoint } from './endpoint.js';
 import { Forwarder, type Transport } from './forwarder.js';
 import { UpstreamHealth } from './health.js';
@@ -62,7 +62,10 @@ export class Dispatcher implements Component {
   private inflight = 0;
   /** In-flight queries allowed in this process: handler_limit shared among the worker processes. */
   private readonly limit: number;
+  /** The `.mesos` resolvers in use: the listed ones plus the elected master's. */
   private mesos: Endpoint[];
+  private mesosListed: Endpoint[];
+  private mesosLeaderIp: string | undefined;
   private workers?: WorkerPool;
   /** Settles when every worker has acknowledged the latest zones and resolvers. */
   private workerSync: Promise<void> = Promise.resolve();
@@ -85,6 +88,7 @@ export class Dispatcher implements Component {
     });
     this.limit = Math.ceil(config.handlerLimit / config.workers);
     this.mesos = config.mesosResolvers;
+    this.mesosListed = config.mesosResolvers;
     this.requestsBy = { udp: this.metrics.requests.cell({ transport: 'udp' }), tcp: this.metrics.requests.cell({ transport: 'tcp' }) };
     this.clock = opts.clock ?? systemClock;
     // Every line is limited per event: the ones a client can cause per packet cannot flood the log.
@@ -207,9 +211,31 @@ export class Dispatcher implements Component {
     else this.toWorkers({ t: 'zones', zones: this.workerZones, version: this.zonesVersion });
   }
 
+  /** The Mesos-DNS resolvers from the config or the control plane's master list (the elected master's is added, see setMesosLeader). */
   setMesosResolvers(resolvers: Endpoint[]): void {
+    this.mesosListed = resolvers;
+    this.applyMesosResolvers();
+  }
+
+  /**
+   * The elected master (the agent follows it in ZooKeeper), whose Mesos-DNS is asked for `.mesos`
+   * too, on the Mesos-DNS port of the master list: the control plane's list names the master the
+   * agent's stream is on and the leader that master knows, and a master that does not lead (or
+   * has just restarted) answers no `.mesos` name. Undefined: only the listed resolvers.
+   */
+  setMesosLeader(ip: string | undefined): void {
+    this.mesosLeaderIp = ip;
+    this.applyMesosResolvers();
+  }
+
+  private applyMesosResolvers(): void {
+    const listed = this.mesosListed;
+    const ip = this.mesosLeaderIp;
+    const port = listed[0]?.port ?? MESOS_DNS_PORT;
+    const resolvers = ip && !listed.some((e) => e.host === ip && e.port === port) ? [...listed, endpoint(ip, port)] : listed;
     const labels = resolvers.map((e) => e.label);
-    if (labels.join() !== this.mesos.map((e) => e.label).join()) this.log.info('mesos_resolvers_changed', { from: this.mesos.map((e) => e.label), to: labels });
+    if (labels.join() === this.mesos.map((e) => e.label).join()) return;
+    this.log.info('mesos_resolvers_changed', { from: this.mesos.map((e) => e.label), to: labels });
     this.routes.setMesosResolvers(resolvers);
     this.mesos = resolvers;
     this.toWorkers({ t: 'mesos', mesos: resolvers });

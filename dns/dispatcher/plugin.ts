@@ -37,11 +37,20 @@ export function agentDispatcherConfig(a: AgentHandle, overrides: Record<string, 
   };
 }
 
+/** The address of an `ip:port` master (`[ip6]:port` too); undefined for none. */
+function hostOf(master: string | undefined): string | undefined {
+  if (!master) return undefined;
+  const colon = master.lastIndexOf(':');
+  const host = colon > 0 && !master.endsWith(']') ? master.slice(0, colon) : master;
+  return host.replace(/^\[|\]$/g, '') || undefined;
+}
+
 export function dispatcherAgentPlugin(opts: DispatcherPluginOptions = {}): (host: AgentHost) => DispatcherComponent {
   return ({ handle: a, control, metrics, log: base, health }) => {
     const log = base.child({ agent_id: a.agentId });
     let dispatcher: Dispatcher | undefined;
     let startError: string | undefined;
+    let stopFollowing: (() => void) | undefined;
     health?.add(dispatcherHealthCheck(() => ({ dispatcher, startError })));
     return {
       name: 'dispatcher',
@@ -59,12 +68,20 @@ export function dispatcherAgentPlugin(opts: DispatcherPluginOptions = {}): (host
           return;
         }
         dispatcher = d;
+        // With `--master zk://...` the agent follows the elected master: its Mesos-DNS is asked too
+        // (issue 25: the control plane's list alone can name only a master that does not lead).
+        if (a.onMastersChange) {
+          d.setMesosLeader(hostOf(a.masters[0]));
+          stopFollowing = a.onMastersChange((list) => dispatcher?.setMesosLeader(hostOf(list[0])));
+        }
         control.addConsumer(d.snapshotConsumer());
         // resolv.conf has no port: only a dispatcher on :53 can serve the tasks' lookups.
         const ns = [...new Set(d.addresses().filter((b) => b.transport === 'udp' && b.port === 53).map((b) => b.host))];
         if (ns.length) a.setNameservers?.(ns);
       },
       async stop() {
+        stopFollowing?.();
+        stopFollowing = undefined;
         await dispatcher?.stop();
         dispatcher = undefined;
       },
