@@ -9,6 +9,7 @@ import type { Forwarder, Transport } from './forwarder.js';
 import type { Route } from './routes.js';
 import type { LocalZones } from './zones.js';
 import type { Logger } from '../../common/log.js';
+import type { Clock } from '../../common/clock.js';
 import type { Query } from './wire.js';
 
 export interface QueryContext {
@@ -76,7 +77,7 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
  * recheck window after a failure a kept answer goes out at once, and the query goes upstream only
  * when no other is (to refresh the store and notice recovery), outside the client's answer.
  */
-export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics, log?: Logger): DnsHandler {
+export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics, log?: Logger, clock?: Clock): DnsHandler {
   return {
     name: 'stale',
     handle(ctx, next, done) {
@@ -96,7 +97,25 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
           if (!answer || !stale.answered(key, answer)) stale.failed();
         });
       }
+      // RFC 8767's client response timer: with an answer kept, a slow upstream (a master just
+      // killed whose ICMP refusals the kernel rate-limits is silent) does not keep the client
+      // waiting past its own retry; the query goes on and its answer refreshes the store.
+      let late = false;
+      const timer = clock && stale.clientTimeoutMs > 0 && stale.has(key)
+        ? clock.setTimeout(() => {
+            const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
+            if (!old) return;
+            late = true;
+            metrics.staleAnswers.inc({ why: 'slow_upstream' });
+            done(old);
+          }, stale.clientTimeoutMs)
+        : undefined;
       next(ctx, (answer) => {
+        if (timer !== undefined) clock!.clearTimeout(timer);
+        if (late) {
+          if (!answer || !stale.answered(key, answer)) stale.failed();
+          return;
+        }
         if (answer && stale.answered(key, answer)) return done(answer);
         stale.failed();
         const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);

@@ -32,6 +32,11 @@ export interface ServeStaleConfig {
    * once (the query still goes upstream, to refresh it and notice the masters coming back).
    */
   recheckMs: number;
+  /**
+   * RFC 8767's client response timer (ms): a query whose Mesos-DNS upstreams have not answered
+   * within it gets the kept answer (the query goes on upstream and refreshes it); 0 turns it off.
+   */
+  clientTimeoutMs: number;
 }
 
 export interface DispatcherConfig {
@@ -113,6 +118,7 @@ function serveStale(f: Fields): ServeStaleConfig {
     ttl: c.number('ttl', { default: 30 }, { integer: true, min: 0, max: 86400 }),
     maxEntries: c.number('max_entries', { default: 10000 }, { integer: true, min: 1 }),
     recheckMs: c.number('recheck', { default: 30000 }, { integer: true, min: 0 }),
+    clientTimeoutMs: c.number('client_timeout', { default: 1800 }, { integer: true, min: 0 }),
   };
   c.rejectUnknown();
   return out;

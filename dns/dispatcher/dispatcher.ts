@@ -103,7 +103,7 @@ export class Dispatcher implements Component {
     const handlers: Record<HandlerName, DnsHandler> = {
       local: localHandler(this.zones),
       cache: cacheHandler(this.cache, this.metrics),
-      stale: staleHandler(this.stale, this.metrics, this.log),
+      stale: staleHandler(this.stale, this.metrics, this.log, this.clock),
       forward: forwardHandler(forwarder),
     };
     this.chain = compose(

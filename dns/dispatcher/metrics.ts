@@ -56,7 +56,7 @@ export function dispatcherMetrics(r: Registry, sources?: GaugeSources) {
     }),
     staleAnswers: new prom.Counter({
       name: 'sextant_dispatcher_stale_answers_total',
-      help: 'Stale .mesos answers served (RFC 8767) because every Mesos-DNS upstream failed, by why (upstream_failed: this query failed; recheck: within the recheck window after a failure)',
+      help: 'Stale .mesos answers served (RFC 8767) because every Mesos-DNS upstream failed, by why (upstream_failed: this query failed; recheck: within the recheck window after a failure; slow_upstream: no upstream answer within serve_stale.client_timeout)',
       labelNames: ['why'],
       registers,
     }),

@@ -55,6 +55,16 @@ export class StaleStore {
     return true;
   }
 
+  /** An answer is kept for `key` (it may still be over max_age: serve() says). */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** The client response timer (ms; 0: off). */
+  get clientTimeoutMs(): number {
+    return this.cfg.clientTimeoutMs;
+  }
+
   /** Every upstream failed for a query. */
   failed(): void {
     this.failedAt = this.clock.now();

@@ -320,12 +320,12 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   t.ok((summary?.lookups ?? 0) > 0 && (summary?.connects ?? 0) > 0, `the probe ran throughout: ${JSON.stringify(summary)}`);
   const failed = lines.filter((l) => l.failure) as { failure: string; at?: string }[];
   if (failed.length) {
-    const api = c.status().agents[0]?.api;
+    // The agent's API answers inside its namespace (as dns-stale-netns reads it), with the operator's certificate.
+    const st = c.status();
     const metrics = async () => {
-      if (!api) throw new Error('the status file names no API for agent 1');
-      const r = await requestJson(`${api}/metrics`, { timeoutMs: 5000 });
-      if (r.status !== 200) throw new Error(`answered ${r.status}`);
-      return typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+      const api = st.agents[0]?.api;
+      if (!api || !st.ca || !st.cli_cert || !st.cli_key) throw new Error("the status file names no API or certificate for agent 1");
+      return execFileSync('ip', ['netns', 'exec', a1.ns, 'curl', '-sS', '-m', '5', '--cacert', st.ca, '--cert', st.cli_cert, '--key', st.cli_key, `${api}/metrics`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     };
     t.comment(`data-plane failures: what agent 1 and the masters logged around them, and agent 1's dispatcher counters:\n${await dataPlaneDiagnostics(c, failed, metrics)}`);
   }

@@ -12,7 +12,7 @@ import { freePort, loopbackBlock } from '../../../test/lib/index.js';
 import { parseConfig } from '../../mesos/config.js';
 import { MesosDns } from '../../mesos/mesosdns.js';
 import { walkRecords } from '../cache.js';
-import { addresses, metric, query, rcode, startDispatcher, tcpAsk, udpAsk } from './helpers.js';
+import { addresses, answer, metric, query, rcode, scripted, startDispatcher, tcpAsk, udpAsk } from './helpers.js';
 
 const A = 1;
 
@@ -106,4 +106,22 @@ t.test('only .mesos is served stale', async (t) => {
   const { d, udp } = await startDispatcher(t, ip(1), { upstream_resolvers: [dead], mesos_resolvers: [dead] });
   t.equal(rcode(await udpAsk(ip(1), udp, query('example.com', A))), 2);
   t.equal(await metric(d, 'sextant_dispatcher_stale_answers_total'), 0);
+});
+
+t.test('a silent Mesos-DNS: the kept answer goes out after client_timeout, not after the upstream timeout', async (t) => {
+  // A master just killed whose ICMP refusals the kernel rate-limits is silent: without the client
+  // response timer the client waited the dispatcher's whole timeout (5 s) and gave up first (issue 25).
+  const ip = loopbackBlock();
+  let silent = false;
+  const up = await scripted(t, ip(2), (q) => (silent ? undefined : answer(q, ['10.1.2.3'])));
+  const { d, udp } = await startDispatcher(t, ip(1), { mesos_resolvers: [`${ip(2)}:${up.port}`], timeout: 20_000, serve_stale: { client_timeout: 200 } });
+  t.same(addresses(await udpAsk(ip(1), udp, query('hello.marathon.mesos', A))), ['10.1.2.3'], 'fresh while the upstream answers');
+  silent = true;
+  // udpAsk gives up after 3 s, far below the 20 s upstream timeout: only the timer can answer.
+  const r = await udpAsk(ip(1), udp, query('hello.marathon.mesos', A, { id: 7 }));
+  t.same(addresses(r), ['10.1.2.3'], 'the kept answer, while the upstream is still asked');
+  t.same(ttls(r), [30], 'with the stale TTL');
+  t.equal(r.readUInt16BE(0), 7, 'the client ID');
+  t.equal(await metric(d, 'sextant_dispatcher_stale_answers_total', { why: 'slow_upstream' }), 1);
+  t.equal(rcode(await udpAsk(ip(1), udp, query('never-seen.mesos', A), 3000).catch(() => Buffer.from([0, 0, 0, 0xff]))), 0xf, 'a name with nothing kept waits for the upstream (no answer within 3 s here)');
 });
