@@ -14,3 +14,4 @@ export * from './pki.js';
 export * from './insecure.js';
 export * from './churn.js';
 export * from './tmux.js';
+export * from './random.js';

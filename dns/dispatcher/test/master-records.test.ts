@@ -5,6 +5,7 @@
  * changed, a zone record equal to a master's) it gives exactly what the merge from scratch gives.
  */
 import t from 'tap';
+import { seededRandom } from '../../../test/lib/random.js';
 import type { MasterEntry } from '../../../contracts/index.js';
 import { MasterRecords, withMasterRecords } from '../master-records.js';
 import type { ZoneInput } from '../workers.js';
@@ -25,14 +26,7 @@ t.test('the masters\' records go after the zones, once, unless the zones have th
 });
 
 t.test('random changes: the merge that follows changes equals the merge from scratch (fixed seed)', async (t) => {
-  let seed = 19; // xorshift32
-  const random = (n: number) => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed % n;
-  };
+  const random = seededRandom(19);
   // Mostly distinct records (the merge's fast path), a few equal to another or to a master's.
   const pool: ZoneInput[] = Array.from({ length: 30 }, (_, i) => ({ name: `n${i}.marathon.l4lb.thisdcos.directory`, type: 'A', data: `11.0.0.${i}` }));
   pool.push({ name: 'N1.marathon.l4lb.thisdcos.directory', type: 'A', data: '11.0.0.1' }, { name: 'master.dcos.thisdcos.directory', type: 'A', data: '10.0.0.1' }, { name: 'LEADER.dcos.thisdcos.directory', type: 'A', data: '10.0.0.2' });

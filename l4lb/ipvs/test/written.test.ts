@@ -5,6 +5,7 @@
  * same commands, routes and counts.
  */
 import t from 'tap';
+import { seededRandom } from '../../../test/lib/random.js';
 import type { Service } from '../../driver.js';
 import { normalize, serviceKey } from '../../services.js';
 import { Cmd } from '../constants.js';
@@ -12,15 +13,7 @@ import { planChanges, type KernelService, type Plan } from '../plan.js';
 import { Written } from '../written.js';
 
 /** xorshift32: the same sequences every run. */
-function rng(seed: number): (n: number) => number {
-  let x = seed;
-  return (n) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
-}
+const rng = seededRandom;
 
 const VIPS = ['11.0.0.1', '11.0.0.2', '11.0.0.3', 'fd01:c::1', 'fd01:c:0:0::2'];
 const BACKENDS = ['10.1.0.1', '10.1.0.2', '10.1.0.3', 'fd00::0a', 'fd00:0::b'];
