@@ -7,6 +7,7 @@
  * snapshot consumer to `host.control` and points tasks' resolv.conf at the dispatcher. A
  * dispatcher that cannot start is logged and skipped: the agent keeps running.
  */
+import { parseEndpoint } from './endpoint.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigFile } from '../../common/config.js';
@@ -37,12 +38,10 @@ export function agentDispatcherConfig(a: AgentHandle, overrides: Record<string, 
   };
 }
 
-/** The address of an `ip:port` master (`[ip6]:port` too); undefined for none. */
+/** The address of an `ip:port` master (`[ip6]:port` too); undefined for none or a bad one. */
 function hostOf(master: string | undefined): string | undefined {
-  if (!master) return undefined;
-  const colon = master.lastIndexOf(':');
-  const host = colon > 0 && !master.endsWith(']') ? master.slice(0, colon) : master;
-  return host.replace(/^\[|\]$/g, '') || undefined;
+  const e = master ? parseEndpoint(master, 5050) : undefined;
+  return typeof e === 'object' ? e.host : undefined;
 }
 
 export function dispatcherAgentPlugin(opts: DispatcherPluginOptions = {}): (host: AgentHost) => DispatcherComponent {
