@@ -274,7 +274,7 @@ export class ZkElection extends EventEmitter implements Fence {
     }
   }
 
-  /** One contender's MasterInfo, read once per znode name (a failed read other than "gone" is retried at the next refresh). */
+  /** One contender's MasterInfo, read once per znode name (unparsable or not readable: null, logged once; a connection error is retried at the next refresh). */
   private read(name: string): Promise<Read> {
     let p = this.infos.get(name);
     if (p) return p;
@@ -287,9 +287,13 @@ export class ZkElection extends EventEmitter implements Fence {
         return null;
       },
       (e: unknown): Read => {
+        if (zkCode(e) === ZK.NO_AUTH) {
+          this.o.log.warn('election_znode_unreadable', { znode: full, why: 'its ACL does not let this master read it (not a master\'s: they are world-readable); this contender is left out' });
+          return null;
+        }
         if (this.infos.get(name) === p) this.infos.delete(name);
         if (zkCode(e) === ZK.NO_NODE) return 'gone';
-        throw e;
+        throw e; // the connection: the refresh is retried when the session reconnects
       },
     );
     this.infos.set(name, p);
