@@ -4,10 +4,11 @@
  * JSON; the lowest sequence leads. Every contender watches the children of the path (there are 3
  * or 5 masters, so the herd a children watch wakes is small), which also tells followers the
  * leader's address for redirects, and every contender's MasterInfo (read once per znode) for the
- * control plane's `masters` part (MasterHandle.election). The election is the store's fence: `guard()` returns the leader's
- * own znode for the store's multi-op `check`, and throws NotLeaderError the moment this master is
- * not elected or its session is not connected. A session that expires loses the znode (ZooKeeper
- * deletes it), so the `check` of any write still in flight fails: two masters never both commit.
+ * control plane's `masters` part (MasterHandle.election). The election is the store's fence:
+ * `guard()` returns the leader's own znode for the store's multi-op `check`, and throws
+ * NotLeaderError the moment this master is not elected or its session is not connected. A session
+ * that expires loses the znode (ZooKeeper deletes it), so the `check` of any write still in flight
+ * fails: two masters never both commit.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
