@@ -12,7 +12,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import proxy from 'http2-proxy';
 import { clientResponseHeaders, upstreamRequestHeaders } from './hop.js';
-import type { Mapped } from './routes.js';
+import { CREDENTIAL_FREE_ROUTES, type Mapped } from './routes.js';
 import type { Target } from './upstreams.js';
 
 export type AnyReq = http.IncomingMessage | Http2ServerRequest;
@@ -80,8 +80,13 @@ function deadline(r: http.ClientRequest, timeoutMs: number, timedOut: { v: boole
   r.once('response', done).once('upgrade', done).once('close', done);
 }
 
-function upstreamRequest(o: ForwardOptions, timedOut: { v: boolean }) {
+function upstreamRequest(o: ForwardOptions, timedOut: { v: boolean }, withoutCredentials: boolean) {
   return (_req: unknown, opts: http.RequestOptions) => {
+    if (withoutCredentials && opts.headers) {
+      const h = opts.headers as http.OutgoingHttpHeaders;
+      delete h.authorization;
+      delete h.cookie;
+    }
     const r = requestFor(o.agent)({ ...opts, agent: o.agent });
     deadline(r, o.timeoutMs, timedOut);
     return Promise.resolve(r);
@@ -136,7 +141,7 @@ export function forward(req: AnyReq, res: AnyRes, target: Target, m: Mapped, o: 
       if (!up.write(c)) req.pause();
     };
     try {
-      up = requestFor(o.agent)({ hostname: target.host, port: target.port, method, path: m.path + m.query, headers: upstreamRequestHeaders(req.headers, (o.client ?? req.socket) as never), agent: o.agent });
+      up = requestFor(o.agent)({ hostname: target.host, port: target.port, method, path: m.path + m.query, headers: upstreamRequestHeaders(req.headers, (o.client ?? req.socket) as never, CREDENTIAL_FREE_ROUTES.has(m.route)), agent: o.agent });
     } catch (e) {
       return reject(new ForwardError((e as Error).message, 502));
     }
@@ -180,5 +185,5 @@ export function forward(req: AnyReq, res: AnyRes, target: Target, m: Mapped, o: 
 /** Forward a websocket upgrade (HTTP/1.1). */
 export async function forwardWs(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: Target, m: Mapped, o: ForwardOptions): Promise<void> {
   const timedOut = { v: false };
-  await proxy.ws(req, socket as never, head, { hostname: target.host, port: target.port, path: m.path + m.query, onReq: upstreamRequest(o, timedOut) as never });
+  await proxy.ws(req, socket as never, head, { hostname: target.host, port: target.port, path: m.path + m.query, onReq: upstreamRequest(o, timedOut, CREDENTIAL_FREE_ROUTES.has(m.route)) as never });
 }

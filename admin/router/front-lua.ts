@@ -3,7 +3,8 @@
  * `sextant_front.check()` runs in the access phase of a hot route. Only GET/HEAD without an upgrade,
  * not for a stream (`/v2/events`, `Accept: text/event-stream`), with a plain path (no %-escapes, no
  * dot or empty segments) may be served by nginx; the rest goes to Node (`@node`), which refuses or
- * serves it as without the front.
+ * serves it as without the front. The upgrade and `Accept` tests are the location's own (front-conf.ts:
+ * nginx's rewrite phase sends those requests to Node before this runs); the method and path are here.
  *
  * An allowed decision is kept for what Node said (`x-sextant-decision-ms`: the decision TTL, never
  * past the token's expiry), in two places:
@@ -110,10 +111,8 @@ end
 
 function sextant_front.check()
   local method = get_method()
-  if (method ~= "GET" and method ~= "HEAD") or var.http_upgrade then return exec("@node") end
-  -- streams (Marathon's /v2/events, any text/event-stream) are Node's: nginx's hot path times out between reads
-  local accept = var.http_accept
-  if accept and find(accept, "event-stream", 1, true) then return exec("@node") end
+  if method ~= "GET" and method ~= "HEAD" then return exec("@node") end
+  -- upgrades and text/event-stream never get here (the location's rewrite phase); /v2/events is not plain()
   local uri = var.request_uri
   local q = find(uri, "?", 1, true)
   local path = q and sub(uri, 1, q - 1) or uri

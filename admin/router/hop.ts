@@ -3,7 +3,9 @@
  * ones a `Connection` header names, HTTP/2 pseudo-headers and `Host` are not passed on; the
  * upstream gets a `Forwarded` element (RFC 7239) naming this hop. Written for the hot path: one
  * pass over the headers, no regular expressions, the per-connection part of `Forwarded` computed
- * once per client connection.
+ * once per client connection. For the master's own APIs (`withoutCredentials`) the client's credential
+ * headers (`Authorization`, `Cookie`) stay at the edge: those APIs trust the entry point's certificate, not
+ * the client's token (the nginx front drops them on its hot routes too: front-conf.ts).
  */
 import type http from 'node:http';
 import net from 'node:net';
@@ -47,12 +49,16 @@ function hopOf(socket: SocketLike | undefined): string {
   return s;
 }
 
-/** The request headers the upstream gets. */
-export function upstreamRequestHeaders(h: InHeaders, socket: SocketLike | undefined): http.OutgoingHttpHeaders {
+/** The request headers the upstream gets; without the client's credential when `withoutCredentials`. */
+export function upstreamRequestHeaders(h: InHeaders, socket: SocketLike | undefined, withoutCredentials = false): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = {};
   for (const k in h) {
     if (k.charCodeAt(0) === 58 /* ':' pseudo-header */ || k === 'host' || HOP.has(k)) continue;
     out[k] = h[k];
+  }
+  if (withoutCredentials) {
+    delete out.authorization;
+    delete out.cookie;
   }
   const listed = connectionListed(h.connection);
   if (listed) for (const k of listed) delete out[k];

@@ -28,6 +28,13 @@ export interface Mapped {
   app?: string;
 }
 
+/**
+ * Routes to the master's own APIs (Mesos, Marathon, Mesos-DNS): they trust the entry point's certificate
+ * and never read the client's token, so the client's credential headers are not forwarded to them
+ * (the nginx front's hot routes are these three). `/acs/` keeps them: the identity service reads the token.
+ */
+export const CREDENTIAL_FREE_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['mesos', 'marathon', 'mesos_dns']);
+
 export class BadPath extends Error {
   override name = 'BadPath';
 }

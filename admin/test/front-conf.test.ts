@@ -1,7 +1,8 @@
 /**
  * Issue 30, the nginx front's pieces without a master: the configuration front-conf.ts writes passes
  * `nginx -t` for both checks, with and without mutual TLS to the upstreams; a hot route has the check
- * before its proxy_pass and the Node locations stream; the access-log reader (front-log.ts) counts
+ * before its proxy_pass, passes neither the client's credential nor `Forwarded` upstream, and the Node
+ * locations stream (and get the credential); the access-log reader (front-log.ts) counts
  * every line once, across reads that split a line and a rotation.
  */
 import t from 'tap';
@@ -39,6 +40,12 @@ t.test('nginx -t accepts the configuration: lua and auth_request, plain and mutu
       t.ok(hot.indexOf(check === 'lua' ? 'access_by_lua_block' : 'auth_request') < hot.indexOf('proxy_pass'), 'the check comes before the proxy');
       t.match(conf, /location @node \{[^}]*proxy_buffering off;[^}]*proxy_request_buffering off;/, 'Node\'s locations stream both ways');
       if (tls) t.match(hot, /proxy_ssl_verify on;/, 'the upstream certificate is checked');
+      for (const route of ['/marathon/', '/mesos/', '/mesos_dns/']) {
+        const at = conf.indexOf(`location ${route} {`);
+        const block = conf.slice(at, conf.indexOf('\n    }', at));
+        for (const h of ['Authorization', 'Cookie', 'Forwarded']) t.match(block, `proxy_set_header ${h} "";`, `${route}: ${h} not passed upstream`);
+      }
+      t.notMatch(conf, /location @node \{[^}]*proxy_set_header (Authorization|Cookie) /, 'Node gets the credential (it checks it)');
     }
   }
 });

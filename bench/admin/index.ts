@@ -7,9 +7,9 @@
  * with the front's `auth_request` variant, and alone (`--admin-front node`), all against nginx with the
  * same worker count (one; and N = the CPUs for nginx and the front). The entry point checks a token on
  * every request; plain nginx checks nothing. Every target gets the same request, token header included
- * (plain nginx and the upstream ignore it; nginx forwards it as the front does), unless
- * SEXTANT_BENCH_SAME_REQUEST=0 (session 18's method: the token to the entry point only). Plus the cost
- * of one token check in Node.
+ * (plain nginx and the upstream ignore it; plain nginx forwards it, the front keeps it at the edge), unless
+ * SEXTANT_BENCH_SAME_REQUEST=0 (session 18's method: the token to the entry point only). The upstream's
+ * CPU per request is reported per proxy too. Plus the cost of one token check in Node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -249,16 +249,19 @@ export async function bench(): Promise<string> {
     for (const p of paths) {
       const acc = {} as Record<Who, WrkResult[]>;
       const nodeUs = {} as Record<Who, number[]>;
-      for (const w of all) (acc[w] = []), (nodeUs[w] = []);
+      const upUs = {} as Record<Who, number[]>;
+      for (const w of all) (acc[w] = []), (nodeUs[w] = []), (upUs[w] = []);
       for (let r = 0; r < ROUNDS; r++) {
         const order = r % 2 ? [...all].reverse() : all;
         for (const who of order) {
           const url = who === 'direct' ? p.up : `https://${HOST}:${portOf[who]}${p.via}`;
           const c0 = cpuSeconds(pids[who]);
           const n0 = ownCpuSeconds(pids[who]);
+          const u0 = cpuSeconds(pids.direct);
           const w = await wrk(url, 16, tokenFor(who));
           w.cpuUs = ((cpuSeconds(pids[who]) - c0) * 1e6) / (w.rps * SECONDS);
           nodeUs[who].push(((ownCpuSeconds(pids[who]) - n0) * 1e6) / (w.rps * SECONDS));
+          upUs[who].push(((cpuSeconds(pids.direct) - u0) * 1e6) / (w.rps * SECONDS));
           acc[who].push(w);
         }
       }
@@ -269,10 +272,11 @@ export async function bench(): Promise<string> {
       const rps = (w: Who) => med(acc[w], 'rps').toFixed(0);
       const adds = (w: Who) => `${f(addedMs(lat, w, 'direct', 'p50').median)} / ${f(addedMs(lat, w, 'direct', 'p99').median)}`;
       const cpu = (w: Who) => med(acc[w], 'cpuUs').toFixed(0);
+      const up = (w: Who) => median(upUs[w]).toFixed(1);
       const ratio = (a: Who, b: Who) => (med(acc[a], 'rps') / med(acc[b], 'rps')).toFixed(2);
       const dl = (q: 'p50' | 'p99') => `${(median(lat.get('direct')!.map((x: LatSample) => x[q])) / 1000).toFixed(3)}`;
-      rows.push(`| ${p.name} | ${rps('direct')} | ${rps('nginx')} | ${rps('front')} | **${ratio('front', 'nginx')}** | ${rps('frontA')} | ${rps('node')} | ${dl('p50')} / ${dl('p99')} | ${adds('nginx')} | ${adds('front')} | ${adds('frontA')} | ${adds('node')} | ${cpu('nginx')} / ${cpu('front')} (${median(nodeUs.front).toFixed(1)}) / ${cpu('frontA')} / ${cpu('node')} |`);
-      rowsN.push(`| ${p.name} | ${rps('direct')} | ${rps('nginxN')} | ${rps('frontN')} | **${ratio('frontN', 'nginxN')}** | ${adds('nginxN')} | ${adds('frontN')} | ${cpu('nginxN')} / ${cpu('frontN')} (${median(nodeUs.frontN).toFixed(1)}) |`);
+      rows.push(`| ${p.name} | ${rps('direct')} | ${rps('nginx')} | ${rps('front')} | **${ratio('front', 'nginx')}** | ${rps('frontA')} | ${rps('node')} | ${dl('p50')} / ${dl('p99')} | ${adds('nginx')} | ${adds('front')} | ${adds('frontA')} | ${adds('node')} | ${cpu('nginx')} / ${cpu('front')} (${median(nodeUs.front).toFixed(1)}) / ${cpu('frontA')} / ${cpu('node')} | ${up('direct')} / ${up('nginx')} / ${up('front')} |`);
+      rowsN.push(`| ${p.name} | ${rps('direct')} | ${rps('nginxN')} | ${rps('frontN')} | **${ratio('frontN', 'nginxN')}** | ${adds('nginxN')} | ${adds('frontN')} | ${cpu('nginxN')} / ${cpu('frontN')} (${median(nodeUs.frontN).toFixed(1)}) | ${up('nginxN')} / ${up('frontN')} |`);
       const reqs = Math.min(...[...lat.values()].flat().map((x) => x.requests));
       for (const w of proxies) latRows.push(`| ${p.name} | ${w} | ${fmtAdded(addedMs(lat, w, 'direct', 'p50'))} | ${fmtAdded(addedMs(lat, w, 'direct', 'p99'))} | ${w === 'nginx' ? '' : w.startsWith('nginx') ? '' : fmtAdded(addedMs(lat, w, w.endsWith('N') ? 'nginxN' : 'nginx', 'p99'))} | ${reqs} |`);
     }
@@ -293,20 +297,21 @@ export async function bench(): Promise<string> {
       `the Node side caches verifications by SHA-256); plain nginx checks nothing. ${SAME_REQUEST ? 'Every target, direct and plain nginx included, gets the same request with the token header (ignored by them).' : 'Only the entry point gets the token header (SEXTANT_BENCH_SAME_REQUEST=0).'} Ratio = front / nginx requests per second, same run.`,
       'CPU µs/req: CPU time of the proxy (its process and descendants: Node, the nginx master and workers) during the 16-connection run',
       'over the requests it served; in brackets the front\'s Node process alone (the access-log reader, decisions). wrk, the upstream and',
-      'the proxy share the machine\'s CPUs.',
+      'the proxy share the machine\'s CPUs. Upstream CPU µs/req: the master\'s CPU time over the same requests (what each proxy sends it',
+      'costs it too: the front sends neither the token nor `Forwarded` to the master\'s APIs, plain nginx passes the token on).',
       '',
       `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, load average (1 min) ${load0.toFixed(1)} at the start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end (other work shares this machine).`,
       '',
       '### One worker each: nginx `worker_processes 1`, the front with one nginx worker (+ Node behind), the Node entry point on one thread',
       '',
-      '| path | direct req/s | nginx req/s | front req/s | front / nginx | front auth_request req/s | Node alone req/s | direct p50 / p99 ms | nginx adds p50 / p99 ms | front adds p50 / p99 ms | front auth_request adds | Node alone adds | CPU µs/req nginx / front / auth_request / Node |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| path | direct req/s | nginx req/s | front req/s | front / nginx | front auth_request req/s | Node alone req/s | direct p50 / p99 ms | nginx adds p50 / p99 ms | front adds p50 / p99 ms | front auth_request adds | Node alone adds | CPU µs/req nginx / front / auth_request / Node | upstream CPU µs/req direct / via nginx / via front |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
       '',
       `### ${workers} workers each: nginx \`worker_processes ${workers}\` and the front with \`SEXTANT_ENTRY_WORKERS=${workers}\` (nginx workers)`,
       '',
-      '| path | direct req/s | nginx req/s | front req/s | front / nginx | nginx adds p50 / p99 ms | front adds p50 / p99 ms | CPU µs/req nginx / front |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| path | direct req/s | nginx req/s | front req/s | front / nginx | nginx adds p50 / p99 ms | front adds p50 / p99 ms | CPU µs/req nginx / front | upstream CPU µs/req via nginx / via front |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rowsN,
       '',
       '### Added latency per round (1 connection), ms: median (25th … 75th percentile) of the per-round differences',
