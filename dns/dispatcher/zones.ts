@@ -1,14 +1,16 @@
 /**
- * The local zones (thisdcos.directory, spartan, localhost): answers are pre-encoded per name, type
- * and rotation, so a query costs a copy and a few byte patches. Rotation is round-robin per
- * (name, type). Unknown names get NXDOMAIN, known names without the type NODATA, both with the
+ * The local zones (thisdcos.directory, spartan, localhost): a name holds its records only; the
+ * answer of a (name, type) is encoded on its first query, for every rotation, and kept, so a query
+ * after that costs a copy and a few byte patches (issue #26: encoding every name's answers ahead
+ * held about 1.4 KB per name, 15 MB at 10,000 VIP names, where an agent is asked a few of them).
+ * Rotation is round-robin per (name, type). Unknown names get NXDOMAIN, known names without the type NODATA, both with the
  * zone's SOA in authority. UDP answers over the client's limit are cut at a record boundary with TC.
  * A new set of records costs what changed: it is walked beside the previous one by object identity
  * (zone-records.ts: kept records are the same objects; only new ones are parsed, and a kept one
  * whose fields changed since is parsed again), and only the names of records added or removed,
- * their parents and the built-in names (the SOA serial moves) are rebuilt; within those an answer
- * whose (name, type) has the same records as before is reused. Records kept in a new order rebuild
- * every name, as do new bind addresses.
+ * their parents and the built-in names (the SOA serial moves) are rebuilt; an answer already encoded
+ * for a name whose records are the same as before is kept (with its rotation). Records kept in a new
+ * order rebuild every name, as do new bind addresses.
  */
 import { apexOf, builtinRecords } from './zone-data.js';
 import type { ZoneDelta } from './zone-delta.js';
@@ -29,7 +31,16 @@ interface Answer {
   next: number;
 }
 
-type Names = Map<string, Map<number, Answer>>;
+/** Name -> its records in order (empty: a name with records only below it). */
+type Names = Map<string, ResourceRecord[]>;
+
+/** The answers of a name encoded so far, and the records they were encoded from. */
+interface Encoded {
+  src: ResourceRecord[];
+  types: Map<number, Answer>;
+}
+
+const NO_RECORDS: ResourceRecord[] = [];
 
 /** Two records alike field by field (a TXT's texts element by element). */
 function sameRecord(a: ResourceRecord, b: ResourceRecord): boolean {
@@ -49,6 +60,8 @@ const sameRecords = (a: ResourceRecord[], b: ResourceRecord[]): boolean => a.len
 
 export class LocalZones {
   private names: Names = new Map();
+  /** Answers encoded on a first query, by name (only names that were asked about). */
+  private encoded = new Map<string, Encoded>();
   private soa = new Map<string, ResourceRecord>();
   private serial = 0;
   /** Per name: how many records (built-in or given) have this name or one below it; 0 means gone. */
@@ -82,8 +95,8 @@ export class LocalZones {
     return d?.delta;
   }
 
-  /** The prebuilt answers of a name by type (tests: an unchanged name keeps the same objects). */
-  answersOf(name: string): ReadonlyMap<number, unknown> | undefined {
+  /** The records a name holds (tests: an unchanged name keeps the same objects). */
+  answersOf(name: string): readonly unknown[] | undefined {
     return this.names.get(name);
   }
 
@@ -107,22 +120,25 @@ export class LocalZones {
     for (const rr of builtins) lists.get(rr.name)!.push(rr);
     this.held.collect(d, lists);
     // Everything is built before anything is replaced: a failure changes nothing.
-    const built = new Map<string, Map<number, Answer> | undefined>();
+    const built = new Map<string, ResourceRecord[] | undefined>();
     for (const [name, n] of refs) if (n <= 0) built.set(name, undefined);
     for (const [name, list] of lists) {
-      if (refOf(name) > 0) built.set(name, this.typesOf(name, list));
+      if (refOf(name) > 0) built.set(name, this.kept(name, list));
     }
     commit();
     for (const [name, n] of refs) {
       if (n > 0) this.refs.set(name, n);
       else this.refs.delete(name);
     }
-    for (const [name, types] of built) {
-      if (types) this.names.set(name, types);
-      else this.names.delete(name);
+    for (const [name, list] of built) {
+      if (list) this.names.set(name, list);
+      else {
+        this.names.delete(name);
+        this.encoded.delete(name);
+      }
     }
     // A parent that gained its first record below it exists from now on (an empty non-terminal).
-    for (const [name, n] of refs) if (n > 0 && !this.names.has(name)) this.names.set(name, new Map());
+    for (const [name, n] of refs) if (n > 0 && !this.names.has(name)) this.names.set(name, NO_RECORDS);
   }
 
   /** Rebuild every name (first set, new bind addresses, records reordered). */
@@ -140,32 +156,47 @@ export class LocalZones {
       }
     }
     const names: Names = new Map();
-    for (const name of refs.keys()) names.set(name, lists.has(name) ? this.typesOf(name, lists.get(name)!) : new Map());
+    for (const name of refs.keys()) {
+      const list = lists.get(name);
+      names.set(name, list ? this.kept(name, list) : NO_RECORDS);
+    }
     this.names = names;
     this.refs = refs;
+    for (const name of this.encoded.keys()) if (!names.has(name)) this.encoded.delete(name);
+  }
+
+  /** The list a name holds now: the one it held when the records are the same (its answers stay as encoded). */
+  private kept(name: string, list: ResourceRecord[]): ResourceRecord[] {
+    const was = this.names.get(name);
+    return was && was !== NO_RECORDS && sameRecords(was, list) ? was : list;
   }
 
   /**
-   * A name's answers from its records in order: one per type in order of first appearance, then
-   * ANY. The previous answer of the same name and type is reused when its records are the same.
+   * The answer of (name, type) from the name's records, encoded on its first query: the records of
+   * that type in order; ANY: every type's in order of the type's first appearance. Undefined: none.
    */
-  private typesOf(name: string, list: ResourceRecord[]): Map<number, Answer> {
-    const byType = new Map<number, ResourceRecord[]>();
-    for (const rr of list) {
-      const type = RRType[rr.type] as number;
-      let l = byType.get(type);
-      if (!l) byType.set(type, (l = []));
-      l.push(rr);
+  private answerOf(name: string, list: ResourceRecord[], type: number): Answer | undefined {
+    let e = this.encoded.get(name);
+    if (e && e.src !== list) {
+      if (sameRecords(e.src, list)) e.src = list;
+      else e = undefined;
     }
-    const was = this.names.get(name);
-    const answer = (type: number, rrs: ResourceRecord[]): Answer => {
-      const a = was?.get(type);
-      return a && sameRecords(a.rrs, rrs) ? a : prebuild(name, type, rrs);
-    };
-    const types = new Map<number, Answer>();
-    for (const [type, rrs] of byType) types.set(type, answer(type, rrs));
-    if (list.length) types.set(RRType.ANY, answer(RRType.ANY, [...types.values()].flatMap((a) => a.rrs)));
-    return types;
+    if (!e) this.encoded.set(name, (e = { src: list, types: new Map() }));
+    const have = e.types.get(type);
+    if (have) return have;
+    let rrs: ResourceRecord[];
+    if (type === RRType.ANY) {
+      const order: number[] = [];
+      for (const rr of list) {
+        const t = RRType[rr.type] as number;
+        if (!order.includes(t)) order.push(t);
+      }
+      rrs = order.flatMap((t) => list.filter((rr) => RRType[rr.type] === t));
+    } else rrs = list.filter((rr) => RRType[rr.type] === type);
+    if (!rrs.length) return undefined;
+    const a = prebuild(name, type, rrs);
+    e.types.set(type, a);
+    return a;
   }
 
   setBindIps(ips: string[], records: ZoneInput[]): void {
@@ -182,9 +213,9 @@ export class LocalZones {
   /** The answer to a query routed here. `limit` is the size the client accepts. */
   answer(raw: Buffer, q: Query, limit: number): Buffer {
     if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) return this.build(raw, q, Rcode.REFUSED, [], limit);
-    const types = this.names.get(q.qname);
-    if (!types) return this.build(raw, q, Rcode.NXDOMAIN, [], limit);
-    const a = types.get(q.qtype) ?? (q.qtype !== RRType.CNAME ? types.get(RRType.CNAME) : undefined);
+    const list = this.names.get(q.qname);
+    if (!list) return this.build(raw, q, Rcode.NXDOMAIN, [], limit);
+    const a = list.length ? (this.answerOf(q.qname, list, q.qtype) ?? (q.qtype !== RRType.CNAME ? this.answerOf(q.qname, list, RRType.CNAME) : undefined)) : undefined;
     if (!a) return this.build(raw, q, Rcode.NOERROR, [], limit);
     const rot = a.next++ % a.rrs.length;
     if (a.next >= 1 << 30) a.next = 0;
