@@ -62,7 +62,8 @@ export function syntheticVips(count: number, hex: (i: number) => string): { vips
         ip,
         port: 80,
         protocol: 'tcp',
-        backends: tasks.map((task_id, t) => ({ ip: WORKER_IP, port: 31000 + ((a * 300 + t * 100 + p) % 1000), weight: 1, task_id, agent_id: WORKER_ID })),
+        // Sorted by address then port, as the master's model sorts them (l4lb/model.ts).
+        backends: tasks.map((task_id, t) => ({ ip: WORKER_IP, port: 31000 + ((a * 300 + t * 100 + p) % 1000), weight: 1, task_id, agent_id: WORKER_ID })).sort((x, y) => x.port - y.port),
       });
       zones.push({ key: `${dns}/A/${ip}`, name: dns, type: 'A', data: ip });
     }
