@@ -173,8 +173,8 @@ export class NftCounters {
    */
   private readonly seen = new Map<string, number>();
   private readonly names = new Map<string, string>();
-  /** The services of the last read, its VIP names and its time: the flows that leave are known from them. */
-  private last?: { live: Service[]; names: string[]; at: number };
+  /** The services of the last read and its time: the flows that leave are known from them. */
+  private last?: { live: Service[]; at: number };
   private readonly clock: Clock;
   private readonly retainMs: number;
   private ct?: ConntrackBytes;
@@ -364,7 +364,7 @@ export class NftCounters {
         }
       for (const k of this.reported.keys()) if (!keep.has(k)) this.reported.delete(k);
     }
-    this.last = { live, names: nameOf, at: now };
+    this.last = { live, at: now };
     if (stale.length) await this.prune(stale);
     const out: VipMetrics[] = [...vips].map(([vip, m]) => ({ vip, backends: [...m.values()].sort((a, b) => cmp(a.backend, b.backend)) }));
     return { measures: { ...NFT_MEASURES, bytes: withBytes }, since: this.since, vips: out.sort((a, b) => cmp(a.vip, b.vip)) };
@@ -380,13 +380,13 @@ export class NftCounters {
     const last = this.last;
     if (!last || last.live === live) return;
     const kept = new Set(live);
-    last.live.forEach((s, i) => {
+    last.live.forEach((s) => {
       if (kept.has(s)) return;
       for (const b of s.backends) {
         const id = flowKey(s.vip, s.protocol, backendName(b));
         if (liveIndex().has(id)) continue;
         if ((this.seen.get(id) ?? -Infinity) < last.at) this.seen.set(id, last.at);
-        if (!this.names.has(id)) this.names.set(id, last.names[i]!);
+        if (!this.names.has(id)) this.names.set(id, vipName(s));
       }
     });
   }
