@@ -24,7 +24,8 @@ import { canonicalJson } from '../../control/delta.js';
 import { l4lbAgentPlugin, vipDnsName } from '../../l4lb/index.js';
 import { dispatcherAgentPlugin } from '../../dns/dispatcher/index.js';
 import type { AgentHost, SnapshotConsumer, Vip, ZoneRecord } from '../../contracts/index.js';
-import type { WireUpdate } from '../../control/proto.js';
+import { loadControlProto, type WireUpdate } from '../../control/proto.js';
+import { loadNative } from '../../common/native.js';
 
 const args = process.argv.slice(2);
 const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 10000);
@@ -32,7 +33,9 @@ const opt = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.le
 const only = opt('only');
 const snapshotFile = opt('snapshot');
 const changes = Number(opt('changes') ?? 0);
-const scrapes = Number(opt("scrapes") ?? 3);
+const scrapes = Number(opt('scrapes') ?? 3);
+/** `--trim`: glibc's malloc_trim(0) after the apply and after the scrapes (native/malloctrim.c). */
+const trim = args.includes('--trim');
 
 const WORKER_IP = '10.0.0.2';
 const WORKER_ID = 'c0ffee00-1111-2222-3333-444455556666-S1';
@@ -105,6 +108,13 @@ function row(stage: string): void {
   console.log(`${stage.padEnd(28)} rss ${s.rss.toFixed(1)} anon ${s.anon.toFixed(1)} file ${s.file.toFixed(1)} | heap used ${f(m.heapUsed)} total ${f(m.heapTotal)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}`);
 }
 
+function timedTrim(native: { trim(): boolean }): void {
+  const [c0, t0] = [process.cpuUsage(), performance.now()];
+  native.trim();
+  const c = process.cpuUsage(c0);
+  row(`malloc_trim(0) ${(performance.now() - t0).toFixed(1)} ms, CPU ${((c.user + c.system) / 1000).toFixed(1)} ms`);
+}
+
 async function main(): Promise<void> {
   if (!gc) throw new Error('run with node --expose-gc');
   limitYoungGeneration();
@@ -133,14 +143,22 @@ async function main(): Promise<void> {
   built = undefined;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  view.apply(u);
+  // Through the wire encoding, as the agent receives it (one Buffer, decoded by the proto).
+  const proto = loadControlProto();
+  let wire: Buffer | undefined = proto.encodeUpdate(u);
   u = undefined;
+  view.apply(proto.decodeUpdate(wire));
+  wire = undefined;
   await apply();
   const cpu = process.cpuUsage(cpu0);
   console.log(`applied ${n} VIPs: ${(performance.now() - t0).toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU`);
   row(`${n} VIPs applied`);
+  const native = trim ? loadNative<{ trim(): boolean }>('malloctrim') : undefined;
+  if (trim && !native) throw new Error('--trim: native/malloctrim not built');
+  if (native) timedTrim(native);
   for (let i = 0; i < scrapes; i++) await registry.metrics();
   row(`after ${scrapes} scrapes`);
+  if (native) timedTrim(native);
   for (let k = 0; k < changes; k++) {
     // A weight flip of one backend through a delta, as a health check makes it.
     const snap = view.snapshot().parts.vips;
