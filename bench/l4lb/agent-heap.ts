@@ -159,14 +159,32 @@ async function main(): Promise<void> {
   for (let i = 0; i < scrapes; i++) await registry.metrics();
   row(`after ${scrapes} scrapes`);
   if (native) timedTrim(native);
+  // Single changes through deltas, as the agent gets them: a backend's weight flipped, a VIP (and its
+  // name) added, then removed. The CPU of folding each in and applying it, median per kind.
+  const cpuOf = async (u: WireUpdate): Promise<number> => {
+    const c0 = process.cpuUsage();
+    view.apply(u);
+    await apply();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
+  const delta = (parts: WireUpdate['parts']): WireUpdate => ({ history: 'h1', version: view.version + 1, full: false, from_version: view.version, overlay: '', parts });
+  const per: Record<string, number[]> = { weight: [], add: [], remove: [] };
   for (let k = 0; k < changes; k++) {
-    // A weight flip of one backend through a delta, as a health check makes it.
     const snap = view.snapshot().parts.vips;
     const v = structuredClone(snap[(k * 37) % snap.length]!);
     v.backends[0]!.weight = v.backends[0]!.weight ? 0 : 1;
-    view.apply({ history: 'h1', version: view.version + 1, full: false, from_version: view.version, overlay: '', parts: [{ part: 'vips', upserts: [canonicalJson(v)], removes: [] }] });
-    await apply();
+    per.weight!.push(await cpuOf(delta([{ part: 'vips', upserts: [canonicalJson(v)], removes: [] }])));
+    const ip = `11.1.${k >> 8}.${k & 255}`;
+    const dns = vipDnsName(`extra${k}`, 'marathon');
+    const extra: Vip = { key: `tcp/${ip}:80`, name: `/extra${k}`, framework: 'marathon', dns_name: dns, ip, port: 80, protocol: 'tcp', backends: [{ ip: WORKER_IP, port: 30000, weight: 1, task_id: `extra${k}.instance-x._app.1`, agent_id: WORKER_ID }] };
+    const zone: ZoneRecord = { key: `${dns}/A/${ip}`, name: dns, type: 'A', data: ip };
+    per.add!.push(await cpuOf(delta([{ part: 'vips', upserts: [canonicalJson(extra)], removes: [] }, { part: 'zones', upserts: [canonicalJson(zone)], removes: [] }])));
+    per.remove!.push(await cpuOf(delta([{ part: 'vips', upserts: [], removes: [extra.key] }, { part: 'zones', upserts: [], removes: [zone.key] }])));
   }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const skip = Math.floor(changes / 3); // the first third warms up (compilation)
+  if (changes) console.log(`CPU per change (median of the last ${changes - skip}): weight ${med(per.weight!.slice(skip)).toFixed(2)} ms, add ${med(per.add!.slice(skip)).toFixed(2)} ms, remove ${med(per.remove!.slice(skip)).toFixed(2)} ms`);
   if (changes) row(`after ${changes} changes`);
   if (snapshotFile) console.log(`heap snapshot: ${writeHeapSnapshot(snapshotFile)}`);
   for (const c of comps) await c.stop();
