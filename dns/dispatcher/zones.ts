@@ -31,14 +31,20 @@ interface Answer {
   next: number;
 }
 
-/** Name -> its records in order (empty: a name with records only below it). */
-type Names = Map<string, ResourceRecord[]>;
-
-/** The answers of a name encoded so far, and the records they were encoded from. */
+/** A name asked about: its records and the answers encoded so far. */
 interface Encoded {
   src: ResourceRecord[];
-  types: Map<number, Answer>;
+  /** null: the name has no record of that type (asked before: NODATA or the CNAME fallback). */
+  types: Map<number, Answer | null>;
 }
+
+/**
+ * Name -> its records in order (empty: a name with records only below it), replaced by an Encoded
+ * of them when first asked (one lookup per query either way).
+ */
+type Names = Map<string, ResourceRecord[] | Encoded>;
+
+const recordsOf = (v: ResourceRecord[] | Encoded): ResourceRecord[] => (Array.isArray(v) ? v : v.src);
 
 const NO_RECORDS: ResourceRecord[] = [];
 
@@ -60,8 +66,6 @@ const sameRecords = (a: ResourceRecord[], b: ResourceRecord[]): boolean => a.len
 
 export class LocalZones {
   private names: Names = new Map();
-  /** Answers encoded on a first query, by name (only names that were asked about). */
-  private encoded = new Map<string, Encoded>();
   private soa = new Map<string, ResourceRecord>();
   private serial = 0;
   /** Per name: how many records (built-in or given) have this name or one below it; 0 means gone. */
@@ -97,7 +101,8 @@ export class LocalZones {
 
   /** The records a name holds (tests: an unchanged name keeps the same objects). */
   answersOf(name: string): readonly unknown[] | undefined {
-    return this.names.get(name);
+    const v = this.names.get(name);
+    return v && recordsOf(v);
   }
 
   /**
@@ -120,7 +125,7 @@ export class LocalZones {
     for (const rr of builtins) lists.get(rr.name)!.push(rr);
     this.held.collect(d, lists);
     // Everything is built before anything is replaced: a failure changes nothing.
-    const built = new Map<string, ResourceRecord[] | undefined>();
+    const built = new Map<string, ResourceRecord[] | Encoded | undefined>();
     for (const [name, n] of refs) if (n <= 0) built.set(name, undefined);
     for (const [name, list] of lists) {
       if (refOf(name) > 0) built.set(name, this.kept(name, list));
@@ -130,12 +135,9 @@ export class LocalZones {
       if (n > 0) this.refs.set(name, n);
       else this.refs.delete(name);
     }
-    for (const [name, list] of built) {
-      if (list) this.names.set(name, list);
-      else {
-        this.names.delete(name);
-        this.encoded.delete(name);
-      }
+    for (const [name, held] of built) {
+      if (held) this.names.set(name, held);
+      else this.names.delete(name);
     }
     // A parent that gained its first record below it exists from now on (an empty non-terminal).
     for (const [name, n] of refs) if (n > 0 && !this.names.has(name)) this.names.set(name, NO_RECORDS);
@@ -162,7 +164,6 @@ export class LocalZones {
     }
     this.names = names;
     this.refs = refs;
-    for (const name of this.encoded.keys()) if (!names.has(name)) this.encoded.delete(name);
   }
 
   /**
@@ -170,24 +171,20 @@ export class LocalZones {
    * encoded), else a copy of exactly its length (a list grown by push has room for 16: 176 bytes a
    * name instead of 40 for one record).
    */
-  private kept(name: string, list: ResourceRecord[]): ResourceRecord[] {
+  private kept(name: string, list: ResourceRecord[]): ResourceRecord[] | Encoded {
     const was = this.names.get(name);
-    return was && was !== NO_RECORDS && sameRecords(was, list) ? was : list.slice();
+    const had = was && recordsOf(was);
+    return was && had !== NO_RECORDS && sameRecords(had!, list) ? was : list.slice();
   }
 
   /**
-   * The answer of (name, type) from the name's records, encoded on its first query: the records of
-   * that type in order; ANY: every type's in order of the type's first appearance. Undefined: none.
+   * The answer of exactly `type` from the name's records, encoded and kept under its type: the
+   * records of that type in order; ANY: every type's in order of the type's first appearance. Null: none.
    */
-  private answerOf(name: string, list: ResourceRecord[], type: number): Answer | undefined {
-    let e = this.encoded.get(name);
-    if (e && e.src !== list) {
-      if (sameRecords(e.src, list)) e.src = list;
-      else e = undefined;
-    }
-    if (!e) this.encoded.set(name, (e = { src: list, types: new Map() }));
+  private encode(e: Encoded, name: string, type: number): Answer | null {
     const have = e.types.get(type);
-    if (have) return have;
+    if (have !== undefined) return have;
+    const list = e.src;
     let rrs: ResourceRecord[];
     if (type === RRType.ANY) {
       const order: number[] = [];
@@ -197,8 +194,22 @@ export class LocalZones {
       }
       rrs = order.flatMap((t) => list.filter((rr) => RRType[rr.type] === t));
     } else rrs = list.filter((rr) => RRType[rr.type] === type);
-    if (!rrs.length) return undefined;
-    const a = prebuild(name, type, rrs);
+    const a = rrs.length ? prebuild(name, type, rrs) : null;
+    e.types.set(type, a);
+    return a;
+  }
+
+  /**
+   * A (name, type) not asked before: its answer, else (a type other than CNAME) the name's CNAME
+   * answer, kept under the type for the next query; null: NODATA. A name with no records (only
+   * names below it) is not kept.
+   */
+  private firstAnswer(name: string, type: number, held: ResourceRecord[] | Encoded): Answer | null {
+    if (!recordsOf(held).length) return null;
+    let e: Encoded;
+    if (Array.isArray(held)) this.names.set(name, (e = { src: held, types: new Map() }));
+    else e = held;
+    const a = this.encode(e, name, type) ?? (type !== RRType.CNAME ? this.encode(e, name, RRType.CNAME) : null);
     e.types.set(type, a);
     return a;
   }
@@ -217,9 +228,11 @@ export class LocalZones {
   /** The answer to a query routed here. `limit` is the size the client accepts. */
   answer(raw: Buffer, q: Query, limit: number): Buffer {
     if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) return this.build(raw, q, Rcode.REFUSED, [], limit);
-    const list = this.names.get(q.qname);
-    if (!list) return this.build(raw, q, Rcode.NXDOMAIN, [], limit);
-    const a = list.length ? (this.answerOf(q.qname, list, q.qtype) ?? (q.qtype !== RRType.CNAME ? this.answerOf(q.qname, list, RRType.CNAME) : undefined)) : undefined;
+    const held = this.names.get(q.qname);
+    if (!held) return this.build(raw, q, Rcode.NXDOMAIN, [], limit);
+    // The usual query: a name and type asked before (one lookup more than a map of names has).
+    let a = Array.isArray(held) ? undefined : held.types.get(q.qtype);
+    if (a === undefined) a = this.firstAnswer(q.qname, q.qtype, held);
     if (!a) return this.build(raw, q, Rcode.NOERROR, [], limit);
     const rot = a.next++ % a.rrs.length;
     if (a.next >= 1 << 30) a.next = 0;
