@@ -16,6 +16,7 @@
  * each new one (reporting its running tasks), and its control-plane client moves to the new leader.
  */
 import { limitYoungGeneration } from './heap.js';
+import { startMallocTrim } from './malloc.js';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { hostname as osHostname, tmpdir } from 'node:os';
@@ -121,8 +122,10 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
     process.stdout.write(USAGE);
     return 0;
   }
-  // Before any VIP is programmed: the young generation stays small (agent/heap.ts).
+  // Before any VIP is programmed: the young generation stays small (agent/heap.ts), and the free
+  // memory malloc holds goes back to the kernel every 10 s (agent/malloc.ts).
   limitYoungGeneration();
+  startMallocTrim();
   let o: AgentCliOptions;
   try {
     o = parseAgentArgs(argv);

@@ -14,6 +14,11 @@
       "target_name": "tcprelay",
       "sources": ["tcprelay.c", "relay_io.c", "relay_worker.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "malloctrim",
+      "sources": ["malloctrim.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

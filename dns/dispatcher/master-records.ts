@@ -11,7 +11,16 @@
 import type { MasterEntry } from '../../contracts/index.js';
 import type { ZoneInput } from './workers.js';
 
-const keyOf = (r: ZoneInput) => `${r.name.toLowerCase()}/${r.type}/${r.data}`;
+/**
+ * `name/type/data` (name lowercased). A snapshot record's own `key` is that text when its name is
+ * lowercase (the control plane's are): that string is kept instead of an equal one per record
+ * (10,000 at 10,000 VIP names, held as long as the records are; issue #26).
+ */
+function keyOf(r: ZoneInput): string {
+  const k = `${r.name.toLowerCase()}/${r.type}/${r.data}`;
+  const own = (r as { key?: unknown }).key;
+  return own === k ? own : k;
+}
 
 /** The masters' records. */
 function masterRecords(masters: readonly MasterEntry[]): ZoneInput[] {

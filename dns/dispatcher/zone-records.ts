@@ -60,7 +60,7 @@ export class HeldRecords {
     const c = this.cache.get(r);
     if (c && unchanged(c, r)) return c;
     const rr = toResourceRecord(r);
-    const p: Parsed = { rr, apex: apexOf(rr.name)!, name: r.name, type: r.type, data: r.data };
+    const p: Parsed = { rr, apex: apexOf(rr.name)!, name: r.name, type: r.type, data: r.data, entry: undefined }; // every field in the literal: held in the object, no property array (issue #26)
     this.cache.set(r, p);
     return p;
   }
@@ -109,7 +109,7 @@ export class HeldRecords {
     for (const q of d.fresh) {
       bump(q, 1);
       let e = this.entries.get(q.rr.name) ?? d.newEntries.get(q.rr.name);
-      if (!e) d.newEntries.set(q.rr.name, (e = { records: 0 }));
+      if (!e) d.newEntries.set(q.rr.name, (e = { records: 0, list: undefined }));
       q.entry = e;
     }
     return d;
@@ -162,7 +162,7 @@ export class HeldRecords {
     for (const r of records) this.multiplicity.set(r, (this.multiplicity.get(r) ?? 0) + 1);
     for (const p of parsed) {
       let e = this.entries.get(p.rr.name);
-      if (!e) this.entries.set(p.rr.name, (e = { records: 0 }));
+      if (!e) this.entries.set(p.rr.name, (e = { records: 0, list: undefined }));
       p.entry = e;
       this.count(p, 1);
     }

@@ -1,14 +1,16 @@
 /**
- * The local zones (thisdcos.directory, spartan, localhost): answers are pre-encoded per name, type
- * and rotation, so a query costs a copy and a few byte patches. Rotation is round-robin per
- * (name, type). Unknown names get NXDOMAIN, known names without the type NODATA, both with the
+ * The local zones (thisdcos.directory, spartan, localhost): a name holds its records only; the
+ * answer of a (name, type) is encoded on its first query, for every rotation, and kept, so a query
+ * after that costs a copy and a few byte patches (issue #26: encoding every name's answers ahead
+ * held about 1.4 KB per name, 15 MB at 10,000 VIP names, where an agent is asked a few of them).
+ * Rotation is round-robin per (name, type). Unknown names get NXDOMAIN, known names without the type NODATA, both with the
  * zone's SOA in authority. UDP answers over the client's limit are cut at a record boundary with TC.
  * A new set of records costs what changed: it is walked beside the previous one by object identity
  * (zone-records.ts: kept records are the same objects; only new ones are parsed, and a kept one
  * whose fields changed since is parsed again), and only the names of records added or removed,
- * their parents and the built-in names (the SOA serial moves) are rebuilt; within those an answer
- * whose (name, type) has the same records as before is reused. Records kept in a new order rebuild
- * every name, as do new bind addresses.
+ * their parents and the built-in names (the SOA serial moves) are rebuilt; an answer already encoded
+ * for a name whose records are the same as before is kept (with its rotation). Records kept in a new
+ * order rebuild every name, as do new bind addresses.
  */
 import { apexOf, builtinRecords } from './zone-data.js';
 import type { ZoneDelta } from './zone-delta.js';
@@ -29,7 +31,22 @@ interface Answer {
   next: number;
 }
 
-type Names = Map<string, Map<number, Answer>>;
+/** A name asked about: its records and the answers encoded so far. */
+interface Encoded {
+  src: ResourceRecord[];
+  /** null: the name has no record of that type (asked before: NODATA or the CNAME fallback). */
+  types: Map<number, Answer | null>;
+}
+
+/**
+ * Name -> its records in order (empty: a name with records only below it), replaced by an Encoded
+ * of them when first asked (one lookup per query either way).
+ */
+type Names = Map<string, ResourceRecord[] | Encoded>;
+
+const recordsOf = (v: ResourceRecord[] | Encoded): ResourceRecord[] => (Array.isArray(v) ? v : v.src);
+
+const NO_RECORDS: ResourceRecord[] = [];
 
 /** Two records alike field by field (a TXT's texts element by element). */
 function sameRecord(a: ResourceRecord, b: ResourceRecord): boolean {
@@ -82,9 +99,10 @@ export class LocalZones {
     return d?.delta;
   }
 
-  /** The prebuilt answers of a name by type (tests: an unchanged name keeps the same objects). */
-  answersOf(name: string): ReadonlyMap<number, unknown> | undefined {
-    return this.names.get(name);
+  /** The records a name holds (tests: an unchanged name keeps the same objects). */
+  answersOf(name: string): readonly unknown[] | undefined {
+    const v = this.names.get(name);
+    return v && recordsOf(v);
   }
 
   /**
@@ -107,22 +125,22 @@ export class LocalZones {
     for (const rr of builtins) lists.get(rr.name)!.push(rr);
     this.held.collect(d, lists);
     // Everything is built before anything is replaced: a failure changes nothing.
-    const built = new Map<string, Map<number, Answer> | undefined>();
+    const built = new Map<string, ResourceRecord[] | Encoded | undefined>();
     for (const [name, n] of refs) if (n <= 0) built.set(name, undefined);
     for (const [name, list] of lists) {
-      if (refOf(name) > 0) built.set(name, this.typesOf(name, list));
+      if (refOf(name) > 0) built.set(name, this.kept(name, list));
     }
     commit();
     for (const [name, n] of refs) {
       if (n > 0) this.refs.set(name, n);
       else this.refs.delete(name);
     }
-    for (const [name, types] of built) {
-      if (types) this.names.set(name, types);
+    for (const [name, held] of built) {
+      if (held) this.names.set(name, held);
       else this.names.delete(name);
     }
     // A parent that gained its first record below it exists from now on (an empty non-terminal).
-    for (const [name, n] of refs) if (n > 0 && !this.names.has(name)) this.names.set(name, new Map());
+    for (const [name, n] of refs) if (n > 0 && !this.names.has(name)) this.names.set(name, NO_RECORDS);
   }
 
   /** Rebuild every name (first set, new bind addresses, records reordered). */
@@ -140,32 +158,60 @@ export class LocalZones {
       }
     }
     const names: Names = new Map();
-    for (const name of refs.keys()) names.set(name, lists.has(name) ? this.typesOf(name, lists.get(name)!) : new Map());
+    for (const name of refs.keys()) {
+      const list = lists.get(name);
+      names.set(name, list ? this.kept(name, list) : NO_RECORDS);
+    }
     this.names = names;
     this.refs = refs;
   }
 
   /**
-   * A name's answers from its records in order: one per type in order of first appearance, then
-   * ANY. The previous answer of the same name and type is reused when its records are the same.
+   * The list a name holds now: the one it held when the records are the same (its answers stay as
+   * encoded), else a copy of exactly its length (a list grown by push has room for 16: 176 bytes a
+   * name instead of 40 for one record).
    */
-  private typesOf(name: string, list: ResourceRecord[]): Map<number, Answer> {
-    const byType = new Map<number, ResourceRecord[]>();
-    for (const rr of list) {
-      const type = RRType[rr.type] as number;
-      let l = byType.get(type);
-      if (!l) byType.set(type, (l = []));
-      l.push(rr);
-    }
+  private kept(name: string, list: ResourceRecord[]): ResourceRecord[] | Encoded {
     const was = this.names.get(name);
-    const answer = (type: number, rrs: ResourceRecord[]): Answer => {
-      const a = was?.get(type);
-      return a && sameRecords(a.rrs, rrs) ? a : prebuild(name, type, rrs);
-    };
-    const types = new Map<number, Answer>();
-    for (const [type, rrs] of byType) types.set(type, answer(type, rrs));
-    if (list.length) types.set(RRType.ANY, answer(RRType.ANY, [...types.values()].flatMap((a) => a.rrs)));
-    return types;
+    const had = was && recordsOf(was);
+    return was && had !== NO_RECORDS && sameRecords(had!, list) ? was : list.slice();
+  }
+
+  /**
+   * The answer of exactly `type` from the name's records, encoded and kept under its type: the
+   * records of that type in order; ANY: every type's in order of the type's first appearance. Null: none.
+   */
+  private encode(e: Encoded, name: string, type: number): Answer | null {
+    const have = e.types.get(type);
+    if (have !== undefined) return have;
+    const list = e.src;
+    let rrs: ResourceRecord[];
+    if (type === RRType.ANY) {
+      const order: number[] = [];
+      for (const rr of list) {
+        const t = RRType[rr.type] as number;
+        if (!order.includes(t)) order.push(t);
+      }
+      rrs = order.flatMap((t) => list.filter((rr) => RRType[rr.type] === t));
+    } else rrs = list.filter((rr) => RRType[rr.type] === type);
+    const a = rrs.length ? prebuild(name, type, rrs) : null;
+    e.types.set(type, a);
+    return a;
+  }
+
+  /**
+   * A (name, type) not asked before: its answer, else (a type other than CNAME) the name's CNAME
+   * answer, kept under the type for the next query; null: NODATA. A name with no records (only
+   * names below it) is not kept.
+   */
+  private firstAnswer(name: string, type: number, held: ResourceRecord[] | Encoded): Answer | null {
+    if (!recordsOf(held).length) return null;
+    let e: Encoded;
+    if (Array.isArray(held)) this.names.set(name, (e = { src: held, types: new Map() }));
+    else e = held;
+    const a = this.encode(e, name, type) ?? (type !== RRType.CNAME ? this.encode(e, name, RRType.CNAME) : null);
+    e.types.set(type, a);
+    return a;
   }
 
   setBindIps(ips: string[], records: ZoneInput[]): void {
@@ -182,9 +228,11 @@ export class LocalZones {
   /** The answer to a query routed here. `limit` is the size the client accepts. */
   answer(raw: Buffer, q: Query, limit: number): Buffer {
     if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) return this.build(raw, q, Rcode.REFUSED, [], limit);
-    const types = this.names.get(q.qname);
-    if (!types) return this.build(raw, q, Rcode.NXDOMAIN, [], limit);
-    const a = types.get(q.qtype) ?? (q.qtype !== RRType.CNAME ? types.get(RRType.CNAME) : undefined);
+    const held = this.names.get(q.qname);
+    if (!held) return this.build(raw, q, Rcode.NXDOMAIN, [], limit);
+    // The usual query: a name and type asked before (one lookup more than a map of names has).
+    let a = Array.isArray(held) ? undefined : held.types.get(q.qtype);
+    if (a === undefined) a = this.firstAnswer(q.qname, q.qtype, held);
     if (!a) return this.build(raw, q, Rcode.NOERROR, [], limit);
     const rot = a.next++ % a.rrs.length;
     if (a.next >= 1 << 30) a.next = 0;

@@ -166,10 +166,15 @@ export interface NftCountersOptions {
 export class NftCounters {
   readonly table: string;
   since: number;
-  /** Element key (vip + backend) -> when a read last found it among the programmed services. */
+  /**
+   * Flow key (vip + backend) -> when a read last found it among the programmed services, and the VIP
+   * name (`IP:PORT/PROTO`) its counts go to: only for flows that had counts or left the programmed
+   * services within `retainMs` (a key per programmed backend before: 30,000 at 10,000 idle VIPs x 3).
+   */
   private readonly seen = new Map<string, number>();
-  /** Element key -> the VIP name (`IP:PORT/PROTO`) its counts go to. */
   private readonly names = new Map<string, string>();
+  /** The services of the last read and its time: the flows that leave are known from them. */
+  private last?: { live: Service[]; at: number };
   private readonly clock: Clock;
   private readonly retainMs: number;
   private ct?: ConntrackBytes;
@@ -199,6 +204,7 @@ export class NftCounters {
     this.since = this.clock.now();
     this.seen.clear();
     this.names.clear();
+    this.last = undefined;
     this.reported.clear();
     this.ct?.close();
     this.ct = undefined;
@@ -287,17 +293,38 @@ export class NftCounters {
     const nameOf = live.map(vipName);
     const liveNames = new Set(nameOf);
     live.forEach((s, i) => {
-      const name = nameOf[i]!;
-      for (const b of s.backends) {
-        const backend = backendName(b);
-        const id = flowKey(s.vip, s.protocol, backend);
-        entry(name, backend);
-        this.seen.set(id, now);
-        // The lowest port of the VIP that sends to this backend (services come sorted; keep the first).
-        if (!liveNames.has(this.names.get(id) ?? '')) this.names.set(id, name);
-      }
+      for (const b of s.backends) entry(nameOf[i]!, backendName(b));
     });
+    // Flow key -> the VIP name of the lowest port that sends to it (services come sorted: the first),
+    // built only when a count or a service that left needs it.
+    let index: Map<string, string> | undefined;
+    const liveIndex = (): Map<string, string> => {
+      if (index) return index;
+      index = new Map();
+      live.forEach((s, i) => {
+        for (const b of s.backends) {
+          const id = flowKey(s.vip, s.protocol, backendName(b));
+          if (!index!.has(id)) index!.set(id, nameOf[i]!);
+        }
+      });
+      return index;
+    };
+    this.rememberLeft(live, liveIndex);
+    for (const [k, at] of this.seen)
+      if (now - at > this.retainMs) {
+        this.seen.delete(k);
+        this.names.delete(k);
+      }
     const counted = (id: string) => {
+      const name = liveIndex().get(id);
+      if (name !== undefined) {
+        // A flow keeps the VIP it was counted for while that VIP is programmed.
+        const held = this.names.get(id);
+        const vip = held !== undefined && liveNames.has(held) ? held : name;
+        this.seen.set(id, now);
+        this.names.set(id, vip);
+        return vip;
+      }
       const at = this.seen.get(id);
       const vip = this.names.get(id);
       return at === undefined || vip === undefined || now - at > this.retainMs ? undefined : vip;
@@ -337,17 +364,39 @@ export class NftCounters {
         }
       for (const k of this.reported.keys()) if (!keep.has(k)) this.reported.delete(k);
     }
+    this.last = { live, at: now };
     if (stale.length) await this.prune(stale);
     const out: VipMetrics[] = [...vips].map(([vip, m]) => ({ vip, backends: [...m.values()].sort((a, b) => cmp(a.backend, b.backend)) }));
     return { measures: { ...NFT_MEASURES, bytes: withBytes }, since: this.since, vips: out.sort((a, b) => cmp(a.vip, b.vip)) };
   }
 
-  private async prune(stale: ElementCount[]): Promise<void> {
-    for (const [k, at] of this.seen)
-      if (this.clock.now() - at > this.retainMs) {
-        this.seen.delete(k);
-        this.names.delete(k);
+  /**
+   * The flows of the last read's services that are not programmed now: kept from that read's time
+   * (their counts are reported for `retainMs` after), under the VIP they were counted for, else the
+   * last read's lowest port. Services kept are the same objects (the reconciler reuses them), so an
+   * unchanged list costs one comparison.
+   */
+  private rememberLeft(live: Service[], liveIndex: () => Map<string, string>): void {
+    const last = this.last;
+    if (!last || last.live === live) return;
+    const kept = new Set(live);
+    last.live.forEach((s) => {
+      if (kept.has(s)) return;
+      for (const b of s.backends) {
+        const id = flowKey(s.vip, s.protocol, backendName(b));
+        if (liveIndex().has(id)) continue;
+        if ((this.seen.get(id) ?? -Infinity) < last.at) this.seen.set(id, last.at);
+        if (!this.names.has(id)) this.names.set(id, vipName(s));
       }
+    });
+  }
+
+  /** Flows with counts or retained (tests: no key per programmed backend). */
+  get heldFlows(): number {
+    return this.seen.size;
+  }
+
+  private async prune(stale: ElementCount[]): Promise<void> {
     const lines = stale.map((e) => `delete element inet ${this.table} ${e.set}${e.family} { ${e.key} }`);
     await this.run(['-f', '-'], lines.join('\n') + '\n').catch(() => undefined); // an element gone meanwhile: the next read retries
   }

@@ -212,3 +212,31 @@ t.test('incremental sets answer, count and report changes as a set from scratch 
   t.ok(deltas > 150, `most sets were incremental (${deltas} of 300)`);
   t.pass('300 random changes checked');
 });
+
+t.test('answers are encoded at a name\'s first query and kept: a fallback to CNAME, NODATA and ANY asked twice answer the same', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const cname: ZoneRecord = { key: 'alias.marathon.l4lb.thisdcos.directory/CNAME/x', name: 'alias.marathon.l4lb.thisdcos.directory', type: 'CNAME', data: 'app1.marathon.l4lb.thisdcos.directory' };
+  const both = [rec('dual.marathon.l4lb.thisdcos.directory', '11.0.9.1'), { key: 'd/TXT', name: 'dual.marathon.l4lb.thisdcos.directory', type: 'TXT', data: 'hello' } as ZoneRecord];
+  z.set([cname, ...both, rec(vipName(1), '11.0.0.1')]);
+  const answer = (name: string, type: number) => {
+    const raw = query(name, type, { id: 7 });
+    return z.answer(raw, parseQuery(raw), 512);
+  };
+  const ancount = (m: Buffer) => m.readUInt16BE(6);
+  for (const round of [1, 2]) {
+    const viaCname = answer('alias.marathon.l4lb.thisdcos.directory', A);
+    t.equal(rcode(viaCname), 0, `round ${round}: A of a CNAME-only name: NOERROR`);
+    t.equal(ancount(viaCname), 1, `round ${round}: answered with the CNAME`);
+    const nodata = answer(vipName(1), 28);
+    t.equal(rcode(nodata), 0, `round ${round}: AAAA of an A-only name: NODATA`);
+    t.equal(ancount(nodata), 0, `round ${round}: no answer record`);
+    t.equal(nodata.readUInt16BE(8), 1, `round ${round}: the SOA in authority`);
+    t.equal(ancount(answer('dual.marathon.l4lb.thisdcos.directory', 255)), 2, `round ${round}: ANY: both types`);
+    t.same(addresses(answer('dual.marathon.l4lb.thisdcos.directory', A)), ['11.0.9.1'], `round ${round}: A of a name with two types`);
+    t.equal(rcode(answer('marathon.l4lb.thisdcos.directory', A)), 0, `round ${round}: a name with records only below it: NODATA`);
+  }
+  // The name's records change: its kept answers go with them.
+  z.set([cname, ...both, rec(vipName(1), '11.0.0.2')]);
+  t.same(ask(z, vipName(1)), ['11.0.0.2'], 'a changed name answers its new record after being asked before');
+  t.same(z.answersOf(vipName(1))!.length, 1, 'answersOf gives the name\'s records');
+});
