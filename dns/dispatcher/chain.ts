@@ -99,19 +99,36 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
       }
       // RFC 8767's client response timer: with an answer kept, a slow upstream (a master just
       // killed whose ICMP refusals the kernel rate-limits is silent) does not keep the client
-      // waiting past its own retry; the query goes on and its answer refreshes the store.
+      // waiting past its own retry; the query goes on and its answer refreshes the store. The timer
+      // runs from when the question first went upstream unanswered (a stub's retry is a new query),
+      // and once it fires the recheck window starts: the next queries for kept names are answered
+      // at once while one at a time goes on upstream.
       let late = false;
-      const timer = clock && stale.clientTimeoutMs > 0 && stale.has(key)
-        ? clock.setTimeout(() => {
-            const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
-            if (!old) return;
-            late = true;
-            metrics.staleAnswers.inc({ why: 'slow_upstream' });
-            done(old);
-          }, stale.clientTimeoutMs)
-        : undefined;
-      next(ctx, (answer) => {
-        if (timer !== undefined) clock!.clearTimeout(timer);
+      let timer: unknown;
+      const timed = clock !== undefined && stale.clientTimeoutMs > 0 && stale.has(key);
+      if (timed) {
+        const since = stale.wait(key);
+        const serveLate = (): void => {
+          timer = undefined;
+          const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
+          if (!old) return;
+          late = true;
+          stale.failed();
+          metrics.staleAnswers.inc({ why: 'slow_upstream' });
+          log?.info('mesos_upstream_slow_stale_answer', { name: ctx.q.qname, qtype: ctx.q.qtype, waited_ms: clock.now() - since, resolvers: route.resolvers.map((e) => e.label) });
+          done(old);
+        };
+        const wait = since + stale.clientTimeoutMs - clock.now();
+        if (wait > 0) timer = clock.setTimeout(serveLate, wait);
+        else serveLate();
+      }
+      let upstream = timed;
+      const settle: Done = (answer) => {
+        if (upstream) {
+          upstream = false;
+          stale.back(key);
+          if (timer !== undefined) clock!.clearTimeout(timer);
+        }
         if (late) {
           if (!answer || !stale.answered(key, answer)) stale.failed();
           return;
@@ -126,7 +143,19 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
         }
         metrics.staleAnswers.inc({ why: 'upstream_failed' });
         done(old);
-      });
+      };
+      if (!timed) return next(ctx, settle);
+      try {
+        next(ctx, settle);
+      } catch (err) {
+        // The query never went upstream: it must not stay counted as waiting there.
+        if (upstream) {
+          upstream = false;
+          stale.back(key);
+          if (timer !== undefined) clock!.clearTimeout(timer);
+        }
+        throw err;
+      }
     },
   };
 }

@@ -19,12 +19,21 @@ interface Kept {
   at: number;
 }
 
+/** Queries for one question waiting on the upstreams. */
+interface Waiting {
+  /** Clock time since which the question has waited with no good answer: the client response timer runs from it. */
+  since: number;
+  n: number;
+}
+
 export class StaleStore {
   private readonly entries = new Map<string, Kept>();
   /** Clock time of the last query every upstream failed; undefined once one answered again. */
   private failedAt: number | undefined;
   /** A query of the recheck window is upstream (only one at a time). */
   probing = false;
+  /** Per question with an answer kept: its queries now upstream (a client's retry finds its first try here). */
+  private readonly waiting = new Map<string, Waiting>();
 
   constructor(
     private readonly clock: Clock,
@@ -48,6 +57,8 @@ export class StaleStore {
     const rcode = msg[3]! & 0xf;
     if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) return false;
     this.failedAt = undefined;
+    const w = this.waiting.get(key);
+    if (w) w.since = this.clock.now();
     if ((rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) || msg[2]! & (Flag.TC >> 8)) return true;
     this.entries.delete(key);
     this.entries.set(key, { msg, at: this.clock.now() });
@@ -63,6 +74,34 @@ export class StaleStore {
   /** The client response timer (ms; 0: off). */
   get clientTimeoutMs(): number {
     return this.cfg.clientTimeoutMs;
+  }
+
+  /**
+   * A query for `key` goes upstream: the clock time its client response timer runs from. That is
+   * now, or earlier when queries for the question have been waiting since then with no good
+   * answer: a stub's retry (a new query to the dispatcher) must not wait a whole timer again, the
+   * stub gives up on its first try after about 1 s (Node's c-ares) and on all of them after 2.
+   */
+  wait(key: string): number {
+    const w = this.waiting.get(key);
+    if (w) {
+      w.n++;
+      return w.since;
+    }
+    const now = this.clock.now();
+    this.waiting.set(key, { since: now, n: 1 });
+    return now;
+  }
+
+  /** A query that went upstream (wait) is back, whatever the answer (answered() saw a good one). */
+  back(key: string): void {
+    const w = this.waiting.get(key);
+    if (w && --w.n <= 0) this.waiting.delete(key);
+  }
+
+  /** Questions with queries upstream (tests). */
+  get waitingSize(): number {
+    return this.waiting.size;
   }
 
   /** Every upstream failed for a query. */
