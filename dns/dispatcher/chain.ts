@@ -10,7 +10,7 @@ import type { Route } from './routes.js';
 import type { LocalZones } from './zones.js';
 import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
-import type { Query } from './wire.js';
+import { Rcode, type Query } from './wire.js';
 
 export interface QueryContext {
   raw: Buffer;
@@ -74,8 +74,9 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
 /**
  * Serve-stale for the routes that have it (`.mesos`): a good upstream answer is kept; a failed one
  * (every upstream failed: SERVFAIL, REFUSED) is replaced by the kept answer when there is one. In the
- * recheck window after a failure a kept answer goes out at once, and the query goes upstream only
- * when no other is (to refresh the store and notice recovery), outside the client's answer.
+ * recheck window after a failure (or a client response timer that fired) a kept answer goes out at
+ * once, and the query goes upstream only when no other is (to refresh the store and notice
+ * recovery), outside the client's answer.
  */
 export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics, log?: Logger, clock?: Clock): DnsHandler {
   return {
@@ -129,6 +130,9 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
           stale.back(key);
           if (timer !== undefined) clock!.clearTimeout(timer);
         }
+        // A name that had records and now has none: an app removed, or a Mesos-DNS answering from a
+        // state without it (worth a line when a lookup fails after a failover).
+        if (answer && answer.length >= 12 && (answer[3]! & 0xf) === Rcode.NXDOMAIN && stale.keptRcode(key) === Rcode.NOERROR) log?.info('mesos_name_gone', { name: ctx.q.qname, qtype: ctx.q.qtype, resolvers: route.resolvers.map((e) => e.label) });
         if (late) {
           if (!answer || !stale.answered(key, answer)) stale.failed();
           return;

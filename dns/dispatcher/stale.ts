@@ -4,10 +4,12 @@
  * first) and served when every Mesos-DNS upstream fails, if it is at most `max_age` old, with every
  * TTL set to `ttl`. After such a failure, for `recheck` ms a name with a stale answer gets it at
  * once (RFC 8767's failure recheck timer) while one query at a time still goes upstream, so the
- * masters coming back are noticed by the first answer they give.
+ * masters coming back are noticed by the first answer they give. The client response timer
+ * (chain.ts) counts from the first query of a question still waiting upstream (`wait`/`back`).
  *
- * Cost on the normal path: storing a good answer is one clock read and one map insert (the reply
- * buffer is kept as it is, never written to); nothing is looked up until an upstream failed.
+ * Cost on the normal path: storing a good answer is one clock read, one map insert and one map
+ * lookup (the reply buffer is kept as it is, never written to); a query with an answer kept adds
+ * the waiting count (a map lookup going up, one coming back).
  */
 import type { Clock } from '../../common/clock.js';
 import { walkRecords } from './cache.js';
@@ -64,6 +66,12 @@ export class StaleStore {
     this.entries.set(key, { msg, at: this.clock.now() });
     if (this.entries.size > this.cfg.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     return true;
+  }
+
+  /** The rcode of the answer kept for `key` (undefined: none). */
+  keptRcode(key: string): number | undefined {
+    const e = this.entries.get(key);
+    return e ? e.msg[3]! & 0xf : undefined;
   }
 
   /** An answer is kept for `key` (it may still be over max_age: serve() says). */

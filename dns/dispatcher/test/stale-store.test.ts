@@ -1,0 +1,35 @@
+/**
+ * StaleStore's waiting count, which the client response timer runs from (chain.ts): the oldest
+ * query of a question still waiting upstream, reset by a good answer, forgotten when none waits.
+ */
+import t from 'tap';
+import { FakeClock } from '../../../common/clock.js';
+import { StaleStore } from '../stale.js';
+import { answer, query } from './helpers.js';
+
+const cfg = { enabled: true, maxAge: 86400, ttl: 30, maxEntries: 100, recheckMs: 30000, clientTimeoutMs: 800 };
+
+t.test('a retry waits from the first query; a good answer restarts the count; none waiting: from now', async (t) => {
+  const clock = new FakeClock();
+  const s = new StaleStore(clock, cfg);
+  const t0 = clock.now();
+  t.equal(s.wait('k'), t0, 'the first query waits from now');
+  clock.advance(1000);
+  t.equal(s.wait('k'), t0, "a retry 1 s later: from the first query's time");
+  t.equal(s.wait('other'), t0 + 1000, 'another question: its own count');
+  clock.advance(100);
+  t.ok(s.answered('k', answer(query('a.mesos', 1), ['10.0.0.1'])), 'a good answer');
+  t.equal(s.wait('k'), t0 + 1100, 'the ones still waiting count from that answer');
+  clock.advance(50);
+  t.notOk(s.answered('k', answer(query('a.mesos', 1), [], { rcode: 2 })), 'SERVFAIL is no good answer');
+  t.equal(s.wait('k'), t0 + 1100, 'and restarts nothing');
+  for (let i = 0; i < 3; i++) s.back('k');
+  t.equal(s.waitingSize, 2, "k's three queries back, one still up");
+  s.back('k');
+  s.back('other');
+  t.equal(s.waitingSize, 0, 'nothing waiting: forgotten');
+  s.back('k');
+  t.equal(s.waitingSize, 0, 'a stray back() changes nothing');
+  clock.advance(5000);
+  t.equal(s.wait('k'), clock.now(), 'the next query waits from now');
+});
