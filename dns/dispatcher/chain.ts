@@ -168,6 +168,6 @@ export function forwardHandler(forwarder: Forwarder): DnsHandler {
   return {
     name: 'forward',
     handle: (ctx, next, done) =>
-      ctx.route.kind === 'forward' ? forwarder.forward(ctx.raw, ctx.q, ctx.route.resolvers, ctx.transport, ctx.route.zone, ctx.started, done) : next(ctx, done),
+      ctx.route.kind === 'forward' ? forwarder.forward(ctx.raw, ctx.q, ctx.route.resolvers, ctx.transport, ctx.route.zone, ctx.started, done, ctx.route.leaderFirst) : next(ctx, done),
   };
 }

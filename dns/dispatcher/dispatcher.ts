@@ -66,6 +66,8 @@ export class Dispatcher implements Component {
   private mesos: Endpoint[];
   private mesosListed: Endpoint[];
   private mesosLeaderIp: string | undefined;
+  /** The elected master's resolver (first in `mesos`), when one is followed. */
+  private mesosLeader: Endpoint | undefined;
   private workers?: WorkerPool;
   /** Settles when every worker has acknowledged the latest zones and resolvers. */
   private workerSync: Promise<void> = Promise.resolve();
@@ -161,7 +163,7 @@ export class Dispatcher implements Component {
     const pool = new WorkerPool({
       count: this.config.workers - 1,
       sockets: server.udpSockets(),
-      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.workerZones, zonesVersion: this.zonesVersion, mesos: this.mesos }),
+      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.workerZones, zonesVersion: this.zonesVersion, mesos: this.mesos, mesosLeader: this.mesosLeaderIp }),
       log: this.log,
     });
     this.workers = pool; // zone changes during the start go through the pool, which resends them to a starting child
@@ -228,17 +230,31 @@ export class Dispatcher implements Component {
     this.applyMesosResolvers();
   }
 
+  /** A worker process: the parent's resolvers (its elected master's first) and the master it follows. */
+  setMesosFromParent(resolvers: Endpoint[], leaderIp: string | undefined): void {
+    this.mesosListed = resolvers;
+    this.mesosLeaderIp = leaderIp;
+    this.applyMesosResolvers();
+  }
+
+  /**
+   * The elected master's Mesos-DNS goes first and is always among those asked (only the leader's
+   * answers `.mesos` names; the failures a new leader collected while it was a follower with
+   * nothing on its port must not rank it last), the listed ones after it.
+   */
   private applyMesosResolvers(): void {
     const listed = this.mesosListed;
     const ip = this.mesosLeaderIp;
     const port = listed[0]?.port ?? MESOS_DNS_PORT;
-    const resolvers = ip && !listed.some((e) => e.host === ip && e.port === port) ? [...listed, endpoint(ip, port)] : listed;
+    const leader = ip ? (listed.find((e) => e.host === ip && e.port === port) ?? endpoint(ip, port)) : undefined;
+    const resolvers = leader ? [leader, ...listed.filter((e) => e !== leader)] : listed;
     const labels = resolvers.map((e) => e.label);
-    if (labels.join() === this.mesos.map((e) => e.label).join()) return;
-    this.log.info('mesos_resolvers_changed', { from: this.mesos.map((e) => e.label), to: labels });
-    this.routes.setMesosResolvers(resolvers);
+    if (labels.join() === this.mesos.map((e) => e.label).join() && leader?.label === this.mesosLeader?.label) return;
+    this.log.info('mesos_resolvers_changed', { from: this.mesos.map((e) => e.label), to: labels, leader: leader?.label });
+    this.routes.setMesosResolvers(resolvers, leader !== undefined);
     this.mesos = resolvers;
-    this.toWorkers({ t: 'mesos', mesos: resolvers });
+    this.mesosLeader = leader;
+    this.toWorkers({ t: 'mesos', mesos: resolvers, leader: ip });
   }
 
   /** A SnapshotConsumer for the control plane: `zones` feeds the local zones, `masters` the Mesos-DNS resolvers. */

@@ -21,7 +21,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson as plainRequest } from '../../common/http.js';
@@ -314,6 +314,8 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   // --- the data plane never blinked
   probe.kill('SIGTERM');
   await probe.exited;
+  // SEXTANT_FAULT_LOGS=<dir>: keep the run's logs there (the work dir goes at teardown), to study a green run too.
+  if (process.env.SEXTANT_FAULT_LOGS) cpSync(join(c.workDir, 'logs'), process.env.SEXTANT_FAULT_LOGS, { recursive: true });
   const lines = probe.output().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { failure?: string; summary?: Record<string, number> });
   const summary = lines.find((l) => l.summary)?.summary;
   t.ok(summary, 'the probe printed its summary');

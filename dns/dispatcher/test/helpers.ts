@@ -154,8 +154,10 @@ export async function scripted(
   t: T,
   ip: string,
   reply: (q: Buffer, transport: 'udp' | 'tcp', peer: { port: number; address: string }) => Buffer | undefined | Promise<Buffer | undefined>,
+  /** The port (default: a free one). */
+  at?: number,
 ): Promise<Scripted> {
-  const port = await freePort(ip);
+  const port = at ?? (await freePort(ip));
   const received: Buffer[] = [];
   const udp = dgram.createSocket('udp4');
   udp.on('message', async (m, r) => {

@@ -10,13 +10,18 @@
 import t from 'tap';
 import dns from 'node:dns';
 import { freePort, loopbackBlock } from '../../../test/lib/index.js';
+import { endpoint } from '../endpoint.js';
 import { addresses, answer, metric, query, scripted, startDispatcher, stubAsk } from './helpers.js';
 
 const A = 1;
+
+interface T {
+  teardown(fn: () => unknown): void;
+}
 const NAME = 'hello.marathon.mesos';
 
 /** A leader that answers until `silent` is set, a follower with nothing listening, and a dispatcher asking both. */
-async function failover(t: Parameters<Parameters<typeof t.test>[1]>[0], cfg: Record<string, unknown> = {}) {
+async function failover(t: T, cfg: Record<string, unknown> = {}) {
   const ip = loopbackBlock();
   const state = { silent: false };
   const leader = await scripted(t, ip(2), (q) => (state.silent ? undefined : answer(q, ['10.1.2.3'])));
@@ -57,4 +62,25 @@ t.test('after a slow upstream, the next queries for kept names are answered at o
   t.same(addresses(await stubAsk(ip(1), udp, query(`a.${NAME}`, A))), ['10.1.2.3'], 'the same name again');
   t.equal(await metric(d, 'sextant_dispatcher_stale_answers_total', { why: 'recheck' }), 2, 'both from the recheck window, not after another client timer');
   t.ok(leader.received.length - asked <= 1, 'while one query at a time goes on to the upstream');
+});
+
+t.test("the elected master's Mesos-DNS is asked first, whatever failures it had as a follower", async (t) => {
+  // Three Mesos-DNS resolvers: two are asked first, ranked by recent failures. A new leader had
+  // failures while it was a follower (nothing on its port); the old leader and the third master
+  // are silent (killed: ICMP rate-limited; cut off). Ranked last, the new leader would be asked
+  // only after the others' timeout (5 s), past the client's patience.
+  const ip = loopbackBlock();
+  const port = await freePort(ip(4));
+  let leading = false;
+  const next = await scripted(t, ip(4), (q) => answer(q, leading ? ['10.9.9.9'] : [], leading ? {} : { rcode: 5 }), port);
+  const silent = [await scripted(t, ip(2), () => undefined, port), await scripted(t, ip(3), () => undefined, port)];
+  const { d, udp } = await startDispatcher(t, ip(1), { mesos_resolvers: [`${ip(4)}:${port}`] });
+  for (let i = 0; i < 3; i++) await stubAsk(ip(1), udp, query(`f${i}.marathon.mesos`, A)); // REFUSED: 3 failures for .4
+  d.setMesosResolvers([2, 3, 4].map((k) => endpoint(ip(k), port)));
+  leading = true;
+  d.setMesosLeader(ip(4));
+  const route = d.routes.route('x.mesos');
+  t.same(route.kind === 'forward' && route.resolvers.map((e) => e.host), [ip(4), ip(2), ip(3)], "the followed leader's resolver first");
+  for (let i = 0; i < 3; i++) t.same(addresses(await stubAsk(ip(1), udp, query(`new${i}.marathon.mesos`, A))), ['10.9.9.9'], `a name never seen (${i + 1}): the leader's answer`);
+  t.equal(silent[0]!.received.length + silent[1]!.received.length, 3, 'one silent master asked along with the leader each time');
 });
