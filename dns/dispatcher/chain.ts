@@ -93,10 +93,15 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
         done(kept);
         if (stale.probing) return;
         stale.probing = true;
-        return next(ctx, (answer) => {
-          stale.probing = false;
-          if (!answer || !stale.answered(key, answer)) stale.failed();
-        });
+        try {
+          return next(ctx, (answer) => {
+            stale.probing = false;
+            if (!answer || !stale.answered(key, answer)) stale.failed();
+          });
+        } catch (err) {
+          stale.probing = false; // it never went upstream: the next query of the window probes
+          throw err;
+        }
       }
       // RFC 8767's client response timer: with an answer kept, a slow upstream (a master just
       // killed whose ICMP refusals the kernel rate-limits is silent) does not keep the client

@@ -4,7 +4,12 @@
  */
 import t from 'tap';
 import { FakeClock } from '../../../common/clock.js';
+import { createRegistry } from '../../../common/metrics.js';
+import { AnswerCache } from '../cache.js';
+import { staleHandler, type QueryContext } from '../chain.js';
+import { dispatcherMetrics } from '../metrics.js';
 import { StaleStore } from '../stale.js';
+import { parseQuery } from '../wire.js';
 import { answer, query } from './helpers.js';
 
 const cfg = { enabled: true, maxAge: 86400, ttl: 30, maxEntries: 100, recheckMs: 30000, clientTimeoutMs: 800 };
@@ -32,4 +37,29 @@ t.test('a retry waits from the first query; a good answer restarts the count; no
   t.equal(s.waitingSize, 0, 'a stray back() changes nothing');
   clock.advance(5000);
   t.equal(s.wait('k'), clock.now(), 'the next query waits from now');
+});
+
+t.test('a query that throws on its way upstream leaves nothing behind: no probe held, nothing counted as waiting', async (t) => {
+  const clock = new FakeClock();
+  const stale = new StaleStore(clock, cfg);
+  const h = staleHandler(stale, dispatcherMetrics(createRegistry()), undefined, clock);
+  const ctx = (): QueryContext => {
+    const raw = query('a.mesos', 1);
+    return { raw, q: parseQuery(raw), transport: 'udp', route: { kind: 'forward', zone: 'mesos', resolvers: [], cacheable: false, serveStale: true }, limit: 512, started: 0 };
+  };
+  const c = ctx();
+  t.ok(stale.answered(StaleStore.key(AnswerCache.key(c.raw, c.q, 'udp')!, false), answer(c.raw, ['10.0.0.1'])), 'an answer kept');
+  const boom = () => {
+    throw new Error('boom');
+  };
+  const answers: (Buffer | undefined)[] = [];
+  t.throws(() => h.handle(ctx(), boom, (a) => answers.push(a)), /boom/, 'outside the window (the timer path)');
+  t.equal(stale.waitingSize, 0, 'not counted as waiting upstream');
+  stale.failed();
+  t.throws(() => h.handle(ctx(), boom, (a) => answers.push(a)), /boom/, 'in the recheck window (the probe)');
+  t.equal(answers.length, 1, 'the client got the kept answer first');
+  t.notOk(stale.probing, 'no probe held: the next query of the window goes upstream');
+  let probed = 0;
+  h.handle(ctx(), () => void probed++, () => undefined);
+  t.equal(probed, 1);
 });
