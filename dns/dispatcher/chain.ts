@@ -75,8 +75,8 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
  * Serve-stale for the routes that have it (`.mesos`): a good upstream answer is kept; a failed one
  * (every upstream failed: SERVFAIL, REFUSED) is replaced by the kept answer when there is one. In the
  * recheck window after a failure (or a client response timer that fired) a kept answer goes out at
- * once, and the query goes upstream only when no other is (to refresh the store and notice
- * recovery), outside the client's answer.
+ * once, and the query goes upstream only when no other is, or the last has been up longer than the
+ * client response timer (to refresh the store and notice recovery), outside the client's answer.
  */
 export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics, log?: Logger, clock?: Clock): DnsHandler {
   return {
@@ -91,15 +91,14 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
       if (kept) {
         metrics.staleAnswers.inc({ why: 'recheck' });
         done(kept);
-        if (stale.probing) return;
-        stale.probing = true;
+        if (!stale.startProbe()) return;
         try {
           return next(ctx, (answer) => {
-            stale.probing = false;
+            stale.probeBack();
             if (!answer || !stale.answered(key, answer)) stale.failed();
           });
         } catch (err) {
-          stale.probing = false; // it never went upstream: the next query of the window probes
+          stale.probeBack(); // it never went upstream: the next query of the window probes
           throw err;
         }
       }

@@ -3,8 +3,9 @@
  * kept (NOERROR or NXDOMAIN, not truncated; up to `max_entries`, the least recently stored goes
  * first) and served when every Mesos-DNS upstream fails, if it is at most `max_age` old, with every
  * TTL set to `ttl`. After such a failure, for `recheck` ms a name with a stale answer gets it at
- * once (RFC 8767's failure recheck timer) while one query at a time still goes upstream, so the
- * masters coming back are noticed by the first answer they give. The client response timer
+ * once (RFC 8767's failure recheck timer) while one query at a time still goes upstream (another
+ * once it has been up longer than the client response timer), so the masters coming back are
+ * noticed by the first answer they give. The client response timer
  * (chain.ts) counts from the first query of a question still waiting upstream (`wait`/`back`).
  *
  * Cost on the normal path: storing a good answer is one clock read, one map insert and one map
@@ -32,8 +33,8 @@ export class StaleStore {
   private readonly entries = new Map<string, Kept>();
   /** Clock time of the last query every upstream failed; undefined once one answered again. */
   private failedAt: number | undefined;
-  /** A query of the recheck window is upstream (only one at a time). */
-  probing = false;
+  /** Clock time the last query of the recheck window went upstream (undefined: none is up). */
+  private probeAt: number | undefined;
   /** Per question with an answer kept: its queries now upstream (a client's retry finds its first try here). */
   private readonly waiting = new Map<string, Waiting>();
 
@@ -110,6 +111,23 @@ export class StaleStore {
   /** Questions with queries upstream (tests). */
   get waitingSize(): number {
     return this.waiting.size;
+  }
+
+  /**
+   * A query of the recheck window may go upstream (true: it does, call probeBack when it is back):
+   * when none is, or the last one has been up longer than the client response timer (1 s when that
+   * is off). One stuck on a silent upstream must not hold the window open until its timeout (5 s)
+   * while the new leader's Mesos-DNS already answers.
+   */
+  startProbe(): boolean {
+    const now = this.clock.now();
+    if (this.probeAt !== undefined && now - this.probeAt < (this.cfg.clientTimeoutMs || 1000)) return false;
+    this.probeAt = now;
+    return true;
+  }
+
+  probeBack(): void {
+    this.probeAt = undefined;
   }
 
   /** Every upstream failed for a query. */

@@ -58,8 +58,38 @@ t.test('a query that throws on its way upstream leaves nothing behind: no probe 
   stale.failed();
   t.throws(() => h.handle(ctx(), boom, (a) => answers.push(a)), /boom/, 'in the recheck window (the probe)');
   t.equal(answers.length, 1, 'the client got the kept answer first');
-  t.notOk(stale.probing, 'no probe held: the next query of the window goes upstream');
   let probed = 0;
   h.handle(ctx(), () => void probed++, () => undefined);
-  t.equal(probed, 1);
+  t.equal(probed, 1, 'no probe held: the next query of the window goes upstream');
+});
+
+t.test("the recheck window's probe: one at a time, another once it has been up longer than the client response timer", async (t) => {
+  // A probe stuck on a silent upstream (the killed leader, 5 s timeout) must not keep the new
+  // leader's answers out of the store and the window open that long.
+  const clock = new FakeClock();
+  const stale = new StaleStore(clock, cfg);
+  const h = staleHandler(stale, dispatcherMetrics(createRegistry()), undefined, clock);
+  const raw = query('a.mesos', 1);
+  const q = parseQuery(raw);
+  const ctx = (): QueryContext => ({ raw, q, transport: 'udp', route: { kind: 'forward', zone: 'mesos', resolvers: [], cacheable: false, serveStale: true }, limit: 512, started: 0 });
+  stale.answered(StaleStore.key(AnswerCache.key(raw, q, 'udp')!, false), answer(raw, ['10.0.0.1']));
+  stale.failed();
+  const upstream: ((a: Buffer | undefined) => void)[] = [];
+  const ask = () => {
+    let got: Buffer | undefined;
+    h.handle(ctx(), (_c, done) => void upstream.push(done), (a) => (got = a));
+    return got;
+  };
+  t.ok(ask(), 'the kept answer at once');
+  t.equal(upstream.length, 1, 'and a probe goes upstream');
+  clock.advance(cfg.clientTimeoutMs - 1);
+  t.ok(ask());
+  t.equal(upstream.length, 1, 'no second probe while the first is up less than the client response timer');
+  clock.advance(1);
+  t.ok(ask());
+  t.equal(upstream.length, 2, 'the first has been up that long: another goes');
+  upstream[1]!(answer(raw, ['10.0.0.2']));
+  t.notOk(stale.recheckPending(), "the second's good answer ends the window");
+  upstream[0]!(undefined);
+  t.ok(stale.recheckPending(), "the first one's timeout starts it again (a failure is a failure)");
 });
