@@ -63,6 +63,35 @@ export interface MasterHandle {
   knownAgent?(id: string): boolean;
   /** API bounds; absent in test doubles (components use DEFAULT_LIMITS). */
   readonly limits?: Limits;
+  /**
+   * The masters of the ZooKeeper election as this master sees them (every contender's MasterInfo).
+   * Absent without ZooKeeper (one master on its file store) and in test doubles.
+   */
+  readonly election?: MasterElection;
+}
+
+/** One master contending in the ZooKeeper election, from the MasterInfo JSON its znode holds. */
+export interface ElectedMaster {
+  /** MasterInfo `id`. */
+  id: string;
+  /** MasterInfo `address.ip`. */
+  ip: string;
+  /** Its Mesos API port (MasterInfo `address.port`). */
+  port: number;
+  /** The elected leader (the lowest sequence whose MasterInfo could be read). */
+  leader: boolean;
+}
+
+/** The contenders of the ZooKeeper election (Mesos's `json.info_<seq>` znodes under the Mesos path). */
+export interface MasterElection {
+  /**
+   * Every contender right now, in election order (the leader first). A master that is not in the
+   * election (restarting, its session expired) is not listed; a znode whose MasterInfo cannot be
+   * read or parsed is left out. Empty while this master's own session is expired or it stopped.
+   */
+  masters(): ElectedMaster[];
+  /** Called after the contenders or the leader changed; returns the function that stops it. */
+  onChange(fn: () => void): () => void;
 }
 
 /** A claim on addresses, for the ownership checks. */

@@ -3,14 +3,17 @@
  * ephemeral sequential znode `<path>/json.info_<seq>` (path e.g. `/mesos`) with its MasterInfo as
  * JSON; the lowest sequence leads. Every contender watches the children of the path (there are 3
  * or 5 masters, so the herd a children watch wakes is small), which also tells followers the
- * leader's address for redirects. The election is the store's fence: `guard()` returns the leader's
- * own znode for the store's multi-op `check`, and throws NotLeaderError the moment this master is
- * not elected or its session is not connected. A session that expires loses the znode (ZooKeeper
- * deletes it), so the `check` of any write still in flight fails: two masters never both commit.
+ * leader's address for redirects, and every contender's MasterInfo (read once per znode) for the
+ * control plane's `masters` part (MasterHandle.election). The election is the store's fence:
+ * `guard()` returns the leader's own znode for the store's multi-op `check`, and throws
+ * NotLeaderError the moment this master is not elected or its session is not connected. A session
+ * that expires loses the znode (ZooKeeper deletes it), so the `check` of any write still in flight
+ * fails: two masters never both commit.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { prom, type Logger, type Registry } from '../common/index.js';
+import type { ElectedMaster, MasterElection } from '../contracts/index.js';
 import { LeaseUnverifiedError, NotLeaderError } from './errors.js';
 import type { Fence } from './store/zk.js';
 import { CreateMode, ZK, zkCode, type ZkSession, type SessionState } from './zk/session.js';
@@ -46,6 +49,26 @@ export function masterInfo(o: { id: string; ip: string; port: number; hostname?:
 const PREFIX = 'json.info_';
 const seqOf = (name: string) => Number(name.slice(PREFIX.length));
 
+/** A znode's data as MasterInfo, or the reason it is not (id, address.ip and address.port are what is used). */
+export function parseMasterInfo(data: Buffer | undefined): MasterInfo | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(data?.toString() ?? '');
+  } catch {
+    return 'not JSON';
+  }
+  const o = v as Partial<MasterInfo> | null;
+  if (!o || typeof o !== 'object') return 'not a JSON object';
+  if (typeof o.id !== 'string' || !o.id) return 'no string `id`';
+  const a = o.address;
+  if (!a || typeof a !== 'object' || typeof a.ip !== 'string' || !net.isIP(a.ip)) return 'no IP address in `address.ip`';
+  if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return '`address.port` is not a port number';
+  return o as MasterInfo;
+}
+
+/** A contender's MasterInfo, null when unreadable (logged once), 'gone' when deleted since listed. */
+type Read = MasterInfo | null | 'gone';
+
 export interface ElectionView {
   elected: boolean;
   /** The current leader's MasterInfo (this master's own when elected); undefined when none. */
@@ -63,13 +86,16 @@ export interface ElectionOptions {
   recontend?: () => boolean;
 }
 
-/** Events: 'change' (ElectionView). */
+/** Events: 'change' (ElectionView), 'masters' (ElectedMaster[]: the contenders or the leader changed). */
 export class ZkElection extends EventEmitter implements Fence {
   private mine?: string;
   private view: ElectionView = { elected: false };
+  private contenders: ElectedMaster[] = [];
+  /** Each other contender's MasterInfo by znode name, read once (znode data does not change). */
+  private readonly infos = new Map<string, Promise<Read>>();
   private stopped = true;
   private gen = 0;
-  private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter };
+  private readonly metrics?: { elected: prom.Gauge; changes: prom.Counter; session: prom.Gauge; expirations: prom.Counter; masters: prom.Gauge };
   private readonly onState = (s: SessionState) => this.sessionState(s);
   private readonly onSilent = (ms: number) =>
     this.o.log.warn('zk_connection_silent', { silent_ms: Math.round(ms), elected: this.view.elected, why: 'nothing heard from the ZooKeeper server (a partition that drops packets?); dropping the connection to reach another server of the ensemble' });
@@ -85,11 +111,16 @@ export class ZkElection extends EventEmitter implements Fence {
         changes: new prom.Counter({ name: 'sextant_master_leader_changes_total', help: 'Leader changes this master has seen (first leader included)', registers: [r] }),
         session: new prom.Gauge({ name: 'sextant_master_zk_session_connected', help: '1 while the ZooKeeper session is connected', registers: [r] }),
         expirations: new prom.Counter({ name: 'sextant_master_zk_session_expirations_total', help: 'ZooKeeper sessions of this master that expired', registers: [r] }),
+        masters: new prom.Gauge({ name: 'sextant_master_election_masters', help: 'Masters in the ZooKeeper election (contenders whose MasterInfo could be read) as this master sees them', registers: [r] }),
       };
   }
 
   get current(): ElectionView {
     return this.view;
+  }
+  /** Every contender, in election order (the leader first); empty while this master is out of the election. */
+  masters(): ElectedMaster[] {
+    return this.contenders;
   }
   /** Full path of this master's election znode, while it has one. */
   get znode(): string | undefined {
@@ -141,7 +172,8 @@ export class ZkElection extends EventEmitter implements Fence {
     this.o.session.off('silent', this.onSilent);
     const mine = this.mine;
     this.mine = undefined;
-    this.publish({ elected: false });
+    this.publish({ elected: false }, []);
+    this.infos.clear();
     if (mine && this.o.session.state === 'connected') await this.o.session.remove(mine).catch(() => undefined);
   }
 
@@ -190,7 +222,7 @@ export class ZkElection extends EventEmitter implements Fence {
       this.metrics?.expirations.inc();
       this.o.log.error('zk_session_expired', { why: 'ZooKeeper session expired: this master\'s election znode is gone', was_leader: this.view.elected });
       this.mine = undefined;
-      this.publish({ elected: false });
+      this.publish({ elected: false }, []);
       if (this.o.recontend?.()) void this.reopen();
     }
   }
@@ -217,45 +249,65 @@ export class ZkElection extends EventEmitter implements Fence {
     }
   }
 
-  /** List the contenders (arming the children watch) and publish who leads. */
+  /** List the contenders (arming the children watch), read the new ones' MasterInfo, publish who leads and who contends. */
   private async refresh(): Promise<void> {
     const gen = ++this.gen;
     const { session, path } = this.o;
     try {
       const children = await session.children(path, () => void (!this.stopped && this.refresh()));
       const order = children.filter((c) => c.startsWith(PREFIX) && /^\d+$/.test(c.slice(PREFIX.length))).sort((a, b) => seqOf(a) - seqOf(b));
-      let leader: MasterInfo | undefined;
-      for (const c of order) {
-        const full = `${path === '/' ? '' : path}/${c}`;
-        if (full === this.mine) {
-          leader = this.o.info;
-          break;
-        }
-        try {
-          leader = JSON.parse((await session.getData(full)).data?.toString() ?? '') as MasterInfo;
-          break;
-        } catch (e) {
-          if (zkCode(e) === ZK.NO_NODE) continue; // gone since listed: the watch fires again
-          if (e instanceof SyntaxError) {
-            this.o.log.warn('election_znode_malformed', { znode: full, why: 'not MasterInfo JSON; skipped' });
-            continue;
-          }
-          throw e;
-        }
-      }
+      const mineName = this.mine?.slice(this.mine.lastIndexOf('/') + 1);
+      for (const name of this.infos.keys()) if (!order.includes(name)) this.infos.delete(name);
+      const reads = await Promise.all(order.map((c) => (c === mineName ? this.o.info : this.read(c))));
       if (gen !== this.gen || this.stopped) return;
+      // The lowest sequence whose MasterInfo could be read leads; a znode gone since listed is skipped (the watch fires again).
+      const live = reads.filter((r): r is MasterInfo => !!r && r !== 'gone');
+      const leader = live[0];
       const elected = !!this.mine && leader === this.o.info && order.length > 0;
-      if (this.mine && !children.includes(this.mine.slice(this.mine.lastIndexOf('/') + 1))) {
+      if (this.mine && !children.includes(mineName!)) {
         this.o.log.error('election_znode_gone', { znode: this.mine, why: 'this master\'s election znode disappeared' });
         this.mine = undefined;
       }
-      this.publish({ elected: elected && !!this.mine, ...(leader ? { leader } : {}) });
+      const masters = live.map((i) => ({ id: i.id, ip: i.address.ip, port: i.address.port, leader: i === leader }));
+      this.publish({ elected: elected && !!this.mine, ...(leader ? { leader } : {}) }, masters);
     } catch (e) {
       if (gen === this.gen && !this.stopped) this.o.log.warn('election_refresh_failed', { err: String(e), why: 'retried when the session reconnects' });
     }
   }
 
-  private publish(v: ElectionView): void {
+  /** One contender's MasterInfo, read once per znode name (unparsable or not readable: null, logged once; a connection error is retried at the next refresh). */
+  private read(name: string): Promise<Read> {
+    let p = this.infos.get(name);
+    if (p) return p;
+    const full = `${this.o.path === '/' ? '' : this.o.path}/${name}`;
+    p = this.o.session.getData(full).then(
+      (r): Read => {
+        const info = parseMasterInfo(r.data);
+        if (typeof info !== 'string') return info;
+        this.o.log.warn('election_znode_malformed', { znode: full, why: `not MasterInfo JSON (${info}); this contender is left out` });
+        return null;
+      },
+      (e: unknown): Read => {
+        if (zkCode(e) === ZK.NO_AUTH) {
+          this.o.log.warn('election_znode_unreadable', { znode: full, why: 'its ACL does not let this master read it (not a master\'s: they are world-readable); this contender is left out' });
+          return null;
+        }
+        if (this.infos.get(name) === p) this.infos.delete(name);
+        if (zkCode(e) === ZK.NO_NODE) return 'gone';
+        throw e; // the connection: the refresh is retried when the session reconnects
+      },
+    );
+    this.infos.set(name, p);
+    return p;
+  }
+
+  private publish(v: ElectionView, masters: ElectedMaster[] = this.contenders): void {
+    const key = (ms: ElectedMaster[]) => JSON.stringify(ms.map((m) => [m.id, m.ip, m.port, m.leader]));
+    if (key(masters) !== key(this.contenders)) {
+      this.contenders = masters;
+      this.metrics?.masters.set(masters.length);
+      this.emit('masters', masters);
+    }
     const before = this.view;
     if (before.elected === v.elected && before.leader?.id === v.leader?.id && before.leader?.pid === v.leader?.pid) return;
     this.view = v;
@@ -267,4 +319,16 @@ export class ZkElection extends EventEmitter implements Fence {
     if (before.elected && !v.elected) this.o.log.warn('leadership_lost', { why: 'no longer the lowest live election znode' });
     this.emit('change', v);
   }
+}
+
+/** The election as the MasterHandle shows it (contracts' MasterElection). */
+export function electionView(e: ZkElection): MasterElection {
+  return {
+    masters: () => e.masters(),
+    onChange(fn) {
+      const on = () => fn();
+      e.on('masters', on);
+      return () => void e.off('masters', on);
+    },
+  };
 }

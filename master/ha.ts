@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createRegistry, type Logger } from '../common/index.js';
-import { masterInfo, ZkElection } from './election.js';
+import { electionView, masterInfo, ZkElection } from './election.js';
 import { FollowerServer } from './follower.js';
 import { limitsFromEnv } from './limits.js';
 import { warmMasterSchemas } from './warm.js';
@@ -105,7 +105,7 @@ export async function runHaMaster(opts: MasterOptions, ha: HaOptions, log: Logge
         await secureMasterZnodes(session, chroot, ha.mesosPath ?? '/mesos', log);
         const store = new ZkKvStore(session, chroot, { fence: election, ...(ha.maxValueBytes ? { maxValueBytes: ha.maxValueBytes } : {}) });
         await store.open();
-        master = new Master({ ...opts, store, registry, logger: log, servicesPending: true });
+        master = new Master({ ...opts, store, registry, logger: log, servicesPending: true, election: electionView(election) });
         await master.start();
         break;
       } catch (e) {

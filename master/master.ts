@@ -9,7 +9,7 @@ import {
   createLogger, createRegistry, limitedLogger, logDroppedCounter, LogLimiter, Router, serve, systemClock, UnavailableError,
   type Clock, type HttpServer, type Logger, type Registry, type ServerTls, type TlsMaterial,
 } from '../common/index.js';
-import { DEFAULT_PORTS, type KvStore, type MasterHandle } from '../contracts/index.js';
+import { DEFAULT_PORTS, type KvStore, type MasterElection, type MasterHandle } from '../contracts/index.js';
 import { HttpAgentClient, type AgentClient } from './agent-client.js';
 import { AgentService } from './agents.js';
 import { Cluster } from './cluster.js';
@@ -45,6 +45,8 @@ export interface MasterOptions {
   logger?: Logger;
   /** Defaults to the file store under workDir. */
   store?: KvStore;
+  /** Under ZooKeeper (ha.ts): the election's contenders, lent to the components (MasterHandle.election). */
+  election?: MasterElection;
   agentClient?: AgentClient;
   /** Bounds of the APIs (default: limitsFromEnv(), i.e. SEXTANT_MAX_* over the defaults). */
   limits?: Limits;
@@ -84,6 +86,7 @@ export class Master implements MasterHandle {
   readonly events: EventBus;
   readonly limits: Limits;
   readonly addresses: AddressBook;
+  readonly election?: MasterElection;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly opts: Required<Pick<MasterOptions, 'port' | 'marathonPort' | 'agentTimeoutMs' | 'heartbeatIntervalMs' | 'agentReleaseGraceMs' | 'hostname' | 'workDir'>>;
@@ -121,6 +124,7 @@ export class Master implements MasterHandle {
       workDir: o.workDir,
     };
     this.store = o.store ?? new FileKvStore(o.workDir);
+    if (o.election) this.election = o.election;
     this.cluster = new Cluster(this.store, this.clock);
     this.tlsOpts = o.tls;
     const client = o.agentClient ?? new HttpAgentClient(undefined, o.tls?.material);

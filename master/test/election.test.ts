@@ -1,14 +1,16 @@
 // Leader election and fencing on a real 3-server ZooKeeper ensemble: Mesos-style json.info_
 // znodes readable by Mesos-DNS's parser, failover when the leader's session closes, a stale
-// leader's writes refused (silent partition and a gone election znode), no write from both.
+// leader's writes refused (silent partition and a gone election znode), no write from both; every
+// contender lists every contender (the control plane's masters part) as they leave and rejoin.
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
-import { createLogger, createRegistry } from '../../common/index.js';
+import { createLogger, createRegistry, type Logger } from '../../common/index.js';
+import type { ElectedMaster } from '../../contracts/index.js';
 import { masterInfo, ZkElection, type ElectionView } from '../election.js';
 import { NotLeaderError, StoreUnavailableError } from '../errors.js';
 import { ZkKvStore } from '../store/zk.js';
-import { ZkSession } from '../zk/session.js';
+import { CreateMode, ZkSession } from '../zk/session.js';
 import { eventually, startEnsemble, uniqueName } from '../../test/lib/index.js';
 
 const ens = await startEnsemble(t, 3);
@@ -22,10 +24,10 @@ async function session(t: TD, connect = ens.connect, sessionTimeoutMs = 2000) {
   return s;
 }
 
-async function contender(t: TD, path: string, port: number, connect?: string, recontend?: () => boolean) {
+async function contender(t: TD, path: string, port: number, connect?: string, recontend?: () => boolean, logger: Logger = log) {
   const zk = await session(t, connect);
   const registry = createRegistry();
-  const e = new ZkElection({ session: zk, path, info: masterInfo({ id: `m${port}`, ip: '127.0.0.1', port }), log, registry, ...(recontend ? { recontend } : {}) });
+  const e = new ZkElection({ session: zk, path, info: masterInfo({ id: `m${port}`, ip: '127.0.0.1', port }), log: logger, registry, ...(recontend ? { recontend } : {}) });
   await e.start();
   t.teardown(() => e.stop());
   return { zk, e, registry };
@@ -198,4 +200,57 @@ t.test('a follower whose server goes silent (packets dropped, nothing closed) re
   const v = await until(b.e, (x) => x.elected, 20_000);
   t.equal(v.leader!.id, 'm5051', 'b leads');
   t.equal(b.e.guard(), b.e.znode, 'and writes, fenced by its own znode');
+});
+
+/** `id*` for the leader, in election order: what a contender's masters() says. */
+const names = (ms: ElectedMaster[]) => ms.map((m) => `${m.id}${m.leader ? '*' : ''}`).join(' ');
+
+/** Resolves once e lists exactly `want` (names()); rejects naming what it lists after `ms`. */
+const listing = (e: ZkElection, want: string, ms = 15_000) =>
+  names(e.masters()) === want ? Promise.resolve() : new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => (e.off('masters', on), reject(new Error(`masters() is "${names(e.masters())}", not "${want}", after ${ms} ms`))), ms);
+    const on = () => names(e.masters()) === want && (clearTimeout(timer), e.off('masters', on), resolve());
+    e.on('masters', on);
+  });
+
+t.test('every contender lists every contender: one leaves (session closed), rejoins; a malformed or unreadable znode is left out, logged once', async (t) => {
+  const path = `/${uniqueName('mesos')}`;
+  const warned: string[] = [];
+  const rec: Logger = { ...log, warn: (ev, f) => (warned.push(`${ev} ${String(f?.znode)}`), log.warn(ev, f)), child: () => rec };
+  const a = await contender(t, path, 5050, undefined, undefined, rec);
+  await until(a.e, (v) => v.elected);
+  const b = await contender(t, path, 5051, undefined, undefined, rec);
+  const c = await contender(t, path, 5052, undefined, undefined, rec);
+  const all = [a, b, c];
+  await Promise.all(all.map(({ e }) => listing(e, 'm5050* m5051 m5052')));
+  t.same(c.e.masters()[0], { id: 'm5050', ip: '127.0.0.1', port: 5050, leader: true }, 'id, ip and port from MasterInfo');
+  t.equal((await a.registry.getSingleMetric('sextant_master_election_masters')!.get()).values[0]!.value, 3);
+
+  b.zk.close(); // b's session ends: ZooKeeper deletes its znode
+  await Promise.all([a, c].map(({ e }) => listing(e, 'm5050* m5052')));
+  t.pass('the two left list two');
+
+  const b2 = await contender(t, path, 5051, undefined, undefined, rec);
+  await Promise.all([a, c, b2].map(({ e }) => listing(e, 'm5050* m5052 m5051')));
+  t.pass('b rejoined (last in line): all three list three again');
+
+  // Not MasterInfo: JSON of another shape, not JSON at all, a znode the masters may not read. Left out, each logged once.
+  const raw = await session(t);
+  const locked = new ZkSession({ connect: ens.connect, path: '/', auth: 'intruder:secret' }, { sessionTimeoutMs: 2000, connectTimeoutMs: 20_000 });
+  await locked.connect();
+  t.teardown(() => locked.close());
+  const bad = [
+    await raw.create(`${path}/json.info_`, Buffer.from('{"id":"x"}'), CreateMode.EPHEMERAL_SEQUENTIAL),
+    await raw.create(`${path}/json.info_`, Buffer.from('garbage'), CreateMode.EPHEMERAL_SEQUENTIAL),
+    await locked.create(`${path}/json.info_`, Buffer.from(JSON.stringify(masterInfo({ id: 'secret', ip: '127.0.0.1', port: 5099 }))), CreateMode.EPHEMERAL_SEQUENTIAL, locked.acl),
+  ];
+  const badLogs = () => warned.filter((w) => /^election_znode_(malformed|unreadable) /.test(w));
+  await eventually(() => badLogs().length === 9, 15_000, 50, 'each contender to log the 3 bad znodes');
+  t.same([a, c, b2].map(({ e }) => names(e.masters())), ['m5050* m5052 m5051', 'm5050* m5052 m5051', 'm5050* m5052 m5051'], 'bad znodes are not listed');
+  t.equal(warned.filter((w) => w === `election_znode_unreadable ${bad[2]}`).length, 3, 'the unreadable one is named so');
+
+  a.zk.close(); // the leader leaves: c leads; the malformed znodes are re-read by nobody
+  await Promise.all([c, b2].map(({ e }) => listing(e, 'm5052* m5051')));
+  t.ok(c.e.current.elected, 'c leads');
+  t.same(badLogs().map((w) => w.split(' ')[1]).sort(), [...bad, ...bad, ...bad].sort(), 'each bad znode logged once per contender, though the leader changed');
 });

@@ -52,6 +52,8 @@ t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the le
   t.equal(await metric(a.mesos, 'sextant_master_elected'), 1);
   t.equal(await metric(b.mesos, 'sextant_master_elected'), 0);
   t.equal(await metric(b.mesos, 'sextant_master_zk_session_connected'), 1);
+  for (const m of [a, b]) await eventually(async () => (await metric(m.mesos, 'sextant_master_election_masters')) === 2, 20_000, 100, `${m.mesos} to see 2 masters in the election`);
+  t.pass('leader and follower each see both masters in the election');
 
   // A standalone Mesos-DNS that finds the masters only through zk://.../mesos, asked with dig.
   const dnsIp = ip(5);
@@ -77,6 +79,7 @@ t.test('two masters on ZooKeeper: follower redirects and proxies; kill -9 the le
   t.same(apps, ['/one', '/two'], 'b serves the apps a stored');
   t.equal(await metric(b.mesos, 'sextant_master_elected'), 1);
   t.equal(await metric(b.mesos, 'sextant_master_leader_changes_total'), 2);
+  t.equal(await metric(b.mesos, 'sextant_master_election_masters'), 1, 'b sees itself alone in the election (a\'s znode went with its session)');
   await eventually(() => ask('leader.mesos') === ip(2), 20_000, 100, 'leader.mesos -> b');
   await eventually(() => ask('master.mesos') === ip(2), 20_000, 100, 'master.mesos -> b');
   t.pass('after the failover: leader.mesos and master.mesos are b');

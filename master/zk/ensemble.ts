@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
+import { onExit } from 'signal-exit';
 
 export const ZK_JAR = '/usr/share/java/zookeeper.jar';
 const CONF_DIR = '/etc/zookeeper/conf';
@@ -105,6 +106,8 @@ export class ZkEnsemble {
   private readonly running = new Map<number, Running>();
   private readonly java: string;
   private stopping = false;
+  /** Removes the exit hook that kills the servers if this process ends without stop(). */
+  private unhookExit: (() => void) | undefined;
 
   constructor(private readonly o: ZkEnsembleOptions) {
     const problems = zooKeeperServerProblems();
@@ -197,6 +200,8 @@ export class ZkEnsemble {
   /** SIGTERM every server (SIGKILL after graceMs) and wait for all to exit. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
+    this.unhookExit?.();
+    this.unhookExit = undefined;
     await Promise.all(
       [...this.running.values()].map(async (r) => {
         if (r.proc.exitCode !== null || r.proc.signalCode !== null) return;
@@ -241,6 +246,12 @@ export class ZkEnsemble {
 
   private launch(s: ZkServer): void {
     if (this.stopping) throw new Error('ZooKeeper ensemble is stopping');
+    // The servers run in process groups of their own: a process that exits (or is signalled)
+    // without stop() would leave them running. signal-exit runs this on exit and on a fatal
+    // signal nobody else handles (`sextant up` handles SIGINT/SIGTERM itself and calls stop()).
+    this.unhookExit ??= onExit(() => {
+      for (const r of this.running.values()) if (r.proc.exitCode === null && r.proc.signalCode === null) signalGroup(r.proc.pid!, 'SIGKILL');
+    });
     const cfg = this.configFor(s);
     const logDir = join(this.o.dir, `server${s.id}`);
     const cp = existsSync(CONF_DIR) ? `${CONF_DIR}:${ZK_JAR}` : ZK_JAR;

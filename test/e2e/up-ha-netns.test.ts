@@ -3,8 +3,10 @@
  * own network namespace on the hub bridge, the agents in theirs; the status file lists the three
  * masters (exactly one leader) and the ensemble; both agents are registered at the leader; the
  * example app runs and answers from an agent's namespace, and its name resolves there through the
- * agent's dispatcher. Secure, as `up` is by default: every master and agent serves https (the test
- * presents the status file's operator certificate). Ctrl-C (SIGINT) stops everything and removes every namespace of the run.
+ * agent's dispatcher, as do master.dcos.thisdcos.directory (all 3 masters: the control plane's
+ * masters part lists the election's contenders) and leader.dcos.thisdcos.directory. Secure, as
+ * `up` is by default: every master and agent serves https (the test presents the status file's
+ * operator certificate). Ctrl-C (SIGINT) stops everything and removes every namespace of the run.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -61,6 +63,14 @@ t.test('sextant up --masters 3 --netns: masters, ZooKeeper and agents each in th
     return names.join() === want.join();
   }, 30_000, 200, 'hello.marathon.mesos to resolve in agent 1\'s namespace').catch(() => undefined);
   t.same(names, want, 'hello.marathon.mesos resolves through the agent\'s dispatcher to the tasks\' hosts');
+
+  // The control plane's masters part lists every master of the election (#25): the dispatcher serves one record each.
+  const dig = async (name: string) => [...new Set((await sh('ip', ['netns', 'exec', c.agents[0]!.ns, 'dig', '+short', '+time=2', '+tries=2', name, 'A']).catch(() => ({ stdout: '' }))).stdout.trim().split('\n').filter(Boolean))].sort();
+  const masterIps = c.masters.map((m) => m.ip).sort();
+  let listed: string[] = [];
+  await eventually(async () => (listed = await dig('master.dcos.thisdcos.directory')).join() === masterIps.join(), 30_000, 200, 'master.dcos.thisdcos.directory to name the 3 masters').catch(() => undefined);
+  t.same(listed, masterIps, 'master.dcos.thisdcos.directory names all 3 masters in agent 1\'s namespace');
+  t.same(await dig('leader.dcos.thisdcos.directory'), [c.masters[s.masters.findIndex((m) => m.leader)]!.ip], 'leader.dcos.thisdcos.directory names the leader');
 
   // Ctrl-C: everything stops and every namespace of the run is gone.
   c.up.kill('SIGINT');
