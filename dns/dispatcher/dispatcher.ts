@@ -21,6 +21,7 @@ import { errorReply, formErr } from './replies.js';
 import { ResolvConfManager } from './resolv.js';
 import { RouteTable } from './routes.js';
 import { StaleStore } from './stale.js';
+import { StallWatch } from './stall-watch.js';
 import { DnsServer, type BoundAddress, type SharedUdp } from './server.js';
 import { UdpUpstreamClient } from './udp-client.js';
 import { mergeWorkerMetrics } from './worker-metrics.js';
@@ -51,6 +52,10 @@ export class Dispatcher implements Component {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly udp: UdpUpstreamClient;
+  private readonly stalls = new StallWatch((ms) => {
+    this.metrics.stalls.inc();
+    this.log.warn('event_loop_stalled', { ms, why: 'this process ran nothing meanwhile: queries waited (a CPU-starved machine, or a long synchronous task in the process)' });
+  });
   private readonly chain: Next;
   private server?: DnsServer;
   private resolv?: ResolvConfManager;
@@ -115,6 +120,7 @@ export class Dispatcher implements Component {
   }
 
   async start(): Promise<void> {
+    this.stalls.start();
     if (this.config.createInterface) await this.ensureInterface();
     if (this.config.zoneFile) this.setZoneRecords(loadZoneFile(this.config.zoneFile));
     this.server = new DnsServer({
@@ -145,6 +151,7 @@ export class Dispatcher implements Component {
 
   /** A worker process's start (see workers.ts): serve UDP on the parent's sockets, no listeners of its own. */
   serve(sockets: SharedUdp[]): void {
+    this.stalls.start();
     this.server = new DnsServer({ bindIps: [], udpPort: 0, tcpPort: 0, tcpIdleTimeoutMs: 0, handle: (msg, transport, done) => this.handle(msg, transport, done), log: this.log, onUdpDrop: this.udpDropped });
     this.server.adoptUdp(sockets);
   }
@@ -185,6 +192,7 @@ export class Dispatcher implements Component {
   }
 
   async stop(): Promise<void> {
+    this.stalls.stop();
     this.resolv?.stop();
     await this.workers?.stop();
     this.workers = undefined;
