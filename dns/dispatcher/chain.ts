@@ -128,12 +128,15 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
         else serveLate();
       }
       let upstream = timed;
+      /** This query is no longer upstream (back, or it never went): once. */
+      const release = (): void => {
+        if (!upstream) return;
+        upstream = false;
+        stale.back(key);
+        if (timer !== undefined) clock!.clearTimeout(timer);
+      };
       const settle: Done = (answer) => {
-        if (upstream) {
-          upstream = false;
-          stale.back(key);
-          if (timer !== undefined) clock!.clearTimeout(timer);
-        }
+        release();
         // A name that had records and now has none: an app removed, or a Mesos-DNS answering from a
         // state without it (worth a line when a lookup fails after a failover).
         if (answer && answer.length >= 12 && (answer[3]! & 0xf) === Rcode.NXDOMAIN && stale.keptRcode(key) === Rcode.NOERROR) log?.info('mesos_name_gone', { name: ctx.q.qname, qtype: ctx.q.qtype, resolvers: route.resolvers.map((e) => e.label) });
@@ -156,12 +159,7 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
       try {
         next(ctx, settle);
       } catch (err) {
-        // The query never went upstream: it must not stay counted as waiting there.
-        if (upstream) {
-          upstream = false;
-          stale.back(key);
-          if (timer !== undefined) clock!.clearTimeout(timer);
-        }
+        release(); // it never went upstream: it must not stay counted as waiting there
         throw err;
       }
     },
