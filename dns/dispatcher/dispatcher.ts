@@ -104,7 +104,11 @@ export class Dispatcher implements Component {
     this.zones = new LocalZones(config.bindIps);
     this.routes = new RouteTable({ upstream: config.upstreamResolvers, mesos: config.mesosResolvers, forwardZones: config.forwardZones });
     if (config.cache.enabled) this.cache = new AnswerCache(this.clock, config.cache.maxEntries, config.cache.maxTtl);
-    if (config.serveStale.enabled) this.stale = new StaleStore(this.clock, config.serveStale);
+    if (config.serveStale.enabled) {
+      const stale = (this.stale = new StaleStore(this.clock, config.serveStale));
+      // When kept answers start and stop going out at once (an operator's view of a failover).
+      stale.onWindow = (open, why) => this.log.info(open ? 'mesos_stale_window_opened' : 'mesos_stale_window_closed', { why, kept: stale.size });
+    }
     this.udp = new UdpUpstreamClient({ clock: this.clock, log: this.log, onDropped: (reason) => this.metrics.dropped.inc({ reason }) });
     const forwarder = new Forwarder({ udp: this.udp, health: new UpstreamHealth(this.clock), clock: this.clock, timeoutMs: config.timeoutMs, metrics: this.metrics, log: this.log });
     const handlers: Record<HandlerName, DnsHandler> = {

@@ -33,6 +33,8 @@ export class StaleStore {
   private readonly entries = new Map<string, Kept>();
   /** Clock time of the last query every upstream failed; undefined once one answered again. */
   private failedAt: number | undefined;
+  /** Told when the recheck window opens (a failure), and when a good answer closes it or it runs out. */
+  onWindow: ((open: boolean, why: 'failure' | 'answer' | 'expired') => void) | undefined;
   /** Clock time the last query of the recheck window went upstream (undefined: none is up). */
   private probeAt: number | undefined;
   /** Per question with an answer kept: its queries now upstream (a client's retry finds its first try here). */
@@ -59,7 +61,10 @@ export class StaleStore {
     if (msg.length < 12) return false;
     const rcode = msg[3]! & 0xf;
     if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) return false;
-    this.failedAt = undefined;
+    if (this.failedAt !== undefined) {
+      this.failedAt = undefined;
+      this.onWindow?.(false, 'answer');
+    }
     const w = this.waiting.get(key);
     if (w) w.since = this.clock.now();
     if ((rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) || msg[2]! & (Flag.TC >> 8)) return true;
@@ -132,7 +137,9 @@ export class StaleStore {
 
   /** Every upstream failed for a query. */
   failed(): void {
-    this.failedAt = this.clock.now();
+    const now = this.clock.now();
+    if (this.cfg.recheckMs > 0 && (this.failedAt === undefined || now - this.failedAt >= this.cfg.recheckMs)) this.onWindow?.(true, 'failure');
+    this.failedAt = now;
   }
 
   /** Within the recheck window after a failure: known names are answered stale at once. */
@@ -140,6 +147,7 @@ export class StaleStore {
     if (this.failedAt === undefined) return false;
     if (this.clock.now() - this.failedAt < this.cfg.recheckMs) return true;
     this.failedAt = undefined;
+    this.onWindow?.(false, 'expired');
     return false;
   }
 

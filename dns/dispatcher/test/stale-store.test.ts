@@ -93,3 +93,20 @@ t.test("the recheck window's probe: one at a time, another once it has been up l
   upstream[0]!(undefined);
   t.ok(stale.recheckPending(), "the first one's timeout starts it again (a failure is a failure)");
 });
+
+t.test('the recheck window is reported when it opens, when a good answer closes it and when it runs out', async (t) => {
+  const clock = new FakeClock();
+  const s = new StaleStore(clock, cfg);
+  const seen: string[] = [];
+  s.onWindow = (open, why) => seen.push(`${open ? 'open' : 'closed'}:${why}`);
+  const msg = answer(query('a.mesos', 1), ['10.0.0.1']);
+  s.answered('k', msg);
+  s.failed();
+  s.failed();
+  s.answered('k', msg);
+  s.answered('k', msg);
+  s.failed();
+  clock.advance(cfg.recheckMs);
+  t.notOk(s.recheckPending());
+  t.same(seen, ['open:failure', 'closed:answer', 'open:failure', 'closed:expired'], 'each change once');
+});
