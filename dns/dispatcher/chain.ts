@@ -10,7 +10,7 @@ import type { Route } from './routes.js';
 import type { LocalZones } from './zones.js';
 import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
-import type { Query } from './wire.js';
+import { Rcode, type Query } from './wire.js';
 
 export interface QueryContext {
   raw: Buffer;
@@ -74,8 +74,9 @@ export function cacheHandler(cache: AnswerCache | undefined, metrics: Dispatcher
 /**
  * Serve-stale for the routes that have it (`.mesos`): a good upstream answer is kept; a failed one
  * (every upstream failed: SERVFAIL, REFUSED) is replaced by the kept answer when there is one. In the
- * recheck window after a failure a kept answer goes out at once, and the query goes upstream only
- * when no other is (to refresh the store and notice recovery), outside the client's answer.
+ * recheck window after a failure (or a client response timer that fired) a kept answer goes out at
+ * once, and the query goes upstream only when no other is, or the last has been up longer than the
+ * client response timer (to refresh the store and notice recovery), outside the client's answer.
  */
 export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherMetrics, log?: Logger, clock?: Clock): DnsHandler {
   return {
@@ -90,28 +91,55 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
       if (kept) {
         metrics.staleAnswers.inc({ why: 'recheck' });
         done(kept);
-        if (stale.probing) return;
-        stale.probing = true;
-        return next(ctx, (answer) => {
-          stale.probing = false;
-          if (!answer || !stale.answered(key, answer)) stale.failed();
-        });
+        if (!stale.startProbe()) return;
+        try {
+          return next(ctx, (answer) => {
+            stale.probeBack();
+            if (!answer || !stale.answered(key, answer)) stale.failed();
+          });
+        } catch (err) {
+          stale.probeBack(); // it never went upstream: the next query of the window probes
+          throw err;
+        }
       }
       // RFC 8767's client response timer: with an answer kept, a slow upstream (a master just
       // killed whose ICMP refusals the kernel rate-limits is silent) does not keep the client
-      // waiting past its own retry; the query goes on and its answer refreshes the store.
+      // waiting past its own retry; the query goes on and its answer refreshes the store. The timer
+      // runs from when the question first went upstream unanswered (a stub's retry is a new query),
+      // and once it fires the recheck window starts: the next queries for kept names are answered
+      // at once while one at a time goes on upstream.
       let late = false;
-      const timer = clock && stale.clientTimeoutMs > 0 && stale.has(key)
-        ? clock.setTimeout(() => {
-            const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
-            if (!old) return;
-            late = true;
-            metrics.staleAnswers.inc({ why: 'slow_upstream' });
-            done(old);
-          }, stale.clientTimeoutMs)
-        : undefined;
-      next(ctx, (answer) => {
+      let timer: unknown;
+      const timed = clock !== undefined && stale.clientTimeoutMs > 0 && stale.has(key);
+      if (timed) {
+        const since = stale.wait(key);
+        const serveLate = (): void => {
+          timer = undefined;
+          const old = stale.serve(key, ctx.raw, ctx.q.questionEnd, ctx.limit);
+          if (!old) return;
+          late = true;
+          stale.failed();
+          metrics.staleAnswers.inc({ why: 'slow_upstream' });
+          log?.info('mesos_upstream_slow_stale_answer', { name: ctx.q.qname, qtype: ctx.q.qtype, waited_ms: clock.now() - since, resolvers: route.resolvers.map((e) => e.label) });
+          done(old);
+        };
+        const wait = since + stale.clientTimeoutMs - clock.now();
+        if (wait > 0) timer = clock.setTimeout(serveLate, wait);
+        else serveLate();
+      }
+      let upstream = timed;
+      /** This query is no longer upstream (back, or it never went): once. */
+      const release = (): void => {
+        if (!upstream) return;
+        upstream = false;
+        stale.back(key);
         if (timer !== undefined) clock!.clearTimeout(timer);
+      };
+      const settle: Done = (answer) => {
+        release();
+        // A name that had records and now has none: an app removed, or a Mesos-DNS answering from a
+        // state without it (worth a line when a lookup fails after a failover).
+        if (answer && answer.length >= 12 && (answer[3]! & 0xf) === Rcode.NXDOMAIN && stale.keptRcode(key) === Rcode.NOERROR) log?.info('mesos_name_gone', { name: ctx.q.qname, qtype: ctx.q.qtype, resolvers: route.resolvers.map((e) => e.label) });
         if (late) {
           if (!answer || !stale.answered(key, answer)) stale.failed();
           return;
@@ -126,7 +154,14 @@ export function staleHandler(stale: StaleStore | undefined, metrics: DispatcherM
         }
         metrics.staleAnswers.inc({ why: 'upstream_failed' });
         done(old);
-      });
+      };
+      if (!timed) return next(ctx, settle);
+      try {
+        next(ctx, settle);
+      } catch (err) {
+        release(); // it never went upstream: it must not stay counted as waiting there
+        throw err;
+      }
     },
   };
 }
@@ -135,6 +170,6 @@ export function forwardHandler(forwarder: Forwarder): DnsHandler {
   return {
     name: 'forward',
     handle: (ctx, next, done) =>
-      ctx.route.kind === 'forward' ? forwarder.forward(ctx.raw, ctx.q, ctx.route.resolvers, ctx.transport, ctx.route.zone, ctx.started, done) : next(ctx, done),
+      ctx.route.kind === 'forward' ? forwarder.forward(ctx.raw, ctx.q, ctx.route.resolvers, ctx.transport, ctx.route.zone, ctx.started, done, ctx.route.leaderFirst) : next(ctx, done),
   };
 }

@@ -118,7 +118,7 @@ function serveStale(f: Fields): ServeStaleConfig {
     ttl: c.number('ttl', { default: 30 }, { integer: true, min: 0, max: 86400 }),
     maxEntries: c.number('max_entries', { default: 10000 }, { integer: true, min: 1 }),
     recheckMs: c.number('recheck', { default: 30000 }, { integer: true, min: 0 }),
-    clientTimeoutMs: c.number('client_timeout', { default: 1800 }, { integer: true, min: 0 }),
+    clientTimeoutMs: c.number('client_timeout', { default: 800 }, { integer: true, min: 0 }),
   };
   c.rejectUnknown();
   return out;

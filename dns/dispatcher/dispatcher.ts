@@ -21,6 +21,7 @@ import { errorReply, formErr } from './replies.js';
 import { ResolvConfManager } from './resolv.js';
 import { RouteTable } from './routes.js';
 import { StaleStore } from './stale.js';
+import { StallWatch } from './stall-watch.js';
 import { DnsServer, type BoundAddress, type SharedUdp } from './server.js';
 import { UdpUpstreamClient } from './udp-client.js';
 import { mergeWorkerMetrics } from './worker-metrics.js';
@@ -51,6 +52,10 @@ export class Dispatcher implements Component {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly udp: UdpUpstreamClient;
+  private readonly stalls = new StallWatch((ms) => {
+    this.metrics.stalls.inc();
+    this.log.warn('event_loop_stalled', { ms, why: 'this process ran nothing meanwhile: queries waited (a CPU-starved machine, or a long synchronous task in the process)' });
+  });
   private readonly chain: Next;
   private server?: DnsServer;
   private resolv?: ResolvConfManager;
@@ -66,6 +71,8 @@ export class Dispatcher implements Component {
   private mesos: Endpoint[];
   private mesosListed: Endpoint[];
   private mesosLeaderIp: string | undefined;
+  /** The elected master's resolver (first in `mesos`), when one is followed. */
+  private mesosLeader: Endpoint | undefined;
   private workers?: WorkerPool;
   /** Settles when every worker has acknowledged the latest zones and resolvers. */
   private workerSync: Promise<void> = Promise.resolve();
@@ -97,7 +104,11 @@ export class Dispatcher implements Component {
     this.zones = new LocalZones(config.bindIps);
     this.routes = new RouteTable({ upstream: config.upstreamResolvers, mesos: config.mesosResolvers, forwardZones: config.forwardZones });
     if (config.cache.enabled) this.cache = new AnswerCache(this.clock, config.cache.maxEntries, config.cache.maxTtl);
-    if (config.serveStale.enabled) this.stale = new StaleStore(this.clock, config.serveStale);
+    if (config.serveStale.enabled) {
+      const stale = (this.stale = new StaleStore(this.clock, config.serveStale));
+      // When kept answers start and stop going out at once (an operator's view of a failover).
+      stale.onWindow = (open, why) => this.log.info(open ? 'mesos_stale_window_opened' : 'mesos_stale_window_closed', { why, kept: stale.size });
+    }
     this.udp = new UdpUpstreamClient({ clock: this.clock, log: this.log, onDropped: (reason) => this.metrics.dropped.inc({ reason }) });
     const forwarder = new Forwarder({ udp: this.udp, health: new UpstreamHealth(this.clock), clock: this.clock, timeoutMs: config.timeoutMs, metrics: this.metrics, log: this.log });
     const handlers: Record<HandlerName, DnsHandler> = {
@@ -113,6 +124,7 @@ export class Dispatcher implements Component {
   }
 
   async start(): Promise<void> {
+    this.stalls.start();
     if (this.config.createInterface) await this.ensureInterface();
     if (this.config.zoneFile) this.setZoneRecords(loadZoneFile(this.config.zoneFile));
     this.server = new DnsServer({
@@ -143,6 +155,7 @@ export class Dispatcher implements Component {
 
   /** A worker process's start (see workers.ts): serve UDP on the parent's sockets, no listeners of its own. */
   serve(sockets: SharedUdp[]): void {
+    this.stalls.start();
     this.server = new DnsServer({ bindIps: [], udpPort: 0, tcpPort: 0, tcpIdleTimeoutMs: 0, handle: (msg, transport, done) => this.handle(msg, transport, done), log: this.log, onUdpDrop: this.udpDropped });
     this.server.adoptUdp(sockets);
   }
@@ -161,7 +174,7 @@ export class Dispatcher implements Component {
     const pool = new WorkerPool({
       count: this.config.workers - 1,
       sockets: server.udpSockets(),
-      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.workerZones, zonesVersion: this.zonesVersion, mesos: this.mesos }),
+      state: () => ({ config: toWire({ ...this.config, bindIps: this.bindIps }), zones: this.workerZones, zonesVersion: this.zonesVersion, mesos: this.mesos, mesosLeader: this.mesosLeaderIp }),
       log: this.log,
     });
     this.workers = pool; // zone changes during the start go through the pool, which resends them to a starting child
@@ -183,6 +196,7 @@ export class Dispatcher implements Component {
   }
 
   async stop(): Promise<void> {
+    this.stalls.stop();
     this.resolv?.stop();
     await this.workers?.stop();
     this.workers = undefined;
@@ -228,17 +242,31 @@ export class Dispatcher implements Component {
     this.applyMesosResolvers();
   }
 
+  /** A worker process: the parent's resolvers (its elected master's first) and the master it follows. */
+  setMesosFromParent(resolvers: Endpoint[], leaderIp: string | undefined): void {
+    this.mesosListed = resolvers;
+    this.mesosLeaderIp = leaderIp;
+    this.applyMesosResolvers();
+  }
+
+  /**
+   * The elected master's Mesos-DNS goes first and is always among those asked (only the leader's
+   * answers `.mesos` names; the failures a new leader collected while it was a follower with
+   * nothing on its port must not rank it last), the listed ones after it.
+   */
   private applyMesosResolvers(): void {
     const listed = this.mesosListed;
     const ip = this.mesosLeaderIp;
     const port = listed[0]?.port ?? MESOS_DNS_PORT;
-    const resolvers = ip && !listed.some((e) => e.host === ip && e.port === port) ? [...listed, endpoint(ip, port)] : listed;
+    const leader = ip ? (listed.find((e) => e.host === ip && e.port === port) ?? endpoint(ip, port)) : undefined;
+    const resolvers = leader ? [leader, ...listed.filter((e) => e !== leader)] : listed;
     const labels = resolvers.map((e) => e.label);
-    if (labels.join() === this.mesos.map((e) => e.label).join()) return;
-    this.log.info('mesos_resolvers_changed', { from: this.mesos.map((e) => e.label), to: labels });
-    this.routes.setMesosResolvers(resolvers);
+    if (labels.join() === this.mesos.map((e) => e.label).join() && leader?.label === this.mesosLeader?.label) return;
+    this.log.info('mesos_resolvers_changed', { from: this.mesos.map((e) => e.label), to: labels, leader: leader?.label });
+    this.routes.setMesosResolvers(resolvers, leader !== undefined);
     this.mesos = resolvers;
-    this.toWorkers({ t: 'mesos', mesos: resolvers });
+    this.mesosLeader = leader;
+    this.toWorkers({ t: 'mesos', mesos: resolvers, leader: ip });
   }
 
   /** A SnapshotConsumer for the control plane: `zones` feeds the local zones, `masters` the Mesos-DNS resolvers. */

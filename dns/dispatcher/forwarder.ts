@@ -39,9 +39,10 @@ export class Forwarder {
    * Ask the chosen upstreams; `done` gets the answer once. `started` is the query's arrival
    * (performance.now()). With 3 or more resolvers, 2 are asked first and each early failure
    * (refused, unreachable, an error rcode) brings in the next one, while time is left.
+   * `leaderFirst`: the first resolver is always among the 2 (the elected master's Mesos-DNS).
    */
-  forward(raw: Buffer, q: Query, resolvers: Endpoint[], transport: Transport, zone: string, started: number, done: Done): void {
-    const ranked = this.opts.health.order(resolvers);
+  forward(raw: Buffer, q: Query, resolvers: Endpoint[], transport: Transport, zone: string, started: number, done: Done, leaderFirst = false): void {
+    const ranked = this.opts.health.order(resolvers, leaderFirst);
     if (!ranked.length) {
       this.opts.metrics.forwarderFailures.inc({ zone });
       return done(errorReply(raw, q, Rcode.SERVFAIL));

@@ -39,11 +39,13 @@ export class UpstreamHealth {
   /**
    * Every resolver, best first: the ones `pick` would ask lead, the rest follow in rank order (the
    * forwarder falls back on them when those fail early). Fewer than 3: as given (all are asked).
+   * `pinFirst`: the first resolver stays first (the elected master's Mesos-DNS), the others are ranked.
    */
-  order(resolvers: Endpoint[]): Endpoint[] {
+  order(resolvers: Endpoint[], pinFirst = false): Endpoint[] {
     if (resolvers.length < 3) return resolvers;
-    const ranked = resolvers.map((e) => ({ e, f: this.recentFailures(e), r: this.random() }));
+    const from = pinFirst ? 1 : 0;
+    const ranked = resolvers.slice(from).map((e) => ({ e, f: this.recentFailures(e), r: this.random() }));
     ranked.sort((a, b) => a.f - b.f || a.r - b.r);
-    return ranked.map((x) => x.e);
+    return pinFirst ? [resolvers[0]!, ...ranked.map((x) => x.e)] : ranked.map((x) => x.e);
   }
 }

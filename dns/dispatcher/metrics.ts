@@ -60,6 +60,11 @@ export function dispatcherMetrics(r: Registry, sources?: GaugeSources) {
       labelNames: ['why'],
       registers,
     }),
+    stalls: new prom.Counter({
+      name: 'sextant_dispatcher_event_loop_stalls_total',
+      help: "Times this process's event loop stood still 1 s or more (no query read or answered meanwhile)",
+      registers,
+    }),
     staleEntries: new prom.Gauge({
       name: 'sextant_dispatcher_stale_entries',
       help: 'Mesos-DNS answers kept for serve-stale',

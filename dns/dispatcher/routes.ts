@@ -18,6 +18,8 @@ export type Route =
       cacheable: boolean;
       /** Mesos-DNS answers: kept and served stale when every Mesos-DNS upstream fails (stale.ts). */
       serveStale?: boolean;
+      /** The first resolver is the elected master's: always asked first, whatever its failures (health.ts). */
+      leaderFirst?: boolean;
     };
 
 export class RouteTable {
@@ -45,10 +47,12 @@ export class RouteTable {
     }
   }
 
-  /** Replace the resolvers of the `mesos` route (the master list changed). */
-  setMesosResolvers(resolvers: Endpoint[]): void {
+  /** Replace the resolvers of the `mesos` route (the master list changed); `leaderFirst`: the first is the elected master's. */
+  setMesosResolvers(resolvers: Endpoint[], leaderFirst = false): void {
     const r = this.bySuffix.get('mesos');
-    if (r?.kind === 'forward') r.resolvers = resolvers;
+    if (r?.kind !== 'forward') return;
+    r.resolvers = resolvers;
+    r.leaderFirst = leaderFirst;
   }
 
   zones(): string[] {

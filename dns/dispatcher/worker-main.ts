@@ -33,7 +33,7 @@ async function onMessage(m: ToWorker, handle: dgram.Socket | undefined): Promise
         dispatcher = new Dispatcher(fromWire(m.config), { registry: createRegistry(), log });
         dispatcher.setZoneRecords(m.zones);
         [zones, zonesVersion] = [m.zones, m.zonesVersion ?? -1];
-        dispatcher.setMesosResolvers(m.mesos);
+        dispatcher.setMesosFromParent(m.mesos, m.mesosLeader);
         break;
       }
       case 'udp':
@@ -56,7 +56,7 @@ async function onMessage(m: ToWorker, handle: dgram.Socket | undefined): Promise
         break;
       }
       case 'mesos':
-        need().setMesosResolvers(m.mesos);
+        need().setMesosFromParent(m.mesos, m.leader);
         break;
       case 'metrics':
         return void reply({ t: 'ack', seq: m.seq, metrics: await need().registry.getMetricsAsJSON() });

@@ -31,6 +31,8 @@ export interface WorkerState {
   /** Counts the parent's zone lists: a delta names the one it applies to (none: the child takes only whole lists). */
   zonesVersion?: number;
   mesos: Endpoint[];
+  /** The elected master the parent follows (its resolver is first in `mesos`). */
+  mesosLeader?: string;
 }
 
 /** A zones update for the children: the whole list, or the change from the list they hold. */
@@ -42,7 +44,7 @@ export type ToWorker =
   | { t: 'udp'; seq: number; native?: { ip: string; fd: number } }
   | { t: 'serve'; seq: number }
   | ({ seq: number } & ZonesMessage)
-  | { t: 'mesos'; seq: number; mesos: Endpoint[] }
+  | { t: 'mesos'; seq: number; mesos: Endpoint[]; leader?: string }
   | { t: 'metrics'; seq: number };
 
 export type FromWorker = { t: 'ack'; seq: number; metrics?: unknown[]; error?: string };
@@ -137,7 +139,7 @@ export class WorkerPool extends EventEmitter {
    * Send to every ready child and wait for their acknowledgements (a child that dies meanwhile
    * restarts from state()). A child that fails a zones delta is sent the whole list from state().
    */
-  async broadcast(msg: ZonesMessage | { t: 'mesos'; mesos: Endpoint[] }): Promise<void> {
+  async broadcast(msg: ZonesMessage | { t: 'mesos'; mesos: Endpoint[]; leader?: string | undefined }): Promise<void> {
     this.generation++;
     await Promise.all(
       [...this.workers.values()]
@@ -207,8 +209,8 @@ export class WorkerPool extends EventEmitter {
       // Updates broadcast while this child was starting did not reach it: send the state again.
       while (gen !== this.generation) {
         gen = this.generation;
-        const { zones, zonesVersion, mesos } = this.opts.state();
-        for (const m of [{ t: 'zones' as const, zones, version: zonesVersion }, { t: 'mesos' as const, mesos }]) {
+        const { zones, zonesVersion, mesos, mesosLeader } = this.opts.state();
+        for (const m of [{ t: 'zones' as const, zones, version: zonesVersion }, { t: 'mesos' as const, mesos, leader: mesosLeader }]) {
           const r = await w.ask({ ...m, seq: ++this.seq }, this.timeoutMs);
           if (!r || r.error) throw fail(m.t, r);
         }

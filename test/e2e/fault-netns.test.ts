@@ -21,7 +21,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestJson as plainRequest } from '../../common/http.js';
@@ -314,20 +314,25 @@ t.test('HA fault suite: 20 leader kills and a leader partition under churn; DNS 
   // --- the data plane never blinked
   probe.kill('SIGTERM');
   await probe.exited;
+  // SEXTANT_FAULT_LOGS=<dir>: keep the run's logs there (the work dir goes at teardown), to study a green run too.
+  if (process.env.SEXTANT_FAULT_LOGS) cpSync(join(c.workDir, 'logs'), process.env.SEXTANT_FAULT_LOGS, { recursive: true });
   const lines = probe.output().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { failure?: string; summary?: Record<string, number> });
   const summary = lines.find((l) => l.summary)?.summary;
   t.ok(summary, 'the probe printed its summary');
   t.ok((summary?.lookups ?? 0) > 0 && (summary?.connects ?? 0) > 0, `the probe ran throughout: ${JSON.stringify(summary)}`);
   const failed = lines.filter((l) => l.failure) as { failure: string; at?: string }[];
-  if (failed.length) {
-    // The agent's API answers inside its namespace (as dns-stale-netns reads it), with the operator's certificate.
-    const st = c.status();
-    const metrics = async () => {
-      const api = st.agents[0]?.api;
-      if (!api || !st.ca || !st.cli_cert || !st.cli_key) throw new Error("the status file names no API or certificate for agent 1");
-      return execFileSync('ip', ['netns', 'exec', a1.ns, 'curl', '-sS', '-m', '5', '--cacert', st.ca, '--cert', st.cli_cert, '--key', st.cli_key, `${api}/metrics`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    };
-    t.comment(`data-plane failures: what agent 1 and the masters logged around them, and agent 1's dispatcher counters:\n${await dataPlaneDiagnostics(c, failed, metrics)}`);
+  // The agent's API answers inside its namespace (as dns-stale-netns reads it), with the operator's certificate.
+  const st = c.status();
+  const metrics = async () => {
+    const api = st.agents[0]?.api;
+    if (!api || !st.ca || !st.cli_cert || !st.cli_key) throw new Error("the status file names no API or certificate for agent 1");
+    return execFileSync('ip', ['netns', 'exec', a1.ns, 'curl', '-sS', '-m', '5', '--cacert', st.ca, '--cert', st.cli_cert, '--key', st.cli_key, `${api}/metrics`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  };
+  if (failed.length) t.comment(`data-plane failures: what agent 1 and the masters logged around them, and agent 1's dispatcher counters:\n${await dataPlaneDiagnostics(c, failed, metrics)}`);
+  else {
+    // How the lookups got through the faults: answers served stale and why, upstream failures.
+    const text = await metrics().catch((e: Error) => `(agent /metrics failed: ${e.message})`);
+    t.comment(`agent 1's dispatcher: ${text.split('\n').filter((l) => /^sextant_dispatcher_(stale_answers_total|forwarder_failures_total)\{/.test(l)).join('; ') || '(no stale answers, no forwarder failures)'}`);
   }
   t.same(failed.slice(0, 20), [], 'no failed lookup of hello.marathon.mesos and no failed connection to its VIP');
 });

@@ -2,10 +2,12 @@
 // network namespace: in a bounded loop it resolves NAME through the agent's dispatcher (DNS
 // server IP:53) and makes an HTTP request to the VIP (VIPNAME, resolved once the same way, port
 // 80). Every failure is one JSON line on stdout at once; on SIGTERM, MAX_S seconds or
-// MAX_N rounds it prints {"summary": ...} and exits 0.
+// MAX_N rounds it prints {"summary": ...} and exits 0. A failed lookup says how long it took and the
+// longest this process's own event loop stood still meanwhile (a starved client times out too).
 // Usage: node fault-probe.mjs DNS_IP NAME VIPNAME MAX_S MAX_N
 import dns from 'node:dns';
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const [server, name, vipName, maxS = '1200', maxN = '100000'] = process.argv.slice(2);
 if (!server || !name || !vipName) {
@@ -42,15 +44,19 @@ if (!vip) {
   process.exit(0);
 }
 out({ ready: { vip } });
+const loop = monitorEventLoopDelay({ resolution: 20 });
+loop.enable();
 for (let n = 0; !stopping && n < Number(maxN) && Date.now() < end; n++) {
   const t = new Date().toISOString();
   counts.lookups++;
+  const t0 = performance.now();
+  loop.reset();
   try {
     const a = await resolver.resolve4(name);
     if (!a.length) throw new Error('no A records');
   } catch (e) {
     counts.lookupFailures++;
-    out({ failure: 'lookup', name, at: t, error: e.message });
+    out({ failure: 'lookup', name, at: t, error: e.message, ms: Math.round(performance.now() - t0), probeLoopMaxMs: Math.round(loop.max / 1e6) });
   }
   counts.connects++;
   try {

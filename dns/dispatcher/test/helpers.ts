@@ -154,8 +154,10 @@ export async function scripted(
   t: T,
   ip: string,
   reply: (q: Buffer, transport: 'udp' | 'tcp', peer: { port: number; address: string }) => Buffer | undefined | Promise<Buffer | undefined>,
+  /** The port (default: a free one). */
+  at?: number,
 ): Promise<Scripted> {
-  const port = await freePort(ip);
+  const port = at ?? (await freePort(ip));
   const received: Buffer[] = [];
   const udp = dgram.createSocket('udp4');
   udp.on('message', async (m, r) => {
@@ -228,4 +230,21 @@ export async function metric(d: Dispatcher, name: string, labels: Record<string,
   const m = await d.registry.getSingleMetric(name)?.get();
   if (!m) return 0;
   return m.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
+}
+
+/**
+ * A stub resolver's exchange as Node's resolver (c-ares 1.34) makes it with a server that has been
+ * answering fast: each try gets about 1 s (c-ares's adaptive timeout, on Node's 1 s timer), each
+ * try is sent from a new socket with the same ID, and an answer to an earlier try is lost (its
+ * socket is closed). Rejects when no try got an answer.
+ */
+export async function stubAsk(host: string, port: number, msg: Buffer, tries = 2, tryMs = 1000): Promise<Buffer> {
+  for (let i = 0; i < tries; i++) {
+    try {
+      return await udpAsk(host, port, msg, tryMs);
+    } catch {
+      /* the next try, from a new socket */
+    }
+  }
+  throw new Error(`no answer from ${host}:${port} in ${tries} tries of ${tryMs} ms`);
 }

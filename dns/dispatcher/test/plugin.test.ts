@@ -83,7 +83,7 @@ t.test('the elected master the agent follows is asked for .mesos besides the lis
   t.equal(rcode(await udpAsk(ip(1), port, query('hello.marathon.mesos', 1))), 2, 'its Mesos-DNS is down and nothing is kept: SERVFAIL (what the fault suite saw)');
 
   for (const fn of listeners) fn([`${leader}:5050`]);
-  t.same(labels(), [`${listed}:${up.port}`, `${leader}:${up.port}`], 'the elected master added, on the Mesos-DNS port of the list');
+  t.same(labels(), [`${leader}:${up.port}`, `${listed}:${up.port}`], 'the elected master added first, on the Mesos-DNS port of the list');
   const r = await udpAsk(ip(1), port, query('hello.marathon.mesos', 1));
   t.equal(rcode(r), 0, 'answered by the elected master');
   t.same(addresses(r), ['10.9.9.9']);

@@ -119,3 +119,19 @@ t.test('zones changed while a worker starts reach it before it serves', async (t
   await pool.start();
   t.equal(digBlocked(ip(1), sock.address().port, name), '11.3.3.2', 'the worker answers with the zones set during its start');
 });
+
+t.test("worker processes ask the elected master's Mesos-DNS first too", async (t) => {
+  // The leader is a dnsmasq; the two other masters' ports are bound in this process, which dig
+  // blocks: they never answer. A worker that ranked them first would wait its whole timeout.
+  const ip = loopbackBlock();
+  const port = await startDnsmasq(t, ip(2), { addresses: { 'marathon.mesos': '10.9.9.9' } });
+  for (const k of [3, 4]) {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((res) => s.bind(port, ip(k), () => res()));
+    t.teardown(() => s.close());
+  }
+  const { d, udp } = await startDispatcher(t, ip(1), { mesos_resolvers: [3, 4, 2].map((k) => `${ip(k)}:${port}`), workers: 2 });
+  d.setMesosLeader(ip(2));
+  await d.synced();
+  for (let i = 0; i < 6; i++) t.equal(digBlocked(ip(1), udp, `n${i}.marathon.mesos`), '10.9.9.9', `query ${i + 1}: the leader's answer, from the worker`);
+});
