@@ -20,16 +20,20 @@ interface Addon {
 
 let addon: Addon | null | undefined;
 
+/** The native module, loaded once (null when it is not built). */
+function native(): Addon | null {
+  if (addon === undefined) addon = loadNative<Addon>('malloctrim') ?? null;
+  return addon;
+}
+
 /** malloc_trim(0) now: whether memory went back; undefined when the native module is not built. */
 export function mallocTrim(): boolean | undefined {
-  if (addon === undefined) addon = loadNative<Addon>('malloctrim') ?? null;
-  return addon ? addon.trim() : undefined;
+  return native()?.trim();
 }
 
 /** malloc_trim(0) on a thread of libuv's pool; undefined when the native module is not built. */
 export function mallocTrimAsync(): Promise<boolean> | undefined {
-  if (addon === undefined) addon = loadNative<Addon>('malloctrim') ?? null;
-  return addon ? addon.trimAsync() : undefined;
+  return native()?.trimAsync();
 }
 
 /**
