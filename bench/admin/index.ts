@@ -102,7 +102,7 @@ async function wrk(url: string, conns: number, token?: string, seconds = SECONDS
  * (`keepalive 64`, HTTP/1.1, `Connection ""`, a fixed Host), buffering (nginx's default on the hot
  * routes of both) and worker connections as front-conf.ts writes them; no access log, no `Forwarded`.
  */
-function nginxConf(dir: string, workers: number, port: number, mesos: number, marathon: number, cert: string, key: string): string {
+export function nginxConf(dir: string, workers: number, port: number, mesos: number, marathon: number, cert: string, key: string): string {
   const tmp = path.join(dir, `tmp${workers}`);
   fs.mkdirSync(tmp, { recursive: true });
   const loc = (p: string, up: string, upPort: number) => `location /${p}/ { proxy_pass http://${up}/; proxy_set_header Host ${HOST}:${upPort}; proxy_set_header Connection ""; proxy_connect_timeout 5s; proxy_read_timeout 30000ms; proxy_send_timeout 30000ms; }`;
