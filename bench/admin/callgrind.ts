@@ -10,7 +10,9 @@
  * `Authorization`): CG_WARMUP requests (300), counters zeroed (`callgrind_control -z`), CG_REQUESTS (1500)
  * counted, dumped (`callgrind_control -d`); the result is the dump's total Ir over the requests.
  * CG_PATHS: comma-separated paths (default `/mesos/master/state,/marathon/v2/apps`). CG_KEEP=1 keeps the
- * dumps and configs (printed) for callgrind_annotate.
+ * dumps and configs (printed) for callgrind_annotate. CG_EDIT: a module whose default export
+ * `(who, conf, lua) => [conf, lua]` rewrites the config (and the front's Lua) before nginx starts, for
+ * trying a change before building it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -52,38 +54,44 @@ async function listening(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port} after 30 s`);
 }
 
-/** `count` requests one after another on one TLS connection; each response read to its end (Content-Length or chunked). */
-async function requests(port: number, req: string, count: number): Promise<void> {
+/** One TLS connection; `send(req, count)` sends `count` requests one after another, each response read to its end (Content-Length or chunked). */
+async function connection(port: number): Promise<{ send: (req: string, count: number) => Promise<void>; close: () => void }> {
   const s = tls.connect({ host: HOST, port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
   await new Promise<void>((r, j) => (s.once('secureConnect', () => r()), s.once('error', j)));
   let buf = Buffer.alloc(0);
-  let done = 0;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${done}/${count} responses in 600 s`)), 600_000);
-    s.on('error', reject);
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const h = buf.indexOf('\r\n\r\n');
-        if (h < 0) return;
-        const head = buf.subarray(0, h).toString('latin1');
-        if (!head.startsWith('HTTP/1.1 200')) return reject(new Error(`not 200: ${head}`));
-        const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        let end: number;
-        if (cl) end = h + 4 + Number(cl[1]);
-        else {
-          const z = buf.indexOf('\r\n0\r\n\r\n', h);
-          if (z < 0) return;
-          end = z + 7;
+  let on: (() => void) | undefined;
+  let failed: Error | undefined;
+  s.on('error', (e) => ((failed = e), on?.()));
+  s.on('data', (d: Buffer) => ((buf = Buffer.concat([buf, d])), on?.()));
+  const send = (req: string, count: number) =>
+    new Promise<void>((resolve, reject) => {
+      let done = 0;
+      const timer = setTimeout(() => reject(new Error(`${done}/${count} responses in 600 s`)), 600_000);
+      const fail = (e: Error) => ((on = undefined), clearTimeout(timer), reject(e));
+      on = () => {
+        if (failed) return fail(failed);
+        for (;;) {
+          const h = buf.indexOf('\r\n\r\n');
+          if (h < 0) return;
+          const head = buf.subarray(0, h).toString('latin1');
+          if (!head.startsWith('HTTP/1.1 200')) return fail(new Error(`not 200: ${head}`));
+          const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+          let end: number;
+          if (cl) end = h + 4 + Number(cl[1]);
+          else {
+            const z = buf.indexOf('\r\n0\r\n\r\n', h);
+            if (z < 0) return;
+            end = z + 7;
+          }
+          if (buf.length < end) return;
+          buf = buf.subarray(end);
+          if (++done === count) return (on = undefined), clearTimeout(timer), resolve();
+          s.write(req);
         }
-        if (buf.length < end) return;
-        buf = buf.subarray(end);
-        if (++done === count) return clearTimeout(timer), s.end(), resolve();
-        s.write(req);
-      }
+      };
+      s.write(req);
     });
-    s.write(req);
-  });
+  return { send, close: () => s.end() };
 }
 
 async function callgrindTotal(pid: number, cmd: 'z' | 'd'): Promise<void> {
@@ -92,6 +100,7 @@ async function callgrindTotal(pid: number, cmd: 'z' | 'd'): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const edit = process.env.CG_EDIT ? ((await import(path.resolve(process.env.CG_EDIT))) as { default: (who: string, conf: string, lua: string) => [string, string] }).default : undefined;
   const which = process.argv.slice(2).length ? process.argv.slice(2) : ['front', 'plain'];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-cg-'));
   const procs: ChildProcess[] = [];
@@ -124,6 +133,12 @@ async function main(): Promise<void> {
         conf = frontConf({ dir: d, listen: up(port), cert: leaf.cert, key: leaf.key, workers: 1, socket, check: 'lua', marathon: up(marathon), mesos: up(mesos), mesosDns: up(8123), upstreamTimeoutMs: 30_000, accessLog: path.join(d, 'access.log'), luaFile, maxHeaderBytes: 16384 })
           .replace('master_process on;', 'master_process off;');
       }
+      if (edit) {
+        const luaFile = path.join(d, 'front.lua');
+        const [c2, l2] = edit(who, conf, who === 'plain' ? '' : fs.readFileSync(luaFile, 'utf8'));
+        conf = c2;
+        if (who !== 'plain') fs.writeFileSync(luaFile, l2);
+      }
       const confFile = path.join(d, 'nginx.conf');
       fs.writeFileSync(confFile, conf);
       const out = path.join(d, 'callgrind.out');
@@ -134,10 +149,12 @@ async function main(): Promise<void> {
       await listening(port);
       for (const p of PATHS) {
         const req = `GET ${p} HTTP/1.1\r\nHost: ${HOST}:${port}\r\nAuthorization: token=${token}\r\n\r\n`;
-        await requests(port, req, WARMUP);
+        const c = await connection(port);
+        await c.send(req, WARMUP);
         await callgrindTotal(ng.pid!, 'z');
-        await requests(port, req, N);
+        await c.send(req, N);
         await callgrindTotal(ng.pid!, 'd');
+        c.close();
         const dumps = fs.readdirSync(d).filter((f) => f.startsWith('callgrind.out.')).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
         const last = path.join(d, dumps.at(-1)!);
         const total = Number(/^totals:\s+(\d+)/m.exec(fs.readFileSync(last, 'utf8'))?.[1]);
