@@ -16,7 +16,8 @@
  * each new one (reporting its running tasks), and its control-plane client moves to the new leader.
  */
 import { limitYoungGeneration } from './heap.js';
-import { startMallocTrim } from './malloc.js';
+import { limitMallocArenas, startMallocTrim } from './malloc.js';
+import { scheduleFilePageDrop } from './file-pages.js';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { hostname as osHostname, tmpdir } from 'node:os';
@@ -122,10 +123,14 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
     process.stdout.write(USAGE);
     return 0;
   }
-  // Before any VIP is programmed: the young generation stays small (agent/heap.ts), and the free
-  // memory malloc holds goes back to the kernel every 10 s (agent/malloc.ts).
+  // Before any VIP is programmed: one malloc arena for every thread from now on, the young
+  // generation stays small (agent/heap.ts), the free memory malloc holds goes back to the kernel
+  // every 10 s (agent/malloc.ts), and the file pages only the start used are unmapped once the
+  // agent is up (agent/file-pages.ts).
+  limitMallocArenas();
   limitYoungGeneration();
   startMallocTrim();
+  scheduleFilePageDrop();
   let o: AgentCliOptions;
   try {
     o = parseAgentArgs(argv);

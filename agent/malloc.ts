@@ -16,6 +16,7 @@ export const TRIM_INTERVAL_MS = 10_000;
 interface Addon {
   trim(): boolean;
   trimAsync(): Promise<boolean>;
+  arenaMax(n: number): boolean;
 }
 
 let addon: Addon | null | undefined;
@@ -24,6 +25,25 @@ let addon: Addon | null | undefined;
 function native(): Addon | null {
   if (addon === undefined) addon = loadNative<Addon>('malloctrim') ?? null;
   return addon;
+}
+
+/**
+ * At most `SEXTANT_AGENT_MALLOC_ARENAS` (default 1) malloc arenas from now on: glibc gives a thread
+ * that finds the arenas busy an arena of its own (up to 8 per core), each a 64 MiB reservation whose
+ * freed pieces stay resident between trims; in the agent V8's compile and GC threads and libuv's
+ * pool made 3-4 of them, 13-19 MiB resident at 10,000 VIPs (docs/benchmarks/l4lb.md, session 21).
+ * With one, every thread allocates from the main heap (glibc's per-thread cache keeps most
+ * allocations off its lock). A thread that already has an arena keeps it, so the agent calls this
+ * first thing. `0` leaves glibc's default (or `MALLOC_ARENA_MAX` from the environment, which glibc
+ * reads at start and which takes precedence: then nothing is done). Returns the cap set, or
+ * undefined when none was (no native module, no glibc, `0`, or `MALLOC_ARENA_MAX` set).
+ */
+export function limitMallocArenas(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.SEXTANT_AGENT_MALLOC_ARENAS ?? '1';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new Error(`SEXTANT_AGENT_MALLOC_ARENAS='${raw}': an integer from 0 (glibc's default) to 64`);
+  if (n === 0 || env.MALLOC_ARENA_MAX !== undefined) return undefined;
+  return native()?.arenaMax(n) ? n : undefined;
 }
 
 /** malloc_trim(0) now: whether memory went back; undefined when the native module is not built. */

@@ -5,11 +5,15 @@
  * (a trim after much was freed takes milliseconds, which the event loop then does not wait for) and
  * returns a Promise of the same. malloc_trim takes each arena's lock, as malloc does: it is safe
  * beside the main thread's allocations. Without glibc (musl) both do nothing and answer false.
+ * `arenaMax(n)` caps malloc's arenas; `dropFilePages(start, end)` unmaps clean file pages from this
+ * process (agent/malloc.ts, agent/file-pages.ts).
  */
 #define SX_MODULE "malloctrim"
 #include <node_api.h>
 #include "napi_util.h"
 #include <stdlib.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -69,10 +73,56 @@ static napi_value js_trim_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/*
+ * arenaMax(n): mallopt(M_ARENA_MAX, n): at most n malloc arenas from now on (a thread that already
+ * has its own keeps it). Returns whether glibc took it (false without glibc).
+ */
+static napi_value js_arena_max(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    napi_throw_type_error(env, NULL, SX_MODULE ": arenaMax(n) wants an integer n >= 1");
+    return NULL;
+  }
+  int r = 0;
+#ifdef __GLIBC__
+  r = mallopt(M_ARENA_MAX, n);
+#endif
+  napi_value out;
+  CHECK(napi_get_boolean(env, r != 0, &out));
+  return out;
+}
+
+/*
+ * dropFilePages(start, end): madvise(MADV_DONTNEED) over [start, end), page-aligned addresses of a
+ * read-only mapping of a file (the caller checks that in /proc/self/smaps, with no anonymous (copied)
+ * page in it): this process's page-table entries go, the pages stay in the page cache, and a page
+ * touched again is mapped again from there (a minor fault). Returns whether madvise succeeded.
+ */
+static napi_value js_drop_file_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double a = 0, b = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_double(env, argv[0], &a) != napi_ok || napi_get_value_double(env, argv[1], &b) != napi_ok || a < 0 || b <= a ||
+      (uint64_t)a % 4096 != 0 || (uint64_t)b % 4096 != 0) {
+    napi_throw_type_error(env, NULL, SX_MODULE ": dropFilePages(start, end) wants page-aligned addresses, start < end");
+    return NULL;
+  }
+  int r = madvise((void *)(uintptr_t)a, (size_t)(b - a), MADV_DONTNEED);
+  napi_value out;
+  CHECK(napi_get_boolean(env, r == 0, &out));
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       METHOD("trim", js_trim),
       METHOD("trimAsync", js_trim_async),
+      METHOD("arenaMax", js_arena_max),
+      METHOD("dropFilePages", js_drop_file_pages),
   };
   return export_methods(env, exports, props, sizeof props / sizeof props[0]);
 }

@@ -1,0 +1,85 @@
+/**
+ * agent/malloc.ts `limitMallocArenas` and agent/file-pages.ts (issue #26): the settings are applied
+ * (in fresh Node processes) and their inputs are checked. No memory threshold: only that a worker
+ * thread gets no arena of its own under the cap and gets one without it, and that the dropped
+ * pages are no longer mapped right after the call.
+ */
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+import { spawnTracked } from '../../test/lib/proc.js';
+import { limitMallocArenas } from '../malloc.js';
+import { droppable, fileMappings } from '../file-pages.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+async function child<T>(t: Test, name: string, args: string[] = []): Promise<T> {
+  const p = spawnTracked(t, process.execPath, ['--import', 'tsx', fixture(name), ...args]);
+  const code = await p.exited;
+  t.equal(code, 0, `${name} exited 0`);
+  const line = p.output().split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`${name} printed no result: ${p.output().slice(-500)}`);
+  return JSON.parse(line) as T;
+}
+
+t.test('SEXTANT_AGENT_MALLOC_ARENAS: default 1, 0 leaves glibc alone, MALLOC_ARENA_MAX wins, bad values are refused', async (t) => {
+  t.equal(limitMallocArenas({}), 1, 'the default cap is set (native module built, glibc)');
+  t.equal(limitMallocArenas({ SEXTANT_AGENT_MALLOC_ARENAS: '0' }), undefined, '0: nothing set');
+  t.equal(limitMallocArenas({ MALLOC_ARENA_MAX: '4' }), undefined, 'glibc already read MALLOC_ARENA_MAX: nothing set');
+  for (const bad of ['x', '-1', '1.5', '65']) t.throws(() => limitMallocArenas({ SEXTANT_AGENT_MALLOC_ARENAS: bad }), /SEXTANT_AGENT_MALLOC_ARENAS='.*': an integer/, `'${bad}' refused`);
+});
+
+t.test('with the cap, threads started afterwards get no malloc arena of their own; without it, they do', async (t) => {
+  const none = await child<{ before: number; after: number }>(t, 'arena-child.ts', ['none']);
+  const limit = await child<{ limit: number | null; before: number; after: number }>(t, 'arena-child.ts', ['limit']);
+  t.ok(none.after > none.before, `without the cap 4 worker threads made arenas: ${none.before} -> ${none.after}`);
+  t.equal(limit.limit, 1, 'the cap was set');
+  t.equal(limit.after, limit.before, `with the cap, none: ${limit.before} -> ${limit.after}`);
+});
+
+t.test('dropFilePages unmaps the clean pages of the node binary; the process goes on using what it needs', async (t) => {
+  const r = await child<{ before: number; dropped: number; after: number; again: number; result: number }>(t, 'file-pages-child.ts');
+  t.ok(r.dropped > 0, `${r.dropped} kB were mapped in the mappings dropped`);
+  t.ok(r.after < r.before, `the node binary mapped ${r.before} kB before, ${r.after} kB right after`);
+  t.ok(r.result > 0, 'work after the drop ran (its code mapped again on use)');
+});
+
+const SMAPS = `00400000-00b6f000 r--p 00000000 fe:00 260689                             /usr/bin/node
+Rss:                6904 kB
+Anonymous:             0 kB
+0563a000-0563e000 r--p 05239000 fe:00 260689                             /usr/bin/node
+Rss:                  16 kB
+Anonymous:            16 kB
+0563e000-0565d000 rw-p 0523d000 fe:00 260689                             /usr/bin/node
+Rss:                 124 kB
+Anonymous:           104 kB
+7f0000000000-7f0000021000 rw-p 00000000 00:00 0
+Rss:                 132 kB
+Anonymous:           132 kB
+7f0000100000-7f0000200000 r-xp 00000000 fe:00 1                          /usr/lib/libc.so.6
+Rss:                 900 kB
+Anonymous:             0 kB
+7f0000300000-7f0000301000 r--s 00000000 fe:00 2                          /dev/shm/x
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000400000-7f0000401000 r-xp 00000000 fe:00 3                          /tmp/gone (deleted)
+Rss:                   4 kB
+Anonymous:             0 kB
+`;
+
+t.test('only private read-only file mappings with no copied page are droppable', async (t) => {
+  const maps = fileMappings(SMAPS);
+  t.same(
+    maps.map((m) => [m.path, m.perms, m.rssKb, m.anonymousKb]),
+    [
+      ['/usr/bin/node', 'r--p', 6904, 0],
+      ['/usr/bin/node', 'r--p', 16, 16],
+      ['/usr/bin/node', 'rw-p', 124, 104],
+      ['/usr/lib/libc.so.6', 'r-xp', 900, 0],
+      ['/dev/shm/x', 'r--s', 4, 0],
+      ['/tmp/gone (deleted)', 'r-xp', 4, 0],
+    ],
+    'file mappings only, with their Rss and Anonymous kB',
+  );
+  t.same(maps.filter(droppable).map((m) => `${m.path} ${m.perms}`), ['/usr/bin/node r--p', '/usr/lib/libc.so.6 r-xp'], 'not the relocated read-only part, not writable, not shared, not a deleted file');
+});
