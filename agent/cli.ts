@@ -16,7 +16,8 @@
  * each new one (reporting its running tasks), and its control-plane client moves to the new leader.
  */
 import { limitYoungGeneration } from './heap.js';
-import { startMallocTrim } from './malloc.js';
+import { capMallocArenas, startMallocTrim } from './malloc.js';
+import { realpathSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { hostname as osHostname, tmpdir } from 'node:os';
@@ -117,13 +118,25 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   };
 }
 
+/** Whether this process is the `sextant agent` command (not a test or bench calling `main` in its own process). */
+function isAgentCommand(): boolean {
+  try {
+    return process.argv[2] === 'agent' && /[\\/]cli[\\/]sextant\.js$/.test(realpathSync(process.argv[1] ?? ''));
+  } catch {
+    return false;
+  }
+}
+
 export async function main(argv: string[], services: ServiceBuilders<AgentHandle> = () => []): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
-  // Before any VIP is programmed: the young generation stays small (agent/heap.ts), and the free
-  // memory malloc holds goes back to the kernel every 10 s (agent/malloc.ts).
+  // Before any VIP is programmed: one malloc arena for every thread (the `sextant agent` command
+  // re-executes itself once for it, before anything else: agent/malloc.ts), the young
+  // generation stays small (agent/heap.ts), the free memory malloc holds goes back to the kernel
+  // every 10 s (agent/malloc.ts).
+  capMallocArenas(process.env, { exec: isAgentCommand() });
   limitYoungGeneration();
   startMallocTrim();
   let o: AgentCliOptions;

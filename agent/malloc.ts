@@ -16,6 +16,8 @@ export const TRIM_INTERVAL_MS = 10_000;
 interface Addon {
   trim(): boolean;
   trimAsync(): Promise<boolean>;
+  arenaMax(n: number): boolean;
+  exec(path: string, argv: string[], env: string[]): never;
 }
 
 let addon: Addon | null | undefined;
@@ -24,6 +26,51 @@ let addon: Addon | null | undefined;
 function native(): Addon | null {
   if (addon === undefined) addon = loadNative<Addon>('malloctrim') ?? null;
   return addon;
+}
+
+/** Set in the environment of the agent's re-executed image (with MALLOC_ARENA_MAX): it is the one with the cap. */
+const EXEC_MARK = 'SEXTANT_AGENT_ARENAS_EXEC';
+
+/**
+ * How many malloc arenas the agent's threads share: `SEXTANT_AGENT_MALLOC_ARENAS`, default 1; `0`
+ * leaves glibc's default (8 per core). glibc gives every thread that allocates an arena of its own
+ * while there are fewer than that, each a 64 MiB reservation whose freed pieces stay resident between
+ * trims; V8's compile and garbage-collection threads and libuv's pool made 4-5 of them in the agent,
+ * 9 MiB resident with no VIP and 13-19 MiB at 10,000 VIPs (docs/benchmarks/l4lb.md, session 21).
+ * With one, every thread allocates from the main heap (glibc's per-thread cache keeps most
+ * allocations off its lock). Those threads take their arena during Node's own start, before any
+ * JavaScript runs, and keep it: `mallopt(M_ARENA_MAX)` from the agent's main stops only later ones.
+ * So the `sextant agent` command (`exec: true`) replaces its image once, at its start, with the same
+ * command and `MALLOC_ARENA_MAX` in the environment, which glibc reads before the first thread
+ * (execve: same PID, same descriptors, no second process; about 0.1 s more at start); the
+ * re-executed agent removes the variable and its mark from its environment, so what it starts does
+ * not inherit them. `MALLOC_ARENA_MAX` set by whoever started the agent is left as it is. Returns
+ * what was done: `exec` (this image has the cap), `env` (the operator's MALLOC_ARENA_MAX),
+ * `mallopt` (only for arenas from now on: the exec failed or was not asked for), or undefined (off,
+ * no native module or no glibc).
+ */
+export function capMallocArenas(env: NodeJS.ProcessEnv = process.env, opts: { exec?: boolean } = {}): 'exec' | 'env' | 'mallopt' | undefined {
+  const raw = env.SEXTANT_AGENT_MALLOC_ARENAS ?? '1';
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 0 || n > 64) throw new Error(`SEXTANT_AGENT_MALLOC_ARENAS='${raw}': an integer from 0 (glibc's default) to 64`);
+  if (env[EXEC_MARK] === '1') {
+    delete env[EXEC_MARK];
+    delete env.MALLOC_ARENA_MAX;
+    return 'exec';
+  }
+  if (n === 0) return undefined;
+  if (env.MALLOC_ARENA_MAX !== undefined) return 'env';
+  const addon = native();
+  if (!addon) return undefined;
+  if (opts.exec) {
+    const vars = Object.entries({ ...env, MALLOC_ARENA_MAX: String(n), [EXEC_MARK]: '1' }).map(([k, v]) => `${k}=${v ?? ''}`);
+    try {
+      addon.exec(process.execPath, [process.argv0, ...process.execArgv, ...process.argv.slice(1)], vars);
+    } catch {
+      /* execve failed: cap what is left below */
+    }
+  }
+  return addon.arenaMax(n) ? 'mallopt' : undefined;
 }
 
 /** malloc_trim(0) now: whether memory went back; undefined when the native module is not built. */

@@ -12,7 +12,7 @@
  * saying it wrote the kernel, the master's version -> the agent's ACK, and the agent's CPU (every
  * thread, schedstat) over the change minus its idle rate.
  */
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { median } from '../lib/stats.js';
@@ -73,9 +73,24 @@ async function heapSnapshot(c: AgentCluster): Promise<void> {
   }, 300_000, 1000, 'the heap snapshot written');
 }
 
+/**
+ * `SEXTANT_BENCH_AGENT_SMAPS=DIR`: a copy of the measured agent's /proc/PID/smaps and status at each
+ * row, `NN-smaps` and `NN-status` (where its RSS is, mapping by mapping; reading them changes nothing).
+ */
+const smapsDir = process.env.SEXTANT_BENCH_AGENT_SMAPS;
+let smapsRow = 0;
+
+function copySmaps(pid: number): void {
+  if (!smapsDir) return;
+  mkdirSync(smapsDir, { recursive: true });
+  const n = String(smapsRow++).padStart(2, '0');
+  for (const f of ['smaps', 'status']) writeFileSync(join(smapsDir, `${n}-${f}`), readFileSync(`/proc/${pid}/${f}`));
+}
+
 async function memRow(c: AgentCluster, stage: string, snapshot = false): Promise<string> {
   const h = await heapOf(c);
   const m = procMemory(c.agentPid);
+  copySmaps(c.agentPid);
   if (snapshot) await heapSnapshot(c);
   return `| ${stage} | ${m.rss.toFixed(1)} | ${m.hwm.toFixed(1)} | ${m.anon.toFixed(1)} / ${m.file.toFixed(1)} | ${mib(h.used)} / ${mib(h.total)} (young ${mib(h.young)}) | ${mib(h.external)} |`;
 }
