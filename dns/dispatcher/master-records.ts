@@ -54,8 +54,12 @@ export class MasterRecords {
   private zones: readonly ZoneInput[] = [];
   private fields: string[] = [];
   private keys: string[] = [];
-  /** Each held object and how many times the zones have it. */
-  private multiplicity = new Map<object, number>();
+  /**
+   * Each held object and how many times the zones have it: a weak table (an object that is held is
+   * alive anyway, and one no longer held is deleted), half the size of a Map of the same 10,000
+   * objects (issue #26).
+   */
+  private multiplicity = new WeakMap<object, number>();
   /** How many of the zones have each key; `repeats`: how many keys more than one has. */
   private counts = new Map<string, number>();
   private repeats = 0;
@@ -145,7 +149,7 @@ export class MasterRecords {
 
   private reset(zones: readonly ZoneInput[]): void {
     this.counts = new Map();
-    this.multiplicity = new Map();
+    this.multiplicity = new WeakMap();
     this.repeats = 0;
     const keys = zones.map(keyOf);
     const fields = zones.flatMap((r) => [r.name, r.type, r.data]);
