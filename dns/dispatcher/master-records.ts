@@ -6,7 +6,11 @@
  * object at the next position, with the fields it had), the count of each key follows the records
  * added and removed, and while no key of the zones repeats, the merge is the zones list and the
  * masters' records it does not have, with no lookup per record. A record changed in place since the
- * last merge counts as removed and added.
+ * last merge counts as removed and added. While the keys are in strictly increasing order (the
+ * control plane's `zones` part is sorted by key and has each once) no key repeats and no count per
+ * key is kept: a master's key is found by binary search, and only the keys beside a record added
+ * are compared; the counts are built the first time the order breaks (a zone file, a name not in
+ * lowercase) and kept until a merge from scratch.
  */
 import type { MasterEntry } from '../../contracts/index.js';
 import type { ZoneInput } from './workers.js';
@@ -60,8 +64,12 @@ export class MasterRecords {
    * objects (issue #26).
    */
   private multiplicity = new WeakMap<object, number>();
-  /** How many of the zones have each key; `repeats`: how many keys more than one has. */
-  private counts = new Map<string, number>();
+  /**
+   * How many of the zones have each key, or undefined while `keys` strictly increase (then every
+   * key is there once: a map of 10,000 keys less, 0.46 MB; issue #26); `repeats`: how many keys
+   * more than one has.
+   */
+  private counts: Map<string, number> | undefined;
   private repeats = 0;
   private masters?: readonly MasterEntry[];
   private extra: [string, ZoneInput][] = [];
@@ -76,7 +84,7 @@ export class MasterRecords {
     const out = zones.slice();
     const seen = new Set<string>();
     for (const [k, r] of this.extra) {
-      if (this.counts.has(k) || seen.has(k)) continue;
+      if (this.hasKey(k) || seen.has(k)) continue;
       seen.add(k);
       out.push(r);
     }
@@ -111,7 +119,7 @@ export class MasterRecords {
   private follow(zones: readonly ZoneInput[], removed: number[], added: number[]): void {
     const prev = this.zones;
     for (const j of removed) {
-      this.count(this.keys[j]!, -1);
+      if (this.counts) this.count(this.keys[j]!, -1);
       const m = this.multiplicity.get(prev[j]!)! - 1;
       if (m > 0) this.multiplicity.set(prev[j]!, m);
       else this.multiplicity.delete(prev[j]!);
@@ -129,7 +137,7 @@ export class MasterRecords {
         fields[3 * k] = r.name;
         fields[3 * k + 1] = r.type;
         fields[3 * k + 2] = r.data;
-        this.count(keys[k], 1);
+        if (this.counts) this.count(keys[k], 1);
         this.multiplicity.set(r, (this.multiplicity.get(r) ?? 0) + 1);
         a++;
         continue;
@@ -144,16 +152,22 @@ export class MasterRecords {
       fields[3 * k + 2] = this.fields[3 * p + 2]!;
       p++;
     }
+    // Kept keys were in order and stay so without the removed ones: only an added key's neighbours can break it.
+    if (!this.counts && added.some((k) => (k > 0 && keys[k - 1]! >= keys[k]!) || (k + 1 < keys.length && keys[k]! >= keys[k + 1]!))) this.countAll(keys);
     this.hold(zones, keys, fields);
   }
 
   private reset(zones: readonly ZoneInput[]): void {
-    this.counts = new Map();
+    this.counts = undefined;
     this.multiplicity = new WeakMap();
     this.repeats = 0;
     const keys = zones.map(keyOf);
     const fields = zones.flatMap((r) => [r.name, r.type, r.data]);
-    for (const k of keys) this.count(k, 1);
+    for (let k = 1; k < keys.length; k++) {
+      if (keys[k - 1]! < keys[k]!) continue;
+      this.countAll(keys);
+      break;
+    }
     for (const r of zones) this.multiplicity.set(r, (this.multiplicity.get(r) ?? 0) + 1);
     this.hold(zones, keys, fields);
   }
@@ -164,11 +178,33 @@ export class MasterRecords {
     this.fields = fields;
   }
 
+  /** The count of every key of `keys` (the order broke: keys may repeat from now on). */
+  private countAll(keys: readonly string[]): void {
+    this.counts = new Map();
+    this.repeats = 0;
+    for (const k of keys) this.count(k, 1);
+  }
+
+  /** Whether a zone has the key `k`. */
+  private hasKey(k: string): boolean {
+    if (this.counts) return this.counts.has(k);
+    const keys = this.keys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return keys[lo] === k;
+  }
+
   private count(k: string, by: number): void {
-    const n = (this.counts.get(k) ?? 0) + by;
+    const counts = this.counts!;
+    const n = (counts.get(k) ?? 0) + by;
     if (by > 0 && n === 2) this.repeats++;
     if (by < 0 && n === 1) this.repeats--;
-    if (n > 0) this.counts.set(k, n);
-    else this.counts.delete(k);
+    if (n > 0) counts.set(k, n);
+    else counts.delete(k);
   }
 }

@@ -104,6 +104,33 @@ t.test('an update of one name among 10,000 rebuilds that name only; removed name
   t.equal(z.recordCounts().get('thisdcos.directory'), 10_001, 'the record count follows');
 });
 
+t.test('a name with records of its own and names below it: losing its own records leaves it empty (NODATA), losing those below too removes it', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const rcodeOf = (name: string) => {
+    const raw = query(name, A);
+    return z.answer(raw, parseQuery(raw), 512)[3]! & 0x0f;
+  };
+  const parent = rec('svc.marathon.l4lb.thisdcos.directory', '11.0.0.1');
+  const child = rec('a.svc.marathon.l4lb.thisdcos.directory', '11.0.0.2');
+  const other = rec('other.marathon.l4lb.thisdcos.directory', '11.0.0.3');
+  z.set([parent, child, other]);
+  t.same(ask(z, parent.name), ['11.0.0.1'], 'the parent answers its own record');
+  z.set([child, other]);
+  t.equal(rcodeOf(parent.name), 0, 'its own record gone, a name below it: NOERROR');
+  t.same(ask(z, parent.name), [], 'with no record (NODATA)');
+  t.same(ask(z, child.name), ['11.0.0.2'], 'the name below it still answers');
+  z.set([parent, child, other]);
+  t.same(ask(z, parent.name), ['11.0.0.1'], 'its record back: answered again');
+  z.set([other]);
+  t.equal(rcodeOf(parent.name), 3, 'both gone at once: NXDOMAIN');
+  t.equal(rcodeOf(child.name), 3, 'the name below it too');
+  z.set([child, other]);
+  t.equal(rcodeOf(parent.name), 0, 'a name below it comes back: the parent exists again (NODATA)');
+  z.set([other]);
+  t.equal(rcodeOf(parent.name), 3, 'and goes with it');
+  t.equal(rcodeOf('marathon.l4lb.thisdcos.directory'), 0, 'a parent with a name left stays');
+});
+
 t.test('records kept in a new order answer in the new order (every name rebuilt)', async (t) => {
   const z = new LocalZones(['127.0.0.1']);
   const a = rec('rr.marathon.l4lb.thisdcos.directory', '11.0.0.1');
