@@ -201,6 +201,31 @@ t.test('a record object changed in place after set cannot leave a stale answer: 
   t.same(ask(z, 'b.marathon.l4lb.thisdcos.directory'), ['11.0.0.3'], 'fixed in place and set again: served');
 });
 
+t.test('records whose parse differs from their fields (a name in capitals, a CNAME target with its dot) are checked against the fields they were parsed from', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const CNAME = 5;
+  const targetOf = (name: string): string | undefined => {
+    const raw = query(name, CNAME);
+    const out = z.answer(raw, parseQuery(raw), 512);
+    return (out[7]! ? 'answered' : undefined) && out.subarray(12).toString('latin1').replace(/[^a-z.-]+/g, '.');
+  };
+  const upper = rec('Up.Marathon.l4lb.thisdcos.directory', '11.0.0.1');
+  const alias: ZoneRecord = { key: 'alias.marathon.l4lb.thisdcos.directory/CNAME/one.example.', name: 'alias.marathon.l4lb.thisdcos.directory', type: 'CNAME', data: 'one.example.' };
+  z.set([upper, alias]);
+  t.same(ask(z, 'up.marathon.l4lb.thisdcos.directory'), ['11.0.0.1'], 'the name in capitals answers in lowercase');
+  t.match(targetOf(alias.name), /one\.example/, 'the CNAME answers its target');
+  t.equal(z.set([upper, alias])?.added.length, 0, 'set again unchanged: nothing added');
+  upper.data = '11.0.0.2';
+  alias.data = 'two.example.';
+  const delta = z.set([upper, alias]);
+  t.same(delta, { removed: [0, 1], added: [[0, upper], [1, alias]], size: 2 }, 'both changed in place: removed and added');
+  t.same(ask(z, 'up.marathon.l4lb.thisdcos.directory'), ['11.0.0.2'], 'the new data is served');
+  t.match(targetOf(alias.name), /two\.example/, 'the new target is served');
+  upper.name = 'UP.marathon.l4lb.thisdcos.directory';
+  t.same(z.set([upper, alias]), { removed: [0], added: [[0, upper]], size: 2 }, 'a change of case only is a change of the fields too');
+  t.same(ask(z, 'up.marathon.l4lb.thisdcos.directory'), ['11.0.0.2'], 'and the name still answers');
+});
+
 t.test('incremental sets answer, count and report changes as a set from scratch does (random changes, fixed seed)', async (t) => {
   const random = seededRandom(26);
   const zones = ['thisdcos.directory', 'spartan'];
