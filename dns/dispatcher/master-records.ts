@@ -7,10 +7,10 @@
  * added and removed, and while no key of the zones repeats, the merge is the zones list and the
  * masters' records it does not have, with no lookup per record. A record changed in place since the
  * last merge counts as removed and added. While the keys are in strictly increasing order (the
- * control plane's `zones` part is sorted by key and has each once) no key repeats and no count per
- * key is kept: a master's key is found by binary search, and only the keys beside a record added
- * are compared; the counts are built the first time the order breaks (a zone file, a name not in
- * lowercase) and kept until a merge from scratch.
+ * control plane's `zones` part is sorted by key and has each once) no key repeats and nothing is
+ * kept per key or per object: the lists are walked in key order and a master's key is found by
+ * binary search; the tables are built when the order breaks (a zone file, a name not in lowercase)
+ * and kept until a merge from scratch.
  */
 import type { MasterEntry } from '../../contracts/index.js';
 import type { ZoneInput } from './workers.js';
@@ -53,48 +53,95 @@ export function withMasterRecords(zones: readonly ZoneInput[], masters: readonly
   return dedup([...zones, ...masterRecords(masters)]);
 }
 
+/** Keys that may repeat (the zones' keys were not in strictly increasing order): a count per key and per object. */
+interface Loose {
+  /** How many of the zones have each key; `repeats`: how many keys more than one has. */
+  counts: Map<string, number>;
+  repeats: number;
+  /** Each held object and how many times the zones have it (a weak table: a held object is alive anyway). */
+  multiplicity: WeakMap<object, number>;
+}
+
 export class MasterRecords {
   /** The zones of the last merge, and each one's name, type and data (3 per record) and key as they were. */
   private zones: readonly ZoneInput[] = [];
   private fields: string[] = [];
   private keys: string[] = [];
   /**
-   * Each held object and how many times the zones have it: a weak table (an object that is held is
-   * alive anyway, and one no longer held is deleted), half the size of a Map of the same 10,000
-   * objects (issue #26).
+   * Undefined while the keys strictly increase (the control plane's zones, sorted by key): then
+   * every key is there once, a new list is walked beside the last one by key (a record not at the
+   * next position has its key made and compared) and a master's key is found by binary search, with
+   * no table per key or per object (two tables of 10,000 entries less, 0.7 MB; issue #26). Set when
+   * the order breaks (a zone file, a name not in lowercase), until a merge from scratch.
    */
-  private multiplicity = new WeakMap<object, number>();
-  /**
-   * How many of the zones have each key, or undefined while `keys` strictly increase (then every
-   * key is there once: a map of 10,000 keys less, 0.46 MB; issue #26); `repeats`: how many keys
-   * more than one has.
-   */
-  private counts: Map<string, number> | undefined;
-  private repeats = 0;
+  private loose: Loose | undefined;
   private masters?: readonly MasterEntry[];
   private extra: [string, ZoneInput][] = [];
 
   merge(zones: readonly ZoneInput[], masters: readonly MasterEntry[]): ZoneInput[] {
     if (masters !== this.masters) [this.masters, this.extra] = [masters, masterRecords(masters).map((r) => [keyOf(r), r])];
-    const d = this.diff(zones);
+    const d = this.loose ? this.diffLoose(zones, this.loose) : this.diffSorted(zones);
     if (d) this.follow(zones, d.removed, d.added);
     else this.reset(zones);
-    if (this.repeats > 0) return dedup([...zones, ...this.extra.map(([, r]) => r)]);
+    if (this.loose && this.loose.repeats > 0) return dedup([...zones, ...this.extra.map(([, r]) => r)]);
     // The zones are unique: each master record goes after them unless its key is there already.
-    const out = zones.slice();
+    const add: ZoneInput[] = [];
     const seen = new Set<string>();
     for (const [k, r] of this.extra) {
       if (this.hasKey(k) || seen.has(k)) continue;
       seen.add(k);
-      out.push(r);
+      add.push(r);
     }
-    return out;
+    return zones.concat(add); // exactly as long as it is (a copy grown by push has room for half as many more)
   }
 
-  /** Old positions removed and new positions added, or undefined when a kept record moved. */
-  private diff(zones: readonly ZoneInput[]): { removed: number[]; added: number[] } | undefined {
-    const prev = this.zones;
+  /** A kept record whose fields are not those it had (changed in place). */
+  private changed(r: ZoneInput, j: number): boolean {
     const f = this.fields;
+    return r.name !== f[3 * j] || r.type !== f[3 * j + 1] || r.data !== f[3 * j + 2];
+  }
+
+  /**
+   * With the last zones' keys strictly increasing: old positions removed and new positions added,
+   * walking both lists in key order, or undefined when the new keys do not strictly increase.
+   */
+  private diffSorted(zones: readonly ZoneInput[]): { removed: number[]; added: number[] } | undefined {
+    const prev = this.zones;
+    const pk = this.keys;
+    const removed: number[] = [];
+    const added: number[] = [];
+    let last: string | undefined;
+    let i = 0;
+    let j = 0;
+    while (i < zones.length) {
+      const r = zones[i]!;
+      let k: string;
+      if (j < prev.length && r === prev[j]) {
+        if (this.changed(r, j)) {
+          removed.push(j);
+          added.push(i);
+          k = keyOf(r);
+        } else k = pk[j]!;
+        i++;
+        j++;
+      } else {
+        k = keyOf(r);
+        // Old records with a smaller key are gone (the new keys increase: none comes later), up to
+        // this very object (kept: the next turn takes it); one with the same key is replaced by it.
+        while (j < prev.length && prev[j] !== r && pk[j]! <= k) removed.push(j++);
+        if (prev[j] === r) continue;
+        added.push(i++);
+      }
+      if (last !== undefined && !(last < k)) return undefined;
+      last = k;
+    }
+    while (j < prev.length) removed.push(j++);
+    return { removed, added };
+  }
+
+  /** Keys may repeat: old positions removed and new positions added, or undefined when a kept record moved. */
+  private diffLoose(zones: readonly ZoneInput[], loose: Loose): { removed: number[]; added: number[] } | undefined {
+    const prev = this.zones;
     const removed: number[] = [];
     const added: number[] = [];
     let i = 0;
@@ -102,13 +149,13 @@ export class MasterRecords {
     while (i < zones.length) {
       const r = zones[i]!;
       if (j < prev.length && r === prev[j]) {
-        if (r.name !== f[3 * j] || r.type !== f[3 * j + 1] || r.data !== f[3 * j + 2]) {
+        if (this.changed(r, j)) {
           removed.push(j);
           added.push(i);
         }
         i++;
         j++;
-      } else if (!this.multiplicity.has(r)) added.push(i++);
+      } else if (!loose.multiplicity.has(r)) added.push(i++);
       else if (j === prev.length) return undefined;
       else removed.push(j++);
     }
@@ -118,11 +165,14 @@ export class MasterRecords {
 
   private follow(zones: readonly ZoneInput[], removed: number[], added: number[]): void {
     const prev = this.zones;
-    for (const j of removed) {
-      if (this.counts) this.count(this.keys[j]!, -1);
-      const m = this.multiplicity.get(prev[j]!)! - 1;
-      if (m > 0) this.multiplicity.set(prev[j]!, m);
-      else this.multiplicity.delete(prev[j]!);
+    const loose = this.loose;
+    if (loose) {
+      for (const j of removed) {
+        this.count(loose, this.keys[j]!, -1);
+        const m = loose.multiplicity.get(prev[j]!)! - 1;
+        if (m > 0) loose.multiplicity.set(prev[j]!, m);
+        else loose.multiplicity.delete(prev[j]!);
+      }
     }
     const keys = new Array<string>(zones.length);
     const fields = new Array<string>(3 * zones.length);
@@ -137,8 +187,10 @@ export class MasterRecords {
         fields[3 * k] = r.name;
         fields[3 * k + 1] = r.type;
         fields[3 * k + 2] = r.data;
-        if (this.counts) this.count(keys[k], 1);
-        this.multiplicity.set(r, (this.multiplicity.get(r) ?? 0) + 1);
+        if (loose) {
+          this.count(loose, keys[k], 1);
+          loose.multiplicity.set(r, (loose.multiplicity.get(r) ?? 0) + 1);
+        }
         a++;
         continue;
       }
@@ -152,23 +204,21 @@ export class MasterRecords {
       fields[3 * k + 2] = this.fields[3 * p + 2]!;
       p++;
     }
-    // Kept keys were in order and stay so without the removed ones: only an added key's neighbours can break it.
-    if (!this.counts && added.some((k) => (k > 0 && keys[k - 1]! >= keys[k]!) || (k + 1 < keys.length && keys[k]! >= keys[k + 1]!))) this.countAll(keys);
     this.hold(zones, keys, fields);
   }
 
   private reset(zones: readonly ZoneInput[]): void {
-    this.counts = undefined;
-    this.multiplicity = new WeakMap();
-    this.repeats = 0;
     const keys = zones.map(keyOf);
     const fields = zones.flatMap((r) => [r.name, r.type, r.data]);
+    this.loose = undefined;
     for (let k = 1; k < keys.length; k++) {
       if (keys[k - 1]! < keys[k]!) continue;
-      this.countAll(keys);
+      const loose: Loose = { counts: new Map(), repeats: 0, multiplicity: new WeakMap() };
+      for (const key of keys) this.count(loose, key, 1);
+      for (const r of zones) loose.multiplicity.set(r, (loose.multiplicity.get(r) ?? 0) + 1);
+      this.loose = loose;
       break;
     }
-    for (const r of zones) this.multiplicity.set(r, (this.multiplicity.get(r) ?? 0) + 1);
     this.hold(zones, keys, fields);
   }
 
@@ -178,16 +228,9 @@ export class MasterRecords {
     this.fields = fields;
   }
 
-  /** The count of every key of `keys` (the order broke: keys may repeat from now on). */
-  private countAll(keys: readonly string[]): void {
-    this.counts = new Map();
-    this.repeats = 0;
-    for (const k of keys) this.count(k, 1);
-  }
-
   /** Whether a zone has the key `k`. */
   private hasKey(k: string): boolean {
-    if (this.counts) return this.counts.has(k);
+    if (this.loose) return this.loose.counts.has(k);
     const keys = this.keys;
     let lo = 0;
     let hi = keys.length;
@@ -199,12 +242,11 @@ export class MasterRecords {
     return keys[lo] === k;
   }
 
-  private count(k: string, by: number): void {
-    const counts = this.counts!;
-    const n = (counts.get(k) ?? 0) + by;
-    if (by > 0 && n === 2) this.repeats++;
-    if (by < 0 && n === 1) this.repeats--;
-    if (n > 0) counts.set(k, n);
-    else counts.delete(k);
+  private count(loose: Loose, k: string, by: number): void {
+    const n = (loose.counts.get(k) ?? 0) + by;
+    if (by > 0 && n === 2) loose.repeats++;
+    if (by < 0 && n === 1) loose.repeats--;
+    if (n > 0) loose.counts.set(k, n);
+    else loose.counts.delete(k);
   }
 }

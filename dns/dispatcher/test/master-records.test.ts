@@ -81,8 +81,11 @@ t.test('zones kept sorted by key, as the control plane sends them: the merge fol
   let sorted = 0;
   for (let step = 0; step < 400; step++) {
     let next = zones.slice();
-    const op = random(10);
-    if (op < 4 || !next.length) {
+    const op = random(11);
+    if (op === 10 && next.length) {
+      const at = random(next.length);
+      next[at] = { ...next[at]! }; // sent again: an equal record, another object (the held view replaces an upserted entry)
+    } else if (op < 4 || !next.length) {
       // A new record where its key goes; now and then the leader's record, or one the list has (in another case).
       const r = op === 0 ? rec('leader.dcos.thisdcos.directory', '10.0.0.2') : op === 1 && next.length ? { ...next[random(next.length)]!, name: next[0]!.name.toUpperCase() } : rec(`n${random(60)}.marathon.l4lb.thisdcos.directory`, `11.0.0.${random(3)}`);
       next.push(r);
