@@ -12,71 +12,68 @@ import type { ZoneDelta } from './zone-delta.js';
 import type { ZoneInput } from './workers.js';
 import { apexOf, toResourceRecord } from './zone-data.js';
 
-/**
- * What one record object was parsed into. `src`: the fields it was parsed from (the mutation check)
- * when the parse does not spell them itself; an A or AAAA record whose name is already lowercase
- * (the control plane's are) has them in `rr` (name, type, address), so no copy of them is held
- * (three pointers and an object field less per record; issue #26).
- */
-export interface Parsed {
-  rr: ResourceRecord;
-  src: { name: string; type: string; data: string } | undefined;
-  /** How many positions of the held list have the object this parse is held for (0: not held). */
-  held: number;
-}
-
 /** From the held list to a new one: the parses in order and the changes, nothing applied yet. */
 export interface RecordsDiff {
-  parsed: Parsed[];
+  parsed: ResourceRecord[];
   delta: ZoneDelta;
   /** Parses of the removed entries, in `delta.removed` order; of the added ones, in `delta.added` order. */
-  gone: Parsed[];
-  fresh: Parsed[];
+  gone: ResourceRecord[];
+  fresh: ResourceRecord[];
   /** Name -> records gained (+) or lost (-): every name in it is rebuilt, even at 0. */
   names: Map<string, number>;
 }
 
-function unchanged(p: Parsed, r: ZoneInput): boolean {
-  const s = p.src;
-  if (s) return s.name === r.name && s.type === r.type && s.data === r.data;
-  const rr = p.rr as { name: string; type: string; address: string };
-  return rr.name === r.name && rr.type === r.type && rr.address === r.data;
+/** The fields a record was parsed from. */
+type Source = Pick<ZoneInput, 'name' | 'type' | 'data'>;
+
+/** `rr` spells the fields of `r` (an A or AAAA record whose name is lowercase, as the control plane's are). */
+function spells(rr: ResourceRecord, r: Source): boolean {
+  return (rr.type === 'A' || rr.type === 'AAAA') && rr.name === r.name && rr.type === r.type && rr.address === r.data;
 }
 
-/** The fields `r` was parsed from, unless `rr` spells them (see Parsed). */
-function sourceOf(r: ZoneInput, rr: ResourceRecord): Parsed['src'] {
-  if ((rr.type === 'A' || rr.type === 'AAAA') && rr.name === r.name && rr.type === r.type && rr.address === r.data) return undefined;
-  return { name: r.name, type: r.type, data: r.data };
-}
-
+/**
+ * A record's parse is its resource record, nothing beside it (issue #26: an object per record with
+ * the parse, the fields parsed from and a count, 0.8 MB at 10,000 records, then 0.5). What a record
+ * is checked against when set again (was it changed in place?) is its parse itself when the parse
+ * spells its fields, else the fields it was parsed from, kept in a weak table by parse for those few.
+ */
 export class HeldRecords {
   private list: ZoneInput[] = [];
-  private parsedList: Parsed[] = [];
+  private parsedList: ResourceRecord[] = [];
   /**
-   * Each held object's parse, whose `held` counts the object's positions in the list: the parse
-   * cache and the multiset of held objects in one weak table (a map of 10,000 objects to their
-   * counts beside a cache of their parses held 0.46 MB more at 10,000 records; issue #26). Every
-   * position of an object has that one parse; an object no longer held is deleted.
+   * Each held object's parse: the parse cache and the set of held objects in one weak table (every
+   * position of an object has that one parse; an object no longer held is deleted); `repeated`: the
+   * number of positions of the objects the list has more than once (none from the control plane).
    */
-  private byObject = new WeakMap<object, Parsed>();
+  private byObject = new WeakMap<object, ResourceRecord>();
+  private repeated = new Map<object, number>();
+  /** The fields parsed from, of the parses that do not spell them (`spells`). */
+  private readonly sources = new WeakMap<ResourceRecord, Source>();
   /** Records per zone (apex). */
   readonly counts = new Map<string, number>();
   private held = false;
+
+  /** `r` still has the fields `rr` was parsed from. */
+  private unchanged(rr: ResourceRecord, r: ZoneInput): boolean {
+    if (spells(rr, r)) return true;
+    const s = this.sources.get(rr);
+    return s !== undefined && s.name === r.name && s.type === r.type && s.data === r.data;
+  }
 
   /**
    * The parse of `r`: the held one when its fields are those it was parsed from, else one in `fresh`
    * (the parses made for one diff: an object twice in it is parsed once), else a new one. Throws on
    * a bad record. Changes nothing held.
    */
-  parse(r: ZoneInput, fresh?: Map<object, Parsed>): Parsed {
+  parse(r: ZoneInput, fresh?: Map<object, ResourceRecord>): ResourceRecord {
     const c = this.byObject.get(r);
-    if (c && unchanged(c, r)) return c;
+    if (c && this.unchanged(c, r)) return c;
     const f = fresh?.get(r);
-    if (f && unchanged(f, r)) return f;
+    if (f && this.unchanged(f, r)) return f;
     const rr = toResourceRecord(r);
-    const p: Parsed = { rr, src: sourceOf(r, rr), held: 0 }; // every field in the literal: held in the object, no property array (issue #26)
-    fresh?.set(r, p);
-    return p;
+    if (!spells(rr, r)) this.sources.set(rr, { name: r.name, type: r.type, data: r.data });
+    fresh?.set(r, rr);
+    return rr;
   }
 
   /**
@@ -88,9 +85,9 @@ export class HeldRecords {
     if (!this.held) return undefined;
     const prev = this.list;
     const pp = this.parsedList;
-    const parsed = new Array<Parsed>(records.length);
+    const parsed = new Array<ResourceRecord>(records.length);
     const d: RecordsDiff = { parsed, delta: { removed: [], added: [], size: records.length }, gone: [], fresh: [], names: new Map() };
-    const made = new Map<object, Parsed>();
+    const made = new Map<object, ResourceRecord>();
     const add = (i: number, r: ZoneInput) => {
       const q = this.parse(r, made);
       parsed[i] = q;
@@ -107,7 +104,7 @@ export class HeldRecords {
       const r = records[i]!;
       if (j < prev.length && r === prev[j]) {
         const p = pp[j]!;
-        if (unchanged(p, r)) parsed[i] = p;
+        if (this.unchanged(p, r)) parsed[i] = p;
         else {
           remove(j);
           add(i, r);
@@ -119,15 +116,15 @@ export class HeldRecords {
       else remove(j++);
     }
     while (j < prev.length) remove(j++);
-    const bump = (p: Parsed, by: number) => d.names.set(p.rr.name, (d.names.get(p.rr.name) ?? 0) + by);
+    const bump = (rr: ResourceRecord, by: number) => d.names.set(rr.name, (d.names.get(rr.name) ?? 0) + by);
     for (const p of d.gone) bump(p, -1);
     for (const q of d.fresh) bump(q, 1);
     return d;
   }
 
   /** Every record parsed (a rebuild); throws on a bad one, changing nothing held. */
-  parseAll(records: readonly ZoneInput[]): Parsed[] {
-    const made = new Map<object, Parsed>();
+  parseAll(records: readonly ZoneInput[]): ResourceRecord[] {
+    const made = new Map<object, ResourceRecord>();
     return records.map((r) => this.parse(r, made));
   }
 
@@ -139,7 +136,7 @@ export class HeldRecords {
    */
   collect(d: RecordsDiff, lists: Map<string, ResourceRecord[]>): void {
     if (!lists.size) return;
-    for (const p of d.parsed) lists.get(p.rr.name)?.push(p.rr);
+    for (const rr of d.parsed) lists.get(rr.name)?.push(rr);
   }
 
   /** Hold `records` as `d` says. */
@@ -147,11 +144,7 @@ export class HeldRecords {
     const prev = this.list;
     // Positions removed first: an object changed in place has all its positions removed (its old
     // parse goes) before its new parse is held.
-    for (const j of d.delta.removed) {
-      const r = prev[j]!;
-      const p = this.byObject.get(r)!;
-      if (--p.held <= 0) this.byObject.delete(r);
-    }
+    for (const j of d.delta.removed) this.release(prev[j]!);
     d.delta.added.forEach(([, r], k) => this.hold(r, d.fresh[k]!));
     for (const q of d.fresh) this.count(q, 1);
     for (const p of d.gone) this.count(p, -1);
@@ -160,8 +153,9 @@ export class HeldRecords {
   }
 
   /** Hold `records` (parsed by `parseAll`) afresh. */
-  commitAll(records: readonly ZoneInput[], parsed: Parsed[]): void {
+  commitAll(records: readonly ZoneInput[], parsed: ResourceRecord[]): void {
     this.byObject = new WeakMap();
+    this.repeated = new Map();
     this.counts.clear();
     records.forEach((r, i) => this.hold(r, parsed[i]!));
     for (const p of parsed) this.count(p, 1);
@@ -175,18 +169,25 @@ export class HeldRecords {
     this.held = false;
   }
 
-  /** One more position of `r`, parsed as `p` (the same parse as its other positions). */
-  private hold(r: object, p: Parsed): void {
-    const have = this.byObject.get(r);
-    if (have === p) p.held++;
+  /** One more position of `r`, parsed as `rr` (the same parse as its other positions). */
+  private hold(r: object, rr: ResourceRecord): void {
+    if (this.byObject.get(r) === rr) this.repeated.set(r, (this.repeated.get(r) ?? 1) + 1);
     else {
-      p.held = 1;
-      this.byObject.set(r, p);
+      this.byObject.set(r, rr);
+      this.repeated.delete(r);
     }
   }
 
-  private count(p: Parsed, by: number): void {
-    const apex = apexOf(p.rr.name)!;
+  /** One position of `r` less. */
+  private release(r: object): void {
+    const n = this.repeated.get(r);
+    if (n === undefined) this.byObject.delete(r);
+    else if (n > 2) this.repeated.set(r, n - 1);
+    else this.repeated.delete(r);
+  }
+
+  private count(rr: ResourceRecord, by: number): void {
+    const apex = apexOf(rr.name)!;
     const n = (this.counts.get(apex) ?? 0) + by;
     if (n > 0) this.counts.set(apex, n);
     else this.counts.delete(apex);

@@ -96,7 +96,7 @@ export class LocalZones {
     if (d) this.update(d, builtins, () => this.held.commit(records, d));
     else {
       const parsed = this.held.parseAll(records);
-      this.rebuild(builtins, parsed.map((p) => p.rr));
+      this.rebuild(builtins, parsed);
       this.held.commitAll(records, parsed);
     }
     this.serial = serial;
