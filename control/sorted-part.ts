@@ -9,23 +9,27 @@
 /** Above this many keys added or removed in one update (and a fraction of the part), re-sort instead. */
 const REBUILD_MIN = 64;
 
+/** An entry as the held view keeps it: its own `key` is its key (delta.ts's parseUpserts takes it from there). */
+export interface Keyed {
+  key: string;
+}
+
 export class SortedPart {
   /**
-   * The keys in order and the entries at the same positions: no map by key besides (a binary search
-   * finds a key; a map of 10,000 VIPs and one of their 10,000 names held 0.9 MB more, issue #26).
+   * The entries in key order, and nothing else: an entry's key is its own `key` field, so neither a
+   * map by key (a map of 10,000 VIPs and one of their 10,000 names held 0.9 MB more) nor an array of
+   * the keys beside (80 KB per 10,000 entries) is kept (issue #26); a binary search finds a key.
    */
-  private keys: string[] = [];
-  private values: unknown[] = [];
+  private values: Keyed[] = [];
   /** `values` was handed out by entries(): the next change copies it first (never mutated after). */
   private shared = false;
 
   get size(): number {
-    return this.keys.length;
+    return this.values.length;
   }
 
   clear(): void {
-    if (!this.keys.length) return;
-    this.keys = [];
+    if (!this.values.length) return;
     this.values = [];
     this.shared = false;
   }
@@ -33,30 +37,27 @@ export class SortedPart {
   /**
    * Remove `removes`, then set `upserts` (a later upsert of a key wins). Returns whether anything
    * changed: a removed key that was held, or any upsert (an upsert always counts, as it replaces
-   * the entry object).
+   * the entry object). Each upsert's entry must have `key` as its `key` field.
    */
   update(removes: readonly string[], upserts: readonly { key: string; entry: unknown }[]): boolean {
+    for (const u of upserts) if ((u.entry as Partial<Keyed> | null)?.key !== u.key) throw new Error(`entry of key '${u.key}' has another key`);
     let structural = 0;
     for (const k of removes) if (this.has(k)) structural++;
     for (const u of upserts) if (!this.has(u.key)) structural++;
-    if (structural > REBUILD_MIN && structural * 8 > this.keys.length) return this.rebuild(removes, upserts);
+    if (structural > REBUILD_MIN && structural * 8 > this.values.length) return this.rebuild(removes, upserts);
     let changed = false;
     for (const k of removes) {
       const i = this.indexOf(k);
-      if (this.keys[i] !== k) continue;
+      if (this.values[i]?.key !== k) continue;
       this.own();
-      this.keys.splice(i, 1);
       this.values.splice(i, 1);
       changed = true;
     }
     for (const { key, entry } of upserts) {
       this.own();
       const i = this.indexOf(key);
-      if (this.keys[i] === key) this.values[i] = entry;
-      else {
-        this.keys.splice(i, 0, key);
-        this.values.splice(i, 0, entry);
-      }
+      if (this.values[i]?.key === key) this.values[i] = entry as Keyed;
+      else this.values.splice(i, 0, entry as Keyed);
       changed = true;
     }
     return changed;
@@ -69,12 +70,12 @@ export class SortedPart {
   }
 
   get(key: string): unknown {
-    const i = this.indexOf(key);
-    return this.keys[i] === key ? this.values[i] : undefined;
+    const e = this.values[this.indexOf(key)];
+    return e?.key === key ? e : undefined;
   }
 
   private has(key: string): boolean {
-    return this.keys[this.indexOf(key)] === key;
+    return this.values[this.indexOf(key)]?.key === key;
   }
 
   /** About to change `values`: a copy when it was handed out. */
@@ -84,29 +85,30 @@ export class SortedPart {
     this.shared = false;
   }
 
-  /** The index of `key` in `keys`, or where it would be inserted. */
+  /** The index of `key` among the entries, or where it would be inserted. */
   private indexOf(key: string): number {
+    const v = this.values;
     let lo = 0;
-    let hi = this.keys.length;
+    let hi = v.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.keys[mid]! < key) lo = mid + 1;
+      if (v[mid]!.key < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   private rebuild(removes: readonly string[], upserts: readonly { key: string; entry: unknown }[]): boolean {
-    const byKey = new Map<string, unknown>();
-    this.keys.forEach((k, i) => byKey.set(k, this.values[i]));
+    const byKey = new Map<string, Keyed>();
+    for (const e of this.values) byKey.set(e.key, e);
     let changed = false;
     for (const k of removes) changed = byKey.delete(k) || changed;
     for (const { key, entry } of upserts) {
-      byKey.set(key, entry);
+      byKey.set(key, entry as Keyed);
       changed = true;
     }
-    this.keys = [...byKey.keys()].sort();
-    this.values = this.keys.map((k) => byKey.get(k));
+    const keys = [...byKey.keys()].sort();
+    this.values = keys.map((k) => byKey.get(k)!);
     this.shared = false;
     return changed;
   }

@@ -32,9 +32,8 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
   private readonly log: Logger;
   private readonly metrics: L4lbMetrics;
   private vips: Vip[] = [];
+  /** The services of the last snapshot, sorted by key: an unchanged VIP keeps its Service (servicesFromVips). */
   private desired: Service[] = [];
-  /** The Service built for each VIP object of the last snapshots (an unchanged VIP keeps its Service). */
-  private readonly built = new WeakMap<Vip, Service>();
   /** The `vips` array of the last apply that succeeded. */
   private appliedVips: Vip[] | undefined;
   /** The control-plane version whose VIPs were last applied (health: sextant-l4lb). */
@@ -87,13 +86,14 @@ export class L4lbReconciler implements SnapshotConsumer, Component {
       return;
     }
     this.appliedVips = undefined;
-    const desired = servicesFromVips(vips, this.built);
+    const desired = servicesFromVips(vips, this.desired);
     const end = this.metrics.syncSeconds.startTimer({ kind: 'apply' });
     // Set first: a periodic reconcile queued behind this apply must aim at the newest state.
     this.desired = desired;
     try {
       const res = await this.driver.apply(desired);
-      this.vips = vips.filter((v) => v.backends.length > 0);
+      // The snapshot's own array when every VIP has backends (no copy of 10,000 entries held).
+      this.vips = vips.every((v) => v.backends.length > 0) ? vips : vips.filter((v) => v.backends.length > 0);
       this.appliedVersion = view.version;
       this.appliedVips = vips;
       this.observe();

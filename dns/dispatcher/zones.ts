@@ -68,8 +68,13 @@ export class LocalZones {
   private names: Names = new Map();
   private soa = new Map<string, ResourceRecord>();
   private serial = 0;
-  /** Per name: how many records (built-in or given) have this name or one below it; 0 means gone. */
-  private refs = new Map<string, number>();
+  /**
+   * Per name with records below it (the zones' apexes and the names between them and the records'
+   * names): how many records (built-in or given) are strictly below it. A name exists while it has
+   * records of its own or below it; its own are its list in `names`, so a name with none below it
+   * (every VIP's) has no entry here (a count per name held 0.46 MB at 10,000 names; issue #26).
+   */
+  private below = new Map<string, number>();
   /** The records last set, diffed against the next ones (zone-records.ts). */
   private readonly held = new HeldRecords();
 
@@ -91,7 +96,7 @@ export class LocalZones {
     if (d) this.update(d, builtins, () => this.held.commit(records, d));
     else {
       const parsed = this.held.parseAll(records);
-      this.rebuild(builtins, parsed.map((p) => p.rr));
+      this.rebuild(builtins, parsed);
       this.held.commitAll(records, parsed);
     }
     this.serial = serial;
@@ -110,13 +115,14 @@ export class LocalZones {
    * `commit` (the held records) runs once everything is built, before anything is replaced.
    */
   private update(d: RecordsDiff, builtins: ResourceRecord[], commit: () => void): void {
-    const refs = new Map<string, number>();
-    const refOf = (n: string) => refs.get(n) ?? this.refs.get(n) ?? 0;
+    // The new counts below the parents of the names that changed.
+    const below = new Map<string, number>();
+    const belowOf = (n: string) => below.get(n) ?? this.below.get(n) ?? 0;
     for (const [name, by] of d.names) {
       const apex = apexOf(name)!;
-      for (let n = name; ; n = n.slice(n.indexOf('.') + 1)) {
-        refs.set(n, refOf(n) + by);
-        if (n === apex) break;
+      for (let n = name; n !== apex; ) {
+        n = n.slice(n.indexOf('.') + 1);
+        below.set(n, belowOf(n) + by);
       }
     }
     const lists = new Map<string, ResourceRecord[]>();
@@ -124,46 +130,48 @@ export class LocalZones {
     for (const rr of builtins) lists.set(rr.name, []);
     for (const rr of builtins) lists.get(rr.name)!.push(rr);
     this.held.collect(d, lists);
-    // Everything is built before anything is replaced: a failure changes nothing.
+    // Everything is built before anything is replaced: a failure changes nothing. A name whose
+    // records or count below changed: its list (its records, else none: a name with records below
+    // it only), or gone when it has neither.
     const built = new Map<string, ResourceRecord[] | Encoded | undefined>();
-    for (const [name, n] of refs) if (n <= 0) built.set(name, undefined);
-    for (const [name, list] of lists) {
-      if (refOf(name) > 0) built.set(name, this.kept(name, list));
+    for (const [name, list] of lists) built.set(name, list.length || belowOf(name) > 0 ? this.kept(name, list) : undefined);
+    for (const [name, n] of below) {
+      if (lists.has(name)) continue;
+      const held = this.names.get(name);
+      const own = held ? recordsOf(held).length : 0;
+      if (own + n <= 0) built.set(name, undefined);
+      else if (!held) built.set(name, NO_RECORDS); // a parent that gained its first record below it (an empty non-terminal)
     }
     commit();
-    for (const [name, n] of refs) {
-      if (n > 0) this.refs.set(name, n);
-      else this.refs.delete(name);
+    for (const [name, n] of below) {
+      if (n > 0) this.below.set(name, n);
+      else this.below.delete(name);
     }
     for (const [name, held] of built) {
       if (held) this.names.set(name, held);
       else this.names.delete(name);
     }
-    // A parent that gained its first record below it exists from now on (an empty non-terminal).
-    for (const [name, n] of refs) if (n > 0 && !this.names.has(name)) this.names.set(name, NO_RECORDS);
   }
 
   /** Rebuild every name (first set, new bind addresses, records reordered). */
   private rebuild(builtins: ResourceRecord[], given: ResourceRecord[]): void {
     const lists = new Map<string, ResourceRecord[]>();
-    const refs = new Map<string, number>();
+    const below = new Map<string, number>();
     for (const rr of [...builtins, ...given]) {
       let list = lists.get(rr.name);
       if (!list) lists.set(rr.name, (list = []));
       list.push(rr);
       const apex = apexOf(rr.name)!;
-      for (let n = rr.name; ; n = n.slice(n.indexOf('.') + 1)) {
-        refs.set(n, (refs.get(n) ?? 0) + 1);
-        if (n === apex) break;
+      for (let n = rr.name; n !== apex; ) {
+        n = n.slice(n.indexOf('.') + 1);
+        below.set(n, (below.get(n) ?? 0) + 1);
       }
     }
     const names: Names = new Map();
-    for (const name of refs.keys()) {
-      const list = lists.get(name);
-      names.set(name, list ? this.kept(name, list) : NO_RECORDS);
-    }
+    for (const [name, list] of lists) names.set(name, this.kept(name, list));
+    for (const name of below.keys()) if (!names.has(name)) names.set(name, NO_RECORDS);
     this.names = names;
-    this.refs = refs;
+    this.below = below;
   }
 
   /**

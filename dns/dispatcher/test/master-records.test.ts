@@ -65,3 +65,45 @@ t.test('random changes: the merge that follows changes equals the merge from scr
   t.equal(same, 500, 'every step merged as from scratch');
   t.ok(unique > 100, `many steps had no repeated record (the merge's fast path): ${unique}`);
 });
+
+t.test('zones kept sorted by key, as the control plane sends them: the merge follows them as the merge from scratch does (fixed seed)', async (t) => {
+  const random = seededRandom(21);
+  const rec = (name: string, data: string): ZoneInput & { key: string } => ({ key: `${name}/A/${data}`, name, type: 'A', data });
+  const byKey = (a: ZoneInput, b: ZoneInput) => {
+    const [x, y] = [`${a.name.toLowerCase()}/${a.type}/${a.data}`, `${b.name.toLowerCase()}/${b.type}/${b.data}`];
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  const masterSets = [[], [master('10.0.0.1', true)], [master('10.0.0.1', false), master('10.0.0.2', true)]];
+  const m = new MasterRecords();
+  let zones: ZoneInput[] = [];
+  let masters: MasterEntry[] = masterSets[1]!;
+  let same = 0;
+  let sorted = 0;
+  for (let step = 0; step < 400; step++) {
+    let next = zones.slice();
+    const op = random(11);
+    if (op === 10 && next.length) {
+      const at = random(next.length);
+      next[at] = { ...next[at]! }; // sent again: an equal record, another object (the held view replaces an upserted entry)
+    } else if (op < 4 || !next.length) {
+      // A new record where its key goes; now and then the leader's record, or one the list has (in another case).
+      const r = op === 0 ? rec('leader.dcos.thisdcos.directory', '10.0.0.2') : op === 1 && next.length ? { ...next[random(next.length)]!, name: next[0]!.name.toUpperCase() } : rec(`n${random(60)}.marathon.l4lb.thisdcos.directory`, `11.0.0.${random(3)}`);
+      next.push(r);
+      next.sort(byKey);
+    } else if (op < 7) next.splice(random(next.length), 1);
+    else if (op < 8) next[random(next.length)]!.data = `11.3.${step & 255}.1`; // changed in place: maybe out of order now
+    else if (op < 9) next = next.sort(byKey).filter((r, i, a) => i === 0 || byKey(a[i - 1]!, r) !== 0); // sorted again, each key once
+    else masters = masterSets[random(masterSets.length)]!;
+    zones = next;
+    const got = m.merge(zones, masters);
+    const want = withMasterRecords(zones, masters);
+    if (got.length !== want.length || got.some((r, i) => r !== want[i] && JSON.stringify(r) !== JSON.stringify(want[i]))) {
+      t.fail(`step ${step}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
+      break;
+    }
+    same++;
+    if (zones.every((r, i) => i === 0 || byKey(zones[i - 1]!, r) < 0)) sorted++;
+  }
+  t.equal(same, 400, 'every step merged as from scratch');
+  t.ok(sorted > 100, `many steps had the keys strictly increasing (no counts kept): ${sorted}`);
+});

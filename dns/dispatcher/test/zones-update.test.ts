@@ -104,6 +104,33 @@ t.test('an update of one name among 10,000 rebuilds that name only; removed name
   t.equal(z.recordCounts().get('thisdcos.directory'), 10_001, 'the record count follows');
 });
 
+t.test('a name with records of its own and names below it: losing its own records leaves it empty (NODATA), losing those below too removes it', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const rcodeOf = (name: string) => {
+    const raw = query(name, A);
+    return z.answer(raw, parseQuery(raw), 512)[3]! & 0x0f;
+  };
+  const parent = rec('svc.marathon.l4lb.thisdcos.directory', '11.0.0.1');
+  const child = rec('a.svc.marathon.l4lb.thisdcos.directory', '11.0.0.2');
+  const other = rec('other.marathon.l4lb.thisdcos.directory', '11.0.0.3');
+  z.set([parent, child, other]);
+  t.same(ask(z, parent.name), ['11.0.0.1'], 'the parent answers its own record');
+  z.set([child, other]);
+  t.equal(rcodeOf(parent.name), 0, 'its own record gone, a name below it: NOERROR');
+  t.same(ask(z, parent.name), [], 'with no record (NODATA)');
+  t.same(ask(z, child.name), ['11.0.0.2'], 'the name below it still answers');
+  z.set([parent, child, other]);
+  t.same(ask(z, parent.name), ['11.0.0.1'], 'its record back: answered again');
+  z.set([other]);
+  t.equal(rcodeOf(parent.name), 3, 'both gone at once: NXDOMAIN');
+  t.equal(rcodeOf(child.name), 3, 'the name below it too');
+  z.set([child, other]);
+  t.equal(rcodeOf(parent.name), 0, 'a name below it comes back: the parent exists again (NODATA)');
+  z.set([other]);
+  t.equal(rcodeOf(parent.name), 3, 'and goes with it');
+  t.equal(rcodeOf('marathon.l4lb.thisdcos.directory'), 0, 'a parent with a name left stays');
+});
+
 t.test('records kept in a new order answer in the new order (every name rebuilt)', async (t) => {
   const z = new LocalZones(['127.0.0.1']);
   const a = rec('rr.marathon.l4lb.thisdcos.directory', '11.0.0.1');
@@ -172,6 +199,31 @@ t.test('a record object changed in place after set cannot leave a stale answer: 
   b.data = '11.0.0.3';
   z.set([a, b]);
   t.same(ask(z, 'b.marathon.l4lb.thisdcos.directory'), ['11.0.0.3'], 'fixed in place and set again: served');
+});
+
+t.test('records whose parse differs from their fields (a name in capitals, a CNAME target with its dot) are checked against the fields they were parsed from', async (t) => {
+  const z = new LocalZones(['127.0.0.1']);
+  const CNAME = 5;
+  const targetOf = (name: string): string | undefined => {
+    const raw = query(name, CNAME);
+    const out = z.answer(raw, parseQuery(raw), 512);
+    return (out[7]! ? 'answered' : undefined) && out.subarray(12).toString('latin1').replace(/[^a-z.-]+/g, '.');
+  };
+  const upper = rec('Up.Marathon.l4lb.thisdcos.directory', '11.0.0.1');
+  const alias: ZoneRecord = { key: 'alias.marathon.l4lb.thisdcos.directory/CNAME/one.example.', name: 'alias.marathon.l4lb.thisdcos.directory', type: 'CNAME', data: 'one.example.' };
+  z.set([upper, alias]);
+  t.same(ask(z, 'up.marathon.l4lb.thisdcos.directory'), ['11.0.0.1'], 'the name in capitals answers in lowercase');
+  t.match(targetOf(alias.name), /one\.example/, 'the CNAME answers its target');
+  t.equal(z.set([upper, alias])?.added.length, 0, 'set again unchanged: nothing added');
+  upper.data = '11.0.0.2';
+  alias.data = 'two.example.';
+  const delta = z.set([upper, alias]);
+  t.same(delta, { removed: [0, 1], added: [[0, upper], [1, alias]], size: 2 }, 'both changed in place: removed and added');
+  t.same(ask(z, 'up.marathon.l4lb.thisdcos.directory'), ['11.0.0.2'], 'the new data is served');
+  t.match(targetOf(alias.name), /two\.example/, 'the new target is served');
+  upper.name = 'UP.marathon.l4lb.thisdcos.directory';
+  t.same(z.set([upper, alias]), { removed: [0], added: [[0, upper]], size: 2 }, 'a change of case only is a change of the fields too');
+  t.same(ask(z, 'up.marathon.l4lb.thisdcos.directory'), ['11.0.0.2'], 'and the name still answers');
 });
 
 t.test('incremental sets answer, count and report changes as a set from scratch does (random changes, fixed seed)', async (t) => {

@@ -129,3 +129,28 @@ t.test('a changed service: its element diff, computed on bytes, is the minimal o
     t.equal(p.delta.ops, want.del.length + want.add.length, `${name}: element count`);
   }
 });
+
+t.test('servicesFromVips with the services it returned last: a VIP object seen then gets its Service back, found in key order', async (t) => {
+  const vip = (i: number, w = 1): Vip => ({ key: `tcp/11.0.0.${i}:80`, ip: `11.0.0.${i}`, port: 80, protocol: 'tcp', backends: [{ ip: '10.0.0.1', port: 8080, weight: w }] as Vip['backends'] });
+  const vips = [vip(1), vip(2), vip(3), vip(4)];
+  const a = servicesFromVips(vips, []);
+  t.equal(a[0]!.backends, vips[0]!.backends, 'a canonical VIP lends its backend list');
+  const changed = vip(2, 0);
+  const added = vip(5);
+  const b = servicesFromVips([vips[0]!, changed, vips[3]!, added], a);
+  t.equal(b[0], a[0], 'unchanged VIP: the same Service');
+  t.equal(b[2], a[3], 'unchanged VIP after a removed one: the same Service');
+  t.not(b[1], a[1], 'a new VIP object under a key seen before: a new Service');
+  t.equal(b[1]!.backends[0]!.weight, 0, 'built from the new VIP');
+  t.same(b.map((s) => s.key), ['tcp/11.0.0.1:80', 'tcp/11.0.0.2:80', 'tcp/11.0.0.4:80', 'tcp/11.0.0.5:80'], 'the removed VIP is gone, the added one there');
+  const copy = { ...vips[0]!, backends: [...vips[0]!.backends] };
+  t.not(servicesFromVips([copy], b)[0], b[0], 'an equal VIP object with its own backend list: a new Service');
+  t.equal(servicesFromVips([copy], b)[0]!.backends, copy.backends, 'holding its list');
+  const odd: Vip = { ...vip(6), backends: [{ ip: '10.0.0.2', port: 1, weight: 1 }, { ip: '10.0.0.1', port: 2, weight: 1 }] as Vip['backends'] };
+  const c = servicesFromVips([odd], []);
+  t.same(c[0]!.backends.map((x) => x.ip), ['10.0.0.1', '10.0.0.2'], 'a VIP not in canonical form is normalized');
+  t.not(servicesFromVips([odd], c)[0], c[0], 'and gets a new (equal) Service next time');
+  const unsorted = servicesFromVips([vips[3]!, vips[0]!], a);
+  t.same(unsorted.map((s) => s.key), ['tcp/11.0.0.1:80', 'tcp/11.0.0.4:80'], 'VIPs out of order: sorted by key');
+  t.equal(unsorted[1], a[3], 'the first one walked still found');
+});
