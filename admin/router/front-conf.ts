@@ -129,9 +129,9 @@ function hotLocation(c: FrontConf, prefix: string, route: string, up: FrontUpstr
   const streams = `      if ($http_upgrade) { return 418; }
       if ($http_accept ~ event-stream) { return 418; }`;
   const lua = '      access_by_lua_block { sextant_front.check() }';
+  // The C check tests them itself (the first Accept header, as $http_accept), sending them to @node.
   const check = c.check === 'lua'
-    ? `${streams}
-${c.checkModule ? `      sextant_check @sextant_check_${route} @node;` : lua}`
+    ? c.checkModule ? `      sextant_check @sextant_check_${route} @node;` : `${streams}\n${lua}`
     : `      if ($request_method !~ ^(GET|HEAD)$) { return 418; }
 ${streams}
       if ($request_uri ~ /v2/events) { return 418; }

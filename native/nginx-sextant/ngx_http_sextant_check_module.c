@@ -3,8 +3,8 @@
  *
  * `sextant_check @miss @other;` in a hot location: an access-phase handler that lets the request on
  * (NGX_DECLINED: proxy_pass) only when this worker's table holds a live entry for (credential, path);
- * a GET/HEAD without one goes to `@miss` (the Lua check, which asks Node), any other method to `@other`
- * (Node). The credential is the Authorization value, else the one Cookie header when it holds
+ * a GET/HEAD without one goes to `@miss` (the Lua check, which asks Node); any other method, an
+ * Upgrade, or an Accept holding `event-stream` (streams are Node's) to `@other` (Node). The credential is the Authorization value, else the one Cookie header when it holds
  * `dcos-acs-auth-cookie`, else "" (several Cookie headers: `@miss`, Lua joins them); the path is the
  * request target up to `?`. The same values as front-lua.ts's sextant_front.check().
  *
@@ -61,7 +61,7 @@ ngx_module_t ngx_http_sextant_check_module = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NGX_MODULE_V1_PADDING
 };
 
-/* 8 bytes a step, multiply and fold, keyed by the worker's random seed (no chosen collisions). */
+/* 8 bytes a step, multiply and fold, keyed by the worker's random seed. */
 static uint64_t sextant_hash(uint64_t h, const u_char *p, size_t len)
 {
     uint64_t w;
@@ -80,7 +80,10 @@ static uint64_t sextant_hash(uint64_t h, const u_char *p, size_t len)
 static sextant_entry_t **sextant_slot(const u_char *cred, size_t clen, const u_char *path, size_t plen, uint64_t *hash)
 {
     sextant_entry_t **e;
-    uint64_t h = sextant_hash(sextant_hash(seed, cred, clen), path, plen);
+    /* The credential's first and last 16 bytes (a token's signature ends it) and its length: entries are
+     * only what Node allowed, so nobody can fill a bucket with chosen keys; the compare below is whole. */
+    uint64_t h = clen <= 32 ? sextant_hash(seed, cred, clen) : sextant_hash(sextant_hash(seed ^ clen, cred, 16), cred + clen - 16, 16);
+    h = sextant_hash(h, path, plen);
     *hash = h;
     for (e = &buckets[h & (SEXTANT_BUCKETS - 1)]; *e; e = &(*e)->next) {
         if ((*e)->hash == h && (*e)->clen == clen && (*e)->plen == plen
@@ -154,6 +157,10 @@ static ngx_int_t sextant_access(ngx_http_request_t *r)
 
     if (lc->miss.len == 0 || r->internal) return NGX_DECLINED;
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return sextant_goto(r, &lc->other);
+    if ((r->headers_in.upgrade && r->headers_in.upgrade->value.len)
+        || (r->headers_in.accept && ngx_strnstr(r->headers_in.accept->value.data, "event-stream", r->headers_in.accept->value.len))) {
+        return sextant_goto(r, &lc->other);
+    }
     if (buckets == NULL) return sextant_goto(r, &lc->miss);
     if (r->headers_in.authorization) {
         cred = r->headers_in.authorization->value.data;
