@@ -155,7 +155,7 @@ static ngx_int_t sextant_access(ngx_http_request_t *r)
     uint64_t h;
     sextant_entry_t *e;
 
-    if (lc->miss.len == 0 || r->internal) return NGX_DECLINED;
+    if (lc->miss.len == 0) return NGX_DECLINED;
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return sextant_goto(r, &lc->other);
     if ((r->headers_in.upgrade && r->headers_in.upgrade->value.len)
         || (r->headers_in.accept && ngx_strnstr(r->headers_in.accept->value.data, "event-stream", r->headers_in.accept->value.len))) {
