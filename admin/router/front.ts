@@ -77,8 +77,8 @@ export function certName(pem: string | Buffer): string {
 export class NginxFront {
   readonly entry: EntryServer;
   readonly check: FrontCheck;
-  /** The C check's module, when the check is `lua` and it is built. */
-  readonly checkModule: string | undefined;
+  /** The C check's module, when the check is `lua`, it is built and nginx loads it. */
+  private cmod: string | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private log: FrontLog | undefined;
@@ -91,7 +91,7 @@ export class NginxFront {
 
   constructor(private readonly o: NginxFrontOptions) {
     this.check = o.check ?? defaultCheck();
-    this.checkModule = this.check === 'lua' ? (o.checkModule === undefined ? checkModulePath() : o.checkModule ?? undefined) : undefined;
+    this.cmod = this.check === 'lua' ? (o.checkModule === undefined ? checkModulePath() : o.checkModule ?? undefined) : undefined;
     this.workerUser = frontWorkerUser(o.log);
     this.runDir = this.workerUser ? frontRunDir(o.dir, o.runRoot) : o.dir;
     this.socket = path.join(this.runDir, 'entry.sock');
@@ -104,6 +104,11 @@ export class NginxFront {
 
   get port(): number {
     return this.listenPort || this.o.port;
+  }
+
+  /** The C check's module when the front uses it (after start: undefined if nginx refused it). */
+  get checkModule(): string | undefined {
+    return this.cmod;
   }
 
   get limits() {
@@ -147,8 +152,8 @@ export class NginxFront {
       ...(tls ? { upstreamTls: upstreamFiles(this, tls) } : {}),
       upstreamTimeoutMs: this.entry.limits.upstreamTimeoutMs,
       accessLog: path.join(this.runDir, 'access.log'),
-      luaFile: this.write('front.lua', frontLua(this.socket, this.checkModule !== undefined)),
-      ...(this.checkModule ? { checkModule: this.checkModule } : {}),
+      luaFile: this.write('front.lua', frontLua(this.socket, this.cmod !== undefined)),
+      ...(this.cmod ? { checkModule: this.cmod } : {}),
       ...(this.workerUser ? { user: `${this.workerUser.user} ${this.workerUser.group}` } : {}),
       maxHeaderBytes: this.entry.limits.maxHeaderBytes,
     };
@@ -191,7 +196,14 @@ export class NginxFront {
     const confFile = this.write('nginx.conf', nginxConf(c));
     fs.writeFileSync(c.accessLog, '', { flag: 'a' });
     const args = ['-p', this.o.dir, '-e', this.errorLog, '-c', confFile];
-    const test = await runOnce(bin, ['-t', '-q', ...args]);
+    let test = await runOnce(bin, ['-t', '-q', ...args]);
+    if (test.code !== 0 && this.cmod) {
+      // A module built for another nginx (upgraded since `npm run build`) is refused: the Lua check alone.
+      this.o.log.warn('entry_front_check_module_refused', { module: this.cmod, error: test.out.trim().slice(0, 500), check: 'lua' });
+      this.cmod = undefined;
+      this.write('nginx.conf', nginxConf(this.conf()));
+      test = await runOnce(bin, ['-t', '-q', ...args]);
+    }
     if (test.code !== 0) throw new ConfigError('--admin-front', `nginx refused its configuration (${confFile}): ${test.out.trim()}`);
     await this.entry.start();
     try {
@@ -204,7 +216,7 @@ export class NginxFront {
     const metrics = this.o.metrics ?? createEntryMetrics(this.o.registry);
     this.log = new FrontLog(c.accessLog, metrics, () => this.signal('SIGUSR1'));
     this.log.start();
-    this.o.log.info('entry_listening', { address: this.o.host, port: this.port, front: 'nginx', check: this.checkModule ? 'c+lua' : this.check, pid: this.child?.pid });
+    this.o.log.info('entry_listening', { address: this.o.host, port: this.port, front: 'nginx', check: this.cmod ? 'c+lua' : this.check, pid: this.child?.pid });
   }
 
   private async spawn(bin: string, args: string[]): Promise<void> {

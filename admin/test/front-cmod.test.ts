@@ -7,7 +7,8 @@
  * decision's expiry (short TTL from the stub: awaited as the next question to Node, no sleep); a
  * refusal never kept; another credential (header or cookie) not served from an entry; POST, upgrade
  * and event-stream go to Node; the table's bound (emptied whole past WORKER_ENTRIES); the module's
- * writer refuses paths no plain path could be.
+ * writer refuses paths no plain path could be. And the front itself (NginxFront, a real master): it uses
+ * the built module, and when nginx refuses the module (built for another nginx) it runs the Lua check alone.
  */
 import t from 'tap';
 import fs from 'node:fs';
@@ -15,9 +16,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { LUA_MODULES } from '../router/front-conf.js';
-import { FRONT_WORKER_ENTRIES, NGINX, frontCheckModulePath, frontLua } from '../index.js';
+import { FRONT_WORKER_ENTRIES, NGINX, NginxFront, frontCheckModulePath, frontLua } from '../index.js';
 import { freePort } from '../../test/lib/index.js';
-import { tmpDir } from './lib.js';
+import { grant, request, spawnMaster, startEntry, tmpDir } from './lib.js';
 
 t.setTimeout(120_000);
 const MODULE = frontCheckModulePath();
@@ -221,4 +222,22 @@ http {
     t.same([r.status, r.via, asked.length - n], [200, 'lua', 1], 'the first entry is gone: asked again');
     t.equal((await get('/hot/bound', good)).via, 'c', 'and kept again');
   });
+});
+
+t.test('the front uses the module, and the Lua check alone when nginx refuses it', async (t) => {
+  const m = await spawnMaster(t);
+  const bogus = path.join(tmpDir(t, 'cmod-bogus'), 'not-a-module.so');
+  fs.writeFileSync(bogus, 'not an ELF file');
+  for (const [label, checkModule, want] of [['built', undefined, MODULE], ['refused', bogus, undefined]] as const) {
+    const e = await startEntry(t, m, { front: 'nginx', ...(checkModule ? { checkModule } : {}), limits: { tokenCacheMs: 1, frontDecisionMs: 60_000 } });
+    t.equal((e.entry as NginxFront).checkModule, want, `${label}: ${want ? 'the C check' : 'the Lua check alone'}`);
+    e.authority.user('erin', [grant('dcos:service:marathon:marathon:services:/', 'read')]);
+    const tok = await e.authority.token('erin');
+    t.equal((await request(`${e.url}/marathon/v2/apps`, e.ca, { token: tok })).status, 200, `${label}: a read is allowed`);
+    const v = e.authority.verifications;
+    t.equal((await request(`${e.url}/marathon/v2/apps`, e.ca, { token: tok })).status, 200, `${label}: again`);
+    t.equal(e.authority.verifications, v, `${label}: served by nginx without asking Node`);
+    t.equal((await request(`${e.url}/marathon/v2/apps`, e.ca, { token: 'nope' })).status, 401, `${label}: a bad token is refused`);
+    await e.entry.stop();
+  }
 });
