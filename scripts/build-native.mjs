@@ -13,7 +13,7 @@
  * Usage: node scripts/build-native.mjs   (run by `npm run build` after tsc)
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -62,7 +62,9 @@ function buildNginxModule() {
     }
     const out = join(root, 'native', 'build', 'nginx');
     mkdirSync(out, { recursive: true });
-    copyFileSync(join(tree, 'objs', `${NAME}.so`), join(out, `${NAME}.so`));
+    // A new file renamed over the old one: an nginx running the old module keeps its mapping intact.
+    copyFileSync(join(tree, 'objs', `${NAME}.so`), join(out, `${NAME}.so.new`));
+    renameSync(join(out, `${NAME}.so.new`), join(out, `${NAME}.so`));
     return undefined;
   } finally {
     rmSync(tree, { recursive: true, force: true });

@@ -207,6 +207,9 @@ http {
     t.equal((await get('/remember?path=/hot/a%3Fb')).body.trim(), '-1', 'a ?');
     t.equal((await get('/remember?path=/hot/a%0Db')).body.trim(), '-1', 'a CR');
     t.equal((await get('/remember?path=hot')).body.trim(), '-1', 'no leading /');
+    t.equal((await get('/remember?path=/hot/%C3%A9')).body.trim(), '-1', 'a byte past ASCII');
+    t.equal((await get('/remember?path=/hot/a%7Fb')).body.trim(), '-1', 'DEL');
+    t.equal((await get('/remember?path=/hot/a%20b')).body.trim(), '-1', 'a space');
     const n = asked.length;
     const r = await get('/hot/master/%73tate', good);
     t.same([r.node, asked.length - n], [true, 0], 'an escaped spelling of a cached path: not a hit, Lua sends it to Node');

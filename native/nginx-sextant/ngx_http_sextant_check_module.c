@@ -104,7 +104,8 @@ int sextant_front_remember(const char *cred, size_t clen, const char *path, size
     /* Lua keeps only plain paths; refuse anything that could not be one, whatever the caller. */
     if (plen == 0 || path[0] != '/') return -1;
     for (i = 0; i < plen; i++) {
-        if (path[i] == '?' || path[i] == '%' || path[i] <= ' ' || path[i] >= 0x7f) return -1;
+        u_char c = (u_char) path[i];
+        if (c == '?' || c == '%' || c <= ' ' || c >= 0x7f) return -1;
     }
     if (buckets == NULL || entries >= SEXTANT_ENTRIES) {
         if (entries_pool) ngx_destroy_pool(entries_pool); /* emptied whole, as the Lua table */
