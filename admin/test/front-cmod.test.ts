@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { LUA_MODULES } from '../router/front-conf.js';
 import { FRONT_WORKER_ENTRIES, NGINX, NginxFront, frontCheckModulePath, frontLua } from '../index.js';
 import { freePort } from '../../test/lib/index.js';
-import { grant, request, spawnMaster, startEntry, tmpDir } from './lib.js';
+import { grant, request, request2, spawnMaster, startEntry, tmpDir } from './lib.js';
 
 t.setTimeout(120_000);
 const MODULE = frontCheckModulePath();
@@ -240,6 +240,13 @@ t.test('the front uses the module, and the Lua check alone when nginx refuses it
     const v = e.authority.verifications;
     t.equal((await request(`${e.url}/marathon/v2/apps`, e.ca, { token: tok })).status, 200, `${label}: again`);
     t.equal(e.authority.verifications, v, `${label}: served by nginx without asking Node`);
+    const h2 = async () => { const r = await request2(e.url, e.ca, '/mesos/master/state', { token: tok }); return `${r.alpn} ${r.status}`; };
+    t.equal(await h2(), 'h2 403', `${label}: HTTP/2, a read erin may not do: refused`);
+    e.authority.user('erin', 'superuser');
+    t.equal(await h2(), 'h2 200', `${label}: HTTP/2, allowed once granted`);
+    const v2 = e.authority.verifications;
+    t.equal(await h2(), 'h2 200', `${label}: HTTP/2, again`);
+    t.equal(e.authority.verifications, v2, `${label}: HTTP/2 served by nginx without asking Node`);
     t.equal((await request(`${e.url}/marathon/v2/apps`, e.ca, { token: 'nope' })).status, 401, `${label}: a bad token is refused`);
     await e.entry.stop();
   }
