@@ -3,7 +3,7 @@
 // ---- entry point (admin/router) ----
 export { EntryServer, type EntryOptions } from './router/server.js';
 export { EntryWorkers, type EntryWorkersOptions } from './router/workers.js';
-export { NginxFront, NGINX, certName, defaultCheck as defaultFrontCheck, type NginxFrontOptions } from './router/front.js';
+export { NginxFront, NGINX, certName, checkModulePath as frontCheckModulePath, defaultCheck as defaultFrontCheck, type NginxFrontOptions } from './router/front.js';
 export { FRONT_USER, frontRunDir, frontRunRoot, frontWorkerUser, type FrontWorkerUser } from './router/front-account.js';
 export { sweepFrontRunDirs } from './router/front-sweep.js';
 export { nginxConf, type FrontCheck, type FrontConf } from './router/front-conf.js';

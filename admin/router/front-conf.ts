@@ -9,6 +9,11 @@
  * without the front. How the check is done (`check`):
  *  - `lua`: `access_by_lua` with a per-worker table and a `lua_shared_dict` of allowed decisions
  *    (libnginx-mod-http-lua; front-lua.ts); a hit never leaves nginx, a miss asks Node on its socket.
+ *    With `checkModule` (native/nginx-sextant/, built by `npm run build` when nginx-dev is installed),
+ *    the hit is C's instead: `sextant_check` in the hot location looks (credential, path) up in the
+ *    worker's own table and proxies on a live entry; anything else goes to the route's named location
+ *    `@sextant_check_<route>` (the same Lua check and proxying), whose Lua, once Node allowed, also
+ *    writes the entry into the C table (front-lua.ts). Non-GET/HEAD requests go straight to `@node`.
  *  - `auth_request`: stock nginx; the decision subrequest is cached with `proxy_cache` (the cache key,
  *    the credential itself, is written into the cache files: kept for the benchmark's comparison).
  */
@@ -47,6 +52,8 @@ export interface FrontConf {
   accessLog: string;
   /** Path of the Lua code (check `lua`). */
   luaFile: string;
+  /** The C check's nginx module (check `lua` only; front-lua.ts must then be written with `cmod`). */
+  checkModule?: string;
   /** `user group` nginx's workers run as (when nginx starts as root: front.ts picks an unprivileged one). */
   user?: string;
   /** Largest client header line nginx accepts (Node checks the total against its own limit). */
@@ -91,21 +98,9 @@ ${clientHeaders()}
  */
 export const HOT_DROPPED_HEADERS = ['Authorization', 'Cookie', 'Forwarded'];
 
-function hotLocation(c: FrontConf, prefix: string, route: string, up: FrontUpstream): string {
+/** The proxying of a hot route (its upstream, TLS, timeouts, what goes back to Node, its log line). */
+function hotProxy(c: FrontConf, route: string, up: FrontUpstream, uri: string): string {
   const scheme = c.upstreamTls ? 'https' : 'http';
-  // Streams are Node's (nginx's hot path times out between reads): an upgrade, or any text/event-stream.
-  // Tested here, in the rewrite phase, for both checks: an `if` on an indexed variable costs nginx less
-  // than Lua reading the two headers by name (0.9k against 1.4k instructions per request, measured).
-  const streams = `      if ($http_upgrade) { return 418; }
-      if ($http_accept ~ event-stream) { return 418; }`;
-  const check = c.check === 'lua'
-    ? `${streams}
-      access_by_lua_block { sextant_front.check() }`
-    : `      if ($request_method !~ ^(GET|HEAD)$) { return 418; }
-${streams}
-      if ($request_uri ~ /v2/events) { return 418; }
-      if ($sextant_plain = 0) { return 418; }
-      auth_request /_sextant/auth-cached;`;
   const tls = c.upstreamTls
     ? `
       proxy_ssl_certificate ${c.upstreamTls.cert};
@@ -115,9 +110,7 @@ ${streams}
       proxy_ssl_name ${c.upstreamTls.name};
       proxy_ssl_session_reuse on;`
     : '';
-  return `    location ${prefix}/ {
-${check}
-      proxy_pass ${scheme}://sextant_${route}/;${tls}
+  return `      proxy_pass ${scheme}://sextant_${route}${uri};${tls}
       proxy_set_header Host ${hostPort(up)};
       proxy_set_header Connection "";
 ${HOT_DROPPED_HEADERS.map((h) => `      proxy_set_header ${h} "";`).join('\n')}
@@ -126,7 +119,36 @@ ${HOT_DROPPED_HEADERS.map((h) => `      proxy_set_header ${h} "";`).join('\n')}
       proxy_send_timeout ${c.upstreamTimeoutMs}ms;
       proxy_intercept_errors on;
       error_page ${c.check === 'auth_request' ? '401 403 ' : ''}301 302 303 307 308 418 500 502 503 504 = @node;
-      access_log ${c.accessLog} sextant_${route} buffer=32k flush=1s;
+      access_log ${c.accessLog} sextant_${route} buffer=32k flush=1s;`;
+}
+
+function hotLocation(c: FrontConf, prefix: string, route: string, up: FrontUpstream): string {
+  // Streams are Node's (nginx's hot path times out between reads): an upgrade, or any text/event-stream.
+  // Tested here, in the rewrite phase, for both checks: an `if` on an indexed variable costs nginx less
+  // than Lua reading the two headers by name (0.9k against 1.4k instructions per request, measured).
+  const streams = `      if ($http_upgrade) { return 418; }
+      if ($http_accept ~ event-stream) { return 418; }`;
+  const lua = '      access_by_lua_block { sextant_front.check() }';
+  // The C check tests them itself (the first Accept header, as $http_accept), sending them to @node.
+  const check = c.check === 'lua'
+    ? c.checkModule ? `      sextant_check @sextant_check_${route} @node;` : `${streams}\n${lua}`
+    : `      if ($request_method !~ ^(GET|HEAD)$) { return 418; }
+${streams}
+      if ($request_uri ~ /v2/events) { return 418; }
+      if ($sextant_plain = 0) { return 418; }
+      auth_request /_sextant/auth-cached;`;
+  const located = `    location ${prefix}/ {
+${check}
+${hotProxy(c, route, up, '/')}
+    }`;
+  if (c.check !== 'lua' || !c.checkModule) return located;
+  // The C check's miss: the Lua check. A named location cannot give proxy_pass a fixed URI: the target
+  // less its first segment ($sextant_rest) is passed, which for the plain paths Lua lets through is what
+  // the prefix location passes; r->uri stays as it is for @node. The streams were tested already.
+  return `${located}
+    location @sextant_check_${route} {
+${lua}
+${hotProxy(c, route, up, '$sextant_rest')}
     }`;
 }
 
@@ -137,7 +159,7 @@ export function nginxConf(c: FrontConf): string {
   const line = Math.max(8192, c.maxHeaderBytes + 1024);
   const upstream = (name: string, u: FrontUpstream) => `  upstream sextant_${name} {\n    server ${hostPort(u)} max_fails=0;\n    keepalive 64;\n  }`;
   return `# The entry point's nginx front, written by sextant (admin/router/front-conf.ts) at every start: do not edit.
-${lua ? LUA_MODULES.map((m) => `load_module ${m};`).join('\n') : ''}
+${lua ? [...LUA_MODULES, ...(c.checkModule ? [c.checkModule] : [])].map((m) => `load_module ${m};`).join('\n') : ''}
 ${c.user ? `user ${c.user};
 ` : ''}worker_processes ${c.workers};
 daemon off;
@@ -169,7 +191,11 @@ ${lua ? `  lua_shared_dict sextant_decisions 16m;\n  init_by_lua_file ${c.luaFil
     "~^(/[A-Za-z0-9_~!$&'()*+,;=:@.-]+)+/?(\\?.*)?$" 1;
     default 0;
   }
-  map $request_uri $sextant_path {
+${c.checkModule && lua ? `  map $request_uri $sextant_rest {
+    "~(?s)^/[^/?]+(?<r>/.*)$" $r;
+    default /;
+  }
+` : ''}  map $request_uri $sextant_path {
     "~^(?<p>[^?]*)" $p;
   }
   upstream sextant_node {

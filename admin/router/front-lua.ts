@@ -17,12 +17,16 @@
  * A miss asks Node's `/_sextant/auth` over a pooled cosocket on its unix socket (lua-nginx-module's
  * subrequests do not work for HTTP/2 requests); that request is written by `request_for`, which
  * refuses any value holding CR, LF or NUL (400: nothing is sent, to Node or the upstream).
+ *
+ * With `cmod` (the C check, front-conf.ts's `checkModule`), this runs only on the C check's misses, and
+ * the per-worker table is the C module's: `remember` writes there (LuaJIT's ffi, calling the module's
+ * exported sextant_front_remember) instead of the Lua table, which then stays empty.
  */
 
 /** Entries each nginx worker keeps in its own table before emptying it. */
 export const WORKER_ENTRIES = 10_000;
 
-export function frontLua(socket: string): string {
+export function frontLua(socket: string, cmod = false): string {
   return `-- written by sextant (admin/router/front-lua.ts): do not edit
 local dict = ngx.shared.sextant_decisions
 local sha1 = ngx.sha1_bin
@@ -40,7 +44,10 @@ local byte = string.byte
 local concat = table.concat
 local SOCKET = "unix:${socket}"
 local WORKER_ENTRIES = ${WORKER_ENTRIES}
-
+${cmod ? `local ffi = require "ffi"
+ffi.cdef[[int sextant_front_remember(const char *cred, size_t clen, const char *path, size_t plen, double expiry_ms);]]
+local C = ffi.C
+` : ''}
 -- credential -> { path -> expiry (ngx.now() seconds) }; this worker's only
 local cache = {}
 local entries = 0
@@ -96,7 +103,9 @@ local function plain(path)
 end
 
 local function remember(cred, path, expiry)
-  local per = cache[cred]
+${cmod ? `  C.sextant_front_remember(cred, #cred, path, #path, expiry * 1000)
+  do return end
+` : ''}  local per = cache[cred]
   if per == nil then
     if entries >= WORKER_ENTRIES then
       cache = {}

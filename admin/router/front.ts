@@ -12,6 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../common/errors.js';
 import type { TlsMaterial } from '../../common/tls-files.js';
 import { frontRunDir, frontWorkerUser, type FrontWorkerUser } from './front-account.js';
@@ -39,6 +40,8 @@ export interface NginxFrontOptions extends Omit<EntryOptions, 'cert' | 'key' | '
   workers?: number;
   /** Default: `lua` when nginx's Lua module is installed, else `auth_request`. */
   check?: FrontCheck;
+  /** The C check's module with `lua` (front-conf.ts): default checkModulePath() (undefined when not built); null: Lua alone. */
+  checkModule?: string | null;
   nginx?: string;
   /** Where runtime directories go with unprivileged workers (tests); default /run/sextant. */
   runRoot?: string;
@@ -50,6 +53,15 @@ export function defaultCheck(env: NodeJS.ProcessEnv = process.env): FrontCheck {
   if (v === 'lua' || v === 'auth_request') return v;
   if (v) throw new ConfigError('SEXTANT_ENTRY_FRONT_CHECK', `'${v}' is not lua or auth_request`);
   return LUA_MODULES.every((m) => fs.existsSync(m)) ? 'lua' : 'auth_request';
+}
+
+/** The nginx module of the front's C check (native/nginx-sextant/, built by scripts/build-native.mjs), or undefined when not built. */
+export function checkModulePath(): string | undefined {
+  for (const rel of ['../../native/build/nginx/ngx_http_sextant_check_module.so', '../../../native/build/nginx/ngx_http_sextant_check_module.so']) {
+    const f = fileURLToPath(new URL(rel, import.meta.url));
+    if (fs.existsSync(f)) return f;
+  }
+  return undefined;
 }
 
 /** The name nginx must find in the upstream's certificate: its first DNS name, else its CN (OpenSSL's host check). */
@@ -65,6 +77,8 @@ export function certName(pem: string | Buffer): string {
 export class NginxFront {
   readonly entry: EntryServer;
   readonly check: FrontCheck;
+  /** The C check's module, when the check is `lua`, it is built and nginx loads it. */
+  private cmod: string | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private log: FrontLog | undefined;
@@ -77,10 +91,11 @@ export class NginxFront {
 
   constructor(private readonly o: NginxFrontOptions) {
     this.check = o.check ?? defaultCheck();
+    this.cmod = this.check === 'lua' ? (o.checkModule === undefined ? checkModulePath() : o.checkModule ?? undefined) : undefined;
     this.workerUser = frontWorkerUser(o.log);
     this.runDir = this.workerUser ? frontRunDir(o.dir, o.runRoot) : o.dir;
     this.socket = path.join(this.runDir, 'entry.sock');
-    const { cert: _c, key: _k, dir: _d, local: _l, workers: _w, check: _ch, nginx: _n, runRoot: _r, ...entry } = o;
+    const { cert: _c, key: _k, dir: _d, local: _l, workers: _w, check: _ch, checkModule: _cm, nginx: _n, runRoot: _r, ...entry } = o;
     const limits = o.limits ?? {};
     this.entry = new EntryServer({ ...entry, cert: '', key: '', behind: { socket: this.socket, decisionMs: limits.frontDecisionMs ?? 1000 } });
   }
@@ -89,6 +104,11 @@ export class NginxFront {
 
   get port(): number {
     return this.listenPort || this.o.port;
+  }
+
+  /** The C check's module when the front uses it (after start: undefined if nginx refused it). */
+  get checkModule(): string | undefined {
+    return this.cmod;
   }
 
   get limits() {
@@ -132,7 +152,8 @@ export class NginxFront {
       ...(tls ? { upstreamTls: upstreamFiles(this, tls) } : {}),
       upstreamTimeoutMs: this.entry.limits.upstreamTimeoutMs,
       accessLog: path.join(this.runDir, 'access.log'),
-      luaFile: this.write('front.lua', frontLua(this.socket)),
+      luaFile: this.write('front.lua', frontLua(this.socket, this.cmod !== undefined)),
+      ...(this.cmod ? { checkModule: this.cmod } : {}),
       ...(this.workerUser ? { user: `${this.workerUser.user} ${this.workerUser.group}` } : {}),
       maxHeaderBytes: this.entry.limits.maxHeaderBytes,
     };
@@ -175,7 +196,14 @@ export class NginxFront {
     const confFile = this.write('nginx.conf', nginxConf(c));
     fs.writeFileSync(c.accessLog, '', { flag: 'a' });
     const args = ['-p', this.o.dir, '-e', this.errorLog, '-c', confFile];
-    const test = await runOnce(bin, ['-t', '-q', ...args]);
+    let test = await runOnce(bin, ['-t', '-q', ...args]);
+    if (test.code !== 0 && this.cmod) {
+      // A module built for another nginx (upgraded since `npm run build`) is refused: the Lua check alone.
+      this.o.log.warn('entry_front_check_module_refused', { module: this.cmod, error: test.out.trim().slice(0, 500), check: 'lua' });
+      this.cmod = undefined;
+      this.write('nginx.conf', nginxConf(this.conf()));
+      test = await runOnce(bin, ['-t', '-q', ...args]);
+    }
     if (test.code !== 0) throw new ConfigError('--admin-front', `nginx refused its configuration (${confFile}): ${test.out.trim()}`);
     await this.entry.start();
     try {
@@ -188,7 +216,7 @@ export class NginxFront {
     const metrics = this.o.metrics ?? createEntryMetrics(this.o.registry);
     this.log = new FrontLog(c.accessLog, metrics, () => this.signal('SIGUSR1'));
     this.log.start();
-    this.o.log.info('entry_listening', { address: this.o.host, port: this.port, front: 'nginx', check: this.check, pid: this.child?.pid });
+    this.o.log.info('entry_listening', { address: this.o.host, port: this.port, front: 'nginx', check: this.cmod ? 'c+lua' : this.check, pid: this.child?.pid });
   }
 
   private async spawn(bin: string, args: string[]): Promise<void> {

@@ -10,38 +10,47 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createRegistry, ensureCa, issueCert } from '../../common/index.js';
-import { NGINX, frontLua, nginxConf, type FrontCheck } from '../index.js';
+import { NGINX, frontCheckModulePath, frontLua, nginxConf, type FrontCheck } from '../index.js';
 import { FrontLog } from '../router/front-log.js';
 import { createEntryMetrics } from '../router/metrics.js';
 import { tmpDir } from './lib.js';
 
 if (!fs.existsSync(NGINX)) throw new Error(`${NGINX} is missing: install nginx-light and libnginx-mod-http-lua (scripts/debian-packages.txt)`);
 
-t.test('nginx -t accepts the configuration: lua and auth_request, plain and mutual TLS upstreams', async (t) => {
+t.test('nginx -t accepts the configuration: C + lua, lua and auth_request, plain and mutual TLS upstreams', async (t) => {
+  const checkModule = frontCheckModulePath();
+  if (!checkModule) throw new Error('the C check module is not built (native/build/nginx/): install nginx-dev (scripts/debian-packages.txt) and npm run build');
   const dir = tmpDir(t, 'conf');
   const ca = await ensureCa(path.join(dir, 'ca'));
   const leaf = await issueCert(ca, dir, 'entry', { cn: 'entry', usage: 'both', ips: ['127.0.0.1'] });
   fs.mkdirSync(path.join(dir, 'tmp'));
-  for (const check of ['lua', 'auth_request'] as FrontCheck[]) {
+  for (const variant of ['c', 'lua', 'auth_request'] as const) {
+    const check: FrontCheck = variant === 'c' ? 'lua' : variant;
     for (const tls of [false, true]) {
       const luaFile = path.join(dir, 'front.lua');
-      fs.writeFileSync(luaFile, frontLua(path.join(dir, 'entry.sock')));
+      fs.writeFileSync(luaFile, frontLua(path.join(dir, 'entry.sock'), variant === 'c'));
       const conf = nginxConf({
+        ...(variant === 'c' ? { checkModule } : {}),
         dir, listen: { host: '127.0.0.1', port: 18443 }, cert: leaf.cert, key: leaf.key, workers: 1, socket: path.join(dir, 'entry.sock'), check,
         marathon: { host: '127.0.0.1', port: 8080 }, mesos: { host: '127.0.0.1', port: 5050 }, mesosDns: { host: '127.0.0.1', port: 8123 },
         ...(tls ? { upstreamTls: { cert: leaf.cert, key: leaf.key, ca: ca.cert, name: 'entry' } } : {}),
         upstreamTimeoutMs: 400, accessLog: path.join(dir, 'access.log'), luaFile, maxHeaderBytes: 16384, user: 'root',
       });
-      const file = path.join(dir, `nginx-${check}-${tls}.conf`);
+      const file = path.join(dir, `nginx-${variant}-${tls}.conf`);
       fs.writeFileSync(file, conf);
       const r = spawnSync(NGINX, ['-t', '-q', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', file], { encoding: 'utf8' });
-      t.equal(r.status, 0, `${check}, ${tls ? 'mutual TLS' : 'plain'} upstreams: ${r.stderr}`);
+      t.equal(r.status, 0, `${variant}, ${tls ? 'mutual TLS' : 'plain'} upstreams: ${r.stderr}`);
       const hot = conf.slice(conf.indexOf('location /marathon/'));
-      t.ok(hot.indexOf(check === 'lua' ? 'access_by_lua_block' : 'auth_request') < hot.indexOf('proxy_pass'), 'the check comes before the proxy');
+      t.ok(hot.indexOf({ c: 'sextant_check @sextant_check_marathon @node;', lua: 'access_by_lua_block', auth_request: 'auth_request' }[variant]) < hot.indexOf('proxy_pass'), 'the check comes before the proxy');
+      if (variant === 'c') {
+        const miss = conf.slice(conf.indexOf('location @sextant_check_marathon {'));
+        t.ok(miss.indexOf('access_by_lua_block') >= 0 && miss.indexOf('access_by_lua_block') < miss.indexOf('proxy_pass'), 'the C check\'s miss: the Lua check before the proxy');
+      }
       t.match(conf, /location @node \{[^}]*proxy_buffering off;[^}]*proxy_request_buffering off;/, 'Node\'s locations stream both ways');
       if (tls) t.match(hot, /proxy_ssl_verify on;/, 'the upstream certificate is checked');
-      for (const route of ['/marathon/', '/mesos/', '/mesos_dns/']) {
+      for (const route of ['/marathon/', '/mesos/', '/mesos_dns/', ...(variant === 'c' ? ['@sextant_check_marathon', '@sextant_check_mesos', '@sextant_check_mesos_dns'] : [])]) {
         const at = conf.indexOf(`location ${route} {`);
+        t.ok(at > 0, `location ${route}`);
         const block = conf.slice(at, conf.indexOf('\n    }', at));
         for (const h of ['Authorization', 'Cookie', 'Forwarded']) t.match(block, `proxy_set_header ${h} "";`, `${route}: ${h} not passed upstream`);
       }

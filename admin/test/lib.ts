@@ -117,7 +117,7 @@ export interface TestEntry {
 }
 
 /** An EntryServer on the master's address with a certificate from a fresh test CA. */
-export async function startEntry(t: Teardownable, m: Pick<TestMaster, 'ip' | 'port' | 'marathonPort' | 'mesosDnsPort'>, o: { limits?: Partial<EntryLimits>; upstreams?: Upstreams; authority?: StubAuthority; clock?: Clock; front?: 'nginx' | 'node'; mesosPort?: number; runRoot?: string } = {}): Promise<TestEntry> {
+export async function startEntry(t: Teardownable, m: Pick<TestMaster, 'ip' | 'port' | 'marathonPort' | 'mesosDnsPort'>, o: { limits?: Partial<EntryLimits>; upstreams?: Upstreams; authority?: StubAuthority; clock?: Clock; front?: 'nginx' | 'node'; mesosPort?: number; runRoot?: string; checkModule?: string | null } = {}): Promise<TestEntry> {
   const dir = tmpDir(t, 'pki');
   const ca = await ensureCa(path.join(dir, 'ca'));
   const leaf = await issueCert(ca, dir, 'entry', { cn: m.ip, usage: 'server', ips: [m.ip] });
@@ -129,7 +129,7 @@ export async function startEntry(t: Teardownable, m: Pick<TestMaster, 'ip' | 'po
     ...(o.limits ? { limits: o.limits } : {}), ...(o.clock ? { clock: o.clock } : {}),
   };
   const entry = (o.front ?? TEST_FRONT) === 'nginx'
-    ? new NginxFront({ ...common, port: await freePort(m.ip), dir: tmpDir(t, 'front'), local: { marathon: { host: m.ip, port: m.marathonPort }, mesos: { host: m.ip, port: o.mesosPort ?? m.port }, mesosDns: { host: m.ip, port: m.mesosDnsPort } }, ...(o.runRoot ? { runRoot: o.runRoot } : {}) })
+    ? new NginxFront({ ...common, port: await freePort(m.ip), dir: tmpDir(t, 'front'), local: { marathon: { host: m.ip, port: m.marathonPort }, mesos: { host: m.ip, port: o.mesosPort ?? m.port }, mesosDns: { host: m.ip, port: m.mesosDnsPort } }, ...(o.runRoot ? { runRoot: o.runRoot } : {}), ...(o.checkModule !== undefined ? { checkModule: o.checkModule } : {}) })
     : new EntryServer({ ...common, port: 0 });
   await entry.start();
   t.teardown(() => entry.stop());

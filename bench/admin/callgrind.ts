@@ -9,6 +9,8 @@
  * benchmark's (index.ts). One keep-alive HTTPS/1.1 connection sends wrk's request (`Host` and a 407-byte
  * `Authorization`): CG_WARMUP requests (300), counters zeroed (`callgrind_control -z`), CG_REQUESTS (1500)
  * counted, dumped (`callgrind_control -d`); the result is the dump's total Ir over the requests.
+ * `front` is the front as it runs (its C check when native/build/nginx/ holds the module), `front-lua`
+ * the front with its Lua check alone.
  * CG_PATHS: comma-separated paths (default `/mesos/master/state,/marathon/v2/apps`). CG_KEEP=1 keeps the
  * dumps and configs (printed) for callgrind_annotate. CG_EDIT: a module whose default export
  * `(who, conf, lua) => [conf, lua]` rewrites the config (and the front's Lua) before nginx starts, for
@@ -24,7 +26,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, SignJWT } from 'jose';
 import { ensureCa, issueCert, run } from '../../common/index.js';
-import { nginxConf as frontConf, frontLua } from '../../admin/index.js';
+import { nginxConf as frontConf, frontCheckModulePath, frontLua } from '../../admin/index.js';
 import { freePort } from '../../test/lib/index.js';
 import { nginxConf as plainConf } from './index.js';
 
@@ -101,7 +103,7 @@ async function callgrindTotal(pid: number, cmd: 'z' | 'd'): Promise<void> {
 
 async function main(): Promise<void> {
   const edit = process.env.CG_EDIT ? ((await import(path.resolve(process.env.CG_EDIT))) as { default: (who: string, conf: string, lua: string) => [string, string] }).default : undefined;
-  const which = process.argv.slice(2).length ? process.argv.slice(2) : ['front', 'plain'];
+  const which = process.argv.slice(2).length ? process.argv.slice(2) : ['front', 'front-lua', 'plain'];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sextant-cg-'));
   const procs: ChildProcess[] = [];
   const node = http.createServer((q, s) => {
@@ -128,9 +130,10 @@ async function main(): Promise<void> {
       if (who === 'plain') conf = plainConf(d, 1, port, mesos, marathon, leaf.cert, leaf.key).replace('daemon off;', 'daemon off; master_process off;');
       else {
         const luaFile = path.join(d, 'front.lua');
-        fs.writeFileSync(luaFile, frontLua(socket));
+        const checkModule = who === 'front' ? frontCheckModulePath() : undefined;
+        fs.writeFileSync(luaFile, frontLua(socket, checkModule !== undefined));
         const up = (p: number) => ({ host: HOST, port: p });
-        conf = frontConf({ dir: d, listen: up(port), cert: leaf.cert, key: leaf.key, workers: 1, socket, check: 'lua', marathon: up(marathon), mesos: up(mesos), mesosDns: up(8123), upstreamTimeoutMs: 30_000, accessLog: path.join(d, 'access.log'), luaFile, maxHeaderBytes: 16384 })
+        conf = frontConf({ ...(checkModule ? { checkModule } : {}), dir: d, listen: up(port), cert: leaf.cert, key: leaf.key, workers: 1, socket, check: 'lua', marathon: up(marathon), mesos: up(mesos), mesosDns: up(8123), upstreamTimeoutMs: 30_000, accessLog: path.join(d, 'access.log'), luaFile, maxHeaderBytes: 16384 })
           .replace('master_process on;', 'master_process off;');
       }
       if (edit) {

@@ -3,7 +3,7 @@
  * upstream (a real `sextant master` process, 20 apps), same run: wrk over HTTPS/1.1 keep-alive on
  * `/marathon/v2/apps` and `/mesos/master/state`, throughput at 16 connections and latency at 1
  * connection, each also measured on the upstream directly (what the proxy adds). The entry point runs in
- * its own process (entry-main.ts) with its nginx front (`--admin-front nginx`, the Lua decision cache),
+ * its own process (entry-main.ts) with its nginx front (`--admin-front nginx`, its C check when built, else the Lua one),
  * with the front's `auth_request` variant, and alone (`--admin-front node`), all against nginx with the
  * same worker count (one; and N = the CPUs for nginx and the front). The entry point checks a token on
  * every request; plain nginx checks nothing. Every target gets the same request, token header included
