@@ -15,7 +15,7 @@
  * election znodes under the URL's path (leader.ts): it registers with the leader, re-registers with
  * each new one (reporting its running tasks), and its control-plane client moves to the new leader.
  */
-import { collectIfGrown, limitYoungGeneration } from './heap.js';
+import { limitYoungGeneration } from './heap.js';
 import { capMallocArenas, startMallocTrim } from './malloc.js';
 import { realpathSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
@@ -135,11 +135,10 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   // Before any VIP is programmed: one malloc arena for every thread (the `sextant agent` command
   // re-executes itself once for it, before anything else: agent/malloc.ts), the young
   // generation stays small (agent/heap.ts), the free memory malloc holds goes back to the kernel
-  // every 10 s (agent/malloc.ts), after a full collection if the heap and its buffers grew by 8 MB
-  // since the last one (agent/heap.ts: the dead buffers of a large update go with it).
+  // every 10 s (agent/malloc.ts).
   capMallocArenas(process.env, { exec: isAgentCommand() });
   limitYoungGeneration();
-  startMallocTrim(undefined, collectIfGrown);
+  startMallocTrim();
   let o: AgentCliOptions;
   try {
     o = parseAgentArgs(argv);

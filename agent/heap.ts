@@ -18,7 +18,6 @@
  * more garbage-collection CPU when much is allocated.
  */
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 export const AGENT_V8_FLAGS = ['--semi-space-growth-factor=1', '--optimize-for-size'] as const;
 
@@ -30,58 +29,4 @@ export function limitYoungGeneration(): void {
 /** The young generation's current size in bytes (both semi-spaces). */
 export function youngGenerationBytes(): number {
   return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
-}
-
-/**
- * A full collection when the V8 heap and the memory its objects hold outside it (Buffers: `external`)
- * grew by `COLLECT_GROWTH_BYTES` since the last one this ran (issue #26). A large control-plane update
- * arrives as a 5-8 MB gRPC message in HTTP/2 frames: once decoded, those Buffers are garbage, but V8
- * frees a Buffer's memory only when a full collection finds its (by then old) wrapper, and it starts one
- * for external memory only after 64 MB more of it; an agent at rest allocates too little to start one
- * otherwise. So the dead buffers of the last large update (11-17 MB at 10,000 VIPs) stayed in the RSS
- * for minutes. Called before each malloc trim (agent/malloc.ts, every 10 s): nothing when the agent did
- * not grow (a comparison); else one full collection (10-40 ms of the main thread at 10,000 VIPs, about
- * once per large update or metrics scrape of that size), after which the trim returns the freed pages.
- * The collector is reached as `--expose-gc` gives it to a new context (set at run time, as the flags
- * above). `SEXTANT_AGENT_COLLECT=0` turns it off. Returns whether it collected.
- */
-export const COLLECT_GROWTH_BYTES = 8 << 20;
-
-let gcFn: (() => void) | null | undefined;
-let collectedAt = -1;
-
-function collector(): (() => void) | null {
-  if (gcFn === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      gcFn = runInNewContext('gc') as () => void;
-      if (typeof gcFn !== 'function') gcFn = null;
-    } catch {
-      gcFn = null;
-    }
-  }
-  return gcFn;
-}
-
-const held = () => {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.external;
-};
-
-export function collectIfGrown(growth = COLLECT_GROWTH_BYTES): boolean {
-  if (process.env.SEXTANT_AGENT_COLLECT === '0') return false;
-  const now = held();
-  if (collectedAt >= 0 && now - collectedAt < growth) return false;
-  const gc = collector();
-  if (!gc) return false;
-  // Buffers' memory is freed by a sweep V8 runs beside the collection and accounts for at the next
-  // one: swept within this one instead, so the memory (and `external`) is back when it returns.
-  setFlagsFromString('--no-concurrent-array-buffer-sweeping');
-  try {
-    gc();
-  } finally {
-    setFlagsFromString('--concurrent-array-buffer-sweeping');
-  }
-  collectedAt = held();
-  return true;
 }

@@ -12,5 +12,5 @@ export { processStartTime, sameProcessAlive } from './proc.js';
 export { parseResources, parseAttributes, parsePortRanges, formatPortRanges, DEFAULT_RESOURCES } from './resources.js';
 export { NoNetworkAttacherError, WorkDirError } from './errors.js';
 export { main as agentMain, parseAgentArgs, type AgentCliOptions } from './cli.js';
-export { AGENT_V8_FLAGS, COLLECT_GROWTH_BYTES, collectIfGrown, limitYoungGeneration, youngGenerationBytes } from './heap.js';
+export { AGENT_V8_FLAGS, limitYoungGeneration, youngGenerationBytes } from './heap.js';
 export { capMallocArenas, mallocTrim, mallocTrimAsync, startMallocTrim, TRIM_INTERVAL_MS } from './malloc.js';

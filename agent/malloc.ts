@@ -84,20 +84,15 @@ export function mallocTrimAsync(): Promise<boolean> | undefined {
 }
 
 /**
- * Trim every `ms` (off the event loop, one at a time; `before` runs first, on the event loop) on a
- * timer that keeps nothing alive; returns its stop. Off with SEXTANT_AGENT_MALLOC_TRIM=0 or without the native module.
+ * Trim every `ms` (off the event loop, one at a time) on a timer that keeps nothing alive; returns
+ * its stop. Off with SEXTANT_AGENT_MALLOC_TRIM=0 or without the native module.
  */
-export function startMallocTrim(ms = TRIM_INTERVAL_MS, before?: () => void): () => void {
+export function startMallocTrim(ms = TRIM_INTERVAL_MS): () => void {
   if (process.env.SEXTANT_AGENT_MALLOC_TRIM === '0' || mallocTrim() === undefined) return () => {};
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    try {
-      before?.();
-    } catch {
-      /* the trim runs anyway */
-    }
     void mallocTrimAsync()?.finally(() => (running = false));
   }, ms);
   timer.unref();
