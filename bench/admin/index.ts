@@ -285,7 +285,7 @@ export async function bench(): Promise<string> {
       '## The entry point (nginx front) vs nginx in front of the same master',
       '',
       `wrk over HTTPS (HTTP/1.1, keep-alive) to nginx ${(await run(['nginx', '-v'])).stderr.trim().replace('nginx version: ', '')} as a plain reverse proxy (upstream keep-alive, no checks),`,
-      'to the entry point with its nginx front (`--admin-front nginx`: nginx with the Lua decision cache, the Node entry point behind it on a',
+      'to the entry point with its nginx front (`--admin-front nginx`: nginx with its decision table checked in C (native/nginx-sextant; the Lua check on a miss), the Node entry point behind it on a',
       'unix socket; "front auth_request": the same with stock nginx\'s `auth_request` and a `proxy_cache` of the decision instead of Lua),',
       'and to the Node entry point alone (`--admin-front node`), all with the same certificate, in front of one `sextant master` process',
       '(no plugins) on loopback; "direct" is wrk on the upstream itself. Plain nginx is configured as the front proxies (same listener,',
