@@ -14,11 +14,10 @@ import t from 'tap';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { LUA_MODULES } from '../router/front-conf.js';
 import { FRONT_WORKER_ENTRIES, NGINX, NginxFront, frontCheckModulePath, frontLua } from '../index.js';
 import { freePort } from '../../test/lib/index.js';
-import { grant, request, request2, spawnMaster, startEntry, tmpDir } from './lib.js';
+import { grant, request, request2, runNginx, spawnMaster, startEntry, tmpDir } from './lib.js';
 
 t.setTimeout(120_000);
 const MODULE = frontCheckModulePath();
@@ -101,26 +100,13 @@ http {
   }
 }
 `);
-  const ng = spawn(NGINX, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  ng.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise((r) => ng.once('exit', r));
-  t.teardown(async () => {
-    if (ng.exitCode === null) ng.kill('SIGQUIT');
-    await exited;
-    if (!t.passing()) t.comment(`nginx's error log: ${fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-3000)}`);
-  });
+  const nginx = runNginx(t, dir);
   const base = `http://127.0.0.1:${port}`;
   const get = async (p: string, headers: Record<string, string> = {}, method = 'GET') => {
     const r = await fetch(`${base}${p}`, { method, headers });
     return { status: r.status, via: r.headers.get('x-via'), node: r.headers.get('x-served') === 'node', upath: r.headers.get('x-upstream-path'), body: await r.text() };
   };
-  for (let i = 0; ; i++) { // nginx starting: bounded, 10 s
-    if (ng.exitCode !== null) throw new Error(`nginx exited: ${err} ${fs.readFileSync(path.join(dir, 'error.log'), 'utf8')}`);
-    if (await fetch(`${base}/remember?path=/warm`).then(() => true, () => false)) break;
-    if (i > 200) throw new Error(`nginx not answering in 10 s: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await nginx.ready(() => fetch(`${base}/remember?path=/warm`).then(() => true, () => undefined));
   const good = { authorization: 'token=good' };
 
   t.test('a miss asks Node once, then the C table answers', async (t) => {

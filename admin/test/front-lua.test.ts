@@ -6,11 +6,10 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { LUA_MODULES } from '../router/front-conf.js';
 import { NGINX, frontLua } from '../index.js';
 import { freePort } from '../../test/lib/index.js';
-import { tmpDir } from './lib.js';
+import { runNginx, tmpDir } from './lib.js';
 
 if (!fs.existsSync(NGINX) || !LUA_MODULES.every((m) => fs.existsSync(m))) throw new Error(`${NGINX} or its Lua module is missing: install nginx-light and libnginx-mod-http-lua (scripts/debian-packages.txt)`);
 
@@ -47,20 +46,7 @@ ${body}
   }
 }
 `);
-  const ng = spawn(NGINX, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  ng.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise((r) => ng.once('exit', r));
-  t.teardown(async () => {
-    if (ng.exitCode === null) ng.kill('SIGQUIT');
-    await exited;
-  });
-  let text = '';
-  for (let i = 0; i < 200 && !text; i++) {
-    if (ng.exitCode !== null) throw new Error(`nginx exited: ${err} ${fs.readFileSync(path.join(dir, 'error.log'), 'utf8')}`);
-    text = await fetch(`http://127.0.0.1:${port}/cases`).then((r) => r.text(), () => '');
-    if (!text) await new Promise((r) => setTimeout(r, 50)); // nginx starting: bounded, 10 s
-  }
+  const text = await runNginx(t, dir).ready(() => fetch(`http://127.0.0.1:${port}/cases`).then((r) => r.text(), () => '').then((x) => x || undefined));
   const got = text.trim().split('\n');
   t.equal(got.length, CASES.length, `one answer per case: ${text}`);
   const req = (s: string) => Buffer.from(s, 'base64').toString('latin1');

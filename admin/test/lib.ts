@@ -9,6 +9,8 @@ import https from 'node:https';
 import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Test } from 'tap';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, generateKeyPair, jwtVerify, errors as joseErrors, type CryptoKey, type KeyObject } from 'jose';
 import { createLogger, createRegistry, ensureCa, issueCert, systemClock, type Clock, type Registry } from '../../common/index.js';
@@ -76,6 +78,35 @@ export function tmpDir(t: Teardownable, kind: string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), `sextant-entry-${kind}-`));
   t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
   return d;
+}
+
+/**
+ * nginx on `dir/nginx.conf` (prefix `dir`, error log `dir/error.log`), stopped at teardown (its error log's
+ * tail printed when the test failed). `ready(probe)` retries `probe` every 50 ms while nginx starts (at most
+ * 10 s) and returns its first answer other than undefined; it throws with nginx's output if nginx exits.
+ */
+export function runNginx(t: Test, dir: string): { ready<T>(probe: () => Promise<T | undefined>): Promise<T> } {
+  const log = path.join(dir, 'error.log');
+  const ng = spawn(NGINX, ['-p', dir, '-e', log, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  ng.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise((r) => ng.once('exit', r));
+  t.teardown(async () => {
+    if (ng.exitCode === null) ng.kill('SIGQUIT');
+    await exited;
+    if (!t.passing()) t.comment(`nginx's error log: ${fs.readFileSync(log, 'utf8').slice(-3000)}`);
+  });
+  return {
+    async ready<T>(probe: () => Promise<T | undefined>): Promise<T> {
+      for (let i = 0; ; i++) {
+        if (ng.exitCode !== null) throw new Error(`nginx exited: ${err} ${fs.readFileSync(log, 'utf8')}`);
+        const v = await probe();
+        if (v !== undefined) return v;
+        if (i >= 200) throw new Error(`nginx not answering in 10 s: ${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
 }
 
 export interface TestMaster {

@@ -4,13 +4,20 @@
  * added, removed, moved, repeated, equal records under another case, changed in place, masters
  * changed, a zone record equal to a master's) it gives exactly what the merge from scratch gives.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { seededRandom } from '../../../test/lib/random.js';
 import type { MasterEntry } from '../../../contracts/index.js';
 import { MasterRecords, withMasterRecords } from '../master-records.js';
 import type { ZoneInput } from '../workers.js';
 
 const master = (ip: string, leader: boolean): MasterEntry => ({ key: ip, id: ip, ip, port: 5050, control_port: 5060, dns_port: 61053, leader });
+
+/** Whether the incremental merge gave what the merge from scratch gives (the same objects, or equal ones); fails the test if not. */
+function mergedAsFromScratch(t: Test, step: number, got: readonly unknown[], want: readonly unknown[]): boolean {
+  if (got.length === want.length && got.every((r, i) => r === want[i] || JSON.stringify(r) === JSON.stringify(want[i]))) return true;
+  t.fail(`step ${step}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
+  return false;
+}
 
 t.test('the masters\' records go after the zones, once, unless the zones have them', async (t) => {
   const m = new MasterRecords();
@@ -53,12 +60,7 @@ t.test('random changes: the merge that follows changes equals the merge from scr
     else if (op < 11) masters = masterSets[random(masterSets.length)]!;
     else next.splice(random(next.length + 1), 0, { name: `fresh${random(5)}.marathon.l4lb.thisdcos.directory`, type: 'A', data: '11.1.0.1' });
     zones = next;
-    const got = m.merge(zones, masters);
-    const want = withMasterRecords(zones, masters);
-    if (got.length !== want.length || got.some((r, i) => r !== want[i] && JSON.stringify(r) !== JSON.stringify(want[i]))) {
-      t.fail(`step ${step}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
-      break;
-    }
+    if (!mergedAsFromScratch(t, step, m.merge(zones, masters), withMasterRecords(zones, masters))) break;
     same++;
     if (new Set(zones.map((r) => `${r.name.toLowerCase()}/${r.data}`)).size === zones.length) unique++;
   }
@@ -95,12 +97,7 @@ t.test('zones kept sorted by key, as the control plane sends them: the merge fol
     else if (op < 9) next = next.sort(byKey).filter((r, i, a) => i === 0 || byKey(a[i - 1]!, r) !== 0); // sorted again, each key once
     else masters = masterSets[random(masterSets.length)]!;
     zones = next;
-    const got = m.merge(zones, masters);
-    const want = withMasterRecords(zones, masters);
-    if (got.length !== want.length || got.some((r, i) => r !== want[i] && JSON.stringify(r) !== JSON.stringify(want[i]))) {
-      t.fail(`step ${step}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
-      break;
-    }
+    if (!mergedAsFromScratch(t, step, m.merge(zones, masters), withMasterRecords(zones, masters))) break;
     same++;
     if (zones.every((r, i) => i === 0 || byKey(zones[i - 1]!, r) < 0)) sorted++;
   }
