@@ -5,6 +5,7 @@
  * sort. `entries()` returns the same array until the part changes again, so a consumer can tell an
  * unchanged part by identity; the array is never mutated after it was handed out.
  */
+import { lowerBound } from '../common/sorted.js';
 
 /** Above this many keys added or removed in one update (and a fraction of the part), re-sort instead. */
 const REBUILD_MIN = 64;
@@ -88,14 +89,7 @@ export class SortedPart {
   /** The index of `key` among the entries, or where it would be inserted. */
   private indexOf(key: string): number {
     const v = this.values;
-    let lo = 0;
-    let hi = v.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (v[mid]!.key < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(v.length, (i) => v[i]!.key, key);
   }
 
   private rebuild(removes: readonly string[], upserts: readonly { key: string; entry: unknown }[]): boolean {

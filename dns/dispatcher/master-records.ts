@@ -12,6 +12,7 @@
  * binary search; the tables are built when the order breaks (a zone file, a name not in lowercase)
  * and kept until a merge from scratch.
  */
+import { lowerBound } from '../../common/sorted.js';
 import type { MasterEntry } from '../../contracts/index.js';
 import type { ZoneInput } from './workers.js';
 
@@ -232,14 +233,7 @@ export class MasterRecords {
   private hasKey(k: string): boolean {
     if (this.loose) return this.loose.counts.has(k);
     const keys = this.keys;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid]! < k) lo = mid + 1;
-      else hi = mid;
-    }
-    return keys[lo] === k;
+    return keys[lowerBound(keys.length, (i) => keys[i]!, k)] === k;
   }
 
   private count(loose: Loose, k: string, by: number): void {

@@ -6,6 +6,7 @@
  */
 import { createLogger, type Logger } from '../../common/log.js';
 import { SerialQueue } from '../../common/serial-queue.js';
+import { upperBound } from '../../common/sorted.js';
 import type { ApplyResult, L4lbDriver, Service } from '../driver.js';
 import { diffServices, normalize, normalizeOne, sameBackends, serviceKey } from '../services.js';
 import { nftRunner, sysctlReader, sysctlWriter, type NftExecOptions, type NftRunner } from './exec.js';
@@ -588,13 +589,6 @@ function servicesByKey(order: readonly Service[]): Map<string, Service> {
 
 /** The service of `key` in `order` (sorted by key; the last of a repeated key), by binary search. */
 function serviceOf(order: readonly Service[], key: string): Service | undefined {
-  let lo = 0;
-  let hi = order.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (order[mid]!.key <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  const s = order[lo - 1];
+  const s = order[upperBound(order.length, (i) => order[i]!.key, key) - 1];
   return s?.key === key ? s : undefined;
 }
