@@ -212,13 +212,11 @@ export class MasterRecords {
     const keys = zones.map(keyOf);
     const fields = zones.flatMap((r) => [r.name, r.type, r.data]);
     this.loose = undefined;
-    for (let k = 1; k < keys.length; k++) {
-      if (keys[k - 1]! < keys[k]!) continue;
+    if (!keys.every((k, i) => i === 0 || keys[i - 1]! < k)) {
       const loose: Loose = { counts: new Map(), repeats: 0, multiplicity: new WeakMap() };
       for (const key of keys) this.count(loose, key, 1);
       for (const r of zones) loose.multiplicity.set(r, (loose.multiplicity.get(r) ?? 0) + 1);
       this.loose = loose;
-      break;
     }
     this.hold(zones, keys, fields);
   }
