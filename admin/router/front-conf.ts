@@ -14,6 +14,9 @@
  *    worker's own table and proxies on a live entry; anything else goes to the route's named location
  *    `@sextant_check_<route>` (the same Lua check and proxying), whose Lua, once Node allowed, also
  *    writes the entry into the C table (front-lua.ts). Non-GET/HEAD requests go straight to `@node`.
+ *    The module also counts the requests the hot locations end in (`sextant_count <route>`, in a shared
+ *    memory zone), served as text by `sextant_stats` on a unix socket in `dir` (statsSocket(); never on
+ *    the admin port), which front-stats.ts reads into the metrics: no access-log line per request then.
  *  - `auth_request`: stock nginx; the decision subrequest is cached with `proxy_cache` (the cache key,
  *    the credential itself, is written into the cache files: kept for the benchmark's comparison).
  */
@@ -48,7 +51,7 @@ export interface FrontConf {
   upstreamTls?: { cert: string; key: string; ca: string; name: string };
   /** Time to the upstream's response (hot routes); past it the request goes to Node, which answers 504. */
   upstreamTimeoutMs: number;
-  /** The access log of the requests nginx served itself (front-log.ts reads it into the metrics). */
+  /** The access log of the requests nginx served itself (front-log.ts reads it into the metrics); not written with `checkModule`, which counts them itself. */
   accessLog: string;
   /** Path of the Lua code (check `lua`). */
   luaFile: string;
@@ -64,6 +67,13 @@ export const LUA_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/l
 /** The log line format of front-log.ts: route, status, upstream header time(s); one format per route (no variable to set per request). */
 export const accessFormat = (route: string) => `${route} $status $upstream_header_time`;
 const HOT_ROUTES = ['marathon', 'mesos', 'mesos_dns'];
+
+/** The unix socket of the C module's counters (`checkModule`): in `dir`, which only nginx's master and Node reach. */
+export const statsSocket = (c: Pick<FrontConf, 'dir'>) => `${c.dir}/stats.sock`;
+/** Where front-stats.ts asks for them. */
+export const STATS_PATH = '/_sextant/stats';
+
+const counted = (c: FrontConf) => c.check === 'lua' && c.checkModule !== undefined;
 
 const hostPort = (u: FrontUpstream) => (u.host.includes(':') ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`);
 
@@ -119,7 +129,7 @@ ${HOT_DROPPED_HEADERS.map((h) => `      proxy_set_header ${h} "";`).join('\n')}
       proxy_send_timeout ${c.upstreamTimeoutMs}ms;
       proxy_intercept_errors on;
       error_page ${c.check === 'auth_request' ? '401 403 ' : ''}301 302 303 307 308 418 500 502 503 504 = @node;
-      access_log ${c.accessLog} sextant_${route} buffer=32k flush=1s;`;
+      ${counted(c) ? `sextant_count ${route};` : `access_log ${c.accessLog} sextant_${route} buffer=32k flush=1s;`}`;
 }
 
 function hotLocation(c: FrontConf, prefix: string, route: string, up: FrontUpstream): string {
@@ -181,7 +191,7 @@ http {
   server_tokens off;
   underscores_in_headers on;
   ignore_invalid_headers off;
-${HOT_ROUTES.map((r) => `  log_format sextant_${r} '${accessFormat(r)}';`).join('\n')}
+${counted(c) ? '' : HOT_ROUTES.map((r) => `  log_format sextant_${r} '${accessFormat(r)}';`).join('\n')}
 ${lua ? `  lua_shared_dict sextant_decisions 16m;\n  init_by_lua_file ${c.luaFile};` : `  proxy_cache_path ${run}/decisions levels=1:2 keys_zone=sextant_decisions:4m max_size=64m inactive=10s use_temp_path=off;`}
   map $http_upgrade $sextant_connection {
     default upgrade;
@@ -256,7 +266,16 @@ ${clientHeaders()}
 `}${hotLocation(c, '/marathon', 'marathon', c.marathon)}
 ${hotLocation(c, '/mesos', 'mesos', c.mesos)}
 ${hotLocation(c, '/mesos_dns', 'mesos_dns', c.mesosDns)}
-  }
+  }${counted(c) ? `
+  server {
+    listen unix:${statsSocket(c)};
+    location = ${STATS_PATH} {
+      sextant_stats;
+    }
+    location / {
+      return 404;
+    }
+  }` : ''}
 }
 `;
 }

@@ -16,10 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../common/errors.js';
 import type { TlsMaterial } from '../../common/tls-files.js';
 import { frontRunDir, frontWorkerUser, type FrontWorkerUser } from './front-account.js';
-import { LUA_MODULES, nginxConf, type FrontCheck, type FrontConf, type FrontUpstream } from './front-conf.js';
+import { LUA_MODULES, STATS_PATH, nginxConf, statsSocket, type FrontCheck, type FrontConf, type FrontUpstream } from './front-conf.js';
 import { frontLua } from './front-lua.js';
 import { sweepFrontRunDirs, writeOwner } from './front-sweep.js';
 import { FrontLog } from './front-log.js';
+import { FrontStats } from './front-stats.js';
 import { createEntryMetrics } from './metrics.js';
 import { EntryServer, type EntryOptions } from './server.js';
 
@@ -81,7 +82,8 @@ export class NginxFront {
   private cmod: string | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
-  private log: FrontLog | undefined;
+  /** What feeds the metrics of the requests nginx served: the C module's counters, else the access log. */
+  private log: FrontLog | FrontStats | undefined;
   private stderr = '';
   private readonly socket: string;
   /** Who the workers run as (nginx started as root), else undefined. */
@@ -195,6 +197,7 @@ export class NginxFront {
     const c = this.conf();
     const confFile = this.write('nginx.conf', nginxConf(c));
     fs.writeFileSync(c.accessLog, '', { flag: 'a' });
+    fs.rmSync(statsSocket(c), { force: true }); // left by an nginx killed: its bind would fail
     const args = ['-p', this.o.dir, '-e', this.errorLog, '-c', confFile];
     let test = await runOnce(bin, ['-t', '-q', ...args]);
     if (test.code !== 0 && this.cmod) {
@@ -214,7 +217,9 @@ export class NginxFront {
       throw e;
     }
     const metrics = this.o.metrics ?? createEntryMetrics(this.o.registry);
-    this.log = new FrontLog(c.accessLog, metrics, () => this.signal('SIGUSR1'));
+    this.log = this.cmod
+      ? new FrontStats(statsSocket(c), STATS_PATH, metrics, (error) => this.o.log.warn('entry_front_counters_unread', { error }))
+      : new FrontLog(c.accessLog, metrics, () => this.signal('SIGUSR1'));
     this.log.start();
     this.o.log.info('entry_listening', { address: this.o.host, port: this.port, front: 'nginx', check: this.cmod ? 'c+lua' : this.check, pid: this.child?.pid });
   }
@@ -274,9 +279,15 @@ export class NginxFront {
     clearTimeout(timer);
   }
 
+  /** Take in nginx's counts now (they are otherwise read every second): for tests and the benchmark. */
+  async readCounts(): Promise<void> {
+    await this.log?.read();
+  }
+
   async stop(): Promise<void> {
+    if (this.log instanceof FrontStats) await this.log.stop(); // while nginx still answers
     await this.stopNginx();
-    this.log?.stop();
+    if (this.log instanceof FrontLog) this.log.stop(); // what nginx flushed as it exited
     this.log = undefined;
     await this.entry.stop();
     fs.rmSync(this.socket, { force: true });
