@@ -164,19 +164,21 @@ static ngx_int_t sx_stats(ngx_http_request_t *r)
     size_t line = sizeof("h   0.0025  \n") + SX_NAME + 2 * NGX_ATOMIC_T_LEN; /* the longest line */
     ngx_buf_t *b;
     ngx_chain_t out;
-    ngx_uint_t i, j;
+    ngx_uint_t i, j, used = 0;
     ngx_atomic_uint_t n, s;
     ngx_int_t rc;
 
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) return rc;
-    b = ngx_create_temp_buf(r->pool, sizeof("epoch \n") + NGX_ATOMIC_T_LEN + SX_ROUTES * (SX_CODES + SX_LE) * line);
+    for (i = 0; i < SX_ROUTES; i++) used += t->routes[i].name[0] != '\0';
+    b = ngx_create_temp_buf(r->pool, sizeof("epoch \n") + NGX_ATOMIC_T_LEN + used * (SX_CODES + SX_LE) * line);
     if (b == NULL) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     b->last = ngx_sprintf(b->last, "epoch %uA\n", t->epoch);
     for (i = 0; i < SX_ROUTES; i++) {
         sx_route_t *rt = &t->routes[i];
-        if (rt->name[0] == '\0') continue;
+        if (rt->name[0] == '\0' || used == 0) continue; /* a route named by a reload since: next time */
+        used--;
         for (j = 0; j < SX_CODES; j++) {
             n = rt->codes[j];
             if (n) b->last = ngx_sprintf(b->last, "c %s %03ui %uA\n", rt->name, j, n);
