@@ -279,7 +279,7 @@ export class NginxFront {
     clearTimeout(timer);
   }
 
-  /** Take in nginx's counts now (they are otherwise read every second): for tests and the benchmark. */
+  /** Take in nginx's counts now (they are otherwise read every second): for tests. */
   async readCounts(): Promise<void> {
     await this.log?.read();
   }

@@ -53,6 +53,18 @@ t.test('nginx -t accepts the configuration: C + lua, lua and auth_request, plain
         t.ok(at > 0, `location ${route}`);
         const block = conf.slice(at, conf.indexOf('\n    }', at));
         for (const h of ['Authorization', 'Cookie', 'Forwarded']) t.match(block, `proxy_set_header ${h} "";`, `${route}: ${h} not passed upstream`);
+        const name = route.replace(/^@sextant_check_|\//g, '');
+        t.match(block, variant === 'c' ? `sextant_count ${name};` : `access_log ${path.join(dir, 'access.log')} sextant_${name} `, `${route}: counted (${variant === 'c' ? 'in C' : 'by its log line'})`);
+      }
+      const servers = conf.split('\n  server {').slice(1);
+      if (variant === 'c') {
+        t.equal(servers.length, 2, 'the admin port\'s server and the counters\'');
+        t.match(servers[1], `listen unix:${dir}/stats.sock;`, 'the counters on a unix socket in the front\'s directory');
+        t.notMatch(servers[1], /listen (?!unix:)/, 'and nowhere else');
+        t.notMatch(servers[0], /sextant_stats/, 'not on the admin port');
+        t.notMatch(conf, /access_log \//, 'no access log');
+      } else {
+        t.equal(servers.length, 1, 'no counters\' server');
       }
       t.notMatch(conf, /location @node \{[^}]*proxy_set_header (Authorization|Cookie) /, 'Node gets the credential (it checks it)');
     }

@@ -70,7 +70,7 @@ t.test('FrontStats: increases, resets, buckets', async (t) => {
 const count = async (reg: Registry, route: string, code: string) =>
   (await reg.getSingleMetric('sextant_entry_requests_total')!.get()).values.find((v) => v.labels.route === route && v.labels.code === code)?.value ?? 0;
 const observed = async (reg: Registry, route: string) =>
-  (await reg.getSingleMetric('sextant_entry_upstream_seconds')!.get()).values.find((v) => v.metricName === 'sextant_entry_upstream_seconds_count' && v.labels.route === route)?.value ?? 0;
+  (await reg.getSingleMetric('sextant_entry_upstream_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName === 'sextant_entry_upstream_seconds_count' && v.labels.route === route)?.value ?? 0;
 
 function stats(sock: string): Promise<string> {
   return new Promise((resolve, reject) => {
