@@ -11,6 +11,7 @@ import type { TlsMaterial } from './tls-files.js';
 import { peerIdentity, type IdentityKind } from './tls-identity.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import type { Registry } from './metrics.js';
+import { httpDate } from './utc-time.js';
 import { compileSchema, type JsonSchema, type SchemaChecker } from './schema.js';
 
 export interface Request {
@@ -296,6 +297,9 @@ export interface HttpServer {
 /** Listen; resolves once bound (port 0 picks a free port, see address()). */
 export async function serve(router: Router, opts: ServeOptions): Promise<HttpServer> {
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // The Date header from common/utc-time.ts, not Node's (Date.prototype.toUTCString: ICU's time zone data, issue #26).
+    res.sendDate = false;
+    res.setHeader('date', httpDate());
     if (opts.tls && refusedWithoutCertificate(opts.tls, req, res)) return;
     handle(router, req, res, opts.maxBody).catch((err) => {
       opts.onError?.(err, req);
