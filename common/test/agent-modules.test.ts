@@ -2,7 +2,7 @@
  * What loading the agent's modules does not load (issue #26, the agent's memory): the YAML parser
  * (loaded on the first YAML config file only), Mesos-DNS and its ZooKeeper client (the agent's
  * dispatcher comes from dns/dispatcher/index.js). Checked in a fresh process on the built modules; a
- * YAML file still parses.
+ * YAML file still parses. The overlay and l4lb take the parts of the netlink package they use.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -36,6 +36,14 @@ t.test('the agent command and its dispatcher load no YAML parser, Mesos-DNS or Z
     ${LOADED}
     console.log(JSON.stringify({ builders: builders.length, yaml: has('/node_modules/yaml/'), zookeeper: has('/node-zookeeper-client/') }));`, { SEXTANT_NODE_SERVICES: 'dispatcher' });
   t.same(JSON.parse(out), { builders: 2, yaml: false, zookeeper: false }, 'diag and the dispatcher built; none of them loaded');
+});
+
+t.test("the overlay and l4lb components load the netlink package's parts, not its Wi-Fi and WireGuard structs", async (t) => {
+  const out = await run(`await import(${JSON.stringify(join(dist, 'overlay/index.js'))});
+    await import(${JSON.stringify(join(dist, 'l4lb/index.js'))});
+    ${LOADED}
+    console.log(JSON.stringify({ rt: has('/netlink/dist/rt/rt.js'), nl80211: has('/netlink/dist/nl80211/'), wg: has('/netlink/dist/wg/') }));`);
+  t.same(JSON.parse(out), { rt: true, nl80211: false, wg: false });
 });
 
 t.test('a YAML config file is parsed (the parser loaded then)', async (t) => {
