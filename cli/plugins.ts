@@ -151,8 +151,8 @@ const agentCatalog: Record<string, Loader<AgentHost>> = {
   },
   overlay: async () => (await import('../overlay/index.js')).overlayAgentPlugin(),
   cni: async () => (await import('../cni/index.js')).cniAgentPlugin({ plugins: cniPluginsChoice() }),
-  // The dispatcher's own index, not dns/index.js: that one also loads Mesos-DNS, its ZooKeeper client and the
-  // `dns query` client (dns2), about 1 MB of heap in every agent that none of them runs in (issue #26).
+  // The dispatcher's own index, not dns/index.js: that one also loads Mesos-DNS and its ZooKeeper client,
+  // about 1 MB of heap in every agent, which runs neither (issue #26).
   dispatcher: async () => (await import('../dns/dispatcher/index.js')).dispatcherAgentPlugin(),
   control: async () => {
     const tls = controlTlsFromEnv();
