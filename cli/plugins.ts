@@ -151,7 +151,9 @@ const agentCatalog: Record<string, Loader<AgentHost>> = {
   },
   overlay: async () => (await import('../overlay/index.js')).overlayAgentPlugin(),
   cni: async () => (await import('../cni/index.js')).cniAgentPlugin({ plugins: cniPluginsChoice() }),
-  dispatcher: async () => (await import('../dns/index.js')).dispatcherAgentPlugin(),
+  // The dispatcher's own index, not dns/index.js: that one also loads Mesos-DNS and its ZooKeeper client,
+  // about 1 MB of heap in every agent, which runs neither (issue #26).
+  dispatcher: async () => (await import('../dns/dispatcher/index.js')).dispatcherAgentPlugin(),
   control: async () => {
     const tls = controlTlsFromEnv();
     return (await import('../control/index.js')).controlAgentPlugin({ port: envPort('SEXTANT_CONTROL_PORT', 5060), ...(tls ? { tls } : {}) });

@@ -6,11 +6,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import { AddressInfo } from 'node:net';
-import { checkServerIdentity as tlsCheckServerIdentity, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { TlsMaterial } from './tls-files.js';
 import { peerIdentity, type IdentityKind } from './tls-identity.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from './errors.js';
 import type { Registry } from './metrics.js';
+import { httpDate } from './utc-time.js';
 import { compileSchema, type JsonSchema, type SchemaChecker } from './schema.js';
 
 export interface Request {
@@ -296,6 +297,9 @@ export interface HttpServer {
 /** Listen; resolves once bound (port 0 picks a free port, see address()). */
 export async function serve(router: Router, opts: ServeOptions): Promise<HttpServer> {
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // The Date header from common/utc-time.ts, not Node's (Date.prototype.toUTCString: ICU's time zone data, issue #26).
+    res.sendDate = false;
+    res.setHeader('date', httpDate());
     if (opts.tls && refusedWithoutCertificate(opts.tls, req, res)) return;
     handle(router, req, res, opts.maxBody).catch((err) => {
       opts.onError?.(err, req);
@@ -372,70 +376,4 @@ export function bodyText(body: unknown, max = 300): string {
   return s.length > max ? `${s.slice(0, max)}...` : s;
 }
 
-/** A JSON HTTP call with a timeout; throws on network errors, returns status and parsed body. */
-export async function requestJson(
-  url: string,
-  opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; tls?: ClientTls } = {},
-): Promise<{ status: number; body: unknown }> {
-  if (opts.tls && url.startsWith('https:')) return requestJsonTls(url, { ...opts, tls: opts.tls });
-  const signals = [AbortSignal.timeout(opts.timeoutMs ?? 5000)];
-  if (opts.signal) signals.push(opts.signal);
-  const res = await fetch(url, {
-    method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
-    headers: { ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }), ...opts.headers },
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    signal: AbortSignal.any(signals),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    /* not JSON: keep text */
-  }
-  return { status: res.status, body };
-}
-
-/** A whole response: its status, headers and body (parsed as JSON when it is JSON, else the text; undefined when empty). */
-export function responseJson(res: http.IncomingMessage): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = text;
-      try {
-        body = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* not JSON: keep the text */
-      }
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-    });
-  });
-}
-
-/** requestJson over https with the cluster CA and a client certificate (fetch cannot present one). */
-function requestJsonTls(url: string, opts: { method?: string; body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; tls: ClientTls }): Promise<{ status: number; body: unknown }> {
-  const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-  const { ca, cert, key, checkServerIdentity } = opts.tls;
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method: opts.method ?? (payload === undefined ? 'GET' : 'POST'),
-        headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) }), ...opts.headers },
-        ca,
-        ...(cert && key ? { cert, key } : {}),
-        ...(checkServerIdentity ? { checkServerIdentity: (host: string, c: import('node:tls').PeerCertificate) => checkServerIdentity(host, c) ?? tlsCheckServerIdentity(host, c) } : {}),
-        agent: false,
-        timeout: opts.timeoutMs ?? 5000,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      },
-      (res) => responseJson(res).then(({ status, body }) => resolve({ status, body }), reject),
-    );
-    const deadline = setTimeout(() => req.destroy(new Error(`${url}: no answer within ${opts.timeoutMs ?? 5000} ms`)), opts.timeoutMs ?? 5000);
-    req.on('close', () => clearTimeout(deadline));
-    req.on('timeout', () => req.destroy(new Error(`${url}: timed out`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+export { requestJson, responseJson, type RequestJsonOptions } from './request-json.js';

@@ -15,6 +15,7 @@ export * from './netns.js';
 export * from './serial-queue.js';
 export * from './coalesce.js';
 export * from './sorted.js';
+export * from './utc-time.js';
 export * from './cidr.js';
 export * from './resolv-conf.js';
 export * from './cli-token.js';

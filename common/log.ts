@@ -2,6 +2,8 @@
  * One structured JSON line per event, on stderr, so stdout stays free for command output.
  * Level from SEXTANT_LOG_LEVEL (debug|info|warn|error, default info).
  */
+import { isoTime } from './utc-time.js';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -43,7 +45,7 @@ function errorFields(v: unknown): unknown {
 export function createLogger(component: string, base: LogFields = {}): Logger {
   const emit = (level: Level, event: string, fields?: LogFields) => {
     if (order[level] < threshold()) return;
-    const rec: LogFields = { ts: new Date().toISOString(), level, component, event, ...base };
+    const rec: LogFields = { ts: isoTime(), level, component, event, ...base };
     if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = errorFields(v);
     sink.write(JSON.stringify(rec) + '\n');
   };

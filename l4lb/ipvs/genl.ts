@@ -3,7 +3,10 @@
  * controller, pipelined commands (many in flight, each acked), and dumps (one at a time: the
  * kernel allows a single running dump per socket).
  */
-import { createGenericNetlink, genl, FlagsGet, type GenericNetlinkSocket } from 'netlink';
+// The netlink package's parts, not its index (which also loads its nl80211 and WireGuard structs; issue #26).
+import { createGenericNetlink, type GenericNetlinkSocket } from 'netlink/dist/genl/genl.js';
+import * as genl from 'netlink/dist/genl/structs.js';
+import { FlagsGet } from 'netlink/dist/constants.js';
 import { Cmd, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.js';
 import { familyOf, serviceAttr, decodeDest, decodeService, type IpvsDest, type IpvsService } from './codec.js';
 import { IpvsCommandError } from './errors.js';
