@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { createRegistry } from '../../common/metrics.js';
 import { createLogger } from '../../common/log.js';
 import { limitYoungGeneration } from '../../agent/heap.js';
@@ -97,6 +97,37 @@ function status(): { rss: number; anon: number; file: number } {
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
+/** `--metrics-sizes`: the exposition's bytes and series per metric name, largest first. */
+function printMetricsSizes(text: string): void {
+  const by = new Map<string, { bytes: number; series: number }>();
+  for (const line of text.split('\n')) {
+    const name = line.startsWith('#') ? line.split(' ')[2] ?? '' : /^[^{ ]+/.exec(line)?.[0] ?? '';
+    const base = name.replace(/_(bucket|sum|count)$/, '');
+    const e = by.get(base) ?? { bytes: 0, series: 0 };
+    e.bytes += Buffer.byteLength(line) + 1;
+    if (!line.startsWith('#') && line) e.series++;
+    by.set(base, e);
+  }
+  console.log(`metrics: ${Buffer.byteLength(text)} bytes`);
+  for (const [k, e] of [...by].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 15)) console.log(`  ${k.padEnd(48)} ${(e.bytes / 1e6).toFixed(2)} MB ${e.series} series`);
+}
+
+/**
+ * `--scrape-alloc` (run with `--min-semi-space-size=64 --max-semi-space-size=64`, so that no
+ * collection runs inside a scrape): the heap allocated by one scrape, median of 5.
+ */
+async function scrapeAlloc(scrape: () => Promise<string>): Promise<void> {
+  const got: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const text = await scrape();
+    got.push(process.memoryUsage().heapUsed - before);
+    if (!text) throw new Error('empty scrape');
+  }
+  console.log(`one scrape allocates ${(got.sort((a, b) => a - b)[2]! / 1048576).toFixed(2)} MiB of heap (median of 5: ${got.map((b) => (b / 1048576).toFixed(2)).join(' / ')})`);
+}
+
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function row(stage: string): void {
@@ -104,8 +135,9 @@ function row(stage: string): void {
   gc?.();
   const m = process.memoryUsage();
   const s = status();
+  const h = getHeapStatistics();
   const f = (b: number) => (b / 1048576).toFixed(1);
-  console.log(`${stage.padEnd(28)} rss ${s.rss.toFixed(1)} anon ${s.anon.toFixed(1)} file ${s.file.toFixed(1)} | heap used ${f(m.heapUsed)} total ${f(m.heapTotal)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}`);
+  console.log(`${stage.padEnd(28)} rss ${s.rss.toFixed(1)} anon ${s.anon.toFixed(1)} file ${s.file.toFixed(1)} | heap used ${f(m.heapUsed)} total ${f(m.heapTotal)} physical ${f(h.total_physical_size)} malloced ${f(h.malloced_memory)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}`);
 }
 
 function timedTrim(native: { trim(): boolean }): void {
@@ -157,6 +189,8 @@ async function main(): Promise<void> {
   if (trim && !native) throw new Error('--trim: native/malloctrim not built');
   if (native) timedTrim(native);
   for (let i = 0; i < scrapes; i++) await registry.metrics();
+  if (args.includes('--metrics-sizes')) printMetricsSizes(await registry.metrics());
+  if (args.includes('--scrape-alloc')) await scrapeAlloc(() => registry.metrics());
   row(`after ${scrapes} scrapes`);
   if (native) timedTrim(native);
   // Single changes through deltas, as the agent gets them: a backend's weight flipped, a VIP (and its
