@@ -46,8 +46,13 @@ export function agentV8Flags(env: NodeJS.ProcessEnv, execArgv: readonly string[]
     const bad = wanted.find((f) => !FLAG.test(f));
     if (raw === '' || bad !== undefined) throw new Error(`SEXTANT_AGENT_V8_FLAGS='${env.SEXTANT_AGENT_V8_FLAGS}': 1/on (the default flags), 0/off (none), or space-separated --name[=value] flags${bad ? ` ('${bad}' is not one)` : ''}`);
   }
-  const operators = new Set([...(env.NODE_OPTIONS ?? '').split(/\s+/), ...execArgv].filter((a) => a.startsWith('--')).map(flagName));
+  const operators = new Set([...nodeOptions(env.NODE_OPTIONS ?? ''), ...execArgv].filter((a) => a.startsWith('--')).map(flagName));
   return wanted.filter((f) => !operators.has(flagName(f)));
+}
+
+/** NODE_OPTIONS split as node splits it: on spaces, a double-quoted part is one (backslash escapes in it). */
+export function nodeOptions(s: string): string[] {
+  return [...s.matchAll(/"((?:\\.|[^"\\])*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!));
 }
 
 /** Remove `added` (the flags the re-exec put after node's own) from the end of `execArgv`, in place. */
