@@ -10,6 +10,7 @@
  * nothing is done. `SEXTANT_AGENT_MALLOC_TRIM=0` turns it off (to measure without it).
  */
 import { loadNative } from '../common/native.js';
+import { agentV8Flags, dropAddedFlags } from './v8flags.js';
 
 export const TRIM_INTERVAL_MS = 10_000;
 
@@ -28,8 +29,13 @@ function native(): Addon | null {
   return addon;
 }
 
-/** Set in the environment of the agent's re-executed image (with MALLOC_ARENA_MAX): it is the one with the cap. */
+/**
+ * Set in the environment of the agent's re-executed image: `1` with MALLOC_ARENA_MAX (it is the one
+ * with the cap), `0` when it was re-executed for V8 flags only.
+ */
 const EXEC_MARK = 'SEXTANT_AGENT_ARENAS_EXEC';
+/** The V8 flags the re-exec added to node's command line (agent/v8flags.ts), for the new image to drop from `process.execArgv`. */
+const V8_MARK = 'SEXTANT_AGENT_V8_EXEC';
 
 /**
  * How many malloc arenas the agent's threads share: `SEXTANT_AGENT_MALLOC_ARENAS`, default 1; `0`
@@ -44,7 +50,10 @@ const EXEC_MARK = 'SEXTANT_AGENT_ARENAS_EXEC';
  * command and `MALLOC_ARENA_MAX` in the environment, which glibc reads before the first thread
  * (execve: same PID, same descriptors, no second process; about 0.1 s more at start); the
  * re-executed agent removes the variable and its mark from its environment, so what it starts does
- * not inherit them. `MALLOC_ARENA_MAX` set by whoever started the agent is left as it is. Returns
+ * not inherit them. `MALLOC_ARENA_MAX` set by whoever started the agent is left as it is. The same
+ * re-exec puts the agent's start-time V8 flags on node's command line (agent/v8flags.ts,
+ * `SEXTANT_AGENT_V8_FLAGS`; it happens for them alone when the arenas need none), and the new image
+ * removes them from `process.execArgv`, so forked processes do not inherit them either. Returns
  * what was done: `exec` (this image has the cap), `env` (the operator's MALLOC_ARENA_MAX),
  * `mallopt` (only for arenas from now on: the exec failed or was not asked for), or undefined (off,
  * no native module or no glibc).
@@ -53,23 +62,34 @@ export function capMallocArenas(env: NodeJS.ProcessEnv = process.env, opts: { ex
   const raw = env.SEXTANT_AGENT_MALLOC_ARENAS ?? '1';
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isInteger(n) || n < 0 || n > 64) throw new Error(`SEXTANT_AGENT_MALLOC_ARENAS='${raw}': an integer from 0 (glibc's default) to 64`);
-  if (env[EXEC_MARK] === '1') {
+  const added = env[V8_MARK];
+  if (added !== undefined) {
+    delete env[V8_MARK];
+    dropAddedFlags(process.execArgv, added.split(' ').filter(Boolean));
+  }
+  const mark = env[EXEC_MARK];
+  if (mark !== undefined) {
     delete env[EXEC_MARK];
-    delete env.MALLOC_ARENA_MAX;
-    return 'exec';
+    if (mark === '1') {
+      delete env.MALLOC_ARENA_MAX;
+      return 'exec';
+    }
+  }
+  const v8 = mark === undefined ? agentV8Flags(env) : []; // checked even when there is no exec
+  const arenas = n !== 0 && env.MALLOC_ARENA_MAX === undefined;
+  const addon = native();
+  if (opts.exec && addon && (arenas || v8.length)) {
+    const extra = { [EXEC_MARK]: arenas ? '1' : '0', ...(arenas ? { MALLOC_ARENA_MAX: String(n) } : {}), ...(v8.length ? { [V8_MARK]: v8.join(' ') } : {}) };
+    const vars = Object.entries({ ...env, ...extra }).map(([k, v]) => `${k}=${v ?? ''}`);
+    try {
+      addon.exec(process.execPath, [process.argv0, ...process.execArgv, ...v8, ...process.argv.slice(1)], vars);
+    } catch {
+      /* execve failed: cap what is left below; the V8 flags set at run time (agent/heap.ts) still hold */
+    }
   }
   if (n === 0) return undefined;
   if (env.MALLOC_ARENA_MAX !== undefined) return 'env';
-  const addon = native();
   if (!addon) return undefined;
-  if (opts.exec) {
-    const vars = Object.entries({ ...env, MALLOC_ARENA_MAX: String(n), [EXEC_MARK]: '1' }).map(([k, v]) => `${k}=${v ?? ''}`);
-    try {
-      addon.exec(process.execPath, [process.argv0, ...process.execArgv, ...process.argv.slice(1)], vars);
-    } catch {
-      /* execve failed: cap what is left below */
-    }
-  }
   return addon.arenaMax(n) ? 'mallopt' : undefined;
 }
 

@@ -86,7 +86,9 @@ export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin 
           return { json: m };
         });
       });
-      if (on) registerVipSeries(registry, netMetrics, opts.metrics?.maxSeries ?? 1000);
+      // The series need the driver's counters only: not the node's view with a name per VIP (a
+      // 10,000-entry map and a copy of every VIP entry per scrape, issue #26).
+      if (on) registerVipSeries(registry, async () => driver.netMetrics?.(), opts.metrics?.maxSeries ?? 1000);
       control.addConsumer(r);
       await r.start();
     };

@@ -7,6 +7,7 @@
  * heap after a full collection and the RSS. Optionally writes a heap snapshot.
  *
  *   unshare -n node --expose-gc dist/bench/l4lb/agent-heap.js [N] [--only=l4lb|dispatcher|view] [--snapshot=FILE] [--changes=K]
+ *     [--metrics-sizes] [--scrape-profile] [--scrape-alloc (with --min-semi-space-size=64 --max-semi-space-size=64)]
  *
  * Not run by `npm run bench`; the figures it prints are for comparing code, the real agent's figures
  * come from agent.ts.
@@ -15,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { createRegistry } from '../../common/metrics.js';
 import { createLogger } from '../../common/log.js';
 import { limitYoungGeneration } from '../../agent/heap.js';
@@ -97,15 +98,100 @@ function status(): { rss: number; anon: number; file: number } {
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
+/** `--metrics-sizes`: the exposition's bytes and series per metric name, largest first. */
+function printMetricsSizes(text: string): void {
+  const by = new Map<string, { bytes: number; series: number }>();
+  for (const line of text.split('\n')) {
+    const name = line.startsWith('#') ? line.split(' ')[2] ?? '' : /^[^{ ]+/.exec(line)?.[0] ?? '';
+    const base = name.replace(/_(bucket|sum|count)$/, '');
+    const e = by.get(base) ?? { bytes: 0, series: 0 };
+    e.bytes += Buffer.byteLength(line) + 1;
+    if (!line.startsWith('#') && line) e.series++;
+    by.set(base, e);
+  }
+  console.log(`metrics: ${Buffer.byteLength(text)} bytes`);
+  for (const [k, e] of [...by].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 15)) console.log(`  ${k.padEnd(48)} ${(e.bytes / 1e6).toFixed(2)} MB ${e.series} series`);
+}
+
+/**
+ * `--scrape-alloc` (run with `--min-semi-space-size=64 --max-semi-space-size=64`, so that no
+ * collection runs inside a scrape): the heap allocated by one scrape, median of 5.
+ */
+async function scrapeAlloc(scrape: () => Promise<string>): Promise<void> {
+  const got: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const text = await scrape();
+    got.push(process.memoryUsage().heapUsed - before);
+    if (!text) throw new Error('empty scrape');
+  }
+  console.log(`one scrape allocates ${(got.sort((a, b) => a - b)[2]! / 1048576).toFixed(2)} MiB of heap (median of 5: ${got.map((b) => (b / 1048576).toFixed(2)).join(' / ')})`);
+}
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string };
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+/**
+ * `--scrape-profile`: V8's sampling heap profiler over one scrape, collected objects included: the
+ * bytes allocated by part (the nftables read, the series, the labels, prom-client's text).
+ */
+async function scrapeProfile(scrape: () => Promise<string>): Promise<void> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  gc?.();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  await scrape();
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
+  session.disconnect();
+  const parts = new Map<string, number>();
+  const partOf = (urls: string[]): string => {
+    const has = (re: RegExp) => urls.some((u) => re.test(u));
+    if (has(/vipmetrics\/(nft-counters|ct-bytes)/)) return 'nftables read';
+    if (has(/vipmetrics\/node\./)) return 'node view';
+    if (has(/vipmetrics\/labels\./)) return 'labels';
+    if (has(/vipmetrics\/prometheus\./)) return 'series';
+    if (has(/prom-client/)) return 'prom-client';
+    return 'other';
+  };
+  const walk = (n: ProfileNode, urls: string[]) => {
+    const here = [...urls, n.callFrame.url];
+    if (n.selfSize) parts.set(partOf(here), (parts.get(partOf(here)) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, here);
+  };
+  walk(profile.head, []);
+  const mib = (b: number) => (b / 1048576).toFixed(2);
+  console.log(`one scrape allocated ${mib([...parts.values()].reduce((a, b) => a + b, 0))} MiB (sampled): ${[...parts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}`);
+}
+
 const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Resident KiB of anonymous mappings of whole 256 KiB blocks at 256 KiB boundaries: V8's pages (its large objects aside). */
+function v8PagesMiB(): number {
+  let kb = 0;
+  let on = false;
+  for (const l of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+\s*(.*)$/.exec(l);
+    if (m) {
+      const [s, e] = [parseInt(m[1]!, 16), parseInt(m[2]!, 16)];
+      on = m[3] === '' && s % 262144 === 0 && (e - s) % 262144 === 0;
+    } else if (on && l.startsWith('Rss:')) kb += Number(l.split(/\s+/)[1]);
+  }
+  return kb / 1024;
+}
 
 function row(stage: string): void {
   gc?.();
   gc?.();
   const m = process.memoryUsage();
   const s = status();
+  const h = getHeapStatistics();
   const f = (b: number) => (b / 1048576).toFixed(1);
-  console.log(`${stage.padEnd(28)} rss ${s.rss.toFixed(1)} anon ${s.anon.toFixed(1)} file ${s.file.toFixed(1)} | heap used ${f(m.heapUsed)} total ${f(m.heapTotal)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}`);
+  console.log(`${stage.padEnd(28)} rss ${s.rss.toFixed(1)} anon ${s.anon.toFixed(1)} file ${s.file.toFixed(1)} | heap used ${f(m.heapUsed)} total ${f(m.heapTotal)} physical ${f(h.total_physical_size)} (large objects ${f(getHeapSpaceStatistics().filter((x) => /lo_space/.test(x.space_name)).reduce((a, x) => a + x.physical_space_size, 0))}) | V8 256K pages ${v8PagesMiB().toFixed(1)} | malloced ${f(h.malloced_memory)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}`);
 }
 
 function timedTrim(native: { trim(): boolean }): void {
@@ -157,6 +243,9 @@ async function main(): Promise<void> {
   if (trim && !native) throw new Error('--trim: native/malloctrim not built');
   if (native) timedTrim(native);
   for (let i = 0; i < scrapes; i++) await registry.metrics();
+  if (args.includes('--metrics-sizes')) printMetricsSizes(await registry.metrics());
+  if (args.includes('--scrape-alloc')) await scrapeAlloc(() => registry.metrics());
+  if (args.includes('--scrape-profile')) await scrapeProfile(() => registry.metrics());
   row(`after ${scrapes} scrapes`);
   if (native) timedTrim(native);
   // Single changes through deltas, as the agent gets them: a backend's weight flipped, a VIP (and its

@@ -5,6 +5,8 @@
  * `{vip="other", backend="other"}`. So there are at most 2 x max + 1 series whatever the number of
  * VIPs and backends. A pair keeps its labels while it is reported (a counter never moves from one
  * series to another, which would look like a reset); a pair no longer reported frees its place.
+ * `assign` returns one labels object per series (pairs of a series share it), so callers can sum
+ * by object.
  *
  * Memory (issue #26): the pairs with series of their own (at most `max`) are held by key; the
  * overflowed ones, which are every other pair (30,000 at 10,000 VIPs x 3 with the default cap of

@@ -33,18 +33,20 @@ interface Row {
 type Value = { labels: Record<string, string | number>; value: number; metricName?: string };
 
 /** Sum the snapshot into bounded series. */
-export function seriesOf(m: NodeNetMetrics, labels: BoundedLabels): Row[] {
+export function seriesOf(m: Pick<NodeNetMetrics, 'vips'>, labels: BoundedLabels): Row[] {
   const pairs: SeriesKey[] = [];
-  for (const v of m.vips) for (const b of v.backends) pairs.push({ vip: v.vip, backend: b.backend });
+  const vips = m.vips;
+  for (let j = 0; j < vips.length; j++) for (const b of vips[j]!.backends) pairs.push({ vip: vips[j]!.vip, backend: b.backend });
   const assigned = labels.assign(pairs);
-  const rows = new Map<string, Row>();
+  // By the labels object: BoundedLabels gives one object per series (a key string per pair made
+  // 30,000 strings a scrape at 10,000 VIPs x 3, issue #26).
+  const rows = new Map<SeriesKey, Row>();
   let i = 0;
-  for (const v of m.vips)
-    for (const b of v.backends) {
+  for (let j = 0; j < vips.length; j++)
+    for (const b of vips[j]!.backends) {
       const l = assigned[i++]!;
-      const k = `${l.vip}\u0000${l.backend}`;
-      let r = rows.get(k);
-      if (!r) rows.set(k, (r = { labels: l, connections: 0, failures: 0, bytes: 0, sum: 0 }));
+      let r = rows.get(l);
+      if (!r) rows.set(l, (r = { labels: l, connections: 0, failures: 0, bytes: 0, sum: 0 }));
       r.connections += b.connections ?? 0;
       r.failures += b.failures ?? 0;
       r.bytes += b.bytes ?? 0;
@@ -57,7 +59,8 @@ export function seriesOf(m: NodeNetMetrics, labels: BoundedLabels): Row[] {
   return [...rows.values()];
 }
 
-type Source = () => Promise<NodeNetMetrics | undefined>;
+/** The counters (a node's view or a driver's: names, node and time are not used). */
+type Source = () => Promise<Pick<NodeNetMetrics, 'measures' | 'since' | 'vips'> | undefined>;
 /** Registries that have the families: a second registration (the plugin started again) only swaps the source. */
 const registered = new WeakMap<Registry, { source: Source; labels: BoundedLabels }>();
 
@@ -74,7 +77,7 @@ export function registerVipSeries(registry: Registry, source: Source, maxSeries:
   }
   const state = { source, labels: new BoundedLabels(maxSeries) };
   registered.set(registry, state);
-  let pending: Promise<{ m?: NodeNetMetrics; rows: Row[] }> | undefined;
+  let pending: Promise<{ m?: Awaited<ReturnType<Source>>; rows: Row[] }> | undefined;
   let since: number | undefined;
   const read = () =>
     (pending ??= state

@@ -10,6 +10,7 @@ import type { Service } from '../../driver.js';
 import { BackendCounters, VipCounters, bucketIndex, vipName } from '../counters.js';
 import { BoundedLabels, OTHER } from '../labels.js';
 import { registerVipSeries, seriesOf } from '../prometheus.js';
+import { sortByBackend } from '../nft-counters.js';
 
 const ALL = { connections: true, failures: true, bytes: true, latency: true };
 const svc = (vip: string, port: number, protocol: 'tcp' | 'udp', backends: string[]): Service => ({
@@ -138,4 +139,18 @@ t.test('registry: the families, only the measured ones, one read per scrape', as
   t.ok(await registry.metrics(), 'reset is harmless');
   registerVipSeries(registry, async () => node([{ vip: 'again', backends: [{ backend: 'b', connections: 9 }] }]), 10);
   t.match(await registry.metrics(), /sextant_l4lb_vip_connections_total\{vip="again",backend="b"\} 9/, 'registering again (a restart) swaps the source');
+});
+
+t.test('sortByBackend: the order of a string sort by backend name, for a VIP with a few backends and one with many', async (t) => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (const n of [0, 1, 2, 3, 5, 16, 17, 40]) {
+    const list = Array.from({ length: n }, (_, i) => ({ backend: `10.0.${Math.floor(rnd() * 3)}.${Math.floor(rnd() * 300)}:${Math.floor(rnd() * 40000)}`, connections: i }));
+    const want = [...list].sort((a, b) => (a.backend < b.backend ? -1 : a.backend > b.backend ? 1 : a.connections - b.connections));
+    const got = sortByBackend(list);
+    t.equal(got, list, `n=${n}: in place`);
+    t.same(got.map((b) => b.backend), want.map((b) => b.backend), `n=${n}: sorted by name`);
+  }
+  const same = [{ backend: 'b', connections: 1 }, { backend: 'a', connections: 2 }, { backend: 'b', connections: 3 }];
+  t.same(sortByBackend(same).map((b) => b.connections), [2, 1, 3], 'equal names keep their order (stable, like Array sort)');
 });
