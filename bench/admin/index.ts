@@ -22,7 +22,7 @@ import { ensureCa, issueCert, run, systemClock } from '../../common/index.js';
 import { AuthGate } from '../../admin/index.js';
 import { freePort, which } from '../../test/lib/index.js';
 import { trackGroup } from '../lib/groups.js';
-import { median } from '../lib/stats.js';
+import { median, percentile } from '../lib/stats.js';
 import { addedMs, fmtAdded, latencyRounds, type LatSample } from './latency.js';
 
 const HOST = '127.0.0.1';
@@ -35,6 +35,9 @@ const LAT_N = Number(process.env.SEXTANT_BENCH_LAT_REQUESTS ?? 2000);
 const LAT_SECONDS = Number(process.env.SEXTANT_BENCH_LAT_SECONDS ?? 3);
 /** Send the token to every target (plain nginx and the upstream ignore it), not only to the entry point. */
 const SAME_REQUEST = process.env.SEXTANT_BENCH_SAME_REQUEST !== '0';
+/** Paired rounds (front and nginx back to back, the order alternating) and their seconds per run. */
+const PAIRED_ROUNDS = Number(process.env.SEXTANT_BENCH_PAIRED_ROUNDS ?? 9);
+const PAIRED_SECONDS = Number(process.env.SEXTANT_BENCH_PAIRED_SECONDS ?? 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 const sextantJs = path.join(root, 'dist', 'cli', 'sextant.js');
@@ -181,7 +184,36 @@ async function tokenCost(): Promise<{ verifyUs: number; cachedUs: number }> {
   return { verifyUs, cachedUs: ((performance.now() - t0) * 1000) / (N * 10) };
 }
 
-export async function bench(): Promise<string> {
+/**
+ * front / nginx req/s of one round each, `PAIRED_ROUNDS` rounds: one run of each back to back, nginx
+ * first in even rounds and the front first in odd ones (so a drift of the machine's speed within a
+ * round does not favour either), each round's ratio on its own: what the throughput table's ratio of
+ * medians cannot show, how the ratio spreads.
+ */
+async function pairedRatios(front: string, nginx: string, token: string | undefined): Promise<number[]> {
+  const out: number[] = [];
+  for (let r = 0; r < PAIRED_ROUNDS; r++) {
+    const one = (url: string) => wrk(url, 16, token, PAIRED_SECONDS);
+    const [n, f] = r % 2 ? [undefined, await one(front)] : [await one(nginx), undefined];
+    const nn = n ?? (await one(nginx));
+    const ff = f ?? (await one(front));
+    out.push(ff.rps / nn.rps);
+  }
+  return out;
+}
+
+const pairedRow = (name: string, workers: string, xs: number[]) =>
+  `| ${name} | ${workers} | **${median(xs).toFixed(3)}** | ${percentile(xs, 25).toFixed(3)} … ${percentile(xs, 75).toFixed(3)} | ${Math.min(...xs).toFixed(3)} … ${Math.max(...xs).toFixed(3)} | ${xs.filter((x) => x >= 1).length} of ${xs.length} |`;
+
+const pairedHead = () => [
+  `### front / nginx per round: ${PAIRED_ROUNDS} rounds of one ${PAIRED_SECONDS}-s run each back to back (order alternating), 16 connections`,
+  '',
+  '| path | workers | median ratio | 25th … 75th percentile | lowest … highest | rounds with the front at least as fast |',
+  '| --- | --- | --- | --- | --- | --- |',
+];
+
+/** `npm run bench admin`; `{ pairedOnly }` (bench/admin-paired): only nginx and the front, only the paired rounds. */
+export async function bench(opts: { pairedOnly?: boolean } = {}): Promise<string> {
   const missing = ['wrk', 'nginx', 'openssl'].filter((t) => !which(t));
   if (missing.length) throw new Error(`missing ${missing.join(', ')}: install the Debian packages (wrk, nginx-light, openssl)`);
   if (!fs.existsSync(sextantJs)) throw new Error(`${sextantJs} is missing: npm run build`);
@@ -224,12 +256,13 @@ export async function bench(): Promise<string> {
     type Who = 'direct' | 'nginx' | 'front' | 'frontA' | 'node' | 'nginxN' | 'frontN';
     const proxies: Exclude<Who, 'direct'>[] = ['nginx', 'front', 'frontA', 'node', 'nginxN', 'frontN'];
     const portOf = Object.fromEntries(proxies.map((w, i) => [w, ports[2 + i]!])) as Record<Exclude<Who, 'direct'>, number>;
+    const only = opts.pairedOnly;
     const pids: Record<Who, number> = {
       direct: m.child.pid!,
       nginx: await nginxProc(portOf.nginx, 1),
       front: await entryProc(portOf.front, 1, 'lua'),
-      frontA: await entryProc(portOf.frontA, 1, 'auth_request'),
-      node: await entryProc(portOf.node, 1),
+      frontA: only ? 0 : await entryProc(portOf.frontA, 1, 'auth_request'),
+      node: only ? 0 : await entryProc(portOf.node, 1),
       nginxN: await nginxProc(portOf.nginxN, workers),
       frontN: await entryProc(portOf.frontN, workers, 'lua'),
     };
@@ -241,6 +274,28 @@ export async function bench(): Promise<string> {
     const tokenFor = (who: Who) => (SAME_REQUEST || !(who === 'direct' || who.startsWith('nginx')) ? token : undefined);
     const rows: string[] = [];
     const rowsN: string[] = [];
+    const url = (who: Exclude<Who, 'direct'>, p: (typeof paths)[number]) => `https://${HOST}:${portOf[who]}${p.via}`;
+    const paired = async () => {
+      const out = pairedHead();
+      for (const p of paths) {
+        out.push(pairedRow(p.name, '1', await pairedRatios(url('front', p), url('nginx', p), tokenFor('front'))));
+        out.push(pairedRow(p.name, String(workers), await pairedRatios(url('frontN', p), url('nginxN', p), tokenFor('front'))));
+      }
+      return [...out, ''];
+    };
+    if (only) {
+      for (const p of paths) for (const who of ['nginx', 'front', 'nginxN', 'frontN'] as const) await wrk(url(who, p), 16, tokenFor(who), WARMUP);
+      const load = os.loadavg()[0]!;
+      const rowsP = await paired();
+      return [
+        '## The entry point (nginx front) vs plain nginx, paired rounds only (`npm run bench admin-paired`)',
+        '',
+        'The setup of docs/benchmarks/admin.md (the same master, certificate, nginx configuration, front and token; every target gets the token header), only plain nginx and the front, one worker each and one per CPU,',
+        `after ${WARMUP} s of untimed load on each. Machine: load average (1 min) ${load.toFixed(1)} at the start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.`,
+        '',
+        ...rowsP,
+      ].join('\n');
+    }
     // Warm every proxy up first (the entry point's JIT), untimed.
     for (const p of paths) for (const who of proxies) await wrk(`https://${HOST}:${portOf[who]}${p.via}`, 16, tokenFor(who), WARMUP);
     const load0 = os.loadavg()[0]!;
@@ -280,6 +335,7 @@ export async function bench(): Promise<string> {
       const reqs = Math.min(...[...lat.values()].flat().map((x) => x.requests));
       for (const w of proxies) latRows.push(`| ${p.name} | ${w} | ${fmtAdded(addedMs(lat, w, 'direct', 'p50'))} | ${fmtAdded(addedMs(lat, w, 'direct', 'p99'))} | ${w === 'nginx' ? '' : w.startsWith('nginx') ? '' : fmtAdded(addedMs(lat, w, w.endsWith('N') ? 'nginxN' : 'nginx', 'p99'))} | ${reqs} |`);
     }
+    const rowsP = await paired();
     const cost = await tokenCost();
     return [
       '## The entry point (nginx front) vs nginx in front of the same master',
@@ -320,6 +376,7 @@ export async function bench(): Promise<string> {
       '| --- | --- | --- | --- | --- | --- |',
       ...latRows,
       '',
+      ...rowsP,
       `Token check in Node: one RS256 verification (jose) ${cost.verifyUs.toFixed(1)} µs; a cached check (SHA-256 of the credential, map lookup) ${cost.cachedUs.toFixed(1)} µs.`,
       '',
     ].join('\n');
