@@ -36,6 +36,7 @@ t.test('a release gives back what plain full collections keep', async (t) => {
   const critical = await run(t, 'critical');
   const back = (r: Run) => ({ heap: (r.before.heapTotal - r.after.heapTotal) / MiB, anon: (r.before.anon - r.after.anon) / 1024 });
   t.ok(back(gc).heap < 2 && back(gc).anon < 4, `plain collections: ${fmt(gc)}`);
-  t.ok(back(low).heap >= 4 || back(low).anon >= 8, `LowMemoryNotification: ${fmt(low)}`);
-  t.ok(back(critical).heap >= 4 || back(critical).anon >= 8, `MemoryPressureNotification(kCritical): ${fmt(critical)}`);
+  // Measured: about 32 MiB of each back with either call, nothing with plain collections.
+  t.ok(back(low).heap >= 10 && back(low).anon >= 10, `LowMemoryNotification: ${fmt(low)}`);
+  t.ok(back(critical).heap >= 10 && back(critical).anon >= 10, `MemoryPressureNotification(kCritical): ${fmt(critical)}`);
 });
