@@ -17,6 +17,7 @@
  */
 import { limitYoungGeneration } from './heap.js';
 import { capMallocArenas, startMallocTrim } from './malloc.js';
+import { releaseConfig, startMemoryRelease, type ReleaseConfig } from './release.js';
 import { realpathSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -135,13 +136,16 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   // Before any VIP is programmed: one malloc arena for every thread (the `sextant agent` command
   // re-executes itself once for it, before anything else: agent/malloc.ts), the young
   // generation stays small (agent/heap.ts), the free memory malloc holds goes back to the kernel
-  // every 10 s (agent/malloc.ts).
+  // every 10 s (agent/malloc.ts); V8's idle memory goes back once the agent is quiet after a burst
+  // (agent/release.ts, started once the agent's metrics registry exists).
   capMallocArenas(process.env, { exec: isAgentCommand() });
   limitYoungGeneration();
   startMallocTrim();
   let o: AgentCliOptions;
+  let release: ReleaseConfig;
   try {
     o = parseAgentArgs(argv);
+    release = releaseConfig();
   } catch (e) {
     process.stderr.write(`sextant agent: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -159,6 +163,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   const agent = new Agent({ masters: o.masters, ...(follower ? { leader: () => follower.current() } : {}), ip: o.ip, ...(o.ip6 ? { ip6: o.ip6 } : {}), port: o.port, workDir: o.workDir, resources: o.resources, attributes: o.attributes, hostname: o.hostname, log, ...(o.tls ? { tls: o.tls } : {}) });
   agentRef = agent;
   collectProcessMetrics(agent.registry);
+  const memory = startMemoryRelease({ config: release, registry: agent.registry, log: log.child({ role: 'memory' }) });
   await agent.start();
   const stopping = untilSignal();
   const id = await Promise.race([agent.registered(), stopping.then(() => undefined)]);
@@ -175,6 +180,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
     const handle = Object.assign(base, {
       setNetworkAttacher: (a: NetworkAttacher | undefined) => agent.setNetworkAttacher(a),
       setNameservers: (ns: string[]) => agent.setNameservers(ns),
+      applyingUpdate: () => memory.applyingUpdate(),
     });
     for (const build of services(handle)) {
       const c = await build();
@@ -189,6 +195,7 @@ export async function main(argv: string[], services: ServiceBuilders<AgentHandle
   // attacher (DEL, namespace removal).
   if (o.killTasksOnExit) await agent.killAllTasks(undefined, 10000);
   for (const c of plugins.reverse()) await c.stop().catch((e) => log.warn('plugin_stop_failed', { name: c.name, err: e }));
+  memory.stop();
   await agent.stop();
   await follower?.stop();
   return 0;

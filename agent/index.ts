@@ -13,4 +13,6 @@ export { parseResources, parseAttributes, parsePortRanges, formatPortRanges, DEF
 export { NoNetworkAttacherError, WorkDirError } from './errors.js';
 export { main as agentMain, parseAgentArgs, type AgentCliOptions } from './cli.js';
 export { AGENT_V8_FLAGS, limitYoungGeneration, youngGenerationBytes } from './heap.js';
-export { capMallocArenas, mallocTrim, mallocTrimAsync, startMallocTrim, TRIM_INTERVAL_MS } from './malloc.js';
+export { capMallocArenas, mallocTrim, mallocTrimAsync, mallocTrimEnabled, startMallocTrim, TRIM_INTERVAL_MS } from './malloc.js';
+export { releaseConfig, startMemoryRelease, type MemoryRelease, type ReleaseConfig } from './release.js';
+export { RELEASE_DEFAULTS, ReleasePolicy, type MemorySample, type ReleaseSettings, type ReleaseVerdict } from './release-policy.js';

@@ -93,6 +93,11 @@ export function capMallocArenas(env: NodeJS.ProcessEnv = process.env, opts: { ex
   return addon.arenaMax(n) ? 'mallopt' : undefined;
 }
 
+/** Whether the agent trims (not `SEXTANT_AGENT_MALLOC_TRIM=0`; the native module aside). */
+export function mallocTrimEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.SEXTANT_AGENT_MALLOC_TRIM !== '0';
+}
+
 /** malloc_trim(0) now: whether memory went back; undefined when the native module is not built. */
 export function mallocTrim(): boolean | undefined {
   return native()?.trim();
@@ -108,7 +113,7 @@ export function mallocTrimAsync(): Promise<boolean> | undefined {
  * its stop. Off with SEXTANT_AGENT_MALLOC_TRIM=0 or without the native module.
  */
 export function startMallocTrim(ms = TRIM_INTERVAL_MS): () => void {
-  if (process.env.SEXTANT_AGENT_MALLOC_TRIM === '0' || mallocTrim() === undefined) return () => {};
+  if (!mallocTrimEnabled() || mallocTrim() === undefined) return () => {};
   let running = false;
   const timer = setInterval(() => {
     if (running) return;

@@ -223,7 +223,8 @@ export const masterServices: ServiceBuilders<MasterHandle> = (handle, flags = {}
 };
 
 export const agentServices: ServiceBuilders<AgentHandle> = (handle) => {
-  const control = createAgentControl();
+  // Each consumer's apply is reported to the agent (its memory release waits for quiet).
+  const control = createAgentControl(handle.applyingUpdate ? () => handle.applyingUpdate!() : undefined);
   const health = new HealthRegistry();
   const host = (name: string): AgentHost => ({ handle, control, metrics: handle.registry, log: createLogger(name), health });
   const diag: [string, Loader<AgentHost>] = ['diag', async () => diagAgentPlugin({ registry: health, logFile: logFile() })];

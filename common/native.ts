@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-export function loadNative<T>(name: 'udpbatch' | 'tcprelay' | 'nfnetlink' | 'malloctrim'): T | undefined {
+export function loadNative<T>(name: 'udpbatch' | 'tcprelay' | 'nfnetlink' | 'malloctrim' | 'memrelease'): T | undefined {
   const req = createRequire(import.meta.url);
   for (const rel of [`../native/build/Release/${name}.node`, `../../native/build/Release/${name}.node`]) {
     const path = new URL(rel, import.meta.url);

@@ -31,4 +31,10 @@ export interface AgentHandle {
   setNetworkAttacher?(a: NetworkAttacher | undefined): void;
   /** Where tasks on virtual networks resolve names (the dispatcher plugin sets its addresses). */
   setNameservers?(ns: string[]): void;
+  /**
+   * A control-plane update starts being applied to a consumer; call the returned function when it is
+   * done. The agent gives V8's idle memory back only when no update is being applied and none was
+   * for a moment (agent/release.ts). The composition root wires it into the AgentControl's consumers.
+   */
+  applyingUpdate?(): () => void;
 }

@@ -2,7 +2,7 @@
  * The registration objects the composition root makes, one per process and kind. Adding is
  * replayed to every follower, so the order in which plugins are built does not matter.
  */
-import type { AgentControl, MasterControl, PartSource, SnapshotConsumer } from './control.js';
+import type { AgentControl, MasterControl, PartSource, Snapshot, SnapshotConsumer } from './control.js';
 
 class Followed<T> {
   private readonly items: T[] = [];
@@ -31,7 +31,24 @@ export function createMasterControl(): MasterControl {
   };
 }
 
-export function createAgentControl(): AgentControl {
+/**
+ * `onApply`: called as each consumer starts applying a snapshot; the function it returns when that
+ * apply settles (the agent's memory release waits for quiet: AgentHandle.applyingUpdate).
+ */
+export function createAgentControl(onApply?: () => () => void): AgentControl {
   const consumers = new Followed<SnapshotConsumer>();
-  return { addConsumer: (c) => consumers.add(c), onConsumer: (fn) => consumers.follow(fn) };
+  const watched = (c: SnapshotConsumer): SnapshotConsumer => {
+    if (!onApply) return c;
+    const apply = async (view: Snapshot, signal?: AbortSignal) => {
+      const done = onApply();
+      try {
+        await c.apply(view, signal);
+      } finally {
+        done();
+      }
+    };
+    // The consumer's own object with `apply` wrapped: its other properties (name, parts, ...) as they are.
+    return Object.create(c, { apply: { value: apply, enumerable: true } }) as SnapshotConsumer;
+  };
+  return { addConsumer: (c) => consumers.add(watched(c)), onConsumer: (fn) => consumers.follow(fn) };
 }

@@ -19,6 +19,11 @@
       "target_name": "malloctrim",
       "sources": ["malloctrim.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "memrelease",
+      "sources": ["memrelease.cc"],
+      "cflags_cc": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

@@ -2,9 +2,9 @@
 /**
  * Builds the native modules (`native/udpbatch.c`, see common/udp-batch.ts; `native/tcprelay.c`,
  * see l4lb/userspace/native-relay.ts; `native/nfnetlink.c`, see l4lb/nft/netlink.ts; `native/malloctrim.c`,
- * see agent/malloc.ts) with node-gyp against the headers of the Node running this
+ * see agent/malloc.ts; `native/memrelease.cc`, C++ against V8's own header, see agent/release.ts) with node-gyp against the headers of the Node running this
  * script. Sextant works without them: the DNS servers then use Node's dgram sockets and the
- * userspace L4LB relays with net.Socket, both slower; the agent does not trim malloc's free memory or cap its arenas. So a failed build warns and exits 0, unless
+ * userspace L4LB relays with net.Socket, both slower; the agent does not trim malloc's free memory, cap its arenas or give V8's idle memory back. So a failed build warns and exits 0, unless
  * SEXTANT_NATIVE=required (exit 1), or SEXTANT_NATIVE=0 skips it.
  * Then the nginx front's C check (`native/nginx-sextant/`, see admin/router/front-conf.ts) as an nginx
  * dynamic module, against Debian's nginx-dev tree (/usr/share/nginx/src: configure with the flags the

@@ -283,6 +283,9 @@ export async function agentProcess(): Promise<string[]> {
       if (r.status !== 0) throw new Error(`gdb malloc_trim: ${r.status ?? r.signal} ${r.stderr.slice(-300)}`);
       mem.push(await memRow(c, 'then glibc `malloc_trim(0)` in the agent (gdb; diagnostic)'));
     }
+    const rel = await metricsOf();
+    const releases = metric(rel, 'sextant_agent_memory_releases_total');
+    const releaseSec = metric(rel, 'sextant_agent_memory_release_seconds_sum');
     const kernel = JSON.parse(await c.agentNs.exec('nft', ['-j', 'list', 'map', 'inet', 'sextant_l4lb', 'svc4'], { timeoutMs: 60_000 })) as { nftables: { map?: { elem?: unknown[] } }[] };
     const inKernel = kernel.nftables.find((o) => o.map)?.map?.elem?.length ?? 0;
 
@@ -292,6 +295,7 @@ export async function agentProcess(): Promise<string[]> {
       ...mem,
       '',
       `- Ramp: ${apps} apps posted in ${fmtMs(posted)}; from the first POST to all ${n.toLocaleString('en')} VIPs and ${(3 * n).toLocaleString('en')} backends programmed in the agent: ${fmtMs(ramp)} (the worker launching ${3 * apps} tasks of ${PORTS_PER_APP} ports, the master publishing versions as they run). The agent applied ${s1.applied - s0.applied} versions on the way, ${fmtMs(cpu1 - cpu0)} of CPU in all (${fmtMs((cpu1 - cpu0) / Math.max(1, s1.applied - s0.applied))} per version); the master's version -> the agent's ACK: mean ${fmtMs(acks ? ((a1.sum - a0.sum) / acks) * 1000 : NaN)} over ${acks} ACKs.`,
+      `- V8 memory releases in the agent (agent/release.ts, once quiet after a burst): ${releases} over the run, ${fmtMs(releaseSec * 1000)} of its main thread in all (${releases ? fmtMs((releaseSec * 1000) / releases) : '-'} each on average).`,
       `- In the agent's kernel at the end: ${inKernel} elements in \`svc4\` (the ${n.toLocaleString('en')} VIPs and the change apps' one).`,
       `- Idle CPU of the agent: ${(idleEmpty * 1000).toFixed(1)} ms per second with no VIP, ${(idle * 1000).toFixed(1)} ms per second at ${n.toLocaleString('en')} VIPs over 35 s (its periodic work: VIP metrics reads, the 30 s full reconciles; subtracted from the CPU per change below, so single runs carry that noise).`,
       '',
