@@ -123,9 +123,9 @@ function sortedUnique(list: string[]): string[] {
 /**
  * The contract's form as the nftables counters give it: every pair of the layout, zeros included
  * (connections and failures; bytes when measured), and the named-VIP name where `names` (VIP name
- * -> name) has one.
+ * -> name, or by VIP index) has one.
  */
-export function toVipMetrics(c: NetCounts, names?: Map<string, string>): VipMetrics[] {
+export function toVipMetrics(c: NetCounts, names?: Map<string, string> | Array<string | undefined>): VipMetrics[] {
   const { layout, counts } = c;
   const withBytes = c.measures.bytes;
   const out: VipMetrics[] = [];
@@ -139,7 +139,7 @@ export function toVipMetrics(c: NetCounts, names?: Map<string, string>): VipMetr
       backends.push(withBytes ? { backend, connections: n?.connections ?? 0, failures: n?.failures ?? 0, bytes: n?.bytes ?? 0 } : { backend, connections: n?.connections ?? 0, failures: n?.failures ?? 0 });
     }
     const vip = layout.vips[i]!;
-    const name = names?.get(vip);
+    const name = Array.isArray(names) ? names[i] : names?.get(vip);
     out.push(name ? { vip, name, backends } : { vip, backends });
   }
   return out;
