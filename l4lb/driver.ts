@@ -5,6 +5,7 @@
  * apply that also repairs changes made by others.
  */
 import type { NodeNetMetrics, Protocol } from '../contracts/index.js';
+import type { NetCounts } from './vipmetrics/pair-layout.js';
 
 export interface Backend {
   ip: string;
@@ -53,5 +54,10 @@ export interface L4lbDriver {
    * packet or connection beyond counting). Undefined when the driver's metrics are off.
    */
   netMetrics?(): Promise<DriverNetMetrics | undefined>;
+  /**
+   * Optional: the same read in layout form (vipmetrics/pair-layout.ts: objects for counted pairs
+   * only), for readers that need no object per backend (the Prometheus series, the node view).
+   */
+  netCounts?(): Promise<NetCounts | undefined>;
   stop(): Promise<void>;
 }

@@ -88,7 +88,8 @@ export function l4lbAgentPlugin(opts: L4lbAgentPluginOptions = {}): AgentPlugin 
       });
       // The series need the driver's counters only: not the node's view with a name per VIP (a
       // 10,000-entry map and a copy of every VIP entry per scrape, issue #26).
-      if (on) registerVipSeries(registry, async () => driver.netMetrics?.(), opts.metrics?.maxSeries ?? 1000);
+      // In layout form where the driver reads so (nftables): no object per programmed backend per scrape.
+      if (on) registerVipSeries(registry, async () => (driver.netCounts ? driver.netCounts() : driver.netMetrics?.()), opts.metrics?.maxSeries ?? 1000);
       control.addConsumer(r);
       await r.start();
     };

@@ -8,6 +8,7 @@
  *
  *   unshare -n node --expose-gc dist/bench/l4lb/agent-heap.js [N] [--only=l4lb|dispatcher|view] [--snapshot=FILE] [--changes=K]
  *     [--metrics-sizes] [--scrape-profile] [--scrape-alloc (with --min-semi-space-size=64 --max-semi-space-size=64)]
+ *     [--read-alloc] [--read-profile] (the same for GET /net/v1/metrics, which the masters poll every 5 s)
  *
  * Not run by `npm run bench`; the figures it prints are for comparing code, the real agent's figures
  * come from agent.ts.
@@ -117,16 +118,21 @@ function printMetricsSizes(text: string): void {
  * `--scrape-alloc` (run with `--min-semi-space-size=64 --max-semi-space-size=64`, so that no
  * collection runs inside a scrape): the heap allocated by one scrape, median of 5.
  */
-async function scrapeAlloc(scrape: () => Promise<string>): Promise<void> {
+async function scrapeAlloc(scrape: () => Promise<string>, what = 'one scrape'): Promise<void> {
   const got: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < 5; i++) {
     gc?.();
     const before = process.memoryUsage().heapUsed;
+    const c0 = process.cpuUsage();
     const text = await scrape();
+    const c = process.cpuUsage(c0);
     got.push(process.memoryUsage().heapUsed - before);
+    cpu.push((c.user + c.system) / 1000);
     if (!text) throw new Error('empty scrape');
   }
-  console.log(`one scrape allocates ${(got.sort((a, b) => a - b)[2]! / 1048576).toFixed(2)} MiB of heap (median of 5: ${got.map((b) => (b / 1048576).toFixed(2)).join(' / ')})`);
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[2]!;
+  console.log(`${what} allocates ${(med(got) / 1048576).toFixed(2)} MiB of heap (median of 5: ${got.map((b) => (b / 1048576).toFixed(2)).join(' / ')}), CPU ${med(cpu).toFixed(1)} ms (median)`);
 }
 
 interface ProfileNode {
@@ -151,7 +157,7 @@ async function scrapeProfile(scrape: () => Promise<string>): Promise<void> {
   const parts = new Map<string, number>();
   const partOf = (urls: string[]): string => {
     const has = (re: RegExp) => urls.some((u) => re.test(u));
-    if (has(/vipmetrics\/(nft-counters|ct-bytes)/)) return 'nftables read';
+    if (has(/vipmetrics\/(nft-counters|ct-bytes|pair-layout)/)) return 'nftables read';
     if (has(/vipmetrics\/node\./)) return 'node view';
     if (has(/vipmetrics\/labels\./)) return 'labels';
     if (has(/vipmetrics\/prometheus\./)) return 'series';
@@ -208,8 +214,11 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'sextant-agent-heap-'));
   const consumers: SnapshotConsumer[] = [];
   const registry = createRegistry();
+  // The routes the plugins mount: `--read-alloc` calls GET /net/v1/metrics (what the masters poll every 5 s).
+  const gets = new Map<string, () => Promise<{ json: unknown }>>();
+  const router = { get: (path: string, h: () => Promise<{ json: unknown }>) => gets.set(path, h) } as never;
   const host: AgentHost = {
-    handle: { agentId: 'a1', ip: '127.0.0.1', workDir, masters: ['127.0.0.1:5050'], registry, routes: () => {} },
+    handle: { agentId: 'a1', ip: '127.0.0.1', workDir, masters: ['127.0.0.1:5050'], registry, routes: (fn) => fn(router) },
     control: { addConsumer: (c: SnapshotConsumer) => consumers.push(c) } as unknown as AgentHost['control'],
     metrics: registry,
     log: createLogger('agent-heap'),
@@ -246,6 +255,15 @@ async function main(): Promise<void> {
   if (args.includes('--metrics-sizes')) printMetricsSizes(await registry.metrics());
   if (args.includes('--scrape-alloc')) await scrapeAlloc(() => registry.metrics());
   if (args.includes('--scrape-profile')) await scrapeProfile(() => registry.metrics());
+  if (args.includes('--read-alloc')) {
+    const h = gets.get('/net/v1/metrics');
+    if (!h) throw new Error('--read-alloc: no /net/v1/metrics route');
+    await scrapeAlloc(async () => JSON.stringify((await h()).json), 'one GET /net/v1/metrics (JSON included)');
+  }
+  if (args.includes('--read-profile')) {
+    const h = gets.get('/net/v1/metrics')!;
+    await scrapeProfile(async () => JSON.stringify((await h()).json));
+  }
   row(`after ${scrapes} scrapes`);
   if (native) timedTrim(native);
   // Single changes through deltas, as the agent gets them: a backend's weight flipped, a VIP (and its

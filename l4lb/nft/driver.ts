@@ -20,6 +20,7 @@ import { diffBytes, type ElementBytes } from './bytes-diff.js';
 import type { Protocol } from '../../contracts/index.js';
 import type { DriverNetMetrics } from '../driver.js';
 import { NftCounters } from '../vipmetrics/nft-counters.js';
+import type { NetCounts } from '../vipmetrics/pair-layout.js';
 import { DriverError } from '../errors.js';
 
 export interface NftablesDriverOptions extends NftExecOptions {
@@ -161,6 +162,11 @@ export class NftablesDriver implements L4lbDriver {
   async netMetrics(): Promise<DriverNetMetrics | undefined> {
     if (!this.metricsOn) return undefined;
     return this.counters.read(this.current?.order ?? []);
+  }
+
+  async netCounts(): Promise<NetCounts | undefined> {
+    if (!this.metricsOn) return undefined;
+    return this.counters.readCounts(this.current?.order ?? []);
   }
 
   apply(desired: Service[]): Promise<ApplyResult> {

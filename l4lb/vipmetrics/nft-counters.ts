@@ -22,14 +22,18 @@
  * table` and one conntrack dump. Packets arriving on `lo` are skipped in prerouting (the output
  * hook saw them). Connect latency is not measured. Every DNAT'd flow is counted (a CNI port mapping
  * too); `read` keeps the VIPs' counts and deletes the others, and a removed backend's after `retainMs`.
+ * A read costs what was counted (issue #26): the programmed (VIP, backend) pairs are laid out once per
+ * change of the services (pair-layout.ts) and a read makes an object per counted pair only; a pair
+ * never counted is zero without one (`readCounts`; `read` gives the contract's form).
  */
 import type { NftRunner } from '../nft/exec.js';
 import type { Logger } from '../../common/log.js';
 import type { DriverNetMetrics, Service } from '../driver.js';
-import type { BackendMetrics, VipMetrics } from '../../contracts/netmetrics.js';
+import type { BackendMetrics } from '../../contracts/netmetrics.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { backendName, vipName } from './counters.js';
 import { ConntrackBytes, flowKey } from './ct-bytes.js';
+import { sameServices, ServicesLayout, toVipMetrics, type NetCounts, type PairCounts } from './pair-layout.js';
 
 /** ct mark bits this table owns (nothing else in Sextant uses ct mark). */
 export const MARK_COUNTED = 0x40000000;
@@ -175,6 +179,8 @@ export class NftCounters {
   private readonly names = new Map<string, string>();
   /** The services of the last read and its time: the flows that leave are known from them. */
   private last?: { live: Service[]; at: number };
+  /** The programmed services' pairs, kept across reads while the services stay the same. */
+  private layout?: ServicesLayout;
   private readonly clock: Clock;
   private readonly retainMs: number;
   private ct?: ConntrackBytes;
@@ -264,6 +270,15 @@ export class NftCounters {
 
   /** Read every counter; counts of no programmed VIP are deleted (after `retainMs` for removed backends). */
   async read(live: Service[]): Promise<DriverNetMetrics> {
+    const c = await this.readCounts(live);
+    return { measures: c.measures, since: c.since, vips: toVipMetrics(c) };
+  }
+
+  /**
+   * `read` in layout form (pair-layout.ts): the programmed pairs' layout is kept across reads (made
+   * again when the services change), and a read makes an object per counted pair only.
+   */
+  async readCounts(live: Service[]): Promise<NetCounts> {
     let json: string;
     try {
       json = await this.run(['-j', 'list', 'table', 'inet', this.table]);
@@ -281,46 +296,36 @@ export class NftCounters {
     }
     const withBytes = this.ct !== undefined;
     const now = this.clock.now();
-    const vips = new Map<string, Map<string, BackendMetrics>>();
-    const entry = (vip: string, backend: string) => {
-      let m = vips.get(vip);
-      if (!m) vips.set(vip, (m = new Map()));
-      let b = m.get(backend);
-      if (!b) m.set(backend, (b = withBytes ? { backend, connections: 0, failures: 0, bytes: 0 } : { backend, connections: 0, failures: 0 }));
-      return b;
-    };
-    // One name string per service, shared by its backends' entries and the `names` it sets.
-    const nameOf = live.map(vipName);
-    const liveNames = new Set(nameOf);
-    live.forEach((s, i) => {
-      for (const b of s.backends) entry(nameOf[i]!, backendName(b));
-    });
-    // Flow key -> the VIP name of the lowest port that sends to it (services come sorted: the first),
-    // built only when a count or a service that left needs it.
-    let index: Map<string, string> | undefined;
-    const liveIndex = (): Map<string, string> => {
-      if (index) return index;
-      index = new Map();
-      live.forEach((s, i) => {
-        for (const b of s.backends) {
-          const id = flowKey(s.vip, s.protocol, backendName(b));
-          if (!index!.has(id)) index!.set(id, nameOf[i]!);
-        }
-      });
-      return index;
-    };
-    this.rememberLeft(live, liveIndex);
+    const base = this.layoutOf(live);
+    this.rememberLeft(live, base);
     for (const [k, at] of this.seen)
       if (now - at > this.retainMs) {
         this.seen.delete(k);
         this.names.delete(k);
       }
-    const counted = (id: string) => {
-      const name = liveIndex().get(id);
-      if (name !== undefined) {
+    const counts = new Map<number, PairCounts>();
+    /** Counted pairs not in the programmed layout (a removed backend within retainMs), by `VIP backend`. */
+    const extra = new Map<string, { vip: string; backend: string; c: PairCounts }>();
+    const entry = (vip: string, backend: string): PairCounts => {
+      const v = base.layout.vipIndex(vip);
+      const p = base.layout.pairIndex(v, backend);
+      if (p >= 0) {
+        let c = counts.get(p);
+        if (!c) counts.set(p, (c = { vip: v, connections: 0, failures: 0, bytes: 0 }));
+        return c;
+      }
+      const k = `${vip} ${backend}`;
+      let x = extra.get(k);
+      if (!x) extra.set(k, (x = { vip, backend, c: { vip: -1, connections: 0, failures: 0, bytes: 0 } }));
+      return x.c;
+    };
+    const counted = (id: string, vipIp: string, protocol: string, backend: string) => {
+      const svc = base.flowService(live, vipIp, protocol, backend);
+      if (svc >= 0) {
+        const name = base.layout.vips[base.layout.serviceVip![svc]!]!;
         // A flow keeps the VIP it was counted for while that VIP is programmed.
         const held = this.names.get(id);
-        const vip = held !== undefined && liveNames.has(held) ? held : name;
+        const vip = held !== undefined && base.layout.vipIndex(held) >= 0 ? held : name;
         this.seen.set(id, now);
         this.names.set(id, vip);
         return vip;
@@ -331,47 +336,81 @@ export class NftCounters {
     };
     const stale: ElementCount[] = [];
     for (const e of parseCounters(json)) {
-      const vip = counted(flowKey(e.vipIp, e.protocol, e.backend));
+      const vip = counted(flowKey(e.vipIp, e.protocol, e.backend), e.vipIp, e.protocol, e.backend);
       if (!vip) {
         stale.push(e);
         continue;
       }
       const b = entry(vip, e.backend);
-      if (e.set === 'conns') b.connections! += e.packets;
-      else b.failures! += e.packets;
+      if (e.set === 'conns') b.connections += e.packets;
+      else b.failures += e.packets;
     }
     for (const [id, n] of bytes ?? []) {
-      const vip = counted(id);
+      const [vipIp, protocol, backend] = id.split(' ') as [string, string, string];
+      const vip = counted(id, vipIp, protocol, backend);
       if (!vip) {
         this.ct?.forget(id);
         continue;
       }
-      entry(vip, id.slice(id.lastIndexOf(' ') + 1)).bytes! += n;
+      entry(vip, backend).bytes += n;
     }
     if (withBytes) {
       // Only figures above zero are remembered (zero is the floor anyway): a backend that never
       // carried a byte costs no key here (30,000 keys at 10,000 VIPs x 3 idle backends before).
       const keep = new Set<string>();
-      vips.forEach((m, vip) =>
-        m.forEach((b) => {
-          if (!b.bytes && !this.reported.size) return;
-          const k = `${vip} ${b.backend}`;
-          const before = this.reported.get(k);
-          if (before === undefined && !b.bytes) return;
-          b.bytes = Math.max(b.bytes!, before ?? 0);
-          this.reported.set(k, b.bytes);
-          keep.add(k);
-        }),
-      );
-      for (const k of this.reported.keys()) if (!keep.has(k)) this.reported.delete(k);
+      const floor = (vip: string, backend: string, c: PairCounts) => {
+        if (!c.bytes && !this.reported.size) return;
+        const k = `${vip} ${backend}`;
+        const before = this.reported.get(k);
+        if (before === undefined && !c.bytes) return;
+        c.bytes = Math.max(c.bytes, before ?? 0);
+        this.reported.set(k, c.bytes);
+        keep.add(k);
+      };
+      counts.forEach((c, p) => floor(base.layout.vips[c.vip]!, base.layout.backends[p]!, c));
+      extra.forEach((x) => floor(x.vip, x.backend, x.c));
+      // A pair reported before and programmed still, with nothing counted this time: its figure stays.
+      for (const [k, before] of this.reported) {
+        if (keep.has(k)) continue;
+        const at = k.indexOf(' ');
+        const v = base.layout.vipIndex(k.slice(0, at));
+        const p = base.layout.pairIndex(v, k.slice(at + 1));
+        if (p < 0) {
+          this.reported.delete(k);
+          continue;
+        }
+        counts.set(p, { vip: v, connections: 0, failures: 0, bytes: before });
+      }
     }
     this.last = { live, at: now };
     if (stale.length) await this.prune(stale);
-    // forEach and a small sort: no entry pair per VIP and backend, and no sort state per VIP (Array
-    // sort's is most of a scrape's allocation at 10,000 VIPs, issue #26).
-    const out: VipMetrics[] = [];
-    vips.forEach((m, vip) => out.push({ vip, backends: sortByBackend(Array.from(m.values())) }));
-    return { measures: { ...NFT_MEASURES, bytes: withBytes }, since: this.since, vips: out.sort((a, b) => cmp(a.vip, b.vip)) };
+    const measures = { ...NFT_MEASURES, bytes: withBytes };
+    if (!extra.size) return { measures, since: this.since, layout: base.layout, counts };
+    // Retained pairs: a layout with them, kept while the same ones are reported.
+    const sig = [...extra.keys()].sort().join('\n');
+    if (base.extra?.sig !== sig) base.extra = { sig, layout: base.layout.withExtra([...extra.values()]) };
+    const layout = base.extra.layout;
+    const moved = new Map<number, PairCounts>();
+    counts.forEach((c, p) => {
+      const v = layout.vipIndex(base.layout.vips[c.vip]!);
+      c.vip = v;
+      moved.set(layout.pairIndex(v, base.layout.backends[p]!), c);
+    });
+    extra.forEach((x) => {
+      x.c.vip = layout.vipIndex(x.vip);
+      moved.set(layout.pairIndex(x.c.vip, x.backend), x.c);
+    });
+    return { measures, since: this.since, layout, counts: moved };
+  }
+
+  /** The layout of the programmed services, made again only when they change (the same objects in the same order: kept). */
+  private layoutOf(live: Service[]): ServicesLayout {
+    const had = this.layout;
+    if (had && (had.live === live || sameServices(had.live, live))) {
+      had.live = live;
+      return had;
+    }
+    return (this.layout = new ServicesLayout(live));
   }
 
   /**
@@ -380,15 +419,16 @@ export class NftCounters {
    * last read's lowest port. Services kept are the same objects (the reconciler reuses them), so an
    * unchanged list costs one comparison.
    */
-  private rememberLeft(live: Service[], liveIndex: () => Map<string, string>): void {
+  private rememberLeft(live: Service[], now: ServicesLayout): void {
     const last = this.last;
     if (!last || last.live === live) return;
     const kept = new Set(live);
     last.live.forEach((s) => {
       if (kept.has(s)) return;
       for (const b of s.backends) {
-        const id = flowKey(s.vip, s.protocol, backendName(b));
-        if (liveIndex().has(id)) continue;
+        const bn = backendName(b);
+        if (now.flowService(live, s.vip, s.protocol, bn) >= 0) continue;
+        const id = flowKey(s.vip, s.protocol, bn);
         if ((this.seen.get(id) ?? -Infinity) < last.at) this.seen.set(id, last.at);
         if (!this.names.has(id)) this.names.set(id, vipName(s));
       }

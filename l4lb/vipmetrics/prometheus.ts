@@ -6,6 +6,7 @@
 import { CONNECT_LATENCY_BUCKETS, type NodeNetMetrics } from '../../contracts/netmetrics.js';
 import type { Registry } from '../../common/metrics.js';
 import { BoundedLabels, type SeriesKey } from './labels.js';
+import type { NetCounts, PairLayout } from './pair-layout.js';
 
 export const METRIC_NAMES = {
   connections: 'sextant_l4lb_vip_connections_total',
@@ -59,10 +60,56 @@ export function seriesOf(m: Pick<NodeNetMetrics, 'vips'>, labels: BoundedLabels)
   return [...rows.values()];
 }
 
-/** The counters (a node's view or a driver's: names, node and time are not used). */
-type Source = () => Promise<Pick<NodeNetMetrics, 'measures' | 'since' | 'vips'> | undefined>;
+/**
+ * The series of a read in layout form (pair-layout.ts): the labels are worked out when the layout
+ * changes (the same pairs give the same labels), so a scrape costs a row per series and an addition
+ * per counted pair, not a key and a labels lookup per programmed backend (issue #26).
+ */
+export class LayoutSeries {
+  private layout?: PairLayout;
+  /** Pair index -> row; the rows' labels in the order the pairs first reach them. */
+  private rowOf = new Int32Array(0);
+  private series: SeriesKey[] = [];
+
+  constructor(readonly labels: BoundedLabels) {}
+
+  rows(c: NetCounts): Row[] {
+    if (c.layout !== this.layout) this.assign(c.layout);
+    const rows: Row[] = this.series.map((labels) => ({ labels, connections: 0, failures: 0, bytes: 0, sum: 0 }));
+    c.counts.forEach((n, p) => {
+      const r = rows[this.rowOf[p]!]!;
+      r.connections += n.connections;
+      r.failures += n.failures;
+      r.bytes += n.bytes;
+    });
+    return rows;
+  }
+
+  /** Forget the layout: the next read assigns again (after the labels were reset). */
+  reset(): void {
+    this.layout = undefined;
+  }
+
+  private assign(layout: PairLayout): void {
+    const pairs: SeriesKey[] = [];
+    for (let i = 0; i < layout.vips.length; i++) for (let p = layout.start[i]!; p < layout.start[i + 1]!; p++) pairs.push({ vip: layout.vips[i]!, backend: layout.backends[p]! });
+    const assigned = this.labels.assign(pairs);
+    const index = new Map<SeriesKey, number>();
+    this.series = [];
+    this.rowOf = new Int32Array(assigned.length);
+    assigned.forEach((l, p) => {
+      let r = index.get(l);
+      if (r === undefined) index.set(l, (r = this.series.push(l) - 1));
+      this.rowOf[p] = r;
+    });
+    this.layout = layout;
+  }
+}
+
+/** The counters (a node's view or a driver's: names, node and time are not used), or a read in layout form. */
+type Source = () => Promise<Pick<NodeNetMetrics, 'measures' | 'since' | 'vips'> | NetCounts | undefined>;
 /** Registries that have the families: a second registration (the plugin started again) only swaps the source. */
-const registered = new WeakMap<Registry, { source: Source; labels: BoundedLabels }>();
+const registered = new WeakMap<Registry, { source: Source; labels: BoundedLabels; layoutSeries: LayoutSeries }>();
 
 /**
  * Register the four families on `registry`; `source` gives the node's metrics (undefined: none
@@ -73,19 +120,26 @@ export function registerVipSeries(registry: Registry, source: Source, maxSeries:
   if (have) {
     have.source = source;
     have.labels = new BoundedLabels(maxSeries);
+    have.layoutSeries = new LayoutSeries(have.labels);
     return;
   }
-  const state = { source, labels: new BoundedLabels(maxSeries) };
+  const labels = new BoundedLabels(maxSeries);
+  const state = { source, labels, layoutSeries: new LayoutSeries(labels) };
   registered.set(registry, state);
-  let pending: Promise<{ m?: Awaited<ReturnType<Source>>; rows: Row[] }> | undefined;
+  let pending: Promise<{ m?: NonNullable<Awaited<ReturnType<Source>>>; rows: Row[] }> | undefined;
   let since: number | undefined;
   const read = () =>
     (pending ??= state
       .source()
       .then((m) => {
         if (!m) return { rows: [] };
-        if (since !== m.since) state.labels.assign([]); // counters restarted: labels start again too
+        if (since !== m.since) {
+          state.labels.assign([]); // counters restarted: labels start again too
+          state.layoutSeries.reset();
+        }
         since = m.since;
+        if ('layout' in m) return { m, rows: state.layoutSeries.rows(m) };
+        state.layoutSeries.reset(); // the labels move on without it
         return { m, rows: seriesOf(m, state.labels) };
       })
       .finally(() => (pending = undefined)));
